@@ -1,0 +1,133 @@
+"""What differs between synced entities: wire names, and turning wire JSON into Records and back.
+
+A new entity is a rules section plus one `EntityKind` here; the merge, the plan and the apply are
+shared. Values are converted field by field through the rules' paths and transforms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from rules.model import EntityRules, FieldRule, Side
+from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
+
+from .records import DELETED_SUFFIX, Record, get_path, is_list_path, set_path
+
+
+@dataclass(frozen=True)
+class EntityKind:
+    section: str  # the rules.yaml section: "suppliers"
+    kind: str  # the plan's entity name: "supplier"
+    quickbooks: str  # the QuickBooks entity: "Vendor"
+    precoro: str  # the Precoro collection path: "/suppliers"
+    quickbooks_name: str  # the name field QuickBooks suffixes with " (deleted)"
+
+
+SUPPLIERS = EntityKind("suppliers", "supplier", "Vendor", "/suppliers", "DisplayName")
+ITEMS = EntityKind("items", "item", "Item", "/items", "Name")
+KINDS = {k.kind: k for k in (SUPPLIERS, ITEMS)}
+SECTIONS = {k.section: k for k in (SUPPLIERS, ITEMS)}
+
+# Resolves a reference transform (supplier_link, account_link) between the two sides' ids.
+# Given (transform name, side the value was read from, value) it returns the other side's id.
+Resolver = Callable[[str, Side, Any], Any]
+
+
+def to_canonical(rule: FieldRule, side: Side, raw_value: Any) -> Any:
+    if rule.transform and rule.transform in TRANSFORMS:
+        return TRANSFORMS[rule.transform].to_canonical(side, raw_value)
+    if rule.transform in REFERENCE_TRANSFORMS and isinstance(raw_value, list):
+        raw_value = raw_value[0] if raw_value else None
+    value = canonical_scalar(raw_value)
+    return str(value) if rule.transform in REFERENCE_TRANSFORMS and value is not None else value
+
+
+def from_canonical(rule: FieldRule, side: Side, value: Any) -> Any:
+    if rule.transform and rule.transform in TRANSFORMS:
+        return TRANSFORMS[rule.transform].from_canonical(side, value)
+    return value
+
+
+def _strip_deleted(value: Any) -> Any:
+    if isinstance(value, str) and value.endswith(DELETED_SUFFIX):
+        return value[: -len(DELETED_SUFFIX)]
+    return value
+
+
+def quickbooks_record(kind: EntityKind, rules: EntityRules, raw: Mapping[str, Any]) -> Record:
+    active = raw.get("Active", True) is not False
+    values = {}
+    for rule in rules.fields:
+        value = get_path(raw, rule.quickbooks)
+        if not active and rule.quickbooks == kind.quickbooks_name:
+            value = _strip_deleted(value)
+        values[rule.name] = to_canonical(rule, "quickbooks", value)
+    currency = get_path(raw, "CurrencyRef.value")
+    return Record(
+        side="quickbooks",
+        kind=kind.kind,
+        id=str(raw["Id"]),
+        version=str(raw.get("SyncToken", "")),
+        active=active,
+        values=values,
+        updated_at=get_path(raw, "MetaData.LastUpdatedTime"),
+        currencies=(currency,) if currency else (),
+        raw=dict(raw),
+    )
+
+
+def precoro_record(kind: EntityKind, rules: EntityRules, raw: Mapping[str, Any]) -> Record:
+    values = {rule.name: to_canonical(rule, "precoro", get_path(raw, rule.precoro)) for rule in rules.fields}
+    return Record(
+        side="precoro",
+        kind=kind.kind,
+        id=str(raw["id"]),
+        version=str(raw.get("updateDate") or ""),
+        active=raw.get("enable", True) not in (False, 0, "0", "false"),
+        values=values,
+        updated_at=raw.get("updateDate"),
+        currencies=_precoro_currencies(raw),
+        raw=dict(raw),
+    )
+
+
+def _precoro_currencies(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    found: list[str] = []
+    for entry in [raw.get("currency"), *(raw.get("currencies") or [])]:
+        code = entry.get("code") if isinstance(entry, dict) else entry
+        if code and code not in found:
+            found.append(code)
+    return tuple(found)
+
+
+def record(kind: EntityKind, rules: EntityRules, side: Side, raw: Mapping[str, Any]) -> Record:
+    return quickbooks_record(kind, rules, raw) if side == "quickbooks" else precoro_record(kind, rules, raw)
+
+
+def quickbooks_body(rules: EntityRules, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The nested QuickBooks JSON for the given fields (a sparse update or a create)."""
+    body: dict[str, Any] = {}
+    for name, value in values.items():
+        rule = rules.field(name)
+        set_path(body, rule.quickbooks, from_canonical(rule, "quickbooks", value))
+    return body
+
+
+def precoro_form(rules: EntityRules, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[str, list]]]:
+    """Split fields into a form body and list fields written as sub-resources.
+
+    Returns (form, lists) where lists maps a field name to (collection, attribute, values), e.g.
+    `emails` -> ("contacts", "email", [...]) for the path `contacts[].email`.
+    """
+    form: dict[str, Any] = {}
+    lists: dict[str, tuple[str, str, list]] = {}
+    for name, value in values.items():
+        rule = rules.field(name)
+        raw = from_canonical(rule, "precoro", value)
+        if is_list_path(rule.precoro):
+            collection, attribute = rule.precoro.split("[].", 1)
+            lists[name] = (collection, attribute, list(raw or []))
+        else:
+            set_path(form, rule.precoro, "" if raw is None else raw)
+    return form, lists

@@ -1,0 +1,378 @@
+"""The pure core: (rules, both sides' records, what we remember) -> proposed actions.
+
+No I/O, no clock, no randomness: the same inputs always give the same actions, so every SPEC rule is
+tested here by building records in memory. One pass over each side and dictionary look-ups only:
+planning 100,000 records per side stays linear.
+
+How a linked pair is merged (S2): the store keeps, per field, the value each side had when the two
+last agreed (the baseline, one per side, because a cut or a transform can make the two sides'
+stored forms differ). A side whose value differs from its baseline changed. One side changed ->
+copy it over; both changed to equivalent values -> nothing to write; both changed differently ->
+the field's conflict policy decides, and `ask` leaves it to the operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from rules.model import EntityRules, FieldRule, Side, other_side
+from rules.transforms import normalize_key, truncate
+
+from .plan import Action, FieldChange, action_id
+from .records import Record
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """A remembered link and the baselines of its last agreement."""
+
+    precoro_id: str
+    quickbooks_id: str
+    baseline: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # field -> {side: value}
+    active: Mapping[str, bool] = field(default_factory=dict)  # side -> active at the last sync
+    how: str = "matched"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A Precoro record that must not be created in QuickBooks or re-linked on its own.
+
+    `quickbooks_inactive`: its vendor was deactivated in QuickBooks (S4); it may be matched again by
+    the matching rule once an active vendor matches, but is never pushed as a new vendor.
+    `unmapped`: the operator unlinked it by hand; it is not matched to `quickbooks_id` again.
+    """
+
+    precoro_id: str
+    reason: str
+    quickbooks_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """What the store remembers for one entity in one QuickBooks company."""
+
+    links: Mapping[str, LinkState] = field(default_factory=dict)  # by precoro_id
+    holds: Mapping[str, Hold] = field(default_factory=dict)  # by precoro_id
+
+
+@dataclass
+class EntityPlan:
+    actions: list[Action] = field(default_factory=list)
+    agreed_baselines: list[dict[str, Any]] = field(default_factory=list)
+
+
+def fit(value: Any, rule: FieldRule, side: Side) -> tuple[Any, str | None]:
+    """The value as `side` can hold it, and a note when it had to be cut (I3)."""
+    limit = rule.max_length.get(side)
+    if not isinstance(value, str) or limit is None:
+        return value, None
+    cut, was_cut = truncate(value, limit)
+    if was_cut:
+        return cut, f"cut from {len(value)} to {limit} characters to fit {_SIDE_NAMES[side]}"
+    return cut, None
+
+
+_SIDE_NAMES = {"precoro": "Precoro", "quickbooks": "QuickBooks"}
+
+
+def equivalent(precoro_value: Any, quickbooks_value: Any, rule: FieldRule) -> bool:
+    """Whether the two sides already hold the same value, allowing for a cut on either side."""
+    if precoro_value == quickbooks_value:
+        return True
+    return fit(precoro_value, rule, "quickbooks")[0] == quickbooks_value or fit(quickbooks_value, rule, "precoro")[0] == precoro_value
+
+
+def _newer(precoro: Record, quickbooks: Record) -> Side:
+    def parse(stamp: str | None) -> datetime | None:
+        try:
+            return datetime.fromisoformat(stamp) if stamp else None
+        except ValueError:
+            return None
+
+    p, q = parse(precoro.updated_at), parse(quickbooks.updated_at)
+    if p and q and p.tzinfo and q.tzinfo:
+        return "precoro" if p > q else "quickbooks"
+    # Without comparable timestamps nothing says which is newer; QuickBooks holds the books.
+    return "quickbooks"
+
+
+def _write_change(rule: FieldRule, target: Side, precoro: Any, quickbooks: Any, baseline: Any) -> FieldChange:
+    source_value = precoro if target == "quickbooks" else quickbooks
+    after, note = fit(source_value, rule, target)
+    before = quickbooks if target == "quickbooks" else precoro
+    return FieldChange(rule.name, before=before, after=after, precoro=precoro, quickbooks=quickbooks, baseline=baseline, note=note)
+
+
+def merge_fields(
+    rules: EntityRules, p: Record, q: Record, link: LinkState | None, fields: Iterable[FieldRule] | None = None
+) -> tuple[list[FieldChange], list[FieldChange], list[FieldChange], dict[str, dict[str, Any]]]:
+    """Three-way merge of one linked pair.
+
+    Returns (writes to QuickBooks, writes to Precoro, conflicts, agreed) where `agreed` holds the
+    fields whose two sides now agree but whose baseline says otherwise (to be remembered).
+    """
+    to_qb: list[FieldChange] = []
+    to_pc: list[FieldChange] = []
+    conflicts: list[FieldChange] = []
+    agreed: dict[str, dict[str, Any]] = {}
+    baseline = link.baseline if link else {}
+    for rule in fields if fields is not None else rules.fields:
+        if not rule.update:
+            continue
+        pv, qv = p.values.get(rule.name), q.values.get(rule.name)
+        base = baseline.get(rule.name)
+        bp, bq = (base.get("precoro"), base.get("quickbooks")) if base else (None, None)
+
+        if rule.direction != "both":
+            # One-way: the source side is the truth; the other side is kept equal to it.
+            target: Side = "quickbooks" if rule.direction == "to_quickbooks" else "precoro"
+            source_value = pv if target == "quickbooks" else qv
+            current = qv if target == "quickbooks" else pv
+            if fit(source_value, rule, target)[0] != current:
+                (to_qb if target == "quickbooks" else to_pc).append(_write_change(rule, target, pv, qv, bp))
+            elif base is None or (bp, bq) != (pv, qv):
+                agreed[rule.name] = {"precoro": pv, "quickbooks": qv}
+            continue
+
+        if equivalent(pv, qv, rule):
+            if base is None or (bp, bq) != (pv, qv):
+                agreed[rule.name] = {"precoro": pv, "quickbooks": qv}
+            continue
+        precoro_changed = base is None or pv != bp
+        quickbooks_changed = base is None or qv != bq
+        if precoro_changed and not quickbooks_changed:
+            winner: Side | None = "precoro"
+        elif quickbooks_changed and not precoro_changed:
+            winner = "quickbooks"
+        elif not precoro_changed and not quickbooks_changed:
+            continue
+        else:
+            policy = rule.policy(rules.conflict)
+            winner = {"precoro_wins": "precoro", "quickbooks_wins": "quickbooks"}.get(policy)
+            if policy == "newest_wins":
+                winner = _newer(p, q)
+        if winner is None:
+            conflicts.append(FieldChange(rule.name, precoro=pv, quickbooks=qv, baseline=bp))
+            continue
+        target = other_side(winner)
+        if not rule.writes_to(target):
+            continue
+        (to_qb if target == "quickbooks" else to_pc).append(_write_change(rule, target, pv, qv, bp))
+    return to_qb, to_pc, conflicts, agreed
+
+
+class Reconciler:
+    """Builds the actions for one entity. A class only to share the inputs between small steps."""
+
+    def __init__(self, rules: EntityRules, kind: str, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState) -> None:
+        self.rules = rules
+        self.kind = kind
+        self.precoro = {r.id: r for r in precoro}
+        self.quickbooks = {r.id: r for r in quickbooks}
+        self.state = state
+        self.out = EntityPlan()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _action(self, kind: str, target: str | None, p: Record | None, q: Record | None, **kw: Any) -> Action:
+        pid, qid = (p.id if p else kw.pop("precoro_id", None)), (q.id if q else kw.pop("quickbooks_id", None))
+        name = kw.pop("name", None) or (p.label if p else q.label if q else "?")
+        versions = {}
+        if p:
+            versions["precoro"] = p.version
+        if q:
+            versions["quickbooks"] = q.version
+        action = Action(
+            id=action_id(self.kind, kind, target, pid, qid),
+            entity=self.kind,
+            kind=kind,
+            target=target,
+            name=name,
+            precoro_id=pid,
+            quickbooks_id=qid,
+            versions=versions,
+            **kw,
+        )
+        self.out.actions.append(action)
+        return action
+
+    def match_key(self, record: Record) -> tuple[str, ...]:
+        return tuple(normalize_key(_scalar(record.values.get(k)), self.rules.match.normalize) for k in self.rules.match.keys)
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    def run(self) -> EntityPlan:
+        linked_p, linked_q = self.reconcile_links()
+        self.match_and_create(linked_p, linked_q)
+        return self.out
+
+    def reconcile_links(self) -> tuple[set[str], set[str]]:
+        linked_p: set[str] = set()
+        linked_q: set[str] = set()
+        for link in self.state.links.values():
+            linked_p.add(link.precoro_id)
+            linked_q.add(link.quickbooks_id)
+            p = self.precoro.get(link.precoro_id)
+            q = self.quickbooks.get(link.quickbooks_id)
+            if p is None or q is None:
+                gone = "Precoro" if p is None else "QuickBooks"
+                self._action(
+                    "unlink", None, p, q, precoro_id=link.precoro_id, quickbooks_id=link.quickbooks_id,
+                    note=f"the {gone} record no longer exists; the link is removed",
+                )
+                continue
+            self.reconcile_pair(p, q, link)
+        return linked_p, linked_q
+
+    def reconcile_pair(self, p: Record, q: Record, link: LinkState | None, depends_on: list[str] | None = None) -> dict[str, Any]:
+        """Propose what a pair needs; returns the fields both sides already agree on."""
+        if link is not None and self.reconcile_activity(p, q, link):
+            return {}
+        if not (p.active and q.active):
+            return {}
+        to_qb, to_pc, conflicts, agreed = merge_fields(self.rules, p, q, link)
+        deps = list(depends_on or [])
+        if to_qb:
+            self._action("update", "quickbooks", p, q, changes=to_qb, depends_on=deps)
+        if to_pc:
+            self._action("update", "precoro", p, q, changes=to_pc, depends_on=deps)
+        if conflicts:
+            self._action(
+                "conflict", None, p, q, changes=conflicts, depends_on=deps,
+                note="changed on both sides since the last sync: take Precoro's or QuickBooks' value, or skip",
+                extra={"writes": self._conflict_writes(conflicts)},
+            )
+        if agreed and link is not None:
+            self.out.agreed_baselines.append({"precoro_id": p.id, "quickbooks_id": q.id, "fields": agreed})
+        return agreed
+
+    def _conflict_writes(self, conflicts: list[FieldChange]) -> dict[str, dict[str, Any]]:
+        """What each decision would write: taking Precoro's value writes QuickBooks and vice versa."""
+        writes: dict[str, dict[str, Any]] = {"quickbooks": {}, "precoro": {}}
+        for change in conflicts:
+            rule = self.rules.field(change.field)
+            writes["quickbooks"][change.field] = fit(change.precoro, rule, "quickbooks")[0]
+            writes["precoro"][change.field] = fit(change.quickbooks, rule, "precoro")[0]
+        return writes
+
+    def reconcile_activity(self, p: Record, q: Record, link: LinkState) -> bool:
+        """Deactivation and reactivation of a linked pair (S4, S5). True when it decided the pair."""
+        was_p = link.active.get("precoro", True)
+        was_q = link.active.get("quickbooks", True)
+        policy = self.rules.when_inactive
+        if p.active and not q.active:
+            if was_q:  # deactivated in QuickBooks since the last sync (S4)
+                if policy.in_quickbooks == "unlink":
+                    self._action("unlink", None, p, q, extra={"hold": "quickbooks_inactive"},
+                                 note="deactivated in QuickBooks: the Precoro record stays active and becomes not integrated; it is not pushed back as a new record")
+                elif policy.in_quickbooks == "deactivate_in_precoro":
+                    self._action("deactivate", "precoro", p, q, note="deactivated in QuickBooks")
+                return True
+            if not was_p:  # reactivated in Precoro while QuickBooks stayed inactive
+                self._action("reactivate", "quickbooks", p, q, note="reactivated in Precoro",
+                             extra={"name": fit(p.values.get("name"), self.rules.field("name"), "quickbooks")[0] if self.rules.has_field("name") else None})
+            return True
+        if q.active and not p.active:
+            if was_p:  # deactivated in Precoro since the last sync (S5)
+                if policy.in_precoro == "deactivate_in_quickbooks":
+                    self._action("deactivate", "quickbooks", p, q, note="deactivated in Precoro: QuickBooks never deletes, the record is made inactive")
+                elif policy.in_precoro == "unlink":
+                    self._action("unlink", None, p, q, note="deactivated in Precoro")
+                return True
+            if not was_q and policy.in_quickbooks != "ignore":  # reactivated in QuickBooks while Precoro stayed inactive
+                self._action("reactivate", "precoro", p, q, note="reactivated in QuickBooks")
+            return True
+        return not (p.active and q.active)
+
+    def match_and_create(self, linked_p: set[str], linked_q: set[str]) -> None:
+        free_p = [r for pid, r in sorted(self.precoro.items(), key=_by_id) if pid not in linked_p and r.active]
+        free_q = [r for qid, r in sorted(self.quickbooks.items(), key=_by_id) if qid not in linked_q and r.active]
+        uses_currency = "currency" in self.rules.match.keys
+
+        q_by_key: dict[tuple[str, ...], list[Record]] = {}
+        for q in free_q:
+            q_by_key.setdefault(self.match_key(q), []).append(q)
+        p_by_key: dict[tuple[str, ...], list[Record]] = {}
+        for p in free_p:
+            p_by_key.setdefault(self.match_key(p), []).append(p)
+
+        claimed_q: set[str] = set()
+        taken_names = self._quickbooks_names()
+        for p in free_p:
+            key = self.match_key(p)
+            hold = self.state.holds.get(p.id)
+            candidates = [q for q in q_by_key.get(key, []) if not (hold and hold.quickbooks_id == q.id)]
+            claimed_q.update(q.id for q in candidates)
+            if uses_currency and len(p.currencies) > 1:
+                self._action("blocked", None, p, None, candidates=_candidates(candidates),
+                             note=f"trades in several currencies ({', '.join(p.currencies)}): not matched or created automatically; map it by hand")
+                continue
+            rivals = p_by_key.get(key, [])
+            if len(candidates) == 1 and len(rivals) == 1:
+                q = candidates[0]
+                link = self._action("link", None, p, q, note=f"same {' and '.join(self.rules.match.keys)}",
+                                    extra={"how": "matched"})
+                self.propose_new_pair(p, q, link)
+            elif candidates:
+                note = (f"{len(candidates)} QuickBooks records match" if len(candidates) > 1
+                        else f"{len(rivals)} Precoro records match the same QuickBooks record")
+                self._action("ambiguous", None, p, None, candidates=_candidates(candidates),
+                             note=note + ": pick one by hand (qbsync suppliers map)")
+            elif hold is None and self.rules.create.allows("quickbooks"):
+                self.propose_create(p, "quickbooks", taken_names)
+
+        if self.rules.create.allows("precoro"):
+            for q in free_q:
+                if q.id not in claimed_q and self.match_key(q) not in p_by_key:
+                    self.propose_create(q, "precoro", set())
+
+    def propose_new_pair(self, p: Record, q: Record, link_action: Action) -> None:
+        """Field changes for a pair that is linked by this plan; they wait for the link (no baseline yet)."""
+        link_action.extra["baseline"] = self.reconcile_pair(p, q, None, depends_on=[link_action.id])
+        link_action.extra["active"] = {"precoro": p.active, "quickbooks": q.active}
+
+    def propose_create(self, source: Record, target: Side, taken_names: set[str]) -> None:
+        changes = []
+        for rule in self.rules.fields:
+            value = source.values.get(rule.name)
+            if value in (None, (), ""):
+                continue
+            after, note = fit(value, rule, target)
+            changes.append(FieldChange(rule.name, before=None, after=after, note=note,
+                                       **{source.side: value}))
+        note = f"new in {_SIDE_NAMES[source.side]}, no match in {_SIDE_NAMES[target]}"
+        name = source.values.get("name")
+        if target == "quickbooks" and isinstance(name, str) and name.strip().casefold() in taken_names:
+            note += f"; QuickBooks already uses the name {name!r}, so it will refuse this create (S9) unless renamed"
+        p, q = (source, None) if source.side == "precoro" else (None, source)
+        self._action("create", target, p, q, changes=changes, note=note)
+
+    def _quickbooks_names(self) -> set[str]:
+        names = set()
+        for q in self.quickbooks.values():
+            name = q.values.get("name") if q.active else None  # inactive names carry " (deleted)": no clash
+            if isinstance(name, str):
+                names.add(name.strip().casefold())
+        return names
+
+
+def _by_id(item: tuple[str, Record]) -> tuple[int, str]:
+    key = item[0]
+    return (int(key), key) if key.isdigit() else (1 << 62, key)
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def _candidates(records: list[Record]) -> list[dict[str, Any]]:
+    return [{"quickbooks_id": r.id, "name": r.label, "currencies": list(r.currencies)} for r in records]
+
+
+def reconcile(rules: EntityRules, kind: str, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState) -> EntityPlan:
+    """Plan one entity: the single entry point of the pure core."""
+    return Reconciler(rules, kind, precoro, quickbooks, state).run()

@@ -1,0 +1,321 @@
+"""The local state file (sqlite, WAL): links, baselines, holds, plans, the apply journal, audit, tokens.
+
+Links, holds and baselines are keyed by QuickBooks realm: they belong to one QuickBooks company
+(L2, L3). The file may hold OAuth tokens, so it is created owner-only (0600).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .plan import Action, Plan
+from .reconcile import Hold, LinkState, SyncState
+
+migrations = Migrations("qbsync")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["links"].create(
+        {"entity": str, "realm": str, "precoro_id": str, "quickbooks_id": str, "how": str, "since": str,
+         "baseline": str, "active": str},
+        pk=("entity", "realm", "precoro_id"),
+    )
+    db["links"].create_index(["entity", "realm", "quickbooks_id"], unique=True)
+    db["holds"].create(
+        {"entity": str, "realm": str, "precoro_id": str, "reason": str, "quickbooks_id": str, "since": str},
+        pk=("entity", "realm", "precoro_id"),
+    )
+    db["plans"].create(
+        {"id": str, "realm": str, "rules_digest": str, "created_at": str, "entities": str, "state": str},
+        pk="id",
+    )
+    db["actions"].create(
+        {"plan_id": str, "id": str, "seq": int, "entity": str, "kind": str, "body": str, "decision": str,
+         "approved": int},
+        pk=("plan_id", "id"),
+    )
+    db["journal"].create(
+        {"plan_id": str, "unit": str, "side": str, "op": str, "action_ids": str, "state": str,
+         "requestid": str, "batch_id": str, "attempts": int, "last_error": str, "updated_at": str},
+        pk=("plan_id", "unit"),
+    )
+    db["batches"].create(
+        {"id": str, "plan_id": str, "requestid": str, "body": str, "units": str, "state": str}, pk="id"
+    )
+    db["audit"].create(
+        {"id": int, "at": str, "who": str, "plan_id": str, "action_id": str, "entity": str, "kind": str,
+         "target": str, "precoro_id": str, "quickbooks_id": str, "name": str, "status": str, "reason": str,
+         "before": str, "after": str, "response": str},
+        pk="id",
+    )
+    db["audit"].create_index(["precoro_id"])
+    db["audit"].create_index(["quickbooks_id"])
+    db["cursors"].create({"name": str, "value": str}, pk="name")
+    db["tokens"].create({"service": str, "data": str}, pk="service")
+
+
+def _freeze(value: Any) -> Any:
+    """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _freeze(v) for k, v in value.items()}
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+class InsecureStateFile(Exception):
+    """The state file can be read by other users while it may hold tokens."""
+
+
+class Store:
+    """One state file. Safe to share between the UI thread and one worker thread."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            mode = self.path.stat().st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise InsecureStateFile(
+                    f"{self.path} is readable by other users (mode {stat.filemode(mode)}); it may hold "
+                    f"credentials. Run: chmod 600 {self.path}"
+                )
+        # Autocommit outside `transaction()`; inside it sqlite-utils issues BEGIN/COMMIT (and savepoints).
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        self._lock = threading.RLock()
+        with self._lock:
+            migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing: an outcome, its link, baseline and audit row land together (W3, W4)."""
+        with self._lock:
+            with self.db.atomic():
+                yield
+
+    # -- links, baselines, holds ---------------------------------------------------------------
+
+    def sync_state(self, entity: str, realm: str) -> SyncState:
+        links = {}
+        for row in self.db.query(
+            "select * from links where entity = ? and realm = ?", [entity, realm]
+        ):
+            links[row["precoro_id"]] = LinkState(
+                precoro_id=row["precoro_id"],
+                quickbooks_id=row["quickbooks_id"],
+                baseline=_freeze(json.loads(row["baseline"] or "{}")),
+                active=json.loads(row["active"] or "{}"),
+                how=row["how"],
+            )
+        holds = {
+            row["precoro_id"]: Hold(row["precoro_id"], row["reason"], row["quickbooks_id"])
+            for row in self.db.query("select * from holds where entity = ? and realm = ?", [entity, realm])
+        }
+        return SyncState(links=links, holds=holds)
+
+    def link_for(self, entity: str, realm: str, *, precoro_id: str | None = None, quickbooks_id: str | None = None) -> dict | None:
+        column, value = ("precoro_id", precoro_id) if precoro_id is not None else ("quickbooks_id", quickbooks_id)
+        rows = list(self.db.query(f"select * from links where entity = ? and realm = ? and {column} = ?", [entity, realm, value]))
+        return rows[0] if rows else None
+
+    def put_link(self, entity: str, realm: str, precoro_id: str, quickbooks_id: str, *, how: str, since: str,
+                 baseline: dict, active: dict) -> None:
+        with self.transaction():
+            self.db.execute("delete from holds where entity = ? and realm = ? and precoro_id = ?", [entity, realm, precoro_id])
+            self.db["links"].upsert(
+                {"entity": entity, "realm": realm, "precoro_id": precoro_id, "quickbooks_id": quickbooks_id,
+                 "how": how, "since": since, "baseline": _dumps(baseline), "active": _dumps(active)},
+                pk=("entity", "realm", "precoro_id"),
+            )
+
+    def update_baseline(self, entity: str, realm: str, precoro_id: str, fields: dict[str, dict[str, Any]],
+                        active: dict[str, bool] | None = None) -> None:
+        """Merge `fields` ({field: {side: value}}) into a link's baseline."""
+        with self.transaction():
+            rows = list(self.db.query(
+                "select baseline, active from links where entity = ? and realm = ? and precoro_id = ?",
+                [entity, realm, precoro_id]))
+            if not rows:
+                return
+            baseline = json.loads(rows[0]["baseline"] or "{}")
+            for name, sides in fields.items():
+                baseline.setdefault(name, {}).update(sides)
+            current_active = json.loads(rows[0]["active"] or "{}")
+            if active:
+                current_active.update(active)
+            self.db.execute(
+                "update links set baseline = ?, active = ? where entity = ? and realm = ? and precoro_id = ?",
+                [_dumps(baseline), _dumps(current_active), entity, realm, precoro_id],
+            )
+
+    def remove_link(self, entity: str, realm: str, precoro_id: str, *, hold: str | None = None,
+                    hold_quickbooks_id: str | None = None, since: str = "") -> None:
+        with self.transaction():
+            self.db.execute("delete from links where entity = ? and realm = ? and precoro_id = ?", [entity, realm, precoro_id])
+            if hold:
+                self.db["holds"].upsert(
+                    {"entity": entity, "realm": realm, "precoro_id": precoro_id, "reason": hold,
+                     "quickbooks_id": hold_quickbooks_id, "since": since},
+                    pk=("entity", "realm", "precoro_id"),
+                )
+
+    def count_links(self, entity: str, realm: str) -> int:
+        return self.db.execute("select count(*) from links where entity = ? and realm = ?", [entity, realm]).fetchone()[0]
+
+    # -- plans ---------------------------------------------------------------------------------
+
+    def save_plan(self, plan: Plan) -> None:
+        with self.transaction():
+            self.db.execute("delete from actions where plan_id = ?", [plan.id])
+            self.db["plans"].upsert(
+                {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
+                 "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open"},
+                pk="id",
+            )
+            self.db["actions"].insert_all(
+                (
+                    {"plan_id": plan.id, "id": a.id, "seq": i, "entity": a.entity, "kind": a.kind,
+                     "body": _dumps(a.to_json()), "decision": a.decision, "approved": int(a.approved)}
+                    for i, a in enumerate(plan.actions)
+                ),
+                batch_size=2000,
+            )
+
+    def load_plan(self, plan_id: str) -> Plan | None:
+        rows = list(self.db.query("select * from plans where id = ? or id like ?", [plan_id, plan_id + "%"]))
+        if len(rows) != 1:
+            return None
+        row = rows[0]
+        actions = []
+        for arow in self.db.query("select body, decision, approved from actions where plan_id = ? order by seq", [row["id"]]):
+            action = Action.from_json(json.loads(arow["body"]))
+            action.decision = arow["decision"]
+            action.approved = bool(arow["approved"])
+            actions.append(action)
+        plan = Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],
+                    created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"])
+        return plan
+
+    def latest_plan_id(self) -> str | None:
+        row = self.db.execute("select id from plans order by created_at desc, rowid desc limit 1").fetchone()
+        return row[0] if row else None
+
+    def plan_state(self, plan_id: str) -> str | None:
+        row = self.db.execute("select state from plans where id = ?", [plan_id]).fetchone()
+        return row[0] if row else None
+
+    def set_plan_state(self, plan_id: str, state: str) -> None:
+        with self.transaction():
+            self.db.execute("update plans set state = ? where id = ?", [state, plan_id])
+
+    def set_decision(self, plan_id: str, action_id: str, decision: str | None) -> None:
+        with self.transaction():
+            self.db.execute("update actions set decision = ? where plan_id = ? and id = ?", [decision, plan_id, action_id])
+
+    def set_approved(self, plan_id: str, action_ids: Iterable[str], approved: bool) -> None:
+        with self.transaction():
+            self.db.conn.executemany(
+                "update actions set approved = ? where plan_id = ? and id = ?",
+                [(int(approved), plan_id, aid) for aid in action_ids],
+            )
+
+    # -- apply journal -------------------------------------------------------------------------
+
+    def journal(self, plan_id: str) -> dict[str, dict]:
+        return {row["unit"]: row for row in self.db.query("select * from journal where plan_id = ?", [plan_id])}
+
+    def put_journal(self, plan_id: str, unit: str, **fields: Any) -> None:
+        with self.transaction():
+            self._put_journal(plan_id, unit, **fields)
+
+    def _put_journal(self, plan_id: str, unit: str, **fields: Any) -> None:
+        row = {"plan_id": plan_id, "unit": unit, **fields}
+        if "action_ids" in row and not isinstance(row["action_ids"], str):
+            row["action_ids"] = _dumps(row["action_ids"])
+        self.db["journal"].upsert(row, pk=("plan_id", "unit"))
+
+    def open_batches(self, plan_id: str) -> list[dict]:
+        return list(self.db.query("select * from batches where plan_id = ? and state = 'sent' order by rowid", [plan_id]))
+
+    def put_batch(self, batch_id: str, plan_id: str, requestid: str, body: dict, units: list[str]) -> None:
+        """Remember a batch before it is sent, so a crash resends the same request id (W3)."""
+        with self.transaction():
+            self.db["batches"].upsert(
+                {"id": batch_id, "plan_id": plan_id, "requestid": requestid, "body": _dumps(body),
+                 "units": _dumps(units), "state": "sent"}, pk="id")
+            for unit in units:
+                self._put_journal(plan_id, unit, state="sent", requestid=requestid, batch_id=batch_id)
+
+    def close_batch(self, batch_id: str) -> None:
+        with self.transaction():
+            self.db.execute("update batches set state = 'done' where id = ?", [batch_id])
+
+    # -- audit ---------------------------------------------------------------------------------
+
+    def add_audit(self, **row: Any) -> None:
+        for key in ("before", "after", "response"):
+            if key in row and not isinstance(row[key], str):
+                row[key] = _dumps(row[key])
+        self.db["audit"].insert(row)
+
+    def history(self, *, record: str | None = None, limit: int | None = None) -> list[dict]:
+        sql = "select * from audit"
+        params: list[Any] = []
+        if record:
+            sql += " where precoro_id = ? or quickbooks_id = ? or name like ?"
+            params = [record, record, f"%{record}%"]
+        sql += " order by id desc"
+        if limit:
+            sql += f" limit {int(limit)}"
+        rows = []
+        for row in self.db.query(sql, params):
+            for key in ("before", "after", "response"):
+                row[key] = json.loads(row[key]) if row.get(key) else None
+            rows.append(row)
+        return rows
+
+    # -- cursors and tokens --------------------------------------------------------------------
+
+    def get_value(self, table: str, key: str) -> str | None:
+        pk = "name" if table == "cursors" else "service"
+        column = "value" if table == "cursors" else "data"
+        row = self.db.execute(f"select {column} from {table} where {pk} = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_cursor(self, name: str, value: str) -> None:
+        with self.transaction():
+            self.db["cursors"].upsert({"name": name, "value": value}, pk="name")
+
+    def get_tokens(self, service: str) -> dict | None:
+        data = self.get_value("tokens", service)
+        return json.loads(data) if data else None
+
+    def set_tokens(self, service: str, data: dict | None) -> None:
+        with self.transaction():
+            if data is None:
+                self.db.execute("delete from tokens where service = ?", [service])
+            else:
+                self.db["tokens"].upsert({"service": service, "data": _dumps(data)}, pk="service")

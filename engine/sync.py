@@ -1,0 +1,294 @@
+"""The engine's one API, shared by the CLI and the TUI: plan, decide, approve, apply, map, history.
+
+A `SyncSession` owns the rules, the state store and (lazily) the two clients. Nothing here prints
+or knows about a screen; long work reports progress through callbacks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import rules as rules_pkg
+from rules.model import Rules
+
+from .apply import ActionResult, ApplyReport, StalePlanError, apply_plan
+from .clients.errors import ApiError, NotFound
+from .connections import Connected, connect
+from .entities import SECTIONS, EntityKind, record
+from .plan import Action, Plan
+from .reconcile import Reconciler, SyncState, reconcile
+from .store import Store
+
+Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
+
+# Entities whose reconcile exists; the rules may enable more than the engine can sync yet.
+SUPPORTED = ("suppliers",)
+
+
+class PlanNotFound(Exception):
+    """No saved plan with that id (or no plan at all yet)."""
+
+
+class MappingRefused(Exception):
+    """A manual map or unmap that the rules or the data do not allow; the message says why."""
+
+
+def default_state_path(rules_path: Path) -> Path:
+    return rules_path.resolve().parent / ".qbsync" / "state.db"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class SyncSession:
+    def __init__(self, rules_path: str | Path = "rules.yaml", state_path: str | Path | None = None, *,
+                 env: dict[str, str] | None = None, clock: Callable[[], str] = utc_now,
+                 local_seed: str = "demo") -> None:
+        self.rules_path = Path(rules_path)
+        self.rules: Rules = rules_pkg.load(self.rules_path)
+        self.state_path = Path(state_path) if state_path else default_state_path(self.rules_path)
+        self.store = Store(self.state_path)
+        self.env = env
+        self.clock = clock
+        self.local_seed = local_seed
+        self._connected: Connected | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> Connected:
+        if self._connected is None:
+            self._connected = connect(self.rules, self.store, state_dir=self.state_path.parent, env=self.env,
+                                      local_seed=self.local_seed)
+        return self._connected
+
+    @property
+    def realm_id(self) -> str:
+        return self.connected.realm_id
+
+    def reload_rules(self) -> Rules:
+        """Load rules.yaml again (raises RulesError and keeps the old rules when it is invalid)."""
+        self.rules = rules_pkg.load(self.rules_path)
+        return self.rules
+
+    def close(self) -> None:
+        if self._connected is not None:
+            self._connected.close()
+            self._connected = None
+        self.store.close()
+
+    def __enter__(self) -> "SyncSession":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def entities(self, only: Iterable[str] | None = None) -> list[EntityKind]:
+        names = list(only) if only else [s for s in SUPPORTED if self.rules.entity(s).enabled]
+        unknown = [n for n in names if n not in SECTIONS]
+        if unknown:
+            raise ValueError(f"unknown entity {unknown[0]!r}; expected one of {', '.join(SECTIONS)}")
+        unsupported = [n for n in names if n not in SUPPORTED]
+        if unsupported:
+            raise ValueError(f"{unsupported[0]} cannot be synced yet by this version")
+        return [SECTIONS[n] for n in names]
+
+    def fetch(self, kind: EntityKind, progress: Progress | None = None):
+        """Both sides' records of one entity: one paged read per side, inactive records included."""
+        entity_rules = self.rules.entity(kind.section)
+        conn = self.connected
+        quickbooks = []
+        for raw in conn.quickbooks.query_all(kind.quickbooks, include_inactive=True):
+            quickbooks.append(record(kind, entity_rules, "quickbooks", raw))
+            if progress and len(quickbooks) % 1000 == 0:
+                progress(f"reading QuickBooks {kind.quickbooks} records", len(quickbooks), None)
+        precoro = []
+        for raw in conn.precoro.list_all(kind.precoro):
+            precoro.append(record(kind, entity_rules, "precoro", raw))
+            if progress and len(precoro) % 1000 == 0:
+                progress(f"reading Precoro {kind.precoro.strip('/')}", len(precoro), None)
+        return precoro, quickbooks
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def plan(self, only: Iterable[str] | None = None, progress: Progress | None = None) -> Plan:
+        """Read both sides, reconcile, save and return the plan (W1). Changes nothing remote."""
+        kinds = self.entities(only)
+        realm = self.realm_id
+        actions: list[Action] = []
+        agreed: list[dict[str, Any]] = []
+        for kind in kinds:
+            precoro, quickbooks = self.fetch(kind, progress)
+            if progress:
+                progress(f"planning {kind.section}", 0, None)
+            state = self.store.sync_state(kind.section, realm)
+            result = reconcile(self.rules.entity(kind.section), kind.kind, precoro, quickbooks, state)
+            actions.extend(result.actions)
+            agreed.extend({**entry, "section": kind.section} for entry in result.agreed_baselines)
+        plan = Plan(actions=actions, realm_id=realm, rules_digest=self.rules.digest, created_at=self.clock(),
+                    entities=tuple(k.section for k in kinds))
+        self._carry_decisions(plan)
+        self._save(plan, agreed)
+        return plan
+
+    def _save(self, plan: Plan, agreed: list[dict[str, Any]] = ()) -> None:
+        # Both sides agreeing is a fact about now, not a change to anyone's books: remember it at
+        # once so that a later one-sided edit is not mistaken for a conflict.
+        with self.store.transaction():
+            for entry in agreed:
+                self.store.update_baseline(entry["section"], plan.realm_id, entry["precoro_id"], entry["fields"])
+            self.store.save_plan(plan)
+
+    def _carry_decisions(self, plan: Plan) -> None:
+        """Decisions made on the previous plan survive re-planning when the conflict is unchanged."""
+        previous_id = self.store.latest_plan_id()
+        previous = self.store.load_plan(previous_id) if previous_id else None
+        if previous is None or previous.id == plan.id:
+            return
+        old = {a.id: a for a in previous.actions}
+        for action in plan.actions:
+            before = old.get(action.id)
+            if before and before.to_json()["changes"] == action.to_json()["changes"]:
+                action.decision = before.decision
+                action.approved = before.approved
+
+    def latest_plan(self) -> Plan | None:
+        plan_id = self.store.latest_plan_id()
+        return self.store.load_plan(plan_id) if plan_id else None
+
+    def load_plan(self, plan_id: str | None = None) -> Plan:
+        plan = self.store.load_plan(plan_id) if plan_id else self.latest_plan()
+        if plan is None:
+            raise PlanNotFound(f"no saved plan {plan_id!r}" if plan_id else "no plan yet: run `qbsync plan` first")
+        return plan
+
+    # -- operator decisions --------------------------------------------------------------------
+
+    def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> Action:
+        if decision not in ("precoro", "quickbooks", "skip"):
+            raise ValueError("a decision is one of: precoro, quickbooks, skip")
+        plan = self.load_plan(plan_id)
+        try:
+            action = plan.action(action_id)
+        except KeyError:
+            raise PlanNotFound(f"plan {plan.id} has no action {action_id!r}") from None
+        if action.kind != "conflict":
+            raise ValueError(f"action {action.id} is a {action.kind}, not a conflict; only conflicts take a decision")
+        self.store.set_decision(plan.id, action.id, decision)
+        action.decision = decision
+        return action
+
+    def approve(self, action_ids: Iterable[str], approved: bool = True, plan_id: str | None = None) -> None:
+        plan = self.load_plan(plan_id)
+        self.store.set_approved(plan.id, action_ids, approved)
+
+    # -- applying ------------------------------------------------------------------------------
+
+    def apply(self, plan_id: str | None = None, *, on_result: Callable[[ActionResult, int, int], None] | None = None,
+              retry_failed: bool = False) -> ApplyReport:
+        plan = self.load_plan(plan_id)
+        conn = self.connected
+        return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
+                          on_result=on_result, retry_failed=retry_failed)
+
+    # -- manual mapping (S7) ------------------------------------------------------------------
+
+    def map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:
+        """A plan that links two records by hand, with the field changes the link brings."""
+        kind = SECTIONS[section]
+        entity_rules = self.rules.entity(section)
+        realm = self.realm_id
+        conn = self.connected
+        try:
+            p = record(kind, entity_rules, "precoro", conn.precoro.get(f"{kind.precoro}/{precoro_id}"))
+        except NotFound:
+            raise MappingRefused(f"Precoro has no {kind.kind} {precoro_id}") from None
+        try:
+            q = record(kind, entity_rules, "quickbooks", conn.quickbooks.read(kind.quickbooks, quickbooks_id))
+        except NotFound:
+            raise MappingRefused(f"QuickBooks has no {kind.quickbooks} {quickbooks_id}") from None
+        existing = self.store.link_for(section, realm, precoro_id=p.id)
+        if existing:
+            raise MappingRefused(f"Precoro {kind.kind} {p.id} is already linked to QuickBooks {existing['quickbooks_id']}: unmap it first")
+        taken = self.store.link_for(section, realm, quickbooks_id=q.id)
+        if taken:
+            raise MappingRefused(f"QuickBooks {kind.quickbooks} {q.id} is already linked to Precoro {taken['precoro_id']}")
+        if not q.active:
+            raise MappingRefused(f"QuickBooks {kind.quickbooks} {q.id} is inactive; only active records can be mapped")
+        if kind.section == "suppliers":
+            if len(p.currencies) > 1 and q.currencies and q.currencies[0] not in p.currencies:
+                raise MappingRefused("the vendor's currency is not one of the supplier's currencies")
+            if len(p.currencies) == 1 and q.currencies and p.currencies != q.currencies:
+                raise MappingRefused(
+                    f"currencies differ (Precoro {p.currencies[0]}, QuickBooks {q.currencies[0]}); a vendor's currency "
+                    "cannot change in QuickBooks, so a supplier is only linked to a vendor of the same currency")
+        reconciler = Reconciler(entity_rules, kind.kind, [p], [q], SyncState())
+        link = reconciler._action("link", None, p, q, note="mapped by hand", extra={"how": "manual"})
+        reconciler.propose_new_pair(p, q, link)
+        return self._save_new(reconciler.out.actions, section)
+
+    def unmap_plan(self, section: str, precoro_id: str) -> Plan:
+        kind = SECTIONS[section]
+        existing = self.store.link_for(section, self.realm_id, precoro_id=precoro_id)
+        if not existing:
+            raise MappingRefused(f"Precoro {kind.kind} {precoro_id} is not linked")
+        reconciler = Reconciler(self.rules.entity(section), kind.kind, [], [], SyncState())
+        reconciler._action("unlink", None, None, None, precoro_id=precoro_id, quickbooks_id=existing["quickbooks_id"],
+                           name=f"{kind.kind} {precoro_id}",
+                           note="unmapped by hand: it will not be matched to this QuickBooks record again on its own",
+                           extra={"hold": "unmapped", "hold_quickbooks_id": existing["quickbooks_id"]})
+        return self._save_new(reconciler.out.actions, section)
+
+    def _save_new(self, actions: list[Action], section: str) -> Plan:
+        plan = Plan(actions=actions, realm_id=self.realm_id, rules_digest=self.rules.digest,
+                    created_at=self.clock(), entities=(section,))
+        self._save(plan)
+        return plan
+
+    # -- history and status --------------------------------------------------------------------
+
+    def history(self, record: str | None = None, limit: int | None = None) -> list[dict]:
+        return self.store.history(record=record, limit=limit)
+
+    def status(self) -> dict[str, Any]:
+        """Connections (reachable or why not), and per-entity counts from the store and the latest plan."""
+        out: dict[str, Any] = {"rules": {"path": str(self.rules_path), "valid": True}}
+        try:
+            conn = self.connected
+            out["connections"] = conn.describe
+            for side, probe in (("quickbooks", lambda: conn.quickbooks.company_info()),
+                                ("precoro", lambda: next(iter(conn.precoro.list_all("/suppliers", per_page=10)), None))):
+                try:
+                    result = probe()
+                    out["connections"][side]["reachable"] = True
+                    if side == "quickbooks" and isinstance(result, dict):
+                        out["connections"][side]["company"] = result.get("CompanyName")
+                except ApiError as exc:
+                    out["connections"][side]["reachable"] = False
+                    out["connections"][side]["error"] = str(exc)
+            realm = conn.realm_id
+        except Exception as exc:  # a missing credential must not hide the rest of the status
+            out["connections"] = {"error": str(exc)}
+            realm = None
+        plan = self.latest_plan()
+        entities = {}
+        for section in SUPPORTED:
+            counts = {"linked": self.store.count_links(section, realm) if realm else 0}
+            if plan:
+                kind = SECTIONS[section].kind
+                mine = [a for a in plan.actions if a.entity == kind]
+                counts["pending_actions"] = sum(1 for a in mine if a.kind not in ("blocked",))
+                counts["conflicts"] = sum(1 for a in mine if a.kind == "conflict")
+                counts["needs_attention"] = sum(1 for a in mine if a.kind in ("ambiguous", "blocked"))
+            entities[section] = counts
+        out["entities"] = entities
+        out["latest_plan"] = {"id": plan.id, "created_at": plan.created_at, "state": self.store.plan_state(plan.id)} if plan else None
+        return out
+
+
+__all__ = ["SyncSession", "PlanNotFound", "MappingRefused", "StalePlanError"]

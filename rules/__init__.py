@@ -1,0 +1,96 @@
+"""Load and validate rules.yaml into the frozen, typed `Rules` the engine runs on (W5).
+
+    rules = rules.load("rules.yaml")   # or a RulesError listing every problem, file:line:col first
+
+A half-valid file never runs anything: `load` returns only when the whole file is valid. The file
+is the operator's own; nothing here ever writes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from . import checks, loader, schema
+from .build import build
+from .defaults import with_defaults
+from .errors import RuleProblem, RulesError
+from .model import (
+    SIDES,
+    ConflictPolicy,
+    Connections,
+    CreateRule,
+    Direction,
+    DocumentRules,
+    EntityRules,
+    FieldRule,
+    InactiveRule,
+    ItemMappingRule,
+    ItemRules,
+    ListRules,
+    MatchRule,
+    PrecoroConnection,
+    QuickBooksConnection,
+    Rules,
+    Side,
+    other_side,
+)
+
+__all__ = [
+    "SIDES",
+    "ConflictPolicy",
+    "Connections",
+    "CreateRule",
+    "Direction",
+    "DocumentRules",
+    "EntityRules",
+    "FieldRule",
+    "InactiveRule",
+    "ItemMappingRule",
+    "ItemRules",
+    "ListRules",
+    "MatchRule",
+    "PrecoroConnection",
+    "QuickBooksConnection",
+    "RuleProblem",
+    "Rules",
+    "RulesError",
+    "Side",
+    "load",
+    "loads",
+    "other_side",
+]
+
+
+def load(path: str | Path) -> Rules:
+    """The rules in the file at `path`; problems are reported against `path` as given.
+
+    Raises RulesError for an invalid file and OSError when it cannot be read at all.
+    """
+    source = str(path)
+    content = Path(path).read_bytes()
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = content.count(b"\n", 0, error.start) + 1
+        column = error.start - (content.rfind(b"\n", 0, error.start) + 1) + 1
+        raise RulesError([RuleProblem(source, line, column, "the file is not UTF-8 text")]) from None
+    return _parse(text, source, hashlib.sha256(content).hexdigest())
+
+
+def loads(text: str, source: str = "rules.yaml") -> Rules:
+    """The rules in `text`; `source` names it in problems."""
+    return _parse(text, source, hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def _parse(text: str, source: str, digest: str) -> Rules:
+    document = loader.read(text, source)
+    problems, best = schema.check(document)
+    problems += document.problems
+    if problems:
+        raise RulesError(problems, best)
+    data = with_defaults(document.data)
+    problems = checks.check(data, document.source_map)
+    if problems:
+        raise RulesError(problems)
+    return build(data, source=source, digest=digest)

@@ -1,0 +1,81 @@
+"""Checked rules data (the file laid over the defaults) -> the frozen model the engine reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import (
+    Connections,
+    CreateRule,
+    DocumentRules,
+    EntityRules,
+    FieldRule,
+    InactiveRule,
+    ItemMappingRule,
+    ItemRules,
+    ListRules,
+    MatchRule,
+    PrecoroConnection,
+    QuickBooksConnection,
+    Rules,
+)
+
+
+def build(data: dict[str, Any], *, source: str, digest: str) -> Rules:
+    """The model of `data`, which must have passed the schema and `checks.check`."""
+    connections = data["connections"]
+    return Rules(
+        version=int(data["version"]),  # `1.0` passes the schema too
+        connections=Connections(
+            quickbooks=QuickBooksConnection(**connections["quickbooks"]),
+            precoro=PrecoroConnection(**connections["precoro"]),
+        ),
+        suppliers=EntityRules(**_entity("suppliers", data["suppliers"])),
+        items=_items(data["items"]),
+        source=source,
+        digest=digest,
+        documents=DocumentRules(**data["documents"]),
+        lists=ListRules(**data["lists"]),
+    )
+
+
+def _items(items: dict[str, Any]) -> ItemRules:
+    mapping = items["mapping"]
+    return ItemRules(
+        **_entity("items", items),
+        names_from=items["names_from"],
+        mapping=ItemMappingRule(
+            same_name=tuple(mapping["same_name"]), different_name=tuple(mapping["different_name"])
+        ),
+        free_of_charge_keeps_price=items["free_of_charge_keeps_price"],
+        when_merged=items["when_merged"],
+    )
+
+
+def _entity(name: str, entity: dict[str, Any]) -> dict[str, Any]:
+    """The EntityRules arguments shared by every entity section."""
+    match = entity["match"]
+    return {
+        "entity": name,
+        "enabled": entity["enabled"],
+        "match": MatchRule(keys=tuple(match["keys"]), normalize=tuple(match["normalize"])),
+        "create": CreateRule(**entity["create"]),
+        "conflict": entity["conflict"],
+        "when_inactive": InactiveRule(**entity["when_inactive"]),
+        "fields": tuple(
+            _field(field_name, field) for field_name, field in entity["fields"].items() if field["enabled"]
+        ),
+    }
+
+
+def _field(name: str, field: dict[str, Any]) -> FieldRule:
+    return FieldRule(
+        name=name,
+        precoro=field["precoro"],
+        quickbooks=field["quickbooks"],
+        direction=field["direction"],
+        conflict=field.get("conflict"),
+        transform=field.get("transform"),
+        max_length={side: int(limit) for side, limit in field["max_length"].items()},
+        update=field["update"],
+    )

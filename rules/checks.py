@@ -1,0 +1,106 @@
+"""What the schema cannot say: names that must exist and mappings that must not collide.
+
+Runs on the file laid over the defaults, once the schema is satisfied. A problem about a value
+that came from the defaults is placed at what the operator wrote that broke it (the
+`enabled: false` of a field that a default match key still needs, say).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import RuleProblem
+from .loader import KeyPath, SourceMap, dotted
+from .schema import SCHEMA, missing_key, suggestion
+from .transforms import NORMALIZERS, REFERENCE_TRANSFORMS, TRANSFORMS
+
+KNOWN_TRANSFORMS = sorted(TRANSFORMS.keys() | REFERENCE_TRANSFORMS)
+_FIELD_KEYS = SCHEMA["$defs"]["field"]["properties"]
+
+
+def check(rules: dict[str, Any], source_map: SourceMap) -> list[RuleProblem]:
+    """Every problem of the merged rules (`defaults.with_defaults` of the file's data)."""
+    problems: list[RuleProblem] = []
+    for entity in ("suppliers", "items"):
+        problems += _EntityCheck(entity, rules[entity], source_map).problems()
+    return problems
+
+
+class _EntityCheck:
+    def __init__(self, entity: str, rules: dict[str, Any], source_map: SourceMap) -> None:
+        self.entity = entity
+        self.rules = rules
+        self.fields: dict[str, dict[str, Any]] = rules["fields"]
+        self.source_map = source_map
+        self.found: list[RuleProblem] = []
+
+    def problems(self) -> list[RuleProblem]:
+        for name, field in self.fields.items():
+            self._field(name, field)
+        self._quickbooks_paths_unique()
+        self._names_in(("match", "keys"), "is a match key")
+        for index, normalizer in enumerate(self.rules["match"]["normalize"]):
+            if normalizer not in NORMALIZERS:
+                self._report(self._path("match", "normalize", index),
+                             f"unknown normalizer '{normalizer}'{suggestion(normalizer, list(NORMALIZERS))};"
+                             f" known: {', '.join(NORMALIZERS)}")
+        if "mapping" in self.rules:
+            for listing in ("same_name", "different_name"):
+                self._names_in(("mapping", listing), "is copied when mapping an item")
+        return self.found
+
+    def _field(self, name: str, field: dict[str, Any]) -> None:
+        for side in ("precoro", "quickbooks"):
+            if side not in field:
+                self._report(self._path("fields", name),
+                             missing_key(side, _FIELD_KEYS[side]), at_key=True)
+        transform = field.get("transform")
+        if transform is not None and transform not in KNOWN_TRANSFORMS:
+            self._report(self._path("fields", name, "transform"),
+                         f"unknown transform '{transform}'{suggestion(transform, KNOWN_TRANSFORMS)};"
+                         f" known: {', '.join(KNOWN_TRANSFORMS)}")
+
+    def _quickbooks_paths_unique(self) -> None:
+        # Two fields fed by one QuickBooks value would each write it back: the last write would win.
+        owner: dict[str, str] = {}
+        for name, field in self._enabled_fields():
+            path = field.get("quickbooks")
+            if path in owner:
+                first = owner[path]
+                self._report(self._first_in_file(self._path("fields", name, "quickbooks"),
+                                                 self._path("fields", first, "quickbooks")),
+                             f"fields '{first}' and '{name}' both map the QuickBooks path '{path}';"
+                             " a QuickBooks value can belong to one field only", prefix=self._path("fields"))
+            elif path is not None:
+                owner[path] = name
+
+    def _names_in(self, where: tuple[str, str], role: str) -> None:
+        """Every name listed at `where` must be an enabled field of this entity."""
+        enabled = dict(self._enabled_fields())
+        for index, name in enumerate(self.rules[where[0]][where[1]]):
+            listed_at = self._path(*where, index)
+            if name in enabled:
+                continue
+            if name not in self.fields:
+                self._report(listed_at, f"'{name}' is not a field of {self.entity}"
+                                        f"{suggestion(name, list(self.fields))}")
+            elif listed_at in self.source_map:
+                self._report(listed_at, f"field '{name}' is disabled; enable it or leave it out here")
+            else:  # the list is a default, so the operator's `enabled: false` is what broke it
+                listing = dotted(self._path(*where))
+                self._report(self._path("fields", name, "enabled"),
+                             f"field '{name}' {role} ({listing}), so it cannot be disabled"
+                             f" unless {listing} leaves it out")
+
+    def _enabled_fields(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(name, field) for name, field in self.fields.items() if field["enabled"]]
+
+    def _path(self, *parts: str | int) -> KeyPath:
+        return (self.entity, *parts)
+
+    def _first_in_file(self, *paths: KeyPath) -> KeyPath:
+        """The first of `paths` that the file itself wrote (the others came from the defaults)."""
+        return next((path for path in paths if path in self.source_map), paths[0])
+
+    def _report(self, path: KeyPath, message: str, *, at_key: bool = False, prefix: KeyPath | None = None) -> None:
+        self.found.append(self.source_map.problem(path, f"{dotted(prefix or path)}: {message}", at_key=at_key))

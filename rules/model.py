@@ -1,0 +1,179 @@
+"""The typed, frozen form of rules.yaml that the engine reads (built by `rules.load`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Side = Literal["precoro", "quickbooks"]
+SIDES: tuple[Side, Side] = ("precoro", "quickbooks")
+
+Direction = Literal["both", "to_quickbooks", "to_precoro"]
+ConflictPolicy = Literal["ask", "precoro_wins", "quickbooks_wins", "newest_wins"]
+WhenInactiveInQuickBooks = Literal["unlink", "deactivate_in_precoro", "ignore"]
+WhenInactiveInPrecoro = Literal["deactivate_in_quickbooks", "unlink", "ignore"]
+
+
+def other_side(side: Side) -> Side:
+    return "quickbooks" if side == "precoro" else "precoro"
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How one field maps between the two systems.
+
+    `precoro` and `quickbooks` are paths into the wire JSON of each side: dots for nesting
+    (`BillAddr.City`), `[]` for "every element of this list" (`contacts[].email`). Precoro's
+    `{data: [...]}` wrappers around embedded lists are skipped by the path (`contacts[]` reads
+    `contacts.data`).
+    """
+
+    name: str
+    precoro: str
+    quickbooks: str
+    direction: Direction = "both"
+    conflict: ConflictPolicy | None = None  # None: the entity's policy
+    transform: str | None = None  # a name from rules.transforms.TRANSFORMS
+    max_length: dict[Side, int] = field(default_factory=dict)  # cut to fit when writing that side (I3)
+    update: bool = True  # False: written when the record is created, never updated (e.g. currency)
+
+    def path(self, side: Side) -> str:
+        return self.precoro if side == "precoro" else self.quickbooks
+
+    def writes_to(self, side: Side) -> bool:
+        """Whether an update may flow into `side`."""
+        if not self.update:
+            return False
+        if self.direction == "both":
+            return True
+        return self.direction == ("to_quickbooks" if side == "quickbooks" else "to_precoro")
+
+    def policy(self, entity_policy: ConflictPolicy) -> ConflictPolicy:
+        return self.conflict or entity_policy
+
+
+@dataclass(frozen=True)
+class MatchRule:
+    """Which fields must be equal for two unlinked records to be linked (S7, I1)."""
+
+    keys: tuple[str, ...]
+    normalize: tuple[str, ...] = ("trim", "casefold")  # names from rules.transforms.NORMALIZERS
+
+
+@dataclass(frozen=True)
+class CreateRule:
+    """Whether an unmatched record is created on the other side (S8)."""
+
+    in_quickbooks: bool = True
+    in_precoro: bool = True
+
+    def allows(self, side: Side) -> bool:
+        return self.in_quickbooks if side == "quickbooks" else self.in_precoro
+
+
+@dataclass(frozen=True)
+class InactiveRule:
+    """What deactivation on one side does to the link and the other side (S4, S5, I9)."""
+
+    in_quickbooks: WhenInactiveInQuickBooks = "unlink"
+    in_precoro: WhenInactiveInPrecoro = "deactivate_in_quickbooks"
+
+
+@dataclass(frozen=True)
+class EntityRules:
+    """Rules for one synced entity (suppliers, items)."""
+
+    entity: str  # the rules section name: "suppliers", "items"
+    enabled: bool
+    match: MatchRule
+    create: CreateRule
+    conflict: ConflictPolicy
+    when_inactive: InactiveRule
+    fields: tuple[FieldRule, ...]  # enabled fields only, in file order
+
+    def field(self, name: str) -> FieldRule:
+        for rule in self.fields:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+    def has_field(self, name: str) -> bool:
+        return any(rule.name == name for rule in self.fields)
+
+
+@dataclass(frozen=True)
+class ItemMappingRule:
+    """What mapping an item by hand imports from QuickBooks (I5, I6)."""
+
+    same_name: tuple[str, ...] = ("price",)
+    different_name: tuple[str, ...] = ("sku", "description", "price", "supplier", "chart_of_accounts")
+
+
+@dataclass(frozen=True)
+class ItemRules(EntityRules):
+    """Suppliers' rules plus the item-only behaviours (I1-I10)."""
+
+    names_from: Side = "quickbooks"  # I2: the linked Precoro item takes the QuickBooks name
+    mapping: ItemMappingRule = ItemMappingRule()
+    free_of_charge_keeps_price: bool = True  # I7
+    when_merged: Literal["move_link", "unlink"] = "move_link"  # I10
+
+
+@dataclass(frozen=True)
+class QuickBooksConnection:
+    environment: Literal["local", "sandbox", "production"] = "local"
+    base_url: str | None = None  # the /v3 root; derived from environment when absent
+    realm_id: str | None = None
+    token_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PrecoroConnection:
+    environment: Literal["local", "com", "us"] = "local"
+    base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Connections:
+    quickbooks: QuickBooksConnection = QuickBooksConnection()
+    precoro: PrecoroConnection = PrecoroConnection()
+
+
+@dataclass(frozen=True)
+class DocumentRules:
+    """Which approved Precoro documents are sent to QuickBooks, once each (D1)."""
+
+    invoices: bool = True  # as Bills
+    purchase_orders: bool = False  # as PurchaseOrders
+
+
+@dataclass(frozen=True)
+class ListRules:
+    """Which QuickBooks lists are imported as Precoro options (L1)."""
+
+    chart_of_accounts: bool = True  # Account
+    taxes: bool = True  # TaxCode
+    terms: bool = True  # Term
+    classes: bool = True  # Class
+    locations: bool = True  # Department
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A whole, valid rules file."""
+
+    version: int
+    connections: Connections
+    suppliers: EntityRules
+    items: ItemRules
+    source: str  # the path it was loaded from, for messages
+    digest: str  # sha256 of the file's bytes: a plan made under other rules is refused
+    documents: DocumentRules = DocumentRules()
+    lists: ListRules = ListRules()
+
+    def entity(self, name: str) -> EntityRules:
+        if name == "suppliers":
+            return self.suppliers
+        if name == "items":
+            return self.items
+        raise KeyError(name)

@@ -1,0 +1,318 @@
+"""`qbsync`: the command line and composition root. Headless commands never import Textual.
+
+Exit codes scripts can rely on: 0 success / nothing to do, 1 error or a failed action,
+2 `plan` found changes (like `terraform plan -detailed-exitcode`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rules", default="rules.yaml", metavar="PATH", help="the rules file (default: ./rules.yaml)")
+    parser.add_argument("--state", default=None, metavar="PATH",
+                        help="the state file (default: .qbsync/state.db next to the rules file)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qbsync",
+        description="Keep Precoro and QuickBooks Online in sync: plan, review, apply.",
+        epilog="With no command, opens the operator's TUI. Exit codes: 0 ok/nothing to do, 1 error, 2 plan has changes.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("tui", help="open the operator's TUI (the default)")
+    _common(p)
+
+    p = sub.add_parser("validate", help="check rules.yaml; print PATH:LINE:COL: message per problem")
+    p.add_argument("--rules", default="rules.yaml", metavar="PATH")
+
+    p = sub.add_parser("plan", help="read both sides and save a plan (changes nothing)")
+    _common(p)
+    p.add_argument("--only", metavar="ENTITIES", help="comma-separated entities, e.g. suppliers")
+    p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+
+    p = sub.add_parser("show", help="show a saved plan (the latest by default)")
+    _common(p)
+    p.add_argument("plan_id", nargs="?", metavar="PLAN_ID")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("decide", help="decide a conflict: take Precoro's or QuickBooks' value, or skip")
+    _common(p)
+    p.add_argument("action_id", metavar="ACTION_ID")
+    p.add_argument("decision", choices=["precoro", "quickbooks", "skip"])
+    p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help="the plan (default: the latest)")
+
+    p = sub.add_parser("apply", help="apply a saved plan (the latest by default)")
+    _common(p)
+    p.add_argument("plan_id", nargs="?", metavar="PLAN_ID")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--json", action="store_true", help='print {"results": [...]} as JSON')
+    p.add_argument("--retry-failed", action="store_true", help="try actions that failed in an earlier run again")
+
+    for section, noun in (("suppliers", "supplier"),):
+        p = sub.add_parser(section, help=f"map or unmap a {noun} by hand")
+        ssub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
+        m = ssub.add_parser("map", help=f"link a Precoro {noun} to a QuickBooks record (shown as a plan first)")
+        _common(m)
+        m.add_argument("precoro_id", metavar="PRECORO_ID")
+        m.add_argument("quickbooks_id", metavar="QUICKBOOKS_ID")
+        m.add_argument("--yes", action="store_true", help="apply without asking")
+        m.add_argument("--json", action="store_true")
+        u = ssub.add_parser("unmap", help=f"unlink a Precoro {noun} (shown as a plan first)")
+        _common(u)
+        u.add_argument("precoro_id", metavar="PRECORO_ID")
+        u.add_argument("--yes", action="store_true", help="apply without asking")
+        u.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("history", help="list applied actions (the audit)")
+    _common(p)
+    p.add_argument("--record", metavar="ID_OR_NAME", help="only this record (Precoro id, QuickBooks id or name)")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("status", help="connections, counts and the latest plan")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("local", help="the local QuickBooks and Precoro APIs")
+    lsub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
+    s = lsub.add_parser("serve", help="serve both local APIs; prints one JSON line with URLs and credentials")
+    s.add_argument("--data", metavar="FILE", help="sqlite file for their state (default: in memory)")
+    s.add_argument("--seed", default="demo", metavar="demo|empty|scale:N",
+                   help="demo data (default), nothing, or N generated suppliers and items per side")
+    s.add_argument("--quickbooks-port", type=int, default=0, metavar="N", help="0 = any free port")
+    s.add_argument("--precoro-port", type=int, default=0, metavar="N", help="0 = any free port")
+    s.add_argument("--throttle", action="store_true", help="enforce the real rate limits (429s)")
+    s.add_argument("--faults", type=float, default=0.0, metavar="RATE", help="inject 5xx and dropped connections at this rate")
+    s.add_argument("--fault-seed", type=int, default=0, metavar="N", help="seed for reproducible faults")
+    return parser
+
+
+def _session(args: argparse.Namespace):
+    from engine.sync import SyncSession
+
+    return SyncSession(Path(args.rules), args.state)
+
+
+def _confirm(plan, assume_yes: bool) -> bool:
+    if assume_yes:
+        return True
+    summary = plan.summary()
+    writes = summary["writes"]
+    decided = sum(1 for a in plan.actions if a.kind == "conflict" and a.executable)
+    prompt = (f"Apply plan {plan.id}: {writes['quickbooks']} writes to QuickBooks, {writes['precoro']} to Precoro, "
+              f"{decided} decided conflicts, {summary['by_kind'].get('link', 0)} links. Type 'yes' to apply: ")
+    if not sys.stdin.isatty():
+        print("qbsync: refusing to apply without confirmation; pass --yes to apply non-interactively", file=sys.stderr)
+        return False
+    return input(prompt).strip().lower() == "yes"
+
+
+def _progress(what: str, done: int, total: int | None) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{what}: {done}{'/' + str(total) if total else ''}   ", end="", file=sys.stderr, flush=True)
+
+
+def cmd_validate(args) -> int:
+    import rules
+
+    try:
+        rules.load(Path(args.rules))
+    except rules.RulesError as exc:
+        print(str(exc))
+        return EXIT_ERROR
+    except FileNotFoundError:
+        print(f"{args.rules}: no such file")
+        return EXIT_ERROR
+    print(f"{args.rules}: valid")
+    return EXIT_OK
+
+
+def cmd_plan(args) -> int:
+    from tui import render
+
+    only = [s.strip() for s in args.only.split(",")] if args.only else None
+    with _session(args) as session:
+        plan = session.plan(only=only, progress=None if args.json else _progress)
+    if sys.stderr.isatty() and not args.json:
+        print("\r", end="", file=sys.stderr)
+    if args.json:
+        _print_json(render.plan_json(plan))
+    else:
+        print(render.plan_text(plan))
+    return EXIT_CHANGES if _has_changes(plan) else EXIT_OK
+
+
+def _has_changes(plan) -> bool:
+    return any(a.kind != "blocked" for a in plan.actions)
+
+
+def cmd_show(args) -> int:
+    from tui import render
+
+    with _session(args) as session:
+        plan = session.load_plan(args.plan_id)
+    if args.json:
+        _print_json(render.plan_json(plan))
+    else:
+        print(render.plan_text(plan))
+    return EXIT_CHANGES if _has_changes(plan) else EXIT_OK
+
+
+def cmd_decide(args) -> int:
+    with _session(args) as session:
+        action = session.decide(args.action_id, args.decision, args.plan_id)
+    print(f"{action.id}: {args.decision}")
+    return EXIT_OK
+
+
+def _apply_and_report(session, plan, args) -> int:
+    from tui import render
+
+    if not _confirm(plan, args.yes):
+        return EXIT_ERROR
+    report = session.apply(plan.id, retry_failed=getattr(args, "retry_failed", False))
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(render.report_text(report))
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def cmd_apply(args) -> int:
+    from tui import render
+
+    with _session(args) as session:
+        plan = session.load_plan(args.plan_id)
+        if not args.json:
+            print(render.plan_text(plan))
+            print()
+        return _apply_and_report(session, plan, args)
+
+
+def cmd_map(args) -> int:
+    from tui import render
+
+    with _session(args) as session:
+        if args.subcommand == "map":
+            plan = session.map_plan(args.command, args.precoro_id, args.quickbooks_id)
+        else:
+            plan = session.unmap_plan(args.command, args.precoro_id)
+        if not args.json:
+            print(render.plan_text(plan))
+            print()
+        if not args.yes and not sys.stdin.isatty():
+            if args.json:
+                _print_json(render.plan_json(plan))
+            print(f"Saved as plan {plan.id}; apply it with `qbsync apply {plan.id}` or rerun with --yes.", file=sys.stderr)
+            return EXIT_CHANGES
+        return _apply_and_report(session, plan, args)
+
+
+def cmd_history(args) -> int:
+    from tui import render
+
+    with _session(args) as session:
+        rows = session.history(record=args.record, limit=args.limit)
+    if args.json:
+        _print_json({"history": rows})
+    else:
+        print(render.history_text(rows))
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    with _session(args) as session:
+        status = session.status()
+    if args.json:
+        _print_json(status)
+        return EXIT_OK
+    conns = status.get("connections", {})
+    if "error" in conns:
+        print(f"connections: {conns['error']}")
+    for side in ("quickbooks", "precoro"):
+        info = conns.get(side)
+        if info:
+            reach = "reachable" if info.get("reachable") else f"NOT reachable: {info.get('error', '')}"
+            print(f"{side}: {info['environment']} {info['base_url']} {info.get('realm_id', '')} {reach}")
+    for section, counts in status["entities"].items():
+        print(f"{section}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+    latest = status.get("latest_plan")
+    print(f"latest plan: {latest['id']} ({latest['state']}, {latest['created_at']})" if latest else "latest plan: none")
+    return EXIT_OK
+
+
+def cmd_local(args) -> int:
+    from engine.local.serve import serve_until_signalled
+
+    return serve_until_signalled(
+        data=args.data, seed=args.seed, quickbooks_port=args.quickbooks_port, precoro_port=args.precoro_port,
+        throttle=args.throttle, faults=args.faults, fault_seed=args.fault_seed,
+    )
+
+
+def cmd_tui(args) -> int:
+    try:
+        from tui.app import run_app
+    except ImportError:
+        print("qbsync: the TUI is not available in this build; see `qbsync --help` for the headless commands",
+              file=sys.stderr)
+        return EXIT_ERROR
+    return run_app(Path(args.rules), args.state)
+
+
+COMMANDS = {
+    "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
+    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "local": cmd_local,
+    "tui": cmd_tui,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(arg in COMMANDS for arg in argv) and not {"-h", "--help"} & set(argv):
+        argv = ["tui", *argv]  # `qbsync` and `qbsync --rules X` open the TUI
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("\nqbsync: interrupted; a rerun of the same apply finishes the work without duplicates", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every failure ends as one clear line, never a traceback with secrets
+        return _report_error(exc)
+
+
+def _report_error(exc: Exception) -> int:
+    import rules
+
+    if isinstance(exc, rules.RulesError):
+        print(str(exc), file=sys.stderr)
+        print("qbsync: the rules file is not valid; nothing was run", file=sys.stderr)
+        return EXIT_ERROR
+    if isinstance(exc, FileNotFoundError):
+        print(f"qbsync: {exc.filename}: no such file", file=sys.stderr)
+        return EXIT_ERROR
+    known = ("StalePlanError", "PlanNotFound", "MappingRefused", "ConnectionError_", "ApiError", "InsecureStateFile",
+             "ValueError")
+    if any(cls.__name__ in known for cls in type(exc).__mro__):
+        print(f"qbsync: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    raise exc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

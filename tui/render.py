@@ -1,0 +1,135 @@
+"""Plain-text views of plans, apply reports and history for the headless CLI (no Textual here)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from engine.apply import ApplyReport
+from engine.plan import Action, Plan
+
+SIDE = {"quickbooks": "QuickBooks", "precoro": "Precoro", None: "qbsync"}
+SYMBOL = {"create": "+", "update": "~", "deactivate": "-", "reactivate": "^", "link": "=", "unlink": "/",
+          "conflict": "!", "ambiguous": "?", "blocked": "x"}
+SECTION_OF = {"supplier": "suppliers", "item": "items"}
+
+
+def show(value: Any) -> str:
+    if value is None:
+        return "(empty)"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def headline(action: Action) -> str:
+    ids = []
+    if action.precoro_id:
+        ids.append(f"Precoro {action.precoro_id}")
+    if action.quickbooks_id:
+        ids.append(f"QuickBooks {action.quickbooks_id}")
+    where = {
+        "create": f"create in {SIDE[action.target]}",
+        "update": f"update in {SIDE[action.target]}",
+        "deactivate": f"deactivate in {SIDE[action.target]}",
+        "reactivate": f"reactivate in {SIDE[action.target]}",
+        "link": "link",
+        "unlink": "unlink",
+        "conflict": "conflict",
+        "ambiguous": "ambiguous match",
+        "blocked": "blocked",
+    }[action.kind]
+    state = ""
+    if action.kind == "conflict":
+        state = f" (decided: {action.decision})" if action.decision else " (undecided)"
+    elif not action.approved:
+        state = " (not approved)"
+    return f"{SYMBOL[action.kind]} {where} {show(action.name)} [{' <-> '.join(ids)}] id={action.id}{state}"
+
+
+def action_lines(action: Action) -> list[str]:
+    lines = [headline(action)]
+    for change in action.changes:
+        if action.kind == "conflict":
+            lines.append(f"    {change.field}: Precoro {show(change.precoro)} | QuickBooks {show(change.quickbooks)}"
+                         f" | last synced {show(change.baseline)}")
+        elif action.kind == "create":
+            lines.append(f"    {change.field}: {show(change.after)}")
+        else:
+            lines.append(f"    {change.field}: {show(change.before)} -> {show(change.after)}")
+        if change.note:
+            lines.append(f"      note: {change.note}")
+    for candidate in action.candidates:
+        lines.append(f"    candidate: QuickBooks {candidate['quickbooks_id']} {show(candidate['name'])}")
+    if action.note:
+        lines.append(f"    # {action.note}")
+    return lines
+
+
+def summary_line(plan: Plan) -> str:
+    summary = plan.summary()
+    if not plan.actions:
+        return "No changes. Both sides are in sync."
+    words = {"create": "to create", "update": "to update", "deactivate": "to deactivate",
+             "reactivate": "to reactivate", "link": "to link", "unlink": "to unlink", "conflict": "conflicts",
+             "ambiguous": "ambiguous", "blocked": "blocked"}
+    parts = [f"{n} {words[k]}" for k, n in summary["by_kind"].items()]
+    text = "Plan: " + ", ".join(parts) + "."
+    if summary["undecided_conflicts"]:
+        text += f" {summary['undecided_conflicts']} conflicts wait for a decision."
+    return text
+
+
+def plan_text(plan: Plan) -> str:
+    out = [f"Plan {plan.id} for QuickBooks company {plan.realm_id} ({plan.created_at})", ""]
+    entity = None
+    for action in plan.actions:
+        if action.entity != entity:
+            entity = action.entity
+            out.append(SECTION_OF.get(entity, entity) + ":")
+        out.extend("  " + line for line in action_lines(action))
+    if plan.actions:
+        out.append("")
+    out.append(summary_line(plan))
+    if plan.actions:
+        if plan.summary()["undecided_conflicts"]:
+            out.append("Decide conflicts with: qbsync decide ACTION_ID precoro|quickbooks|skip")
+        out.append(f"Apply with: qbsync apply {plan.id}")
+    return "\n".join(out)
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    return plan.to_json()
+
+
+def report_text(report: ApplyReport) -> str:
+    out = []
+    for result in report.results:
+        if result.status == "skipped" and not result.reason:
+            continue
+        line = f"{result.status:8} {result.kind:10} {show(result.name)} id={result.id}"
+        if result.reason:
+            line += f"\n         {result.reason}"
+        out.append(line)
+    counts = report.counts()
+    out.append("")
+    out.append("Apply: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + ".")
+    if report.stopped:
+        out.append(f"Stopped early: {report.stopped}")
+    return "\n".join(out)
+
+
+def history_text(rows: Iterable[dict]) -> str:
+    out = []
+    for row in rows:
+        out.append(f"{row['at']} {row['who']} {row['status']:8} {row['kind']:10} {row['entity']} {show(row['name'])}"
+                   f" precoro={row['precoro_id'] or '-'} quickbooks={row['quickbooks_id'] or '-'} plan={row['plan_id']}")
+        if row.get("reason"):
+            out.append(f"    {row['reason']}")
+        after = row.get("after") or {}
+        before = row.get("before") or {}
+        for name in sorted(set(before) | set(after)):
+            out.append(f"    {name}: {show(before.get(name))} -> {show(after.get(name))}")
+    return "\n".join(out) if out else "Nothing has been applied yet."
