@@ -1,6 +1,6 @@
 """Load and validate rules.yaml into the frozen, typed `Rules` the engine runs on (W5).
 
-    rules = rules.load("rules.yaml")   # or a RulesError listing every problem, file:line:col first
+    loaded = rules.load("rules.yaml")   # or a RulesError listing every problem, file:line:col first
 
 A half-valid file never runs anything: `load` returns only when the whole file is valid. The file
 is the operator's own; nothing here ever writes it.
@@ -33,6 +33,8 @@ from .model import (
     QuickBooksConnection,
     Rules,
     Side,
+    WhenInactiveInPrecoro,
+    WhenInactiveInQuickBooks,
     other_side,
 )
 
@@ -56,6 +58,8 @@ __all__ = [
     "Rules",
     "RulesError",
     "Side",
+    "WhenInactiveInPrecoro",
+    "WhenInactiveInQuickBooks",
     "load",
     "loads",
     "other_side",

@@ -52,8 +52,7 @@ class _EntityCheck:
     def _field(self, name: str, field: dict[str, Any]) -> None:
         for side in ("precoro", "quickbooks"):
             if side not in field:
-                self._report(self._path("fields", name),
-                             missing_key(side, _FIELD_KEYS[side]), at_key=True)
+                self._report(self._path("fields", name), missing_key(side, _FIELD_KEYS[side]), at_key=True)
         transform = field.get("transform")
         if transform is not None and transform not in KNOWN_TRANSFORMS:
             self._report(self._path("fields", name, "transform"),
@@ -65,14 +64,18 @@ class _EntityCheck:
         owner: dict[str, str] = {}
         for name, field in self._enabled_fields():
             path = field.get("quickbooks")
-            if path in owner:
-                first = owner[path]
-                self._report(self._first_in_file(self._path("fields", name, "quickbooks"),
-                                                 self._path("fields", first, "quickbooks")),
-                             f"fields '{first}' and '{name}' both map the QuickBooks path '{path}';"
-                             " a QuickBooks value can belong to one field only", prefix=self._path("fields"))
-            elif path is not None:
+            if path is None:  # a field without its path is reported by `_field`
+                continue
+            if path not in owner:
                 owner[path] = name
+                continue
+            first = owner[path]
+            # Point at whichever of the two the operator wrote (the other one is a default).
+            written = self._path("fields", name, "quickbooks")
+            if written not in self.source_map:
+                written = self._path("fields", first, "quickbooks")
+            self._report(written, f"fields '{first}' and '{name}' both map the QuickBooks path '{path}';"
+                                  " a QuickBooks value can belong to one field only", prefix=self._path("fields"))
 
     def _names_in(self, where: tuple[str, str], role: str) -> None:
         """Every name listed at `where` must be an enabled field of this entity."""
@@ -97,10 +100,6 @@ class _EntityCheck:
 
     def _path(self, *parts: str | int) -> KeyPath:
         return (self.entity, *parts)
-
-    def _first_in_file(self, *paths: KeyPath) -> KeyPath:
-        """The first of `paths` that the file itself wrote (the others came from the defaults)."""
-        return next((path for path in paths if path in self.source_map), paths[0])
 
     def _report(self, path: KeyPath, message: str, *, at_key: bool = False, prefix: KeyPath | None = None) -> None:
         self.found.append(self.source_map.problem(path, f"{dotted(prefix or path)}: {message}", at_key=at_key))

@@ -20,13 +20,13 @@ from .errors import RuleProblem, RulesError
 
 KeyPath = tuple[str | int, ...]  # ("suppliers", "match", "keys", 0), as jsonschema's absolute_path
 
-STR_TAG = "tag:yaml.org,2002:str"
+NULL_TAG = "tag:yaml.org,2002:null"
 _SCALAR_TYPES = {
-    "tag:yaml.org,2002:null": lambda text: None,
+    NULL_TAG: lambda text: None,
     "tag:yaml.org,2002:bool": lambda text: text.lower() == "true",
     "tag:yaml.org,2002:int": int,
     "tag:yaml.org,2002:float": float,
-    STR_TAG: str,
+    "tag:yaml.org,2002:str": str,
 }
 _COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
@@ -90,8 +90,10 @@ class SourceMap:
         return tuple(path) in self.values
 
     def problem(self, path: KeyPath, message: str, *, at_key: bool = False) -> RuleProblem:
-        """A problem at `path`'s value (or its key); a path the file lacks (a default, a missing
-        key) is placed at the nearest enclosing path the file has."""
+        """A problem placed at `path`'s value (or its key).
+
+        A path the file lacks (a default, a missing key) is placed at the nearest enclosing one it has.
+        """
         path = tuple(path)
         while path and path not in self.values:
             path = path[:-1]
@@ -127,7 +129,7 @@ def read(text: str, source: str) -> Document:
     except RecursionError:
         raise RulesError([RuleProblem(source, 1, 1, "the file is nested too deeply")]) from None
 
-    if root is None:
+    if root is None or root.tag == NULL_TAG:  # no document, or `---` and nothing after it
         raise RulesError([RuleProblem(source, 1, 1, "the file is empty; a rules file needs at least `version: 1`")])
     if not isinstance(root, yaml.MappingNode):
         mark = root.start_mark
@@ -169,8 +171,8 @@ class _Builder:
             key = key_node.value  # the text as typed: `on:` is the key "on", `1:` the key "1"
             if key in result:
                 first = self.keys[path + (key,)]
-                self._report(key_node.start_mark, path,
-                             f"duplicate key '{key}' (first set at line {first.line + 1}, column {first.column + 1}); keep one")
+                where = f"line {first.line + 1}, column {first.column + 1}"
+                self._report(key_node.start_mark, path, f"duplicate key '{key}' (first set at {where}); keep one")
                 continue
             result[key] = self.build(value_node, path + (key,), key_node.start_mark)
         return result

@@ -16,6 +16,8 @@ from .loader import Document, KeyPath, SourceMap, dotted
 
 SCHEMA: dict[str, Any] = json.loads(resources.files(__package__).joinpath("schema.json").read_text("utf-8"))
 
+# Only the formats this schema defines: jsonschema's own "uri" would pass anything unless an extra
+# package is installed, which is no check at all.
 FORMATS = FormatChecker(formats=())
 
 
@@ -33,7 +35,6 @@ _TYPE_WORDS = {
     "string": "a string (text)",
     "boolean": "a boolean (true/false)",
     "integer": "a whole number",
-    "number": "a number",
     "object": "a mapping (key: value)",
     "array": "a list",
 }
@@ -70,56 +71,54 @@ def suggestion(word: str, choices: list[str]) -> str:
 
 
 def _explain(error: ValidationError, source_map: SourceMap) -> list[RuleProblem]:
+    """One jsonschema error as problems (one per key for unknown and missing keys)."""
     path: KeyPath = tuple(error.absolute_path)
-    prefix = f"{dotted(path)}: " if path else ""
-    got = f"got {shown(error.instance)}"
     kind, schema, instance = error.validator, error.schema, error.instance
 
-    def at_value(message: str) -> list[RuleProblem]:
+    def at(where: KeyPath, message: str, *, at_key: bool = False) -> RuleProblem:
+        return source_map.problem(where, f"{dotted(path)}: {message}" if path else message, at_key=at_key)
+
+    def at_value(expected: str, got: str = f"got {shown(instance)}") -> list[RuleProblem]:
         # An empty value has no text of its own to point at; its key is where the eye goes.
-        return [source_map.problem(path, prefix + message, at_key=instance is None)]
+        return [at(path, f"expected {expected}; {got}", at_key=instance is None)]
 
     if kind == "additionalProperties":
         known = list(schema.get("properties", {}))
         return [
-            source_map.problem(
-                path + (key,),
-                prefix + f"unknown key '{key}'"
-                + (suggestion(key, known) or f"; expected one of {', '.join(known)}"),
-                at_key=True,
-            )
+            at(path + (key,), f"unknown key '{key}'" + (suggestion(key, known) or f"; expected one of {', '.join(known)}"),
+               at_key=True)
             for key in instance
             if key not in known
         ]
     if kind == "required":
         return [
-            source_map.problem(path, prefix + missing_key(key, schema["properties"][key]), at_key=True)
+            at(path, missing_key(key, schema["properties"][key]), at_key=True)
             for key in error.validator_value
             if key not in instance
         ]
     if kind == "pattern" and error.absolute_schema_path[-2] == "propertyNames":
         # The key itself is wrong, so jsonschema's path stops at the mapping that holds it.
-        return [source_map.problem(path + (instance,),
-                                   prefix + f"'{instance}' is not a usable name; expected {_like(schema, 'a name')}",
-                                   at_key=True)]
+        return [at(path + (instance,), f"'{instance}' is not a usable name; expected {_like(schema, 'a name')}",
+                   at_key=True)]
     if kind == "type":
-        quote = f"; put it in quotes: '{shown(instance)}'" if schema["type"] == "string" and _is_number(instance) else ""
-        return at_value(f"expected {_TYPE_WORDS[schema['type']]}; {got}{quote}")
+        if schema["type"] == "string" and _is_number(instance):
+            return at_value("a string (text)", f"got {instance}; put it in quotes: '{instance}'")
+        return at_value(_TYPE_WORDS[schema["type"]])
     if kind == "enum":
-        return at_value(f"expected one of {', '.join(schema['enum'])}; {got}")
+        return at_value(f"one of {', '.join(schema['enum'])}")
     if kind == "const":
-        return at_value(f"expected {shown(schema['const'])}; {got}")
+        return at_value(shown(schema["const"]))
     if kind in ("pattern", "format"):
-        return at_value(f"expected {_like(schema)}; {got}")
+        return at_value(_like(schema))
     if kind == "minimum":
-        return at_value(f"expected a number of at least {schema['minimum']}; {got}")
+        return at_value(f"a number of at least {schema['minimum']}")
     if kind == "minItems":
-        return at_value(f"expected at least {schema['minItems']} entry; got an empty list")
+        return at_value(f"at least {schema['minItems']} entry", "got an empty list")
     if kind == "uniqueItems":
         for index, item in enumerate(instance):
             if item in instance[:index]:
-                return [source_map.problem(path + (index,), prefix + f"{shown(item)} is listed twice")]
-    return at_value(error.message)  # a keyword the schema does not use today
+                return [at(path + (index,), f"{shown(item)} is listed twice")]
+    return [at(path, error.message)]  # a keyword this schema does not use today
 
 
 def missing_key(key: str, schema: dict[str, Any]) -> str:

@@ -1,8 +1,8 @@
 """Named pure conversions that rules.yaml refers to: field transforms, match-key normalizers, length cuts.
 
 A field's value is compared in a *canonical* form, the same whichever side it was read from:
-`to_canonical(side, raw)` turns what a side's JSON holds into it, `from_canonical(side, value)`
-turns it back into what that side is written. Nothing here knows about records, links or HTTP.
+`to_canonical(side, raw)` turns what a side's JSON holds into it, and `from_canonical(side, value)`
+turns it into what is written to that side. Nothing here knows about records, links or HTTP.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Transform:
     The base form is the identity around `canonical_scalar`; subclasses change either direction.
     """
 
-    name: str = "identity"
+    name: str
 
     def to_canonical(self, side: Side, value: Any) -> Any:
         return canonical_scalar(value)
