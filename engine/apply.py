@@ -397,7 +397,7 @@ class Applier:
         if unit.op == "create":
             existing = None
             if recovering:  # the create may have happened before the crash: find it by our external id
-                existing = next(iter(self.pc.list_all(path, params={"external_id[]": unit.quickbooks_id})), None)
+                existing = next(iter(self.pc.list_all(path, params={"external_id": [unit.quickbooks_id]})), None)
             if existing is None:
                 form["externalId"] = unit.quickbooks_id
                 currency = form.get("currency")

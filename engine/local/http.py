@@ -45,6 +45,7 @@ class ServedApp:
 def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0) -> ServedApp:
     """Start `app` on host:port (0 = any free port) in a daemon thread."""
     server = make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name=f"wsgi:{server.server_address[1]}", daemon=True)
+    # A short poll interval makes close() quick (tests start and stop many servers).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"wsgi:{server.server_address[1]}", daemon=True)
     thread.start()
     return ServedApp(server, thread)

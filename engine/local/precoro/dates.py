@@ -23,6 +23,8 @@ def format_timestamp(moment: datetime) -> str:
 
 def sortable_utc(timestamp: str) -> str:
     """The UTC "YYYY-MM-DDTHH:MM:SS" of a stored timestamp: what `modifiedSince` compares against."""
+    if timestamp.endswith("+00:00") and len(timestamp) == 25:
+        return timestamp[:19]  # already UTC: the common case, and bulk inserts hit it 100,000 times
     return datetime.fromisoformat(timestamp).astimezone(timezone.utc).strftime(_MODIFIED_SINCE_FORMAT)
 
 

@@ -8,12 +8,15 @@ it for filtering. `render.py` turns stored documents into the API's JSON shapes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 from .dates import sortable_utc
 
 COMPANY_CURRENCY = "USD"
 APPROVED = 2
+# Fields a document computes itself (its number and totals).
+COMPUTED = frozenset({"idn", "sum", "netSum"})
 
 # Invoice codes are documented (tap-precoro); purchase orders share them (our convention).
 DOCUMENT_STATUSES = {
@@ -30,7 +33,6 @@ DOCUMENT_STATUSES = {
     10: "Approval Review",
     11: "Closed",
 }
-SUPPLIER_STATUSES = {1: "Pending", 2: "Approved", 3: "Rejected"}
 
 _DATES = {"createDate": None, "updateDate": None}
 
@@ -44,6 +46,8 @@ class Kind:
     # Documents are addressed by `idn`; their ids start high so that mixing the two up fails loudly.
     numbered: bool = False
     first_id: int = 1
+    # The stored field naming the record this one belongs to (a contact's supplier, an option's field).
+    owner: str | None = None
 
     @property
     def table(self) -> str:
@@ -54,33 +58,54 @@ class Kind:
         return "idn" if self.numbered else "id"
 
     @property
+    def owner_column(self) -> str | None:
+        return next((column for column, source in self.columns.items() if source == self.owner), None)
+
+    @cached_property
     def dated(self) -> bool:
         return "updateDate" in self.fields
 
-    @property
+    @cached_property
+    def settable(self) -> frozenset[str]:
+        """Fields the state API accepts: all but those the record computes itself."""
+        return frozenset(self.fields) - COMPUTED
+
+    @cached_property
+    def linkable(self) -> bool:
+        """Has an `externalId` (filterable with `external_id[]`)."""
+        return "externalId" in self.fields
+
+    @cached_property
     def all_columns(self) -> tuple[str, ...]:
         """Every indexed column, generic ones first."""
-        generic = ("updated", "external_id") if self.dated else ()
-        return generic + tuple(self.columns)
+        generic = []
+        if self.dated:
+            generic.append("updated")
+        if self.linkable:
+            generic.append("external_id")
+        return (*generic, *self.columns)
+
+    @cached_property
+    def _mutable_defaults(self) -> tuple[str, ...]:
+        return tuple(name for name, value in self.fields.items() if isinstance(value, (list, dict)))
 
     def defaults(self) -> dict[str, Any]:
         """A fresh document of defaults (lists and dicts are copied, never shared)."""
-        return {name: _fresh(value) for name, value in self.fields.items()}
+        doc = dict(self.fields)
+        for name in self._mutable_defaults:
+            doc[name] = type(doc[name])(doc[name])
+        return doc
 
     def column_values(self, doc: Mapping[str, Any]) -> tuple:
         values: list = []
         if self.dated:
-            values += [sortable_utc(doc["updateDate"]), doc.get("externalId")]
+            values.append(sortable_utc(doc["updateDate"]))
+        if self.linkable:
+            values.append(doc["externalId"])
         for source in self.columns.values():
             value = doc[source]
             values.append(int(value) if isinstance(value, bool) else value)
         return tuple(values)
-
-
-def _fresh(value: Any) -> Any:
-    if isinstance(value, (list, dict)):
-        return type(value)(value)
-    return value
 
 
 def _custom_field(name: str) -> Kind:
@@ -92,6 +117,7 @@ def _options(name: str) -> Kind:
         name,
         {"customField": None, "name": None, "code": None, "enable": True, "parent": None, "externalId": None, **_DATES},
         columns={"custom_field_id": "customField"},
+        owner="customField",
     )
 
 
@@ -153,6 +179,7 @@ KINDS: dict[str, Kind] = {
             "contacts",
             {"supplier": None, "name": None, "email": None, "phone": None},
             columns={"supplier_id": "supplier"},
+            owner="supplier",
         ),
         Kind(
             "items",

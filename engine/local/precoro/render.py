@@ -6,11 +6,15 @@ documents); lookups are batched per page so a page of 200 costs a handful of que
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from .kinds import DOCUMENT_STATUSES, Kind
 
 Row = tuple[int, dict[str, Any]]
+
+# One shared encoder: `json.dumps` with non-default options builds a new one per call.
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class Lookup(Protocol):

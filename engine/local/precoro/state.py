@@ -18,12 +18,10 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from .dates import Clock, format_timestamp, sortable_utc, utc_now
 from .kinds import APPROVED, KINDS, Kind
-from .render import Row, render
+from .render import Row, compact_json, render
 
 # Chunk size of `IN (...)` lookups, well under sqlite's bound-parameter limit.
 _IN_CHUNK = 500
-# Fields a document computes itself; the state API refuses them as input.
-_COMPUTED = frozenset({"idn", "sum", "netSum"})
 _LINE_FIELDS = frozenset({"id", "item", "name", "quantity", "price", "itemCustomFields"})
 
 
@@ -96,14 +94,27 @@ class PrecoroState:
         with self._lock:
             return self._db.execute(f"SELECT 1 FROM {spec.table} WHERE {spec.key} = ?", (key,)).fetchone() is not None
 
+    def owner_of(self, kind: str, key: int) -> int | None:
+        """The id of the record owning this one (a contact's supplier, an option's custom field); None if absent."""
+        spec = KINDS[kind]
+        with self._lock:
+            try:
+                return self._row(spec, key)[1][spec.owner]
+            except UnknownRecord:
+                return None
+
     def update(self, kind: str, key: int, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Change the given fields, as an edit in the Precoro UI or a file import would: bumps updateDate."""
+        """Change the given fields, as an edit in the Precoro UI or a file import would: bumps updateDate.
+
+        Custom-field choices (`itemCustomFields`, `documentCustomFields`) merge into the record's
+        own: only the custom fields given change, and a None option clears that custom field.
+        """
         spec = KINDS[kind]
         with self._transaction():
             now = format_timestamp(self.clock())
             id_, doc = self._row(spec, key)
             self._check_fields(spec, fields)
-            doc.update(self._normalised(spec, fields))
+            doc.update(self._normalised(spec, fields, current=doc))
             self._complete(spec, doc, now, updated=fields.get("updateDate", now))
             self._store(spec, [(id_, doc)], insert=False)
             if spec.name == "contacts":
@@ -215,7 +226,7 @@ class PrecoroState:
                         + (f" WHERE {column} IS NOT NULL" if unique else "")
                     )
 
-    def _insert(self, spec: Kind, objs: list[Mapping[str, Any]], now: str) -> list[int]:
+    def _insert(self, spec: Kind, objs: list[Mapping[str, Any]], now: str, *, new_suppliers: bool = False) -> list[int]:
         ids = self._take_ids(spec.name, len(objs), spec.first_id)
         idns = self._take_ids(f"{spec.name}.idn", len(objs), 1) if spec.numbered else ids
         rows, contacts = [], []
@@ -229,8 +240,8 @@ class PrecoroState:
             rows.append((id_, doc))
         self._store(spec, rows, insert=True)
         if contacts:
-            self._insert(KINDS["contacts"], contacts, now)
-        if spec.name == "contacts":
+            self._insert(KINDS["contacts"], contacts, now, new_suppliers=True)
+        if spec.name == "contacts" and not new_suppliers:
             self._touch_suppliers({doc["supplier"] for _, doc in rows}, now)
         return list(idns)
 
@@ -258,9 +269,9 @@ class PrecoroState:
 
     @staticmethod
     def _check_fields(spec: Kind, obj: Mapping[str, Any]) -> None:
-        unknown = sorted(set(obj) - set(spec.fields) | (set(obj) & _COMPUTED))
-        if unknown:
-            raise ValueError(f"{spec.name} have no settable field(s) {', '.join(unknown)}")
+        if not obj.keys() <= spec.settable:
+            unknown = ", ".join(sorted(obj.keys() - spec.settable))
+            raise ValueError(f"{spec.name} have no settable field(s) {unknown}")
 
     def _new_doc(self, spec: Kind, obj: Mapping[str, Any], now: str) -> dict[str, Any]:
         self._check_fields(spec, obj)
@@ -271,16 +282,21 @@ class PrecoroState:
         self._complete(spec, doc, now, updated=obj.get("updateDate", now))
         return doc
 
-    def _normalised(self, spec: Kind, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Fields in stored form: choice maps keyed by text ids, document lines completed."""
+    def _normalised(self, spec: Kind, fields: Mapping[str, Any], current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Fields in stored form: choice maps keyed by text ids (merged into `current`'s), lines completed."""
         out = dict(fields)
         for name in ("itemCustomFields", "documentCustomFields"):
             if name in out:
-                out[name] = _choice_map(out[name])
+                merged = dict(current[name]) if current is not None else {}
+                merged.update((str(int(cf)), option) for cf, option in out[name].items())
+                out[name] = _choice_map(merged)
         if spec.numbered and "items" in out:
             out["items"] = self._lines(out["items"])
         if "currencies" in out:
             out["currencies"] = list(out["currencies"])
+        for name in ("price", "percent"):
+            if name in out:
+                out[name] = float(Decimal(str(out[name])))
         return out
 
     def _lines(self, lines: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -322,7 +338,7 @@ class PrecoroState:
 
     def _store(self, spec: Kind, rows: list[Row], *, insert: bool) -> None:
         columns = spec.all_columns
-        values = [(*spec.column_values(doc), json.dumps(doc, ensure_ascii=False, separators=(",", ":")), id_) for id_, doc in rows]
+        values = [(*spec.column_values(doc), compact_json(doc), id_) for id_, doc in rows]
         if insert:
             sql = f"INSERT INTO {spec.table} ({', '.join(columns + ('doc', 'id'))}) VALUES ({', '.join('?' * (len(columns) + 2))})"
         else:
@@ -351,5 +367,5 @@ class PrecoroState:
 
 
 def _choice_map(chosen: Mapping[Any, Any]) -> dict[str, int]:
-    """`{custom field id: option id}` with text keys, as JSON stores them."""
-    return {str(int(cf)): int(option) for cf, option in chosen.items()}
+    """`{custom field id: option id}` with text keys, as JSON stores them; None options dropped."""
+    return {str(int(cf)): int(option) for cf, option in chosen.items() if option is not None}

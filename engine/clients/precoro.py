@@ -1,0 +1,310 @@
+"""httpx client of the Precoro API (api.precoro.com, api.precoro.us, or the local one).
+
+Reads page to the end; writes are form-encoded with PHP-style keys (`encode_form`); failures
+become the typed errors of `errors.py`. Retries: reads on 429, 5xx and connection errors; writes
+only when the server provably did not run them (429, which is refused before execution, or a
+connection that never opened). A write that met a 5xx or a broken connection raises ServerError
+at once: its outcome is unknown, and only the engine's journal can decide what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import urlencode
+
+import httpx
+
+from .errors import (
+    ApiError,
+    AuthenticationFailed,
+    NotFound,
+    RateLimited,
+    ServerError,
+    ValidationFailed,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE = "precoro"
+PAGE_SIZES = (10, 20, 50, 100, 200)
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# The real service allows 1 request/second; pass this as `min_interval` for it.
+REAL_SERVICE_MIN_INTERVAL = 1.0
+DAILY_LIMITER = "Daily limiter"
+_BACKOFF_FIRST = 0.5
+_BACKOFF_CAP = 30.0
+_RETRY_AFTER_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+Form = Mapping[str, Any]
+
+
+def encode_form(data: Form) -> list[tuple[str, str]]:
+    """Flatten a dict into PHP-style form pairs, the only write format Precoro reads.
+
+    Lists become `key[]` (an empty list sends nothing), dicts `key[sub]`, booleans lowercase
+    "true"/"false" (Python's "True" is refused by the API), None an empty value (clears a field).
+    """
+    pairs: list[tuple[str, str]] = []
+    for key, value in data.items():
+        _flatten(str(key), value, pairs)
+    return pairs
+
+
+def _flatten(key: str, value: Any, pairs: list[tuple[str, str]]) -> None:
+    if isinstance(value, Mapping):
+        for sub, item in value.items():
+            _flatten(f"{key}[{sub}]", item, pairs)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, (Mapping, list, tuple)):
+                raise TypeError(f"{key}: lists of lists or dicts have no unambiguous form encoding")
+            pairs.append((f"{key}[]", _scalar(item)))
+    else:
+        pairs.append((key, _scalar(value)))
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):  # before int: bool is an int
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float, Decimal)):
+        return str(value)
+    raise TypeError(f"cannot form-encode a {type(value).__name__}")
+
+
+def format_modified_since(moment: datetime | str) -> str:
+    """`modifiedSince` as the API reads it: "YYYY-MM-DDTHH:MM:SS" (aware datetimes sent in UTC)."""
+    if isinstance(moment, str):
+        return moment
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class PrecoroClient:
+    """One Precoro company seen through one API user's key.
+
+    `min_interval` spaces requests (REAL_SERVICE_MIN_INTERVAL for the real service, 0 locally).
+    A 429 whose retry time is more than `max_wait` seconds away is raised (RateLimited with
+    `retry_after`) instead of slept through, so the engine can stop and resume later.
+    `requests_sent` counts HTTP requests, retries included.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        token: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        min_interval: float = 0.0,
+        max_retries: int = 5,
+        max_wait: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"X-AUTH-TOKEN": token, "email": email, "Accept": "application/json"},
+            transport=transport,
+            timeout=timeout,
+        )
+        self.min_interval = min_interval
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self._sleep = sleep
+        self._clock = clock
+        self._last_sent: float | None = None
+        self.requests_sent = 0
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def list_all(
+        self,
+        path: str,
+        params: Form | None = None,
+        *,
+        per_page: int = 200,
+        modified_since: datetime | str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of a list endpoint, page after page: ceil(N / per_page) requests."""
+        if per_page not in PAGE_SIZES:
+            raise ValueError(f"per_page must be one of {PAGE_SIZES}")
+        query = encode_form(params or {})
+        if modified_since is not None:
+            query.append(("modifiedSince", format_modified_since(modified_since)))
+        page = 1
+        while True:
+            body = self._request("GET", path, params=[("page", str(page)), ("per_page", str(per_page)), *query])
+            records = body.get("data", [])
+            yield from records
+            if not _has_next_page(body.get("meta", {}).get("pagination", {}), len(records), per_page):
+                return
+            page += 1
+
+    def get(self, path: str) -> dict[str, Any]:
+        return self._request("GET", path)
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def create(self, path: str, data: Form) -> dict[str, Any]:
+        return self._request("POST", path, form=data)
+
+    def update(self, path: str, data: Form) -> dict[str, Any]:
+        """PUT: the fields given change, others stay."""
+        return self._request("PUT", path, form=data)
+
+    def patch(self, path: str, data: Form) -> dict[str, Any]:
+        """PATCH: sets `externalId` on the record."""
+        return self._request("PATCH", path, form=data)
+
+    def delete(self, path: str) -> None:
+        self._request("DELETE", path)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PrecoroClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the one request path --------------------------------------------------------------------
+
+    def _request(
+        self, method: str, path: str, *, params: list[tuple[str, str]] | None = None, form: Form | None = None
+    ) -> Any:
+        """The parsed JSON answer (None for an empty body), after the retries `method` allows."""
+        content = headers = None
+        if form is not None:
+            content = urlencode(encode_form(form)).encode("ascii")
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        attempt = 0
+        while True:
+            self._wait_turn()
+            self.requests_sent += 1
+            try:
+                return self._exchange(method, path, params, content, headers)
+            except RateLimited as limited:
+                # Refused before it ran: safe to send again, writes included.
+                if limited.fatal or attempt >= self.max_retries or limited.retry_after > self.max_wait:
+                    raise
+                delay = limited.retry_after
+            except ServerError as failure:
+                # A read may be sent again; a write only if the connection never opened.
+                never_sent = isinstance(failure.__cause__, _NOT_SENT)
+                if not (method == "GET" or never_sent) or attempt >= self.max_retries:
+                    raise
+                delay = min(_BACKOFF_CAP, _BACKOFF_FIRST * 2**attempt)
+            log.info("precoro %s %s: attempt %d failed, retrying in %.1f s", method, path, attempt + 1, delay)
+            self._sleep(delay)
+            attempt += 1
+
+    def _exchange(
+        self, method: str, path: str, params: list[tuple[str, str]] | None, content: bytes | None, headers: dict | None
+    ) -> Any:
+        try:
+            response = self._http.request(method, path, params=params, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise ServerError(f"{method} {path}: connection failed ({type(exc).__name__})", service=SERVICE) from exc
+        if response.status_code >= 400:
+            raise _error(response, method, path)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            # A 2xx whose body was cut short: the server or a proxy died mid-response.
+            raise ServerError(
+                f"{method} {path}: unreadable response", service=SERVICE, status=response.status_code
+            ) from None
+
+    def _wait_turn(self) -> None:
+        if self.min_interval > 0 and self._last_sent is not None:
+            wait = self._last_sent + self.min_interval - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_sent = self._clock()
+
+
+def _has_next_page(pagination: Mapping[str, Any], count: int, per_page: int) -> bool:
+    if "has_next_page" in pagination:
+        return bool(pagination["has_next_page"])
+    # Older payloads carry only current_page/total_pages.
+    if "current_page" in pagination and "total_pages" in pagination:
+        return int(pagination["current_page"]) < int(pagination["total_pages"])
+    return count == per_page
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _error(response: httpx.Response, method: str, path: str) -> ApiError:
+    """The typed error of a 4xx/5xx answer; the message comes from the body only."""
+    status = response.status_code
+    if status == 429:
+        return _rate_limited(response, method, path)
+    body = _body(response)
+    errors = body.get("errors")
+    field_errors = errors.get("errors") if isinstance(errors, dict) else None
+    kwargs = {"service": SERVICE, "status": status, "code": str(status)}
+    if isinstance(field_errors, dict) and field_errors:
+        detail = "; ".join(f"{field}: {message}" for field, message in field_errors.items())
+        field = next(iter(field_errors))
+        return ValidationFailed(f"{method} {path}: {field_errors[field]}", detail=detail, field=field, **kwargs)
+    message = f"{method} {path}: {body.get('message') or body.get('error') or f'HTTP {status}'}"
+    if status == 401:
+        return AuthenticationFailed(message, **kwargs)
+    if status == 404:
+        return NotFound(message, **kwargs)
+    if status in (400, 415, 422):
+        return ValidationFailed(message, **kwargs)
+    if status >= 500:
+        return ServerError(message, **kwargs)
+    return ApiError(message, **kwargs)
+
+
+def _rate_limited(response: httpx.Response, method: str, path: str) -> RateLimited:
+    body = _body(response)
+    limiter = str(body.get("RateLimit-Type", ""))
+    return RateLimited(
+        f"{method} {path}: {body.get('error', 'Too many requests')} ({limiter or 'unknown limiter'})",
+        retry_after=_seconds_until(body.get("RateLimit-Retry-After"), response.headers.get("Date")),
+        fatal=limiter == DAILY_LIMITER,
+        service=SERVICE,
+        status=429,
+        code="429",
+        detail=limiter or None,
+    )
+
+
+def _seconds_until(retry_at: Any, server_date: str | None) -> float:
+    """Seconds to wait, measured on the server's clock (its Date header) when it sent one.
+
+    Precoro puts the retry time in the body as "YYYY-MM-DD HH:MM:SS UTC". Subtracting the
+    response's own Date keeps a skewed local clock out of it. Unknown -> one backoff step.
+    """
+    try:
+        retry = datetime.strptime(str(retry_at), _RETRY_AFTER_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return _BACKOFF_FIRST
+    try:
+        now = parsedate_to_datetime(server_date) if server_date else datetime.now(timezone.utc)
+    except (TypeError, ValueError):
+        now = datetime.now(timezone.utc)
+    return float(max(0, math.ceil((retry - now).total_seconds())))

@@ -1,0 +1,361 @@
+"""The local Precoro API as a plain WSGI app: auth, paging, filters, form writes, throttling, faults."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from functools import cached_property
+from http import HTTPStatus
+from typing import Any, Callable, Iterable, Mapping
+
+from . import faults as fault_kinds
+from .dates import parse_modified_since
+from .faults import Faults
+from .forms import Field, FieldError, FormErrors, FormValue, parse_php_form, validate
+from .kinds import KINDS
+from .render import compact_json
+from .resources import COLLECTIONS, DEFAULT_PER_PAGE, EXTERNAL_ID, PAGE_SIZES, Collection
+from .state import InvalidChange, PrecoroState, UnknownRecord
+from .throttle import PrecoroThrottle
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # JSON-able; None sends no body
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class HttpError(Exception):
+    """Ends a request with this response."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(status)
+        self.response = Response(status, body)
+
+
+def _message(status: int, message: str) -> HttpError:
+    return HttpError(status, {"code": status, "message": message})
+
+
+def _validation(errors: dict[str, str], status: int = 422) -> HttpError:
+    # The shape the real API uses for field errors (seen with `sumPaid`).
+    return HttpError(status, {"errors": {"errors": errors}})
+
+
+@dataclass
+class Request:
+    environ: dict[str, Any]
+
+    @property
+    def method(self) -> str:
+        return self.environ["REQUEST_METHOD"].upper()
+
+    @property
+    def path(self) -> str:
+        return self.environ.get("PATH_INFO") or "/"
+
+    @property
+    def target(self) -> str:
+        """Path and query: what makes two GETs identical for the duplicate-request limit."""
+        query = self.environ.get("QUERY_STRING", "")
+        return f"{self.path}?{query}" if query else self.path
+
+    @cached_property
+    def query(self) -> dict[str, FormValue]:
+        try:
+            return parse_php_form(self.environ.get("QUERY_STRING", ""))
+        except FormErrors as errors:
+            raise _validation(errors.errors, 400) from None
+
+    def form(self) -> dict[str, FormValue]:
+        """The form body. JSON and other bodies are refused: the real API reads forms only."""
+        length = int(self.environ.get("CONTENT_LENGTH") or 0)
+        body = self.environ["wsgi.input"].read(length) if length > 0 else b""
+        content_type = self.environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if content_type != FORM_CONTENT_TYPE and (content_type or body):
+            raise _message(415, f"Unsupported content type {content_type or '(none)'}: send {FORM_CONTENT_TYPE}.")
+        try:
+            return parse_php_form(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _message(400, "The body is not valid UTF-8.") from None
+        except FormErrors as errors:
+            raise _validation(errors.errors) from None
+
+
+Handler = Callable[[Request, Collection, int | None, int | None], Response]
+
+
+@dataclass(frozen=True)
+class _Route:
+    pattern: re.Pattern[str]
+    collection: Collection
+    handlers: dict[str, Handler]
+
+
+class PrecoroApp:
+    """WSGI callable. Serve it with `engine.local.http.serve_in_thread` or `httpx.WSGITransport`."""
+
+    def __init__(
+        self, state: PrecoroState, *, throttle: PrecoroThrottle | None = None, faults: Faults | None = None
+    ) -> None:
+        self.state = state
+        self.throttle = throttle
+        self.faults = faults
+        self._routes = [route for collection in COLLECTIONS for route in self._routes_of(collection)]
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        request = Request(environ)
+        dropped = False
+        try:
+            if request.path.startswith("/_local/"):
+                response = self._admin(request)
+            else:
+                response, dropped = self._api(request)
+        except HttpError as error:
+            response = error.response
+        return self._send(response, start_response, dropped=dropped)
+
+    # -- request flow ----------------------------------------------------------------------------
+
+    def _api(self, request: Request) -> tuple[Response, bool]:
+        email = request.environ.get("HTTP_EMAIL", "")
+        token = request.environ.get("HTTP_X_AUTH_TOKEN", "")
+        if not (email and token and self.state.is_user(email, token)):
+            raise _message(401, "Invalid credentials: send the X-AUTH-TOKEN and email headers of an API user.")
+        if self.throttle is not None:
+            refusal = self.throttle.admit(email, request.method, request.target)
+            if refusal is not None:
+                raise HttpError(429, refusal.body())
+        collection, handler, parent, key = self._route(request)
+        fault = self.faults.draw(request.method, request.path) if self.faults is not None else None
+        if fault == fault_kinds.ERROR:
+            raise _message(500, "Internal Server Error")
+        if fault == fault_kinds.UNAVAILABLE:
+            raise _message(503, "Service Unavailable")
+        try:
+            response = handler(request, collection, parent, key)
+        except HttpError as error:
+            response = error.response
+        except UnknownRecord as missing:  # deleted by another request since the checks
+            response = _message(404, str(missing)).response
+        if fault == fault_kinds.ERROR_AFTER:
+            raise _message(500, "Internal Server Error")
+        return response, fault == fault_kinds.DROP_AFTER
+
+    def _admin(self, request: Request) -> Response:
+        if request.path != "/_local/reset":
+            raise _message(404, f'No route found for "{request.method} {request.path}"')
+        if request.method != "POST":
+            raise HttpError(405, {"code": 405, "message": "Method Not Allowed"})
+        self.state.reset()
+        if self.throttle is not None:
+            self.throttle.reset()
+        return Response(204)
+
+    def _route(self, request: Request) -> tuple[Collection, Handler, int | None, int | None]:
+        allowed: set[str] = set()
+        for route in self._routes:
+            match = route.pattern.match(request.path)
+            if match is None:
+                continue
+            handler = route.handlers.get(request.method)
+            if handler is None:
+                allowed.update(route.handlers)
+                continue
+            groups = match.groupdict()
+            parent = int(groups["parent"]) if groups.get("parent") else None
+            key = int(groups["key"]) if groups.get("key") else None
+            return route.collection, handler, parent, key
+        if allowed:
+            error = _message(405, "Method Not Allowed")
+            error.response.headers.append(("Allow", ", ".join(sorted(allowed))))
+            raise error
+        raise _message(404, f'No route found for "{request.method} {request.path}"')
+
+    def _routes_of(self, collection: Collection) -> list[_Route]:
+        base = re.escape(collection.path).replace(re.escape("{parent}"), r"(?P<parent>\d+)")
+        on_collection: dict[str, Handler] = {}
+        on_member: dict[str, Handler] = {}
+        if collection.read:
+            on_collection["GET"] = self._list
+            on_member["GET"] = self._show
+        if collection.create is not None:
+            on_collection["POST"] = self._create
+        if collection.update is not None:
+            on_member["PUT"] = self._update
+        if collection.patch:
+            on_member["PATCH"] = self._patch
+        if collection.delete:
+            on_member["DELETE"] = self._delete
+        return [
+            _Route(re.compile(f"^{base}$"), collection, on_collection),
+            _Route(re.compile(f"^{base}/(?P<key>\\d+)$"), collection, on_member),
+        ]
+
+    # -- handlers --------------------------------------------------------------------------------
+
+    def _list(self, request: Request, collection: Collection, parent: int | None, key: int | None) -> Response:
+        self._check_parent(collection, parent)
+        query = request.query
+        page = _page_number(query.get("page", "1"))
+        per_page = _page_size(query.get("per_page", str(DEFAULT_PER_PAGE)))
+        spec = KINDS[collection.kind]
+        equals: dict[str, Any] = {}
+        any_of: dict[str, list[Any]] = {}
+        updated_since = None
+        try:
+            for name, list_filter in collection.filters.items():
+                if name not in query:
+                    continue
+                values = [list_filter.parse(raw, name) for raw in _values(query[name], name)]
+                if list_filter.many:
+                    any_of[list_filter.column] = values
+                elif len(values) == 1:
+                    equals[list_filter.column] = values[0]
+                else:
+                    raise FieldError(name, "This value should be a single value.")
+            if spec.linkable and "external_id" in query:
+                any_of["external_id"] = _values(query["external_id"], "external_id")
+            if spec.dated and "modifiedSince" in query:
+                updated_since = _modified_since(query["modifiedSince"])
+        except FieldError as error:
+            raise _validation({error.field: error.message}, 400) from None
+        if parent is not None:
+            equals[spec.owner_column] = parent
+        total, records = self.state.page(
+            collection.kind,
+            equals=equals,
+            any_of=any_of,
+            updated_since=updated_since,
+            offset=(page - 1) * per_page,
+            limit=per_page,
+        )
+        total_pages = max(1, math.ceil(total / per_page))
+        pagination = {
+            "total": total,
+            "count": len(records),
+            "per_page": per_page,
+            "current_page": page,
+            "total_pages": total_pages,
+            "has_next_page": page < total_pages,
+        }
+        return Response(200, {"data": records, "meta": {"pagination": pagination}})
+
+    def _show(self, request: Request, collection: Collection, parent: int | None, key: int | None) -> Response:
+        self._check_member(collection, parent, key)
+        return Response(200, self.state.get(collection.kind, key))
+
+    def _create(self, request: Request, collection: Collection, parent: int | None, key: int | None) -> Response:
+        self._check_parent(collection, parent)
+        values = self._validated(request.form(), collection.create, creating=True)
+        if collection.prepare is not None:
+            values = collection.prepare(values, None)
+        if parent is not None:
+            values[KINDS[collection.kind].owner] = parent
+        return Response(201, self._write(lambda: self.state.insert(collection.kind, values)))
+
+    def _update(self, request: Request, collection: Collection, parent: int | None, key: int | None) -> Response:
+        self._check_member(collection, parent, key)
+        values = self._validated(request.form(), collection.update, creating=False)
+        if collection.prepare is not None:
+            values = collection.prepare(values, self.state.get(collection.kind, key))
+        return Response(200, self._write(lambda: self.state.update(collection.kind, key, values)))
+
+    def _patch(self, request: Request, collection: Collection, parent: int | None, key: int | None) -> Response:
+        self._check_member(collection, parent, key)
+        values = self._validated(request.form(), EXTERNAL_ID, creating=False)
+        if "externalId" not in values:
+            raise _validation({"externalId": "This value should not be blank."})
+        return Response(200, self._write(lambda: self.state.update(collection.kind, key, values)))
+
+    def _delete(self, request: Request, collection: Collection, parent: int | None, key: int | None) -> Response:
+        self._check_member(collection, parent, key)
+        self._write(lambda: self.state.delete(collection.kind, key))
+        return Response(204)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _validated(self, form: dict[str, FormValue], schema: Mapping[str, Field], *, creating: bool) -> dict[str, Any]:
+        try:
+            return validate(form, schema, self.state, creating=creating)
+        except FormErrors as errors:
+            raise _validation(errors.errors) from None
+
+    def _write(self, write: Callable[[], Any]) -> Any:
+        try:
+            return write()
+        except InvalidChange as change:
+            raise _validation({change.field: change.message}) from None
+
+    def _check_parent(self, collection: Collection, parent: int | None) -> None:
+        if parent is not None and not self.state.exists(collection.parent_kind, parent):
+            raise _not_found(collection.parent_kind, parent)
+
+    def _check_member(self, collection: Collection, parent: int | None, key: int) -> None:
+        self._check_parent(collection, parent)
+        if parent is not None:
+            if self.state.owner_of(collection.kind, key) != parent:
+                raise _not_found(collection.kind, key)
+        elif not self.state.exists(collection.kind, key):
+            raise _not_found(collection.kind, key)
+
+    def _send(self, response: Response, start_response: Callable, *, dropped: bool) -> list[bytes]:
+        payload = b"" if response.body is None else compact_json(response.body).encode("utf-8")
+        headers = [*response.headers, ("Date", formatdate(self._wall_clock(), usegmt=True))]
+        if response.body is not None:
+            headers.append(("Content-Type", "application/json"))
+        status = HTTPStatus(response.status)
+        if dropped:
+            # Promise the whole body (at least one byte), send half of it; the server then closes.
+            # A 204 cannot promise a body, so the cut-short answer claims to be a 200.
+            headers.append(("Content-Length", str(max(len(payload), 1))))
+            payload = payload[: len(payload) // 2]
+            if status is HTTPStatus.NO_CONTENT:
+                status = HTTPStatus.OK
+        elif status is not HTTPStatus.NO_CONTENT:  # a 204 must not carry a Content-Length
+            headers.append(("Content-Length", str(len(payload))))
+        start_response(f"{status.value} {status.phrase}", headers)
+        return [payload]
+
+    def _wall_clock(self) -> float:
+        # The throttle's clock when there is one, so the Date and the retry time in a 429 agree.
+        return self.throttle.clock() if self.throttle is not None else time.time()
+
+
+def _not_found(kind: str, key: int) -> HttpError:
+    return _message(404, f"{kind} {key} was not found.")
+
+
+def _values(raw: FormValue, name: str) -> list[str]:
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list):
+        return raw
+    raise FieldError(name, "This value should be a list.")
+
+
+def _page_number(raw: FormValue) -> int:
+    if isinstance(raw, str) and raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    raise _validation({"page": "This value should be a whole number of 1 or more."}, 400)
+
+
+def _page_size(raw: FormValue) -> int:
+    if isinstance(raw, str) and raw.isdigit() and int(raw) in PAGE_SIZES:
+        return int(raw)
+    raise _validation({"per_page": f"This value should be one of {', '.join(map(str, PAGE_SIZES))}."}, 400)
+
+
+def _modified_since(raw: FormValue) -> str:
+    if isinstance(raw, str):
+        try:
+            return parse_modified_since(raw)
+        except ValueError:
+            pass
+    raise FieldError("modifiedSince", "This value should be a date and time as YYYY-MM-DDTHH:MM:SS.")
