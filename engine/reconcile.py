@@ -241,7 +241,8 @@ class Reconciler:
         if conflicts:
             self._action(
                 "conflict", None, p, q, changes=conflicts, depends_on=deps,
-                note="changed on both sides since the last sync: take Precoro's or QuickBooks' value, or skip",
+                note=("changed on both sides since the last sync" if link else "the two sides differ and were never synced")
+                + ": take Precoro's or QuickBooks' value, or skip",
                 extra={"writes": self._conflict_writes(conflicts)},
             )
         if agreed and link is not None:

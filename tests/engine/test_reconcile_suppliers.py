@@ -92,8 +92,10 @@ def test_s2_same_change_on_both_sides_writes_nothing_and_refreshes_the_baseline(
     state = linked(1, 7, base(name="Acme", phone="111"))
     result = plan([supplier(1, "Acme", phone="222")], [vendor(7, "Acme", phone="222")], state)
     assert result.actions == []
-    assert result.agreed_baselines == [{"precoro_id": "1", "quickbooks_id": "7",
-                                        "fields": {"phone": {"precoro": "222", "quickbooks": "222"}}}]
+    [agreed] = result.agreed_baselines
+    assert (agreed["precoro_id"], agreed["quickbooks_id"]) == ("1", "7")
+    assert agreed["fields"]["phone"] == {"precoro": "222", "quickbooks": "222"}
+    assert "name" not in agreed["fields"]  # already the baseline
 
 
 def test_s2_entity_policy_precoro_wins_comes_from_the_rules_file():
@@ -204,8 +206,12 @@ def test_s5_behaviour_comes_from_the_rules_file():
 
 def test_s7_same_name_ignoring_case_and_spaces_and_same_currency_links():
     result = plan([supplier(1, "  ACME & Sons ")], [vendor(7, "Acme & Sons")])
-    assert kinds(result) == [("link", None)]
-    assert result.actions[0].quickbooks_id == "7"
+    assert kinds(result) == [("conflict", None), ("link", None)]
+    link = next(a for a in result.actions if a.kind == "link")
+    assert link.quickbooks_id == "7"
+    # Linked, but which spelling to keep is the operator's call (nothing overwritten silently).
+    conflict = next(a for a in result.actions if a.kind == "conflict")
+    assert [(c.field, c.precoro, c.quickbooks) for c in conflict.changes] == [("name", "  ACME & Sons ", "Acme & Sons")]
 
 
 def test_s7_differing_fields_of_a_new_link_wait_for_the_link_and_are_conflicts():

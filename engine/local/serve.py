@@ -1,0 +1,122 @@
+"""Run both local APIs on loopback: for `qbsync local serve`, for `environment: local`, and for tests.
+
+State lives in one sqlite file (or memory) shared by the two servers. Credentials are minted at
+every start: the client secret, the tokens and the Precoro API token are random, so nothing secret
+is fixed in the code.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from .http import ServedApp, serve_in_thread
+from . import demo
+from .precoro import Faults as PrecoroFaults
+from .precoro import PrecoroApp, PrecoroState, PrecoroThrottle
+from .quickbooks import Faults as QuickBooksFaults
+from .quickbooks import QuickBooksApp, QuickBooksState, Throttle
+
+LOCAL_CLIENT_ID = "qbsync-local"
+LOCAL_PRECORO_EMAIL = "operator@demo.precoro.example"
+
+
+class LocalApis:
+    """Both local APIs, served. `info()` is what a client needs; `close()` stops them."""
+
+    def __init__(self, quickbooks: QuickBooksState, precoro: PrecoroState, qb_server: ServedApp, pc_server: ServedApp,
+                 realm: str, credentials: dict[str, Any]) -> None:
+        self.quickbooks = quickbooks
+        self.precoro = precoro
+        self.qb_server = qb_server
+        self.pc_server = pc_server
+        self.realm = realm
+        self._credentials = credentials
+
+    @classmethod
+    def start(cls, data: str | Path | None = None, seed: str = "demo", *, quickbooks_port: int = 0,
+              precoro_port: int = 0, throttle: bool = False, faults: float = 0.0, fault_seed: int = 0,
+              host: str = "127.0.0.1") -> "LocalApis":
+        path = str(data) if data else ":memory:"
+        fresh = data is None or not Path(data).exists()
+        if data:
+            Path(data).parent.mkdir(parents=True, exist_ok=True)
+        quickbooks = QuickBooksState(path)
+        precoro = PrecoroState(path)
+        realm = demo.DEMO_REALM
+        quickbooks.ensure_realm(realm)
+        if fresh:
+            seed_data(quickbooks, precoro, seed, realm)
+
+        qb_app = QuickBooksApp(quickbooks, throttle=Throttle() if throttle else None,
+                               faults=QuickBooksFaults(faults, fault_seed) if faults else None)
+        pc_app = PrecoroApp(precoro, throttle=PrecoroThrottle() if throttle else None,
+                            faults=PrecoroFaults(faults, fault_seed) if faults else None)
+        qb_server = serve_in_thread(qb_app, host, quickbooks_port)
+        pc_server = serve_in_thread(pc_app, host, precoro_port)
+
+        client_secret = secrets.token_urlsafe(24)
+        quickbooks.register_client(LOCAL_CLIENT_ID, client_secret)
+        tokens = quickbooks.issue_tokens(LOCAL_CLIENT_ID, realm)
+        precoro_token = secrets.token_hex(20)
+        precoro.add_user(LOCAL_PRECORO_EMAIL, precoro_token)
+        credentials = {"client_secret": client_secret, "tokens": tokens, "precoro_token": precoro_token}
+        return cls(quickbooks, precoro, qb_server, pc_server, realm, credentials)
+
+    def info(self) -> dict[str, Any]:
+        tokens = self._credentials["tokens"]
+        return {
+            "quickbooks": {
+                "base_url": f"{self.qb_server.url}/v3",
+                "realm_id": self.realm,
+                "token_url": f"{self.qb_server.url}/oauth2/v1/tokens/bearer",
+                "authorize_url": f"{self.qb_server.url}/connect/oauth2",
+                "client_id": LOCAL_CLIENT_ID,
+                "client_secret": self._credentials["client_secret"],
+                "refresh_token": tokens["refresh_token"],
+                "access_token": tokens["access_token"],
+            },
+            "precoro": {
+                "base_url": self.pc_server.url,
+                "email": LOCAL_PRECORO_EMAIL,
+                "token": self._credentials["precoro_token"],
+            },
+        }
+
+    def close(self) -> None:
+        self.qb_server.close()
+        self.pc_server.close()
+        self.quickbooks.close()
+        self.precoro.close()
+
+
+def seed_data(quickbooks: QuickBooksState, precoro: PrecoroState, seed: str, realm: str) -> None:
+    if seed == "demo":
+        accounts = demo.seed_quickbooks(quickbooks, realm)
+        demo.seed_precoro(precoro, accounts)
+    elif seed.startswith("scale:"):
+        count = int(seed.split(":", 1)[1])
+        demo.seed_scale(quickbooks, precoro, realm, count)
+    elif seed != "empty":
+        raise ValueError(f"unknown seed {seed!r}: expected demo, empty or scale:N")
+
+
+def serve_until_signalled(**options: Any) -> int:
+    """`qbsync local serve`: print one JSON line, then serve until SIGINT or SIGTERM."""
+    apis = LocalApis.start(options.pop("data"), options.pop("seed"), **options)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(json.dumps(apis.info()), flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        apis.close()
+    print("qbsync local serve: stopped", file=sys.stderr)
+    return 0
