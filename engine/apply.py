@@ -83,6 +83,7 @@ class WriteUnit:
     version: str | None
     name: str
     fields: dict[str, Any] = field(default_factory=dict)  # canonical values to write
+    base: dict[str, Any] = field(default_factory=dict)  # current nested QuickBooks objects the write touches
     sources: dict[str, Any] = field(default_factory=dict)  # the other side's value of each field
     active: bool | None = None
     actions: list[Action] = field(default_factory=list)
@@ -126,6 +127,7 @@ def build_units(actions: list[Action]) -> list[WriteUnit]:
             )
         unit.fields.update(values)
         unit.sources.update(sources)
+        unit.base.update(action.extra.get("quickbooks_base") or {})
         if action.kind in ("deactivate", "reactivate"):
             unit.active = action.kind == "reactivate"
             if action.kind == "reactivate" and side == "quickbooks" and action.extra.get("name"):
@@ -299,7 +301,7 @@ class Applier:
 
     def _quickbooks_op(self, index: int, unit: WriteUnit) -> BatchOp:
         rules = self.rules.entity(unit.kind.section)
-        body = quickbooks_body(rules, unit.fields)
+        body = quickbooks_body(rules, unit.fields, unit.base)
         if unit.active is not None:
             body["Active"] = unit.active
         if unit.op == "update":

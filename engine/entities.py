@@ -6,6 +6,7 @@ shared. Values are converted field by field through the rules' paths and transfo
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -105,9 +106,13 @@ def record(kind: EntityKind, rules: EntityRules, side: Side, raw: Mapping[str, A
     return quickbooks_record(kind, rules, raw) if side == "quickbooks" else precoro_record(kind, rules, raw)
 
 
-def quickbooks_body(rules: EntityRules, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The nested QuickBooks JSON for the given fields (a sparse update or a create)."""
-    body: dict[str, Any] = {}
+def quickbooks_body(rules: EntityRules, values: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The nested QuickBooks JSON for the given fields (a sparse update or a create).
+
+    `base` holds the current nested objects the fields live in; they are sent whole, with the
+    fields changed, because QuickBooks replaces a nested object rather than merging it.
+    """
+    body: dict[str, Any] = copy.deepcopy(dict(base or {}))
     for name, value in values.items():
         rule = rules.field(name)
         set_path(body, rule.quickbooks, from_canonical(rule, "quickbooks", value))

@@ -235,7 +235,8 @@ class Reconciler:
         to_qb, to_pc, conflicts, agreed = merge_fields(self.rules, p, q, link)
         deps = list(depends_on or [])
         if to_qb:
-            self._action("update", "quickbooks", p, q, changes=to_qb, depends_on=deps)
+            self._action("update", "quickbooks", p, q, changes=to_qb, depends_on=deps,
+                         extra={"quickbooks_base": self._nested_base(q, to_qb)})
         if to_pc:
             self._action("update", "precoro", p, q, changes=to_pc, depends_on=deps)
         if conflicts:
@@ -243,11 +244,24 @@ class Reconciler:
                 "conflict", None, p, q, changes=conflicts, depends_on=deps,
                 note=("changed on both sides since the last sync" if link else "the two sides differ and were never synced")
                 + ": take Precoro's or QuickBooks' value, or skip",
-                extra={"writes": self._conflict_writes(conflicts)},
+                extra={"writes": self._conflict_writes(conflicts), "quickbooks_base": self._nested_base(q, conflicts)},
             )
         if agreed and link is not None:
             self.out.agreed_baselines.append({"precoro_id": p.id, "quickbooks_id": q.id, "fields": agreed})
         return agreed
+
+    def _nested_base(self, q: Record, changes: list[FieldChange]) -> dict[str, Any]:
+        """The current nested objects a QuickBooks write touches (BillAddr, ...).
+
+        A sparse update replaces a nested object as a whole, so writing one address line must
+        send the rest of the address as it is.
+        """
+        base = {}
+        for change in changes:
+            top = self.rules.field(change.field).quickbooks.split(".", 1)[0]
+            if isinstance(q.raw.get(top), dict):
+                base[top] = q.raw[top]
+        return base
 
     def _conflict_writes(self, conflicts: list[FieldChange]) -> dict[str, dict[str, Any]]:
         """What each decision would write: taking Precoro's value writes QuickBooks and vice versa."""
