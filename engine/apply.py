@@ -25,6 +25,7 @@ from .clients.errors import ApiError, RateLimited, ServerError, StaleObject
 from .clients.quickbooks import BatchOp
 from .entities import KINDS, EntityKind, precoro_form, precoro_record, quickbooks_body, quickbooks_record
 from .plan import Action, Plan
+from .references import References
 from .store import Store
 
 QUICKBOOKS_BATCH_SIZE = 30
@@ -142,8 +143,9 @@ class Applier:
 
     def __init__(self, store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, realm_id: str,
                  on_result: Callable[[ActionResult, int, int], None] | None = None,
-                 retry_failed: bool = False) -> None:
+                 retry_failed: bool = False, refs: References | None = None) -> None:
         self.store = store
+        self.refs = refs
         self.plan = plan
         self.rules = rules
         self.qb = quickbooks
@@ -323,7 +325,7 @@ class Applier:
 
     def _quickbooks_done(self, unit: WriteUnit, obj: dict) -> None:
         rules = self.rules.entity(unit.kind.section)
-        written = quickbooks_record(unit.kind, rules, obj)
+        written = quickbooks_record(unit.kind, rules, obj, self.refs)
         with self.store.transaction():
             if unit.op == "create":
                 baseline = {r.name: {"precoro": unit.sources.get(r.name), "quickbooks": written.values.get(r.name)} for r in rules.fields}
@@ -392,7 +394,7 @@ class Applier:
 
     def _precoro_write(self, unit: WriteUnit, *, recovering: bool) -> dict:
         rules = self.rules.entity(unit.kind.section)
-        form, lists = precoro_form(rules, unit.fields)
+        form, lists = precoro_form(rules, unit.fields, self.refs)
         if unit.active is not None:
             form["enable"] = unit.active
         path = unit.kind.precoro
@@ -433,7 +435,7 @@ class Applier:
 
     def _precoro_done(self, unit: WriteUnit, obj: dict) -> None:
         rules = self.rules.entity(unit.kind.section)
-        written = precoro_record(unit.kind, rules, obj)
+        written = precoro_record(unit.kind, rules, obj, self.refs)
         with self.store.transaction():
             if unit.op == "create":
                 baseline = {r.name: {"precoro": written.values.get(r.name), "quickbooks": unit.sources.get(r.name)} for r in rules.fields}
@@ -453,6 +455,7 @@ class Applier:
 
 
 def apply_plan(store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, realm_id: str,
-               on_result: Callable[[ActionResult, int, int], None] | None = None, retry_failed: bool = False) -> ApplyReport:
+               on_result: Callable[[ActionResult, int, int], None] | None = None, retry_failed: bool = False,
+               refs: References | None = None) -> ApplyReport:
     return Applier(store, plan, rules, quickbooks, precoro, realm_id=realm_id, on_result=on_result,
-                   retry_failed=retry_failed).run()
+                   retry_failed=retry_failed, refs=refs).run()

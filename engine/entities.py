@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from rules.model import EntityRules, FieldRule, Side
 from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
 
+from .references import References
 from .records import DELETED_SUFFIX, Record, get_path, is_list_path, set_path
 
 
@@ -30,18 +31,12 @@ ITEMS = EntityKind("items", "item", "Item", "/items", "Name")
 KINDS = {k.kind: k for k in (SUPPLIERS, ITEMS)}
 SECTIONS = {k.section: k for k in (SUPPLIERS, ITEMS)}
 
-# Resolves a reference transform (supplier_link, account_link) between the two sides' ids.
-# Given (transform name, side the value was read from, value) it returns the other side's id.
-Resolver = Callable[[str, Side, Any], Any]
-
-
-def to_canonical(rule: FieldRule, side: Side, raw_value: Any) -> Any:
-    if rule.transform and rule.transform in TRANSFORMS:
+def to_canonical(rule: FieldRule, side: Side, raw_value: Any, refs: References | None = None) -> Any:
+    if rule.transform in REFERENCE_TRANSFORMS:
+        return (refs or References()).canonical(rule.transform, side, raw_value)
+    if rule.transform:
         return TRANSFORMS[rule.transform].to_canonical(side, raw_value)
-    if rule.transform in REFERENCE_TRANSFORMS and isinstance(raw_value, list):
-        raw_value = raw_value[0] if raw_value else None
-    value = canonical_scalar(raw_value)
-    return str(value) if rule.transform in REFERENCE_TRANSFORMS and value is not None else value
+    return canonical_scalar(raw_value)
 
 
 def from_canonical(rule: FieldRule, side: Side, value: Any) -> Any:
@@ -56,14 +51,14 @@ def _strip_deleted(value: Any) -> Any:
     return value
 
 
-def quickbooks_record(kind: EntityKind, rules: EntityRules, raw: Mapping[str, Any]) -> Record:
+def quickbooks_record(kind: EntityKind, rules: EntityRules, raw: Mapping[str, Any], refs: References | None = None) -> Record:
     active = raw.get("Active", True) is not False
     values = {}
     for rule in rules.fields:
         value = get_path(raw, rule.quickbooks)
         if not active and rule.quickbooks == kind.quickbooks_name:
             value = _strip_deleted(value)
-        values[rule.name] = to_canonical(rule, "quickbooks", value)
+        values[rule.name] = to_canonical(rule, "quickbooks", value, refs)
     currency = get_path(raw, "CurrencyRef.value")
     return Record(
         side="quickbooks",
@@ -78,8 +73,8 @@ def quickbooks_record(kind: EntityKind, rules: EntityRules, raw: Mapping[str, An
     )
 
 
-def precoro_record(kind: EntityKind, rules: EntityRules, raw: Mapping[str, Any]) -> Record:
-    values = {rule.name: to_canonical(rule, "precoro", get_path(raw, rule.precoro)) for rule in rules.fields}
+def precoro_record(kind: EntityKind, rules: EntityRules, raw: Mapping[str, Any], refs: References | None = None) -> Record:
+    values = {rule.name: to_canonical(rule, "precoro", get_path(raw, rule.precoro), refs) for rule in rules.fields}
     return Record(
         side="precoro",
         kind=kind.kind,
@@ -102,8 +97,10 @@ def _precoro_currencies(raw: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def record(kind: EntityKind, rules: EntityRules, side: Side, raw: Mapping[str, Any]) -> Record:
-    return quickbooks_record(kind, rules, raw) if side == "quickbooks" else precoro_record(kind, rules, raw)
+def record(kind: EntityKind, rules: EntityRules, side: Side, raw: Mapping[str, Any], refs: References | None = None) -> Record:
+    if side == "quickbooks":
+        return quickbooks_record(kind, rules, raw, refs)
+    return precoro_record(kind, rules, raw, refs)
 
 
 def quickbooks_body(rules: EntityRules, values: Mapping[str, Any], base: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -119,7 +116,7 @@ def quickbooks_body(rules: EntityRules, values: Mapping[str, Any], base: Mapping
     return body
 
 
-def precoro_form(rules: EntityRules, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[str, list]]]:
+def precoro_form(rules: EntityRules, values: Mapping[str, Any], refs: References | None = None) -> tuple[dict[str, Any], dict[str, tuple[str, list]]]:
     """Split fields into a form body and list fields written as sub-resources.
 
     Returns (form, lists) where lists maps a field name to (collection, attribute, values), e.g.
@@ -129,6 +126,9 @@ def precoro_form(rules: EntityRules, values: Mapping[str, Any]) -> tuple[dict[st
     lists: dict[str, tuple[str, str, list]] = {}
     for name, value in values.items():
         rule = rules.field(name)
+        if rule.transform in REFERENCE_TRANSFORMS:
+            _reference_form(form, rule, value, refs or References())
+            continue
         raw = from_canonical(rule, "precoro", value)
         if is_list_path(rule.precoro):
             collection, attribute = rule.precoro.split("[].", 1)
@@ -136,3 +136,12 @@ def precoro_form(rules: EntityRules, values: Mapping[str, Any]) -> tuple[dict[st
         else:
             set_path(form, rule.precoro, "" if raw is None else raw)
     return form, lists
+
+
+def _reference_form(form: dict[str, Any], rule: FieldRule, quickbooks_id: Any, refs: References) -> None:
+    target = refs.precoro_value(rule.transform, quickbooks_id)
+    if rule.transform == "supplier_link":
+        set_path(form, rule.precoro, target or "")
+    elif refs.chart_field_id:
+        # Precoro sets an item's custom-field value as itemCustomFields[<field id>]=<option id>.
+        form.setdefault("itemCustomFields", {})[refs.chart_field_id] = target or ""

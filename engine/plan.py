@@ -110,7 +110,11 @@ def sort_key(action: Action) -> tuple:
 
 @dataclass
 class Plan:
-    """A saved dry run. `id` is derived from the content, so the same state plans to the same id."""
+    """A saved dry run. `id` is derived from the content and the time it was made.
+
+    The time is part of it so that a later plan with the same content never inherits the apply
+    journal of an earlier one (a journal entry says "done, do not send again").
+    """
 
     actions: list[Action]
     realm_id: str
@@ -126,7 +130,8 @@ class Plan:
 
     def content_hash(self) -> str:
         body = json.dumps(
-            {"realm": self.realm_id, "rules": self.rules_digest, "actions": [a.to_json() for a in self.actions]},
+            {"realm": self.realm_id, "rules": self.rules_digest, "created": self.created_at,
+             "actions": [a.to_json() for a in self.actions]},
             sort_keys=True,
             default=str,
         )

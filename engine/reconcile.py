@@ -232,13 +232,14 @@ class Reconciler:
             return {}
         if not (p.active and q.active):
             return {}
-        to_qb, to_pc, conflicts, agreed = merge_fields(self.rules, p, q, link)
+        to_qb, to_pc, conflicts, agreed = merge_fields(self.rules, p, q, link, self.fields_for(p))
+        to_pc, blocked_notes = self.writable_to_precoro(to_pc)
         deps = list(depends_on or [])
         if to_qb:
             self._action("update", "quickbooks", p, q, changes=to_qb, depends_on=deps,
                          extra={"quickbooks_base": self._nested_base(q, to_qb)})
         if to_pc:
-            self._action("update", "precoro", p, q, changes=to_pc, depends_on=deps)
+            self._action("update", "precoro", p, q, changes=to_pc, depends_on=deps, note="; ".join(blocked_notes))
         if conflicts:
             self._action(
                 "conflict", None, p, q, changes=conflicts, depends_on=deps,
@@ -249,6 +250,14 @@ class Reconciler:
         if agreed and link is not None:
             self.out.agreed_baselines.append({"precoro_id": p.id, "quickbooks_id": q.id, "fields": agreed})
         return agreed
+
+    def fields_for(self, p: Record) -> tuple[FieldRule, ...]:
+        """The fields merged for this pair (items leave out the price of a free-of-charge item)."""
+        return self.rules.fields
+
+    def writable_to_precoro(self, changes: list[FieldChange]) -> tuple[list[FieldChange], list[str]]:
+        """Drop writes Precoro cannot take (a reference with no counterpart); say why."""
+        return changes, []
 
     def _nested_base(self, q: Record, changes: list[FieldChange]) -> dict[str, Any]:
         """The current nested objects a QuickBooks write touches (BillAddr, ...).
@@ -303,6 +312,8 @@ class Reconciler:
 
     def match_and_create(self, linked_p: set[str], linked_q: set[str]) -> None:
         free_p = [r for pid, r in sorted(self.precoro.items(), key=_by_id) if pid not in linked_p and r.active]
+        free_p, free_q_ids = self.before_matching(free_p, linked_q)
+        linked_q = linked_q | free_q_ids
         free_q = [r for qid, r in sorted(self.quickbooks.items(), key=_by_id) if qid not in linked_q and r.active]
         uses_currency = "currency" in self.rules.match.keys
 
@@ -318,7 +329,8 @@ class Reconciler:
         for p in free_p:
             key = self.match_key(p)
             hold = self.state.holds.get(p.id)
-            candidates = [q for q in q_by_key.get(key, []) if not (hold and hold.quickbooks_id == q.id)]
+            unmapped_from = hold.quickbooks_id if hold and hold.reason == "unmapped" else None
+            candidates = [q for q in q_by_key.get(key, []) if q.id != unmapped_from]
             claimed_q.update(q.id for q in candidates)
             if uses_currency and len(p.currencies) > 1:
                 self._action("blocked", None, p, None, candidates=_candidates(candidates),
@@ -342,6 +354,10 @@ class Reconciler:
             for q in free_q:
                 if q.id not in claimed_q and self.match_key(q) not in p_by_key:
                     self.propose_create(q, "precoro", set())
+
+    def before_matching(self, free_p: list[Record], linked_q: set[str]) -> tuple[list[Record], set[str]]:
+        """A hook for links that come before the matching rule; returns (still free, newly taken)."""
+        return free_p, set()
 
     def propose_new_pair(self, p: Record, q: Record, link_action: Action) -> None:
         """Field changes for a pair that is linked by this plan; they wait for the link (no baseline yet)."""

@@ -6,6 +6,7 @@ or knows about a screen; long work reports progress through callbacks.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -16,15 +17,18 @@ from rules.model import Rules
 from .apply import ActionResult, ApplyReport, StalePlanError, apply_plan
 from .clients.errors import ApiError, NotFound
 from .connections import Connected, connect
-from .entities import SECTIONS, EntityKind, record
+from .entities import ITEMS, SECTIONS, EntityKind, record
+from .items import mapping_actions, reconcile_items
+from .references import References
+from .suggest import CandidateIndex
 from .plan import Action, Plan
 from .reconcile import Reconciler, SyncState, reconcile
 from .store import Store
 
 Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
 
-# Entities whose reconcile exists; the rules may enable more than the engine can sync yet.
-SUPPORTED = ("suppliers",)
+# Entities in the order they are planned: items refer to suppliers through their links.
+SUPPORTED = ("suppliers", "items")
 
 
 class PlanNotFound(Exception):
@@ -98,18 +102,29 @@ class SyncSession:
             raise ValueError(f"{unsupported[0]} cannot be synced yet by this version")
         return [SECTIONS[n] for n in names]
 
-    def fetch(self, kind: EntityKind, progress: Progress | None = None):
+    def references(self) -> References:
+        """What item references need: supplier links, and Precoro's chart-of-accounts options."""
+        conn = self.connected
+        links = self.store.sync_state("suppliers", conn.realm_id).links.values()
+        custom_fields = list(conn.precoro.list_all("/itemcustomfields"))
+        refs = References.build(((l.precoro_id, l.quickbooks_id) for l in links), custom_fields, [])
+        if refs.chart_field_id:
+            options = conn.precoro.list_all(f"/itemcustomfields/{refs.chart_field_id}/options")
+            refs = References.build(((l.precoro_id, l.quickbooks_id) for l in links), custom_fields, options)
+        return refs
+
+    def fetch(self, kind: EntityKind, progress: Progress | None = None, refs: References | None = None):
         """Both sides' records of one entity: one paged read per side, inactive records included."""
         entity_rules = self.rules.entity(kind.section)
         conn = self.connected
         quickbooks = []
         for raw in conn.quickbooks.query_all(kind.quickbooks, include_inactive=True):
-            quickbooks.append(record(kind, entity_rules, "quickbooks", raw))
+            quickbooks.append(record(kind, entity_rules, "quickbooks", raw, refs))
             if progress and len(quickbooks) % 1000 == 0:
                 progress(f"reading QuickBooks {kind.quickbooks} records", len(quickbooks), None)
         precoro = []
         for raw in conn.precoro.list_all(kind.precoro):
-            precoro.append(record(kind, entity_rules, "precoro", raw))
+            precoro.append(record(kind, entity_rules, "precoro", raw, refs))
             if progress and len(precoro) % 1000 == 0:
                 progress(f"reading Precoro {kind.precoro.strip('/')}", len(precoro), None)
         return precoro, quickbooks
@@ -123,11 +138,15 @@ class SyncSession:
         actions: list[Action] = []
         agreed: list[dict[str, Any]] = []
         for kind in kinds:
-            precoro, quickbooks = self.fetch(kind, progress)
+            refs = self.references() if kind is ITEMS else None
+            precoro, quickbooks = self.fetch(kind, progress, refs)
             if progress:
                 progress(f"planning {kind.section}", 0, None)
             state = self.store.sync_state(kind.section, realm)
-            result = reconcile(self.rules.entity(kind.section), kind.kind, precoro, quickbooks, state)
+            if kind is ITEMS:
+                result = reconcile_items(self.rules.items, precoro, quickbooks, state, refs)
+            else:
+                result = reconcile(self.rules.entity(kind.section), kind.kind, precoro, quickbooks, state)
             actions.extend(result.actions)
             agreed.extend({**entry, "section": kind.section} for entry in result.agreed_baselines)
         plan = Plan(actions=actions, realm_id=realm, rules_digest=self.rules.digest, created_at=self.clock(),
@@ -139,6 +158,8 @@ class SyncSession:
     def _save(self, plan: Plan, agreed: list[dict[str, Any]] = ()) -> None:
         # Both sides agreeing is a fact about now, not a change to anyone's books: remember it at
         # once so that a later one-sided edit is not mistaken for a conflict.
+        while self.store.plan_state(plan.id) is not None:  # same content within the same second
+            plan.id = hashlib.sha256(plan.id.encode()).hexdigest()[:12]
         with self.store.transaction():
             for entry in agreed:
                 self.store.update_baseline(entry["section"], plan.realm_id, entry["precoro_id"], entry["fields"])
@@ -193,8 +214,9 @@ class SyncSession:
               retry_failed: bool = False) -> ApplyReport:
         plan = self.load_plan(plan_id)
         conn = self.connected
+        refs = self.references() if any(a.entity == ITEMS.kind for a in plan.actions) else None
         return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
-                          on_result=on_result, retry_failed=retry_failed)
+                          on_result=on_result, retry_failed=retry_failed, refs=refs)
 
     # -- manual mapping (S7) ------------------------------------------------------------------
 
@@ -204,12 +226,13 @@ class SyncSession:
         entity_rules = self.rules.entity(section)
         realm = self.realm_id
         conn = self.connected
+        refs = self.references() if kind is ITEMS else None
         try:
-            p = record(kind, entity_rules, "precoro", conn.precoro.get(f"{kind.precoro}/{precoro_id}"))
+            p = record(kind, entity_rules, "precoro", conn.precoro.get(f"{kind.precoro}/{precoro_id}"), refs)
         except NotFound:
             raise MappingRefused(f"Precoro has no {kind.kind} {precoro_id}") from None
         try:
-            q = record(kind, entity_rules, "quickbooks", conn.quickbooks.read(kind.quickbooks, quickbooks_id))
+            q = record(kind, entity_rules, "quickbooks", conn.quickbooks.read(kind.quickbooks, quickbooks_id), refs)
         except NotFound:
             raise MappingRefused(f"QuickBooks has no {kind.quickbooks} {quickbooks_id}") from None
         existing = self.store.link_for(section, realm, precoro_id=p.id)
@@ -220,6 +243,8 @@ class SyncSession:
             raise MappingRefused(f"QuickBooks {kind.quickbooks} {q.id} is already linked to Precoro {taken['precoro_id']}")
         if not q.active:
             raise MappingRefused(f"QuickBooks {kind.quickbooks} {q.id} is inactive; only active records can be mapped")
+        if kind is ITEMS:
+            return self._save_new(mapping_actions(self.rules.items, p, q, refs), section)
         if kind.section == "suppliers":
             if len(p.currencies) > 1 and q.currencies and q.currencies[0] not in p.currencies:
                 raise MappingRefused("the vendor's currency is not one of the supplier's currencies")
@@ -231,6 +256,27 @@ class SyncSession:
         link = reconciler._action("link", None, p, q, note="mapped by hand", extra={"how": "manual"})
         reconciler.propose_new_pair(p, q, link)
         return self._save_new(reconciler.out.actions, section)
+
+    def unmapped_items(self, limit: int = 5, progress: Progress | None = None) -> list[dict[str, Any]]:
+        """The Not-mapped list (I4): unlinked Precoro items, each with ranked QuickBooks candidates.
+
+        Candidates are active, unlinked QuickBooks items only (I4, I9).
+        """
+        refs = self.references()
+        precoro, quickbooks = self.fetch(ITEMS, progress, refs)
+        state = self.store.sync_state(ITEMS.section, self.realm_id)
+        taken = {link.quickbooks_id for link in state.links.values()}
+        index = CandidateIndex(q for q in quickbooks if q.active and q.id not in taken)
+        unmapped = []
+        for p in sorted(precoro, key=lambda r: int(r.id) if r.id.isdigit() else 0):
+            if p.id in state.links:
+                continue
+            unmapped.append({
+                "precoro_id": p.id, "name": p.values.get("name"), "sku": p.values.get("sku"),
+                "price": p.values.get("price"), "free_of_charge": bool(p.raw.get("freeOfCharge")),
+                "candidates": [s.to_json() for s in index.suggest(p, limit)],
+            })
+        return unmapped
 
     def unmap_plan(self, section: str, precoro_id: str) -> Plan:
         kind = SECTIONS[section]

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help='print {"results": [...]} as JSON')
     p.add_argument("--retry-failed", action="store_true", help="try actions that failed in an earlier run again")
 
-    for section, noun in (("suppliers", "supplier"),):
+    for section, noun in (("suppliers", "supplier"), ("items", "item")):
         p = sub.add_parser(section, help=f"map or unmap a {noun} by hand")
         ssub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
         m = ssub.add_parser("map", help=f"link a Precoro {noun} to a QuickBooks record (shown as a plan first)")
@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         u.add_argument("precoro_id", metavar="PRECORO_ID")
         u.add_argument("--yes", action="store_true", help="apply without asking")
         u.add_argument("--json", action="store_true")
+        if section == "items":
+            n = ssub.add_parser("unmapped", help="the Not-mapped list: unlinked Precoro items with QuickBooks candidates")
+            _common(n)
+            n.add_argument("--limit", type=int, default=5, help="candidates per item (default 5)")
+            n.add_argument("--json", action="store_true")
 
     p = sub.add_parser("history", help="list applied actions (the audit)")
     _common(p)
@@ -206,6 +211,8 @@ def cmd_apply(args) -> int:
 def cmd_map(args) -> int:
     from tui import render
 
+    if args.subcommand == "unmapped":
+        return cmd_unmapped(args)
     with _session(args) as session:
         if args.subcommand == "map":
             plan = session.map_plan(args.command, args.precoro_id, args.quickbooks_id)
@@ -220,6 +227,18 @@ def cmd_map(args) -> int:
             print(f"Saved as plan {plan.id}; apply it with `qbsync apply {plan.id}` or rerun with --yes.", file=sys.stderr)
             return EXIT_CHANGES
         return _apply_and_report(session, plan, args)
+
+
+def cmd_unmapped(args) -> int:
+    from tui import render
+
+    with _session(args) as session:
+        items = session.unmapped_items(limit=args.limit)
+    if args.json:
+        _print_json({"unmapped": items})
+    else:
+        print(render.unmapped_text(items))
+    return EXIT_OK
 
 
 def cmd_history(args) -> int:

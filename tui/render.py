@@ -114,6 +114,9 @@ def report_text(report: ApplyReport) -> str:
             line += f"\n         {result.reason}"
         out.append(line)
     counts = report.counts()
+    if not any(status != "skipped" for status in counts):
+        out.append("Nothing to apply.")
+        return "\n".join(out)
     out.append("")
     out.append("Apply: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + ".")
     if report.stopped:
@@ -133,3 +136,19 @@ def history_text(rows: Iterable[dict]) -> str:
         for name in sorted(set(before) | set(after)):
             out.append(f"    {name}: {show(before.get(name))} -> {show(after.get(name))}")
     return "\n".join(out) if out else "Nothing has been applied yet."
+
+
+def unmapped_text(items: list[dict]) -> str:
+    if not items:
+        return "Every Precoro item is mapped."
+    out = []
+    for item in items:
+        flags = " (free of charge)" if item["free_of_charge"] else ""
+        out.append(f"Precoro {item['precoro_id']} {show(item['name'])} sku={show(item['sku'])} price={show(item['price'])}{flags}")
+        for c in item["candidates"]:
+            out.append(f"    {c['score']:.2f}  QuickBooks {c['quickbooks_id']} {show(c['name'])}  ({', '.join(c['reasons'])})")
+        if not item["candidates"]:
+            out.append("    no candidate")
+    out.append("")
+    out.append(f"{len(items)} not mapped. Map one with: qbsync items map PRECORO_ID QUICKBOOKS_ID")
+    return "\n".join(out)

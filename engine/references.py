@@ -1,0 +1,71 @@
+"""Reference fields: an item's supplier and chart-of-accounts account, translated between the two sides.
+
+A reference is compared in QuickBooks terms: a Precoro supplier id becomes the id of the vendor it
+is linked to, a Precoro chart-of-accounts option becomes the QuickBooks account it was imported
+from (its `externalId`). A Precoro reference with no counterpart keeps a `precoro:` prefix, so it
+never equals a QuickBooks id by accident and the plan shows what it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+# The Precoro item custom field that holds the chart of accounts, by name (the QuickBooks
+# integration imports the accounts into it, each option carrying its account's id as externalId).
+CHART_OF_ACCOUNTS_FIELD = "chart of accounts"
+
+
+@dataclass
+class References:
+    supplier_to_quickbooks: dict[str, str] = field(default_factory=dict)
+    supplier_to_precoro: dict[str, str] = field(default_factory=dict)
+    option_to_account: dict[str, str] = field(default_factory=dict)
+    account_to_option: dict[str, str] = field(default_factory=dict)
+    chart_field_id: str | None = None
+
+    @classmethod
+    def build(cls, supplier_links: Iterable[tuple[str, str]], custom_fields: Iterable[dict],
+              options: Iterable[dict]) -> "References":
+        refs = cls()
+        for precoro_id, quickbooks_id in supplier_links:
+            refs.supplier_to_quickbooks[precoro_id] = quickbooks_id
+            refs.supplier_to_precoro[quickbooks_id] = precoro_id
+        for custom_field in custom_fields:
+            if str(custom_field.get("name", "")).strip().casefold() == CHART_OF_ACCOUNTS_FIELD:
+                refs.chart_field_id = str(custom_field["id"])
+        for option in options:
+            if option.get("externalId"):
+                refs.option_to_account[str(option["id"])] = str(option["externalId"])
+                refs.account_to_option[str(option["externalId"])] = str(option["id"])
+        return refs
+
+    def canonical(self, transform: str, side: str, value: Any) -> str | None:
+        """The QuickBooks id a reference stands for (`precoro:<id>` when it has none)."""
+        if side == "quickbooks":
+            return None if value in (None, "") else str(value)
+        if transform == "supplier_link":
+            if value in (None, ""):
+                return None
+            return self.supplier_to_quickbooks.get(str(value), f"precoro:{value}")
+        # account_link: the item's custom-field options; the chart of accounts is the one we know.
+        chosen = [str(v) for v in (value if isinstance(value, list) else [value]) if v not in (None, "")]
+        for option in chosen:
+            if option in self.option_to_account:
+                return self.option_to_account[option]
+        return None
+
+    def precoro_value(self, transform: str, quickbooks_id: str | None) -> str | None:
+        """The Precoro id to write for a QuickBooks id, or None when Precoro has no counterpart."""
+        if quickbooks_id is None:
+            return None
+        table = self.supplier_to_precoro if transform == "supplier_link" else self.account_to_option
+        return table.get(str(quickbooks_id))
+
+    def missing(self, transform: str, quickbooks_id: str | None) -> str | None:
+        """Why a QuickBooks reference cannot be written to Precoro, or None when it can."""
+        if quickbooks_id is None or self.precoro_value(transform, quickbooks_id) is not None:
+            return None
+        if transform == "supplier_link":
+            return f"QuickBooks vendor {quickbooks_id} is not linked to a Precoro supplier (sync suppliers first)"
+        return f"QuickBooks account {quickbooks_id} is not among Precoro's chart-of-accounts options (import the chart of accounts first)"
