@@ -126,10 +126,13 @@ def merge_fields(
         bp, bq = (base.get("precoro"), base.get("quickbooks")) if base else (None, None)
 
         if rule.direction != "both":
-            # One-way: the source side is the truth; the other side is kept equal to it.
+            # One-way: the source side is the truth and the other side is kept equal to it; a source
+            # with no value at all (a QuickBooks item without a purchase cost) erases nothing.
             target: Side = "quickbooks" if rule.direction == "to_quickbooks" else "precoro"
             source_value = pv if target == "quickbooks" else qv
             current = qv if target == "quickbooks" else pv
+            if source_value in (None, ()) and current not in (None, ()):
+                continue
             if fit(source_value, rule, target)[0] != current:
                 (to_qb if target == "quickbooks" else to_pc).append(_write_change(rule, target, pv, qv, bp))
             elif base is None or (bp, bq) != (pv, qv):
@@ -240,6 +243,8 @@ class Reconciler:
                          extra={"quickbooks_base": self._nested_base(q, to_qb)})
         if to_pc:
             self._action("update", "precoro", p, q, changes=to_pc, depends_on=deps, note="; ".join(blocked_notes))
+        elif blocked_notes:
+            self._action("blocked", None, p, q, note="; ".join(blocked_notes))
         if conflicts:
             self._action(
                 "conflict", None, p, q, changes=conflicts, depends_on=deps,

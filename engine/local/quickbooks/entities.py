@@ -17,7 +17,9 @@ marked "our convention":
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping
 
 from . import errors
@@ -35,6 +37,8 @@ CURRENCY_NAMES = {
     "CAD": "Canadian Dollar", "AUD": "Australian Dollar", "CHF": "Swiss Franc",
     "JPY": "Japanese Yen", "MXN": "Mexican Peso", "INR": "Indian Rupee", "SEK": "Swedish Krona",
 }
+# QBO refuses these in names: `:` separates levels of a FullyQualifiedName.
+_NAME_BREAKERS = re.compile(r"[:\t\n\r]")
 PERSON_NAME_PARTS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
 LINE_DETAILS = ("ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail")
 # US companies put these pseudo tax codes on lines; they are not TaxCode records.
@@ -85,6 +89,18 @@ class Entity:
 
     def known(self, prop: str) -> bool:
         return prop in COMMON or prop in self.properties
+
+    @cached_property
+    def length_tree(self) -> dict[str, Any]:
+        """`max_lengths` as nested dicts: {"BillAddr": {"City": 255, ...}, "DisplayName": 500}."""
+        tree: dict[str, Any] = {}
+        for path, limit in self.max_lengths.items():
+            *parents, leaf = path.split(".")
+            node = tree
+            for parent in parents:
+                node = node.setdefault(parent, {})
+            node[leaf] = limit
+        return tree
 
 
 def _address(prefix: str) -> dict[str, int]:
@@ -230,25 +246,31 @@ def values_at(obj: Any, path: str) -> Iterator[Any]:
 
 def without_empty(value: Any) -> Any:
     """Drop nulls and empty strings, and objects left empty by that (python-quickbooks sends `""`)."""
-    if isinstance(value, dict):
-        kept = {}
-        for key, item in value.items():
-            if item is None or item == "":
-                continue
-            cleaned = without_empty(item)
-            if isinstance(cleaned, dict) and not cleaned and item:
-                continue
-            kept[key] = cleaned
-        return kept
     if isinstance(value, list):
         return [without_empty(item) for item in value]
-    return value
+    if not isinstance(value, dict):
+        return value
+    kept = {}
+    for key, item in value.items():
+        if item is None or item == "":
+            continue
+        if isinstance(item, (dict, list)):
+            cleaned = without_empty(item)
+            if isinstance(item, dict) and item and not cleaned:
+                continue
+            item = cleaned
+        kept[key] = item
+    return kept
 
 
 def check_properties(entity: Entity, body: Mapping[str, Any]) -> None:
-    for prop in body:
-        if not entity.known(prop):
-            raise errors.unknown_property(prop, entity.name)
+    unknown = body.keys() - entity.properties - COMMON
+    if unknown:
+        raise errors.unknown_property(min(unknown), entity.name)
+
+
+def is_numeric_id(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def deleted_name(name: str) -> str:
@@ -303,19 +325,32 @@ def validate(entity: Entity, obj: Mapping[str, Any]) -> None:
     for prop in entity.required:
         if not obj.get(prop):
             raise errors.required_missing(prop)
-    for path, limit in entity.max_lengths.items():
-        for value in values_at(obj, path):
-            if isinstance(value, str) and len(value) > limit:
-                raise errors.too_long(path, limit, len(value))
-    for path in entity.no_special_chars:
-        for value in values_at(obj, path):
-            if isinstance(value, str) and any(ch in value for ch in ":\t\n\r"):
-                raise errors.invalid_characters(path)
+    _check_lengths(entity.length_tree, obj, "")
+    for prop in entity.no_special_chars:
+        value = obj.get(prop)
+        if isinstance(value, str) and _NAME_BREAKERS.search(value):
+            raise errors.invalid_characters(prop)
     for path in entity.email_fields:
         for value in values_at(obj, path):
             addresses = [part.strip() for part in str(value).split(",") if part.strip()]
             if not all("@" in address and "." in address for address in addresses):
                 raise errors.invalid_email(path)
+
+
+def _check_lengths(tree: Mapping[str, Any], obj: Any, prefix: str) -> None:
+    """Walk the object along the limits tree: cost follows the object, not the number of limits."""
+    if isinstance(obj, list):
+        for element in obj:
+            _check_lengths(tree, element, prefix)
+        return
+    if not isinstance(obj, dict):
+        return
+    for key in tree.keys() & obj.keys():
+        limit, value = tree[key], obj[key]
+        if isinstance(limit, dict):
+            _check_lengths(limit, value, f"{prefix}{key}.")
+        elif isinstance(value, str) and len(value) > limit:
+            raise errors.too_long(f"{prefix}{key}", limit, len(value))
 
 
 def _shape_party(entity: Entity, obj: dict) -> None:
@@ -403,7 +438,7 @@ def check_references(entity: Entity, obj: dict, lookup: Callable[[str, str], dic
             value = str(ref.get("value", ""))
             if target == "TaxCode" and value in US_LINE_TAX_CODES:
                 continue
-            found = lookup(target, value) if value.isdigit() else None
+            found = lookup(target, value) if is_numeric_id(value) else None
             if found is None:
                 raise errors.invalid_reference(path)
             if not found.get("Active", True):
