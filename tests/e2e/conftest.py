@@ -87,6 +87,23 @@ class Workdir:
         assert result.returncode in (0, 1, 2), result.stderr
         return json.loads(result.stdout)
 
+    def clients(self):
+        """Our own clients, to read and edit both companies the way their users would."""
+        from engine.clients.auth import StaticToken
+        from engine.clients.precoro import PrecoroClient
+        from engine.clients.quickbooks import QuickBooksClient
+
+        qb, pc = self.apis.info["quickbooks"], self.apis.info["precoro"]
+        return (QuickBooksClient(qb["base_url"], qb["realm_id"], StaticToken(qb["access_token"])),
+                PrecoroClient(pc["base_url"], pc["email"], pc["token"]))
+
+    def first_sync(self):
+        """Plan the demo pair, decide its first-link conflict for QuickBooks, apply everything."""
+        plan = self.json("plan")
+        conflict = next(a for a in plan["actions"] if a["kind"] == "conflict")
+        assert self.run("decide", conflict["id"], "quickbooks").returncode == 0
+        return plan, self.json("apply", "--yes")
+
 
 @pytest.fixture
 def workdir(tmp_path, local_apis) -> Workdir:

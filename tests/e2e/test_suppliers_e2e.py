@@ -12,18 +12,14 @@ import time
 
 import pytest
 
-from engine.clients.auth import StaticToken
-from engine.clients.precoro import PrecoroClient
-from engine.clients.quickbooks import QuickBooksClient, quote
+from engine.clients.quickbooks import quote
 
 
 pytestmark = pytest.mark.e2e
 
 
 def clients(workdir):
-    qb, pc = workdir.apis.info["quickbooks"], workdir.apis.info["precoro"]
-    return (QuickBooksClient(qb["base_url"], qb["realm_id"], StaticToken(qb["access_token"])),
-            PrecoroClient(pc["base_url"], pc["email"], pc["token"]))
+    return workdir.clients()
 
 
 def vendor_named(qb, name):
@@ -33,11 +29,7 @@ def vendor_named(qb, name):
 
 
 def first_sync(workdir):
-    """Plan the demo pair, decide the first-link conflict for QuickBooks, apply everything."""
-    plan = workdir.json("plan")
-    conflict = next(a for a in plan["actions"] if a["kind"] == "conflict")
-    assert workdir.run("decide", conflict["id"], "quickbooks").returncode == 0
-    return plan, workdir.json("apply", "--yes")
+    return workdir.first_sync()
 
 
 def test_w1_plan_json_contract_and_exit_codes(workdir):
