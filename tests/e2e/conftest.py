@@ -34,6 +34,7 @@ class LocalApis:
 
 
 def start_local_apis(tmp_path: Path, seed: str = "demo", *extra: str) -> LocalApis:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "local", "serve", "--seed", seed, "--data", str(tmp_path / "local.db"), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
@@ -110,3 +111,22 @@ def workdir(tmp_path, local_apis) -> Workdir:
     (tmp_path / "work").mkdir()
     (tmp_path / "work" / "rules.yaml").write_text(rules_for(local_apis))
     return Workdir(tmp_path / "work", local_apis)
+
+
+@pytest.fixture
+def make_workdir(tmp_path):
+    """A workdir on local APIs started with other options (faults, throttling, another seed)."""
+    started = []
+
+    def make(*serve_args: str, seed: str = "demo", edit=lambda text: text) -> Workdir:
+        apis = start_local_apis(tmp_path / f"apis{len(started)}", seed, *serve_args)
+        started.append(apis)
+        work = tmp_path / f"work{len(started)}"
+        work.mkdir()
+        (work / "rules.yaml").write_text(edit(rules_for(apis)))
+        return Workdir(work, apis)
+
+    yield make
+    for apis in started:
+        apis.process.terminate()
+        apis.process.wait(timeout=10)
