@@ -23,7 +23,7 @@ from rules.model import Rules, Side, other_side
 
 from .clients.errors import ApiError, RateLimited, ServerError, StaleObject
 from .clients.quickbooks import BatchOp
-from .entities import KINDS, EntityKind, precoro_form, precoro_record, quickbooks_body, quickbooks_record
+from .entities import DOCUMENTS, KINDS, EntityKind, precoro_form, precoro_record, quickbooks_body, quickbooks_record
 from .plan import Action, Plan
 from .references import References
 from .store import Store
@@ -85,6 +85,7 @@ class WriteUnit:
     name: str
     fields: dict[str, Any] = field(default_factory=dict)  # canonical values to write
     base: dict[str, Any] = field(default_factory=dict)  # current nested QuickBooks objects the write touches
+    body: dict[str, Any] | None = None  # a whole body built by the planner (documents)
     sources: dict[str, Any] = field(default_factory=dict)  # the other side's value of each field
     active: bool | None = None
     actions: list[Action] = field(default_factory=list)
@@ -129,6 +130,7 @@ def build_units(actions: list[Action]) -> list[WriteUnit]:
         unit.fields.update(values)
         unit.sources.update(sources)
         unit.base.update(action.extra.get("quickbooks_base") or {})
+        unit.body = action.extra.get("quickbooks_body", unit.body)
         if action.kind in ("deactivate", "reactivate"):
             unit.active = action.kind == "reactivate"
             if action.kind == "reactivate" and side == "quickbooks" and action.extra.get("name"):
@@ -302,6 +304,8 @@ class Applier:
             self._send_batch(batch_id, requestid, ops, chunk)
 
     def _quickbooks_op(self, index: int, unit: WriteUnit) -> BatchOp:
+        if unit.body is not None:
+            return BatchOp(bid=f"b{index}", operation=unit.op, entity=unit.kind.quickbooks, body=unit.body)
         rules = self.rules.entity(unit.kind.section)
         body = quickbooks_body(rules, unit.fields, unit.base)
         if unit.active is not None:
@@ -324,14 +328,19 @@ class Applier:
         self.store.close_batch(batch_id)
 
     def _quickbooks_done(self, unit: WriteUnit, obj: dict) -> None:
-        rules = self.rules.entity(unit.kind.section)
-        written = quickbooks_record(unit.kind, rules, obj, self.refs)
         with self.store.transaction():
-            if unit.op == "create":
+            if unit.kind in DOCUMENTS:  # sent once: the link is what says so (D1)
+                self.store.put_link(unit.kind.section, self.realm, unit.precoro_id, str(obj["Id"]), how="created",
+                                    since=_now(), baseline={}, active={})
+            elif unit.op == "create":
+                rules = self.rules.entity(unit.kind.section)
+                written = quickbooks_record(unit.kind, rules, obj, self.refs)
                 baseline = {r.name: {"precoro": unit.sources.get(r.name), "quickbooks": written.values.get(r.name)} for r in rules.fields}
                 self.store.put_link(unit.kind.section, self.realm, unit.precoro_id, written.id, how="created",
                                     since=_now(), baseline=baseline, active={"precoro": True, "quickbooks": written.active})
             else:
+                rules = self.rules.entity(unit.kind.section)
+                written = quickbooks_record(unit.kind, rules, obj, self.refs)
                 fields = {name: {"precoro": unit.sources.get(name, written.values.get(name)), "quickbooks": written.values.get(name)}
                           for name in unit.fields}
                 active = {"precoro": written.active, "quickbooks": written.active} if unit.active is not None else None

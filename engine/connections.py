@@ -1,18 +1,23 @@
 """Build the two API clients from rules.connections, the environment and the state store.
 
 Switching between the local APIs and the real services is only a base URL and credentials: the
-same clients talk to both. Credentials never come from rules.yaml.
+same clients talk to both. Credentials never come from rules.yaml: they come from environment
+variables or from what `qbsync connect` stored in the state file (owner-only). Nothing here puts a
+secret in a message or in `Connected.describe`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from rules.model import Rules
+from pathlib import Path
+
+from rules.model import PrecoroConnection, QuickBooksConnection, Rules
 
 from .clients.auth import OAuthSession, OAuthTokens
 from .clients.precoro import PrecoroClient
@@ -23,14 +28,22 @@ QUICKBOOKS_BASE_URLS = {
     "sandbox": "https://sandbox-quickbooks.api.intuit.com/v3",
     "production": "https://quickbooks.api.intuit.com/v3",
 }
+# Intuit's OAuth endpoints are the same for sandbox and production companies (fact sheet §8).
+QUICKBOOKS_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
 QUICKBOOKS_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
+QUICKBOOKS_REVOKE_URL = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
 PRECORO_BASE_URLS = {"com": "https://api.precoro.com", "us": "https://api.precoro.us"}
 # Precoro allows one request a second; locally nothing is throttled unless asked.
 PRECORO_MIN_INTERVAL = 1.0
 
 
 class ConnectionError_(Exception):
-    """A connection cannot be made: a credential or a setting is missing. The message says which."""
+    """A connection cannot be made: a credential or a setting is missing. The message says which;
+    `side` names the service ("quickbooks" or "precoro")."""
+
+    def __init__(self, message: str, side: str | None = None) -> None:
+        super().__init__(message)
+        self.side = side
 
 
 @dataclass
@@ -38,7 +51,9 @@ class Connected:
     quickbooks: QuickBooksClient
     precoro: PrecoroClient
     realm_id: str
-    describe: dict[str, Any] = field(default_factory=dict)  # environment and base URL of each side, no secrets
+    # Per side: environment, base URL, realm, where the credentials came from, token expiry. No
+    # secrets. The QuickBooks entry follows token rotations, so it stays current after a refresh.
+    describe: dict[str, Any] = field(default_factory=dict)
     local: Any = None  # the in-process local APIs, when they were started here
 
     def close(self) -> None:
@@ -48,91 +63,238 @@ class Connected:
             self.local.close()
 
 
-def _need(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name)
-    if not value:
-        raise ConnectionError_(f"{name} is not set: export it, or run `qbsync connect` to store credentials")
-    return value
+@dataclass(frozen=True)
+class QuickBooksEndpoints:
+    """Where one QuickBooks environment lives. All None for the embedded local API, which is
+    started in-process on demand and needs no connecting."""
+
+    environment: str
+    api_base_url: str | None
+    authorize_url: str | None
+    token_url: str | None
+    revoke_url: str | None
+
+    @property
+    def embedded(self) -> bool:
+        return self.api_base_url is None
+
+
+def quickbooks_endpoints(qbc: QuickBooksConnection, environment: str | None = None) -> QuickBooksEndpoints:
+    """The URLs of `environment` (default: the rules'). The rules' `base_url`/`token_url` apply only
+    to the environment the rules name."""
+    environment = environment or qbc.environment
+    same = environment == qbc.environment
+    base = qbc.base_url.rstrip("/") if same and qbc.base_url else None
+    token = qbc.token_url if same else None
+    if environment == "local":
+        if base is None:
+            return QuickBooksEndpoints("local", None, None, None, None)
+        # The local QuickBooks serves its OAuth endpoints on the API's own host.
+        host = base[: -len("/v3")] if base.endswith("/v3") else base
+        token = token or f"{host}/oauth2/v1/tokens/bearer"
+        return QuickBooksEndpoints("local", base, f"{host}/connect/oauth2", token, _revoke_url_for(token))
+    token = token or QUICKBOOKS_TOKEN_URL
+    return QuickBooksEndpoints(environment, base or QUICKBOOKS_BASE_URLS[environment], QUICKBOOKS_AUTHORIZE_URL,
+                               token, _revoke_url_for(token))
+
+
+def _revoke_url_for(token_url: str) -> str:
+    # Intuit revokes on another host; a local or proxied token endpoint has it beside itself.
+    if token_url == QUICKBOOKS_TOKEN_URL:
+        return QUICKBOOKS_REVOKE_URL
+    return token_url.replace("/tokens/bearer", "/tokens/revoke")
+
+
+def precoro_base_url(pcc: PrecoroConnection, environment: str | None = None) -> str | None:
+    """The API root of `environment` (default: the rules'); None for the embedded local API."""
+    environment = environment or pcc.environment
+    if environment == pcc.environment and pcc.base_url:
+        return pcc.base_url.rstrip("/")
+    return PRECORO_BASE_URLS.get(environment)
+
+
+def iso_time(epoch: float | None) -> str | None:
+    """Epoch seconds as UTC ISO 8601, for status and messages."""
+    if not epoch:
+        return None
+    return datetime.fromtimestamp(float(epoch), timezone.utc).isoformat(timespec="seconds")
+
+
+def fingerprint(secret: str) -> str:
+    """A one-way mark of a secret: lets the store tell whether an environment token is the one a
+    stored chain of rotations started from, without keeping that token."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def connect(rules: Rules, store: Store, *, state_dir: Path, env: Mapping[str, str] | None = None,
             local_seed: str = "demo") -> Connected:
     env = os.environ if env is None else env
     qbc, pcc = rules.connections.quickbooks, rules.connections.precoro
+    qb_embedded = qbc.environment == "local" and not qbc.base_url
+    pc_embedded = pcc.environment == "local" and not pcc.base_url
     local = None
-    if (qbc.environment == "local" and not qbc.base_url) or (pcc.environment == "local" and not pcc.base_url):
+    if qb_embedded or pc_embedded:
         from .local.serve import LocalApis
 
         local = LocalApis.start(data=state_dir / "local-apis.db", seed=local_seed)
-        info = local.info()
-        env = {**_local_env(info), **{k: v for k, v in env.items() if k.startswith("QBSYNC_")}}
+        # Only the embedded side takes the local credentials: a real company on the other side
+        # keeps its own.
+        prefixes = (("QUICKBOOKS_",) if qb_embedded else ()) + (("PRECORO_",) if pc_embedded else ())
+        env = {**env, **{k: v for k, v in _local_env(local.info()).items() if k.startswith(prefixes)}}
+    quickbooks = None
+    try:
+        quickbooks, realm, qb_describe = _connect_quickbooks(qbc, store, env, embedded=qb_embedded)
+        precoro, pc_describe = _connect_precoro(pcc, store, env, embedded=pc_embedded)
+    except BaseException:
+        if quickbooks is not None:
+            quickbooks.close()
+        if local is not None:
+            local.close()
+        raise
+    return Connected(quickbooks, precoro, realm, {"quickbooks": qb_describe, "precoro": pc_describe}, local)
 
-    # QuickBooks
-    if qbc.base_url:
-        qb_base = qbc.base_url.rstrip("/")
-    elif qbc.environment == "local":
-        qb_base = env["QUICKBOOKS_BASE_URL"]
-    else:
-        qb_base = QUICKBOOKS_BASE_URLS[qbc.environment]
-    token_url = qbc.token_url or env.get("QUICKBOOKS_TOKEN_URL") or QUICKBOOKS_TOKEN_URL
-    stored = store.get_tokens("quickbooks") or {}
-    realm = qbc.realm_id or env.get("QUICKBOOKS_REALM_ID") or stored.get("realm_id")
+
+def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[str, str], *,
+                        embedded: bool) -> tuple[QuickBooksClient, str, dict[str, Any]]:
+    endpoints = quickbooks_endpoints(qbc)
+    stored = {} if embedded else (store.get_tokens("quickbooks") or {})
+    mismatch = _stored_mismatch(stored, qbc)
+    usable = stored if stored.get("refresh_token") and not mismatch else {}
+
+    realm = qbc.realm_id or env.get("QUICKBOOKS_REALM_ID") or usable.get("realm_id")
     if not realm:
-        raise ConnectionError_("no QuickBooks company: set connections.quickbooks.realm_id, QUICKBOOKS_REALM_ID, or run `qbsync connect quickbooks`")
-    client_id = env.get("QUICKBOOKS_CLIENT_ID") or stored.get("client_id")
-    client_secret = env.get("QUICKBOOKS_CLIENT_SECRET") or stored.get("client_secret")
+        raise ConnectionError_(mismatch or "no QuickBooks company: run `qbsync connect quickbooks`, or set "
+                               "connections.quickbooks.realm_id or QUICKBOOKS_REALM_ID", "quickbooks")
+    # The app's id and secret go together: never the environment's id with a stored secret of another app.
+    client_id = env.get("QUICKBOOKS_CLIENT_ID") or usable.get("client_id")
+    client_secret = env.get("QUICKBOOKS_CLIENT_SECRET") if env.get("QUICKBOOKS_CLIENT_ID") else None
+    if not client_secret and usable.get("client_id") == client_id:
+        client_secret = usable.get("client_secret")
     if not client_id or not client_secret:
-        raise ConnectionError_("QUICKBOOKS_CLIENT_ID and QUICKBOOKS_CLIENT_SECRET are not set: export them, or run `qbsync connect quickbooks`")
-    # A refresh token rotated by an earlier run lives in the store and supersedes the environment's,
-    # which QuickBooks has already retired.
-    # The local APIs mint fresh tokens at every start, so only real services use stored ones.
-    if local is None and stored.get("refresh_token") and stored.get("client_id") == client_id and stored.get("realm_id") in (None, realm):
+        raise ConnectionError_(mismatch or "QuickBooks is not connected: run `qbsync connect quickbooks`, or export "
+                               "QUICKBOOKS_CLIENT_ID, QUICKBOOKS_CLIENT_SECRET and QUICKBOOKS_REFRESH_TOKEN", "quickbooks")
+
+    env_refresh = env.get("QUICKBOOKS_REFRESH_TOKEN")
+    # Every refresh retires the refresh token it used, so a chain stored by an earlier run supersedes
+    # the environment's token it started from. An environment token the chain did not start from
+    # is one the operator exported since: it wins and starts a new chain.
+    use_stored = (bool(usable) and usable.get("client_id") == client_id and usable.get("realm_id") in (None, realm)
+                  and not (env_refresh and usable.get("seed") and usable["seed"] != fingerprint(env_refresh)))
+    if use_stored:
         tokens = OAuthTokens(
-            access_token=stored.get("access_token") or "",
-            access_expires_at=float(stored.get("access_expires_at") or 0),
-            refresh_token=stored["refresh_token"],
-            refresh_expires_at=stored.get("refresh_expires_at"),
+            access_token=usable.get("access_token") or "",
+            access_expires_at=float(usable.get("access_expires_at") or 0),
+            refresh_token=usable["refresh_token"],
+            refresh_expires_at=usable.get("refresh_expires_at"),
         )
+        source, seed, token_url = "stored", usable.get("seed"), usable.get("token_url")
     else:
+        if not env_refresh:
+            raise ConnectionError_(mismatch or "QuickBooks is not connected: run `qbsync connect quickbooks`, or "
+                                   "export QUICKBOOKS_REFRESH_TOKEN", "quickbooks")
         access = env.get("QUICKBOOKS_ACCESS_TOKEN") or ""
-        tokens = OAuthTokens(
-            access_token=access,
-            access_expires_at=time.time() + 3000 if access else 0.0,
-            refresh_token=_need(env, "QUICKBOOKS_REFRESH_TOKEN"),
-            refresh_expires_at=None,
-        )
+        # An access token from the environment is of unknown age: trusted for less than its hour,
+        # and refreshed (and rejected with a 401 refresh) like any other.
+        tokens = OAuthTokens(access_token=access, access_expires_at=time.time() + 3000 if access else 0.0,
+                             refresh_token=env_refresh, refresh_expires_at=None)
+        source, seed, token_url = ("embedded" if embedded else "environment"), fingerprint(env_refresh), None
+    token_url = qbc.token_url or env.get("QUICKBOOKS_TOKEN_URL") or token_url or endpoints.token_url
+    revoke_url = _revoke_url_for(token_url)
+    base = endpoints.api_base_url or env["QUICKBOOKS_BASE_URL"]
+
+    describe: dict[str, Any] = {
+        "environment": qbc.environment, "base_url": base, "realm_id": realm, "credentials": source,
+        "connected_at": usable.get("connected_at") if use_stored else None,
+    }
+    _describe_expiry(describe, tokens, known=use_stored)
 
     def persist(new: OAuthTokens) -> None:
+        _describe_expiry(describe, new, known=True)
+        if embedded:
+            # The embedded API mints fresh credentials at every start; storing its tokens would
+            # only overwrite a real connection kept for when the rules point back at it.
+            return
         store.set_tokens("quickbooks", {
             **(store.get_tokens("quickbooks") or {}),
             "client_id": client_id, "client_secret": client_secret, "realm_id": realm,
+            "environment": qbc.environment, "token_url": token_url, "revoke_url": revoke_url, "seed": seed,
             "access_token": new.access_token, "access_expires_at": new.access_expires_at,
             "refresh_token": new.refresh_token, "refresh_expires_at": new.refresh_expires_at,
         })
 
-    auth = OAuthSession(token_url, client_id, client_secret, tokens, on_rotate=persist)
-    quickbooks = QuickBooksClient(qb_base, realm, auth)
+    auth = OAuthSession(token_url, client_id, client_secret, tokens, on_rotate=persist, revoke_url=revoke_url)
+    return QuickBooksClient(base, realm, auth), realm, describe
 
-    # Precoro
-    if pcc.base_url:
-        pc_base = pcc.base_url.rstrip("/")
-    elif pcc.environment == "local":
-        pc_base = env["PRECORO_BASE_URL"]
+
+def _describe_expiry(describe: dict[str, Any], tokens: OAuthTokens, *, known: bool) -> None:
+    describe["access_token_expires_at"] = iso_time(tokens.access_expires_at) if known else None
+    describe["refresh_token_expires_at"] = iso_time(tokens.refresh_expires_at)
+
+
+def _stored_mismatch(stored: dict, qbc: QuickBooksConnection) -> str | None:
+    """Why a stored QuickBooks connection does not fit the rules, or None."""
+    if not stored:
+        return None
+    environment = stored.get("environment")
+    if environment and environment != qbc.environment:
+        return (f"the stored QuickBooks connection is for {environment} but rules.yaml says {qbc.environment}: run "
+                f"`qbsync connect quickbooks --environment {qbc.environment}`, or set "
+                f"connections.quickbooks.environment: {environment}")
+    if qbc.realm_id and stored.get("realm_id") and stored["realm_id"] != qbc.realm_id:
+        return (f"the stored QuickBooks connection is for company {stored['realm_id']} but rules.yaml names "
+                f"{qbc.realm_id}: run `qbsync connect quickbooks` and choose that company, or change "
+                f"connections.quickbooks.realm_id")
+    return None
+
+
+def _connect_precoro(pcc: PrecoroConnection, store: Store, env: Mapping[str, str], *,
+                     embedded: bool) -> tuple[PrecoroClient, dict[str, Any]]:
+    base = env["PRECORO_BASE_URL"] if embedded else precoro_base_url(pcc)
+    stored = {} if embedded else (store.get_tokens("precoro") or {})
+    mismatch = None
+    if stored.get("environment") and stored["environment"] != pcc.environment:
+        mismatch = (f"the stored Precoro key is for {stored['environment']} but rules.yaml says {pcc.environment}: "
+                    f"run `qbsync connect precoro --environment {pcc.environment}`, or set "
+                    f"connections.precoro.environment: {stored['environment']}")
+        stored = {}
+    # Precoro keys do not rotate: the environment, when it has both, simply wins.
+    if env.get("PRECORO_EMAIL") and env.get("PRECORO_TOKEN"):
+        email, token, source = env["PRECORO_EMAIL"], env["PRECORO_TOKEN"], "embedded" if embedded else "environment"
+    elif stored.get("email") and stored.get("token"):
+        email, token, source = stored["email"], stored["token"], "stored"
     else:
-        pc_base = PRECORO_BASE_URLS[pcc.environment]
-    stored_pc = store.get_tokens("precoro") or {}
-    email = env.get("PRECORO_EMAIL") or stored_pc.get("email")
-    token = env.get("PRECORO_TOKEN") or stored_pc.get("token")
-    if not email or not token:
-        raise ConnectionError_("PRECORO_EMAIL and PRECORO_TOKEN are not set: export them, or run `qbsync connect precoro`")
-    local_precoro = pcc.environment == "local"
-    precoro = PrecoroClient(pc_base, email, token, min_interval=0.0 if local_precoro else PRECORO_MIN_INTERVAL)
+        raise ConnectionError_(mismatch or "Precoro is not connected: run `qbsync connect precoro`, or export "
+                               "PRECORO_EMAIL and PRECORO_TOKEN", "precoro")
+    client = PrecoroClient(base, email, token, min_interval=0.0 if pcc.environment == "local" else PRECORO_MIN_INTERVAL)
+    describe = {"environment": pcc.environment, "base_url": base, "email": email, "credentials": source,
+                "connected_at": stored.get("connected_at") if source == "stored" else None}
+    return client, describe
 
-    describe = {
-        "quickbooks": {"environment": qbc.environment, "base_url": qb_base, "realm_id": realm},
-        "precoro": {"environment": pcc.environment, "base_url": pc_base},
+
+def saved_connections(rules: Rules, store: Store, error: Exception | None = None) -> dict[str, Any]:
+    """What is known of both connections without reaching them (for a status when connecting
+    failed): environment, realm, expiry from the store. `error` lands on the side it names."""
+    qbc, pcc = rules.connections.quickbooks, rules.connections.precoro
+    qb = store.get_tokens("quickbooks") or {}
+    pc = store.get_tokens("precoro") or {}
+    out = {
+        "quickbooks": {
+            "environment": qbc.environment, "base_url": quickbooks_endpoints(qbc).api_base_url,
+            "realm_id": qbc.realm_id or qb.get("realm_id"), "credentials": "stored" if qb else None,
+            "connected_at": qb.get("connected_at"), "access_token_expires_at": iso_time(qb.get("access_expires_at")),
+            "refresh_token_expires_at": iso_time(qb.get("refresh_expires_at")), "reachable": None,
+        },
+        "precoro": {
+            "environment": pcc.environment, "base_url": precoro_base_url(pcc), "email": pc.get("email"),
+            "credentials": "stored" if pc else None, "connected_at": pc.get("connected_at"), "reachable": None,
+        },
     }
-    return Connected(quickbooks, precoro, realm, describe, local)
+    if error is not None:
+        sides = [error.side] if getattr(error, "side", None) in out else list(out)
+        for side in sides:
+            out[side]["reachable"] = False
+            out[side]["error"] = str(error)
+    return out
 
 
 def _local_env(info: dict[str, Any]) -> dict[str, str]:

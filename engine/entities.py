@@ -28,8 +28,12 @@ class EntityKind:
 
 SUPPLIERS = EntityKind("suppliers", "supplier", "Vendor", "/suppliers", "DisplayName")
 ITEMS = EntityKind("items", "item", "Item", "/items", "Name")
-KINDS = {k.kind: k for k in (SUPPLIERS, ITEMS)}
-SECTIONS = {k.section: k for k in (SUPPLIERS, ITEMS)}
+# Documents go one way, created once each (engine/documents.py); they have no rules fields.
+INVOICES = EntityKind("invoices", "invoice", "Bill", "/invoices", "DocNumber")
+PURCHASE_ORDERS = EntityKind("purchase_orders", "purchase_order", "PurchaseOrder", "/purchaseorders", "DocNumber")
+DOCUMENTS = (INVOICES, PURCHASE_ORDERS)
+KINDS = {k.kind: k for k in (SUPPLIERS, ITEMS, *DOCUMENTS)}
+SECTIONS = {k.section: k for k in (SUPPLIERS, ITEMS, *DOCUMENTS)}
 
 def to_canonical(rule: FieldRule, side: Side, raw_value: Any, refs: References | None = None) -> Any:
     if rule.transform in REFERENCE_TRANSFORMS:

@@ -23,6 +23,7 @@ class References:
     option_to_account: dict[str, str] = field(default_factory=dict)
     account_to_option: dict[str, str] = field(default_factory=dict)
     chart_field_id: str | None = None
+    account_names: dict[str, str] = field(default_factory=dict)  # QuickBooks account id -> option name
 
     @classmethod
     def build(cls, supplier_links: Iterable[tuple[str, str]], custom_fields: Iterable[dict],
@@ -38,6 +39,7 @@ class References:
             if option.get("externalId"):
                 refs.option_to_account[str(option["id"])] = str(option["externalId"])
                 refs.account_to_option[str(option["externalId"])] = str(option["id"])
+                refs.account_names[str(option["externalId"])] = str(option.get("name") or "")
         return refs
 
     def canonical(self, transform: str, side: str, value: Any) -> str | None:

@@ -16,8 +16,9 @@ from rules.model import Rules
 
 from .apply import ActionResult, ApplyReport, StalePlanError, apply_plan
 from .clients.errors import ApiError, NotFound
-from .connections import Connected, connect
-from .entities import ITEMS, SECTIONS, EntityKind, record
+from .connections import Connected, connect, saved_connections
+from .documents import APPROVED_STATUSES, plan_documents
+from .entities import DOCUMENTS, ITEMS, SECTIONS, EntityKind, record
 from .items import mapping_actions, reconcile_items
 from .references import References
 from .suggest import CandidateIndex
@@ -27,8 +28,8 @@ from .store import Store
 
 Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
 
-# Entities in the order they are planned: items refer to suppliers through their links.
-SUPPORTED = ("suppliers", "items")
+# Entities in the order they are planned: items refer to suppliers, documents to both, by their links.
+SUPPORTED = ("suppliers", "items", "invoices", "purchase_orders")
 
 
 class PlanNotFound(Exception):
@@ -92,14 +93,19 @@ class SyncSession:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def enabled(self, section: str) -> bool:
+        if section in ("invoices", "purchase_orders"):
+            return getattr(self.rules.documents, section)
+        return self.rules.entity(section).enabled
+
     def entities(self, only: Iterable[str] | None = None) -> list[EntityKind]:
-        names = list(only) if only else [s for s in SUPPORTED if self.rules.entity(s).enabled]
+        names = list(only) if only else [s for s in SUPPORTED if self.enabled(s)]
         unknown = [n for n in names if n not in SECTIONS]
         if unknown:
             raise ValueError(f"unknown entity {unknown[0]!r}; expected one of {', '.join(SECTIONS)}")
-        unsupported = [n for n in names if n not in SUPPORTED]
-        if unsupported:
-            raise ValueError(f"{unsupported[0]} cannot be synced yet by this version")
+        disabled = [n for n in names if not self.enabled(n)]
+        if disabled:
+            raise ValueError(f"{disabled[0]} are turned off in {self.rules_path}; turn them on there to sync them")
         return [SECTIONS[n] for n in names]
 
     def references(self) -> References:
@@ -138,6 +144,9 @@ class SyncSession:
         actions: list[Action] = []
         agreed: list[dict[str, Any]] = []
         for kind in kinds:
+            if kind in DOCUMENTS:
+                actions.extend(self._plan_documents(kind, progress))
+                continue
             refs = self.references() if kind is ITEMS else None
             precoro, quickbooks = self.fetch(kind, progress, refs)
             if progress:
@@ -154,6 +163,23 @@ class SyncSession:
         self._carry_decisions(plan)
         self._save(plan, agreed)
         return plan
+
+    def _plan_documents(self, kind: EntityKind, progress: Progress | None) -> list[Action]:
+        """Approved documents not sent yet (D1, D2): one Precoro list read, no QuickBooks read."""
+        conn, realm = self.connected, self.realm_id
+        refs = self.references()
+        item_links = {l.precoro_id: l.quickbooks_id for l in self.store.sync_state(ITEMS.section, realm).links.values()}
+        item_accounts = {}
+        for raw in conn.precoro.list_all(ITEMS.precoro):
+            account = record(ITEMS, self.rules.items, "precoro", raw, refs).values.get("chart_of_accounts") \
+                if self.rules.items.has_field("chart_of_accounts") else None
+            if account and not str(account).startswith("precoro:"):
+                item_accounts[str(raw["id"])] = account
+        if progress:
+            progress(f"reading Precoro {kind.precoro.strip('/')}", 0, None)
+        docs = conn.precoro.list_all(kind.precoro, params={"status": sorted(APPROVED_STATUSES)})
+        sent = set(self.store.sync_state(kind.section, realm).links)
+        return plan_documents(kind, docs, sent, refs, item_links, item_accounts)
 
     def _save(self, plan: Plan, agreed: list[dict[str, Any]] = ()) -> None:
         # Both sides agreeing is a fact about now, not a change to anyone's books: remember it at
@@ -214,7 +240,7 @@ class SyncSession:
               retry_failed: bool = False) -> ApplyReport:
         plan = self.load_plan(plan_id)
         conn = self.connected
-        refs = self.references() if any(a.entity == ITEMS.kind for a in plan.actions) else None
+        refs = self.references() if any(a.entity != "supplier" for a in plan.actions) else None
         return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
                           on_result=on_result, retry_failed=retry_failed, refs=refs)
 
@@ -319,7 +345,8 @@ class SyncSession:
                     out["connections"][side]["error"] = str(exc)
             realm = conn.realm_id
         except Exception as exc:  # a missing credential must not hide the rest of the status
-            out["connections"] = {"error": str(exc)}
+            # What the store knows of each side (environment, realm, token expiry), the error on its side.
+            out["connections"] = {**saved_connections(self.rules, self.store, exc), "error": str(exc)}
             realm = None
         plan = self.latest_plan()
         entities = {}

@@ -11,7 +11,7 @@ from engine.plan import Action, Plan
 SIDE = {"quickbooks": "QuickBooks", "precoro": "Precoro", None: "qbsync"}
 SYMBOL = {"create": "+", "update": "~", "deactivate": "-", "reactivate": "^", "link": "=", "unlink": "/",
           "conflict": "!", "ambiguous": "?", "blocked": "x"}
-SECTION_OF = {"supplier": "suppliers", "item": "items"}
+SECTION_OF = {"supplier": "suppliers", "item": "items", "invoice": "invoices", "purchase_order": "purchase orders"}
 
 
 def show(value: Any) -> str:
@@ -93,9 +93,9 @@ def plan_text(plan: Plan) -> str:
     if plan.actions:
         out.append("")
     out.append(summary_line(plan))
-    if plan.actions:
-        if plan.summary()["undecided_conflicts"]:
-            out.append("Decide conflicts with: qbsync decide ACTION_ID precoro|quickbooks|skip")
+    if plan.summary()["undecided_conflicts"]:
+        out.append("Decide conflicts with: qbsync decide ACTION_ID precoro|quickbooks|skip")
+    if any(a.executable for a in plan.actions):
         out.append(f"Apply with: qbsync apply {plan.id}")
     return "\n".join(out)
 

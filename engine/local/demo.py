@@ -151,9 +151,11 @@ def seed_precoro(state: Any, accounts: dict[str, str]) -> None:
     for supplier in SUPPLIERS:
         suppliers[supplier["name"]] = state.insert("suppliers", supplier)["id"]
     chart = state.insert("itemcustomfields", {"name": "Chart of accounts"})["id"]
+    options = {}
     for index, account in enumerate(ACCOUNTS):
-        state.insert("itemcustomfield_options", {"customField": chart, "name": account["Name"], "code": f"A{index + 1}",
-                                                 "externalId": accounts[account["Name"]]})
+        options[account["Name"]] = state.insert("itemcustomfield_options", {
+            "customField": chart, "name": account["Name"], "code": f"A{index + 1}",
+            "externalId": accounts[account["Name"]]})["id"]
     items = {}
     for item in PRECORO_ITEMS:
         body = dict(item)
@@ -166,11 +168,13 @@ def seed_precoro(state: Any, accounts: dict[str, str]) -> None:
     state.insert("invoices", {
         "status": 2, "fromSupplier": True, "invoiceNumber": "INV-2026-0042", "supplier": suppliers["Robertson & Associates"],
         "items": [{"item": items["Copy paper A4"], "name": "Copy paper A4", "quantity": 10, "price": 4.2},
-                  {"item": None, "name": "Courier delivery", "quantity": 1, "price": 15.0}],
+                  {"item": None, "name": "Courier delivery", "quantity": 1, "price": 15.0,
+                   "itemCustomFields": {chart: options["Office Supplies"]}}],
     })
     state.insert("purchaseorders", {
         "status": 2, "supplier": suppliers["amy's bird sanctuary "],
-        "items": [{"item": None, "name": "Bird seed, 20 kg", "quantity": 3, "price": 32.5}],
+        "items": [{"item": None, "name": "Bird seed, 20 kg", "quantity": 3, "price": 32.5,
+                   "itemCustomFields": {chart: options["Cost of Goods Sold"]}}],
     })
 
 

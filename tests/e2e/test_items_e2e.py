@@ -158,3 +158,21 @@ def test_i8_deleting_a_linked_precoro_item_frees_the_quickbooks_item(workdir):
     # A new Precoro item can now be mapped to the freed QuickBooks item.
     created = pc.create("/items", {"name": "Landscape service", "price": "70"})
     assert workdir.run("items", "map", str(created["id"]), qb_item(qb, "Landscape")["Id"], "--yes").returncode == 0
+
+
+def test_d1_d2_approved_documents_become_bills_once_each(workdir):
+    rules = workdir.path / "rules.yaml"
+    rules.write_text(rules.read_text().replace("purchase_orders: false", "purchase_orders: true"))
+    first_sync(workdir)  # suppliers, items, and the documents whose suppliers were linked before
+    plan = workdir.json("plan")
+    report = workdir.json("apply", "--yes")
+    qb, pc = clients(workdir)
+    [bill] = list(qb.query_all("Bill"))
+    assert bill["DocNumber"] == "INV-2026-0042" and "supplier portal" in bill["PrivateNote"]  # S6
+    kinds = [line["DetailType"] for line in bill["Line"]]
+    assert kinds == ["ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail"]  # D2
+    assert len(list(qb.query_all("PurchaseOrder"))) == 1
+    # Once each: nothing more to send, and another apply sends nothing.
+    again = workdir.json("plan")
+    assert not [a for a in again["actions"] if a["entity"] in ("invoice", "purchase_order")]
+    assert len(list(qb.query_all("Bill"))) == 1

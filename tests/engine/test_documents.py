@@ -1,0 +1,79 @@
+"""Documents in the pure planner (D1, D2, S6)."""
+
+from __future__ import annotations
+
+from engine.documents import plan_documents
+from engine.entities import INVOICES, PURCHASE_ORDERS
+from engine.references import References
+
+REFS = References.build([("2", "8")], [{"id": 1, "name": "Chart of accounts"}],
+                        [{"id": 11, "externalId": "2", "name": "Office Supplies"}])
+
+
+def invoice(idn, *, status=2, supplier=2, lines=None, portal=False, number="INV-1"):
+    return {"idn": idn, "status": status, "supplier": {"id": supplier, "name": "Robertson"}, "fromSupplier": portal,
+            "invoiceNumber": number, "issueDate": "2026-11-20", "currency": "USD", "sum": 57.0,
+            "updateDate": "2026-11-20T10:00:00+00:00",
+            "items": lines if lines is not None else [
+                {"item": {"id": 1, "name": "Copy paper"}, "name": "Copy paper", "quantity": 10, "price": 4.2},
+                {"item": None, "name": "Courier", "quantity": 1, "price": 15,
+                 "dataItemCustomFields": {"data": [{"itemCustomField": {"id": 1}, "option": {"id": 11}}]}}]}
+
+
+def plan(docs, sent=(), kind=INVOICES, item_links=None, item_accounts=None):
+    return plan_documents(kind, docs, set(sent), REFS, item_links if item_links is not None else {"1": "16"},
+                          item_accounts or {})
+
+
+def test_d1_an_approved_invoice_becomes_one_bill():
+    [action] = plan([invoice(1)])
+    assert (action.kind, action.target, action.entity, action.precoro_id) == ("create", "quickbooks", "invoice", "1")
+    body = action.extra["quickbooks_body"]
+    assert body["VendorRef"] == {"value": "8"} and body["DocNumber"] == "INV-1" and body["TxnDate"] == "2026-11-20"
+
+
+def test_d1_once_each_and_only_approved():
+    assert plan([invoice(1)], sent={"1"}) == []
+    assert plan([invoice(2, status=1)]) == []  # pending approval
+    assert [a.precoro_id for a in plan([invoice(3, status=5)])] == ["3"]  # paid: it was approved
+
+
+def test_d1_purchase_orders_become_purchase_orders():
+    [action] = plan([invoice(1, number=None)], kind=PURCHASE_ORDERS)
+    assert action.entity == "purchase_order" and action.extra["quickbooks_body"]["DocNumber"] == "1"
+
+
+def test_d2_linked_items_are_item_lines_and_the_rest_category_lines():
+    [action] = plan([invoice(1)])
+    first, second = action.extra["quickbooks_body"]["Line"]
+    assert first["DetailType"] == "ItemBasedExpenseLineDetail"
+    assert first["ItemBasedExpenseLineDetail"]["ItemRef"] == {"value": "16"} and first["Amount"] == 42.0
+    assert second["DetailType"] == "AccountBasedExpenseLineDetail"
+    assert second["AccountBasedExpenseLineDetail"]["AccountRef"] == {"value": "2"}
+
+
+def test_d2_an_unmapped_item_line_goes_as_a_category_line_on_its_items_account():
+    [action] = plan([invoice(1)], item_links={}, item_accounts={"1": "2"})
+    lines = action.extra["quickbooks_body"]["Line"]
+    assert [line["DetailType"] for line in lines] == ["AccountBasedExpenseLineDetail"] * 2
+
+
+def test_d2_a_line_with_no_account_holds_the_document_back_with_the_reason():
+    [action] = plan([invoice(1)], item_links={})
+    assert action.kind == "blocked" and "line 1" in action.note
+
+
+def test_d1_supplier_not_integrated_holds_the_document_back():
+    [action] = plan([invoice(1, supplier=99)])
+    assert action.kind == "blocked" and "not integrated" in action.note
+
+
+def test_s6_supplier_portal_invoices_sync_like_staff_ones():
+    [action] = plan([invoice(1, portal=True)])
+    assert action.kind == "create" and "supplier portal" in action.extra["quickbooks_body"]["PrivateNote"]
+
+
+def test_d1_a_long_invoice_number_is_cut_to_fit_and_the_plan_says_so():
+    [action] = plan([invoice(1, number="X" * 30)])
+    assert action.extra["quickbooks_body"]["DocNumber"] == "X" * 21
+    assert "cut from 30 to 21" in next(c for c in action.changes if c.field == "doc number").note
