@@ -22,6 +22,26 @@ def clients(workdir):
     return workdir.clients()
 
 
+def kill_apply_midway(workdir, plan_id: str, done_where: str, done_at_least: int) -> None:
+    """Start `qbsync apply` and kill -9 it once the journal shows some writes done (W3)."""
+    env = {**os.environ, **workdir.apis.env}
+    process = subprocess.Popen([sys.executable, "-m", "tui.cli", "apply", plan_id, "--yes", "--json"],
+                               cwd=workdir.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = workdir.path / ".qbsync" / "state.db"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            done = sqlite3.connect(state).execute(f"select count(*) from journal where state = 'done' {done_where}").fetchone()[0]
+        except sqlite3.Error:
+            done = 0
+        if done >= done_at_least:
+            break
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the apply finished before it could be killed"
+
+
 def vendor_named(qb, name):
     rows = list(qb.query_all("Vendor", f"DisplayName = {quote(name)}"))
     assert len(rows) == 1, rows
@@ -241,22 +261,8 @@ def test_w3_killed_mid_apply_then_rerun_finishes_without_duplicates(workdir):
     plan = workdir.json("plan")
     creates = [a for a in plan["actions"] if a["kind"] == "create" and a["target"] == "quickbooks"]
     assert len(creates) >= 240
-    env = {**os.environ, **workdir.apis.env}
-    process = subprocess.Popen([sys.executable, "-m", "tui.cli", "apply", plan["plan_id"], "--yes", "--json"],
-                               cwd=workdir.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kill_apply_midway(workdir, plan["plan_id"], "", 1)
     state = workdir.path / ".qbsync" / "state.db"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            done = sqlite3.connect(state).execute("select count(*) from journal where state = 'done'").fetchone()[0]
-        except sqlite3.Error:
-            done = 0
-        if done >= 1:
-            break
-        time.sleep(0.005)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the apply finished before it could be killed"
 
     rerun = workdir.run("apply", plan["plan_id"], "--yes", "--json")
     report = json.loads(rerun.stdout)
@@ -275,23 +281,7 @@ def test_w3_killed_while_creating_in_precoro_then_rerun_finishes_without_duplica
     for name in names:
         qb.create("Vendor", {"DisplayName": name, "PrimaryEmailAddr": {"Address": f"a{name[-3:]}@x.example, b@x.example"}})
     plan = workdir.json("plan")
-    env = {**os.environ, **workdir.apis.env}
-    process = subprocess.Popen([sys.executable, "-m", "tui.cli", "apply", plan["plan_id"], "--yes", "--json"],
-                               cwd=workdir.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = workdir.path / ".qbsync" / "state.db"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            done = sqlite3.connect(state).execute(
-                "select count(*) from journal where state = 'done' and side = 'precoro'").fetchone()[0]
-        except sqlite3.Error:
-            done = 0
-        if done >= 5:
-            break
-        time.sleep(0.002)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, "the apply finished before it could be killed"
+    kill_apply_midway(workdir, plan["plan_id"], "and side = 'precoro'", 5)
 
     workdir.run("apply", plan["plan_id"], "--yes", "--json")
     suppliers = [s for s in pc.list_all("/suppliers") if s["name"] in names]
