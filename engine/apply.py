@@ -23,7 +23,7 @@ from rules.model import Rules, Side, other_side
 
 from .clients.errors import ApiError, RateLimited, ServerError, StaleObject
 from .clients.quickbooks import BatchOp
-from .entities import DOCUMENTS, KINDS, EntityKind, precoro_form, precoro_record, quickbooks_body, quickbooks_record
+from .entities import DOCUMENTS, KINDS, LISTS, EntityKind, precoro_form, precoro_record, quickbooks_body, quickbooks_record
 from .plan import Action, Plan
 from .references import References
 from .store import Store
@@ -85,7 +85,8 @@ class WriteUnit:
     name: str
     fields: dict[str, Any] = field(default_factory=dict)  # canonical values to write
     base: dict[str, Any] = field(default_factory=dict)  # current nested QuickBooks objects the write touches
-    body: dict[str, Any] | None = None  # a whole body built by the planner (documents)
+    body: dict[str, Any] | None = None  # a whole QuickBooks body built by the planner (documents)
+    request: dict[str, Any] | None = None  # a whole Precoro request built by the planner (lists): path, form
     sources: dict[str, Any] = field(default_factory=dict)  # the other side's value of each field
     active: bool | None = None
     actions: list[Action] = field(default_factory=list)
@@ -131,6 +132,7 @@ def build_units(actions: list[Action]) -> list[WriteUnit]:
         unit.sources.update(sources)
         unit.base.update(action.extra.get("quickbooks_base") or {})
         unit.body = action.extra.get("quickbooks_body", unit.body)
+        unit.request = action.extra.get("precoro_request", unit.request)
         if action.kind in ("deactivate", "reactivate"):
             unit.active = action.kind == "reactivate"
             if action.kind == "reactivate" and side == "quickbooks" and action.extra.get("name"):
@@ -372,7 +374,7 @@ class Applier:
     def _apply_precoro(self, units: list[WriteUnit], journal: dict) -> None:
         if not units:
             return
-        changed = self._precoro_changed_since_plan({u.kind for u in units})
+        changed = self._precoro_changed_since_plan({u.kind for u in units if u.kind not in LISTS})
         for unit in units:
             state = journal.get(unit.key, {}).get("state")
             current = changed.get((unit.kind.precoro, unit.record_id))
@@ -402,6 +404,8 @@ class Applier:
         return found
 
     def _precoro_write(self, unit: WriteUnit, *, recovering: bool) -> dict:
+        if unit.request is not None:
+            return self._precoro_request(unit, recovering=recovering)
         rules = self.rules.entity(unit.kind.section)
         form, lists = precoro_form(rules, unit.fields, self.refs)
         if unit.active is not None:
@@ -427,6 +431,17 @@ class Applier:
             obj = self.pc.get(f"{path}/{record_id}")
         return obj
 
+    def _precoro_request(self, unit: WriteUnit, *, recovering: bool) -> dict:
+        """A list option: created with the QuickBooks id as externalId, or renamed."""
+        path, form = unit.request["path"], unit.request["form"]
+        if unit.op == "update":
+            return self.pc.update(path, form)
+        if recovering:
+            found = next(iter(self.pc.list_all(path, params={"external_id": [unit.quickbooks_id]})), None)
+            if found is not None:
+                return found
+        return self.pc.create(path, {**form, "externalId": unit.quickbooks_id})
+
     def _sync_sub_resources(self, path: str, collection: str, attribute: str, wanted: list, known: dict | None) -> None:
         """Make the sub-resources (contacts) hold exactly `wanted`, in order (S3)."""
         current_obj = known if known is not None else self.pc.get(path)
@@ -443,14 +458,20 @@ class Applier:
                 self.pc.create(f"{path}/{collection}", {attribute: value, "name": str(value).split("@")[0]})
 
     def _precoro_done(self, unit: WriteUnit, obj: dict) -> None:
-        rules = self.rules.entity(unit.kind.section)
-        written = precoro_record(unit.kind, rules, obj, self.refs)
         with self.store.transaction():
-            if unit.op == "create":
+            if unit.kind in LISTS:
+                if unit.op == "create":
+                    self.store.put_link(unit.kind.section, self.realm, str(obj["id"]), unit.quickbooks_id,
+                                        how="created", since=_now(), baseline={}, active={})
+            elif unit.op == "create":
+                rules = self.rules.entity(unit.kind.section)
+                written = precoro_record(unit.kind, rules, obj, self.refs)
                 baseline = {r.name: {"precoro": written.values.get(r.name), "quickbooks": unit.sources.get(r.name)} for r in rules.fields}
                 self.store.put_link(unit.kind.section, self.realm, written.id, unit.quickbooks_id, how="created",
                                     since=_now(), baseline=baseline, active={"precoro": written.active, "quickbooks": True})
             else:
+                rules = self.rules.entity(unit.kind.section)
+                written = precoro_record(unit.kind, rules, obj, self.refs)
                 fields = {name: {"precoro": written.values.get(name), "quickbooks": unit.sources.get(name, written.values.get(name))}
                           for name in unit.fields}
                 active = {"precoro": written.active, "quickbooks": written.active} if unit.active is not None else None

@@ -24,6 +24,8 @@ class EntityKind:
     quickbooks: str  # the QuickBooks entity: "Vendor"
     precoro: str  # the Precoro collection path: "/suppliers"
     quickbooks_name: str  # the name field QuickBooks suffixes with " (deleted)"
+    custom_field: str | None = None  # lists kept as custom-field options: the field's name in Precoro
+    renames: bool = True  # lists: whether Precoro can rename its records
 
 
 SUPPLIERS = EntityKind("suppliers", "supplier", "Vendor", "/suppliers", "DisplayName")
@@ -32,8 +34,15 @@ ITEMS = EntityKind("items", "item", "Item", "/items", "Name")
 INVOICES = EntityKind("invoices", "invoice", "Bill", "/invoices", "DocNumber")
 PURCHASE_ORDERS = EntityKind("purchase_orders", "purchase_order", "PurchaseOrder", "/purchaseorders", "DocNumber")
 DOCUMENTS = (INVOICES, PURCHASE_ORDERS)
-KINDS = {k.kind: k for k in (SUPPLIERS, ITEMS, *DOCUMENTS)}
-SECTIONS = {k.section: k for k in (SUPPLIERS, ITEMS, *DOCUMENTS)}
+# Lists go one way, QuickBooks -> Precoro options (engine/lists.py).
+CHART_OF_ACCOUNTS = EntityKind("chart_of_accounts", "account", "Account", "/itemcustomfields", "Name", "Chart of accounts")
+CLASSES = EntityKind("classes", "class", "Class", "/itemcustomfields", "Name", "Classes")
+LOCATIONS = EntityKind("locations", "location", "Department", "/documentcustomfields", "Name", "Locations")
+TAXES = EntityKind("taxes", "tax", "TaxCode", "/taxes", "Name", renames=False)
+TERMS = EntityKind("terms", "term", "Term", "/paymentterms", "Name", renames=False)
+LISTS = (CHART_OF_ACCOUNTS, CLASSES, LOCATIONS, TAXES, TERMS)
+KINDS = {k.kind: k for k in (SUPPLIERS, ITEMS, *DOCUMENTS, *LISTS)}
+SECTIONS = {k.section: k for k in (SUPPLIERS, ITEMS, *DOCUMENTS, *LISTS)}
 
 def to_canonical(rule: FieldRule, side: Side, raw_value: Any, refs: References | None = None) -> Any:
     if rule.transform in REFERENCE_TRANSFORMS:

@@ -9,12 +9,7 @@ never equals a QuickBooks id by accident and the plan shows what it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
-
-# The Precoro item custom field that holds the chart of accounts, by name (the QuickBooks
-# integration imports the accounts into it, each option carrying its account's id as externalId).
-CHART_OF_ACCOUNTS_FIELD = "chart of accounts"
-
+from typing import Any, Iterable, Mapping
 
 @dataclass
 class References:
@@ -26,20 +21,18 @@ class References:
     account_names: dict[str, str] = field(default_factory=dict)  # QuickBooks account id -> option name
 
     @classmethod
-    def build(cls, supplier_links: Iterable[tuple[str, str]], custom_fields: Iterable[dict],
-              options: Iterable[dict]) -> "References":
-        refs = cls()
+    def build(cls, supplier_links: Iterable[tuple[str, str]], chart_field_id: str | None = None,
+              account_links: Iterable[tuple[str, str]] = (), option_names: Mapping[str, str] | None = None) -> "References":
+        """From links (Precoro id, QuickBooks id) of this QuickBooks company only: never from a
+        Precoro externalId alone, which may name a record of another company (L3)."""
+        refs = cls(chart_field_id=chart_field_id)
         for precoro_id, quickbooks_id in supplier_links:
             refs.supplier_to_quickbooks[precoro_id] = quickbooks_id
             refs.supplier_to_precoro[quickbooks_id] = precoro_id
-        for custom_field in custom_fields:
-            if str(custom_field.get("name", "")).strip().casefold() == CHART_OF_ACCOUNTS_FIELD:
-                refs.chart_field_id = str(custom_field["id"])
-        for option in options:
-            if option.get("externalId"):
-                refs.option_to_account[str(option["id"])] = str(option["externalId"])
-                refs.account_to_option[str(option["externalId"])] = str(option["id"])
-                refs.account_names[str(option["externalId"])] = str(option.get("name") or "")
+        for option_id, account_id in account_links:
+            refs.option_to_account[option_id] = account_id
+            refs.account_to_option[account_id] = option_id
+            refs.account_names[account_id] = (option_names or {}).get(option_id, "")
         return refs
 
     def canonical(self, transform: str, side: str, value: Any) -> str | None:

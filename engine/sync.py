@@ -18,7 +18,8 @@ from .apply import ActionResult, ApplyReport, StalePlanError, apply_plan
 from .clients.errors import ApiError, NotFound
 from .connections import Connected, connect, saved_connections
 from .documents import APPROVED_STATUSES, plan_documents
-from .entities import DOCUMENTS, ITEMS, SECTIONS, EntityKind, record
+from .entities import CHART_OF_ACCOUNTS, DOCUMENTS, ITEMS, LISTS, SECTIONS, SUPPLIERS, EntityKind, record
+from .lists import plan_list
 from .items import mapping_actions, reconcile_items
 from .references import References
 from .suggest import CandidateIndex
@@ -28,8 +29,10 @@ from .store import Store
 
 Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
 
-# Entities in the order they are planned: items refer to suppliers, documents to both, by their links.
-SUPPORTED = ("suppliers", "items", "invoices", "purchase_orders")
+# Entities in the order they are planned: items refer to accounts and suppliers, documents to all
+# of them, through their links.
+SUPPORTED = ("chart_of_accounts", "classes", "locations", "taxes", "terms", "suppliers", "items", "invoices",
+             "purchase_orders")
 
 
 class PlanNotFound(Exception):
@@ -96,6 +99,8 @@ class SyncSession:
     def enabled(self, section: str) -> bool:
         if section in ("invoices", "purchase_orders"):
             return getattr(self.rules.documents, section)
+        if SECTIONS[section] in LISTS:
+            return getattr(self.rules.lists, section)
         return self.rules.entity(section).enabled
 
     def entities(self, only: Iterable[str] | None = None) -> list[EntityKind]:
@@ -103,21 +108,41 @@ class SyncSession:
         unknown = [n for n in names if n not in SECTIONS]
         if unknown:
             raise ValueError(f"unknown entity {unknown[0]!r}; expected one of {', '.join(SECTIONS)}")
+        names = [s for s in SUPPORTED if s in names]  # dependencies first, whatever order was asked
         disabled = [n for n in names if not self.enabled(n)]
         if disabled:
             raise ValueError(f"{disabled[0]} are turned off in {self.rules_path}; turn them on there to sync them")
         return [SECTIONS[n] for n in names]
 
     def references(self) -> References:
-        """What item references need: supplier links, and Precoro's chart-of-accounts options."""
+        """What item and document references need: supplier and chart-of-accounts links of this company."""
+        conn, realm = self.connected, self.realm_id
+        suppliers = self.store.sync_state(SUPPLIERS.section, realm).links.values()
+        accounts = self.store.sync_state(CHART_OF_ACCOUNTS.section, realm).links.values()
+        chart_field, options = self._list_options(CHART_OF_ACCOUNTS)
+        return References.build(((l.precoro_id, l.quickbooks_id) for l in suppliers),
+                                chart_field.rsplit("/", 2)[1] if chart_field else None,
+                                ((l.precoro_id, l.quickbooks_id) for l in accounts),
+                                {str(o["id"]): str(o.get("name") or "") for o in options})
+
+    def _list_options(self, kind: EntityKind) -> tuple[str | None, list[dict]]:
+        """Where a list's Precoro records live (None: its custom field is missing), and the records."""
         conn = self.connected
-        links = self.store.sync_state("suppliers", conn.realm_id).links.values()
-        custom_fields = list(conn.precoro.list_all("/itemcustomfields"))
-        refs = References.build(((l.precoro_id, l.quickbooks_id) for l in links), custom_fields, [])
-        if refs.chart_field_id:
-            options = conn.precoro.list_all(f"/itemcustomfields/{refs.chart_field_id}/options")
-            refs = References.build(((l.precoro_id, l.quickbooks_id) for l in links), custom_fields, options)
-        return refs
+        collection = kind.precoro
+        if kind.custom_field:
+            fields = [f for f in conn.precoro.list_all(kind.precoro)
+                      if str(f.get("name") or "").strip().casefold() == kind.custom_field.casefold()]
+            if not fields:
+                return None, []
+            collection = f"{kind.precoro}/{fields[0]['id']}/options"
+        return collection, list(conn.precoro.list_all(collection))
+
+    def _plan_list(self, kind: EntityKind) -> list[Action]:
+        """One QuickBooks list mirrored as Precoro options (L1-L3)."""
+        collection, options = self._list_options(kind)
+        quickbooks = self.connected.quickbooks.query_all(kind.quickbooks, include_inactive=True)
+        links = {l.precoro_id: l.quickbooks_id for l in self.store.sync_state(kind.section, self.realm_id).links.values()}
+        return plan_list(kind, quickbooks, options, links, collection)
 
     def fetch(self, kind: EntityKind, progress: Progress | None = None, refs: References | None = None):
         """Both sides' records of one entity: one paged read per side, inactive records included."""
@@ -146,6 +171,9 @@ class SyncSession:
         for kind in kinds:
             if kind in DOCUMENTS:
                 actions.extend(self._plan_documents(kind, progress))
+                continue
+            if kind in LISTS:
+                actions.extend(self._plan_list(kind))
                 continue
             refs = self.references() if kind is ITEMS else None
             precoro, quickbooks = self.fetch(kind, progress, refs)

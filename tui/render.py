@@ -11,7 +11,9 @@ from engine.plan import Action, Plan
 SIDE = {"quickbooks": "QuickBooks", "precoro": "Precoro", None: "qbsync"}
 SYMBOL = {"create": "+", "update": "~", "deactivate": "-", "reactivate": "^", "link": "=", "unlink": "/",
           "conflict": "!", "ambiguous": "?", "blocked": "x"}
-SECTION_OF = {"supplier": "suppliers", "item": "items", "invoice": "invoices", "purchase_order": "purchase orders"}
+SECTION_OF = {"supplier": "suppliers", "item": "items", "invoice": "invoices", "purchase_order": "purchase orders",
+              "account": "chart of accounts", "class": "classes", "location": "locations", "tax": "taxes",
+              "term": "payment terms"}
 
 
 def show(value: Any) -> str:

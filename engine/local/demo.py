@@ -81,6 +81,7 @@ ITEMS = [
      "ExpenseAccount": "Software & Subscriptions", "PrefVendor": "Müller Büromaterial GmbH"},
 ]
 
+TAX_CODES = [{"Name": "VAT 20%", "Description": "Standard rate"}, {"Name": "Zero-rated", "Description": "0%"}]
 TERMS = [{"Name": "Net 30", "DueDays": 30}, {"Name": "Net 15", "DueDays": 15}, {"Name": "Due on receipt", "DueDays": 0}]
 CLASSES = [{"Name": "Operations"}, {"Name": "Research & Development"}]
 DEPARTMENTS = [{"Name": "Boston"}, {"Name": "Berlin"}]
@@ -135,7 +136,7 @@ def seed_quickbooks(state: Any, realm: str = DEMO_REALM) -> dict[str, str]:
         if "PrefVendor" in item:
             body["PrefVendorRef"] = {"value": vendors[item["PrefVendor"]], "name": item["PrefVendor"]}
         state.insert(realm, "Item", body)
-    for entity, rows in (("Term", TERMS), ("Class", CLASSES), ("Department", DEPARTMENTS)):
+    for entity, rows in (("Term", TERMS), ("Class", CLASSES), ("Department", DEPARTMENTS), ("TaxCode", TAX_CODES)):
         for row in rows:
             state.insert(realm, entity, row)
     return accounts
@@ -156,6 +157,9 @@ def seed_precoro(state: Any, accounts: dict[str, str]) -> None:
         options[account["Name"]] = state.insert("itemcustomfield_options", {
             "customField": chart, "name": account["Name"], "code": f"A{index + 1}",
             "externalId": accounts[account["Name"]]})["id"]
+    # Where classes and locations are imported to (L1); empty until the first sync.
+    state.insert("itemcustomfields", {"name": "Classes"})
+    state.insert("documentcustomfields", {"name": "Locations"})
     items = {}
     for item in PRECORO_ITEMS:
         body = dict(item)

@@ -99,11 +99,18 @@ class Workdir:
                 PrecoroClient(pc["base_url"], pc["email"], pc["token"]))
 
     def first_sync(self):
-        """Plan the demo pair, decide its first-link conflict for QuickBooks, apply everything."""
+        """Plan the demo pair, decide its first-link conflict for QuickBooks, apply everything.
+
+        A second round sends what waited for the first one's links (item accounts and suppliers,
+        documents), as an operator would. Returns the first plan and its report.
+        """
         plan = self.json("plan")
         conflict = next(a for a in plan["actions"] if a["kind"] == "conflict")
         assert self.run("decide", conflict["id"], "quickbooks").returncode == 0
-        return plan, self.json("apply", "--yes")
+        report = self.json("apply", "--yes")
+        self.run("plan", check=True)
+        self.run("apply", "--yes")
+        return plan, report
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ from engine.documents import plan_documents
 from engine.entities import INVOICES, PURCHASE_ORDERS
 from engine.references import References
 
-REFS = References.build([("2", "8")], [{"id": 1, "name": "Chart of accounts"}],
-                        [{"id": 11, "externalId": "2", "name": "Office Supplies"}])
+REFS = References.build([("2", "8")], "1", [("11", "2")], {"11": "Office Supplies"})
 
 
 def invoice(idn, *, status=2, supplier=2, lines=None, portal=False, number="INV-1"):

@@ -10,11 +10,7 @@ from engine.references import References
 from engine.suggest import CandidateIndex
 
 DEFAULT = rules.loads("version: 1\n")
-REFS = References.build(
-    supplier_links=[("2", "8")],
-    custom_fields=[{"id": 1, "name": "Chart of accounts"}],
-    options=[{"id": 11, "externalId": "2"}, {"id": 12, "externalId": "3"}],
-)
+REFS = References.build(supplier_links=[("2", "8")], chart_field_id="1", account_links=[("11", "2"), ("12", "3")])
 
 
 def qb_item(id, name, *, active=True, sku=None, cost=None, desc=None, vendor=None, account=None):
