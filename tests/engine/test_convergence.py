@@ -5,18 +5,11 @@ Runs the real engine (SyncSession: plan, decide, apply) against both local APIs 
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.clients.auth import StaticToken
-from engine.clients.quickbooks import QuickBooksClient
-from engine.local.http import serve_in_thread
-from engine.local.precoro import PrecoroApp, PrecoroState
-from engine.local.quickbooks import QuickBooksApp, QuickBooksState
 from engine.sync import SyncSession
 
 REALM = "4620816365001"
@@ -25,41 +18,15 @@ FIELDS = {"phone": ("phone", "PrimaryPhone", "FreeFormNumber"), "city": ("city",
 COUNT = 3
 
 
-@pytest.fixture(scope="module")
-def servers():
-    quickbooks, precoro = QuickBooksState(), PrecoroState()
-    qb_server, pc_server = serve_in_thread(QuickBooksApp(quickbooks)), serve_in_thread(PrecoroApp(precoro))
-    quickbooks.register_client("prop", "prop-secret")
-    tokens = quickbooks.issue_tokens("prop", REALM)
-    precoro.add_user("prop@example.com", "prop-token")
-    yield quickbooks, precoro, qb_server, pc_server, tokens
-    qb_server.close()
-    pc_server.close()
-
-
-_runs = itertools.count()
-
-
-def fresh_session(servers, tmp_path: Path) -> SyncSession:
-    quickbooks, precoro, qb_server, pc_server, tokens = servers
-    quickbooks.reset(REALM)
-    precoro.reset()
-    precoro.add_user("prop@example.com", "prop-token")
+def fresh_session(servers, workdir: Path) -> SyncSession:
+    servers.reset(REALM)
     for i in range(COUNT):
-        quickbooks.insert(REALM, "Vendor", {"DisplayName": f"Vendor {i}", "CurrencyRef": {"value": "USD"},
-                                            "PrimaryPhone": {"FreeFormNumber": "0"}, "BillAddr": {"City": "c"}, "AcctNum": "a"})
-        precoro.insert("suppliers", {"name": f"Vendor {i}", "currencies": ["USD"], "phone": "0", "city": "c", "accountNumber": "a"})
-    work = tmp_path / f"run{next(_runs)}"
-    work.mkdir()
-    rules = (Path(__file__).parents[2] / "rules.yaml").read_text()
-    rules = rules.replace("    environment: local\n", "", 2)
-    rules = rules.replace("  quickbooks:\n", f"  quickbooks:\n    environment: local\n    base_url: {qb_server.url}/v3\n    realm_id: '{REALM}'\n    token_url: {qb_server.url}/oauth2/v1/tokens/bearer\n", 1)
-    rules = rules.replace("  precoro:\n", f"  precoro:\n    environment: local\n    base_url: {pc_server.url}\n", 1)
-    (work / "rules.yaml").write_text(rules)
-    env = {"QUICKBOOKS_CLIENT_ID": "prop", "QUICKBOOKS_CLIENT_SECRET": "prop-secret",
-           "QUICKBOOKS_REFRESH_TOKEN": tokens["refresh_token"], "QUICKBOOKS_ACCESS_TOKEN": tokens["access_token"],
-           "PRECORO_EMAIL": "prop@example.com", "PRECORO_TOKEN": "prop-token"}
-    return SyncSession(work / "rules.yaml", work / "state.db", env=env)
+        servers.quickbooks.insert(REALM, "Vendor", {"DisplayName": f"Vendor {i}", "CurrencyRef": {"value": "USD"},
+                                                    "PrimaryPhone": {"FreeFormNumber": "0"}, "BillAddr": {"City": "c"},
+                                                    "AcctNum": "a"})
+        servers.precoro.insert("suppliers", {"name": f"Vendor {i}", "currencies": ["USD"], "phone": "0", "city": "c",
+                                             "accountNumber": "a"})
+    return servers.session(workdir, REALM)
 
 
 edits = st.lists(
@@ -69,8 +36,8 @@ edits = st.lists(
 )
 
 
-def values(servers, session) -> dict:
-    quickbooks, precoro, *_ = servers
+def values(servers) -> dict:
+    quickbooks, precoro = servers.quickbooks, servers.precoro
     out = {}
     for i in range(COUNT):
         p = precoro.get("suppliers", i + 1)
@@ -83,15 +50,15 @@ def values(servers, session) -> dict:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=edits, decisions=st.lists(st.sampled_from(["precoro", "quickbooks"]), min_size=COUNT, max_size=COUNT))
-def test_s2_random_edits_converge_and_nothing_is_lost_silently(servers, tmp_path, edits, decisions):
-    quickbooks, precoro, qb_server, _, tokens = servers
-    session = fresh_session(servers, tmp_path)
+def test_s2_random_edits_converge_and_nothing_is_lost_silently(servers, fresh_dir, edits, decisions):
+    quickbooks, precoro = servers.quickbooks, servers.precoro
+    session = fresh_session(servers, fresh_dir())
     try:
-        first = session.plan()
+        first = session.plan(only=["suppliers"])
         assert [a.kind for a in first.actions] == ["link"] * COUNT
         assert session.apply().ok
 
-        client = QuickBooksClient(f"{qb_server.url}/v3", REALM, StaticToken(tokens["access_token"]))
+        client = session.connected.quickbooks
         last = {}
         for side, i, name, value in edits:
             pkey, top, sub = FIELDS[name]
@@ -106,7 +73,7 @@ def test_s2_random_edits_converge_and_nothing_is_lost_silently(servers, tmp_path
                                          top: nested if sub else value})
             last[(i, name, side)] = value
 
-        plan = session.plan()
+        plan = session.plan(only=["suppliers"])
         conflicted = set()
         for action in plan.actions:
             assert action.kind in ("update", "conflict")
@@ -118,8 +85,8 @@ def test_s2_random_edits_converge_and_nothing_is_lost_silently(servers, tmp_path
         assert report.ok, report.to_json()
 
         # Converged: a plan made right after a successful apply is empty.
-        assert session.plan().actions == []
-        final = values(servers, session)
+        assert session.plan(only=["suppliers"]).actions == []
+        final = values(servers)
         for (i, name), (pv, qv) in final.items():
             assert pv == qv, (i, name, pv, qv)
             p_edit, q_edit = last.get((i, name, "precoro")), last.get((i, name, "quickbooks"))

@@ -1,0 +1,83 @@
+"""Lists, QuickBooks -> Precoro options (L1-L3)."""
+
+from __future__ import annotations
+
+from engine.entities import CHART_OF_ACCOUNTS, TERMS
+from engine.lists import plan_list
+
+PATH = "/itemcustomfields/1/options"
+
+
+def account(id, name, *, active=True, kind="Expense", number=None):
+    raw = {"Id": str(id), "Name": name, "FullyQualifiedName": name, "Active": active, "AccountType": kind}
+    if number:
+        raw["AcctNum"] = number
+    return raw
+
+
+def test_l1_new_accounts_become_options_carrying_their_quickbooks_id():
+    [action] = plan_list(CHART_OF_ACCOUNTS, [account(2, "Office Supplies", number="6100")], [], {}, PATH)
+    assert (action.kind, action.target, action.quickbooks_id) == ("create", "precoro", "2")
+    assert action.extra["precoro_request"] == {"path": PATH, "form": {"name": "Office Supplies", "code": "6100"}}
+
+
+def test_l1_only_active_accounts_a_purchase_can_use_are_imported():
+    quickbooks = [account(1, "Accounts Payable (A/P)", kind="Accounts Payable"), account(2, "Old", active=False),
+                  account(3, "Sales", kind="Income")]
+    assert plan_list(CHART_OF_ACCOUNTS, quickbooks, [], {}, PATH) == []
+
+
+def test_l1_a_rename_in_quickbooks_renames_the_option():
+    [action] = plan_list(CHART_OF_ACCOUNTS, [account(2, "Office supplies & postage")], [{"id": 7, "name": "Office Supplies"}],
+                         {"7": "2"}, PATH)
+    assert (action.kind, action.target, action.precoro_id) == ("update", "precoro", "7")
+    assert action.extra["precoro_request"] == {"path": f"{PATH}/7", "form": {"name": "Office supplies & postage"}}
+
+
+def test_l1_an_existing_option_of_the_same_name_is_linked_not_duplicated():
+    [action] = plan_list(TERMS, [{"Id": "3", "Name": "Net 30", "DueDays": 30}], [{"id": 1, "name": "net 30"}], {}, "/paymentterms")
+    assert (action.kind, action.precoro_id, action.quickbooks_id) == ("link", "1", "3")
+
+
+def test_l1_without_the_custom_field_in_precoro_the_plan_says_what_to_do():
+    [action] = plan_list(CHART_OF_ACCOUNTS, [account(2, "Office Supplies")], [], {}, None)
+    assert action.kind == "blocked" and "Chart of accounts" in action.note
+
+
+def test_l2_linked_options_need_nothing():
+    assert plan_list(CHART_OF_ACCOUNTS, [account(2, "Office Supplies")], [{"id": 7, "name": "Office Supplies"}],
+                     {"7": "2"}, PATH) == []
+
+
+def test_l3_an_external_id_alone_never_links_an_option(tmp_path):
+    # Option 7 was integrated with another company's account 2; this company's account 2 is another account.
+    options = [{"id": 7, "name": "Travel", "externalId": "2"}]
+    [action] = plan_list(CHART_OF_ACCOUNTS, [account(2, "Office Supplies")], options, {}, PATH)
+    assert action.kind == "create"
+
+
+def test_l2_reconnecting_the_same_company_keeps_every_link_and_l3_another_starts_with_none(servers, fresh_dir):
+    realm_a, realm_b = "1111", "2222"
+    servers.reset(realm_a, realm_b)
+    chart = servers.precoro.insert("itemcustomfields", {"name": "Chart of accounts"})["id"]
+    servers.quickbooks.insert(realm_a, "Account", {"Name": "Office Supplies", "AccountType": "Expense"})
+    servers.quickbooks.insert(realm_b, "Account", {"Name": "Freight", "AccountType": "Expense"})
+    workdir = fresh_dir()
+    state = workdir / "state.db"
+
+    with servers.session(workdir, realm_a, state) as session:
+        plan = session.plan(only=["chart_of_accounts"])
+        assert [a.kind for a in plan.actions] == ["create"]
+        assert session.apply().ok
+    # Disconnected and reconnected to the same company: nothing to redo (L2).
+    with servers.session(workdir, realm_a, state) as session:
+        assert session.plan(only=["chart_of_accounts"]).actions == []
+    # Another company: none of the first one's links count (L3).
+    with servers.session(workdir, realm_b, state) as session:
+        plan = session.plan(only=["chart_of_accounts"])
+        assert [(a.kind, a.name) for a in plan.actions] == [("create", "Freight")]
+        assert session.apply().ok
+        options = list(session.connected.precoro.list_all(f"/itemcustomfields/{chart}/options"))
+        assert sorted(o["name"] for o in options) == ["Freight", "Office Supplies"]
+    with servers.session(workdir, realm_a, state) as session:
+        assert session.plan(only=["chart_of_accounts"]).actions == []  # the first company's links are intact
