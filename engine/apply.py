@@ -171,14 +171,17 @@ class Applier:
             self.on_result(result, len(self._results), self._total)
 
     def _audit(self, action: Action, status: str, reason: str = "", response: Any = None) -> None:
+        if action.kind == "conflict":
+            before = {c.field: {"precoro": c.precoro, "quickbooks": c.quickbooks} for c in action.changes}
+            after = action.extra["writes"][action.write_target] if action.write_target else {}
+        else:
+            before = {c.field: c.before for c in action.changes}
+            after = {c.field: c.after for c in action.changes}
         self.store.add_audit(
             at=_now(), who=self.who, plan_id=self.plan.id, action_id=action.id, entity=action.entity,
-            kind=action.kind, target=action.target, precoro_id=action.precoro_id,
+            kind=action.kind, target=action.write_target or action.target, precoro_id=action.precoro_id,
             quickbooks_id=action.quickbooks_id, name=action.name, status=status, reason=reason,
-            before={c.field: c.before if action.kind != "conflict" else {"precoro": c.precoro, "quickbooks": c.quickbooks} for c in action.changes},
-            after={c.field: c.after for c in action.changes} if action.kind != "conflict"
-            else action.extra.get("writes", {}).get(other_side(action.decision), {}) if action.decision in ("precoro", "quickbooks") else {},
-            response=response,
+            before=before, after=after, response=response,
         )
 
     # -- the run -------------------------------------------------------------------------------
@@ -194,21 +197,28 @@ class Applier:
         self._total = len(self.plan.actions)
         self.store.set_plan_state(self.plan.id, "applying")
 
-        local = [a for a in todo if a.kind in ("link", "unlink")]
-        for action in local:
-            self._apply_local(action)
-        units = build_units([a for a in todo if a.kind not in ("link", "unlink")])
+        for action in todo:
+            if action.kind in ("link", "unlink"):
+                self._apply_local(action)
+        writes = []
+        for action in todo:
+            if action.kind in ("link", "unlink"):
+                continue
+            failed = [d for d in action.depends_on if d in self._results and self._results[d].status != "applied"]
+            if failed:  # e.g. the link it builds on was refused
+                self._result(action, "skipped", f"depends on action {failed[0]}, which was not applied")
+            else:
+                writes.append(action)
+        units = build_units(writes)
         for unit in units:
-            previous = journal.get(unit.key)
-            if previous and previous["state"] in ("done", "refused") or (
-                previous and previous["state"] == "failed" and not self.retry_failed
-            ):
+            if self._settled(unit, journal):
+                previous = journal[unit.key]
+                status = "applied" if previous["state"] == "done" else previous["state"]
                 for action in unit.actions:
-                    status = {"done": "applied"}.get(previous["state"], previous["state"])
                     self._result(action, status, previous.get("last_error") or "")
         pending = [u for u in units if not self._settled(u, journal)]
         try:
-            self._apply_quickbooks([u for u in pending if u.side == "quickbooks"], journal)
+            self._apply_quickbooks([u for u in pending if u.side == "quickbooks"])
             self._apply_precoro([u for u in pending if u.side == "precoro"], journal)
         except RateLimited as exc:
             self.report.stopped = f"{exc.service} rate limit reached: {exc.message}. Run the same apply again later to finish."
@@ -284,7 +294,7 @@ class Applier:
 
     # -- QuickBooks ----------------------------------------------------------------------------
 
-    def _apply_quickbooks(self, units: list[WriteUnit], journal: dict) -> None:
+    def _apply_quickbooks(self, units: list[WriteUnit]) -> None:
         by_key = {u.key: u for u in units}
         # First finish batches a previous run sent without seeing the answer: same body, same request id.
         for batch in self.store.open_batches(self.plan.id):
