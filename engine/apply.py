@@ -35,6 +35,10 @@ class StalePlanError(Exception):
     """The plan no longer fits the rules or the company it was made for: make a new one."""
 
 
+class SafetyLimitExceeded(Exception):
+    """The plan changes a larger share of linked records than rules.yaml's `safety` allows."""
+
+
 @dataclass
 class ActionResult:
     id: str
@@ -147,8 +151,11 @@ class Applier:
 
     def __init__(self, store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, realm_id: str,
                  on_result: Callable[[ActionResult, int, int], None] | None = None,
-                 retry_failed: bool = False, refs: References | None = None) -> None:
+                 retry_failed: bool = False, refs: References | None = None, force: bool = False,
+                 clock: Callable[[], str] | None = None) -> None:
         self.store = store
+        self.force = force
+        self.clock = clock or _now
         self.refs = refs
         self.plan = plan
         self.rules = rules
@@ -178,7 +185,7 @@ class Applier:
             before = {c.field: c.before for c in action.changes}
             after = {c.field: c.after for c in action.changes}
         self.store.add_audit(
-            at=_now(), who=self.who, plan_id=self.plan.id, action_id=action.id, entity=action.entity,
+            at=self.clock(), who=self.who, plan_id=self.plan.id, action_id=action.id, entity=action.entity,
             kind=action.kind, target=action.write_target or action.target, precoro_id=action.precoro_id,
             quickbooks_id=action.quickbooks_id, name=action.name, status=status, reason=reason,
             before=before, after=after, response=response,
@@ -192,6 +199,8 @@ class Applier:
         if self.plan.realm_id != self.realm:
             raise StalePlanError(
                 f"this plan was made for QuickBooks company {self.plan.realm_id}, but {self.realm} is connected")
+        if not self.force:
+            self._check_safety()
         journal = self.store.journal(self.plan.id)
         todo = self._select(journal)
         self._total = len(self.plan.actions)
@@ -230,6 +239,22 @@ class Applier:
                 "" if action.executable else self._skip_reason(action), action.name, action.kind, action.target))
         self.store.set_plan_state(self.plan.id, "applied" if self.report.ok else "partial")
         return self.report
+
+    def _check_safety(self) -> None:
+        """octoDNS's brake: refuse to rewrite most of a company at once unless the operator forces it."""
+        limit = self.rules.safety
+        touched: dict[str, set[str]] = {}
+        for action in self.plan.actions:
+            if action.executable and action.kind in ("update", "deactivate", "conflict") and action.precoro_id:
+                touched.setdefault(action.entity, set()).add(action.precoro_id)
+        for entity, records in touched.items():
+            section = KINDS[entity].section
+            linked = self.store.count_links(section, self.realm)
+            if linked >= limit.min_linked and len(records) > limit.max_change_share * linked:
+                raise SafetyLimitExceeded(
+                    f"this plan changes {len(records)} of {linked} linked {section} ({len(records) / linked:.0%}), more "
+                    f"than safety.max_change_share ({limit.max_change_share:.0%}) in rules.yaml allows. Read the plan; "
+                    "if it is right, apply it with --force")
 
     def _settled(self, unit: WriteUnit, journal: dict) -> bool:
         previous = journal.get(unit.key)
@@ -276,19 +301,19 @@ class Applier:
                 clash = self.store.link_for(kind.section, self.realm, quickbooks_id=action.quickbooks_id)
                 if clash and clash["precoro_id"] != action.precoro_id:
                     reason = f"QuickBooks record {action.quickbooks_id} is already linked to Precoro {clash['precoro_id']}"
-                    self.store._put_journal(self.plan.id, f"local:{action.id}", side="local", op="link", state="refused", last_error=reason, updated_at=_now())
+                    self.store._put_journal(self.plan.id, f"local:{action.id}", side="local", op="link", state="refused", last_error=reason, updated_at=self.clock())
                     self._audit(action, "refused", reason)
                     self._result(action, "refused", reason)
                     return
                 self.store.put_link(kind.section, self.realm, action.precoro_id, action.quickbooks_id,
-                                    how=action.extra.get("how", "matched"), since=_now(),
+                                    how=action.extra.get("how", "matched"), since=self.clock(),
                                     baseline=action.extra.get("baseline", {}),
                                     active=action.extra.get("active", {"precoro": True, "quickbooks": True}))
             else:
                 self.store.remove_link(kind.section, self.realm, action.precoro_id, hold=action.extra.get("hold"),
-                                       hold_quickbooks_id=action.extra.get("hold_quickbooks_id"), since=_now())
+                                       hold_quickbooks_id=action.extra.get("hold_quickbooks_id"), since=self.clock())
             self.store._put_journal(self.plan.id, f"local:{action.id}", side="local", op=action.kind,
-                                    action_ids=[action.id], state="done", updated_at=_now())
+                                    action_ids=[action.id], state="done", updated_at=self.clock())
             self._audit(action, "applied")
         self._result(action, "applied")
 
@@ -311,7 +336,7 @@ class Applier:
             with self.store.transaction():
                 for unit in chunk:
                     self.store._put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op,
-                                            action_ids=[a.id for a in unit.actions], updated_at=_now())
+                                            action_ids=[a.id for a in unit.actions], updated_at=self.clock())
                 self.store.put_batch(batch_id, self.plan.id, requestid, [asdict(op) for op in ops], [u.key for u in chunk])
             self._send_batch(batch_id, requestid, ops, chunk)
 
@@ -343,13 +368,13 @@ class Applier:
         with self.store.transaction():
             if unit.kind in DOCUMENTS:  # sent once: the link is what says so (D1)
                 self.store.put_link(unit.kind.section, self.realm, unit.precoro_id, str(obj["Id"]), how="created",
-                                    since=_now(), baseline={}, active={})
+                                    since=self.clock(), baseline={}, active={})
             elif unit.op == "create":
                 rules = self.rules.entity(unit.kind.section)
                 written = quickbooks_record(unit.kind, rules, obj, self.refs)
                 baseline = {r.name: {"precoro": unit.sources.get(r.name), "quickbooks": written.values.get(r.name)} for r in rules.fields}
                 self.store.put_link(unit.kind.section, self.realm, unit.precoro_id, written.id, how="created",
-                                    since=_now(), baseline=baseline, active={"precoro": True, "quickbooks": written.active})
+                                    since=self.clock(), baseline=baseline, active={"precoro": True, "quickbooks": written.active})
             else:
                 rules = self.rules.entity(unit.kind.section)
                 written = quickbooks_record(unit.kind, rules, obj, self.refs)
@@ -358,7 +383,7 @@ class Applier:
                 active = {"precoro": written.active, "quickbooks": written.active} if unit.active is not None else None
                 self.store.update_baseline(unit.kind.section, self.realm, unit.precoro_id, fields, active)
             self.store._put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="done",
-                                    action_ids=[a.id for a in unit.actions], updated_at=_now())
+                                    action_ids=[a.id for a in unit.actions], updated_at=self.clock())
             for action in unit.actions:
                 self._audit(action, "applied", response=obj)
         for action in unit.actions:
@@ -373,7 +398,7 @@ class Applier:
             reason = str(error)
         with self.store.transaction():
             self.store._put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state=status,
-                                    action_ids=[a.id for a in unit.actions], last_error=reason, updated_at=_now())
+                                    action_ids=[a.id for a in unit.actions], last_error=reason, updated_at=self.clock())
             for action in unit.actions:
                 self._audit(action, status, reason)
         for action in unit.actions:
@@ -392,7 +417,7 @@ class Applier:
                 self._unit_failed(unit, StaleObject("the record was edited in Precoro after the plan", service="Precoro"))
                 continue
             self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="sent",
-                                   action_ids=[a.id for a in unit.actions], updated_at=_now())
+                                   action_ids=[a.id for a in unit.actions], updated_at=self.clock())
             try:
                 obj = self._precoro_write(unit, recovering=state == "sent")
             except (RateLimited, ServerError):
@@ -472,13 +497,13 @@ class Applier:
             if unit.kind in LISTS:
                 if unit.op == "create":
                     self.store.put_link(unit.kind.section, self.realm, str(obj["id"]), unit.quickbooks_id,
-                                        how="created", since=_now(), baseline={}, active={})
+                                        how="created", since=self.clock(), baseline={}, active={})
             elif unit.op == "create":
                 rules = self.rules.entity(unit.kind.section)
                 written = precoro_record(unit.kind, rules, obj, self.refs)
                 baseline = {r.name: {"precoro": written.values.get(r.name), "quickbooks": unit.sources.get(r.name)} for r in rules.fields}
                 self.store.put_link(unit.kind.section, self.realm, written.id, unit.quickbooks_id, how="created",
-                                    since=_now(), baseline=baseline, active={"precoro": written.active, "quickbooks": True})
+                                    since=self.clock(), baseline=baseline, active={"precoro": written.active, "quickbooks": True})
             else:
                 rules = self.rules.entity(unit.kind.section)
                 written = precoro_record(unit.kind, rules, obj, self.refs)
@@ -487,7 +512,7 @@ class Applier:
                 active = {"precoro": written.active, "quickbooks": written.active} if unit.active is not None else None
                 self.store.update_baseline(unit.kind.section, self.realm, unit.precoro_id, fields, active)
             self.store._put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="done",
-                                    action_ids=[a.id for a in unit.actions], updated_at=_now())
+                                    action_ids=[a.id for a in unit.actions], updated_at=self.clock())
             for action in unit.actions:
                 self._audit(action, "applied", response=obj)
         for action in unit.actions:
@@ -496,6 +521,6 @@ class Applier:
 
 def apply_plan(store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, realm_id: str,
                on_result: Callable[[ActionResult, int, int], None] | None = None, retry_failed: bool = False,
-               refs: References | None = None) -> ApplyReport:
+               refs: References | None = None, force: bool = False, clock: Callable[[], str] | None = None) -> ApplyReport:
     return Applier(store, plan, rules, quickbooks, precoro, realm_id=realm_id, on_result=on_result,
-                   retry_failed=retry_failed, refs=refs).run()
+                   retry_failed=retry_failed, refs=refs, force=force, clock=clock).run()

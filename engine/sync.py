@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 import rules as rules_pkg
 from rules.model import Rules
 
-from .apply import ActionResult, ApplyReport, StalePlanError, apply_plan
+from .apply import ActionResult, ApplyReport, SafetyLimitExceeded, StalePlanError, apply_plan
 from .clients.errors import ApiError, NotFound
 from .connections import Connected, connect, saved_connections
 from .documents import APPROVED_STATUSES, plan_documents
@@ -265,12 +265,12 @@ class SyncSession:
     # -- applying ------------------------------------------------------------------------------
 
     def apply(self, plan_id: str | None = None, *, on_result: Callable[[ActionResult, int, int], None] | None = None,
-              retry_failed: bool = False) -> ApplyReport:
+              retry_failed: bool = False, force: bool = False) -> ApplyReport:
         plan = self.load_plan(plan_id)
         conn = self.connected
         refs = self.references() if any(a.entity != "supplier" for a in plan.actions) else None
         return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
-                          on_result=on_result, retry_failed=retry_failed, refs=refs)
+                          on_result=on_result, retry_failed=retry_failed, refs=refs, force=force, clock=self.clock)
 
     # -- manual mapping (S7) ------------------------------------------------------------------
 
@@ -392,4 +392,4 @@ class SyncSession:
         return out
 
 
-__all__ = ["SyncSession", "PlanNotFound", "MappingRefused", "StalePlanError"]
+__all__ = ["SyncSession", "PlanNotFound", "MappingRefused", "StalePlanError", "SafetyLimitExceeded"]

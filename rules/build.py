@@ -18,6 +18,7 @@ from .model import (
     PrecoroConnection,
     QuickBooksConnection,
     Rules,
+    SafetyRule,
 )
 
 
@@ -36,6 +37,8 @@ def build(data: dict[str, Any], *, source: str, digest: str) -> Rules:
         digest=digest,
         documents=DocumentRules(**data["documents"]),
         lists=ListRules(**data["lists"]),
+        safety=SafetyRule(max_change_share=float(data["safety"]["max_change_share"]),
+                          min_linked=int(data["safety"]["min_linked"])),
     )
 
 

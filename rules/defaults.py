@@ -76,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
         "free_of_charge_keeps_price": True,
         "when_merged": "move_link",
     },
+    "safety": {"max_change_share": 0.5, "min_linked": 20},
     "documents": {"invoices": True, "purchase_orders": False},
     "lists": {"chart_of_accounts": True, "taxes": True, "terms": True, "classes": True, "locations": True},
 }

@@ -159,6 +159,14 @@ class ListRules:
 
 
 @dataclass(frozen=True)
+class SafetyRule:
+    """Refuse an apply that updates or deactivates more than this share of an entity's links."""
+
+    max_change_share: float = 0.5
+    min_linked: int = 20
+
+
+@dataclass(frozen=True)
 class Rules:
     """A whole, valid rules file."""
 
@@ -170,6 +178,7 @@ class Rules:
     digest: str  # sha256 of the file's bytes: a plan made under other rules is refused
     documents: DocumentRules = DocumentRules()
     lists: ListRules = ListRules()
+    safety: SafetyRule = SafetyRule()
 
     def entity(self, name: str) -> EntityRules:
         if name == "suppliers":

@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help='print {"results": [...]} as JSON')
     p.add_argument("--retry-failed", action="store_true", help="try actions that failed in an earlier run again")
+    p.add_argument("--force", action="store_true",
+                   help="apply even if the plan changes more linked records than rules.yaml's safety allows")
 
     for section, noun in (("suppliers", "supplier"), ("items", "item")):
         p = sub.add_parser(section, help=f"map or unmap a {noun} by hand")
@@ -91,6 +93,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="connections, counts and the latest plan")
     _common(p)
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("connect", help="connect QuickBooks (OAuth 2.0) or Precoro (API key); secrets go to the state file only")
+    csub = p.add_subparsers(dest="service", metavar="SERVICE", required=True)
+    c = csub.add_parser("quickbooks", help="authorize a QuickBooks company: open the printed URL anywhere, paste back "
+                        "the URL the browser ends on (works over SSH)")
+    _common(c)
+    c.add_argument("--environment", choices=["sandbox", "production", "local"],
+                   help="default: connections.quickbooks.environment of the rules")
+    c.add_argument("--redirect-uri", metavar="URL",
+                   help="a redirect URI registered with the Intuit app (default: http://localhost:8765/callback)")
+    c.add_argument("--listen", action="store_true",
+                   help="catch the redirect on loopback instead of pasting it (the browser is on this machine)")
+    c.add_argument("--listen-timeout", type=float, default=300.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    c.add_argument("--authorize-url", metavar="URL", help="the authorization endpoint, when not the environment's (tests)")
+    c.add_argument("--token-url", metavar="URL", help="the token endpoint, when not the environment's (tests)")
+    c = csub.add_parser("precoro", help="store a Precoro email and API token, checked against Precoro first")
+    _common(c)
+    c.add_argument("--environment", choices=["com", "us", "local"],
+                   help="api.precoro.com or api.precoro.us (default: connections.precoro.environment of the rules)")
+
+    p = sub.add_parser("disconnect", help="revoke and forget stored credentials; links and history are kept")
+    dsub = p.add_subparsers(dest="service", metavar="SERVICE", required=True)
+    d = dsub.add_parser("quickbooks", help="revoke the QuickBooks grant and delete the stored tokens")
+    _common(d)
+    d.add_argument("--forget-only", action="store_true", help="delete the stored tokens without revoking them")
+    d = dsub.add_parser("precoro", help="forget the stored Precoro key (disable it in Precoro too)")
+    _common(d)
 
     p = sub.add_parser("local", help="the local QuickBooks and Precoro APIs")
     lsub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
@@ -189,7 +218,7 @@ def _apply_and_report(session, plan, args) -> int:
 
     if not _confirm(plan, args.yes):
         return EXIT_ERROR
-    report = session.apply(plan.id, retry_failed=getattr(args, "retry_failed", False))
+    report = session.apply(plan.id, retry_failed=getattr(args, "retry_failed", False), force=getattr(args, "force", False))
     if args.json:
         _print_json(report.to_json())
     else:
@@ -265,12 +294,132 @@ def cmd_status(args) -> int:
     for side in ("quickbooks", "precoro"):
         info = conns.get(side)
         if info:
-            reach = "reachable" if info.get("reachable") else f"NOT reachable: {info.get('error', '')}"
-            print(f"{side}: {info['environment']} {info['base_url']} {info.get('realm_id', '')} {reach}")
+            print(_connection_line(side, info, conns.get("error")))
     for section, counts in status["entities"].items():
         print(f"{section}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     latest = status.get("latest_plan")
     print(f"latest plan: {latest['id']} ({latest['state']}, {latest['created_at']})" if latest else "latest plan: none")
+    return EXIT_OK
+
+
+def _connection_line(side: str, info: dict, shared_error: str | None) -> str:
+    if info.get("reachable"):
+        reach = "reachable"
+    elif info.get("error") and info["error"] != shared_error:
+        reach = f"NOT reachable: {info['error']}"
+    else:
+        reach = "not reachable" if info.get("reachable") is False else "not checked"
+    parts = [f"{side}: {info.get('environment')}", info.get("base_url") or "(embedded)"]
+    if info.get("realm_id"):
+        parts.append(f"realm {info['realm_id']}")
+    if info.get("company"):
+        parts.append(f"company {info['company']!r}")
+    if info.get("email"):
+        parts.append(f"as {info['email']}")
+    line = " ".join(parts) + f", {reach}"
+    if info.get("credentials"):
+        line += f"\n  credentials: {info['credentials']}"
+        if info.get("access_token_expires_at"):
+            line += f"; access token until {info['access_token_expires_at']}"
+        if info.get("refresh_token_expires_at"):
+            line += f"; refresh token until {info['refresh_token_expires_at']}"
+    return line
+
+
+def _ask(prompt: str, *, secret: bool = False) -> str:
+    """One answer from the operator: hidden when secret on a terminal; a plain stdin line when
+    stdin is not a terminal (scripts, tests). Never echoed back."""
+    if sys.stdin.isatty():
+        if secret:
+            import getpass
+
+            return getpass.getpass(prompt, stream=sys.stderr).strip()
+        print(prompt, end="", file=sys.stderr, flush=True)
+        return input().strip()
+    print(prompt, file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        from engine.oauth_flow import ConnectRefused
+
+        raise ConnectRefused(f"no answer to {prompt.strip().rstrip(':')!r} (end of input); nothing was saved")
+    return line.strip()
+
+
+def cmd_connect(args) -> int:
+    import os
+
+    from engine import oauth_flow as flow
+
+    with _session(args) as session:
+        if args.service == "precoro":
+            if os.environ.get("PRECORO_TOKEN"):
+                print("qbsync: using PRECORO_TOKEN from the environment", file=sys.stderr)
+            email = os.environ.get("PRECORO_EMAIL") or _ask("Precoro email (of the user who made the API key): ")
+            token = os.environ.get("PRECORO_TOKEN") or _ask("Precoro API token (input hidden): ", secret=True)
+            result = flow.connect_precoro(session.rules, session.store, email, token, environment=args.environment)
+            summary = (f"Connected to Precoro ({result['environment']}, {result['base_url']}) as {result['email']}: "
+                       f"the key is stored in {session.state_path} (owner-only).")
+        else:
+            environment = args.environment or session.rules.connections.quickbooks.environment
+            client_id, secret = flow.app_credentials(session.store, environment, os.environ)
+            if client_id:
+                print(f"qbsync: QuickBooks app client id {client_id} (from the environment or the last connection)",
+                      file=sys.stderr)
+            client_id = client_id or _ask("QuickBooks app client id (developer.intuit.com > your app > Keys): ")
+            secret = secret or _ask("QuickBooks app client secret (input hidden): ", secret=True)
+            auth = flow.QuickBooksAuthorization(
+                session.rules, session.store, client_id, secret, environment=args.environment,
+                redirect_uri=args.redirect_uri or flow.DEFAULT_REDIRECT_URI, authorize_url=args.authorize_url,
+                token_url=args.token_url)
+            listener = flow.RedirectListener(auth.redirect_uri) if args.listen else None
+            try:
+                print("Open this URL in a browser (on any machine), sign in and choose the QuickBooks company:",
+                      file=sys.stderr)
+                print(auth.url, flush=True)
+                if listener is not None:
+                    print(f"Waiting for the browser to come back to {auth.redirect_uri} ...", file=sys.stderr, flush=True)
+                    pasted = listener.wait(args.listen_timeout)
+                else:
+                    pasted = _ask(f"Then paste the URL the browser ends on (it starts with {auth.redirect_uri}; "
+                                  "that page may fail to load, which is fine):")
+            finally:
+                if listener is not None:
+                    listener.close()
+            result = auth.finish(pasted)
+            company = f"company {result['company']!r}, " if result["company"] else ""
+            summary = (f"Connected to QuickBooks ({result['environment']}): {company}realm {result['realm_id']}. "
+                       f"Tokens are stored in {session.state_path} (owner-only); the refresh token is good until "
+                       f"{result['refresh_token_expires_at']} and is renewed by every sync.")
+    for warning in result["warnings"]:
+        print(f"qbsync: warning: {warning}", file=sys.stderr)
+    print(summary)
+    return EXIT_OK
+
+
+def cmd_disconnect(args) -> int:
+    import os
+
+    from engine import oauth_flow as flow
+
+    with _session(args) as session:
+        if args.service == "precoro":
+            had = flow.disconnect_precoro(session.store)
+            print("Forgot the stored Precoro key. Precoro cannot revoke keys through its API: disable it at "
+                  f"{flow.PRECORO_KEY_PAGE}." if had else "No stored Precoro key; nothing to forget.")
+            leftover = "PRECORO_TOKEN"
+        else:
+            result = flow.disconnect_quickbooks(session.store, forget_only=args.forget_only)
+            if not result["stored"]:
+                print("No stored QuickBooks connection; nothing to disconnect.")
+            else:
+                done = "revoked and deleted" if result["revoked"] else "deleted"
+                print(f"QuickBooks (realm {result['realm_id']}): the tokens were {done}. Links, lists and history "
+                      "are kept: reconnecting the same company picks them up again.")
+                if result["note"]:
+                    print(f"qbsync: note: {result['note']}", file=sys.stderr)
+            leftover = "QUICKBOOKS_REFRESH_TOKEN"
+    if os.environ.get(leftover):
+        print(f"qbsync: note: {leftover} is still set in the environment; unset it too", file=sys.stderr)
     return EXIT_OK
 
 
@@ -296,7 +445,7 @@ def cmd_tui(args) -> int:
 COMMANDS = {
     "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "local": cmd_local,
-    "tui": cmd_tui,
+    "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect,
 }
 
 
@@ -325,7 +474,8 @@ def _report_error(exc: Exception) -> int:
     if isinstance(exc, FileNotFoundError):
         print(f"qbsync: {exc.filename}: no such file", file=sys.stderr)
         return EXIT_ERROR
-    known = ("StalePlanError", "PlanNotFound", "MappingRefused", "ConnectionError_", "ApiError", "InsecureStateFile",
+    known = ("StalePlanError", "SafetyLimitExceeded", "PlanNotFound", "MappingRefused", "ConnectionError_", "ApiError", "InsecureStateFile",
+             "ConnectRefused",
              "ValueError")
     if any(cls.__name__ in known for cls in type(exc).__mro__):
         print(f"qbsync: {exc}", file=sys.stderr)

@@ -314,3 +314,20 @@ def test_w3_faults_on_both_apis_never_duplicate_and_reruns_converge(make_workdir
     assert len(vendors) == len(set(vendors))
     assert len(suppliers) == len(set(suppliers))
     assert "O'Brien & Sons Ltd." in vendors and "Only In QuickBooks LLC" in suppliers
+
+
+def test_w1_safety_brake_refuses_a_plan_that_rewrites_most_linked_records(workdir):
+    workdir.first_sync()
+    qb, pc = clients(workdir)
+    rules = workdir.path / "rules.yaml"
+    # Few links in the demo: brake from 3 links on, and at more than a third of them.
+    rules.write_text(rules.read_text().replace("max_change_share: 0.5", "max_change_share: 0.3")
+                     .replace("min_linked: 20", "min_linked: 3"))
+    for supplier_id in (1, 2, 3):
+        pc.update(f"/suppliers/{supplier_id}", {"phone": "000"})
+    plan = workdir.json("plan")
+    refused = workdir.run("apply", plan["plan_id"], "--yes")
+    assert refused.returncode == 1 and "safety.max_change_share" in refused.stderr and "--force" in refused.stderr
+    assert vendor_named(qb, "Robertson & Associates")["PrimaryPhone"]["FreeFormNumber"] != "000"
+    forced = workdir.run("apply", plan["plan_id"], "--yes", "--force")
+    assert forced.returncode in (0, 1) and vendor_named(qb, "Robertson & Associates")["PrimaryPhone"]["FreeFormNumber"] == "000"
