@@ -1,0 +1,363 @@
+"""Pure views of a plan for reviewing it: filters, grouping, counts and what an apply would write.
+
+Shared by the CLI and the TUI, so that a screen never holds logic the command line would need.
+Nothing here does I/O or knows about a screen; everything is one pass over the actions, because
+a plan may hold 100,000 of them and the review screen re-filters on every keystroke.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from itertools import groupby
+from operator import attrgetter
+from typing import Any, Iterable, Mapping, Sequence
+
+from .plan import KIND_ORDER, Action, Plan
+
+SIDE_NAMES = {"quickbooks": "QuickBooks", "precoro": "Precoro"}
+SECTION_OF = {"supplier": "suppliers", "item": "items"}
+# Outcomes of an apply that mean "this action did not go through and someone should look".
+ERROR_OUTCOMES = frozenset({"failed", "refused"})
+# Kinds whose records are linked when the action is planned, so they can be unmapped by hand.
+LINKED_KINDS = frozenset({"update", "conflict", "deactivate", "reactivate"})
+SHOW_CHOICES = ("all", "attention", "conflicts", "errors", "not approved")
+# The `target` filter: the side an action writes to, or "none" for bookkeeping and waiting actions.
+TARGET_CHOICES = ("quickbooks", "precoro", "none")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the last apply did with one action (from an apply report or the audit)."""
+
+    status: str  # applied | failed | refused | skipped | pending
+    reason: str = ""
+
+
+def outcome_of(result: Any) -> Outcome:
+    """An engine ActionResult (or anything with `status` and `reason`) as an Outcome."""
+    return Outcome(str(getattr(result, "status", "")), str(getattr(result, "reason", "") or ""))
+
+
+def outcomes_from_history(rows: Iterable[Mapping[str, Any]], plan_id: str) -> dict[str, Outcome]:
+    """The latest audited outcome of each action of one plan (audit rows come newest first)."""
+    found: dict[str, Outcome] = {}
+    for row in rows:
+        if row.get("plan_id") != plan_id or not row.get("action_id") or row["action_id"] in found:
+            continue
+        found[row["action_id"]] = Outcome(row.get("status") or "", row.get("reason") or "")
+    return found
+
+
+def write_side(action: Action) -> str:
+    """The side an action writes remotely, or "none" (links, unlinks, undecided or waiting actions)."""
+    return action.write_target or "none"
+
+
+def needs_attention(action: Action, outcome: Outcome | None = None) -> bool:
+    """An action the operator must act on before it can go through."""
+    return (action.needs_decision or action.kind in ("ambiguous", "blocked")
+            or (outcome is not None and outcome.status in ERROR_OUTCOMES))
+
+
+def is_error(action: Action, outcome: Outcome | None = None) -> bool:
+    return action.kind == "blocked" or (outcome is not None and outcome.status in ERROR_OUTCOMES)
+
+
+def can_unmap(action: Action) -> bool:
+    """Whether the action is about a linked pair that an operator could unlink by hand."""
+    return action.kind in LINKED_KINDS and bool(action.precoro_id and action.quickbooks_id)
+
+
+def can_map(action: Action) -> bool:
+    """Whether the action is about an unlinked record that an operator could link by hand."""
+    return action.kind in ("create", "ambiguous", "blocked") and bool(action.precoro_id or action.quickbooks_id)
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """Which actions the reviewer sees. Empty values mean "any"."""
+
+    entity: str | None = None  # "supplier", "item"
+    kind: str | None = None  # a plan kind: "update", "conflict", ...
+    target: str | None = None  # "quickbooks", "precoro" or "none" (see `write_side`)
+    show: str = "all"  # one of SHOW_CHOICES
+    search: str = ""  # part of the name, of a record id or of the action id; case does not matter
+
+    @property
+    def is_empty(self) -> bool:
+        return self == ReviewFilter()
+
+    def matches(self, action: Action, outcome: Outcome | None = None) -> bool:
+        if self.entity and action.entity != self.entity:
+            return False
+        if self.kind and action.kind != self.kind:
+            return False
+        if self.target and write_side(action) != self.target:
+            return False
+        if self.show == "attention" and not needs_attention(action, outcome):
+            return False
+        if self.show == "conflicts" and action.kind != "conflict":
+            return False
+        if self.show == "errors" and not is_error(action, outcome):
+            return False
+        if self.show == "not approved" and (action.approved or action.kind in ("ambiguous", "blocked")):
+            return False
+        if self.search and self.search.casefold() not in search_key(action):
+            return False
+        return True
+
+
+def search_key(action: Action) -> str:
+    """What the search box looks in: the name, both record ids and the action id, case folded."""
+    return f"{action.name}\x00{action.precoro_id or ''}\x00{action.quickbooks_id or ''}\x00{action.id}".casefold()
+
+
+class SearchIndex:
+    """The search keys of a plan's actions, built once, so a keystroke scans strings and nothing else."""
+
+    def __init__(self, actions: Sequence[Action]) -> None:
+        self.keys = [search_key(a) for a in actions]
+
+    def hits(self, text: str) -> list[int]:
+        needle = text.casefold()
+        return [i for i, key in enumerate(self.keys) if needle in key]
+
+
+@dataclass(frozen=True)
+class Group:
+    """A run of actions of one entity and kind in the review list."""
+
+    entity: str
+    kind: str
+    count: int
+
+
+@dataclass
+class ReviewRows:
+    """The visible rows: `rows[i] >= 0` is an index into the plan's actions, `-1 - g` is group g.
+
+    Plain ints keep 100,000 rows cheap to build and to index.
+    """
+
+    rows: list[int] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+    matched: int = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def review_rows(actions: Sequence[Action], flt: ReviewFilter, outcomes: Mapping[str, Outcome] | None = None,
+                grouped: bool = True, index: SearchIndex | None = None) -> ReviewRows:
+    """The filtered actions in plan order, with a header row before each entity/kind run.
+
+    Plans keep their actions sorted by entity and kind (plan.sort_key), so runs are contiguous.
+    With a SearchIndex of `actions`, a search looks only at the actions whose text matches.
+    """
+    outcomes = outcomes or {}
+    positions: Sequence[int] = range(len(actions))
+    if index is not None and flt.search:
+        positions = index.hits(flt.search)
+        flt = replace(flt, search="")
+    if not flt.is_empty:
+        positions = [p for p in positions if flt.matches(actions[p], outcomes.get(actions[p].id))]
+    if not grouped:
+        return ReviewRows(list(positions), [], len(positions))
+    rows: list[int] = []
+    groups: list[Group] = []
+    if isinstance(positions, range):
+        # Everything shown: group the plan itself, with C-level iteration (100,000 rows in ~20 ms).
+        runs = ((key, len(list(run))) for key, run in groupby(actions, key=attrgetter("entity", "kind")))
+        start = 0
+        for (entity, kind), count in runs:
+            groups.append(Group(entity, kind, count))
+            rows.append(-len(groups))
+            rows.extend(range(start, start + count))
+            start += count
+    else:
+        for (entity, kind), run in groupby(positions, key=lambda p: (actions[p].entity, actions[p].kind)):
+            members = list(run)
+            groups.append(Group(entity, kind, len(members)))
+            rows.append(-len(groups))
+            rows.extend(members)
+    return ReviewRows(rows, groups, len(positions))
+
+
+def choices(actions: Iterable[Action]) -> dict[str, list[str]]:
+    """The entities and kinds present in a plan, for the filter pickers."""
+    actions = list(actions)
+    entities = {a.entity for a in actions}
+    kinds = {a.kind for a in actions}
+    return {
+        "entity": sorted(entities),
+        "kind": sorted(kinds, key=lambda k: KIND_ORDER.get(k, 99)),
+        "target": list(TARGET_CHOICES),
+        "show": list(SHOW_CHOICES),
+    }
+
+
+# -- what an apply writes ----------------------------------------------------------------------
+
+
+@dataclass
+class ApplySummary:
+    """Exactly what applying a plan now would do, counted the way apply folds it.
+
+    `records[side][op]` counts remote records written (one write per record: an update and a
+    decided conflict on the same record are one write, as engine.apply builds them); `actions`
+    counts the executable actions behind those writes; `held` says why the rest will not run.
+    """
+
+    records: dict[str, dict[str, int]] = field(default_factory=lambda: {"quickbooks": {}, "precoro": {}})
+    links: int = 0
+    unlinks: int = 0
+    actions: int = 0
+    held: dict[str, int] = field(default_factory=dict)
+
+    def writes(self, side: str) -> int:
+        return sum(self.records[side].values())
+
+    @property
+    def total_writes(self) -> int:
+        return self.writes("quickbooks") + self.writes("precoro")
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.actions == 0
+
+
+def _hold_reason(action: Action) -> str:
+    if action.kind == "ambiguous":
+        return "ambiguous"
+    if action.kind == "blocked":
+        return "blocked"
+    if action.kind == "conflict" and action.decision is None:
+        return "undecided conflict"
+    if action.kind == "conflict" and action.decision == "skip":
+        return "skipped conflict"
+    if not action.approved:
+        return "not approved"
+    return "waiting for another action"
+
+
+def apply_summary(actions: Sequence[Action], only: Iterable[str] | None = None) -> ApplySummary:
+    """Count what apply would write for `actions` (or only the actions whose ids are in `only`)."""
+    wanted = set(only) if only is not None else None
+    by_id = {a.id: a for a in actions}
+    summary = ApplySummary()
+    seen: dict[str, dict[str, str]] = {"quickbooks": {}, "precoro": {}}
+    for action in actions:
+        if wanted is not None and action.id not in wanted:
+            continue
+        runs = action.executable and all(d in by_id and by_id[d].executable for d in action.depends_on)
+        if not runs:
+            reason = _hold_reason(action)
+            summary.held[reason] = summary.held.get(reason, 0) + 1
+            continue
+        summary.actions += 1
+        if action.kind == "link":
+            summary.links += 1
+            continue
+        if action.kind == "unlink":
+            summary.unlinks += 1
+            continue
+        side = action.write_target
+        if side not in seen:
+            continue
+        op = "create" if action.kind == "create" else action.kind if action.kind in ("deactivate", "reactivate") else "update"
+        record = action.precoro_id if side == "precoro" else action.quickbooks_id
+        key = f"{action.entity}:new:{action.precoro_id or action.quickbooks_id}" if op == "create" else f"{action.entity}:{record}"
+        previous = seen[side].get(key)
+        if previous is None:
+            seen[side][key] = op
+            summary.records[side][op] = summary.records[side].get(op, 0) + 1
+        elif previous == "update" and op in ("deactivate", "reactivate"):
+            # One write: the record is counted under its most telling operation.
+            seen[side][key] = op
+            summary.records[side]["update"] -= 1
+            if not summary.records[side]["update"]:
+                del summary.records[side]["update"]
+            summary.records[side][op] = summary.records[side].get(op, 0) + 1
+    return summary
+
+
+# -- counts for the overview --------------------------------------------------------------------
+
+
+@dataclass
+class EntityCounts:
+    """One entity's line on the overview."""
+
+    entity: str
+    linked: int | None = None  # from the store; None when not known
+    unlinked: int = 0  # records on one side only: to create, ambiguous or blocked
+    pending: int = 0  # executable or waiting actions of the latest plan
+    conflicts: int = 0
+    undecided: int = 0
+    attention: int = 0
+    errors: int = 0
+
+
+def entity_counts(plan: Plan | None, outcomes: Mapping[str, Outcome] | None = None,
+                  linked: Mapping[str, int] | None = None, entities: Iterable[str] = ()) -> list[EntityCounts]:
+    """Per entity: linked (given), unlinked, pending actions, conflicts and errors of the latest plan."""
+    outcomes = outcomes or {}
+    linked = linked or {}
+    table: dict[str, EntityCounts] = {}
+    for entity in entities:
+        table[entity] = EntityCounts(entity, linked.get(entity))
+    for action in plan.actions if plan else ():
+        counts = table.get(action.entity)
+        if counts is None:
+            counts = table[action.entity] = EntityCounts(action.entity, linked.get(action.entity))
+        outcome = outcomes.get(action.id)
+        done = outcome is not None and outcome.status == "applied"
+        if action.kind in ("create", "ambiguous", "blocked") and not done:
+            counts.unlinked += 1
+        if not done and action.kind != "blocked":
+            counts.pending += 1
+        if action.kind == "conflict":
+            counts.conflicts += 1
+            if action.decision is None:
+                counts.undecided += 1
+        if needs_attention(action, outcome):
+            counts.attention += 1
+        if is_error(action, outcome):
+            counts.errors += 1
+    return list(table.values())
+
+
+def result_counts(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return counts
+
+
+# -- decisions across plans ---------------------------------------------------------------------
+
+
+def carried_decisions(previous: Plan, new: Plan) -> list[tuple[str, str | None, bool]]:
+    """(action id, decision, approved) of `new` actions that should keep what `previous` said.
+
+    An action keeps the operator's decision and approval when the same action (same id) proposes the
+    same changes; anything else is new information and starts undecided.
+    """
+    old = {a.id: a for a in previous.actions}
+    carried = []
+    for action in new.actions:
+        before = old.get(action.id)
+        if before is None or (before.decision, before.approved) == (action.decision, action.approved):
+            continue
+        if [c.__dict__ for c in before.changes] == [c.__dict__ for c in action.changes]:
+            carried.append((action.id, before.decision, before.approved))
+    return carried
+
+
+# -- rules problems ------------------------------------------------------------------------------
+
+
+def source_line(text: str, line: int) -> str | None:
+    """Line `line` (1-based) of `text`, or None when the file has no such line."""
+    lines = text.splitlines()
+    return lines[line - 1] if 1 <= line <= len(lines) else None

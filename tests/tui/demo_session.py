@@ -1,0 +1,340 @@
+"""A fixed, in-memory stand-in for `SyncSession` and the plan it serves, for TUI tests and snapshots.
+
+It has the same methods as engine.sync.SyncSession and behaves like it where the TUI can tell
+(plans are saved and loaded as copies, decisions persist per plan, apply reports results through
+`on_result`), but everything is fixed: the clock, the data, the outcome of every write.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.apply import ActionResult, ApplyReport
+from engine.plan import Action, FieldChange, Plan, action_id
+
+CLOCK = "2026-11-26T09:00:00+00:00"
+RULES = Path(__file__).resolve().parent / "rules.yaml"
+REALM = "9341453172069118"
+
+
+def _action(kind: str, target: str | None, name: str, pid: str | None, qid: str | None, *changes: FieldChange,
+            entity: str = "supplier", **kw: Any) -> Action:
+    return Action(id=action_id(entity, kind, target, pid, qid), entity=entity, kind=kind, target=target, name=name,
+                  precoro_id=pid, quickbooks_id=qid, changes=list(changes),
+                  versions={k: v for k, v in (("precoro", "2026-11-20T18:00:00+00:00" if pid else None),
+                                              ("quickbooks", "3" if qid else None)) if v}, **kw)
+
+
+def demo_actions() -> list[Action]:
+    """One action of every kind, with the awkward data real companies have."""
+    fc = FieldChange
+    link = _action("link", None, "Acme Office Supplies", "101", "58", note="same name and currency",
+                   extra={"how": "matched"})
+    long_name = "Consolidated Widgets & Fasteners International Holdings " + "Ltd " * 15
+    actions = [
+        link,
+        _action("update", "quickbooks", "Acme Office Supplies", "101", "58",
+                fc("phone", before="+1 555 0100", after="+1 555 0142", precoro="+1 555 0142", quickbooks="+1 555 0100"),
+                depends_on=[link.id]),
+        _action("update", "quickbooks", "Bürobedarf Müller GmbH", "102", "59",
+                fc("city", before="Munich", after="München", precoro="München", quickbooks="Munich", baseline="Munich"),
+                fc("postalCode", before="80331", after="80333", precoro="80333", quickbooks="80331", baseline="80331")),
+        _action("update", "precoro", "O'Brien & Sons", "103", "60",
+                fc("emails", before=("ap@obrien.ie",), after=("ap@obrien.ie", "billing@obrien.ie"),
+                   precoro=("ap@obrien.ie",), quickbooks=("ap@obrien.ie", "billing@obrien.ie"), baseline=("ap@obrien.ie",))),
+        _action("create", "quickbooks", "Northwind Traders", "104", None,
+                fc("name", after="Northwind Traders", precoro="Northwind Traders"),
+                fc("currency", after="USD", precoro="USD"),
+                fc("city", after="Seattle", precoro="Seattle"),
+                fc("emails", after=("orders@northwind.example",), precoro=("orders@northwind.example",)),
+                note="new in Precoro, no match in QuickBooks"),
+        _action("create", "quickbooks", long_name.strip(), "105", None,
+                fc("name", after=long_name[:100], precoro=long_name.strip(),
+                   note=f"cut from {len(long_name.strip())} to 100 characters to fit QuickBooks"),
+                fc("currency", after="EUR", precoro="EUR"),
+                note="new in Precoro, no match in QuickBooks"),
+        _action("create", "precoro", "Contoso Ltd", None, "61",
+                fc("name", after="Contoso Ltd", quickbooks="Contoso Ltd"),
+                fc("currency", after="GBP", quickbooks="GBP"),
+                note="new in QuickBooks, no match in Precoro"),
+        _action("conflict", None, "Fabrikam, Inc.", "106", "62",
+                fc("phone", precoro="+1 425 555 0100", quickbooks="+1 425 555 0199", baseline="+1 425 555 0111"),
+                fc("city", precoro="Redmond", quickbooks="Bellevue", baseline="Kirkland"),
+                note="changed on both sides since the last sync: take Precoro's or QuickBooks' value, or skip",
+                extra={"writes": {"quickbooks": {"phone": "+1 425 555 0100", "city": "Redmond"},
+                                  "precoro": {"phone": "+1 425 555 0199", "city": "Bellevue"}}}),
+        _action("conflict", None, "Société Générale d'Équipement", "107", "63",
+                fc("accountNumber", precoro="FR-2231", quickbooks="FR-2213", baseline="FR-2200"),
+                note="changed on both sides since the last sync: take Precoro's or QuickBooks' value, or skip",
+                extra={"writes": {"quickbooks": {"accountNumber": "FR-2231"}, "precoro": {"accountNumber": "FR-2213"}}}),
+        _action("deactivate", "quickbooks", "Initech", "108", "64",
+                note="deactivated in Precoro: QuickBooks never deletes, the record is made inactive"),
+        _action("unlink", None, "Umbrella Corp", "109", "65", extra={"hold": "quickbooks_inactive"},
+                note="deactivated in QuickBooks: the Precoro record stays active and becomes not integrated"),
+        _action("ambiguous", None, "Stark Industries", "110", None,
+                candidates=[{"quickbooks_id": "71", "name": "Stark Industries", "currencies": ["USD"]},
+                            {"quickbooks_id": "72", "name": "STARK INDUSTRIES ", "currencies": ["USD"]}],
+                note="2 QuickBooks records match: pick one by hand (qbsync suppliers map)"),
+        _action("blocked", None, "Wayne Enterprises", "111", None,
+                candidates=[{"quickbooks_id": "73", "name": "Wayne Enterprises", "currencies": ["USD"]}],
+                note="trades in several currencies (USD, EUR): not matched or created automatically; map it by hand"),
+        _action("update", "precoro", "Printer paper A4, 500 sheets", "201", "81",
+                fc("price", before="4.50", after="4.75", precoro="4.50", quickbooks="4.75", baseline="4.50"),
+                entity="item"),
+        _action("update", "precoro", "Toner cartridge (black)", "202", "82",
+                fc("description", before="Black toner", after="Black toner, 3000 pages", precoro="Black toner",
+                   quickbooks="Black toner, 3000 pages", baseline="Black toner"),
+                entity="item"),
+    ]
+    return actions
+
+
+def demo_plan(created_at: str = CLOCK, plan_id: str = "5e1f0a000001") -> Plan:
+    # A fixed id: the engine's content hash may change with its internals; the pictures must not.
+    return Plan(actions=demo_actions(), realm_id=REALM, rules_digest="d1" * 32, created_at=created_at,
+                entities=("suppliers", "items"), id=plan_id)
+
+
+DUPLICATE_NAME = ("QuickBooks error 6240: Duplicate Name Exists Error (The name supplied already exists. "
+                  "Another vendor, customer or employee is already using this name.) [field DisplayName]")
+
+
+def shipped_rules():
+    """The test rules.yaml beside this file, loaded for real (the Rules screen shows what is in force)."""
+    import rules
+
+    return rules.load(RULES)
+
+
+@dataclass
+class FakeSession:
+    """Same methods as SyncSession; fixed data and outcomes.
+
+    `fail` maps an action name to the reason its write fails (once: a retry succeeds, as after the
+    operator renamed the record in QuickBooks).
+    """
+
+    rules_path: Path = RULES
+    plans: dict[str, Plan] = field(default_factory=dict)
+    latest: str | None = None
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    fail: dict[str, str] = field(default_factory=lambda: {"Northwind Traders": DUPLICATE_NAME})
+    make_plan: Callable[[], Plan] = demo_plan
+    rules: Any = field(default_factory=shipped_rules)
+    calls: list[tuple] = field(default_factory=list)
+    reload_error: Exception | None = None
+    done: set[str] = field(default_factory=set)
+    unmapped: list[dict[str, Any]] = field(default_factory=lambda: [
+        {"precoro_id": "203", "name": "Toner black", "sku": "TONER-B", "price": "58", "free_of_charge": False,
+         "candidates": [{"quickbooks_id": "83", "name": "Printer toner, black", "score": 0.356,
+                         "reasons": ["name 43% alike", "similar price"]},
+                        {"quickbooks_id": "84", "name": "Toner, colour", "score": 0.21, "reasons": ["name 30% alike"]}]},
+        {"precoro_id": "204", "name": "Café filters (x100)", "sku": None, "price": "3.5", "free_of_charge": True,
+         "candidates": []},
+    ])
+    _ids: dict[tuple, str] = field(default_factory=dict)
+
+    # -- plans ---------------------------------------------------------------------------------
+
+    def _plan_id(self, plan: Plan) -> str:
+        """Fixed ids, one per distinct content, in the order plans were made."""
+        content = tuple(a.id for a in plan.actions)
+        known = self._ids.setdefault(content, f"{0x5e1f0a000001 + len(self._ids):012x}")
+        return known
+
+    def _keep(self, plan: Plan) -> Plan:
+        self.plans[plan.id] = copy.deepcopy(plan)
+        self.latest = plan.id
+        return plan
+
+    def plan(self, only=None, progress=None) -> Plan:
+        self.calls.append(("plan",))
+        if progress:
+            progress("reading QuickBooks Vendor records", 0, None)
+        plan = self.make_plan()
+        # Applied actions are gone from the next plan: the two sides agree now (convergence).
+        plan.actions = [a for a in plan.actions if a.id not in self.done]
+        plan.id = self._plan_id(plan)
+        previous = self.plans.get(self.latest or "")
+        if previous:
+            old = {a.id: a for a in previous.actions}
+            for action in plan.actions:
+                if action.id in old:
+                    action.decision, action.approved = old[action.id].decision, old[action.id].approved
+        return copy.deepcopy(self._keep(plan))
+
+    def latest_plan(self) -> Plan | None:
+        return copy.deepcopy(self.plans[self.latest]) if self.latest else None
+
+    def load_plan(self, plan_id: str | None = None) -> Plan:
+        return copy.deepcopy(self.plans[plan_id or self.latest])
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> Action:
+        self.calls.append(("decide", action_id, decision))
+        action = self.plans[plan_id or self.latest].action(action_id)
+        if action.kind != "conflict":
+            raise ValueError(f"action {action.id} is a {action.kind}, not a conflict")
+        action.decision = decision
+        return copy.deepcopy(action)
+
+    def approve(self, action_ids, approved: bool = True, plan_id: str | None = None) -> None:
+        ids = set(action_ids)
+        self.calls.append(("approve", len(ids), approved))
+        for action in self.plans[plan_id or self.latest].actions:
+            if action.id in ids:
+                action.approved = approved
+
+    # -- apply ---------------------------------------------------------------------------------
+
+    def apply(self, plan_id: str | None = None, *, on_result=None, retry_failed: bool = False):
+        plan = self.plans[plan_id or self.latest]
+        self.calls.append(("apply", plan.id, retry_failed))
+        by_id = {a.id: a for a in plan.actions}
+        results = []
+        total = len(plan.actions)
+
+        def report(action, status, reason="", audit=True):
+            result = ActionResult(action.id, status, reason, action.name, action.kind, action.target)
+            results.append(result)
+            if audit and status in ("applied", "failed", "refused"):
+                self.audit.insert(0, {
+                    "id": len(self.audit) + 1, "at": CLOCK, "who": "operator", "plan_id": plan.id,
+                    "action_id": action.id, "entity": action.entity, "kind": action.kind, "target": action.target,
+                    "precoro_id": action.precoro_id, "quickbooks_id": action.quickbooks_id, "name": action.name,
+                    "status": status, "reason": reason,
+                    "before": {c.field: c.before for c in action.changes},
+                    "after": {c.field: c.after for c in action.changes},
+                    "response": {"Vendor": {"Id": action.quickbooks_id or "90", "SyncToken": "4",
+                                            "DisplayName": action.name}} if status == "applied" else None,
+                })
+            if on_result:
+                on_result(result, len(results), total)
+
+        for action in plan.actions:
+            if action.id in self.done:  # done by an earlier run: reported, not written or audited again
+                report(action, "applied", audit=False)
+                continue
+            if not action.executable:
+                continue
+            missing = [d for d in action.depends_on if not by_id[d].executable]
+            if missing:
+                report(action, "skipped", f"depends on action {missing[0]}, which is not approved")
+                continue
+            reason = self.fail.pop(action.name, None)
+            if reason:
+                report(action, "failed", reason)
+            else:
+                self.done.add(action.id)
+                report(action, "applied")
+        seen = {r.id for r in results}
+        for action in plan.actions:
+            if action.id not in seen:
+                reason = ("not approved" if not action.approved else "conflict not decided"
+                          if action.needs_decision else "skipped by decision" if action.kind == "conflict"
+                          else "several candidates: map it by hand" if action.kind == "ambiguous" else action.note)
+                results.append(ActionResult(action.id, "skipped", reason, action.name, action.kind, action.target))
+        return ApplyReport(plan.id, results)
+
+    # -- mapping -------------------------------------------------------------------------------
+
+    def map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:
+        self.calls.append(("map", section, precoro_id, quickbooks_id))
+        name = next((a.name for a in self.plans[self.latest].actions if a.precoro_id == precoro_id), precoro_id)
+        entity = "item" if section == "items" else "supplier"
+        link = _action("link", None, name, precoro_id, quickbooks_id, note="mapped by hand", extra={"how": "manual"},
+                       entity=entity)
+        plan = Plan(actions=[link], realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK,
+                    entities=(section,), id=f"{0x3a90000001 + len(self.plans):012x}")
+        self.unmapped = [u for u in self.unmapped if u["precoro_id"] != precoro_id]
+        # Once linked, the planner sees no ambiguity for this supplier any more.
+        for action in self.make_plan().actions:
+            if action.precoro_id == precoro_id and action.kind in ("ambiguous", "blocked", "create"):
+                self.done.add(action.id)
+        return copy.deepcopy(self._keep(plan))
+
+    def unmap_plan(self, section: str, precoro_id: str) -> Plan:
+        self.calls.append(("unmap", section, precoro_id))
+        current = self.plans[self.latest]
+        qid = next(a.quickbooks_id for a in current.actions if a.precoro_id == precoro_id and a.quickbooks_id)
+        unlink = _action("unlink", None, f"supplier {precoro_id}", precoro_id, qid, note="unmapped by hand",
+                         extra={"hold": "unmapped", "hold_quickbooks_id": qid})
+        plan = Plan(actions=[unlink], realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK,
+                    entities=(section,), id=f"{0x3a90000001 + len(self.plans):012x}")
+        return copy.deepcopy(self._keep(plan))
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def history(self, record: str | None = None, limit: int | None = None) -> list[dict]:
+        rows = [r for r in self.audit if not record or record in (r["precoro_id"], r["quickbooks_id"])
+                or record.casefold() in r["name"].casefold()]
+        return copy.deepcopy(rows[:limit] if limit else rows)
+
+    def status(self) -> dict[str, Any]:
+        plan = self.plans.get(self.latest or "")
+        return {
+            "rules": {"path": str(self.rules_path), "valid": True},
+            "connections": {
+                "quickbooks": {"environment": "local", "base_url": "http://127.0.0.1:8765/v3", "realm_id": REALM,
+                               "reachable": True, "company": "Sandbox Company US 7f3c"},
+                "precoro": {"environment": "local", "base_url": "http://127.0.0.1:8766", "reachable": False,
+                            "error": "Precoro error 401: Invalid X-AUTH-TOKEN"},
+            },
+            "entities": {"suppliers": {"linked": 42 + len(self.done)}, "items": {"linked": 17}},
+            "latest_plan": {"id": plan.id, "created_at": plan.created_at, "state": "open"} if plan else None,
+        }
+
+    def unmapped_items(self, limit: int = 5, progress=None) -> list[dict[str, Any]]:
+        self.calls.append(("unmapped_items",))
+        return copy.deepcopy(self.unmapped)
+
+    def reload_rules(self):
+        self.calls.append(("reload_rules",))
+        if self.reload_error:
+            raise self.reload_error
+        return self.rules
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+
+
+def scale_plan(n: int = 100_000) -> Plan:
+    """`n` actions of every kind, as a big company's first sync would plan them (for the scale test)."""
+    kinds = [("update", "quickbooks"), ("update", "precoro"), ("create", "quickbooks"), ("create", "precoro"),
+             ("link", None), ("conflict", None)]
+    actions = []
+    for i in range(n):
+        kind, target = kinds[i % len(kinds)]
+        entity = "supplier" if i % 2 == 0 else "item"
+        pid, qid = str(10_000 + i), str(500_000 + i)
+        changes = [FieldChange("city", before=f"City {i}", after=f"Town {i}", precoro=f"Town {i}",
+                               quickbooks=f"City {i}", baseline=f"City {i}")]
+        actions.append(Action(id=f"{i:010x}", entity=entity, kind=kind, target=target, name=f"Supplier {i:06d}",
+                              precoro_id=pid, quickbooks_id=qid, changes=changes))
+    # The id is given so the content hash (a second of JSON for 100k actions) is not part of the measure.
+    return Plan(actions=actions, realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK, id="scale0000000")
+
+
+class ScaleSession(FakeSession):
+    """A session serving one huge plan as it is (no copies: the measure is the TUI, not the fake)."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.big = plan
+
+    def latest_plan(self) -> Plan:
+        return self.big
+
+    def load_plan(self, plan_id: str | None = None) -> Plan:
+        return self.big
+
+    def approve(self, action_ids, approved: bool = True, plan_id: str | None = None) -> None:
+        self.calls.append(("approve", len(set(action_ids)), approved))
+
+    def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> Action:
+        self.calls.append(("decide", action_id, decision))
+        return self.big.action(action_id)

@@ -1,0 +1,444 @@
+"""Pilot tests of the operator's whole flow on a fixed session: plan, decide, approve, apply, audit.
+
+Named after the SPEC rules they defend. They wait for workers and messages (never sleep) and
+check what reached the engine as well as what is on screen.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from snapshot_app import make_app, screen_text, settle
+from demo_session import FakeSession
+from tui import messages
+from tui.dialogs.confirm import ConfirmApply
+from tui.dialogs.mapping import PickCandidate
+from tui.widgets.action_table import ActionTable
+
+# anyio's pytest plugin (installed with httpx) runs the async tests on asyncio (conftest).
+pytestmark = pytest.mark.anyio
+
+
+def recorder():
+    seen: list = []
+
+    def hook(message) -> None:
+        if type(message).__module__ == messages.__name__:
+            seen.append(message)
+
+    return seen, hook
+
+
+def names(seen) -> list[str]:
+    return [type(m).__name__ for m in seen]
+
+
+async def search(pilot, text: str) -> None:
+    await pilot.press("slash", *text, "enter")
+    await settle(pilot)
+
+
+def current(app):
+    return app.screen.query_one(ActionTable).current
+
+
+async def test_w1_plan_decide_approve_apply_history(session: FakeSession):
+    seen, hook = recorder()
+    app = make_app(session)
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await settle(pilot)
+        assert [n for n in names(seen) if n != "PlanProgressed"][:2] == ["SessionOpened", "PlanLoaded"]
+        assert app.plan is not None and len(app.plan.actions) == 15
+
+        # Decide a conflict: take Precoro's values.
+        await pilot.press("2", "n")
+        await settle(pilot)
+        assert current(app).name == "Fabrikam, Inc."
+        await pilot.press("p")
+        await settle(pilot)
+        fabrikam = current(app)
+        assert session.plans[app.plan.id].action(fabrikam.id).decision == "precoro"
+        assert "DecisionsSaved" in names(seen)
+
+        # Skip one action.
+        await search(pilot, "initech")
+        await pilot.press("x")
+        await settle(pilot)
+        initech = current(app)
+        assert session.plans[app.plan.id].action(initech.id).approved is False
+
+        # Nothing is written until the dialog is confirmed.
+        await pilot.press("escape", "escape", "g")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply)
+        summary = app.screen.summary
+        assert (summary.writes("quickbooks"), summary.writes("precoro")) == (5, 4)
+        assert summary.records["quickbooks"] == {"create": 2, "update": 3}
+        assert not any(call[0] == "apply" for call in session.calls)
+
+        await pilot.press("y")
+        await settle(pilot)
+        assert "ActionsApplied" in names(seen) and "ApplyFinished" in names(seen)
+        assert app.current_mode == "apply"
+        failed = [r for r in app.apply_results if r.status == "failed"]
+        assert [r.name for r in failed] == ["Northwind Traders"]
+        assert "6240" in failed[0].reason
+        assert app.outcomes[fabrikam.id].status == "applied"
+
+        # Retry the failed one.
+        await pilot.press("f")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply)
+        assert app.screen.summary.writes("quickbooks") == 1
+        await pilot.press("y")
+        await settle(pilot)
+        assert ("apply", app.plan.id, True) in session.calls
+        assert not [r for r in app.apply_results if r.status == "failed"]
+
+        # The audit lists what was applied, newest first, with the remote response.
+        await pilot.press("4")
+        await settle(pilot)
+        assert "HistoryLoaded" in names(seen)
+        rows = app.history_rows
+        assert rows[0]["name"] == "Northwind Traders" and rows[0]["status"] == "applied"
+        assert any(r["name"] == "Fabrikam, Inc." for r in rows)
+
+        # Filter the audit by record.
+        await pilot.press("slash", *"106", "enter")
+        await settle(pilot)
+        assert {r["precoro_id"] for r in app.history_rows} == {"106"}
+
+
+async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "g")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply)
+        await pilot.press("n")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmApply)
+        assert not any(call[0] == "apply" for call in session.calls)
+
+
+async def test_s2_conflict_skip_and_quickbooks_side(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "n", "q")
+        await settle(pilot)
+        action = current(app)
+        assert action.decision == "quickbooks" and action.write_target == "precoro"
+        await pilot.press("x")
+        await settle(pilot)
+        assert session.plans[app.plan.id].action(action.id).decision == "skip"
+        # Approving an undecided conflict is refused with a hint; nothing is saved.
+        await pilot.press("n")
+        await settle(pilot)
+        other = current(app)
+        assert other.kind == "conflict" and other.decision is None
+        await pilot.press("a")
+        await settle(pilot)
+        assert session.plans[app.plan.id].action(other.id).decision is None
+
+
+async def test_approve_and_skip_follow_the_filter(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "e")  # entity: item (the first entity of the plan)
+        await settle(pilot)
+        shown = app.screen.query_one(ActionTable).visible_actions()
+        assert {a.entity for a in shown} == {"item"} and len(shown) == 2
+        await pilot.press("X")
+        await settle(pilot)
+        stored = session.plans[app.plan.id]
+        assert [a.approved for a in stored.actions if a.entity == "item"] == [False, False]
+        assert all(a.approved for a in stored.actions if a.entity == "supplier")
+        await pilot.press("escape", "A")
+        await settle(pilot)
+        assert all(a.approved for a in session.plans[app.plan.id].actions)
+
+
+async def test_search_and_filters_narrow_the_list(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await search(pilot, "müller")
+        assert [a.name for a in app.screen.query_one(ActionTable).visible_actions()] == ["Bürobedarf Müller GmbH"]
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("t")  # target: QuickBooks
+        await settle(pilot)
+        assert {a.write_target for a in app.screen.query_one(ActionTable).visible_actions()} == {"quickbooks"}
+        await pilot.press("escape", "c")  # show: needs attention
+        await settle(pilot)
+        kinds = sorted(a.kind for a in app.screen.query_one(ActionTable).visible_actions())
+        assert kinds == ["ambiguous", "blocked", "conflict", "conflict"]
+
+
+async def test_s7_ambiguous_match_resolved_by_picking_a_candidate(session: FakeSession):
+    seen, hook = recorder()
+    app = make_app(session)
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
+        await settle(pilot)
+        # A decision made before the mapping must survive the re-plan that follows it.
+        await pilot.press("2", "n", "p")
+        await settle(pilot)
+        fabrikam = current(app).id
+        await search(pilot, "stark")
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.screen, PickCandidate)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert ("map", "suppliers", "110", "72") in session.calls
+        assert isinstance(app.screen, ConfirmApply)
+        assert app.screen.summary.links == 1 and app.screen.summary.total_writes == 0
+        await pilot.press("y")
+        await settle(pilot)
+        assert "MappingPlanned" in names(seen)
+        assert not any(a.kind == "ambiguous" for a in app.plan.actions)
+        assert app.plan.action(fabrikam).decision == "precoro"
+        assert session.plans[app.plan.id].action(fabrikam).decision == "precoro"
+
+
+async def test_s7_unmap_by_hand_is_confirmed_first(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await search(pilot, "o'brien")
+        await pilot.press("u")
+        await settle(pilot)
+        assert ("unmap", "suppliers", "103") in session.calls
+        assert isinstance(app.screen, ConfirmApply)
+        await pilot.press("n")
+        await settle(pilot)
+        assert not any(call[0] == "apply" for call in session.calls)
+
+
+async def test_map_by_hand_asks_for_the_other_id(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await search(pilot, "northwind")
+        await pilot.press("m")
+        await settle(pilot)
+        await pilot.press(*"99", "enter")
+        await settle(pilot)
+        assert ("map", "suppliers", "104", "99") in session.calls
+
+
+async def test_w5_invalid_rules_at_start_then_fixed(tmp_path, monkeypatch):
+    import rules
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "rules.yaml"
+    path.write_text("version: 1\nsuppliers:\n  conflict: maybe\n", encoding="utf-8")
+    session = FakeSession()
+
+    def factory():
+        rules.load("rules.yaml")
+        return session
+
+    seen, hook = recorder()
+    app = make_app(factory=factory, rules_path="rules.yaml")
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
+        await settle(pilot)
+        assert names(seen)[0] == "SessionFailed"
+        assert app.current_mode == "rules"
+        body = screen_text(app)
+        assert "rules.yaml:3:13" in body and "conflict: maybe" in body
+        path.write_text("version: 1\nsuppliers:\n  conflict: ask\n", encoding="utf-8")
+        await pilot.press("l")
+        await settle(pilot)
+        assert "SessionOpened" in names(seen) and app.plan is not None
+        assert app.rules_error is None
+
+
+async def test_w5_rules_changed_on_disk_reload_and_replan(session: FakeSession, tmp_path):
+    import rules
+
+    path = tmp_path / "rules.yaml"
+    path.write_text("version: 1\n", encoding="utf-8")
+    seen, hook = recorder()
+    app = make_app(session, rules_path=path)
+    session.rules_path = path
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
+        await settle(pilot)
+        plans_before = sum(1 for c in session.calls if c[0] == "plan")
+        # A broken save: refused, the rules in force and the plan stay.
+        path.write_text("version: 1\nsuppliers: {conflict: maybe}\n", encoding="utf-8")
+        session.reload_error = _rules_error(rules, path)
+        app._rules_mtime = -1  # as if the file changed since the last look (mtime resolution is coarse)
+        app._check_rules_file()
+        await settle(pilot)
+        assert "RulesRefused" in names(seen) and app.rules_error is not None
+        assert app.plan is not None
+        # Fixed: reloaded and planned again.
+        session.reload_error = None
+        app._rules_mtime = -1
+        app._check_rules_file()
+        await settle(pilot)
+        assert "RulesReloaded" in names(seen) and app.rules_error is None
+        assert sum(1 for c in session.calls if c[0] == "plan") == plans_before + 1
+
+
+def _rules_error(rules, path):
+    try:
+        rules.load(path)
+    except rules.RulesError as exc:
+        return exc
+    raise AssertionError("the file should be invalid")
+
+
+async def test_apply_refused_for_a_stale_plan_is_shown(session: FakeSession):
+    class StalePlanError(Exception):
+        pass
+
+    def stale(*args, **kwargs):
+        raise StalePlanError("rules.yaml changed since this plan was made; make a new plan (qbsync plan)")
+
+    seen, hook = recorder()
+    app = make_app(session)
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
+        await settle(pilot)
+        session.apply = stale
+        await pilot.press("2", "g", "y")
+        await settle(pilot)
+        assert "ApplyFailed" in names(seen)
+        assert "The last apply did not run: rules.yaml changed" in screen_text(app)
+
+
+async def test_engine_calls_run_off_the_ui_thread(session: FakeSession):
+    threads: list[str] = []
+    for name in ("plan", "latest_plan", "decide", "approve", "apply", "history", "status"):
+        original = getattr(session, name)
+
+        def spy(*args, _original=original, **kwargs):
+            threads.append(threading.current_thread().name)
+            return _original(*args, **kwargs)
+
+        setattr(session, name, spy)
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "n", "p", "a", "g", "y", "4")
+        await settle(pilot)
+    assert threads and threading.main_thread().name not in threads
+
+
+async def test_palette_offers_the_screens_commands(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "n")
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Take Precoro", "Take QuickBooks", "Approve shown", "Apply…", "Go to History"} <= set(titles)
+        await pilot.press("1")
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Take Precoro" not in titles and "Refresh" in titles
+
+
+async def test_quitting_during_an_apply_asks_first(session: FakeSession):
+    from tui.dialogs.question import Question
+
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.apply_running = True  # as while a long apply is in its worker
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, Question)
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.is_running and not isinstance(app.screen, Question)
+        await pilot.press("ctrl+q", "y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_i4_items_not_mapped_pick_a_candidate(session: FakeSession):
+    from tui.dialogs.mapping import NotMapped
+
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "i")
+        await settle(pilot)
+        assert isinstance(app.screen, NotMapped)
+        await pilot.press("enter")  # Toner black
+        await settle(pilot)
+        assert isinstance(app.screen, PickCandidate)
+        await pilot.press("enter")  # its best candidate
+        await settle(pilot)
+        assert ("map", "items", "203", "83") in session.calls
+        assert isinstance(app.screen, ConfirmApply)
+        await pilot.press("y")
+        await settle(pilot)
+        assert session.history(record="203")[0]["kind"] == "link"
+
+
+async def test_w1_a_plan_applied_without_failure_is_replaced_at_start(session: FakeSession):
+    first = make_app(session)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        session.fail.clear()
+        await pilot.press("2", "g", "y")
+        await settle(pilot)
+        applied = first.plan.id
+    plans_made = sum(1 for c in session.calls if c[0] == "plan")
+    again = make_app(session)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert again.plan.id != applied
+        assert sum(1 for c in session.calls if c[0] == "plan") == plans_made + 1
+        # What was applied is gone; what still needs the operator is still there.
+        assert {a.kind for a in again.plan.actions} == {"conflict", "ambiguous", "blocked"}
+
+
+async def test_w3_a_plan_with_failures_is_kept_at_start_to_retry(session: FakeSession):
+    first = make_app(session)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "g", "y")
+        await settle(pilot)
+        applied = first.plan.id
+    again = make_app(session)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert again.plan.id == applied
+        failed = [aid for aid, o in again.outcomes.items() if o.status == "failed"]
+        assert [again.plan.action(aid).name for aid in failed] == ["Northwind Traders"]
+        await pilot.press("2", "c", "c", "c")  # show: errors
+        await settle(pilot)
+        assert "6240" in screen_text(again)
+
+
+async def test_the_mouse_is_optional_but_works(session: FakeSession):
+    from tui.widgets.frame import ScreenTabs
+
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        top = screen_text(app).splitlines()[0]
+        await pilot.click(ScreenTabs, offset=(top.index("2 Review"), 0))
+        await settle(pilot)
+        assert app.current_mode == "review"
+        table = app.screen.query_one(ActionTable)
+        await pilot.click(ActionTable, offset=(20, 3))  # the header line, a group line, then rows
+        await settle(pilot)
+        assert table.current is not None and table.current.name == "Toner cartridge (black)"
+        footer = screen_text(app).splitlines()[-2:]
+        row = next(i for i, line in enumerate(footer) if "g apply" in line)
+        await pilot.click("KeyBar", offset=(footer[row].index("g apply"), row))
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply)

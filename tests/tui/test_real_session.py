@@ -1,0 +1,125 @@
+"""The whole flow on the real engine and the local APIs with demo data (W1, S2, S7, W4).
+
+plan -> decide a conflict -> skip one action -> confirm the apply -> see the outcomes -> audit,
+then resolve an ambiguous match by picking its candidate. Assertions stay generic about the demo
+data (it belongs to the local APIs) but exact about what reached the state file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from snapshot_app import make_app, screen_text, settle
+from tui.dialogs.confirm import ConfirmApply
+from tui.dialogs.mapping import PickCandidate
+from tui.widgets.action_table import ActionTable
+
+pytest.importorskip("engine.local.serve", reason="the local APIs are not in this build yet")
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parents[2]
+CLOCK = "2026-11-26T09:00:00+00:00"
+
+
+@pytest.fixture
+def real_app(tmp_path):
+    from engine.sync import SyncSession
+
+    sessions = []
+
+    def factory():
+        session = SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK)
+        sessions.append(session)
+        return session
+
+    app = make_app(factory=factory, rules_path=ROOT / "rules.yaml")
+    return app, sessions
+
+
+async def find(pilot, action_id: str):
+    """Put the cursor on one action by searching its id."""
+    await pilot.press("slash", *action_id, "enter")
+    await settle(pilot)
+    current = pilot.app.screen.query_one(ActionTable).current
+    assert current is not None and current.id == action_id
+    return current
+
+
+async def test_w1_real_flow_plan_decide_apply_history(real_app):
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = app.plan
+        assert plan is not None and plan.actions, screen_text(app)
+        session = sessions[0]
+        await pilot.press("2")
+        await settle(pilot)
+
+        conflict = next((a for a in plan.actions if a.kind == "conflict"), None)
+        if conflict is not None:
+            await find(pilot, conflict.id)
+            await pilot.press("p")
+            await settle(pilot)
+            assert session.load_plan(plan.id).action(conflict.id).decision == "precoro"
+            await pilot.press("escape")
+            await settle(pilot)
+
+        skipped = next(a for a in plan.actions if a.kind == "create")
+        await find(pilot, skipped.id)
+        await pilot.press("x")
+        await settle(pilot)
+        assert session.load_plan(plan.id).action(skipped.id).approved is False
+        await pilot.press("escape")
+        await settle(pilot)
+
+        await pilot.press("g")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply)
+        expected = app.screen.summary
+        assert session.history() == []  # nothing written before the yes
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.current_mode == "apply" and app.apply_report is not None
+        statuses = {r.id: r.status for r in app.apply_results}
+        assert statuses[skipped.id] == "skipped"
+        if conflict is not None:
+            assert statuses[conflict.id] in ("applied", "failed", "refused")
+        ran = sum(1 for s in statuses.values() if s in ("applied", "failed", "refused"))
+        assert ran == expected.actions
+        for result in app.apply_results:
+            if result.status == "failed":
+                assert result.reason  # the QuickBooks code and message, or Precoro's
+
+        await pilot.press("4")
+        await settle(pilot)
+        audited = {row["action_id"] for row in app.history_rows}
+        assert audited and audited <= {a.id for a in plan.actions}
+        assert skipped.id not in audited
+
+
+async def test_s7_real_ambiguous_match_mapped_by_picking_the_candidate(real_app):
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        ambiguous = next((a for a in app.plan.actions if a.kind == "ambiguous" and a.candidates), None)
+        if ambiguous is None:
+            pytest.skip("the demo data has no ambiguous match")
+        await pilot.press("2")
+        await settle(pilot)
+        await find(pilot, ambiguous.id)
+        await pilot.press("m")
+        await settle(pilot)
+        assert isinstance(app.screen, PickCandidate)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply), screen_text(app)
+        assert app.screen.summary.links == 1
+        await pilot.press("y")
+        await settle(pilot)
+        session = sessions[0]
+        rows = session.history(record=ambiguous.precoro_id)
+        assert rows and rows[0]["kind"] == "link" and rows[0]["status"] == "applied"
+        # A new plan was made, and this supplier is no longer waiting for a pick.
+        assert not any(a.id == ambiguous.id for a in app.plan.actions)

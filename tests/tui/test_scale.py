@@ -1,0 +1,67 @@
+"""A 100,000-action plan opens in about a second and scrolls: the review list draws only what shows.
+
+Prints what it measured (run with -s to see it):
+
+    .venv/bin/pytest tests/tui/test_scale.py -s
+
+The limits asserted are loose (a busy CI machine is slower); the numbers printed are the measure.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from snapshot_app import make_app, settle
+from demo_session import ScaleSession, scale_plan
+from tui.widgets.action_table import ActionTable
+
+pytestmark = pytest.mark.anyio
+import os
+ACTIONS = int(os.environ.get("QBSYNC_SCALE_ACTIONS", "100000"))
+
+
+async def test_a_100k_action_plan_opens_and_scrolls():
+    plan = scale_plan(ACTIONS)
+    app = make_app(ScaleSession(plan))
+    started = time.perf_counter()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        loaded = time.perf_counter() - started
+
+        started = time.perf_counter()
+        await pilot.press("2")
+        await pilot.pause()
+        table = app.screen.query_one(ActionTable)
+        opened = time.perf_counter() - started
+        assert table.rows.matched == ACTIONS
+
+        started = time.perf_counter()
+        for _ in range(20):
+            await pilot.press("pagedown")
+        await pilot.pause()
+        page = (time.perf_counter() - started) / 20
+        assert table.cursor > 20 * 10
+
+        started = time.perf_counter()
+        await pilot.press("end")
+        await pilot.pause()
+        to_end = time.perf_counter() - started
+        assert table.current is plan.actions[-1]
+
+        started = time.perf_counter()
+        await pilot.press("c")  # a filter is a pass over every action
+        await pilot.pause()
+        filtered = time.perf_counter() - started
+
+        started = time.perf_counter()
+        await pilot.press("escape", "A")
+        await settle(pilot)
+        approve_all = time.perf_counter() - started
+
+    print(f"\n{ACTIONS:,} actions: app start to plan shown {loaded:.2f}s, open review {opened:.2f}s, "
+          f"page down {page * 1000:.0f} ms, end {to_end * 1000:.0f} ms, filter {filtered * 1000:.0f} ms, "
+          f"approve all shown {approve_all * 1000:.0f} ms")
+    assert opened < 2.0
+    assert page < 0.5 and to_end < 1.0 and filtered < 1.5

@@ -1,0 +1,124 @@
+"""Every screen at 80x24 and 120x40, plus the dialogs, the light theme and NO_COLOR.
+
+The data is fixed (demo_session), the clock too, animations and cursor blink are off, and every
+picture is taken after all workers finished. Review the SVGs after `--snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from snapshot_app import make_app, settle
+from demo_session import FakeSession
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+def run(*steps: str | tuple[str, ...]):
+    """A run_before that waits for the engine, takes each step (a key, or keys typed together) and
+    waits after it, then clears toasts."""
+
+    async def before(pilot) -> None:
+        await settle(pilot)
+        for step in steps:
+            await pilot.press(*((step,) if isinstance(step, str) else step))
+            await settle(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    return before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_overview(snap_compare, here, size):
+    assert snap_compare(make_app(), terminal_size=size, run_before=run())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_review_on_a_conflict(snap_compare, here, size):
+    # n jumps to the first conflict: the three-way diff with its keys.
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "n"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_review_conflicts_filter_after_a_decision(snap_compare, here, size):
+    # Taking Precoro's side turns the arrow towards QuickBooks; the filter then shows conflicts only.
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "n", "p", "c", "c"))
+
+
+def test_review_create_with_a_cut_name(snap_compare, here):
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run("2", ("slash", *"consolidated", "enter")))
+
+
+def test_review_ambiguous_candidates_dialog(snap_compare, here):
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run("2", ("slash", *"stark", "enter"), "m"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_confirm_apply_dialog(snap_compare, here, size):
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "n", "p", "g"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_apply_finished_with_a_failure(snap_compare, here, size):
+    # The failed create is highlighted: its QuickBooks error code and message are on screen.
+    async def before(pilot) -> None:
+        await run("2", "n", "p", "g", "y")(pilot)
+        screen = pilot.app.screen
+        results = screen.query_one("#results")
+        failed = next(i for i, r in enumerate(results.results) if r.status == "failed")
+        results.move_cursor(failed)
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_history_after_apply(snap_compare, here, size):
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "n", "p", "g", "y", "4"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_rules_valid(snap_compare, here, size):
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("5"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_rules_with_problems(snap_compare, tmp_path, monkeypatch, size):
+    import rules
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rules.yaml").write_text(
+        "version: 1\nsuppliers:\n  enabled: yes\n  conflict: maybe\n  fields:\n    name: {precoro: name}\n",
+        encoding="utf-8")
+
+    def factory():
+        rules.load("rules.yaml")  # raises RulesError, as SyncSession's constructor would
+        return FakeSession()
+
+    app = make_app(factory=factory, rules_path="rules.yaml")
+    assert snap_compare(app, terminal_size=size, run_before=run())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare, here, size):
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "f1"))
+
+
+def test_command_palette_in_review(snap_compare, here):
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=run("2", "ctrl+p"))
+
+
+def test_review_light_theme(snap_compare, here):
+    app = make_app()
+    app.theme = "textual-light"
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run("2", "n"))
+
+
+def test_review_no_color(snap_compare, here, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run("2", "n"))
+
+
+def test_items_not_mapped_dialog(snap_compare, here):
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run("2", "i"))

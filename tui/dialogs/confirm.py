@@ -1,0 +1,88 @@
+"""The one gate before anything is written: exactly how many writes go where, then yes or no."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from engine.plan import Plan
+from engine.review import ApplySummary
+
+from ..widgets.cells import plural
+
+OPS = (("create", "created"), ("update", "updated"), ("deactivate", "deactivated"), ("reactivate", "reactivated"))
+
+
+def summary_table(summary: ApplySummary) -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column()
+    for side, title in (("quickbooks", "QuickBooks"), ("precoro", "Precoro")):
+        ops = summary.records[side]
+        detail = ", ".join(f"{ops[op]:,} {word}" for op, word in OPS if ops.get(op)) or "nothing"
+        table.add_row(title, f"{summary.writes(side):,}", f"{'record' if summary.writes(side) == 1 else 'records'}: {detail}")
+    local = []
+    if summary.links:
+        local.append(plural(summary.links, "link"))
+    if summary.unlinks:
+        local.append(plural(summary.unlinks, "unlink"))
+    table.add_row("qbsync", f"{summary.links + summary.unlinks:,}", (", ".join(local) or "no link changes")
+                  + " (no remote write)")
+    return table
+
+
+class ConfirmApply(ModalScreen[bool]):
+    """Apply? Cancel is the default; `y` applies."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "apply", id="confirm.yes", tooltip="Write exactly what this dialog lists"),
+        Binding("n,escape", "answer(False)", "cancel", id="confirm.no", tooltip="Close; nothing is written"),
+    ]
+
+    def __init__(self, title: str, summary: ApplySummary, plan: Plan | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.summary = summary
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        summary = self.summary
+        with Vertical(id="dialog"):
+            yield Static(Text(self.title_text, style="bold"), id="dialog-title")
+            yield Static(summary_table(summary), id="confirm-writes")
+            held = ", ".join(f"{n:,} {why}" for why, n in sorted(summary.held.items(), key=lambda kv: -kv[1]))
+            if held:
+                yield Static(Text(f"Not applied: {held}.", style="dim"), id="confirm-held")
+            if self.plan is not None:
+                notes = [a.note for a in self.plan.actions if a.note]
+                if notes:
+                    yield Static(Text(notes[0], style="italic"), id="confirm-note")
+            total = summary.total_writes
+            words = (f"{total:,} remote write{'s' if total != 1 else ''}" if total
+                     else "link changes only")
+            yield Static(Text(f"Nothing is written until you confirm. This makes {words}.", style="dim"),
+                         id="confirm-promise")
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Cancel (n)", id="no", variant="default")
+                yield Button(f"Apply (y)", id="yes", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(False)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,187 @@
+"""Mapping by hand: pick a candidate of an ambiguous match or an unmapped item, or type the other id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine.plan import Action
+
+from ..widgets.cells import value
+from ..widgets.fields import TextField
+
+OTHER = "__other__"
+
+
+class PickCandidate(ModalScreen[str | None]):
+    """Which QuickBooks record is this Precoro record? Returns the QuickBooks id, or None."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "cancel", id="pick.cancel", tooltip="Close; nothing is linked"),
+    ]
+
+    def __init__(self, precoro_id: str, name: str, candidates: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.precoro_id = precoro_id
+        self.name_ = name
+        self.candidates = candidates
+
+    @classmethod
+    def for_action(cls, action: Action) -> "PickCandidate":
+        return cls(action.precoro_id or "", action.name, action.candidates)
+
+    def compose(self) -> ComposeResult:
+        options = []
+        for candidate in self.candidates:
+            label = Text()
+            label.append(f"QuickBooks {candidate['quickbooks_id']}  ", style="bold")
+            label.append(value(candidate.get("name")))
+            currencies = ", ".join(candidate.get("currencies") or [])
+            if currencies:
+                label.append(f"  {currencies}", style="dim")
+            if candidate.get("score") is not None:
+                reasons = ", ".join(candidate.get("reasons") or [])
+                label.append(f"  {candidate['score']:.2f}" + (f" ({reasons})" if reasons else ""), style="dim")
+            options.append(Option(label, id=str(candidate["quickbooks_id"])))
+        options.append(Option(Text("Another QuickBooks record (type its id)…", style="italic"), id=OTHER))
+        with Vertical(id="dialog"):
+            yield Static(Text(f"Link Precoro {self.precoro_id} “{self.name_}” to:", style="bold"), id="dialog-title")
+            yield OptionList(*options, id="candidates")
+            yield Static(Text("enter picks · esc cancels · the link is confirmed before anything is written",
+                              style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id == OTHER:
+            def typed(ids: tuple[str, str] | None) -> None:
+                self.dismiss(ids[1] if ids else None)
+
+            self.app.push_screen(MapByHand(self.name_, precoro_id=self.precoro_id), typed)
+        else:
+            self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class NotMapped(ModalScreen[tuple[str, str] | None]):
+    """The Precoro items no QuickBooks item is linked to (I4). Returns (Precoro id, QuickBooks id)."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "cancel", id="not_mapped.cancel", tooltip="Close; nothing is linked"),
+    ]
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.items = items
+
+    def compose(self) -> ComposeResult:
+        options = []
+        for item in self.items:
+            label = Text()
+            label.append(f"Precoro {item['precoro_id']}  ", style="bold")
+            label.append(value(item.get("name")))
+            details = [f"sku {item['sku']}" if item.get("sku") else "", f"price {item['price']}" if item.get("price") else "",
+                       "free of charge" if item.get("free_of_charge") else ""]
+            label.append("  " + " · ".join(d for d in details if d), style="dim")
+            best = (item.get("candidates") or [None])[0]
+            label.append("\n    ")
+            if best:
+                label.append(f"best: QuickBooks {best['quickbooks_id']} {value(best.get('name'))} ({best['score']:.2f})",
+                             style="italic")
+            else:
+                label.append("no likely QuickBooks item: type its id", style="italic dim")
+            options.append(Option(label, id=str(item["precoro_id"])))
+        with Vertical(id="dialog"):
+            yield Static(Text(f"Not mapped: {len(self.items)} Precoro item{'s' if len(self.items) != 1 else ''}",
+                              style="bold"), id="dialog-title")
+            if options:
+                yield OptionList(*options, id="candidates")
+            else:
+                yield Static("Every Precoro item is mapped.")
+            yield Static(Text("enter picks a QuickBooks item for it · esc closes · only active, unlinked QuickBooks "
+                              "items are offered (I4, I9)", style="dim"))
+
+    def on_mount(self) -> None:
+        for widget in self.query(OptionList):
+            widget.focus()
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        item = next(i for i in self.items if str(i["precoro_id"]) == event.option.id)
+
+        def picked(quickbooks_id: str | None) -> None:
+            if quickbooks_id:
+                self.dismiss((str(item["precoro_id"]), quickbooks_id))
+
+        self.app.push_screen(PickCandidate(str(item["precoro_id"]), str(item.get("name") or ""),
+                                           item.get("candidates") or []), picked)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class MapByHand(ModalScreen[tuple[str, str] | None]):
+    """Link two records by their ids. Returns (Precoro id, QuickBooks id), or None."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "cancel", id="map.cancel", tooltip="Close; nothing is linked"),
+    ]
+
+    def __init__(self, name: str, precoro_id: str | None = None, quickbooks_id: str | None = None) -> None:
+        super().__init__()
+        self.name_ = name
+        self.precoro_id = precoro_id
+        self.quickbooks_id = quickbooks_id
+
+    @classmethod
+    def for_action(cls, action: Action) -> "MapByHand":
+        known_quickbooks = action.quickbooks_id if action.kind not in ("ambiguous", "blocked") else None
+        return cls(action.name, action.precoro_id, known_quickbooks)
+
+    def compose(self) -> ComposeResult:
+        known_precoro, known_quickbooks = self.precoro_id, self.quickbooks_id
+        with Vertical(id="dialog"):
+            yield Static(Text(f"Map “{self.name_}” by hand", style="bold"), id="dialog-title")
+            yield Static("Precoro id")
+            yield TextField(value=known_precoro or "", placeholder="the Precoro supplier's id", id="precoro-id",
+                        restrict=r"[0-9A-Za-z_-]*", disabled=bool(known_precoro))
+            yield Static("QuickBooks id")
+            yield TextField(value=known_quickbooks or "", placeholder="the QuickBooks vendor's Id", id="quickbooks-id",
+                        restrict=r"[0-9A-Za-z_-]*", disabled=bool(known_quickbooks))
+            yield Static(Text("Only an active record of the same currency can be linked. "
+                              "The link is shown for confirmation before anything is written.", style="dim"))
+            with Horizontal(id="dialog-buttons"):
+                yield Button("Cancel (esc)", id="no")
+                yield Button("Plan the link (enter)", id="yes", variant="primary")
+
+    def on_mount(self) -> None:
+        for field in self.query(TextField):
+            if not field.disabled:
+                field.focus()
+                break
+
+    @on(TextField.Submitted)
+    @on(Button.Pressed, "#yes")
+    def _submit(self) -> None:
+        precoro = self.query_one("#precoro-id", TextField).value.strip()
+        quickbooks = self.query_one("#quickbooks-id", TextField).value.strip()
+        if not precoro or not quickbooks:
+            self.notify("Both ids are needed.", severity="warning")
+            return
+        self.dismiss((precoro, quickbooks))
+
+    @on(Button.Pressed, "#no")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

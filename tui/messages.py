@@ -1,0 +1,156 @@
+"""Messages the engine workers send back to the UI thread, named after what already happened."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+from engine.plan import Plan
+from engine.review import Outcome
+
+
+class SessionOpened(Message):
+    """The engine session is ready (rules loaded, state file open)."""
+
+    def __init__(self, session: Any) -> None:
+        super().__init__()
+        self.session = session
+
+
+class SessionFailed(Message):
+    """The engine session could not be opened; `error` says why (often a RulesError)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+
+class StatusLoaded(Message):
+    """Connections, counts and the latest plan's state were read."""
+
+    def __init__(self, status: dict[str, Any], last_sync: dict[str, Any] | None) -> None:
+        super().__init__()
+        self.status = status
+        self.last_sync = last_sync
+
+
+class PlanProgressed(Message):
+    """Planning moved on (reading a side, reconciling an entity)."""
+
+    def __init__(self, what: str, done: int, total: int | None) -> None:
+        super().__init__()
+        self.what = what
+        self.done = done
+        self.total = total
+
+
+class PlanLoaded(Message):
+    """A plan is ready for review; `made` when the operator asked for a new one (r, a reload, a map)."""
+
+    def __init__(self, plan: Plan, outcomes: dict[str, Outcome], made: bool) -> None:
+        super().__init__()
+        self.plan = plan
+        self.outcomes = outcomes
+        self.made = made
+
+
+class PlanningFailed(Message):
+    """Making or loading a plan failed."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+
+class DecisionsSaved(Message):
+    """Approvals and conflict decisions reached the state file."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+
+class DecisionsFailed(Message):
+    """Saving approvals or decisions failed; the plan is read back from the state file."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+
+class ActionsApplied(Message):
+    """A batch of actions got their outcome during an apply."""
+
+    def __init__(self, plan_id: str, results: list[Any], done: int, total: int) -> None:
+        super().__init__()
+        self.plan_id = plan_id
+        self.results = results
+        self.done = done
+        self.total = total
+
+
+class ApplyFinished(Message):
+    """An apply ran to its end (or stopped cleanly); `report` is the engine's ApplyReport."""
+
+    def __init__(self, plan_id: str, report: Any, purpose: str) -> None:
+        super().__init__()
+        self.plan_id = plan_id
+        self.report = report
+        self.purpose = purpose
+
+
+class ApplyFailed(Message):
+    """An apply could not start or broke off (a stale plan, a lost connection)."""
+
+    def __init__(self, plan_id: str, error: Exception, purpose: str) -> None:
+        super().__init__()
+        self.plan_id = plan_id
+        self.error = error
+        self.purpose = purpose
+
+
+class MappingPlanned(Message):
+    """A manual map or unmap was planned and waits for the operator's confirmation."""
+
+    def __init__(self, plan: Plan, title: str) -> None:
+        super().__init__()
+        self.plan = plan
+        self.title = title
+
+
+class MappingFailed(Message):
+    """A manual map or unmap was refused; `error` says why."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+
+class UnmappedItemsLoaded(Message):
+    """The Not-mapped list was read: unlinked Precoro items with ranked QuickBooks candidates (I4)."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.items = items
+
+
+class HistoryLoaded(Message):
+    """Audit rows were read."""
+
+    def __init__(self, rows: list[dict[str, Any]], record: str | None) -> None:
+        super().__init__()
+        self.rows = rows
+        self.record = record
+
+
+class RulesReloaded(Message):
+    """rules.yaml was read again and is valid."""
+
+
+class RulesRefused(Message):
+    """rules.yaml was read again and has problems; the rules in force did not change."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error

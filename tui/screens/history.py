@@ -1,0 +1,141 @@
+"""History: the audit of applied actions, filterable by record, with before/after and the response."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static
+
+from ..widgets.cells import value
+from ..widgets.fields import TextField
+from ..widgets.rowlist import RowList
+from .base import QbsyncScreen
+
+SIDE_NAMES = {"quickbooks": "QuickBooks", "precoro": "Precoro"}
+STATUS_STYLE = {"applied": "good", "failed": "bad", "refused": "bad"}
+RESPONSE_LINES = 40
+
+
+class HistoryList(RowList):
+    """One row per audit entry, newest first."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(empty="Nothing has been applied yet.", **kwargs)
+        self.entries: list[dict[str, Any]] = []
+
+    def show(self, rows: list[dict[str, Any]]) -> None:
+        self.entries = rows
+        self.set_count(len(rows), 0)
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        return self.entries[self.cursor] if self.entries and self.cursor < len(self.entries) else None
+
+    def header_text(self, width: int) -> Text:
+        return Text(f" {'when (UTC)':<16} {'status':<8} {'kind':<10} {'side':<10} name")
+
+    def row_text(self, index: int, width: int) -> Text:
+        row = self.entries[index]
+        text = Text()
+        text.append(f" {str(row.get('at') or '')[:16].replace('T', ' '):<16} ", style=self.style_of("dim"))
+        text.append(f"{row.get('status') or '':<8} ", style=self.style_of(STATUS_STYLE.get(row.get("status"), "dim")))
+        text.append(f"{row.get('kind') or '':<10} ")
+        side = SIDE_NAMES.get(row.get("target")) or ("decided" if row.get("kind") == "conflict" else "qbsync")
+        text.append(f"{side:<10} ", style=self.style_of("dim"))
+        text.append(str(row.get("name") or ""))
+        return text
+
+
+def describe_entry(row: dict[str, Any]) -> Group:
+    parts: list[Any] = []
+    title = Text()
+    title.append(f"{row.get('status')} {row.get('kind')} ", style="bold")
+    title.append(str(row.get("name") or ""), style="bold")
+    ids = " ⇄ ".join(f"{side} {row[key]}" for side, key in (("Precoro", "precoro_id"), ("QuickBooks", "quickbooks_id"))
+                     if row.get(key))
+    title.append(f"   {row.get('entity')} · {ids}", style="dim")
+    parts.append(title)
+    parts.append(Text(f"{row.get('at')} by {row.get('who')} · plan {row.get('plan_id')} · action {row.get('action_id')}",
+                      style="dim"))
+    if row.get("reason"):
+        parts.append(Text(str(row["reason"]), style="red" if row.get("status") in ("failed", "refused") else None))
+    before, after = row.get("before") or {}, row.get("after") or {}
+    fields = sorted(set(before) | set(after))
+    if fields:
+        table = Table(box=None, expand=True, pad_edge=False, padding=(0, 1), header_style="bold")
+        table.add_column("field", no_wrap=True)
+        table.add_column("before", ratio=1, overflow="fold")
+        table.add_column("after", ratio=1, overflow="fold")
+        for name in fields:
+            table.add_row(Text(name, style="bold"), Text(value(before.get(name))), Text(value(after.get(name))))
+        parts.append(table)
+    response = row.get("response")
+    if response:
+        lines = json.dumps(response, indent=2, ensure_ascii=False, default=str).splitlines()
+        shown = lines[:RESPONSE_LINES]
+        if len(lines) > RESPONSE_LINES:
+            shown.append(f"… {len(lines) - RESPONSE_LINES} more lines")
+        parts.append(Text("Remote response:", style="bold"))
+        parts.append(Text("\n".join(shown), style="dim"))
+    return Group(*parts)
+
+
+class HistoryScreen(QbsyncScreen):
+    TAB = "history"
+    HELP = (
+        "The audit: every applied, failed or refused action with who, when, before/after and the remote "
+        "response, newest first. Filter by a record: a Precoro id, a QuickBooks id or part of a name."
+    )
+
+    BINDINGS = [
+        Binding("slash", "filter", "record filter", id="history.filter", key_display="/",
+                tooltip="Show only one record's history (Precoro id, QuickBooks id or name)"),
+        Binding("escape", "clear", "all records", id="history.clear", tooltip="Show every record again"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="history-bar"):
+            yield Static(Text("record ", style="bold"), id="history-label")
+            yield TextField(placeholder="Precoro id, QuickBooks id or name · enter", id="record")
+        yield HistoryList(id="history")
+        with VerticalScroll(id="history-detail"):
+            yield Static(id="history-entry")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "history_revision", lambda _revision: self.when_shown(self.redraw), init=False)
+        self.redraw()
+        self.query_one(HistoryList).focus()
+
+    def on_screen_resume(self) -> None:
+        self.app.load_history(self.app.history_record)
+
+    def redraw(self) -> None:
+        self.query_one(HistoryList).show(self.app.history_rows)
+        self._show_entry()
+
+    @on(RowList.Highlighted)
+    def _show_entry(self) -> None:
+        row = self.query_one(HistoryList).current
+        self.query_one("#history-entry", Static).update(describe_entry(row) if row else "")
+
+    def action_filter(self) -> None:
+        self.query_one("#record", TextField).focus()
+
+    @on(TextField.Submitted, "#record")
+    def _filter_submitted(self, event: TextField.Submitted) -> None:
+        self.app.load_history(event.value.strip() or None)
+        self.query_one(HistoryList).focus()
+
+    def action_clear(self) -> None:
+        field = self.query_one("#record", TextField)
+        field.value = ""
+        self.app.load_history(None)
+        self.query_one(HistoryList).focus()

@@ -1,0 +1,159 @@
+"""Overview: both connections, the last sync, counts per entity, the rules file, what to do next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Static
+
+from engine.review import apply_summary, entity_counts
+
+from ..widgets.cells import ENTITY_TITLES
+from .base import QbsyncScreen
+from .rules import shown_path
+
+SECTION_KIND = {"suppliers": "supplier", "items": "item"}
+
+
+def connection_card(side: str, info: dict[str, Any] | None, error: str | None) -> Group:
+    lines: list[Any] = []
+    if info is None:
+        lines.append(Text(error or "checking…", style="dim" if not error else "red"))
+        return Group(*lines)
+    reachable = info.get("reachable")
+    state = Text()
+    if reachable:
+        state.append("✓ reachable", style="bold green")
+    elif reachable is False:
+        state.append("✗ not reachable", style="bold red")
+    else:
+        state.append("… not checked", style="dim")
+    lines.append(state)
+    lines.append(Text(f"environment  {info.get('environment', '?')}"))
+    if side == "quickbooks":
+        company = info.get("company")
+        lines.append(Text(f"company      {company}" if company else "company      ?"))
+        lines.append(Text(f"realm        {info.get('realm_id', '?')}"))
+    lines.append(Text(f"{info.get('base_url', '')}", style="dim", no_wrap=True, overflow="ellipsis"))
+    if info.get("error"):
+        lines.append(Text(str(info["error"]), style="red"))
+    return Group(*lines)
+
+
+class OverviewScreen(QbsyncScreen):
+    TAB = "overview"
+    HELP = (
+        "Where things stand: both connections (reachable or why not), the last apply, per entity how many "
+        "records are linked and what the latest plan proposes, and whether the rules file is valid. "
+        "enter opens the plan review."
+    )
+
+    BINDINGS = [
+        Binding("enter", "app.switch_mode('review')", "review plan", id="overview.review",
+                tooltip="Open the plan review"),
+        Binding("s", "app.refresh_status", "refresh", id="overview.refresh",
+                tooltip="Check both connections again and recount"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="overview-body"):
+            with Horizontal(id="connections"):
+                yield Static(id="quickbooks-card", classes="card")
+                yield Static(id="precoro-card", classes="card")
+            yield Static(id="sync-info")
+            yield Static(id="counts")
+            yield Static(id="next-step")
+
+    def on_mount(self) -> None:
+        self.query_one("#quickbooks-card").border_title = "QuickBooks Online"
+        self.query_one("#precoro-card").border_title = "Precoro"
+        for name in ("status_revision", "plan_revision", "decision_revision", "rules_revision"):
+            self.watch(self.app, name, lambda _revision: self.when_shown(self.redraw), init=False)
+        self.redraw()
+
+    def redraw(self) -> None:
+        app = self.app
+        status = app.status or {}
+        connections = status.get("connections") or {}
+        error = connections.get("error")
+        if app.session is None and app.rules_error is not None:
+            error = "not connected: the rules file has problems (5 Rules)"
+        self.query_one("#quickbooks-card", Static).update(connection_card("quickbooks", connections.get("quickbooks"), error))
+        self.query_one("#precoro-card", Static).update(connection_card("precoro", connections.get("precoro"), error))
+        self.query_one("#sync-info", Static).update(self._sync_info())
+        self.query_one("#counts", Static).update(self._counts(status))
+        self.query_one("#next-step", Static).update(self._next_step())
+
+    def _sync_info(self) -> Text:
+        app = self.app
+        text = Text()
+        last = app.last_sync
+        text.append("Last apply   ", style="bold")
+        if last:
+            text.append(f"{str(last.get('at', ''))[:16].replace('T', ' ')} UTC by {last.get('who')}: "
+                        f"{last.get('status')} {last.get('kind')} {last.get('name')}")
+        else:
+            text.append("never", style="dim")
+        text.append("\nLatest plan  ", style="bold")
+        plan = app.plan
+        if plan is not None:
+            latest = (app.status or {}).get("latest_plan") or {}
+            state = latest.get("state") if latest.get("id") == plan.id else None
+            text.append(f"{plan.id} made {plan.created_at[:16].replace('T', ' ')}" + (f" · {state}" if state else ""))
+        else:
+            text.append("none yet" if not app.busy else app.busy, style="dim")
+        text.append("\nRules        ", style="bold")
+        text.append(shown_path(app.rules_path))
+        if app.rules_error is not None:
+            count = len(getattr(app.rules_error, "problems", ()) or ()) or 1
+            text.append(f"  ✗ {count} problem{'s' if count != 1 else ''} (5 Rules)", style="bold red")
+        elif app.session is not None:
+            text.append("  ✓ valid", style="green")
+        return text
+
+    def _counts(self, status: dict[str, Any]) -> Table:
+        app = self.app
+        entities = status.get("entities") or {}
+        linked = {SECTION_KIND.get(section, section): counts.get("linked") for section, counts in entities.items()}
+        rows = entity_counts(app.plan, app.outcomes, linked, entities=list(linked))
+        table = Table(box=None, padding=(0, 2), header_style="bold", pad_edge=False)
+        table.add_column("entity", no_wrap=True)
+        for column in ("linked", "unlinked", "pending", "conflicts", "to decide", "errors"):
+            table.add_column(column, justify="right", no_wrap=True)
+        for counts in rows:
+            table.add_row(
+                ENTITY_TITLES.get(counts.entity, counts.entity),
+                "?" if counts.linked is None else f"{counts.linked:,}",
+                f"{counts.unlinked:,}", f"{counts.pending:,}", f"{counts.conflicts:,}",
+                Text(f"{counts.undecided:,}", style="bold yellow" if counts.undecided else "", justify="right"),
+                Text(f"{counts.errors:,}", style="bold red" if counts.errors else "", justify="right"),
+            )
+        if not rows:
+            table.add_row(Text("no counts yet", style="dim"), "", "", "", "", "", "")
+        return table
+
+    def _next_step(self) -> Text:
+        app = self.app
+        plan = app.plan
+        if app.session is None:
+            return Text("Fix the rules file (5 Rules); qbsync reloads it when you save.", style="bold")
+        if plan is None:
+            return Text("No plan yet: r makes one.", style="bold")
+        if not plan.actions:
+            return Text("Both sides are in sync. r makes a new plan.", style="bold")
+        summary = apply_summary(plan.actions)
+        undecided = sum(1 for a in plan.actions if a.needs_decision)
+        text = Text()
+        text.append(f"Plan {plan.id}: {len(plan.actions):,} actions, "
+                    f"{summary.writes('quickbooks'):,} QuickBooks and {summary.writes('precoro'):,} Precoro writes approved.",
+                    style="bold")
+        if undecided:
+            text.append(f" {undecided:,} conflict{'s wait' if undecided != 1 else ' waits'} for you.", style="bold yellow")
+        text.append("\nenter reviews it · g (in Review) applies it after a confirmation.")
+        return text
