@@ -104,8 +104,13 @@ def action_id(entity: str, kind: str, target: str | None, precoro_id: str | None
     return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
+# Entities in the order they depend on each other: lists, suppliers, items, documents.
+ENTITY_ORDER = {e: i for i, e in enumerate(
+    ["account", "class", "location", "tax", "term", "supplier", "item", "invoice", "purchase_order"])}
+
+
 def sort_key(action: Action) -> tuple:
-    return (action.entity, KIND_ORDER.get(action.kind, 99), action.name.casefold(), action.precoro_id or "", action.quickbooks_id or "", action.id)
+    return (ENTITY_ORDER.get(action.entity, 99), action.entity, KIND_ORDER.get(action.kind, 99), action.name.casefold(), action.precoro_id or "", action.quickbooks_id or "", action.id)
 
 
 @dataclass

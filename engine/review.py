@@ -12,10 +12,13 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any, Iterable, Mapping, Sequence
 
+from .entities import KINDS
 from .plan import KIND_ORDER, Action, Plan
 
 SIDE_NAMES = {"quickbooks": "QuickBooks", "precoro": "Precoro"}
-SECTION_OF = {"supplier": "suppliers", "item": "items"}
+SECTION_OF = {kind.kind: kind.section for kind in KINDS.values()}
+# Entities an operator can map and unmap by hand (S7, I4); lists and documents follow their links.
+MAPPABLE = frozenset({"supplier", "item"})
 # Outcomes of an apply that mean "this action did not go through and someone should look".
 ERROR_OUTCOMES = frozenset({"failed", "refused"})
 # Kinds whose records are linked when the action is planned, so they can be unmapped by hand.
@@ -65,12 +68,13 @@ def is_error(action: Action, outcome: Outcome | None = None) -> bool:
 
 def can_unmap(action: Action) -> bool:
     """Whether the action is about a linked pair that an operator could unlink by hand."""
-    return action.kind in LINKED_KINDS and bool(action.precoro_id and action.quickbooks_id)
+    return action.entity in MAPPABLE and action.kind in LINKED_KINDS and bool(action.precoro_id and action.quickbooks_id)
 
 
 def can_map(action: Action) -> bool:
     """Whether the action is about an unlinked record that an operator could link by hand."""
-    return action.kind in ("create", "ambiguous", "blocked") and bool(action.precoro_id or action.quickbooks_id)
+    return (action.entity in MAPPABLE and action.kind in ("create", "ambiguous", "blocked")
+            and bool(action.precoro_id or action.quickbooks_id))
 
 
 @dataclass(frozen=True)

@@ -378,7 +378,7 @@ class SyncSession:
             realm = None
         plan = self.latest_plan()
         entities = {}
-        for section in SUPPORTED:
+        for section in (s for s in SUPPORTED if self.enabled(s)):
             counts = {"linked": self.store.count_links(section, realm) if realm else 0}
             if plan:
                 kind = SECTIONS[section].kind

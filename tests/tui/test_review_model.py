@@ -70,7 +70,8 @@ def test_rows_are_grouped_by_entity_and_kind_in_plan_order():
     plan = demo_plan()
     rows = review_rows(plan.actions, ReviewFilter())
     headers = [(g.entity, g.kind, g.count) for g in rows.groups]
-    assert headers[:3] == [("item", "update", 2), ("supplier", "link", 1), ("supplier", "unlink", 1)]
+    assert headers[:2] == [("supplier", "link", 1), ("supplier", "unlink", 1)]  # suppliers first: items depend on them
+    assert ("item", "update", 2) in headers
     assert rows.matched == len(plan.actions) == len([r for r in rows.rows if r >= 0])
     assert len(rows) == rows.matched + len(rows.groups)
     assert rows.rows[0] == -1  # a header opens the list

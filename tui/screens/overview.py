@@ -17,8 +17,9 @@ from engine.review import apply_summary, entity_counts
 from ..widgets.cells import ENTITY_TITLES
 from .base import QbsyncScreen
 from .rules import shown_path
+from engine.entities import KINDS
 
-SECTION_KIND = {"suppliers": "supplier", "items": "item"}
+SECTION_KIND = {kind.section: kind.kind for kind in KINDS.values()}
 
 
 def connection_card(side: str, info: dict[str, Any] | None, error: str | None) -> Group:

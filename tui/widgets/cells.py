@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 
+from engine.entities import KINDS
 from engine.plan import Action
 from engine.review import Outcome
 
@@ -19,7 +20,7 @@ KIND_LABELS = {
     "create": "create", "update": "update", "deactivate": "deactivate", "reactivate": "reactivate",
     "link": "link", "unlink": "unlink", "conflict": "conflict", "ambiguous": "ambiguous", "blocked": "blocked",
 }
-ENTITY_TITLES = {"supplier": "Suppliers", "item": "Items"}
+ENTITY_TITLES = {kind.kind: kind.section.replace("_", " ").capitalize() for kind in KINDS.values()}
 
 TO_QUICKBOOKS = "P ──▶ Q"
 TO_PRECORO = "P ◀── Q"
