@@ -110,7 +110,7 @@ def build_units(actions: list[Action]) -> list[WriteUnit]:
         kind = KINDS[action.entity]
         if action.kind == "conflict":
             side: Side = other_side(action.decision)  # taking Precoro's value writes QuickBooks
-            values = action.extra["writes"][side]
+            values = action.extra.get("writes", {}).get(side, {})
             sources = {c.field: getattr(c, action.decision) for c in action.changes}
         elif action.kind in ("create", "update", "deactivate", "reactivate"):
             side = action.target

@@ -21,7 +21,7 @@ from rules.model import PrecoroConnection, QuickBooksConnection, Rules
 
 from .clients.auth import OAuthSession, OAuthTokens
 from .clients.precoro import PrecoroClient
-from .clients.quickbooks import QuickBooksClient
+from .clients.quickbooks import Pacer, QuickBooksClient
 from .store import Store
 
 QUICKBOOKS_BASE_URLS = {
@@ -92,13 +92,13 @@ def quickbooks_endpoints(qbc: QuickBooksConnection, environment: str | None = No
         # The local QuickBooks serves its OAuth endpoints on the API's own host.
         host = base[: -len("/v3")] if base.endswith("/v3") else base
         token = token or f"{host}/oauth2/v1/tokens/bearer"
-        return QuickBooksEndpoints("local", base, f"{host}/connect/oauth2", token, _revoke_url_for(token))
+        return QuickBooksEndpoints("local", base, f"{host}/connect/oauth2", token, revoke_url_for(token))
     token = token or QUICKBOOKS_TOKEN_URL
     return QuickBooksEndpoints(environment, base or QUICKBOOKS_BASE_URLS[environment], QUICKBOOKS_AUTHORIZE_URL,
-                               token, _revoke_url_for(token))
+                               token, revoke_url_for(token))
 
 
-def _revoke_url_for(token_url: str) -> str:
+def revoke_url_for(token_url: str) -> str:
     # Intuit revokes on another host; a local or proxied token endpoint has it beside itself.
     if token_url == QUICKBOOKS_TOKEN_URL:
         return QUICKBOOKS_REVOKE_URL
@@ -199,7 +199,7 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
                              refresh_token=env_refresh, refresh_expires_at=None)
         source, seed, token_url = ("embedded" if embedded else "environment"), fingerprint(env_refresh), None
     token_url = qbc.token_url or env.get("QUICKBOOKS_TOKEN_URL") or token_url or endpoints.token_url
-    revoke_url = _revoke_url_for(token_url)
+    revoke_url = revoke_url_for(token_url)
     base = endpoints.api_base_url or env["QUICKBOOKS_BASE_URL"]
 
     describe: dict[str, Any] = {
@@ -223,7 +223,10 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
         })
 
     auth = OAuthSession(token_url, client_id, client_secret, tokens, on_rotate=persist, revoke_url=revoke_url)
-    return QuickBooksClient(base, realm, auth), realm, describe
+    # Intuit's limits per company (500 requests and 40 batches a minute, 10 at once): an apply paces
+    # itself under them instead of meeting 429s. The local API is unthrottled unless asked.
+    pace = None if qbc.environment == "local" else Pacer()
+    return QuickBooksClient(base, realm, auth, pace=pace), realm, describe
 
 
 def _describe_expiry(describe: dict[str, Any], tokens: OAuthTokens, *, known: bool) -> None:

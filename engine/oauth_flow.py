@@ -28,7 +28,8 @@ from .clients.auth import OAuthSession, OAuthTokens
 from .clients.errors import ApiError, AuthenticationFailed, ServerError
 from .clients.precoro import PrecoroClient
 from .clients.quickbooks import QuickBooksClient
-from .connections import QuickBooksEndpoints, iso_time, precoro_base_url, quickbooks_endpoints
+from .connections import (QUICKBOOKS_TOKEN_URL, QuickBooksEndpoints, iso_time, precoro_base_url, quickbooks_endpoints,
+                          revoke_url_for)
 from .store import Store
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
@@ -65,9 +66,8 @@ def parse_redirect(pasted: str) -> RedirectAnswer:
     text = pasted.strip().strip("'\"<>")
     if not text:
         raise ConnectRefused("no redirect URL was given; nothing was saved")
-    query = urlsplit(text).query if "://" in text else text.split("#", 1)[0].lstrip("?")
-    if "://" not in text and "?" in query:
-        query = query.split("?", 1)[1]
+    # A whole URL, `/callback?code=...`, `?code=...` or `code=...`.
+    query = urlsplit(text).query if "://" in text else text.split("#", 1)[0].split("?", 1)[-1]
     params = {key: values[0] for key, values in parse_qs(query).items()}
     if "error" in params:
         reason = params.get("error_description") or params["error"]
@@ -99,33 +99,36 @@ def app_credentials(store: Store, environment: str, env: Mapping[str, str]) -> t
     return client_id or None, secret or None
 
 
+def flow_endpoints(rules: Rules, environment: str | None = None, *, authorize_url: str | None = None,
+                   token_url: str | None = None) -> QuickBooksEndpoints:
+    """Where to authorize and exchange for `environment` (default: the rules'), with overrides.
+    Refused for the embedded local API, which has nothing to connect."""
+    ep = quickbooks_endpoints(rules.connections.quickbooks, environment)
+    if ep.embedded and not (authorize_url and token_url):
+        raise ConnectRefused(
+            "the embedded local QuickBooks needs no connecting (it starts with its own credentials); to connect a "
+            "served local API, point connections.quickbooks.base_url at it, or pass --authorize-url and --token-url")
+    token = token_url or ep.token_url
+    return QuickBooksEndpoints(ep.environment, ep.api_base_url, authorize_url or ep.authorize_url, token,
+                               ep.revoke_url if token == ep.token_url else revoke_url_for(token))
+
+
 @dataclass
 class QuickBooksAuthorization:
     """One run of the authorization-code flow: `url` to open, then `finish(pasted)`."""
 
     rules: Rules
     store: Store
+    endpoints: QuickBooksEndpoints
     client_id: str
     client_secret: str = field(repr=False)
-    environment: str | None = None
     redirect_uri: str = DEFAULT_REDIRECT_URI
-    authorize_url: str | None = None
-    token_url: str | None = None
     transport: httpx.BaseTransport | None = None
     clock: Callable[[], float] = time.time
     state: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
 
     def __post_init__(self) -> None:
-        ep = quickbooks_endpoints(self.rules.connections.quickbooks, self.environment)
-        self.environment = ep.environment
-        if ep.embedded and not (self.authorize_url and self.token_url):
-            raise ConnectRefused(
-                "the embedded local QuickBooks needs no connecting (it starts with its own credentials); to connect a "
-                "served local API, point connections.quickbooks.base_url at it, or pass --authorize-url and --token-url")
-        token_url = self.token_url or ep.token_url
-        self.endpoints = QuickBooksEndpoints(
-            ep.environment, ep.api_base_url, self.authorize_url or ep.authorize_url, token_url,
-            ep.revoke_url if token_url == ep.token_url else token_url.replace("/tokens/bearer", "/tokens/revoke"))
+        self.environment = self.endpoints.environment
         if not self.redirect_uri.startswith(("http://", "https://")):
             raise ConnectRefused(f"the redirect URI must be an http(s) URL registered with the Intuit app; "
                                  f"got {self.redirect_uri!r}")
@@ -158,7 +161,11 @@ class QuickBooksAuthorization:
         session = OAuthSession(self.endpoints.token_url, self.client_id, self.client_secret, None, on_rotate=persist,
                                revoke_url=self.endpoints.revoke_url, transport=self.transport, clock=self.clock)
         try:
-            tokens = session.exchange_code(answer.code, self.redirect_uri)
+            try:
+                tokens = session.exchange_code(answer.code, self.redirect_uri)
+            except ApiError as exc:
+                # A code works once and for minutes; a wrong client secret shows here too.
+                raise ConnectRefused(f"{exc}; nothing was saved") from None
             result = {
                 "environment": self.environment, "realm_id": answer.realm_id, "company": None,
                 "access_token_expires_at": iso_time(tokens.access_expires_at),
@@ -229,7 +236,7 @@ class RedirectListener:
         server_class = type("Server", (http.server.HTTPServer,), {"address_family": family})
         bind_host = "127.0.0.1" if host == "localhost" else host
         try:
-            self._server = server_class((bind_host, parts.port or 80), Handler)
+            self._server = server_class((bind_host, 80 if parts.port is None else parts.port), Handler)
         except OSError as exc:
             raise ConnectRefused(f"cannot listen on {parts.netloc} ({exc.strerror}); paste the URL instead of "
                                  f"--listen, or choose another --redirect-uri") from None
@@ -308,9 +315,10 @@ def disconnect_quickbooks(store: Store, *, forget_only: bool = False,
     if not forget_only:
         tokens = OAuthTokens(stored.get("access_token") or "", float(stored.get("access_expires_at") or 0),
                              stored.get("refresh_token") or "", stored.get("refresh_expires_at"))
-        token_url = stored.get("token_url") or quickbooks_endpoints(_any_quickbooks(stored)).token_url
+        token_url = stored.get("token_url") or QUICKBOOKS_TOKEN_URL
         session = OAuthSession(token_url, stored.get("client_id", ""), stored.get("client_secret", ""), tokens,
-                               on_rotate=lambda _: None, revoke_url=stored.get("revoke_url"), transport=transport)
+                               on_rotate=lambda _: None, revoke_url=stored.get("revoke_url") or revoke_url_for(token_url),
+                               transport=transport)
         try:
             session.revoke()
             result["revoked"] = True
@@ -325,12 +333,6 @@ def disconnect_quickbooks(store: Store, *, forget_only: bool = False,
             session.close()
     store.set_tokens("quickbooks", None)
     return result
-
-
-def _any_quickbooks(stored: dict):
-    from rules.model import QuickBooksConnection
-
-    return QuickBooksConnection(environment=stored.get("environment") or "production")
 
 
 def disconnect_precoro(store: Store) -> bool:

@@ -127,6 +127,7 @@ class Plan:
     created_at: str
     entities: tuple[str, ...] = ()
     id: str = ""
+    purpose: str = "sync"  # "sync" (qbsync plan) or "mapping" (a manual map/unmap)
 
     def __post_init__(self) -> None:
         self.actions.sort(key=sort_key)
@@ -174,6 +175,7 @@ class Plan:
             "created_at": self.created_at,
             "rules_digest": self.rules_digest,
             "entities": list(self.entities),
+            "purpose": self.purpose,
             "actions": [a.to_json() for a in self.actions],
             "summary": self.summary(),
         }

@@ -12,6 +12,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any, Iterable, Mapping, Sequence
 
+from .apply import build_units
 from .entities import KINDS
 from .plan import KIND_ORDER, Action, Plan
 
@@ -245,43 +246,31 @@ def _hold_reason(action: Action) -> str:
 
 
 def apply_summary(actions: Sequence[Action], only: Iterable[str] | None = None) -> ApplySummary:
-    """Count what apply would write for `actions` (or only the actions whose ids are in `only`)."""
+    """Count what apply would write for `actions` (or only the actions whose ids are in `only`).
+
+    Writes are folded into one per remote record by the same `build_units` that apply uses.
+    """
     wanted = set(only) if only is not None else None
     by_id = {a.id: a for a in actions}
     summary = ApplySummary()
-    seen: dict[str, dict[str, str]] = {"quickbooks": {}, "precoro": {}}
+    writes = []
     for action in actions:
         if wanted is not None and action.id not in wanted:
             continue
-        runs = action.executable and all(d in by_id and by_id[d].executable for d in action.depends_on)
-        if not runs:
+        if not (action.executable and all(d in by_id and by_id[d].executable for d in action.depends_on)):
             reason = _hold_reason(action)
             summary.held[reason] = summary.held.get(reason, 0) + 1
             continue
         summary.actions += 1
         if action.kind == "link":
             summary.links += 1
-            continue
-        if action.kind == "unlink":
+        elif action.kind == "unlink":
             summary.unlinks += 1
-            continue
-        side = action.write_target
-        if side not in seen:
-            continue
-        op = "create" if action.kind == "create" else action.kind if action.kind in ("deactivate", "reactivate") else "update"
-        record = action.precoro_id if side == "precoro" else action.quickbooks_id
-        key = f"{action.entity}:new:{action.precoro_id or action.quickbooks_id}" if op == "create" else f"{action.entity}:{record}"
-        previous = seen[side].get(key)
-        if previous is None:
-            seen[side][key] = op
-            summary.records[side][op] = summary.records[side].get(op, 0) + 1
-        elif previous == "update" and op in ("deactivate", "reactivate"):
-            # One write: the record is counted under its most telling operation.
-            seen[side][key] = op
-            summary.records[side]["update"] -= 1
-            if not summary.records[side]["update"]:
-                del summary.records[side]["update"]
-            summary.records[side][op] = summary.records[side].get(op, 0) + 1
+        else:
+            writes.append(action)
+    for unit in build_units(writes):
+        op = unit.op if unit.active is None else ("reactivate" if unit.active else "deactivate")
+        summary.records[unit.side][op] = summary.records[unit.side].get(op, 0) + 1
     return summary
 
 

@@ -65,6 +65,13 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["tokens"].create({"service": str, "data": str}, pk="service")
 
 
+@migrations()
+def m002_plan_purpose(db: sqlite_utils.Database) -> None:
+    # "sync" plans come from `plan`; "mapping" plans from a manual map/unmap. Only sync plans are
+    # the latest plan a later `apply` or the TUI opens.
+    db["plans"].add_column("purpose", str, not_null_default="sync")
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -192,7 +199,8 @@ class Store:
             self.db.execute("delete from actions where plan_id = ?", [plan.id])
             self.db["plans"].upsert(
                 {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
-                 "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open"},
+                 "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
+                 "purpose": plan.purpose},
                 pk="id",
             )
             self.db["actions"].insert_all(
@@ -216,12 +224,22 @@ class Store:
             action.approved = bool(arow["approved"])
             actions.append(action)
         plan = Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],
-                    created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"])
+                    created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"],
+                    purpose=row["purpose"])
         return plan
 
-    def latest_plan_id(self) -> str | None:
-        row = self.db.execute("select id from plans order by created_at desc, rowid desc limit 1").fetchone()
+    def latest_plan_id(self, purpose: str = "sync") -> str | None:
+        row = self.db.execute("select id from plans where purpose = ? order by created_at desc, rowid desc limit 1",
+                              [purpose]).fetchone()
         return row[0] if row else None
+
+    def action_kind(self, plan_id: str, action_id: str) -> tuple[str, str] | None:
+        """(full action id, kind) of an action of a plan, found by id or an unambiguous prefix."""
+        rows = self.db.execute("select id, kind from actions where plan_id = ? and id like ?",
+                               [plan_id, action_id + "%"]).fetchall()
+        exact = [r for r in rows if r[0] == action_id]
+        rows = exact or rows
+        return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
 
     def plan_state(self, plan_id: str) -> str | None:
         row = self.db.execute("select state from plans where id = ?", [plan_id]).fetchone()

@@ -244,23 +244,37 @@ class SyncSession:
 
     # -- operator decisions --------------------------------------------------------------------
 
-    def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> Action:
+    def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> str:
+        """Record a decision on a conflict; returns the action's full id."""
         if decision not in ("precoro", "quickbooks", "skip"):
             raise ValueError("a decision is one of: precoro, quickbooks, skip")
-        plan = self.load_plan(plan_id)
-        try:
-            action = plan.action(action_id)
-        except KeyError:
-            raise PlanNotFound(f"plan {plan.id} has no action {action_id!r}") from None
-        if action.kind != "conflict":
-            raise ValueError(f"action {action.id} is a {action.kind}, not a conflict; only conflicts take a decision")
-        self.store.set_decision(plan.id, action.id, decision)
-        action.decision = decision
-        return action
+        plan_id = self._plan_id(plan_id)
+        found = self.store.action_kind(plan_id, action_id)
+        if found is None:
+            raise PlanNotFound(f"plan {plan_id} has no action {action_id!r}")
+        full_id, kind = found
+        if kind != "conflict":
+            raise ValueError(f"action {full_id} is a {kind}, not a conflict; only conflicts take a decision")
+        self.store.set_decision(plan_id, full_id, decision)
+        return full_id
 
     def approve(self, action_ids: Iterable[str], approved: bool = True, plan_id: str | None = None) -> None:
-        plan = self.load_plan(plan_id)
-        self.store.set_approved(plan.id, action_ids, approved)
+        self.store.set_approved(self._plan_id(plan_id), action_ids, approved)
+
+    def _plan_id(self, plan_id: str | None) -> str:
+        """The full id of the named plan, or of the latest sync plan, without loading its actions."""
+        if plan_id is None:
+            found = self.store.latest_plan_id()
+            if found is None:
+                raise PlanNotFound("no plan yet: run `qbsync plan` first")
+            return found
+        state = self.store.plan_state(plan_id)
+        if state is None:
+            plan = self.store.load_plan(plan_id)  # a prefix: resolve it once
+            if plan is None:
+                raise PlanNotFound(f"no saved plan {plan_id!r}")
+            return plan.id
+        return plan_id
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -346,7 +360,7 @@ class SyncSession:
 
     def _save_new(self, actions: list[Action], section: str) -> Plan:
         plan = Plan(actions=actions, realm_id=self.realm_id, rules_digest=self.rules.digest,
-                    created_at=self.clock(), entities=(section,))
+                    created_at=self.clock(), entities=(section,), purpose="mapping")
         self._save(plan)
         return plan
 

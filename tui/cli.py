@@ -142,13 +142,18 @@ def _session(args: argparse.Namespace):
 
 
 def _confirm(plan, assume_yes: bool) -> bool:
+    from engine.review import apply_summary
+
     if assume_yes:
         return True
-    summary = plan.summary()
-    writes = summary["writes"]
-    decided = sum(1 for a in plan.actions if a.kind == "conflict" and a.executable)
-    prompt = (f"Apply plan {plan.id}: {writes['quickbooks']} writes to QuickBooks, {writes['precoro']} to Precoro, "
-              f"{decided} decided conflicts, {summary['by_kind'].get('link', 0)} links. Type 'yes' to apply: ")
+    summary = apply_summary(plan.actions)
+    if not summary.actions:
+        return True  # nothing would be written: nothing to confirm
+    def side(name: str) -> str:
+        ops = summary.records[name]
+        return ", ".join(f"{n} {op}" for op, n in sorted(ops.items())) or "nothing"
+    prompt = (f"Apply plan {plan.id}: QuickBooks records {side('quickbooks')}; Precoro records {side('precoro')}; "
+              f"{summary.links} links, {summary.unlinks} unlinks. Type 'yes' to apply: ")
     if not sys.stdin.isatty():
         print("qbsync: refusing to apply without confirmation; pass --yes to apply non-interactively", file=sys.stderr)
         return False
@@ -208,8 +213,8 @@ def cmd_show(args) -> int:
 
 def cmd_decide(args) -> int:
     with _session(args) as session:
-        action = session.decide(args.action_id, args.decision, args.plan_id)
-    print(f"{action.id}: {args.decision}")
+        action_id = session.decide(args.action_id, args.decision, args.plan_id)
+    print(f"{action_id}: {args.decision}")
     return EXIT_OK
 
 
@@ -360,17 +365,16 @@ def cmd_connect(args) -> int:
             summary = (f"Connected to Precoro ({result['environment']}, {result['base_url']}) as {result['email']}: "
                        f"the key is stored in {session.state_path} (owner-only).")
         else:
-            environment = args.environment or session.rules.connections.quickbooks.environment
-            client_id, secret = flow.app_credentials(session.store, environment, os.environ)
+            endpoints = flow.flow_endpoints(session.rules, args.environment, authorize_url=args.authorize_url,
+                                            token_url=args.token_url)
+            client_id, secret = flow.app_credentials(session.store, endpoints.environment, os.environ)
             if client_id:
                 print(f"qbsync: QuickBooks app client id {client_id} (from the environment or the last connection)",
                       file=sys.stderr)
             client_id = client_id or _ask("QuickBooks app client id (developer.intuit.com > your app > Keys): ")
             secret = secret or _ask("QuickBooks app client secret (input hidden): ", secret=True)
-            auth = flow.QuickBooksAuthorization(
-                session.rules, session.store, client_id, secret, environment=args.environment,
-                redirect_uri=args.redirect_uri or flow.DEFAULT_REDIRECT_URI, authorize_url=args.authorize_url,
-                token_url=args.token_url)
+            auth = flow.QuickBooksAuthorization(session.rules, session.store, endpoints, client_id, secret,
+                                                redirect_uri=args.redirect_uri or flow.DEFAULT_REDIRECT_URI)
             listener = flow.RedirectListener(auth.redirect_uri) if args.listen else None
             try:
                 print("Open this URL in a browser (on any machine), sign in and choose the QuickBooks company:",

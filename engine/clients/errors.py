@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 
+_SERVICE_NAMES = {"quickbooks": "QuickBooks", "precoro": "Precoro"}
+
+
 class ApiError(Exception):
     """A request the remote API refused or could not answer.
 
@@ -30,7 +33,7 @@ class ApiError(Exception):
         self.field = field
 
     def __str__(self) -> str:
-        parts = [f"{self.service}"]
+        parts = [_SERVICE_NAMES.get(self.service, self.service)]
         if self.code:
             parts.append(f"error {self.code}")
         text = " ".join(parts) + f": {self.message}"

@@ -46,9 +46,10 @@ class LocalApis:
         fresh = data is None or not Path(data).exists()
         if data:
             Path(data).parent.mkdir(parents=True, exist_ok=True)
-        quickbooks = QuickBooksState(path)
-        precoro = PrecoroState(path)
         realm = demo.DEMO_REALM
+        # The authorize step's test user consents to the served company unless `realmId=` picks another.
+        quickbooks = QuickBooksState(path, default_realm=realm)
+        precoro = PrecoroState(path)
         quickbooks.ensure_realm(realm)
         if fresh:
             seed_data(quickbooks, precoro, seed, realm)

@@ -5,8 +5,10 @@ operator's browser: it follows the printed authorization URL and pastes where it
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
+import select
 import sqlite3
 import stat
 import subprocess
@@ -17,8 +19,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ROOT, LocalApis, rules_for, start_local_apis
 
+def _e2e_helpers():
+    # By path: `from conftest import ...` would find whichever conftest.py was imported last.
+    spec = importlib.util.spec_from_file_location("e2e_conftest_helpers", Path(__file__).with_name("conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+_helpers = _e2e_helpers()
+LocalApis, rules_for, start_local_apis = _helpers.LocalApis, _helpers.rules_for, _helpers.start_local_apis
 pytestmark = pytest.mark.e2e
 
 # The operator's browser and direct calls to the token endpoint.
@@ -71,7 +83,7 @@ class Operator:
         if app:
             process.stdin.write(f"{qb['client_id']}\n{qb['client_secret']}\n")
             process.stdin.flush()
-        url = process.stdout.readline().strip()
+        url = first_line(process)
         assert url.startswith(qb["authorize_url"]), (url, process.communicate(timeout=30))
         state = httpx.URL(url).params["state"]
         location = browser.get(url, follow_redirects=False).headers["location"]
@@ -103,6 +115,16 @@ class Operator:
     def count_links(self) -> int:
         with sqlite3.connect(self.state) as db:
             return db.execute("select count(*) from links").fetchone()[0]
+
+
+def first_line(process: subprocess.Popen, timeout: float = 60) -> str:
+    """The first stdout line, or "" (the process killed) if none comes in time: a run waiting for
+    input the test did not give must fail, not hang."""
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if not ready:
+        process.kill()
+        return ""
+    return process.stdout.readline().strip()
 
 
 def make_operator(tmp_path: Path, apis: LocalApis) -> Operator:
@@ -296,7 +318,7 @@ def test_l2_disconnect_keeps_links(tmp_path):
         refused = refresh_at_endpoint(apis, stored["refresh_token"])
         assert refused.json()["error"] == "invalid_grant"  # revoked at QuickBooks
         # Reconnecting the same company picks the links up again.
-        assert operator.connect_quickbooks(app=False)[0].returncode == 0
+        assert operator.connect_quickbooks()[0].returncode == 0  # disconnect forgot the app's secret too
         assert json.loads(operator.run("status", "--json").stdout)["entities"] == linked
     finally:
         stop(apis)
@@ -369,6 +391,8 @@ def test_secrets_never_appear_in_output_state_rules_or_screens(tmp_path):
             assert {"plans", "actions", "audit", "journal", "tokens"} <= set(tables)
             saved = {table: json.dumps(db.execute(f"select * from {table}").fetchall())
                      for table in tables if table != "tokens"}
+            tokens = json.dumps(db.execute("select * from tokens").fetchall())
+        assert sum(secret in tokens for secret in secrets) >= 4  # the scan would see them: they are real
         assert saved["audit"] != "[]" and saved["actions"] != "[]"  # the scan looks at real rows
         places = {"rules.yaml": (operator.path / "rules.yaml").read_text(), "tui": screens,
                   **{f"table {name}": text for name, text in saved.items()},

@@ -37,6 +37,7 @@ from engine.oauth_flow import (
     connect_precoro,
     disconnect_precoro,
     disconnect_quickbooks,
+    flow_endpoints,
     parse_redirect,
 )
 from engine.store import Store
@@ -86,7 +87,8 @@ def browse(url: str) -> str:
 
 def authorize(rules, store, apis, **options) -> QuickBooksAuthorization:
     info = apis.info()["quickbooks"]
-    return QuickBooksAuthorization(rules, store, info["client_id"], info["client_secret"], **options)
+    return QuickBooksAuthorization(rules, store, flow_endpoints(rules), info["client_id"], info["client_secret"],
+                                   **options)
 
 
 def token_endpoint(apis, form: dict) -> httpx.Response:
@@ -184,7 +186,11 @@ def test_an_authorization_code_works_once(rules, store, apis):
 def test_the_embedded_local_api_needs_no_connecting(tmp_path, store, apis):
     embedded = rules_pkg.load(write_rules(tmp_path / "r.yaml", "{environment: local}", "{environment: local}"))
     with pytest.raises(ConnectRefused, match="embedded"):
-        authorize(embedded, store, apis)
+        flow_endpoints(embedded)
+    # A served local API named on the command line is fine.
+    info = apis.info()["quickbooks"]
+    ep = flow_endpoints(embedded, authorize_url=info["authorize_url"], token_url=info["token_url"])
+    assert ep.revoke_url == info["token_url"].replace("/bearer", "/revoke")
     with pytest.raises(ConnectRefused, match="embedded"):
         connect_precoro(embedded, store, "a@b.example", "t")
 

@@ -28,22 +28,17 @@ def test_engine_and_rules_never_import_textual_or_rich():
     # is httpx's doing, not ours, so its CLI module is stubbed and the check is about our imports.
     code = (
         "import importlib, json, sys, types\n"
-        "cli = types.ModuleType('httpx._main'); cli.main = None; sys.modules['httpx._main'] = cli\n"
-        f"failed = {{}}\n"
+        "cli = types.ModuleType('httpx._main'); cli.main = lambda *args, **kwargs: None\n"
+        "sys.modules['httpx._main'] = cli\n"
         f"for name in {wanted!r}:\n"
-        "    try:\n"
-        "        importlib.import_module(name)\n"
-        "    except Exception as exc:  # a module still being written must not hide the others\n"
-        "        failed[name] = str(exc)\n"
+        "    importlib.import_module(name)\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))\n"
-        "print(json.dumps({'loaded': loaded, 'failed': failed}))\n"
+        "print(json.dumps({'loaded': loaded}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr  # every module of the core imports
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["loaded"] == [], f"textual/rich loaded by the core: {result['loaded'][:5]}"
-    # The core modules the TUI builds on must import at all (others may still be in the making).
-    for name in ("rules", "engine.plan", "engine.review"):
-        assert name not in result["failed"], result["failed"][name]
 
 
 def test_review_helpers_are_pure():
