@@ -147,6 +147,11 @@ class QbsyncApp(App[int]):
         self._flushing = False
         self._rules_mtime: float | None = None
         self._status_timer: Any = None
+        # The Not-mapped list (I4): items mapped from it in this session (its running count), the
+        # filter last typed there, and the mapping under way that came from it (the list reopens after).
+        self.items_mapped: set[str] = set()
+        self.not_mapped_query = ""
+        self._mapping_from_list: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -569,7 +574,8 @@ class QbsyncApp(App[int]):
     # -- manual mapping --------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="mapping", exit_on_error=False)
-    def plan_mapping(self, section: str, precoro_id: str, quickbooks_id: str | None, title: str) -> None:
+    def plan_mapping(self, section: str, precoro_id: str, quickbooks_id: str | None, title: str,
+                     notes: list[str] | None = None) -> None:
         """Plan a manual map (both ids) or unmap (no QuickBooks id); the operator confirms it next."""
         try:
             with self._engine:
@@ -580,7 +586,7 @@ class QbsyncApp(App[int]):
         except Exception as exc:
             self.post_message(MappingFailed(exc))
             return
-        self.post_message(MappingPlanned(plan, title))
+        self.post_message(MappingPlanned(plan, title, notes or []))
 
     @on(MappingPlanned)
     def _mapping_planned(self, message: MappingPlanned) -> None:
@@ -590,23 +596,30 @@ class QbsyncApp(App[int]):
             if yes:
                 self.start_apply(message.plan.id, purpose="mapping")
             else:
+                self._mapping_from_list = None
                 self.notify("Nothing was changed.", timeout=3)
 
-        self.push_screen(ConfirmApply(message.title, summary, plan=message.plan), answered)
+        self.push_screen(ConfirmApply(message.title, summary, plan=message.plan, notes=message.notes), answered)
 
     @on(MappingFailed)
     def _mapping_failed(self, message: MappingFailed) -> None:
         self.busy = ""
+        self._mapping_from_list = None
         self.notify(f"Refused: {message.error}", severity="error", timeout=10)
 
     def _mapping_applied(self, report: Any) -> None:
         problems = [r for r in report.results if r.status in ("failed", "refused")]
+        from_list, self._mapping_from_list = self._mapping_from_list, None
         if problems:
             self.notify(f"The mapping was not applied: {problems[0].reason}", severity="error", timeout=15)
         else:
             self.notify("Done. Making a new plan with the new link…", timeout=4)
+            if from_list is not None:
+                self.items_mapped.add(from_list)
         self.load_plan(fresh=True, previous=self.plan)
         self.load_history(self.history_record)
+        if from_list is not None:
+            self.load_unmapped_items()  # back to the list, one fewer (or the same, if it failed)
 
     @work(thread=True, exclusive=True, group="mapping", exit_on_error=False)
     def load_unmapped_items(self) -> None:
@@ -626,13 +639,24 @@ class QbsyncApp(App[int]):
     def _unmapped_items_loaded(self, message: UnmappedItemsLoaded) -> None:
         self.busy = ""
 
-        def picked(ids: tuple[str, str] | None) -> None:
-            if ids:
-                name = next((str(i.get("name")) for i in message.items if str(i["precoro_id"]) == ids[0]), ids[0])
-                self.plan_mapping("items", ids[0], ids[1],
-                                  f"Map Precoro item {ids[0]} “{name}” to QuickBooks item {ids[1]}?")
+        # Items mapped here that show up unmapped again (unmapped since) no longer count as mapped.
+        self.items_mapped -= {str(i["precoro_id"]) for i in message.items}
+        screen = NotMapped(message.items, mapped=len(self.items_mapped), query=self.not_mapped_query)
 
-        self.push_screen(NotMapped(message.items), picked)
+        def picked(ids: tuple[str, str] | None) -> None:
+            self.not_mapped_query = screen.query_text
+            if ids:
+                item = next((i for i in message.items if str(i["precoro_id"]) == ids[0]), {})
+                name = str(item.get("name") or ids[0])
+                candidate = next((c for c in item.get("candidates") or [] if str(c["quickbooks_id"]) == ids[1]), None)
+                title = (f"Map Precoro item {ids[0]} “{name}” to QuickBooks item {ids[1]}"
+                         + (f" “{candidate['name']}”" if candidate and candidate.get("name") else "") + "?")
+                notes = ["free of charge: the price is kept, never taken from QuickBooks (I7)"] \
+                    if item.get("free_of_charge") else []
+                self._mapping_from_list = ids[0]
+                self.plan_mapping("items", ids[0], ids[1], title, notes)
+
+        self.push_screen(screen, picked)
 
     # -- history ---------------------------------------------------------------------------------
 

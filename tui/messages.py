@@ -113,10 +113,11 @@ class ApplyFailed(Message):
 class MappingPlanned(Message):
     """A manual map or unmap was planned and waits for the operator's confirmation."""
 
-    def __init__(self, plan: Plan, title: str) -> None:
+    def __init__(self, plan: Plan, title: str, notes: list[str] | None = None) -> None:
         super().__init__()
         self.plan = plan
         self.title = title
+        self.notes = list(notes or [])
 
 
 class MappingFailed(Message):

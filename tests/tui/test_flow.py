@@ -443,3 +443,47 @@ async def test_the_mouse_is_optional_but_works(session: FakeSession):
         await pilot.click("KeyBar", offset=(footer[row].index("g apply"), row))
         await settle(pilot)
         assert isinstance(app.screen, ConfirmApply)
+
+
+async def test_i4_not_mapped_filters_counts_and_says_free_of_charge_keeps_its_price(session: FakeSession):
+    from tui.dialogs.mapping import MapByHand, NotMapped
+
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "i")
+        await settle(pilot)
+        assert isinstance(app.screen, NotMapped)
+        assert "Not mapped: 2 of 2 Precoro items" in screen_text(app)
+        await pilot.press(*"toner-b")  # by SKU
+        await settle(pilot)
+        assert "Toner black" in screen_text(app) and "Café" not in screen_text(app)
+        await pilot.press(*"xyz")
+        await settle(pilot)
+        assert "Toner black" not in screen_text(app)
+        await pilot.press(*["backspace"] * 10, *"204")  # by id
+        await settle(pilot)
+        assert "Café filters" in screen_text(app) and "Toner black" not in screen_text(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PickCandidate)
+        await pilot.press("enter")  # no suggestion: the "type its id" fallback
+        await settle(pilot)
+        assert isinstance(app.screen, MapByHand)
+        await pilot.press(*"90", "enter")
+        await settle(pilot)
+        assert ("map", "items", "204", "90") in session.calls
+        assert isinstance(app.screen, ConfirmApply)
+        assert "free of charge: the price is kept" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot)
+        # The list comes back, one fewer, with the running count and the filter kept.
+        assert isinstance(app.screen, NotMapped), screen_text(app)
+        assert "Not mapped: 1 of 2 Precoro items · 1 mapped in this session" in screen_text(app)
+        assert app.screen.query_text == "204"
+        await pilot.press(*["backspace"] * 3, "down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PickCandidate)
+        await pilot.press(*"colour", "enter")  # the suggestions filter; the best one is not it
+        await settle(pilot)
+        assert ("map", "items", "203", "84") in session.calls

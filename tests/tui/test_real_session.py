@@ -123,3 +123,64 @@ async def test_s7_real_ambiguous_match_mapped_by_picking_the_candidate(real_app)
         assert rows and rows[0]["kind"] == "link" and rows[0]["status"] == "applied"
         # A new plan was made, and this supplier is no longer waiting for a pick.
         assert not any(a.id == ambiguous.id for a in app.plan.actions)
+
+
+async def test_i6_real_name_mismatch_mapping_then_sync_items_renames(real_app):
+    """I4-I7 on the real engine: map "Toner black" to "Printer toner, black" from the Not-mapped list,
+    with the preview of what mapping imports; the name stays until Sync Items renames it."""
+    from tui.dialogs.mapping import NotMapped
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        session = sessions[0]
+        await pilot.press("2", "i")
+        await settle(pilot)
+        assert isinstance(app.screen, NotMapped), screen_text(app)
+        before = len(app.screen.items)
+        toner = next(i for i in app.screen.items if i["name"] == "Toner black")
+        await pilot.press(*"toner b")  # the list filters as one types
+        await settle(pilot)
+        assert "Toner black" in screen_text(app) and "Copy paper" not in screen_text(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, PickCandidate)
+        await pilot.press(*"printer")  # the suggestions filter too
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply), screen_text(app)
+        shown = screen_text(app)
+        assert "Printer toner" in shown
+        assert "TONER-B → TN-2420" in shown and "58 → 61" in shown
+        assert "names stay until the next Sync Items (I6)" in shown
+        changes = {c.field: c for a in app.screen.plan.actions if a.kind == "update" for c in a.changes}
+        assert "name" not in changes and {"sku", "price"} <= set(changes)
+        await pilot.press("y")  # one key confirms
+        await settle(pilot)
+
+        item = session.connected.precoro.get(f"/items/{toner['precoro_id']}")
+        assert item["name"] == "Toner black"  # the name stays at mapping time (I6)
+        assert item["sku"] == "TN-2420" and float(item["price"]) == 61
+        # Back on the list, with the running count.
+        assert isinstance(app.screen, NotMapped), screen_text(app)
+        assert len(app.screen.items) == before - 1
+        assert f"{before - 1} of {before} Precoro items · 1 mapped in this session" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+
+        # Sync Items: the linked item takes the QuickBooks name.
+        with app._engine:
+            items_plan = session.plan(only=["items"])
+        rename = next(a for a in items_plan.actions if a.precoro_id == toner["precoro_id"] and a.kind == "update")
+        assert {c.field: c.after for c in rename.changes}["name"] == "Printer toner, black"
+        app.load_plan(fresh=False)
+        await settle(pilot)
+        assert app.plan.id == items_plan.id
+        await pilot.press("g")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.outcomes[rename.id].status == "applied"
+        assert session.connected.precoro.get(f"/items/{toner['precoro_id']}")["name"] == "Printer toner, black"

@@ -120,5 +120,7 @@ def test_review_no_color(snap_compare, here, monkeypatch):
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run("2", "n"))
 
 
-def test_items_not_mapped_dialog(snap_compare, here):
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run("2", "i"))
+@pytest.mark.parametrize("size", SIZES)
+def test_items_not_mapped_dialog(snap_compare, here, size):
+    # The Not-mapped list (I4): its running count, the search field and the best suggestion of each item.
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "i"))

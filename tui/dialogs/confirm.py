@@ -14,7 +14,8 @@ from textual.widgets import Button, Static
 from engine.plan import Plan
 from engine.review import ApplySummary
 
-from ..widgets.cells import plural
+from ..widgets.cells import SIDE_NAMES, plural
+from ..widgets.diff import field_table
 
 OPS = (("create", "created"), ("update", "updated"), ("deactivate", "deactivated"), ("reactivate", "reactivated"))
 
@@ -46,11 +47,14 @@ class ConfirmApply(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "cancel", id="confirm.no", tooltip="Close; nothing is written"),
     ]
 
-    def __init__(self, title: str, summary: ApplySummary, plan: Plan | None = None) -> None:
+    def __init__(self, title: str, summary: ApplySummary, plan: Plan | None = None,
+                 notes: list[str] | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.summary = summary
         self.plan = plan
+        self.extra_notes = list(notes or [])
+        """Lines said after the plan's own notes (e.g. a free-of-charge item keeps its price, I7)."""
 
     def compose(self) -> ComposeResult:
         summary = self.summary
@@ -61,9 +65,21 @@ class ConfirmApply(ModalScreen[bool]):
             if held:
                 yield Static(Text(f"Not applied: {held}.", style="dim"), id="confirm-held")
             if self.plan is not None:
-                notes = [a.note for a in self.plan.actions if a.note]
+                if self.plan.purpose == "mapping":
+                    # Exactly what the mapping writes, in the review's diff pane (I5, I6).
+                    for action in self.plan.actions:
+                        table = field_table(action) if action.kind != "link" else None
+                        if table is not None:
+                            yield Static(Text(f"{action.kind} {action.entity} “{action.name}” in "
+                                              f"{SIDE_NAMES.get(action.target or '', action.target)}:", style="bold"),
+                                         classes="confirm-changes-title")
+                            yield Static(table, classes="confirm-changes")
+                    notes = list(dict.fromkeys(n for a in self.plan.actions for n in (a.note or "").split("; ") if n))
+                else:
+                    notes = [a.note for a in self.plan.actions if a.note][:1]
+                notes += self.extra_notes
                 if notes:
-                    yield Static(Text(notes[0], style="italic"), id="confirm-note")
+                    yield Static(Text("\n".join(notes), style="italic"), id="confirm-note")
             total = summary.total_writes
             words = (f"{total:,} remote write{'s' if total != 1 else ''}" if total
                      else "link changes only")

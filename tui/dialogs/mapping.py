@@ -22,10 +22,16 @@ OTHER = "__other__"
 
 
 class PickCandidate(ModalScreen[str | None]):
-    """Which QuickBooks record is this Precoro record? Returns the QuickBooks id, or None."""
+    """Which QuickBooks record is this Precoro record? Returns the QuickBooks id, or None.
+
+    The suggestions come first, best first; typing filters them by name or id. The last option
+    always stays: another record, by its id.
+    """
 
     BINDINGS = [
         Binding("escape", "cancel", "cancel", id="pick.cancel", tooltip="Close; nothing is linked"),
+        Binding("down", "move(1)", "next", id="pick.down", show=False, tooltip="Next candidate"),
+        Binding("up", "move(-1)", "previous", id="pick.up", show=False, tooltip="Previous candidate"),
     ]
 
     def __init__(self, precoro_id: str, name: str, candidates: list[dict[str, Any]]) -> None:
@@ -38,28 +44,53 @@ class PickCandidate(ModalScreen[str | None]):
     def for_action(cls, action: Action) -> "PickCandidate":
         return cls(action.precoro_id or "", action.name, action.candidates)
 
-    def compose(self) -> ComposeResult:
+    def _options(self, query: str = "") -> list[Option]:
         options = []
         for candidate in self.candidates:
+            if not _matches(query, candidate.get("quickbooks_id"), candidate.get("name")):
+                continue
             label = Text()
             label.append(f"QuickBooks {candidate['quickbooks_id']}  ", style="bold")
             label.append(value(candidate.get("name")))
             currencies = ", ".join(candidate.get("currencies") or [])
             if currencies:
-                label.append(f"  {currencies}", style="dim")
+                label.append("  ")
+                label.append(currencies, style="dim")
             if candidate.get("score") is not None:
                 reasons = ", ".join(candidate.get("reasons") or [])
-                label.append(f"  {candidate['score']:.2f}" + (f" ({reasons})" if reasons else ""), style="dim")
+                label.append("  ")
+                label.append(f"{candidate['score']:.2f}" + (f" ({reasons})" if reasons else ""), style="dim")
             options.append(Option(label, id=str(candidate["quickbooks_id"])))
         options.append(Option(Text("Another QuickBooks record (type its id)…", style="italic"), id=OTHER))
+        return options
+
+    def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(Text(f"Link Precoro {self.precoro_id} “{self.name_}” to:", style="bold"), id="dialog-title")
-            yield OptionList(*options, id="candidates")
+            if self.candidates:
+                yield TextField(placeholder="type to filter the suggestions by name or id", id="filter")
+            yield OptionList(*self._options(), id="candidates")
             yield Static(Text("enter picks · esc cancels · the link is confirmed before anything is written",
                               style="dim"))
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        options = self.query_one(OptionList)
+        options.highlighted = 0
+        for field in self.query(TextField):
+            field.focus()
+            return
+        options.focus()
+
+    @on(TextField.Changed, "#filter")
+    def _filter(self, event: TextField.Changed) -> None:
+        _refill(self.query_one(OptionList), self._options(event.value))
+
+    @on(TextField.Submitted, "#filter")
+    def _submitted(self) -> None:
+        _select(self.query_one(OptionList))
+
+    def action_move(self, step: int) -> None:
+        _move(self.query_one(OptionList), step)
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -75,26 +106,68 @@ class PickCandidate(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+def _matches(query: str, *values: Any) -> bool:
+    """Every word typed appears in the values (case does not matter)."""
+    words = query.casefold().split()
+    text = " ".join(str(v) for v in values if v not in (None, "")).casefold()
+    return all(word in text for word in words)
+
+
+def _refill(options: OptionList, new: list[Option]) -> None:
+    options.clear_options()
+    options.add_options(new)
+    options.highlighted = 0 if new else None
+
+
+def _move(options: OptionList, step: int) -> None:
+    if options.option_count:
+        current = options.highlighted if options.highlighted is not None else -step
+        options.highlighted = max(0, min(options.option_count - 1, current + step))
+
+
+def _select(options: OptionList) -> None:
+    if options.highlighted is not None:
+        options.action_select()
+
+
 class NotMapped(ModalScreen[tuple[str, str] | None]):
-    """The Precoro items no QuickBooks item is linked to (I4). Returns (Precoro id, QuickBooks id)."""
+    """The Precoro items no QuickBooks item is linked to (I4). Returns (Precoro id, QuickBooks id).
+
+    Typing filters the list by name, SKU or id; the title keeps a running count of this session:
+    how many are still not mapped of all seen unmapped, and how many were mapped here.
+    """
 
     BINDINGS = [
         Binding("escape", "cancel", "cancel", id="not_mapped.cancel", tooltip="Close; nothing is linked"),
+        Binding("down", "move(1)", "next", id="not_mapped.down", show=False, tooltip="Next item"),
+        Binding("up", "move(-1)", "previous", id="not_mapped.up", show=False, tooltip="Previous item"),
     ]
 
-    def __init__(self, items: list[dict[str, Any]]) -> None:
+    def __init__(self, items: list[dict[str, Any]], *, mapped: int = 0, query: str = "") -> None:
         super().__init__()
         self.items = items
+        self.mapped = mapped
+        """How many items were mapped from this list in this session."""
+        self.query_text = query
 
-    def compose(self) -> ComposeResult:
+    @property
+    def count_text(self) -> str:
+        left, total = len(self.items), len(self.items) + self.mapped
+        text = f"Not mapped: {left} of {total} Precoro item{'s' if total != 1 else ''}"
+        return text + (f" · {self.mapped} mapped in this session" if self.mapped else "")
+
+    def _options(self, query: str = "") -> list[Option]:
         options = []
         for item in self.items:
+            if not _matches(query, item.get("precoro_id"), item.get("name"), item.get("sku")):
+                continue
             label = Text()
             label.append(f"Precoro {item['precoro_id']}  ", style="bold")
             label.append(value(item.get("name")))
             details = [f"sku {item['sku']}" if item.get("sku") else "", f"price {item['price']}" if item.get("price") else "",
                        "free of charge" if item.get("free_of_charge") else ""]
-            label.append("  " + " · ".join(d for d in details if d), style="dim")
+            label.append("  ")
+            label.append(" · ".join(d for d in details if d), style="dim")
             best = (item.get("candidates") or [None])[0]
             label.append("\n    ")
             if best:
@@ -103,19 +176,37 @@ class NotMapped(ModalScreen[tuple[str, str] | None]):
             else:
                 label.append("no likely QuickBooks item: type its id", style="italic dim")
             options.append(Option(label, id=str(item["precoro_id"])))
+        return options
+
+    def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(Text(f"Not mapped: {len(self.items)} Precoro item{'s' if len(self.items) != 1 else ''}",
-                              style="bold"), id="dialog-title")
-            if options:
-                yield OptionList(*options, id="candidates")
+            yield Static(Text(self.count_text, style="bold"), id="dialog-title")
+            if self.items:
+                yield TextField(value=self.query_text, placeholder="type to filter by name, SKU or id", id="filter")
+                yield OptionList(*self._options(self.query_text), id="candidates")
             else:
                 yield Static("Every Precoro item is mapped.")
-            yield Static(Text("enter picks a QuickBooks item for it · esc closes · only active, unlinked QuickBooks "
-                              "items are offered (I4, I9)", style="dim"))
+            yield Static(Text("enter picks a QuickBooks item for it · ↑↓ move · esc closes · only active, unlinked "
+                              "QuickBooks items are offered (I4, I9)", style="dim"))
 
     def on_mount(self) -> None:
-        for widget in self.query(OptionList):
-            widget.focus()
+        for options in self.query(OptionList):
+            options.highlighted = 0 if options.option_count else None
+        for field in self.query(TextField):
+            field.focus()
+
+    @on(TextField.Changed, "#filter")
+    def _filter(self, event: TextField.Changed) -> None:
+        self.query_text = event.value
+        _refill(self.query_one(OptionList), self._options(event.value))
+
+    @on(TextField.Submitted, "#filter")
+    def _submitted(self) -> None:
+        _select(self.query_one(OptionList))
+
+    def action_move(self, step: int) -> None:
+        for options in self.query(OptionList):
+            _move(options, step)
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
