@@ -82,7 +82,9 @@ def quickbooks_record(kind: EntityKind, rules: EntityRules, raw: Mapping[str, An
         values=values,
         updated_at=get_path(raw, "MetaData.LastUpdatedTime"),
         currencies=(currency,) if currency else (),
-        raw=dict(raw),
+        # Only the nested objects a rule writes into: a sparse update must send them whole. Keeping
+        # every wire object would cost most of a large plan's memory.
+        raw={top: raw[top] for top in _nested_tops(rules) if isinstance(raw.get(top), dict)},
     )
 
 
@@ -97,8 +99,12 @@ def precoro_record(kind: EntityKind, rules: EntityRules, raw: Mapping[str, Any],
         values=values,
         updated_at=raw.get("updateDate"),
         currencies=_precoro_currencies(raw),
-        raw=dict(raw),
+        raw={"freeOfCharge": raw.get("freeOfCharge")} if "freeOfCharge" in raw else {},  # I7
     )
+
+
+def _nested_tops(rules: EntityRules) -> set[str]:
+    return {rule.quickbooks.split(".", 1)[0] for rule in rules.fields if "." in rule.quickbooks}
 
 
 def _precoro_currencies(raw: Mapping[str, Any]) -> tuple[str, ...]:

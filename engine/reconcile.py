@@ -322,17 +322,18 @@ class Reconciler:
         free_q = [r for qid, r in sorted(self.quickbooks.items(), key=_by_id) if qid not in linked_q and r.active]
         uses_currency = "currency" in self.rules.match.keys
 
+        keys = {id(r): self.match_key(r) for r in (*free_p, *free_q)}  # each computed once
         q_by_key: dict[tuple[str, ...], list[Record]] = {}
         for q in free_q:
-            q_by_key.setdefault(self.match_key(q), []).append(q)
+            q_by_key.setdefault(keys[id(q)], []).append(q)
         p_by_key: dict[tuple[str, ...], list[Record]] = {}
         for p in free_p:
-            p_by_key.setdefault(self.match_key(p), []).append(p)
+            p_by_key.setdefault(keys[id(p)], []).append(p)
 
         claimed_q: set[str] = set()
         taken_names = self._quickbooks_names()
         for p in free_p:
-            key = self.match_key(p)
+            key = keys[id(p)]
             hold = self.state.holds.get(p.id)
             unmapped_from = hold.quickbooks_id if hold and hold.reason == "unmapped" else None
             candidates = [q for q in q_by_key.get(key, []) if q.id != unmapped_from]
@@ -357,7 +358,7 @@ class Reconciler:
 
         if self.rules.create.allows("precoro"):
             for q in free_q:
-                if q.id not in claimed_q and self.match_key(q) not in p_by_key:
+                if q.id not in claimed_q and keys[id(q)] not in p_by_key:
                     self.propose_create(q, "precoro", set())
 
     def before_matching(self, free_p: list[Record], linked_q: set[str]) -> tuple[list[Record], set[str]]:

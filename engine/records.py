@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from rules.model import Side
@@ -17,7 +18,8 @@ class Record:
     """A remote record as the engine sees it.
 
     `values` holds canonical values keyed by the rules' field names; `version` is what a write must
-    be checked against (QuickBooks `SyncToken`, Precoro `updateDate`); `raw` is the wire JSON.
+    be checked against (QuickBooks `SyncToken`, Precoro `updateDate`); `raw` keeps the few parts of
+    the wire JSON the engine still needs (nested QuickBooks objects, Precoro's freeOfCharge).
     """
 
     side: Side
@@ -36,8 +38,10 @@ class Record:
         return str(name) if name not in (None, "") else f"{self.side} #{self.id}"
 
 
-def _segments(path: str) -> list[tuple[str, bool]]:
-    return [(seg[:-2], True) if seg.endswith("[]") else (seg, False) for seg in path.split(".")]
+@lru_cache(maxsize=None)
+def _segments(path: str) -> tuple[tuple[str, bool], ...]:
+    # Parsed once per path: a large plan reads millions of values through a dozen paths.
+    return tuple((seg[:-2], True) if seg.endswith("[]") else (seg, False) for seg in path.split("."))
 
 
 def _unwrap(value: Any) -> Any:
@@ -52,10 +56,16 @@ def get_path(obj: Any, path: str) -> Any:
 
     A `[]` segment maps the rest of the path over every element, giving a list.
     """
+    if "[]" not in path:
+        for name in path.split(".") if "." in path else (path,):
+            if not isinstance(obj, dict):
+                return None
+            obj = obj.get(name)
+        return obj
     return _get(obj, _segments(path))
 
 
-def _get(obj: Any, segments: list[tuple[str, bool]]) -> Any:
+def _get(obj: Any, segments: tuple[tuple[str, bool], ...]) -> Any:
     if not segments:
         return obj
     (name, is_list), rest = segments[0], segments[1:]

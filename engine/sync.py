@@ -7,6 +7,7 @@ or knows about a screen; long work reports progress through callbacks.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -24,6 +25,7 @@ from .items import mapping_actions, reconcile_items
 from .references import References
 from .suggest import CandidateIndex
 from .plan import Action, Plan
+from .records import Record
 from .reconcile import Reconciler, SyncState, reconcile
 from .store import Store
 
@@ -145,20 +147,27 @@ class SyncSession:
         return plan_list(kind, quickbooks, options, links, collection)
 
     def fetch(self, kind: EntityKind, progress: Progress | None = None, refs: References | None = None):
-        """Both sides' records of one entity: one paged read per side, inactive records included."""
+        """Both sides' records of one entity: one paged read per side, inactive records included.
+
+        The two sides are read at the same time: each mostly waits on its own service.
+        """
         entity_rules = self.rules.entity(kind.section)
         conn = self.connected
-        quickbooks = []
-        for raw in conn.quickbooks.query_all(kind.quickbooks, include_inactive=True):
-            quickbooks.append(record(kind, entity_rules, "quickbooks", raw, refs))
-            if progress and len(quickbooks) % 1000 == 0:
-                progress(f"reading QuickBooks {kind.quickbooks} records", len(quickbooks), None)
-        precoro = []
-        for raw in conn.precoro.list_all(kind.precoro):
-            precoro.append(record(kind, entity_rules, "precoro", raw, refs))
-            if progress and len(precoro) % 1000 == 0:
-                progress(f"reading Precoro {kind.precoro.strip('/')}", len(precoro), None)
-        return precoro, quickbooks
+
+        def read(side: str, pages, label: str) -> list[Record]:
+            records = []
+            for raw in pages:
+                records.append(record(kind, entity_rules, side, raw, refs))
+                if progress and len(records) % 1000 == 0:
+                    progress(label, len(records), None)
+            return records
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fetch") as pool:
+            quickbooks = pool.submit(read, "quickbooks", conn.quickbooks.query_all(kind.quickbooks, include_inactive=True),
+                                     f"reading QuickBooks {kind.quickbooks} records")
+            precoro = pool.submit(read, "precoro", conn.precoro.list_all(kind.precoro),
+                                  f"reading Precoro {kind.precoro.strip('/')}")
+            return precoro.result(), quickbooks.result()
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -168,9 +177,10 @@ class SyncSession:
         realm = self.realm_id
         actions: list[Action] = []
         agreed: list[dict[str, Any]] = []
+        items: list[Record] | None = None
         for kind in kinds:
             if kind in DOCUMENTS:
-                actions.extend(self._plan_documents(kind, progress))
+                actions.extend(self._plan_documents(kind, progress, items))
                 continue
             if kind in LISTS:
                 actions.extend(self._plan_list(kind))
@@ -181,6 +191,7 @@ class SyncSession:
                 progress(f"planning {kind.section}", 0, None)
             state = self.store.sync_state(kind.section, realm)
             if kind is ITEMS:
+                items = precoro
                 result = reconcile_items(self.rules.items, precoro, quickbooks, state, refs)
             else:
                 result = reconcile(self.rules.entity(kind.section), kind.kind, precoro, quickbooks, state)
@@ -192,17 +203,18 @@ class SyncSession:
         self._save(plan, agreed)
         return plan
 
-    def _plan_documents(self, kind: EntityKind, progress: Progress | None) -> list[Action]:
-        """Approved documents not sent yet (D1, D2): one Precoro list read, no QuickBooks read."""
+    def _plan_documents(self, kind: EntityKind, progress: Progress | None, items: list[Record] | None) -> list[Action]:
+        """Approved documents not sent yet (D1, D2): no QuickBooks read, Precoro items read once."""
         conn, realm = self.connected, self.realm_id
         refs = self.references()
         item_links = {l.precoro_id: l.quickbooks_id for l in self.store.sync_state(ITEMS.section, realm).links.values()}
+        if items is None:
+            items = [record(ITEMS, self.rules.items, "precoro", raw, refs) for raw in conn.precoro.list_all(ITEMS.precoro)]
         item_accounts = {}
-        for raw in conn.precoro.list_all(ITEMS.precoro):
-            account = record(ITEMS, self.rules.items, "precoro", raw, refs).values.get("chart_of_accounts") \
-                if self.rules.items.has_field("chart_of_accounts") else None
+        for item in items:
+            account = item.values.get("chart_of_accounts")
             if account and not str(account).startswith("precoro:"):
-                item_accounts[str(raw["id"])] = account
+                item_accounts[item.id] = account
         if progress:
             progress(f"reading Precoro {kind.precoro.strip('/')}", 0, None)
         docs = conn.precoro.list_all(kind.precoro, params={"status": sorted(APPROVED_STATUSES)})
