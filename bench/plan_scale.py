@@ -1,0 +1,327 @@
+"""Plan N suppliers + N items per side against the local APIs over loopback HTTP (DESIGN target:
+"Plan 100,000 suppliers + 100,000 items per side on 2 cores: under 10 s, under 1 GB RSS").
+
+    .venv/bin/python bench/plan_scale.py               # N = 100,000, 2 runs of each measurement
+    .venv/bin/python bench/plan_scale.py --n 20000 --runs 3
+    .venv/bin/python bench/plan_scale.py --profile     # + a cProfile of one staged run (top 30, cumulative)
+
+What happens:
+
+1. Seeding: `bench/_serve.py` seeds `scale:N` (engine/local/demo.py: 60% of names match across sides)
+   into a temporary sqlite file, in its own process, and serves both APIs from it on loopback.
+2. `e2e` (a fresh Python process per run, fresh state store): `SyncSession.plan()` exactly as
+   `qbsync plan` runs it: wall time and the process's peak RSS (ru_maxrss). This is the number the
+   target is about, measured end to end; the local servers run in another process on the same 2 cores.
+3. `staged` (a fresh process per run): the same steps as `SyncSession.plan()` one by one, timed apart:
+   connect, each side's paged read (HTTP + JSON) and the conversion of wire JSON into Records, the pure
+   reconcile (`reconcile()` for suppliers, `reconcile_items()` for items, on the records in memory,
+   repeated `--reconcile-repeats` times), building the Plan (sort + content hash), and saving it.
+   Resident memory is sampled between steps.
+
+The report says which parts are the pure reconcile (what the engine can make fast on its own) and
+which are the reads; both are shown against the 10 s / 1 GB target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import pstats
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._harness import (  # noqa: E402
+    Endpoints, LocalServer, fmt, median, peak_rss_mb, record, run_child, session_for, workdir,
+)
+
+SCRIPT = Path(__file__).resolve()
+TARGET_SECONDS = 10.0
+TARGET_RSS_MB = 1024.0
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    import resource
+
+    return pages * resource.getpagesize() / 2**20
+
+
+# -- children (one fresh interpreter each) --------------------------------------------------------------
+
+
+def child_e2e(server_json: str, directory: Path, only: list[str] | None = None, replan: bool = False) -> dict:
+    server = Endpoints(json.loads(server_json)["info"])
+    session = session_for(server, directory)
+    started = time.perf_counter()
+    plan = session.plan(only=only)
+    wall = time.perf_counter() - started
+    summary = plan.summary()
+    out = {"plan_seconds": wall, "peak_rss_mb": peak_rss_mb(), "actions": summary["actions"],
+           "by_kind": summary["by_kind"]}
+    if replan:
+        # Planning again with that plan saved: decisions are carried over from it (_carry_decisions).
+        del plan
+        gc.collect()
+        started = time.perf_counter()
+        session.plan(only=only)
+        out["replan_seconds"] = time.perf_counter() - started
+        out["replan_peak_rss_mb"] = peak_rss_mb()
+    session.close()
+    return out
+
+
+class Stages:
+    """Exclusive wall time per named stage: a stage nested in another is not counted twice.
+
+    Thread-aware: `SyncSession.fetch` may read both sides at once, so each thread keeps its own stack.
+    Overlapping stages then add up to more than the wall time: "other" may be negative.
+    """
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self.rss: dict[str, float] = {}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    @property
+    def _stack(self) -> list[list]:
+        if not hasattr(self._local, "stack"):
+            self._local.stack = []  # [name, started, time spent in nested stages]
+        return self._local.stack
+
+    def enter(self, name: str) -> None:
+        self._stack.append([name, time.perf_counter(), 0.0])
+
+    def leave(self, sample_rss: bool = True) -> None:
+        stack = self._stack
+        name, started, nested = stack.pop()
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            self.times[name] = self.times.get(name, 0.0) + elapsed - nested
+        if stack:
+            stack[-1][2] += elapsed
+        if sample_rss:
+            self.rss[name] = current_rss_mb()
+
+    def wrap(self, name, fn, sample_rss: bool = True):
+        def timed(*args, **kwargs):
+            self.enter(name(*args, **kwargs) if callable(name) else name)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.leave(sample_rss)
+        return timed
+
+    def wrap_iter(self, name: str, iterator):
+        """Time spent producing each element (a paged read: HTTP + JSON), not the consumer's."""
+        iterator = iter(iterator)
+        while True:
+            self.enter(name)
+            try:
+                value = next(iterator)
+            except StopIteration:
+                self.leave(False)
+                self.rss[name] = current_rss_mb()
+                return
+            self.leave(False)
+            yield value
+
+
+def child_staged(server_json: str, directory: Path, repeats: int, profile: bool) -> dict:
+    """`SyncSession.plan()` itself, with timers slipped around its steps (whatever order it takes them in)."""
+    import engine.sync as sync
+
+    server = Endpoints(json.loads(server_json)["info"])
+    session = session_for(server, directory)
+    stages = Stages()
+    conn = session.connected
+    query_all, list_all = conn.quickbooks.query_all, conn.precoro.list_all
+    conn.quickbooks.query_all = lambda entity, *a, **k: stages.wrap_iter(f"read quickbooks {entity}", query_all(entity, *a, **k))
+    conn.precoro.list_all = lambda path, *a, **k: stages.wrap_iter(f"read precoro {path.split('/')[1]}", list_all(path, *a, **k))
+    sync.record = stages.wrap(lambda kind, rules, side, *a, **k: f"wire JSON -> Record ({kind.section}, {side})",
+                              sync.record, sample_rss=False)
+    captured = []
+
+    def capture(name, fn):
+        def run(*args, **kwargs):
+            captured.append((name, fn, args, kwargs))
+            return fn(*args, **kwargs)
+        return stages.wrap(name, run)
+
+    sync.reconcile = capture("reconcile suppliers (pure)", sync.reconcile)
+    sync.reconcile_items = capture("reconcile_items (pure)", sync.reconcile_items)
+    sync.plan_list = stages.wrap(lambda kind, *a, **k: f"plan_list {kind.section}", sync.plan_list)
+    sync.plan_documents = stages.wrap(lambda kind, *a, **k: f"plan_documents {kind.section}", sync.plan_documents)
+    session.references = stages.wrap("references()", session.references)
+
+    class TimedPlan(sync.Plan):
+        def __post_init__(self) -> None:
+            stages.enter("Plan(): sort + content hash")
+            try:
+                super().__post_init__()
+            finally:
+                stages.leave()
+
+    sync.Plan = TimedPlan
+    session._carry_decisions = stages.wrap("carry decisions", session._carry_decisions)
+    session._save = stages.wrap("save plan", session._save)
+
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
+    started = time.perf_counter()
+    plan = session.plan()
+    total = time.perf_counter() - started
+    if profiler:
+        profiler.disable()
+        for order, count in (("cumulative", 35), ("tottime", 25)):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(count)
+            sys.stderr.write(out.getvalue())
+    times = dict(stages.times)
+    times["other"] = total - sum(times.values())
+    actions = len(plan.actions)
+    by_kind = plan.summary()["by_kind"]
+    del plan
+
+    # The pure reconcile again, on the same records in memory, to see its spread.
+    reconcile_runs: dict[str, list[float]] = {}
+    for name, fn, args, kwargs in captured:
+        runs = reconcile_runs.setdefault(name, [times.get(name, 0.0)])
+        for _ in range(repeats - 1):
+            gc.collect()
+            t = time.perf_counter()
+            fn(*args, **kwargs)
+            runs.append(time.perf_counter() - t)
+    session.close()
+    return {"stages": times, "rss_after_mb": stages.rss, "reconcile_runs": reconcile_runs, "total_seconds": total,
+            "peak_rss_mb": peak_rss_mb(), "actions": actions, "by_kind": by_kind}
+
+
+# -- the orchestrator ---------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="suppliers and items per side (default 100,000)")
+    parser.add_argument("--runs", type=int, default=2, help="runs of each measurement; medians are reported")
+    parser.add_argument("--reconcile-repeats", type=int, default=3, help="pure reconcile runs per staged run")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of one staged run to stderr")
+    parser.add_argument("--skip-e2e", action="store_true", help="only the staged runs")
+    parser.add_argument("--replan", action="store_true",
+                        help="in each e2e run, plan a second time with the first plan saved (warm store)")
+    parser.add_argument("--child", choices=["e2e", "staged"], help=argparse.SUPPRESS)
+    parser.add_argument("--server", help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    parser.add_argument("--only", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child == "e2e":
+        print(json.dumps(child_e2e(args.server, Path(args.dir), args.only.split(",") if args.only else None, args.replan)))
+        return 0
+    if args.child == "staged":
+        print(json.dumps(child_staged(args.server, Path(args.dir), args.reconcile_repeats, args.profile)))
+        return 0
+
+    with workdir("plan") as tmp:
+        print(f"plan_scale: N = {args.n:,} suppliers + {args.n:,} items per side; seeding...", flush=True)
+        with LocalServer(tmp / "local.db", f"scale:{args.n}") as server:
+            print(f"  seeded in {server.seed_seconds:.1f} s (server ready in {server.ready_seconds:.1f} s)", flush=True)
+            hello = json.dumps({"info": server.info})
+            e2e, staged = [], []
+            for run in range(args.runs):
+                if not args.skip_e2e:
+                    result = run_child(SCRIPT, "--child", "e2e", "--server", hello, "--dir", str(tmp / f"e2e{run}"),
+                                       *(["--replan"] if args.replan else []))
+                    e2e.append(result)
+                    print(f"  e2e run {run + 1}: plan {result['plan_seconds']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB, "
+                          f"{result['actions']:,} actions"
+                          + (f"; plan again {result['replan_seconds']:.1f} s (peak RSS then {result['replan_peak_rss_mb']:.0f} MB)"
+                             if args.replan else ""), flush=True)
+                extra = ["--profile"] if args.profile and run == 0 else []
+                result = run_child(SCRIPT, "--child", "staged", "--server", hello, "--dir", str(tmp / f"staged{run}"),
+                                   "--reconcile-repeats", str(args.reconcile_repeats), *extra)
+                staged.append(result)
+                print(f"  staged run {run + 1}: total {result['total_seconds']:.1f} s, pure reconcile "
+                      f"{sum(v[0] for v in result['reconcile_runs'].values()):.2f} s, "
+                      f"peak RSS {result['peak_rss_mb']:.0f} MB", flush=True)
+            server_stats = server.stats()
+            server_rss = server.peak_rss_mb()
+
+    summary = summarise(args.n, server, e2e, staged, server_stats, server_rss)
+    path = record("plan_scale", {"n": args.n, "runs": args.runs, "summary": summary, "e2e": e2e, "staged": staged})
+    print_summary(summary)
+    print(f"\n(raw results appended to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path})")
+    return 0
+
+
+def summarise(n, server, e2e, staged, server_stats, server_rss) -> dict:
+    stage_names = []
+    for r in staged:
+        stage_names += [name for name in r["stages"] if name not in stage_names]
+    stages = {name: median([r["stages"].get(name, 0.0) for r in staged]) for name in stage_names}
+    pure_names = sorted({name for r in staged for name in r["reconcile_runs"]})
+    # One "pure reconcile" sample = every reconcile of one plan, same repeat index.
+    samples = [sum(r["reconcile_runs"][name][i] for name in pure_names)
+               for r in staged for i in range(min(len(r["reconcile_runs"][name]) for name in pure_names))] if pure_names else []
+    reads = sum(v for k, v in stages.items() if k.startswith("read "))
+    conversion = sum(v for k, v in stages.items() if k.startswith("wire JSON"))
+    pure_first = sum(stages.get(name, 0.0) for name in pure_names)
+    after_reads = pure_first + sum(stages.get(k, 0.0) for k in ("Plan(): sort + content hash", "carry decisions", "save plan"))
+    return {
+        "seed_seconds": server.seed_seconds,
+        "e2e_plan_seconds": median([r["plan_seconds"] for r in e2e]),
+        "e2e_peak_rss_mb": median([r["peak_rss_mb"] for r in e2e]),
+        "e2e_runs": [round(r["plan_seconds"], 2) for r in e2e],
+        "e2e_by_kind": e2e[0]["by_kind"] if e2e else None,
+        "e2e_replan_seconds": median([r.get("replan_seconds") for r in e2e]),
+        "e2e_replan_peak_rss_mb": median([r.get("replan_peak_rss_mb") for r in e2e]),
+        "staged_total_seconds": median([r["total_seconds"] for r in staged]),
+        "staged_peak_rss_mb": median([r["peak_rss_mb"] for r in staged]),
+        "stages": stages,
+        "reads_seconds": reads,
+        "record_conversion_seconds": conversion,
+        "reconcile_pure_seconds": median(samples),
+        "reconcile_pure_samples": [round(t, 3) for t in samples],
+        "reconcile_pure_by_entity": {name: median([t for r in staged for t in r["reconcile_runs"][name]]) for name in pure_names},
+        "reconcile_plus_build_plus_save": after_reads,
+        "rss_after_mb": {k: median([r["rss_after_mb"].get(k) for r in staged]) for k in stage_names},
+        "actions": staged[0]["actions"] if staged else None,
+        "server_requests": {side: s["requests"] for side, s in server_stats.items()},
+        "server_peak_rss_mb": server_rss,
+    }
+
+
+def print_summary(s: dict) -> None:
+    print("\n== plan_scale (medians) ==")
+    print(f"seeding (server process, not counted)      {fmt(s['seed_seconds'])}")
+    ok_time = s["e2e_plan_seconds"] is not None and s["e2e_plan_seconds"] < TARGET_SECONDS
+    ok_rss = s["e2e_peak_rss_mb"] is not None and s["e2e_peak_rss_mb"] < TARGET_RSS_MB
+    print(f"TARGET  full plan over HTTP (qbsync plan)   {fmt(s['e2e_plan_seconds'])}  [{'met' if ok_time else 'NOT met'}: < 10 s]"
+          f"   peak RSS {fmt(s['e2e_peak_rss_mb'], 'MB', 0)}  [{'met' if ok_rss else 'NOT met'}: < 1024 MB]")
+    if s["e2e_replan_seconds"] is not None:
+        print(f"        plan again, previous plan saved     {fmt(s['e2e_replan_seconds'])}   peak RSS {fmt(s['e2e_replan_peak_rss_mb'], 'MB', 0)}")
+    rec = s["reconcile_pure_seconds"]
+    print(f"        pure reconcile on in-memory records {fmt(rec)}  [{'met' if rec is not None and rec < TARGET_SECONDS else 'NOT met'}: < 10 s]")
+    print(f"        per entity: " + ", ".join(f"{k} {v:.2f} s" for k, v in s["reconcile_pure_by_entity"].items()))
+    print(f"        records in memory -> saved plan    {fmt(s['reconcile_plus_build_plus_save'])}  (reconcile + Plan() + carry decisions + save)")
+    print(f"staged plan (timers around SyncSession.plan's steps): total {fmt(s['staged_total_seconds'])}, "
+          f"peak RSS {fmt(s['staged_peak_rss_mb'], 'MB', 0)}; exclusive time per step:")
+    for name, value in s["stages"].items():
+        print(f"    {name:<44} {fmt(value):>9}   (RSS after {fmt(s['rss_after_mb'].get(name), 'MB', 0)})")
+    print(f"reads (HTTP + JSON, both sides)            {fmt(s['reads_seconds'])}")
+    print(f"wire JSON -> Records                       {fmt(s['record_conversion_seconds'])}")
+    print(f"actions in the plan                        {s['actions']:,}")
+    print(f"server requests (all runs)                 {s['server_requests']}   server peak RSS {fmt(s['server_peak_rss_mb'], 'MB', 0)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
