@@ -409,7 +409,8 @@ class Applier:
     def _apply_precoro(self, units: list[WriteUnit], journal: dict) -> None:
         if not units:
             return
-        changed = self._precoro_changed_since_plan({u.kind for u in units if u.kind not in LISTS})
+        # Only records this apply updates can be stale; creates and list options need no check.
+        changed = self._precoro_changed_since_plan({u.kind for u in units if u.op == "update" and u.kind not in LISTS})
         for unit in units:
             state = journal.get(unit.key, {}).get("state")
             current = changed.get((unit.kind.precoro, unit.record_id))

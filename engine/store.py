@@ -226,6 +226,16 @@ class Store:
                     purpose=row["purpose"])
         return plan
 
+    def operator_choices(self, plan_id: str) -> list[Action]:
+        """The actions of a plan an operator decided or unapproved."""
+        actions = []
+        for row in self.db.query("select body, decision, approved from actions where plan_id = ? and "
+                                 "(decision is not null or approved = 0)", [plan_id]):
+            action = Action.from_json(json.loads(row["body"]))
+            action.decision, action.approved = row["decision"], bool(row["approved"])
+            actions.append(action)
+        return actions
+
     def latest_plan_id(self, purpose: str = "sync") -> str | None:
         row = self.db.execute("select id from plans where purpose = ? order by created_at desc, rowid desc limit 1",
                               [purpose]).fetchone()

@@ -232,17 +232,19 @@ class SyncSession:
             self.store.save_plan(plan)
 
     def _carry_decisions(self, plan: Plan) -> None:
-        """Decisions made on the previous plan survive re-planning when the conflict is unchanged."""
+        """Decisions made on the previous plan survive re-planning when the conflict is unchanged.
+
+        Only the previous plan's decided or unapproved actions are read: usually none of them.
+        """
         previous_id = self.store.latest_plan_id()
-        previous = self.store.load_plan(previous_id) if previous_id else None
-        if previous is None or previous.id == plan.id:
+        if previous_id is None or previous_id == plan.id:
             return
-        old = {a.id: a for a in previous.actions}
-        for action in plan.actions:
-            before = old.get(action.id)
-            if before and before.to_json()["changes"] == action.to_json()["changes"]:
-                action.decision = before.decision
-                action.approved = before.approved
+        current = {a.id: a for a in plan.actions}
+        for old in self.store.operator_choices(previous_id):
+            action = current.get(old.id)
+            if action is not None and [c.__dict__ for c in action.changes] == [c.__dict__ for c in old.changes]:
+                action.decision = old.decision
+                action.approved = old.approved
 
     def latest_plan(self) -> Plan | None:
         plan_id = self.store.latest_plan_id()

@@ -35,6 +35,7 @@ _TYPE_WORDS = {
     "string": "a string (text)",
     "boolean": "a boolean (true/false)",
     "integer": "a whole number",
+    "number": "a number",
     "object": "a mapping (key: value)",
     "array": "a list",
 }

@@ -322,3 +322,13 @@ def test_w5_any_edit_of_the_defaults_loads_or_is_refused_with_positions(edits):
     except RulesError as error:
         assert error.problems
         assert all(re.fullmatch(r"rules\.yaml:\d+:\d+: .+", line) for line in str(error).splitlines())
+
+
+def test_w5_safety_share_must_be_a_number_between_0_and_1():
+    import pytest
+
+    with pytest.raises(rules.RulesError) as raised:
+        rules.loads("version: 1\nsafety:\n  max_change_share: []\n")
+    assert "rules.yaml:3:21: safety.max_change_share: expected a number" in str(raised.value)
+    with pytest.raises(rules.RulesError):
+        rules.loads("version: 1\nsafety:\n  max_change_share: 1.5\n")
