@@ -8,6 +8,7 @@ similarity (character trigrams), an equal SKU, a close price and the same suppli
 
 from __future__ import annotations
 
+import heapq
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -55,6 +56,9 @@ class CandidateIndex:
     def __init__(self, candidates: Iterable[Record]) -> None:
         self.records = list(candidates)
         self.grams = [_trigrams(r.values.get("name")) for r in self.records]
+        # Precomputed once: scoring runs up to POOL_LIMIT times per unmapped item.
+        self.skus = [str(r.values.get("sku") or "").strip().casefold() for r in self.records]
+        self.prices = [_number(r.values.get("price")) for r in self.records]
         self.by_word: dict[str, list[int]] = {}
         self.by_sku: dict[str, list[int]] = {}
         for index, record in enumerate(self.records):
@@ -80,27 +84,40 @@ class CandidateIndex:
             pool[index] = pool.get(index, 0) + 1
         grams = _trigrams(item.values.get("name"))
         price = _number(item.values.get("price"))
-        scored = [self._score(index, item, grams, sku, price) for index in pool]
+        supplier = item.values.get("supplier")
+        # Cheap scores for the whole pool; reasons and Suggestions only for the few that are shown.
+        best = heapq.nlargest(limit, pool, key=lambda i: (self._points(i, grams, sku, price, supplier)[0],
+                                                          -i))
+        scored = [self._suggestion(i, grams, sku, price, supplier) for i in best]
         scored.sort(key=lambda s: (-s.score, s.name.casefold(), s.quickbooks_id))
-        return scored[:limit]
+        return scored
 
-    def _score(self, index: int, item: Record, grams: frozenset[str], sku: str, price: Decimal | None) -> Suggestion:
-        candidate = self.records[index]
+    def _points(self, index: int, grams: frozenset[str], sku: str, price: Decimal | None,
+                supplier: Any) -> tuple[float, float, bool, bool, bool]:
         other = self.grams[index]
-        similarity = len(grams & other) / len(grams | other) if grams or other else 0.0
+        shared = len(grams & other)
+        total = len(grams) + len(other) - shared
+        similarity = shared / total if total else 0.0
         score = 0.6 * similarity
-        reasons = [f"name {similarity:.0%} alike"]
-        if sku and sku == str(candidate.values.get("sku") or "").strip().casefold():
+        same_sku = bool(sku) and sku == self.skus[index]
+        if same_sku:
             score += 0.25
-            reasons.append("same SKU")
-        their_price = _number(candidate.values.get("price"))
+        close = False
+        their_price = self.prices[index]
         if price is not None and their_price is not None and max(price, their_price) > 0:
             closeness = float(min(price, their_price) / max(price, their_price))
             if closeness >= 0.8:
                 score += 0.1 * closeness
-                reasons.append("similar price")
-        supplier = item.values.get("supplier")
-        if supplier and supplier == candidate.values.get("supplier"):
+                close = True
+        same_supplier = bool(supplier) and supplier == self.records[index].values.get("supplier")
+        if same_supplier:
             score += 0.05
-            reasons.append("same supplier")
+        return score, similarity, same_sku, close, same_supplier
+
+    def _suggestion(self, index: int, grams: frozenset[str], sku: str, price: Decimal | None, supplier: Any) -> Suggestion:
+        score, similarity, same_sku, close, same_supplier = self._points(index, grams, sku, price, supplier)
+        reasons = [f"name {similarity:.0%} alike"]
+        reasons += [reason for reason, yes in (("same SKU", same_sku), ("similar price", close),
+                                               ("same supplier", same_supplier)) if yes]
+        candidate = self.records[index]
         return Suggestion(candidate.id, str(candidate.values.get("name") or ""), score, tuple(reasons))
