@@ -301,7 +301,7 @@ class Applier:
                 clash = self.store.link_for(kind.section, self.realm, quickbooks_id=action.quickbooks_id)
                 if clash and clash["precoro_id"] != action.precoro_id:
                     reason = f"QuickBooks record {action.quickbooks_id} is already linked to Precoro {clash['precoro_id']}"
-                    self.store._put_journal(self.plan.id, f"local:{action.id}", side="local", op="link", state="refused", last_error=reason, updated_at=self.clock())
+                    self.store.put_journal(self.plan.id, f"local:{action.id}", side="local", op="link", state="refused", last_error=reason, updated_at=self.clock())
                     self._audit(action, "refused", reason)
                     self._result(action, "refused", reason)
                     return
@@ -312,7 +312,7 @@ class Applier:
             else:
                 self.store.remove_link(kind.section, self.realm, action.precoro_id, hold=action.extra.get("hold"),
                                        hold_quickbooks_id=action.extra.get("hold_quickbooks_id"), since=self.clock())
-            self.store._put_journal(self.plan.id, f"local:{action.id}", side="local", op=action.kind,
+            self.store.put_journal(self.plan.id, f"local:{action.id}", side="local", op=action.kind,
                                     action_ids=[action.id], state="done", updated_at=self.clock())
             self._audit(action, "applied")
         self._result(action, "applied")
@@ -335,7 +335,7 @@ class Applier:
             requestid = uuid.uuid4().hex  # <= 36 characters, as batch request ids must be
             with self.store.transaction():
                 for unit in chunk:
-                    self.store._put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op,
+                    self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op,
                                             action_ids=[a.id for a in unit.actions], updated_at=self.clock())
                 self.store.put_batch(batch_id, self.plan.id, requestid, [asdict(op) for op in ops], [u.key for u in chunk])
             self._send_batch(batch_id, requestid, ops, chunk)
@@ -382,7 +382,7 @@ class Applier:
                           for name in unit.fields}
                 active = {"precoro": written.active, "quickbooks": written.active} if unit.active is not None else None
                 self.store.update_baseline(unit.kind.section, self.realm, unit.precoro_id, fields, active)
-            self.store._put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="done",
+            self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="done",
                                     action_ids=[a.id for a in unit.actions], updated_at=self.clock())
             for action in unit.actions:
                 self._audit(action, "applied", response=obj)
@@ -397,7 +397,7 @@ class Applier:
             status = "failed"
             reason = str(error)
         with self.store.transaction():
-            self.store._put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state=status,
+            self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state=status,
                                     action_ids=[a.id for a in unit.actions], last_error=reason, updated_at=self.clock())
             for action in unit.actions:
                 self._audit(action, status, reason)
@@ -512,7 +512,7 @@ class Applier:
                           for name in unit.fields}
                 active = {"precoro": written.active, "quickbooks": written.active} if unit.active is not None else None
                 self.store.update_baseline(unit.kind.section, self.realm, unit.precoro_id, fields, active)
-            self.store._put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="done",
+            self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="done",
                                     action_ids=[a.id for a in unit.actions], updated_at=self.clock())
             for action in unit.actions:
                 self._audit(action, "applied", response=obj)

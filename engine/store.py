@@ -274,14 +274,12 @@ class Store:
         return {row["unit"]: row for row in self.db.query("select * from journal where plan_id = ?", [plan_id])}
 
     def put_journal(self, plan_id: str, unit: str, **fields: Any) -> None:
-        with self.transaction():
-            self._put_journal(plan_id, unit, **fields)
-
-    def _put_journal(self, plan_id: str, unit: str, **fields: Any) -> None:
+        """Record a write unit's state; inside another transaction it commits with it (a savepoint)."""
         row = {"plan_id": plan_id, "unit": unit, **fields}
         if "action_ids" in row and not isinstance(row["action_ids"], str):
             row["action_ids"] = _dumps(row["action_ids"])
-        self.db["journal"].upsert(row, pk=("plan_id", "unit"))
+        with self.transaction():
+            self.db["journal"].upsert(row, pk=("plan_id", "unit"))
 
     def open_batches(self, plan_id: str) -> list[dict]:
         return list(self.db.query("select * from batches where plan_id = ? and state = 'sent' order by rowid", [plan_id]))
@@ -293,7 +291,7 @@ class Store:
                 {"id": batch_id, "plan_id": plan_id, "requestid": requestid, "body": _dumps(body),
                  "units": _dumps(units), "state": "sent"}, pk="id")
             for unit in units:
-                self._put_journal(plan_id, unit, state="sent", requestid=requestid, batch_id=batch_id)
+                self.put_journal(plan_id, unit, state="sent", requestid=requestid, batch_id=batch_id)
 
     def close_batch(self, batch_id: str) -> None:
         with self.transaction():
