@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="read both sides and save a plan (changes nothing)")
     _common(p)
-    p.add_argument("--only", metavar="ENTITIES", help="comma-separated entities, e.g. suppliers")
+    p.add_argument("--only", metavar="ENTITIES",
+                   help="comma-separated: chart_of_accounts, classes, locations, taxes, terms, suppliers, items, "
+                        "invoices, purchase_orders (default: every one rules.yaml turns on)")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
 
     p = sub.add_parser("show", help="show a saved plan (the latest by default)")
@@ -65,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="apply even if the plan changes more linked records than rules.yaml's safety allows")
 
     for section, noun in (("suppliers", "supplier"), ("items", "item")):
-        p = sub.add_parser(section, help=f"map or unmap a {noun} by hand")
+        extra = "; list the ones not mapped" if section == "items" else ""
+        p = sub.add_parser(section, help=f"map or unmap {noun}s by hand{extra}")
         ssub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
         m = ssub.add_parser("map", help=f"link a Precoro {noun} to a QuickBooks record (shown as a plan first)")
         _common(m)
