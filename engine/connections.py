@@ -222,7 +222,17 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
             "refresh_token": new.refresh_token, "refresh_expires_at": new.refresh_expires_at,
         })
 
-    auth = OAuthSession(token_url, client_id, client_secret, tokens, on_rotate=persist, revoke_url=revoke_url)
+    def latest() -> OAuthTokens | None:
+        saved = store.get_tokens("quickbooks") or {}
+        if embedded or saved.get("client_id") != client_id or saved.get("realm_id") not in (None, realm) \
+                or not saved.get("refresh_token"):
+            return None
+        return OAuthTokens(access_token=saved.get("access_token") or "",
+                           access_expires_at=float(saved.get("access_expires_at") or 0),
+                           refresh_token=saved["refresh_token"], refresh_expires_at=saved.get("refresh_expires_at"))
+
+    auth = OAuthSession(token_url, client_id, client_secret, tokens, on_rotate=persist, revoke_url=revoke_url,
+                        latest=latest)
     # Intuit's limits per company (500 requests and 40 batches a minute, 10 at once): an apply paces
     # itself under them instead of meeting 429s. The local API is unthrottled unless asked.
     pace = None if qbc.environment == "local" else Pacer()

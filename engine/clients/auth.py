@@ -83,8 +83,13 @@ class OAuthSession:
         skew_seconds: float = 60,
         revoke_url: str | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        latest: Callable[[], OAuthTokens | None] | None = None,
     ) -> None:
         self._token_url = token_url
+        # Where `on_rotate` keeps the tokens: read before refreshing, so a process that holds a
+        # refresh token another process has since rotated (the TUI beside a CLI run) continues
+        # from the stored chain instead of presenting a retired token.
+        self._latest = latest
         # Intuit's revocation endpoint lives on another host: pass it; the default fits the local API.
         self._revoke_url = revoke_url or token_url.replace("/tokens/bearer", "/tokens/revoke")
         self._credentials = (client_id, client_secret)
@@ -145,6 +150,11 @@ class OAuthSession:
         return self._tokens
 
     def _refresh(self) -> OAuthTokens:
+        stored = self._latest() if self._latest is not None else None
+        if stored is not None and stored.refresh_token != self._current().refresh_token:
+            self._tokens = stored
+            if stored.access_expires_at - self._skew > self._clock():
+                return stored
         payload = self._post_token({"grant_type": "refresh_token", "refresh_token": self._current().refresh_token},
                                    "refresh token")
         return self._adopt(payload)
