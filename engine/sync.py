@@ -65,6 +65,7 @@ class SyncSession:
         self.clock = clock
         self.local_seed = local_seed
         self._connected: Connected | None = None
+        self._fields_cache: dict[str, list[dict]] | None = None  # set while a plan is made
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class SyncSession:
 
     def references(self) -> References:
         """What item and document references need: supplier and chart-of-accounts links of this company."""
-        conn, realm = self.connected, self.realm_id
+        realm = self.realm_id
         suppliers = self.store.sync_state(SUPPLIERS.section, realm).links.values()
         accounts = self.store.sync_state(CHART_OF_ACCOUNTS.section, realm).links.values()
         chart_field, options = self._list_options(CHART_OF_ACCOUNTS)
@@ -129,15 +130,23 @@ class SyncSession:
 
     def _list_options(self, kind: EntityKind) -> tuple[str | None, list[dict]]:
         """Where a list's Precoro records live (None: its custom field is missing), and the records."""
-        conn = self.connected
         collection = kind.precoro
         if kind.custom_field:
-            fields = [f for f in conn.precoro.list_all(kind.precoro)
+            fields = [f for f in self._read_once(kind.precoro)
                       if str(f.get("name") or "").strip().casefold() == kind.custom_field.casefold()]
             if not fields:
                 return None, []
             collection = f"{kind.precoro}/{fields[0]['id']}/options"
-        return collection, list(conn.precoro.list_all(collection))
+        return collection, self._read_once(collection)
+
+    def _read_once(self, path: str) -> list[dict]:
+        """A small Precoro list (custom fields, their options), read once per plan: several lists and
+        the item references need them, and Precoro refuses an identical GET within a minute."""
+        if self._fields_cache is None:
+            return list(self.connected.precoro.list_all(path))
+        if path not in self._fields_cache:
+            self._fields_cache[path] = list(self.connected.precoro.list_all(path))
+        return self._fields_cache[path]
 
     def _plan_list(self, kind: EntityKind) -> list[Action]:
         """One QuickBooks list mirrored as Precoro options (L1-L3)."""
@@ -175,6 +184,13 @@ class SyncSession:
         """Read both sides, reconcile, save and return the plan (W1). Changes nothing remote."""
         kinds = self.entities(only)
         realm = self.realm_id
+        self._fields_cache = {}
+        try:
+            return self._plan(kinds, realm, progress)
+        finally:
+            self._fields_cache = None
+
+    def _plan(self, kinds: list[EntityKind], realm: str, progress: Progress | None) -> Plan:
         actions: list[Action] = []
         agreed: list[dict[str, Any]] = []
         items: list[Record] | None = None
