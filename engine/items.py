@@ -66,10 +66,10 @@ class ItemReconciler(Reconciler):
             p = self.precoro.get(link.precoro_id)
             q = self.quickbooks.get(link.quickbooks_id)
             if p is None:
-                self._action("unlink", None, None, q, precoro_id=link.precoro_id, name=q.label if q else None,
+                self.add_action("unlink", None, None, q, precoro_id=link.precoro_id, name=q.label if q else None,
                              note="deleted in Precoro: the link is removed and the QuickBooks item is free to map again (I8)")
             elif q is None:
-                self._action("unlink", None, p, None, quickbooks_id=link.quickbooks_id,
+                self.add_action("unlink", None, p, None, quickbooks_id=link.quickbooks_id,
                              note="the QuickBooks item no longer exists; the link is removed")
             elif not q.active:
                 self.inactive_in_quickbooks(p, q, link, taken_q, linked_q)
@@ -84,7 +84,7 @@ class ItemReconciler(Reconciler):
             hold = self.state.holds.get(p.id)
             q = self.quickbooks.get(hold.quickbooks_id) if hold and hold.reason == "quickbooks_inactive" and hold.quickbooks_id else None
             if q is not None and q.active and q.id not in linked_q and q.id not in taken:
-                link = self._action("link", None, p, q, note="active again in QuickBooks: linked again (I9)",
+                link = self.add_action("link", None, p, q, note="active again in QuickBooks: linked again (I9)",
                                     extra={"how": "reactivated"})
                 self.propose_new_pair(p, q, link)
                 taken.add(q.id)
@@ -98,21 +98,21 @@ class ItemReconciler(Reconciler):
         survivor = self.merge_survivor(q, link)
         if survivor is not None and self.rules.when_merged == "move_link":
             if survivor.id in taken_q or survivor.id in linked_q:
-                self._action("unlink", None, p, q, note=f"merged in QuickBooks into {survivor.label!r}, which is already "
+                self.add_action("unlink", None, p, q, note=f"merged in QuickBooks into {survivor.label!r}, which is already "
                              "linked to another Precoro item: the link is removed (I10)")
                 return
             linked_q.add(survivor.id)
-            move = self._action("link", None, p, survivor, extra={"how": "merged", "replaces": q.id},
+            move = self.add_action("link", None, p, survivor, extra={"how": "merged", "replaces": q.id},
                                 note=f"merged in QuickBooks ({q.label!r}, item {q.id}, into item {survivor.id}): the link "
                                 "moves to the surviving item; documents keep item lines (I10)")
             self.propose_new_pair(p, survivor, move)
             return
         policy = self.rules.when_inactive.in_quickbooks
         if policy == "unlink":
-            self._action("unlink", None, p, q, extra={"hold": "quickbooks_inactive", "hold_quickbooks_id": q.id},
+            self.add_action("unlink", None, p, q, extra={"hold": "quickbooks_inactive", "hold_quickbooks_id": q.id},
                          note="inactive in QuickBooks: the Precoro item is Not mapped until the item is active again (I9)")
         elif policy == "deactivate_in_precoro":
-            self._action("deactivate", "precoro", p, q, note="inactive in QuickBooks")
+            self.add_action("deactivate", "precoro", p, q, note="inactive in QuickBooks")
 
     def merge_survivor(self, q: Record, link: LinkState) -> Record | None:
         name = _name_key(q.values.get("name"))
@@ -126,7 +126,7 @@ class ItemReconciler(Reconciler):
         """A manual mapping (I4-I6): equal names take the price; different names import the listed fields."""
         same_name = _name_key(p.values.get("name")) == _name_key(q.values.get("name"))
         wanted = self.rules.mapping.same_name if same_name else self.rules.mapping.different_name
-        link = self._action("link", None, p, q, extra={"how": "manual"},
+        link = self.add_action("link", None, p, q, extra={"how": "manual"},
                             note="mapped by hand" + ("" if same_name else "; names stay until the next Sync Items (I6)"))
         allowed = {rule.name for rule in self.fields_for(p)}
         changes = []
@@ -141,7 +141,7 @@ class ItemReconciler(Reconciler):
         changes, notes = self.writable_to_precoro(changes)
         link.extra["active"] = {"precoro": p.active, "quickbooks": q.active}
         if changes:
-            self._action("update", "precoro", p, q, changes=changes, depends_on=[link.id], note="; ".join(notes))
+            self.add_action("update", "precoro", p, q, changes=changes, depends_on=[link.id], note="; ".join(notes))
 
 
 def reconcile_items(rules: ItemRules, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState,

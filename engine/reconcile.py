@@ -179,7 +179,8 @@ class Reconciler:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _action(self, kind: str, target: str | None, p: Record | None, q: Record | None, **kw: Any) -> Action:
+    def add_action(self, kind: str, target: str | None, p: Record | None, q: Record | None, **kw: Any) -> Action:
+        """Propose one action about p and/or q (ids may be given instead of a missing record)."""
         pid, qid = (p.id if p else kw.pop("precoro_id", None)), (q.id if q else kw.pop("quickbooks_id", None))
         name = kw.pop("name", None) or (p.label if p else q.label if q else "?")
         versions = {}
@@ -221,7 +222,7 @@ class Reconciler:
             q = self.quickbooks.get(link.quickbooks_id)
             if p is None or q is None:
                 gone = "Precoro" if p is None else "QuickBooks"
-                self._action(
+                self.add_action(
                     "unlink", None, p, q, precoro_id=link.precoro_id, quickbooks_id=link.quickbooks_id,
                     note=f"the {gone} record no longer exists; the link is removed",
                 )
@@ -239,14 +240,14 @@ class Reconciler:
         to_pc, blocked_notes = self.writable_to_precoro(to_pc)
         deps = list(depends_on or [])
         if to_qb:
-            self._action("update", "quickbooks", p, q, changes=to_qb, depends_on=deps,
+            self.add_action("update", "quickbooks", p, q, changes=to_qb, depends_on=deps,
                          extra={"quickbooks_base": self._nested_base(q, to_qb)})
         if to_pc:
-            self._action("update", "precoro", p, q, changes=to_pc, depends_on=deps, note="; ".join(blocked_notes))
+            self.add_action("update", "precoro", p, q, changes=to_pc, depends_on=deps, note="; ".join(blocked_notes))
         elif blocked_notes:
-            self._action("blocked", None, p, q, note="; ".join(blocked_notes))
+            self.add_action("blocked", None, p, q, note="; ".join(blocked_notes))
         if conflicts:
-            self._action(
+            self.add_action(
                 "conflict", None, p, q, changes=conflicts, depends_on=deps,
                 note=("changed on both sides since the last sync" if link else "the two sides differ and were never synced")
                 + ": take Precoro's or QuickBooks' value, or skip",
@@ -294,24 +295,24 @@ class Reconciler:
         if p.active and not q.active:
             if was_q:  # deactivated in QuickBooks since the last sync (S4)
                 if policy.in_quickbooks == "unlink":
-                    self._action("unlink", None, p, q, extra={"hold": "quickbooks_inactive"},
+                    self.add_action("unlink", None, p, q, extra={"hold": "quickbooks_inactive"},
                                  note="deactivated in QuickBooks: the Precoro record stays active and becomes not integrated; it is not pushed back as a new record")
                 elif policy.in_quickbooks == "deactivate_in_precoro":
-                    self._action("deactivate", "precoro", p, q, note="deactivated in QuickBooks")
+                    self.add_action("deactivate", "precoro", p, q, note="deactivated in QuickBooks")
                 return True
             if not was_p:  # reactivated in Precoro while QuickBooks stayed inactive
-                self._action("reactivate", "quickbooks", p, q, note="reactivated in Precoro",
+                self.add_action("reactivate", "quickbooks", p, q, note="reactivated in Precoro",
                              extra={"name": fit(p.values.get("name"), self.rules.field("name"), "quickbooks")[0] if self.rules.has_field("name") else None})
             return True
         if q.active and not p.active:
             if was_p:  # deactivated in Precoro since the last sync (S5)
                 if policy.in_precoro == "deactivate_in_quickbooks":
-                    self._action("deactivate", "quickbooks", p, q, note="deactivated in Precoro: QuickBooks never deletes, the record is made inactive")
+                    self.add_action("deactivate", "quickbooks", p, q, note="deactivated in Precoro: QuickBooks never deletes, the record is made inactive")
                 elif policy.in_precoro == "unlink":
-                    self._action("unlink", None, p, q, note="deactivated in Precoro")
+                    self.add_action("unlink", None, p, q, note="deactivated in Precoro")
                 return True
             if not was_q and policy.in_quickbooks != "ignore":  # reactivated in QuickBooks while Precoro stayed inactive
-                self._action("reactivate", "precoro", p, q, note="reactivated in QuickBooks")
+                self.add_action("reactivate", "precoro", p, q, note="reactivated in QuickBooks")
             return True
         return not (p.active and q.active)
 
@@ -339,19 +340,19 @@ class Reconciler:
             candidates = [q for q in q_by_key.get(key, []) if q.id != unmapped_from]
             claimed_q.update(q.id for q in candidates)
             if uses_currency and len(p.currencies) > 1:
-                self._action("blocked", None, p, None, candidates=_candidates(candidates),
+                self.add_action("blocked", None, p, None, candidates=_candidates(candidates),
                              note=f"trades in several currencies ({', '.join(p.currencies)}): not matched or created automatically; map it by hand")
                 continue
             rivals = p_by_key.get(key, [])
             if len(candidates) == 1 and len(rivals) == 1:
                 q = candidates[0]
-                link = self._action("link", None, p, q, note=f"same {' and '.join(self.rules.match.keys)}",
+                link = self.add_action("link", None, p, q, note=f"same {' and '.join(self.rules.match.keys)}",
                                     extra={"how": "matched"})
                 self.propose_new_pair(p, q, link)
             elif candidates:
                 note = (f"{len(candidates)} QuickBooks records match" if len(candidates) > 1
                         else f"{len(rivals)} Precoro records match the same QuickBooks record")
-                self._action("ambiguous", None, p, None, candidates=_candidates(candidates),
+                self.add_action("ambiguous", None, p, None, candidates=_candidates(candidates),
                              note=note + ": pick one by hand (qbsync suppliers map)")
             elif hold is None and self.rules.create.allows("quickbooks"):
                 self.propose_create(p, "quickbooks", taken_names)
@@ -384,7 +385,7 @@ class Reconciler:
         if target == "quickbooks" and isinstance(name, str) and name.strip().casefold() in taken_names:
             note += f"; QuickBooks already uses the name {name!r}, so it will refuse this create (S9) unless renamed"
         p, q = (source, None) if source.side == "precoro" else (None, source)
-        self._action("create", target, p, q, changes=changes, note=note)
+        self.add_action("create", target, p, q, changes=changes, note=note)
 
     def _quickbooks_names(self) -> set[str]:
         names = set()

@@ -351,7 +351,7 @@ class SyncSession:
                     f"currencies differ (Precoro {p.currencies[0]}, QuickBooks {q.currencies[0]}); a vendor's currency "
                     "cannot change in QuickBooks, so a supplier is only linked to a vendor of the same currency")
         reconciler = Reconciler(entity_rules, kind.kind, [p], [q], SyncState())
-        link = reconciler._action("link", None, p, q, note="mapped by hand", extra={"how": "manual"})
+        link = reconciler.add_action("link", None, p, q, note="mapped by hand", extra={"how": "manual"})
         reconciler.propose_new_pair(p, q, link)
         return self._save_new(reconciler.out.actions, section)
 
@@ -382,7 +382,7 @@ class SyncSession:
         if not existing:
             raise MappingRefused(f"Precoro {kind.kind} {precoro_id} is not linked")
         reconciler = Reconciler(self.rules.entity(section), kind.kind, [], [], SyncState())
-        reconciler._action("unlink", None, None, None, precoro_id=precoro_id, quickbooks_id=existing["quickbooks_id"],
+        reconciler.add_action("unlink", None, None, None, precoro_id=precoro_id, quickbooks_id=existing["quickbooks_id"],
                            name=f"{kind.kind} {precoro_id}",
                            note="unmapped by hand: it will not be matched to this QuickBooks record again on its own",
                            extra={"hold": "unmapped", "hold_quickbooks_id": existing["quickbooks_id"]})
