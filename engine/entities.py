@@ -159,6 +159,10 @@ def precoro_form(rules: EntityRules, values: Mapping[str, Any], refs: References
 
 def _reference_form(form: dict[str, Any], rule: FieldRule, quickbooks_id: Any, refs: References) -> None:
     target = refs.precoro_value(rule.transform, quickbooks_id)
+    if target is None and quickbooks_id is not None:
+        # No Precoro counterpart (a link removed since the plan): leave Precoro's value alone rather
+        # than clearing it. The plan already refuses such writes; this guards the apply.
+        return
     if rule.transform == "supplier_link":
         set_path(form, rule.precoro, target or "")
     elif refs.chart_field_id:

@@ -158,3 +158,12 @@ def test_i10_when_merged_unlink_comes_from_the_rules_file():
     qb = [qb_item(20, "Landscaping"), qb_item(21, "Landscaping", active=False)]
     [action] = sync_items([pc_item(5, "Landscape")], qb, linked(5, 21, "Landscape"), unlink_rules)
     assert action.kind == "unlink"
+
+
+def test_i7_a_reference_without_counterpart_at_apply_never_clears_precoros_value():
+    from engine.entities import precoro_form
+
+    form, _ = precoro_form(DEFAULT.items, {"supplier": "99", "chart_of_accounts": "77", "sku": "S"}, REFS)
+    assert form == {"sku": "S"}
+    form, _ = precoro_form(DEFAULT.items, {"supplier": "8", "chart_of_accounts": "2"}, REFS)
+    assert form == {"supplier": {"id": "2"}, "itemCustomFields": {"1": "11"}}
