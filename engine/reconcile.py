@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
-from rules.model import EntityRules, FieldRule, Side, other_side
+from rules.model import SIDE_NAMES, EntityRules, FieldRule, Side, other_side
 from rules.transforms import normalize_key, truncate
 
 from .plan import Action, FieldChange, action_id
@@ -70,11 +70,10 @@ def fit(value: Any, rule: FieldRule, side: Side) -> tuple[Any, str | None]:
         return value, None
     cut, was_cut = truncate(value, limit)
     if was_cut:
-        return cut, f"cut from {len(value)} to {limit} characters to fit {_SIDE_NAMES[side]}"
+        return cut, f"cut from {len(value)} to {limit} characters to fit {SIDE_NAMES[side]}"
     return cut, None
 
 
-_SIDE_NAMES = {"precoro": "Precoro", "quickbooks": "QuickBooks"}
 
 
 def equivalent(precoro_value: Any, quickbooks_value: Any, rule: FieldRule) -> bool:
@@ -380,7 +379,7 @@ class Reconciler:
             after, note = fit(value, rule, target)
             changes.append(FieldChange(rule.name, before=None, after=after, note=note,
                                        **{source.side: value}))
-        note = f"new in {_SIDE_NAMES[source.side]}, no match in {_SIDE_NAMES[target]}"
+        note = f"new in {SIDE_NAMES[source.side]}, no match in {SIDE_NAMES[target]}"
         name = source.values.get("name")
         if target == "quickbooks" and isinstance(name, str) and name.strip().casefold() in taken_names:
             note += f"; QuickBooks already uses the name {name!r}, so it will refuse this create (S9) unless renamed"

@@ -12,11 +12,12 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any, Iterable, Mapping, Sequence
 
+from rules.model import SIDE_NAMES
+
 from .apply import build_units
 from .entities import KINDS
 from .plan import KIND_ORDER, Action, Plan
 
-SIDE_NAMES = {"quickbooks": "QuickBooks", "precoro": "Precoro"}
 SECTION_OF = {kind.kind: kind.section for kind in KINDS.values()}
 # Entities an operator can map and unmap by hand (S7, I4); lists and documents follow their links.
 MAPPABLE = frozenset({"supplier", "item"})

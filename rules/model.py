@@ -7,6 +7,7 @@ from typing import Literal
 
 Side = Literal["precoro", "quickbooks"]
 SIDES: tuple[Side, Side] = ("precoro", "quickbooks")
+SIDE_NAMES: dict[str, str] = {"precoro": "Precoro", "quickbooks": "QuickBooks"}  # how messages name the sides
 
 Direction = Literal["both", "to_quickbooks", "to_precoro"]
 ConflictPolicy = Literal["ask", "precoro_wins", "quickbooks_wins", "newest_wins"]

@@ -6,14 +6,14 @@ import json
 from typing import Any, Iterable
 
 from engine.apply import ApplyReport
+from engine.entities import KINDS
 from engine.plan import Action, Plan
+from rules.model import SIDE_NAMES
 
-SIDE = {"quickbooks": "QuickBooks", "precoro": "Precoro", None: "qbsync"}
+SIDE = {**SIDE_NAMES, None: "qbsync"}
 SYMBOL = {"create": "+", "update": "~", "deactivate": "-", "reactivate": "^", "link": "=", "unlink": "/",
           "conflict": "!", "ambiguous": "?", "blocked": "x"}
-SECTION_OF = {"supplier": "suppliers", "item": "items", "invoice": "invoices", "purchase_order": "purchase orders",
-              "account": "chart of accounts", "class": "classes", "location": "locations", "tax": "taxes",
-              "term": "payment terms"}
+SECTION_OF = {kind.kind: kind.section.replace("_", " ") for kind in KINDS.values()}
 
 
 def show(value: Any) -> str:

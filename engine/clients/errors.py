@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-
-_SERVICE_NAMES = {"quickbooks": "QuickBooks", "precoro": "Precoro"}
+from rules.model import SIDE_NAMES
 
 
 class ApiError(Exception):
@@ -33,7 +32,7 @@ class ApiError(Exception):
         self.field = field
 
     def __str__(self) -> str:
-        parts = [_SERVICE_NAMES.get(self.service, self.service)]
+        parts = [SIDE_NAMES.get(self.service, self.service)]
         if self.code:
             parts.append(f"error {self.code}")
         text = " ".join(parts) + f": {self.message}"

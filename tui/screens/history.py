@@ -14,12 +14,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
+from rules.model import SIDE_NAMES
+
 from ..widgets.cells import value
 from ..widgets.fields import TextField
 from ..widgets.rowlist import RowList
 from .base import QbsyncScreen
 
-SIDE_NAMES = {"quickbooks": "QuickBooks", "precoro": "Precoro"}
 STATUS_STYLE = {"applied": "good", "failed": "bad", "refused": "bad"}
 RESPONSE_LINES = 40
 

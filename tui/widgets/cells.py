@@ -14,8 +14,9 @@ from rich.cells import cell_len, set_cell_size
 from engine.entities import KINDS
 from engine.plan import Action
 from engine.review import Outcome
+from rules.model import SIDE_NAMES as RULE_SIDE_NAMES
 
-SIDE_NAMES = {"quickbooks": "QuickBooks", "precoro": "Precoro", None: "qbsync"}
+SIDE_NAMES = {**RULE_SIDE_NAMES, None: "qbsync"}
 KIND_LABELS = {
     "create": "create", "update": "update", "deactivate": "deactivate", "reactivate": "reactivate",
     "link": "link", "unlink": "unlink", "conflict": "conflict", "ambiguous": "ambiguous", "blocked": "blocked",
