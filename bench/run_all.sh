@@ -10,6 +10,7 @@ if [[ "${QUICK:-0}" == "1" ]]; then
   "$PY" bench/api_calls.py --n 1000 --runs 1
   "$PY" bench/apply_throttled.py --writes 1500 --window 2 --runs 1 --paced
   "$PY" bench/items_scale.py --n 5000 --unmapped 500 --runs 1
+  "$PY" bench/local_apis_scale.py --n 5000 --runs 1
   exit 0
 fi
 "$PY" bench/plan_scale.py --n 100000 --runs 2
@@ -17,3 +18,4 @@ fi
 "$PY" bench/apply_throttled.py --writes 1500 --window 60 --runs 2
 "$PY" bench/apply_throttled.py --writes 1500 --window 6 --runs 2 --paced
 "$PY" bench/items_scale.py --n 100000 --unmapped 10000 --runs 2
+"$PY" bench/local_apis_scale.py --n 100000 --runs 2

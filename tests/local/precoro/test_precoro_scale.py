@@ -1,47 +1,25 @@
-"""Scale: a company of 100,000 suppliers (with contacts) and 100,000 items, seeded and read whole."""
+"""Paging at size: 10,000 suppliers with contacts are read whole in 50 pages of 200.
+
+How long seeding and reading 100,000 records take is measured in bench/local_apis_scale.py.
+"""
 
 from __future__ import annotations
-
-import time
 
 import httpx
 
 from engine.local.precoro import PrecoroApp
 
-# Generous bounds against shared CI machines; typical figures are a third of these.
-SEED_SECONDS = 20.0
-SERVER_READ_SECONDS = 15.0
 
-
-class _TimedApp:
-    """Adds up the time spent inside the app: the server's share of a read, without the client's."""
-
-    def __init__(self, app: PrecoroApp) -> None:
-        self.app = app
-        self.seconds = 0.0
-
-    def __call__(self, environ, start_response):
-        started = time.perf_counter()
-        try:
-            return self.app(environ, start_response)
-        finally:
-            self.seconds += time.perf_counter() - started
-
-
-def test_100000_suppliers_with_contacts_read_in_500_pages_within_seconds(state, make_client):
-    started = time.perf_counter()
+def test_10000_suppliers_with_contacts_read_in_50_pages(state, make_client):
     state.bulk_insert(
         "suppliers",
-        ({"name": f"Supplier {n}", "city": "Lyon", "contacts": [{"name": "Buyer", "email": f"buyer{n}@example.com"}]} for n in range(100_000)),
+        ({"name": f"Supplier {n}", "city": "Lyon", "contacts": [{"name": "Buyer", "email": f"buyer{n}@example.com"}]}
+         for n in range(10_000)),
     )
-    state.bulk_insert("items", ({"name": f"Item {n}", "sku": f"SKU-{n}", "price": 9.5, "supplier": n % 100 + 1} for n in range(100_000)))
-    seeding = time.perf_counter() - started
-    timed = _TimedApp(PrecoroApp(state))
-    client = make_client("http://precoro.local", transport=httpx.WSGITransport(app=timed))
+    client = make_client("http://precoro.local", transport=httpx.WSGITransport(app=PrecoroApp(state)))
 
-    count = sum(1 for supplier in client.list_all("/suppliers") if supplier["contacts"]["data"])
+    suppliers = list(client.list_all("/suppliers"))
 
-    assert count == 100_000
-    assert client.requests_sent == 500
-    assert seeding < SEED_SECONDS
-    assert timed.seconds < SERVER_READ_SECONDS
+    assert len(suppliers) == 10_000 and client.requests_sent == 50
+    assert len({s["id"] for s in suppliers}) == 10_000
+    assert all(s["contacts"]["data"][0]["email"].startswith("buyer") for s in suppliers)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,9 +16,8 @@ from engine.local.http import ServedApp, serve_in_thread
 from engine.local.quickbooks import QuickBooksApp, QuickBooksState
 from engine.local.quickbooks.injection import Faults
 
-# The real captured payloads (reference/qbo_fixtures, see its SOURCES.md) live outside the repo.
-# The captured payloads live in shared/, beside the project's clone (as on developers' machines and in CI).
-FIXTURES = Path(os.environ.get("QBO_FIXTURES", Path(__file__).resolve().parents[4] / "shared" / "reference" / "qbo_fixtures"))
+# Real captured QuickBooks payloads (public data; where each comes from: tests/fixtures/qbo/SOURCES.md).
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qbo"
 REALM = "9130357766271234"
 CLIENT_ID = "ABlocalclientid"
 CLIENT_SECRET = "local-client-secret"
@@ -239,7 +237,7 @@ def fault() -> Callable[[httpx.Response], dict]:
 def real_payload() -> Callable[[str], object]:
     """A captured QuickBooks payload by its path under qbo_fixtures/ (a list of rows for .jsonl)."""
     # Missing payloads are a broken checkout, not a reason to pass: fail loudly.
-    assert FIXTURES.is_dir(), f"the captured QuickBooks payloads are not at {FIXTURES} (set QBO_FIXTURES)"
+    assert FIXTURES.is_dir(), f"the captured QuickBooks payloads are not at {FIXTURES}"
 
     def load(name: str) -> object:
         text = (FIXTURES / name).read_text()
