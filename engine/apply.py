@@ -311,6 +311,7 @@ class Applier:
                                     active=action.extra.get("active", {"precoro": True, "quickbooks": True}))
             else:
                 self.store.remove_link(kind.section, self.realm, action.precoro_id, hold=action.extra.get("hold"),
+                                       hold_side=action.extra.get("hold_side", "precoro"),
                                        hold_quickbooks_id=action.extra.get("hold_quickbooks_id"), since=self.clock())
             self.store.put_journal(self.plan.id, f"local:{action.id}", side="local", op=action.kind,
                                     action_ids=[action.id], state="done", updated_at=self.clock())

@@ -65,12 +65,8 @@ class ItemReconciler(Reconciler):
             linked_q.add(link.quickbooks_id)
             p = self.precoro.get(link.precoro_id)
             q = self.quickbooks.get(link.quickbooks_id)
-            if p is None:
-                self.add_action("unlink", None, None, q, precoro_id=link.precoro_id, name=q.label if q else None,
-                             note="deleted in Precoro: the link is removed and the QuickBooks item is free to map again (I8)")
-            elif q is None:
-                self.add_action("unlink", None, p, None, quickbooks_id=link.quickbooks_id,
-                             note="the QuickBooks item no longer exists; the link is removed")
+            if p is None or q is None:
+                self.record_gone(link, p, q)  # I8 when the Precoro item was deleted
             elif not q.active:
                 self.inactive_in_quickbooks(p, q, link, taken_q, linked_q)
             else:
@@ -82,7 +78,7 @@ class ItemReconciler(Reconciler):
         still_free, taken = [], set()
         for p in free_p:
             hold = self.state.holds.get(p.id)
-            q = self.quickbooks.get(hold.quickbooks_id) if hold and hold.reason == "quickbooks_inactive" and hold.quickbooks_id else None
+            q = self.quickbooks.get(hold.other_id) if hold and hold.reason == "quickbooks_inactive" and hold.other_id else None
             if q is not None and q.active and q.id not in linked_q and q.id not in taken:
                 link = self.add_action("link", None, p, q, note="active again in QuickBooks: linked again (I9)",
                                     extra={"how": "reactivated"})

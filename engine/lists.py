@@ -58,10 +58,18 @@ def plan_list(kind: EntityKind, quickbooks: Iterable[Mapping[str, Any]], options
     for pid, option in options.items():
         if pid not in links:
             by_name.setdefault(str(option.get("name") or "").strip().casefold(), pid)
+    quickbooks = list(quickbooks)
+    present = {str(raw["Id"]) for raw in quickbooks}
     actions = []
     for pid, qid in sorted(links.items()):
+        # W8: either side gone; an option whose account is gone stays in Precoro (documents may use it).
         if pid not in options:
-            actions.append(_action(kind, "unlink", None, pid, qid, str(qid), "the Precoro option no longer exists"))
+            actions.append(_action(kind, "unlink", None, pid, qid, str(qid),
+                                   "the Precoro option no longer exists: the link is removed and the option imported again"))
+        elif qid not in present:
+            actions.append(_action(kind, "unlink", None, pid, qid, str(options[pid].get("name") or pid),
+                                   f"the QuickBooks {kind.quickbooks} {qid} no longer exists: the link is removed; "
+                                   "the Precoro option stays"))
     for raw in sorted(quickbooks, key=lambda r: int(r["Id"]) if str(r["Id"]).isdigit() else 0):
         if not wanted(kind, raw):
             continue

@@ -37,16 +37,17 @@ class LinkState:
 
 @dataclass(frozen=True)
 class Hold:
-    """A Precoro record that must not be created in QuickBooks or re-linked on its own.
+    """A record that must not be created on the other side (or re-linked) on its own.
 
-    `quickbooks_inactive`: its vendor was deactivated in QuickBooks (S4); it may be matched again by
-    the matching rule once an active vendor matches, but is never pushed as a new vendor.
-    `unmapped`: the operator unlinked it by hand; it is not matched to `quickbooks_id` again.
+    Precoro records: `quickbooks_inactive`: its vendor was deactivated in QuickBooks (S4); it may be
+    matched again by the matching rule, but is never pushed as a new vendor. `unmapped`: the operator
+    unlinked it by hand; it is not matched to `other_id` again. `quickbooks_deleted`: its QuickBooks
+    record is gone (W8). QuickBooks records: `precoro_deleted`: its Precoro record is gone (W8).
     """
 
-    precoro_id: str
+    record_id: str
     reason: str
-    quickbooks_id: str | None = None
+    other_id: str | None = None  # the record on the other side it was linked to
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class SyncState:
     """What the store remembers for one entity in one QuickBooks company."""
 
     links: Mapping[str, LinkState] = field(default_factory=dict)  # by precoro_id
-    holds: Mapping[str, Hold] = field(default_factory=dict)  # by precoro_id
+    holds: Mapping[str, Hold] = field(default_factory=dict)  # Precoro records, by precoro_id
+    quickbooks_holds: Mapping[str, Hold] = field(default_factory=dict)  # QuickBooks records, by quickbooks_id
 
 
 @dataclass
@@ -180,7 +182,8 @@ class Reconciler:
 
     def add_action(self, kind: str, target: str | None, p: Record | None, q: Record | None, **kw: Any) -> Action:
         """Propose one action about p and/or q (ids may be given instead of a missing record)."""
-        pid, qid = (p.id if p else kw.pop("precoro_id", None)), (q.id if q else kw.pop("quickbooks_id", None))
+        given_pid, given_qid = kw.pop("precoro_id", None), kw.pop("quickbooks_id", None)
+        pid, qid = (p.id if p else given_pid), (q.id if q else given_qid)
         name = kw.pop("name", None) or (p.label if p else q.label if q else "?")
         versions = {}
         if p:
@@ -220,14 +223,42 @@ class Reconciler:
             p = self.precoro.get(link.precoro_id)
             q = self.quickbooks.get(link.quickbooks_id)
             if p is None or q is None:
-                gone = "Precoro" if p is None else "QuickBooks"
-                self.add_action(
-                    "unlink", None, p, q, precoro_id=link.precoro_id, quickbooks_id=link.quickbooks_id,
-                    note=f"the {gone} record no longer exists; the link is removed",
-                )
+                self.record_gone(link, p, q)
                 continue
             self.reconcile_pair(p, q, link)
         return linked_p, linked_q
+
+    def record_gone(self, link: LinkState, p: Record | None, q: Record | None) -> None:
+        """W8: a linked record is gone from one side (deleted, merged away, unreadable).
+
+        The link is dropped with the reason; the rules' `when_deleted` says what follows for the
+        record that survives: kept and held back from being recreated on its own (`unlink`), created
+        again where it vanished (`recreate`), or, for a supplier deleted in Precoro, its vendor made
+        inactive (`deactivate_in_quickbooks`).
+        """
+        ids = {"precoro_id": link.precoro_id, "quickbooks_id": link.quickbooks_id}
+        if p is None and q is None:
+            self.add_action("unlink", None, None, None, **ids, name=f"{self.kind} {link.precoro_id}",
+                            note="gone from both sides: the link is removed")
+            return
+        gone: Side = "precoro" if p is None else "quickbooks"
+        survivor = q if p is None else p
+        policy = getattr(self.rules.when_deleted, f"in_{gone}")
+        gone_id = link.precoro_id if gone == "precoro" else link.quickbooks_id
+        note = (f"the {SIDE_NAMES[gone]} {self.kind} {gone_id} no longer exists (deleted, merged away or not "
+                f"readable): the link is removed")
+        if policy == "recreate" and survivor.active:
+            unlink = self.add_action("unlink", None, p, q, **ids, note=note + "; it is created again (when_deleted: recreate)")
+            self.propose_create(survivor, gone, self._quickbooks_names() if gone == "quickbooks" else set(),
+                                depends_on=[unlink.id])
+        elif policy == "deactivate_in_quickbooks" and survivor.active:
+            unlink = self.add_action("unlink", None, p, q, **ids, note=note)
+            self.add_action("deactivate", "quickbooks", None, q, precoro_id=link.precoro_id, depends_on=[unlink.id],
+                            note="deleted in Precoro: the QuickBooks record is made inactive (when_deleted: deactivate_in_quickbooks)")
+        else:
+            self.add_action("unlink", None, p, q, **ids,
+                            note=note + f"; the {SIDE_NAMES[survivor.side]} record stays and is not recreated on its own",
+                            extra={"hold": f"{gone}_deleted", "hold_side": survivor.side})
 
     def reconcile_pair(self, p: Record, q: Record, link: LinkState | None, depends_on: list[str] | None = None) -> dict[str, Any]:
         """Propose what a pair needs; returns the fields both sides already agree on."""
@@ -335,7 +366,7 @@ class Reconciler:
         for p in free_p:
             key = keys[id(p)]
             hold = self.state.holds.get(p.id)
-            unmapped_from = hold.quickbooks_id if hold and hold.reason == "unmapped" else None
+            unmapped_from = hold.other_id if hold and hold.reason == "unmapped" else None
             candidates = [q for q in q_by_key.get(key, []) if q.id != unmapped_from]
             claimed_q.update(q.id for q in candidates)
             if uses_currency and len(p.currencies) > 1:
@@ -358,7 +389,7 @@ class Reconciler:
 
         if self.rules.create.allows("precoro"):
             for q in free_q:
-                if q.id not in claimed_q and keys[id(q)] not in p_by_key:
+                if q.id not in claimed_q and keys[id(q)] not in p_by_key and q.id not in self.state.quickbooks_holds:
                     self.propose_create(q, "precoro", set())
 
     def before_matching(self, free_p: list[Record], linked_q: set[str]) -> tuple[list[Record], set[str]]:
@@ -370,7 +401,7 @@ class Reconciler:
         link_action.extra["baseline"] = self.reconcile_pair(p, q, None, depends_on=[link_action.id])
         link_action.extra["active"] = {"precoro": p.active, "quickbooks": q.active}
 
-    def propose_create(self, source: Record, target: Side, taken_names: set[str]) -> None:
+    def propose_create(self, source: Record, target: Side, taken_names: set[str], depends_on: list[str] | None = None) -> None:
         changes = []
         for rule in self.rules.fields:
             value = source.values.get(rule.name)
@@ -384,7 +415,7 @@ class Reconciler:
         if target == "quickbooks" and isinstance(name, str) and name.strip().casefold() in taken_names:
             note += f"; QuickBooks already uses the name {name!r}, so it will refuse this create (S9) unless renamed"
         p, q = (source, None) if source.side == "precoro" else (None, source)
-        self.add_action("create", target, p, q, changes=changes, note=note)
+        self.add_action("create", target, p, q, changes=changes, note=note, depends_on=list(depends_on or []))
 
     def _quickbooks_names(self) -> set[str]:
         names = set()

@@ -72,6 +72,32 @@ def m002_plan_purpose(db: sqlite_utils.Database) -> None:
     db["plans"].add_column("purpose", str, not_null_default="sync")
 
 
+@migrations()
+def m003_holds_both_sides_and_apply_runs(db: sqlite_utils.Database) -> None:
+    # Holds keep a surviving record from being recreated on its own: a Precoro record (its vendor was
+    # deactivated, or unmapped by hand) or now also a QuickBooks one (its Precoro record was deleted, W8).
+    db.execute("ALTER TABLE holds RENAME TO holds_v1")
+    db["holds"].create(
+        {"entity": str, "realm": str, "side": str, "record_id": str, "reason": str, "other_id": str, "since": str},
+        pk=("entity", "realm", "side", "record_id"),
+    )
+    db.execute("INSERT INTO holds (entity, realm, side, record_id, reason, other_id, since) "
+               "SELECT entity, realm, 'precoro', precoro_id, reason, quickbooks_id, since FROM holds_v1")
+    db.execute("DROP TABLE holds_v1")
+    # W6: every apply run that writes anything takes the next serial; a plan remembers the serial it
+    # was made at, and one made before another plan's apply is refused whole.
+    db["apply_runs"].create(
+        {"serial": int, "plan_id": str, "started_at": str, "finished_at": str, "state": str, "who": str,
+         "pid": int, "host": str},
+        pk="serial",
+    )
+    db["plans"].add_column("base_serial", int, not_null_default=0)
+    # A write keeps its unit key from plan to plan: the next plan finds what failed before (W9) and
+    # what was sent without an answer (W10) by it.
+    db["journal"].add_column("fingerprint", str)
+    db["journal"].create_index(["unit"])
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -110,7 +136,9 @@ class Store:
         if str(path) != ":memory:":
             self.db.enable_wal()
         self._lock = threading.RLock()
-        with self._lock:
+        # In one immediate transaction: two processes opening a new state file at once must not
+        # both apply the migrations.
+        with self.transaction():
             migrations.apply(self.db)
 
     def close(self) -> None:
@@ -118,10 +146,26 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All-or-nothing: an outcome, its link, baseline and audit row land together (W3, W4)."""
+        """All-or-nothing: an outcome, its link, baseline and audit row land together (W3, W4).
+
+        The outermost level is BEGIN IMMEDIATE: it waits (up to the busy timeout) for another
+        process's write to finish, where a deferred BEGIN that reads first and writes later would
+        fail at once with "database is locked". Nested levels are savepoints.
+        """
         with self._lock:
-            with self.db.atomic():
+            conn = self.db.conn
+            if conn.in_transaction:
+                with self.db.atomic():
+                    yield
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
                 yield
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     # -- links, baselines, holds ---------------------------------------------------------------
 
@@ -137,11 +181,10 @@ class Store:
                 active=json.loads(row["active"] or "{}"),
                 how=row["how"],
             )
-        holds = {
-            row["precoro_id"]: Hold(row["precoro_id"], row["reason"], row["quickbooks_id"])
-            for row in self.db.query("select * from holds where entity = ? and realm = ?", [entity, realm])
-        }
-        return SyncState(links=links, holds=holds)
+        holds: dict[str, dict[str, Hold]] = {"precoro": {}, "quickbooks": {}}
+        for row in self.db.query("select * from holds where entity = ? and realm = ?", [entity, realm]):
+            holds[row["side"]][row["record_id"]] = Hold(row["record_id"], row["reason"], row["other_id"])
+        return SyncState(links=links, holds=holds["precoro"], quickbooks_holds=holds["quickbooks"])
 
     def link_for(self, entity: str, realm: str, *, precoro_id: str | None = None, quickbooks_id: str | None = None) -> dict | None:
         column, value = ("precoro_id", precoro_id) if precoro_id is not None else ("quickbooks_id", quickbooks_id)
@@ -151,7 +194,9 @@ class Store:
     def put_link(self, entity: str, realm: str, precoro_id: str, quickbooks_id: str, *, how: str, since: str,
                  baseline: dict, active: dict) -> None:
         with self.transaction():
-            self.db.execute("delete from holds where entity = ? and realm = ? and precoro_id = ?", [entity, realm, precoro_id])
+            # Linked again (matched or mapped): neither record is held back any more.
+            self.db.execute("delete from holds where entity = ? and realm = ? and ((side = 'precoro' and record_id = ?) "
+                            "or (side = 'quickbooks' and record_id = ?))", [entity, realm, precoro_id, quickbooks_id])
             self.db["links"].upsert(
                 {"entity": entity, "realm": realm, "precoro_id": precoro_id, "quickbooks_id": quickbooks_id,
                  "how": how, "since": since, "baseline": _dumps(baseline), "active": _dumps(active)},
@@ -179,14 +224,21 @@ class Store:
             )
 
     def remove_link(self, entity: str, realm: str, precoro_id: str, *, hold: str | None = None,
-                    hold_quickbooks_id: str | None = None, since: str = "") -> None:
+                    hold_side: str = "precoro", hold_quickbooks_id: str | None = None, since: str = "") -> None:
+        """Forget a link; `hold` (a reason) keeps the record on `hold_side` from being recreated on its own."""
         with self.transaction():
+            row = self.db.execute("select quickbooks_id from links where entity = ? and realm = ? and precoro_id = ?",
+                                  [entity, realm, precoro_id]).fetchone()
             self.db.execute("delete from links where entity = ? and realm = ? and precoro_id = ?", [entity, realm, precoro_id])
-            if hold:
+            if not hold:
+                return
+            quickbooks_id = hold_quickbooks_id or (row[0] if row else None)
+            record_id, other_id = (precoro_id, quickbooks_id) if hold_side == "precoro" else (quickbooks_id, precoro_id)
+            if record_id:
                 self.db["holds"].upsert(
-                    {"entity": entity, "realm": realm, "precoro_id": precoro_id, "reason": hold,
-                     "quickbooks_id": hold_quickbooks_id, "since": since},
-                    pk=("entity", "realm", "precoro_id"),
+                    {"entity": entity, "realm": realm, "side": hold_side, "record_id": record_id, "reason": hold,
+                     "other_id": other_id, "since": since},
+                    pk=("entity", "realm", "side", "record_id"),
                 )
 
     def count_links(self, entity: str, realm: str) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 from .model import (
     Connections,
     CreateRule,
+    DeletedRule,
     DocumentRules,
     EntityRules,
     FieldRule,
@@ -65,6 +66,7 @@ def _entity(name: str, entity: dict[str, Any]) -> dict[str, Any]:
         "create": CreateRule(**entity["create"]),
         "conflict": entity["conflict"],
         "when_inactive": InactiveRule(**entity["when_inactive"]),
+        "when_deleted": DeletedRule(**entity["when_deleted"]),
         "fields": tuple(
             _field(field_name, field) for field_name, field in entity["fields"].items() if field["enabled"]
         ),

@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
         "create": {"in_quickbooks": True, "in_precoro": True},
         "conflict": "ask",
         "when_inactive": {"in_quickbooks": "unlink", "in_precoro": "deactivate_in_quickbooks"},
+        "when_deleted": {"in_quickbooks": "unlink", "in_precoro": "unlink"},
         "fields": _SUPPLIER_FIELDS,
     },
     "items": {
@@ -67,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
         "create": {"in_quickbooks": False, "in_precoro": False},
         "conflict": "quickbooks_wins",
         "when_inactive": {"in_quickbooks": "unlink", "in_precoro": "ignore"},
+        "when_deleted": {"in_quickbooks": "unlink", "in_precoro": "unlink"},
         "fields": _ITEM_FIELDS,
         "names_from": "quickbooks",
         "mapping": {

@@ -13,6 +13,8 @@ Direction = Literal["both", "to_quickbooks", "to_precoro"]
 ConflictPolicy = Literal["ask", "precoro_wins", "quickbooks_wins", "newest_wins"]
 WhenInactiveInQuickBooks = Literal["unlink", "deactivate_in_precoro", "ignore"]
 WhenInactiveInPrecoro = Literal["deactivate_in_quickbooks", "unlink", "ignore"]
+WhenDeletedInQuickBooks = Literal["unlink", "recreate"]
+WhenDeletedInPrecoro = Literal["unlink", "recreate", "deactivate_in_quickbooks"]
 
 
 def other_side(side: Side) -> Side:
@@ -81,6 +83,18 @@ class InactiveRule:
 
 
 @dataclass(frozen=True)
+class DeletedRule:
+    """What follows when a linked record is gone from one side: deleted, merged away, unreadable (W8).
+
+    The link is always dropped. `unlink` keeps the surviving record and never recreates it on its own
+    (it can still be matched or mapped); `recreate` creates it again on the side it vanished from.
+    """
+
+    in_quickbooks: WhenDeletedInQuickBooks = "unlink"
+    in_precoro: WhenDeletedInPrecoro = "unlink"
+
+
+@dataclass(frozen=True)
 class EntityRules:
     """Rules for one synced entity (suppliers, items)."""
 
@@ -91,6 +105,7 @@ class EntityRules:
     conflict: ConflictPolicy
     when_inactive: InactiveRule
     fields: tuple[FieldRule, ...]  # enabled fields only, in file order
+    when_deleted: DeletedRule = DeletedRule()
 
     def field(self, name: str) -> FieldRule:
         for rule in self.fields:

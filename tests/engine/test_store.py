@@ -55,6 +55,34 @@ def test_unlink_with_hold_and_relink_clears_the_hold(tmp_path):
     assert store.sync_state("suppliers", "r").holds == {}
 
 
+def test_w8_a_quickbooks_record_can_be_held_and_a_new_link_releases_it(tmp_path):
+    store = Store(tmp_path / "s.db")
+    store.put_link("suppliers", "r", "1", "7", how="matched", since="t", baseline={}, active={})
+    store.remove_link("suppliers", "r", "1", hold="precoro_deleted", hold_side="quickbooks", since="t")
+    state = store.sync_state("suppliers", "r")
+    assert state.holds == {} and state.quickbooks_holds["7"].other_id == "1"
+    store.put_link("suppliers", "r", "5", "7", how="matched", since="t", baseline={}, active={})
+    assert store.sync_state("suppliers", "r").quickbooks_holds == {}
+
+
+def test_a_state_file_of_an_older_version_keeps_its_holds(tmp_path):
+    import sqlite3
+
+    import sqlite_utils
+
+    from engine.store import migrations
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="m003_holds_both_sides_and_apply_runs")
+    old["holds"].insert({"entity": "suppliers", "realm": "r", "precoro_id": "1", "reason": "unmapped",
+                         "quickbooks_id": "7", "since": "t"})
+    old.conn.close()
+    os.chmod(path, 0o600)
+    [hold] = Store(path).sync_state("suppliers", "r").holds.values()
+    assert (hold.record_id, hold.reason, hold.other_id) == ("1", "unmapped", "7")
+
+
 def test_w1_plans_are_saved_with_decisions_and_approvals(tmp_path):
     store = Store(tmp_path / "s.db")
     conflict = Action(id="c1", entity="supplier", kind="conflict", target=None, name="Acme", precoro_id="1",

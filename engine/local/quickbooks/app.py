@@ -9,7 +9,7 @@ Served over loopback HTTP (`engine.local.http.serve_in_thread`) or in-process
 - `/oauth2/v1/tokens/bearer`, `/oauth2/v1/tokens/revoke`, `/connect/oauth2` (the authorize step of
   a test user; `realmId=` picks the company, as the consent screen would) and the discovery
   document `/.well-known/openid_configuration`, so `intuitlib.AuthClient` can use this host.
-- `/_local/{realm}/merge/{entity}` and `/_local/{realm}/reset` — acts only the QuickBooks web UI can
+- `/_local/{realm}/merge/{entity}`, `/_local/{realm}/purge/{entity}` and `/_local/{realm}/reset` — acts only the QuickBooks web UI can
   do. No bearer token; refused unless the caller is on loopback.
 
 A write with `?requestid=` is answered once and its response stored: a repeat with the same id
@@ -426,6 +426,9 @@ class QuickBooksApp:
                 duplicate, survivor = self.state.merge(
                     realm, BY_PATH[parts[1].lower()].name, body.get("duplicate"), body.get("survivor"))
                 return self._ok({"duplicate": duplicate, "survivor": survivor})
+            if len(parts) == 2 and parts[0] == "purge" and parts[1].lower() in BY_PATH:
+                gone = self.state.purge(realm, BY_PATH[parts[1].lower()].name, request.json().get("Id"))
+                return self._ok({"purged": gone})
         except QboError as error:
             return self._fault(error)
         return _json_response(404, {"error": "not_found", "error_description": f"No admin action {rest}"})

@@ -357,6 +357,24 @@ class QuickBooksState:
             )
         return {"domain": "QBO", "status": "Deleted", "Id": str(record_id)}
 
+    def purge(self, realm: str, entity: str, record_id: str | int) -> dict:
+        """A record the API stops returning, whatever its kind: queries skip it, reads answer 610.
+
+        What a merged-away record may become (fact sheet §11, unconfirmed), or one this app's user
+        lost access to; the tests' way to make a linked QuickBooks record vanish (W8).
+        """
+        kind = _entity(entity)
+        key = _numeric_id(record_id)
+        with self.atomic() as db:
+            gone = self.read(realm, kind, str(key))
+            now = self.now()
+            db.execute("DELETE FROM qbo_records WHERE realm = ? AND entity = ? AND id = ?", (realm, kind.name, key))
+            db.execute(
+                "INSERT OR REPLACE INTO qbo_tombstones (realm, entity, id, deleted_at, deleted_time) VALUES (?, ?, ?, ?, ?)",
+                (realm, kind.name, key, now.timestamp(), meta_time(now)),
+            )
+        return gone
+
     def merge(self, realm: str, entity: str, duplicate_id: str | int, survivor_id: str | int) -> tuple[dict, dict]:
         """What the QuickBooks web UI does when a name-list record is renamed onto another one.
 
