@@ -14,6 +14,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import socket
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -33,6 +34,10 @@ QUICKBOOKS_BATCH_SIZE = 30
 
 class StalePlanError(Exception):
     """The plan no longer fits the rules or the company it was made for: make a new one."""
+
+
+class SupersededPlan(StalePlanError):
+    """Another plan was applied after this one was made (W6): its view of the state is out of date."""
 
 
 class SafetyLimitExceeded(Exception):
@@ -168,6 +173,7 @@ class Applier:
         self.report = ApplyReport(plan.id)
         self._total = 0
         self._results: dict[str, ActionResult] = {}
+        self._run_serial: int | None = None  # taken by this run's first write (W6)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -193,14 +199,34 @@ class Applier:
 
     # -- the run -------------------------------------------------------------------------------
 
+    def _begin_write(self) -> None:
+        """Called inside the transaction of each write: the run's first one takes the next serial,
+        which makes every plan made before it superseded (W6)."""
+        if self._run_serial is None:
+            self._run_serial = self.store.begin_apply_run(self.plan.id, who=self.who, at=self.clock(),
+                                                          pid=os.getpid(), host=socket.gethostname())
+
     def run(self) -> ApplyReport:
         if self.plan.rules_digest != self.rules.digest:
             raise StalePlanError("rules.yaml changed since this plan was made; make a new plan (qbsync plan)")
         if self.plan.realm_id != self.realm:
             raise StalePlanError(
                 f"this plan was made for QuickBooks company {self.plan.realm_id}, but {self.realm} is connected")
+        later = self.store.applied_since(self.plan)
+        if later is not None:
+            raise SupersededPlan(
+                f"plan {self.plan.id} was made before plan {later['plan_id']} was applied ({later['started_at']}); "
+                "what it would write may no longer be right: plan again (qbsync plan). Nothing was written")
         if not self.force:
             self._check_safety()
+        try:
+            return self._run()
+        finally:
+            if self._run_serial is not None:
+                self.store.finish_apply_run(self._run_serial, "stopped" if self.report.stopped else "finished",
+                                            self.clock())
+
+    def _run(self) -> ApplyReport:
         journal = self.store.journal(self.plan.id)
         todo = self._select(journal)
         self._total = len(self.plan.actions)
@@ -297,6 +323,7 @@ class Applier:
     def _apply_local(self, action: Action) -> None:
         kind = KINDS[action.entity]
         with self.store.transaction():
+            self._begin_write()
             if action.kind == "link":
                 clash = self.store.link_for(kind.section, self.realm, quickbooks_id=action.quickbooks_id)
                 if clash and clash["precoro_id"] != action.precoro_id:
@@ -324,6 +351,7 @@ class Applier:
         by_key = {u.key: u for u in units}
         # First finish batches a previous run sent without seeing the answer: same body, same request id.
         for batch in self.store.open_batches(self.plan.id):
+            self._begin_write()
             keys = json.loads(batch["units"])
             ops = [BatchOp(**op) for op in json.loads(batch["body"])]
             self._send_batch(batch["id"], batch["requestid"], ops, [by_key.get(k) for k in keys])
@@ -335,6 +363,7 @@ class Applier:
             batch_id = uuid.uuid4().hex
             requestid = uuid.uuid4().hex  # <= 36 characters, as batch request ids must be
             with self.store.transaction():
+                self._begin_write()
                 for unit in chunk:
                     self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op,
                                             action_ids=[a.id for a in unit.actions], updated_at=self.clock())
@@ -418,8 +447,10 @@ class Applier:
             if unit.op == "update" and state != "sent" and current is not None and str(current.get("updateDate")) != unit.version:
                 self._unit_failed(unit, StaleObject("the record was edited in Precoro after the plan", service="Precoro"))
                 continue
-            self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="sent",
-                                   action_ids=[a.id for a in unit.actions], updated_at=self.clock())
+            with self.store.transaction():
+                self._begin_write()
+                self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="sent",
+                                       action_ids=[a.id for a in unit.actions], updated_at=self.clock())
             try:
                 obj = self._precoro_write(unit, recovering=state == "sent")
             except (RateLimited, ServerError):

@@ -232,7 +232,7 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
                            refresh_token=saved["refresh_token"], refresh_expires_at=saved.get("refresh_expires_at"))
 
     auth = OAuthSession(token_url, client_id, client_secret, tokens, on_rotate=persist, revoke_url=revoke_url,
-                        latest=latest)
+                        latest=latest, guard=None if embedded else lambda: store.lock("token").held("refreshing the QuickBooks token"))
     # Intuit's limits per company (500 requests and 40 batches a minute, 10 at once): an apply paces
     # itself under them instead of meeting 429s. The local API is unthrottled unless asked.
     pace = None if qbc.environment == "local" else Pacer()

@@ -129,6 +129,7 @@ class Plan:
     entities: tuple[str, ...] = ()
     id: str = ""
     purpose: str = "sync"  # "sync" (qbsync plan) or "mapping" (a manual map/unmap)
+    base_serial: int = 0  # the state's apply serial when the plan was made (W6), set when it is saved
 
     def __post_init__(self) -> None:
         self.actions.sort(key=sort_key)
@@ -177,6 +178,7 @@ class Plan:
             "rules_digest": self.rules_digest,
             "entities": list(self.entities),
             "purpose": self.purpose,
+            "base_serial": self.base_serial,
             "actions": [a.to_json() for a in self.actions],
             "summary": self.summary(),
         }

@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import stat
+import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any, Iterable, Iterator
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
+
+from .locks import FileLock
 
 from .plan import Action, Plan
 from .reconcile import Hold, LinkState, SyncState
@@ -248,11 +251,13 @@ class Store:
 
     def save_plan(self, plan: Plan) -> None:
         with self.transaction():
+            # W6: the plan is made against the state as of the latest apply run.
+            plan.base_serial = self.current_serial()
             self.db.execute("delete from actions where plan_id = ?", [plan.id])
             self.db["plans"].upsert(
                 {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
                  "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
-                 "purpose": plan.purpose},
+                 "purpose": plan.purpose, "base_serial": plan.base_serial},
                 pk="id",
             )
             # Plain executemany: sqlite-utils' insert_all costs seconds per 100,000 actions.
@@ -275,7 +280,7 @@ class Store:
             actions.append(action)
         plan = Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],
                     created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"],
-                    purpose=row["purpose"])
+                    purpose=row["purpose"], base_serial=row["base_serial"])
         return plan
 
     def operator_choices(self, plan_id: str) -> list[Action]:
@@ -319,6 +324,40 @@ class Store:
                 "update actions set approved = ? where plan_id = ? and id = ?",
                 [(int(approved), plan_id, aid) for aid in action_ids],
             )
+
+    # -- apply runs (W6) -----------------------------------------------------------------------
+
+    def current_serial(self) -> int:
+        """The serial of the latest apply run that wrote anything (0: none yet)."""
+        return self.db.execute("select coalesce(max(serial), 0) from apply_runs").fetchone()[0]
+
+    def applied_since(self, plan: Plan) -> dict | None:
+        """The first run of *another* plan after `plan` was made: it makes `plan` superseded (W6)."""
+        rows = list(self.db.query("select * from apply_runs where serial > ? and plan_id != ? order by serial limit 1",
+                                  [plan.base_serial, plan.id]))
+        return rows[0] if rows else None
+
+    def begin_apply_run(self, plan_id: str, *, who: str, at: str, pid: int, host: str) -> int:
+        """Take the next serial for a run about to write (inside the transaction of its first write)."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "insert into apply_runs (plan_id, started_at, state, who, pid, host) values (?, ?, 'running', ?, ?, ?)",
+                [plan_id, at, who, pid, host])
+            return cursor.lastrowid
+
+    def finish_apply_run(self, serial: int, state: str, at: str) -> None:
+        with self.transaction():
+            self.db.execute("update apply_runs set state = ?, finished_at = ? where serial = ?", [state, at, serial])
+
+    def last_apply_run(self) -> dict | None:
+        rows = list(self.db.query("select * from apply_runs order by serial desc limit 1"))
+        return rows[0] if rows else None
+
+    def lock(self, purpose: str) -> FileLock:
+        """The cross-process lock `purpose` ("apply", "token") of this state file (W7)."""
+        if str(self.path) == ":memory:":
+            return FileLock(Path(tempfile.gettempdir()) / f"qbsync-memory-{os.getpid()}-{id(self)}.{purpose}.lock", purpose)
+        return FileLock(self.path.with_name(f"{self.path.name}.{purpose}.lock"), purpose)
 
     # -- apply journal -------------------------------------------------------------------------
 

@@ -15,12 +15,13 @@ from typing import Any, Callable, Iterable
 import rules as rules_pkg
 from rules.model import Rules
 
-from .apply import ActionResult, ApplyReport, SafetyLimitExceeded, StalePlanError, apply_plan
+from .apply import ActionResult, ApplyReport, SafetyLimitExceeded, StalePlanError, SupersededPlan, apply_plan
 from .clients.errors import ApiError, NotFound
 from .connections import Connected, connect, saved_connections
 from .documents import APPROVED_STATUSES, plan_documents
 from .entities import CHART_OF_ACCOUNTS, DOCUMENTS, ITEMS, LISTS, SECTIONS, SUPPLIERS, EntityKind, record
 from .lists import plan_list
+from .locks import Holder, LockBusy
 from .items import mapping_actions, reconcile_items
 from .references import References
 from .suggest import CandidateIndex
@@ -180,15 +181,25 @@ class SyncSession:
 
     # -- planning ------------------------------------------------------------------------------
 
-    def plan(self, only: Iterable[str] | None = None, progress: Progress | None = None) -> Plan:
+    def writer(self, what: str, *, wait: bool = True, on_wait: Callable[[Holder | None], None] | None = None):
+        """The state file's writer lock (W7), held while planning or applying.
+
+        Plans take it too, as Terraform's do: a plan read while another process writes to either
+        company would be outdated the moment it is saved, and could not tell (W6).
+        """
+        return self.store.lock("writer").held(what, wait=wait, on_wait=on_wait)
+
+    def plan(self, only: Iterable[str] | None = None, progress: Progress | None = None, *, wait: bool = True,
+             on_wait: Callable[[Holder | None], None] | None = None) -> Plan:
         """Read both sides, reconcile, save and return the plan (W1). Changes nothing remote."""
         kinds = self.entities(only)
-        realm = self.realm_id
-        self._fields_cache = {}
-        try:
-            return self._plan(kinds, realm, progress)
-        finally:
-            self._fields_cache = None
+        with self.writer("planning", wait=wait, on_wait=on_wait):
+            realm = self.realm_id
+            self._fields_cache = {}
+            try:
+                return self._plan(kinds, realm, progress)
+            finally:
+                self._fields_cache = None
 
     def _plan(self, kinds: list[EntityKind], realm: str, progress: Progress | None) -> Plan:
         actions: list[Action] = []
@@ -309,17 +320,27 @@ class SyncSession:
     # -- applying ------------------------------------------------------------------------------
 
     def apply(self, plan_id: str | None = None, *, on_result: Callable[[ActionResult, int, int], None] | None = None,
-              retry_failed: bool = False, force: bool = False) -> ApplyReport:
-        plan = self.load_plan(plan_id)
-        conn = self.connected
-        refs = self.references() if any(a.entity != "supplier" for a in plan.actions) else None
-        return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
-                          on_result=on_result, retry_failed=retry_failed, refs=refs, force=force, clock=self.clock)
+              retry_failed: bool = False, force: bool = False, wait: bool = True,
+              on_wait: Callable[[Holder | None], None] | None = None) -> ApplyReport:
+        """Apply a saved plan (the latest sync plan by default), as the only writer of this state
+        file (W7): another apply, here or in another process, is waited for (`on_wait` says who
+        holds it) or, with `wait=False`, refused with LockBusy."""
+        wanted = self._plan_id(plan_id)
+        with self.writer(f"applying plan {wanted}", wait=wait, on_wait=on_wait):
+            plan = self.load_plan(wanted)  # read under the lock: decisions and journal as they are now
+            conn = self.connected
+            refs = self.references() if any(a.entity != "supplier" for a in plan.actions) else None
+            return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
+                              on_result=on_result, retry_failed=retry_failed, refs=refs, force=force, clock=self.clock)
 
     # -- manual mapping (S7) ------------------------------------------------------------------
 
     def map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:
         """A plan that links two records by hand, with the field changes the link brings."""
+        with self.writer(f"planning a mapping of {section}"):
+            return self._map_plan(section, precoro_id, quickbooks_id)
+
+    def _map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:
         kind = SECTIONS[section]
         entity_rules = self.rules.entity(section)
         realm = self.realm_id
@@ -377,6 +398,10 @@ class SyncSession:
         return unmapped
 
     def unmap_plan(self, section: str, precoro_id: str) -> Plan:
+        with self.writer(f"planning an unmapping of {section}"):
+            return self._unmap_plan(section, precoro_id)
+
+    def _unmap_plan(self, section: str, precoro_id: str) -> Plan:
         kind = SECTIONS[section]
         existing = self.store.link_for(section, self.realm_id, precoro_id=precoro_id)
         if not existing:
@@ -436,4 +461,5 @@ class SyncSession:
         return out
 
 
-__all__ = ["SyncSession", "PlanNotFound", "MappingRefused", "StalePlanError", "SafetyLimitExceeded"]
+__all__ = ["SyncSession", "PlanNotFound", "MappingRefused", "StalePlanError", "SupersededPlan", "SafetyLimitExceeded",
+           "LockBusy"]

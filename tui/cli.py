@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated: chart_of_accounts, classes, locations, taxes, terms, suppliers, items, "
                         "invoices, purchase_orders (default: every one rules.yaml turns on)")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    p.add_argument("--no-wait", action="store_true",
+                   help="if another qbsync is planning or applying on this state file, stop at once (exit 1)")
 
     p = sub.add_parser("show", help="show a saved plan (the latest by default)")
     _common(p)
@@ -65,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="try actions that failed in an earlier run again")
     p.add_argument("--force", action="store_true",
                    help="apply even if the plan changes more linked records than rules.yaml's safety allows")
+    p.add_argument("--no-wait", action="store_true",
+                   help="if another qbsync is applying to this state file, stop at once (exit 1) instead of waiting")
 
     for section, noun in (("suppliers", "supplier"), ("items", "item")):
         extra = "; list the ones not mapped" if section == "items" else ""
@@ -75,11 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         m.add_argument("precoro_id", metavar="PRECORO_ID")
         m.add_argument("quickbooks_id", metavar="QUICKBOOKS_ID")
         m.add_argument("--yes", action="store_true", help="apply without asking")
+        m.add_argument("--no-wait", action="store_true", help="do not wait for another qbsync that is applying")
         m.add_argument("--json", action="store_true")
         u = ssub.add_parser("unmap", help=f"unlink a Precoro {noun} (shown as a plan first)")
         _common(u)
         u.add_argument("precoro_id", metavar="PRECORO_ID")
         u.add_argument("--yes", action="store_true", help="apply without asking")
+        u.add_argument("--no-wait", action="store_true", help="do not wait for another qbsync that is applying")
         u.add_argument("--json", action="store_true")
         if section == "items":
             n = ssub.add_parser("unmapped", help="the Not-mapped list: unlinked Precoro items with QuickBooks candidates")
@@ -163,6 +169,12 @@ def _confirm(plan, assume_yes: bool) -> bool:
     return input(prompt).strip().lower() == "yes"
 
 
+def _waiting(holder) -> None:
+    """W7: said once, on stderr, when another process holds this state file's writer lock."""
+    who = holder.describe() if holder else "another qbsync"
+    print(f"qbsync: the state file is in use by {who}; waiting (ctrl+c to give up)", file=sys.stderr, flush=True)
+
+
 def _progress(what: str, done: int, total: int | None) -> None:
     if sys.stderr.isatty():
         print(f"\r{what}: {done}{'/' + str(total) if total else ''}   ", end="", file=sys.stderr, flush=True)
@@ -188,7 +200,8 @@ def cmd_plan(args) -> int:
 
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     with _session(args) as session:
-        plan = session.plan(only=only, progress=None if args.json else _progress)
+        plan = session.plan(only=only, progress=None if args.json else _progress, wait=not args.no_wait,
+                            on_wait=_waiting)
     if sys.stderr.isatty() and not args.json:
         print("\r", end="", file=sys.stderr)
     if args.json:
@@ -226,7 +239,8 @@ def _apply_and_report(session, plan, args) -> int:
 
     if not _confirm(plan, args.yes):
         return EXIT_ERROR
-    report = session.apply(plan.id, retry_failed=getattr(args, "retry_failed", False), force=getattr(args, "force", False))
+    report = session.apply(plan.id, retry_failed=getattr(args, "retry_failed", False), force=getattr(args, "force", False),
+                           wait=not getattr(args, "no_wait", False), on_wait=_waiting)
     if args.json:
         _print_json(report.to_json())
     else:
@@ -481,9 +495,8 @@ def _report_error(exc: Exception) -> int:
     if isinstance(exc, FileNotFoundError):
         print(f"qbsync: {exc.filename}: no such file", file=sys.stderr)
         return EXIT_ERROR
-    known = ("StalePlanError", "SafetyLimitExceeded", "PlanNotFound", "MappingRefused", "ConnectionError_", "ApiError", "InsecureStateFile",
-             "ConnectRefused",
-             "ValueError")
+    known = ("StalePlanError", "SafetyLimitExceeded", "PlanNotFound", "MappingRefused", "ConnectionError_", "ApiError",
+             "InsecureStateFile", "ConnectRefused", "LockBusy", "ValueError")
     if any(cls.__name__ in known for cls in type(exc).__mro__):
         print(f"qbsync: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from contextlib import nullcontext
+from typing import Callable, ContextManager
 
 import httpx
 
@@ -84,8 +85,12 @@ class OAuthSession:
         revoke_url: str | None = None,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         latest: Callable[[], OAuthTokens | None] | None = None,
+        guard: Callable[[], ContextManager[object]] | None = None,
     ) -> None:
         self._token_url = token_url
+        # Held across read-stored / refresh / store, so that two processes sharing one state file
+        # never both spend the same refresh token (the second finds the first one's rotation).
+        self._guard = guard or nullcontext
         # Where `on_rotate` keeps the tokens: read before refreshing, so a process that holds a
         # refresh token another process has since rotated (the TUI beside a CLI run) continues
         # from the stored chain instead of presenting a retired token.
@@ -150,14 +155,15 @@ class OAuthSession:
         return self._tokens
 
     def _refresh(self) -> OAuthTokens:
-        stored = self._latest() if self._latest is not None else None
-        if stored is not None and stored.refresh_token != self._current().refresh_token:
-            self._tokens = stored
-            if stored.access_expires_at - self._skew > self._clock():
-                return stored
-        payload = self._post_token({"grant_type": "refresh_token", "refresh_token": self._current().refresh_token},
-                                   "refresh token")
-        return self._adopt(payload)
+        with self._guard():
+            stored = self._latest() if self._latest is not None else None
+            if stored is not None and stored.refresh_token != self._current().refresh_token:
+                self._tokens = stored
+                if stored.access_expires_at - self._skew > self._clock():
+                    return stored
+            payload = self._post_token({"grant_type": "refresh_token", "refresh_token": self._current().refresh_token},
+                                       "refresh token")
+            return self._adopt(payload)
 
     def _adopt(self, payload: dict) -> OAuthTokens:
         tokens = OAuthTokens.from_response(payload, self._clock())

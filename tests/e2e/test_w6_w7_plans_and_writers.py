@@ -1,0 +1,98 @@
+"""W6 superseded plans and W7 one writer, through the CLI against `qbsync local serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.clients.quickbooks import quote
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def counts_by_name(workdir):
+    qb, pc = workdir.clients()
+    vendors: dict[str, int] = {}
+    for vendor in qb.query_all("Vendor"):
+        vendors[vendor["DisplayName"]] = vendors.get(vendor["DisplayName"], 0) + 1
+    suppliers: dict[str, int] = {}
+    for supplier in pc.list_all("/suppliers"):
+        suppliers[supplier["name"]] = suppliers.get(supplier["name"], 0) + 1
+    return vendors, suppliers
+
+
+def test_w6_a_plan_made_before_another_plans_apply_is_refused_whole(workdir):
+    first = workdir.json("plan")
+    second = workdir.json("plan")
+    assert first["plan_id"] != second["plan_id"]
+    assert workdir.run("apply", first["plan_id"], "--yes").returncode in (0, 1)
+    before = counts_by_name(workdir)
+
+    refused = workdir.run("apply", second["plan_id"], "--yes")
+
+    assert refused.returncode == 1
+    assert "plan again" in refused.stderr and first["plan_id"] in refused.stderr and "Traceback" not in refused.stderr
+    assert counts_by_name(workdir) == before  # nothing was written
+    # The plan applied first may be run again (to finish it): it is not superseded by itself.
+    again = workdir.run("apply", first["plan_id"], "--yes")
+    assert again.returncode in (0, 1) and "plan again" not in again.stderr
+    # A new plan sees what was applied and goes through.
+    assert workdir.run("plan").returncode in (0, 2)
+    assert "plan again" not in workdir.run("apply", "--yes").stderr
+
+
+def test_w7_a_second_writer_waits_naming_the_holder_or_is_refused_with_no_wait(workdir):
+    workdir.run("plan", check=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time; sys.path.insert(0, sys.argv[1]);"
+            "from engine.store import Store; from pathlib import Path;"
+            "lock = Store(Path(sys.argv[2])).lock('writer');"
+            "cm = lock.held('applying plan held-by-the-test'); cm.__enter__();"
+            "print('held', flush=True); time.sleep(float(sys.argv[3]))"),
+         str(ROOT), str(workdir.path / ".qbsync" / "state.db"), "4"],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+
+    refused = workdir.run("apply", "--yes", "--no-wait")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"process {holder.pid}" in refused.stderr and "applying plan held-by-the-test" in refused.stderr
+
+    started = time.monotonic()
+    waited = workdir.run("apply", "--yes")
+    assert time.monotonic() - started > 1.0  # it waited for the holder to let go
+    assert f"in use by process {holder.pid}" in waited.stderr and waited.returncode in (0, 1)
+    assert "applied" in waited.stdout
+    holder.wait(timeout=10)
+
+
+def test_w7_two_applies_and_a_plan_at_once_twenty_times_no_traceback_nothing_twice(make_workdir):
+    workdir = make_workdir(seed="empty")
+    env = {**os.environ, **workdir.apis.env, "RACE_LOCAL_INFO": json.dumps(workdir.apis.info)}
+    env.pop("QUICKBOOKS_ACCESS_TOKEN")  # every process must refresh the token: they race for that too
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "e2e" / "race.py"), str(workdir.path), "20"],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+
+    for trial in report["trials"]:
+        for code, stderr in zip(trial["codes"], trial["stderr"]):
+            assert "Traceback" not in stderr, stderr
+            # Each one waits its turn; the only refusal allowed is a plan superseded meanwhile (W6).
+            assert code in (0, 2) or (code == 1 and "plan again" in stderr), (code, stderr)
+    assert report["last_apply"] == 0, report["last_apply_stderr"]
+    vendors, suppliers = counts_by_name(workdir)
+    for trial in report["trials"]:
+        for name in trial["names"]["precoro"] + trial["names"]["quickbooks"]:
+            assert vendors.get(name) == 1, (name, vendors.get(name))
+            assert suppliers.get(name) == 1, (name, suppliers.get(name))
+    qb, _ = workdir.clients()
+    assert len(list(qb.query_all("Vendor", f"DisplayName = {quote('Race 0 supplier 0')}"))) == 1
