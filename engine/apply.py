@@ -15,25 +15,36 @@ import getpass
 import json
 import os
 import socket
+import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from rules.model import Rules, Side, other_side
+from rules.transforms import normalize_key
 
-from .clients.errors import ApiError, RateLimited, ServerError, StaleObject
-from .clients.quickbooks import BatchOp
+from .clients.errors import ApiError, DuplicateName, RateLimited, ServerError, StaleObject
+from .clients.quickbooks import BatchOp, quote
+from .clients.retry import RetryPolicy
 from .entities import DOCUMENTS, KINDS, LISTS, EntityKind, precoro_form, precoro_record, quickbooks_body, quickbooks_record
 from .plan import Action, Plan
+from .records import get_path
 from .references import References
 from .store import Store
 
 QUICKBOOKS_BATCH_SIZE = 30
+# Precoro writes that met no answer even after their retries, one after another: the service is down.
+UNANSWERED_IN_A_ROW = 3
 
 
 class StalePlanError(Exception):
     """The plan no longer fits the rules or the company it was made for: make a new one."""
+
+
+class StopRequested(Exception):
+    """The operator asked the apply to stop (it does, between two writes)."""
 
 
 class SupersededPlan(StalePlanError):
@@ -157,8 +168,14 @@ class Applier:
     def __init__(self, store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, realm_id: str,
                  on_result: Callable[[ActionResult, int, int], None] | None = None,
                  retry_failed: bool = False, refs: References | None = None, force: bool = False,
-                 clock: Callable[[], str] | None = None) -> None:
+                 clock: Callable[[], str] | None = None, stop: threading.Event | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.store = store
+        # Set by another thread (the TUI quitting, a first ctrl+c): the run ends at the next safe
+        # point, between two writes, with nothing half recorded.
+        self.stop = stop or threading.Event()
+        self.sleep = sleep
+        self.retry = RetryPolicy()
         self.force = force
         self.clock = clock or _now
         self.refs = refs
@@ -174,6 +191,7 @@ class Applier:
         self._total = 0
         self._results: dict[str, ActionResult] = {}
         self._run_serial: int | None = None  # taken by this run's first write (W6)
+        self._recent_indexes: dict[EntityKind, tuple[dict, dict]] = {}
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -255,6 +273,9 @@ class Applier:
         try:
             self._apply_quickbooks([u for u in pending if u.side == "quickbooks"])
             self._apply_precoro([u for u in pending if u.side == "precoro"], journal)
+        except StopRequested:
+            self.report.stopped = ("stopped at your request between two writes; nothing is half recorded. Run the same "
+                                   "apply again to finish; nothing will be written twice.")
         except RateLimited as exc:
             self.report.stopped = f"{exc.service} rate limit reached: {exc.message}. Run the same apply again later to finish."
         except ServerError as exc:
@@ -357,7 +378,19 @@ class Applier:
             self._send_batch(batch["id"], batch["requestid"], ops, [by_key.get(k) for k in keys])
         journal = self.store.journal(self.plan.id)
         remaining = [u for u in units if not self._settled(u, journal)]
+        # W10: a create another plan sent without seeing the answer (a crash, then a re-plan) may
+        # have landed: look for it by name (or number) first, and link it instead of creating.
+        doubtful = self.store.unanswered_elsewhere(self.plan.id, [u.key for u in remaining if u.op == "create"])
+        if doubtful:
+            found = self._quickbooks_origins([u for u in remaining if u.key in doubtful])
+            for unit, obj in found:
+                self._created(unit, obj, adopted="found in QuickBooks by its name: an earlier, interrupted apply "
+                                                 "created it (W10)")
+            adopted = {unit.key for unit, _ in found}
+            remaining = [u for u in remaining if u.key not in adopted]
         for start in range(0, len(remaining), QUICKBOOKS_BATCH_SIZE):
+            if self.stop.is_set():
+                raise StopRequested()
             chunk = remaining[start:start + QUICKBOOKS_BATCH_SIZE]
             ops = [self._quickbooks_op(i, unit) for i, unit in enumerate(chunk)]
             batch_id = uuid.uuid4().hex
@@ -384,36 +417,112 @@ class Applier:
     def _send_batch(self, batch_id: str, requestid: str, ops: list[BatchOp], units: list[WriteUnit | None]) -> None:
         outcomes = self.qb.batch(ops, requestid=requestid)
         by_bid = {o.bid: o for o in outcomes}
+        taken_names: list[WriteUnit] = []
         for op, unit in zip(ops, units):
             if unit is None:  # the plan no longer asks for it (e.g. it was unapproved after a crash)
                 continue
             outcome = by_bid.get(op.bid)
-            if outcome is None or outcome.error is not None:
+            if outcome is not None and isinstance(outcome.error, DuplicateName) and unit.op == "create":
+                taken_names.append(unit)  # perhaps by this very record, created earlier: looked up below
+            elif outcome is None or outcome.error is not None:
                 self._unit_failed(unit, outcome.error if outcome else ServerError("no answer for this item", service="QuickBooks"))
             else:
-                self._quickbooks_done(unit, outcome.obj)
+                self._created(unit, outcome.obj) if unit.op == "create" else self._updated(unit, outcome.obj)
+        if taken_names:
+            found = {unit.key: obj for unit, obj in self._quickbooks_origins(taken_names)}
+            errors = {u.key: by_bid[op.bid].error for op, u in zip(ops, units) if u is not None and op.bid in by_bid}
+            for unit in taken_names:
+                if unit.key in found:
+                    self._created(unit, found[unit.key], adopted="QuickBooks already had it under this name, unlinked: "
+                                                                 "linked instead of created (W10)")
+                else:
+                    self._unit_failed(unit, errors[unit.key])
         self.store.close_batch(batch_id)
 
-    def _quickbooks_done(self, unit: WriteUnit, obj: dict) -> None:
+    def _quickbooks_origins(self, units: list[WriteUnit]) -> list[tuple[WriteUnit, dict]]:
+        """The records QuickBooks already holds for these creates: same entity, same name (a
+        vendor: same currency too), not linked to anything. Documents are matched by DocNumber and
+        vendor. One query per entity and up to 100 names."""
+        found: list[tuple[WriteUnit, dict]] = []
+        by_entity: dict[EntityKind, list[tuple[WriteUnit, str]]] = {}
+        for unit in units:
+            body = self._quickbooks_op(0, unit).body
+            name = get_path(body, unit.kind.quickbooks_name) if isinstance(body, dict) else None
+            if isinstance(name, str) and name:
+                by_entity.setdefault(unit.kind, []).append((unit, name))
+        for kind, wanted in by_entity.items():
+            existing: dict[str, list[dict]] = {}
+            for start in range(0, len(wanted), 100):
+                names = ", ".join(quote(name) for _, name in wanted[start:start + 100])
+                for row in self.qb.query_all(kind.quickbooks, f"{kind.quickbooks_name} IN ({names})"):
+                    existing.setdefault(str(row.get(kind.quickbooks_name)).casefold(), []).append(row)
+            for unit, name in wanted:
+                for row in existing.get(name.casefold(), []):
+                    if self._adoptable(unit, row):
+                        found.append((unit, row))
+                        break
+        return found
+
+    def _adoptable(self, unit: WriteUnit, row: dict) -> bool:
+        if self.store.link_for(unit.kind.section, self.realm, quickbooks_id=str(row["Id"])):
+            return False  # it is another record's counterpart
+        if unit.kind in DOCUMENTS:
+            body = unit.body or {}
+            return get_path(row, "VendorRef.value") == get_path(body, "VendorRef.value")
+        if row.get("Active") is False:
+            return False
+        currency = unit.fields.get("currency")
+        return not currency or get_path(row, "CurrencyRef.value") in (None, currency)
+
+    def _created(self, unit: WriteUnit, obj: dict, adopted: str = "") -> None:
+        """A create's outcome on either side: `obj` is the new record, or (`adopted`, W10) the one
+        found there instead. An adopted record's fields are remembered as agreed only where they
+        equal the other side's: the next plan merges the rest like any newly linked pair."""
+        side = unit.side
         with self.store.transaction():
             if unit.kind in DOCUMENTS:  # sent once: the link is what says so (D1)
                 self.store.put_link(unit.kind.section, self.realm, unit.precoro_id, str(obj["Id"]), how="created",
                                     since=self.clock(), baseline={}, active={})
-            elif unit.op == "create":
-                rules = self.rules.entity(unit.kind.section)
-                written = quickbooks_record(unit.kind, rules, obj, self.refs)
-                baseline = {r.name: {"precoro": unit.sources.get(r.name), "quickbooks": written.values.get(r.name)} for r in rules.fields}
-                self.store.put_link(unit.kind.section, self.realm, unit.precoro_id, written.id, how="created",
-                                    since=self.clock(), baseline=baseline, active={"precoro": True, "quickbooks": written.active})
+            elif unit.kind in LISTS:
+                self.store.put_link(unit.kind.section, self.realm, str(obj["id"]), unit.quickbooks_id,
+                                    how="adopted" if adopted else "created", since=self.clock(), baseline={}, active={})
             else:
                 rules = self.rules.entity(unit.kind.section)
-                written = quickbooks_record(unit.kind, rules, obj, self.refs)
-                fields = {name: {"precoro": unit.sources.get(name, written.values.get(name)), "quickbooks": written.values.get(name)}
+                to_record = quickbooks_record if side == "quickbooks" else precoro_record
+                written = to_record(unit.kind, rules, obj, self.refs)
+                source = other_side(side)
+                baseline = {}
+                for rule in rules.fields:
+                    value = written.values.get(rule.name)
+                    if adopted and value != unit.fields.get(rule.name):
+                        continue
+                    baseline[rule.name] = {side: value, source: unit.sources.get(rule.name)}
+                precoro_id, quickbooks_id = (unit.precoro_id, written.id) if side == "quickbooks" else (written.id, unit.quickbooks_id)
+                self.store.put_link(unit.kind.section, self.realm, precoro_id, quickbooks_id,
+                                    how="adopted" if adopted else "created", since=self.clock(), baseline=baseline,
+                                    active={side: written.active, source: True})
+            self.store.put_journal(self.plan.id, unit.key, side=side, op=unit.op, state="done",
+                                   action_ids=[a.id for a in unit.actions], last_error=adopted or None,
+                                   updated_at=self.clock())
+            for action in unit.actions:
+                self._audit(action, "applied", adopted, response=obj)
+        for action in unit.actions:
+            self._result(action, "applied", adopted)
+
+    def _updated(self, unit: WriteUnit, obj: dict) -> None:
+        """An update's outcome on either side: the fields written become the link's new baseline."""
+        side, source = unit.side, other_side(unit.side)
+        with self.store.transaction():
+            if unit.kind not in LISTS:
+                rules = self.rules.entity(unit.kind.section)
+                to_record = quickbooks_record if side == "quickbooks" else precoro_record
+                written = to_record(unit.kind, rules, obj, self.refs)
+                fields = {name: {side: written.values.get(name), source: unit.sources.get(name, written.values.get(name))}
                           for name in unit.fields}
                 active = {"precoro": written.active, "quickbooks": written.active} if unit.active is not None else None
                 self.store.update_baseline(unit.kind.section, self.realm, unit.precoro_id, fields, active)
-            self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="done",
-                                    action_ids=[a.id for a in unit.actions], updated_at=self.clock())
+            self.store.put_journal(self.plan.id, unit.key, side=side, op=unit.op, state="done",
+                                   action_ids=[a.id for a in unit.actions], updated_at=self.clock())
             for action in unit.actions:
                 self._audit(action, "applied", response=obj)
         for action in unit.actions:
@@ -439,26 +548,100 @@ class Applier:
     def _apply_precoro(self, units: list[WriteUnit], journal: dict) -> None:
         if not units:
             return
-        # Only records this apply updates can be stale; creates and list options need no check.
-        changed = self._precoro_changed_since_plan({u.kind for u in units if u.op == "update" and u.kind not in LISTS})
+        # One list read per entity of what changed in Precoro since the plan: an updated record is
+        # checked against it (W2), and a create against what appeared meanwhile (W10).
+        recent = self._precoro_changed_since_plan({u.kind for u in units if u.kind not in LISTS})
+        unanswered = 0
         for unit in units:
+            if self.stop.is_set():
+                raise StopRequested()
             state = journal.get(unit.key, {}).get("state")
-            current = changed.get((unit.kind.precoro, unit.record_id))
+            current = recent.get((unit.kind.precoro, unit.record_id))
             if unit.op == "update" and state != "sent" and current is not None and str(current.get("updateDate")) != unit.version:
                 self._unit_failed(unit, StaleObject("the record was edited in Precoro after the plan", service="Precoro"))
                 continue
+            if unit.op == "create" and unit.kind not in LISTS:
+                found, problem = self._precoro_origin(unit, recent)
+                if problem:
+                    self._unit_failed(unit, StaleObject(problem, service="Precoro"))
+                    continue
+                if found is not None:
+                    self._created(unit, found, adopted="found in Precoro " + (
+                        "by its externalId: an earlier, interrupted apply created it" if str(found.get("externalId")) ==
+                        unit.quickbooks_id else "under the same name, created since the plan: linked instead") + " (W10)")
+                    continue
             with self.store.transaction():
                 self._begin_write()
                 self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="sent",
                                        action_ids=[a.id for a in unit.actions], updated_at=self.clock())
             try:
-                obj = self._precoro_write(unit, recovering=state == "sent")
-            except (RateLimited, ServerError):
+                obj = self._precoro_write_retried(unit, recovering=state == "sent")
+            except ServerError as exc:
+                # Still no answer: what it did is unknown, so the journal keeps it "sent" and the next
+                # run looks before it writes again. Several in a row: Precoro is down, stop here.
+                unanswered += 1
+                for action in unit.actions:
+                    self._result(action, "failed", f"{exc}; the next apply checks whether it was written")
+                if unanswered >= UNANSWERED_IN_A_ROW:
+                    raise
+                continue
+            except RateLimited:
                 raise
             except ApiError as exc:
                 self._unit_failed(unit, exc)
                 continue
-            self._precoro_done(unit, obj)
+            unanswered = 0
+            self._created(unit, obj) if unit.op == "create" else self._updated(unit, obj)
+
+    def _precoro_write_retried(self, unit: WriteUnit, *, recovering: bool) -> dict:
+        """The write, sent again after a 5xx or a lost answer (W3): every attempt after one whose
+        outcome is unknown first looks for what it may have done (a create by its externalId)."""
+        attempts = [recovering]
+
+        def attempt() -> dict:
+            try:
+                return self._precoro_write(unit, recovering=attempts[-1])
+            finally:
+                attempts.append(True)
+
+        return self.retry.run(attempt, retryable=lambda error: isinstance(error, ServerError), sleep=self.sleep,
+                              label=f"Precoro {unit.op} {unit.name!r}")
+
+    def _precoro_origin(self, unit: WriteUnit, recent: dict[tuple[str, str], dict]) -> tuple[dict | None, str | None]:
+        """W10: a Precoro record this create would duplicate, among those changed since the plan.
+
+        Ours (its externalId is this record's QuickBooks id) or one somebody created meanwhile under
+        the same match key; either only when not linked to anything. Two of the latter: refused.
+        """
+        by_origin, by_key = self._recent_index(unit.kind, recent)
+        free = [raw for raw in by_origin.get(str(unit.quickbooks_id), [])
+                if not self.store.link_for(unit.kind.section, self.realm, precoro_id=str(raw["id"]))]
+        if free:
+            return min(free, key=lambda raw: int(raw["id"])), None
+        rules = self.rules.entity(unit.kind.section)
+        same = [raw for raw in by_key.get(_match_key(rules, unit.fields), [])
+                if not self.store.link_for(unit.kind.section, self.realm, precoro_id=str(raw["id"]))]
+        if len(same) > 1:
+            return None, (f"{len(same)} Precoro records with the same {' and '.join(rules.match.keys)} appeared since the "
+                          "plan was made: plan again to choose")
+        return (same[0] if same else None), None
+
+    def _recent_index(self, kind: EntityKind, recent: dict[tuple[str, str], dict]):
+        """The records of `kind` changed since the plan, by externalId and by match key (built once)."""
+        if kind not in self._recent_indexes:
+            rules = self.rules.entity(kind.section)
+            by_origin: dict[str, list[dict]] = {}
+            by_key: dict[tuple, list[dict]] = {}
+            for (path, _), raw in recent.items():
+                if path != kind.precoro:
+                    continue
+                if raw.get("externalId") not in (None, ""):
+                    by_origin.setdefault(str(raw["externalId"]), []).append(raw)
+                key = _match_key(rules, precoro_record(kind, rules, raw, self.refs).values)
+                if key is not None:
+                    by_key.setdefault(key, []).append(raw)
+            self._recent_indexes[kind] = (by_origin, by_key)
+        return self._recent_indexes[kind]
 
     def _precoro_changed_since_plan(self, kinds: set[EntityKind]) -> dict[tuple[str, str], dict]:
         """One list read per entity instead of one GET per record (W2)."""
@@ -525,35 +708,22 @@ class Applier:
             if key not in have:
                 self.pc.create(f"{path}/{collection}", {attribute: value, "name": str(value).split("@")[0]})
 
-    def _precoro_done(self, unit: WriteUnit, obj: dict) -> None:
-        with self.store.transaction():
-            if unit.kind in LISTS:
-                if unit.op == "create":
-                    self.store.put_link(unit.kind.section, self.realm, str(obj["id"]), unit.quickbooks_id,
-                                        how="created", since=self.clock(), baseline={}, active={})
-            elif unit.op == "create":
-                rules = self.rules.entity(unit.kind.section)
-                written = precoro_record(unit.kind, rules, obj, self.refs)
-                baseline = {r.name: {"precoro": written.values.get(r.name), "quickbooks": unit.sources.get(r.name)} for r in rules.fields}
-                self.store.put_link(unit.kind.section, self.realm, written.id, unit.quickbooks_id, how="created",
-                                    since=self.clock(), baseline=baseline, active={"precoro": written.active, "quickbooks": True})
-            else:
-                rules = self.rules.entity(unit.kind.section)
-                written = precoro_record(unit.kind, rules, obj, self.refs)
-                fields = {name: {"precoro": written.values.get(name), "quickbooks": unit.sources.get(name, written.values.get(name))}
-                          for name in unit.fields}
-                active = {"precoro": written.active, "quickbooks": written.active} if unit.active is not None else None
-                self.store.update_baseline(unit.kind.section, self.realm, unit.precoro_id, fields, active)
-            self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="done",
-                                    action_ids=[a.id for a in unit.actions], updated_at=self.clock())
-            for action in unit.actions:
-                self._audit(action, "applied", response=obj)
-        for action in unit.actions:
-            self._result(action, "applied")
+
+def _match_key(rules, values: dict[str, Any]) -> tuple[str, ...] | None:
+    """The matching rule's key of a record's canonical values (S7), or None when one is blank."""
+    parts = []
+    for key in rules.match.keys:
+        value = values.get(key)
+        if value in (None, "", ()):
+            return None
+        parts.append(normalize_key(",".join(map(str, value)) if isinstance(value, (list, tuple)) else value,
+                                   rules.match.normalize))
+    return tuple(parts)
 
 
 def apply_plan(store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, realm_id: str,
                on_result: Callable[[ActionResult, int, int], None] | None = None, retry_failed: bool = False,
-               refs: References | None = None, force: bool = False, clock: Callable[[], str] | None = None) -> ApplyReport:
-    return Applier(store, plan, rules, quickbooks, precoro, realm_id=realm_id, on_result=on_result,
+               refs: References | None = None, force: bool = False, clock: Callable[[], str] | None = None,
+               stop: threading.Event | None = None) -> ApplyReport:
+    return Applier(store, plan, rules, quickbooks, precoro, realm_id=realm_id, on_result=on_result, stop=stop,
                    retry_failed=retry_failed, refs=refs, force=force, clock=clock).run()

@@ -364,6 +364,17 @@ class Store:
     def journal(self, plan_id: str) -> dict[str, dict]:
         return {row["unit"]: row for row in self.db.query("select * from journal where plan_id = ?", [plan_id])}
 
+    def unanswered_elsewhere(self, plan_id: str, units: Iterable[str]) -> set[str]:
+        """Which of these write units another plan sent without ever learning the outcome (W10)."""
+        wanted = list(units)
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found.update(row[0] for row in self.db.execute(
+                f"select unit from journal where state = 'sent' and plan_id != ? and unit in ({','.join('?' * len(chunk))})",
+                [plan_id, *chunk]))
+        return found
+
     def put_journal(self, plan_id: str, unit: str, **fields: Any) -> None:
         """Record a write unit's state; inside another transaction it commits with it (a savepoint)."""
         row = {"plan_id": plan_id, "unit": unit, **fields}

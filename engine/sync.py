@@ -7,6 +7,7 @@ or knows about a screen; long work reports progress through callbacks.
 from __future__ import annotations
 
 import hashlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -321,7 +322,8 @@ class SyncSession:
 
     def apply(self, plan_id: str | None = None, *, on_result: Callable[[ActionResult, int, int], None] | None = None,
               retry_failed: bool = False, force: bool = False, wait: bool = True,
-              on_wait: Callable[[Holder | None], None] | None = None) -> ApplyReport:
+              on_wait: Callable[[Holder | None], None] | None = None,
+              stop: threading.Event | None = None) -> ApplyReport:
         """Apply a saved plan (the latest sync plan by default), as the only writer of this state
         file (W7): another apply, here or in another process, is waited for (`on_wait` says who
         holds it) or, with `wait=False`, refused with LockBusy."""
@@ -331,7 +333,8 @@ class SyncSession:
             conn = self.connected
             refs = self.references() if any(a.entity != "supplier" for a in plan.actions) else None
             return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
-                              on_result=on_result, retry_failed=retry_failed, refs=refs, force=force, clock=self.clock)
+                              on_result=on_result, retry_failed=retry_failed, refs=refs, force=force, clock=self.clock,
+                              stop=stop)
 
     # -- manual mapping (S7) ------------------------------------------------------------------
 

@@ -1,15 +1,15 @@
 """httpx client of the Precoro API (api.precoro.com, api.precoro.us, or the local one).
 
 Reads page to the end; writes are form-encoded with PHP-style keys (`encode_form`); failures
-become the typed errors of `errors.py`. Retries: reads on 429, 5xx and connection errors; writes
-only when the server provably did not run them (429, which is refused before execution, or a
-connection that never opened). A write that met a 5xx or a broken connection raises ServerError
-at once: its outcome is unknown, and only the engine's journal can decide what to do.
+become the typed errors of `errors.py`. Retries (the shared `RetryPolicy`): reads on 429, 5xx and
+connection errors; writes only when the server provably did not run them (429, which is refused
+before execution, or a connection that never opened). A write that met a 5xx or a broken
+connection raises ServerError at once: its outcome is unknown, and the apply looks for what it may
+have done before it sends it again.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from datetime import datetime, timezone
@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from .retry import RetryPolicy
 from .errors import (
     ApiError,
     AuthenticationFailed,
@@ -29,16 +30,13 @@ from .errors import (
     ValidationFailed,
 )
 
-log = logging.getLogger(__name__)
-
 SERVICE = "precoro"
 PAGE_SIZES = (10, 20, 50, 100, 200)
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # The real service allows 1 request/second; pass this as `min_interval` for it.
 REAL_SERVICE_MIN_INTERVAL = 1.0
 DAILY_LIMITER = "Daily limiter"
-_BACKOFF_FIRST = 0.5
-_BACKOFF_CAP = 30.0
+_BACKOFF_FIRST = 0.5  # an unreadable retry time waits one backoff step
 _RETRY_AFTER_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
@@ -119,8 +117,7 @@ class PrecoroClient:
             timeout=timeout,
         )
         self.min_interval = min_interval
-        self.max_retries = max_retries
-        self.max_wait = max_wait
+        self.retry = RetryPolicy(attempts=max_retries + 1, max_wait=max_wait)
         self._sleep = sleep
         self._clock = clock
         self._last_sent: float | None = None
@@ -189,26 +186,19 @@ class PrecoroClient:
         if form is not None:
             content = urlencode(encode_form(form)).encode("ascii")
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        attempt = 0
-        while True:
+
+        def attempt() -> Any:
             self._wait_turn()
             self.requests_sent += 1
-            try:
-                return self._exchange(method, path, params, content, headers)
-            except RateLimited as limited:
-                # Refused before it ran: safe to send again, writes included.
-                if limited.fatal or attempt >= self.max_retries or limited.retry_after > self.max_wait:
-                    raise
-                delay = limited.retry_after
-            except ServerError as failure:
-                # A read may be sent again; a write only if the connection never opened.
-                never_sent = isinstance(failure.__cause__, _NOT_SENT)
-                if not (method == "GET" or never_sent) or attempt >= self.max_retries:
-                    raise
-                delay = min(_BACKOFF_CAP, _BACKOFF_FIRST * 2**attempt)
-            log.info("precoro %s %s: attempt %d failed, retrying in %.1f s", method, path, attempt + 1, delay)
-            self._sleep(delay)
-            attempt += 1
+            return self._exchange(method, path, params, content, headers)
+
+        def retryable(error: BaseException) -> bool:
+            if isinstance(error, RateLimited):
+                return True  # refused before it ran: safe to send again, writes included
+            # A read may be sent again; a write only if the connection never opened.
+            return isinstance(error, ServerError) and (method == "GET" or isinstance(error.__cause__, _NOT_SENT))
+
+        return self.retry.run(attempt, retryable=retryable, sleep=self._sleep, label=f"precoro {method} {path}")
 
     def _exchange(
         self, method: str, path: str, params: list[tuple[str, str]] | None, content: bytes | None, headers: dict | None

@@ -10,7 +10,6 @@ optional `Pacer` keeps a run under the documented limits so that it never meets 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -21,6 +20,7 @@ from typing import Callable, Iterator, Protocol
 
 import httpx
 
+from .retry import RetryPolicy
 from .errors import (
     ApiError,
     AuthenticationFailed,
@@ -45,8 +45,6 @@ MAX_BATCH_BID_WITH_REQUESTID = 10
 NAME_LISTS = frozenset({"Vendor", "Customer", "Employee", "Item", "Account", "TaxCode", "TaxRate", "Term",
                         "Class", "Department"})
 _TYPED_BY_CODE = {"610": NotFound, "5010": StaleObject, "6240": DuplicateName}
-_BACKOFF_BASE = 1.0
-_BACKOFF_CAP = 30.0
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +165,8 @@ class QuickBooksClient:
     ) -> None:
         self.realm_id = realm_id
         self.minorversion = minorversion
-        self.max_retries = max_retries
+        # QuickBooks' Retry-After is seconds within its one-minute windows: always worth waiting.
+        self.retry = RetryPolicy(attempts=max_retries + 1, max_wait=float("inf"))
         self._auth = auth
         self._sleep = sleep
         self._pace = pace
@@ -296,21 +295,22 @@ class QuickBooksClient:
         batch: bool = False,
     ) -> dict:
         params = {**(params or {}), "minorversion": self.minorversion}
-        attempt = 0
         refreshed = False
-        while True:
-            bearer = self._auth.bearer()
-            headers = {"Authorization": f"Bearer {bearer}", "Accept": "application/json"}
-            if content_type:
-                headers["Content-Type"] = content_type
-            try:
-                with self._pace.slot(batch=batch) if self._pace else nullcontext():
-                    response = self._http.request(method, path, params=params, json=json_body, content=content,
-                                                  headers=headers)
-            except httpx.TransportError as exc:
-                error: ApiError = ServerError(
-                    f"no answer from QuickBooks ({type(exc).__name__}); the outcome is unknown", service=SERVICE)
-            else:
+
+        def attempt() -> dict:
+            nonlocal refreshed
+            while True:
+                bearer = self._auth.bearer()
+                headers = {"Authorization": f"Bearer {bearer}", "Accept": "application/json"}
+                if content_type:
+                    headers["Content-Type"] = content_type
+                try:
+                    with self._pace.slot(batch=batch) if self._pace else nullcontext():
+                        response = self._http.request(method, path, params=params, json=json_body, content=content,
+                                                      headers=headers)
+                except httpx.TransportError as exc:
+                    raise ServerError(f"no answer from QuickBooks ({type(exc).__name__}); the outcome is unknown",
+                                      service=SERVICE) from None
                 log.debug("QuickBooks %s %s -> %s (intuit_tid %s)", method, path, response.status_code,
                           response.headers.get("intuit_tid"))
                 if response.status_code == 401 and not refreshed:
@@ -322,15 +322,11 @@ class QuickBooksClient:
                     answer = response.json()
                     if "Fault" not in answer:
                         return answer
-                    error = error_from_fault(answer["Fault"], response.status_code)
-                else:
-                    error = error_from_response(response)
-            if not (retry and attempt < self.max_retries and _retryable(error)):
-                raise error
-            delay = _delay(error, attempt)
-            log.info("QuickBooks %s %s failed (%s); retry %d in %.1fs", method, path, error, attempt + 1, delay)
-            self._sleep(delay)
-            attempt += 1
+                    raise error_from_fault(answer["Fault"], response.status_code)
+                raise error_from_response(response)
+
+        return self.retry.run(attempt, retryable=lambda error: retry and _retryable(error), sleep=self._sleep,
+                              label=f"QuickBooks {method} {path}")
 
 
 def _requestid(requestid: str | None) -> dict:
@@ -351,15 +347,8 @@ def _check_batch(ops: list[BatchOp], requestid: str | None) -> None:
             raise ValueError(f"with a requestid, bIds are limited to {MAX_BATCH_BID_WITH_REQUESTID} characters")
 
 
-def _retryable(error: ApiError) -> bool:
+def _retryable(error: BaseException) -> bool:
     return isinstance(error, ServerError) or (isinstance(error, RateLimited) and not error.fatal)
-
-
-def _delay(error: ApiError, attempt: int) -> float:
-    if isinstance(error, RateLimited) and error.retry_after is not None:
-        return error.retry_after
-    ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
-    return ceiling / 2 + random.random() * ceiling / 2
 
 
 def error_from_response(response: httpx.Response) -> ApiError:

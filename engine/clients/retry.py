@@ -1,0 +1,64 @@
+"""One retry policy for both API clients and for the apply: when to send again, how long to wait.
+
+Built on tenacity. Whether a failure may be retried is the caller's to say (a read always may; a
+QuickBooks write only with a `requestid`; a Precoro write only when the server provably did not run
+it, or after the apply has looked for what it may have done). How long to wait is the server's hint
+when it gave one (Retry-After, Precoro's RateLimit-Retry-After), otherwise an exponential backoff;
+a hint longer than `max_wait` is not slept through: the error goes up for the engine to schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+from tenacity import RetryCallState, Retrying, stop_after_attempt
+
+from .errors import RateLimited
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """`attempts` in all (the first included); backoff 0.5 s, 1 s, 2 s, ... up to `max_backoff`."""
+
+    attempts: int = 6
+    first_backoff: float = 0.5
+    max_backoff: float = 30.0
+    max_wait: float = 120.0
+
+    def backoff(self, attempt: int) -> float:
+        """The wait after failed attempt number `attempt` (1-based) when the server gave no hint."""
+        return min(self.max_backoff, self.first_backoff * 2 ** (attempt - 1))
+
+    def delay(self, error: BaseException | None, attempt: int) -> float:
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return error.retry_after
+        return self.backoff(attempt)
+
+    def run(self, call: Callable[[], T], *, retryable: Callable[[BaseException], bool],
+            sleep: Callable[[float], None] = time.sleep, label: str = "") -> T:
+        """`call()`, retried while `retryable(error)` says so, within the policy's bounds."""
+
+        def should_retry(state: RetryCallState) -> bool:
+            error = state.outcome.exception() if state.outcome else None
+            if error is None or not retryable(error):
+                return False
+            if isinstance(error, RateLimited) and (error.fatal or (error.retry_after or 0) > self.max_wait):
+                return False  # a daily cap, or a wait too long to sleep through: the engine decides
+            return True
+
+        def wait(state: RetryCallState) -> float:
+            return self.delay(state.outcome.exception() if state.outcome else None, state.attempt_number)
+
+        def before_sleep(state: RetryCallState) -> None:
+            log.info("%s: attempt %d failed (%s); retrying in %.1f s", label, state.attempt_number,
+                     state.outcome.exception() if state.outcome else "?", state.upcoming_sleep)
+
+        retrying = Retrying(stop=stop_after_attempt(self.attempts), wait=wait, retry=should_retry, sleep=sleep,
+                            before_sleep=before_sleep, reraise=True)
+        return retrying(call)
