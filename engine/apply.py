@@ -12,6 +12,7 @@ link, baseline and audit row, is committed in one transaction.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 import socket
@@ -110,6 +111,11 @@ class WriteUnit:
     sources: dict[str, Any] = field(default_factory=dict)  # the other side's value of each field
     active: bool | None = None
     actions: list[Action] = field(default_factory=list)
+
+    def fingerprint(self) -> str:
+        """What this write sends, as a digest: the next plan knows the same write failed before (W9)."""
+        sent = {"fields": self.fields, "active": self.active, "body": self.body, "request": self.request}
+        return hashlib.sha1(json.dumps(sent, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _now() -> str:
@@ -537,7 +543,8 @@ class Applier:
             reason = str(error)
         with self.store.transaction():
             self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state=status,
-                                    action_ids=[a.id for a in unit.actions], last_error=reason, updated_at=self.clock())
+                                   action_ids=[a.id for a in unit.actions], last_error=reason, updated_at=self.clock(),
+                                   fingerprint=unit.fingerprint())
             for action in unit.actions:
                 self._audit(action, status, reason)
         for action in unit.actions:

@@ -20,8 +20,10 @@ from typing import Any, Iterable, Mapping
 from rules.model import SIDE_NAMES, EntityRules, FieldRule, Side, other_side
 from rules.transforms import normalize_key, truncate
 
+from .entities import KINDS, from_canonical
 from .plan import Action, FieldChange, action_id
 from .records import Record
+from .targets import Refusal, name_key, name_taken, stored_form, text_refusal
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,9 @@ class EntityPlan:
 
 
 def fit(value: Any, rule: FieldRule, side: Side) -> tuple[Any, str | None]:
-    """The value as `side` can hold it, and a note when it had to be cut (I3)."""
+    """The value as `side` will hold it (cut to the rules' length, I3; in the form the side keeps,
+    e.g. trimmed by Precoro), and a note when it had to be cut."""
+    value = stored_form(side, value)
     limit = rule.max_length.get(side)
     if not isinstance(value, str) or limit is None:
         return value, None
@@ -134,7 +138,9 @@ def merge_fields(
             current = qv if target == "quickbooks" else pv
             if source_value in (None, ()) and current not in (None, ()):
                 continue
-            if fit(source_value, rule, target)[0] != current:
+            if fit(source_value, rule, target)[0] != current and not equivalent(pv, qv, rule):
+                # (Equivalent: the target holds the source's value whole where the source could only
+                # keep it cut, e.g. an item created from a 300-character Precoro name: nothing to write.)
                 (to_qb if target == "quickbooks" else to_pc).append(_write_change(rule, target, pv, qv, bp))
             elif base is None or (bp, bq) != (pv, qv):
                 agreed[rule.name] = {"precoro": pv, "quickbooks": qv}
@@ -170,13 +176,19 @@ def merge_fields(
 class Reconciler:
     """Builds the actions for one entity. A class only to share the inputs between small steps."""
 
-    def __init__(self, rules: EntityRules, kind: str, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState) -> None:
+    def __init__(self, rules: EntityRules, kind: str, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState,
+                 names_elsewhere: Mapping[str, str] | None = None) -> None:
         self.rules = rules
         self.kind = kind
+        self.entity = KINDS[kind]
         self.precoro = {r.id: r for r in precoro}
         self.quickbooks = {r.id: r for r in quickbooks}
         self.state = state
         self.out = EntityPlan()
+        # QuickBooks names this entity shares its namespace with, held by other entities
+        # (customers and employees for vendors): name_key -> who holds it.
+        self.names_elsewhere = names_elsewhere or {}
+        self._names: dict[str, tuple[str | None, str]] | None = None
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -201,11 +213,87 @@ class Reconciler:
             versions=versions,
             **kw,
         )
+        if kind in ("create", "update", "reactivate") and target in ("precoro", "quickbooks"):
+            refusals = self.refusals(action)
+            if refusals:
+                return self._blocked_write(action, refusals)
         self.out.actions.append(action)
         return action
 
+    # -- W9: writes the target is certain to refuse are planned as blocked -----------------------
+
+    def refusals(self, action: Action) -> list[Refusal]:
+        """What the target will refuse in this write: lengths, characters, emails, a taken name."""
+        side: Side = action.target
+        entity = self.entity.quickbooks if side == "quickbooks" else self.entity.precoro
+        found = []
+        for change in action.changes:
+            if not self.rules.has_field(change.field):
+                continue
+            rule = self.rules.field(change.field)
+            path = rule.path(side)
+            written = from_canonical(rule, side, change.after)
+            refusal = text_refusal(side, entity, path, change.field, written,
+                                   is_name=path == self.entity.quickbooks_name)
+            if refusal:
+                found.append(refusal)
+        if side == "quickbooks":
+            name = next((c.after for c in action.changes if self.rules.has_field(c.field)
+                         and self.rules.field(c.field).quickbooks == self.entity.quickbooks_name), None)
+            if action.kind == "reactivate":
+                name = action.extra.get("name")
+            if isinstance(name, str):
+                holder = self._name_holder(name, action.quickbooks_id)
+                if holder is not None:
+                    found.append(name_taken(holder))
+        return found
+
+    def _name_holder(self, name: str, own_id: str | None) -> str | None:
+        """Who else holds `name` in QuickBooks (this plan's earlier creates included), else None."""
+        if self._names is None:
+            self._names = {}
+            for q in self.quickbooks.values():
+                label = q.values.get("name")
+                if isinstance(label, str):
+                    self._names.setdefault(name_key(label), (q.id, f"{self.entity.quickbooks.lower()} {q.id} {label!r}"
+                                                                   + ("" if q.active else " (inactive)")))
+            for key, holder in self.names_elsewhere.items():
+                self._names.setdefault(key, (None, holder))
+        key = name_key(name)
+        holder = self._names.get(key)
+        if holder is None or (own_id is not None and holder[0] == own_id):
+            if own_id is None:  # a create claims the name: a second create of it in this plan is refused
+                self._names[key] = ("", f"another record this plan creates, {name!r}")
+            return None
+        return holder[1]
+
+    def _blocked_write(self, action: Action, refusals: list[Refusal]) -> Action:
+        """A create with a refusal is blocked whole; an update keeps its other fields."""
+        refused = {r.field for r in refusals}
+        kept = [c for c in action.changes if c.field not in refused]
+        shown = [c for c in action.changes if c.field in refused] or action.changes
+        note = f"{SIDE_NAMES[action.target]} would refuse this: " + "; ".join(r.text() for r in refusals)
+        if action.kind == "update" and kept:
+            action.changes = kept
+            self.out.actions.append(action)
+        blocked = Action(id=action_id(self.kind, "blocked", None, action.precoro_id, action.quickbooks_id),
+                         entity=self.kind, kind="blocked", target=None, name=action.name,
+                         precoro_id=action.precoro_id, quickbooks_id=action.quickbooks_id, versions=action.versions,
+                         changes=shown, note=note)
+        self.out.actions.append(blocked)
+        return action if action.kind == "update" and kept else blocked
+
     def match_key(self, record: Record) -> tuple[str, ...]:
-        return tuple(normalize_key(_scalar(record.values.get(k)), self.rules.match.normalize) for k in self.rules.match.keys)
+        """The matching rule's key (S7, I1), on values as both sides would hold them: an item whose
+        300-character name QuickBooks keeps cut to 100 still matches the item created from it."""
+        return tuple(normalize_key(_scalar(self._held_by_both(k, record.values.get(k))), self.rules.match.normalize)
+                     for k in self.rules.match.keys)
+
+    def _held_by_both(self, field_name: str, value: Any) -> Any:
+        if not self.rules.has_field(field_name):
+            return value
+        rule = self.rules.field(field_name)
+        return fit(fit(value, rule, "quickbooks")[0], rule, "precoro")[0]
 
     # -- the steps -----------------------------------------------------------------------------
 
@@ -249,8 +337,7 @@ class Reconciler:
                 f"readable): the link is removed")
         if policy == "recreate" and survivor.active:
             unlink = self.add_action("unlink", None, p, q, **ids, note=note + "; it is created again (when_deleted: recreate)")
-            self.propose_create(survivor, gone, self._quickbooks_names() if gone == "quickbooks" else set(),
-                                depends_on=[unlink.id])
+            self.propose_create(survivor, gone, depends_on=[unlink.id])
         elif policy == "deactivate_in_quickbooks" and survivor.active:
             unlink = self.add_action("unlink", None, p, q, **ids, note=note)
             self.add_action("deactivate", "quickbooks", None, q, precoro_id=link.precoro_id, depends_on=[unlink.id],
@@ -362,7 +449,6 @@ class Reconciler:
             p_by_key.setdefault(keys[id(p)], []).append(p)
 
         claimed_q: set[str] = set()
-        taken_names = self._quickbooks_names()
         for p in free_p:
             key = keys[id(p)]
             hold = self.state.holds.get(p.id)
@@ -385,12 +471,12 @@ class Reconciler:
                 self.add_action("ambiguous", None, p, None, candidates=_candidates(candidates),
                              note=note + ": pick one by hand (qbsync suppliers map)")
             elif hold is None and self.rules.create.allows("quickbooks"):
-                self.propose_create(p, "quickbooks", taken_names)
+                self.propose_create(p, "quickbooks")
 
         if self.rules.create.allows("precoro"):
             for q in free_q:
                 if q.id not in claimed_q and keys[id(q)] not in p_by_key and q.id not in self.state.quickbooks_holds:
-                    self.propose_create(q, "precoro", set())
+                    self.propose_create(q, "precoro")
 
     def before_matching(self, free_p: list[Record], linked_q: set[str]) -> tuple[list[Record], set[str]]:
         """A hook for links that come before the matching rule; returns (still free, newly taken)."""
@@ -401,7 +487,7 @@ class Reconciler:
         link_action.extra["baseline"] = self.reconcile_pair(p, q, None, depends_on=[link_action.id])
         link_action.extra["active"] = {"precoro": p.active, "quickbooks": q.active}
 
-    def propose_create(self, source: Record, target: Side, taken_names: set[str], depends_on: list[str] | None = None) -> None:
+    def propose_create(self, source: Record, target: Side, depends_on: list[str] | None = None) -> None:
         changes = []
         for rule in self.rules.fields:
             value = source.values.get(rule.name)
@@ -411,19 +497,8 @@ class Reconciler:
             changes.append(FieldChange(rule.name, before=None, after=after, note=note,
                                        **{source.side: value}))
         note = f"new in {SIDE_NAMES[source.side]}, no match in {SIDE_NAMES[target]}"
-        name = source.values.get("name")
-        if target == "quickbooks" and isinstance(name, str) and name.strip().casefold() in taken_names:
-            note += f"; QuickBooks already uses the name {name!r}, so it will refuse this create (S9) unless renamed"
         p, q = (source, None) if source.side == "precoro" else (None, source)
         self.add_action("create", target, p, q, changes=changes, note=note, depends_on=list(depends_on or []))
-
-    def _quickbooks_names(self) -> set[str]:
-        names = set()
-        for q in self.quickbooks.values():
-            name = q.values.get("name") if q.active else None  # inactive names carry " (deleted)": no clash
-            if isinstance(name, str):
-                names.add(name.strip().casefold())
-        return names
 
 
 def _by_id(item: tuple[str, Record]) -> tuple[int, str]:
@@ -441,6 +516,7 @@ def _candidates(records: list[Record]) -> list[dict[str, Any]]:
     return [{"quickbooks_id": r.id, "name": r.label, "currencies": list(r.currencies)} for r in records]
 
 
-def reconcile(rules: EntityRules, kind: str, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState) -> EntityPlan:
+def reconcile(rules: EntityRules, kind: str, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState,
+              names_elsewhere: Mapping[str, str] | None = None) -> EntityPlan:
     """Plan one entity: the single entry point of the pure core."""
-    return Reconciler(rules, kind, precoro, quickbooks, state).run()
+    return Reconciler(rules, kind, precoro, quickbooks, state, names_elsewhere).run()

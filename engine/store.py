@@ -364,6 +364,19 @@ class Store:
     def journal(self, plan_id: str) -> dict[str, dict]:
         return {row["unit"]: row for row in self.db.query("select * from journal where plan_id = ?", [plan_id])}
 
+    def failed_before(self, units: Iterable[str]) -> dict[str, dict]:
+        """The latest outcome of each of these write units in any plan, where it failed (W9)."""
+        wanted = list(units)
+        found: dict[str, dict] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            rows = self.db.query(
+                f"select unit, state, last_error, fingerprint from journal where unit in ({','.join('?' * len(chunk))}) "
+                "order by updated_at, rowid", chunk)
+            for row in rows:
+                found[row["unit"]] = row
+        return {unit: row for unit, row in found.items() if row["state"] == "failed"}
+
     def unanswered_elsewhere(self, plan_id: str, units: Iterable[str]) -> set[str]:
         """Which of these write units another plan sent without ever learning the outcome (W10)."""
         wanted = list(units)

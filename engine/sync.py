@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 import rules as rules_pkg
 from rules.model import Rules
 
-from .apply import ActionResult, ApplyReport, SafetyLimitExceeded, StalePlanError, SupersededPlan, apply_plan
+from .apply import ActionResult, ApplyReport, SafetyLimitExceeded, StalePlanError, SupersededPlan, apply_plan, build_units
 from .clients.errors import ApiError, NotFound
 from .connections import Connected, connect, saved_connections
 from .documents import APPROVED_STATUSES, plan_documents
@@ -26,6 +26,7 @@ from .locks import Holder, LockBusy
 from .items import mapping_actions, reconcile_items
 from .references import References
 from .suggest import CandidateIndex
+from .targets import name_key
 from .plan import Action, Plan
 from .records import Record
 from .reconcile import Reconciler, SyncState, reconcile
@@ -222,14 +223,46 @@ class SyncSession:
                 items = precoro
                 result = reconcile_items(self.rules.items, precoro, quickbooks, state, refs)
             else:
-                result = reconcile(self.rules.entity(kind.section), kind.kind, precoro, quickbooks, state)
+                entity_rules = self.rules.entity(kind.section)
+                result = reconcile(entity_rules, kind.kind, precoro, quickbooks, state)
+                written = _names_written(result.actions, entity_rules, kind)
+                if kind is SUPPLIERS and written:
+                    # W9: a vendor's name must not be a customer's or an employee's either. Read them
+                    # only when the plan writes vendor names, and plan again only on a clash.
+                    elsewhere = self._names_elsewhere()
+                    if written & elsewhere.keys():
+                        result = reconcile(entity_rules, kind.kind, precoro, quickbooks, state, elsewhere)
             actions.extend(result.actions)
             agreed.extend({**entry, "section": kind.section} for entry in result.agreed_baselines)
+        self._mark_failed_before(actions)
         plan = Plan(actions=actions, realm_id=realm, rules_digest=self.rules.digest, created_at=self.clock(),
                     entities=tuple(k.section for k in kinds))
         self._carry_decisions(plan)
         self._save(plan, agreed)
         return plan
+
+    def _mark_failed_before(self, actions: list[Action]) -> None:
+        """W9: the same write failed in an earlier apply: say so, and wait for the operator's approval
+        instead of sending it to fail again."""
+        units = build_units([a for a in actions if a.executable])
+        failures = self.store.failed_before(unit.key for unit in units)
+        for unit in units:
+            failure = failures.get(unit.key)
+            if failure is None or failure["fingerprint"] != unit.fingerprint():
+                continue
+            for action in unit.actions:
+                action.note = f"{action.note}; failed before: {failure['last_error']}".lstrip("; ")
+                action.approved = False
+
+    def _names_elsewhere(self) -> dict[str, str]:
+        """QuickBooks customers' and employees' names (active or not) -> who holds each."""
+        found: dict[str, str] = {}
+        for entity in ("Customer", "Employee"):
+            for raw in self.connected.quickbooks.query_all(entity, include_inactive=True):
+                name = str(raw.get("DisplayName") or "")
+                inactive = "" if raw.get("Active", True) else " (inactive)"
+                found.setdefault(name_key(name), f"{entity.lower()} {raw['Id']} {name_key_label(name)!r}{inactive}")
+        return found
 
     def _plan_documents(self, kind: EntityKind, progress: Progress | None, items: list[Record] | None) -> list[Action]:
         """Approved documents not sent yet (D1, D2): no QuickBooks read, Precoro items read once."""
@@ -462,6 +495,25 @@ class SyncSession:
         out["entities"] = entities
         out["latest_plan"] = {"id": plan.id, "created_at": plan.created_at, "state": self.store.plan_state(plan.id)} if plan else None
         return out
+
+
+def _names_written(actions: Iterable[Action], entity_rules, kind: EntityKind) -> set[str]:
+    """The name keys a plan writes to QuickBooks (creates, renames, reactivations)."""
+    name_fields = {r.name for r in entity_rules.fields if r.quickbooks == kind.quickbooks_name}
+    names = set()
+    for action in actions:
+        if action.target != "quickbooks":
+            continue
+        for change in action.changes:
+            if change.field in name_fields and isinstance(change.after, str):
+                names.add(name_key(change.after))
+        if isinstance(action.extra.get("name"), str):
+            names.add(name_key(action.extra["name"]))
+    return names
+
+
+def name_key_label(name: str) -> str:
+    return name[: -len(" (deleted)")] if name.endswith(" (deleted)") else name
 
 
 __all__ = ["SyncSession", "PlanNotFound", "MappingRefused", "StalePlanError", "SupersededPlan", "SafetyLimitExceeded",

@@ -21,9 +21,10 @@ REFERENCE_TRANSFORMS = frozenset({"supplier_link", "account_link"})
 
 
 def canonical_scalar(value: Any) -> Any:
-    """The canonical form of a field without a transform: blank text is no value, lists are tuples."""
+    """The canonical form of a field without a transform: blank text is no value, lists are tuples,
+    text is in Unicode NFC (a composed and a decomposed "Café" are the same name, W9)."""
     if isinstance(value, str):
-        return value if value.strip() else None
+        return unicodedata.normalize("NFC", value) if value.strip() else None
     if isinstance(value, list):
         return tuple(canonical_scalar(item) for item in value)
     return value
@@ -72,7 +73,7 @@ class EmailList(Transform):
         seen: set[str] = set()
         for piece in pieces:
             for email in (piece or "").split(","):  # a Precoro contact holding "a@x, b@y" counts twice
-                email = email.strip()
+                email = unicodedata.normalize("NFC", email.strip())
                 if email and email.casefold() not in seen:
                     seen.add(email.casefold())
                     emails.append(email)
@@ -143,7 +144,7 @@ NORMALIZERS: dict[str, Callable[[str], str]] = {
 
 def normalize_key(value: Any, names: Iterable[str]) -> str:
     """A match-key value in comparable form (S7, I1): the named NORMALIZERS applied in order."""
-    text = "" if value is None else str(value)
+    text = "" if value is None else unicodedata.normalize("NFC", str(value))
     for name in names:
         text = NORMALIZERS[name](text)
     return text

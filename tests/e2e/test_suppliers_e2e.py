@@ -74,9 +74,15 @@ def test_s7_s8_s9_first_sync_of_two_non_empty_companies(workdir):
     statuses = {r["name"]: r["status"] for r in report["results"]}
     assert statuses["O'Brien & Sons Ltd."] == "applied"
     assert statuses["Only In QuickBooks LLC"] == "applied"
-    # S9: the clash with a QuickBooks customer is reported on that record with QuickBooks' reason.
-    harbor = next(r for r in report["results"] if r["name"] == "Harbor Café")
-    assert harbor["status"] == "failed" and "6240" in harbor["reason"]
+    # S9, W9: the clash with a QuickBooks customer is known at plan time: blocked on that record,
+    # with the reason and a fix, never sent to be refused; a name with ':' likewise.
+    harbor = next(a for a in plan["actions"] if a["name"] == "Harbor Café")
+    assert harbor["kind"] == "blocked" and "customer" in harbor["note"] and "6240" in harbor["note"]
+    assert "Fix:" in harbor["note"]
+    parts = next(a for a in plan["actions"] if a["name"] == "Parts: Ltd")
+    assert parts["kind"] == "blocked" and "2040" in parts["note"]
+    assert next(r for r in report["results"] if r["name"] == "Harbor Café")["status"] == "skipped"
+    assert not [r for r in report["results"] if r["status"] == "failed"]
     assert statuses["Northwind Traders"] == "skipped"  # ambiguous: never guessed
 
     qb, pc = clients(workdir)
@@ -94,7 +100,7 @@ def test_s7_s8_s9_first_sync_of_two_non_empty_companies(workdir):
     again = workdir.json("plan")
     assert sorted((a["kind"], a["name"]) for a in again["actions"] if a["entity"] == "supplier") == sorted([
         ("ambiguous", "Northwind Traders"), ("ambiguous", "NORTHWIND TRADERS"), ("blocked", "Acme Supplies"),
-        ("create", "Harbor Café"), ("create", "Parts: Ltd")])
+        ("blocked", "Harbor Café"), ("blocked", "Parts: Ltd")])
 
 
 def test_s1_edits_flow_both_ways(workdir):
@@ -242,8 +248,8 @@ def test_w4_history_lists_applied_actions_with_before_after_and_response(workdir
     assert obrien["who"] == "e2e-tester" and obrien["status"] == "applied" and obrien["kind"] == "create"
     assert obrien["after"]["name"] == "O'Brien & Sons Ltd."
     assert obrien["response"]["DisplayName"] == "O'Brien & Sons Ltd."
-    filtered = workdir.json("history", "--record", "Harbor")["history"]
-    assert filtered and all("Harbor" in row["name"] for row in filtered)
+    filtered = workdir.json("history", "--record", "Brien")["history"]
+    assert filtered and all("Brien" in row["name"] for row in filtered)
 
 
 def test_w1_apply_without_yes_and_without_a_terminal_refuses(workdir):

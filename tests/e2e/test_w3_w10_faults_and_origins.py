@@ -130,3 +130,28 @@ def test_w10_killed_while_creating_then_replanned_never_creates_twice(make_workd
     linked = sqlite3.connect(state).execute("select count(*) from links where entity = 'items'").fetchone()[0]
     assert linked == 90
     assert [a for a in workdir.json("plan")["actions"] if a["kind"] == "create"] == []
+
+
+def test_w10_a_bill_whose_create_was_never_answered_is_found_not_sent_again(workdir):
+    """A crash can leave a sent Bill unrecorded: its journal entry says "sent", no link says "done".
+
+    The state file is put in exactly that state (the deterministic version of a kill at the wrong
+    instant); the operator plans again, which proposes the Bill anew, and applies.
+    """
+    workdir.first_sync()
+    state = sqlite3.connect(workdir.path / ".qbsync" / "state.db")
+    [(idn, bill)] = state.execute("select precoro_id, quickbooks_id from links where entity = 'invoices'").fetchall()
+    unit = f"quickbooks:invoice:new:{idn}"
+    with state:
+        state.execute("delete from links where entity = 'invoices'")
+        state.execute("update journal set state = 'sent' where unit = ?", [unit])
+    plan = workdir.json("plan")
+    [create] = [a for a in plan["actions"] if a["entity"] == "invoice" and a["kind"] == "create"]
+
+    report = workdir.json("apply", plan["plan_id"], "--yes")
+
+    [result] = [r for r in report["results"] if r["id"] == create["id"]]
+    assert result["status"] == "applied" and "W10" in result["reason"]
+    qb, _ = workdir.clients()
+    assert [b["Id"] for b in qb.query_all("Bill")] == [bill]
+    assert state.execute("select quickbooks_id from links where entity = 'invoices'").fetchall() == [(bill,)]

@@ -262,10 +262,67 @@ def test_s8_create_directions_come_from_the_rules_file():
     assert kinds(result) == [("create", "precoro")]
 
 
-def test_s9_a_create_that_would_clash_with_a_quickbooks_name_says_so():
+def test_s9_w9_a_create_that_would_clash_with_a_quickbooks_name_is_blocked_with_the_reason():
     result = plan([supplier(1, "Acme", currency="EUR")], [vendor(7, "Acme", currency="USD")])
-    create = next(a for a in result.actions if a.target == "quickbooks")
-    assert "already uses the name" in create.note
+    assert not [a for a in result.actions if a.target == "quickbooks"]
+    [blocked] = [a for a in result.actions if a.kind == "blocked" and a.precoro_id == "1"]
+    assert "vendor 7 'Acme'" in blocked.note and "6240" in blocked.note and "Fix:" in blocked.note
+
+
+def plan_with(pc, qb, state=SyncState(), rules_=DEFAULT, elsewhere=None):
+    entity = rules_.suppliers
+    p = [record(SUPPLIERS, entity, "precoro", raw) for raw in pc]
+    q = [record(SUPPLIERS, entity, "quickbooks", raw) for raw in qb]
+    return reconcile(entity, "supplier", p, q, state, elsewhere)
+
+
+def test_w9_a_vendor_named_like_a_quickbooks_customer_is_blocked_not_approved():
+    result = plan_with([supplier(1, "Harbor Café")], [], elsewhere={"harbor café": "customer 3 'Harbor Café'"})
+    [action] = result.actions
+    assert action.kind == "blocked" and not action.executable and "customer 3" in action.note
+
+
+def test_w9_the_name_of_an_inactive_vendor_is_taken_too():
+    result = plan([supplier(1, "Old Vendor Co")], [vendor(9, "Old Vendor Co", active=False)])
+    [action] = result.actions
+    assert action.kind == "blocked" and "(inactive)" in action.note
+
+
+def test_w9_forbidden_characters_and_lengths_are_blocked_with_a_fix():
+    long = "L" * 501
+    result = plan([supplier(1, "Parts: Ltd"), supplier(2, long), supplier(3, "Tabs\tInc".replace("\\t", "\t"))], [])
+    notes = {a.precoro_id: a.note for a in result.actions}
+    assert {a.kind for a in result.actions} == {"blocked"}
+    assert "':'" in notes["1"] and "2040" in notes["1"]
+    assert "at most 500" in notes["2"] and "max_length" in notes["2"]
+
+
+def test_w9_joined_emails_longer_than_quickbooks_holds_block_only_that_field():
+    emails = [f"person{i}@very-long-domain-name.example" for i in range(4)]  # 4 x 36 characters, joined > 100
+    state = linked(1, 7, base(name="Acme", currency="USD", phone="1", emails=()))
+    result = plan([supplier(1, "Acme", emails=emails, phone="2")], [vendor(7, "Acme", phone="1")], state)
+    by_kind = {a.kind: a for a in result.actions}
+    assert [c.field for c in by_kind["update"].changes] == ["phone"]  # the rest of the write goes on
+    assert [c.field for c in by_kind["blocked"].changes] == ["emails"] and "at most 100" in by_kind["blocked"].note
+
+
+def test_w9_two_creates_of_one_name_the_second_is_blocked():
+    result = plan([supplier(1, "Twin", currency="USD"), supplier(2, "Twin", currency="EUR")], [])
+    assert sorted(a.kind for a in result.actions) == ["blocked", "create"]
+
+
+def test_w9_names_compare_in_nfc_so_look_alikes_match():
+    composed, decomposed = "Caf\u00e9 Noir", "Cafe\u0301 Noir"
+    result = plan([supplier(1, composed)], [vendor(7, decomposed)])
+    assert [a.kind for a in result.actions] == ["link"]
+
+
+def test_w9_text_precoro_trims_is_not_rewritten_forever():
+    state = linked(1, 7, base(name="Spaced Co", currency="USD"))
+    state.links["1"].baseline["name"] = {"precoro": "Spaced Co", "quickbooks": "  Spaced Co  "}
+    assert plan([supplier(1, "Spaced Co")], [vendor(7, "  Spaced Co  ")], state).actions == []
+    # and a first link of the two spellings agrees at once
+    assert [a.kind for a in plan([supplier(1, "Spaced Co")], [vendor(7, "  Spaced Co  ")]).actions] == ["link"]
 
 
 # -- W1 ----------------------------------------------------------------------------------------------
