@@ -129,6 +129,9 @@ def fingerprint(secret: str) -> str:
 def connect(rules: Rules, store: Store, *, state_dir: Path, env: Mapping[str, str] | None = None,
             local_seed: str = "demo") -> Connected:
     env = os.environ if env is None else env
+    # A credential pasted or read from a file often ends in a newline or a space: never part of it
+    # (and sent in a header, it would fail as a protocol error instead of a clear message).
+    env = {key: value.strip() if key.startswith(("QUICKBOOKS_", "PRECORO_")) else value for key, value in env.items()}
     qbc, pcc = rules.connections.quickbooks, rules.connections.precoro
     qb_embedded = qbc.environment == "local" and not qbc.base_url
     pc_embedded = pcc.environment == "local" and not pcc.base_url

@@ -118,11 +118,27 @@ class InsecureStateFile(Exception):
     """The state file can be read by other users while it may hold tokens."""
 
 
+class StateFileError(Exception):
+    """The state file cannot be opened or written (a directory, a read-only disk, no permission)."""
+
+
 class Store:
     """One state file. Safe to share between the UI thread and one worker thread."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        try:
+            self._open(path)
+        except (OSError, sqlite3.Error) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise StateFileError(f"cannot use the state file {path}: {reason} (choose another with --state, or "
+                                 "make it writable)") from None
+
+    def _open(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise IsADirectoryError(21, "it is a directory, not a file")
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise NotADirectoryError(20, f"{self.path.parent} is a file, not a directory")
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():

@@ -44,6 +44,10 @@ class PlanNotFound(Exception):
     """No saved plan with that id (or no plan at all yet)."""
 
 
+class Interrupted(Exception):
+    """The operator stopped the work; nothing was left half done."""
+
+
 class MappingRefused(Exception):
     """A manual map or unmap that the rules or the data do not allow; the message says why."""
 
@@ -158,28 +162,38 @@ class SyncSession:
         links = {l.precoro_id: l.quickbooks_id for l in self.store.sync_state(kind.section, self.realm_id).links.values()}
         return plan_list(kind, quickbooks, options, links, collection)
 
-    def fetch(self, kind: EntityKind, progress: Progress | None = None, refs: References | None = None):
+    def fetch(self, kind: EntityKind, progress: Progress | None = None, refs: References | None = None,
+              stop: threading.Event | None = None):
         """Both sides' records of one entity: one paged read per side, inactive records included.
 
-        The two sides are read at the same time: each mostly waits on its own service.
+        The two sides are read at the same time: each mostly waits on its own service. Either
+        reader ends after its current page when `stop` is set or the caller is interrupted (a ctrl+c
+        lands in the waiting thread), so stopping a plan never waits for the rest of a company.
         """
         entity_rules = self.rules.entity(kind.section)
         conn = self.connected
+        halt = threading.Event()
 
         def read(side: str, pages, label: str) -> list[Record]:
             records = []
             for raw in pages:
+                if halt.is_set() or (stop is not None and stop.is_set()):
+                    raise Interrupted("planning was stopped; nothing was saved")
                 records.append(record(kind, entity_rules, side, raw, refs))
                 if progress and len(records) % 1000 == 0:
                     progress(label, len(records), None)
             return records
 
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fetch") as pool:
-            quickbooks = pool.submit(read, "quickbooks", conn.quickbooks.query_all(kind.quickbooks, include_inactive=True),
-                                     f"reading QuickBooks {kind.quickbooks} records")
-            precoro = pool.submit(read, "precoro", conn.precoro.list_all(kind.precoro),
-                                  f"reading Precoro {kind.precoro.strip('/')}")
-            return precoro.result(), quickbooks.result()
+            try:
+                quickbooks = pool.submit(read, "quickbooks", conn.quickbooks.query_all(kind.quickbooks, include_inactive=True),
+                                         f"reading QuickBooks {kind.quickbooks} records")
+                precoro = pool.submit(read, "precoro", conn.precoro.list_all(kind.precoro),
+                                      f"reading Precoro {kind.precoro.strip('/')}")
+                return precoro.result(), quickbooks.result()
+            except BaseException:
+                halt.set()
+                raise
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -192,18 +206,21 @@ class SyncSession:
         return self.store.lock("writer").held(what, wait=wait, on_wait=on_wait)
 
     def plan(self, only: Iterable[str] | None = None, progress: Progress | None = None, *, wait: bool = True,
-             on_wait: Callable[[Holder | None], None] | None = None) -> Plan:
-        """Read both sides, reconcile, save and return the plan (W1). Changes nothing remote."""
+             on_wait: Callable[[Holder | None], None] | None = None, stop: threading.Event | None = None) -> Plan:
+        """Read both sides, reconcile, save and return the plan (W1). Changes nothing remote.
+
+        `stop` (set from another thread) ends it within a page read, with Interrupted."""
         kinds = self.entities(only)
         with self.writer("planning", wait=wait, on_wait=on_wait):
             realm = self.realm_id
             self._fields_cache = {}
             try:
-                return self._plan(kinds, realm, progress)
+                return self._plan(kinds, realm, progress, stop)
             finally:
                 self._fields_cache = None
 
-    def _plan(self, kinds: list[EntityKind], realm: str, progress: Progress | None) -> Plan:
+    def _plan(self, kinds: list[EntityKind], realm: str, progress: Progress | None,
+              stop: threading.Event | None = None) -> Plan:
         actions: list[Action] = []
         agreed: list[dict[str, Any]] = []
         items: list[Record] | None = None
@@ -214,8 +231,10 @@ class SyncSession:
             if kind in LISTS:
                 actions.extend(self._plan_list(kind))
                 continue
+            if stop is not None and stop.is_set():
+                raise Interrupted("planning was stopped; nothing was saved")
             refs = self.references() if kind is ITEMS else None
-            precoro, quickbooks = self.fetch(kind, progress, refs)
+            precoro, quickbooks = self.fetch(kind, progress, refs, stop)
             if progress:
                 progress(f"planning {kind.section}", 0, None)
             state = self.store.sync_state(kind.section, realm)
@@ -457,6 +476,18 @@ class SyncSession:
 
     # -- history and status --------------------------------------------------------------------
 
+    def unfinished_apply(self) -> dict[str, Any] | None:
+        """The last apply run, when it did not finish: killed (still marked running while nobody
+        holds the writer lock) or stopped (by the operator, a rate cap, an outage). Applying its
+        plan again finishes it, writing nothing twice."""
+        run = self.store.last_apply_run()
+        if run is None or run["state"] == "finished":
+            return None
+        if run["state"] == "running" and self.store.lock("writer").holder() is not None:
+            return None  # it is running now, in another process
+        return {"plan_id": run["plan_id"], "started_at": run["started_at"], "who": run["who"],
+                "state": "interrupted" if run["state"] == "running" else "stopped"}
+
     def history(self, record: str | None = None, limit: int | None = None) -> list[dict]:
         return self.store.history(record=record, limit=limit)
 
@@ -494,6 +525,7 @@ class SyncSession:
             entities[section] = counts
         out["entities"] = entities
         out["latest_plan"] = {"id": plan.id, "created_at": plan.created_at, "state": self.store.plan_state(plan.id)} if plan else None
+        out["unfinished_apply"] = self.unfinished_apply()
         return out
 
 
@@ -516,5 +548,5 @@ def name_key_label(name: str) -> str:
     return name[: -len(" (deleted)")] if name.endswith(" (deleted)") else name
 
 
-__all__ = ["SyncSession", "PlanNotFound", "MappingRefused", "StalePlanError", "SupersededPlan", "SafetyLimitExceeded",
+__all__ = ["SyncSession", "Interrupted", "PlanNotFound", "MappingRefused", "StalePlanError", "SupersededPlan", "SafetyLimitExceeded",
            "LockBusy"]

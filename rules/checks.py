@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import RuleProblem
+from .errors import RuleProblem, quoted
 from .loader import KeyPath, SourceMap, dotted
 from .schema import SCHEMA, missing_key, suggestion
 from .transforms import NORMALIZERS, REFERENCE_TRANSFORMS, TRANSFORMS
@@ -42,7 +42,7 @@ class _EntityCheck:
         for index, normalizer in enumerate(self.rules["match"]["normalize"]):
             if normalizer not in NORMALIZERS:
                 self._report(self._path("match", "normalize", index),
-                             f"unknown normalizer '{normalizer}'{suggestion(normalizer, list(NORMALIZERS))};"
+                             f"unknown normalizer {quoted(normalizer)}{suggestion(normalizer, list(NORMALIZERS))};"
                              f" known: {', '.join(NORMALIZERS)}")
         if "mapping" in self.rules:
             for listing in ("same_name", "different_name"):
@@ -56,7 +56,7 @@ class _EntityCheck:
         transform = field.get("transform")
         if transform is not None and transform not in KNOWN_TRANSFORMS:
             self._report(self._path("fields", name, "transform"),
-                         f"unknown transform '{transform}'{suggestion(transform, KNOWN_TRANSFORMS)};"
+                         f"unknown transform {quoted(transform)}{suggestion(transform, KNOWN_TRANSFORMS)};"
                          f" known: {', '.join(KNOWN_TRANSFORMS)}")
 
     def _quickbooks_paths_unique(self) -> None:
@@ -74,7 +74,7 @@ class _EntityCheck:
             written = self._path("fields", name, "quickbooks")
             if written not in self.source_map:
                 written = self._path("fields", first, "quickbooks")
-            self._report(written, f"fields '{first}' and '{name}' both map the QuickBooks path '{path}';"
+            self._report(written, f"fields {quoted(first)} and {quoted(name)} both map the QuickBooks path {quoted(path)};"
                                   " a QuickBooks value can belong to one field only", prefix=self._path("fields"))
 
     def _names_in(self, where: tuple[str, str], role: str) -> None:
@@ -85,14 +85,14 @@ class _EntityCheck:
             if name in enabled:
                 continue
             if name not in self.fields:
-                self._report(listed_at, f"'{name}' is not a field of {self.entity}"
+                self._report(listed_at, f"{quoted(name)} is not a field of {self.entity}"
                                         f"{suggestion(name, list(self.fields))}")
             elif listed_at in self.source_map:
-                self._report(listed_at, f"field '{name}' is disabled; enable it or leave it out here")
+                self._report(listed_at, f"field {quoted(name)} is disabled; enable it or leave it out here")
             else:  # the list is a default, so the operator's `enabled: false` is what broke it
                 listing = dotted(self._path(*where))
                 self._report(self._path("fields", name, "enabled"),
-                             f"field '{name}' {role} ({listing}), so it cannot be disabled"
+                             f"field {quoted(name)} {role} ({listing}), so it cannot be disabled"
                              f" unless {listing} leaves it out")
 
     def _enabled_fields(self) -> list[tuple[str, dict[str, Any]]]:

@@ -6,6 +6,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
+QUOTE_LIMIT = 60
+
+
+def quoted(value: object) -> str:
+    """A value of the file in quotes, cut short: a problem about a 10 MB value must not repeat it."""
+    text = str(value)
+    if len(text) > QUOTE_LIMIT:
+        text = f"{text[:QUOTE_LIMIT - 20]}…{text[-10:]}' ({len(text):,} characters)"
+        return "'" + text
+    return f"'{text}'"
+
+
 @dataclass(frozen=True)
 class RuleProblem:
     """One problem at one place in a rules file; line and column are 1-based."""

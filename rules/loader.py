@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .errors import RuleProblem, RulesError
+from .errors import RuleProblem, RulesError, quoted
 
 KeyPath = tuple[str | int, ...]  # ("suppliers", "match", "keys", 0), as jsonschema's absolute_path
 
@@ -172,7 +172,7 @@ class _Builder:
             if key in result:
                 first = self.keys[path + (key,)]
                 where = f"line {first.line + 1}, column {first.column + 1}"
-                self._report(key_node.start_mark, path, f"duplicate key '{key}' (first set at {where}); keep one")
+                self._report(key_node.start_mark, path, f"duplicate key {quoted(key)} (first set at {where}); keep one")
                 continue
             result[key] = self.build(value_node, path + (key,), key_node.start_mark)
         return result
@@ -185,7 +185,7 @@ class _Builder:
         try:
             return convert(node.value)
         except ValueError:  # an explicit tag on text it does not fit, like `!!int twelve`
-            self._report(node.start_mark, path, f"'{node.value}' does not fit its tag {_short(node.tag)}")
+            self._report(node.start_mark, path, f"{quoted(node.value)} does not fit its tag {_short(node.tag)}")
             return node.value
 
     def _report(self, mark: yaml.Mark, path: KeyPath, message: str) -> None:
@@ -217,4 +217,4 @@ def _short(tag: str) -> str:
 def _kind(node: yaml.Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return "a list"
-    return f"the value {node.value!r}"
+    return f"the value {quoted(node.value)}"

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import best_match
 
-from .errors import RuleProblem
+from .errors import RuleProblem, quoted
 from .loader import Document, KeyPath, SourceMap, dotted
 
 SCHEMA: dict[str, Any] = json.loads(resources.files(__package__).joinpath("schema.json").read_text("utf-8"))
@@ -57,7 +57,7 @@ def shown(value: Any) -> str:
     if value is None:
         return "nothing (an empty value)"
     if isinstance(value, str):
-        return f"'{value}'"
+        return quoted(value)
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -86,7 +86,7 @@ def _explain(error: ValidationError, source_map: SourceMap) -> list[RuleProblem]
     if kind == "additionalProperties":
         known = list(schema.get("properties", {}))
         return [
-            at(path + (key,), f"unknown key '{key}'" + (suggestion(key, known) or f"; expected one of {', '.join(known)}"),
+            at(path + (key,), f"unknown key {quoted(key)}" + (suggestion(key, known) or f"; expected one of {', '.join(known)}"),
                at_key=True)
             for key in instance
             if key not in known
@@ -99,11 +99,11 @@ def _explain(error: ValidationError, source_map: SourceMap) -> list[RuleProblem]
         ]
     if kind == "pattern" and error.absolute_schema_path[-2] == "propertyNames":
         # The key itself is wrong, so jsonschema's path stops at the mapping that holds it.
-        return [at(path + (instance,), f"'{instance}' is not a usable name; expected {_like(schema, 'a name')}",
+        return [at(path + (instance,), f"{quoted(instance)} is not a usable name; expected {_like(schema, 'a name')}",
                    at_key=True)]
     if kind == "type":
         if schema["type"] == "string" and _is_number(instance):
-            return at_value("a string (text)", f"got {instance}; put it in quotes: '{instance}'")
+            return at_value("a string (text)", f"got {quoted(instance)[1:-1]}; put it in quotes: {quoted(instance)}")
         return at_value(_TYPE_WORDS[schema["type"]])
     if kind == "enum":
         return at_value(f"one of {', '.join(schema['enum'])}")

@@ -152,6 +152,12 @@ class QbsyncApp(App[int]):
         self.items_mapped: set[str] = set()
         self.not_mapped_query = ""
         self._mapping_from_list: str | None = None
+        # Set to stop the apply (or the plan) under way at its next safe point (quitting, W3).
+        self._apply_stop = threading.Event()
+        self._plan_stop = threading.Event()
+        self._quit_when_stopped = False
+        self.unfinished: dict[str, Any] | None = None
+        """The last apply run, when it did not finish (killed or stopped): its plan is reviewed first."""
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -290,21 +296,26 @@ class QbsyncApp(App[int]):
         def progress(what: str, done: int, total: int | None) -> None:
             self.post_message(PlanProgressed(what, done, total))
 
+        self._plan_stop.clear()
         try:
             with self._engine:
                 self._write_pending()
-                plan = None if fresh else session.latest_plan()
+                unfinished = session.unfinished_apply()
+                self.unfinished = unfinished
+                plan = None if fresh else (session.load_plan(unfinished["plan_id"]) if unfinished
+                                           else session.latest_plan())
                 outcomes: dict[str, Outcome] = {}
                 if plan is not None:
                     outcomes = outcomes_from_history(
                         session.history(limit=max(HISTORY_LIMIT, 2 * len(plan.actions))), plan.id)
                     # A plan applied without a failure is history: what matters now is a new one.
-                    if outcomes and not any(o.status in ("failed", "refused") for o in outcomes.values()):
+                    finished = not (unfinished and unfinished["plan_id"] == plan.id)
+                    if finished and outcomes and not any(o.status in ("failed", "refused") for o in outcomes.values()):
                         plan, outcomes = None, {}
                 made = plan is None
                 if plan is None:
                     self.call_from_thread(setattr, self, "busy", "making a plan: reading both sides…")
-                    plan = session.plan(progress=progress)
+                    plan = session.plan(progress=progress, stop=self._plan_stop, on_wait=self._writer_busy)
                 if previous is not None and previous.id != plan.id:
                     self._carry(previous, plan)
         except Exception as exc:
@@ -328,6 +339,11 @@ class QbsyncApp(App[int]):
         for approved, ids in approvals.items():
             if ids:
                 self.session.approve(ids, approved, plan.id)
+
+    def _writer_busy(self, holder: Any) -> None:
+        """W7, from a worker: another qbsync holds the state file; say whom we wait for."""
+        who = holder.describe() if holder else "another qbsync"
+        self.call_from_thread(setattr, self, "busy", f"waiting for {who} to finish with this state file…")
 
     @on(PlanProgressed)
     def _plan_progressed(self, message: PlanProgressed) -> None:
@@ -353,6 +369,10 @@ class QbsyncApp(App[int]):
         self.plan_revision += 1
         if message.made:
             self.notify(f"New plan {message.plan.id}: {len(message.plan.actions):,} actions.", timeout=3)
+        if self.unfinished and self.unfinished["plan_id"] == message.plan.id:
+            self.notify(f"The last apply of plan {message.plan.id} was {self.unfinished['state']} (started "
+                        f"{self.unfinished['started_at']} by {self.unfinished['who']}). Press g to finish it: nothing "
+                        "is written twice.", severity="warning", timeout=20)
         self.load_status()
 
     @on(PlanningFailed)
@@ -505,11 +525,13 @@ class QbsyncApp(App[int]):
                 self.post_message(ActionsApplied(plan_id, list(batch), done, total))
                 batch.clear()
 
+        self._apply_stop.clear()
         try:
             with self._engine:
                 self._write_pending()
                 report = self.session.apply(plan_id, on_result=on_result if purpose == "plan" else None,
-                                            retry_failed=retry_failed)
+                                            retry_failed=retry_failed, stop=self._apply_stop,
+                                            on_wait=self._writer_busy)
         except Exception as exc:
             if batch:
                 self.post_message(ActionsApplied(plan_id, list(batch), -1, -1))
@@ -535,6 +557,11 @@ class QbsyncApp(App[int]):
     @on(ApplyFinished)
     def _apply_finished(self, message: ApplyFinished) -> None:
         self.busy = ""
+        if self._quit_when_stopped:
+            self.exit(0, message=f"qbsync: the apply of plan {message.plan_id} stopped between two writes; "
+                                 f"run it again (qbsync apply {message.plan_id}) to finish, nothing is written twice")
+            return
+        self.unfinished = None
         report = message.report
         if message.purpose != "plan":
             self._mapping_applied(report)
@@ -564,6 +591,9 @@ class QbsyncApp(App[int]):
     @on(ApplyFailed)
     def _apply_failed(self, message: ApplyFailed) -> None:
         self.busy = ""
+        if self._quit_when_stopped:
+            self.exit(1, message=f"qbsync: the apply stopped: {message.error}")
+            return
         if message.purpose == "plan":
             self.apply_running = False
             self.apply_error = message.error
@@ -722,17 +752,23 @@ class QbsyncApp(App[int]):
         self.load_plan(fresh=True, previous=self.plan)
 
     async def action_quit(self) -> None:
+        if self._quit_when_stopped:
+            return  # already stopping
         if not self.apply_running:
+            self._plan_stop.set()  # a plan being read ends within a page; nothing of it is saved
             self.exit(0)
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.exit(0)
+                # Never leave a writer behind: the apply stops between two writes, then qbsync quits.
+                self._quit_when_stopped = True
+                self._apply_stop.set()
+                self.busy = "stopping the apply after the current write, then quitting…"
 
-        self.push_screen(Question("An apply is running. Quit anyway?",
-                                  "What was written stays written; running the same apply again finishes the rest "
-                                  "without writing anything twice."), answered)
+        self.push_screen(Question("An apply is running. Stop it and quit?",
+                                  "It stops between two writes, with nothing half recorded. Running the same apply "
+                                  "again finishes the rest without writing anything twice."), answered)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

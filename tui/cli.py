@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a ctrl+c
 
 
 def _print_json(data: Any) -> None:
@@ -166,7 +170,13 @@ def _confirm(plan, assume_yes: bool) -> bool:
     if not sys.stdin.isatty():
         print("qbsync: refusing to apply without confirmation; pass --yes to apply non-interactively", file=sys.stderr)
         return False
-    return input(prompt).strip().lower() == "yes"
+    # The question goes to stderr, so that `qbsync apply > log` still asks where the operator sees it.
+    print(prompt, end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()  # "" at ctrl+d: no answer is a no
+    if answer.strip().lower() != "yes":
+        print("\nqbsync: not applied (the answer was not 'yes'); nothing was written", file=sys.stderr)
+        return False
+    return True
 
 
 def _waiting(holder) -> None:
@@ -190,6 +200,9 @@ def cmd_validate(args) -> int:
         return EXIT_ERROR
     except FileNotFoundError:
         print(f"{args.rules}: no such file")
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"{args.rules}: cannot be read: {exc.strerror or exc}")
         return EXIT_ERROR
     print(f"{args.rules}: valid")
     return EXIT_OK
@@ -239,12 +252,29 @@ def _apply_and_report(session, plan, args) -> int:
 
     if not _confirm(plan, args.yes):
         return EXIT_ERROR
-    report = session.apply(plan.id, retry_failed=getattr(args, "retry_failed", False), force=getattr(args, "force", False),
-                           wait=not getattr(args, "no_wait", False), on_wait=_waiting)
+    stop = threading.Event()
+
+    def first_ctrl_c(signum, frame) -> None:
+        # The first ctrl+c ends the apply between two writes (nothing half recorded); a second one
+        # stops at once, which is safe too: every outcome is committed whole or not at all.
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nqbsync: stopping after the current write (ctrl+c again to stop at once)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, first_ctrl_c)
+    try:
+        report = session.apply(plan.id, retry_failed=getattr(args, "retry_failed", False),
+                               force=getattr(args, "force", False), wait=not getattr(args, "no_wait", False),
+                               on_wait=_waiting, stop=stop)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if args.json:
         _print_json(report.to_json())
     else:
         print(render.report_text(report))
+    if stop.is_set():
+        return EXIT_INTERRUPTED
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
@@ -321,6 +351,10 @@ def cmd_status(args) -> int:
         print(f"{section}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     latest = status.get("latest_plan")
     print(f"latest plan: {latest['id']} ({latest['state']}, {latest['created_at']})" if latest else "latest plan: none")
+    unfinished = status.get("unfinished_apply")
+    if unfinished:
+        print(f"last apply: plan {unfinished['plan_id']} was {unfinished['state']} (started {unfinished['started_at']} "
+              f"by {unfinished['who']}); `qbsync apply {unfinished['plan_id']}` finishes it, writing nothing twice")
     return EXIT_OK
 
 
@@ -368,16 +402,14 @@ def _ask(prompt: str, *, secret: bool = False) -> str:
 
 
 def cmd_connect(args) -> int:
-    import os
-
     from engine import oauth_flow as flow
 
     with _session(args) as session:
         if args.service == "precoro":
             if os.environ.get("PRECORO_TOKEN"):
                 print("qbsync: using PRECORO_TOKEN from the environment", file=sys.stderr)
-            email = os.environ.get("PRECORO_EMAIL") or _ask("Precoro email (of the user who made the API key): ")
-            token = os.environ.get("PRECORO_TOKEN") or _ask("Precoro API token (input hidden): ", secret=True)
+            email = os.environ.get("PRECORO_EMAIL", "").strip() or _ask("Precoro email (of the user who made the API key): ")
+            token = os.environ.get("PRECORO_TOKEN", "").strip() or _ask("Precoro API token (input hidden): ", secret=True)
             result = flow.connect_precoro(session.rules, session.store, email, token, environment=args.environment)
             summary = (f"Connected to Precoro ({result['environment']}, {result['base_url']}) as {result['email']}: "
                        f"the key is stored in {session.state_path} (owner-only).")
@@ -418,8 +450,6 @@ def cmd_connect(args) -> int:
 
 
 def cmd_disconnect(args) -> int:
-    import os
-
     from engine import oauth_flow as flow
 
     with _session(args) as session:
@@ -479,10 +509,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        print("\nqbsync: interrupted; a rerun of the same apply finishes the work without duplicates", file=sys.stderr)
-        return 130
+        return _interrupted(args.command)
+    except BrokenPipeError:
+        # The reader went away (`qbsync history | head -1`): not an error. Later writes (and the
+        # interpreter's final flush) go nowhere instead of raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # every failure ends as one clear line, never a traceback with secrets
+        if type(exc).__name__ == "Interrupted":
+            return _interrupted(args.command)
         return _report_error(exc)
+
+
+def _interrupted(command: str) -> int:
+    if command in ("apply", "suppliers", "items"):
+        print("\nqbsync: interrupted; whatever was written is recorded, and running the same apply again finishes "
+              "the rest without writing anything twice", file=sys.stderr)
+    else:
+        print(f"\nqbsync: {command} interrupted; nothing was changed", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _report_error(exc: Exception) -> int:
@@ -495,8 +540,12 @@ def _report_error(exc: Exception) -> int:
     if isinstance(exc, FileNotFoundError):
         print(f"qbsync: {exc.filename}: no such file", file=sys.stderr)
         return EXIT_ERROR
+    if isinstance(exc, OSError):  # a directory given as a file, a symlink loop, no permission, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"qbsync: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
     known = ("StalePlanError", "SafetyLimitExceeded", "PlanNotFound", "MappingRefused", "ConnectionError_", "ApiError",
-             "InsecureStateFile", "ConnectRefused", "LockBusy", "ValueError")
+             "InsecureStateFile", "StateFileError", "ConnectRefused", "LockBusy", "ValueError")
     if any(cls.__name__ in known for cls in type(exc).__mro__):
         print(f"qbsync: {exc}", file=sys.stderr)
         return EXIT_ERROR

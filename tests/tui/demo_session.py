@@ -127,6 +127,7 @@ class FakeSession:
     calls: list[tuple] = field(default_factory=list)
     reload_error: Exception | None = None
     done: set[str] = field(default_factory=set)
+    gate: Any = None  # a threading.Event: each write waits for it (a long apply), and `stop` is honoured
     unmapped: list[dict[str, Any]] = field(default_factory=lambda: [
         {"precoro_id": "203", "name": "Toner black", "sku": "TONER-B", "price": "58", "free_of_charge": False,
          "candidates": [{"quickbooks_id": "83", "name": "Printer toner, black", "score": 0.356,
@@ -150,7 +151,7 @@ class FakeSession:
         self.latest = plan.id
         return plan
 
-    def plan(self, only=None, progress=None) -> Plan:
+    def plan(self, only=None, progress=None, *, wait=True, on_wait=None, stop=None) -> Plan:
         self.calls.append(("plan",))
         if progress:
             progress("reading QuickBooks Vendor records", 0, None)
@@ -191,7 +192,8 @@ class FakeSession:
 
     # -- apply ---------------------------------------------------------------------------------
 
-    def apply(self, plan_id: str | None = None, *, on_result=None, retry_failed: bool = False):
+    def apply(self, plan_id: str | None = None, *, on_result=None, retry_failed: bool = False, force=False, wait=True,
+              on_wait=None, stop=None):
         plan = self.plans[plan_id or self.latest]
         self.calls.append(("apply", plan.id, retry_failed))
         by_id = {a.id: a for a in plan.actions}
@@ -215,7 +217,13 @@ class FakeSession:
             if on_result:
                 on_result(result, len(results), total)
 
+        stopped = None
         for action in plan.actions:
+            if self.gate is not None:
+                self.gate.wait(5)
+            if stop is not None and stop.is_set():
+                stopped = "stopped at your request between two writes"
+                break
             if action.id in self.done:  # done by an earlier run: reported, not written or audited again
                 report(action, "applied", audit=False)
                 continue
@@ -238,7 +246,7 @@ class FakeSession:
                           if action.needs_decision else "skipped by decision" if action.kind == "conflict"
                           else "several candidates: map it by hand" if action.kind == "ambiguous" else action.note)
                 results.append(ActionResult(action.id, "skipped", reason, action.name, action.kind, action.target))
-        return ApplyReport(plan.id, results)
+        return ApplyReport(plan.id, results, stopped=stopped)
 
     # -- mapping -------------------------------------------------------------------------------
 
@@ -268,6 +276,9 @@ class FakeSession:
         return copy.deepcopy(self._keep(plan))
 
     # -- reading -------------------------------------------------------------------------------
+
+    def unfinished_apply(self) -> dict[str, Any] | None:
+        return None
 
     def history(self, record: str | None = None, limit: int | None = None) -> list[dict]:
         rows = [r for r in self.audit if not record or record in (r["precoro_id"], r["quickbooks_id"])

@@ -348,22 +348,32 @@ async def test_palette_offers_the_screens_commands(session: FakeSession):
         assert "Take Precoro" not in titles and "Refresh" in titles
 
 
-async def test_quitting_during_an_apply_asks_first(session: FakeSession):
+async def test_w3_quitting_during_an_apply_asks_then_stops_it_between_two_writes(session: FakeSession):
     from tui.dialogs.question import Question
 
+    session.gate = threading.Event()  # every write waits for the gate: a long apply
     app = make_app(session)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        app.apply_running = True  # as while a long apply is in its worker
+        await pilot.press("2", "g", "y")
+        await pilot.pause()
+        assert app.apply_running
         await pilot.press("ctrl+q")
-        await settle(pilot)
+        await pilot.pause()
         assert isinstance(app.screen, Question)
         await pilot.press("n")
-        await settle(pilot)
+        await pilot.pause()
         assert app.is_running and not isinstance(app.screen, Question)
         await pilot.press("ctrl+q", "y")
         await pilot.pause()
+        assert app.is_running and "stopping the apply" in app.busy  # the writer is not left behind
+        session.gate.set()  # the write in progress completes; the apply sees the stop and ends
+        for _ in range(50):
+            if not app.is_running:
+                break
+            await pilot.pause(0.05)
     assert app.return_code == 0
+    assert len(session.done) < sum(1 for a in session.plans[session.latest].actions if a.executable)
 
 
 async def test_i4_items_not_mapped_pick_a_candidate(session: FakeSession):
