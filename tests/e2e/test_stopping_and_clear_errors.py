@@ -7,12 +7,12 @@ import os
 import pty
 import select
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 
 import pytest
+from journal_watch import wait_for_journal
 
 pytestmark = pytest.mark.e2e
 
@@ -30,16 +30,7 @@ def test_w3_ctrl_c_during_an_apply_stops_between_two_writes_and_status_offers_to
         pc.create("/suppliers", {"name": name, "currencies": ["USD"]})
     plan = workdir.json("plan")
     process = spawn(workdir, "apply", plan["plan_id"], "--yes")
-    state = workdir.path / ".qbsync" / "state.db"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            done = sqlite3.connect(state).execute("select count(*) from journal where state = 'done'").fetchone()[0]
-        except sqlite3.Error:
-            done = 0
-        if done:
-            break
-        time.sleep(0.002)
+    wait_for_journal(workdir, process, "state = 'done'")
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
 

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from journal_watch import wait_for_journal
 
 from engine.clients.quickbooks import quote
 
@@ -27,16 +28,7 @@ def kill_apply_midway(workdir, plan_id: str, done_where: str, done_at_least: int
     env = {**os.environ, **workdir.apis.env}
     process = subprocess.Popen([sys.executable, "-m", "tui.cli", "apply", plan_id, "--yes", "--json"],
                                cwd=workdir.path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = workdir.path / ".qbsync" / "state.db"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            done = sqlite3.connect(state).execute(f"select count(*) from journal where state = 'done' {done_where}").fetchone()[0]
-        except sqlite3.Error:
-            done = 0
-        if done >= done_at_least:
-            break
-        time.sleep(0.002)
+    wait_for_journal(workdir, process, f"state = 'done' {done_where}", done_at_least)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the apply finished before it could be killed"

@@ -8,10 +8,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
+from journal_watch import wait_for_journal
 
 from engine.clients.quickbooks import quote
 
@@ -107,16 +107,7 @@ def test_w10_killed_while_creating_then_replanned_never_creates_twice(make_workd
     env = {**os.environ, **workdir.apis.env}
     process = subprocess.Popen([sys.executable, "-m", "tui.cli", "apply", first["plan_id"], "--yes"], cwd=workdir.path,
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state = workdir.path / ".qbsync" / "state.db"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            sent = sqlite3.connect(state).execute("select count(*) from journal where state = 'sent'").fetchone()[0]
-        except sqlite3.Error:
-            sent = 0
-        if sent:
-            break
-        time.sleep(0.001)
+    wait_for_journal(workdir, process, "state = 'sent'")
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the apply finished before it could be killed"
@@ -127,7 +118,8 @@ def test_w10_killed_while_creating_then_replanned_never_creates_twice(make_workd
 
     items = Counter(i["Name"] for i in qb.query_all("Item"))
     assert len(items) == 90 and max(items.values()) == 1
-    linked = sqlite3.connect(state).execute("select count(*) from links where entity = 'items'").fetchone()[0]
+    linked = sqlite3.connect(workdir.path / ".qbsync" / "state.db").execute(
+        "select count(*) from links where entity = 'items'").fetchone()[0]
     assert linked == 90
     assert [a for a in workdir.json("plan")["actions"] if a["kind"] == "create"] == []
 
