@@ -29,6 +29,7 @@ from rules.transforms import normalize_key
 from .clients.errors import ApiError, DuplicateName, RateLimited, ServerError, StaleObject
 from .clients.quickbooks import BatchOp, quote
 from .clients.retry import RetryPolicy
+from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
 from .entities import DOCUMENTS, KINDS, LISTS, EntityKind, precoro_form, precoro_record, quickbooks_body, quickbooks_record
 from .plan import Action, Plan
 from .records import get_path
@@ -40,20 +41,8 @@ QUICKBOOKS_BATCH_SIZE = 30
 UNANSWERED_IN_A_ROW = 3
 
 
-class StalePlanError(Exception):
-    """The plan no longer fits the rules or the company it was made for: make a new one."""
-
-
 class StopRequested(Exception):
     """The operator asked the apply to stop (it does, between two writes)."""
-
-
-class SupersededPlan(StalePlanError):
-    """Another plan was applied after this one was made (W6): its view of the state is out of date."""
-
-
-class SafetyLimitExceeded(Exception):
-    """The plan changes a larger share of linked records than rules.yaml's `safety` allows."""
 
 
 @dataclass

@@ -22,6 +22,7 @@ from rules.model import PrecoroConnection, QuickBooksConnection, Rules
 from .clients.auth import OAuthSession, OAuthTokens
 from .clients.precoro import PrecoroClient
 from .clients.quickbooks import Pacer, QuickBooksClient
+from .errors import NotConnected
 from .store import Store
 
 QUICKBOOKS_BASE_URLS = {
@@ -35,15 +36,6 @@ QUICKBOOKS_REVOKE_URL = "https://developer.api.intuit.com/v2/oauth2/tokens/revok
 PRECORO_BASE_URLS = {"com": "https://api.precoro.com", "us": "https://api.precoro.us"}
 # Precoro allows one request a second; locally nothing is throttled unless asked.
 PRECORO_MIN_INTERVAL = 1.0
-
-
-class ConnectionError_(Exception):
-    """A connection cannot be made: a credential or a setting is missing. The message says which;
-    `side` names the service ("quickbooks" or "precoro")."""
-
-    def __init__(self, message: str, side: str | None = None) -> None:
-        super().__init__(message)
-        self.side = side
 
 
 @dataclass
@@ -166,7 +158,7 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
 
     realm = qbc.realm_id or env.get("QUICKBOOKS_REALM_ID") or usable.get("realm_id")
     if not realm:
-        raise ConnectionError_(mismatch or "no QuickBooks company: run `qbsync connect quickbooks`, or set "
+        raise NotConnected(mismatch or "no QuickBooks company: run `qbsync connect quickbooks`, or set "
                                "connections.quickbooks.realm_id or QUICKBOOKS_REALM_ID", "quickbooks")
     # The app's id and secret go together: never the environment's id with a stored secret of another app.
     client_id = env.get("QUICKBOOKS_CLIENT_ID") or usable.get("client_id")
@@ -174,7 +166,7 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
     if not client_secret and usable.get("client_id") == client_id:
         client_secret = usable.get("client_secret")
     if not client_id or not client_secret:
-        raise ConnectionError_(mismatch or "QuickBooks is not connected: run `qbsync connect quickbooks`, or export "
+        raise NotConnected(mismatch or "QuickBooks is not connected: run `qbsync connect quickbooks`, or export "
                                "QUICKBOOKS_CLIENT_ID, QUICKBOOKS_CLIENT_SECRET and QUICKBOOKS_REFRESH_TOKEN", "quickbooks")
 
     env_refresh = env.get("QUICKBOOKS_REFRESH_TOKEN")
@@ -193,7 +185,7 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
         source, seed, token_url = "stored", usable.get("seed"), usable.get("token_url")
     else:
         if not env_refresh:
-            raise ConnectionError_(mismatch or "QuickBooks is not connected: run `qbsync connect quickbooks`, or "
+            raise NotConnected(mismatch or "QuickBooks is not connected: run `qbsync connect quickbooks`, or "
                                    "export QUICKBOOKS_REFRESH_TOKEN", "quickbooks")
         access = env.get("QUICKBOOKS_ACCESS_TOKEN") or ""
         # An access token from the environment is of unknown age: trusted for less than its hour,
@@ -279,7 +271,7 @@ def _connect_precoro(pcc: PrecoroConnection, store: Store, env: Mapping[str, str
     elif stored.get("email") and stored.get("token"):
         email, token, source = stored["email"], stored["token"], "stored"
     else:
-        raise ConnectionError_(mismatch or "Precoro is not connected: run `qbsync connect precoro`, or export "
+        raise NotConnected(mismatch or "Precoro is not connected: run `qbsync connect precoro`, or export "
                                "PRECORO_EMAIL and PRECORO_TOKEN", "precoro")
     client = PrecoroClient(base, email, token, min_interval=0.0 if pcc.environment == "local" else PRECORO_MIN_INTERVAL)
     describe = {"environment": pcc.environment, "base_url": base, "email": email, "credentials": source,

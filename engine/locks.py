@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .errors import QbsyncError
+
 POLL_SECONDS = 0.1
 
 _process_locks: dict[str, threading.Lock] = {}
@@ -41,7 +43,7 @@ class Holder:
         return f"{where} ({self.what}, since {self.since})"
 
 
-class LockBusy(Exception):
+class LockBusy(QbsyncError):
     """The lock is held by someone else and the caller would not wait."""
 
     def __init__(self, name: str, holder: Holder | None) -> None:

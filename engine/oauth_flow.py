@@ -30,16 +30,13 @@ from .clients.precoro import PrecoroClient
 from .clients.quickbooks import QuickBooksClient
 from .connections import (QUICKBOOKS_TOKEN_URL, QuickBooksEndpoints, iso_time, precoro_base_url, quickbooks_endpoints,
                           revoke_url_for)
+from .errors import ConnectRefused
 from .store import Store
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 # Any URL registered with the Intuit app works; nothing needs to listen on it unless `--listen`.
 DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
 PRECORO_KEY_PAGE = "Configuration -> Integrations -> API Key"
-
-
-class ConnectRefused(Exception):
-    """Connecting or disconnecting did not happen; the message says why and what to do."""
 
 
 @dataclass(frozen=True, repr=False)

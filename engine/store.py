@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from .errors import InsecureStateFile, StateFileError
 from .locks import FileLock
 
 from .plan import Action, Plan
@@ -114,12 +115,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
 
-class InsecureStateFile(Exception):
-    """The state file can be read by other users while it may hold tokens."""
-
-
-class StateFileError(Exception):
-    """The state file cannot be opened or written (a directory, a read-only disk, no permission)."""
 
 
 class Store:

@@ -16,7 +16,9 @@ from typing import Any, Callable, Iterable
 import rules as rules_pkg
 from rules.model import Rules
 
-from .apply import ActionResult, ApplyReport, SafetyLimitExceeded, StalePlanError, SupersededPlan, apply_plan, build_units
+from .apply import ActionResult, ApplyReport, apply_plan, build_units
+from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound, SafetyLimitExceeded, StalePlanError,
+                     SupersededPlan, UsageError)
 from .clients.errors import ApiError, NotFound
 from .connections import Connected, connect, saved_connections
 from .documents import APPROVED_STATUSES, plan_documents
@@ -38,18 +40,6 @@ Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
 # of them, through their links.
 SUPPORTED = ("chart_of_accounts", "classes", "locations", "taxes", "terms", "suppliers", "items", "invoices",
              "purchase_orders")
-
-
-class PlanNotFound(Exception):
-    """No saved plan with that id (or no plan at all yet)."""
-
-
-class Interrupted(Exception):
-    """The operator stopped the work; nothing was left half done."""
-
-
-class MappingRefused(Exception):
-    """A manual map or unmap that the rules or the data do not allow; the message says why."""
 
 
 def default_state_path(rules_path: Path) -> Path:
@@ -117,11 +107,11 @@ class SyncSession:
         names = list(only) if only else [s for s in SUPPORTED if self.enabled(s)]
         unknown = [n for n in names if n not in SECTIONS]
         if unknown:
-            raise ValueError(f"unknown entity {unknown[0]!r}; expected one of {', '.join(SECTIONS)}")
+            raise UsageError(f"unknown entity {unknown[0]!r}; expected one of {', '.join(SECTIONS)}")
         names = [s for s in SUPPORTED if s in names]  # dependencies first, whatever order was asked
         disabled = [n for n in names if not self.enabled(n)]
         if disabled:
-            raise ValueError(f"{disabled[0]} are turned off in {self.rules_path}; turn them on there to sync them")
+            raise UsageError(f"{disabled[0]} are turned off in {self.rules_path}; turn them on there to sync them")
         return [SECTIONS[n] for n in names]
 
     def references(self) -> References:
@@ -341,14 +331,14 @@ class SyncSession:
     def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> str:
         """Record a decision on a conflict; returns the action's full id."""
         if decision not in ("precoro", "quickbooks", "skip"):
-            raise ValueError("a decision is one of: precoro, quickbooks, skip")
+            raise DecisionRefused("a decision is one of: precoro, quickbooks, skip")
         plan_id = self._plan_id(plan_id)
         found = self.store.action_kind(plan_id, action_id)
         if found is None:
             raise PlanNotFound(f"plan {plan_id} has no action {action_id!r}")
         full_id, kind = found
         if kind != "conflict":
-            raise ValueError(f"action {full_id} is a {kind}, not a conflict; only conflicts take a decision")
+            raise DecisionRefused(f"action {full_id} is a {kind}, not a conflict; only conflicts take a decision")
         self.store.set_decision(plan_id, full_id, decision)
         return full_id
 

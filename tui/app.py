@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from engine.plan import Action, Plan
+from rules import RulesError
 from engine.review import Outcome, apply_summary, carried_decisions, outcome_of, outcomes_from_history
 
 from .dialogs.confirm import ConfirmApply
@@ -821,7 +822,7 @@ def _title(description: str) -> str:
 
 
 def _is_rules_error(error: Exception) -> bool:
-    return any(cls.__name__ == "RulesError" for cls in type(error).__mro__)
+    return isinstance(error, RulesError)
 
 
 def run_app(rules_path: Path, state_path: str | None) -> int:

@@ -395,7 +395,7 @@ def _ask(prompt: str, *, secret: bool = False) -> str:
     print(prompt, file=sys.stderr, flush=True)
     line = sys.stdin.readline()
     if not line:
-        from engine.oauth_flow import ConnectRefused
+        from engine.errors import ConnectRefused
 
         raise ConnectRefused(f"no answer to {prompt.strip().rstrip(':')!r} (end of input); nothing was saved")
     return line.strip()
@@ -516,8 +516,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:  # every failure ends as one clear line, never a traceback with secrets
-        if type(exc).__name__ == "Interrupted":
-            return _interrupted(args.command)
         return _report_error(exc)
 
 
@@ -532,22 +530,24 @@ def _interrupted(command: str) -> int:
 
 def _report_error(exc: Exception) -> int:
     import rules
+    from engine.errors import Interrupted, QbsyncError
 
     if isinstance(exc, rules.RulesError):
         print(str(exc), file=sys.stderr)
         print("qbsync: the rules file is not valid; nothing was run", file=sys.stderr)
         return EXIT_ERROR
+    if isinstance(exc, Interrupted):
+        print(f"\nqbsync: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if isinstance(exc, QbsyncError):
+        print(f"qbsync: {exc}", file=sys.stderr)
+        return exc.exit_code
     if isinstance(exc, FileNotFoundError):
         print(f"qbsync: {exc.filename}: no such file", file=sys.stderr)
         return EXIT_ERROR
     if isinstance(exc, OSError):  # a directory given as a file, a symlink loop, no permission, ...
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"qbsync: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_ERROR
-    known = ("StalePlanError", "SafetyLimitExceeded", "PlanNotFound", "MappingRefused", "ConnectionError_", "ApiError",
-             "InsecureStateFile", "StateFileError", "ConnectRefused", "LockBusy", "ValueError")
-    if any(cls.__name__ in known for cls in type(exc).__mro__):
-        print(f"qbsync: {exc}", file=sys.stderr)
         return EXIT_ERROR
     raise exc
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from rules.model import SIDE_NAMES
 
+from ..errors import QbsyncError
 
-class ApiError(Exception):
+
+class ApiError(QbsyncError):
     """A request the remote API refused or could not answer.
 
     `code` is the remote's own error code as a string (QuickBooks Fault `code`, e.g. "6240";

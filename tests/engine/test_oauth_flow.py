@@ -21,11 +21,11 @@ from engine.connections import (
     QUICKBOOKS_BASE_URLS,
     QUICKBOOKS_REVOKE_URL,
     QUICKBOOKS_TOKEN_URL,
-    ConnectionError_,
     connect,
     quickbooks_endpoints,
     saved_connections,
 )
+from engine.errors import NotConnected
 from engine.local.serve import LocalApis
 from engine.oauth_flow import (
     ACCOUNTING_SCOPE,
@@ -305,7 +305,7 @@ def test_stored_rotation_wins_over_the_retired_environment_token(rules, store, a
 def test_a_stored_connection_for_another_environment_is_not_used(tmp_path, rules, store, apis):
     connected_store(rules, store, apis)
     sandbox = rules_pkg.load(write_rules(tmp_path / "s.yaml", "{environment: sandbox}", "{environment: com}"))
-    with pytest.raises(ConnectionError_, match="stored QuickBooks connection is for local") as caught:
+    with pytest.raises(NotConnected, match="stored QuickBooks connection is for local") as caught:
         connect(sandbox, store, state_dir=tmp_path, env={})
     assert caught.value.side == "quickbooks"
     status = saved_connections(sandbox, store, caught.value)
