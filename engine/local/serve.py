@@ -18,9 +18,11 @@ from typing import Any
 from .http import ServedApp, serve_in_thread
 from . import demo
 from .precoro import Faults as PrecoroFaults
-from .precoro import PrecoroApp, PrecoroState, PrecoroThrottle
+from .precoro import PrecoroApp, PrecoroState
+from .precoro import Throttle as PrecoroThrottle
 from .quickbooks import Faults as QuickBooksFaults
-from .quickbooks import QuickBooksApp, QuickBooksState, Throttle
+from .quickbooks import QuickBooksApp, QuickBooksState
+from .quickbooks import Throttle as QuickBooksThrottle
 
 LOCAL_CLIENT_ID = "qbsync-local"
 LOCAL_PRECORO_EMAIL = "operator@demo.precoro.example"
@@ -54,7 +56,7 @@ class LocalApis:
         if fresh:
             seed_data(quickbooks, precoro, seed, realm)
 
-        qb_app = QuickBooksApp(quickbooks, throttle=Throttle() if throttle else None,
+        qb_app = QuickBooksApp(quickbooks, throttle=QuickBooksThrottle() if throttle else None,
                                faults=QuickBooksFaults(faults, fault_seed) if faults else None)
         pc_app = PrecoroApp(precoro, throttle=PrecoroThrottle() if throttle else None,
                             faults=PrecoroFaults(faults, fault_seed) if faults else None)

@@ -63,7 +63,7 @@ Our conventions, where the public documentation leaves the real shape unknown:
   gave (no /locations endpoint). Documents are created through the state API only.
 - References (supplier, item, option, parent) resolve when read: a rename shows everywhere;
   a deleted item reads as `item: null` on document lines.
-- Throttling is off unless a `PrecoroThrottle` is given. The identical-GET rule answers with
+- Throttling is off unless a `Throttle` is given. The identical-GET rule answers with
   the documented sample's `"Route based limiter by minute"` and `RateLimit-Limit` 1; the
   1 request/second limit answers `"Concurrency limiter"`; then `"Hourly limiter"`, `"Daily
   limiter"`. Refused requests do not count. Every response carries a `Date` header from the
@@ -76,6 +76,6 @@ Our conventions, where the public documentation leaves the real shape unknown:
 from .app import PrecoroApp
 from .faults import Faults
 from .state import InvalidChange, PrecoroState, UnknownRecord
-from .throttle import PrecoroThrottle
+from .throttle import Throttle
 
-__all__ = ["Faults", "InvalidChange", "PrecoroApp", "PrecoroState", "PrecoroThrottle", "UnknownRecord"]
+__all__ = ["Faults", "InvalidChange", "PrecoroApp", "PrecoroState", "Throttle", "UnknownRecord"]

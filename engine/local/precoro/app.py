@@ -1,9 +1,11 @@
-"""The local Precoro API as a plain WSGI app: auth, paging, filters, form writes, throttling, faults."""
+"""The app of the local Precoro: a plain WSGI app doing auth, paging, filters, form writes, throttling, faults.
+
+The route table is `routes.py`; the endpoints it is built from are declared in `resources.py`.
+"""
 
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -12,14 +14,16 @@ from http import HTTPStatus
 from typing import Any, Callable, Iterable, Mapping
 
 from . import faults as fault_kinds
+from . import routes
 from .dates import parse_modified_since
 from .faults import Faults
 from .forms import Field, FieldError, FormErrors, FormValue, parse_php_form, validate
 from .kinds import KINDS
 from .render import compact_json
-from .resources import COLLECTIONS, DEFAULT_PER_PAGE, EXTERNAL_ID, PAGE_SIZES, Collection
+from .resources import DEFAULT_PER_PAGE, EXTERNAL_ID, PAGE_SIZES, Collection
+from .routes import NoRoute
 from .state import InvalidChange, PrecoroState, UnknownRecord
-from .throttle import PrecoroThrottle
+from .throttle import Throttle
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -91,23 +95,23 @@ class Request:
 Handler = Callable[[Request, Collection, int | None, int | None], Response]
 
 
-@dataclass(frozen=True)
-class _Route:
-    pattern: re.Pattern[str]
-    collection: Collection
-    handlers: dict[str, Handler]
-
-
 class PrecoroApp:
     """WSGI callable. Serve it with `engine.local.http.serve_in_thread` or `httpx.WSGITransport`."""
 
     def __init__(
-        self, state: PrecoroState, *, throttle: PrecoroThrottle | None = None, faults: Faults | None = None
+        self, state: PrecoroState, *, throttle: Throttle | None = None, faults: Faults | None = None
     ) -> None:
         self.state = state
         self.throttle = throttle
         self.faults = faults
-        self._routes = [route for collection in COLLECTIONS for route in self._routes_of(collection)]
+        self._handlers: dict[str, Handler] = {
+            routes.LIST: self._list,
+            routes.SHOW: self._show,
+            routes.CREATE: self._create,
+            routes.UPDATE: self._update,
+            routes.PATCH: self._patch,
+            routes.DELETE: self._delete,
+        }
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         request = Request(environ)
@@ -159,44 +163,15 @@ class PrecoroApp:
         return Response(204)
 
     def _route(self, request: Request) -> tuple[Collection, Handler, int | None, int | None]:
-        allowed: set[str] = set()
-        for route in self._routes:
-            match = route.pattern.match(request.path)
-            if match is None:
-                continue
-            handler = route.handlers.get(request.method)
-            if handler is None:
-                allowed.update(route.handlers)
-                continue
-            groups = match.groupdict()
-            parent = int(groups["parent"]) if groups.get("parent") else None
-            key = int(groups["key"]) if groups.get("key") else None
-            return route.collection, handler, parent, key
-        if allowed:
-            error = _message(405, "Method Not Allowed")
-            error.response.headers.append(("Allow", ", ".join(sorted(allowed))))
-            raise error
-        raise _message(404, f'No route found for "{request.method} {request.path}"')
-
-    def _routes_of(self, collection: Collection) -> list[_Route]:
-        base = re.escape(collection.path).replace(re.escape("{parent}"), r"(?P<parent>\d+)")
-        on_collection: dict[str, Handler] = {}
-        on_member: dict[str, Handler] = {}
-        if collection.read:
-            on_collection["GET"] = self._list
-            on_member["GET"] = self._show
-        if collection.create is not None:
-            on_collection["POST"] = self._create
-        if collection.update is not None:
-            on_member["PUT"] = self._update
-        if collection.patch:
-            on_member["PATCH"] = self._patch
-        if collection.delete:
-            on_member["DELETE"] = self._delete
-        return [
-            _Route(re.compile(f"^{base}$"), collection, on_collection),
-            _Route(re.compile(f"^{base}/(?P<key>\\d+)$"), collection, on_member),
-        ]
+        try:
+            found = routes.match(request.method, request.path)
+        except NoRoute as missing:
+            if missing.allowed:
+                error = _message(405, "Method Not Allowed")
+                error.response.headers.append(("Allow", ", ".join(sorted(missing.allowed))))
+                raise error from None
+            raise _message(404, f'No route found for "{request.method} {request.path}"') from None
+        return found.collection, self._handlers[found.action], found.parent, found.key
 
     # -- handlers --------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Reproducible server failures for resilience tests: 500/503 before the work, 500 or a drop after it."""
+"""The faults of the local Precoro: reproducible 500/503 before the work, 500 or a drop after it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The local Precoro's data: records of every kind in sqlite, plus the state API used by seeds and tests.
+"""The state of the local Precoro: records of every kind in sqlite, plus the state API used by seeds and tests.
 
 The state API speaks *stored fields* (see `kinds.py`): references are plain ids, e.g.
 `insert("items", {"name": "Desk", "supplier": 5, "itemCustomFields": {3: 17}})`. It bypasses HTTP

@@ -1,4 +1,4 @@
-"""Precoro's documented rate limits, enforced per API user: 429 with the retry time in the JSON body."""
+"""The throttle of the local Precoro: the documented rate limits per API user, 429 with the retry time in the body."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class _Window:
 
 
 class _UserLimits:
-    def __init__(self, throttle: PrecoroThrottle) -> None:
+    def __init__(self, throttle: Throttle) -> None:
         self.windows = [
             _Window(limiter, limit, seconds)
             for limiter, limit, seconds in (
@@ -69,7 +69,7 @@ class _UserLimits:
         self.recent_gets: OrderedDict[str, float] = OrderedDict()
 
 
-class PrecoroThrottle:
+class Throttle:
     """Off unless given to the app. Limits are per API user; `None` turns one limit off.
 
     Refused requests do not count against a limit. Writes are exempt from the duplicate-GET rule

@@ -5,8 +5,8 @@ protocol, `Throttle` and `Faults` optionally add the real limits and injected fa
 """
 
 from .app import QuickBooksApp
-from .injection import Faults
-from .limits import Throttle
+from .faults import Faults
+from .throttle import Throttle
 from .state import QuickBooksState
 
 __all__ = ["Faults", "QuickBooksApp", "QuickBooksState", "Throttle"]

@@ -1,7 +1,8 @@
-"""The local QuickBooks Online API as a WSGI app: the real paths, envelopes and status codes.
+"""The app of the local QuickBooks Online: a WSGI app with the real paths, envelopes and status codes.
 
 Served over loopback HTTP (`engine.local.http.serve_in_thread`) or in-process
-(`httpx.WSGITransport(app=...)`). Paths, all on one host:
+(`httpx.WSGITransport(app=...)`). The routes are few and are matched here (`_route`, then
+`_dispatch` under `/v3`), not in a table of their own. Paths, all on one host:
 
 - `/v3/company/{realm}/...` — the Accounting API: `{entity}` create/update/delete, `{entity}/{id}`
   read, `preferences`, `companyinfo/{id}`, `query` (GET `?query=` or POST `application/text`),
@@ -33,8 +34,8 @@ from urllib.parse import parse_qs, urlencode
 from . import errors
 from .entities import BY_PATH, ENTITIES, Entity
 from .errors import QboError
-from .injection import Faults, after_write
-from .limits import Throttle
+from .faults import Faults, after_write
+from .throttle import Throttle
 from .oauth import OAuthError
 from .state import QuickBooksState
 

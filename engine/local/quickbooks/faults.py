@@ -1,4 +1,4 @@
-"""Optional fault injection: HTTP 500/503 and dropped connections, reproducible from a seed.
+"""The faults of the local QuickBooks: optional HTTP 500/503 and dropped connections, reproducible from a seed.
 
 Each /v3 request draws one decision from a seeded random generator, in arrival order, so the same
 seed and the same sequence of requests give the same faults. The `*_after_write` kinds let the

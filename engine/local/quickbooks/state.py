@@ -1,4 +1,4 @@
-"""The local QuickBooks companies, kept in sqlite: records, deletions, stored responses, realms.
+"""The state of the local QuickBooks: its companies in sqlite (records, deletions, stored responses, realms).
 
 One connection guarded by one re-entrant lock, so the threaded server and tests may share a state;
 tables are prefixed `qbo_` because the local Precoro may use the same file. Each record is a row

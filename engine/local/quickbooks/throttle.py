@@ -1,4 +1,4 @@
-"""Optional throttling of the local QuickBooks, per realm, as the real API limits apps (fact sheet §7).
+"""The throttle of the local QuickBooks: optional per-realm limits, as the real API limits apps (fact sheet §7).
 
 Documented limits: 500 requests per minute (batch calls included), 40 batch calls per minute and
 10 concurrent requests, per realm. A refused request gets HTTP 429 and Fault code 3001 with the

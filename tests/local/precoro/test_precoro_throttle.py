@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.clients.errors import RateLimited
-from engine.local.precoro import PrecoroThrottle
+from engine.local.precoro import Throttle
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def throttled(serve, clock):
     """Serve with a throttle on the fake clock; only the limits a test names are on."""
 
     def start(*, per_second=None, per_hour=None, per_day=None, duplicate_get_window_seconds=None):
-        throttle = PrecoroThrottle(per_second, per_hour, per_day, duplicate_get_window_seconds, clock=clock.time)
+        throttle = Throttle(per_second, per_hour, per_day, duplicate_get_window_seconds, clock=clock.time)
         return serve(throttle=throttle)
 
     return start

@@ -13,8 +13,7 @@ import pytest
 from engine.clients.auth import StaticToken
 from engine.clients.quickbooks import QuickBooksClient
 from engine.local.http import ServedApp, serve_in_thread
-from engine.local.quickbooks import QuickBooksApp, QuickBooksState
-from engine.local.quickbooks.injection import Faults
+from engine.local.quickbooks import Faults, QuickBooksApp, QuickBooksState
 
 # Real captured QuickBooks payloads (public data; where each comes from: tests/fixtures/qbo/SOURCES.md).
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "qbo"
