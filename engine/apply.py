@@ -1,18 +1,20 @@
-"""Carry out the approved actions of a saved plan, exactly once (W1-W4).
+"""Carry out the approved actions of a saved plan, exactly once (W1-W4), sending the writes the plan holds.
 
 The approved actions are folded into write units, one per remote record, so a record touched by an
-update and a decided conflict gets one write against the version the plan saw. QuickBooks units go
-in batches of up to 30; each batch is stored with its `requestid` before it is sent, so after a
-crash the same request is sent again and QuickBooks answers with the first response instead of
-writing twice. Precoro has no request ids: its creates carry `externalId` (the QuickBooks id) and a
-create whose outcome is unknown is looked up by it before it is sent again. Every outcome, with its
-link, baseline and audit row, is committed in one transaction.
+update and a decided conflict gets one write against the version the plan saw. Apply reads no
+rules: each action carries its request (`plan.Write`); only the ids of records created earlier in
+the same apply are filled in, so a first sync is one plan and one apply.
+
+QuickBooks units go in batches of up to 30; each batch is stored with its `requestid` before it is
+sent, so after a crash the same request is sent again and QuickBooks answers with the first
+response instead of writing twice. Precoro has no request ids: its creates carry `externalId` (the
+QuickBooks id) and a create whose outcome is unknown is looked up by it before it is sent again.
+Every outcome, with its link, baseline and audit row, is committed in one transaction.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
 import socket
@@ -23,18 +25,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from rules.model import Rules, Side, other_side
-from rules.transforms import normalize_key
+from rules.model import Rules, other_side
+from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
 
 from .clients.errors import ApiError, DuplicateName, RateLimited, ServerError, StaleObject
 from .clients.quickbooks import BatchOp, quote
 from .clients.retry import RetryPolicy
+from .entities import BY_KIND
 from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
-from .entities import DOCUMENTS, KINDS, LISTS, EntityKind, precoro_form, precoro_record, quickbooks_body, quickbooks_record
-from .plan import Action, Plan
-from .records import get_path
-from .references import References
+from .plan import Action, Plan, Write
+from .records import DELETED_SUFFIX, get_path
 from .store import Store
+from .targets import name_key
+from .writes import Unresolved, WriteUnit, build_units, precoro_form, quickbooks_body, waits_of
 
 QUICKBOOKS_BATCH_SIZE = 30
 # Precoro writes that met no answer even after their retries, one after another: the service is down.
@@ -80,33 +83,6 @@ class ApplyReport:
                 "counts": self.counts(), "stopped": self.stopped}
 
 
-@dataclass
-class WriteUnit:
-    """Everything one remote record receives from this plan."""
-
-    key: str
-    side: Side
-    kind: EntityKind
-    op: str  # create | update
-    record_id: str | None  # the target record (None for a create)
-    precoro_id: str | None
-    quickbooks_id: str | None
-    version: str | None
-    name: str
-    fields: dict[str, Any] = field(default_factory=dict)  # canonical values to write
-    base: dict[str, Any] = field(default_factory=dict)  # current nested QuickBooks objects the write touches
-    body: dict[str, Any] | None = None  # a whole QuickBooks body built by the planner (documents)
-    request: dict[str, Any] | None = None  # a whole Precoro request built by the planner (lists): path, form
-    sources: dict[str, Any] = field(default_factory=dict)  # the other side's value of each field
-    active: bool | None = None
-    actions: list[Action] = field(default_factory=list)
-
-    def fingerprint(self) -> str:
-        """What this write sends, as a digest: the next plan knows the same write failed before (W9)."""
-        sent = {"fields": self.fields, "active": self.active, "body": self.body, "request": self.request}
-        return hashlib.sha1(json.dumps(sent, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -115,54 +91,12 @@ def operator_name() -> str:
     return os.environ.get("QBSYNC_OPERATOR") or getpass.getuser()
 
 
-def build_units(actions: list[Action]) -> list[WriteUnit]:
-    units: dict[str, WriteUnit] = {}
-    for action in actions:
-        kind = KINDS[action.entity]
-        if action.kind == "conflict":
-            side: Side = other_side(action.decision)  # taking Precoro's value writes QuickBooks
-            values = action.extra.get("writes", {}).get(side, {})
-            sources = {c.field: getattr(c, action.decision) for c in action.changes}
-        elif action.kind in ("create", "update", "deactivate", "reactivate"):
-            side = action.target
-            source_side = other_side(side)
-            values = {c.field: c.after for c in action.changes}
-            sources = {c.field: getattr(c, source_side) for c in action.changes}
-        else:
-            continue
-        record_id = action.precoro_id if side == "precoro" else action.quickbooks_id
-        if action.kind == "create":
-            key = f"{side}:{kind.kind}:new:{action.precoro_id or action.quickbooks_id}"
-        else:
-            key = f"{side}:{kind.kind}:{record_id}"
-        unit = units.get(key)
-        if unit is None:
-            unit = units[key] = WriteUnit(
-                key=key, side=side, kind=kind, op="create" if action.kind == "create" else "update",
-                record_id=None if action.kind == "create" else record_id,
-                precoro_id=action.precoro_id, quickbooks_id=action.quickbooks_id,
-                version=action.versions.get(side), name=action.name,
-            )
-        unit.fields.update(values)
-        unit.sources.update(sources)
-        unit.base.update(action.extra.get("quickbooks_base") or {})
-        unit.body = action.extra.get("quickbooks_body", unit.body)
-        unit.request = action.extra.get("precoro_request", unit.request)
-        if action.kind in ("deactivate", "reactivate"):
-            unit.active = action.kind == "reactivate"
-            if action.kind == "reactivate" and side == "quickbooks" and action.extra.get("name"):
-                # QuickBooks keeps " (deleted)" on the name of a reactivated record unless told otherwise.
-                unit.fields.setdefault("name", action.extra["name"])
-        unit.actions.append(action)
-    return list(units.values())
-
-
 class Applier:
     """One apply run over one saved plan."""
 
     def __init__(self, store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, realm_id: str,
                  on_result: Callable[[ActionResult, int, int], None] | None = None,
-                 retry_failed: bool = False, refs: References | None = None, force: bool = False,
+                 retry_failed: bool = False, force: bool = False,
                  clock: Callable[[], str] | None = None, stop: threading.Event | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.store = store
@@ -173,9 +107,8 @@ class Applier:
         self.retry = RetryPolicy()
         self.force = force
         self.clock = clock or _now
-        self.refs = refs
         self.plan = plan
-        self.rules = rules
+        self.rules = rules  # only to check the plan was made under these rules, and for the safety brake
         self.qb = quickbooks
         self.pc = precoro
         self.realm = realm_id
@@ -185,8 +118,9 @@ class Applier:
         self.report = ApplyReport(plan.id)
         self._total = 0
         self._results: dict[str, ActionResult] = {}
+        self._created: dict[str, str] = {}  # action id -> the id of the record it created (placeholders)
         self._run_serial: int | None = None  # taken by this run's first write (W6)
-        self._recent_indexes: dict[EntityKind, tuple[dict, dict]] = {}
+        self._recent_indexes: dict[str, tuple[dict, dict]] = {}
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -199,7 +133,7 @@ class Applier:
     def _audit(self, action: Action, status: str, reason: str = "", response: Any = None) -> None:
         if action.kind == "conflict":
             before = {c.field: {"precoro": c.precoro, "quickbooks": c.quickbooks} for c in action.changes}
-            after = action.extra["writes"][action.write_target] if action.write_target else {}
+            after = {c.field: getattr(c, action.decision) for c in action.changes} if action.write_target else {}
         else:
             before = {c.field: c.before for c in action.changes}
             after = {c.field: c.after for c in action.changes}
@@ -210,14 +144,17 @@ class Applier:
             before=before, after=after, response=response,
         )
 
-    # -- the run -------------------------------------------------------------------------------
-
     def _begin_write(self) -> None:
         """Called inside the transaction of each write: the run's first one takes the next serial,
         which makes every plan made before it superseded (W6)."""
         if self._run_serial is None:
             self._run_serial = self.store.begin_apply_run(self.plan.id, who=self.who, at=self.clock(),
                                                           pid=os.getpid(), host=socket.gethostname())
+
+    def _created_id(self, action_id: str) -> str | None:
+        return self._created.get(action_id)
+
+    # -- the run -------------------------------------------------------------------------------
 
     def run(self) -> ApplyReport:
         if self.plan.rules_digest != self.rules.digest:
@@ -244,6 +181,10 @@ class Applier:
         todo = self._select(journal)
         self._total = len(self.plan.actions)
         self.store.set_plan_state(self.plan.id, "applying")
+        for row in journal.values():  # what earlier runs of this plan created: placeholders resolve to it
+            for action_id in json.loads(row.get("action_ids") or "[]"):
+                if row.get("created_id"):
+                    self._created[action_id] = row["created_id"]
 
         for action in todo:
             if action.kind in ("link", "unlink"):
@@ -266,8 +207,7 @@ class Applier:
                     self._result(action, status, previous.get("last_error") or "")
         pending = [u for u in units if not self._settled(u, journal)]
         try:
-            self._apply_quickbooks([u for u in pending if u.side == "quickbooks"])
-            self._apply_precoro([u for u in pending if u.side == "precoro"], journal)
+            self._in_waves(pending, journal)
         except StopRequested:
             self.report.stopped = ("stopped at your request between two writes; nothing is half recorded. Run the same "
                                    "apply again to finish; nothing will be written twice.")
@@ -282,6 +222,36 @@ class Applier:
         self.store.set_plan_state(self.plan.id, "applied" if self.report.ok else "partial")
         return self.report
 
+    def _in_waves(self, pending: list[WriteUnit], journal: dict) -> None:
+        """Send what can go now, then what waited for it: a write that refers to a record created in
+        this apply goes once that record exists, in a later batch."""
+        first = True
+        while pending:
+            ready, waiting = [], []
+            for unit in pending:
+                waits = [a for a in self._waits(unit) if a not in self._created]
+                gone = [a for a in waits if a in self._results and self._results[a].status != "applied"]
+                if gone:
+                    for action in unit.actions:
+                        self._result(action, "skipped", f"depends on action {gone[0]}, which was not applied")
+                elif waits:
+                    waiting.append(unit)
+                else:
+                    ready.append(unit)
+            if not ready:
+                for unit in waiting:
+                    for action in unit.actions:
+                        self._result(action, "skipped", "depends on a record this apply did not create")
+                return
+            self._apply_quickbooks([u for u in ready if u.side == "quickbooks"], resend_open=first)
+            self._apply_precoro([u for u in ready if u.side == "precoro"], journal)
+            first = False
+            pending = waiting
+
+    @staticmethod
+    def _waits(unit: WriteUnit) -> list[str]:
+        return waits_of(unit.write.values)
+
     def _check_safety(self) -> None:
         """octoDNS's brake: refuse to rewrite most of a company at once unless the operator forces it."""
         limit = self.rules.safety
@@ -290,7 +260,7 @@ class Applier:
             if action.executable and action.kind in ("update", "deactivate", "conflict") and action.precoro_id:
                 touched.setdefault(action.entity, set()).add(action.precoro_id)
         for entity, records in touched.items():
-            section = KINDS[entity].section
+            section = BY_KIND[entity].section
             linked = self.store.count_links(section, self.realm)
             if linked >= limit.min_linked and len(records) > limit.max_change_share * linked:
                 raise SafetyLimitExceeded(
@@ -337,40 +307,44 @@ class Applier:
     # -- links ---------------------------------------------------------------------------------
 
     def _apply_local(self, action: Action) -> None:
-        kind = KINDS[action.entity]
+        section = BY_KIND[action.entity].section
         with self.store.transaction():
             self._begin_write()
             if action.kind == "link":
-                clash = self.store.link_for(kind.section, self.realm, quickbooks_id=action.quickbooks_id)
+                clash = self.store.link_for(section, self.realm, quickbooks_id=action.quickbooks_id)
                 if clash and clash["precoro_id"] != action.precoro_id:
                     reason = f"QuickBooks record {action.quickbooks_id} is already linked to Precoro {clash['precoro_id']}"
                     self.store.put_journal(self.plan.id, f"local:{action.id}", side="local", op="link", state="refused", last_error=reason, updated_at=self.clock())
                     self._audit(action, "refused", reason)
                     self._result(action, "refused", reason)
                     return
-                self.store.put_link(kind.section, self.realm, action.precoro_id, action.quickbooks_id,
-                                    how=action.extra.get("how", "matched"), since=self.clock(),
-                                    baseline=action.extra.get("baseline", {}),
-                                    active=action.extra.get("active", {"precoro": True, "quickbooks": True}))
+                facts = action.link
+                self.store.put_link(section, self.realm, action.precoro_id, action.quickbooks_id,
+                                    how=facts.how if facts else "matched", since=self.clock(),
+                                    baseline=facts.baseline if facts else {},
+                                    active=facts.active if facts and facts.active else {"precoro": True, "quickbooks": True})
             else:
-                self.store.remove_link(kind.section, self.realm, action.precoro_id, hold=action.extra.get("hold"),
-                                       hold_side=action.extra.get("hold_side", "precoro"),
-                                       hold_quickbooks_id=action.extra.get("hold_quickbooks_id"), since=self.clock())
+                hold = action.hold
+                self.store.remove_link(section, self.realm, action.precoro_id, hold=hold.reason if hold else None,
+                                       hold_side=hold.side if hold else "precoro",
+                                       hold_quickbooks_id=hold.other_id if hold and hold.side == "precoro" else None,
+                                       since=self.clock())
             self.store.put_journal(self.plan.id, f"local:{action.id}", side="local", op=action.kind,
-                                    action_ids=[action.id], state="done", updated_at=self.clock())
+                                   action_ids=[action.id], state="done", updated_at=self.clock())
             self._audit(action, "applied")
         self._result(action, "applied")
 
     # -- QuickBooks ----------------------------------------------------------------------------
 
-    def _apply_quickbooks(self, units: list[WriteUnit]) -> None:
+    def _apply_quickbooks(self, units: list[WriteUnit], *, resend_open: bool) -> None:
         by_key = {u.key: u for u in units}
-        # First finish batches a previous run sent without seeing the answer: same body, same request id.
-        for batch in self.store.open_batches(self.plan.id):
-            self._begin_write()
-            keys = json.loads(batch["units"])
-            ops = [BatchOp(**op) for op in json.loads(batch["body"])]
-            self._send_batch(batch["id"], batch["requestid"], ops, [by_key.get(k) for k in keys])
+        if resend_open:
+            # First finish batches a previous run sent without seeing the answer: same body, same request id.
+            for batch in self.store.open_batches(self.plan.id):
+                self._begin_write()
+                keys = json.loads(batch["units"])
+                ops = [BatchOp(**op) for op in json.loads(batch["body"])]
+                self._send_batch(batch["id"], batch["requestid"], ops, [by_key.get(k) for k in keys])
         journal = self.store.journal(self.plan.id)
         remaining = [u for u in units if not self._settled(u, journal)]
         # W10: a create another plan sent without seeing the answer (a crash, then a re-plan) may
@@ -379,35 +353,27 @@ class Applier:
         if doubtful:
             found = self._quickbooks_origins([u for u in remaining if u.key in doubtful])
             for unit, obj in found:
-                self._created(unit, obj, adopted="found in QuickBooks by its name: an earlier, interrupted apply "
-                                                 "created it (W10)")
+                self._created_unit(unit, obj, adopted="found in QuickBooks by its name: an earlier, interrupted apply "
+                                                      "created it (W10)")
             adopted = {unit.key for unit, _ in found}
             remaining = [u for u in remaining if u.key not in adopted]
         for start in range(0, len(remaining), QUICKBOOKS_BATCH_SIZE):
             if self.stop.is_set():
                 raise StopRequested()
             chunk = remaining[start:start + QUICKBOOKS_BATCH_SIZE]
-            ops = [self._quickbooks_op(i, unit) for i, unit in enumerate(chunk)]
+            ops = []
+            for index, unit in enumerate(chunk):
+                ops.append(BatchOp(bid=f"b{index}", operation=unit.op, entity=unit.write.collection,
+                                   body=quickbooks_body(unit.write, self._created_id)))
             batch_id = uuid.uuid4().hex
             requestid = uuid.uuid4().hex  # <= 36 characters, as batch request ids must be
             with self.store.transaction():
                 self._begin_write()
                 for unit in chunk:
                     self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op,
-                                            action_ids=[a.id for a in unit.actions], updated_at=self.clock())
+                                           action_ids=[a.id for a in unit.actions], updated_at=self.clock())
                 self.store.put_batch(batch_id, self.plan.id, requestid, [asdict(op) for op in ops], [u.key for u in chunk])
             self._send_batch(batch_id, requestid, ops, chunk)
-
-    def _quickbooks_op(self, index: int, unit: WriteUnit) -> BatchOp:
-        if unit.body is not None:
-            return BatchOp(bid=f"b{index}", operation=unit.op, entity=unit.kind.quickbooks, body=unit.body)
-        rules = self.rules.entity(unit.kind.section)
-        body = quickbooks_body(rules, unit.fields, unit.base)
-        if unit.active is not None:
-            body["Active"] = unit.active
-        if unit.op == "update":
-            body.update({"Id": unit.record_id, "SyncToken": unit.version, "sparse": True})
-        return BatchOp(bid=f"b{index}", operation=unit.op, entity=unit.kind.quickbooks, body=body)
 
     def _send_batch(self, batch_id: str, requestid: str, ops: list[BatchOp], units: list[WriteUnit | None]) -> None:
         outcomes = self.qb.batch(ops, requestid=requestid)
@@ -422,14 +388,14 @@ class Applier:
             elif outcome is None or outcome.error is not None:
                 self._unit_failed(unit, outcome.error if outcome else ServerError("no answer for this item", service="QuickBooks"))
             else:
-                self._created(unit, outcome.obj) if unit.op == "create" else self._updated(unit, outcome.obj)
+                self._created_unit(unit, outcome.obj) if unit.op == "create" else self._updated(unit, outcome.obj)
         if taken_names:
             found = {unit.key: obj for unit, obj in self._quickbooks_origins(taken_names)}
             errors = {u.key: by_bid[op.bid].error for op, u in zip(ops, units) if u is not None and op.bid in by_bid}
             for unit in taken_names:
                 if unit.key in found:
-                    self._created(unit, found[unit.key], adopted="QuickBooks already had it under this name, unlinked: "
-                                                                 "linked instead of created (W10)")
+                    self._created_unit(unit, found[unit.key], adopted="QuickBooks already had it under this name, "
+                                                                      "unlinked: linked instead of created (W10)")
                 else:
                     self._unit_failed(unit, errors[unit.key])
         self.store.close_batch(batch_id)
@@ -439,18 +405,18 @@ class Applier:
         vendor: same currency too), not linked to anything. Documents are matched by DocNumber and
         vendor. One query per entity and up to 100 names."""
         found: list[tuple[WriteUnit, dict]] = []
-        by_entity: dict[EntityKind, list[tuple[WriteUnit, str]]] = {}
+        by_entity: dict[str, list[tuple[WriteUnit, str]]] = {}
         for unit in units:
-            body = self._quickbooks_op(0, unit).body
-            name = get_path(body, unit.kind.quickbooks_name) if isinstance(body, dict) else None
+            name = unit.write.values.get(BY_KIND[unit.entity].quickbooks_name)
             if isinstance(name, str) and name:
-                by_entity.setdefault(unit.kind, []).append((unit, name))
-        for kind, wanted in by_entity.items():
+                by_entity.setdefault(BY_KIND[unit.entity].quickbooks, []).append((unit, name))
+        for entity, wanted in by_entity.items():
+            name_path = BY_KIND[wanted[0][0].entity].quickbooks_name
             existing: dict[str, list[dict]] = {}
             for start in range(0, len(wanted), 100):
                 names = ", ".join(quote(name) for _, name in wanted[start:start + 100])
-                for row in self.qb.query_all(kind.quickbooks, f"{kind.quickbooks_name} IN ({names})"):
-                    existing.setdefault(str(row.get(kind.quickbooks_name)).casefold(), []).append(row)
+                for row in self.qb.query_all(entity, f"{name_path} IN ({names})"):
+                    existing.setdefault(str(row.get(name_path)).casefold(), []).append(row)
             for unit, name in wanted:
                 for row in existing.get(name.casefold(), []):
                     if self._adoptable(unit, row):
@@ -459,69 +425,15 @@ class Applier:
         return found
 
     def _adoptable(self, unit: WriteUnit, row: dict) -> bool:
-        if self.store.link_for(unit.kind.section, self.realm, quickbooks_id=str(row["Id"])):
+        if self.store.link_for(BY_KIND[unit.entity].section, self.realm, quickbooks_id=str(row["Id"])):
             return False  # it is another record's counterpart
-        if unit.kind in DOCUMENTS:
-            body = unit.body or {}
-            return get_path(row, "VendorRef.value") == get_path(body, "VendorRef.value")
+        if BY_KIND[unit.entity].planned == "documents":
+            return get_path(row, "VendorRef.value") == get_path(quickbooks_body(unit.write, self._created_id),
+                                                                "VendorRef.value")
         if row.get("Active") is False:
             return False
-        currency = unit.fields.get("currency")
+        currency = unit.write.values.get("CurrencyRef.value")
         return not currency or get_path(row, "CurrencyRef.value") in (None, currency)
-
-    def _created(self, unit: WriteUnit, obj: dict, adopted: str = "") -> None:
-        """A create's outcome on either side: `obj` is the new record, or (`adopted`, W10) the one
-        found there instead. An adopted record's fields are remembered as agreed only where they
-        equal the other side's: the next plan merges the rest like any newly linked pair."""
-        side = unit.side
-        with self.store.transaction():
-            if unit.kind in DOCUMENTS:  # sent once: the link is what says so (D1)
-                self.store.put_link(unit.kind.section, self.realm, unit.precoro_id, str(obj["Id"]), how="created",
-                                    since=self.clock(), baseline={}, active={})
-            elif unit.kind in LISTS:
-                self.store.put_link(unit.kind.section, self.realm, str(obj["id"]), unit.quickbooks_id,
-                                    how="adopted" if adopted else "created", since=self.clock(), baseline={}, active={})
-            else:
-                rules = self.rules.entity(unit.kind.section)
-                to_record = quickbooks_record if side == "quickbooks" else precoro_record
-                written = to_record(unit.kind, rules, obj, self.refs)
-                source = other_side(side)
-                baseline = {}
-                for rule in rules.fields:
-                    value = written.values.get(rule.name)
-                    if adopted and value != unit.fields.get(rule.name):
-                        continue
-                    baseline[rule.name] = {side: value, source: unit.sources.get(rule.name)}
-                precoro_id, quickbooks_id = (unit.precoro_id, written.id) if side == "quickbooks" else (written.id, unit.quickbooks_id)
-                self.store.put_link(unit.kind.section, self.realm, precoro_id, quickbooks_id,
-                                    how="adopted" if adopted else "created", since=self.clock(), baseline=baseline,
-                                    active={side: written.active, source: True})
-            self.store.put_journal(self.plan.id, unit.key, side=side, op=unit.op, state="done",
-                                   action_ids=[a.id for a in unit.actions], last_error=adopted or None,
-                                   updated_at=self.clock())
-            for action in unit.actions:
-                self._audit(action, "applied", adopted, response=obj)
-        for action in unit.actions:
-            self._result(action, "applied", adopted)
-
-    def _updated(self, unit: WriteUnit, obj: dict) -> None:
-        """An update's outcome on either side: the fields written become the link's new baseline."""
-        side, source = unit.side, other_side(unit.side)
-        with self.store.transaction():
-            if unit.kind not in LISTS:
-                rules = self.rules.entity(unit.kind.section)
-                to_record = quickbooks_record if side == "quickbooks" else precoro_record
-                written = to_record(unit.kind, rules, obj, self.refs)
-                fields = {name: {side: written.values.get(name), source: unit.sources.get(name, written.values.get(name))}
-                          for name in unit.fields}
-                active = {"precoro": written.active, "quickbooks": written.active} if unit.active is not None else None
-                self.store.update_baseline(unit.kind.section, self.realm, unit.precoro_id, fields, active)
-            self.store.put_journal(self.plan.id, unit.key, side=side, op=unit.op, state="done",
-                                   action_ids=[a.id for a in unit.actions], updated_at=self.clock())
-            for action in unit.actions:
-                self._audit(action, "applied", response=obj)
-        for action in unit.actions:
-            self._result(action, "applied")
 
     def _unit_failed(self, unit: WriteUnit, error: ApiError) -> None:
         if isinstance(error, StaleObject):
@@ -539,30 +451,92 @@ class Applier:
         for action in unit.actions:
             self._result(action, status, reason)
 
+    # -- outcomes --------------------------------------------------------------------------------
+
+    def _read_back(self, unit: WriteUnit, obj: dict, name: str) -> Any:
+        """A field's canonical value in the written record, as the plan's readback says to read it.
+        A reference keeps the value the plan meant: translating it back needs the links."""
+        how = self.plan.readback.get(BY_KIND[unit.entity].section, {}).get(name)
+        if how is None or how.get("transform") in REFERENCE_TRANSFORMS:
+            return unit.sources.get(name)
+        value = get_path(obj, how[unit.side])
+        if unit.side == "quickbooks" and how[unit.side] == BY_KIND[unit.entity].quickbooks_name and isinstance(value, str) \
+                and value.endswith(DELETED_SUFFIX):
+            value = value[: -len(DELETED_SUFFIX)]
+        transform = how.get("transform")
+        return TRANSFORMS[transform].to_canonical(unit.side, value) if transform else canonical_scalar(value)
+
+    def _created_unit(self, unit: WriteUnit, obj: dict, adopted: str = "") -> None:
+        """A create's outcome on either side: `obj` is the new record, or (`adopted`, W10) the one
+        found there instead. An adopted record's fields are remembered as agreed only where they
+        equal the other side's: the next plan merges the rest like any newly linked pair."""
+        side, source = unit.side, other_side(unit.side)
+        new_id = str(obj["Id"] if side == "quickbooks" else obj["id"])
+        baseline = {}
+        if BY_KIND[unit.entity].planned != "documents":  # a document is sent once: its link is all there is to keep
+            for name in self.plan.readback.get(BY_KIND[unit.entity].section, {}):
+                value = self._read_back(unit, obj, name)
+                if adopted and value != unit.sources.get(name):
+                    continue
+                baseline[name] = {side: value, source: unit.sources.get(name)}
+        precoro_id, quickbooks_id = (unit.precoro_id, new_id) if side == "quickbooks" else (new_id, unit.quickbooks_id)
+        active = obj.get("Active", True) is not False if side == "quickbooks" else obj.get("enable", True) is not False
+        with self.store.transaction():
+            self.store.put_link(BY_KIND[unit.entity].section, self.realm, precoro_id, quickbooks_id,
+                                how="adopted" if adopted else "created", since=self.clock(), baseline=baseline,
+                                active={side: active, source: True})
+            self.store.put_journal(self.plan.id, unit.key, side=side, op=unit.op, state="done",
+                                   action_ids=[a.id for a in unit.actions], last_error=adopted or None,
+                                   created_id=new_id, updated_at=self.clock())
+            for action in unit.actions:
+                self._audit(action, "applied", adopted, response=obj)
+        for action in unit.actions:
+            self._created[action.id] = new_id
+            self._result(action, "applied", adopted)
+
+    def _updated(self, unit: WriteUnit, obj: dict) -> None:
+        """An update's outcome on either side: the fields written become the link's new baseline."""
+        side, source = unit.side, other_side(unit.side)
+        with self.store.transaction():
+            if BY_KIND[unit.entity].planned != "documents":
+                fields = {name: {side: self._read_back(unit, obj, name), source: unit.sources.get(name)}
+                          for name in unit.sources}
+                active = None
+                if unit.active is not None:
+                    active = {"precoro": unit.active, "quickbooks": unit.active}
+                self.store.update_baseline(BY_KIND[unit.entity].section, self.realm, unit.precoro_id, fields, active)
+            self.store.put_journal(self.plan.id, unit.key, side=side, op=unit.op, state="done",
+                                   action_ids=[a.id for a in unit.actions], updated_at=self.clock())
+            for action in unit.actions:
+                self._audit(action, "applied", response=obj)
+        for action in unit.actions:
+            self._result(action, "applied")
+
     # -- Precoro -------------------------------------------------------------------------------
 
     def _apply_precoro(self, units: list[WriteUnit], journal: dict) -> None:
         if not units:
             return
-        # One list read per entity of what changed in Precoro since the plan: an updated record is
-        # checked against it (W2), and a create against what appeared meanwhile (W10).
-        recent = self._precoro_changed_since_plan({u.kind for u in units if u.kind not in LISTS})
+        # One list read per collection of what changed in Precoro since the plan: an updated record
+        # is checked against it (W2), and a create against what appeared meanwhile (W10). List
+        # options are left out: they carry no dates to read them by.
+        recent = self._precoro_changed_since_plan({u.write.collection for u in units if not BY_KIND[u.entity].custom_field})
         unanswered = 0
         for unit in units:
             if self.stop.is_set():
                 raise StopRequested()
             state = journal.get(unit.key, {}).get("state")
-            current = recent.get((unit.kind.precoro, unit.record_id))
-            if unit.op == "update" and state != "sent" and current is not None and str(current.get("updateDate")) != unit.version:
+            current = recent.get((unit.write.collection, unit.write.record_id))
+            if unit.op == "update" and state != "sent" and current is not None and str(current.get("updateDate")) != unit.write.version:
                 self._unit_failed(unit, StaleObject("the record was edited in Precoro after the plan", service="Precoro"))
                 continue
-            if unit.op == "create" and unit.kind not in LISTS:
+            if unit.op == "create" and not BY_KIND[unit.entity].custom_field:
                 found, problem = self._precoro_origin(unit, recent)
                 if problem:
                     self._unit_failed(unit, StaleObject(problem, service="Precoro"))
                     continue
                 if found is not None:
-                    self._created(unit, found, adopted="found in Precoro " + (
+                    self._created_unit(unit, found, adopted="found in Precoro " + (
                         "by its externalId: an earlier, interrupted apply created it" if str(found.get("externalId")) ==
                         unit.quickbooks_id else "under the same name, created since the plan: linked instead") + " (W10)")
                     continue
@@ -583,11 +557,15 @@ class Applier:
                 continue
             except RateLimited:
                 raise
+            except Unresolved as missing:
+                for action in unit.actions:
+                    self._result(action, "skipped", f"depends on action {missing}, which was not applied")
+                continue
             except ApiError as exc:
                 self._unit_failed(unit, exc)
                 continue
             unanswered = 0
-            self._created(unit, obj) if unit.op == "create" else self._updated(unit, obj)
+            self._created_unit(unit, obj) if unit.op == "create" else self._updated(unit, obj)
 
     def _precoro_write_retried(self, unit: WriteUnit, *, recovering: bool) -> dict:
         """The write, sent again after a 5xx or a lost answer (W3): every attempt after one whose
@@ -603,91 +581,26 @@ class Applier:
         return self.retry.run(attempt, retryable=lambda error: isinstance(error, ServerError), sleep=self.sleep,
                               label=f"Precoro {unit.op} {unit.name!r}")
 
-    def _precoro_origin(self, unit: WriteUnit, recent: dict[tuple[str, str], dict]) -> tuple[dict | None, str | None]:
-        """W10: a Precoro record this create would duplicate, among those changed since the plan.
-
-        Ours (its externalId is this record's QuickBooks id) or one somebody created meanwhile under
-        the same match key; either only when not linked to anything. Two of the latter: refused.
-        """
-        by_origin, by_key = self._recent_index(unit.kind, recent)
-        free = [raw for raw in by_origin.get(str(unit.quickbooks_id), [])
-                if not self.store.link_for(unit.kind.section, self.realm, precoro_id=str(raw["id"]))]
-        if free:
-            return min(free, key=lambda raw: int(raw["id"])), None
-        rules = self.rules.entity(unit.kind.section)
-        same = [raw for raw in by_key.get(_match_key(rules, unit.fields), [])
-                if not self.store.link_for(unit.kind.section, self.realm, precoro_id=str(raw["id"]))]
-        if len(same) > 1:
-            return None, (f"{len(same)} Precoro records with the same {' and '.join(rules.match.keys)} appeared since the "
-                          "plan was made: plan again to choose")
-        return (same[0] if same else None), None
-
-    def _recent_index(self, kind: EntityKind, recent: dict[tuple[str, str], dict]):
-        """The records of `kind` changed since the plan, by externalId and by match key (built once)."""
-        if kind not in self._recent_indexes:
-            rules = self.rules.entity(kind.section)
-            by_origin: dict[str, list[dict]] = {}
-            by_key: dict[tuple, list[dict]] = {}
-            for (path, _), raw in recent.items():
-                if path != kind.precoro:
-                    continue
-                if raw.get("externalId") not in (None, ""):
-                    by_origin.setdefault(str(raw["externalId"]), []).append(raw)
-                key = _match_key(rules, precoro_record(kind, rules, raw, self.refs).values)
-                if key is not None:
-                    by_key.setdefault(key, []).append(raw)
-            self._recent_indexes[kind] = (by_origin, by_key)
-        return self._recent_indexes[kind]
-
-    def _precoro_changed_since_plan(self, kinds: set[EntityKind]) -> dict[tuple[str, str], dict]:
-        """One list read per entity instead of one GET per record (W2)."""
-        created = datetime.fromisoformat(self.plan.created_at)
-        # A day of margin: the remote's clock and time zone are not ours; versions are compared exactly.
-        since = (created - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
-        found = {}
-        for kind in kinds:
-            for raw in self.pc.list_all(kind.precoro, modified_since=since):
-                found[(kind.precoro, str(raw["id"]))] = raw
-        return found
-
     def _precoro_write(self, unit: WriteUnit, *, recovering: bool) -> dict:
-        if unit.request is not None:
-            return self._precoro_request(unit, recovering=recovering)
-        rules = self.rules.entity(unit.kind.section)
-        form, lists = precoro_form(rules, unit.fields, self.refs)
-        if unit.active is not None:
-            form["enable"] = unit.active
-        path = unit.kind.precoro
-        if unit.op == "create":
+        write = unit.write
+        form = precoro_form(write, self._created_id)
+        path = write.collection
+        if write.op == "create":
             existing = None
-            if recovering:  # the create may have happened before the crash: find it by our external id
-                existing = next(iter(self.pc.list_all(path, params={"external_id": [unit.quickbooks_id]})), None)
-            if existing is None:
-                form["externalId"] = unit.quickbooks_id
-                currency = form.get("currency")
-                if currency and "currencies" not in form:
-                    form["currencies"] = [currency]
-                existing = self.pc.create(path, form)
-            obj = existing
+            origin = write.values.get("externalId")
+            if recovering and origin is not None:  # the create may have happened: find it by our external id
+                existing = next(iter(self.pc.list_all(path, params={"external_id": [origin]})), None)
+            obj = existing if existing is not None else self.pc.create(path, form)
         else:
-            obj = self.pc.update(f"{path}/{unit.record_id}", form) if form else None
-        record_id = str(obj["id"]) if obj else unit.record_id
-        for _name, (collection, attribute, wanted) in lists.items():
-            self._sync_sub_resources(f"{path}/{record_id}", collection, attribute, wanted, obj if unit.op == "create" and not recovering else None)
-        if obj is None or lists:
+            obj = self.pc.update(f"{path}/{write.record_id}", form) if form else None
+        record_id = str(obj["id"]) if obj else write.record_id
+        for list_path, wanted in write.lists.items():
+            collection, attribute = list_path.split("[].", 1)
+            known = obj if write.op == "create" and not recovering else None
+            self._sync_sub_resources(f"{path}/{record_id}", collection, attribute, wanted, known)
+        if obj is None or write.lists:
             obj = self.pc.get(f"{path}/{record_id}")
         return obj
-
-    def _precoro_request(self, unit: WriteUnit, *, recovering: bool) -> dict:
-        """A list option: created with the QuickBooks id as externalId, or renamed."""
-        path, form = unit.request["path"], unit.request["form"]
-        if unit.op == "update":
-            return self.pc.update(path, form)
-        if recovering:
-            found = next(iter(self.pc.list_all(path, params={"external_id": [unit.quickbooks_id]})), None)
-            if found is not None:
-                return found
-        return self.pc.create(path, {**form, "externalId": unit.quickbooks_id})
 
     def _sync_sub_resources(self, path: str, collection: str, attribute: str, wanted: list, known: dict | None) -> None:
         """Make the sub-resources (contacts) hold exactly `wanted`, in order (S3)."""
@@ -704,22 +617,66 @@ class Applier:
             if key not in have:
                 self.pc.create(f"{path}/{collection}", {attribute: value, "name": str(value).split("@")[0]})
 
+    def _precoro_origin(self, unit: WriteUnit, recent: dict[tuple[str, str], dict]) -> tuple[dict | None, str | None]:
+        """W10: a Precoro record this create would duplicate, among those changed since the plan.
 
-def _match_key(rules, values: dict[str, Any]) -> tuple[str, ...] | None:
-    """The matching rule's key of a record's canonical values (S7), or None when one is blank."""
-    parts = []
-    for key in rules.match.keys:
-        value = values.get(key)
-        if value in (None, "", ()):
-            return None
-        parts.append(normalize_key(",".join(map(str, value)) if isinstance(value, (list, tuple)) else value,
-                                   rules.match.normalize))
-    return tuple(parts)
+        Ours (its externalId is this record's QuickBooks id) or one somebody created meanwhile under
+        the same name (and currency, when it has one); either only when not linked to anything. Two
+        of the latter: refused, plan again.
+        """
+        by_origin, by_name = self._recent_index(unit.write.collection, recent)
+        free = [raw for raw in by_origin.get(str(unit.quickbooks_id), [])
+                if not self.store.link_for(BY_KIND[unit.entity].section, self.realm, precoro_id=str(raw["id"]))]
+        if free:
+            return min(free, key=lambda raw: int(raw["id"])), None
+        key = _same_record_key(unit.write.values)
+        same = [raw for raw in by_name.get(key, []) if key is not None
+                and not self.store.link_for(BY_KIND[unit.entity].section, self.realm, precoro_id=str(raw["id"]))]
+        if len(same) > 1:
+            return None, f"{len(same)} Precoro records of the same name appeared since the plan was made: plan again to choose"
+        return (same[0] if same else None), None
+
+    def _recent_index(self, collection: str, recent: dict[tuple[str, str], dict]) -> tuple[dict, dict]:
+        """The records of a collection changed since the plan, by externalId and by name (built once)."""
+        if collection not in self._recent_indexes:
+            by_origin: dict[str, list[dict]] = {}
+            by_name: dict[tuple, list[dict]] = {}
+            for (path, _), raw in recent.items():
+                if path != collection:
+                    continue
+                if raw.get("externalId") not in (None, ""):
+                    by_origin.setdefault(str(raw["externalId"]), []).append(raw)
+                key = _same_record_key(raw)
+                if key is not None:
+                    by_name.setdefault(key, []).append(raw)
+            self._recent_indexes[collection] = (by_origin, by_name)
+        return self._recent_indexes[collection]
+
+    def _precoro_changed_since_plan(self, collections: set[str]) -> dict[tuple[str, str], dict]:
+        """One list read per collection instead of one GET per record (W2)."""
+        created = datetime.fromisoformat(self.plan.created_at)
+        # A day of margin: the remote's clock and time zone are not ours; versions are compared exactly.
+        since = (created - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+        found = {}
+        for path in sorted(collections):
+            for raw in self.pc.list_all(path, modified_since=since):
+                found[(path, str(raw["id"]))] = raw
+        return found
+
+
+def _same_record_key(values: dict[str, Any]) -> tuple[str, str] | None:
+    """How a Precoro record is told to be "the same" as one about to be created: its name (as
+    QuickBooks compares names) and its currency."""
+    name = values.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return None
+    currency = values.get("currency")
+    return name_key(name), str(currency.get("code") if isinstance(currency, dict) else currency or "")
 
 
 def apply_plan(store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, realm_id: str,
                on_result: Callable[[ActionResult, int, int], None] | None = None, retry_failed: bool = False,
-               refs: References | None = None, force: bool = False, clock: Callable[[], str] | None = None,
+               force: bool = False, clock: Callable[[], str] | None = None,
                stop: threading.Event | None = None) -> ApplyReport:
     return Applier(store, plan, rules, quickbooks, precoro, realm_id=realm_id, on_result=on_result, stop=stop,
-                   retry_failed=retry_failed, refs=refs, force=force, clock=clock).run()
+                   retry_failed=retry_failed, force=force, clock=clock).run()

@@ -19,9 +19,9 @@ from typing import Any, Iterable
 from rules.model import FieldRule, ItemRules
 from rules.transforms import REFERENCE_TRANSFORMS
 
-from .plan import Action, FieldChange
+from .plan import Action, FieldChange, HoldFacts, LinkFacts
 from .records import Record
-from .reconcile import EntityPlan, LinkState, Reconciler, SyncState, fit
+from .reconcile import LinkState, Reconciler, SyncState, fit
 from .references import References
 
 
@@ -32,10 +32,9 @@ def _name_key(value: Any) -> str:
 class ItemReconciler(Reconciler):
     rules: ItemRules
 
-    def __init__(self, rules: ItemRules, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState,
-                 refs: References) -> None:
-        super().__init__(rules, "item", precoro, quickbooks, state)
-        self.refs = refs
+    def __init__(self, spec: Any, rules: ItemRules, precoro: Iterable[Record], quickbooks: Iterable[Record],
+                 state: SyncState, **options: Any) -> None:
+        super().__init__(spec, rules, precoro, quickbooks, state, **options)
         self.active_by_name = {_name_key(q.values.get("name")): q for q in self.quickbooks.values() if q.active}
 
     # -- hooks of the shared reconcile -----------------------------------------------------------
@@ -81,12 +80,13 @@ class ItemReconciler(Reconciler):
             q = self.quickbooks.get(hold.other_id) if hold and hold.reason == "quickbooks_inactive" and hold.other_id else None
             if q is not None and q.active and q.id not in linked_q and q.id not in taken:
                 link = self.add_action("link", None, p, q, note="active again in QuickBooks: linked again (I9)",
-                                    extra={"how": "reactivated"})
+                                       link=LinkFacts("reactivated"))
                 self.propose_new_pair(p, q, link)
                 taken.add(q.id)
             else:
                 still_free.append(p)
-        return still_free, taken
+        still_free, by_origin = super().before_matching(still_free, linked_q | taken)
+        return still_free, taken | by_origin
 
     # -- item behaviours ---------------------------------------------------------------------------
 
@@ -98,15 +98,15 @@ class ItemReconciler(Reconciler):
                              "linked to another Precoro item: the link is removed (I10)")
                 return
             linked_q.add(survivor.id)
-            move = self.add_action("link", None, p, survivor, extra={"how": "merged", "replaces": q.id},
-                                note=f"merged in QuickBooks ({q.label!r}, item {q.id}, into item {survivor.id}): the link "
-                                "moves to the surviving item; documents keep item lines (I10)")
+            move = self.add_action("link", None, p, survivor, link=LinkFacts("merged"),
+                                   note=f"merged in QuickBooks ({q.label!r}, item {q.id}, into item {survivor.id}): the link "
+                                   "moves to the surviving item; documents keep item lines (I10)")
             self.propose_new_pair(p, survivor, move)
             return
         policy = self.rules.when_inactive.in_quickbooks
         if policy == "unlink":
-            self.add_action("unlink", None, p, q, extra={"hold": "quickbooks_inactive", "hold_quickbooks_id": q.id},
-                         note="inactive in QuickBooks: the Precoro item is Not mapped until the item is active again (I9)")
+            self.add_action("unlink", None, p, q, hold=HoldFacts("quickbooks_inactive", "precoro", q.id),
+                            note="inactive in QuickBooks: the Precoro item is Not mapped until the item is active again (I9)")
         elif policy == "deactivate_in_precoro":
             self.add_action("deactivate", "precoro", p, q, note="inactive in QuickBooks")
 
@@ -122,8 +122,8 @@ class ItemReconciler(Reconciler):
         """A manual mapping (I4-I6): equal names take the price; different names import the listed fields."""
         same_name = _name_key(p.values.get("name")) == _name_key(q.values.get("name"))
         wanted = self.rules.mapping.same_name if same_name else self.rules.mapping.different_name
-        link = self.add_action("link", None, p, q, extra={"how": "manual"},
-                            note="mapped by hand" + ("" if same_name else "; names stay until the next Sync Items (I6)"))
+        link = self.add_action("link", None, p, q, link=LinkFacts("manual"),
+                               note="mapped by hand" + ("" if same_name else "; names stay until the next Sync Items (I6)"))
         allowed = {rule.name for rule in self.fields_for(p)}
         changes = []
         for name in wanted:
@@ -135,18 +135,12 @@ class ItemReconciler(Reconciler):
                 changes.append(FieldChange(name, before=p.values.get(name), after=after, precoro=p.values.get(name),
                                            quickbooks=q.values.get(name), note=note))
         changes, notes = self.writable_to_precoro(changes)
-        link.extra["active"] = {"precoro": p.active, "quickbooks": q.active}
+        link.link.active = {"precoro": p.active, "quickbooks": q.active}
         if changes:
             self.add_action("update", "precoro", p, q, changes=changes, depends_on=[link.id], note="; ".join(notes))
 
 
-def reconcile_items(rules: ItemRules, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState,
-                    refs: References) -> EntityPlan:
-    """Sync Items (I1-I3, I7-I10) as a plan."""
-    return ItemReconciler(rules, precoro, quickbooks, state, refs).run()
-
-
-def mapping_actions(rules: ItemRules, p: Record, q: Record, refs: References) -> list[Action]:
-    reconciler = ItemReconciler(rules, [p], [q], SyncState(), refs)
+def mapping_actions(spec: Any, rules: ItemRules, p: Record, q: Record, refs: References) -> list[Action]:
+    reconciler = ItemReconciler(spec, rules, [p], [q], SyncState(), refs=refs)
     reconciler.propose_mapping(p, q)
     return reconciler.out.actions

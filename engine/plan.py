@@ -46,11 +46,54 @@ class FieldChange:
 
 
 @dataclass
+class Write:
+    """The exact request an applied action sends, built when the plan was made: apply sends it as it
+    is and never reads the rules (a plan under other rules is refused whole).
+
+    `values` maps wire paths to wire values (`BillAddr.City`, `supplier.id`, `Line`); a value
+    `{"$created": <action id>}` stands for the id of a record that action creates in this plan,
+    filled in at apply once it exists. QuickBooks replaces a nested object as a whole, so `base`
+    holds the current ones the paths live in, sent whole with the changed paths set.
+    """
+
+    side: str  # "quickbooks" | "precoro"
+    op: str  # "create" | "update"
+    collection: str  # the QuickBooks entity ("Vendor") or the Precoro collection ("/suppliers")
+    record_id: str | None = None  # the record written (None for a create)
+    version: str | None = None  # what the record must still be at: SyncToken, updateDate (W2)
+    values: dict[str, Any] = field(default_factory=dict)
+    base: dict[str, Any] = field(default_factory=dict)
+    lists: dict[str, list] = field(default_factory=dict)  # Precoro sub-resources: "contacts[].email" -> [...]
+    active: bool | None = None  # made active (True) or inactive (False)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class LinkFacts:
+    """What a link action stores: how it came about, and what both sides already agree on."""
+
+    how: str = "matched"  # matched | manual | merged | reactivated | origin
+    baseline: dict[str, dict[str, Any]] = field(default_factory=dict)  # field -> {side: value}
+    active: dict[str, bool] = field(default_factory=dict)  # side -> active
+
+
+@dataclass
+class HoldFacts:
+    """An unlink that keeps the surviving record from being recreated (or re-matched) on its own."""
+
+    reason: str  # quickbooks_inactive | unmapped | quickbooks_deleted | precoro_deleted
+    side: str = "precoro"  # the side of the record held back
+    other_id: str | None = None  # the record it was linked to (not matched to it again when `unmapped`)
+
+
+@dataclass
 class Action:
     """One proposed change. `versions` are the remote versions it was computed against (W2)."""
 
     id: str
-    entity: str  # "supplier", "item"
+    entity: str  # the entity's kind: "supplier", "item", "account", ...
     kind: str
     target: str | None  # "quickbooks", "precoro", or None for link bookkeeping
     name: str
@@ -61,7 +104,10 @@ class Action:
     versions: dict[str, str] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
     candidates: list[dict[str, Any]] = field(default_factory=list)  # ambiguous: [{"quickbooks_id", "name"}]
-    extra: dict[str, Any] = field(default_factory=dict)  # entity-specific data the writer needs
+    write: Write | None = None  # what applying it sends (create, update, deactivate, reactivate)
+    alternatives: dict[str, Write] = field(default_factory=dict)  # a conflict: the write of each decision
+    link: LinkFacts | None = None  # a link: what is stored with it
+    hold: HoldFacts | None = None  # an unlink: the record held back, if any
     decision: str | None = None  # conflicts: "precoro" | "quickbooks" | "skip"
     approved: bool = True
 
@@ -77,6 +123,13 @@ class Action:
         return self.target if self.kind in ("create", "update", "deactivate", "reactivate") else None
 
     @property
+    def chosen_write(self) -> Write | None:
+        """What applying it now would send: its write, or the decided conflict's."""
+        if self.kind == "conflict":
+            return self.alternatives.get(self.decision or "")
+        return self.write
+
+    @property
     def executable(self) -> bool:
         """Whether apply would carry it out now."""
         if not self.approved or self.kind not in EXECUTABLE:
@@ -90,12 +143,20 @@ class Action:
         # and asdict's recursive deep copy was most of that time.
         data = dict(self.__dict__)
         data["changes"] = [dict(c.__dict__) for c in self.changes]
+        data["write"] = self.write.to_json() if self.write else None
+        data["alternatives"] = {k: w.to_json() for k, w in self.alternatives.items()}
+        data["link"] = dict(self.link.__dict__) if self.link else None
+        data["hold"] = dict(self.hold.__dict__) if self.hold else None
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Action":
         data = dict(data)
         data["changes"] = [FieldChange(**c) for c in data.get("changes", [])]
+        data["write"] = Write(**data["write"]) if data.get("write") else None
+        data["alternatives"] = {k: Write(**w) for k, w in (data.get("alternatives") or {}).items()}
+        data["link"] = LinkFacts(**data["link"]) if data.get("link") else None
+        data["hold"] = HoldFacts(**data["hold"]) if data.get("hold") else None
         return cls(**data)
 
 
@@ -103,15 +164,6 @@ def action_id(entity: str, kind: str, target: str | None, precoro_id: str | None
     """A short id that stays the same when the same action is planned again."""
     key = "|".join(str(part) for part in (entity, kind, target, precoro_id, quickbooks_id))
     return hashlib.sha1(key.encode()).hexdigest()[:10]
-
-
-# Entities in the order they depend on each other: lists, suppliers, items, documents.
-ENTITY_ORDER = {e: i for i, e in enumerate(
-    ["account", "class", "location", "tax", "term", "supplier", "item", "invoice", "purchase_order"])}
-
-
-def sort_key(action: Action) -> tuple:
-    return (ENTITY_ORDER.get(action.entity, 99), action.entity, KIND_ORDER.get(action.kind, 99), action.name.casefold(), action.precoro_id or "", action.quickbooks_id or "", action.id)
 
 
 @dataclass
@@ -130,9 +182,11 @@ class Plan:
     id: str = ""
     purpose: str = "sync"  # "sync" (qbsync plan) or "mapping" (a manual map/unmap)
     base_serial: int = 0  # the state's apply serial when the plan was made (W6), set when it is saved
+    # How apply reads a written record back into canonical values, per section: field -> paths and
+    # transform, as the rules said when the plan was made (apply never reads the rules).
+    readback: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.actions.sort(key=sort_key)
         if not self.id:
             self.id = self.content_hash()[:12]
 
@@ -179,6 +233,7 @@ class Plan:
             "entities": list(self.entities),
             "purpose": self.purpose,
             "base_serial": self.base_serial,
+            "readback": self.readback,
             "actions": [a.to_json() for a in self.actions],
             "summary": self.summary(),
         }

@@ -20,10 +20,11 @@ from typing import Any, Iterable, Mapping
 from rules.model import SIDE_NAMES, EntityRules, FieldRule, Side, other_side
 from rules.transforms import normalize_key, truncate
 
-from .entities import KINDS, from_canonical
-from .plan import Action, FieldChange, action_id
-from .records import Record
+from .plan import Action, FieldChange, HoldFacts, LinkFacts, action_id
+from .records import Record, from_canonical
+from .references import References
 from .targets import Refusal, name_key, name_taken, stored_form, text_refusal
+from .writes import build_write
 
 
 @dataclass(frozen=True)
@@ -176,11 +177,15 @@ def merge_fields(
 class Reconciler:
     """Builds the actions for one entity. A class only to share the inputs between small steps."""
 
-    def __init__(self, rules: EntityRules, kind: str, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState,
-                 names_elsewhere: Mapping[str, str] | None = None) -> None:
+    def __init__(self, spec: Any, rules: EntityRules, precoro: Iterable[Record], quickbooks: Iterable[Record],
+                 state: SyncState, *, refs: References | None = None, names_elsewhere: Mapping[str, str] | None = None,
+                 precoro_collection: str | None = None) -> None:
+        self.spec = spec  # the entity's EntitySpec: its kind, and where each side keeps it
         self.rules = rules
-        self.kind = kind
-        self.entity = KINDS[kind]
+        self.kind = spec.kind
+        self.refs = refs or References()
+        # Where Precoro keeps the records (list options live under their custom field's id).
+        self.precoro_collection = precoro_collection or spec.precoro
         self.precoro = {r.id: r for r in precoro}
         self.quickbooks = {r.id: r for r in quickbooks}
         self.state = state
@@ -192,11 +197,15 @@ class Reconciler:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def add_action(self, kind: str, target: str | None, p: Record | None, q: Record | None, **kw: Any) -> Action:
-        """Propose one action about p and/or q (ids may be given instead of a missing record)."""
-        given_pid, given_qid = kw.pop("precoro_id", None), kw.pop("quickbooks_id", None)
-        pid, qid = (p.id if p else given_pid), (q.id if q else given_qid)
-        name = kw.pop("name", None) or (p.label if p else q.label if q else "?")
+    def add_action(self, kind: str, target: str | None, p: Record | None, q: Record | None, *,
+                   precoro_id: str | None = None, quickbooks_id: str | None = None, name: str | None = None,
+                   restore_name: str | None = None, **kw: Any) -> Action:
+        """Propose one action about p and/or q (ids may be given instead of a missing record).
+
+        A write (create, update, deactivate, reactivate, and each side of a conflict) gets the exact
+        request it will send, checked against what its target is certain to refuse (W9).
+        """
+        pid, qid = (p.id if p else precoro_id), (q.id if q else quickbooks_id)
         versions = {}
         if p:
             versions["precoro"] = p.version
@@ -207,25 +216,53 @@ class Reconciler:
             entity=self.kind,
             kind=kind,
             target=target,
-            name=name,
+            name=name or (p.label if p else q.label if q else "?"),
             precoro_id=pid,
             quickbooks_id=qid,
             versions=versions,
             **kw,
         )
         if kind in ("create", "update", "reactivate") and target in ("precoro", "quickbooks"):
-            refusals = self.refusals(action)
+            refusals = self.refusals(action, restore_name)
             if refusals:
                 return self._blocked_write(action, refusals)
+        if kind in ("create", "update", "deactivate", "reactivate"):
+            fields = {c.field: c.after for c in action.changes}
+            if restore_name is not None and self.rules.has_field("name"):
+                fields["name"] = restore_name  # QuickBooks keeps " (deleted)" on a reactivated name unless told
+            active = {"deactivate": False, "reactivate": True}.get(kind)
+            action.write = self._write(target, "create" if kind == "create" else "update", fields, p, q, action, active)
+        elif kind == "conflict":
+            # Taking Precoro's value writes QuickBooks, and the other way round.
+            for decision in ("precoro", "quickbooks"):
+                side = other_side(decision)
+                fields = {c.field: fit(getattr(c, decision), self.rules.field(c.field), side)[0] for c in action.changes}
+                action.alternatives[decision] = self._write(side, "update", fields, p, q, action)
         self.out.actions.append(action)
         return action
 
+    def _write(self, side: Side, op: str, fields: dict[str, Any], p: Record | None, q: Record | None, action: Action,
+               active: bool | None = None):
+        record = q if side == "quickbooks" else p
+        collection = self.spec.quickbooks if side == "quickbooks" else self.precoro_collection
+        write, waits = build_write(
+            self.rules, side, op, collection, fields, refs=self.refs, active=active,
+            record_id=record.id if op == "update" and record else None,
+            version=record.version if op == "update" and record else None,
+            current=q.raw if side == "quickbooks" and q else None,
+            origin=q.id if side == "precoro" and op == "create" and q else None)
+        if side == "precoro" and op == "create":
+            for path, value in self.spec.precoro_create.items():
+                write.values.setdefault(path, value)  # what Precoro requires that no rule maps (a tax's percent)
+        action.depends_on += [w for w in waits if w not in action.depends_on]
+        return write
+
     # -- W9: writes the target is certain to refuse are planned as blocked -----------------------
 
-    def refusals(self, action: Action) -> list[Refusal]:
+    def refusals(self, action: Action, restore_name: str | None = None) -> list[Refusal]:
         """What the target will refuse in this write: lengths, characters, emails, a taken name."""
         side: Side = action.target
-        entity = self.entity.quickbooks if side == "quickbooks" else self.entity.precoro
+        entity = self.spec.quickbooks if side == "quickbooks" else self.spec.precoro
         found = []
         for change in action.changes:
             if not self.rules.has_field(change.field):
@@ -234,14 +271,14 @@ class Reconciler:
             path = rule.path(side)
             written = from_canonical(rule, side, change.after)
             refusal = text_refusal(side, entity, path, change.field, written,
-                                   is_name=path == self.entity.quickbooks_name)
+                                   is_name=path == self.spec.quickbooks_name)
             if refusal:
                 found.append(refusal)
         if side == "quickbooks":
             name = next((c.after for c in action.changes if self.rules.has_field(c.field)
-                         and self.rules.field(c.field).quickbooks == self.entity.quickbooks_name), None)
+                         and self.rules.field(c.field).quickbooks == self.spec.quickbooks_name), None)
             if action.kind == "reactivate":
-                name = action.extra.get("name")
+                name = restore_name
             if isinstance(name, str):
                 holder = self._name_holder(name, action.quickbooks_id)
                 if holder is not None:
@@ -255,7 +292,7 @@ class Reconciler:
             for q in self.quickbooks.values():
                 label = q.values.get("name")
                 if isinstance(label, str):
-                    self._names.setdefault(name_key(label), (q.id, f"{self.entity.quickbooks.lower()} {q.id} {label!r}"
+                    self._names.setdefault(name_key(label), (q.id, f"{self.spec.quickbooks.lower()} {q.id} {label!r}"
                                                                    + ("" if q.active else " (inactive)")))
             for key, holder in self.names_elsewhere.items():
                 self._names.setdefault(key, (None, holder))
@@ -345,7 +382,8 @@ class Reconciler:
         else:
             self.add_action("unlink", None, p, q, **ids,
                             note=note + f"; the {SIDE_NAMES[survivor.side]} record stays and is not recreated on its own",
-                            extra={"hold": f"{gone}_deleted", "hold_side": survivor.side})
+                            hold=HoldFacts(f"{gone}_deleted", survivor.side,
+                                           link.quickbooks_id if survivor.side == "precoro" else link.precoro_id))
 
     def reconcile_pair(self, p: Record, q: Record, link: LinkState | None, depends_on: list[str] | None = None) -> dict[str, Any]:
         """Propose what a pair needs; returns the fields both sides already agree on."""
@@ -357,8 +395,7 @@ class Reconciler:
         to_pc, blocked_notes = self.writable_to_precoro(to_pc)
         deps = list(depends_on or [])
         if to_qb:
-            self.add_action("update", "quickbooks", p, q, changes=to_qb, depends_on=deps,
-                         extra={"quickbooks_base": self._nested_base(q, to_qb)})
+            self.add_action("update", "quickbooks", p, q, changes=to_qb, depends_on=deps)
         if to_pc:
             self.add_action("update", "precoro", p, q, changes=to_pc, depends_on=deps, note="; ".join(blocked_notes))
         elif blocked_notes:
@@ -368,7 +405,6 @@ class Reconciler:
                 "conflict", None, p, q, changes=conflicts, depends_on=deps,
                 note=("changed on both sides since the last sync" if link else "the two sides differ and were never synced")
                 + ": take Precoro's or QuickBooks' value, or skip",
-                extra={"writes": self._conflict_writes(conflicts), "quickbooks_base": self._nested_base(q, conflicts)},
             )
         if agreed and link is not None:
             self.out.agreed_baselines.append({"precoro_id": p.id, "quickbooks_id": q.id, "fields": agreed})
@@ -382,28 +418,6 @@ class Reconciler:
         """Drop writes Precoro cannot take (a reference with no counterpart); say why."""
         return changes, []
 
-    def _nested_base(self, q: Record, changes: list[FieldChange]) -> dict[str, Any]:
-        """The current nested objects a QuickBooks write touches (BillAddr, ...).
-
-        A sparse update replaces a nested object as a whole, so writing one address line must
-        send the rest of the address as it is.
-        """
-        base = {}
-        for change in changes:
-            top = self.rules.field(change.field).quickbooks.split(".", 1)[0]
-            if isinstance(q.raw.get(top), dict):
-                base[top] = q.raw[top]
-        return base
-
-    def _conflict_writes(self, conflicts: list[FieldChange]) -> dict[str, dict[str, Any]]:
-        """What each decision would write: taking Precoro's value writes QuickBooks and vice versa."""
-        writes: dict[str, dict[str, Any]] = {"quickbooks": {}, "precoro": {}}
-        for change in conflicts:
-            rule = self.rules.field(change.field)
-            writes["quickbooks"][change.field] = fit(change.precoro, rule, "quickbooks")[0]
-            writes["precoro"][change.field] = fit(change.quickbooks, rule, "precoro")[0]
-        return writes
-
     def reconcile_activity(self, p: Record, q: Record, link: LinkState) -> bool:
         """Deactivation and reactivation of a linked pair (S4, S5). True when it decided the pair."""
         was_p = link.active.get("precoro", True)
@@ -412,14 +426,15 @@ class Reconciler:
         if p.active and not q.active:
             if was_q:  # deactivated in QuickBooks since the last sync (S4)
                 if policy.in_quickbooks == "unlink":
-                    self.add_action("unlink", None, p, q, extra={"hold": "quickbooks_inactive"},
+                    self.add_action("unlink", None, p, q, hold=HoldFacts("quickbooks_inactive", "precoro", q.id),
                                  note="deactivated in QuickBooks: the Precoro record stays active and becomes not integrated; it is not pushed back as a new record")
                 elif policy.in_quickbooks == "deactivate_in_precoro":
                     self.add_action("deactivate", "precoro", p, q, note="deactivated in QuickBooks")
                 return True
             if not was_p:  # reactivated in Precoro while QuickBooks stayed inactive
                 self.add_action("reactivate", "quickbooks", p, q, note="reactivated in Precoro",
-                             extra={"name": fit(p.values.get("name"), self.rules.field("name"), "quickbooks")[0] if self.rules.has_field("name") else None})
+                                restore_name=fit(p.values.get("name"), self.rules.field("name"), "quickbooks")[0]
+                                if self.rules.has_field("name") else None)
             return True
         if q.active and not p.active:
             if was_p:  # deactivated in Precoro since the last sync (S5)
@@ -463,7 +478,7 @@ class Reconciler:
             if len(candidates) == 1 and len(rivals) == 1:
                 q = candidates[0]
                 link = self.add_action("link", None, p, q, note=f"same {' and '.join(self.rules.match.keys)}",
-                                    extra={"how": "matched"})
+                                       link=LinkFacts("matched"))
                 self.propose_new_pair(p, q, link)
             elif candidates:
                 note = (f"{len(candidates)} QuickBooks records match" if len(candidates) > 1
@@ -479,13 +494,36 @@ class Reconciler:
                     self.propose_create(q, "precoro")
 
     def before_matching(self, free_p: list[Record], linked_q: set[str]) -> tuple[list[Record], set[str]]:
-        """A hook for links that come before the matching rule; returns (still free, newly taken)."""
-        return free_p, set()
+        """Links that come before the matching rule; returns (still free, newly taken).
+
+        W10: a Precoro record created from a QuickBooks record (its externalId is that record's id)
+        whose name agrees with it is linked back to it, even where the matching rule would not match
+        them (a name the other side trimmed or cut): a re-plan after a crash never creates it twice.
+        The name must agree too: an externalId alone may name a record of another company (L3).
+        """
+        still_free, taken = [], set()
+        for p in free_p:
+            q = self.quickbooks.get(p.origin) if p.origin else None
+            if (q is not None and q.active and q.id not in linked_q and q.id not in taken
+                    and self._same_name(p, q)):
+                link = self.add_action("link", None, p, q, link=LinkFacts("origin"),
+                                       note="created from this QuickBooks record (its externalId says so): linked back to it")
+                self.propose_new_pair(p, q, link)
+                taken.add(q.id)
+            else:
+                still_free.append(p)
+        return still_free, taken
+
+    def _same_name(self, p: Record, q: Record) -> bool:
+        if not self.rules.has_field("name"):
+            return False
+        names = (self._held_by_both("name", p.values.get("name")), self._held_by_both("name", q.values.get("name")))
+        return isinstance(names[0], str) and isinstance(names[1], str) and name_key(names[0]) == name_key(names[1])
 
     def propose_new_pair(self, p: Record, q: Record, link_action: Action) -> None:
         """Field changes for a pair that is linked by this plan; they wait for the link (no baseline yet)."""
-        link_action.extra["baseline"] = self.reconcile_pair(p, q, None, depends_on=[link_action.id])
-        link_action.extra["active"] = {"precoro": p.active, "quickbooks": q.active}
+        link_action.link.baseline = self.reconcile_pair(p, q, None, depends_on=[link_action.id])
+        link_action.link.active = {"precoro": p.active, "quickbooks": q.active}
 
     def propose_create(self, source: Record, target: Side, depends_on: list[str] | None = None) -> None:
         changes = []
@@ -516,7 +554,7 @@ def _candidates(records: list[Record]) -> list[dict[str, Any]]:
     return [{"quickbooks_id": r.id, "name": r.label, "currencies": list(r.currencies)} for r in records]
 
 
-def reconcile(rules: EntityRules, kind: str, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState,
-              names_elsewhere: Mapping[str, str] | None = None) -> EntityPlan:
-    """Plan one entity: the single entry point of the pure core."""
-    return Reconciler(rules, kind, precoro, quickbooks, state, names_elsewhere).run()
+def reconcile(spec: Any, rules: EntityRules, precoro: Iterable[Record], quickbooks: Iterable[Record], state: SyncState,
+              **options: Any) -> EntityPlan:
+    """Plan one entity with its spec's reconciler: the single entry point of the pure core."""
+    return spec.reconciler(spec, rules, precoro, quickbooks, state, **options).run()

@@ -1,12 +1,20 @@
-"""Records: one remote object of either side, reduced to the rules' fields, plus wire-path helpers."""
+"""Records: one remote object of either side, reduced to the rules' fields; and wire paths into JSON.
+
+A field's value is held in its canonical form (the same whichever side it was read from), through
+the rules' path and transform for that side. Reference fields (an item's supplier, its account)
+are canonical in QuickBooks terms and need the links to translate a Precoro id (`References`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Mapping
 
-from rules.model import Side
+from rules.model import EntityRules, FieldRule, Side
+from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
+
+from .references import References
 
 # QuickBooks appends this to the name of an inactive name-list record. Values are compared without
 # it: a deactivation must never look like a rename to the other side.
@@ -20,10 +28,11 @@ class Record:
     `values` holds canonical values keyed by the rules' field names; `version` is what a write must
     be checked against (QuickBooks `SyncToken`, Precoro `updateDate`); `raw` keeps the few parts of
     the wire JSON the engine still needs (nested QuickBooks objects, Precoro's freeOfCharge).
+    `origin` is a Precoro record's `externalId`: the QuickBooks id it was created from, if any.
     """
 
     side: Side
-    kind: str  # "supplier", "item"
+    kind: str  # the entity's kind: "supplier", "item", "account", ...
     id: str
     version: str
     active: bool
@@ -31,11 +40,15 @@ class Record:
     updated_at: str | None = None  # ISO timestamp of the last change, for `newest_wins`
     currencies: tuple[str, ...] = ()  # every currency the record trades in (S7)
     raw: dict = field(default_factory=dict, repr=False)
+    origin: str | None = None
 
     @property
     def label(self) -> str:
         name = self.values.get("name")
         return str(name) if name not in (None, "") else f"{self.side} #{self.id}"
+
+
+# -- wire paths -------------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=None)
@@ -91,3 +104,81 @@ def set_path(obj: dict, path: str, value: Any) -> None:
 
 def is_list_path(path: str) -> bool:
     return "[]" in path
+
+
+# -- canonical values ----------------------------------------------------------------------------------
+
+
+def to_canonical(rule: FieldRule, side: Side, raw_value: Any, refs: References | None = None) -> Any:
+    if rule.transform in REFERENCE_TRANSFORMS:
+        return (refs or References()).canonical(rule.transform, side, raw_value)
+    if rule.transform:
+        return TRANSFORMS[rule.transform].to_canonical(side, raw_value)
+    return canonical_scalar(raw_value)
+
+
+def from_canonical(rule: FieldRule, side: Side, value: Any) -> Any:
+    if rule.transform and rule.transform in TRANSFORMS:
+        return TRANSFORMS[rule.transform].from_canonical(side, value)
+    return value
+
+
+def _strip_deleted(value: Any) -> Any:
+    if isinstance(value, str) and value.endswith(DELETED_SUFFIX):
+        return value[: -len(DELETED_SUFFIX)]
+    return value
+
+
+def quickbooks_record(kind: str, name_path: str, rules: EntityRules, raw: Mapping[str, Any],
+                      refs: References | None = None) -> Record:
+    active = raw.get("Active", True) is not False
+    values = {}
+    for rule in rules.fields:
+        value = get_path(raw, rule.quickbooks)
+        if not active and rule.quickbooks == name_path:
+            value = _strip_deleted(value)
+        values[rule.name] = to_canonical(rule, "quickbooks", value, refs)
+    currency = get_path(raw, "CurrencyRef.value")
+    return Record(
+        side="quickbooks",
+        kind=kind,
+        id=str(raw["Id"]),
+        version=str(raw.get("SyncToken", "")),
+        active=active,
+        values=values,
+        updated_at=get_path(raw, "MetaData.LastUpdatedTime"),
+        currencies=(currency,) if currency else (),
+        # Only the nested objects a rule writes into: a sparse update must send them whole. Keeping
+        # every wire object would cost most of a large plan's memory.
+        raw={top: raw[top] for top in nested_tops(rules) if isinstance(raw.get(top), dict)},
+    )
+
+
+def precoro_record(kind: str, rules: EntityRules, raw: Mapping[str, Any], refs: References | None = None) -> Record:
+    values = {rule.name: to_canonical(rule, "precoro", get_path(raw, rule.precoro), refs) for rule in rules.fields}
+    return Record(
+        side="precoro",
+        kind=kind,
+        id=str(raw["id"]),
+        version=str(raw.get("updateDate") or ""),
+        active=raw.get("enable", True) not in (False, 0, "0", "false"),
+        values=values,
+        updated_at=raw.get("updateDate"),
+        currencies=_precoro_currencies(raw),
+        raw={"freeOfCharge": raw.get("freeOfCharge")} if "freeOfCharge" in raw else {},  # I7
+        origin=str(raw["externalId"]) if raw.get("externalId") not in (None, "") else None,
+    )
+
+
+def nested_tops(rules: EntityRules) -> set[str]:
+    """The QuickBooks objects the rules write into (`BillAddr`): sent whole by a sparse update."""
+    return {rule.quickbooks.split(".", 1)[0] for rule in rules.fields if "." in rule.quickbooks}
+
+
+def _precoro_currencies(raw: Mapping[str, Any]) -> tuple[str, ...]:
+    found: list[str] = []
+    for entry in [raw.get("currency"), *(raw.get("currencies") or [])]:
+        code = entry.get("code") if isinstance(entry, dict) else entry
+        if code and code not in found:
+            found.append(code)
+    return tuple(found)

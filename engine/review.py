@@ -14,13 +14,13 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from rules.model import SIDE_NAMES
 
-from .apply import build_units
-from .entities import KINDS
+from .entities import ENTITIES
 from .plan import KIND_ORDER, Action, Plan
+from .writes import build_units
 
-SECTION_OF = {kind.kind: kind.section for kind in KINDS.values()}
+SECTION_OF = {spec.kind: spec.section for spec in ENTITIES}
 # Entities an operator can map and unmap by hand (S7, I4); lists and documents follow their links.
-MAPPABLE = frozenset({"supplier", "item"})
+MAPPABLE = frozenset(spec.kind for spec in ENTITIES if spec.mappable)
 # Outcomes of an apply that mean "this action did not go through and someone should look".
 ERROR_OUTCOMES = frozenset({"failed", "refused"})
 # Kinds whose records are linked when the action is planned, so they can be unmapped by hand.

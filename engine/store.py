@@ -102,6 +102,14 @@ def m003_holds_both_sides_and_apply_runs(db: sqlite_utils.Database) -> None:
     db["journal"].create_index(["unit"])
 
 
+@migrations()
+def m004_plans_carry_their_writes(db: sqlite_utils.Database) -> None:
+    # How apply reads back what it wrote, saved with the plan instead of looked up in the rules.
+    db["plans"].add_column("readback", str, not_null_default="{}")
+    # The id a create made: a later write of the same plan that refers to it finds it after a crash.
+    db["journal"].add_column("created_id", str)
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -200,6 +208,14 @@ class Store:
             holds[row["side"]][row["record_id"]] = Hold(row["record_id"], row["reason"], row["other_id"])
         return SyncState(links=links, holds=holds["precoro"], quickbooks_holds=holds["quickbooks"])
 
+    def all_links(self, realm: str) -> dict[str, list[tuple[str, str]]]:
+        """Every link of one QuickBooks company: section -> [(Precoro id, QuickBooks id)]."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for entity, precoro_id, quickbooks_id in self.db.execute(
+                "select entity, precoro_id, quickbooks_id from links where realm = ?", [realm]):
+            found.setdefault(entity, []).append((precoro_id, quickbooks_id))
+        return found
+
     def link_for(self, entity: str, realm: str, *, precoro_id: str | None = None, quickbooks_id: str | None = None) -> dict | None:
         column, value = ("precoro_id", precoro_id) if precoro_id is not None else ("quickbooks_id", quickbooks_id)
         rows = list(self.db.query(f"select * from links where entity = ? and realm = ? and {column} = ?", [entity, realm, value]))
@@ -268,7 +284,7 @@ class Store:
             self.db["plans"].upsert(
                 {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
                  "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
-                 "purpose": plan.purpose, "base_serial": plan.base_serial},
+                 "purpose": plan.purpose, "base_serial": plan.base_serial, "readback": _dumps(plan.readback)},
                 pk="id",
             )
             # Plain executemany: sqlite-utils' insert_all costs seconds per 100,000 actions.
@@ -291,7 +307,7 @@ class Store:
             actions.append(action)
         plan = Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],
                     created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"],
-                    purpose=row["purpose"], base_serial=row["base_serial"])
+                    purpose=row["purpose"], base_serial=row["base_serial"], readback=json.loads(row["readback"]))
         return plan
 
     def operator_choices(self, plan_id: str) -> list[Action]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -17,29 +16,18 @@ import rules as rules_pkg
 from rules.model import Rules
 
 from .apply import ActionResult, ApplyReport, apply_plan, build_units
-from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound, SafetyLimitExceeded, StalePlanError,
-                     SupersededPlan, UsageError)
 from .clients.errors import ApiError, NotFound
 from .connections import Connected, connect, saved_connections
-from .documents import APPROVED_STATUSES, plan_documents
-from .entities import CHART_OF_ACCOUNTS, DOCUMENTS, ITEMS, LISTS, SECTIONS, SUPPLIERS, EntityKind, record
-from .lists import plan_list
+from .entities import BY_SECTION, ENTITIES, ITEMS, EntitySpec, sort_key
+from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound, SafetyLimitExceeded, StalePlanError,
+                     SupersededPlan, UsageError)
+from .items import mapping_actions
 from .locks import Holder, LockBusy
-from .items import mapping_actions, reconcile_items
-from .references import References
-from .suggest import CandidateIndex
-from .targets import name_key
-from .plan import Action, Plan
-from .records import Record
-from .reconcile import Reconciler, SyncState, reconcile
+from .plan import Action, HoldFacts, LinkFacts, Plan
+from .planning import Planner, Progress, readback
+from .reconcile import SyncState
 from .store import Store
-
-Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
-
-# Entities in the order they are planned: items refer to accounts and suppliers, documents to all
-# of them, through their links.
-SUPPORTED = ("chart_of_accounts", "classes", "locations", "taxes", "terms", "suppliers", "items", "invoices",
-             "purchase_orders")
+from .suggest import CandidateIndex
 
 
 def default_state_path(rules_path: Path) -> Path:
@@ -62,7 +50,6 @@ class SyncSession:
         self.clock = clock
         self.local_seed = local_seed
         self._connected: Connected | None = None
-        self._fields_cache: dict[str, list[dict]] | None = None  # set while a plan is made
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -97,93 +84,22 @@ class SyncSession:
     # -- reading -------------------------------------------------------------------------------
 
     def enabled(self, section: str) -> bool:
-        if section in ("invoices", "purchase_orders"):
-            return getattr(self.rules.documents, section)
-        if SECTIONS[section] in LISTS:
-            return getattr(self.rules.lists, section)
         return self.rules.entity(section).enabled
 
-    def entities(self, only: Iterable[str] | None = None) -> list[EntityKind]:
-        names = list(only) if only else [s for s in SUPPORTED if self.enabled(s)]
-        unknown = [n for n in names if n not in SECTIONS]
+    def entities(self, only: Iterable[str] | None = None) -> list[EntitySpec]:
+        """The entities to plan, in dependency order: those named (`--only`), or every one turned on."""
+        names = list(only) if only else [spec.section for spec in ENTITIES if self.enabled(spec.section)]
+        unknown = [n for n in names if n not in BY_SECTION]
         if unknown:
-            raise UsageError(f"unknown entity {unknown[0]!r}; expected one of {', '.join(SECTIONS)}")
-        names = [s for s in SUPPORTED if s in names]  # dependencies first, whatever order was asked
+            raise UsageError(f"unknown entity {unknown[0]!r}; expected one of {', '.join(BY_SECTION)}")
         disabled = [n for n in names if not self.enabled(n)]
         if disabled:
             raise UsageError(f"{disabled[0]} are turned off in {self.rules_path}; turn them on there to sync them")
-        return [SECTIONS[n] for n in names]
+        return [spec for spec in ENTITIES if spec.section in names]  # dependencies first, whatever the order asked
 
-    def references(self) -> References:
-        """What item and document references need: supplier and chart-of-accounts links of this company."""
-        realm = self.realm_id
-        suppliers = self.store.sync_state(SUPPLIERS.section, realm).links.values()
-        accounts = self.store.sync_state(CHART_OF_ACCOUNTS.section, realm).links.values()
-        chart_field, options = self._list_options(CHART_OF_ACCOUNTS)
-        return References.build(((l.precoro_id, l.quickbooks_id) for l in suppliers),
-                                chart_field.rsplit("/", 2)[1] if chart_field else None,
-                                ((l.precoro_id, l.quickbooks_id) for l in accounts),
-                                {str(o["id"]): str(o.get("name") or "") for o in options})
-
-    def _list_options(self, kind: EntityKind) -> tuple[str | None, list[dict]]:
-        """Where a list's Precoro records live (None: its custom field is missing), and the records."""
-        collection = kind.precoro
-        if kind.custom_field:
-            fields = [f for f in self._read_once(kind.precoro)
-                      if str(f.get("name") or "").strip().casefold() == kind.custom_field.casefold()]
-            if not fields:
-                return None, []
-            collection = f"{kind.precoro}/{fields[0]['id']}/options"
-        return collection, self._read_once(collection)
-
-    def _read_once(self, path: str) -> list[dict]:
-        """A small Precoro list (custom fields, their options), read once per plan: several lists and
-        the item references need them, and Precoro refuses an identical GET within a minute."""
-        if self._fields_cache is None:
-            return list(self.connected.precoro.list_all(path))
-        if path not in self._fields_cache:
-            self._fields_cache[path] = list(self.connected.precoro.list_all(path))
-        return self._fields_cache[path]
-
-    def _plan_list(self, kind: EntityKind) -> list[Action]:
-        """One QuickBooks list mirrored as Precoro options (L1-L3)."""
-        collection, options = self._list_options(kind)
-        quickbooks = self.connected.quickbooks.query_all(kind.quickbooks, include_inactive=True)
-        links = {l.precoro_id: l.quickbooks_id for l in self.store.sync_state(kind.section, self.realm_id).links.values()}
-        return plan_list(kind, quickbooks, options, links, collection)
-
-    def fetch(self, kind: EntityKind, progress: Progress | None = None, refs: References | None = None,
-              stop: threading.Event | None = None):
-        """Both sides' records of one entity: one paged read per side, inactive records included.
-
-        The two sides are read at the same time: each mostly waits on its own service. Either
-        reader ends after its current page when `stop` is set or the caller is interrupted (a ctrl+c
-        lands in the waiting thread), so stopping a plan never waits for the rest of a company.
-        """
-        entity_rules = self.rules.entity(kind.section)
+    def planner(self, progress: Progress | None = None, stop: threading.Event | None = None) -> Planner:
         conn = self.connected
-        halt = threading.Event()
-
-        def read(side: str, pages, label: str) -> list[Record]:
-            records = []
-            for raw in pages:
-                if halt.is_set() or (stop is not None and stop.is_set()):
-                    raise Interrupted("planning was stopped; nothing was saved")
-                records.append(record(kind, entity_rules, side, raw, refs))
-                if progress and len(records) % 1000 == 0:
-                    progress(label, len(records), None)
-            return records
-
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fetch") as pool:
-            try:
-                quickbooks = pool.submit(read, "quickbooks", conn.quickbooks.query_all(kind.quickbooks, include_inactive=True),
-                                         f"reading QuickBooks {kind.quickbooks} records")
-                precoro = pool.submit(read, "precoro", conn.precoro.list_all(kind.precoro),
-                                      f"reading Precoro {kind.precoro.strip('/')}")
-                return precoro.result(), quickbooks.result()
-            except BaseException:
-                halt.set()
-                raise
+        return Planner(self.rules, self.store, conn.quickbooks, conn.precoro, conn.realm_id, progress=progress, stop=stop)
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -200,55 +116,16 @@ class SyncSession:
         """Read both sides, reconcile, save and return the plan (W1). Changes nothing remote.
 
         `stop` (set from another thread) ends it within a page read, with Interrupted."""
-        kinds = self.entities(only)
+        specs = self.entities(only)
         with self.writer("planning", wait=wait, on_wait=on_wait):
-            realm = self.realm_id
-            self._fields_cache = {}
-            try:
-                return self._plan(kinds, realm, progress, stop)
-            finally:
-                self._fields_cache = None
-
-    def _plan(self, kinds: list[EntityKind], realm: str, progress: Progress | None,
-              stop: threading.Event | None = None) -> Plan:
-        actions: list[Action] = []
-        agreed: list[dict[str, Any]] = []
-        items: list[Record] | None = None
-        for kind in kinds:
-            if kind in DOCUMENTS:
-                actions.extend(self._plan_documents(kind, progress, items))
-                continue
-            if kind in LISTS:
-                actions.extend(self._plan_list(kind))
-                continue
-            if stop is not None and stop.is_set():
-                raise Interrupted("planning was stopped; nothing was saved")
-            refs = self.references() if kind is ITEMS else None
-            precoro, quickbooks = self.fetch(kind, progress, refs, stop)
-            if progress:
-                progress(f"planning {kind.section}", 0, None)
-            state = self.store.sync_state(kind.section, realm)
-            if kind is ITEMS:
-                items = precoro
-                result = reconcile_items(self.rules.items, precoro, quickbooks, state, refs)
-            else:
-                entity_rules = self.rules.entity(kind.section)
-                result = reconcile(entity_rules, kind.kind, precoro, quickbooks, state)
-                written = _names_written(result.actions, entity_rules, kind)
-                if kind is SUPPLIERS and written:
-                    # W9: a vendor's name must not be a customer's or an employee's either. Read them
-                    # only when the plan writes vendor names, and plan again only on a clash.
-                    elsewhere = self._names_elsewhere()
-                    if written & elsewhere.keys():
-                        result = reconcile(entity_rules, kind.kind, precoro, quickbooks, state, elsewhere)
-            actions.extend(result.actions)
-            agreed.extend({**entry, "section": kind.section} for entry in result.agreed_baselines)
-        self._mark_failed_before(actions)
-        plan = Plan(actions=actions, realm_id=realm, rules_digest=self.rules.digest, created_at=self.clock(),
-                    entities=tuple(k.section for k in kinds))
-        self._carry_decisions(plan)
-        self._save(plan, agreed)
-        return plan
+            planned = self.planner(progress, stop).plan(specs)
+            self._mark_failed_before(planned.actions)
+            plan = Plan(actions=sorted(planned.actions, key=sort_key), realm_id=self.realm_id,
+                        rules_digest=self.rules.digest, created_at=self.clock(),
+                        entities=tuple(spec.section for spec in specs), readback=planned.readback)
+            self._carry_decisions(plan)
+            self._save(plan, planned.agreed)
+            return plan
 
     def _mark_failed_before(self, actions: list[Action]) -> None:
         """W9: the same write failed in an earlier apply: say so, and wait for the operator's approval
@@ -262,34 +139,6 @@ class SyncSession:
             for action in unit.actions:
                 action.note = f"{action.note}; failed before: {failure['last_error']}".lstrip("; ")
                 action.approved = False
-
-    def _names_elsewhere(self) -> dict[str, str]:
-        """QuickBooks customers' and employees' names (active or not) -> who holds each."""
-        found: dict[str, str] = {}
-        for entity in ("Customer", "Employee"):
-            for raw in self.connected.quickbooks.query_all(entity, include_inactive=True):
-                name = str(raw.get("DisplayName") or "")
-                inactive = "" if raw.get("Active", True) else " (inactive)"
-                found.setdefault(name_key(name), f"{entity.lower()} {raw['Id']} {name_key_label(name)!r}{inactive}")
-        return found
-
-    def _plan_documents(self, kind: EntityKind, progress: Progress | None, items: list[Record] | None) -> list[Action]:
-        """Approved documents not sent yet (D1, D2): no QuickBooks read, Precoro items read once."""
-        conn, realm = self.connected, self.realm_id
-        refs = self.references()
-        item_links = {l.precoro_id: l.quickbooks_id for l in self.store.sync_state(ITEMS.section, realm).links.values()}
-        if items is None:
-            items = [record(ITEMS, self.rules.items, "precoro", raw, refs) for raw in conn.precoro.list_all(ITEMS.precoro)]
-        item_accounts = {}
-        for item in items:
-            account = item.values.get("chart_of_accounts")
-            if account and not str(account).startswith("precoro:"):
-                item_accounts[item.id] = account
-        if progress:
-            progress(f"reading Precoro {kind.precoro.strip('/')}", 0, None)
-        docs = conn.precoro.list_all(kind.precoro, params={"status": sorted(APPROVED_STATUSES)})
-        sent = set(self.store.sync_state(kind.section, realm).links)
-        return plan_documents(kind, docs, sent, refs, item_links, item_accounts)
 
     def _save(self, plan: Plan, agreed: list[dict[str, Any]] = ()) -> None:
         # Both sides agreeing is a fact about now, not a change to anyone's books: remember it at
@@ -373,10 +222,8 @@ class SyncSession:
         with self.writer(f"applying plan {wanted}", wait=wait, on_wait=on_wait):
             plan = self.load_plan(wanted)  # read under the lock: decisions and journal as they are now
             conn = self.connected
-            refs = self.references() if any(a.entity != "supplier" for a in plan.actions) else None
             return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
-                              on_result=on_result, retry_failed=retry_failed, refs=refs, force=force, clock=self.clock,
-                              stop=stop)
+                              on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock, stop=stop)
 
     # -- manual mapping (S7) ------------------------------------------------------------------
 
@@ -386,38 +233,40 @@ class SyncSession:
             return self._map_plan(section, precoro_id, quickbooks_id)
 
     def _map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:
-        kind = SECTIONS[section]
+        spec = BY_SECTION[section]
+        if not spec.mappable:
+            raise MappingRefused(f"{spec.plural} are not mapped by hand; they follow their links")
         entity_rules = self.rules.entity(section)
         realm = self.realm_id
         conn = self.connected
-        refs = self.references() if kind is ITEMS else None
+        refs = self.planner().refs
         try:
-            p = record(kind, entity_rules, "precoro", conn.precoro.get(f"{kind.precoro}/{precoro_id}"), refs)
+            p = spec.record(entity_rules, "precoro", conn.precoro.get(f"{spec.precoro}/{precoro_id}"), refs)
         except NotFound:
-            raise MappingRefused(f"Precoro has no {kind.kind} {precoro_id}") from None
+            raise MappingRefused(f"Precoro has no {spec.label} {precoro_id}") from None
         try:
-            q = record(kind, entity_rules, "quickbooks", conn.quickbooks.read(kind.quickbooks, quickbooks_id), refs)
+            q = spec.record(entity_rules, "quickbooks", conn.quickbooks.read(spec.quickbooks, quickbooks_id), refs)
         except NotFound:
-            raise MappingRefused(f"QuickBooks has no {kind.quickbooks} {quickbooks_id}") from None
+            raise MappingRefused(f"QuickBooks has no {spec.quickbooks} {quickbooks_id}") from None
         existing = self.store.link_for(section, realm, precoro_id=p.id)
         if existing:
-            raise MappingRefused(f"Precoro {kind.kind} {p.id} is already linked to QuickBooks {existing['quickbooks_id']}: unmap it first")
+            raise MappingRefused(f"Precoro {spec.label} {p.id} is already linked to QuickBooks {existing['quickbooks_id']}: unmap it first")
         taken = self.store.link_for(section, realm, quickbooks_id=q.id)
         if taken:
-            raise MappingRefused(f"QuickBooks {kind.quickbooks} {q.id} is already linked to Precoro {taken['precoro_id']}")
+            raise MappingRefused(f"QuickBooks {spec.quickbooks} {q.id} is already linked to Precoro {taken['precoro_id']}")
         if not q.active:
-            raise MappingRefused(f"QuickBooks {kind.quickbooks} {q.id} is inactive; only active records can be mapped")
-        if kind is ITEMS:
-            return self._save_new(mapping_actions(self.rules.items, p, q, refs), section)
-        if kind.section == "suppliers":
+            raise MappingRefused(f"QuickBooks {spec.quickbooks} {q.id} is inactive; only active records can be mapped")
+        if spec is ITEMS:
+            return self._save_new(mapping_actions(spec, self.rules.items, p, q, refs), section)
+        if "currency" in entity_rules.match.keys:
             if len(p.currencies) > 1 and q.currencies and q.currencies[0] not in p.currencies:
                 raise MappingRefused("the vendor's currency is not one of the supplier's currencies")
             if len(p.currencies) == 1 and q.currencies and p.currencies != q.currencies:
                 raise MappingRefused(
                     f"currencies differ (Precoro {p.currencies[0]}, QuickBooks {q.currencies[0]}); a vendor's currency "
                     "cannot change in QuickBooks, so a supplier is only linked to a vendor of the same currency")
-        reconciler = Reconciler(entity_rules, kind.kind, [p], [q], SyncState())
-        link = reconciler.add_action("link", None, p, q, note="mapped by hand", extra={"how": "manual"})
+        reconciler = spec.reconciler(spec, entity_rules, [p], [q], SyncState(), refs=refs)
+        link = reconciler.add_action("link", None, p, q, note="mapped by hand", link=LinkFacts("manual"))
         reconciler.propose_new_pair(p, q, link)
         return self._save_new(reconciler.out.actions, section)
 
@@ -426,8 +275,8 @@ class SyncSession:
 
         Candidates are active, unlinked QuickBooks items only (I4, I9).
         """
-        refs = self.references()
-        precoro, quickbooks = self.fetch(ITEMS, progress, refs)
+        planner = self.planner(progress)
+        precoro, quickbooks = planner.fetch(ITEMS, self.rules.items, ITEMS.precoro)
         state = self.store.sync_state(ITEMS.section, self.realm_id)
         taken = {link.quickbooks_id for link in state.links.values()}
         index = CandidateIndex(q for q in quickbooks if q.active and q.id not in taken)
@@ -447,20 +296,21 @@ class SyncSession:
             return self._unmap_plan(section, precoro_id)
 
     def _unmap_plan(self, section: str, precoro_id: str) -> Plan:
-        kind = SECTIONS[section]
+        spec = BY_SECTION[section]
         existing = self.store.link_for(section, self.realm_id, precoro_id=precoro_id)
         if not existing:
-            raise MappingRefused(f"Precoro {kind.kind} {precoro_id} is not linked")
-        reconciler = Reconciler(self.rules.entity(section), kind.kind, [], [], SyncState())
+            raise MappingRefused(f"Precoro {spec.label} {precoro_id} is not linked")
+        reconciler = spec.reconciler(spec, self.rules.entity(section), [], [], SyncState())
         reconciler.add_action("unlink", None, None, None, precoro_id=precoro_id, quickbooks_id=existing["quickbooks_id"],
-                           name=f"{kind.kind} {precoro_id}",
-                           note="unmapped by hand: it will not be matched to this QuickBooks record again on its own",
-                           extra={"hold": "unmapped", "hold_quickbooks_id": existing["quickbooks_id"]})
+                              name=f"{spec.label} {precoro_id}",
+                              note="unmapped by hand: it will not be matched to this QuickBooks record again on its own",
+                              hold=HoldFacts("unmapped", "precoro", existing["quickbooks_id"]))
         return self._save_new(reconciler.out.actions, section)
 
     def _save_new(self, actions: list[Action], section: str) -> Plan:
         plan = Plan(actions=actions, realm_id=self.realm_id, rules_digest=self.rules.digest,
-                    created_at=self.clock(), entities=(section,), purpose="mapping")
+                    created_at=self.clock(), entities=(section,), purpose="mapping",
+                    readback={section: readback(self.rules, section)})
         self._save(plan)
         return plan
 
@@ -504,10 +354,10 @@ class SyncSession:
             realm = None
         plan = self.latest_plan()
         entities = {}
-        for section in (s for s in SUPPORTED if self.enabled(s)):
+        for section in (spec.section for spec in ENTITIES if self.enabled(spec.section)):
             counts = {"linked": self.store.count_links(section, realm) if realm else 0}
             if plan:
-                kind = SECTIONS[section].kind
+                kind = BY_SECTION[section].kind
                 mine = [a for a in plan.actions if a.entity == kind]
                 counts["pending_actions"] = sum(1 for a in mine if a.kind not in ("blocked",))
                 counts["conflicts"] = sum(1 for a in mine if a.kind == "conflict")
@@ -517,25 +367,6 @@ class SyncSession:
         out["latest_plan"] = {"id": plan.id, "created_at": plan.created_at, "state": self.store.plan_state(plan.id)} if plan else None
         out["unfinished_apply"] = self.unfinished_apply()
         return out
-
-
-def _names_written(actions: Iterable[Action], entity_rules, kind: EntityKind) -> set[str]:
-    """The name keys a plan writes to QuickBooks (creates, renames, reactivations)."""
-    name_fields = {r.name for r in entity_rules.fields if r.quickbooks == kind.quickbooks_name}
-    names = set()
-    for action in actions:
-        if action.target != "quickbooks":
-            continue
-        for change in action.changes:
-            if change.field in name_fields and isinstance(change.after, str):
-                names.add(name_key(change.after))
-        if isinstance(action.extra.get("name"), str):
-            names.add(name_key(action.extra["name"]))
-    return names
-
-
-def name_key_label(name: str) -> str:
-    return name[: -len(" (deleted)")] if name.endswith(" (deleted)") else name
 
 
 __all__ = ["SyncSession", "Interrupted", "PlanNotFound", "MappingRefused", "StalePlanError", "SupersededPlan", "SafetyLimitExceeded",

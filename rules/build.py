@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from .defaults import ENTITY_PATHS, entity_data
 from .model import (
     Connections,
     CreateRule,
     DeletedRule,
-    DocumentRules,
     EntityRules,
     FieldRule,
     InactiveRule,
     ItemMappingRule,
     ItemRules,
-    ListRules,
     MatchRule,
     PrecoroConnection,
     QuickBooksConnection,
@@ -26,18 +25,18 @@ from .model import (
 def build(data: dict[str, Any], *, source: str, digest: str) -> Rules:
     """The model of `data`, which must have passed the schema and `checks.check`."""
     connections = data["connections"]
+    entities = {section: (_items(entity_data(data, path)) if section == "items"
+                          else EntityRules(**_entity(section, entity_data(data, path))))
+                for section, path in ENTITY_PATHS.items()}
     return Rules(
         version=int(data["version"]),  # `1.0` passes the schema too
         connections=Connections(
             quickbooks=QuickBooksConnection(**connections["quickbooks"]),
             precoro=PrecoroConnection(**connections["precoro"]),
         ),
-        suppliers=EntityRules(**_entity("suppliers", data["suppliers"])),
-        items=_items(data["items"]),
+        entities=entities,
         source=source,
         digest=digest,
-        documents=DocumentRules(**data["documents"]),
-        lists=ListRules(**data["lists"]),
         safety=SafetyRule(max_change_share=float(data["safety"]["max_change_share"]),
                           min_linked=int(data["safety"]["min_linked"])),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .defaults import ENTITY_PATHS, entity_data
 from .errors import RuleProblem, quoted
 from .loader import KeyPath, SourceMap, dotted
 from .schema import SCHEMA, missing_key, suggestion
@@ -21,14 +22,15 @@ _FIELD_KEYS = SCHEMA["$defs"]["field"]["properties"]
 def check(rules: dict[str, Any], source_map: SourceMap) -> list[RuleProblem]:
     """Every problem of the merged rules (`defaults.with_defaults` of the file's data)."""
     problems: list[RuleProblem] = []
-    for entity in ("suppliers", "items"):
-        problems += _EntityCheck(entity, rules[entity], source_map).problems()
+    for path in ENTITY_PATHS.values():
+        problems += _EntityCheck(path, entity_data(rules, path), source_map).problems()
     return problems
 
 
 class _EntityCheck:
-    def __init__(self, entity: str, rules: dict[str, Any], source_map: SourceMap) -> None:
-        self.entity = entity
+    def __init__(self, path: tuple[str, ...], rules: dict[str, Any], source_map: SourceMap) -> None:
+        self.where = path  # where the entity's rules sit in the file: ("suppliers",), ("lists", "taxes")
+        self.entity = path[-1]
         self.rules = rules
         self.fields: dict[str, dict[str, Any]] = rules["fields"]
         self.source_map = source_map
@@ -99,7 +101,7 @@ class _EntityCheck:
         return [(name, field) for name, field in self.fields.items() if field["enabled"]]
 
     def _path(self, *parts: str | int) -> KeyPath:
-        return (self.entity, *parts)
+        return (*self.where, *parts)
 
     def _report(self, path: KeyPath, message: str, *, at_key: bool = False, prefix: KeyPath | None = None) -> None:
         self.found.append(self.source_map.problem(path, f"{dotted(prefix or path)}: {message}", at_key=at_key))

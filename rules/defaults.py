@@ -47,6 +47,57 @@ _ITEM_FIELDS = {
     },
 }
 
+
+def _list(fields: dict[str, Any]) -> dict[str, Any]:
+    """A QuickBooks list mirrored as Precoro options (L1): matched by name, created in Precoro,
+    its fields following QuickBooks; an option deleted in Precoro is imported again."""
+    return {
+        "enabled": True,
+        "match": {"keys": ["name"], "normalize": ["trim", "casefold"]},
+        "create": {"in_quickbooks": False, "in_precoro": True},
+        "conflict": "quickbooks_wins",
+        "when_inactive": {"in_quickbooks": "ignore", "in_precoro": "ignore"},
+        "when_deleted": {"in_quickbooks": "unlink", "in_precoro": "recreate"},
+        "fields": fields,
+    }
+
+
+# Precoro cannot rename a tax or a payment term: their names are written when they are created.
+_LISTS = {
+    "chart_of_accounts": _list({
+        "name": {"precoro": "name", "quickbooks": "FullyQualifiedName", "direction": "to_precoro"},
+        "code": {"precoro": "code", "quickbooks": "AcctNum", "direction": "to_precoro", "update": False}}),
+    "taxes": _list({"name": {"precoro": "name", "quickbooks": "Name", "direction": "to_precoro", "update": False}}),
+    "terms": _list({
+        "name": {"precoro": "name", "quickbooks": "Name", "direction": "to_precoro", "update": False},
+        "due_days": {"precoro": "creditPeriodDays", "quickbooks": "DueDays", "direction": "to_precoro", "update": False}}),
+    "classes": _list({"name": {"precoro": "name", "quickbooks": "FullyQualifiedName", "direction": "to_precoro"}}),
+    "locations": _list({"name": {"precoro": "name", "quickbooks": "FullyQualifiedName", "direction": "to_precoro"}}),
+}
+
+
+def _document(enabled: bool, number: str) -> dict[str, Any]:
+    """Approved Precoro documents, sent to QuickBooks once each (D1); the header fields below, the
+    vendor and the lines (D2) make the QuickBooks document."""
+    return {
+        "enabled": enabled,
+        "match": {"keys": ["number"], "normalize": ["trim"]},
+        "create": {"in_quickbooks": True, "in_precoro": False},
+        "conflict": "precoro_wins",
+        "when_inactive": {"in_quickbooks": "ignore", "in_precoro": "ignore"},
+        "when_deleted": {"in_quickbooks": "unlink", "in_precoro": "unlink"},
+        "fields": {
+            "number": {"precoro": number, "quickbooks": "DocNumber", "direction": "to_quickbooks",
+                       "max_length": {"quickbooks": 21}},
+            "date": {"precoro": "issueDate", "quickbooks": "TxnDate", "direction": "to_quickbooks", "transform": "date"},
+            "currency": {"precoro": "currency", "quickbooks": "CurrencyRef.value", "direction": "to_quickbooks"},
+        },
+    }
+
+
+# A purchase order has no invoice number: its Precoro number (idn) is the document number.
+_DOCUMENTS = {"invoices": _document(True, "invoiceNumber"), "purchase_orders": _document(False, "idn")}
+
 DEFAULTS: dict[str, Any] = {
     "version": 1,
     "connections": {
@@ -79,8 +130,14 @@ DEFAULTS: dict[str, Any] = {
         "when_merged": "move_link",
     },
     "safety": {"max_change_share": 0.5, "min_linked": 20},
-    "documents": {"invoices": True, "purchase_orders": False},
-    "lists": {"chart_of_accounts": True, "taxes": True, "terms": True, "classes": True, "locations": True},
+    "documents": _DOCUMENTS,
+    "lists": _LISTS,
+}
+
+# Where each entity's rules sit in the file: its section name -> the keys leading to it.
+ENTITY_PATHS: dict[str, tuple[str, ...]] = {
+    "suppliers": ("suppliers",), "items": ("items",),
+    **{name: ("lists", name) for name in _LISTS}, **{name: ("documents", name) for name in _DOCUMENTS},
 }
 
 # Field entries that are not written take these values (a new field must still give both paths).
@@ -88,13 +145,24 @@ FIELD_DEFAULTS: dict[str, Any] = {"direction": "both", "max_length": {}, "update
 
 
 def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
-    """The file's data laid over DEFAULTS (neither is modified)."""
+    """The file's data laid over DEFAULTS (neither is modified). A list or document given as
+    `true`/`false` is its default rules, turned on or off."""
+    data = copy.deepcopy(data)
+    for group in ("lists", "documents"):
+        for name, value in (data.get(group) or {}).items():
+            if isinstance(value, bool):
+                data[group][name] = {"enabled": value}
     merged = _overlay(DEFAULTS, data)
-    for entity in ("suppliers", "items"):
-        merged[entity]["fields"] = {
-            name: _overlay(FIELD_DEFAULTS, rule) for name, rule in merged[entity]["fields"].items()
-        }
+    for path in ENTITY_PATHS.values():
+        entity = entity_data(merged, path)
+        entity["fields"] = {name: _overlay(FIELD_DEFAULTS, rule) for name, rule in entity["fields"].items()}
     return merged
+
+
+def entity_data(data: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    for key in path:
+        data = data[key]
+    return data
 
 
 def _overlay(base: Any, top: Any) -> Any:

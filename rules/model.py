@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Mapping
 
 Side = Literal["precoro", "quickbooks"]
 SIDES: tuple[Side, Side] = ("precoro", "quickbooks")
@@ -96,9 +96,9 @@ class DeletedRule:
 
 @dataclass(frozen=True)
 class EntityRules:
-    """Rules for one synced entity (suppliers, items)."""
+    """Rules for one synced entity (suppliers, items, a list, a kind of document)."""
 
-    entity: str  # the rules section name: "suppliers", "items"
+    entity: str  # the rules section name: "suppliers", "items", "chart_of_accounts", "invoices", ...
     enabled: bool
     match: MatchRule
     create: CreateRule
@@ -156,25 +156,6 @@ class Connections:
 
 
 @dataclass(frozen=True)
-class DocumentRules:
-    """Which approved Precoro documents are sent to QuickBooks, once each (D1)."""
-
-    invoices: bool = True  # as Bills
-    purchase_orders: bool = False  # as PurchaseOrders
-
-
-@dataclass(frozen=True)
-class ListRules:
-    """Which QuickBooks lists are imported as Precoro options (L1)."""
-
-    chart_of_accounts: bool = True  # Account
-    taxes: bool = True  # TaxCode
-    terms: bool = True  # Term
-    classes: bool = True  # Class
-    locations: bool = True  # Department
-
-
-@dataclass(frozen=True)
 class SafetyRule:
     """Refuse an apply that updates or deactivates more than this share of an entity's links."""
 
@@ -188,17 +169,18 @@ class Rules:
 
     version: int
     connections: Connections
-    suppliers: EntityRules
-    items: ItemRules
+    entities: Mapping[str, EntityRules]  # by section: suppliers, items, chart_of_accounts, ..., invoices
     source: str  # the path it was loaded from, for messages
     digest: str  # sha256 of the file's bytes: a plan made under other rules is refused
-    documents: DocumentRules = DocumentRules()
-    lists: ListRules = ListRules()
     safety: SafetyRule = SafetyRule()
 
-    def entity(self, name: str) -> EntityRules:
-        if name == "suppliers":
-            return self.suppliers
-        if name == "items":
-            return self.items
-        raise KeyError(name)
+    def entity(self, section: str) -> EntityRules:
+        return self.entities[section]
+
+    @property
+    def suppliers(self) -> EntityRules:
+        return self.entities["suppliers"]
+
+    @property
+    def items(self) -> ItemRules:
+        return self.entities["items"]  # type: ignore[return-value]

@@ -83,6 +83,11 @@ def _explain(error: ValidationError, source_map: SourceMap) -> list[RuleProblem]
         # An empty value has no text of its own to point at; its key is where the eye goes.
         return [at(path, f"expected {expected}; {got}", at_key=instance is None)]
 
+    if kind == "anyOf":  # a list or a document: true, false, or its own rules
+        if isinstance(instance, dict):
+            return [problem for inner in error.context if inner.validator != "type"
+                    for problem in _explain(inner, source_map)]
+        return at_value("true, false or a mapping of its rules (enabled, fields, ...)")
     if kind == "additionalProperties":
         known = list(schema.get("properties", {}))
         return [

@@ -117,11 +117,22 @@ class DecimalNumber(Transform):
         return int(number) if number == number.to_integral_value() else float(number)
 
 
+class IsoDate(Transform):
+    """A calendar day, "YYYY-MM-DD": Precoro's timestamps ("2026-11-20T10:00:00+00:00") keep their date."""
+
+    name = "date"
+
+    def to_canonical(self, side: Side, value: Any) -> str | None:
+        value = canonical_scalar(value)
+        return value[:10] if isinstance(value, str) else value
+
+
 TRANSFORMS: dict[str, Transform] = {
     transform.name: transform
     for transform in (
         EmailList(),
         DecimalNumber(),
+        IsoDate(),
         TextTransform("trim", str.strip),
         TextTransform("uppercase", str.upper),
         TextTransform("lowercase", str.lower),

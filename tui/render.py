@@ -6,14 +6,14 @@ import json
 from typing import Any, Iterable
 
 from engine.apply import ApplyReport
-from engine.entities import KINDS
+from engine.entities import ENTITIES
 from engine.plan import Action, Plan
 from rules.model import SIDE_NAMES
 
 SIDE = {**SIDE_NAMES, None: "qbsync"}
 SYMBOL = {"create": "+", "update": "~", "deactivate": "-", "reactivate": "^", "link": "=", "unlink": "/",
           "conflict": "!", "ambiguous": "?", "blocked": "x"}
-SECTION_OF = {kind.kind: kind.section.replace("_", " ") for kind in KINDS.values()}
+SECTION_OF = {spec.kind: spec.plural for spec in ENTITIES}
 
 
 def show(value: Any) -> str:

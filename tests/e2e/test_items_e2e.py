@@ -162,7 +162,9 @@ def test_i8_deleting_a_linked_precoro_item_frees_the_quickbooks_item(workdir):
 
 def test_d1_d2_approved_documents_become_bills_once_each(workdir):
     rules = workdir.path / "rules.yaml"
-    rules.write_text(rules.read_text().replace("purchase_orders: false", "purchase_orders: true"))
+    text = rules.read_text()
+    at = text.index("  purchase_orders:")
+    rules.write_text(text[:at] + text[at:].replace("enabled: false", "enabled: true", 1))
     first_sync(workdir)  # suppliers, items, and the documents whose suppliers were linked before
     plan = workdir.json("plan")
     report = workdir.json("apply", "--yes")

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import rules
 from engine.documents import plan_documents
 from engine.entities import INVOICES, PURCHASE_ORDERS
+from engine.reconcile import LinkState, SyncState
 from engine.references import References
+from engine.writes import quickbooks_body
 
-REFS = References.build([("2", "8")], "1", [("11", "2")], {"11": "Office Supplies"})
+DEFAULT = rules.loads("version: 1\n")
+REFS = References.build({"suppliers": [("2", "8")], "chart_of_accounts": [("11", "2")], "items": [("1", "16")]}, "1")
+REFS.names["chart_of_accounts"] = {"2": "Office Supplies"}
+
+
+def body(action):
+    """The QuickBooks request the create sends."""
+    return quickbooks_body(action.write, lambda action_id: None)
 
 
 def invoice(idn, *, status=2, supplier=2, lines=None, portal=False, number="INV-1"):
@@ -20,15 +30,19 @@ def invoice(idn, *, status=2, supplier=2, lines=None, portal=False, number="INV-
 
 
 def plan(docs, sent=(), kind=INVOICES, item_links=None, item_accounts=None):
-    return plan_documents(kind, docs, set(sent), REFS, item_links if item_links is not None else {"1": "16"},
-                          item_accounts or {})
+    refs = REFS
+    if item_links is not None:
+        refs = References.build({"suppliers": [("2", "8")], "chart_of_accounts": [("11", "2")],
+                                 "items": list(item_links.items())}, "1")
+    state = SyncState(links={idn: LinkState(idn, "900") for idn in sent})
+    return plan_documents(kind, DEFAULT.entity(kind.section), docs, state, refs, item_accounts or {}).actions
 
 
 def test_d1_an_approved_invoice_becomes_one_bill():
     [action] = plan([invoice(1)])
     assert (action.kind, action.target, action.entity, action.precoro_id) == ("create", "quickbooks", "invoice", "1")
-    body = action.extra["quickbooks_body"]
-    assert body["VendorRef"] == {"value": "8"} and body["DocNumber"] == "INV-1" and body["TxnDate"] == "2026-11-20"
+    sent = body(action)
+    assert sent["VendorRef"] == {"value": "8"} and sent["DocNumber"] == "INV-1" and sent["TxnDate"] == "2026-11-20"
 
 
 def test_d1_once_each_and_only_approved():
@@ -39,12 +53,12 @@ def test_d1_once_each_and_only_approved():
 
 def test_d1_purchase_orders_become_purchase_orders():
     [action] = plan([invoice(1, number=None)], kind=PURCHASE_ORDERS)
-    assert action.entity == "purchase_order" and action.extra["quickbooks_body"]["DocNumber"] == "1"
+    assert action.entity == "purchase_order" and body(action)["DocNumber"] == "1"
 
 
 def test_d2_linked_items_are_item_lines_and_the_rest_category_lines():
     [action] = plan([invoice(1)])
-    first, second = action.extra["quickbooks_body"]["Line"]
+    first, second = body(action)["Line"]
     assert first["DetailType"] == "ItemBasedExpenseLineDetail"
     assert first["ItemBasedExpenseLineDetail"]["ItemRef"] == {"value": "16"} and first["Amount"] == 42.0
     assert second["DetailType"] == "AccountBasedExpenseLineDetail"
@@ -53,7 +67,7 @@ def test_d2_linked_items_are_item_lines_and_the_rest_category_lines():
 
 def test_d2_an_unmapped_item_line_goes_as_a_category_line_on_its_items_account():
     [action] = plan([invoice(1)], item_links={}, item_accounts={"1": "2"})
-    lines = action.extra["quickbooks_body"]["Line"]
+    lines = body(action)["Line"]
     assert [line["DetailType"] for line in lines] == ["AccountBasedExpenseLineDetail"] * 2
 
 
@@ -69,10 +83,10 @@ def test_d1_supplier_not_integrated_holds_the_document_back():
 
 def test_s6_supplier_portal_invoices_sync_like_staff_ones():
     [action] = plan([invoice(1, portal=True)])
-    assert action.kind == "create" and "supplier portal" in action.extra["quickbooks_body"]["PrivateNote"]
+    assert action.kind == "create" and "supplier portal" in body(action)["PrivateNote"]
 
 
 def test_d1_a_long_invoice_number_is_cut_to_fit_and_the_plan_says_so():
     [action] = plan([invoice(1, number="X" * 30)])
-    assert action.extra["quickbooks_body"]["DocNumber"] == "X" * 21
-    assert "cut from 30 to 21" in next(c for c in action.changes if c.field == "doc number").note
+    assert body(action)["DocNumber"] == "X" * 21
+    assert "cut from 30 to 21" in next(c for c in action.changes if c.field == "number").note

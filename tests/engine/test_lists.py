@@ -1,11 +1,14 @@
-"""Lists, QuickBooks -> Precoro options (L1-L3)."""
+"""Lists, QuickBooks -> Precoro options (L1-L3): planned by their rules like any entity."""
 
 from __future__ import annotations
 
-from engine.entities import CHART_OF_ACCOUNTS, TERMS
-from engine.lists import plan_list
+import rules
+from engine.entities import ACCOUNTS, TERMS
+from engine.lists import for_purchases
+from engine.reconcile import LinkState, SyncState, reconcile
 
 PATH = "/itemcustomfields/1/options"
+DEFAULT = rules.loads("version: 1\n")
 
 
 def account(id, name, *, active=True, kind="Expense", number=None):
@@ -15,23 +18,37 @@ def account(id, name, *, active=True, kind="Expense", number=None):
     return raw
 
 
+def plan_list(spec, quickbooks, options, links, collection):
+    """What the planner does for a list: QuickBooks records it covers, Precoro options, the links."""
+    entity = DEFAULT.entity(spec.section)
+    q = [spec.record(entity, "quickbooks", raw) for raw in quickbooks
+         if spec.quickbooks_filter is None or spec.quickbooks_filter(raw)]
+    p = [spec.record(entity, "precoro", raw) for raw in options]
+    state = SyncState(links={pid: LinkState(pid, qid, {}, {"precoro": True, "quickbooks": True})
+                             for pid, qid in links.items()})
+    return reconcile(spec, entity, p, q, state, precoro_collection=collection).actions
+
+
 def test_l1_new_accounts_become_options_carrying_their_quickbooks_id():
-    [action] = plan_list(CHART_OF_ACCOUNTS, [account(2, "Office Supplies", number="6100")], [], {}, PATH)
+    [action] = plan_list(ACCOUNTS, [account(2, "Office Supplies", number="6100")], [], {}, PATH)
     assert (action.kind, action.target, action.quickbooks_id) == ("create", "precoro", "2")
-    assert action.extra["precoro_request"] == {"path": PATH, "form": {"name": "Office Supplies", "code": "6100"}}
+    assert (action.write.collection, action.write.op) == (PATH, "create")
+    assert action.write.values == {"name": "Office Supplies", "code": "6100", "externalId": "2"}
 
 
 def test_l1_only_active_accounts_a_purchase_can_use_are_imported():
     quickbooks = [account(1, "Accounts Payable (A/P)", kind="Accounts Payable"), account(2, "Old", active=False),
                   account(3, "Sales", kind="Income")]
-    assert plan_list(CHART_OF_ACCOUNTS, quickbooks, [], {}, PATH) == []
+    assert [raw["Id"] for raw in quickbooks if for_purchases(raw)] == ["2"]
+    assert plan_list(ACCOUNTS, quickbooks, [], {}, PATH) == []
 
 
 def test_l1_a_rename_in_quickbooks_renames_the_option():
-    [action] = plan_list(CHART_OF_ACCOUNTS, [account(2, "Office supplies & postage")], [{"id": 7, "name": "Office Supplies"}],
+    [action] = plan_list(ACCOUNTS, [account(2, "Office supplies & postage")], [{"id": 7, "name": "Office Supplies"}],
                          {"7": "2"}, PATH)
     assert (action.kind, action.target, action.precoro_id) == ("update", "precoro", "7")
-    assert action.extra["precoro_request"] == {"path": f"{PATH}/7", "form": {"name": "Office supplies & postage"}}
+    assert (action.write.collection, action.write.record_id) == (PATH, "7")
+    assert action.write.values == {"name": "Office supplies & postage"}
 
 
 def test_l1_an_existing_option_of_the_same_name_is_linked_not_duplicated():
@@ -39,20 +56,28 @@ def test_l1_an_existing_option_of_the_same_name_is_linked_not_duplicated():
     assert (action.kind, action.precoro_id, action.quickbooks_id) == ("link", "1", "3")
 
 
-def test_l1_without_the_custom_field_in_precoro_the_plan_says_what_to_do():
-    [action] = plan_list(CHART_OF_ACCOUNTS, [account(2, "Office Supplies")], [], {}, None)
-    assert action.kind == "blocked" and "Chart of accounts" in action.note
+def test_l1_a_tax_or_term_is_never_renamed_precoro_cannot():
+    assert plan_list(TERMS, [{"Id": "3", "Name": "Net 30 days", "DueDays": 30}],
+                     [{"id": 1, "name": "Net 30", "creditPeriodDays": 30}], {"1": "3"}, "/paymentterms") == []
+
+
+def test_l1_without_the_custom_field_in_precoro_the_plan_says_what_to_do(servers, fresh_dir):
+    servers.reset("3333")
+    servers.quickbooks.insert("3333", "Account", {"Name": "Office Supplies", "AccountType": "Expense"})
+    with servers.session(fresh_dir(), "3333") as session:
+        [action] = session.plan(only=["chart_of_accounts"]).actions
+    assert action.kind == "blocked" and "Chart of accounts" in action.note and "create it in Precoro" in action.note
 
 
 def test_l2_linked_options_need_nothing():
-    assert plan_list(CHART_OF_ACCOUNTS, [account(2, "Office Supplies")], [{"id": 7, "name": "Office Supplies"}],
+    assert plan_list(ACCOUNTS, [account(2, "Office Supplies")], [{"id": 7, "name": "Office Supplies"}],
                      {"7": "2"}, PATH) == []
 
 
 def test_l3_an_external_id_alone_never_links_an_option(tmp_path):
     # Option 7 was integrated with another company's account 2; this company's account 2 is another account.
     options = [{"id": 7, "name": "Travel", "externalId": "2"}]
-    [action] = plan_list(CHART_OF_ACCOUNTS, [account(2, "Office Supplies")], options, {}, PATH)
+    [action] = plan_list(ACCOUNTS, [account(2, "Office Supplies")], options, {}, PATH)
     assert action.kind == "create"
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import rules
-from engine.entities import ITEMS, record
-from engine.items import mapping_actions, reconcile_items
-from engine.reconcile import Hold, LinkState, SyncState
+from engine.entities import ITEMS
+from engine.items import mapping_actions
+from engine.reconcile import Hold, LinkState, SyncState, reconcile
 from engine.references import References
 from engine.suggest import CandidateIndex
 
 DEFAULT = rules.loads("version: 1\n")
-REFS = References.build(supplier_links=[("2", "8")], chart_field_id="1", account_links=[("11", "2"), ("12", "3")])
+REFS = References.build({"suppliers": [("2", "8")], "chart_of_accounts": [("11", "2"), ("12", "3")]}, chart_field_id="1")
 
 
 def qb_item(id, name, *, active=True, sku=None, cost=None, desc=None, vendor=None, account=None):
@@ -35,13 +35,13 @@ def pc_item(id, name, *, sku=None, price=0, free=False, supplier=None, option=No
 
 
 def records(pc, qb, rules_=DEFAULT):
-    return ([record(ITEMS, rules_.items, "precoro", raw, REFS) for raw in pc],
-            [record(ITEMS, rules_.items, "quickbooks", raw, REFS) for raw in qb])
+    return ([ITEMS.record(rules_.items, "precoro", raw, REFS) for raw in pc],
+            [ITEMS.record(rules_.items, "quickbooks", raw, REFS) for raw in qb])
 
 
 def sync_items(pc, qb, state=SyncState(), rules_=DEFAULT):
     p, q = records(pc, qb, rules_)
-    return reconcile_items(rules_.items, p, q, state, REFS).actions
+    return reconcile(ITEMS, rules_.items, p, q, state, refs=REFS).actions
 
 
 def linked(pid, qid, name=None):
@@ -87,7 +87,7 @@ def test_i4_candidates_are_active_unlinked_items_ranked():
 
 def test_i5_mapping_with_equal_names_keeps_the_name_and_takes_the_cost():
     p, q = records([pc_item(1, "Paper", sku="P", price=4.2)], [qb_item(16, "Paper", sku="Q", cost=4.5)])
-    actions = mapping_actions(DEFAULT.items, p[0], q[0], REFS)
+    actions = mapping_actions(ITEMS, DEFAULT.items, p[0], q[0], REFS)
     [update] = [a for a in actions if a.kind == "update"]
     assert {c.field: c.after for c in update.changes} == {"price": "4.5"}
 
@@ -95,10 +95,10 @@ def test_i5_mapping_with_equal_names_keeps_the_name_and_takes_the_cost():
 def test_i6_mapping_with_different_names_imports_fields_but_keeps_both_names():
     p, q = records([pc_item(2, "Toner black", sku="T", price=58)],
                    [qb_item(17, "Printer toner", sku="TN", cost=61, desc="d", vendor="8", account="3")])
-    actions = mapping_actions(DEFAULT.items, p[0], q[0], REFS)
+    actions = mapping_actions(ITEMS, DEFAULT.items, p[0], q[0], REFS)
     link = next(a for a in actions if a.kind == "link")
     update = next(a for a in actions if a.kind == "update")
-    assert link.extra["how"] == "manual"
+    assert link.link.how == "manual"
     assert {c.field: c.after for c in update.changes} == {
         "sku": "TN", "description": "d", "price": "61", "supplier": "8", "chart_of_accounts": "3"}
 
@@ -107,7 +107,7 @@ def test_i7_free_of_charge_item_keeps_its_price():
     actions = sync_items([pc_item(3, "Sample kit", price=0, free=True)], [qb_item(18, "Sample kit", cost=25)])
     assert not [c for a in actions for c in a.changes if c.field == "price"]
     p, q = records([pc_item(3, "Sample", price=0, free=True)], [qb_item(18, "Sample", cost=25)])
-    assert not [c for a in mapping_actions(DEFAULT.items, p[0], q[0], REFS) for c in a.changes if c.field == "price"]
+    assert not [c for a in mapping_actions(ITEMS, DEFAULT.items, p[0], q[0], REFS) for c in a.changes if c.field == "price"]
 
 
 def test_i7_reference_without_counterpart_is_not_written_and_says_why():
@@ -127,7 +127,7 @@ def test_i8_deleting_a_linked_precoro_item_frees_the_quickbooks_item():
 
 def test_i9_inactive_quickbooks_item_is_unlinked_and_not_matched():
     [action] = sync_items([pc_item(1, "Fax")], [qb_item(16, "Fax", active=False)], linked(1, 16, "Fax"))
-    assert action.kind == "unlink" and action.extra["hold_quickbooks_id"] == "16"
+    assert action.kind == "unlink" and (action.hold.reason, action.hold.other_id) == ("quickbooks_inactive", "16")
     assert sync_items([pc_item(1, "Fax")], [qb_item(16, "Fax", active=False)]) == []  # never matched while inactive
 
 
@@ -143,7 +143,7 @@ def test_i10_merged_item_moves_the_link_to_the_survivor():
     qb = [qb_item(20, "Landscaping", cost=80), qb_item(21, "Landscaping", active=False, cost=75)]
     actions = sync_items([pc_item(5, "Landscape", price=75)], qb, linked(5, 21, "Landscape"))
     move = next(a for a in actions if a.kind == "link")
-    assert (move.precoro_id, move.quickbooks_id, move.extra["replaces"]) == ("5", "20", "21")
+    assert (move.precoro_id, move.quickbooks_id, move.link.how) == ("5", "20", "merged")
     assert not [a for a in actions if a.kind == "unlink"]
 
 
@@ -160,10 +160,12 @@ def test_i10_when_merged_unlink_comes_from_the_rules_file():
     assert action.kind == "unlink"
 
 
-def test_i7_a_reference_without_counterpart_at_apply_never_clears_precoros_value():
-    from engine.entities import precoro_form
+def test_i7_a_reference_without_counterpart_is_never_written_as_empty():
+    from engine.writes import build_write
 
-    form, _ = precoro_form(DEFAULT.items, {"supplier": "99", "chart_of_accounts": "77", "sku": "S"}, REFS)
-    assert form == {"sku": "S"}
-    form, _ = precoro_form(DEFAULT.items, {"supplier": "8", "chart_of_accounts": "2"}, REFS)
-    assert form == {"supplier": {"id": "2"}, "itemCustomFields": {"1": "11"}}
+    write, waits = build_write(DEFAULT.items, "precoro", "update", "/items",
+                               {"supplier": "99", "chart_of_accounts": "77", "sku": "S"}, refs=REFS, record_id="5")
+    assert write.values == {"sku": "S"} and waits == []
+    write, _ = build_write(DEFAULT.items, "precoro", "update", "/items", {"supplier": "8", "chart_of_accounts": "2"},
+                           refs=REFS, record_id="5")
+    assert write.values == {"supplier.id": "2", "itemCustomFields.1": "11"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import rules
-from engine.entities import SUPPLIERS, record
+from engine.entities import SUPPLIERS
 from engine.reconcile import Hold, LinkState, SyncState, reconcile
 
 DEFAULT = rules.loads("version: 1\n")
@@ -32,9 +32,9 @@ def supplier(id, name, *, enable=True, currency="USD", currencies=None, emails=(
 
 def plan(pc, qb, state=SyncState(), rules_=DEFAULT):
     entity = rules_.suppliers
-    p = [record(SUPPLIERS, entity, "precoro", raw) for raw in pc]
-    q = [record(SUPPLIERS, entity, "quickbooks", raw) for raw in qb]
-    return reconcile(entity, "supplier", p, q, state)
+    p = [SUPPLIERS.record(entity, "precoro", raw) for raw in pc]
+    q = [SUPPLIERS.record(entity, "quickbooks", raw) for raw in qb]
+    return reconcile(SUPPLIERS, entity, p, q, state)
 
 
 def linked(pid, qid, baseline=None, active=None):
@@ -85,7 +85,11 @@ def test_s2_both_sides_changed_differently_is_a_conflict_by_default():
     assert action.kind == "conflict" and action.decision is None and not action.executable
     [change] = action.changes
     assert (change.precoro, change.quickbooks, change.baseline) == ("222", "333", "111")
-    assert action.extra["writes"] == {"quickbooks": {"phone": "222"}, "precoro": {"phone": "333"}}
+    # What each decision would send: taking Precoro's value writes QuickBooks, and the other way round.
+    taking_precoro, taking_quickbooks = action.alternatives["precoro"], action.alternatives["quickbooks"]
+    assert (taking_precoro.side, taking_precoro.values) == ("quickbooks", {"PrimaryPhone.FreeFormNumber": "222"})
+    assert (taking_quickbooks.side, taking_quickbooks.values) == ("precoro", {"phone": "333"})
+    assert (taking_precoro.record_id, taking_precoro.version) == ("7", "0")
 
 
 def test_s2_same_change_on_both_sides_writes_nothing_and_refreshes_the_baseline():
@@ -169,7 +173,7 @@ def test_s4_deactivated_in_quickbooks_unlinks_and_keeps_the_precoro_supplier_act
     state = linked(1, 7, base(name="Acme"))
     [action] = plan([supplier(1, "Acme")], [vendor(7, "Acme", active=False, sync="2")], state).actions
     assert (action.kind, action.target) == ("unlink", None)
-    assert action.extra["hold"] == "quickbooks_inactive"
+    assert action.hold.reason == "quickbooks_inactive"
 
 
 def test_s4_a_held_supplier_is_not_pushed_back_as_a_new_vendor():
@@ -219,7 +223,7 @@ def test_s7_differing_fields_of_a_new_link_wait_for_the_link_and_are_conflicts()
     link = next(a for a in result.actions if a.kind == "link")
     conflict = next(a for a in result.actions if a.kind == "conflict")
     assert conflict.depends_on == [link.id]
-    assert link.extra["baseline"]["name"] == {"precoro": "Acme", "quickbooks": "Acme"}
+    assert link.link.baseline["name"] == {"precoro": "Acme", "quickbooks": "Acme"}
 
 
 def test_s7_other_currency_is_not_a_match():
@@ -271,9 +275,9 @@ def test_s9_w9_a_create_that_would_clash_with_a_quickbooks_name_is_blocked_with_
 
 def plan_with(pc, qb, state=SyncState(), rules_=DEFAULT, elsewhere=None):
     entity = rules_.suppliers
-    p = [record(SUPPLIERS, entity, "precoro", raw) for raw in pc]
-    q = [record(SUPPLIERS, entity, "quickbooks", raw) for raw in qb]
-    return reconcile(entity, "supplier", p, q, state, elsewhere)
+    p = [SUPPLIERS.record(entity, "precoro", raw) for raw in pc]
+    q = [SUPPLIERS.record(entity, "quickbooks", raw) for raw in qb]
+    return reconcile(SUPPLIERS, entity, p, q, state, names_elsewhere=elsewhere)
 
 
 def test_w9_a_vendor_named_like_a_quickbooks_customer_is_blocked_not_approved():

@@ -168,7 +168,11 @@ def test_w5_connections_come_from_the_file():
 
 def test_d1_l1_documents_and_lists_come_from_the_file():
     loaded = rules.loads("version: 1\ndocuments: {invoices: false, purchase_orders: true}\nlists: {classes: false}\n")
-    assert loaded.documents == rules.DocumentRules(invoices=False, purchase_orders=True)
-    assert loaded.lists == rules.ListRules(classes=False)
+    enabled = {section: entity.enabled for section, entity in loaded.entities.items()}
+    assert enabled == {"suppliers": True, "items": True, "chart_of_accounts": True, "taxes": True, "terms": True,
+                       "classes": False, "locations": True, "invoices": False, "purchase_orders": True}
     defaults = rules.loads("version: 1\n")
-    assert (defaults.documents, defaults.lists) == (rules.DocumentRules(), rules.ListRules())
+    assert (defaults.entity("invoices").enabled, defaults.entity("purchase_orders").enabled) == (True, False)
+    # A list given its own rules instead of true/false keeps the defaults it does not name.
+    terms = rules.loads("version: 1\nlists:\n  terms: {fields: {due_days: {enabled: false}}}\n").entity("terms")
+    assert terms.enabled and [f.name for f in terms.fields] == ["name"] and terms.create.in_precoro

@@ -13,26 +13,49 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.apply import ActionResult, ApplyReport
-from engine.plan import Action, FieldChange, Plan, action_id
+from engine.entities import sort_key
+from engine.plan import Action, FieldChange, HoldFacts, LinkFacts, Plan, Write, action_id
 
 CLOCK = "2026-11-26T09:00:00+00:00"
 RULES = Path(__file__).resolve().parent / "rules.yaml"
 REALM = "9341453172069118"
 
 
+def _write(side: str, kind: str, entity: str, pid: str | None, qid: str | None, values: dict[str, Any]) -> Write:
+    """A write as the planner would make it (the paths are the fields' names: the TUI shows fields)."""
+    record = pid if side == "precoro" else qid
+    create = kind == "create"
+    return Write(side=side, op="create" if create else "update",
+                 collection=("/" + entity + "s") if side == "precoro" else entity.capitalize(),
+                 record_id=None if create else record, version=None if create else "3", values=values,
+                 active={"deactivate": False, "reactivate": True}.get(kind))
+
+
 def _action(kind: str, target: str | None, name: str, pid: str | None, qid: str | None, *changes: FieldChange,
             entity: str = "supplier", **kw: Any) -> Action:
-    return Action(id=action_id(entity, kind, target, pid, qid), entity=entity, kind=kind, target=target, name=name,
-                  precoro_id=pid, quickbooks_id=qid, changes=list(changes),
-                  versions={k: v for k, v in (("precoro", "2026-11-20T18:00:00+00:00" if pid else None),
-                                              ("quickbooks", "3" if qid else None)) if v}, **kw)
+    action = Action(id=action_id(entity, kind, target, pid, qid), entity=entity, kind=kind, target=target, name=name,
+                    precoro_id=pid, quickbooks_id=qid, changes=list(changes),
+                    versions={k: v for k, v in (("precoro", "2026-11-20T18:00:00+00:00" if pid else None),
+                                                ("quickbooks", "3" if qid else None)) if v}, **kw)
+    return with_writes(action)
+
+
+def with_writes(action: Action) -> Action:
+    """Give a write action the request(s) the planner would have given it."""
+    kind, entity, pid, qid, changes = action.kind, action.entity, action.precoro_id, action.quickbooks_id, action.changes
+    if kind in ("create", "update", "deactivate", "reactivate"):
+        action.write = _write(action.target, kind, entity, pid, qid, {c.field: c.after for c in changes})
+    if kind == "conflict":
+        action.alternatives = {"precoro": _write("quickbooks", kind, entity, pid, qid, {c.field: c.precoro for c in changes}),
+                               "quickbooks": _write("precoro", kind, entity, pid, qid, {c.field: c.quickbooks for c in changes})}
+    return action
 
 
 def demo_actions() -> list[Action]:
     """One action of every kind, with the awkward data real companies have."""
     fc = FieldChange
     link = _action("link", None, "Acme Office Supplies", "101", "58", note="same name and currency",
-                   extra={"how": "matched"})
+                   link=LinkFacts("matched"))
     long_name = "Consolidated Widgets & Fasteners International Holdings " + "Ltd " * 15
     actions = [
         link,
@@ -63,16 +86,13 @@ def demo_actions() -> list[Action]:
         _action("conflict", None, "Fabrikam, Inc.", "106", "62",
                 fc("phone", precoro="+1 425 555 0100", quickbooks="+1 425 555 0199", baseline="+1 425 555 0111"),
                 fc("city", precoro="Redmond", quickbooks="Bellevue", baseline="Kirkland"),
-                note="changed on both sides since the last sync: take Precoro's or QuickBooks' value, or skip",
-                extra={"writes": {"quickbooks": {"phone": "+1 425 555 0100", "city": "Redmond"},
-                                  "precoro": {"phone": "+1 425 555 0199", "city": "Bellevue"}}}),
+                note="changed on both sides since the last sync: take Precoro's or QuickBooks' value, or skip"),
         _action("conflict", None, "Société Générale d'Équipement", "107", "63",
                 fc("accountNumber", precoro="FR-2231", quickbooks="FR-2213", baseline="FR-2200"),
-                note="changed on both sides since the last sync: take Precoro's or QuickBooks' value, or skip",
-                extra={"writes": {"quickbooks": {"accountNumber": "FR-2231"}, "precoro": {"accountNumber": "FR-2213"}}}),
+                note="changed on both sides since the last sync: take Precoro's or QuickBooks' value, or skip"),
         _action("deactivate", "quickbooks", "Initech", "108", "64",
                 note="deactivated in Precoro: QuickBooks never deletes, the record is made inactive"),
-        _action("unlink", None, "Umbrella Corp", "109", "65", extra={"hold": "quickbooks_inactive"},
+        _action("unlink", None, "Umbrella Corp", "109", "65", hold=HoldFacts("quickbooks_inactive", "precoro", "65"),
                 note="deactivated in QuickBooks: the Precoro record stays active and becomes not integrated"),
         _action("ambiguous", None, "Stark Industries", "110", None,
                 candidates=[{"quickbooks_id": "71", "name": "Stark Industries", "currencies": ["USD"]},
@@ -94,8 +114,8 @@ def demo_actions() -> list[Action]:
 
 def demo_plan(created_at: str = CLOCK, plan_id: str = "5e1f0a000001") -> Plan:
     # A fixed id: the engine's content hash may change with its internals; the pictures must not.
-    return Plan(actions=demo_actions(), realm_id=REALM, rules_digest="d1" * 32, created_at=created_at,
-                entities=("suppliers", "items"), id=plan_id)
+    return Plan(actions=sorted(demo_actions(), key=sort_key), realm_id=REALM, rules_digest="d1" * 32,
+                created_at=created_at, entities=("suppliers", "items"), id=plan_id)
 
 
 DUPLICATE_NAME = ("QuickBooks error 6240: Duplicate Name Exists Error (The name supplied already exists. "
@@ -254,7 +274,7 @@ class FakeSession:
         self.calls.append(("map", section, precoro_id, quickbooks_id))
         name = next((a.name for a in self.plans[self.latest].actions if a.precoro_id == precoro_id), precoro_id)
         entity = "item" if section == "items" else "supplier"
-        link = _action("link", None, name, precoro_id, quickbooks_id, note="mapped by hand", extra={"how": "manual"},
+        link = _action("link", None, name, precoro_id, quickbooks_id, note="mapped by hand", link=LinkFacts("manual"),
                        entity=entity)
         plan = Plan(actions=[link], realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK,
                     entities=(section,), id=f"{0x3a90000001 + len(self.plans):012x}")
@@ -270,7 +290,7 @@ class FakeSession:
         current = self.plans[self.latest]
         qid = next(a.quickbooks_id for a in current.actions if a.precoro_id == precoro_id and a.quickbooks_id)
         unlink = _action("unlink", None, f"supplier {precoro_id}", precoro_id, qid, note="unmapped by hand",
-                         extra={"hold": "unmapped", "hold_quickbooks_id": qid})
+                         hold=HoldFacts("unmapped", "precoro", qid))
         plan = Plan(actions=[unlink], realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK,
                     entities=(section,), id=f"{0x3a90000001 + len(self.plans):012x}")
         return copy.deepcopy(self._keep(plan))
@@ -324,8 +344,8 @@ def scale_plan(n: int = 100_000) -> Plan:
         pid, qid = str(10_000 + i), str(500_000 + i)
         changes = [FieldChange("city", before=f"City {i}", after=f"Town {i}", precoro=f"Town {i}",
                                quickbooks=f"City {i}", baseline=f"City {i}")]
-        actions.append(Action(id=f"{i:010x}", entity=entity, kind=kind, target=target, name=f"Supplier {i:06d}",
-                              precoro_id=pid, quickbooks_id=qid, changes=changes))
+        actions.append(with_writes(Action(id=f"{i:010x}", entity=entity, kind=kind, target=target,
+                                          name=f"Supplier {i:06d}", precoro_id=pid, quickbooks_id=qid, changes=changes)))
     # The id is given so the content hash (a second of JSON for 100k actions) is not part of the measure.
     return Plan(actions=actions, realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK, id="scale0000000")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from demo_session import demo_plan
+from demo_session import demo_plan, with_writes
 from engine.plan import Action, FieldChange, Plan
 from engine.review import (
     Outcome,
@@ -20,8 +20,10 @@ from engine.review import (
 
 
 def act(id, kind="update", target="quickbooks", pid="1", qid="2", entity="supplier", **kw) -> Action:
-    return Action(id=id, entity=entity, kind=kind, target=target, name=kw.pop("name", f"Supplier {id}"),
-                  precoro_id=pid, quickbooks_id=qid, changes=[FieldChange("city", "a", "b", "b", "a", "a")], **kw)
+    action = Action(id=id, entity=entity, kind=kind, target=target, name=kw.pop("name", f"Supplier {id}"),
+                    precoro_id=pid, quickbooks_id=qid, changes=[FieldChange("city", "a", "b", "b", "a", "a")], **kw)
+    with_writes(action)
+    return action
 
 
 def test_w1_one_write_per_record_as_apply_folds_them():

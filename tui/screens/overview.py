@@ -17,9 +17,9 @@ from engine.review import apply_summary, entity_counts
 from ..widgets.cells import ENTITY_TITLES
 from .base import QbsyncScreen
 from .rules import shown_path
-from engine.entities import KINDS
+from engine.entities import ENTITIES
 
-SECTION_KIND = {kind.section: kind.kind for kind in KINDS.values()}
+SECTION_KIND = {spec.section: spec.kind for spec in ENTITIES}
 
 
 def connection_card(side: str, info: dict[str, Any] | None, error: str | None) -> Group:

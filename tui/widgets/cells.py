@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 
-from engine.entities import KINDS
+from engine.entities import ENTITIES
 from engine.plan import Action
 from engine.review import Outcome
 from rules.model import SIDE_NAMES as RULE_SIDE_NAMES
@@ -21,7 +21,7 @@ KIND_LABELS = {
     "create": "create", "update": "update", "deactivate": "deactivate", "reactivate": "reactivate",
     "link": "link", "unlink": "unlink", "conflict": "conflict", "ambiguous": "ambiguous", "blocked": "blocked",
 }
-ENTITY_TITLES = {kind.kind: kind.section.replace("_", " ").capitalize() for kind in KINDS.values()}
+ENTITY_TITLES = {spec.kind: spec.plural.capitalize() for spec in ENTITIES}
 
 TO_QUICKBOOKS = "P ──▶ Q"
 TO_PRECORO = "P ◀── Q"

@@ -56,10 +56,9 @@ def field_table(action: Action) -> Table | None:
     if show_baseline:
         table.add_column("last synced", ratio=1, overflow="fold", style="dim")
     table.add_column(labels["quickbooks"], ratio=2 if written == "quickbooks" else 1, overflow="fold")
-    writes = action.extra.get("writes", {}).get(written or "", {}) if action.kind == "conflict" else {}
     for change in action.changes:
-        if action.kind == "conflict":
-            new = writes.get(change.field, change.precoro if written == "quickbooks" else change.quickbooks)
+        if action.kind == "conflict":  # the decided side's value goes to the other side
+            new = change.precoro if written == "quickbooks" else change.quickbooks
         else:
             new = change.after
         precoro_current = change.before if written == "precoro" and action.kind != "conflict" else change.precoro

@@ -1,0 +1,202 @@
+"""Making a plan: each enabled entity, in the registry's order, read from both sides and reconciled.
+
+The I/O edge of planning. For every `EntitySpec` it reads what the spec says (both companies' records
+of a paired entity, or the approved Precoro documents), hands them to the pure core with what the
+store remembers, and takes in what the entity proposes, so that the entities after it can refer to
+records this same plan links or creates (References). W9's checks that need QuickBooks' other names
+are made here too. Nothing is written anywhere: the session saves the plan.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from rules.model import Rules
+
+from .documents import plan_documents
+from .entities import ACCOUNTS, ITEMS, EntitySpec
+from .errors import Interrupted
+from .lists import options_collection
+from .plan import Action, action_id
+from .records import Record
+from .reconcile import EntityPlan, reconcile
+from .references import References
+from .store import Store
+from .targets import name_key
+
+Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
+
+
+@dataclass
+class Planned:
+    """What planning found: the actions, the agreements to remember now, how to read back writes."""
+
+    actions: list[Action] = field(default_factory=list)
+    agreed: list[dict[str, Any]] = field(default_factory=list)  # {"section", "precoro_id", "quickbooks_id", "fields"}
+    readback: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+
+def readback(rules: Rules, section: str) -> dict[str, dict[str, Any]]:
+    """How apply reads a written record back into canonical values (for the new baseline), without
+    the rules: each field's paths and transform, saved with the plan."""
+    return {rule.name: {"precoro": rule.precoro, "quickbooks": rule.quickbooks, "transform": rule.transform}
+            for rule in rules.entity(section).fields}
+
+
+class Planner:
+    """One plan's reading and reconciling, over the session's clients and store."""
+
+    def __init__(self, rules: Rules, store: Store, quickbooks: Any, precoro: Any, realm: str, *,
+                 progress: Progress | None = None, stop: threading.Event | None = None) -> None:
+        self.rules = rules
+        self.store = store
+        self.quickbooks = quickbooks
+        self.precoro = precoro
+        self.realm = realm
+        self.progress = progress
+        self.stop = stop
+        self._small_lists: dict[str, list[dict]] = {}
+        self._item_records: list[Record] | None = None
+        self.refs = self._stored_references()
+
+    def plan(self, specs: Iterable[EntitySpec]) -> Planned:
+        out = Planned()
+        for spec in specs:
+            if self.stop is not None and self.stop.is_set():
+                raise Interrupted("planning was stopped; nothing was saved")
+            result = self.entity(spec)
+            self.refs.propose(spec.section, result.actions)
+            out.actions += result.actions
+            out.agreed += [{**entry, "section": spec.section} for entry in result.agreed_baselines]
+            out.readback[spec.section] = readback(self.rules, spec.section)
+        return out
+
+    def entity(self, spec: EntitySpec) -> EntityPlan:
+        rules = self.rules.entity(spec.section)
+        state = self.store.sync_state(spec.section, self.realm)
+        if spec.planned == "documents":
+            self._say(f"reading Precoro {spec.plural}")
+            docs = self.precoro.list_all(spec.precoro, params=dict(spec.precoro_query))
+            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts())
+        collection = spec.precoro
+        if spec.custom_field:
+            collection = options_collection(spec.precoro, spec.custom_field, self._read_once)
+            if collection is None:
+                return EntityPlan(actions=[Action(
+                    id=action_id(spec.kind, "blocked", None, None, None), entity=spec.kind, kind="blocked",
+                    target=None, name=spec.custom_field,
+                    note=f"Precoro has no custom field named {spec.custom_field!r}: create it in Precoro, then plan again")])
+        precoro, quickbooks = self.fetch(spec, rules, collection)
+        if spec is ITEMS:
+            self._item_records = precoro
+        self.refs.names[spec.section] = {q.id: str(q.values.get("name") or "") for q in quickbooks}
+        self._say(f"planning {spec.plural}")
+        options = {"refs": self.refs, "precoro_collection": collection}
+        result = reconcile(spec, rules, precoro, quickbooks, state, **options)
+        if spec.shares_names_with:
+            # W9: a vendor's name must not be a customer's or an employee's either. They are read
+            # only when the plan writes vendor names, and the entity planned again only on a clash.
+            written = _names_written(result.actions, rules, spec)
+            if written:
+                elsewhere = self._names_elsewhere(spec)
+                if written & elsewhere.keys():
+                    result = reconcile(spec, rules, precoro, quickbooks, state, names_elsewhere=elsewhere, **options)
+        return result
+
+    def fetch(self, spec: EntitySpec, rules: Any, collection: str) -> tuple[list[Record], list[Record]]:
+        """Both sides' records of one entity: one paged read per side, inactive records included.
+
+        The two sides are read at the same time: each mostly waits on its own service. Either
+        reader ends after its current page when `stop` is set or the caller is interrupted (a ctrl+c
+        lands in the waiting thread), so stopping a plan never waits for the rest of a company.
+        """
+        halt = threading.Event()
+
+        def read(side: str, pages, label: str) -> list[Record]:
+            records = []
+            for raw in pages:
+                if halt.is_set() or (self.stop is not None and self.stop.is_set()):
+                    raise Interrupted("planning was stopped; nothing was saved")
+                if side == "quickbooks" and spec.quickbooks_filter and not spec.quickbooks_filter(raw):
+                    continue
+                records.append(spec.record(rules, side, raw, self.refs))
+                if self.progress and len(records) % 1000 == 0:
+                    self.progress(label, len(records), None)
+            return records
+
+        precoro_pages = (iter(self._read_once(collection)) if spec.custom_field
+                         else self.precoro.list_all(collection, params=dict(spec.precoro_query) or None))
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fetch") as pool:
+            try:
+                quickbooks = pool.submit(read, "quickbooks", self.quickbooks.query_all(spec.quickbooks, include_inactive=True),
+                                         f"reading QuickBooks {spec.quickbooks} records")
+                precoro = pool.submit(read, "precoro", precoro_pages, f"reading Precoro {spec.plural}")
+                return precoro.result(), quickbooks.result()
+            except BaseException:
+                halt.set()
+                raise
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _say(self, what: str) -> None:
+        if self.progress:
+            self.progress(what, 0, None)
+
+    def _read_once(self, path: str) -> list[dict]:
+        """A small Precoro list (custom fields, their options), read once per plan: several lists and
+        the item references need them, and Precoro refuses an identical GET within a minute."""
+        if path not in self._small_lists:
+            self._small_lists[path] = list(self.precoro.list_all(path))
+        return self._small_lists[path]
+
+    def _stored_references(self) -> References:
+        """The links of this QuickBooks company, and where Precoro keeps item account references."""
+        chart = options_collection(ACCOUNTS.precoro, ACCOUNTS.custom_field, self._read_once) if self._wants_accounts() else None
+        refs = References.build(self.store.all_links(self.realm), chart.rsplit("/", 2)[1] if chart else None)
+        return refs
+
+    def _wants_accounts(self) -> bool:
+        return self.rules.entity(ACCOUNTS.section).enabled or any(
+            rule.transform == "account_link" for rule in self.rules.items.fields)
+
+    def _item_accounts(self) -> dict[str, str]:
+        """Precoro item id -> the QuickBooks account of its chart-of-accounts option (D2)."""
+        if self._item_records is None:
+            rules = self.rules.items
+            self._item_records = [ITEMS.record(rules, "precoro", raw, self.refs)
+                                  for raw in self.precoro.list_all(ITEMS.precoro)]
+        found = {}
+        for item in self._item_records:
+            account = item.values.get("chart_of_accounts")
+            if account and not str(account).startswith("precoro:"):
+                found[item.id] = account
+        return found
+
+    def _names_elsewhere(self, spec: EntitySpec) -> dict[str, str]:
+        """Names of the QuickBooks entities `spec` shares its namespace with (active or not) -> who holds each."""
+        found: dict[str, str] = {}
+        for entity in spec.shares_names_with:
+            for raw in self.quickbooks.query_all(entity, include_inactive=True):
+                name = str(raw.get("DisplayName") or "")
+                shown = name[: -len(" (deleted)")] if name.endswith(" (deleted)") else name
+                inactive = "" if raw.get("Active", True) else " (inactive)"
+                found.setdefault(name_key(name), f"{entity.lower()} {raw['Id']} {shown!r}{inactive}")
+        return found
+
+
+def _names_written(actions: Iterable[Action], rules: Any, spec: EntitySpec) -> set[str]:
+    """The name keys a plan writes to QuickBooks (creates, renames, reactivations)."""
+    names = set()
+    for action in actions:
+        write = action.write if action.target == "quickbooks" else None
+        value = write.values.get(spec.quickbooks_name) if write else None
+        if isinstance(value, str):
+            names.add(name_key(value))
+        for change in action.changes if action.target == "quickbooks" else ():
+            if rules.has_field(change.field) and rules.field(change.field).quickbooks == spec.quickbooks_name \
+                    and isinstance(change.after, str):
+                names.add(name_key(change.after))
+    return names
