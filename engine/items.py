@@ -55,22 +55,11 @@ class ItemReconciler(Reconciler):
                 kept.append(change)
         return kept, notes
 
-    def reconcile_links(self) -> tuple[set[str], set[str]]:
-        linked_p: set[str] = set()
-        linked_q: set[str] = set()
-        taken_q = {link.quickbooks_id for link in self.state.links.values()}
-        for link in self.state.links.values():
-            linked_p.add(link.precoro_id)
-            linked_q.add(link.quickbooks_id)
-            p = self.precoro.get(link.precoro_id)
-            q = self.quickbooks.get(link.quickbooks_id)
-            if p is None or q is None:
-                self.record_gone(link, p, q)  # I8 when the Precoro item was deleted
-            elif not q.active:
-                self.inactive_in_quickbooks(p, q, link, taken_q, linked_q)
-            else:
-                self.reconcile_pair(p, q, link)
-        return linked_p, linked_q
+    def reconcile_linked(self, p: Record, q: Record, link: LinkState, linked_q: set[str]) -> None:
+        if q.active:
+            self.reconcile_pair(p, q, link)
+        else:
+            self.inactive_in_quickbooks(p, q, link, linked_q)
 
     def before_matching(self, free_p: list[Record], linked_q: set[str]) -> tuple[list[Record], set[str]]:
         """I9: an item unlinked because its QuickBooks item went inactive is linked again once it is active."""
@@ -90,10 +79,11 @@ class ItemReconciler(Reconciler):
 
     # -- item behaviours ---------------------------------------------------------------------------
 
-    def inactive_in_quickbooks(self, p: Record, q: Record, link: LinkState, taken_q: set[str], linked_q: set[str]) -> None:
+    def inactive_in_quickbooks(self, p: Record, q: Record, link: LinkState, linked_q: set[str]) -> None:
+        """`linked_q` holds every linked QuickBooks item, and the survivors links move to in this plan."""
         survivor = self.merge_survivor(q, link)
         if survivor is not None and self.rules.when_merged == "move_link":
-            if survivor.id in taken_q or survivor.id in linked_q:
+            if survivor.id in linked_q:
                 self.add_action("unlink", None, p, q, note=f"merged in QuickBooks into {survivor.label!r}, which is already "
                              "linked to another Precoro item: the link is removed (I10)")
                 return

@@ -340,18 +340,21 @@ class Reconciler:
         return self.out
 
     def reconcile_links(self) -> tuple[set[str], set[str]]:
-        linked_p: set[str] = set()
-        linked_q: set[str] = set()
+        """Every remembered link: gone on one side (W8) or merged as a pair. Returns the linked ids."""
+        linked_p = {link.precoro_id for link in self.state.links.values()}
+        linked_q = {link.quickbooks_id for link in self.state.links.values()}
         for link in self.state.links.values():
-            linked_p.add(link.precoro_id)
-            linked_q.add(link.quickbooks_id)
             p = self.precoro.get(link.precoro_id)
             q = self.quickbooks.get(link.quickbooks_id)
             if p is None or q is None:
                 self.record_gone(link, p, q)
-                continue
-            self.reconcile_pair(p, q, link)
+            else:
+                self.reconcile_linked(p, q, link, linked_q)
         return linked_p, linked_q
+
+    def reconcile_linked(self, p: Record, q: Record, link: LinkState, linked_q: set[str]) -> None:
+        """A hook for a linked pair whose records both exist (items tell a merge from a deactivation)."""
+        self.reconcile_pair(p, q, link)
 
     def record_gone(self, link: LinkState, p: Record | None, q: Record | None) -> None:
         """W8: a linked record is gone from one side (deleted, merged away, unreadable).
