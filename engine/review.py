@@ -328,18 +328,27 @@ def result_counts(outcomes: Iterable[Outcome]) -> dict[str, int]:
     return counts
 
 
+# -- decisions ----------------------------------------------------------------------------------------
+
+
+def approval_after(decision: str, approved: bool) -> bool:
+    """Taking a side of a conflict also approves it (the operator just said what to write);
+    skipping leaves the approval as it was."""
+    return True if decision in ("precoro", "quickbooks") else approved
+
+
 # -- decisions across plans ---------------------------------------------------------------------
 
 
-def carried_decisions(previous: Plan, new: Plan) -> list[tuple[str, str | None, bool]]:
+def carried_decisions(previous: Iterable[Action], new: Iterable[Action]) -> list[tuple[str, str | None, bool]]:
     """(action id, decision, approved) of `new` actions that should keep what `previous` said.
 
     An action keeps the operator's decision and approval when the same action (same id) proposes the
     same changes; anything else is new information and starts undecided.
     """
-    old = {a.id: a for a in previous.actions}
+    old = {a.id: a for a in previous}
     carried = []
-    for action in new.actions:
+    for action in new:
         before = old.get(action.id)
         if before is None or (before.decision, before.approved) == (action.decision, action.approved):
             continue

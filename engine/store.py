@@ -108,6 +108,7 @@ def m004_plans_carry_their_writes(db: sqlite_utils.Database) -> None:
     db["plans"].add_column("readback", str, not_null_default="{}")
     # The id a create made: a later write of the same plan that refers to it finds it after a crash.
     db["journal"].add_column("created_id", str)
+    db["audit"].create_index(["plan_id", "action_id"])
 
 
 def _freeze(value: Any) -> Any:
@@ -333,6 +334,11 @@ class Store:
         rows = exact or rows
         return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
 
+    def plan_row(self, plan_id: str) -> dict | None:
+        rows = list(self.db.query("select id, realm, rules_digest, created_at, entities, state, purpose, base_serial "
+                                  "from plans where id = ?", [plan_id]))
+        return rows[0] if rows else None
+
     def plan_state(self, plan_id: str) -> str | None:
         row = self.db.execute("select state from plans where id = ?", [plan_id]).fetchone()
         return row[0] if row else None
@@ -454,14 +460,20 @@ class Store:
             sql += " where precoro_id = ? or quickbooks_id = ? or name like ?"
             params = [record, record, f"%{record}%"]
         sql += " order by id desc"
-        if limit:
-            sql += f" limit {int(limit)}"
+        if limit is not None:
+            sql += f" limit {max(0, int(limit))}"
         rows = []
         for row in self.db.query(sql, params):
             for key in ("before", "after", "response"):
                 row[key] = json.loads(row[key]) if row.get(key) else None
             rows.append(row)
         return rows
+
+    def outcomes(self, plan_id: str) -> dict[str, tuple[str, str]]:
+        """The latest audited outcome of each action of a plan: action id -> (status, reason)."""
+        return {row[0]: (row[1] or "", row[2] or "") for row in self.db.execute(
+            "select action_id, status, reason from audit where id in "
+            "(select max(id) from audit where plan_id = ? and action_id is not null group by action_id)", [plan_id])}
 
     # -- cursors and tokens --------------------------------------------------------------------
 

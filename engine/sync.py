@@ -25,6 +25,7 @@ from .items import mapping_actions
 from .locks import Holder, LockBusy
 from .plan import Action, HoldFacts, LinkFacts, Plan
 from .planning import Planner, Progress, readback
+from .review import ERROR_OUTCOMES, Outcome, approval_after, carried_decisions, entity_counts
 from .reconcile import SyncState
 from .store import Store
 from .suggest import CandidateIndex
@@ -159,11 +160,8 @@ class SyncSession:
         if previous_id is None or previous_id == plan.id:
             return
         current = {a.id: a for a in plan.actions}
-        for old in self.store.operator_choices(previous_id):
-            action = current.get(old.id)
-            if action is not None and [c.__dict__ for c in action.changes] == [c.__dict__ for c in old.changes]:
-                action.decision = old.decision
-                action.approved = old.approved
+        for action_id, decision, approved in carried_decisions(self.store.operator_choices(previous_id), plan.actions):
+            current[action_id].decision, current[action_id].approved = decision, approved
 
     def latest_plan(self) -> Plan | None:
         plan_id = self.store.latest_plan_id()
@@ -177,8 +175,25 @@ class SyncSession:
 
     # -- operator decisions --------------------------------------------------------------------
 
+    def plan_to_review(self) -> tuple[Plan | None, dict[str, Outcome]]:
+        """The plan an operator should look at now, with what the last apply did with its actions.
+
+        The plan of an apply that did not finish (to finish it); else the latest plan, unless it
+        was applied without a failure: that one is history, and what matters is a new plan (None).
+        """
+        unfinished = self.unfinished_apply()
+        plan = self.load_plan(unfinished["plan_id"]) if unfinished else self.latest_plan()
+        if plan is None:
+            return None, {}
+        outcomes = {aid: Outcome(status, reason) for aid, (status, reason) in self.store.outcomes(plan.id).items()}
+        applied = outcomes and not any(o.status in ERROR_OUTCOMES for o in outcomes.values())
+        if applied and not unfinished:
+            return None, {}
+        return plan, outcomes
+
     def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> str:
-        """Record a decision on a conflict; returns the action's full id."""
+        """Record a decision on a conflict; returns the action's full id. Taking a side also approves
+        it (the operator just said what to write); skipping leaves the approval as it was."""
         if decision not in ("precoro", "quickbooks", "skip"):
             raise DecisionRefused("a decision is one of: precoro, quickbooks, skip")
         plan_id = self._plan_id(plan_id)
@@ -188,11 +203,24 @@ class SyncSession:
         full_id, kind = found
         if kind != "conflict":
             raise DecisionRefused(f"action {full_id} is a {kind}, not a conflict; only conflicts take a decision")
-        self.store.set_decision(plan_id, full_id, decision)
+        with self.store.transaction():
+            self.store.set_decision(plan_id, full_id, decision)
+            if approval_after(decision, False):
+                self.store.set_approved(plan_id, [full_id], True)
         return full_id
 
-    def approve(self, action_ids: Iterable[str], approved: bool = True, plan_id: str | None = None) -> None:
-        self.store.set_approved(self._plan_id(plan_id), action_ids, approved)
+    def approve(self, action_ids: Iterable[str], approved: bool = True, plan_id: str | None = None) -> list[str]:
+        """Approve (or, with approved=False, skip) actions of a plan by id or unambiguous prefix;
+        returns their full ids. An id the plan does not have is refused, and nothing changes."""
+        plan_id = self._plan_id(plan_id)
+        full_ids = []
+        for wanted in action_ids:
+            found = self.store.action_kind(plan_id, wanted)
+            if found is None:
+                raise PlanNotFound(f"plan {plan_id} has no action {wanted!r} (or more than one starts so)")
+            full_ids.append(found[0])
+        self.store.set_approved(plan_id, full_ids, approved)
+        return full_ids
 
     def _plan_id(self, plan_id: str | None) -> str:
         """The full id of the named plan, or of the latest sync plan, without loading its actions."""
@@ -352,19 +380,17 @@ class SyncSession:
             # What the store knows of each side (environment, realm, token expiry), the error on its side.
             out["connections"] = {**saved_connections(self.rules, self.store, exc), "error": str(exc)}
             realm = None
-        plan = self.latest_plan()
-        entities = {}
-        for section in (spec.section for spec in ENTITIES if self.enabled(spec.section)):
-            counts = {"linked": self.store.count_links(section, realm) if realm else 0}
-            if plan:
-                kind = BY_SECTION[section].kind
-                mine = [a for a in plan.actions if a.entity == kind]
-                counts["pending_actions"] = sum(1 for a in mine if a.kind not in ("blocked",))
-                counts["conflicts"] = sum(1 for a in mine if a.kind == "conflict")
-                counts["needs_attention"] = sum(1 for a in mine if a.kind in ("ambiguous", "blocked"))
-            entities[section] = counts
-        out["entities"] = entities
-        out["latest_plan"] = {"id": plan.id, "created_at": plan.created_at, "state": self.store.plan_state(plan.id)} if plan else None
+        # The same counts as the TUI's overview: the plan to review (none once it is applied), its outcomes.
+        plan, outcomes = self.plan_to_review()
+        specs = [spec for spec in ENTITIES if self.enabled(spec.section)]
+        linked = {spec.kind: self.store.count_links(spec.section, realm) if realm else 0 for spec in specs}
+        rows = {row.entity: row for row in entity_counts(plan, outcomes, linked, entities=[s.kind for s in specs])}
+        out["entities"] = {spec.section: {key: value for key, value in vars(rows[spec.kind]).items() if key != "entity"}
+                           for spec in specs}
+        latest_id = self.store.latest_plan_id()
+        out["latest_plan"] = ({"id": latest_id, "created_at": self.store.plan_row(latest_id)["created_at"],
+                               "state": self.store.plan_state(latest_id)} if latest_id else None)
+        out["plan_to_review"] = plan.id if plan else None
         out["unfinished_apply"] = self.unfinished_apply()
         return out
 

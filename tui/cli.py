@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("decision", choices=["precoro", "quickbooks", "skip"])
     p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help="the plan (default: the latest)")
 
+    for name, verb in (("approve", "approve actions of a plan: they are applied"),
+                       ("skip", "skip actions of a plan: they are not applied (approve undoes it)")):
+        p = sub.add_parser(name, help=verb)
+        _common(p)
+        p.add_argument("action_ids", nargs="+", metavar="ACTION_ID", help="an action id, or a prefix of one that fits only it")
+        p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help="the plan (default: the latest)")
+
     p = sub.add_parser("apply", help="apply a saved plan (the latest by default)")
     _common(p)
     p.add_argument("plan_id", nargs="?", metavar="PLAN_ID")
@@ -244,6 +251,14 @@ def cmd_decide(args) -> int:
     with _session(args) as session:
         action_id = session.decide(args.action_id, args.decision, args.plan_id)
     print(f"{action_id}: {args.decision}")
+    return EXIT_OK
+
+
+def cmd_approve(args) -> int:
+    approved = args.command == "approve"
+    with _session(args) as session:
+        for action_id in session.approve(args.action_ids, approved, args.plan_id):
+            print(f"{action_id}: {'approved' if approved else 'skipped'}")
     return EXIT_OK
 
 
@@ -495,6 +510,7 @@ def cmd_tui(args) -> int:
 
 COMMANDS = {
     "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
+    "approve": cmd_approve, "skip": cmd_approve,
     "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "local": cmd_local,
     "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect,
 }

@@ -329,3 +329,20 @@ def test_w1_safety_brake_refuses_a_plan_that_rewrites_most_linked_records(workdi
     assert vendor_named(qb, "Robertson & Associates")["PrimaryPhone"]["FreeFormNumber"] != "000"
     forced = workdir.run("apply", plan["plan_id"], "--yes", "--force")
     assert forced.returncode in (0, 1) and vendor_named(qb, "Robertson & Associates")["PrimaryPhone"]["FreeFormNumber"] == "000"
+
+
+def test_w1_actions_are_approved_or_skipped_one_by_one_from_the_cli(workdir):
+    plan = workdir.json("plan")
+    create = next(a for a in plan["actions"] if a["kind"] == "create" and a["name"] == "O'Brien & Sons Ltd.")
+    skipped = workdir.run("skip", create["id"][:6])
+    assert skipped.returncode == 0 and skipped.stdout.strip() == f"{create['id']}: skipped"
+    assert workdir.run("skip", "zzzz").returncode == 1  # no such action: refused, nothing changes
+    report = workdir.json("apply", "--yes")
+    assert next(r for r in report["results"] if r["id"] == create["id"])["status"] == "skipped"
+    qb, _ = clients(workdir)
+    assert list(qb.query_all("Vendor", f"DisplayName = {quote(create['name'])}")) == []
+    # Decided conflicts are approved with their decision; a skipped action is approved again by hand.
+    again = workdir.json("plan")
+    create = next(a for a in again["actions"] if a["name"] == "O'Brien & Sons Ltd.")
+    assert workdir.run("approve", create["id"]).returncode == 0
+    assert next(r for r in workdir.json("apply", "--yes")["results"] if r["id"] == create["id"])["status"] == "applied"

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from engine.apply import ActionResult, ApplyReport
 from engine.entities import sort_key
+from engine.review import ERROR_OUTCOMES, Outcome, outcomes_from_history
 from engine.plan import Action, FieldChange, HoldFacts, LinkFacts, Plan, Write, action_id
 
 CLOCK = "2026-11-26T09:00:00+00:00"
@@ -168,7 +169,8 @@ class FakeSession:
 
     def _keep(self, plan: Plan) -> Plan:
         self.plans[plan.id] = copy.deepcopy(plan)
-        self.latest = plan.id
+        if plan.purpose == "sync":  # as in the engine, a mapping never becomes the latest plan
+            self.latest = plan.id
         return plan
 
     def plan(self, only=None, progress=None, *, wait=True, on_wait=None, stop=None) -> Plan:
@@ -192,6 +194,16 @@ class FakeSession:
 
     def load_plan(self, plan_id: str | None = None) -> Plan:
         return copy.deepcopy(self.plans[plan_id or self.latest])
+
+    def plan_to_review(self) -> tuple[Plan | None, dict[str, Outcome]]:
+        """As the engine's: the latest plan, unless it was applied without a failure."""
+        plan = self.latest_plan()
+        if plan is None:
+            return None, {}
+        outcomes = outcomes_from_history(self.audit, plan.id)
+        if outcomes and not any(o.status in ERROR_OUTCOMES for o in outcomes.values()):
+            return None, {}
+        return plan, outcomes
 
     # -- decisions -----------------------------------------------------------------------------
 
@@ -277,7 +289,7 @@ class FakeSession:
         link = _action("link", None, name, precoro_id, quickbooks_id, note="mapped by hand", link=LinkFacts("manual"),
                        entity=entity)
         plan = Plan(actions=[link], realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK,
-                    entities=(section,), id=f"{0x3a90000001 + len(self.plans):012x}")
+                    entities=(section,), id=f"{0x3a90000001 + len(self.plans):012x}", purpose="mapping")
         self.unmapped = [u for u in self.unmapped if u["precoro_id"] != precoro_id]
         # Once linked, the planner sees no ambiguity for this supplier any more.
         for action in self.make_plan().actions:
@@ -292,7 +304,7 @@ class FakeSession:
         unlink = _action("unlink", None, f"supplier {precoro_id}", precoro_id, qid, note="unmapped by hand",
                          hold=HoldFacts("unmapped", "precoro", qid))
         plan = Plan(actions=[unlink], realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK,
-                    entities=(section,), id=f"{0x3a90000001 + len(self.plans):012x}")
+                    entities=(section,), id=f"{0x3a90000001 + len(self.plans):012x}", purpose="mapping")
         return copy.deepcopy(self._keep(plan))
 
     # -- reading -------------------------------------------------------------------------------
@@ -362,6 +374,9 @@ class ScaleSession(FakeSession):
 
     def load_plan(self, plan_id: str | None = None) -> Plan:
         return self.big
+
+    def plan_to_review(self) -> tuple[Plan, dict]:
+        return self.big, {}
 
     def approve(self, action_ids, approved: bool = True, plan_id: str | None = None) -> None:
         self.calls.append(("approve", len(set(action_ids)), approved))

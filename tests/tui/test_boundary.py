@@ -41,11 +41,36 @@ def test_engine_and_rules_never_import_textual_or_rich():
     assert result["loaded"] == [], f"textual/rich loaded by the core: {result['loaded'][:5]}"
 
 
-def test_review_helpers_are_pure():
-    """engine.review is shared by the CLI and the TUI: no Textual, no I/O."""
-    source = (ROOT / "engine" / "review.py").read_text(encoding="utf-8")
-    for forbidden in ("import textual", "from textual", "import rich", "from rich", "open(", "httpx"):
-        assert forbidden not in source
+def test_review_helpers_and_the_pure_core_load_no_io_in_fact():
+    """engine.review (shared by the CLI and the TUI) and the planning core import no HTTP, no sqlite,
+    no Textual, not only by what their source says but by what importing them loads."""
+    code = ("import json, sys\n"
+            "import engine.review, engine.reconcile, engine.entities, engine.writes\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('httpx', 'sqlite3', 'sqlite_utils', 'textual', 'rich', 'tenacity'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_tuis_stand_in_session_offers_what_the_engine_offers():
+    """The TUI's tests run against a stand-in: it and SyncSession both implement engine.api.SyncAPI,
+    with the same parameters, so the stand-in cannot drift from the engine."""
+    import inspect
+
+    from demo_session import FakeSession
+
+    from engine.api import SyncAPI
+    from engine.sync import SyncSession
+
+    wanted = {name for name, value in vars(SyncAPI).items() if callable(value) and not name.startswith("_")}
+    assert wanted >= {"plan", "apply", "decide", "approve", "plan_to_review", "status", "history"}
+    for name in sorted(wanted):
+        expected = list(inspect.signature(getattr(SyncAPI, name)).parameters)
+        for implementation in (SyncSession, FakeSession):
+            method = getattr(implementation, name, None)
+            assert method is not None, f"{implementation.__name__} has no {name}"
+            assert list(inspect.signature(method).parameters) == expected, (implementation.__name__, name)
 
 
 def test_the_cli_parser_does_not_load_textual():

@@ -117,7 +117,7 @@ def test_s2_decisions_carry_to_an_identical_action_only():
     new = demo_plan()
     changed = next(a for a in new.actions if a.name == "Société Générale d'Équipement")
     changed.changes[0].quickbooks = "FR-9999"  # QuickBooks moved on: a new question
-    carried = carried_decisions(previous, new)
+    carried = carried_decisions(previous.actions, new.actions)
     assert [(new.action(aid).name, d) for aid, d, _ in carried] == [("Fabrikam, Inc.", "precoro")]
 
 

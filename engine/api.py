@@ -1,0 +1,73 @@
+"""The engine's API as both faces use it: what a session offers the CLI and the TUI.
+
+`SyncSession` implements it over the real services; the TUI's tests use a stand-in implementing
+it over fixed data. A test holds both to this Protocol, so the stand-in cannot drift from the
+engine (and a screen cannot call what the engine does not offer).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+
+from rules.model import Rules
+
+from .locks import Holder
+from .plan import Plan
+from .review import Outcome
+
+Progress = Callable[[str, int, int | None], None]
+
+
+class SyncAPI(Protocol):
+    rules_path: Path
+    rules: Rules
+
+    def plan(self, only: Iterable[str] | None = None, progress: Progress | None = None, *, wait: bool = True,
+             on_wait: Callable[[Holder | None], None] | None = None, stop: threading.Event | None = None) -> Plan:
+        """Read both sides and save a new plan; changes nothing remote."""
+
+    def plan_to_review(self) -> tuple[Plan | None, dict[str, Outcome]]:
+        """The plan an operator should look at now (None: make a new one), and its outcomes so far."""
+
+    def latest_plan(self) -> Plan | None:
+        """The latest sync plan, whatever happened to it."""
+
+    def load_plan(self, plan_id: str | None = None) -> Plan:
+        """A saved plan by id or prefix (the latest sync plan by default)."""
+
+    def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> Any:
+        """Decide a conflict: precoro, quickbooks or skip."""
+
+    def approve(self, action_ids: Iterable[str], approved: bool = True, plan_id: str | None = None) -> Any:
+        """Approve actions, or skip them (approved=False)."""
+
+    def apply(self, plan_id: str | None = None, *, on_result: Callable | None = None, retry_failed: bool = False,
+              force: bool = False, wait: bool = True, on_wait: Callable[[Holder | None], None] | None = None,
+              stop: threading.Event | None = None) -> Any:
+        """Apply the approved actions of a saved plan, exactly once."""
+
+    def map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:
+        """A plan that links two records by hand."""
+
+    def unmap_plan(self, section: str, precoro_id: str) -> Plan:
+        """A plan that unlinks a record by hand."""
+
+    def unmapped_items(self, limit: int = 5, progress: Progress | None = None) -> list[dict[str, Any]]:
+        """The Not-mapped list, with ranked QuickBooks candidates."""
+
+    def unfinished_apply(self) -> dict[str, Any] | None:
+        """The last apply, when it did not finish."""
+
+    def history(self, record: str | None = None, limit: int | None = None) -> list[dict]:
+        """The audit, newest first."""
+
+    def status(self) -> dict[str, Any]:
+        """Connections, counts and the latest plan."""
+
+    def reload_rules(self) -> Rules:
+        """Read rules.yaml again (keeps the old rules when it is invalid)."""
+
+    def close(self) -> None:
+        """Close the state file and the connections."""

@@ -1,0 +1,208 @@
+"""The TUI's engine calls that read: the session, the status, the plan to review, history, rules.
+
+A mixin of the App: each call runs in a thread worker and answers with a message (tui.messages),
+handled here by name (`on_<message>`). The App holds the state these fill in.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Any
+
+from textual import work
+
+from rules import RulesError
+
+from .messages import (
+    HistoryLoaded,
+    PlanLoaded,
+    PlanningFailed,
+    PlanProgressed,
+    RulesRefused,
+    RulesReloaded,
+    SessionFailed,
+    SessionOpened,
+    StatusLoaded,
+)
+
+HISTORY_LIMIT = 10_000
+# Above this many actions, a plan is a million long-lived objects (see on_plan_loaded).
+LARGE_PLAN = 20_000
+
+
+class Reading:
+    """Opening the session, reading the status, the plan to review, the history and the rules."""
+
+    @work(thread=True, exclusive=True, group="session", exit_on_error=False)
+    def open_session(self) -> None:
+        try:
+            session = self._session_factory()
+        except Exception as exc:  # an invalid rules file is the usual reason; the Rules screen shows it
+            self.post_message(SessionFailed(exc))
+        else:
+            self.post_message(SessionOpened(session))
+
+    def on_session_opened(self, message: SessionOpened) -> None:
+        if self.rules_error is not None:
+            self.notify("The rules file is valid now; reading the plan.", timeout=4)
+        self.session = message.session
+        self.rules_path = Path(getattr(self.session, "rules_path", self.rules_path))
+        self._rules_mtime = self._mtime()
+        self.rules_error = None
+        self.rules_revision += 1
+        self.busy = ""
+        self.load_plan(fresh=False, announce=False)
+
+    def on_session_failed(self, message: SessionFailed) -> None:
+        self.busy = ""
+        self.rules_error = message.error
+        self.rules_revision += 1
+        self._update_status_text()
+        if _is_rules_error(message.error) or isinstance(message.error, FileNotFoundError):
+            self.switch_mode("rules")
+            self.notify("The rules file cannot be used; fix it and qbsync reloads it.", severity="error", timeout=8)
+        else:
+            self.notify(f"Could not start: {message.error}", severity="error", timeout=15)
+
+    @work(thread=True, exclusive=True, group="status", exit_on_error=False)
+    def load_status(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        with self._engine:
+            try:
+                status = session.status()
+                last = session.history(limit=1)
+            except Exception as exc:
+                status, last = {"connections": {"error": str(exc)}, "entities": {}}, []
+        self.post_message(StatusLoaded(status, last[0] if last else None))
+
+    def on_status_loaded(self, message: StatusLoaded) -> None:
+        self.status = message.status
+        self.last_sync = message.last_sync
+        self.status_revision += 1
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
+    def load_plan(self, fresh: bool, announce: bool = True) -> None:
+        """Show the latest saved plan, or make one (`fresh`, or when there is none yet)."""
+        session = self.session
+        if session is None:
+            return
+        self.call_from_thread(setattr, self, "busy", "making a plan: reading both sides…" if fresh else "loading the plan…")
+
+        def progress(what: str, done: int, total: int | None) -> None:
+            self.post_message(PlanProgressed(what, done, total))
+
+        self._plan_stop.clear()
+        try:
+            with self._engine:
+                self._write_pending()
+                self.unfinished = session.unfinished_apply()
+                plan, outcomes = (None, {}) if fresh else session.plan_to_review()
+                made = plan is None
+                if plan is None:
+                    self.call_from_thread(setattr, self, "busy", "making a plan: reading both sides…")
+                    plan = session.plan(progress=progress, stop=self._plan_stop, on_wait=self._writer_busy)
+        except Exception as exc:
+            self.post_message(PlanningFailed(exc))
+            return
+        self.post_message(PlanLoaded(plan, outcomes, made and announce))
+
+    def _writer_busy(self, holder: Any) -> None:
+        """W7, from a worker: another qbsync holds the state file; say whom we wait for."""
+        who = holder.describe() if holder else "another qbsync"
+        self.call_from_thread(setattr, self, "busy", f"waiting for {who} to finish with this state file…")
+
+    def on_plan_progressed(self, message: PlanProgressed) -> None:
+        count = f" {message.done:,}" + (f"/{message.total:,}" if message.total else "") if message.done else ""
+        self.busy = f"making a plan: {message.what}{count}…"
+
+    def on_plan_loaded(self, message: PlanLoaded) -> None:
+        if len(message.plan.actions) > LARGE_PLAN:
+            # A big plan is a million long-lived objects; without this, every full collection of
+            # Python's cyclic GC walks them all and the UI stutters (opening the review took three
+            # times as long). Plans hold no reference cycles, so a replaced plan is still freed.
+            gc.freeze()
+        self.plan = message.plan
+        self.outcomes = message.outcomes
+        self.busy = ""
+        if self.apply_plan_id != message.plan.id and not self.apply_running:
+            self.apply_results, self.apply_report, self.apply_error = [], None, None
+            self.apply_progress = (0, 0)
+            self.apply_plan_id = message.plan.id
+            self.apply_revision += 1
+        self._plan_changed()
+        self.plan_revision += 1
+        if message.made:
+            self.notify(f"New plan {message.plan.id}: {len(message.plan.actions):,} actions.", timeout=3)
+        if self.unfinished and self.unfinished["plan_id"] == message.plan.id:
+            self.notify(f"The last apply of plan {message.plan.id} was {self.unfinished['state']} (started "
+                        f"{self.unfinished['started_at']} by {self.unfinished['who']}). Press g to finish it: nothing "
+                        "is written twice.", severity="warning", timeout=20)
+        self.load_status()
+
+    def on_planning_failed(self, message: PlanningFailed) -> None:
+        self.busy = ""
+        self._update_status_text()
+        if _is_rules_error(message.error):
+            self.rules_error = message.error
+            self.rules_revision += 1
+        self.notify(f"Planning failed: {message.error}", severity="error", timeout=10)
+        self.load_status()
+
+    # -- history-----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def load_history(self, record: str | None = None) -> None:
+        if self.session is None:
+            return
+        try:
+            with self._engine:
+                rows = self.session.history(record=record or None, limit=HISTORY_LIMIT)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"Could not read the history: {exc}", severity="error")
+            return
+        self.post_message(HistoryLoaded(rows, record))
+
+    def on_history_loaded(self, message: HistoryLoaded) -> None:
+        self.history_rows = message.rows
+        self.history_record = message.record
+        self.history_revision += 1
+
+    # -- rules -----------------------------------------------------------------------------------
+
+    def reload_rules(self) -> None:
+        """Read rules.yaml again: through the session, or by opening one when the file kept it from starting."""
+        if self.session is None:
+            self.busy = "reading the rules…"
+            self.open_session()
+        else:
+            self._reload_rules()
+
+    @work(thread=True, exclusive=True, group="rules", exit_on_error=False)
+    def _reload_rules(self) -> None:
+        try:
+            with self._engine:
+                self.session.reload_rules()
+        except Exception as exc:
+            self.post_message(RulesRefused(exc))
+        else:
+            self.post_message(RulesReloaded())
+
+    def on_rules_reloaded(self) -> None:
+        self.rules_error = None
+        self.rules_revision += 1
+        self.notify("Rules reloaded; making a new plan.", timeout=3)
+        self.load_plan(fresh=True)
+
+    def on_rules_refused(self, message: RulesRefused) -> None:
+        self.rules_error = message.error
+        self.rules_revision += 1
+        self._update_status_text()
+        self.notify("The rules file has problems; the rules in force did not change. See 5 Rules.",
+                    severity="error", timeout=8)
+
+
+def _is_rules_error(error: Exception) -> bool:
+    return isinstance(error, RulesError)
