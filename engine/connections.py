@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from pathlib import Path
 
@@ -118,8 +118,11 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def connect(rules: Rules, store: Store, *, state_dir: Path, env: Mapping[str, str] | None = None,
-            local_seed: str = "demo") -> Connected:
+def connect(rules: Rules, store: Store, *, env: Mapping[str, str] | None = None,
+            local_apis: Callable[[], Any] | None = None) -> Connected:
+    """Both clients, as rules.yaml and the credentials say. A side that is `environment: local`
+    without a base_url is the embedded local API: `local_apis` starts it (the composition root,
+    the CLI, decides how; the engine never starts a server of its own)."""
     env = os.environ if env is None else env
     # A credential pasted or read from a file often ends in a newline or a space: never part of it
     # (and sent in a header, it would fail as a protocol error instead of a clear message).
@@ -129,9 +132,10 @@ def connect(rules: Rules, store: Store, *, state_dir: Path, env: Mapping[str, st
     pc_embedded = pcc.environment == "local" and not pcc.base_url
     local = None
     if qb_embedded or pc_embedded:
-        from .local.serve import LocalApis
-
-        local = LocalApis.start(data=state_dir / "local-apis.db", seed=local_seed)
+        if local_apis is None:
+            raise NotConnected("rules.yaml names the embedded local APIs (environment: local, no base_url), and "
+                               "nothing here starts them: run qbsync from its command line, or give a base_url")
+        local = local_apis()
         # Only the embedded side takes the local credentials: a real company on the other side
         # keeps its own.
         prefixes = (("QUICKBOOKS_",) if qb_embedded else ()) + (("PRECORO_",) if pc_embedded else ())

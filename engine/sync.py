@@ -42,14 +42,16 @@ def utc_now() -> str:
 class SyncSession:
     def __init__(self, rules_path: str | Path = "rules.yaml", state_path: str | Path | None = None, *,
                  env: dict[str, str] | None = None, clock: Callable[[], str] = utc_now,
-                 local_seed: str = "demo") -> None:
+                 local_apis: Callable[[Path], Any] | None = None) -> None:
+        """`local_apis(state_path)` starts the embedded local APIs when the rules name them (the
+        caller's choice: the CLI starts them in-process with demo data beside the state file)."""
         self.rules_path = Path(rules_path)
         self.rules: Rules = rules_pkg.load(self.rules_path)
         self.state_path = Path(state_path) if state_path else default_state_path(self.rules_path)
         self.store = Store(self.state_path)
         self.env = env
         self.clock = clock
-        self.local_seed = local_seed
+        self.local_apis = local_apis
         self._connected: Connected | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -57,8 +59,8 @@ class SyncSession:
     @property
     def connected(self) -> Connected:
         if self._connected is None:
-            self._connected = connect(self.rules, self.store, state_dir=self.state_path.parent, env=self.env,
-                                      local_seed=self.local_seed)
+            start = (lambda: self.local_apis(self.state_path)) if self.local_apis else None
+            self._connected = connect(self.rules, self.store, env=self.env, local_apis=start)
         return self._connected
 
     @property

@@ -283,10 +283,8 @@ def _title(description: str) -> str:
     return description[:1].upper() + description[1:]
 
 
-def run_app(rules_path: Path, state_path: str | None) -> int:
-    """`qbsync` / `qbsync tui`: open the TUI on `rules_path` (the local APIs with demo data by default)."""
-    from engine.sync import SyncSession
-
-    app = QbsyncApp(lambda: SyncSession(rules_path, state_path), rules_path=rules_path)
+def run_app(session_factory: SessionFactory, rules_path: Path) -> int:
+    """`qbsync` / `qbsync tui`: open the TUI on the session the factory makes (the CLI builds it)."""
+    app = QbsyncApp(session_factory, rules_path=rules_path)
     result = app.run()
     return int(result or 0)

@@ -158,7 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
 def _session(args: argparse.Namespace):
     from engine.sync import SyncSession
 
-    return SyncSession(Path(args.rules), args.state)
+    return SyncSession(Path(args.rules), args.state, local_apis=start_local_apis)
+
+
+def start_local_apis(state_path: Path):
+    """How this program provides the embedded local APIs, when the rules name them: started
+    in-process on loopback, their data (demo data at first) kept beside the state file."""
+    from engine.local.serve import LocalApis
+
+    return LocalApis.start(data=Path(state_path).parent / "local-apis.db", seed="demo")
 
 
 def _confirm(plan, assume_yes: bool) -> bool:
@@ -505,7 +513,7 @@ def cmd_tui(args) -> int:
         print("qbsync: the TUI is not available in this build; see `qbsync --help` for the headless commands",
               file=sys.stderr)
         return EXIT_ERROR
-    return run_app(Path(args.rules), args.state)
+    return run_app(lambda: _session(args), Path(args.rules))
 
 
 COMMANDS = {

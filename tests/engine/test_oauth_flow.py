@@ -229,7 +229,7 @@ def test_listener_needs_a_loopback_redirect_uri():
 
 def test_stored_credentials_alone_connect(rules, store, apis, tmp_path):
     connected_store(rules, store, apis)
-    conn = connect(rules, store, state_dir=tmp_path, env={})
+    conn = connect(rules, store, env={})
     try:
         assert conn.realm_id == apis.realm and conn.quickbooks.company_info()["CompanyName"]
         assert next(iter(conn.precoro.list_all("/suppliers", per_page=10)))
@@ -241,7 +241,7 @@ def test_stored_credentials_alone_connect(rules, store, apis, tmp_path):
 def test_an_expiring_access_token_is_refreshed_and_the_rotation_stored_before_use(rules, store, apis, tmp_path):
     before = connected_store(rules, store, apis)
     store.set_tokens("quickbooks", {**before, "access_expires_at": 0})
-    conn = connect(rules, store, state_dir=tmp_path, env={})
+    conn = connect(rules, store, env={})
     try:
         conn.quickbooks.company_info()
     finally:
@@ -258,7 +258,7 @@ def test_an_expiring_access_token_is_refreshed_and_the_rotation_stored_before_us
 def test_a_refused_access_token_is_refreshed_once(rules, store, apis, tmp_path):
     before = connected_store(rules, store, apis)
     store.set_tokens("quickbooks", {**before, "access_token": "not-a-token"})
-    conn = connect(rules, store, state_dir=tmp_path, env={})
+    conn = connect(rules, store, env={})
     try:
         assert conn.quickbooks.company_info()["CompanyName"]
     finally:
@@ -270,7 +270,7 @@ def test_a_dead_refresh_token_says_reconnect(rules, store, apis, tmp_path):
     before = connected_store(rules, store, apis)
     token_endpoint(apis, {"grant_type": "refresh_token", "refresh_token": before["refresh_token"]})  # used up elsewhere
     store.set_tokens("quickbooks", {**before, "access_expires_at": 0})
-    conn = connect(rules, store, state_dir=tmp_path, env={})
+    conn = connect(rules, store, env={})
     try:
         with pytest.raises(AuthenticationFailed, match="qbsync connect quickbooks") as caught:
             conn.quickbooks.company_info()
@@ -286,7 +286,7 @@ def test_stored_rotation_wins_over_the_retired_environment_token(rules, store, a
            "QUICKBOOKS_REFRESH_TOKEN": grant["refresh_token"], "QUICKBOOKS_REALM_ID": apis.realm,
            "PRECORO_EMAIL": apis.info()["precoro"]["email"], "PRECORO_TOKEN": apis.info()["precoro"]["token"]}
     for _ in range(2):  # the second run would fail with the environment's (now retired) token
-        conn = connect(rules, store, state_dir=tmp_path, env=env)
+        conn = connect(rules, store, env=env)
         try:
             conn.quickbooks.company_info()
         finally:
@@ -294,7 +294,7 @@ def test_stored_rotation_wins_over_the_retired_environment_token(rules, store, a
     assert store.get_tokens("quickbooks")["refresh_token"] != grant["refresh_token"]
     # A token the operator exports afterwards (a new grant) is not the chain's seed: it wins.
     fresh = apis.quickbooks.issue_tokens(info["client_id"], apis.realm)
-    conn = connect(rules, store, state_dir=tmp_path, env={**env, "QUICKBOOKS_REFRESH_TOKEN": fresh["refresh_token"]})
+    conn = connect(rules, store, env={**env, "QUICKBOOKS_REFRESH_TOKEN": fresh["refresh_token"]})
     try:
         assert conn.describe["quickbooks"]["credentials"] == "environment"
         conn.quickbooks.company_info()
@@ -306,7 +306,7 @@ def test_a_stored_connection_for_another_environment_is_not_used(tmp_path, rules
     connected_store(rules, store, apis)
     sandbox = rules_pkg.load(write_rules(tmp_path / "s.yaml", "{environment: sandbox}", "{environment: com}"))
     with pytest.raises(NotConnected, match="stored QuickBooks connection is for local") as caught:
-        connect(sandbox, store, state_dir=tmp_path, env={})
+        connect(sandbox, store, env={})
     assert caught.value.side == "quickbooks"
     status = saved_connections(sandbox, store, caught.value)
     assert status["quickbooks"]["error"] and status["precoro"].get("error") is None

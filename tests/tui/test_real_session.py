@@ -24,11 +24,12 @@ CLOCK = "2026-11-26T09:00:00+00:00"
 @pytest.fixture
 def real_app(tmp_path):
     from engine.sync import SyncSession
+    from tui.cli import start_local_apis
 
     sessions = []
 
     def factory():
-        session = SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK)
+        session = SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK, local_apis=start_local_apis)
         sessions.append(session)
         return session
 
