@@ -92,7 +92,7 @@ def is_read(side: str, endpoint: str) -> bool:
 
 
 def one_run(n: int, run: int) -> dict:
-    from engine.apply import build_units
+    from engine.writes import build_units
 
     with workdir(f"calls{run}") as tmp, LocalServer(tmp / "local.db", f"scale:{n}") as server:
         session = session_for(server, tmp / "work")

@@ -6,7 +6,8 @@
 
 1. Sync Items: `SyncSession.plan(only=["items"])` as `qbsync plan --only items` runs it, against the local
    APIs seeded `scale:N` and served over loopback HTTP (a fresh process per run: wall time and peak
-   RSS), and the pure `reconcile_items()` alone on the items already read (in memory).
+   RSS), and the pure reconcile of items alone (`engine.reconcile.reconcile(ITEMS, ...)`, which runs
+   `ItemReconciler`, as the Planner calls it) on the items already read (in memory).
 2. Suggestions (I4): `CandidateIndex` over N QuickBooks item records in memory, then `suggest(item, 5)`
    for `--unmapped` Precoro items, on two catalogues:
    - `scale`: engine/local/demo.py's generator, as `unmapped_items` would see it on the scale seed
@@ -42,12 +43,12 @@ PLAN_SCRIPT = ROOT / "bench" / "plan_scale.py"
 
 def _records(side: str, raws):
     import rules as rules_pkg
-    from engine.entities import ITEMS, record as to_record
+    from engine.entities import ITEMS
     from engine.references import References
 
     item_rules = rules_pkg.load(ROOT / "rules.yaml").items
     refs = References()
-    return [to_record(ITEMS, item_rules, side, raw, refs) for raw in raws]
+    return [ITEMS.record(item_rules, side, raw, refs) for raw in raws]
 
 
 def scale_catalogue(n: int, unmapped: int):
@@ -141,18 +142,23 @@ def child_suggest(catalogue: str, n: int, unmapped: int) -> dict:
 
 
 def child_reconcile(server_json: str, directory: Path, repeats: int) -> dict:
+    """Items read as `plan --only items` reads them (the Planner's fetch, its stored references), then
+    the pure reconcile of items alone, as `Planner.entity` calls it, `repeats` times."""
     from engine.entities import ITEMS
-    from engine.items import reconcile_items
+    from engine.reconcile import reconcile
 
     session = session_for(Endpoints(json.loads(server_json)["info"]), directory)
-    refs = session.references()
-    precoro, quickbooks = session.fetch(ITEMS, refs=refs)
-    state = session.store.sync_state("items", session.realm_id)
+    planner = session.planner()
+    item_rules = session.rules.items
+    precoro, quickbooks = planner.fetch(ITEMS, item_rules, ITEMS.precoro)
+    planner.refs.names[ITEMS.section] = {q.id: str(q.values.get("name") or "") for q in quickbooks}
+    state = session.store.sync_state(ITEMS.section, session.realm_id)
     runs, actions = [], 0
     for _ in range(repeats):
         gc.collect()
         started = time.perf_counter()
-        result = reconcile_items(session.rules.items, precoro, quickbooks, state, refs)
+        result = reconcile(ITEMS, item_rules, precoro, quickbooks, state, refs=planner.refs,
+                           precoro_collection=ITEMS.precoro)
         runs.append(time.perf_counter() - started)
         actions = len(result.actions)
     session.close()
@@ -193,7 +199,7 @@ def main() -> int:
                       f"{result['peak_rss_mb']:.0f} MB, {result['by_kind']}", flush=True)
                 result = run_child(SCRIPT, "--child", "reconcile", "--server", hello, "--dir", str(tmp / f"rec{run}"))
                 reconcile_runs.append(result)
-                print(f"  reconcile_items alone run {run + 1}: {[round(t, 2) for t in result['reconcile_runs']]} s",
+                print(f"  reconcile items alone run {run + 1}: {[round(t, 2) for t in result['reconcile_runs']]} s",
                       flush=True)
 
     suggest_runs = []
@@ -214,7 +220,7 @@ def main() -> int:
     if plan_runs:
         print(f"plan --only items over HTTP     {median([r['plan_seconds'] for r in plan_runs]):.1f} s, peak RSS "
               f"{median([r['peak_rss_mb'] for r in plan_runs]):.0f} MB, actions {plan_runs[0]['by_kind']}")
-        print(f"reconcile_items alone           {median([t for r in reconcile_runs for t in r['reconcile_runs']]):.2f} s")
+        print(f"reconcile items alone           {median([t for r in reconcile_runs for t in r['reconcile_runs']]):.2f} s")
     for catalogue in catalogues:
         mine = [r for r in suggest_runs if r["catalogue"] == catalogue]
         print(f"suggestions [{catalogue:<6}] index {median([r['index_seconds'] for r in mine]):.1f} s over "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 Kind = Literal[
     "create",  # a new record on `target`
@@ -88,8 +88,48 @@ class HoldFacts:
     other_id: str | None = None  # the record it was linked to (not matched to it again when `unmapped`)
 
 
+class Decidable:
+    """What an action is, from its kind, decision and approval alone: shared by the full Action and
+    the light one a large plan is listed with."""
+
+    __slots__ = ()
+    kind: str
+    target: str | None
+    decision: str | None
+    approved: bool
+    alternatives: dict
+    write: Any
+
+    @property
+    def needs_decision(self) -> bool:
+        return self.kind == "conflict" and self.decision is None
+
+    @property
+    def write_target(self) -> str | None:
+        """The side this action writes to when applied (a decided conflict writes the losing side)."""
+        if self.kind == "conflict":
+            return {"precoro": "quickbooks", "quickbooks": "precoro"}.get(self.decision or "")
+        return self.target if self.kind in ("create", "update", "deactivate", "reactivate") else None
+
+    @property
+    def chosen_write(self) -> "Write | None":
+        """What applying it now would send: its write, or the decided conflict's."""
+        if self.kind == "conflict":
+            return self.alternatives.get(self.decision or "")
+        return self.write
+
+    @property
+    def executable(self) -> bool:
+        """Whether apply would carry it out now."""
+        if not self.approved or self.kind not in EXECUTABLE:
+            return False
+        if self.kind == "conflict":
+            return self.decision in ("precoro", "quickbooks")
+        return True
+
+
 @dataclass
-class Action:
+class Action(Decidable):
     """One proposed change. `versions` are the remote versions it was computed against (W2)."""
 
     id: str
@@ -111,33 +151,6 @@ class Action:
     decision: str | None = None  # conflicts: "precoro" | "quickbooks" | "skip"
     approved: bool = True
 
-    @property
-    def needs_decision(self) -> bool:
-        return self.kind == "conflict" and self.decision is None
-
-    @property
-    def write_target(self) -> str | None:
-        """The side this action writes to when applied (a decided conflict writes the losing side)."""
-        if self.kind == "conflict":
-            return {"precoro": "quickbooks", "quickbooks": "precoro"}.get(self.decision or "")
-        return self.target if self.kind in ("create", "update", "deactivate", "reactivate") else None
-
-    @property
-    def chosen_write(self) -> Write | None:
-        """What applying it now would send: its write, or the decided conflict's."""
-        if self.kind == "conflict":
-            return self.alternatives.get(self.decision or "")
-        return self.write
-
-    @property
-    def executable(self) -> bool:
-        """Whether apply would carry it out now."""
-        if not self.approved or self.kind not in EXECUTABLE:
-            return False
-        if self.kind == "conflict":
-            return self.decision in ("precoro", "quickbooks")
-        return True
-
     def to_json(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict: plans of 100,000+ actions are saved and hashed,
         # and asdict's recursive deep copy was most of that time.
@@ -158,6 +171,39 @@ class Action:
         data["link"] = LinkFacts(**data["link"]) if data.get("link") else None
         data["hold"] = HoldFacts(**data["hold"]) if data.get("hold") else None
         return cls(**data)
+
+
+# What a plan's list shows of an action, kept apart from the rest so that 100,000s load at once.
+LISTED = ("id", "entity", "kind", "target", "name", "precoro_id", "quickbooks_id", "decision", "approved", "depends_on")
+
+
+class ListedAction(Decidable):
+    """An action of a large plan as its list sees it; the rest (changes, note, requests) is read
+    from the state file when first asked for, for the few rows on screen and the one looked at."""
+
+    __slots__ = (*LISTED, "_load", "_full")
+
+    def __init__(self, values: tuple, load: "Callable[[str], Action]") -> None:
+        for name, value in zip(LISTED, values):
+            object.__setattr__(self, name, value)
+        self._load = load
+        self._full: Action | None = None
+
+    def full(self) -> "Action":
+        if self._full is None:
+            self._full = self._load(self.id)
+            self._full.decision, self._full.approved = self.decision, self.approved
+        return self._full
+
+    def __getattr__(self, name: str) -> Any:  # changes, note, candidates, versions, write, ...
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.full(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in ("decision", "approved") and self._full is not None:
+            setattr(self._full, name, value)
 
 
 def action_id(entity: str, kind: str, target: str | None, precoro_id: str | None, quickbooks_id: str | None) -> str:

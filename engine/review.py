@@ -16,7 +16,7 @@ from rules.model import SIDE_NAMES
 
 from .entities import ENTITIES
 from .plan import KIND_ORDER, Action, Plan
-from .writes import build_units
+from .writes import unit_key
 
 SECTION_OF = {spec.kind: spec.section for spec in ENTITIES}
 # Entities an operator can map and unmap by hand (S7, I4); lists and documents follow their links.
@@ -249,12 +249,13 @@ def _hold_reason(action: Action) -> str:
 def apply_summary(actions: Sequence[Action], only: Iterable[str] | None = None) -> ApplySummary:
     """Count what apply would write for `actions` (or only the actions whose ids are in `only`).
 
-    Writes are folded into one per remote record by the same `build_units` that apply uses.
+    Writes are folded into one per remote record by the same key (`writes.unit_key`) apply folds
+    them by; an update that also (de)activates the record counts as the (de)activation.
     """
     wanted = set(only) if only is not None else None
     by_id = {a.id: a for a in actions}
     summary = ApplySummary()
-    writes = []
+    records: dict[str, tuple[str, str]] = {}  # unit key -> (side, what it does)
     for action in actions:
         if wanted is not None and action.id not in wanted:
             continue
@@ -268,10 +269,13 @@ def apply_summary(actions: Sequence[Action], only: Iterable[str] | None = None) 
         elif action.kind == "unlink":
             summary.unlinks += 1
         else:
-            writes.append(action)
-    for unit in build_units(writes):
-        op = unit.op if unit.active is None else ("reactivate" if unit.active else "deactivate")
-        summary.records[unit.side][op] = summary.records[unit.side].get(op, 0) + 1
+            side = action.write_target
+            what = action.kind if action.kind in ("create", "deactivate", "reactivate") else "update"
+            key = unit_key(action)
+            if records.get(key, (side, "update"))[1] == "update":
+                records[key] = (side, what)
+    for side, what in records.values():
+        summary.records[side][what] = summary.records[side].get(what, 0) + 1
     return summary
 
 

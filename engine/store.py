@@ -13,6 +13,7 @@ import stat
 import tempfile
 import threading
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -22,7 +23,7 @@ from sqlite_utils.migrations import Migrations
 from .errors import InsecureStateFile, StateFileError
 from .locks import FileLock
 
-from .plan import Action, Plan
+from .plan import Action, ListedAction, Plan
 from .reconcile import Hold, LinkState, SyncState
 
 migrations = Migrations("qbsync")
@@ -111,6 +112,14 @@ def m004_plans_carry_their_writes(db: sqlite_utils.Database) -> None:
     db["audit"].create_index(["plan_id", "action_id"])
 
 
+@migrations()
+def m005_listed_actions(db: sqlite_utils.Database) -> None:
+    # What a plan's list shows of each action, in columns: a 100,000-action plan is listed without
+    # decoding a single action (the rest is read for the rows on screen).
+    for column in ("target", "name", "precoro_id", "quickbooks_id", "depends_on"):
+        db["actions"].add_column(column, str)
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -159,12 +168,16 @@ class Store:
         if str(path) != ":memory:":
             self.db.enable_wal()
         self._lock = threading.RLock()
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
         # In one immediate transaction: two processes opening a new state file at once must not
         # both apply the migrations.
         with self.transaction():
             migrations.apply(self.db)
 
     def close(self) -> None:
+        if self._reader is not None and self._reader is not self.db.conn:
+            self._reader.close()
         self.db.conn.close()
 
     @contextmanager
@@ -290,26 +303,56 @@ class Store:
             )
             # Plain executemany: sqlite-utils' insert_all costs seconds per 100,000 actions.
             self.db.conn.executemany(
-                "insert into actions (plan_id, id, seq, entity, kind, body, decision, approved) values (?, ?, ?, ?, ?, ?, ?, ?)",
-                ((plan.id, a.id, i, a.entity, a.kind, json.dumps(a.to_json(), ensure_ascii=False, default=str),
-                  a.decision, int(a.approved)) for i, a in enumerate(plan.actions)),
+                "insert into actions (plan_id, id, seq, entity, kind, target, name, precoro_id, quickbooks_id, "
+                "depends_on, body, decision, approved) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((plan.id, a.id, i, a.entity, a.kind, a.target, a.name, a.precoro_id, a.quickbooks_id,
+                  json.dumps(a.depends_on) if a.depends_on else None,
+                  json.dumps(a.to_json(), ensure_ascii=False, default=str), a.decision, int(a.approved))
+                 for i, a in enumerate(plan.actions)),
             )
 
-    def load_plan(self, plan_id: str) -> Plan | None:
+    def load_plan(self, plan_id: str, *, listed: bool = False) -> Plan | None:
+        """A saved plan by id or unambiguous prefix. `listed`: its actions as ListedActions, which
+        read their details (changes, requests) only when asked: how a large plan is reviewed."""
         rows = list(self.db.query("select * from plans where id = ? or id like ?", [plan_id, plan_id + "%"]))
         if len(rows) != 1:
             return None
         row = rows[0]
-        actions = []
-        for arow in self.db.query("select body, decision, approved from actions where plan_id = ? order by seq", [row["id"]]):
-            action = Action.from_json(json.loads(arow["body"]))
-            action.decision = arow["decision"]
-            action.approved = bool(arow["approved"])
-            actions.append(action)
+        actions: list = []
+        if listed:
+            load = partial(self.action, row["id"])
+            for values in self.db.execute(
+                    "select id, entity, kind, target, name, precoro_id, quickbooks_id, decision, approved, depends_on "
+                    "from actions where plan_id = ? order by seq", [row["id"]]):
+                if values[4] is None:  # saved before actions had their listed columns
+                    actions.append(self.action(row["id"], values[0]))
+                    continue
+                actions.append(ListedAction((*values[:8], bool(values[8]), json.loads(values[9]) if values[9] else []),
+                                            load))
+        else:
+            for arow in self.db.query("select body, decision, approved from actions where plan_id = ? order by seq",
+                                      [row["id"]]):
+                action = Action.from_json(json.loads(arow["body"]))
+                action.decision = arow["decision"]
+                action.approved = bool(arow["approved"])
+                actions.append(action)
         plan = Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],
                     created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"],
                     purpose=row["purpose"], base_serial=row["base_serial"], readback=json.loads(row["readback"]))
         return plan
+
+    def action(self, plan_id: str, action_id: str) -> Action:
+        """One action of a saved plan, whole. Asked from the UI thread while a worker may be using
+        the main connection, so it reads through a connection of its own (WAL lets both read)."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = (self.db.conn if str(self.path) == ":memory:"
+                                else sqlite3.connect(str(self.path), check_same_thread=False, timeout=30))
+            row = self._reader.execute("select body, decision, approved from actions where plan_id = ? and id = ?",
+                                       [plan_id, action_id]).fetchone()
+        action = Action.from_json(json.loads(row[0]))
+        action.decision, action.approved = row[1], bool(row[2])
+        return action
 
     def operator_choices(self, plan_id: str) -> list[Action]:
         """The actions of a plan an operator decided or unapproved."""

@@ -184,7 +184,8 @@ class SyncSession:
         was applied without a failure: that one is history, and what matters is a new plan (None).
         """
         unfinished = self.unfinished_apply()
-        plan = self.load_plan(unfinished["plan_id"]) if unfinished else self.latest_plan()
+        wanted = unfinished["plan_id"] if unfinished else self.store.latest_plan_id()
+        plan = self.store.load_plan(wanted, listed=True) if wanted else None
         if plan is None:
             return None, {}
         outcomes = {aid: Outcome(status, reason) for aid, (status, reason) in self.store.outcomes(plan.id).items()}

@@ -133,6 +133,16 @@ class WriteUnit:
         return hashlib.sha1(json.dumps(sent, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def unit_key(action: Any) -> str:
+    """The write unit of an action: the same for the same remote record from plan to plan
+    ("quickbooks:supplier:11"; a record to create is named by the record it comes from). Read from
+    the action's kind, decision and ids alone, so a large plan is counted without its requests."""
+    side = action.write_target
+    if action.kind == "create":
+        return f"{side}:{action.entity}:new:{action.precoro_id or action.quickbooks_id}"
+    return f"{side}:{action.entity}:{action.precoro_id if side == 'precoro' else action.quickbooks_id}"
+
+
 def build_units(actions: list[Action]) -> list[WriteUnit]:
     """The actions' writes, one unit per remote record (an update and a decided conflict fold into one)."""
     units: dict[str, WriteUnit] = {}
@@ -142,10 +152,7 @@ def build_units(actions: list[Action]) -> list[WriteUnit]:
         if write is None:
             continue
         source = action.decision if action.kind == "conflict" else other_side(write.side)
-        if write.op == "create":
-            key = f"{write.side}:{action.entity}:new:{action.precoro_id or action.quickbooks_id}"
-        else:
-            key = f"{write.side}:{action.entity}:{write.record_id}"
+        key = unit_key(action)
         unit = units.get(key)
         if unit is None:
             unit = units[key] = WriteUnit(key=key, entity=action.entity, write=write, precoro_id=action.precoro_id,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+SHOWN_ACTIONS = 200  # how many actions `plan`, `show` and `apply` print before a summary (`--all`: every one)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a ctrl+c
 
 
@@ -49,13 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated: chart_of_accounts, classes, locations, taxes, terms, suppliers, items, "
                         "invoices, purchase_orders (default: every one rules.yaml turns on)")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
     p.add_argument("--no-wait", action="store_true",
                    help="if another qbsync is planning or applying on this state file, stop at once (exit 1)")
 
     p = sub.add_parser("show", help="show a saved plan (the latest by default)")
     _common(p)
-    p.add_argument("plan_id", nargs="?", metavar="PLAN_ID")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("plan_id", nargs="?", metavar="PLAN_ID", help="a plan id or a prefix of one (default: the latest)")
+    p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
 
     p = sub.add_parser("decide", help="decide a conflict: take Precoro's or QuickBooks' value, or skip")
     _common(p)
@@ -235,7 +238,7 @@ def cmd_plan(args) -> int:
     if args.json:
         _print_json(render.plan_json(plan))
     else:
-        print(render.plan_text(plan))
+        print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS))
     return EXIT_CHANGES if _has_changes(plan) else EXIT_OK
 
 
@@ -251,7 +254,7 @@ def cmd_show(args) -> int:
     if args.json:
         _print_json(render.plan_json(plan))
     else:
-        print(render.plan_text(plan))
+        print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS))
     return EXIT_CHANGES if _has_changes(plan) else EXIT_OK
 
 
@@ -307,7 +310,7 @@ def cmd_apply(args) -> int:
     with _session(args) as session:
         plan = session.load_plan(args.plan_id)
         if not args.json:
-            print(render.plan_text(plan))
+            print(render.plan_text(plan, SHOWN_ACTIONS))
             print()
         return _apply_and_report(session, plan, args)
 
@@ -323,7 +326,7 @@ def cmd_map(args) -> int:
         else:
             plan = session.unmap_plan(args.command, args.precoro_id)
         if not args.json:
-            print(render.plan_text(plan))
+            print(render.plan_text(plan, SHOWN_ACTIONS))
             print()
         if not args.yes and not sys.stdin.isatty():
             if args.json:

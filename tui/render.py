@@ -84,14 +84,19 @@ def summary_line(plan: Plan) -> str:
     return text
 
 
-def plan_text(plan: Plan) -> str:
+def plan_text(plan: Plan, limit: int | None) -> str:
+    """The plan as text: the first `limit` actions (all with None), then what it comes to."""
     out = [f"Plan {plan.id} for QuickBooks company {plan.realm_id} ({plan.created_at})", ""]
     entity = None
-    for action in plan.actions:
+    shown = plan.actions if limit is None else plan.actions[:limit]
+    for action in shown:
         if action.entity != entity:
             entity = action.entity
             out.append(SECTION_OF.get(entity, entity) + ":")
         out.extend("  " + line for line in action_lines(action))
+    if len(shown) < len(plan.actions):
+        out.append(f"... and {len(plan.actions) - len(shown):,} more actions: `qbsync show {plan.id} --all` prints "
+                   "them all, `--json` too, and the TUI lists them")
     if plan.actions:
         out.append("")
     out.append(summary_line(plan))
