@@ -75,11 +75,38 @@ PURCHASE_ORDERS = EntitySpec("purchase_order", "purchase_orders", "purchase orde
                              "PurchaseOrder", "DocNumber", "/purchaseorders", planned="documents",
                              precoro_query=APPROVED)
 
-ENTITIES: tuple[EntitySpec, ...] = (ACCOUNTS, CLASSES, LOCATIONS, TAXES, TERMS, SUPPLIERS, ITEMS, INVOICES,
-                                    PURCHASE_ORDERS)
-BY_KIND: dict[str, EntitySpec] = {spec.kind: spec for spec in ENTITIES}
-BY_SECTION: dict[str, EntitySpec] = {spec.section: spec for spec in ENTITIES}
-ORDER: dict[str, int] = {spec.kind: index for index, spec in enumerate(ENTITIES)}
+ENTITIES: list[EntitySpec] = [ACCOUNTS, CLASSES, LOCATIONS, TAXES, TERMS, SUPPLIERS, ITEMS, INVOICES, PURCHASE_ORDERS]
+BY_KIND: dict[str, EntitySpec] = {}
+BY_SECTION: dict[str, EntitySpec] = {}
+ORDER: dict[str, int] = {}
+
+
+def _index() -> None:
+    # In place: modules that imported these names see a registered entity too.
+    for table, key in ((BY_KIND, "kind"), (BY_SECTION, "section")):
+        table.clear()
+        table.update({getattr(spec, key): spec for spec in ENTITIES})
+    ORDER.clear()
+    ORDER.update({spec.kind: index for index, spec in enumerate(ENTITIES)})
+
+
+def register(spec: EntitySpec, *, before: str | None = None) -> None:
+    """Add an entity to the registry, last or before the entity of section `before` (which depends
+    on it). Its rules section must exist too: in rules.yaml's schema and defaults, or (in tests) one
+    built with `rules.entity_rules`."""
+    if spec.section in BY_SECTION or spec.kind in BY_KIND:
+        raise ValueError(f"an entity {spec.kind!r} / {spec.section!r} is registered already")
+    position = len(ENTITIES) if before is None else ENTITIES.index(BY_SECTION[before])
+    ENTITIES.insert(position, spec)
+    _index()
+
+
+def unregister(section: str) -> None:
+    ENTITIES.remove(BY_SECTION[section])
+    _index()
+
+
+_index()
 
 
 def spec_of(entity: str) -> EntitySpec:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -173,37 +174,40 @@ class Action(Decidable):
         return cls(**data)
 
 
-# What a plan's list shows of an action, kept apart from the rest so that 100,000s load at once.
-LISTED = ("id", "entity", "kind", "target", "name", "precoro_id", "quickbooks_id", "decision", "approved", "depends_on")
-
-
 class ListedAction(Decidable):
     """An action of a large plan as its list sees it; the rest (changes, note, requests) is read
     from the state file when first asked for, for the few rows on screen and the one looked at."""
 
-    __slots__ = (*LISTED, "_load", "_full")
+    __slots__ = ("id", "entity", "kind", "target", "name", "precoro_id", "quickbooks_id", "decision", "approved",
+                 "_depends_on", "_load", "_full")
 
-    def __init__(self, values: tuple, load: "Callable[[str], Action]") -> None:
-        for name, value in zip(LISTED, values):
-            object.__setattr__(self, name, value)
+    def __init__(self, id: str, entity: str, kind: str, target: str | None, name: str, precoro_id: str | None,
+                 quickbooks_id: str | None, decision: str | None, approved: bool, depends_on: str | None,
+                 load: "Callable[[str], Action]") -> None:
+        """As the state file holds it: `depends_on` a JSON list (or None), read when first asked for."""
+        self.id, self.entity, self.kind, self.target, self.name = id, entity, kind, target, name
+        self.precoro_id, self.quickbooks_id, self.decision, self.approved = precoro_id, quickbooks_id, decision, approved
+        self._depends_on = depends_on
         self._load = load
         self._full: Action | None = None
 
+    @property
+    def depends_on(self) -> list[str]:
+        if isinstance(self._depends_on, str):
+            self._depends_on = json.loads(self._depends_on)
+        return self._depends_on or []
+
     def full(self) -> "Action":
+        """The whole action, read once; its decision and approval are this one's (they may change)."""
         if self._full is None:
             self._full = self._load(self.id)
-            self._full.decision, self._full.approved = self.decision, self.approved
+        self._full.decision, self._full.approved = self.decision, self.approved
         return self._full
 
     def __getattr__(self, name: str) -> Any:  # changes, note, candidates, versions, write, ...
         if name.startswith("_"):
             raise AttributeError(name)
         return getattr(self.full(), name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-        if name in ("decision", "approved") and self._full is not None:
-            setattr(self._full, name, value)
 
 
 def action_id(entity: str, kind: str, target: str | None, precoro_id: str | None, quickbooks_id: str | None) -> str:

@@ -296,32 +296,46 @@ class EntityCounts:
     errors: int = 0
 
 
-def entity_counts(plan: Plan | None, outcomes: Mapping[str, Outcome] | None = None,
-                  linked: Mapping[str, int] | None = None, entities: Iterable[str] = ()) -> list[EntityCounts]:
-    """Per entity: linked (given), unlinked, pending actions, conflicts and errors of the latest plan."""
+# Actions that count alike: (entity, kind, undecided conflict, the last outcome's status or "").
+CountKey = tuple[str, str, bool, str]
+
+
+def action_groups(plan: Plan | None, outcomes: Mapping[str, Outcome] | None = None) -> dict[CountKey, int]:
+    """How many actions of a plan fall in each group (what the counts are made from)."""
     outcomes = outcomes or {}
-    linked = linked or {}
-    table: dict[str, EntityCounts] = {}
-    for entity in entities:
-        table[entity] = EntityCounts(entity, linked.get(entity))
+    groups: dict[CountKey, int] = {}
     for action in plan.actions if plan else ():
-        counts = table.get(action.entity)
-        if counts is None:
-            counts = table[action.entity] = EntityCounts(action.entity, linked.get(action.entity))
         outcome = outcomes.get(action.id)
-        done = outcome is not None and outcome.status == "applied"
-        if action.kind in ("create", "ambiguous", "blocked") and not done:
-            counts.unlinked += 1
-        if not done and action.kind != "blocked":
-            counts.pending += 1
-        if action.kind == "conflict":
-            counts.conflicts += 1
-            if action.decision is None:
-                counts.undecided += 1
-        if needs_attention(action, outcome):
-            counts.attention += 1
-        if is_error(action, outcome):
-            counts.errors += 1
+        key = (action.entity, action.kind, action.needs_decision, outcome.status if outcome else "")
+        groups[key] = groups.get(key, 0) + 1
+    return groups
+
+
+def entity_counts(plan: Plan | None, outcomes: Mapping[str, Outcome] | None = None,
+                  linked: Mapping[str, int] | None = None, entities: Iterable[str] = (),
+                  groups: Mapping[CountKey, int] | None = None) -> list[EntityCounts]:
+    """Per entity: linked (given), unlinked, pending actions, conflicts and errors of the plan.
+
+    From the plan's actions, or from `groups` already counted (the store counts a saved plan's in SQL)."""
+    linked = linked or {}
+    table: dict[str, EntityCounts] = {entity: EntityCounts(entity, linked.get(entity)) for entity in entities}
+    for (entity, kind, undecided, status), n in (groups if groups is not None else action_groups(plan, outcomes)).items():
+        counts = table.get(entity)
+        if counts is None:
+            counts = table[entity] = EntityCounts(entity, linked.get(entity))
+        done = status == "applied"
+        failed = status in ERROR_OUTCOMES
+        if kind in ("create", "ambiguous", "blocked") and not done:
+            counts.unlinked += n
+        if not done and kind != "blocked":
+            counts.pending += n
+        if kind == "conflict":
+            counts.conflicts += n
+            counts.undecided += n if undecided else 0
+        if undecided or kind in ("ambiguous", "blocked") or failed:  # needs_attention
+            counts.attention += n
+        if kind == "blocked" or failed:  # is_error
+            counts.errors += n
     return list(table.values())
 
 

@@ -183,16 +183,21 @@ class SyncSession:
         The plan of an apply that did not finish (to finish it); else the latest plan, unless it
         was applied without a failure: that one is history, and what matters is a new plan (None).
         """
-        unfinished = self.unfinished_apply()
-        wanted = unfinished["plan_id"] if unfinished else self.store.latest_plan_id()
+        wanted = self._plan_to_review_id()
         plan = self.store.load_plan(wanted, listed=True) if wanted else None
         if plan is None:
             return None, {}
-        outcomes = {aid: Outcome(status, reason) for aid, (status, reason) in self.store.outcomes(plan.id).items()}
-        applied = outcomes and not any(o.status in ERROR_OUTCOMES for o in outcomes.values())
-        if applied and not unfinished:
-            return None, {}
-        return plan, outcomes
+        return plan, {aid: Outcome(status, reason) for aid, (status, reason) in self.store.outcomes(plan.id).items()}
+
+    def _plan_to_review_id(self) -> str | None:
+        unfinished = self.unfinished_apply()
+        if unfinished:
+            return unfinished["plan_id"]
+        latest = self.store.latest_plan_id()
+        if latest is None:
+            return None
+        statuses = {status for status, _ in self.store.outcomes(latest).values()}
+        return None if statuses and not statuses & ERROR_OUTCOMES else latest
 
     def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> str:
         """Record a decision on a conflict; returns the action's full id. Taking a side also approves
@@ -383,17 +388,20 @@ class SyncSession:
             # What the store knows of each side (environment, realm, token expiry), the error on its side.
             out["connections"] = {**saved_connections(self.rules, self.store, exc), "error": str(exc)}
             realm = None
-        # The same counts as the TUI's overview: the plan to review (none once it is applied), its outcomes.
-        plan, outcomes = self.plan_to_review()
+        # The same counts as the TUI's overview: of the plan to review (none once it is applied), with
+        # its outcomes; counted in the state file, without loading the plan.
+        review_id = self._plan_to_review_id()
+        groups = self.store.action_groups(review_id) if review_id else {}
         specs = [spec for spec in ENTITIES if self.enabled(spec.section)]
         linked = {spec.kind: self.store.count_links(spec.section, realm) if realm else 0 for spec in specs}
-        rows = {row.entity: row for row in entity_counts(plan, outcomes, linked, entities=[s.kind for s in specs])}
+        rows = {row.entity: row for row in entity_counts(None, None, linked, entities=[s.kind for s in specs],
+                                                         groups=groups)}
         out["entities"] = {spec.section: {key: value for key, value in vars(rows[spec.kind]).items() if key != "entity"}
                            for spec in specs}
         latest_id = self.store.latest_plan_id()
         out["latest_plan"] = ({"id": latest_id, "created_at": self.store.plan_row(latest_id)["created_at"],
                                "state": self.store.plan_state(latest_id)} if latest_id else None)
-        out["plan_to_review"] = plan.id if plan else None
+        out["plan_to_review"] = review_id
         out["unfinished_apply"] = self.unfinished_apply()
         return out
 

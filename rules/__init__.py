@@ -12,8 +12,8 @@ import hashlib
 from pathlib import Path
 
 from . import checks, loader, schema
-from .build import build
-from .defaults import with_defaults
+from .build import build, build_entity
+from .defaults import with_defaults, with_field_defaults
 from .errors import RuleProblem, RulesError
 from .model import (
     SIDES,
@@ -56,6 +56,7 @@ __all__ = [
     "Side",
     "WhenInactiveInPrecoro",
     "WhenInactiveInQuickBooks",
+    "entity_rules",
     "load",
     "loads",
     "other_side",
@@ -81,6 +82,17 @@ def load(path: str | Path) -> Rules:
 def loads(text: str, source: str = "rules.yaml") -> Rules:
     """The rules in `text`; `source` names it in problems."""
     return _parse(text, source, hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def entity_rules(section: str, data: dict) -> EntityRules:
+    """One entity's rules from a mapping shaped like a rules.yaml entity section (every key given,
+    fields with both paths): the rules of an entity rules.yaml has no section for, as a test's toy
+    entity. Checked against the schema's entity section; raises RulesError."""
+    problems = [RuleProblem(f"<{section}>", 1, 1, f"{'.'.join(map(str, error.absolute_path)) or section}: {error.message}")
+                for error in schema.ENTITY_VALIDATOR.iter_errors(data)]
+    if problems:
+        raise RulesError(problems)
+    return build_entity(section, with_field_defaults(data))
 
 
 def _parse(text: str, source: str, digest: str) -> Rules:

@@ -26,7 +26,7 @@ def build(data: dict[str, Any], *, source: str, digest: str) -> Rules:
     """The model of `data`, which must have passed the schema and `checks.check`."""
     connections = data["connections"]
     entities = {section: (_items(entity_data(data, path)) if section == "items"
-                          else EntityRules(**_entity(section, entity_data(data, path))))
+                          else build_entity(section, entity_data(data, path)))
                 for section, path in ENTITY_PATHS.items()}
     return Rules(
         version=int(data["version"]),  # `1.0` passes the schema too
@@ -53,6 +53,11 @@ def _items(items: dict[str, Any]) -> ItemRules:
         free_of_charge_keeps_price=items["free_of_charge_keeps_price"],
         when_merged=items["when_merged"],
     )
+
+
+def build_entity(section: str, entity: dict[str, Any]) -> EntityRules:
+    """The rules of one entity section (laid over its defaults already)."""
+    return EntityRules(**_entity(section, entity))
 
 
 def _entity(name: str, entity: dict[str, Any]) -> dict[str, Any]:

@@ -155,8 +155,13 @@ def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
     merged = _overlay(DEFAULTS, data)
     for path in ENTITY_PATHS.values():
         entity = entity_data(merged, path)
-        entity["fields"] = {name: _overlay(FIELD_DEFAULTS, rule) for name, rule in entity["fields"].items()}
+        entity["fields"] = with_field_defaults(entity)["fields"]
     return merged
+
+
+def with_field_defaults(entity: dict[str, Any]) -> dict[str, Any]:
+    """An entity section with the keys its fields leave out filled in (FIELD_DEFAULTS)."""
+    return {**entity, "fields": {name: _overlay(FIELD_DEFAULTS, rule) for name, rule in entity["fields"].items()}}
 
 
 def entity_data(data: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:

@@ -30,6 +30,8 @@ def _is_http_url(value: object) -> bool:
 
 
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FORMATS)
+# One entity's section alone (rules.entity_rules).
+ENTITY_VALIDATOR = Draft202012Validator({"$ref": "#/$defs/entity", "$defs": SCHEMA["$defs"]}, format_checker=FORMATS)
 
 _TYPE_WORDS = {
     "string": "a string (text)",

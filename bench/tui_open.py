@@ -1,0 +1,126 @@
+"""Open a saved large plan in the real TUI, and ask for the status (DESIGN targets: "a saved 100k plan
+opens in the real TUI in < 1.5 s and < 400 MB; status < 0.5 s").
+
+    .venv/bin/python bench/tui_open.py                 # N = 100,000 suppliers + items per side, 2 runs
+    .venv/bin/python bench/tui_open.py --n 20000 --runs 3
+
+1. The local APIs are seeded `scale:N` in their own process (bench/_serve.py) and one plan is made
+   and saved, as `qbsync plan` makes it (a first sync: about 2.6 N actions).
+2. `open` (a fresh process per run): the real `QbsyncApp` on a real `SyncSession` over that state
+   file, headless (Textual's run_test at 120x40), measured from the app's start until the plan is on
+   the Review screen (key 2 pressed, the list filled), and the process's peak RSS.
+3. `status` (a fresh process per run): `SyncSession.status()` as `qbsync status` asks it, wall time
+   (connecting to the local APIs included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._harness import Endpoints, LocalServer, fmt, median, peak_rss_mb, record, run_child, session_for, workdir  # noqa: E402
+
+SCRIPT = Path(__file__).resolve()
+
+
+def child_plan(server_json: str, directory: Path) -> dict:
+    session = session_for(Endpoints(json.loads(server_json)["info"]), directory)
+    started = time.perf_counter()
+    plan = session.plan()
+    out = {"plan_seconds": time.perf_counter() - started, "actions": len(plan.actions), "plan_id": plan.id}
+    session.close()
+    return out
+
+
+def child_open(server_json: str, directory: Path) -> dict:
+    import os
+
+    os.environ["TEXTUAL_ANIMATIONS"] = "none"
+    from engine.sync import SyncSession
+    from tui.app import QbsyncApp
+    from tui.widgets.action_table import ActionTable
+
+    env = Endpoints(json.loads(server_json)["info"]).env
+
+    async def run() -> dict:
+        started = time.perf_counter()
+        app = QbsyncApp(lambda: SyncSession(directory / "rules.yaml", directory / "state.db", env=env),
+                        rules_path=directory / "rules.yaml", watch_rules=False, cursor_blink=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            while app.plan is None or app.busy:
+                await pilot.pause(0.01)
+            loaded = time.perf_counter() - started
+            await pilot.press("2")
+            await pilot.pause()
+            table = app.screen.query_one(ActionTable)
+            shown = time.perf_counter() - started
+            return {"loaded_seconds": loaded, "shown_seconds": shown, "rows": table.rows.matched,
+                    "actions": len(app.plan.actions)}
+
+    out = asyncio.run(run())
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def child_status(server_json: str, directory: Path) -> dict:
+    from engine.sync import SyncSession
+
+    env = Endpoints(json.loads(server_json)["info"]).env
+    started = time.perf_counter()
+    with SyncSession(directory / "rules.yaml", directory / "state.db", env=env) as session:
+        status = session.status()
+    return {"status_seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(),
+            "pending": sum(counts.get("pending", 0) for counts in status["entities"].values())}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="suppliers and items per side (default 100,000)")
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--child", choices=["plan", "open", "status"], help=argparse.SUPPRESS)
+    parser.add_argument("--server", help=argparse.SUPPRESS)
+    parser.add_argument("--dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child = {"plan": child_plan, "open": child_open, "status": child_status}[args.child]
+        print(json.dumps(child(args.server, Path(args.dir))))
+        return 0
+
+    with workdir("tui") as tmp:
+        print(f"tui_open: N = {args.n:,} suppliers + {args.n:,} items per side; seeding...", flush=True)
+        with LocalServer(tmp / "local.db", f"scale:{args.n}") as server:
+            hello = json.dumps({"info": server.info})
+            made = run_child(SCRIPT, "--child", "plan", "--server", hello, "--dir", str(tmp / "work"))
+            print(f"  plan made: {made['actions']:,} actions in {made['plan_seconds']:.1f} s", flush=True)
+            opened, status = [], []
+            for run in range(args.runs):
+                result = run_child(SCRIPT, "--child", "open", "--server", hello, "--dir", str(tmp / "work"))
+                opened.append(result)
+                print(f"  open run {run + 1}: plan loaded {result['loaded_seconds']:.2f} s, on the Review screen "
+                      f"{result['shown_seconds']:.2f} s, peak RSS {result['peak_rss_mb']:.0f} MB, "
+                      f"{result['rows']:,} rows", flush=True)
+                result = run_child(SCRIPT, "--child", "status", "--server", hello, "--dir", str(tmp / "work"))
+                status.append(result)
+                print(f"  status run {run + 1}: {result['status_seconds']:.2f} s, peak RSS {result['peak_rss_mb']:.0f} MB",
+                      flush=True)
+    summary = {"actions": made["actions"],
+               "shown_seconds": median([r["shown_seconds"] for r in opened]),
+               "loaded_seconds": median([r["loaded_seconds"] for r in opened]),
+               "open_peak_rss_mb": median([r["peak_rss_mb"] for r in opened]),
+               "status_seconds": median([r["status_seconds"] for r in status])}
+    path = record("tui_open", {"n": args.n, "runs": args.runs, "summary": summary, "open": opened, "status": status})
+    print(f"A saved {summary['actions']:,}-action plan on the Review screen: {fmt(summary['shown_seconds'])} "
+          f"(target < 1.5 s), peak RSS {fmt(summary['open_peak_rss_mb'], 'MB', 0)} (target < 400 MB); "
+          f"status {fmt(summary['status_seconds'])} (target < 0.5 s). Results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
