@@ -11,6 +11,7 @@ if [[ "${QUICK:-0}" == "1" ]]; then
   "$PY" bench/apply_throttled.py --writes 1500 --window 2 --runs 1 --paced
   "$PY" bench/items_scale.py --n 5000 --unmapped 500 --runs 1
   "$PY" bench/local_apis_scale.py --n 5000 --runs 1
+  "$PY" bench/tui_open.py --n 5000 --runs 1
   exit 0
 fi
 "$PY" bench/plan_scale.py --n 100000 --runs 2
@@ -19,3 +20,4 @@ fi
 "$PY" bench/apply_throttled.py --writes 1500 --window 6 --runs 2 --paced
 "$PY" bench/items_scale.py --n 100000 --unmapped 10000 --runs 2
 "$PY" bench/local_apis_scale.py --n 100000 --runs 2
+"$PY" bench/tui_open.py --n 100000 --runs 2

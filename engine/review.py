@@ -253,13 +253,13 @@ def apply_summary(actions: Sequence[Action], only: Iterable[str] | None = None) 
     them by; an update that also (de)activates the record counts as the (de)activation.
     """
     wanted = set(only) if only is not None else None
-    by_id = {a.id: a for a in actions}
+    ready = {a.id for a in actions if a.executable}
     summary = ApplySummary()
     records: dict[str, tuple[str, str]] = {}  # unit key -> (side, what it does)
     for action in actions:
         if wanted is not None and action.id not in wanted:
             continue
-        if not (action.executable and all(d in by_id and by_id[d].executable for d in action.depends_on)):
+        if action.id not in ready or not ready.issuperset(action.depends_on):
             reason = _hold_reason(action)
             summary.held[reason] = summary.held.get(reason, 0) + 1
             continue

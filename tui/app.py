@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from engine.plan import Plan
-from engine.review import Outcome, apply_summary
+from engine.review import ApplySummary, Outcome, apply_summary
 
 from .applying import Applying
 from .deciding import Deciding
@@ -35,6 +35,11 @@ from .screens.rules import RulesScreen
 
 SessionFactory = Callable[[], Any]
 SCREENS_GROUP = Binding.Group("screens", compact=True)
+
+
+class PlanTally(NamedTuple):
+    summary: ApplySummary
+    undecided: int
 
 
 class QbsyncApp(Reading, Deciding, Applying, App[int]):
@@ -120,6 +125,7 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         self._flushing = False
         self._rules_mtime: float | None = None
         self._status_timer: Any = None
+        self._tally: tuple[tuple[int, int], PlanTally] | None = None
         # The Not-mapped list (I4): items mapped from it in this session (its running count), the
         # filter last typed there, and the mapping under way that came from it (the list reopens after).
         self.items_mapped: set[str] = set()
@@ -188,8 +194,7 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
             self.status_text = "No plan yet: press r to make one." if self.session else (
                 "The rules file has problems: see 5 Rules." if self.rules_error else "")
             return
-        summary = apply_summary(plan.actions)
-        undecided = sum(1 for a in plan.actions if a.needs_decision)
+        summary, undecided = self.plan_tally()
         parts = [f"plan {plan.id}", f"{len(plan.actions):,} actions",
                  f"writes {summary.writes('quickbooks'):,} QuickBooks · {summary.writes('precoro'):,} Precoro"]
         if undecided:
@@ -198,6 +203,20 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         if failed:
             parts.append(f"{failed:,} failed")
         self.status_text = " · ".join(parts)
+
+    def plan_tally(self) -> PlanTally:
+        """What applying the plan under review would write, and how many conflicts wait for a decision.
+
+        Counted once per plan and decision change: the status line and the Overview both show it,
+        and a 100,000-action plan takes a noticeable moment to count.
+        """
+        plan = self.plan
+        assert plan is not None
+        key = (id(plan), self.decision_revision)
+        if self._tally is None or self._tally[0] != key:
+            tally = PlanTally(apply_summary(plan.actions), sum(1 for a in plan.actions if a.needs_decision))
+            self._tally = (key, tally)
+        return self._tally[1]
 
     def _plan_changed(self) -> None:
         plan = self.plan

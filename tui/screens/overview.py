@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from engine.review import apply_summary, entity_counts
+from engine.review import entity_counts
 
 from ..widgets.cells import ENTITY_TITLES
 from .base import QbsyncScreen
@@ -54,6 +54,7 @@ class OverviewScreen(QbsyncScreen):
         "records are linked and what the latest plan proposes, and whether the rules file is valid. "
         "enter opens the plan review."
     )
+    _redraw_pending = False
 
     BINDINGS = [
         Binding("enter", "app.switch_mode('review')", "review plan", id="overview.review",
@@ -75,10 +76,18 @@ class OverviewScreen(QbsyncScreen):
         self.query_one("#quickbooks-card").border_title = "QuickBooks Online"
         self.query_one("#precoro-card").border_title = "Precoro"
         for name in ("status_revision", "plan_revision", "decision_revision", "rules_revision"):
-            self.watch(self.app, name, lambda _revision: self.when_shown(self.redraw), init=False)
+            self.watch(self.app, name, lambda _revision: self.when_shown(self._redraw_soon), init=False)
         self.redraw()
 
+    def _redraw_soon(self) -> None:
+        # A new plan bumps several revisions at once: draw once for all of them (counting a large
+        # plan's rows is not free).
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            self.call_after_refresh(self.redraw)
+
     def redraw(self) -> None:
+        self._redraw_pending = False
         app = self.app
         status = app.status or {}
         connections = status.get("connections") or {}
@@ -148,8 +157,7 @@ class OverviewScreen(QbsyncScreen):
             return Text("No plan yet: r makes one.", style="bold")
         if not plan.actions:
             return Text("Both sides are in sync. r makes a new plan.", style="bold")
-        summary = apply_summary(plan.actions)
-        undecided = sum(1 for a in plan.actions if a.needs_decision)
+        summary, undecided = app.plan_tally()
         text = Text()
         text.append(f"Plan {plan.id}: {len(plan.actions):,} actions, "
                     f"{summary.writes('quickbooks'):,} QuickBooks and {summary.writes('precoro'):,} Precoro writes approved.",
