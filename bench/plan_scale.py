@@ -1,5 +1,6 @@
 """Plan N suppliers + N items per side against the local APIs over loopback HTTP (DESIGN target:
-"Plan 100,000 suppliers + 100,000 items per side on 2 cores: under 10 s, under 1 GB RSS").
+"Full first plan, 100,000 suppliers + 100,000 items per side: qbsync's own CPU < 10 s (the local
+servers' share excluded), < 700 MB RSS").
 
     .venv/bin/python bench/plan_scale.py               # N = 100,000, 2 runs of each measurement
     .venv/bin/python bench/plan_scale.py --n 20000 --runs 3
@@ -44,7 +45,7 @@ from bench._harness import (  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 TARGET_SECONDS = 10.0
-TARGET_RSS_MB = 1024.0
+TARGET_RSS_MB = 700.0
 # The steps from the reconciled actions to the saved plan (SyncSession.plan after the Planner).
 BUILD_AND_SAVE = ("mark failed before", "sort actions (entities.sort_key)", "Plan(): content hash", "carry decisions",
                   "save plan")
@@ -64,11 +65,11 @@ def current_rss_mb() -> float:
 def child_e2e(server_json: str, directory: Path, only: list[str] | None = None, replan: bool = False) -> dict:
     server = Endpoints(json.loads(server_json)["info"])
     session = session_for(server, directory)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     plan = session.plan(only=only)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     summary = plan.summary()
-    out = {"plan_seconds": wall, "peak_rss_mb": peak_rss_mb(), "actions": summary["actions"],
+    out = {"plan_seconds": wall, "cpu_seconds": cpu, "peak_rss_mb": peak_rss_mb(), "actions": summary["actions"],
            "by_kind": summary["by_kind"]}
     if replan:
         # Planning again with that plan saved: decisions are carried over from it (_carry_decisions).
@@ -281,7 +282,7 @@ def main() -> int:
                     result = run_child(SCRIPT, "--child", "e2e", "--server", hello, "--dir", str(tmp / f"e2e{run}"),
                                        *(["--replan"] if args.replan else []))
                     e2e.append(result)
-                    print(f"  e2e run {run + 1}: plan {result['plan_seconds']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MB, "
+                    print(f"  e2e run {run + 1}: plan {result['plan_seconds']:.1f} s (qbsync's CPU {result['cpu_seconds']:.1f} s), peak RSS {result['peak_rss_mb']:.0f} MB, "
                           f"{result['actions']:,} actions"
                           + (f"; plan again {result['replan_seconds']:.1f} s (peak RSS then {result['replan_peak_rss_mb']:.0f} MB)"
                              if args.replan else ""), flush=True)
@@ -319,6 +320,7 @@ def summarise(n, server, e2e, staged, server_stats, server_rss) -> dict:
         "seed_seconds": server.seed_seconds,
         "e2e_plan_seconds": median([r["plan_seconds"] for r in e2e]),
         "e2e_peak_rss_mb": median([r["peak_rss_mb"] for r in e2e]),
+        "e2e_cpu_seconds": median([r.get("cpu_seconds") for r in e2e]),
         "e2e_runs": [round(r["plan_seconds"], 2) for r in e2e],
         "e2e_by_kind": e2e[0]["by_kind"] if e2e else None,
         "e2e_replan_seconds": median([r.get("replan_seconds") for r in e2e]),
@@ -342,10 +344,11 @@ def summarise(n, server, e2e, staged, server_stats, server_rss) -> dict:
 def print_summary(s: dict) -> None:
     print("\n== plan_scale (medians) ==")
     print(f"seeding (server process, not counted)      {fmt(s['seed_seconds'])}")
-    ok_time = s["e2e_plan_seconds"] is not None and s["e2e_plan_seconds"] < TARGET_SECONDS
+    ok_cpu = s["e2e_cpu_seconds"] is not None and s["e2e_cpu_seconds"] < TARGET_SECONDS
     ok_rss = s["e2e_peak_rss_mb"] is not None and s["e2e_peak_rss_mb"] < TARGET_RSS_MB
-    print(f"TARGET  full plan over HTTP (qbsync plan)   {fmt(s['e2e_plan_seconds'])}  [{'met' if ok_time else 'NOT met'}: < 10 s]"
-          f"   peak RSS {fmt(s['e2e_peak_rss_mb'], 'MB', 0)}  [{'met' if ok_rss else 'NOT met'}: < 1024 MB]")
+    print(f"TARGET  full plan over HTTP (qbsync plan)   qbsync's CPU {fmt(s['e2e_cpu_seconds'])}  "
+          f"[{'met' if ok_cpu else 'NOT met'}: < 10 s], wall {fmt(s['e2e_plan_seconds'])} (servers included)"
+          f"   peak RSS {fmt(s['e2e_peak_rss_mb'], 'MB', 0)}  [{'met' if ok_rss else 'NOT met'}: < 700 MB]")
     if s["e2e_replan_seconds"] is not None:
         print(f"        plan again, previous plan saved     {fmt(s['e2e_replan_seconds'])}   peak RSS {fmt(s['e2e_replan_peak_rss_mb'], 'MB', 0)}")
     rec = s["reconcile_pure_seconds"]

@@ -6,7 +6,6 @@ Links, holds and baselines are keyed by QuickBooks realm: they belong to one Qui
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sqlite3
@@ -21,6 +20,8 @@ from typing import Any, Iterable, Iterator
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from . import bulk
+from .bulk import rare_gc
 from .errors import InsecureStateFile, StateFileError
 from .locks import FileLock
 
@@ -135,22 +136,8 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Building a few hundred thousand objects at once sets off Python's cyclic collector again and
-    again, each time walking all of them, for nothing: none of them is part of a cycle (a third of
-    a large plan's load time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return bulk.dumps(value, sort_keys=True)
 
 
 
@@ -332,7 +319,7 @@ class Store:
             )
             self.db.conn.executemany(
                 "insert into action_bodies (plan_id, id, body) values (?, ?, ?)",
-                ((plan.id, a.id, json.dumps(a.to_json(), ensure_ascii=False, default=str)) for a in plan.actions))
+                ((plan.id, a.id, bulk.dumps(a.to_json())) for a in plan.actions))
 
     def load_plan(self, plan_id: str, *, listed: bool = False) -> Plan | None:
         """A saved plan by id or unambiguous prefix. `listed`: its actions as ListedActions, which
@@ -344,19 +331,19 @@ class Store:
         actions: list = []
         if listed:
             load = partial(self.action, row["id"])
-            with _no_cyclic_gc():
+            with rare_gc():
                 rows = self.db.execute(
                     "select id, entity, kind, target, name, precoro_id, quickbooks_id, decision, approved = 1, "
                     "depends_on from actions where plan_id = ? order by seq", [row["id"]]).fetchall()
                 actions = [ListedAction(*values, load) for values in rows]
         else:
-            for arow in self.db.query("select b.body, a.decision, a.approved from actions a join action_bodies b "
-                                      "on b.plan_id = a.plan_id and b.id = a.id where a.plan_id = ? order by a.seq",
-                                      [row["id"]]):
-                action = Action.from_json(json.loads(arow["body"]))
-                action.decision = arow["decision"]
-                action.approved = bool(arow["approved"])
-                actions.append(action)
+            with rare_gc():
+                for body, decision, approved in self.db.execute(
+                        "select b.body, a.decision, a.approved from actions a join action_bodies b "
+                        "on b.plan_id = a.plan_id and b.id = a.id where a.plan_id = ? order by a.seq", [row["id"]]):
+                    action = Action.from_json(bulk.loads(body))
+                    action.decision, action.approved = decision, bool(approved)
+                    actions.append(action)
         plan = Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],
                     created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"],
                     purpose=row["purpose"], base_serial=row["base_serial"], readback=json.loads(row["readback"]))
@@ -372,7 +359,7 @@ class Store:
             row = self._reader.execute(
                 "select b.body, a.decision, a.approved from actions a join action_bodies b on b.plan_id = a.plan_id "
                 "and b.id = a.id where a.plan_id = ? and a.id = ?", [plan_id, action_id]).fetchone()
-        action = Action.from_json(json.loads(row[0]))
+        action = Action.from_json(bulk.loads(row[0]))
         action.decision, action.approved = row[1], bool(row[2])
         return action
 
@@ -382,7 +369,7 @@ class Store:
         for row in self.db.query("select b.body, a.decision, a.approved from actions a join action_bodies b on "
                                  "b.plan_id = a.plan_id and b.id = a.id where a.plan_id = ? and "
                                  "(decision is not null or approved = 0)", [plan_id]):
-            action = Action.from_json(json.loads(row["body"]))
+            action = Action.from_json(bulk.loads(row["body"]))
             action.decision, action.approved = row["decision"], bool(row["approved"])
             actions.append(action)
         return actions
@@ -463,18 +450,14 @@ class Store:
     def journal(self, plan_id: str) -> dict[str, dict]:
         return {row["unit"]: row for row in self.db.query("select * from journal where plan_id = ?", [plan_id])}
 
-    def failed_before(self, units: Iterable[str]) -> dict[str, dict]:
-        """The latest outcome of each of these write units in any plan, where it failed (W9)."""
-        wanted = list(units)
-        found: dict[str, dict] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            rows = self.db.query(
-                f"select unit, state, last_error, fingerprint from journal where unit in ({','.join('?' * len(chunk))}) "
-                "order by updated_at, rowid", chunk)
-            for row in rows:
-                found[row["unit"]] = row
-        return {unit: row for unit, row in found.items() if row["state"] == "failed"}
+    def failed_units(self) -> dict[str, dict]:
+        """The write units, of any plan, whose latest journal entry says they failed (W9): usually few."""
+        latest: dict[str, dict] = {}
+        for row in self.db.query(
+                "select unit, state, last_error, fingerprint from journal where unit in "
+                "(select unit from journal where state = 'failed') order by updated_at, rowid"):
+            latest[row["unit"]] = row
+        return {unit: row for unit, row in latest.items() if row["state"] == "failed"}
 
     def unanswered_elsewhere(self, plan_id: str, units: Iterable[str]) -> set[str]:
         """Which of these write units another plan sent without ever learning the outcome (W10)."""

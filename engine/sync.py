@@ -15,7 +15,8 @@ from typing import Any, Callable, Iterable
 import rules as rules_pkg
 from rules.model import Rules
 
-from .apply import ActionResult, ApplyReport, apply_plan, build_units
+from .apply import ActionResult, ApplyReport, apply_plan
+from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound
 from .connections import Connected, connect, saved_connections
 from .entities import BY_SECTION, ENTITIES, ITEMS, EntitySpec, sort_key
@@ -29,6 +30,7 @@ from .review import ERROR_OUTCOMES, Outcome, approval_after, carried_decisions, 
 from .reconcile import SyncState
 from .store import Store
 from .suggest import CandidateIndex
+from .writes import build_units, unit_key
 
 
 def default_state_path(rules_path: Path) -> Path:
@@ -120,7 +122,7 @@ class SyncSession:
 
         `stop` (set from another thread) ends it within a page read, with Interrupted."""
         specs = self.entities(only)
-        with self.writer("planning", wait=wait, on_wait=on_wait):
+        with self.writer("planning", wait=wait, on_wait=on_wait), rare_gc():
             planned = self.planner(progress, stop).plan(specs)
             self._mark_failed_before(planned.actions)
             plan = Plan(actions=sorted(planned.actions, key=sort_key), realm_id=self.realm_id,
@@ -133,8 +135,10 @@ class SyncSession:
     def _mark_failed_before(self, actions: list[Action]) -> None:
         """W9: the same write failed in an earlier apply: say so, and wait for the operator's approval
         instead of sending it to fail again."""
-        units = build_units([a for a in actions if a.executable])
-        failures = self.store.failed_before(unit.key for unit in units)
+        failures = self.store.failed_units()
+        if not failures:
+            return
+        units = build_units([a for a in actions if a.executable and unit_key(a) in failures])
         for unit in units:
             failure = failures.get(unit.key)
             if failure is None or failure["fingerprint"] != unit.fingerprint():

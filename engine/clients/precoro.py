@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from .. import bulk
 from .retry import RetryPolicy
 from .errors import (
     ApiError,
@@ -212,7 +213,7 @@ class PrecoroClient:
         if not response.content:
             return None
         try:
-            return response.json()
+            return bulk.loads(response.content)
         except ValueError:
             # A 2xx whose body was cut short: the server or a proxy died mid-response.
             raise ServerError(
@@ -238,7 +239,7 @@ def _has_next_page(pagination: Mapping[str, Any], count: int, per_page: int) -> 
 
 def _body(response: httpx.Response) -> dict[str, Any]:
     try:
-        body = response.json()
+        body = bulk.loads(response.content)
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}

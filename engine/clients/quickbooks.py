@@ -20,6 +20,7 @@ from typing import Callable, Iterator, Protocol
 
 import httpx
 
+from .. import bulk
 from .retry import RetryPolicy
 from .errors import (
     ApiError,
@@ -319,7 +320,7 @@ class QuickBooksClient:
                     self._auth.refresh(bearer)
                     continue
                 if response.is_success:
-                    answer = response.json()
+                    answer = bulk.loads(response.content)
                     if "Fault" not in answer:
                         return answer
                     raise error_from_fault(answer["Fault"], response.status_code)
@@ -354,7 +355,7 @@ def _retryable(error: BaseException) -> bool:
 def error_from_response(response: httpx.Response) -> ApiError:
     """The typed error for a failed HTTP response, from its body and status only."""
     try:
-        body = response.json()
+        body = bulk.loads(response.content)
     except ValueError:
         body = None
     error: dict = {}
