@@ -25,8 +25,10 @@ class SyncAPI(Protocol):
     rules: Rules
 
     def plan(self, only: Iterable[str] | None = None, progress: Progress | None = None, *, wait: bool = True,
-             on_wait: Callable[[Holder | None], None] | None = None, stop: threading.Event | None = None) -> Plan:
-        """Read both sides and save a new plan; changes nothing remote."""
+             on_wait: Callable[[Holder | None], None] | None = None, stop: threading.Event | None = None,
+             full: bool = False) -> Plan:
+        """Read what changed on both sides (`full`: everything) and save a new plan, or return the
+        latest one when nothing changed since it was made; changes nothing remote."""
 
     def plan_to_review(self) -> tuple[Plan | None, dict[str, Outcome]]:
         """The plan an operator should look at now (None: make a new one), and its outcomes so far."""

@@ -232,9 +232,12 @@ class Plan:
     id: str = ""
     purpose: str = "sync"  # "sync" (qbsync plan) or "mapping" (a manual map/unmap)
     base_serial: int = 0  # the state's apply serial when the plan was made (W6), set when it is saved
+    mirror_mark: int = 0  # how far the mirror of both companies had changed (W11), set when it is saved
     # How apply reads a written record back into canonical values, per section: field -> paths and
     # transform, as the rules said when the plan was made (apply never reads the rules).
     readback: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # Not saved: this is an earlier plan, returned again because nothing changed since it was made (W11).
+    unchanged: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -283,6 +286,7 @@ class Plan:
             "entities": list(self.entities),
             "purpose": self.purpose,
             "base_serial": self.base_serial,
+            "unchanged": self.unchanged,
             "readback": self.readback,
             "actions": [a.to_json() for a in self.actions],
             "summary": self.summary(),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterable
 
 from rules.model import Rules
@@ -20,6 +21,7 @@ from .documents import plan_documents
 from .entities import ACCOUNTS, ITEMS, EntitySpec
 from .errors import Interrupted
 from .lists import options_collection
+from .mirror import Mirror, Source
 from .plan import Action, action_id
 from .records import Record
 from .reconcile import EntityPlan, reconcile
@@ -50,7 +52,7 @@ class Planner:
     """One plan's reading and reconciling, over the session's clients and store."""
 
     def __init__(self, rules: Rules, store: Store, quickbooks: Any, precoro: Any, realm: str, *,
-                 progress: Progress | None = None, stop: threading.Event | None = None) -> None:
+                 progress: Progress | None = None, stop: threading.Event | None = None, full: bool = False) -> None:
         self.rules = rules
         self.store = store
         self.quickbooks = quickbooks
@@ -58,11 +60,34 @@ class Planner:
         self.realm = realm
         self.progress = progress
         self.stop = stop
+        self.mirror = Mirror(store, realm, quickbooks, precoro, full=full)
         self._small_lists: dict[str, list[dict]] = {}
         self._item_records: list[Record] | None = None
-        self.refs = self._stored_references()
+
+    @cached_property
+    def refs(self) -> References:
+        """The links of this QuickBooks company, and where Precoro keeps item account references."""
+        chart = None
+        if self._wants_accounts():
+            chart = self._collection(ACCOUNTS)
+        return References.build(self.store.all_links(self.realm), chart.rsplit("/", 2)[1] if chart else None)
+
+    def read_changes(self, specs: Iterable[EntitySpec]) -> None:
+        """What changed on both sides since the last plan, for these entities (W11): read before
+        anything is planned, so that a plan where nothing changed need not be made again."""
+        sources = []
+        for spec in specs:
+            sides = ("precoro",) if spec.planned == "documents" else ("quickbooks", "precoro")
+            sources += [Source.of(spec, side) for side in sides]
+        if any(spec.planned == "documents" for spec in specs) and ITEMS not in specs:
+            sources.append(Source.of(ITEMS, "precoro"))  # the items' accounts (D2)
+        self._say("reading what changed")
+        self.mirror.prepare(sources)
 
     def plan(self, specs: Iterable[EntitySpec]) -> Planned:
+        specs = list(specs)
+        if not self.mirror.prepared:
+            self.read_changes(specs)
         out = Planned()
         for spec in specs:
             if self.stop is not None and self.stop.is_set():
@@ -79,11 +104,10 @@ class Planner:
         state = self.store.sync_state(spec.section, self.realm)
         if spec.planned == "documents":
             self._say(f"reading Precoro {spec.plural}")
-            docs = self.precoro.list_all(spec.precoro, params=dict(spec.precoro_query))
+            docs = list(self.mirror.records(Source.of(spec, "precoro")))
             return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts())
-        collection = spec.precoro
+        collection = self._collection(spec)
         if spec.custom_field:
-            collection = options_collection(spec.precoro, spec.custom_field, self._read_once)
             if collection is None:
                 return EntityPlan(actions=[Action(
                     id=action_id(spec.kind, "blocked", None, None, None), entity=spec.kind, kind="blocked",
@@ -127,11 +151,10 @@ class Planner:
                     self.progress(label, len(records), None)
             return records
 
-        precoro_pages = (iter(self._read_once(collection)) if spec.custom_field
-                         else self.precoro.list_all(collection, params=dict(spec.precoro_query) or None))
+        precoro_pages = self.mirror.records(Source.of(spec, "precoro"), collection)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fetch") as pool:
             try:
-                quickbooks = pool.submit(read, "quickbooks", self.quickbooks.query_all(spec.quickbooks, include_inactive=True),
+                quickbooks = pool.submit(read, "quickbooks", self.mirror.records(Source.of(spec, "quickbooks")),
                                          f"reading QuickBooks {spec.quickbooks} records")
                 precoro = pool.submit(read, "precoro", precoro_pages, f"reading Precoro {spec.plural}")
                 return precoro.result(), quickbooks.result()
@@ -146,17 +169,19 @@ class Planner:
             self.progress(what, 0, None)
 
     def _read_once(self, path: str) -> list[dict]:
-        """A small Precoro list (custom fields, their options), read once per plan: several lists and
-        the item references need them, and Precoro refuses an identical GET within a minute."""
+        """A small Precoro list (the custom fields), read once per plan: several lists and the item
+        references look in it, and Precoro refuses an identical GET within a minute."""
         if path not in self._small_lists:
             self._small_lists[path] = list(self.precoro.list_all(path))
         return self._small_lists[path]
 
-    def _stored_references(self) -> References:
-        """The links of this QuickBooks company, and where Precoro keeps item account references."""
-        chart = options_collection(ACCOUNTS.precoro, ACCOUNTS.custom_field, self._read_once) if self._wants_accounts() else None
-        refs = References.build(self.store.all_links(self.realm), chart.rsplit("/", 2)[1] if chart else None)
-        return refs
+    def _collection(self, spec: EntitySpec) -> str | None:
+        """Where Precoro keeps the entity: its collection, or its custom field's options (found by
+        the field's name; remembered from the last read when this one reads only changes)."""
+        if not spec.custom_field:
+            return spec.precoro
+        return (self.mirror.known_path(Source.of(spec, "precoro"))
+                or options_collection(spec.precoro, spec.custom_field, self._read_once))
 
     def _wants_accounts(self) -> bool:
         return self.rules.entity(ACCOUNTS.section).enabled or any(
@@ -167,7 +192,7 @@ class Planner:
         if self._item_records is None:
             rules = self.rules.items
             self._item_records = [ITEMS.record(rules, "precoro", raw, self.refs)
-                                  for raw in self.precoro.list_all(ITEMS.precoro)]
+                                  for raw in self.mirror.records(Source.of(ITEMS, "precoro"))]
         found = {}
         for item in self._item_records:
             account = item.values.get("chart_of_accounts")

@@ -127,6 +127,22 @@ def m005_listed_actions(db: sqlite_utils.Database) -> None:
     db["actions"].create_index(["plan_id", "seq"])
 
 
+@migrations()
+def m006_mirror(db: sqlite_utils.Database) -> None:
+    # W11: each company's records as last read (the wire JSON), kept current from the change feeds
+    # so that a plan reads only what changed; and, per side and entity, how far that reading got.
+    db["mirror"].create({"realm": str, "side": str, "section": str, "record_id": str, "sort_key": int,
+                         "generation": str, "raw": str}, pk=("realm", "side", "section", "record_id"))
+    db["mirror"].create_index(["realm", "side", "section", "sort_key"])
+    db["mirror_reads"].create({"realm": str, "side": str, "section": str, "scope": str, "path": str,
+                               "since": str, "full_at": str}, pk=("realm", "side", "section"))
+    # Bumped whenever the mirror of a company changes; a plan keeps the mark it was made at, so a
+    # plan is known to be current when the mark has not moved since (whoever moved it).
+    db["mirror_marks"].create({"realm": str, "mark": int}, pk="realm")
+    db["plans"].add_column("mirror_mark", int, not_null_default=0)
+    db["cursors"].drop()  # never used: the mirror's reads replace it
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -134,6 +150,11 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _freeze(v) for k, v in value.items()}
     return value
+
+
+def _sort_key(record_id: str) -> int:
+    """Numeric ids sort as numbers (QuickBooks and Precoro ids are); anything else after them."""
+    return int(record_id) if record_id.isdigit() and len(record_id) < 18 else 2**62
 
 
 def _dumps(value: Any) -> str:
@@ -301,12 +322,14 @@ class Store:
         with self.transaction():
             # W6: the plan is made against the state as of the latest apply run.
             plan.base_serial = self.current_serial()
+            plan.mirror_mark = self.mirror_mark(plan.realm_id)
             self.db.execute("delete from actions where plan_id = ?", [plan.id])
             self.db.execute("delete from action_bodies where plan_id = ?", [plan.id])
             self.db["plans"].upsert(
                 {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
                  "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
-                 "purpose": plan.purpose, "base_serial": plan.base_serial, "readback": _dumps(plan.readback)},
+                 "purpose": plan.purpose, "base_serial": plan.base_serial, "readback": _dumps(plan.readback),
+                 "mirror_mark": plan.mirror_mark},
                 pk="id",
             )
             # Plain executemany: sqlite-utils' insert_all costs seconds per 100,000 actions.
@@ -388,8 +411,8 @@ class Store:
         return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
 
     def plan_row(self, plan_id: str) -> dict | None:
-        rows = list(self.db.query("select id, realm, rules_digest, created_at, entities, state, purpose, base_serial "
-                                  "from plans where id = ?", [plan_id]))
+        rows = list(self.db.query("select id, realm, rules_digest, created_at, entities, state, purpose, base_serial, "
+                                  "mirror_mark from plans where id = ?", [plan_id]))
         return rows[0] if rows else None
 
     def plan_state(self, plan_id: str) -> str | None:
@@ -535,21 +558,106 @@ class Store:
             "select action_id, status, reason from audit where id in "
             "(select max(id) from audit where plan_id = ? and action_id is not null group by action_id)", [plan_id])}
 
-    # -- cursors and tokens --------------------------------------------------------------------
+    # -- the mirror (W11) ------------------------------------------------------------------------
 
-    def get_value(self, table: str, key: str) -> str | None:
-        pk = "name" if table == "cursors" else "service"
-        column = "value" if table == "cursors" else "data"
-        row = self.db.execute(f"select {column} from {table} where {pk} = ?", [key]).fetchone()
-        return row[0] if row else None
+    def mirror_read(self, realm: str, side: str, section: str) -> dict | None:
+        """How far the mirror of one side of one entity got: its scope, path, `since` and `full_at`."""
+        rows = list(self.db.query("select * from mirror_reads where realm = ? and side = ? and section = ?",
+                                  [realm, side, section]))
+        return rows[0] if rows else None
 
-    def set_cursor(self, name: str, value: str) -> None:
+    def save_mirror_reads(self, reads: Iterable[dict]) -> None:
+        """Advance the mirror's cursors (with the plan that used them: W11)."""
         with self.transaction():
-            self.db["cursors"].upsert({"name": name, "value": value}, pk="name")
+            for read in reads:
+                self.db["mirror_reads"].upsert(read, pk=("realm", "side", "section"))
+
+    def forget_mirror(self, realm: str, side: str, section: str) -> None:
+        """The next read of this side of this entity is a full one."""
+        with self.transaction():
+            self.db.execute("delete from mirror_reads where realm = ? and side = ? and section = ?", [realm, side, section])
+
+    def mirror_put(self, realm: str, side: str, section: str, raws: Iterable[tuple[str, str]],
+                   generation: str = "") -> None:
+        """Store records as read: (record id, wire JSON) pairs."""
+        raws = list(raws)
+        if not raws:
+            return
+        with self.transaction():
+            self.db.conn.executemany(
+                "insert or replace into mirror (realm, side, section, record_id, sort_key, generation, raw) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
+                ((realm, side, section, rid, _sort_key(rid), generation, raw) for rid, raw in raws))
+            self._mirror_moved(realm)
+
+    def mirror_delete(self, realm: str, side: str, section: str, record_ids: Iterable[str]) -> None:
+        record_ids = list(record_ids)
+        if not record_ids:
+            return
+        with self.transaction():
+            self.db.conn.executemany(
+                "delete from mirror where realm = ? and side = ? and section = ? and record_id = ?",
+                ((realm, side, section, rid) for rid in record_ids))
+            self._mirror_moved(realm)
+
+    def _mirror_moved(self, realm: str) -> None:
+        self.db.execute("insert into mirror_marks (realm, mark) values (?, 1) "
+                        "on conflict (realm) do update set mark = mark + 1", [realm])
+
+    def mirror_mark(self, realm: str) -> int:
+        """How often the mirror of this company has changed: a plan made at this mark saw all of it."""
+        row = self.db.execute("select mark from mirror_marks where realm = ?", [realm]).fetchone()
+        return row[0] if row else 0
+
+    def mirror_prune(self, realm: str, side: str, section: str, generation: str) -> int:
+        """After a full read: drop what it did not see (deleted since). Returns how many."""
+        with self.transaction():
+            gone = self.db.execute(
+                "delete from mirror where realm = ? and side = ? and section = ? and generation != ?",
+                [realm, side, section, generation]).rowcount
+            if gone:
+                self._mirror_moved(realm)
+            return gone
+
+    def mirror_count(self, realm: str, side: str, section: str) -> int:
+        return self.db.execute("select count(*) from mirror where realm = ? and side = ? and section = ?",
+                               [realm, side, section]).fetchone()[0]
+
+    def mirror_raws(self, realm: str, side: str, section: str, record_ids: list[str] | None = None) -> dict[str, str]:
+        """record id -> wire JSON of these records (None: all of them), to compare with a fresh read."""
+        where = "realm = ? and side = ? and section = ?"
+        if record_ids is None:
+            return dict(self.db.execute(f"select record_id, raw from mirror where {where}", [realm, side, section]))
+        found: dict[str, str] = {}
+        for start in range(0, len(record_ids), 500):
+            chunk = record_ids[start:start + 500]
+            found.update(self.db.execute(
+                f"select record_id, raw from mirror where {where} and record_id in ({','.join('?' * len(chunk))})",
+                [realm, side, section, *chunk]))
+        return found
+
+    def mirror_rows(self, realm: str, side: str, section: str) -> Iterator[str]:
+        """The mirrored records' wire JSON, in id order (as a full read returns them)."""
+        # Both sides of an entity are read at once, in two threads: each reads through a connection
+        # of its own, so that neither waits for the other's whole read.
+        own = str(self.path) != ":memory:"
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30) if own else self.db.conn
+        try:
+            cursor = conn.execute(
+                "select raw from mirror where realm = ? and side = ? and section = ? order by sort_key, record_id",
+                [realm, side, section])
+            while rows := cursor.fetchmany(2000):
+                for (raw,) in rows:
+                    yield raw
+        finally:
+            if own:
+                conn.close()
+
+    # -- tokens --------------------------------------------------------------------------------
 
     def get_tokens(self, service: str) -> dict | None:
-        data = self.get_value("tokens", service)
-        return json.loads(data) if data else None
+        row = self.db.execute("select data from tokens where service = ?", [service]).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     def set_tokens(self, service: str, data: dict | None) -> None:
         with self.transaction():

@@ -7,6 +7,7 @@ or knows about a screen; long work reports progress through callbacks.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -102,9 +103,11 @@ class SyncSession:
             raise UsageError(f"{disabled[0]} are turned off in {self.rules_path}; turn them on there to sync them")
         return [spec for spec in ENTITIES if spec.section in names]  # dependencies first, whatever the order asked
 
-    def planner(self, progress: Progress | None = None, stop: threading.Event | None = None) -> Planner:
+    def planner(self, progress: Progress | None = None, stop: threading.Event | None = None, *,
+                full: bool = False) -> Planner:
         conn = self.connected
-        return Planner(self.rules, self.store, conn.quickbooks, conn.precoro, conn.realm_id, progress=progress, stop=stop)
+        return Planner(self.rules, self.store, conn.quickbooks, conn.precoro, conn.realm_id, progress=progress,
+                       stop=stop, full=full)
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -117,20 +120,45 @@ class SyncSession:
         return self.store.lock("writer").held(what, wait=wait, on_wait=on_wait)
 
     def plan(self, only: Iterable[str] | None = None, progress: Progress | None = None, *, wait: bool = True,
-             on_wait: Callable[[Holder | None], None] | None = None, stop: threading.Event | None = None) -> Plan:
-        """Read both sides, reconcile, save and return the plan (W1). Changes nothing remote.
+             on_wait: Callable[[Holder | None], None] | None = None, stop: threading.Event | None = None,
+             full: bool = False) -> Plan:
+        """Read what changed on both sides, reconcile, save and return the plan (W1, W11). Changes
+        nothing remote. When nothing changed since the latest plan, that plan is returned again
+        (`plan.unchanged`). `full`: read every record of both sides, not only the changes.
 
         `stop` (set from another thread) ends it within a page read, with Interrupted."""
         specs = self.entities(only)
         with self.writer("planning", wait=wait, on_wait=on_wait), rare_gc():
-            planned = self.planner(progress, stop).plan(specs)
+            planner = self.planner(progress, stop, full=full)
+            planner.read_changes(specs)
+            if planner.mirror.read_by_changes:
+                latest = self._plan_still_current(specs)
+                if latest is not None:
+                    self.store.save_mirror_reads(planner.mirror.reads())
+                    return latest
+            planned = planner.plan(specs)
             self._mark_failed_before(planned.actions)
             plan = Plan(actions=sorted(planned.actions, key=sort_key), realm_id=self.realm_id,
                         rules_digest=self.rules.digest, created_at=self.clock(),
                         entities=tuple(spec.section for spec in specs), readback=planned.readback)
             self._carry_decisions(plan)
-            self._save(plan, planned.agreed)
+            self._save(plan, planned.agreed, planner.mirror.reads())
             return plan
+
+    def _plan_still_current(self, specs: list[EntitySpec]) -> Plan | None:
+        """The latest plan, when planning again could only make it again: made from the same rules,
+        for the same entities, not applied, nothing applied since (W6), and neither company changed
+        since (W11: the mirror, just brought up to date by the changes, has not moved)."""
+        plan_id = self.store.latest_plan_id()
+        row = self.store.plan_row(plan_id) if plan_id else None
+        if row is None or row["state"] != "open" or row["realm"] != self.realm_id \
+                or row["rules_digest"] != self.rules.digest or row["base_serial"] != self.store.current_serial() \
+                or row["mirror_mark"] != self.store.mirror_mark(self.realm_id) \
+                or tuple(json.loads(row["entities"])) != tuple(spec.section for spec in specs):
+            return None
+        plan = self.store.load_plan(plan_id, listed=True)
+        plan.unchanged = True
+        return plan
 
     def _mark_failed_before(self, actions: list[Action]) -> None:
         """W9: the same write failed in an earlier apply: say so, and wait for the operator's approval
@@ -147,7 +175,7 @@ class SyncSession:
                 action.note = f"{action.note}; failed before: {failure['last_error']}".lstrip("; ")
                 action.approved = False
 
-    def _save(self, plan: Plan, agreed: list[dict[str, Any]] = ()) -> None:
+    def _save(self, plan: Plan, agreed: list[dict[str, Any]] = (), mirror_reads: list[dict] = ()) -> None:
         # Both sides agreeing is a fact about now, not a change to anyone's books: remember it at
         # once so that a later one-sided edit is not mistaken for a conflict.
         while self.store.plan_state(plan.id) is not None:  # same content within the same second
@@ -156,6 +184,7 @@ class SyncSession:
             for entry in agreed:
                 self.store.update_baseline(entry["section"], plan.realm_id, entry["precoro_id"], entry["fields"])
             self.store.save_plan(plan)
+            self.store.save_mirror_reads(mirror_reads)  # W11: the cursors move with the plan that used them
 
     def _carry_decisions(self, plan: Plan) -> None:
         """Decisions made on the previous plan survive re-planning when the conflict is unchanged.

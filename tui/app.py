@@ -227,11 +227,11 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
 
     # -- actions and commands --------------------------------------------------------------------
 
-    def action_replan(self) -> None:
+    def action_replan(self, full: bool = False) -> None:
         if self.session is None:
             self.notify("No session: fix the rules file first (5 Rules).", severity="warning")
             return
-        self.load_plan(fresh=True, previous=self.plan)
+        self.load_plan(fresh=True, full=full)
 
     async def action_quit(self) -> None:
         if self._quit_when_stopped:
@@ -291,7 +291,9 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         for mode, title in (("overview", "Overview"), ("review", "Review"), ("apply", "Apply"),
                             ("history", "History"), ("rules", "Rules")):
             yield SystemCommand(f"Go to {title}", f"Switch to the {title} screen", partial(self.switch_mode, mode))
-        yield SystemCommand("Re-plan", "Read both sides again and make a new plan", self.action_replan)
+        yield SystemCommand("Re-plan", "Read what changed on both sides and make a new plan", self.action_replan)
+        yield SystemCommand("Re-plan reading everything", "Read every record of both sides again (plan --full)",
+                            partial(self.action_replan, full=True))
         yield SystemCommand("Reload rules", "Read rules.yaml again and re-plan", self.reload_rules)
         yield SystemCommand("Apply…", "Apply the approved actions of the plan (asks first)", self.action_apply)
         yield SystemCommand("Light or dark", "Switch between the light and the dark theme", self.action_toggle_dark)

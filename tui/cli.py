@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check rules.yaml; print PATH:LINE:COL: message per problem")
     p.add_argument("--rules", default="rules.yaml", metavar="PATH")
 
-    p = sub.add_parser("plan", help="read both sides and save a plan (changes nothing)")
+    p = sub.add_parser("plan", help="read what changed on both sides and save a plan (changes nothing)")
     _common(p)
     p.add_argument("--only", metavar="ENTITIES",
                    help="comma-separated: chart_of_accounts, classes, locations, taxes, terms, suppliers, items, "
@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
     p.add_argument("--no-wait", action="store_true",
                    help="if another qbsync is planning or applying on this state file, stop at once (exit 1)")
+    p.add_argument("--full", action="store_true",
+                   help="read every record of both companies, not only what changed since the last plan")
 
     p = sub.add_parser("show", help="show a saved plan (the latest by default)")
     _common(p)
@@ -232,7 +234,7 @@ def cmd_plan(args) -> int:
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     with _session(args) as session:
         plan = session.plan(only=only, progress=None if args.json else _progress, wait=not args.no_wait,
-                            on_wait=_waiting)
+                            on_wait=_waiting, full=args.full)
     if sys.stderr.isatty() and not args.json:
         print("\r", end="", file=sys.stderr)
     if args.json:

@@ -84,8 +84,9 @@ class Reading:
         self.status_revision += 1
 
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
-    def load_plan(self, fresh: bool, announce: bool = True) -> None:
-        """Show the latest saved plan, or make one (`fresh`, or when there is none yet)."""
+    def load_plan(self, fresh: bool, announce: bool = True, full: bool = False) -> None:
+        """Show the latest saved plan, or make one (`fresh`, or when there is none yet; `full`:
+        reading every record of both sides, not only what changed)."""
         session = self.session
         if session is None:
             return
@@ -103,7 +104,7 @@ class Reading:
                 made = plan is None
                 if plan is None:
                     self.call_from_thread(setattr, self, "busy", "making a plan: reading both sides…")
-                    plan = session.plan(progress=progress, stop=self._plan_stop, on_wait=self._writer_busy)
+                    plan = session.plan(progress=progress, stop=self._plan_stop, on_wait=self._writer_busy, full=full)
         except Exception as exc:
             self.post_message(PlanningFailed(exc))
             return
@@ -134,7 +135,10 @@ class Reading:
             self.apply_revision += 1
         self._plan_changed()
         self.plan_revision += 1
-        if message.made:
+        if message.made and message.plan.unchanged:
+            self.notify(f"Nothing changed in either company since plan {message.plan.id} was made: it is still "
+                        "the plan to review.", timeout=4)
+        elif message.made:
             self.notify(f"New plan {message.plan.id}: {len(message.plan.actions):,} actions.", timeout=3)
         if self.unfinished and self.unfinished["plan_id"] == message.plan.id:
             self.notify(f"The last apply of plan {message.plan.id} was {self.unfinished['state']} (started "

@@ -87,6 +87,8 @@ def summary_line(plan: Plan) -> str:
 def plan_text(plan: Plan, limit: int | None) -> str:
     """The plan as text: the first `limit` actions (all with None), then what it comes to."""
     out = [f"Plan {plan.id} for QuickBooks company {plan.realm_id} ({plan.created_at})", ""]
+    if plan.unchanged:
+        out[1:] = ["Nothing changed in either company since this plan was made: it is still the one to review.", ""]
     entity = None
     shown = plan.actions if limit is None else plan.actions[:limit]
     for action in shown:

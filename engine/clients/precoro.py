@@ -123,6 +123,9 @@ class PrecoroClient:
         self._clock = clock
         self._last_sent: float | None = None
         self.requests_sent = 0
+        self.server_time: datetime | None = None
+        """The time on Precoro's clock of its latest answer (its Date header): where a later
+        `modifiedSince` read starts, free of this machine's clock (W11)."""
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -148,6 +151,16 @@ class PrecoroClient:
             if not _has_next_page(body.get("meta", {}).get("pagination", {}), len(records), per_page):
                 return
             page += 1
+
+    def count(self, path: str, params: Form | None = None) -> int | None:
+        """How many records a list holds, from its pagination's `total`, in one small request; None
+        when the answer does not say. Its `modifiedSince`, long before any record, varies with the
+        clock only so that two counts are never identical GETs (refused within a minute)."""
+        moment = datetime.fromtimestamp(time.time(), timezone.utc)
+        query = [("page", "1"), ("per_page", str(PAGE_SIZES[0])), *encode_form(params or {}),
+                 ("modifiedSince", f"2000-01-01T00:{moment:%M:%S}")]
+        total = self._request("GET", path, params=query).get("meta", {}).get("pagination", {}).get("total")
+        return total if isinstance(total, int) else None
 
     def get(self, path: str) -> dict[str, Any]:
         return self._request("GET", path)
@@ -208,6 +221,7 @@ class PrecoroClient:
             response = self._http.request(method, path, params=params, content=content, headers=headers)
         except httpx.TransportError as exc:
             raise ServerError(f"{method} {path}: connection failed ({type(exc).__name__})", service=SERVICE) from exc
+        self.server_time = _server_date(response.headers.get("Date")) or self.server_time
         if response.status_code >= 400:
             raise _error(response, method, path)
         if not response.content:
@@ -284,6 +298,13 @@ def _rate_limited(response: httpx.Response, method: str, path: str) -> RateLimit
     )
 
 
+def _server_date(header: str | None) -> datetime | None:
+    try:
+        return parsedate_to_datetime(header) if header else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _seconds_until(retry_at: Any, server_date: str | None) -> float:
     """Seconds to wait, measured on the server's clock (its Date header) when it sent one.
 
@@ -294,8 +315,5 @@ def _seconds_until(retry_at: Any, server_date: str | None) -> float:
         retry = datetime.strptime(str(retry_at), _RETRY_AFTER_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:
         return _BACKOFF_FIRST
-    try:
-        now = parsedate_to_datetime(server_date) if server_date else datetime.now(timezone.utc)
-    except (TypeError, ValueError):
-        now = datetime.now(timezone.utc)
+    now = _server_date(server_date) or datetime.now(timezone.utc)
     return float(max(0, math.ceil((retry - now).total_seconds())))

@@ -15,8 +15,8 @@ import time
 from collections import deque
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Callable, Iterator, Protocol
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Protocol
 
 import httpx
 
@@ -40,6 +40,9 @@ MAX_PAGE_SIZE = 1000
 # The API's documented caps (fact sheet §3, §5): a CDC answer holding this many objects may be
 # cut short, so the caller must fall back to a full read.
 CDC_MAX_OBJECTS = 1000
+# CDC covers at most 30 days back, and not these entities (they must be read by query).
+CDC_LOOKBACK_DAYS = 30
+CDC_UNSUPPORTED = frozenset({"JournalCode", "TimeActivity", "TaxAgency", "TaxCode", "TaxRate"})
 MAX_REQUESTID = 50
 MAX_BATCH_REQUESTID = 36
 MAX_BATCH_BID_WITH_REQUESTID = 10
@@ -171,6 +174,9 @@ class QuickBooksClient:
         self._auth = auth
         self._sleep = sleep
         self._pace = pace
+        self.server_time: datetime | None = None
+        """The time on QuickBooks' clock of its latest answer (the answer's `time`): where a later
+        CDC read starts, free of this machine's clock (W11)."""
         self._http = httpx.Client(
             base_url=f"{base_url.rstrip('/')}/company/{realm_id}", transport=transport, timeout=timeout,
         )
@@ -321,6 +327,7 @@ class QuickBooksClient:
                     continue
                 if response.is_success:
                     answer = bulk.loads(response.content)
+                    self.server_time = _server_time(answer.get("time")) or self.server_time
                     if "Fault" not in answer:
                         return answer
                     raise error_from_fault(answer["Fault"], response.status_code)
@@ -394,5 +401,15 @@ def _typed(status: int, error: dict, retry_after: float | None) -> ApiError:
 def _retry_after(value: str | None) -> float | None:
     try:
         return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _server_time(value: Any) -> datetime | None:
+    """An answer's `time`: ISO 8601 ("2026-11-30T07:36:19.393-08:00"), or epoch milliseconds."""
+    try:
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value / 1000, timezone.utc)
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
         return None

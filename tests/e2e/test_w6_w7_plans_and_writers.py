@@ -31,7 +31,8 @@ def counts_by_name(workdir):
 
 def test_w6_a_plan_made_before_another_plans_apply_is_refused_whole(workdir):
     first = workdir.json("plan")
-    second = workdir.json("plan")
+    assert workdir.json("plan")["plan_id"] == first["plan_id"]  # nothing changed: the same plan (W11)
+    second = workdir.json("plan", "--full")  # read everything again: a plan of its own
     assert first["plan_id"] != second["plan_id"]
     assert workdir.run("apply", first["plan_id"], "--yes").returncode in (0, 1)
     before = counts_by_name(workdir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +19,40 @@ CLIENT_ID, CLIENT_SECRET = "engine-tests", "engine-tests-secret"
 PRECORO_EMAIL, PRECORO_TOKEN = "engine@example.com", "engine-token"
 
 
+class RequestLog:
+    """Every request a local API answers, as (method, path, query string): what a plan or an apply
+    cost, counted on the server's side of the wire."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.seen: list[tuple[str, str, str]] = []
+
+    def __call__(self, environ, start_response):
+        what = environ.get("QUERY_STRING", "")
+        if environ.get("PATH_INFO", "").endswith("/query"):  # the query language travels in the body
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length)
+            environ["wsgi.input"] = io.BytesIO(body)
+            what = body.decode("utf-8", "replace")
+        self.seen.append((environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), what))
+        return self.app(environ, start_response)
+
+
 @dataclass
 class Servers:
     quickbooks: QuickBooksState
     precoro: PrecoroState
     qb: ServedApp
     pc: ServedApp
+    qb_log: RequestLog
+    pc_log: RequestLog
+
+    def requests(self) -> dict[str, list[tuple[str, str, str]]]:
+        """The requests each API answered since the last call (the token endpoint left out)."""
+        seen = {"quickbooks": [r for r in self.qb_log.seen if "/oauth2/" not in r[1]], "precoro": list(self.pc_log.seen)}
+        self.qb_log.seen.clear()
+        self.pc_log.seen.clear()
+        return seen
 
     def reset(self, *realms: str) -> None:
         for realm in realms:
@@ -51,10 +80,11 @@ class Servers:
 @pytest.fixture(scope="module")
 def servers():
     quickbooks, precoro = QuickBooksState(), PrecoroState()
-    qb, pc = serve_in_thread(QuickBooksApp(quickbooks)), serve_in_thread(PrecoroApp(precoro))
+    qb_log, pc_log = RequestLog(QuickBooksApp(quickbooks)), RequestLog(PrecoroApp(precoro))
+    qb, pc = serve_in_thread(qb_log), serve_in_thread(pc_log)
     quickbooks.register_client(CLIENT_ID, CLIENT_SECRET)
     precoro.add_user(PRECORO_EMAIL, PRECORO_TOKEN)
-    yield Servers(quickbooks, precoro, qb, pc)
+    yield Servers(quickbooks, precoro, qb, pc, qb_log, pc_log)
     qb.close()
     pc.close()
 

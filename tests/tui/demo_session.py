@@ -173,8 +173,8 @@ class FakeSession:
             self.latest = plan.id
         return plan
 
-    def plan(self, only=None, progress=None, *, wait=True, on_wait=None, stop=None) -> Plan:
-        self.calls.append(("plan",))
+    def plan(self, only=None, progress=None, *, wait=True, on_wait=None, stop=None, full=False) -> Plan:
+        self.calls.append(("plan", full))
         if progress:
             progress("reading QuickBooks Vendor records", 0, None)
         plan = self.make_plan()

@@ -290,6 +290,21 @@ async def test_w5_rules_changed_on_disk_reload_and_replan(session: FakeSession, 
         assert sum(1 for c in session.calls if c[0] == "plan") == plans_before + 1
 
 
+async def test_w11_r_plans_again_and_the_palette_can_read_everything(session: FakeSession):
+    seen, hook = recorder()
+    app = make_app(session)
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await settle(pilot)
+        plans_before = [c for c in session.calls if c[0] == "plan"]
+        await pilot.press("r")
+        await settle(pilot)
+        assert [c for c in session.calls if c[0] == "plan"] == plans_before + [("plan", False)]
+        assert names(seen).count("PlanLoaded") == 2
+        app.action_replan(full=True)
+        await settle(pilot)
+        assert [c for c in session.calls if c[0] == "plan"][-1] == ("plan", True)
+
+
 def _rules_error(rules, path):
     try:
         rules.load(path)

@@ -1,0 +1,267 @@
+"""What qbsync knows of each company between plans: the mirror (W11).
+
+A first plan reads every record of both companies, and the mirror keeps their wire JSON in the
+state file. Later plans ask each side only for what changed since (QuickBooks CDC, Precoro
+`modifiedSince`) and take the rest from the mirror: a plan costs calls in proportion to what changed,
+and one where nothing changed costs one CDC call (plus the tax codes, which CDC does not cover) and
+one Precoro read per collection.
+
+A side of an entity is read in full instead when:
+- it was never read, `plan --full` asks for it, or what is read changed (filters, custom field);
+- QuickBooks: the cursor is older than CDC reaches back (30 days, less a day of margin), CDC does
+  not cover the entity, or a CDC answer held 1,000 objects (it may have been cut short);
+- Precoro: it reports no deletions, so a full read at least once a day (PRECORO_FULL_EVERY) finds
+  records deleted there, and a custom field's options that can no longer be found are looked up again.
+
+Cursors are times on the service's own clock (the `time` of QuickBooks' answers, the `Date` of
+Precoro's), less an overlap that covers changes committed while a read was under way: reading a
+change twice is harmless. The mirror is written as soon as a read has the records; its cursors
+move only with the plan that used them (the session saves both in one transaction), so a plan
+that fails reads the same changes again.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator, Mapping
+
+from rules.model import Side
+
+from . import bulk
+from .clients.errors import NotFound
+from .clients.quickbooks import CDC_LOOKBACK_DAYS, CDC_MAX_OBJECTS, CDC_UNSUPPORTED
+from .store import Store
+
+OVERLAP = timedelta(minutes=5)
+CDC_REACH = timedelta(days=CDC_LOOKBACK_DAYS - 1)
+PRECORO_FULL_EVERY = timedelta(hours=24)
+PAGE_OF_WRITES = 1000
+# A Precoro list this small is read whole (one request) rather than by changes and a count (two).
+SMALL_LIST = 200
+
+
+@dataclass(frozen=True)
+class Source:
+    """One side of one entity, as it is read: a QuickBooks entity, or a Precoro collection with
+    the filters a full read sends (a custom field's options are found by the field's name)."""
+
+    side: Side
+    section: str
+    entity: str = ""  # QuickBooks
+    path: str = ""  # Precoro: the collection, or where the custom field below lives
+    custom_field: str | None = None
+    query: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, spec: Any, side: Side) -> "Source":
+        """The source of one side of a registered entity (an EntitySpec)."""
+        if side == "quickbooks":
+            return cls("quickbooks", spec.section, entity=spec.quickbooks)
+        return cls("precoro", spec.section, path=spec.precoro, custom_field=spec.custom_field, query=spec.precoro_query)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.side, self.section
+
+    @property
+    def scope(self) -> str:
+        """What is read: a mirror made from another scope is read again in full."""
+        if self.side == "quickbooks":
+            return self.entity
+        return bulk.dumps({"path": self.path, "custom_field": self.custom_field, "query": dict(self.query)},
+                          sort_keys=True)
+
+    def covers(self, raw: Mapping[str, Any]) -> bool:
+        """Whether a changed Precoro record is one a full read would return (its filters)."""
+        for name, wanted in self.query.items():
+            value = raw.get(name)
+            if isinstance(wanted, (list, tuple)) and value not in wanted or not isinstance(wanted, (list, tuple)) \
+                    and value != wanted:
+                return False
+        return True
+
+
+def record_id(side: str, raw: Mapping[str, Any]) -> str:
+    return str(raw["Id"] if side == "quickbooks" else raw["id"])
+
+
+class Mirror:
+    """One plan's reading of both companies through the mirror."""
+
+    def __init__(self, store: Store, realm: str, quickbooks: Any, precoro: Any, *, full: bool = False,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.store = store
+        self.realm = realm
+        self.quickbooks = quickbooks
+        self.precoro = precoro
+        self.full = full
+        self.now = now
+        self._previous: dict[tuple[str, str], dict] = {}
+        self._asked: set[tuple[str, str]] = set()
+        self._by_changes: set[tuple[str, str]] = set()  # read by changes (else in full)
+        self.changed: dict[tuple[str, str], int] = {}  # records changed or deleted, per source read by changes
+        self._reads: dict[tuple[str, str], dict] = {}  # the cursors to save with the plan
+
+    # -- before planning: what changed --------------------------------------------------------
+
+    def prepare(self, sources: list[Source]) -> None:
+        """Decide how each source is read, and read every change now: one CDC call for the
+        QuickBooks entities; per Precoro collection one `modifiedSince` read and one count (a
+        deletion shows as a count the mirror does not reach), or, for a list of one page, that page."""
+        self._asked.update(s.key for s in sources)
+        for source in sources:
+            previous = self.store.mirror_read(self.realm, source.side, source.section)
+            if previous is not None:
+                self._previous[source.key] = previous
+            if not self._needs_full_read(source, previous):
+                self._by_changes.add(source.key)
+        by_changes = [s for s in sources if s.key in self._by_changes]
+        self._quickbooks_changes([s for s in by_changes if s.side == "quickbooks" and s.entity not in CDC_UNSUPPORTED])
+        for source in by_changes:
+            if source.side == "quickbooks" and source.entity in CDC_UNSUPPORTED:
+                self._read_and_compare(source)
+            elif source.side == "precoro":
+                if self.store.mirror_count(self.realm, "precoro", source.section) <= SMALL_LIST:
+                    self._read_and_compare(source, self._previous[source.key]["path"])
+                else:
+                    self._precoro_changes(source)
+
+    @property
+    def prepared(self) -> bool:
+        return bool(self._asked)
+
+    @property
+    def read_by_changes(self) -> bool:
+        """Every source was read by its changes (none waits for a full read)."""
+        return self._asked <= self._by_changes
+
+    def known_path(self, source: Source) -> str | None:
+        """Where a custom field's options were found last time, when they are read by changes."""
+        return self._previous[source.key]["path"] if source.key in self._by_changes else None
+
+    def reads(self) -> list[dict]:
+        """The cursors this plan's reads reached, to save with the plan."""
+        return list(self._reads.values())
+
+    def _needs_full_read(self, source: Source, previous: dict | None) -> bool:
+        if self.full or previous is None or previous["scope"] != source.scope or not previous["since"]:
+            return True
+        if source.side == "quickbooks":
+            return datetime.fromisoformat(previous["since"]) < self.now() - CDC_REACH
+        full_at = datetime.fromisoformat(previous["full_at"])
+        return full_at < self.now() - PRECORO_FULL_EVERY or (source.custom_field is not None and not previous["path"])
+
+    def _quickbooks_changes(self, sources: list[Source]) -> None:
+        if not sources:
+            return
+        since = min(datetime.fromisoformat(self._previous[s.key]["since"]) for s in sources)
+        started = time.monotonic()
+        changes = self.quickbooks.cdc(sorted({s.entity for s in sources}), since)
+        if sum(len(rows) for rows in changes.values()) >= CDC_MAX_OBJECTS:
+            # The answer may have been cut short: these entities are read in full instead.
+            self._by_changes.difference_update(s.key for s in sources)
+            return
+        until = self._server_now(self.quickbooks, started)
+        for source in sources:
+            rows = changes.get(source.entity, [])
+            gone = [str(row["Id"]) for row in rows if row.get("status") == "Deleted"]
+            kept = [row for row in rows if row.get("status") != "Deleted"]
+            self._store_changes(source, [(record_id("quickbooks", raw), bulk.dumps(raw)) for raw in kept], gone)
+            self._reached(source, until, full_at=self._previous[source.key]["full_at"])
+
+    def _precoro_changes(self, source: Source) -> None:
+        previous = self._previous[source.key]
+        path = previous["path"]
+        started = time.monotonic()
+        try:
+            rows = list(self.precoro.list_all(path, modified_since=datetime.fromisoformat(previous["since"])))
+            until = self._server_now(self.precoro, started)
+            self._store_changes(source, [(record_id("precoro", r), bulk.dumps(r)) for r in rows if source.covers(r)],
+                                [record_id("precoro", r) for r in rows if not source.covers(r)])
+            total = self.precoro.count(path, dict(source.query) or None)
+        except NotFound:  # the collection is gone (a custom field deleted or recreated): found again
+            self._by_changes.discard(source.key)
+            return
+        if total is not None and total != self.store.mirror_count(self.realm, "precoro", source.section):
+            # Fewer records there than here: some were deleted, and Precoro does not say which.
+            self._by_changes.discard(source.key)
+            return
+        self._reached(source, until, full_at=previous["full_at"], path=path)
+
+    def _read_and_compare(self, source: Source, path: str = "") -> None:
+        """A small list read whole (one request) and compared with the mirror: its changes and
+        deletions, exactly."""
+        started = time.monotonic()
+        try:
+            pages = list(self._pages(source, path))
+        except NotFound:
+            self._by_changes.discard(source.key)
+            return
+        began = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
+        known = self.store.mirror_raws(self.realm, source.side, source.section)
+        fresh = {record_id(source.side, raw): bulk.dumps(raw) for raw in pages}
+        self._store_changes(source, list(fresh.items()), [rid for rid in known if rid not in fresh], known)
+        self._reached(source, began, full_at=began + OVERLAP, path=path)
+
+    def _store_changes(self, source: Source, fresh: list[tuple[str, str]], gone: list[str],
+                       known: dict[str, str] | None = None) -> None:
+        """Put what was read into the mirror; count only what differs from it (an overlap reads some
+        changes twice; a change read twice is not a change)."""
+        if known is None:
+            known = self.store.mirror_raws(self.realm, source.side, source.section, [rid for rid, _ in fresh] + gone)
+        changed = [(rid, raw) for rid, raw in fresh if known.get(rid) != raw]
+        deleted = [rid for rid in gone if rid in known]
+        self.store.mirror_put(self.realm, source.side, source.section, changed)
+        self.store.mirror_delete(self.realm, source.side, source.section, deleted)
+        self.changed[source.key] = len(changed) + len(deleted)
+
+    # -- while planning: the records ---------------------------------------------------------------
+
+    def records(self, source: Source, path: str | None = None) -> Iterator[dict]:
+        """Every record of the source: from the mirror when it was read by changes, else read in
+        full (and mirrored as it comes). `path`: the Precoro collection, when it is not `source.path`."""
+        if source.key not in self._asked:
+            self.prepare([source])
+        if source.key in self._by_changes:
+            for raw in self.store.mirror_rows(self.realm, source.side, source.section):
+                yield bulk.loads(raw)
+            return
+        yield from self._full_read(source, path or source.path)
+
+    def _full_read(self, source: Source, path: str) -> Iterator[dict]:
+        generation = uuid.uuid4().hex[:12]
+        started = time.monotonic()
+        batch: list[tuple[str, str]] = []
+        for raw in self._pages(source, path):
+            batch.append((record_id(source.side, raw), bulk.dumps(raw)))
+            if len(batch) >= PAGE_OF_WRITES:
+                self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
+                batch = []
+            yield raw
+        self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
+        self.store.mirror_prune(self.realm, source.side, source.section, generation)
+        began = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
+        self._reached(source, began, full_at=began + OVERLAP, path=path if source.side == "precoro" else "")
+
+    def _pages(self, source: Source, path: str) -> Iterator[dict]:
+        if source.side == "quickbooks":
+            return self.quickbooks.query_all(source.entity, include_inactive=True)
+        return self.precoro.list_all(path, params=dict(source.query) or None)
+
+    # -- cursors -------------------------------------------------------------------------------------
+
+    def _server_now(self, client: Any, started: float) -> datetime:
+        """The service's time when a read began, less the overlap: its latest answer's time, less
+        how long the read took on our clock (our clock measures only the duration)."""
+        latest = client.server_time or self.now()
+        if latest.tzinfo is None:
+            latest = latest.replace(tzinfo=timezone.utc)
+        return latest - timedelta(seconds=time.monotonic() - started) - OVERLAP
+
+    def _reached(self, source: Source, since: datetime, *, full_at: Any, path: str = "") -> None:
+        full_at = full_at.isoformat() if isinstance(full_at, datetime) else full_at
+        self._reads[source.key] = {"realm": self.realm, "side": source.side, "section": source.section,
+                                   "scope": source.scope, "path": path, "since": since.isoformat(), "full_at": full_at}
