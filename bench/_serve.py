@@ -27,6 +27,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +138,8 @@ def main() -> int:
     parser.add_argument("--throttle-window", type=float, default=None,
                         help="enforce 500 requests / 40 batches per this many seconds, 10 concurrent")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds every QuickBooks API call takes")
+    parser.add_argument("--seeded-ago", type=float, default=0.0,
+                        help="date the seeded records this many seconds back (incremental plans skip old changes)")
     args = parser.parse_args()
 
     fresh = not Path(args.data).exists()
@@ -147,7 +150,13 @@ def main() -> int:
     seed_seconds = None
     if fresh:
         started = time.perf_counter()
+        clocks = quickbooks.clock, precoro.clock
+        if args.seeded_ago:
+            back = timedelta(seconds=args.seeded_ago)
+            quickbooks.clock = lambda: clocks[0]() - back
+            precoro.clock = lambda: clocks[1]() - back
         seed(quickbooks, precoro, args.seed, realm)
+        quickbooks.clock, precoro.clock = clocks
         seed_seconds = time.perf_counter() - started
 
     throttle = None

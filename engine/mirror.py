@@ -92,6 +92,7 @@ class Mirror:
     """One plan's reading of both companies through the mirror."""
 
     def __init__(self, store: Store, realm: str, quickbooks: Any, precoro: Any, *, full: bool = False,
+                 find_options: Callable[[Source], str | None] = lambda source: None,
                  now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.store = store
         self.realm = realm
@@ -100,6 +101,9 @@ class Mirror:
         self.full = full
         self.now = now
         self._previous: dict[tuple[str, str], dict] = {}
+        self.find_options = find_options  # where a custom field's options live, found by its name
+        self._paths: dict[str, str | None] = {}  # section -> where its custom field's options live
+        self._absent: set[str] = set()  # sections whose custom field Precoro does not have
         self._asked: set[tuple[str, str]] = set()
         self._by_changes: set[tuple[str, str]] = set()  # read by changes (else in full)
         self.changed: dict[tuple[str, str], int] = {}  # records changed or deleted, per source read by changes
@@ -118,6 +122,14 @@ class Mirror:
                 self._previous[source.key] = previous
             if not self._needs_full_read(source, previous):
                 self._by_changes.add(source.key)
+                if source.custom_field:
+                    self._paths[source.section] = previous["path"]
+            elif source.custom_field:
+                # Found by the field's name; when Precoro has no such field there is nothing to read
+                # on either side (the plan says to create the field).
+                self._paths[source.section] = path = self.find_options(source)
+                if path is None:
+                    self._absent.add(source.section)
         by_changes = [s for s in sources if s.key in self._by_changes]
         self._quickbooks_changes([s for s in by_changes if s.side == "quickbooks" and s.entity not in CDC_UNSUPPORTED])
         for source in by_changes:
@@ -125,7 +137,7 @@ class Mirror:
                 self._read_and_compare(source)
             elif source.side == "precoro":
                 if self.store.mirror_count(self.realm, "precoro", source.section) <= SMALL_LIST:
-                    self._read_and_compare(source, self._previous[source.key]["path"])
+                    self._read_and_compare(source, self._previous[source.key]["path"] or source.path)
                 else:
                     self._precoro_changes(source)
 
@@ -136,11 +148,13 @@ class Mirror:
     @property
     def read_by_changes(self) -> bool:
         """Every source was read by its changes (none waits for a full read)."""
-        return self._asked <= self._by_changes
+        return all(key in self._by_changes or key[1] in self._absent for key in self._asked)
 
-    def known_path(self, source: Source) -> str | None:
-        """Where a custom field's options were found last time, when they are read by changes."""
-        return self._previous[source.key]["path"] if source.key in self._by_changes else None
+    def options_path(self, source: Source) -> str | None:
+        """Where a custom field's options live (None: Precoro has no such field)."""
+        if source.key not in self._asked:
+            self.prepare([source])
+        return self._paths.get(source.section)
 
     def reads(self) -> list[dict]:
         """The cursors this plan's reads reached, to save with the plan."""
@@ -182,8 +196,8 @@ class Mirror:
             self._store_changes(source, [(record_id("precoro", r), bulk.dumps(r)) for r in rows if source.covers(r)],
                                 [record_id("precoro", r) for r in rows if not source.covers(r)])
             total = self.precoro.count(path, dict(source.query) or None)
-        except NotFound:  # the collection is gone (a custom field deleted or recreated): found again
-            self._by_changes.discard(source.key)
+        except NotFound:
+            self._lost(source)
             return
         if total is not None and total != self.store.mirror_count(self.realm, "precoro", source.section):
             # Fewer records there than here: some were deleted, and Precoro does not say which.
@@ -198,13 +212,21 @@ class Mirror:
         try:
             pages = list(self._pages(source, path))
         except NotFound:
-            self._by_changes.discard(source.key)
+            self._lost(source)
             return
         began = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
         known = self.store.mirror_raws(self.realm, source.side, source.section)
         fresh = {record_id(source.side, raw): bulk.dumps(raw) for raw in pages}
         self._store_changes(source, list(fresh.items()), [rid for rid in known if rid not in fresh], known)
         self._reached(source, began, full_at=began + OVERLAP, path=path)
+
+    def _lost(self, source: Source) -> None:
+        """The collection is gone (a custom field deleted, or made again): look it up and read it whole."""
+        self._by_changes.discard(source.key)
+        if source.custom_field:
+            self._paths[source.section] = path = self.find_options(source)
+            if path is None:
+                self._absent.add(source.section)
 
     def _store_changes(self, source: Source, fresh: list[tuple[str, str]], gone: list[str],
                        known: dict[str, str] | None = None) -> None:

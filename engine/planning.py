@@ -60,7 +60,7 @@ class Planner:
         self.realm = realm
         self.progress = progress
         self.stop = stop
-        self.mirror = Mirror(store, realm, quickbooks, precoro, full=full)
+        self.mirror = Mirror(store, realm, quickbooks, precoro, full=full, find_options=self._find_options)
         self._small_lists: dict[str, list[dict]] = {}
         self._item_records: list[Record] | None = None
 
@@ -180,8 +180,10 @@ class Planner:
         the field's name; remembered from the last read when this one reads only changes)."""
         if not spec.custom_field:
             return spec.precoro
-        return (self.mirror.known_path(Source.of(spec, "precoro"))
-                or options_collection(spec.precoro, spec.custom_field, self._read_once))
+        return self.mirror.options_path(Source.of(spec, "precoro"))
+
+    def _find_options(self, source: Source) -> str | None:
+        return options_collection(source.path, source.custom_field, self._read_once)
 
     def _wants_accounts(self) -> bool:
         return self.rules.entity(ACCOUNTS.section).enabled or any(
