@@ -94,7 +94,7 @@ def is_read(side: str, endpoint: str) -> bool:
 def one_run(n: int, run: int) -> dict:
     from engine.writes import build_units
 
-    with workdir(f"calls{run}") as tmp, LocalServer(tmp / "local.db", f"scale:{n}") as server:
+    with workdir(f"calls{run}") as tmp, LocalServer(tmp / "local.db", f"scale:{n}", seeded_ago=3600) as server:
         session = session_for(server, tmp / "work")
         log = ReadLog(session.connected)  # connects first: the token exchange is not part of a sync's calls
         s0 = server.stats()

@@ -653,10 +653,12 @@ class Applier:
         return self._recent_indexes[collection]
 
     def _precoro_changed_since_plan(self, collections: set[str]) -> dict[tuple[str, str], dict]:
-        """One list read per collection instead of one GET per record (W2)."""
-        created = datetime.fromisoformat(self.plan.created_at)
-        # A day of margin: the remote's clock and time zone are not ours; versions are compared exactly.
-        since = (created - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+        """One list read per collection instead of one GET per record (W2), from where the plan's
+        reads of Precoro began, on Precoro's clock (the mirror's cursor, W11). Without one, a day
+        before the plan: our clock and time zone are not Precoro's; versions are compared exactly."""
+        since: Any = self.store.mirror_since(self.realm, "precoro")
+        if since is None:
+            since = (datetime.fromisoformat(self.plan.created_at) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
         found = {}
         for path in sorted(collections):
             for raw in self.pc.list_all(path, modified_since=since):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 import sqlite3
 import stat
 import tempfile
@@ -565,6 +566,12 @@ class Store:
         rows = list(self.db.query("select * from mirror_reads where realm = ? and side = ? and section = ?",
                                   [realm, side, section]))
         return rows[0] if rows else None
+
+    def mirror_since(self, realm: str, side: str) -> datetime | None:
+        """The earliest cursor of one side: every change there since is read, or to be read, by a plan."""
+        row = self.db.execute("select min(since) from mirror_reads where realm = ? and side = ? and since != ''",
+                              [realm, side]).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def save_mirror_reads(self, reads: Iterable[dict]) -> None:
         """Advance the mirror's cursors (with the plan that used them: W11)."""
