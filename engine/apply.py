@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import socket
 import threading
@@ -25,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from rules.model import Rules, other_side
+from rules.model import SIDE_NAMES, Rules, other_side
 from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
 
 from .clients.errors import ApiError, DuplicateName, RateLimited, ServerError, StaleObject
@@ -34,12 +35,14 @@ from .clients.retry import RetryPolicy
 from .entities import BY_KIND
 from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
 from .plan import Action, Plan, Write
+from .budgets import QUICKBOOKS_BATCH_SIZE
 from .records import DELETED_SUFFIX, get_path
 from .store import Store
 from .targets import name_key
 from .writes import Unresolved, WriteUnit, build_units, precoro_form, quickbooks_body, waits_of
 
-QUICKBOOKS_BATCH_SIZE = 30
+log = logging.getLogger(__name__)
+
 # Precoro writes that met no answer even after their retries, one after another: the service is down.
 UNANSWERED_IN_A_ROW = 3
 
@@ -67,6 +70,7 @@ class ApplyReport:
     plan_id: str
     results: list[ActionResult] = field(default_factory=list)
     stopped: str | None = None  # why the apply stopped early (a rate cap, a lost connection)
+    resume_at: str | None = None  # when it can go on, when a daily cap stopped it (UTC, ISO 8601)
 
     @property
     def ok(self) -> bool:
@@ -80,7 +84,7 @@ class ApplyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"plan_id": self.plan_id, "results": [r.to_json() for r in self.results],
-                "counts": self.counts(), "stopped": self.stopped}
+                "counts": self.counts(), "stopped": self.stopped, "resume_at": self.resume_at}
 
 
 def _now() -> str:
@@ -98,8 +102,11 @@ class Applier:
                  on_result: Callable[[ActionResult, int, int], None] | None = None,
                  retry_failed: bool = False, force: bool = False,
                  clock: Callable[[], str] | None = None, stop: threading.Event | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, until_done: bool = False,
+                 on_cap: Callable[[str, float], None] | None = None) -> None:
         self.store = store
+        self.until_done = until_done  # wait for Precoro's daily cap too, instead of stopping at it
+        self.on_cap = on_cap  # (what is waited for, seconds left), about once a second while waiting
         # Set by another thread (the TUI quitting, a first ctrl+c): the run ends at the next safe
         # point, between two writes, with nothing half recorded.
         self.stop = stop or threading.Event()
@@ -212,7 +219,14 @@ class Applier:
             self.report.stopped = ("stopped at your request between two writes; nothing is half recorded. Run the same "
                                    "apply again to finish; nothing will be written twice.")
         except RateLimited as exc:
-            self.report.stopped = f"{exc.service} rate limit reached: {exc.message}. Run the same apply again later to finish."
+            if exc.retry_after is not None:
+                resume = datetime.now(timezone.utc) + timedelta(seconds=exc.retry_after)
+                self.report.resume_at = resume.isoformat(timespec="seconds")
+                self.report.stopped = (
+                    f"{_cap_name(exc)} is reached; it can go on at {resume:%Y-%m-%d %H:%M} UTC. Run the same apply "
+                    "again then (or `qbsync apply --until-done`, which waits); nothing will be written twice.")
+            else:
+                self.report.stopped = f"{exc.service} rate limit reached: {exc.message}. Run the same apply again later to finish."
         except ServerError as exc:
             self.report.stopped = f"{exc.service} did not answer ({exc.message}). Run the same apply again to finish; nothing will be written twice."
         for action in self.plan.actions:
@@ -520,7 +534,8 @@ class Applier:
         # One list read per collection of what changed in Precoro since the plan: an updated record
         # is checked against it (W2), and a create against what appeared meanwhile (W10). List
         # options are left out: they carry no dates to read them by.
-        recent = self._precoro_changed_since_plan({u.write.collection for u in units if not BY_KIND[u.entity].custom_field})
+        recent = self._within_caps(lambda: self._precoro_changed_since_plan(
+            {u.write.collection for u in units if not BY_KIND[u.entity].custom_field}))
         unanswered = 0
         for unit in units:
             if self.stop.is_set():
@@ -545,7 +560,7 @@ class Applier:
                 self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op, state="sent",
                                        action_ids=[a.id for a in unit.actions], updated_at=self.clock())
             try:
-                obj = self._precoro_write_retried(unit, recovering=state == "sent")
+                obj = self._precoro_within_caps(unit, recovering=state == "sent")
             except ServerError as exc:
                 # Still no answer: what it did is unknown, so the journal keeps it "sent" and the next
                 # run looks before it writes again. Several in a row: Precoro is down, stop here.
@@ -566,6 +581,40 @@ class Applier:
                 continue
             unanswered = 0
             self._created_unit(unit, obj) if unit.op == "create" else self._updated(unit, obj)
+
+    def _precoro_within_caps(self, unit: WriteUnit, *, recovering: bool) -> dict:
+        """The write, sent again after Precoro's hourly cap (or, with until_done, its daily one)."""
+        looked = [recovering]
+        # Sent again, it looks first: the refused request may have followed one that went through
+        # (a contact after its supplier).
+        return self._within_caps(lambda: self._precoro_write_retried(unit, recovering=looked[-1]),
+                                 again=lambda: looked.append(True))
+
+    def _within_caps(self, call: Callable[[], Any], again: Callable[[], None] = lambda: None) -> Any:
+        while True:
+            try:
+                return call()
+            except RateLimited as exc:
+                self._wait_out(exc)
+                again()
+
+    def _wait_out(self, cap: RateLimited) -> None:
+        """Sleep until the cap lifts, a second at a time so that a stop request is heard; or raise
+        it when it is not to be waited for (the daily cap without until_done, an unknown time)."""
+        if cap.retry_after is None or (cap.fatal and not self.until_done):
+            raise cap
+        resume = datetime.now(timezone.utc) + timedelta(seconds=cap.retry_after)
+        what = f"{_cap_name(cap)} is reached: going on at {resume:%Y-%m-%d %H:%M:%S} UTC"
+        log.info("%s", what)
+        left = cap.retry_after
+        while left > 0:
+            if self.stop.is_set():
+                raise StopRequested()
+            if self.on_cap:
+                self.on_cap(what, left)
+            step = min(1.0, left)
+            self.sleep(step)
+            left -= step
 
     def _precoro_write_retried(self, unit: WriteUnit, *, recovering: bool) -> dict:
         """The write, sent again after a 5xx or a lost answer (W3): every attempt after one whose
@@ -679,6 +728,15 @@ def _same_record_key(values: dict[str, Any]) -> tuple[str, str] | None:
 def apply_plan(store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, realm_id: str,
                on_result: Callable[[ActionResult, int, int], None] | None = None, retry_failed: bool = False,
                force: bool = False, clock: Callable[[], str] | None = None,
-               stop: threading.Event | None = None) -> ApplyReport:
+               stop: threading.Event | None = None, until_done: bool = False,
+               on_cap: Callable[[str, float], None] | None = None,
+               sleep: Callable[[float], None] = time.sleep) -> ApplyReport:
     return Applier(store, plan, rules, quickbooks, precoro, realm_id=realm_id, on_result=on_result, stop=stop,
-                   retry_failed=retry_failed, force=force, clock=clock).run()
+                   retry_failed=retry_failed, force=force, clock=clock, until_done=until_done, on_cap=on_cap,
+                   sleep=sleep).run()
+
+
+def _cap_name(cap: RateLimited) -> str:
+    if cap.fatal:
+        return f"{SIDE_NAMES.get(cap.service, cap.service)}'s daily limit"
+    return f"{SIDE_NAMES.get(cap.service, cap.service)}'s hourly limit"

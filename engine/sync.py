@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -45,15 +46,17 @@ def utc_now() -> str:
 class SyncSession:
     def __init__(self, rules_path: str | Path = "rules.yaml", state_path: str | Path | None = None, *,
                  env: dict[str, str] | None = None, clock: Callable[[], str] = utc_now,
-                 local_apis: Callable[[Path], Any] | None = None) -> None:
+                 local_apis: Callable[[Path], Any] | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         """`local_apis(state_path)` starts the embedded local APIs when the rules name them (the
-        caller's choice: the CLI starts them in-process with demo data beside the state file)."""
+        caller's choice: the CLI starts them in-process with demo data beside the state file).
+        `sleep` is how an apply waits out a rate cap (tests pass one that moves a fake clock)."""
         self.rules_path = Path(rules_path)
         self.rules: Rules = rules_pkg.load(self.rules_path)
         self.state_path = Path(state_path) if state_path else default_state_path(self.rules_path)
         self.store = Store(self.state_path)
         self.env = env
         self.clock = clock
+        self.sleep = sleep
         self.local_apis = local_apis
         self._connected: Connected | None = None
 
@@ -283,16 +286,21 @@ class SyncSession:
     def apply(self, plan_id: str | None = None, *, on_result: Callable[[ActionResult, int, int], None] | None = None,
               retry_failed: bool = False, force: bool = False, wait: bool = True,
               on_wait: Callable[[Holder | None], None] | None = None,
-              stop: threading.Event | None = None) -> ApplyReport:
+              stop: threading.Event | None = None, until_done: bool = False,
+              on_cap: Callable[[str, float], None] | None = None) -> ApplyReport:
         """Apply a saved plan (the latest sync plan by default), as the only writer of this state
         file (W7): another apply, here or in another process, is waited for (`on_wait` says who
-        holds it) or, with `wait=False`, refused with LockBusy."""
+        holds it) or, with `wait=False`, refused with LockBusy.
+
+        Precoro's hourly cap is waited out (`on_cap(what, seconds left)` counts down); at its daily
+        cap the apply stops and says when it can go on, unless `until_done`: then it waits for that too."""
         wanted = self._plan_id(plan_id)
         with self.writer(f"applying plan {wanted}", wait=wait, on_wait=on_wait):
             plan = self.load_plan(wanted)  # read under the lock: decisions and journal as they are now
             conn = self.connected
             return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
-                              on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock, stop=stop)
+                              on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock, stop=stop,
+                              until_done=until_done, on_cap=on_cap, sleep=self.sleep)
 
     # -- manual mapping (S7) ------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from textual import work
 
+from engine.budgets import duration
 from engine.review import apply_summary, outcome_of
 
 from .dialogs.confirm import ConfirmApply
@@ -94,7 +95,7 @@ class Applying:
                 self._write_pending()
                 report = self.session.apply(plan_id, on_result=on_result if purpose == "plan" else None,
                                             retry_failed=retry_failed, stop=self._apply_stop,
-                                            on_wait=self._writer_busy)
+                                            on_wait=self._writer_busy, on_cap=self._capped)
         except Exception as exc:
             if batch:
                 self.post_message(ActionsApplied(plan_id, list(batch), -1, -1))
@@ -103,6 +104,11 @@ class Applying:
         if batch:
             self.post_message(ActionsApplied(plan_id, list(batch), -1, -1))
         self.post_message(ApplyFinished(plan_id, report, purpose))
+
+    def _capped(self, what: str, seconds_left: float) -> None:
+        """From the apply's worker, about once a second while a rate cap is waited out."""
+        self.call_from_thread(setattr, self, "busy",
+                              f"{what} (in {duration(seconds_left)}; ctrl+q stops between two writes)")
 
     def on_actions_applied(self, message: ActionsApplied) -> None:
         if message.plan_id != self.apply_plan_id:

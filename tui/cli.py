@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="apply even if the plan changes more linked records than rules.yaml's safety allows")
     p.add_argument("--no-wait", action="store_true",
                    help="if another qbsync is applying to this state file, stop at once (exit 1) instead of waiting")
+    p.add_argument("--until-done", action="store_true",
+                   help="at Precoro's daily limit, wait for the next day and go on instead of stopping "
+                        "(its hourly limit is always waited out)")
 
     for section, noun in (("suppliers", "supplier"), ("items", "item")):
         extra = "; list the ones not mapped" if section == "items" else ""
@@ -175,6 +178,7 @@ def start_local_apis(state_path: Path):
 
 
 def _confirm(plan, assume_yes: bool) -> bool:
+    from engine.budgets import apply_cost
     from engine.review import apply_summary
 
     if assume_yes:
@@ -185,8 +189,9 @@ def _confirm(plan, assume_yes: bool) -> bool:
     def side(name: str) -> str:
         ops = summary.records[name]
         return ", ".join(f"{n} {op}" for op, n in sorted(ops.items())) or "nothing"
+    cost = apply_cost(summary.writes("quickbooks"), summary.writes("precoro"))
     prompt = (f"Apply plan {plan.id}: QuickBooks records {side('quickbooks')}; Precoro records {side('precoro')}; "
-              f"{summary.links} links, {summary.unlinks} unlinks. Type 'yes' to apply: ")
+              f"{summary.links} links, {summary.unlinks} unlinks. That is {cost.text()}. Type 'yes' to apply: ")
     if not sys.stdin.isatty():
         print("qbsync: refusing to apply without confirmation; pass --yes to apply non-interactively", file=sys.stderr)
         return False
@@ -197,6 +202,23 @@ def _confirm(plan, assume_yes: bool) -> bool:
         print("\nqbsync: not applied (the answer was not 'yes'); nothing was written", file=sys.stderr)
         return False
     return True
+
+
+class _CapCountdown:
+    """While a rate cap is waited out: a countdown on one line of a terminal's stderr, or, when
+    stderr is a log, a line when the wait begins and one every ten minutes."""
+
+    def __init__(self) -> None:
+        self.said_at: float | None = None
+
+    def __call__(self, what: str, seconds_left: float) -> None:
+        from engine.budgets import duration
+
+        if sys.stderr.isatty():
+            print(f"\rqbsync: {what} (in {duration(seconds_left)})\033[K", end="", file=sys.stderr, flush=True)
+        elif self.said_at is None or self.said_at - seconds_left >= 600:
+            self.said_at = seconds_left
+            print(f"qbsync: {what} (in {duration(seconds_left)})", file=sys.stderr, flush=True)
 
 
 def _waiting(holder) -> None:
@@ -294,7 +316,8 @@ def _apply_and_report(session, plan, args) -> int:
     try:
         report = session.apply(plan.id, retry_failed=getattr(args, "retry_failed", False),
                                force=getattr(args, "force", False), wait=not getattr(args, "no_wait", False),
-                               on_wait=_waiting, stop=stop)
+                               on_wait=_waiting, stop=stop, until_done=getattr(args, "until_done", False),
+                               on_cap=_CapCountdown())
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:

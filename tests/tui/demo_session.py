@@ -225,7 +225,7 @@ class FakeSession:
     # -- apply ---------------------------------------------------------------------------------
 
     def apply(self, plan_id: str | None = None, *, on_result=None, retry_failed: bool = False, force=False, wait=True,
-              on_wait=None, stop=None):
+              on_wait=None, stop=None, until_done=False, on_cap=None):
         plan = self.plans[plan_id or self.latest]
         self.calls.append(("apply", plan.id, retry_failed))
         by_id = {a.id: a for a in plan.actions}

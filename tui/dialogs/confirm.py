@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from engine.budgets import apply_cost
 from engine.plan import Plan
 from engine.review import ApplySummary
 
@@ -81,7 +82,8 @@ class ConfirmApply(ModalScreen[bool]):
                 if notes:
                     yield Static(Text("\n".join(notes), style="italic"), id="confirm-note")
             total = summary.total_writes
-            words = (f"{total:,} remote write{'s' if total != 1 else ''}" if total
+            words = (f"{total:,} remote write{'s' if total != 1 else ''}, "
+                     f"{apply_cost(summary.writes('quickbooks'), summary.writes('precoro')).text()}" if total
                      else "link changes only")
             yield Static(Text(f"Nothing is written until you confirm. This makes {words}.", style="dim"),
                          id="confirm-promise")

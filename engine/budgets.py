@@ -1,0 +1,81 @@
+"""The services' published limits, and what an apply costs under them: said before it starts.
+
+QuickBooks: 500 requests a minute and 40 batch calls a minute per company, 30 operations a batch.
+Precoro (its documents disagree; the strictest reading): 1 request a second, 1,500 an hour, 3,000 a
+day per API user, no batch writes. A first sync of 10,000 records therefore takes Precoro days,
+whatever qbsync does: the operator should know that before typing "yes". Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+QUICKBOOKS_BATCH_SIZE = 30
+QUICKBOOKS_BATCHES_PER_MINUTE = 40
+PRECORO_PER_SECOND = 1
+PRECORO_PER_HOUR = 1500
+PRECORO_PER_DAY = 3000
+
+
+@dataclass(frozen=True)
+class ApplyCost:
+    """The calls an apply makes (at least: a supplier's contacts take a call each), and the least
+    time the services' limits allow for them."""
+
+    quickbooks_calls: int
+    precoro_calls: int
+    seconds: float
+
+    def text(self) -> str:
+        calls = []
+        if self.quickbooks_calls:
+            calls.append(f"{self.quickbooks_calls:,} QuickBooks call{'s' if self.quickbooks_calls != 1 else ''}")
+        if self.precoro_calls:
+            calls.append(f"{self.precoro_calls:,} Precoro call{'s' if self.precoro_calls != 1 else ''}")
+        if not calls:
+            return "no calls"
+        said = f"at least {' and '.join(calls)}"
+        if self.seconds >= 60:
+            said += f"; under the services' limits at least {duration(self.seconds)}"
+            if self.precoro_calls > PRECORO_PER_HOUR:
+                said += (f" (Precoro allows {PRECORO_PER_HOUR:,} calls an hour and {PRECORO_PER_DAY:,} a day: "
+                         "qbsync waits out the hourly limit and stops at the daily one, unless --until-done)")
+        return said
+
+
+def apply_cost(quickbooks_writes: int, precoro_writes: int, precoro_collections: int = 1) -> ApplyCost:
+    """What writing these records costs: QuickBooks in batches, Precoro a call a record plus one
+    read per collection written (the staleness check)."""
+    batches = math.ceil(quickbooks_writes / QUICKBOOKS_BATCH_SIZE)
+    precoro = precoro_writes + (precoro_collections if precoro_writes else 0)
+    return ApplyCost(batches, precoro, quickbooks_seconds(batches) + precoro_seconds(precoro))
+
+
+def quickbooks_seconds(batches: int) -> float:
+    """The least time QuickBooks' 40 batches a minute allow (the first 40 go at once)."""
+    return max(0, batches - QUICKBOOKS_BATCHES_PER_MINUTE) * 60 / QUICKBOOKS_BATCHES_PER_MINUTE
+
+
+def precoro_seconds(calls: int) -> float:
+    """The least time Precoro's limits allow: a call a second, each hour's and each day's calls capped."""
+    if calls <= 0:
+        return 0.0
+    days, rest = divmod(calls - 1, PRECORO_PER_DAY)
+    hours, rest = divmod(rest, PRECORO_PER_HOUR)
+    return days * 86400 + hours * 3600 + (rest + 1) / PRECORO_PER_SECOND
+
+
+def duration(seconds: float) -> str:
+    """3 d 2 h, 2 h 5 min, 12 min, 40 s."""
+    seconds = int(round(seconds))
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min"
+    return f"{seconds} s"

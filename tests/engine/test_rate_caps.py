@@ -1,0 +1,128 @@
+"""Precoro's caps without babysitting (DESIGN "Living within the APIs' limits").
+
+Precoro allows 1,500 calls an hour and 3,000 a day: a first sync of a few thousand records meets
+them. An apply waits out the hourly cap with a countdown and goes on; at the daily cap it stops
+cleanly and says when it can go on, or, with until_done, waits for that too. The local Precoro
+enforces the caps on a clock the test moves: the apply's waiting moves it, so an "hour" passes at once.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine.budgets import apply_cost, duration, precoro_seconds
+from engine.local.http import serve_in_thread
+from engine.local.precoro import PrecoroApp, PrecoroState
+from engine.local.precoro.throttle import Throttle
+
+from conftest import PRECORO_EMAIL, PRECORO_TOKEN
+
+REALM = "8101"
+VENDORS = [f"Capped vendor {n}" for n in range(8)]
+
+
+class FakeClock:
+    """The throttle's clock (and the Date of Precoro's answers); the apply's waits move it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+@pytest.fixture
+def capped(servers, fresh_dir):
+    """A throttled Precoro beside the shared QuickBooks; QuickBooks has 8 vendors Precoro lacks."""
+    clock = FakeClock()
+    throttle = Throttle(per_second=None, per_hour=None, per_day=None, duplicate_get_window_seconds=None, clock=clock)
+    state = PrecoroState()
+    state.add_user(PRECORO_EMAIL, PRECORO_TOKEN)
+    served = serve_in_thread(PrecoroApp(state, throttle=throttle))
+    servers.reset(REALM)
+    for name in VENDORS:
+        servers.quickbooks.insert(REALM, "Vendor", {"DisplayName": name, "CurrencyRef": {"value": "USD"}})
+    workdir = fresh_dir()
+
+    def session():
+        s = servers.session(workdir, REALM)
+        (workdir / "rules.yaml").write_text((workdir / "rules.yaml").read_text().replace(servers.pc.url, served.url))
+        s.reload_rules()
+        s.sleep = clock.sleep
+        return s
+
+    def caps(per_hour=None, per_day=None):
+        throttle.per_hour, throttle.per_day = per_hour, per_day
+        throttle.reset()  # counting starts again, with these limits
+
+    yield session, caps, clock, state
+    served.close()
+
+
+def suppliers(state):
+    total, rows = state.page("suppliers", limit=200)
+    return sorted(row["name"] for row in rows)
+
+
+def test_the_hourly_cap_is_waited_out_with_a_countdown_and_the_apply_goes_on(capped):
+    session, caps, clock, state = capped
+    with session() as s:
+        plan = s.plan(only=["suppliers"])
+        caps(per_hour=4)
+        said = []
+        report = s.apply(plan.id, on_cap=lambda what, left: said.append((what, left)))
+    assert report.ok, report.stopped
+    assert suppliers(state) == sorted(VENDORS)  # every one, once
+    assert said and "Precoro's hourly limit is reached" in said[0][0]
+    assert said[0][1] > said[-1][1]  # counting down
+    assert clock.slept >= 3600  # it waited (on the throttle's clock) rather than failing
+
+
+def test_the_daily_cap_stops_cleanly_says_when_and_until_done_finishes_it(capped):
+    session, caps, clock, state = capped
+    with session() as s:
+        plan = s.plan(only=["suppliers"])
+        caps(per_day=4)
+        first = s.apply(plan.id)
+        assert not first.ok and "Precoro's daily limit is reached; it can go on at" in first.stopped
+        assert first.resume_at is not None and "--until-done" in first.stopped
+        written = suppliers(state)
+        assert 0 < len(written) < len(VENDORS)
+        assert clock.slept == 0  # it did not wait
+
+        again = s.apply(plan.id, until_done=True)
+    assert again.ok, again.stopped
+    assert suppliers(state) == sorted(VENDORS)  # the rest, and nothing twice
+    assert clock.slept >= 3600
+
+
+def test_a_stop_request_ends_the_wait(capped):
+    session, caps, clock, state = capped
+    import threading
+
+    stop = threading.Event()
+    with session() as s:
+        plan = s.plan(only=["suppliers"])
+        caps(per_hour=4)
+        report = s.apply(plan.id, stop=stop, on_cap=lambda what, left: stop.set())
+    assert report.stopped and "stopped at your request" in report.stopped
+    assert clock.slept <= 1
+
+
+def test_what_an_apply_costs_is_said_before_it_starts():
+    small = apply_cost(quickbooks_writes=61, precoro_writes=0)
+    assert small.quickbooks_calls == 3 and small.precoro_calls == 0 and small.text() == "at least 3 QuickBooks calls"
+    first_sync = apply_cost(quickbooks_writes=4000, precoro_writes=4000)
+    assert first_sync.quickbooks_calls == 134 and first_sync.precoro_calls == 4001
+    # 4,001 Precoro calls: a day's 3,000, then the rest the next day.
+    assert precoro_seconds(4001) == 86400 + 1001
+    assert "at least 1 d" in first_sync.text() and "1,500 calls an hour and 3,000 a day" in first_sync.text()
+    assert precoro_seconds(1500) == 1500 and precoro_seconds(1501) == 3601
+    assert duration(3660) == "1 h 1 min" and duration(45) == "45 s"
