@@ -645,26 +645,35 @@ class Applier:
         record_id = str(obj["id"]) if obj else write.record_id
         for list_path, wanted in write.lists.items():
             collection, attribute = list_path.split("[].", 1)
-            known = obj if write.op == "create" and not recovering else None
-            self._sync_sub_resources(f"{path}/{record_id}", collection, attribute, wanted, known)
-        if obj is None or write.lists:
+            # The record as its write answered, when that answer holds the list; else read once.
+            # Never read twice: Precoro refuses an identical GET within a minute.
+            known = obj if obj is not None and collection in obj and not (write.op == "create" and recovering) else None
+            obj = self._sync_sub_resources(f"{path}/{record_id}", collection, attribute, wanted, known)
+        if obj is None:
             obj = self.pc.get(f"{path}/{record_id}")
         return obj
 
-    def _sync_sub_resources(self, path: str, collection: str, attribute: str, wanted: list, known: dict | None) -> None:
-        """Make the sub-resources (contacts) hold exactly `wanted`, in order (S3)."""
-        current_obj = known if known is not None else self.pc.get(path)
-        current = current_obj.get(collection) or []
-        if isinstance(current, dict):
+    def _sync_sub_resources(self, path: str, collection: str, attribute: str, wanted: list, known: dict | None) -> dict:
+        """Make the sub-resources (contacts) hold exactly `wanted`, in order (S3). Returns the record
+        with the list as it now is, built from the answers (not read again)."""
+        record = dict(known) if known is not None else self.pc.get(path)
+        current = record.get(collection) or []
+        wrapped = isinstance(current, dict)
+        if wrapped:
             current = current.get("data") or []
         have = {str(item.get(attribute) or "").strip().casefold(): item for item in current}
         wanted_keys = [str(v).strip().casefold() for v in wanted]
         for key, item in have.items():
             if key not in wanted_keys:
                 self.pc.delete(f"{path}/{collection}/{item['id']}")
+        # As Precoro lists them after this: the ones kept, in their order, then the new ones.
+        now = [item for key, item in have.items() if key in wanted_keys]
         for value, key in zip(wanted, wanted_keys):
             if key not in have:
-                self.pc.create(f"{path}/{collection}", {attribute: value, "name": str(value).split("@")[0]})
+                now.append(self.pc.create(f"{path}/{collection}", {attribute: value, "name": str(value).split("@")[0]})
+                           or {attribute: value})
+        record[collection] = {"data": now} if wrapped else now
+        return record
 
     def _precoro_origin(self, unit: WriteUnit, recent: dict[tuple[str, str], dict]) -> tuple[dict | None, str | None]:
         """W10: a Precoro record this create would duplicate, among those changed since the plan.

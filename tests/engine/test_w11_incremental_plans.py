@@ -202,3 +202,24 @@ def test_w11_a_lost_state_file_reads_everything_and_plans_the_same(servers, sync
     # Without the links it cannot know what is linked: it matches by name again, and finds no create.
     assert not [a for a in plan.actions if a.kind == "create" and a.entity == "supplier"]
     assert latest.id != plan.id
+
+
+def test_w11_an_email_change_reads_the_supplier_at_most_once(servers, synced):
+    """Precoro refuses an identical GET within a minute: an apply must not read one record twice."""
+    robertson = vendor(servers, "Robertson & Associates")
+    servers.quickbooks.update(REALM, "Vendor", {"Id": robertson["Id"], "SyncToken": robertson["SyncToken"],
+                                                "sparse": True, "PrimaryEmailAddr": {"Address": "ap@robertson.example"}})
+    with synced() as session:
+        plan = session.plan()
+        [update] = [a for a in plan.actions if a.kind == "update" and a.name == "Robertson & Associates"]
+        servers.requests()
+        report = session.apply(plan.id)
+        calls = servers.requests()["precoro"]
+        precoro_id = update.precoro_id
+        again = session.plan()
+    assert report.ok or all(r.status != "failed" for r in report.results if r.id == update.id)
+    gets = [r for r in calls if r[0] == "GET" and r[1] == f"/suppliers/{precoro_id}"]
+    assert len(gets) <= 1, gets
+    assert any(r[0] == "POST" and r[1] == f"/suppliers/{precoro_id}/contacts" for r in calls)
+    # What was written is what the next plan reads: nothing more to do for it.
+    assert not [a for a in again.actions if a.precoro_id == precoro_id and a.kind in ("update", "conflict")]
