@@ -22,20 +22,21 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from rules.model import SIDE_NAMES, Rules, other_side
 from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
 
 from .clients.errors import ApiError, DuplicateName, RateLimited, ServerError, StaleObject
-from .clients.quickbooks import BatchOp, quote
+from .clients.quickbooks import BatchOp, BatchOutcome, quote
 from .clients.retry import RetryPolicy
 from .entities import BY_KIND
 from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
 from .plan import Action, Plan, Write
-from .budgets import QUICKBOOKS_BATCH_SIZE
+from .budgets import QUICKBOOKS_BATCH_SIZE, QUICKBOOKS_IN_FLIGHT
 from .records import DELETED_SUFFIX, get_path
 from .store import Store
 from .targets import name_key
@@ -354,11 +355,10 @@ class Applier:
         by_key = {u.key: u for u in units}
         if resend_open:
             # First finish batches a previous run sent without seeing the answer: same body, same request id.
-            for batch in self.store.open_batches(self.plan.id):
-                self._begin_write()
-                keys = json.loads(batch["units"])
-                ops = [BatchOp(**op) for op in json.loads(batch["body"])]
-                self._send_batch(batch["id"], batch["requestid"], ops, [by_key.get(k) for k in keys])
+            self._send_batches(
+                (batch["id"], batch["requestid"], [BatchOp(**op) for op in json.loads(batch["body"])],
+                 [by_key.get(k) for k in json.loads(batch["units"])])
+                for batch in self.store.open_batches(self.plan.id))
         journal = self.store.journal(self.plan.id)
         remaining = [u for u in units if not self._settled(u, journal)]
         # W10: a create another plan sent without seeing the answer (a crash, then a re-plan) may
@@ -371,26 +371,61 @@ class Applier:
                                                       "created it (W10)")
             adopted = {unit.key for unit, _ in found}
             remaining = [u for u in remaining if u.key not in adopted]
-        for start in range(0, len(remaining), QUICKBOOKS_BATCH_SIZE):
-            if self.stop.is_set():
-                raise StopRequested()
-            chunk = remaining[start:start + QUICKBOOKS_BATCH_SIZE]
-            ops = []
-            for index, unit in enumerate(chunk):
-                ops.append(BatchOp(bid=f"b{index}", operation=unit.op, entity=unit.write.collection,
-                                   body=quickbooks_body(unit.write, self._created_id)))
-            batch_id = uuid.uuid4().hex
-            requestid = uuid.uuid4().hex  # <= 36 characters, as batch request ids must be
-            with self.store.transaction():
-                self._begin_write()
-                for unit in chunk:
-                    self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op,
-                                           action_ids=[a.id for a in unit.actions], updated_at=self.clock())
-                self.store.put_batch(batch_id, self.plan.id, requestid, [asdict(op) for op in ops], [u.key for u in chunk])
-            self._send_batch(batch_id, requestid, ops, chunk)
+        self._send_batches(self._new_batch(remaining[start:start + QUICKBOOKS_BATCH_SIZE])
+                           for start in range(0, len(remaining), QUICKBOOKS_BATCH_SIZE))
 
-    def _send_batch(self, batch_id: str, requestid: str, ops: list[BatchOp], units: list[WriteUnit | None]) -> None:
-        outcomes = self.qb.batch(ops, requestid=requestid)
+    def _new_batch(self, chunk: list[WriteUnit]) -> tuple[str, str, list[BatchOp], list[WriteUnit | None]]:
+        """Journal a batch before it is sent, so a crash leaves it open and the next run resends it
+        under the same request id."""
+        ops = [BatchOp(bid=f"b{index}", operation=unit.op, entity=unit.write.collection,
+                       body=quickbooks_body(unit.write, self._created_id)) for index, unit in enumerate(chunk)]
+        batch_id = uuid.uuid4().hex
+        requestid = uuid.uuid4().hex  # <= 36 characters, as batch request ids must be
+        with self.store.transaction():
+            self._begin_write()
+            for unit in chunk:
+                self.store.put_journal(self.plan.id, unit.key, side=unit.side, op=unit.op,
+                                       action_ids=[a.id for a in unit.actions], updated_at=self.clock())
+            self.store.put_batch(batch_id, self.plan.id, requestid, [asdict(op) for op in ops], [u.key for u in chunk])
+        return batch_id, requestid, ops, list(chunk)
+
+    def _send_batches(self, batches: Iterator[tuple[str, str, list[BatchOp], list[WriteUnit | None]]]) -> None:
+        """Up to QUICKBOOKS_IN_FLIGHT batches at once: with real batch latencies (1-3 s) one at a
+        time stays far below the 40 batches a minute QuickBooks allows. Only the HTTP calls run on
+        the pool (the client's Pacer keeps them under the limits); journaling a batch before it goes
+        and recording its answers happen here, on this thread, so the state file has one writer.
+        The batches of one wave never refer to each other's records, so their order does not matter.
+        A stop request or an error ends the sending; what is in flight is still answered and recorded."""
+        failure: BaseException | None = None
+        with ThreadPoolExecutor(QUICKBOOKS_IN_FLIGHT, thread_name_prefix="qbsync-batch") as pool:
+            in_flight: dict[Future, tuple[str, list[BatchOp], list[WriteUnit | None]]] = {}
+            pending = iter(batches)
+            while True:
+                while failure is None and len(in_flight) < QUICKBOOKS_IN_FLIGHT:
+                    if self.stop.is_set():
+                        failure = StopRequested()
+                        break
+                    batch = next(pending, None)
+                    if batch is None:
+                        break
+                    batch_id, requestid, ops, chunk = batch
+                    in_flight[pool.submit(self.qb.batch, ops, requestid=requestid)] = (batch_id, ops, chunk)
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch_id, ops, chunk = in_flight.pop(future)
+                    try:
+                        outcomes = future.result()
+                    except (ApiError, StopRequested) as exc:  # the batch stays open: the next run resends it
+                        failure = failure or exc
+                        continue
+                    self._record_batch(batch_id, ops, chunk, outcomes)
+        if failure is not None:
+            raise failure
+
+    def _record_batch(self, batch_id: str, ops: list[BatchOp], units: list[WriteUnit | None],
+                      outcomes: list[BatchOutcome]) -> None:
         by_bid = {o.bid: o for o in outcomes}
         taken_names: list[WriteUnit] = []
         for op, unit in zip(ops, units):

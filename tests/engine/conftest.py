@@ -40,6 +40,7 @@ class RequestLog:
 
 @dataclass
 class Servers:
+    precoro_credentials = (PRECORO_EMAIL, PRECORO_TOKEN)  # a user tests may add to a Precoro of their own
     quickbooks: QuickBooksState
     precoro: PrecoroState
     qb: ServedApp

@@ -17,7 +17,6 @@ from engine.local.http import serve_in_thread
 from engine.local.precoro import PrecoroApp, PrecoroState
 from engine.local.precoro.throttle import Throttle
 
-from conftest import PRECORO_EMAIL, PRECORO_TOKEN
 
 REALM = "8101"
 VENDORS = [f"Capped vendor {n}" for n in range(8)]
@@ -44,7 +43,7 @@ def capped(servers, fresh_dir):
     clock = FakeClock()
     throttle = Throttle(per_second=None, per_hour=None, per_day=None, duplicate_get_window_seconds=None, clock=clock)
     state = PrecoroState()
-    state.add_user(PRECORO_EMAIL, PRECORO_TOKEN)
+    state.add_user(*servers.precoro_credentials)
     served = serve_in_thread(PrecoroApp(state, throttle=throttle))
     servers.reset(REALM)
     for name in VENDORS:
