@@ -123,8 +123,11 @@ class Counted:
 
 
 def seed(quickbooks: QuickBooksState, precoro: PrecoroState, spec: str, realm: str) -> None:
-    """`scale:N` and `demo`/`empty` as `qbsync local serve`; `precoro-suppliers:W`: W suppliers in Precoro only."""
-    if spec.startswith("precoro-suppliers:"):
+    """`scale:N` and `demo`/`empty` as `qbsync local serve`; `precoro-suppliers:W`: W suppliers in Precoro only;
+    `matched:N`: N suppliers and N items on each side that all match and agree (a first sync only links)."""
+    if spec.startswith("matched:"):
+        demo.seed_scale(quickbooks, precoro, realm, int(spec.split(":", 1)[1]), matched=1.0)
+    elif spec.startswith("precoro-suppliers:"):
         count = int(spec.split(":", 1)[1])
         precoro.bulk_insert("suppliers", demo.scale_suppliers(count))
     else:

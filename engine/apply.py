@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # Precoro writes that met no answer even after their retries, one after another: the service is down.
 UNANSWERED_IN_A_ROW = 3
+# Links and unlinks committed together (they write only the state file).
+LINKS_PER_COMMIT = 500
 
 
 class StopRequested(Exception):
@@ -194,9 +196,7 @@ class Applier:
                 if row.get("created_id"):
                     self._created[action_id] = row["created_id"]
 
-        for action in todo:
-            if action.kind in ("link", "unlink"):
-                self._apply_local(action)
+        self._apply_links([a for a in todo if a.kind in ("link", "unlink")])
         writes = []
         for action in todo:
             if action.kind in ("link", "unlink"):
@@ -321,33 +321,45 @@ class Applier:
 
     # -- links ---------------------------------------------------------------------------------
 
-    def _apply_local(self, action: Action) -> None:
+    def _apply_links(self, actions: list[Action]) -> None:
+        """Links and unlinks touch only the state file, so many share one commit: a commit waits for
+        the disk (a first sync of 100,000 matched records is 200,000 links). Results are told once
+        their commit is done."""
+        for start in range(0, len(actions), LINKS_PER_COMMIT):
+            outcomes = []
+            with self.store.transaction():
+                self._begin_write()
+                for action in actions[start:start + LINKS_PER_COMMIT]:
+                    outcomes.append((action, self._apply_link(action)))
+            for action, refused in outcomes:
+                self._result(action, "refused" if refused else "applied", refused)
+
+    def _apply_link(self, action: Action) -> str:
+        """One link or unlink, inside the caller's transaction; returns why it was refused, or ""."""
         section = BY_KIND[action.entity].section
-        with self.store.transaction():
-            self._begin_write()
-            if action.kind == "link":
-                clash = self.store.link_for(section, self.realm, quickbooks_id=action.quickbooks_id)
-                if clash and clash["precoro_id"] != action.precoro_id:
-                    reason = f"QuickBooks record {action.quickbooks_id} is already linked to Precoro {clash['precoro_id']}"
-                    self.store.put_journal(self.plan.id, f"local:{action.id}", side="local", op="link", state="refused", last_error=reason, updated_at=self.clock())
-                    self._audit(action, "refused", reason)
-                    self._result(action, "refused", reason)
-                    return
-                facts = action.link
-                self.store.put_link(section, self.realm, action.precoro_id, action.quickbooks_id,
-                                    how=facts.how if facts else "matched", since=self.clock(),
-                                    baseline=facts.baseline if facts else {},
-                                    active=facts.active if facts and facts.active else {"precoro": True, "quickbooks": True})
-            else:
-                hold = action.hold
-                self.store.remove_link(section, self.realm, action.precoro_id, hold=hold.reason if hold else None,
-                                       hold_side=hold.side if hold else "precoro",
-                                       hold_quickbooks_id=hold.other_id if hold and hold.side == "precoro" else None,
-                                       since=self.clock())
-            self.store.put_journal(self.plan.id, f"local:{action.id}", side="local", op=action.kind,
-                                   action_ids=[action.id], state="done", updated_at=self.clock())
-            self._audit(action, "applied")
-        self._result(action, "applied")
+        if action.kind == "link":
+            clash = self.store.link_for(section, self.realm, quickbooks_id=action.quickbooks_id)
+            if clash and clash["precoro_id"] != action.precoro_id:
+                reason = f"QuickBooks record {action.quickbooks_id} is already linked to Precoro {clash['precoro_id']}"
+                self.store.put_journal(self.plan.id, f"local:{action.id}", side="local", op="link", state="refused",
+                                       last_error=reason, updated_at=self.clock())
+                self._audit(action, "refused", reason)
+                return reason
+            facts = action.link
+            self.store.put_link(section, self.realm, action.precoro_id, action.quickbooks_id,
+                                how=facts.how if facts else "matched", since=self.clock(),
+                                baseline=facts.baseline if facts else {},
+                                active=facts.active if facts and facts.active else {"precoro": True, "quickbooks": True})
+        else:
+            hold = action.hold
+            self.store.remove_link(section, self.realm, action.precoro_id, hold=hold.reason if hold else None,
+                                   hold_side=hold.side if hold else "precoro",
+                                   hold_quickbooks_id=hold.other_id if hold and hold.side == "precoro" else None,
+                                   since=self.clock())
+        self.store.put_journal(self.plan.id, f"local:{action.id}", side="local", op=action.kind,
+                               action_ids=[action.id], state="done", updated_at=self.clock())
+        self._audit(action, "applied")
+        return ""
 
     # -- QuickBooks ----------------------------------------------------------------------------
 

@@ -197,6 +197,7 @@ class Store:
         if str(path) != ":memory:":
             self.db.enable_wal()
         self._lock = threading.RLock()
+        self._upserts: dict[tuple, str] = {}  # (table, columns, pk) -> its SQL (see _upsert)
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
         # In one immediate transaction: two processes opening a new state file at once must not
@@ -231,6 +232,22 @@ class Store:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def _upsert(self, table: str, row: dict[str, Any], pk: tuple[str, ...]) -> None:
+        """Insert `row`, or update the given columns of the row with the same `pk` (none: insert).
+        sqlite-utils' upsert does this too, but reads the table's schema on every call: the rows an
+        apply writes per record (link, journal, audit) cost most of a large first sync's time."""
+        columns = tuple(row)
+        sql = self._upserts.get((table, columns, pk))
+        if sql is None:
+            names = ", ".join(f"[{c}]" for c in columns)
+            sql = f"insert into [{table}] ({names}) values ({', '.join('?' * len(columns))})"
+            updates = ", ".join(f"[{c}] = excluded.[{c}]" for c in columns if c not in pk)
+            if pk:
+                keys = ", ".join(f"[{c}]" for c in pk)
+                sql += f" on conflict ({keys}) do " + (f"update set {updates}" if updates else "nothing")
+            self._upserts[(table, columns, pk)] = sql
+        self.db.execute(sql, [row[c] for c in columns])
 
     # -- links, baselines, holds ---------------------------------------------------------------
 
@@ -270,11 +287,10 @@ class Store:
             # Linked again (matched or mapped): neither record is held back any more.
             self.db.execute("delete from holds where entity = ? and realm = ? and ((side = 'precoro' and record_id = ?) "
                             "or (side = 'quickbooks' and record_id = ?))", [entity, realm, precoro_id, quickbooks_id])
-            self.db["links"].upsert(
-                {"entity": entity, "realm": realm, "precoro_id": precoro_id, "quickbooks_id": quickbooks_id,
-                 "how": how, "since": since, "baseline": _dumps(baseline), "active": _dumps(active)},
-                pk=("entity", "realm", "precoro_id"),
-            )
+            self._upsert("links", {"entity": entity, "realm": realm, "precoro_id": precoro_id,
+                                   "quickbooks_id": quickbooks_id, "how": how, "since": since,
+                                   "baseline": _dumps(baseline), "active": _dumps(active)},
+                         ("entity", "realm", "precoro_id"))
 
     def update_baseline(self, entity: str, realm: str, precoro_id: str, fields: dict[str, dict[str, Any]],
                         active: dict[str, bool] | None = None) -> None:
@@ -500,7 +516,7 @@ class Store:
         if "action_ids" in row and not isinstance(row["action_ids"], str):
             row["action_ids"] = _dumps(row["action_ids"])
         with self.transaction():
-            self.db["journal"].upsert(row, pk=("plan_id", "unit"))
+            self._upsert("journal", row, ("plan_id", "unit"))
 
     def open_batches(self, plan_id: str) -> list[dict]:
         return list(self.db.query("select * from batches where plan_id = ? and state = 'sent' order by rowid", [plan_id]))
@@ -524,7 +540,7 @@ class Store:
         for key in ("before", "after", "response"):
             if key in row and not isinstance(row[key], str):
                 row[key] = _dumps(row[key])
-        self.db["audit"].insert(row)
+        self._upsert("audit", row, ())
 
     def history(self, *, record: str | None = None, limit: int | None = None) -> list[dict]:
         sql = "select * from audit"

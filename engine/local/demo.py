@@ -185,39 +185,40 @@ def seed_precoro(state: Any, accounts: dict[str, str]) -> None:
 # -- scale ------------------------------------------------------------------------------------------
 
 
-def seed_scale(quickbooks: Any, precoro: Any, realm: str, count: int) -> None:
-    """N suppliers and N items on each side (`qbsync local serve --seed scale:N`), in bulk."""
+def seed_scale(quickbooks: Any, precoro: Any, realm: str, count: int, matched: float = 0.6) -> None:
+    """N suppliers and N items on each side (`qbsync local serve --seed scale:N`), in bulk; the
+    first `matched` share of them match by name and agree on every field, the rest exist on one
+    side only."""
     account = quickbooks.insert(realm, "Account", {"Name": "Cost of Goods Sold", "AccountType": "Cost of Goods Sold"})["Id"]
-    quickbooks.bulk_insert(realm, "Vendor", scale_vendors(count))
-    items = ({**item, "ExpenseAccountRef": {"value": account}} for item in scale_items(count, "quickbooks"))
+    quickbooks.bulk_insert(realm, "Vendor", scale_vendors(count, matched))
+    items = ({**item, "ExpenseAccountRef": {"value": account}} for item in scale_items(count, "quickbooks", matched))
     quickbooks.bulk_insert(realm, "Item", items)
-    precoro.bulk_insert("suppliers", scale_suppliers(count))
-    precoro.bulk_insert("items", scale_items(count, "precoro"))
+    precoro.bulk_insert("suppliers", scale_suppliers(count, matched))
+    precoro.bulk_insert("items", scale_items(count, "precoro", matched))
 
 
-def scale_vendors(count: int) -> Iterator[dict]:
-    """N vendors; with scale_suppliers(N) the first 60% match by name, the rest exist on one side only."""
+def scale_vendors(count: int, matched: float = 0.6) -> Iterator[dict]:
     for i in range(count):
-        yield {"DisplayName": _scale_name(i, "quickbooks", count), "CurrencyRef": {"value": "USD"},
+        yield {"DisplayName": _scale_name(i, "quickbooks", count, matched), "CurrencyRef": {"value": "USD"},
                "PrimaryPhone": {"FreeFormNumber": f"+1 555 {i:07d}"}, "AcctNum": f"AC-{i}"}
 
 
-def scale_suppliers(count: int) -> Iterator[dict]:
+def scale_suppliers(count: int, matched: float = 0.6) -> Iterator[dict]:
     for i in range(count):
-        yield {"name": _scale_name(i, "precoro", count), "currencies": ["USD"], "phone": f"+1 555 {i:07d}",
+        yield {"name": _scale_name(i, "precoro", count, matched), "currencies": ["USD"], "phone": f"+1 555 {i:07d}",
                "accountNumber": f"AC-{i}"}
 
 
-def scale_items(count: int, side: str) -> Iterator[dict]:
+def scale_items(count: int, side: str, matched: float = 0.6) -> Iterator[dict]:
     for i in range(count):
-        name = _scale_name(i, side, count, noun="Part")
+        name = _scale_name(i, side, count, matched, noun="Part")
         if side == "quickbooks":
             yield {"Name": name[:100], "Sku": f"SKU-{i}", "Type": "NonInventory", "PurchaseCost": round(1 + i % 997 * 0.5, 2)}
         else:
             yield {"name": name, "sku": f"SKU-{i}", "price": round(1 + i % 997 * 0.5, 2)}
 
 
-def _scale_name(i: int, side: str, count: int, noun: str = "Supplier") -> str:
-    if i < count * 6 // 10:
+def _scale_name(i: int, side: str, count: int, matched: float, noun: str = "Supplier") -> str:
+    if i < int(count * matched):
         return f"{noun} {i:06d}"
     return f"{noun} {side[0].upper()}{i:06d}"
