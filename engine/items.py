@@ -21,7 +21,7 @@ from rules.transforms import REFERENCE_TRANSFORMS
 
 from .plan import Action, FieldChange, HoldFacts, LinkFacts
 from .records import Record
-from .reconcile import LinkState, Reconciler, SyncState, fit
+from .reconcile import LinkState, Reconciler, SyncState, id_order, fit
 from .references import References
 
 
@@ -35,7 +35,9 @@ class ItemReconciler(Reconciler):
     def __init__(self, spec: Any, rules: ItemRules, precoro: Iterable[Record], quickbooks: Iterable[Record],
                  state: SyncState, **options: Any) -> None:
         super().__init__(spec, rules, precoro, quickbooks, state, **options)
-        self.active_by_name = {_name_key(q.values.get("name")): q for q in self.quickbooks.values() if q.active}
+        everyone = {**self.quickbooks, **self.quiet_names}
+        self.active_by_name = {_name_key(q.values.get("name")): q
+                               for _, q in sorted(everyone.items(), key=id_order) if q.active}
 
     # -- hooks of the shared reconcile -----------------------------------------------------------
 

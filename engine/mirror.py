@@ -26,7 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Container, Iterator, Mapping
 
 from rules.model import Side
 
@@ -242,14 +242,20 @@ class Mirror:
 
     # -- while planning: the records ---------------------------------------------------------------
 
-    def records(self, source: Source, path: str | None = None) -> Iterator[dict]:
+    def by_changes(self, source: Source) -> bool:
+        """Whether this source was read by its changes: its mirror is current and was not rewritten."""
+        return source.key in self._by_changes
+
+    def records(self, source: Source, path: str | None = None, skip: Container[str] = ()) -> Iterator[dict]:
         """Every record of the source: from the mirror when it was read by changes, else read in
-        full (and mirrored as it comes). `path`: the Precoro collection, when it is not `source.path`."""
+        full (and mirrored as it comes). `path`: the Precoro collection, when it is not `source.path`.
+        `skip`: ids not wanted from the mirror (quiet pairs' records)."""
         if source.key not in self._asked:
             self.prepare([source])
         if source.key in self._by_changes:
-            for raw in self.store.mirror_rows(self.realm, source.side, source.section):
-                yield bulk.loads(raw)
+            for rid, raw in self.store.mirror_rows(self.realm, source.side, source.section):
+                if rid not in skip:
+                    yield bulk.loads(raw)
             return
         yield from self._full_read(source, path or source.path)
 

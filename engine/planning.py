@@ -9,14 +9,16 @@ are made here too. Nothing is written anywhere: the session saves the plan.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Container, Iterable
 
 from rules.model import Rules
 
+from . import bulk
 from .documents import plan_documents
 from .entities import ACCOUNTS, ITEMS, EntitySpec
 from .errors import Interrupted
@@ -25,7 +27,7 @@ from .mirror import Mirror, Source
 from .plan import Action, action_id
 from .records import Record
 from .reconcile import EntityPlan, reconcile
-from .references import References
+from .references import REFERENCED_SECTION, References
 from .store import Store
 from .targets import name_key
 
@@ -39,6 +41,19 @@ class Planned:
     actions: list[Action] = field(default_factory=list)
     agreed: list[dict[str, Any]] = field(default_factory=list)  # {"section", "precoro_id", "quickbooks_id", "fields"}
     readback: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    quiet: list[QuietPairs] = field(default_factory=list)
+
+
+@dataclass
+class QuietPairs:
+    """What one entity's planning found of its linked pairs, to remember with the plan: the pairs
+    in agreement (quiet: the next plans need not read them while neither record changes and the
+    context is the same) and the pairs that are not (Precoro ids)."""
+
+    section: str
+    context: str
+    quiet: list[tuple[str, str, bool]]  # (Precoro id, the QuickBooks record's name, active)
+    busy: list[str]
 
 
 def readback(rules: Rules, section: str) -> dict[str, dict[str, Any]]:
@@ -63,6 +78,7 @@ class Planner:
         self.mirror = Mirror(store, realm, quickbooks, precoro, full=full, find_options=self._find_options)
         self._small_lists: dict[str, list[dict]] = {}
         self._item_records: list[Record] | None = None
+        self._quiet: dict[str, QuietPairs] = {}
 
     @cached_property
     def refs(self) -> References:
@@ -93,6 +109,8 @@ class Planner:
             if self.stop is not None and self.stop.is_set():
                 raise Interrupted("planning was stopped; nothing was saved")
             result = self.entity(spec)
+            if spec.section in self._quiet:
+                out.quiet.append(self._quiet.pop(spec.section))
             self.refs.propose(spec.section, result.actions)
             out.actions += result.actions
             out.agreed += [{**entry, "section": spec.section} for entry in result.agreed_baselines]
@@ -101,11 +119,11 @@ class Planner:
 
     def entity(self, spec: EntitySpec) -> EntityPlan:
         rules = self.rules.entity(spec.section)
-        state = self.store.sync_state(spec.section, self.realm)
         if spec.planned == "documents":
+            state = self.store.sync_state(spec.section, self.realm)
             self._say(f"reading Precoro {spec.plural}")
             docs = list(self.mirror.records(Source.of(spec, "precoro")))
-            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts())
+            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {})
         collection = self._collection(spec)
         if spec.custom_field:
             if collection is None:
@@ -113,12 +131,18 @@ class Planner:
                     id=action_id(spec.kind, "blocked", None, None, None), entity=spec.kind, kind="blocked",
                     target=None, name=spec.custom_field,
                     note=f"Precoro has no custom field named {spec.custom_field!r}: create it in Precoro, then plan again")])
-        precoro, quickbooks = self.fetch(spec, rules, collection)
-        if spec is ITEMS:
+        context = self._context(rules)
+        quiet = self._quiet_pairs(spec, context)
+        state = self.store.sync_state(spec.section, self.realm, quiet)
+        precoro, quickbooks = self.fetch(spec, rules, collection, set(quiet), {entry[0] for entry in quiet.values()})
+        if spec is ITEMS and not quiet:
             self._item_records = precoro
-        self.refs.names[spec.section] = {q.id: str(q.values.get("name") or "") for q in quickbooks}
+        # A quiet pair's QuickBooks record is known by its name and activity alone (never merged or written).
+        quiet_names = [Record("quickbooks", spec.kind, qid, "", active, {"name": name})
+                       for qid, name, active in quiet.values()]
+        self.refs.names[spec.section] = {q.id: str(q.values.get("name") or "") for q in (*quickbooks, *quiet_names)}
         self._say(f"planning {spec.plural}")
-        options = {"refs": self.refs, "precoro_collection": collection}
+        options = {"refs": self.refs, "precoro_collection": collection, "quiet_names": quiet_names}
         result = reconcile(spec, rules, precoro, quickbooks, state, **options)
         if spec.shares_names_with:
             # W9: a vendor's name must not be a customer's or an employee's either. They are read
@@ -128,9 +152,30 @@ class Planner:
                 elsewhere = self._names_elsewhere(spec)
                 if written & elsewhere.keys():
                     result = reconcile(spec, rules, precoro, quickbooks, state, names_elsewhere=elsewhere, **options)
+        self._quiet[spec.section] = _quiet_after(spec.section, context, state, result, precoro, quickbooks)
         return result
 
-    def fetch(self, spec: EntitySpec, rules: Any, collection: str) -> tuple[list[Record], list[Record]]:
+    # -- quiet pairs: plans in proportion to what changed (W11) -------------------------------------
+
+    def _context(self, rules: Any) -> str:
+        """What a linked pair is reconciled against besides its two records and its link: the rules,
+        and the links (stored, and proposed by this plan so far) that its reference fields follow."""
+        digest = hashlib.sha256(self.rules.digest.encode())
+        for section in sorted({REFERENCED_SECTION[r.transform] for r in rules.fields if r.transform in REFERENCED_SECTION}):
+            digest.update(bulk.dumps([section, self.refs.to_quickbooks.get(section, {}),
+                                      self.refs.to_precoro.get(section, {}), self.refs.chart_field_id],
+                                     sort_keys=True).encode())
+        return digest.hexdigest()
+
+    def _quiet_pairs(self, spec: EntitySpec, context: str) -> dict[str, tuple[str, str, bool]]:
+        """The linked pairs this plan need not read: found in agreement under the same context by an
+        earlier plan, and unchanged on both sides since (both read by their changes)."""
+        if not all(self.mirror.by_changes(Source.of(spec, side)) for side in ("quickbooks", "precoro")):
+            return {}
+        return self.store.quiet_pairs(spec.section, self.realm, context)
+
+    def fetch(self, spec: EntitySpec, rules: Any, collection: str, skip_precoro: Container[str] = (),
+              skip_quickbooks: Container[str] = ()) -> tuple[list[Record], list[Record]]:
         """Both sides' records of one entity: one paged read per side, inactive records included.
 
         The two sides are read at the same time: each mostly waits on its own service. Either
@@ -151,11 +196,11 @@ class Planner:
                     self.progress(label, len(records), None)
             return records
 
-        precoro_pages = self.mirror.records(Source.of(spec, "precoro"), collection)
+        precoro_pages = self.mirror.records(Source.of(spec, "precoro"), collection, skip=skip_precoro)
+        quickbooks_pages = self.mirror.records(Source.of(spec, "quickbooks"), skip=skip_quickbooks)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fetch") as pool:
             try:
-                quickbooks = pool.submit(read, "quickbooks", self.mirror.records(Source.of(spec, "quickbooks")),
-                                         f"reading QuickBooks {spec.quickbooks} records")
+                quickbooks = pool.submit(read, "quickbooks", quickbooks_pages, f"reading QuickBooks {spec.quickbooks} records")
                 precoro = pool.submit(read, "precoro", precoro_pages, f"reading Precoro {spec.plural}")
                 return precoro.result(), quickbooks.result()
             except BaseException:
@@ -212,6 +257,24 @@ class Planner:
                 inactive = "" if raw.get("Active", True) else " (inactive)"
                 found.setdefault(name_key(name), f"{entity.lower()} {raw['Id']} {shown!r}{inactive}")
         return found
+
+
+def _quiet_after(section: str, context: str, state: Any, result: EntityPlan, precoro: list[Record],
+                 quickbooks: list[Record]) -> QuietPairs:
+    """Which of the linked pairs this plan read are in agreement: both records there, no action about
+    either, no agreement to remember."""
+    touched_p = {a.precoro_id for a in result.actions} | {entry["precoro_id"] for entry in result.agreed_baselines}
+    touched_q = {a.quickbooks_id for a in result.actions}
+    here_p, here_q = {r.id for r in precoro}, {r.id for r in quickbooks}
+    names = {r.id: (r.values.get("name"), r.active) for r in quickbooks}
+    quiet, busy = [], []
+    for precoro_id, link in state.links.items():
+        if (precoro_id in here_p and link.quickbooks_id in here_q
+                and precoro_id not in touched_p and link.quickbooks_id not in touched_q):
+            quiet.append((precoro_id, *names[link.quickbooks_id]))
+        else:
+            busy.append(precoro_id)
+    return QuietPairs(section, context, quiet, busy)
 
 
 def _names_written(actions: Iterable[Action], rules: Any, spec: EntitySpec) -> set[str]:

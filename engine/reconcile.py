@@ -60,6 +60,8 @@ class SyncState:
     links: Mapping[str, LinkState] = field(default_factory=dict)  # by precoro_id
     holds: Mapping[str, Hold] = field(default_factory=dict)  # Precoro records, by precoro_id
     quickbooks_holds: Mapping[str, Hold] = field(default_factory=dict)  # QuickBooks records, by quickbooks_id
+    # Linked pairs known to be in agreement and unchanged (W11): linked, not read, not reconciled.
+    quiet: Mapping[str, str] = field(default_factory=dict)  # precoro_id -> quickbooks_id
 
 
 @dataclass
@@ -179,7 +181,7 @@ class Reconciler:
 
     def __init__(self, spec: Any, rules: EntityRules, precoro: Iterable[Record], quickbooks: Iterable[Record],
                  state: SyncState, *, refs: References | None = None, names_elsewhere: Mapping[str, str] | None = None,
-                 precoro_collection: str | None = None) -> None:
+                 precoro_collection: str | None = None, quiet_names: Iterable[Record] = ()) -> None:
         self.spec = spec  # the entity's EntitySpec: its kind, and where each side keeps it
         self.rules = rules
         self.kind = spec.kind
@@ -188,6 +190,9 @@ class Reconciler:
         self.precoro_collection = precoro_collection or spec.precoro
         self.precoro = {r.id: r for r in precoro}
         self.quickbooks = {r.id: r for r in quickbooks}
+        # The QuickBooks records of quiet pairs, read for their name and activity only: a name a
+        # write must not take (W9), a merge's survivor (I10). Never merged or written.
+        self.quiet_names = {r.id: r for r in quiet_names}
         self.state = state
         self.out = EntityPlan()
         # QuickBooks names this entity shares its namespace with, held by other entities
@@ -289,7 +294,7 @@ class Reconciler:
         """Who else holds `name` in QuickBooks (this plan's earlier creates included), else None."""
         if self._names is None:
             self._names = {}
-            for q in self.quickbooks.values():
+            for _, q in sorted({**self.quickbooks, **self.quiet_names}.items(), key=id_order):  # as a full read has them
                 label = q.values.get("name")
                 if isinstance(label, str):
                     self._names.setdefault(name_key(label), (q.id, f"{self.spec.quickbooks.lower()} {q.id} {label!r}"
@@ -341,8 +346,8 @@ class Reconciler:
 
     def reconcile_links(self) -> tuple[set[str], set[str]]:
         """Every remembered link: gone on one side (W8) or merged as a pair. Returns the linked ids."""
-        linked_p = {link.precoro_id for link in self.state.links.values()}
-        linked_q = {link.quickbooks_id for link in self.state.links.values()}
+        linked_p = {link.precoro_id for link in self.state.links.values()} | self.state.quiet.keys()
+        linked_q = {link.quickbooks_id for link in self.state.links.values()} | set(self.state.quiet.values())
         for link in self.state.links.values():
             p = self.precoro.get(link.precoro_id)
             q = self.quickbooks.get(link.quickbooks_id)
@@ -452,10 +457,10 @@ class Reconciler:
         return not (p.active and q.active)
 
     def match_and_create(self, linked_p: set[str], linked_q: set[str]) -> None:
-        free_p = [r for pid, r in sorted(self.precoro.items(), key=_by_id) if pid not in linked_p and r.active]
+        free_p = [r for pid, r in sorted(self.precoro.items(), key=id_order) if pid not in linked_p and r.active]
         free_p, free_q_ids = self.before_matching(free_p, linked_q)
         linked_q = linked_q | free_q_ids
-        free_q = [r for qid, r in sorted(self.quickbooks.items(), key=_by_id) if qid not in linked_q and r.active]
+        free_q = [r for qid, r in sorted(self.quickbooks.items(), key=id_order) if qid not in linked_q and r.active]
         uses_currency = "currency" in self.rules.match.keys
 
         keys = {id(r): self.match_key(r) for r in (*free_p, *free_q)}  # each computed once
@@ -542,7 +547,7 @@ class Reconciler:
         self.add_action("create", target, p, q, changes=changes, note=note, depends_on=list(depends_on or []))
 
 
-def _by_id(item: tuple[str, Record]) -> tuple[int, str]:
+def id_order(item: tuple[str, Record]) -> tuple[int, str]:
     key = item[0]
     return (int(key), key) if key.isdigit() else (1 << 62, key)
 

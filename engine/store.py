@@ -16,7 +16,7 @@ import threading
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -144,6 +144,22 @@ def m006_mirror(db: sqlite_utils.Database) -> None:
     db["cursors"].drop()  # never used: the mirror's reads replace it
 
 
+@migrations()
+def m011_quiet_pairs(db: sqlite_utils.Database) -> None:
+    # Plans in proportion to what changed (W11): a linked pair found in agreement is remembered as
+    # quiet, with the mirror mark it was found at. While neither of its records changes in the
+    # mirror (a row's changed_mark) and nothing it was reconciled against changes (the section's
+    # context: the rules and the links its references follow), later plans need not read it.
+    db["mirror"].add_column("changed_mark", int, not_null_default=0)
+    db["mirror"].create_index(["realm", "section", "changed_mark"])
+    db["links"].add_column("quiet_mark", int)
+    # What a plan still needs of a quiet pair's QuickBooks record: its name and activity, unchanged
+    # while the pair stays quiet (a name a write must not take, W9; a merge's survivor, I10).
+    db["links"].add_column("quiet_name", str)
+    db["links"].add_column("quiet_active", int)
+    db["quiet_contexts"].create({"realm": str, "section": str, "context": str}, pk=("realm", "section"))
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -151,6 +167,13 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _freeze(v) for k, v in value.items()}
     return value
+
+
+def _frozen_baseline(baseline: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A link's baseline ({field: {side: value}}) as canonical values: _freeze, with the scalars
+    (most values) passed by without a call: every plan reads every link's baseline."""
+    return {name: {side: _freeze(value) if isinstance(value, (list, dict)) else value for side, value in sides.items()}
+            for name, sides in baseline.items()}
 
 
 def _sort_key(record_id: str) -> int:
@@ -251,22 +274,30 @@ class Store:
 
     # -- links, baselines, holds ---------------------------------------------------------------
 
-    def sync_state(self, entity: str, realm: str) -> SyncState:
+    def sync_state(self, entity: str, realm: str, quiet: Mapping[str, tuple[str, str, bool]] | None = None) -> SyncState:
+        """The links, baselines and holds of one entity; `quiet` pairs (quiet_pairs) are known only
+        as linked: their baselines are not read."""
         links = {}
-        for row in self.db.query(
-            "select * from links where entity = ? and realm = ?", [entity, realm]
-        ):
-            links[row["precoro_id"]] = LinkState(
-                precoro_id=row["precoro_id"],
-                quickbooks_id=row["quickbooks_id"],
-                baseline=_freeze(json.loads(row["baseline"] or "{}")),
-                active=json.loads(row["active"] or "{}"),
-                how=row["how"],
-            )
+        loads = bulk.loads
+        quiet = quiet or {}
+        select = "select precoro_id, quickbooks_id, baseline, active, how from links where entity = ? and realm = ?"
+        rows = self.db.execute(select + " and quiet_mark is null", [entity, realm]).fetchall()
+        # Marked quiet, but a record changed since (or another context): read in full too.
+        stale = [pid for (pid,) in self.db.execute("select precoro_id from links where entity = ? and realm = ? "
+                                                   "and quiet_mark is not null", [entity, realm]) if pid not in quiet]
+        for start in range(0, len(stale), 500):
+            chunk = stale[start:start + 500]
+            rows += self.db.execute(select + f" and precoro_id in ({','.join('?' * len(chunk))})",
+                                    [entity, realm, *chunk]).fetchall()
+        for precoro_id, quickbooks_id, baseline, active, how in rows:
+            links[precoro_id] = LinkState(precoro_id=precoro_id, quickbooks_id=quickbooks_id,
+                                          baseline=_frozen_baseline(loads(baseline or "{}")),
+                                          active=loads(active or "{}"), how=how)
         holds: dict[str, dict[str, Hold]] = {"precoro": {}, "quickbooks": {}}
         for row in self.db.query("select * from holds where entity = ? and realm = ?", [entity, realm]):
             holds[row["side"]][row["record_id"]] = Hold(row["record_id"], row["reason"], row["other_id"])
-        return SyncState(links=links, holds=holds["precoro"], quickbooks_holds=holds["quickbooks"])
+        return SyncState(links=links, holds=holds["precoro"], quickbooks_holds=holds["quickbooks"],
+                         quiet={pid: entry[0] for pid, entry in quiet.items()})
 
     def all_links(self, realm: str) -> dict[str, list[tuple[str, str]]]:
         """Every link of one QuickBooks company: section -> [(Precoro id, QuickBooks id)]."""
@@ -289,7 +320,7 @@ class Store:
                             "or (side = 'quickbooks' and record_id = ?))", [entity, realm, precoro_id, quickbooks_id])
             self._upsert("links", {"entity": entity, "realm": realm, "precoro_id": precoro_id,
                                    "quickbooks_id": quickbooks_id, "how": how, "since": since,
-                                   "baseline": _dumps(baseline), "active": _dumps(active)},
+                                   "baseline": _dumps(baseline), "active": _dumps(active), "quiet_mark": None},
                          ("entity", "realm", "precoro_id"))
 
     def update_baseline(self, entity: str, realm: str, precoro_id: str, fields: dict[str, dict[str, Any]],
@@ -308,7 +339,8 @@ class Store:
             if active:
                 current_active.update(active)
             self.db.execute(
-                "update links set baseline = ?, active = ? where entity = ? and realm = ? and precoro_id = ?",
+                "update links set baseline = ?, active = ?, quiet_mark = null where entity = ? and realm = ? "
+                "and precoro_id = ?",
                 [_dumps(baseline), _dumps(current_active), entity, realm, precoro_id],
             )
 
@@ -607,11 +639,11 @@ class Store:
         if not raws:
             return
         with self.transaction():
+            mark = self._mirror_moved(realm)
             self.db.conn.executemany(
-                "insert or replace into mirror (realm, side, section, record_id, sort_key, generation, raw) "
-                "values (?, ?, ?, ?, ?, ?, ?)",
-                ((realm, side, section, rid, _sort_key(rid), generation, raw) for rid, raw in raws))
-            self._mirror_moved(realm)
+                "insert or replace into mirror (realm, side, section, record_id, sort_key, generation, raw, changed_mark) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((realm, side, section, rid, _sort_key(rid), generation, raw, mark) for rid, raw in raws))
 
     def mirror_delete(self, realm: str, side: str, section: str, record_ids: Iterable[str]) -> None:
         record_ids = list(record_ids)
@@ -621,11 +653,14 @@ class Store:
             self.db.conn.executemany(
                 "delete from mirror where realm = ? and side = ? and section = ? and record_id = ?",
                 ((realm, side, section, rid) for rid in record_ids))
+            self._end_quiet(realm, side, section, record_ids)
             self._mirror_moved(realm)
 
-    def _mirror_moved(self, realm: str) -> None:
+    def _mirror_moved(self, realm: str) -> int:
+        """The next mark of this company's mirror, taken (inside the caller's transaction)."""
         self.db.execute("insert into mirror_marks (realm, mark) values (?, 1) "
                         "on conflict (realm) do update set mark = mark + 1", [realm])
+        return self.mirror_mark(realm)
 
     def mirror_mark(self, realm: str) -> int:
         """How often the mirror of this company has changed: a plan made at this mark saw all of it."""
@@ -634,13 +669,15 @@ class Store:
 
     def mirror_prune(self, realm: str, side: str, section: str, generation: str) -> int:
         """After a full read: drop what it did not see (deleted since). Returns how many."""
+        where = "realm = ? and side = ? and section = ? and generation != ?"
         with self.transaction():
-            gone = self.db.execute(
-                "delete from mirror where realm = ? and side = ? and section = ? and generation != ?",
-                [realm, side, section, generation]).rowcount
+            gone = [rid for (rid,) in self.db.execute(f"select record_id from mirror where {where}",
+                                                     [realm, side, section, generation])]
             if gone:
+                self.db.execute(f"delete from mirror where {where}", [realm, side, section, generation])
+                self._end_quiet(realm, side, section, gone)
                 self._mirror_moved(realm)
-            return gone
+            return len(gone)
 
     def mirror_count(self, realm: str, side: str, section: str) -> int:
         return self.db.execute("select count(*) from mirror where realm = ? and side = ? and section = ?",
@@ -659,22 +696,66 @@ class Store:
                 [realm, side, section, *chunk]))
         return found
 
-    def mirror_rows(self, realm: str, side: str, section: str) -> Iterator[str]:
-        """The mirrored records' wire JSON, in id order (as a full read returns them)."""
+    def mirror_rows(self, realm: str, side: str, section: str) -> Iterator[tuple[str, str]]:
+        """The mirrored records' (id, wire JSON), in id order (as a full read returns them)."""
         # Both sides of an entity are read at once, in two threads: each reads through a connection
         # of its own, so that neither waits for the other's whole read.
         own = str(self.path) != ":memory:"
         conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30) if own else self.db.conn
         try:
             cursor = conn.execute(
-                "select raw from mirror where realm = ? and side = ? and section = ? order by sort_key, record_id",
-                [realm, side, section])
+                "select record_id, raw from mirror where realm = ? and side = ? and section = ? "
+                "order by sort_key, record_id", [realm, side, section])
             while rows := cursor.fetchmany(2000):
-                for (raw,) in rows:
-                    yield raw
+                yield from rows
         finally:
             if own:
                 conn.close()
+
+    # -- quiet pairs (W11: plans in proportion to what changed) --------------------------------------
+
+    def quiet_pairs(self, section: str, realm: str, context: str) -> dict[str, tuple[str, str, bool]]:
+        """Linked pairs found in agreement under this same context, neither of whose records has
+        changed in the mirror since: Precoro id -> (QuickBooks id, its name, active). Records deleted
+        from the mirror end their pair's quiet at once (mirror_delete, mirror_prune)."""
+        row = self.db.execute("select context from quiet_contexts where realm = ? and section = ?",
+                              [realm, section]).fetchone()
+        if row is None or row[0] != context:
+            return {}
+        found = {pid: (qid, name, bool(active), mark) for pid, qid, name, active, mark in self.db.execute(
+            "select precoro_id, quickbooks_id, quiet_name, quiet_active, quiet_mark from links "
+            "where entity = ? and realm = ? and quiet_mark is not null", [section, realm])}
+        if not found:
+            return {}
+        # Only the few records changed since the oldest mark are looked at (an index on changed_mark).
+        oldest = min(entry[3] for entry in found.values())
+        changed = {(side, rid): mark for side, rid, mark in self.db.execute(
+            "select side, record_id, changed_mark from mirror where realm = ? and section = ? and changed_mark > ?",
+            [realm, section, oldest])}
+        return {pid: (qid, name, active) for pid, (qid, name, active, mark) in found.items()
+                if changed.get(("precoro", pid), 0) <= mark and changed.get(("quickbooks", qid), 0) <= mark}
+
+    def mark_quiet(self, section: str, realm: str, context: str, quiet: Iterable[tuple[str, str, bool]],
+                   busy: Iterable[str]) -> None:
+        """After planning `section` under `context`: these links ((Precoro id, QuickBooks name,
+        active)) were found in agreement at the mirror's current mark, and these (Precoro ids) were
+        not. Inside the plan's transaction."""
+        with self.transaction():
+            mark = self.mirror_mark(realm)
+            self.db.execute("insert or replace into quiet_contexts (realm, section, context) values (?, ?, ?)",
+                            [realm, section, context])
+            self.db.conn.executemany(
+                "update links set quiet_mark = ?, quiet_name = ?, quiet_active = ? "
+                "where entity = ? and realm = ? and precoro_id = ?",
+                ((mark, name, active, section, realm, pid) for pid, name, active in quiet))
+            self.db.conn.executemany("update links set quiet_mark = null where entity = ? and realm = ? and precoro_id = ?",
+                                     ((section, realm, pid) for pid in busy))
+
+    def _end_quiet(self, realm: str, side: str, section: str, record_ids: Iterable[str]) -> None:
+        """These records left the mirror: their pairs must be reconciled again (W8)."""
+        column = "precoro_id" if side == "precoro" else "quickbooks_id"
+        self.db.conn.executemany(f"update links set quiet_mark = null where entity = ? and realm = ? and {column} = ?",
+                                 ((section, realm, rid) for rid in record_ids))
 
     # -- tokens --------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound,
 from .items import mapping_actions
 from .locks import Holder, LockBusy
 from .plan import Action, HoldFacts, LinkFacts, Plan
-from .planning import Planner, Progress, readback
+from .planning import Planner, Progress, QuietPairs, readback
 from .review import ERROR_OUTCOMES, Outcome, approval_after, carried_decisions, entity_counts
 from .reconcile import SyncState
 from .store import Store
@@ -145,7 +145,7 @@ class SyncSession:
                         rules_digest=self.rules.digest, created_at=self.clock(),
                         entities=tuple(spec.section for spec in specs), readback=planned.readback)
             self._carry_decisions(plan)
-            self._save(plan, planned.agreed, planner.mirror.reads())
+            self._save(plan, planned.agreed, planner.mirror.reads(), planned.quiet)
             return plan
 
     def _plan_still_current(self, specs: list[EntitySpec]) -> Plan | None:
@@ -178,7 +178,8 @@ class SyncSession:
                 action.note = f"{action.note}; failed before: {failure['last_error']}".lstrip("; ")
                 action.approved = False
 
-    def _save(self, plan: Plan, agreed: list[dict[str, Any]] = (), mirror_reads: list[dict] = ()) -> None:
+    def _save(self, plan: Plan, agreed: list[dict[str, Any]] = (), mirror_reads: list[dict] = (),
+              quiet: list[QuietPairs] = ()) -> None:
         # Both sides agreeing is a fact about now, not a change to anyone's books: remember it at
         # once so that a later one-sided edit is not mistaken for a conflict.
         while self.store.plan_state(plan.id) is not None:  # same content within the same second
@@ -188,6 +189,8 @@ class SyncSession:
                 self.store.update_baseline(entry["section"], plan.realm_id, entry["precoro_id"], entry["fields"])
             self.store.save_plan(plan)
             self.store.save_mirror_reads(mirror_reads)  # W11: the cursors move with the plan that used them
+            for found in quiet:
+                self.store.mark_quiet(found.section, plan.realm_id, found.context, found.quiet, found.busy)
 
     def _carry_decisions(self, plan: Plan) -> None:
         """Decisions made on the previous plan survive re-planning when the conflict is unchanged.

@@ -189,9 +189,11 @@ def seed_scale(quickbooks: Any, precoro: Any, realm: str, count: int, matched: f
     """N suppliers and N items on each side (`qbsync local serve --seed scale:N`), in bulk; the
     first `matched` share of them match by name and agree on every field, the rest exist on one
     side only."""
-    account = quickbooks.insert(realm, "Account", {"Name": "Cost of Goods Sold", "AccountType": "Cost of Goods Sold"})["Id"]
+    items = scale_items(count, "quickbooks", matched)
+    if matched < 1:  # all matched: the items agree on every field (Precoro has no chart of accounts to map to)
+        account = quickbooks.insert(realm, "Account", {"Name": "Cost of Goods Sold", "AccountType": "Cost of Goods Sold"})["Id"]
+        items = ({**item, "ExpenseAccountRef": {"value": account}} for item in items)
     quickbooks.bulk_insert(realm, "Vendor", scale_vendors(count, matched))
-    items = ({**item, "ExpenseAccountRef": {"value": account}} for item in scale_items(count, "quickbooks", matched))
     quickbooks.bulk_insert(realm, "Item", items)
     precoro.bulk_insert("suppliers", scale_suppliers(count, matched))
     precoro.bulk_insert("items", scale_items(count, "precoro", matched))
