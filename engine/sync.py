@@ -131,11 +131,12 @@ class SyncSession:
 
         `stop` (set from another thread) ends it within a page read, with Interrupted."""
         specs = self.entities(only)
+        scope = self.scope(specs)
         with self.writer("planning", wait=wait, on_wait=on_wait), rare_gc():
             planner = self.planner(progress, stop, full=full)
             planner.read_changes(specs)
             if planner.mirror.read_by_changes:
-                latest = self._plan_still_current(specs)
+                latest = self._plan_still_current(specs, scope)
                 if latest is not None:
                     self.store.save_mirror_reads(planner.mirror.reads())
                     return latest
@@ -143,16 +144,21 @@ class SyncSession:
             self._mark_failed_before(planned.actions)
             plan = Plan(actions=sorted(planned.actions, key=sort_key), realm_id=self.realm_id,
                         rules_digest=self.rules.digest, created_at=self.clock(),
-                        entities=tuple(spec.section for spec in specs), readback=planned.readback)
+                        entities=tuple(spec.section for spec in specs), readback=planned.readback, scope=scope)
             self._carry_decisions(plan)
             self._save(plan, planned.agreed, planner.mirror.reads())
             return plan
 
-    def _plan_still_current(self, specs: list[EntitySpec]) -> Plan | None:
-        """The latest plan, when planning again could only make it again: made from the same rules,
-        for the same entities, not applied, nothing applied since (W6), and neither company changed
-        since (W11: the mirror, just brought up to date by the changes, has not moved)."""
-        plan_id = self.store.latest_plan_id()
+    def scope(self, specs: list[EntitySpec]) -> str:
+        """A plan's scope: "full" when it covers every entity the rules turn on, else its entities."""
+        sections = [spec.section for spec in specs]
+        return "full" if sections == [spec.section for spec in self.entities()] else ",".join(sections)
+
+    def _plan_still_current(self, specs: list[EntitySpec], scope: str) -> Plan | None:
+        """The latest plan of this scope, when planning again could only make it again: made from the
+        same rules, for the same entities, not applied, nothing applied since (W6), and neither company
+        changed since (W11: the mirror, just brought up to date by the changes, has not moved)."""
+        plan_id = self.store.latest_plan_id(scope=scope)
         row = self.store.plan_row(plan_id) if plan_id else None
         if row is None or row["state"] != "open" or row["realm"] != self.realm_id \
                 or row["rules_digest"] != self.rules.digest or row["base_serial"] != self.store.current_serial() \
@@ -192,9 +198,10 @@ class SyncSession:
     def _carry_decisions(self, plan: Plan) -> None:
         """Decisions made on the previous plan survive re-planning when the conflict is unchanged.
 
-        Only the previous plan's decided or unapproved actions are read: usually none of them.
+        Only the previous plan's (of the same scope) decided or unapproved actions are read: usually
+        none of them.
         """
-        previous_id = self.store.latest_plan_id()
+        previous_id = self.store.latest_plan_id(scope=plan.scope)
         if previous_id is None or previous_id == plan.id:
             return
         current = {a.id: a for a in plan.actions}
@@ -246,7 +253,8 @@ class SyncSession:
             raise PlanNotFound(f"plan {plan_id} has no action {action_id!r}")
         full_id, kind = found
         if kind != "conflict":
-            raise DecisionRefused(f"action {full_id} is a {kind}, not a conflict; only conflicts take a decision")
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise DecisionRefused(f"action {full_id} is {article} {kind}, not a conflict; only conflicts take a decision")
         with self.store.transaction():
             self.store.set_decision(plan_id, full_id, decision)
             if approval_after(decision, False):
@@ -386,7 +394,7 @@ class SyncSession:
 
     def _save_new(self, actions: list[Action], section: str) -> Plan:
         plan = Plan(actions=actions, realm_id=self.realm_id, rules_digest=self.rules.digest,
-                    created_at=self.clock(), entities=(section,), purpose="mapping",
+                    created_at=self.clock(), entities=(section,), purpose="mapping", scope=section,
                     readback={section: readback(self.rules, section)})
         self._save(plan)
         return plan
