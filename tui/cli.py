@@ -27,9 +27,18 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line exits 1 like any other error: its usual 2 would read as
+    "the plan has changes" to a script using `plan --detailed-exitcode`."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def _common_options() -> argparse.ArgumentParser:
     """The options every command takes (argparse's parent parser): where the rules and the state are."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     group = common.add_argument_group("common options")
     group.add_argument("--rules", default="rules.yaml", metavar="PATH", help="the rules file (default: ./rules.yaml)")
     group.add_argument("--state", default=None, metavar="PATH",
@@ -50,7 +59,8 @@ def _positive(text: str) -> int:
 
 PLAN_ID_HELP = ("a plan id, or a prefix of one that fits only it (default: the latest full plan; "
                 "a plan made with --only is named by its id)")
-EXIT_CODES = ("exit codes: 0 success or nothing to do, 1 an error or a failed action, 130 stopped by ctrl+c; "
+EXIT_CODES = ("exit codes: 0 success or nothing to do, 1 an error (a bad command line too) or a failed action, "
+              "130 stopped by ctrl+c; "
               "`plan --detailed-exitcode`: 0 no changes, 2 changes, 3 only blocked or held actions")
 
 
@@ -74,7 +84,7 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qbsync",
         description="Keep Precoro and QuickBooks Online in sync: plan, review, apply.",
         epilog=f"With no command, opens the operator's TUI. Every command takes --rules and --state. {EXIT_CODES}.",
