@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not open the TUI: save what it shows at start as an SVG (for docs and bug reports)")
     p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID",
                    help="with --screenshot: show this plan on the Review screen (" + PLAN_ID_HELP + ")")
-    p.add_argument("--size", default="120x40", metavar="COLSxROWS", type=_size,
+    p.add_argument("--size", metavar="COLSxROWS", type=_size,
                    help="with --screenshot: the terminal size (default 120x40; 80x24 is the smallest supported)")
 
     command(sub, "validate", "check the rules file; print PATH:LINE:COL: problem, one per line (exit 1 if any)")
@@ -679,12 +679,23 @@ def cmd_local(args) -> int:
 
 
 def cmd_tui(args) -> int:
+    if args.screenshot is None and (args.plan_id or args.size):
+        raise_usage = "--plan and --size go with --screenshot FILE.svg"
+        print(f"qbsync tui: error: {raise_usage}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         from tui.app import run_app
     except ImportError:
         print("qbsync: the TUI is not available in this build; see `qbsync --help` for the headless commands",
               file=sys.stderr)
         return EXIT_ERROR
+    if args.screenshot:
+        from tui.screenshot import DEFAULT_SIZE, save_screenshot
+
+        path = save_screenshot(lambda: _session(args), Path(args.rules), Path(args.screenshot), plan_id=args.plan_id,
+                               size=args.size or DEFAULT_SIZE)
+        print(f"Saved {path}")
+        return EXIT_OK
     return run_app(lambda: _session(args), Path(args.rules))
 
 
