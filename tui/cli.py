@@ -234,6 +234,7 @@ def start_local_apis(state_path: Path):
 def _confirm(plan, assume_yes: bool) -> bool:
     from engine.budgets import apply_cost
     from engine.review import apply_summary
+    from tui.render import plural
 
     if assume_yes:
         return True
@@ -245,7 +246,8 @@ def _confirm(plan, assume_yes: bool) -> bool:
         return ", ".join(f"{n} {op}" for op, n in sorted(ops.items())) or "nothing"
     cost = apply_cost(summary.writes("quickbooks"), summary.writes("precoro"))
     prompt = (f"Apply plan {plan.id}: QuickBooks records {side('quickbooks')}; Precoro records {side('precoro')}; "
-              f"{summary.links} links, {summary.unlinks} unlinks. That is {cost.text()}. Type 'yes' to apply: ")
+              f"{plural(summary.links, 'link')}, {plural(summary.unlinks, 'unlink')}. That is {cost.text()}. "
+              "Type 'yes' to apply: ")
     if not sys.stdin.isatty():
         print("qbsync: refusing to apply without confirmation; pass --yes to apply non-interactively", file=sys.stderr)
         return False

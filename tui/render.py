@@ -118,7 +118,7 @@ def plan_text(plan: Plan, limit: int | None) -> str:
             out.append(SECTION_OF.get(entity, entity) + ":")
         out.extend("  " + line for line in action_lines(action))
     if len(shown) < len(plan.actions):
-        out.append(f"... and {len(plan.actions) - len(shown):,} more actions: `qbsync show {plan.id} --all` prints "
+        out.append(f"... and {plural(len(plan.actions) - len(shown), 'more action')}: `qbsync show {plan.id} --all` prints "
                    "them all, `--json` too, and the TUI lists them")
     if plan.actions:
         out.append("")
