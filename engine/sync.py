@@ -220,17 +220,18 @@ class SyncSession:
 
     # -- operator decisions --------------------------------------------------------------------
 
-    def plan_to_review(self, plan_id: str | None = None) -> tuple[Plan | None, dict[str, Outcome]]:
+    def plan_to_review(self) -> tuple[Plan | None, dict[str, Outcome]]:
         """The plan an operator should look at now, with what the last apply did with its actions.
 
         The plan of an apply that did not finish (to finish it); else the latest plan, unless it
         was applied without a failure: that one is history, and what matters is a new plan (None).
-        `plan_id`: that plan instead (an id or a prefix), whatever happened to it.
         """
-        wanted = self._plan_id(plan_id) if plan_id else self._plan_to_review_id()
-        plan = self.store.load_plan(wanted, listed=True) if wanted else None
-        if plan is None:
-            return None, {}
+        wanted = self._plan_to_review_id()
+        return self.plan_with_outcomes(wanted) if wanted else (None, {})
+
+    def plan_with_outcomes(self, plan_id: str) -> tuple[Plan, dict[str, Outcome]]:
+        """A saved plan (an id or a prefix), listed, with what applies did with its actions."""
+        plan = self.store.load_plan(self._plan_id(plan_id), listed=True)
         return plan, {aid: Outcome(status, reason) for aid, (status, reason) in self.store.outcomes(plan.id).items()}
 
     def _plan_to_review_id(self) -> str | None:

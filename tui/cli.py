@@ -276,18 +276,38 @@ def _terminal():
         yield tty
 
 
-class _CapCountdown:
-    """While a rate cap is waited out: a countdown on one line of a terminal's stderr, or, when
-    stderr is a log, a line when the wait begins and one every ten minutes."""
+class _StatusLine:
+    """One line of a terminal's stderr, rewritten in place and rubbed out at the end, so that what
+    follows starts on a clean line; nothing of it when stderr is not a terminal."""
 
     def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        if self.tty:
+            self.shown = True
+            # \033[K clears what a longer earlier text left after this one.
+            print(f"\r{text}\033[K", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+class _CapCountdown:
+    """While a rate cap is waited out: a countdown on the status line of a terminal, or, when
+    stderr is a log, a line when the wait begins and one every ten minutes."""
+
+    def __init__(self, line: _StatusLine) -> None:
+        self.line = line
         self.said_at: float | None = None
 
     def __call__(self, what: str, seconds_left: float) -> None:
         from engine.budgets import duration
 
-        if sys.stderr.isatty():
-            print(f"\rqbsync: {what} (in {duration(seconds_left)})\033[K", end="", file=sys.stderr, flush=True)
+        if self.line.tty:
+            self.line.show(f"qbsync: {what} (in {duration(seconds_left)})")
         elif self.said_at is None or self.said_at - seconds_left >= 600:
             self.said_at = seconds_left
             print(f"qbsync: {what} (in {duration(seconds_left)})", file=sys.stderr, flush=True)
@@ -299,62 +319,40 @@ def _waiting(holder) -> None:
     print(f"qbsync: the state file is in use by {who}; waiting (ctrl+c to give up)", file=sys.stderr, flush=True)
 
 
-class _PlanProgress:
-    """A plan's reading, on one line of a terminal's stderr (`what: done/total`), rubbed out when the
-    plan is printed; nothing when stderr is a log."""
-
-    def __init__(self) -> None:
-        self.shown = False
+class _PlanProgress(_StatusLine):
+    """A plan's reading (`what: done/total`) on the status line of a terminal."""
 
     def __call__(self, what: str, done: int, total: int | None) -> None:
-        if sys.stderr.isatty():
-            self.shown = True
-            # \033[K clears what a longer earlier line left after this one.
-            print(f"\r{what}: {done:,}{f'/{total:,}' if total else ''}\033[K", end="", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.shown:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
+        self.show(f"{what}: {done:,}{f'/{total:,}' if total else ''}")
 
 
 class _ApplyProgress:
-    """An apply's progress on stderr. On a terminal: one line rewritten in place (done/total, rate,
-    time left), which a rate cap's countdown takes over while it is waited out. In a log: a line at
-    every tenth of the way, and the cap waits as _CapCountdown says them."""
+    """An apply's progress on stderr. On a terminal: the status line (done/total, rate, time left),
+    which a rate cap's countdown takes over while it is waited out. In a log: a line at every tenth
+    of the way, and the cap waits as _CapCountdown says them."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.tty = sys.stderr.isatty()
+        self.line = _StatusLine()
+        self.on_cap = _CapCountdown(self.line)
+        self.close = self.line.close
         self.clock = clock
         self.started = clock()
         self.tenths_said = 0
-        self.shown = False
-        self.countdown = _CapCountdown()
 
     def on_result(self, result, done: int, total: int) -> None:
         from engine.budgets import duration
 
         if total <= 0:
             return
-        if self.tty:
-            elapsed = max(self.clock() - self.started, 1e-6)
-            rate = done / elapsed
+        if self.line.tty:
+            rate = done / max(self.clock() - self.started, 1e-6)
             left = f", about {duration((total - done) / rate)} left" if done < total and rate > 0 else ""
-            line = f"applying: {done:,}/{total:,} ({done * 100 // total}%), {rate:,.1f}/s{left}"
-            self.shown = True
-            print(f"\r{line}\033[K", end="", file=sys.stderr, flush=True)
+            self.line.show(f"applying: {done:,}/{total:,} ({done * 100 // total}%), {rate:,.1f}/s{left}")
             return
         tenths = done * 10 // total
         if tenths > self.tenths_said:
             self.tenths_said = tenths
             print(f"qbsync: applied {done:,} of {total:,} actions ({tenths * 10}%)", file=sys.stderr, flush=True)
-
-    def on_cap(self, what: str, seconds_left: float) -> None:
-        self.shown = self.shown or self.tty
-        self.countdown(what, seconds_left)
-
-    def close(self) -> None:
-        if self.shown:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
 def cmd_validate(args) -> int:

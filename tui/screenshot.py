@@ -32,7 +32,7 @@ async def _shoot(session_factory, rules_path: Path, path: Path, plan_id: str | N
         await _settle(pilot)
         if plan_id is not None and app.session is not None:
             with app._engine:  # the lock every reader of the session takes
-                plan, outcomes = app.session.plan_to_review(plan_id)
+                plan, outcomes = app.session.plan_with_outcomes(plan_id)
             app.post_message(PlanLoaded(plan, outcomes, False))
             await _settle(pilot)
             await app.switch_mode("review")
