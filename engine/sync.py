@@ -35,6 +35,9 @@ from .suggest import CandidateIndex
 from .writes import build_units, unit_key
 
 
+NO_FULL_PLAN = "no plan yet: run `qbsync plan` first (a plan made with --only is named by its id)"
+
+
 def default_state_path(rules_path: Path) -> Path:
     return rules_path.resolve().parent / ".qbsync" / "state.db"
 
@@ -215,7 +218,7 @@ class SyncSession:
     def load_plan(self, plan_id: str | None = None) -> Plan:
         plan = self.store.load_plan(plan_id) if plan_id else self.latest_plan()
         if plan is None:
-            raise PlanNotFound(f"no saved plan {plan_id!r}" if plan_id else "no plan yet: run `qbsync plan` first")
+            raise PlanNotFound(f"no saved plan {plan_id!r}" if plan_id else NO_FULL_PLAN)
         return plan
 
     # -- operator decisions --------------------------------------------------------------------
@@ -281,7 +284,7 @@ class SyncSession:
         if plan_id is None:
             found = self.store.latest_plan_id()
             if found is None:
-                raise PlanNotFound("no plan yet: run `qbsync plan` first")
+                raise PlanNotFound(NO_FULL_PLAN)
             return found
         state = self.store.plan_state(plan_id)
         if state is None:

@@ -91,6 +91,13 @@ def test_w6_a_partial_plan_never_becomes_the_latest_plan_of_a_bare_apply_or_deci
     assert report["plan_id"] == full["plan_id"]
 
 
+def test_w6_with_only_a_partial_plan_a_bare_apply_has_no_plan_to_take_and_says_how_to_name_one(workdir):
+    partial = workdir.json("plan", "--only", "suppliers")
+    refused = workdir.run("apply", "--yes")
+    assert refused.returncode == 1 and "a plan made with --only is named by its id" in refused.stderr
+    assert workdir.json("apply", partial["plan_id"], "--yes")["plan_id"] == partial["plan_id"]
+
+
 def test_w3_applying_an_applied_plan_again_says_already_applied_and_writes_nothing(workdir):
     plan = workdir.json("plan")
     first = workdir.run("apply", plan["plan_id"], "--yes")
