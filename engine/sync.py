@@ -315,6 +315,13 @@ class SyncSession:
                               on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock, stop=stop,
                               until_done=until_done, on_cap=on_cap, sleep=self.sleep)
 
+    def already_applied(self, plan: Plan) -> bool:
+        """Whether every action of the plan that an apply would carry out is applied already: running
+        it again would write nothing (an action approved since would still be applied)."""
+        todo = [action.id for action in plan.actions if action.executable]
+        outcomes = self.store.outcomes(plan.id) if todo else {}
+        return bool(todo) and all(outcomes.get(action_id, ("",))[0] == "applied" for action_id in todo)
+
     # -- manual mapping (S7) ------------------------------------------------------------------
 
     def map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:

@@ -468,8 +468,7 @@ def cmd_apply(args) -> int:
 
     with _session(args) as session:
         plan = session.load_plan(args.plan_id)
-        if session.store.plan_state(plan.id) == "applied":
-            # Its every action is already done or was skipped: running it again would only list them again.
+        if session.already_applied(plan):  # running it again would only list the same outcomes again
             if args.json:
                 _print_json({"plan_id": plan.id, "already_applied": True, "results": [], "counts": {},
                              "stopped": None, "resume_at": None})

@@ -100,6 +100,8 @@ def test_w6_with_only_a_partial_plan_a_bare_apply_has_no_plan_to_take_and_says_h
 
 def test_w3_applying_an_applied_plan_again_says_already_applied_and_writes_nothing(workdir):
     plan = workdir.json("plan")
+    held = next(a for a in plan["actions"] if a["kind"] == "create" and a["target"] == "precoro")
+    assert workdir.run("skip", held["id"]).returncode == 0
     first = workdir.run("apply", plan["plan_id"], "--yes")
     assert first.returncode == 0, first.stderr
     # Not a terminal: a line at every tenth of the way, on stderr.
@@ -112,6 +114,12 @@ def test_w3_applying_an_applied_plan_again_says_already_applied_and_writes_nothi
     assert not re.search(r"^applied ", again.stdout, re.M)
     as_json = workdir.json("apply", plan["plan_id"], "--yes")
     assert as_json["already_applied"] is True and as_json["results"] == []
+    # An action approved since is not "already applied": the same plan applies it, and only it.
+    assert workdir.run("approve", held["id"]).returncode == 0
+    later = workdir.json("apply", plan["plan_id"], "--yes")
+    assert not later.get("already_applied")
+    assert {r["id"]: r["status"] for r in later["results"]}[held["id"]] == "applied"
+    assert workdir.json("apply", plan["plan_id"], "--yes")["already_applied"] is True
     status = workdir.json("status")
     assert all(counts["pending"] == 0 and counts["conflicts"] == 0 for counts in status["entities"].values())
 
