@@ -59,7 +59,7 @@ def _positive(text: str) -> int:
 
 PLAN_ID_HELP = ("a plan id, or a prefix of one that fits only it (default: the latest full plan; "
                 "a plan made with --only is named by its id)")
-EXIT_CODES = ("exit codes: 0 success or nothing to do, 1 an error (a bad command line too) or a failed action, "
+EXIT_CODES = ("Exit codes: 0 success or nothing to do, 1 an error (a bad command line too) or a failed action, "
               "130 stopped by ctrl+c; "
               "`plan --detailed-exitcode`: 0 no changes, 2 changes, 3 only blocked or held actions")
 
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="FILE.svg",
                    help="do not open the TUI: save what it shows at start as an SVG (for docs and bug reports)")
     p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID",
-                   help="with --screenshot: show this plan on the Review screen (" + PLAN_ID_HELP + ")")
+                   help="with --screenshot: show this plan (an id, or a prefix of one) on the Review screen")
     p.add_argument("--size", metavar="COLSxROWS", type=_size,
                    help="with --screenshot: the terminal size (default 120x40; 80x24 is the smallest supported)")
 
