@@ -140,7 +140,9 @@ class Applier:
         if self.on_result:
             self.on_result(result, len(self._results), self._total)
 
-    def _audit(self, action: Action, status: str, reason: str = "", response: Any = None) -> None:
+    def _audit(self, action: Action, status: str, reason: str = "", response: Any = None,
+               created: tuple[str, str] | None = None) -> None:
+        """`created`: the (Precoro id, QuickBooks id) pair a create made, so that its row names both."""
         if action.kind == "conflict":
             before = {c.field: {"precoro": c.precoro, "quickbooks": c.quickbooks} for c in action.changes}
             after = {c.field: getattr(c, action.decision) for c in action.changes} if action.write_target else {}
@@ -149,8 +151,9 @@ class Applier:
             after = {c.field: c.after for c in action.changes}
         self.store.add_audit(
             at=self.clock(), who=self.who, plan_id=self.plan.id, action_id=action.id, entity=action.entity,
-            kind=action.kind, target=action.write_target or action.target, precoro_id=action.precoro_id,
-            quickbooks_id=action.quickbooks_id, name=action.name, status=status, reason=reason,
+            kind=action.kind, target=action.write_target or action.target,
+            precoro_id=created[0] if created else action.precoro_id,
+            quickbooks_id=created[1] if created else action.quickbooks_id, name=action.name, status=status, reason=reason,
             before=before, after=after, response=response,
         )
 
@@ -188,8 +191,10 @@ class Applier:
 
     def _run(self) -> ApplyReport:
         journal = self.store.journal(self.plan.id)
+        # What on_result counts to: the actions this run carries out (the rest are reported as
+        # skipped at the end, all at once).
+        self._total = sum(1 for action in self.plan.actions if action.executable)
         todo = self._select(journal)
-        self._total = len(self.plan.actions)
         self.store.set_plan_state(self.plan.id, "applying")
         for row in journal.values():  # what earlier runs of this plan created: placeholders resolve to it
             for action_id in json.loads(row.get("action_ids") or "[]"):
@@ -550,7 +555,7 @@ class Applier:
                                    action_ids=[a.id for a in unit.actions], last_error=adopted or None,
                                    created_id=new_id, updated_at=self.clock())
             for action in unit.actions:
-                self._audit(action, "applied", adopted, response=obj)
+                self._audit(action, "applied", adopted, response=obj, created=(precoro_id, quickbooks_id))
         for action in unit.actions:
             self._created[action.id] = new_id
             self._result(action, "applied", adopted)

@@ -231,6 +231,9 @@ class Plan:
     entities: tuple[str, ...] = ()
     id: str = ""
     purpose: str = "sync"  # "sync" (qbsync plan) or "mapping" (a manual map/unmap)
+    # "full" (every entity the rules turn on), or the entities of a partial plan ("items"): only a
+    # full sync plan is the latest plan that a bare apply, decide or the TUI takes.
+    scope: str = "full"
     base_serial: int = 0  # the state's apply serial when the plan was made (W6), set when it is saved
     mirror_mark: int = 0  # how far the mirror of both companies had changed (W11), set when it is saved
     # How apply reads a written record back into canonical values, per section: field -> paths and
@@ -259,6 +262,11 @@ class Plan:
         raise KeyError(action_id)
 
     @property
+    def partial(self) -> bool:
+        """A sync plan of some entities only (`plan --only`): named by its id, never the latest."""
+        return self.purpose == "sync" and self.scope != "full"
+
+    @property
     def is_empty(self) -> bool:
         return not self.actions
 
@@ -285,6 +293,7 @@ class Plan:
             "rules_digest": self.rules_digest,
             "entities": list(self.entities),
             "purpose": self.purpose,
+            "scope": self.scope,
             "base_serial": self.base_serial,
             "unchanged": self.unchanged,
             "readback": self.readback,

@@ -145,6 +145,14 @@ def m006_mirror(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m008_plan_scope(db: sqlite_utils.Database) -> None:
+    # What a sync plan covers: "full" (every entity the rules turn on) or the entities of a partial
+    # plan (`plan --only items` -> "items"). Only a full plan is "the latest" that a bare `apply`,
+    # `decide` or the TUI takes; a partial one is named by its id, so it never stands in for a full one.
+    db["plans"].add_column("scope", str, not_null_default="full")
+
+
+@migrations()
 def m011_quiet_pairs(db: sqlite_utils.Database) -> None:
     # Plans in proportion to what changed (W11): a linked pair found in agreement is remembered as
     # quiet, with the mirror mark it was found at. While neither of its records changes in the
@@ -378,7 +386,7 @@ class Store:
                 {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
                  "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
                  "purpose": plan.purpose, "base_serial": plan.base_serial, "readback": _dumps(plan.readback),
-                 "mirror_mark": plan.mirror_mark},
+                 "mirror_mark": plan.mirror_mark, "scope": plan.scope},
                 pk="id",
             )
             # Plain executemany: sqlite-utils' insert_all costs seconds per 100,000 actions.
@@ -418,7 +426,8 @@ class Store:
                     actions.append(action)
         plan = Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],
                     created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"],
-                    purpose=row["purpose"], base_serial=row["base_serial"], readback=json.loads(row["readback"]))
+                    purpose=row["purpose"], base_serial=row["base_serial"], readback=json.loads(row["readback"]),
+                    scope=row["scope"])
         return plan
 
     def action(self, plan_id: str, action_id: str) -> Action:
@@ -446,9 +455,10 @@ class Store:
             actions.append(action)
         return actions
 
-    def latest_plan_id(self, purpose: str = "sync") -> str | None:
-        row = self.db.execute("select id from plans where purpose = ? order by created_at desc, rowid desc limit 1",
-                              [purpose]).fetchone()
+    def latest_plan_id(self, purpose: str = "sync", scope: str = "full") -> str | None:
+        """The latest plan of this purpose and scope (by default: the latest full sync plan)."""
+        row = self.db.execute("select id from plans where purpose = ? and scope = ? "
+                              "order by created_at desc, rowid desc limit 1", [purpose, scope]).fetchone()
         return row[0] if row else None
 
     def action_kind(self, plan_id: str, action_id: str) -> tuple[str, str] | None:
@@ -461,7 +471,7 @@ class Store:
 
     def plan_row(self, plan_id: str) -> dict | None:
         rows = list(self.db.query("select id, realm, rules_digest, created_at, entities, state, purpose, base_serial, "
-                                  "mirror_mark from plans where id = ?", [plan_id]))
+                                  "mirror_mark, scope from plans where id = ?", [plan_id]))
         return rows[0] if rows else None
 
     def plan_state(self, plan_id: str) -> str | None:
@@ -589,6 +599,9 @@ class Store:
                 row[key] = json.loads(row[key]) if row.get(key) else None
             rows.append(row)
         return rows
+
+    def audit_count(self) -> int:
+        return self.db.execute("select count(*) from audit").fetchone()[0]
 
     def action_groups(self, plan_id: str) -> dict[tuple[str, str, bool, str], int]:
         """review.action_groups of a saved plan, counted in SQL: (entity, kind, undecided, last

@@ -35,6 +35,9 @@ from .suggest import CandidateIndex
 from .writes import build_units, unit_key
 
 
+NO_FULL_PLAN = "no plan yet: run `qbsync plan` first (a plan made with --only is named by its id)"
+
+
 def default_state_path(rules_path: Path) -> Path:
     return rules_path.resolve().parent / ".qbsync" / "state.db"
 
@@ -131,11 +134,12 @@ class SyncSession:
 
         `stop` (set from another thread) ends it within a page read, with Interrupted."""
         specs = self.entities(only)
+        scope = self.scope(specs)
         with self.writer("planning", wait=wait, on_wait=on_wait), rare_gc():
             planner = self.planner(progress, stop, full=full)
             planner.read_changes(specs)
             if planner.mirror.read_by_changes:
-                latest = self._plan_still_current(specs)
+                latest = self._plan_still_current(specs, scope)
                 if latest is not None:
                     self.store.save_mirror_reads(planner.mirror.reads())
                     return latest
@@ -143,16 +147,21 @@ class SyncSession:
             self._mark_failed_before(planned.actions)
             plan = Plan(actions=sorted(planned.actions, key=sort_key), realm_id=self.realm_id,
                         rules_digest=self.rules.digest, created_at=self.clock(),
-                        entities=tuple(spec.section for spec in specs), readback=planned.readback)
+                        entities=tuple(spec.section for spec in specs), readback=planned.readback, scope=scope)
             self._carry_decisions(plan)
             self._save(plan, planned.agreed, planner.mirror.reads(), planned.quiet)
             return plan
 
-    def _plan_still_current(self, specs: list[EntitySpec]) -> Plan | None:
-        """The latest plan, when planning again could only make it again: made from the same rules,
-        for the same entities, not applied, nothing applied since (W6), and neither company changed
-        since (W11: the mirror, just brought up to date by the changes, has not moved)."""
-        plan_id = self.store.latest_plan_id()
+    def scope(self, specs: list[EntitySpec]) -> str:
+        """A plan's scope: "full" when it covers every entity the rules turn on, else its entities."""
+        sections = [spec.section for spec in specs]
+        return "full" if sections == [spec.section for spec in self.entities()] else ",".join(sections)
+
+    def _plan_still_current(self, specs: list[EntitySpec], scope: str) -> Plan | None:
+        """The latest plan of this scope, when planning again could only make it again: made from the
+        same rules, for the same entities, not applied, nothing applied since (W6), and neither company
+        changed since (W11: the mirror, just brought up to date by the changes, has not moved)."""
+        plan_id = self.store.latest_plan_id(scope=scope)
         row = self.store.plan_row(plan_id) if plan_id else None
         if row is None or row["state"] != "open" or row["realm"] != self.realm_id \
                 or row["rules_digest"] != self.rules.digest or row["base_serial"] != self.store.current_serial() \
@@ -195,9 +204,10 @@ class SyncSession:
     def _carry_decisions(self, plan: Plan) -> None:
         """Decisions made on the previous plan survive re-planning when the conflict is unchanged.
 
-        Only the previous plan's decided or unapproved actions are read: usually none of them.
+        Only the previous plan's (of the same scope) decided or unapproved actions are read: usually
+        none of them.
         """
-        previous_id = self.store.latest_plan_id()
+        previous_id = self.store.latest_plan_id(scope=plan.scope)
         if previous_id is None or previous_id == plan.id:
             return
         current = {a.id: a for a in plan.actions}
@@ -211,7 +221,7 @@ class SyncSession:
     def load_plan(self, plan_id: str | None = None) -> Plan:
         plan = self.store.load_plan(plan_id) if plan_id else self.latest_plan()
         if plan is None:
-            raise PlanNotFound(f"no saved plan {plan_id!r}" if plan_id else "no plan yet: run `qbsync plan` first")
+            raise PlanNotFound(f"no saved plan {plan_id!r}" if plan_id else NO_FULL_PLAN)
         return plan
 
     # -- operator decisions --------------------------------------------------------------------
@@ -223,9 +233,11 @@ class SyncSession:
         was applied without a failure: that one is history, and what matters is a new plan (None).
         """
         wanted = self._plan_to_review_id()
-        plan = self.store.load_plan(wanted, listed=True) if wanted else None
-        if plan is None:
-            return None, {}
+        return self.plan_with_outcomes(wanted) if wanted else (None, {})
+
+    def plan_with_outcomes(self, plan_id: str) -> tuple[Plan, dict[str, Outcome]]:
+        """A saved plan (an id or a prefix), listed, with what applies did with its actions."""
+        plan = self.store.load_plan(self._plan_id(plan_id), listed=True)
         return plan, {aid: Outcome(status, reason) for aid, (status, reason) in self.store.outcomes(plan.id).items()}
 
     def _plan_to_review_id(self) -> str | None:
@@ -249,7 +261,8 @@ class SyncSession:
             raise PlanNotFound(f"plan {plan_id} has no action {action_id!r}")
         full_id, kind = found
         if kind != "conflict":
-            raise DecisionRefused(f"action {full_id} is a {kind}, not a conflict; only conflicts take a decision")
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise DecisionRefused(f"action {full_id} is {article} {kind}, not a conflict; only conflicts take a decision")
         with self.store.transaction():
             self.store.set_decision(plan_id, full_id, decision)
             if approval_after(decision, False):
@@ -274,7 +287,7 @@ class SyncSession:
         if plan_id is None:
             found = self.store.latest_plan_id()
             if found is None:
-                raise PlanNotFound("no plan yet: run `qbsync plan` first")
+                raise PlanNotFound(NO_FULL_PLAN)
             return found
         state = self.store.plan_state(plan_id)
         if state is None:
@@ -304,6 +317,13 @@ class SyncSession:
             return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
                               on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock, stop=stop,
                               until_done=until_done, on_cap=on_cap, sleep=self.sleep)
+
+    def already_applied(self, plan: Plan) -> bool:
+        """Whether every action of the plan that an apply would carry out is applied already: running
+        it again would write nothing (an action approved since would still be applied)."""
+        todo = [action.id for action in plan.actions if action.executable]
+        outcomes = self.store.outcomes(plan.id) if todo else {}
+        return bool(todo) and all(outcomes.get(action_id, ("",))[0] == "applied" for action_id in todo)
 
     # -- manual mapping (S7) ------------------------------------------------------------------
 
@@ -389,7 +409,7 @@ class SyncSession:
 
     def _save_new(self, actions: list[Action], section: str) -> Plan:
         plan = Plan(actions=actions, realm_id=self.realm_id, rules_digest=self.rules.digest,
-                    created_at=self.clock(), entities=(section,), purpose="mapping",
+                    created_at=self.clock(), entities=(section,), purpose="mapping", scope=section,
                     readback={section: readback(self.rules, section)})
         self._save(plan)
         return plan

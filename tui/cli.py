@@ -1,21 +1,24 @@
 """`qbsync`: the command line and composition root. Headless commands never import Textual.
 
-Exit codes scripts can rely on: 0 success / nothing to do, 1 error or a failed action,
-2 `plan` found changes (like `terraform plan -detailed-exitcode`).
+Exit codes scripts can rely on: 0 success / nothing to do, 1 error or a failed action, 130 stopped
+by ctrl+c. `plan --detailed-exitcode` (like Terraform's): 0 no changes, 2 changes, 3 only blocked or
+held actions (nothing apply could write), 1 error.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_ONLY_HELD = 0, 1, 2, 3
 SHOWN_ACTIONS = 200  # how many actions `plan`, `show` and `apply` print before a summary (`--all`: every one)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a ctrl+c
 
@@ -24,60 +27,119 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rules", default="rules.yaml", metavar="PATH", help="the rules file (default: ./rules.yaml)")
-    parser.add_argument("--state", default=None, metavar="PATH",
-                        help="the state file (default: .qbsync/state.db next to the rules file)")
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line exits 1 like any other error: its usual 2 would read as
+    "the plan has changes" to a script using `plan --detailed-exitcode`."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """The options every command takes (argparse's parent parser): where the rules and the state are."""
+    common = _Parser(add_help=False)
+    group = common.add_argument_group("common options")
+    group.add_argument("--rules", default="rules.yaml", metavar="PATH", help="the rules file (default: ./rules.yaml)")
+    group.add_argument("--state", default=None, metavar="PATH",
+                       help="the state file (default: .qbsync/state.db next to the rules file)")
+    return common
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (0 or -1 would silently mean "everything")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
+PLAN_ID_HELP = ("a plan id, or a prefix of one that fits only it (default: the latest full plan; "
+                "a plan made with --only is named by its id)")
+EXIT_CODES = ("Exit codes: 0 success or nothing to do, 1 an error (a bad command line too) or a failed action, "
+              "130 stopped by ctrl+c; "
+              "`plan --detailed-exitcode`: 0 no changes, 2 changes, 3 only blocked or held actions")
+
+
+def _size(text: str) -> tuple[int, int]:
+    """An argparse type: a terminal size written COLSxROWS, at least 80x24."""
+    cols, _, rows = text.lower().partition("x")
+    if not (cols.isdigit() and rows.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not COLSxROWS (like 120x40)")
+    if int(cols) < 80 or int(rows) < 24:
+        raise argparse.ArgumentTypeError(f"{text} is smaller than 80x24, the smallest size qbsync supports")
+    return int(cols), int(rows)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qbsync")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qbsync",
         description="Keep Precoro and QuickBooks Online in sync: plan, review, apply.",
-        epilog="With no command, opens the operator's TUI. Exit codes: 0 ok/nothing to do, 1 error, 2 plan has changes.",
+        epilog=f"With no command, opens the operator's TUI. Every command takes --rules and --state. {EXIT_CODES}.",
     )
+    parser.add_argument("--version", action="version", version=f"qbsync {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = _common_options()
 
-    p = sub.add_parser("tui", help="open the operator's TUI (the default)")
-    _common(p)
+    def command(subparsers, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
+        return subparsers.add_parser(name, help=help, description=help, parents=[common], **kwargs)
 
-    p = sub.add_parser("validate", help="check rules.yaml; print PATH:LINE:COL: message per problem")
-    p.add_argument("--rules", default="rules.yaml", metavar="PATH")
+    p = command(sub, "tui", "open the operator's TUI (the default)")
+    p.add_argument("--screenshot", metavar="FILE.svg",
+                   help="do not open the TUI: save what it shows at start as an SVG (for docs and bug reports)")
+    p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID",
+                   help="with --screenshot: show this plan (an id, or a prefix of one) on the Review screen")
+    p.add_argument("--size", metavar="COLSxROWS", type=_size,
+                   help="with --screenshot: the terminal size (default 120x40; 80x24 is the smallest supported)")
 
-    p = sub.add_parser("plan", help="read what changed on both sides and save a plan (changes nothing)")
-    _common(p)
+    command(sub, "validate", "check the rules file; print PATH:LINE:COL: problem, one per line (exit 1 if any)")
+
+    p = command(sub, "plan", "read what changed on both sides and save a plan (changes nothing)")
     p.add_argument("--only", metavar="ENTITIES",
                    help="comma-separated: chart_of_accounts, classes, locations, taxes, terms, suppliers, items, "
-                        "invoices, purchase_orders (default: every one rules.yaml turns on)")
+                        "invoices, purchase_orders (default: every one rules.yaml turns on). Such a partial plan "
+                        "never becomes the latest plan: apply it by its id")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
     p.add_argument("--no-wait", action="store_true",
                    help="if another qbsync is planning or applying on this state file, stop at once (exit 1)")
     p.add_argument("--full", action="store_true",
                    help="read every record of both companies, not only what changed since the last plan")
+    p.add_argument("--detailed-exitcode", action="store_true",
+                   help="exit 0 when there is nothing to do, 2 when the plan has changes, 3 when it has only blocked "
+                        "or held actions (nothing apply could write), 1 on an error")
 
-    p = sub.add_parser("show", help="show a saved plan (the latest by default)")
-    _common(p)
-    p.add_argument("plan_id", nargs="?", metavar="PLAN_ID", help="a plan id or a prefix of one (default: the latest)")
+    p = command(sub, "show", "show a saved plan (the latest by default)")
+    p.add_argument("plan_id", nargs="?", metavar="PLAN_ID", help=PLAN_ID_HELP)
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 0, 2 or 3 as `plan --detailed-exitcode`")
 
-    p = sub.add_parser("decide", help="decide a conflict: take Precoro's or QuickBooks' value, or skip")
-    _common(p)
-    p.add_argument("action_id", metavar="ACTION_ID")
+    p = command(sub, "decide", "decide a conflict: take Precoro's or QuickBooks' value, or skip")
+    p.add_argument("action_id", metavar="ACTION_ID", help="the conflict's id (`id=` in the plan), or a prefix of it")
     p.add_argument("decision", choices=["precoro", "quickbooks", "skip"])
-    p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help="the plan (default: the latest)")
+    p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help=PLAN_ID_HELP)
 
     for name, verb in (("approve", "approve actions of a plan: they are applied"),
                        ("skip", "skip actions of a plan: they are not applied (approve undoes it)")):
-        p = sub.add_parser(name, help=verb)
-        _common(p)
+        p = command(sub, name, verb)
         p.add_argument("action_ids", nargs="+", metavar="ACTION_ID", help="an action id, or a prefix of one that fits only it")
-        p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help="the plan (default: the latest)")
+        p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help=PLAN_ID_HELP)
 
-    p = sub.add_parser("apply", help="apply a saved plan (the latest by default)")
-    _common(p)
-    p.add_argument("plan_id", nargs="?", metavar="PLAN_ID")
+    p = command(sub, "apply", "apply a saved plan (the latest by default); progress goes to stderr")
+    p.add_argument("plan_id", nargs="?", metavar="PLAN_ID", help=PLAN_ID_HELP)
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--json", action="store_true", help='print {"results": [...]} as JSON')
     p.add_argument("--retry-failed", action="store_true", help="try actions that failed in an earlier run again")
@@ -93,40 +155,35 @@ def build_parser() -> argparse.ArgumentParser:
         extra = "; list the ones not mapped" if section == "items" else ""
         p = sub.add_parser(section, help=f"map or unmap {noun}s by hand{extra}")
         ssub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
-        m = ssub.add_parser("map", help=f"link a Precoro {noun} to a QuickBooks record (shown as a plan first)")
-        _common(m)
+        m = command(ssub, "map", f"link a Precoro {noun} to a QuickBooks record (shown as a plan first)")
         m.add_argument("precoro_id", metavar="PRECORO_ID")
         m.add_argument("quickbooks_id", metavar="QUICKBOOKS_ID")
         m.add_argument("--yes", action="store_true", help="apply without asking")
         m.add_argument("--no-wait", action="store_true", help="do not wait for another qbsync that is applying")
         m.add_argument("--json", action="store_true")
-        u = ssub.add_parser("unmap", help=f"unlink a Precoro {noun} (shown as a plan first)")
-        _common(u)
+        u = command(ssub, "unmap", f"unlink a Precoro {noun} (shown as a plan first)")
         u.add_argument("precoro_id", metavar="PRECORO_ID")
         u.add_argument("--yes", action="store_true", help="apply without asking")
         u.add_argument("--no-wait", action="store_true", help="do not wait for another qbsync that is applying")
         u.add_argument("--json", action="store_true")
         if section == "items":
-            n = ssub.add_parser("unmapped", help="the Not-mapped list: unlinked Precoro items with QuickBooks candidates")
-            _common(n)
-            n.add_argument("--limit", type=int, default=5, help="candidates per item (default 5)")
+            n = command(ssub, "unmapped", "the Not-mapped list: unlinked Precoro items with QuickBooks candidates")
+            n.add_argument("--limit", type=_positive, default=5, metavar="N", help="candidates per item (default 5)")
             n.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("history", help="list applied actions (the audit)")
-    _common(p)
-    p.add_argument("--record", metavar="ID_OR_NAME", help="only this record (Precoro id, QuickBooks id or name)")
-    p.add_argument("--limit", type=int, default=None)
+    p = command(sub, "history", "list applied actions (the audit)")
+    p.add_argument("--record", metavar="ID_OR_NAME",
+                   help="only this record: its Precoro or QuickBooks id, or a part of its name (any case)")
+    p.add_argument("--limit", type=_positive, default=None, metavar="N", help="the N latest entries (default: all)")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("status", help="connections, counts and the latest plan")
-    _common(p)
+    p = command(sub, "status", "connections, counts and the latest plan")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("connect", help="connect QuickBooks (OAuth 2.0) or Precoro (API key); secrets go to the state file only")
     csub = p.add_subparsers(dest="service", metavar="SERVICE", required=True)
-    c = csub.add_parser("quickbooks", help="authorize a QuickBooks company: open the printed URL anywhere, paste back "
+    c = command(csub, "quickbooks", "authorize a QuickBooks company: open the printed URL anywhere, paste back "
                         "the URL the browser ends on (works over SSH)")
-    _common(c)
     c.add_argument("--environment", choices=["sandbox", "production", "local"],
                    help="default: connections.quickbooks.environment of the rules")
     c.add_argument("--redirect-uri", metavar="URL",
@@ -136,18 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--listen-timeout", type=float, default=300.0, metavar="SECONDS", help=argparse.SUPPRESS)
     c.add_argument("--authorize-url", metavar="URL", help="the authorization endpoint, when not the environment's (tests)")
     c.add_argument("--token-url", metavar="URL", help="the token endpoint, when not the environment's (tests)")
-    c = csub.add_parser("precoro", help="store a Precoro email and API token, checked against Precoro first")
-    _common(c)
+    c = command(csub, "precoro", "store a Precoro email and API token, checked against Precoro first")
     c.add_argument("--environment", choices=["com", "us", "local"],
                    help="api.precoro.com or api.precoro.us (default: connections.precoro.environment of the rules)")
 
     p = sub.add_parser("disconnect", help="revoke and forget stored credentials; links and history are kept")
     dsub = p.add_subparsers(dest="service", metavar="SERVICE", required=True)
-    d = dsub.add_parser("quickbooks", help="revoke the QuickBooks grant and delete the stored tokens")
-    _common(d)
+    d = command(dsub, "quickbooks", "revoke the QuickBooks grant and delete the stored tokens")
     d.add_argument("--forget-only", action="store_true", help="delete the stored tokens without revoking them")
-    d = dsub.add_parser("precoro", help="forget the stored Precoro key (disable it in Precoro too)")
-    _common(d)
+    d = command(dsub, "precoro", "forget the stored Precoro key (disable it in Precoro too)")
 
     p = sub.add_parser("local", help="the local QuickBooks and Precoro APIs")
     lsub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
@@ -180,6 +234,7 @@ def start_local_apis(state_path: Path):
 def _confirm(plan, assume_yes: bool) -> bool:
     from engine.budgets import apply_cost
     from engine.review import apply_summary
+    from tui.render import plural
 
     if assume_yes:
         return True
@@ -191,31 +246,68 @@ def _confirm(plan, assume_yes: bool) -> bool:
         return ", ".join(f"{n} {op}" for op, n in sorted(ops.items())) or "nothing"
     cost = apply_cost(summary.writes("quickbooks"), summary.writes("precoro"))
     prompt = (f"Apply plan {plan.id}: QuickBooks records {side('quickbooks')}; Precoro records {side('precoro')}; "
-              f"{summary.links} links, {summary.unlinks} unlinks. That is {cost.text()}. Type 'yes' to apply: ")
+              f"{plural(summary.links, 'link')}, {plural(summary.unlinks, 'unlink')}. That is {cost.text()}. "
+              "Type 'yes' to apply: ")
     if not sys.stdin.isatty():
         print("qbsync: refusing to apply without confirmation; pass --yes to apply non-interactively", file=sys.stderr)
         return False
-    # The question goes to stderr, so that `qbsync apply > log` still asks where the operator sees it.
-    print(prompt, end="", file=sys.stderr, flush=True)
-    answer = sys.stdin.readline()  # "" at ctrl+d: no answer is a no
-    if answer.strip().lower() != "yes":
-        print("\nqbsync: not applied (the answer was not 'yes'); nothing was written", file=sys.stderr)
-        return False
+    with _terminal() as terminal:
+        print(prompt, end="", file=terminal, flush=True)
+        answer = sys.stdin.readline()  # "" at ctrl+d: no answer is a no
+        if answer.strip().lower() != "yes":
+            print("\nqbsync: not applied (the answer was not 'yes'); nothing was written", file=terminal, flush=True)
+            return False
     return True
 
 
-class _CapCountdown:
-    """While a rate cap is waited out: a countdown on one line of a terminal's stderr, or, when
-    stderr is a log, a line when the wait begins and one every ten minutes."""
+@contextlib.contextmanager
+def _terminal():
+    """Where a question to the operator goes: never stdout (`qbsync apply > log` must still ask
+    where it is seen); stderr when it is a terminal, else the terminal itself (`> log 2>&1`)."""
+    if sys.stderr.isatty():
+        yield sys.stderr
+        return
+    try:
+        tty = open("/dev/tty", "w")
+    except OSError:  # no controlling terminal (cron, a container): stderr is all there is
+        yield sys.stderr
+        return
+    with tty:
+        yield tty
+
+
+class _StatusLine:
+    """One line of a terminal's stderr, rewritten in place and rubbed out at the end, so that what
+    follows starts on a clean line; nothing of it when stderr is not a terminal."""
 
     def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        if self.tty:
+            self.shown = True
+            # \033[K clears what a longer earlier text left after this one.
+            print(f"\r{text}\033[K", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+class _CapCountdown:
+    """While a rate cap is waited out: a countdown on the status line of a terminal, or, when
+    stderr is a log, a line when the wait begins and one every ten minutes."""
+
+    def __init__(self, line: _StatusLine) -> None:
+        self.line = line
         self.said_at: float | None = None
 
     def __call__(self, what: str, seconds_left: float) -> None:
         from engine.budgets import duration
 
-        if sys.stderr.isatty():
-            print(f"\rqbsync: {what} (in {duration(seconds_left)})\033[K", end="", file=sys.stderr, flush=True)
+        if self.line.tty:
+            self.line.show(f"qbsync: {what} (in {duration(seconds_left)})")
         elif self.said_at is None or self.said_at - seconds_left >= 600:
             self.said_at = seconds_left
             print(f"qbsync: {what} (in {duration(seconds_left)})", file=sys.stderr, flush=True)
@@ -227,9 +319,40 @@ def _waiting(holder) -> None:
     print(f"qbsync: the state file is in use by {who}; waiting (ctrl+c to give up)", file=sys.stderr, flush=True)
 
 
-def _progress(what: str, done: int, total: int | None) -> None:
-    if sys.stderr.isatty():
-        print(f"\r{what}: {done}{'/' + str(total) if total else ''}   ", end="", file=sys.stderr, flush=True)
+class _PlanProgress(_StatusLine):
+    """A plan's reading (`what: done/total`) on the status line of a terminal."""
+
+    def __call__(self, what: str, done: int, total: int | None) -> None:
+        self.show(f"{what}: {done:,}{f'/{total:,}' if total else ''}")
+
+
+class _ApplyProgress:
+    """An apply's progress on stderr. On a terminal: the status line (done/total, rate, time left),
+    which a rate cap's countdown takes over while it is waited out. In a log: a line at every tenth
+    of the way, and the cap waits as _CapCountdown says them."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.line = _StatusLine()
+        self.on_cap = _CapCountdown(self.line)
+        self.close = self.line.close
+        self.clock = clock
+        self.started = clock()
+        self.tenths_said = 0
+
+    def on_result(self, result, done: int, total: int) -> None:
+        from engine.budgets import duration
+
+        if total <= 0:
+            return
+        if self.line.tty:
+            rate = done / max(self.clock() - self.started, 1e-6)
+            left = f", about {duration((total - done) / rate)} left" if done < total and rate > 0 else ""
+            self.line.show(f"applying: {done:,}/{total:,} ({done * 100 // total}%), {rate:,.1f}/s{left}")
+            return
+        tenths = done * 10 // total
+        if tenths > self.tenths_said:
+            self.tenths_said = tenths
+            print(f"qbsync: applied {done:,} of {total:,} actions ({tenths * 10}%)", file=sys.stderr, flush=True)
 
 
 def cmd_validate(args) -> int:
@@ -254,20 +377,29 @@ def cmd_plan(args) -> int:
     from tui import render
 
     only = [s.strip() for s in args.only.split(",")] if args.only else None
-    with _session(args) as session:
-        plan = session.plan(only=only, progress=None if args.json else _progress, wait=not args.no_wait,
-                            on_wait=_waiting, full=args.full)
-    if sys.stderr.isatty() and not args.json:
-        print("\r", end="", file=sys.stderr)
+    progress = None if args.json else _PlanProgress()
+    try:
+        with _session(args) as session:
+            plan = session.plan(only=only, progress=progress, wait=not args.no_wait, on_wait=_waiting, full=args.full)
+    finally:
+        if progress is not None:
+            progress.close()
     if args.json:
         _print_json(render.plan_json(plan))
     else:
         print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS))
-    return EXIT_CHANGES if _has_changes(plan) else EXIT_OK
+    return _plan_exit(plan, args.detailed_exitcode)
 
 
-def _has_changes(plan) -> bool:
-    return any(a.kind != "blocked" for a in plan.actions)
+def _plan_exit(plan, detailed: bool) -> int:
+    """0 on success; with --detailed-exitcode, what the plan comes to: 0 nothing to do, 2 something
+    to apply or decide, 3 only blocked actions or ones held back from the apply (not approved: skipped,
+    or a write that failed before, W9), which need a fix in the data or the operator's approval."""
+    if not detailed or not plan.actions:
+        return EXIT_OK
+    if any(a.executable or a.needs_decision or a.kind == "ambiguous" for a in plan.actions):
+        return EXIT_CHANGES
+    return EXIT_ONLY_HELD
 
 
 def cmd_show(args) -> int:
@@ -279,7 +411,7 @@ def cmd_show(args) -> int:
         _print_json(render.plan_json(plan))
     else:
         print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS))
-    return EXIT_CHANGES if _has_changes(plan) else EXIT_OK
+    return _plan_exit(plan, args.detailed_exitcode)
 
 
 def cmd_decide(args) -> int:
@@ -313,12 +445,14 @@ def _apply_and_report(session, plan, args) -> int:
         print("\nqbsync: stopping after the current write (ctrl+c again to stop at once)", file=sys.stderr, flush=True)
 
     previous = signal.signal(signal.SIGINT, first_ctrl_c)
+    progress = _ApplyProgress()
     try:
         report = session.apply(plan.id, retry_failed=getattr(args, "retry_failed", False),
                                force=getattr(args, "force", False), wait=not getattr(args, "no_wait", False),
                                on_wait=_waiting, stop=stop, until_done=getattr(args, "until_done", False),
-                               on_cap=_CapCountdown())
+                               on_result=progress.on_result, on_cap=progress.on_cap)
     finally:
+        progress.close()
         signal.signal(signal.SIGINT, previous)
     if args.json:
         _print_json(report.to_json())
@@ -334,6 +468,14 @@ def cmd_apply(args) -> int:
 
     with _session(args) as session:
         plan = session.load_plan(args.plan_id)
+        if session.already_applied(plan):  # running it again would only list the same outcomes again
+            if args.json:
+                _print_json({"plan_id": plan.id, "already_applied": True, "results": [], "counts": {},
+                             "stopped": None, "resume_at": None})
+            else:
+                print(f"Plan {plan.id} was already applied; nothing to do. `qbsync history` shows what it wrote; "
+                      "`qbsync plan` makes a new plan.")
+            return EXIT_OK
         if not args.json:
             print(render.plan_text(plan, SHOWN_ACTIONS))
             print()
@@ -378,10 +520,11 @@ def cmd_history(args) -> int:
 
     with _session(args) as session:
         rows = session.history(record=args.record, limit=args.limit)
+        total = session.store.audit_count() if args.record and not rows else 0
     if args.json:
         _print_json({"history": rows})
     else:
-        print(render.history_text(rows))
+        print(render.history_text(rows, args.record, total))
     return EXIT_OK
 
 
@@ -535,12 +678,23 @@ def cmd_local(args) -> int:
 
 
 def cmd_tui(args) -> int:
+    if args.screenshot is None and (args.plan_id or args.size):
+        raise_usage = "--plan and --size go with --screenshot FILE.svg"
+        print(f"qbsync tui: error: {raise_usage}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         from tui.app import run_app
     except ImportError:
         print("qbsync: the TUI is not available in this build; see `qbsync --help` for the headless commands",
               file=sys.stderr)
         return EXIT_ERROR
+    if args.screenshot:
+        from tui.screenshot import DEFAULT_SIZE, save_screenshot
+
+        path = save_screenshot(lambda: _session(args), Path(args.rules), Path(args.screenshot), plan_id=args.plan_id,
+                               size=args.size or DEFAULT_SIZE)
+        print(f"Saved {path}")
+        return EXIT_OK
     return run_app(lambda: _session(args), Path(args.rules))
 
 
@@ -555,7 +709,7 @@ COMMANDS = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not any(arg in COMMANDS for arg in argv) and not {"-h", "--help"} & set(argv):
+    if not any(arg in COMMANDS for arg in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv = ["tui", *argv]  # `qbsync` and `qbsync --rules X` open the TUI
     args = parser.parse_args(argv)
     try:

@@ -14,6 +14,12 @@ SIDE = {**SIDE_NAMES, None: "qbsync"}
 SYMBOL = {"create": "+", "update": "~", "deactivate": "-", "reactivate": "^", "link": "=", "unlink": "/",
           "conflict": "!", "ambiguous": "?", "blocked": "x"}
 SECTION_OF = {spec.kind: spec.plural for spec in ENTITIES}
+LABEL_OF = {spec.section: spec.plural for spec in ENTITIES}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """"1 field", "2 fields", "1,000 fields" (`many` for the irregular ones)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def show(value: Any) -> str:
@@ -21,6 +27,10 @@ def show(value: Any) -> str:
         return "(empty)"
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if value and set(value) <= set(SIDE_NAMES):  # both sides' values, as a conflict records them
+            return " | ".join(f"{SIDE_NAMES[side]} {show(v)}" for side, v in value.items())
+        return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
@@ -70,23 +80,34 @@ def action_lines(action: Action) -> list[str]:
     return lines
 
 
+def scope_text(plan: Plan) -> str:
+    """What a plan covers, in words: "items", "suppliers and items"."""
+    names = [LABEL_OF.get(section, section) for section in plan.entities]
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def summary_line(plan: Plan) -> str:
     summary = plan.summary()
     if not plan.actions:
-        return "No changes. Both sides are in sync."
-    words = {"create": "to create", "update": "to update", "deactivate": "to deactivate",
-             "reactivate": "to reactivate", "link": "to link", "unlink": "to unlink", "conflict": "conflicts",
-             "ambiguous": "ambiguous", "blocked": "blocked"}
-    parts = [f"{n} {words[k]}" for k, n in summary["by_kind"].items()]
+        # A partial plan knows nothing of the entities it did not read.
+        return f"No changes to {scope_text(plan)}." if plan.partial else "No changes. Both sides are in sync."
+    words = {"create": ("to create",) * 2, "update": ("to update",) * 2, "deactivate": ("to deactivate",) * 2,
+             "reactivate": ("to reactivate",) * 2, "link": ("to link",) * 2, "unlink": ("to unlink",) * 2,
+             "conflict": ("conflict", "conflicts"), "ambiguous": ("ambiguous match", "ambiguous matches"),
+             "blocked": ("blocked",) * 2}
+    parts = [f"{n:,} {words[k][n != 1]}" for k, n in summary["by_kind"].items()]
     text = "Plan: " + ", ".join(parts) + "."
-    if summary["undecided_conflicts"]:
-        text += f" {summary['undecided_conflicts']} conflicts wait for a decision."
+    undecided = summary["undecided_conflicts"]
+    if undecided:
+        text += f" {plural(undecided, 'conflict')} {'waits' if undecided == 1 else 'wait'} for a decision."
     return text
 
 
 def plan_text(plan: Plan, limit: int | None) -> str:
     """The plan as text: the first `limit` actions (all with None), then what it comes to."""
     out = [f"Plan {plan.id} for QuickBooks company {plan.realm_id} ({plan.created_at})", ""]
+    if plan.partial:
+        out[0] = f"Partial plan {plan.id} ({scope_text(plan)} only) for QuickBooks company {plan.realm_id} ({plan.created_at})"
     if plan.unchanged:
         out[1:] = ["Nothing changed in either company since this plan was made: it is still the one to review.", ""]
     entity = None
@@ -97,15 +118,20 @@ def plan_text(plan: Plan, limit: int | None) -> str:
             out.append(SECTION_OF.get(entity, entity) + ":")
         out.extend("  " + line for line in action_lines(action))
     if len(shown) < len(plan.actions):
-        out.append(f"... and {len(plan.actions) - len(shown):,} more actions: `qbsync show {plan.id} --all` prints "
+        out.append(f"... and {plural(len(plan.actions) - len(shown), 'more action')}: `qbsync show {plan.id} --all` prints "
                    "them all, `--json` too, and the TUI lists them")
     if plan.actions:
         out.append("")
     out.append(summary_line(plan))
+    # A partial plan is never "the latest": every command that acts on it names it.
+    named = f" --plan {plan.id}" if plan.partial else ""
     if plan.summary()["undecided_conflicts"]:
-        out.append("Decide conflicts with: qbsync decide ACTION_ID precoro|quickbooks|skip")
+        out.append(f"Decide conflicts with: qbsync decide ACTION_ID precoro|quickbooks|skip{named}")
     if any(a.executable for a in plan.actions):
         out.append(f"Apply with: qbsync apply {plan.id}")
+    if plan.partial:
+        out.append("A partial plan does not replace the latest full plan: a bare `qbsync apply`, `decide` or "
+                   "the TUI still takes that one.")
     return "\n".join(out)
 
 
@@ -133,7 +159,9 @@ def report_text(report: ApplyReport) -> str:
     return "\n".join(out)
 
 
-def history_text(rows: Iterable[dict]) -> str:
+def history_text(rows: Iterable[dict], record: str | None = None, total: int = 0) -> str:
+    """The audit, newest first. `record`/`total`: the filter asked for, and how many entries there
+    are in all, so that an empty answer says which of the two it means."""
     out = []
     for row in rows:
         out.append(f"{row['at']} {row['who']} {row['status']:8} {row['kind']:10} {row['entity']} {show(row['name'])}"
@@ -144,7 +172,12 @@ def history_text(rows: Iterable[dict]) -> str:
         before = row.get("before") or {}
         for name in sorted(set(before) | set(after)):
             out.append(f"    {name}: {show(before.get(name))} -> {show(after.get(name))}")
-    return "\n".join(out) if out else "Nothing has been applied yet."
+    if out:
+        return "\n".join(out)
+    if record and total:
+        return (f"No applied action touched a record matching {record!r} (its Precoro or QuickBooks id, or a part of "
+                f"its name); the history holds {plural(total, 'entry', 'entries')}: `qbsync history` lists them.")
+    return "Nothing has been applied yet."
 
 
 def unmapped_text(items: list[dict]) -> str:
@@ -159,5 +192,5 @@ def unmapped_text(items: list[dict]) -> str:
         if not item["candidates"]:
             out.append("    no candidate")
     out.append("")
-    out.append(f"{len(items)} not mapped. Map one with: qbsync items map PRECORO_ID QUICKBOOKS_ID")
+    out.append(f"{len(items):,} not mapped. Map one with: qbsync items map PRECORO_ID QUICKBOOKS_ID")
     return "\n".join(out)

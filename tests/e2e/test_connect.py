@@ -176,7 +176,7 @@ def test_connect_quickbooks_then_plan_with_stored_credentials_only(operator):
 
     assert operator.connect_precoro().returncode == 0
     plan = operator.run("plan", "--json")
-    assert plan.returncode == 2, plan.stderr  # changes found, with nothing but the stored credentials
+    assert plan.returncode == 0, plan.stderr  # planned, with nothing but the stored credentials
     assert json.loads(plan.stdout)["realm_id"] == qb["realm_id"]
 
 
@@ -243,7 +243,7 @@ def test_a_401_refreshes_and_retries(operator):
     before = operator.connect_both()
     operator.edit_tokens(access_token="revoked-or-garbage")
     plan = operator.run("plan")
-    assert plan.returncode == 2, plan.stderr
+    assert plan.returncode == 0, plan.stderr
     assert operator.tokens("quickbooks")["refresh_token"] != before["refresh_token"]
 
 
@@ -305,7 +305,7 @@ def test_l2_disconnect_keeps_links(tmp_path):
     try:
         operator = make_operator(tmp_path, apis)
         stored = operator.connect_both()
-        assert operator.run("plan").returncode == 2
+        assert operator.run("plan").returncode == 0
         assert operator.run("apply", "--yes").returncode in (0, 1)  # the demo has a record QuickBooks refuses
         links = operator.count_links()
         linked = json.loads(operator.run("status", "--json").stdout)["entities"]

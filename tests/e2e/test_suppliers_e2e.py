@@ -46,7 +46,7 @@ def first_sync(workdir):
 
 def test_w1_plan_json_contract_and_exit_codes(workdir):
     result = workdir.run("plan", "--json")
-    assert result.returncode == 2  # changes found
+    assert result.returncode == 0  # planned (2 for changes only with --detailed-exitcode)
     plan = json.loads(result.stdout)
     assert plan["plan_id"] and plan["summary"]["actions"] == len(plan["actions"])
     for action in plan["actions"]:

@@ -93,7 +93,7 @@ def test_l2_reconnecting_the_same_company_keeps_every_link_and_l3_another_starts
     with servers.session(workdir, realm_a, state) as session:
         plan = session.plan(only=["chart_of_accounts"])
         assert [a.kind for a in plan.actions] == ["create"]
-        assert session.apply().ok
+        assert session.apply(plan.id).ok  # a partial plan is applied by its id
     # Disconnected and reconnected to the same company: nothing to redo (L2).
     with servers.session(workdir, realm_a, state) as session:
         assert session.plan(only=["chart_of_accounts"]).actions == []
@@ -101,7 +101,7 @@ def test_l2_reconnecting_the_same_company_keeps_every_link_and_l3_another_starts
     with servers.session(workdir, realm_b, state) as session:
         plan = session.plan(only=["chart_of_accounts"])
         assert [(a.kind, a.name) for a in plan.actions] == [("create", "Freight")]
-        assert session.apply().ok
+        assert session.apply(plan.id).ok
         options = list(session.connected.precoro.list_all(f"/itemcustomfields/{chart}/options"))
         assert sorted(o["name"] for o in options) == ["Freight", "Office Supplies"]
     with servers.session(workdir, realm_a, state) as session:

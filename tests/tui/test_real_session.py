@@ -167,9 +167,10 @@ async def test_i6_real_name_mismatch_mapping_then_sync_items_renames(real_app):
         await pilot.press("escape")
         await settle(pilot)
 
-        # Sync Items: the linked item takes the QuickBooks name.
+        # Sync Items: the linked item takes the QuickBooks name. A full plan: the TUI takes the latest
+        # full plan, never a partial one (`plan --only items`, applied by its id).
         with app._engine:
-            items_plan = session.plan(only=["items"])
+            items_plan = session.plan()
         rename = next(a for a in items_plan.actions if a.precoro_id == toner["precoro_id"] and a.kind == "update")
         assert {c.field: c.after for c in rename.changes}["name"] == "Printer toner, black"
         app.load_plan(fresh=False)

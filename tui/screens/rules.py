@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.review import source_line
+from ..render import plural
 
 from .base import QbsyncScreen
 
@@ -77,7 +78,7 @@ def describe_rules(rules: Any, path: str) -> Group:
             creates = [side for side, allowed in (("QuickBooks", entity.create.in_quickbooks),
                                                   ("Precoro", entity.create.in_precoro)) if allowed]
             parts.append(Text(
-                f"{section}: {len(entity.fields)} fields · match on {' + '.join(entity.match.keys)} · "
+                f"{section}: {plural(len(entity.fields), 'field')} · match on {' + '.join(entity.match.keys)} · "
                 f"conflicts: {entity.conflict} · creates in {' and '.join(creates) or 'neither side'}"))
         parts.append(Text(f"digest {rules.digest[:12]}", style="dim"))
     except Exception:  # a session without typed rules (tests) still shows the headline

@@ -15,6 +15,7 @@ from engine.entities import ENTITIES
 from engine.plan import Action
 from engine.review import Outcome
 from rules.model import SIDE_NAMES as RULE_SIDE_NAMES
+from ..render import plural
 
 SIDE_NAMES = {**RULE_SIDE_NAMES, None: "qbsync"}
 KIND_LABELS = {
@@ -92,7 +93,7 @@ def what(action: Action) -> str:
     if action.kind in ("blocked", "unlink", "link") or not action.changes:
         return action.note.split(":")[0] if action.note else ""
     if action.kind == "create":
-        return f"{len(action.changes)} fields"
+        return plural(len(action.changes), "field")
     names = [c.field for c in action.changes]
     return ", ".join(names)
 
@@ -137,10 +138,6 @@ def sentence(action: Action) -> str:
 
 def _other(side: str | None) -> str | None:
     return {"quickbooks": "precoro", "precoro": "quickbooks"}.get(side or "")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def fit(text: str, width: int) -> str:

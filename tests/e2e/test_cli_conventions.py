@@ -1,0 +1,205 @@
+"""The CLI's conventions for operators and scripts (issue 14): exit codes, partial plans, progress,
+the confirmation on the terminal, history, common options. Real subprocesses on the local APIs."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from tui.cli import build_parser
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def leaves(parser: argparse.ArgumentParser, path=()):
+    """Every runnable command of the parser, as (path, its parser)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, parser
+    for sub in subs:
+        for name, child in sub.choices.items():
+            yield from leaves(child, (*path, name))
+
+
+def test_w1_every_command_takes_the_common_options_and_version_is_printed(workdir):
+    commands = dict(leaves(build_parser()))
+    assert len(commands) >= 20
+    for path, parser in commands.items():
+        options = {option for action in parser._actions for option in action.option_strings}
+        if path != ("local", "serve"):  # the local APIs keep their own data, not qbsync's state
+            assert {"--rules", "--state"} <= options, path
+    assert workdir.run("validate", "--state", "elsewhere.db").returncode == 0  # refused it before
+    version = workdir.run("--version")
+    assert version.returncode == 0 and re.fullmatch(r"qbsync \d+\.\d+\.\d+\S*\n", version.stdout)
+    for help_of in (("apply", "--help"), ("show", "--help"), ("validate", "--help")):
+        shown = workdir.run(*help_of).stdout
+        assert "--rules PATH" in shown and "the rules file" in shown
+        if help_of[0] != "validate":
+            assert "PLAN_ID" in shown and "a plan id, or a prefix" in shown
+
+
+def test_w1_plan_exits_0_and_detailed_exitcode_tells_changes_from_only_blocked_from_nothing(workdir):
+    assert workdir.run("plan").returncode == 0
+    changes = workdir.run("plan", "--detailed-exitcode")
+    assert changes.returncode == 2 and "1 conflict waits for a decision" in changes.stdout
+    assert workdir.run("show", "--detailed-exitcode").returncode == 2
+    assert workdir.run("show").returncode == 0
+    workdir.first_sync()
+    assert workdir.run("suppliers", "map", "5", "11", "--yes").returncode == 0  # the ambiguous match, by hand
+    # What is left of the demo is blocked (names QuickBooks refuses): nothing to apply, yet not "in sync".
+    only_blocked = workdir.run("plan", "--detailed-exitcode")
+    assert only_blocked.returncode == 3, only_blocked.stdout
+    assert {a["kind"] for a in workdir.json("show")["actions"]} == {"blocked"}
+    nothing = workdir.run("plan", "--only", "terms", "--detailed-exitcode")
+    assert nothing.returncode == 0, nothing.stdout
+    assert "No changes to payment terms." in nothing.stdout and "in sync" not in nothing.stdout
+    # A bad command line is an error (1), never a "changes" 2.
+    assert workdir.run("plan", "--detailed-exitcode", "--no-such-option").returncode == 1
+
+
+def test_w6_a_partial_plan_never_becomes_the_latest_plan_of_a_bare_apply_or_decide(workdir):
+    full = workdir.json("plan")
+    conflict = next(a for a in full["actions"] if a["kind"] == "conflict")
+    partial = workdir.json("plan", "--only", "items")
+    assert partial["scope"] == "items" and partial["plan_id"] != full["plan_id"]
+    text = workdir.run("show", partial["plan_id"]).stdout
+    assert f"Partial plan {partial['plan_id']} (items only)" in text and "does not replace the latest full plan" in text
+
+    assert workdir.json("show")["plan_id"] == full["plan_id"]  # the latest is still the full plan
+    assert workdir.run("decide", conflict["id"], "quickbooks").returncode == 0  # on the full plan
+    refused = workdir.run("decide", conflict["id"], "quickbooks", "--plan", partial["plan_id"])
+    assert refused.returncode == 1 and "has no action" in refused.stderr
+    ambiguous = next(a for a in full["actions"] if a["kind"] == "ambiguous")
+    assert "is an ambiguous, not a conflict" in workdir.run("decide", ambiguous["id"], "skip").stderr
+
+    # Planning the items again, with nothing changed, finds that same partial plan.
+    assert workdir.json("plan", "--only", "items")["plan_id"] == partial["plan_id"]
+    report = workdir.json("apply", "--yes")
+    assert report["plan_id"] == full["plan_id"]
+
+
+def test_w6_with_only_a_partial_plan_a_bare_apply_has_no_plan_to_take_and_says_how_to_name_one(workdir):
+    partial = workdir.json("plan", "--only", "suppliers")
+    refused = workdir.run("apply", "--yes")
+    assert refused.returncode == 1 and "a plan made with --only is named by its id" in refused.stderr
+    assert workdir.json("apply", partial["plan_id"], "--yes")["plan_id"] == partial["plan_id"]
+
+
+def test_w3_applying_an_applied_plan_again_says_already_applied_and_writes_nothing(workdir):
+    plan = workdir.json("plan")
+    held = next(a for a in plan["actions"] if a["kind"] == "create" and a["target"] == "precoro")
+    assert workdir.run("skip", held["id"]).returncode == 0
+    first = workdir.run("apply", plan["plan_id"], "--yes")
+    assert first.returncode == 0, first.stderr
+    # Not a terminal: a line at every tenth of the way, on stderr.
+    tenths = re.findall(r"qbsync: applied [\d,]+ of [\d,]+ actions \((\d+)%\)", first.stderr)
+    assert tenths[-1] == "100" and len(tenths) >= 5 and tenths == sorted(tenths, key=int)
+    assert "applied " not in first.stderr.replace("qbsync: applied", "")  # progress only, not the results
+    again = workdir.run("apply", plan["plan_id"], "--yes")
+    assert again.returncode == 0
+    assert f"Plan {plan['plan_id']} was already applied; nothing to do" in again.stdout
+    assert not re.search(r"^applied ", again.stdout, re.M)
+    as_json = workdir.json("apply", plan["plan_id"], "--yes")
+    assert as_json["already_applied"] is True and as_json["results"] == []
+    # An action approved since is not "already applied": the same plan applies it, and only it.
+    assert workdir.run("approve", held["id"]).returncode == 0
+    later = workdir.json("apply", plan["plan_id"], "--yes")
+    assert not later.get("already_applied")
+    assert {r["id"]: r["status"] for r in later["results"]}[held["id"]] == "applied"
+    assert workdir.json("apply", plan["plan_id"], "--yes")["already_applied"] is True
+    status = workdir.json("status")
+    assert all(counts["pending"] == 0 and counts["conflicts"] == 0 for counts in status["entities"].values())
+
+
+def test_w4_history_finds_a_record_by_any_part_of_its_name_names_both_ids_and_prints_no_python(workdir):
+    workdir.first_sync()
+    found = workdir.run("history", "--record", "ROBERTSON")
+    assert "Robertson & Associates" in found.stdout
+    history = workdir.run("history").stdout
+    assert "{'" not in history and "None" not in history
+    assert 'name: Precoro "amy\'s bird sanctuary " | QuickBooks "Amy\'s Bird Sanctuary" -> "Amy\'s Bird Sanctuary"' in history
+    created = [row for row in workdir.json("history")["history"] if row["kind"] == "create"]
+    assert created and all(row["precoro_id"] and row["quickbooks_id"] for row in created)
+    none = workdir.run("history", "--record", "No Such Company")
+    assert "No applied action touched a record matching 'No Such Company'" in none.stdout
+    assert "Nothing has been applied yet" not in none.stdout
+    assert len(workdir.json("history", "--limit", "2")["history"]) == 2
+    for bad in ("0", "-1", "x"):
+        refused = workdir.run("history", "--limit", bad)
+        assert refused.returncode == 1 and "--limit" in refused.stderr
+    assert workdir.run("items", "unmapped", "--limit", "0").returncode == 1
+
+
+def run_on_a_terminal(workdir, shell_command: str, answer: str | None = None, timeout: float = 120) -> tuple[str, int]:
+    """Run `sh -c shell_command` with a pseudo-terminal as its controlling terminal, stdin, stdout
+    and stderr (the command redirects what it wants elsewhere); type `answer` once it asks.
+    Returns everything the terminal showed, and the exit code."""
+    master, slave = os.openpty()
+    env = {**os.environ, **workdir.apis.env, "QBSYNC_OPERATOR": "e2e-tester", "QBSYNC": f"{sys.executable} -m tui.cli"}
+
+    def controlling_terminal() -> None:  # in the child, after setsid (start_new_session)
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(["sh", "-c", shell_command], cwd=workdir.path, env=env, stdin=slave, stdout=slave,
+                               stderr=slave, start_new_session=True, preexec_fn=controlling_terminal)
+    os.close(slave)
+    shown, deadline, answered = b"", time.monotonic() + timeout, answer is None
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child is gone and the terminal closed
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            if not answered and b"Type 'yes' to apply: " in shown:
+                os.write(master, answer.encode() + b"\n")
+                answered = True
+            if not ready and process.poll() is not None:
+                break
+        return shown.decode(errors="replace"), process.wait(timeout=10)
+    finally:
+        os.close(master)
+        if process.poll() is None:
+            process.kill()
+
+
+def test_w1_apply_asks_on_the_terminal_when_stdout_and_stderr_go_to_a_log(workdir):
+    workdir.run("plan")
+    shown, code = run_on_a_terminal(workdir, "$QBSYNC apply > log 2>&1", answer="no")
+    assert code == 1 and "Type 'yes' to apply:" in shown and "not applied" in shown
+    assert "Apply: " not in (workdir.path / "log").read_text()
+
+    shown, code = run_on_a_terminal(workdir, "$QBSYNC apply > log 2>&1", answer="yes")
+    log = (workdir.path / "log").read_text()
+    assert code == 0, (shown, log)
+    assert "Type 'yes' to apply:" in shown and "Type 'yes'" not in log  # asked where the operator sees it
+    assert "Apply: " in log and "(100%)" in log  # the report and the progress went to the log
+
+
+def test_w1_progress_on_a_terminal_is_one_line_rewritten_and_rubbed_out(workdir):
+    shown, code = run_on_a_terminal(workdir, "$QBSYNC plan > plan.txt")
+    assert code == 0
+    # The plan's reading, each line clearing what a longer one left, and cleared at the end.
+    assert "\r" in shown and "\x1b[K" in shown and shown.rstrip("\r\n").endswith("\r\x1b[K")
+    shown, code = run_on_a_terminal(workdir, "$QBSYNC apply --yes > report.txt")
+    assert code == 0, shown
+    assert re.search(r"\rapplying: \d+/\d+ \(\d+%\), [\d.,]+/s", shown), shown
+    assert "100%" in shown and shown.rstrip("\r\n").endswith("\r\x1b[K")
+    assert "Apply: " in (workdir.path / "report.txt").read_text()
