@@ -112,6 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
             n.add_argument("--limit", type=int, default=5, help="candidates per item (default 5)")
             n.add_argument("--json", action="store_true")
 
+    p = sub.add_parser(
+        "run", help="one unattended cycle: plan, apply what rules.yaml's policy allows, hold the rest for review",
+        description="Plan what changed (incrementally), apply what the `policy:` of rules.yaml allows without a "
+                    "person, hold the rest for review (`qbsync held`). Never overlaps itself. Exit codes: 0 nothing "
+                    "held, 3 something is held for review, 1 an error or a failed action.")
+    _common(p)
+    p.add_argument("--only", metavar="ENTITIES", help="comma-separated entities (default: every one rules.yaml turns on)")
+    p.add_argument("--every", metavar="DURATION",
+                   help="run again every DURATION (30m, 1h, 90s) in the foreground until SIGTERM or ctrl+c")
+    p.add_argument("--json", action="store_true", help="print each run's summary as one JSON line")
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="json: also log each run as one JSON line on stderr (for journald and log shippers)")
+
+    p = sub.add_parser("held", help="list the actions unattended runs held for review (approve, decide or skip them)")
+    _common(p)
+    p.add_argument("--json", action="store_true", help='print {"held": [...]} as JSON')
+
     p = sub.add_parser("history", help="list applied actions (the audit)")
     _common(p)
     p.add_argument("--record", metavar="ID_OR_NAME", help="only this record (Precoro id, QuickBooks id or name)")
@@ -373,6 +390,77 @@ def cmd_unmapped(args) -> int:
     return EXIT_OK
 
 
+def cmd_run(args) -> int:
+    from engine import run
+
+    only = [s.strip() for s in args.only.split(",")] if args.only else None
+    every = None
+    if args.every:
+        try:
+            every = run.parse_every(args.every)
+        except ValueError as exc:
+            print(f"qbsync: --every: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    stop = threading.Event()
+
+    def stop_gracefully(signum, frame) -> None:
+        # SIGTERM (systemd stopping the service) or a first ctrl+c: the run in progress stops between
+        # two writes and the loop ends; a second ctrl+c stops at once.
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nqbsync: stopping after the current write", file=sys.stderr, flush=True)
+
+    previous = {sig: signal.signal(sig, stop_gracefully) for sig in (signal.SIGTERM, signal.SIGINT)}
+    last: list[int] = []
+
+    def report(summary) -> None:
+        last.append(summary.exit_code)
+        if args.json:
+            print(json.dumps(summary.to_json(), ensure_ascii=False, default=str), flush=True)
+        else:
+            print(summary.text(), flush=True)
+        if args.log_format == "json":
+            print(json.dumps({"event": "qbsync.run", "rules": str(args.rules), **summary.to_json()},
+                             ensure_ascii=False, default=str), file=sys.stderr, flush=True)
+
+    try:
+        with _session(args) as session:
+            if every is None:
+                report(run.run_once(session, only=only, stop=stop, on_wait=_waiting))
+            else:
+                run.run_every(session, every, stop, report, only=only)
+                return EXIT_OK  # stopped on request
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return last[-1]
+
+
+def cmd_held(args) -> int:
+    from engine.run import held_summary
+    from engine.store import Store
+    from engine.sync import default_state_path
+
+    # Only the state file: listing what waits needs no connection (and no valid credentials).
+    store = Store(args.state or default_state_path(Path(args.rules)))
+    try:
+        rows = held_summary(store.held())
+    finally:
+        store.close()
+    if args.json:
+        _print_json({"held": rows})
+        return EXIT_OK
+    if not rows:
+        print("Nothing is held for review.")
+        return EXIT_OK
+    for row in rows:
+        print(f"{row['action_id']}  {row['entity']} {row['kind']}: {row['name']}: {row['reason']} (held since {row['held_at']})")
+    print(f"\n{len(rows)} held. `qbsync approve ID` or `qbsync decide ID precoro|quickbooks` lets the next run apply one "
+          "(`qbsync apply --yes` applies it at once); `qbsync skip ID` drops it; `qbsync show` shows the plan.")
+    return EXIT_OK
+
+
 def cmd_history(args) -> int:
     from tui import render
 
@@ -402,11 +490,24 @@ def cmd_status(args) -> int:
         print(f"{section}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     latest = status.get("latest_plan")
     print(f"latest plan: {latest['id']} ({latest['state']}, {latest['created_at']})" if latest else "latest plan: none")
+    _print_unattended(status.get("unattended"))
     unfinished = status.get("unfinished_apply")
     if unfinished:
         print(f"last apply: plan {unfinished['plan_id']} was {unfinished['state']} (started {unfinished['started_at']} "
               f"by {unfinished['who']}); `qbsync apply {unfinished['plan_id']}` finishes it, writing nothing twice")
     return EXIT_OK
+
+
+def _print_unattended(info: dict | None) -> None:
+    """U1, U3: the last unattended run, the next one (while `run --every` is going) and what waits."""
+    if not info:
+        return
+    last = info["last_run"]
+    outcome = {0: "nothing held", 1: "FAILED", 3: "held some for review"}
+    print(f"last run: {last['started_at']} ({last['trigger']}, {outcome.get(last['exit_code'], 'running')})"
+          if last else "last run: none")
+    print(f"next run: {info['next_run']}" if info["next_run"] else "next run: not scheduled (no `qbsync run --every`)")
+    print(f"held for review: {info['held']}" + (" (`qbsync held`)" if info["held"] else ""))
 
 
 def _connection_line(side: str, info: dict, shared_error: str | None) -> str:
@@ -548,7 +649,7 @@ COMMANDS = {
     "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "approve": cmd_approve, "skip": cmd_approve,
     "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "local": cmd_local,
-    "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect,
+    "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held,
 }
 
 
