@@ -35,25 +35,16 @@ def _policy_problems(rules: dict[str, Any], source_map: SourceMap) -> list[RuleP
     policy, found = rules["policy"], []
     sections = [name for name in ENTITY_PATHS if name not in DOCUMENT_SECTIONS]
 
-    def report(path: KeyPath, message: str, at_key: bool = False) -> None:
-        found.append(source_map.problem(path, f"{dotted(path)}: {message}", at_key=at_key))
-
-    def entity_problem(name: str) -> str | None:
-        if name in DOCUMENT_SECTIONS:
-            return f"{quoted(name)} are documents: they go by policy.documents_up_to"
-        if name not in ENTITY_PATHS:
-            return f"{quoted(name)} is not an entity{suggestion(name, sections)}; known: {', '.join(sections)}"
-        return None
+    def report(path: KeyPath, message: str) -> None:
+        found.append(source_map.problem(path, f"{dotted(path)}: {message}"))
 
     for index, name in enumerate(policy["creates"]):
-        problem = entity_problem(name)
-        if problem:
-            report(("policy", "creates", index), problem)
-    for section, names in policy["updates"].items():
-        problem = entity_problem(section)
-        if problem:
-            report(("policy", "updates", section), problem, at_key=True)
-            continue
+        if name in DOCUMENT_SECTIONS:
+            report(("policy", "creates", index), f"{quoted(name)} are documents: they go by policy.documents_up_to")
+        elif name not in ENTITY_PATHS:
+            report(("policy", "creates", index),
+                   f"{quoted(name)} is not an entity{suggestion(name, sections)}; known: {', '.join(sections)}")
+    for section, names in policy["updates"].items():  # the schema lists the sections
         fields = entity_data(rules, ENTITY_PATHS[section])["fields"]
         for index, name in enumerate(names):
             if name not in fields:
