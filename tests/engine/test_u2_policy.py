@@ -95,3 +95,14 @@ def test_u2_policy_problems_name_file_line_and_column():
         "rules.yaml:5:20: policy.documents_up_to: expected a number of at least 0; got -1",
         "rules.yaml:6:10: policy.links: expected one of exact, none; got 'fuzzy'",
     ]
+
+
+def test_u3_waiting_for_you_is_what_a_run_holds_in_its_plan():
+    from engine.review import WAITING, ReviewFilter
+
+    waiting = ReviewFilter(show=WAITING)
+    assert waiting.matches(action("create", approved=False))  # held by the policy
+    assert waiting.matches(action("conflict"))  # undecided
+    assert waiting.matches(action("ambiguous"))
+    assert not waiting.matches(action("create"))  # approved: the run applies it
+    assert not waiting.matches(action("link", how="matched", approved=True))
