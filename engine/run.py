@@ -35,6 +35,7 @@ class RunSummary:
     run_id: int | None = None  # its row in the state file
     finished_at: str = ""
     plan_id: str | None = None
+    entities: list[str] = field(default_factory=list)  # what it planned
     unchanged: bool = False  # nothing changed since the previous plan
     counts: dict[str, int] = field(default_factory=dict)  # apply outcomes: applied, failed, skipped, ...
     held: list[dict[str, Any]] = field(default_factory=list)  # every action waiting for a person
@@ -78,7 +79,7 @@ class RunSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {"started_at": self.started_at, "finished_at": self.finished_at, "trigger": self.trigger,
-                "plan_id": self.plan_id, "unchanged": self.unchanged, "counts": self.counts,
+                "plan_id": self.plan_id, "entities": self.entities, "unchanged": self.unchanged, "counts": self.counts,
                 "held": len(self.held), "new_held": self.new_held, "held_actions": self.held[:SHOWN_HELD],
                 "failures": self.failures[:SHOWN_HELD], "error": self.error, "skipped": self.skipped,
                 "stopped": self.stopped, "exit_code": self.exit_code}
@@ -123,7 +124,7 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
            on_wait: Callable[[Holder | None], None] | None) -> None:
     store, policy = session.store, session.reload_rules().policy  # a loop runs on the rules as they are now
     plan = session.plan(only=only, wait=True, on_wait=on_wait, stop=stop)
-    summary.plan_id, summary.unchanged = plan.id, plan.unchanged
+    summary.plan_id, summary.unchanged, summary.entities = plan.id, plan.unchanged, list(plan.entities)
     realm = plan.realm_id
     actions = list(plan.actions)
     rows = {row["action_id"]: row for row in store.held(realm, waiting=False)}

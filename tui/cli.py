@@ -7,6 +7,7 @@ Exit codes scripts can rely on: 0 success / nothing to do, 1 error or a failed a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -177,6 +178,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--throttle", action="store_true", help="enforce the real rate limits (429s)")
     s.add_argument("--faults", type=float, default=0.0, metavar="RATE", help="inject 5xx and dropped connections at this rate")
     s.add_argument("--fault-seed", type=int, default=0, metavar="N", help="seed for reproducible faults")
+    s.add_argument("--webhook-url", metavar="URL",
+                   help="the local QuickBooks POSTs signed notifications of its writes here (as Intuit's webhooks "
+                        "do), signed with QUICKBOOKS_WEBHOOK_VERIFIER from the environment")
+
+    p = sub.add_parser("webhooks", help="receive QuickBooks (and Precoro) webhooks and run on them")
+    wsub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
+    w = wsub.add_parser(
+        "serve", help="serve until SIGTERM: signed notifications trigger a debounced run of the entities named",
+        description="POST /quickbooks takes Intuit's notifications, verified with QUICKBOOKS_WEBHOOK_VERIFIER "
+                    "(refused with 401 otherwise); POST /precoro/<QBSYNC_PRECORO_WEBHOOK_SECRET> takes Precoro's, "
+                    "when that variable is set. Each burst of notifications makes one `qbsync run` of the entities "
+                    "they name. Put it behind an HTTPS reverse proxy: Intuit only calls https URLs.")
+    _common(w)
+    w.add_argument("--port", type=int, required=True, metavar="N")
+    w.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    w.add_argument("--debounce", type=float, default=5.0, metavar="SECONDS",
+                   help="run once no notification came for this long (default 5)")
+    w.add_argument("--json", action="store_true", help="print each run's summary as one JSON line")
+    w.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="json: also log each run as one JSON line on stderr")
     return parser
 
 
@@ -401,21 +422,19 @@ def cmd_run(args) -> int:
         except ValueError as exc:
             print(f"qbsync: --every: {exc}", file=sys.stderr)
             return EXIT_ERROR
-    stop = threading.Event()
+    stop, report = threading.Event(), _run_reporter(args)
+    with _graceful_stop(stop), _session(args) as session:
+        if every is None:
+            return report(run.run_once(session, only=only, stop=stop, on_wait=_waiting))
+        run.run_every(session, every, stop, report, only=only)
+    return EXIT_OK  # the loop stopped on request
 
-    def stop_gracefully(signum, frame) -> None:
-        # SIGTERM (systemd stopping the service) or a first ctrl+c: the run in progress stops between
-        # two writes and the loop ends; a second ctrl+c stops at once.
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-        print("\nqbsync: stopping after the current write", file=sys.stderr, flush=True)
 
-    previous = {sig: signal.signal(sig, stop_gracefully) for sig in (signal.SIGTERM, signal.SIGINT)}
-    last: list[int] = []
+def _run_reporter(args):
+    """How runs are told: their summary on stdout (text, or a JSON line with --json) and, with
+    --log-format json, a JSON line on stderr too. Returns the run's exit code."""
 
-    def report(summary) -> None:
-        last.append(summary.exit_code)
+    def report(summary) -> int:
         if args.json:
             print(json.dumps(summary.to_json(), ensure_ascii=False, default=str), flush=True)
         else:
@@ -423,18 +442,66 @@ def cmd_run(args) -> int:
         if args.log_format == "json":
             print(json.dumps({"event": "qbsync.run", "rules": str(args.rules), **summary.to_json()},
                              ensure_ascii=False, default=str), file=sys.stderr, flush=True)
+        return summary.exit_code
 
+    return report
+
+
+@contextlib.contextmanager
+def _graceful_stop(stop: threading.Event):
+    """SIGTERM (systemd stopping the service) or a first ctrl+c sets `stop`: a run in progress stops
+    between two writes and a loop or server ends; a second ctrl+c stops at once."""
+
+    def stop_gracefully(signum, frame) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nqbsync: stopping after the current write", file=sys.stderr, flush=True)
+
+    previous = {sig: signal.signal(sig, stop_gracefully) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with _session(args) as session:
-            if every is None:
-                report(run.run_once(session, only=only, stop=stop, on_wait=_waiting))
-            else:
-                run.run_every(session, every, stop, report, only=only)
-                return EXIT_OK  # stopped on request
+        yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return last[-1]
+
+
+def cmd_webhooks(args) -> int:
+    from engine import run, webhooks
+
+    verifier = os.environ.get("QUICKBOOKS_WEBHOOK_VERIFIER", "").strip()
+    if not verifier:
+        print("qbsync: set QUICKBOOKS_WEBHOOK_VERIFIER to the verifier token of the Intuit app's webhooks "
+              "(developer.intuit.com > your app > Webhooks); unsigned notifications are never accepted",
+              file=sys.stderr)
+        return EXIT_ERROR
+    stop, report = threading.Event(), _run_reporter(args)
+    with _graceful_stop(stop), _session(args) as session:
+        def run_for(sections):
+            wanted = [s for s in sections if session.enabled(s)] if sections is not None else None
+            if wanted == []:
+                return None  # only entities these rules do not sync changed
+            summary = run.run_once(session, only=wanted, trigger="webhook", stop=stop)
+            report(summary)
+            return summary
+
+        receiver = webhooks.WebhookReceiver(
+            run_for, verifier=verifier, debounce=args.debounce,
+            precoro_secret=os.environ.get("QBSYNC_PRECORO_WEBHOOK_SECRET", "").strip() or None,
+            realm=lambda: session.rules.connections.quickbooks.realm_id)
+        server = webhooks.serve(receiver, args.host, args.port)
+        listening = f"http://{args.host}:{server.server_address[1]}"
+        print(json.dumps({"listening": listening}) if args.json else f"qbsync: listening on {listening}", flush=True)
+        receiver.start()
+        threading.Thread(target=server.serve_forever, name="qbsync-webhooks-http", daemon=True).start()
+        try:
+            while not stop.wait(0.5):  # signals reach the main thread between waits
+                pass
+        finally:
+            server.shutdown()
+            server.server_close()
+            receiver.stop()
+    return EXIT_OK
 
 
 def cmd_held(args) -> int:
@@ -632,6 +699,7 @@ def cmd_local(args) -> int:
     return serve_until_signalled(
         data=args.data, seed=args.seed, quickbooks_port=args.quickbooks_port, precoro_port=args.precoro_port,
         throttle=args.throttle, faults=args.faults, fault_seed=args.fault_seed,
+        webhook_url=args.webhook_url, webhook_verifier=os.environ.get("QUICKBOOKS_WEBHOOK_VERIFIER", "").strip() or None,
     )
 
 
@@ -649,7 +717,7 @@ COMMANDS = {
     "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "approve": cmd_approve, "skip": cmd_approve,
     "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "local": cmd_local,
-    "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held,
+    "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held, "webhooks": cmd_webhooks,
 }
 
 
