@@ -44,6 +44,7 @@ class RunSummary:
     error: str | None = None  # why the run failed, if it did
     skipped: str | None = None  # why the run did nothing (another run was going)
     stopped: str | None = None  # why the run stopped early (a stop request, a rate cap)
+    notify_problems: list[str] = field(default_factory=list)  # a notification that could not go (U5)
 
     @property
     def exit_code(self) -> int:
@@ -72,6 +73,8 @@ class RunSummary:
             lines.append(f"  failed: {_short(row['name'])} ({row['kind']}, action {row['id']}): {row['reason']}")
         for row in self.held[:SHOWN_HELD]:
             lines.append(f"  held: {_short(row['name'])} ({row['entity']} {row['kind']}, action {row['action_id']}): {row['reason']}")
+        for problem in self.notify_problems:
+            lines.append(f"  not notified: {problem}")
         hidden = max(0, len(self.held) - SHOWN_HELD) + max(0, len(self.failures) - SHOWN_HELD)
         if hidden:
             lines.append(f"  ... and {hidden} more (`qbsync held`)")
@@ -82,7 +85,7 @@ class RunSummary:
                 "plan_id": self.plan_id, "entities": self.entities, "unchanged": self.unchanged, "counts": self.counts,
                 "held": len(self.held), "new_held": self.new_held, "held_actions": self.held[:SHOWN_HELD],
                 "failures": self.failures[:SHOWN_HELD], "error": self.error, "skipped": self.skipped,
-                "stopped": self.stopped, "exit_code": self.exit_code}
+                "stopped": self.stopped, "notify_problems": self.notify_problems, "exit_code": self.exit_code}
 
 
 def _short(name: str) -> str:
@@ -96,11 +99,15 @@ def fingerprint(action: Action) -> str:
     return hashlib.sha1(bulk.dumps(proposal, sort_keys=True).encode()).hexdigest()[:16]
 
 
+Notify = Callable[[RunSummary, str], list[str]]
+
+
 def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = "manual",
-             stop: threading.Event | None = None,
-             on_wait: Callable[[Holder | None], None] | None = None) -> RunSummary:
+             stop: threading.Event | None = None, on_wait: Callable[[Holder | None], None] | None = None,
+             notify: Notify | None = None) -> RunSummary:
     """One cycle over `session` (a SyncSession). Never raises for a failed run: the summary says
-    what went wrong, and is recorded in the state file."""
+    what went wrong, is recorded in the state file, and `notify(summary, where)` tells a person
+    when it failed or held something new (U5)."""
     summary = RunSummary(started_at=session.clock(), trigger=trigger)
     try:
         with session.store.lock("run").held(f"qbsync run ({trigger})", wait=False):
@@ -112,12 +119,22 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
             except Exception as exc:  # recorded and reported, never a traceback (errors carry no secrets)
                 summary.error = str(exc) if getattr(exc, "exit_code", None) else f"{type(exc).__name__}: {exc}"
             summary.finished_at = session.clock()
+            if notify is not None:
+                summary.notify_problems = notify(summary, company_name(session.rules_path))
             session.store.finish_run(run_id, summary.finished_at, summary.plan_id, summary.exit_code, summary.to_json())
     except LockBusy as busy:
         who = busy.holder.describe() if busy.holder else "another qbsync run"
         summary.skipped = f"{who} is running on this state file"
         summary.finished_at = session.clock()
     return summary
+
+
+def company_name(rules_path: Any) -> str:
+    """How a notification or a table names a company: its directory (one per company pair)."""
+    from pathlib import Path
+
+    path = Path(rules_path).resolve()
+    return path.parent.name or str(path)
 
 
 def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: threading.Event | None,
@@ -200,14 +217,15 @@ def parse_every(text: str) -> float:
     return float(seconds)
 
 
-def run_every(session: Any, every: float, stop: threading.Event, report: Callable[[RunSummary], None], *,
-              only: Iterable[str] | None = None, now: Callable[[], datetime] | None = None) -> None:
+def run_every(session: Any, every: float, stop: threading.Event, report: Callable[[RunSummary], Any], *,
+              only: Iterable[str] | None = None, now: Callable[[], datetime] | None = None,
+              notify: Notify | None = None) -> None:
     """Run, then wait `every` seconds, until `stop` is set (SIGTERM): a run in progress stops
     between two writes. One loop per state file: a second one is refused (LockBusy)."""
     now = now or (lambda: datetime.now(timezone.utc))
     with session.store.lock("loop").held("qbsync run --every", wait=False):
         while not stop.is_set():
-            summary = run_once(session, only=only, trigger="schedule", stop=stop)
+            summary = run_once(session, only=only, trigger="schedule", stop=stop, notify=notify)
             if summary.run_id is not None and not stop.is_set():
                 session.store.set_next_run(summary.run_id, (now() + timedelta(seconds=every)).isoformat(timespec="seconds"))
             report(summary)

@@ -413,6 +413,7 @@ def cmd_unmapped(args) -> int:
 
 def cmd_run(args) -> int:
     from engine import run
+    from engine.notify import Notifier
 
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     every = None
@@ -422,11 +423,11 @@ def cmd_run(args) -> int:
         except ValueError as exc:
             print(f"qbsync: --every: {exc}", file=sys.stderr)
             return EXIT_ERROR
-    stop, report = threading.Event(), _run_reporter(args)
+    stop, report, notify = threading.Event(), _run_reporter(args), Notifier.from_env(os.environ)
     with _graceful_stop(stop), _session(args) as session:
         if every is None:
-            return report(run.run_once(session, only=only, stop=stop, on_wait=_waiting))
-        run.run_every(session, every, stop, report, only=only)
+            return report(run.run_once(session, only=only, stop=stop, on_wait=_waiting, notify=notify))
+        run.run_every(session, every, stop, report, only=only, notify=notify)
     return EXIT_OK  # the loop stopped on request
 
 
@@ -468,6 +469,7 @@ def _graceful_stop(stop: threading.Event):
 
 def cmd_webhooks(args) -> int:
     from engine import run, webhooks
+    from engine.notify import Notifier
 
     verifier = os.environ.get("QUICKBOOKS_WEBHOOK_VERIFIER", "").strip()
     if not verifier:
@@ -475,13 +477,13 @@ def cmd_webhooks(args) -> int:
               "(developer.intuit.com > your app > Webhooks); unsigned notifications are never accepted",
               file=sys.stderr)
         return EXIT_ERROR
-    stop, report = threading.Event(), _run_reporter(args)
+    stop, report, notify = threading.Event(), _run_reporter(args), Notifier.from_env(os.environ)
     with _graceful_stop(stop), _session(args) as session:
         def run_for(sections):
             wanted = [s for s in sections if session.enabled(s)] if sections is not None else None
             if wanted == []:
                 return None  # only entities these rules do not sync changed
-            summary = run.run_once(session, only=wanted, trigger="webhook", stop=stop)
+            summary = run.run_once(session, only=wanted, trigger="webhook", stop=stop, notify=notify)
             report(summary)
             return summary
 
