@@ -241,3 +241,71 @@ def run_status(store: Any) -> dict[str, Any]:
                          if last else None),
             "next_run": last["next_at"] if last and looping else None,
             "held": len(store.held())}
+
+
+@dataclass
+class CompanyRun:
+    """One company's run within `run --all`."""
+
+    company: str
+    rules: str
+    summary: RunSummary
+
+    def to_json(self) -> dict[str, Any]:
+        return {"company": self.company, "rules": self.rules, "exit_code": self.summary.exit_code,
+                **{key: value for key, value in self.summary.to_json().items() if key != "exit_code"}}
+
+
+def companies(root: Any) -> list[Any]:
+    """The rules files of a directory of companies: `<root>/<company>/rules.yaml`, by name."""
+    from pathlib import Path
+
+    return sorted(path for path in Path(root).glob("*/rules.yaml") if path.is_file())
+
+
+def run_all(rules_files: Iterable[Any], open_session: Callable[[Any], Any], *, jobs: int = 4,
+            stop: threading.Event | None = None, notify: Notify | None = None,
+            clock: Callable[[], str] | None = None) -> list[CompanyRun]:
+    """One run per company, `jobs` at a time, each on its own session (its own rules, state file,
+    locks and rate budgets). A company that fails, even to open, is one failed row: the others go on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clock = clock or (lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def one(rules_path: Any) -> CompanyRun:
+        name = company_name(rules_path)
+        try:
+            with open_session(rules_path) as session:
+                summary = run_once(session, stop=stop, notify=notify)
+        except Exception as exc:  # an invalid rules file, an unusable state file: this company only
+            summary = RunSummary(started_at=clock(), finished_at=clock(), error=_first_line(exc))
+        return CompanyRun(name, str(rules_path), summary)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="qbsync-company") as pool:
+        return list(pool.map(one, rules_files))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lines = text.splitlines()
+    return lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else "")
+
+
+def all_exit_code(runs: Iterable[CompanyRun]) -> int:
+    """1 when any company failed, else 3 when any holds something for review, else 0."""
+    codes = {run.summary.exit_code for run in runs}
+    return EXIT_ERROR if EXIT_ERROR in codes else EXIT_HELD if EXIT_HELD in codes else EXIT_OK
+
+
+def all_table(runs: list[CompanyRun]) -> str:
+    """The one summary table of `run --all`."""
+    rows = [("company", "result", "applied", "held", "new", "failed", "note")]
+    for run in runs:
+        s = run.summary
+        result = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}[s.exit_code]
+        note = s.error or s.skipped or s.stopped or ""
+        rows.append((run.company, result, str(s.counts.get("applied", 0)), str(len(s.held)), str(s.new_held),
+                     str(len(s.failures)), note if len(note) <= 70 else note[:69] + "…"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
+                     for row in rows).rstrip()

@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print each run's summary as one JSON line")
     p.add_argument("--log-format", choices=["text", "json"], default="text",
                    help="json: also log each run as one JSON line on stderr (for journald and log shippers)")
+    p.add_argument("--all", metavar="DIR", dest="all_dir",
+                   help="run every company of DIR (each DIR/<company>/rules.yaml, with its own state) and print "
+                        "one table; exit 1 if any failed, else 3 if any holds something, else 0")
+    p.add_argument("--jobs", type=int, default=4, metavar="N", help="with --all: companies run at a time (default 4)")
 
     p = sub.add_parser("held", help="list the actions unattended runs held for review (approve, decide or skip them)")
     _common(p)
@@ -424,11 +428,42 @@ def cmd_run(args) -> int:
             print(f"qbsync: --every: {exc}", file=sys.stderr)
             return EXIT_ERROR
     stop, report, notify = threading.Event(), _run_reporter(args), Notifier.from_env(os.environ)
+    if args.all_dir:
+        return _run_all(args, stop, notify) if every is None else _refuse_every_with_all()
     with _graceful_stop(stop), _session(args) as session:
         if every is None:
             return report(run.run_once(session, only=only, stop=stop, on_wait=_waiting, notify=notify))
         run.run_every(session, every, stop, report, only=only, notify=notify)
     return EXIT_OK  # the loop stopped on request
+
+
+def _refuse_every_with_all() -> int:
+    print("qbsync: --every and --all do not go together: schedule `qbsync run --all DIR` with a timer "
+          "(docs/scale.md)", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _run_all(args, stop: threading.Event, notify) -> int:
+    from engine import run
+    from engine.sync import SyncSession
+
+    found = run.companies(args.all_dir)
+    if not found:
+        print(f"qbsync: no company in {args.all_dir} (expected {args.all_dir}/<company>/rules.yaml)", file=sys.stderr)
+        return EXIT_ERROR
+    with _graceful_stop(stop):
+        runs = run.run_all(found, lambda rules: SyncSession(rules, local_apis=start_local_apis), jobs=args.jobs,
+                           stop=stop, notify=notify)
+    for company in runs:
+        if args.log_format == "json":
+            print(json.dumps({"event": "qbsync.run", **company.to_json()}, ensure_ascii=False, default=str),
+                  file=sys.stderr, flush=True)
+    code = run.all_exit_code(runs)
+    if args.json:
+        print(json.dumps({"companies": [c.to_json() for c in runs], "exit_code": code}, ensure_ascii=False, default=str))
+    else:
+        print(run.all_table(runs))
+    return code
 
 
 def _run_reporter(args):
