@@ -547,11 +547,14 @@ def cmd_held(args) -> int:
     from engine.sync import default_state_path
 
     # Only the state file: listing what waits needs no connection (and no valid credentials).
-    store = Store(args.state or default_state_path(Path(args.rules)))
-    try:
-        rows = held_summary(store.held())
-    finally:
-        store.close()
+    path = Path(args.state) if args.state else default_state_path(Path(args.rules))
+    rows = []
+    if path.exists():  # no state file yet: nothing ran, so nothing is held (and none is made here)
+        store = Store(path)
+        try:
+            rows = held_summary(store.held())
+        finally:
+            store.close()
     if args.json:
         _print_json({"held": rows})
         return EXIT_OK
