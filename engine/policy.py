@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Mapping
 from rules.model import PolicyRule
 
 from .entities import BY_KIND
-from .plan import Action
+from .plan import EXECUTABLE, Action
 
 ALWAYS_HELD = {
     "conflict": "a conflict: both sides changed it; someone picks a side",
@@ -60,6 +60,10 @@ APPLY = Verdict(True)
 
 def verdict(action: Action, policy: PolicyRule) -> Verdict:
     """What the policy says of one action, on its own (dependencies and the brake: `verdicts`)."""
+    if action.kind == "conflict" and action.decision in ("precoro", "quickbooks"):
+        return APPLY  # a person picked the side already (decisions come from no one else)
+    if action.kind == "conflict" and action.decision == "skip":
+        return Verdict(False, "skipped by the operator")
     if action.kind in ALWAYS_HELD:
         reason = ALWAYS_HELD[action.kind]
         return Verdict(False, f"{reason}: {action.note}" if action.kind == "blocked" and action.note else reason)
@@ -92,6 +96,12 @@ def verdict(action: Action, policy: PolicyRule) -> Verdict:
     return Verdict(False, f"a {action.kind}")
 
 
+def _can_go(action: Action) -> bool:
+    """Whether approving it is enough to apply it (a conflict also needs a side, an ambiguous or
+    blocked record a fix): an approval that is not enough leaves it held."""
+    return action.kind in EXECUTABLE and not action.needs_decision
+
+
 def verdicts(actions: Iterable[Action], policy: PolicyRule, *, braked: Mapping[str, tuple[int, int]] | None = None,
              answers: Mapping[str, bool] | None = None) -> dict[str, Verdict]:
     """Every action's verdict: the operator's answer to it when there is one (`answers`: action id
@@ -102,7 +112,7 @@ def verdicts(actions: Iterable[Action], policy: PolicyRule, *, braked: Mapping[s
     answers = answers or {}
     out = {}
     for action in actions:
-        if action.id in answers:
+        if action.id in answers and (not answers[action.id] or _can_go(action)):
             out[action.id] = APPLY if answers[action.id] else Verdict(False, "skipped by the operator")
             continue
         out[action.id] = verdict(action, policy)

@@ -165,8 +165,8 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
     store.forget_held(realm, gone)
     held_rows = []
     for action in actions:
-        if verdict[action.id].apply or answers.get(action.id) is False:
-            continue  # to be applied, or skipped by the operator (its row keeps saying so)
+        if verdict[action.id].apply or answers.get(action.id) is False or action.decision == "skip":
+            continue  # to be applied, or skipped by the operator
         before = rows.get(action.id)
         same = before is not None and before["fingerprint"] == prints.get(action.id)
         if not same:

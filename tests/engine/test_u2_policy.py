@@ -106,3 +106,18 @@ def test_u3_waiting_for_you_is_what_a_run_holds_in_its_plan():
     assert waiting.matches(action("ambiguous"))
     assert not waiting.matches(action("create"))  # approved: the run applies it
     assert not waiting.matches(action("link", how="matched", approved=True))
+
+
+def test_u3_approving_a_conflict_without_a_side_leaves_it_held():
+    conflict = action("conflict")
+    assert not verdicts([conflict], policy(), answers={"a1": True})["a1"].apply
+    conflict.decision = "quickbooks"
+    assert verdicts([conflict], policy(), answers={"a1": True})["a1"].apply
+
+
+def test_u2_a_conflict_a_person_decided_goes_and_a_skipped_one_waits_for_no_one():
+    decided = action("conflict")
+    decided.decision = "precoro"
+    assert verdict(decided, policy()).apply
+    decided.decision = "skip"
+    assert verdict(decided, policy()).reason == "skipped by the operator"
