@@ -562,9 +562,11 @@ def cmd_held(args) -> int:
         print("Nothing is held for review.")
         return EXIT_OK
     for row in rows:
-        print(f"{row['action_id']}  {row['entity']} {row['kind']}: {row['name']}: {row['reason']} (held since {row['held_at']})")
-    print(f"\n{len(rows)} held. `qbsync approve ID` or `qbsync decide ID precoro|quickbooks` lets the next run apply one "
-          "(`qbsync apply --yes` applies it at once); `qbsync skip ID` drops it; `qbsync show` shows the plan.")
+        print(f"{row['action_id']}  {row['entity']} {row['kind']}: {row['name']}: {row['reason']} "
+              f"(held since {row['held_at']}, plan {row['plan_id']})")
+    print(f"\n{len(rows)} held. `qbsync approve ID --plan PLAN` or `qbsync decide ID precoro|quickbooks --plan PLAN` "
+          "lets the next run apply one (`qbsync apply PLAN --yes` applies it at once); `qbsync skip ID --plan PLAN` "
+          "drops it; `qbsync show PLAN` shows the plan. (--plan: only when it is not the latest plan.)")
     return EXIT_OK
 
 
