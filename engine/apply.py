@@ -37,6 +37,7 @@ from .entities import BY_KIND
 from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
 from .plan import Action, Plan, Write
 from .budgets import QUICKBOOKS_BATCH_SIZE, QUICKBOOKS_IN_FLIGHT
+from .policy import braked
 from .records import DELETED_SUFFIX, get_path
 from .store import Store
 from .targets import name_key
@@ -275,18 +276,12 @@ class Applier:
     def _check_safety(self) -> None:
         """octoDNS's brake: refuse to rewrite most of a company at once unless the operator forces it."""
         limit = self.rules.safety
-        touched: dict[str, set[str]] = {}
-        for action in self.plan.actions:
-            if action.executable and action.kind in ("update", "deactivate", "conflict") and action.precoro_id:
-                touched.setdefault(action.entity, set()).add(action.precoro_id)
-        for entity, records in touched.items():
-            section = BY_KIND[entity].section
-            linked = self.store.count_links(section, self.realm)
-            if linked >= limit.min_linked and len(records) > limit.max_change_share * linked:
-                raise SafetyLimitExceeded(
-                    f"this plan changes {len(records)} of {linked} linked {section} ({len(records) / linked:.0%}), more "
-                    f"than safety.max_change_share ({limit.max_change_share:.0%}) in rules.yaml allows. Read the plan; "
-                    "if it is right, apply it with --force")
+        for section, (changed, linked) in braked(self.plan.actions, limit,
+                                                 lambda section: self.store.count_links(section, self.realm)).items():
+            raise SafetyLimitExceeded(
+                f"this plan changes {changed} of {linked} linked {section} ({changed / linked:.0%}), more "
+                f"than safety.max_change_share ({limit.max_change_share:.0%}) in rules.yaml allows. Read the plan; "
+                "if it is right, apply it with --force")
 
     def _settled(self, unit: WriteUnit, journal: dict) -> bool:
         previous = journal.get(unit.key)

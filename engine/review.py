@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from rules.model import SIDE_NAMES
 
 from .entities import ENTITIES
-from .plan import KIND_ORDER, Action, Plan
+from .plan import EXECUTABLE, KIND_ORDER, Action, Plan
 from .writes import unit_key
 
 SECTION_OF = {spec.kind: spec.section for spec in ENTITIES}
@@ -25,7 +25,9 @@ MAPPABLE = frozenset(spec.kind for spec in ENTITIES if spec.mappable)
 ERROR_OUTCOMES = frozenset({"failed", "refused"})
 # Kinds whose records are linked when the action is planned, so they can be unmapped by hand.
 LINKED_KINDS = frozenset({"update", "conflict", "deactivate", "reactivate"})
-SHOW_CHOICES = ("all", "attention", "conflicts", "errors", "not approved")
+# U3: what unattended runs held, as the plan shows it (`waiting_for_you`).
+WAITING = "waiting for you"
+SHOW_CHOICES = ("all", "attention", "conflicts", "errors", "not approved", WAITING)
 # The `target` filter: the side an action writes to, or "none" for bookkeeping and waiting actions.
 TARGET_CHOICES = ("quickbooks", "precoro", "none")
 
@@ -62,6 +64,11 @@ def needs_attention(action: Action, outcome: Outcome | None = None) -> bool:
     """An action the operator must act on before it can go through."""
     return (action.needs_decision or action.kind in ("ambiguous", "blocked")
             or (outcome is not None and outcome.status in ERROR_OUTCOMES))
+
+
+def waiting_for_you(action: Action, outcome: Outcome | None = None) -> bool:
+    """U3: what an unattended run holds in its plan: what needs a person, and what is not approved."""
+    return needs_attention(action, outcome) or (not action.approved and action.kind in EXECUTABLE)
 
 
 def is_error(action: Action, outcome: Outcome | None = None) -> bool:
@@ -107,6 +114,8 @@ class ReviewFilter:
         if self.show == "errors" and not is_error(action, outcome):
             return False
         if self.show == "not approved" and (action.approved or action.kind in ("ambiguous", "blocked")):
+            return False
+        if self.show == WAITING and not waiting_for_you(action, outcome):
             return False
         if self.search and self.search.casefold() not in search_key(action):
             return False

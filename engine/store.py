@@ -145,6 +145,19 @@ def m006_mirror(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m007_held(db: sqlite_utils.Database) -> None:
+    # U3: actions an unattended run held for review, by realm and action id (an action keeps its
+    # id from plan to plan), with what they proposed (`fingerprint`): held again unchanged, they are
+    # the same question, not a new one. `decision` is the operator's answer (approved | skipped).
+    db["held"].create({"realm": str, "action_id": str, "entity": str, "kind": str, "name": str, "reason": str,
+                       "fingerprint": str, "plan_id": str, "held_at": str, "seen_at": str, "decision": str,
+                       "decided_at": str}, pk=("realm", "action_id"))
+    # U1: one row per unattended run, for `qbsync status` (last run, next one when looping).
+    db["runs"].create({"id": int, "started_at": str, "finished_at": str, "trigger": str, "plan_id": str,
+                       "exit_code": int, "summary": str, "next_at": str}, pk="id")
+
+
+@migrations()
 def m008_plan_scope(db: sqlite_utils.Database) -> None:
     # What a sync plan covers: "full" (every entity the rules turn on) or the entities of a partial
     # plan (`plan --only items` -> "items"). Only a full plan is "the latest" that a bare `apply`,
@@ -575,6 +588,57 @@ class Store:
     def close_batch(self, batch_id: str) -> None:
         with self.transaction():
             self.db.execute("update batches set state = 'done' where id = ?", [batch_id])
+
+    # -- unattended runs (U1, U3) ---------------------------------------------------------------
+
+    def held(self, realm: str | None = None, *, waiting: bool = True) -> list[dict]:
+        """Held actions, oldest first: those still waiting for a person, or (waiting=False) all."""
+        sql, params = "select * from held where 1", []
+        if realm is not None:
+            sql, params = sql + " and realm = ?", [realm]
+        if waiting:
+            sql += " and decision is null"
+        return list(self.db.query(sql + " order by held_at, rowid", params))
+
+    def put_held(self, rows: Iterable[dict]) -> None:
+        with self.transaction():
+            self.db["held"].upsert_all(list(rows), pk=("realm", "action_id"))
+
+    def forget_held(self, realm: str, action_ids: Iterable[str]) -> None:
+        ids = list(action_ids)
+        with self.transaction():
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                self.db.execute(f"delete from held where realm = ? and action_id in ({','.join('?' * len(chunk))})",
+                                [realm, *chunk])
+
+    def decide_held(self, action_ids: Iterable[str], decision: str, at: str) -> None:
+        """The operator answered held actions (approve, decide or skip them in any plan)."""
+        with self.transaction():
+            for action_id in action_ids:
+                self.db.execute("update held set decision = ?, decided_at = ? where action_id = ?",
+                                [decision, at, action_id])
+
+    def start_run(self, at: str, trigger: str) -> int:
+        with self.transaction():
+            return self.db.execute("insert into runs (started_at, trigger) values (?, ?)", [at, trigger]).lastrowid
+
+    def finish_run(self, run_id: int, at: str, plan_id: str | None, exit_code: int, summary: dict) -> None:
+        with self.transaction():
+            self.db.execute("update runs set finished_at = ?, plan_id = ?, exit_code = ?, summary = ? where id = ?",
+                            [at, plan_id, exit_code, _dumps(summary), run_id])
+
+    def set_next_run(self, run_id: int, at: str | None) -> None:
+        with self.transaction():
+            self.db.execute("update runs set next_at = ? where id = ?", [at, run_id])
+
+    def last_run(self) -> dict | None:
+        rows = list(self.db.query("select * from runs order by id desc limit 1"))
+        if not rows:
+            return None
+        row = rows[0]
+        row["summary"] = json.loads(row["summary"]) if row.get("summary") else None
+        return row
 
     # -- audit ---------------------------------------------------------------------------------
 

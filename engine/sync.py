@@ -30,6 +30,7 @@ from .plan import Action, HoldFacts, LinkFacts, Plan
 from .planning import Planner, Progress, QuietPairs, readback
 from .review import ERROR_OUTCOMES, Outcome, approval_after, carried_decisions, entity_counts
 from .reconcile import SyncState
+from .run import run_status
 from .store import Store
 from .suggest import CandidateIndex
 from .writes import build_units, unit_key
@@ -267,6 +268,8 @@ class SyncSession:
             self.store.set_decision(plan_id, full_id, decision)
             if approval_after(decision, False):
                 self.store.set_approved(plan_id, [full_id], True)
+            # U3: an answer to a held action; the next run carries it out.
+            self.store.decide_held([full_id], "skipped" if decision == "skip" else "approved", self.clock())
         return full_id
 
     def approve(self, action_ids: Iterable[str], approved: bool = True, plan_id: str | None = None) -> list[str]:
@@ -279,7 +282,9 @@ class SyncSession:
             if found is None:
                 raise PlanNotFound(f"plan {plan_id} has no action {wanted!r} (or more than one starts so)")
             full_ids.append(found[0])
-        self.store.set_approved(plan_id, full_ids, approved)
+        with self.store.transaction():
+            self.store.set_approved(plan_id, full_ids, approved)
+            self.store.decide_held(full_ids, "approved" if approved else "skipped", self.clock())  # U3
         return full_ids
 
     def _plan_id(self, plan_id: str | None) -> str:
@@ -467,6 +472,7 @@ class SyncSession:
                                "state": self.store.plan_state(latest_id)} if latest_id else None)
         out["plan_to_review"] = review_id
         out["unfinished_apply"] = self.unfinished_apply()
+        out["unattended"] = run_status(self.store)  # U1, U3
         return out
 
 

@@ -18,6 +18,7 @@ from .model import (
     PrecoroConnection,
     QuickBooksConnection,
     Rules,
+    PolicyRule,
     SafetyRule,
 )
 
@@ -39,7 +40,15 @@ def build(data: dict[str, Any], *, source: str, digest: str) -> Rules:
         digest=digest,
         safety=SafetyRule(max_change_share=float(data["safety"]["max_change_share"]),
                           min_linked=int(data["safety"]["min_linked"])),
+        policy=_policy(data["policy"]),
     )
+
+
+def _policy(policy: dict[str, Any]) -> PolicyRule:
+    limit = policy["documents_up_to"]
+    return PolicyRule(links=policy["links"], creates=frozenset(policy["creates"]),
+                      updates={section: frozenset(names) for section, names in policy["updates"].items()},
+                      documents_up_to=None if limit is None else float(limit))
 
 
 def _items(items: dict[str, Any]) -> ItemRules:

@@ -24,7 +24,33 @@ def check(rules: dict[str, Any], source_map: SourceMap) -> list[RuleProblem]:
     problems: list[RuleProblem] = []
     for path in ENTITY_PATHS.values():
         problems += _EntityCheck(path, entity_data(rules, path), source_map).problems()
-    return problems
+    return problems + _policy_problems(rules, source_map)
+
+
+DOCUMENT_SECTIONS = tuple(name for name, path in ENTITY_PATHS.items() if path[0] == "documents")
+
+
+def _policy_problems(rules: dict[str, Any], source_map: SourceMap) -> list[RuleProblem]:
+    """U2: the policy names entities and fields that exist (documents go by their amount)."""
+    policy, found = rules["policy"], []
+    sections = [name for name in ENTITY_PATHS if name not in DOCUMENT_SECTIONS]
+
+    def report(path: KeyPath, message: str) -> None:
+        found.append(source_map.problem(path, f"{dotted(path)}: {message}"))
+
+    for index, name in enumerate(policy["creates"]):
+        if name in DOCUMENT_SECTIONS:
+            report(("policy", "creates", index), f"{quoted(name)} are documents: they go by policy.documents_up_to")
+        elif name not in ENTITY_PATHS:
+            report(("policy", "creates", index),
+                   f"{quoted(name)} is not an entity{suggestion(name, sections)}; known: {', '.join(sections)}")
+    for section, names in policy["updates"].items():  # the schema lists the sections
+        fields = entity_data(rules, ENTITY_PATHS[section])["fields"]
+        for index, name in enumerate(names):
+            if name not in fields:
+                report(("policy", "updates", section, index),
+                       f"{quoted(name)} is not a field of {section}{suggestion(name, list(fields))}")
+    return found
 
 
 class _EntityCheck:

@@ -130,6 +130,13 @@ DEFAULTS: dict[str, Any] = {
         "when_merged": "move_link",
     },
     "safety": {"max_change_share": 0.5, "min_linked": 20},
+    # U2: a cautious controller's policy; the shipped rules.yaml says why each is safe.
+    "policy": {
+        "links": "exact",
+        "creates": ["chart_of_accounts", "taxes", "terms", "classes", "locations"],
+        "updates": {"suppliers": ["phone", "emails"], "items": ["description"]},
+        "documents_up_to": None,
+    },
     "documents": _DOCUMENTS,
     "lists": _LISTS,
 }

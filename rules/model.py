@@ -167,6 +167,16 @@ class SafetyRule:
 
 
 @dataclass(frozen=True)
+class PolicyRule:
+    """U2: what an unattended run applies without a person (the rest is held for review)."""
+
+    links: Literal["exact", "none"] = "exact"
+    creates: frozenset[str] = frozenset()  # entity sections whose new records go without a person
+    updates: Mapping[str, frozenset[str]] = field(default_factory=dict)  # section -> fields an update may change
+    documents_up_to: float | None = None  # None: every document is held
+
+
+@dataclass(frozen=True)
 class Rules:
     """A whole, valid rules file."""
 
@@ -176,6 +186,7 @@ class Rules:
     source: str  # the path it was loaded from, for messages
     digest: str  # sha256 of the file's bytes: a plan made under other rules is refused
     safety: SafetyRule = SafetyRule()
+    policy: PolicyRule = PolicyRule()
 
     def entity(self, section: str) -> EntityRules:
         return self.entities[section]

@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from engine.plan import Plan
-from engine.review import ApplySummary, Outcome, apply_summary
+from engine.review import WAITING, ApplySummary, Outcome, apply_summary
 
 from .applying import Applying
 from .deciding import Deciding
@@ -135,6 +135,8 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         self._apply_stop = threading.Event()
         self._plan_stop = threading.Event()
         self._quit_when_stopped = False
+        self.opened_waiting = False
+        """Whether the TUI already opened on "Waiting for you" (it does once, when runs held something)."""
         self.unfinished: dict[str, Any] | None = None
         """The last apply run, when it did not finish (killed or stopped): its plan is reviewed first."""
 
@@ -251,6 +253,12 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         self.push_screen(Question("An apply is running. Stop it and quit?",
                                   "It stops between two writes, with nothing half recorded. Running the same apply "
                                   "again finishes the rest without writing anything twice."), answered)
+
+    async def action_waiting(self) -> None:
+        """U3: the Review, showing only what unattended runs held for a person."""
+        await self.switch_mode("review")
+        if isinstance(self.screen, ReviewScreen):
+            self.screen.show_only(WAITING)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

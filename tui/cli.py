@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
 
     def command(subparsers, name: str, help: str, **kwargs) -> argparse.ArgumentParser:
-        return subparsers.add_parser(name, help=help, description=help, parents=[common], **kwargs)
+        kwargs.setdefault("description", help)
+        return subparsers.add_parser(name, help=help, parents=[common], **kwargs)
 
     p = command(sub, "tui", "open the operator's TUI (the default)")
     p.add_argument("--screenshot", metavar="FILE.svg",
@@ -171,6 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
             n.add_argument("--limit", type=_positive, default=5, metavar="N", help="candidates per item (default 5)")
             n.add_argument("--json", action="store_true")
 
+    p = command(sub, "run", "one unattended cycle: plan, apply what rules.yaml's policy allows, hold the rest for review",
+                description="Plan what changed (incrementally), apply what the `policy:` of rules.yaml allows without "
+                            "a person, hold the rest for review (`qbsync held`). Never overlaps itself. Exit codes: 0 "
+                            "nothing held, 3 something is held for review, 1 an error or a failed action.")
+    p.add_argument("--only", metavar="ENTITIES", help="comma-separated entities (default: every one rules.yaml turns on)")
+    p.add_argument("--every", metavar="DURATION",
+                   help="run again every DURATION (30m, 1h, 90s) in the foreground until SIGTERM or ctrl+c")
+    p.add_argument("--json", action="store_true", help="print each run's summary as one JSON line")
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="json: also log each run as one JSON line on stderr (for journald and log shippers)")
+    p.add_argument("--all", metavar="DIR", dest="all_dir",
+                   help="run every company of DIR (each DIR/<company>/rules.yaml, with its own state) and print "
+                        "one table; exit 1 if any failed, else 3 if any holds something, else 0")
+    p.add_argument("--jobs", type=_positive, default=4, metavar="N", help="with --all: companies run at a time (default 4)")
+
+    p = command(sub, "held", "list the actions unattended runs held for review (approve, decide or skip them)")
+    p.add_argument("--json", action="store_true", help='print {"held": [...]} as JSON')
+
     p = command(sub, "history", "list applied actions (the audit)")
     p.add_argument("--record", metavar="ID_OR_NAME",
                    help="only this record: its Precoro or QuickBooks id, or a part of its name (any case)")
@@ -214,6 +233,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--throttle", action="store_true", help="enforce the real rate limits (429s)")
     s.add_argument("--faults", type=float, default=0.0, metavar="RATE", help="inject 5xx and dropped connections at this rate")
     s.add_argument("--fault-seed", type=int, default=0, metavar="N", help="seed for reproducible faults")
+    s.add_argument("--webhook-url", metavar="URL",
+                   help="the local QuickBooks POSTs signed notifications of its writes here (as Intuit's webhooks "
+                        "do), signed with QUICKBOOKS_WEBHOOK_VERIFIER from the environment")
+
+    p = sub.add_parser("webhooks", help="receive QuickBooks (and Precoro) webhooks and run on them")
+    wsub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
+    w = command(
+        wsub, "serve", "serve until SIGTERM: signed notifications trigger a debounced run of the entities named",
+        description="POST /quickbooks takes Intuit's notifications, verified with QUICKBOOKS_WEBHOOK_VERIFIER "
+                    "(refused with 401 otherwise); POST /precoro/<QBSYNC_PRECORO_WEBHOOK_SECRET> takes Precoro's, "
+                    "when that variable is set. Each burst of notifications makes one `qbsync run` of the entities "
+                    "they name. Put it behind an HTTPS reverse proxy: Intuit only calls https URLs.")
+    w.add_argument("--port", type=int, required=True, metavar="N")
+    w.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    w.add_argument("--debounce", type=float, default=5.0, metavar="SECONDS",
+                   help="run once no notification came for this long (default 5)")
+    w.add_argument("--json", action="store_true", help="print each run's summary as one JSON line")
+    w.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="json: also log each run as one JSON line on stderr")
     return parser
 
 
@@ -515,6 +553,161 @@ def cmd_unmapped(args) -> int:
     return EXIT_OK
 
 
+def cmd_run(args) -> int:
+    from engine import run
+    from engine.notify import Notifier
+
+    only = [s.strip() for s in args.only.split(",")] if args.only else None
+    every = None
+    if args.every:
+        try:
+            every = run.parse_every(args.every)
+        except ValueError as exc:
+            print(f"qbsync: --every: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    stop, report, notify = threading.Event(), _run_reporter(args), Notifier.from_env(os.environ)
+    if args.all_dir:
+        return _run_all(args, stop, notify) if every is None else _refuse_every_with_all()
+    with _graceful_stop(stop), _session(args) as session:
+        if every is None:
+            return report(run.run_once(session, only=only, stop=stop, on_wait=_waiting, notify=notify))
+        run.run_every(session, every, stop, report, only=only, notify=notify)
+    return EXIT_OK  # the loop stopped on request
+
+
+def _refuse_every_with_all() -> int:
+    print("qbsync: --every and --all do not go together: schedule `qbsync run --all DIR` with a timer "
+          "(docs/scale.md)", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _run_all(args, stop: threading.Event, notify) -> int:
+    from engine import run
+    from engine.sync import SyncSession
+
+    found = run.companies(args.all_dir)
+    if not found:
+        print(f"qbsync: no company in {args.all_dir} (expected {args.all_dir}/<company>/rules.yaml)", file=sys.stderr)
+        return EXIT_ERROR
+    with _graceful_stop(stop):
+        runs = run.run_all(found, lambda rules: SyncSession(rules, local_apis=start_local_apis), jobs=args.jobs,
+                           stop=stop, notify=notify)
+    for company in runs:
+        if args.log_format == "json":
+            print(json.dumps({"event": "qbsync.run", **company.to_json()}, ensure_ascii=False, default=str),
+                  file=sys.stderr, flush=True)
+    code = run.all_exit_code(runs)
+    if args.json:
+        print(json.dumps({"companies": [c.to_json() for c in runs], "exit_code": code}, ensure_ascii=False, default=str))
+    else:
+        print(run.all_table(runs))
+    return code
+
+
+def _run_reporter(args):
+    """How runs are told: their summary on stdout (text, or a JSON line with --json) and, with
+    --log-format json, a JSON line on stderr too. Returns the run's exit code."""
+
+    def report(summary) -> int:
+        if args.json:
+            print(json.dumps(summary.to_json(), ensure_ascii=False, default=str), flush=True)
+        else:
+            print(summary.text(), flush=True)
+        if args.log_format == "json":
+            print(json.dumps({"event": "qbsync.run", "rules": str(args.rules), **summary.to_json()},
+                             ensure_ascii=False, default=str), file=sys.stderr, flush=True)
+        return summary.exit_code
+
+    return report
+
+
+@contextlib.contextmanager
+def _graceful_stop(stop: threading.Event):
+    """SIGTERM (systemd stopping the service) or a first ctrl+c sets `stop`: a run in progress stops
+    between two writes and a loop or server ends; a second ctrl+c stops at once."""
+
+    def stop_gracefully(signum, frame) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nqbsync: stopping after the current write", file=sys.stderr, flush=True)
+
+    previous = {sig: signal.signal(sig, stop_gracefully) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def cmd_webhooks(args) -> int:
+    from engine import run, webhooks
+    from engine.notify import Notifier
+
+    verifier = os.environ.get("QUICKBOOKS_WEBHOOK_VERIFIER", "").strip()
+    if not verifier:
+        print("qbsync: set QUICKBOOKS_WEBHOOK_VERIFIER to the verifier token of the Intuit app's webhooks "
+              "(developer.intuit.com > your app > Webhooks); unsigned notifications are never accepted",
+              file=sys.stderr)
+        return EXIT_ERROR
+    stop, report, notify = threading.Event(), _run_reporter(args), Notifier.from_env(os.environ)
+    with _graceful_stop(stop), _session(args) as session:
+        def run_for(sections):
+            wanted = [s for s in sections if session.enabled(s)] if sections is not None else None
+            if wanted == []:
+                return None  # only entities these rules do not sync changed
+            summary = run.run_once(session, only=wanted, trigger="webhook", stop=stop, notify=notify)
+            report(summary)
+            return summary
+
+        receiver = webhooks.WebhookReceiver(
+            run_for, verifier=verifier, debounce=args.debounce,
+            precoro_secret=os.environ.get("QBSYNC_PRECORO_WEBHOOK_SECRET", "").strip() or None,
+            realm=lambda: session.rules.connections.quickbooks.realm_id)
+        server = webhooks.serve(receiver, args.host, args.port)
+        listening = f"http://{args.host}:{server.server_address[1]}"
+        print(json.dumps({"listening": listening}) if args.json else f"qbsync: listening on {listening}", flush=True)
+        receiver.start()
+        threading.Thread(target=server.serve_forever, name="qbsync-webhooks-http", daemon=True).start()
+        try:
+            while not stop.wait(0.5):  # signals reach the main thread between waits
+                pass
+        finally:
+            server.shutdown()
+            server.server_close()
+            receiver.stop()
+    return EXIT_OK
+
+
+def cmd_held(args) -> int:
+    from engine.run import held_summary
+    from engine.store import Store
+    from engine.sync import default_state_path
+
+    # Only the state file: listing what waits needs no connection (and no valid credentials).
+    path = Path(args.state) if args.state else default_state_path(Path(args.rules))
+    rows = []
+    if path.exists():  # no state file yet: nothing ran, so nothing is held (and none is made here)
+        store = Store(path)
+        try:
+            rows = held_summary(store.held())
+        finally:
+            store.close()
+    if args.json:
+        _print_json({"held": rows})
+        return EXIT_OK
+    if not rows:
+        print("Nothing is held for review.")
+        return EXIT_OK
+    for row in rows:
+        print(f"{row['action_id']}  {row['entity']} {row['kind']}: {row['name']}: {row['reason']} "
+              f"(held since {row['held_at']}, plan {row['plan_id']})")
+    print(f"\n{len(rows)} held. `qbsync approve ID --plan PLAN` or `qbsync decide ID precoro|quickbooks --plan PLAN` "
+          "lets the next run apply one (`qbsync apply PLAN --yes` applies it at once); `qbsync skip ID --plan PLAN` "
+          "drops it; `qbsync show PLAN` shows the plan. (--plan: only when it is not the latest plan.)")
+    return EXIT_OK
+
+
 def cmd_history(args) -> int:
     from tui import render
 
@@ -545,11 +738,24 @@ def cmd_status(args) -> int:
         print(f"{section}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     latest = status.get("latest_plan")
     print(f"latest plan: {latest['id']} ({latest['state']}, {latest['created_at']})" if latest else "latest plan: none")
+    _print_unattended(status.get("unattended"))
     unfinished = status.get("unfinished_apply")
     if unfinished:
         print(f"last apply: plan {unfinished['plan_id']} was {unfinished['state']} (started {unfinished['started_at']} "
               f"by {unfinished['who']}); `qbsync apply {unfinished['plan_id']}` finishes it, writing nothing twice")
     return EXIT_OK
+
+
+def _print_unattended(info: dict | None) -> None:
+    """U1, U3: the last unattended run, the next one (while `run --every` is going) and what waits."""
+    if not info:
+        return
+    last = info["last_run"]
+    outcome = {0: "nothing held", 1: "FAILED", 3: "held some for review"}
+    print(f"last run: {last['started_at']} ({last['trigger']}, {outcome.get(last['exit_code'], 'running')})"
+          if last else "last run: none")
+    print(f"next run: {info['next_run']}" if info["next_run"] else "next run: not scheduled (no `qbsync run --every`)")
+    print(f"held for review: {info['held']}" + (" (`qbsync held`)" if info["held"] else ""))
 
 
 def _connection_line(side: str, info: dict, shared_error: str | None) -> str:
@@ -674,6 +880,7 @@ def cmd_local(args) -> int:
     return serve_until_signalled(
         data=args.data, seed=args.seed, quickbooks_port=args.quickbooks_port, precoro_port=args.precoro_port,
         throttle=args.throttle, faults=args.faults, fault_seed=args.fault_seed,
+        webhook_url=args.webhook_url, webhook_verifier=os.environ.get("QUICKBOOKS_WEBHOOK_VERIFIER", "").strip() or None,
     )
 
 
@@ -702,7 +909,7 @@ COMMANDS = {
     "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "approve": cmd_approve, "skip": cmd_approve,
     "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "local": cmd_local,
-    "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect,
+    "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held, "webhooks": cmd_webhooks,
 }
 
 

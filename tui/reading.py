@@ -82,6 +82,9 @@ class Reading:
         self.status = message.status
         self.last_sync = message.last_sync
         self.status_revision += 1
+        if held_count(message.status) and self.plan is not None and not self.opened_waiting:
+            self.opened_waiting = True  # U3: open on what waits, once; the operator goes where they like after
+            self.call_later(self.action_waiting)
 
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
     def load_plan(self, fresh: bool, announce: bool = True, full: bool = False) -> None:
@@ -206,6 +209,11 @@ class Reading:
         self._update_status_text()
         self.notify("The rules file has problems; the rules in force did not change. See 5 Rules.",
                     severity="error", timeout=8)
+
+
+def held_count(status: dict | None) -> int:
+    """How many actions unattended runs hold for review (U3), from the engine's status."""
+    return int(((status or {}).get("unattended") or {}).get("held") or 0)
 
 
 def _is_rules_error(error: Exception) -> bool:

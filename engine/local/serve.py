@@ -23,6 +23,7 @@ from .precoro import Throttle as PrecoroThrottle
 from .quickbooks import Faults as QuickBooksFaults
 from .quickbooks import QuickBooksApp, QuickBooksState
 from .quickbooks import Throttle as QuickBooksThrottle
+from .quickbooks.webhooks import WebhookSender
 
 LOCAL_CLIENT_ID = "qbsync-local"
 LOCAL_PRECORO_EMAIL = "operator@demo.precoro.example"
@@ -43,7 +44,10 @@ class LocalApis:
     @classmethod
     def start(cls, data: str | Path | None = None, seed: str = "demo", *, quickbooks_port: int = 0,
               precoro_port: int = 0, throttle: bool = False, faults: float = 0.0, fault_seed: int = 0,
-              host: str = "127.0.0.1") -> "LocalApis":
+              host: str = "127.0.0.1", webhook_url: str | None = None,
+              webhook_verifier: str | None = None) -> "LocalApis":
+        """`webhook_url`: the local QuickBooks POSTs notifications of its writes there, signed with
+        `webhook_verifier` (U4), as Intuit does."""
         path = str(data) if data else ":memory:"
         fresh = data is None or not Path(data).exists()
         if data:
@@ -55,6 +59,11 @@ class LocalApis:
         quickbooks.ensure_realm(realm)
         if fresh:
             seed_data(quickbooks, precoro, seed, realm)
+        sender = None
+        if webhook_url:
+            if not webhook_verifier:
+                raise ValueError("a webhook URL needs a verifier token to sign with (QUICKBOOKS_WEBHOOK_VERIFIER)")
+            sender = quickbooks.on_change = WebhookSender(webhook_url, webhook_verifier)
 
         qb_app = QuickBooksApp(quickbooks, throttle=QuickBooksThrottle() if throttle else None,
                                faults=QuickBooksFaults(faults, fault_seed) if faults else None)
@@ -69,7 +78,9 @@ class LocalApis:
         precoro_token = secrets.token_hex(20)
         precoro.add_user(LOCAL_PRECORO_EMAIL, precoro_token)
         credentials = {"client_secret": client_secret, "tokens": tokens, "precoro_token": precoro_token}
-        return cls(quickbooks, precoro, qb_server, pc_server, realm, credentials)
+        apis = cls(quickbooks, precoro, qb_server, pc_server, realm, credentials)
+        apis.webhooks = sender
+        return apis
 
     def info(self) -> dict[str, Any]:
         tokens = self._credentials["tokens"]
@@ -91,7 +102,11 @@ class LocalApis:
             },
         }
 
+    webhooks: WebhookSender | None = None
+
     def close(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.close()
         self.qb_server.close()
         self.pc_server.close()
         self.quickbooks.close()

@@ -148,6 +148,7 @@ class FakeSession:
     calls: list[tuple] = field(default_factory=list)
     reload_error: Exception | None = None
     done: set[str] = field(default_factory=set)
+    held: int = 0  # U3: how many actions unattended runs hold for review (the status says so)
     gate: Any = None  # a threading.Event: each write waits for it (a long apply), and `stop` is honoured
     unmapped: list[dict[str, Any]] = field(default_factory=lambda: [
         {"precoro_id": "203", "name": "Toner black", "sku": "TONER-B", "price": "58", "free_of_charge": False,
@@ -329,6 +330,7 @@ class FakeSession:
             },
             "entities": {"suppliers": {"linked": 42 + len(self.done)}, "items": {"linked": 17}},
             "latest_plan": {"id": plan.id, "created_at": plan.created_at, "state": "open"} if plan else None,
+            "unattended": {"last_run": None, "next_run": None, "held": self.held},
         }
 
     def unmapped_items(self, limit: int = 5, progress=None) -> list[dict[str, Any]]:

@@ -45,7 +45,7 @@ def test_review_helpers_and_the_pure_core_load_no_io_in_fact():
     """engine.review (shared by the CLI and the TUI) and the planning core import no HTTP, no sqlite,
     no Textual, not only by what their source says but by what importing them loads."""
     code = ("import json, sys\n"
-            "import engine.review, engine.reconcile, engine.entities, engine.writes\n"
+            "import engine.review, engine.reconcile, engine.entities, engine.writes, engine.policy\n"
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('httpx', 'sqlite3', 'sqlite_utils', 'textual', 'rich', 'tenacity'))))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -512,3 +512,24 @@ async def test_i4_not_mapped_filters_counts_and_says_free_of_charge_keeps_its_pr
         await pilot.press(*"colour", "enter")  # the suggestions filter; the best one is not it
         await settle(pilot)
         assert ("map", "items", "203", "84") in session.calls
+
+
+async def test_u3_held_actions_open_waiting_for_you_once_and_w_returns_there():
+    from engine.review import WAITING
+    from test_snapshots import held_by_a_run
+    from tui.screens.review import ReviewScreen
+
+    app = make_app(FakeSession(make_plan=held_by_a_run, held=4))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen) and app.screen.filter.show == WAITING
+        await pilot.press("escape", "1")
+        await settle(pilot)
+        assert app.current_mode == "overview"  # opened there once; the operator goes where they like
+        await pilot.press("w")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen) and app.screen.filter.show == WAITING
+    app = make_app(FakeSession(make_plan=held_by_a_run, held=0))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "overview"  # nothing held: the Overview, as always

@@ -124,3 +124,24 @@ def test_review_no_color(snap_compare, here, monkeypatch):
 def test_items_not_mapped_dialog(snap_compare, here, size):
     # The Not-mapped list (I4): its running count, the search field and the best suggestion of each item.
     assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "i"))
+
+
+def held_by_a_run():
+    """The demo plan as an unattended run leaves it: the creates not approved, held for a person (U3)."""
+    from demo_session import demo_plan
+
+    plan = demo_plan()
+    for action in plan.actions:
+        if action.kind == "create":
+            action.approved = False
+    return plan
+
+
+def test_u3_opens_on_waiting_for_you(snap_compare, here):
+    session = FakeSession(make_plan=held_by_a_run, held=4)
+    assert snap_compare(make_app(session), terminal_size=(80, 24), run_before=run())
+
+
+def test_u3_overview_says_what_is_waiting(snap_compare, here):
+    session = FakeSession(make_plan=held_by_a_run, held=4)
+    assert snap_compare(make_app(session), terminal_size=(80, 24), run_before=run("1"))

@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from engine.review import entity_counts
 
+from ..reading import held_count
 from ..widgets.cells import ENTITY_TITLES
 from .base import QbsyncScreen
 from .rules import shown_path
@@ -61,6 +62,8 @@ class OverviewScreen(QbsyncScreen):
                 tooltip="Open the plan review"),
         Binding("s", "app.refresh_status", "refresh", id="overview.refresh",
                 tooltip="Check both connections again and recount"),
+        Binding("w", "app.waiting", "waiting for you", id="overview.waiting", show=False,
+                tooltip="Review what unattended runs held for a person"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -118,6 +121,10 @@ class OverviewScreen(QbsyncScreen):
             text.append(f"{plan.id} made {plan.created_at[:16].replace('T', ' ')}" + (f" · {state}" if state else ""))
         else:
             text.append("none yet" if not app.busy else app.busy, style="dim")
+        held = held_count(app.status)
+        if held:
+            text.append("\nWaiting      ", style="bold")
+            text.append(f"{held:,} held for you by unattended runs · w shows them", style="bold yellow")
         text.append("\nRules        ", style="bold")
         text.append(shown_path(app.rules_path))
         if app.rules_error is not None:

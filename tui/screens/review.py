@@ -199,6 +199,12 @@ class ReviewScreen(QbsyncScreen):
         self.filter = replace(self.filter, **{name: values[(position + 1) % len(values)]})
         self.rebuild()
 
+    def show_only(self, show: str) -> None:
+        """Open on one `show` filter, the others cleared (the app's "Waiting for you", U3)."""
+        self.filter = ReviewFilter(show=show)
+        self.query_one("#search", TextField).value = ""
+        self.rebuild()
+
     def action_search(self) -> None:
         self.query_one("#search", TextField).focus()
 

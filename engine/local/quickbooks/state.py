@@ -155,6 +155,13 @@ class QuickBooksState:
             self._db.execute("PRAGMA journal_mode = WAL")
         self._db.executescript(SCHEMA)
         self.oauth = TokenAuthority(self)
+        # Told of every API write (realm, entity, id, operation, lastUpdated): the webhook sender.
+        self.on_change: Callable[[str, str, str, str, str], None] | None = None
+
+    def _changed(self, realm: str, kind: Entity, record: dict, operation: str) -> None:
+        if self.on_change is not None:
+            when = (record.get("MetaData") or {}).get("LastUpdatedTime") or meta_time(self.now())
+            self.on_change(realm, kind.name, str(record.get("Id")), operation, when)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -291,6 +298,7 @@ class QuickBooksState:
             shaped = self._shaped(realm, kind, fields, None, body)
             stored = self._stamped(shaped, self._allocate_ids(realm, 1), meta_time(self.now()))
             self._insert_row(realm, kind, stored)
+        self._changed(realm, kind, stored, "Create")
         return stored
 
     def bulk_insert(self, realm: str, entity: str, objs: Iterable[dict]) -> list[dict]:
@@ -337,6 +345,7 @@ class QuickBooksState:
             shaped = self._shaped(realm, kind, fields, before, requested)
             stored = self._restamped(shaped, before, self.now())
             self._update_row(realm, kind, stored)
+        self._changed(realm, kind, stored, "Update")
         return stored
 
     def delete(self, realm: str, entity: str, body: dict) -> dict:
@@ -355,6 +364,7 @@ class QuickBooksState:
                 "INSERT OR REPLACE INTO qbo_tombstones (realm, entity, id, deleted_at, deleted_time) VALUES (?, ?, ?, ?, ?)",
                 (realm, kind.name, record_id, now.timestamp(), meta_time(now)),
             )
+        self._changed(realm, kind, {"Id": record_id}, "Delete")
         return {"domain": "QBO", "status": "Deleted", "Id": str(record_id)}
 
     def purge(self, realm: str, entity: str, record_id: str | int) -> dict:
@@ -403,6 +413,7 @@ class QuickBooksState:
             for other in ENTITIES.values():
                 if kind.name in other.refs.values():
                     self._repoint(realm, other, kind.name, duplicate["Id"], new_ref, now)
+        self._changed(realm, kind, duplicate, "Merge")
         return duplicate, survivor
 
     # -- stored responses for `requestid` -------------------------------------------------------

@@ -1,0 +1,134 @@
+"""U2: whether an unattended run may apply an action without a person, from the action and the policy alone.
+
+Pure: no I/O, no clock. `qbsync run` asks it of every action of a fresh plan; what it holds waits
+for review (U3). The rules file declares what may go (`policy:`); what is always held is here,
+because no policy should be able to let it through: a conflict needs someone to pick a side, an
+unlink or a deactivation loses something, an ambiguous or blocked record needs a fix by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from rules.model import PolicyRule
+
+from .entities import BY_KIND
+from .plan import EXECUTABLE, Action
+
+ALWAYS_HELD = {
+    "conflict": "a conflict: both sides changed it; someone picks a side",
+    "unlink": "an unlink: the two records stop being kept in sync",
+    "deactivate": "a deactivation",
+    "reactivate": "a reactivation",
+    "ambiguous": "several candidates match: map it by hand",
+    "blocked": "cannot be synced as it is",
+}
+# Links qbsync is sure of: equal match keys, or a record qbsync itself created (its origin).
+EXACT_LINKS = frozenset({"matched", "origin"})
+
+
+BRAKED_KINDS = frozenset({"update", "deactivate", "conflict"})
+
+
+def braked(actions: Iterable[Action], limit: Any, count_links: Callable[[str], int]) -> dict[str, tuple[int, int]]:
+    """The sections whose executable actions the safety brake stops: section -> (records changed,
+    records linked). Shared by apply (which refuses) and an unattended run (which holds them, U2)."""
+    touched: dict[str, set[str]] = {}
+    for action in actions:
+        if action.executable and action.kind in BRAKED_KINDS and action.precoro_id:
+            touched.setdefault(action.entity, set()).add(action.precoro_id)
+    found = {}
+    for entity, records in touched.items():
+        section = BY_KIND[entity].section
+        linked = count_links(section)
+        if linked >= limit.min_linked and len(records) > limit.max_change_share * linked:
+            found[section] = (len(records), linked)
+    return found
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Apply it now (`apply`), or hold it for review, saying why."""
+
+    apply: bool
+    reason: str = ""
+
+
+APPLY = Verdict(True)
+
+
+def verdict(action: Action, policy: PolicyRule) -> Verdict:
+    """What the policy says of one action, on its own (dependencies and the brake: `verdicts`)."""
+    if action.kind == "conflict" and action.decision in ("precoro", "quickbooks"):
+        return APPLY  # a person picked the side already (decisions come from no one else)
+    if action.kind == "conflict" and action.decision == "skip":
+        return Verdict(False, "skipped by the operator")
+    if action.kind in ALWAYS_HELD:
+        reason = ALWAYS_HELD[action.kind]
+        return Verdict(False, f"{reason}: {action.note}" if action.kind == "blocked" and action.note else reason)
+    if not action.approved:  # W9: the same write failed before; or the operator skipped it
+        return Verdict(False, "not approved in the plan" + (f" ({action.note})" if action.note else ""))
+    spec = BY_KIND[action.entity]
+    if action.kind == "link":
+        how = action.link.how if action.link else ""
+        if policy.links == "exact" and how in EXACT_LINKS:
+            return APPLY
+        return Verdict(False, f"a link made by {how or 'hand'}" if policy.links == "exact" else "links are held (policy.links: none)")
+    if action.kind == "create" and spec.planned == "documents":
+        total = next((c.after for c in action.changes if c.field == "total"), None)
+        limit = policy.documents_up_to
+        if limit is not None and isinstance(total, (int, float)) and total <= limit:
+            return APPLY
+        if limit is None:
+            return Verdict(False, "a document (policy.documents_up_to: null holds every one)")
+        return Verdict(False, f"a document of {total}, over policy.documents_up_to ({limit:g})")
+    if action.kind == "create":
+        if spec.section in policy.creates:
+            return APPLY
+        return Verdict(False, f"a new {spec.label} (policy.creates does not list {spec.section})")
+    if action.kind == "update":
+        allowed = policy.updates.get(spec.section, frozenset())
+        others = sorted({c.field for c in action.changes} - allowed)
+        if not others:
+            return APPLY
+        return Verdict(False, f"changes {', '.join(others)} (not in policy.updates.{spec.section})")
+    return Verdict(False, f"a {action.kind}")
+
+
+def _can_go(action: Action) -> bool:
+    """Whether approving it is enough to apply it (a conflict also needs a side, an ambiguous or
+    blocked record a fix): an approval that is not enough leaves it held."""
+    return action.kind in EXECUTABLE and not action.needs_decision
+
+
+def verdicts(actions: Iterable[Action], policy: PolicyRule, *, braked: Mapping[str, tuple[int, int]] | None = None,
+             answers: Mapping[str, bool] | None = None) -> dict[str, Verdict]:
+    """Every action's verdict: the operator's answer to it when there is one (`answers`: action id
+    -> approved, from U3's held actions), else the policy's; the policy's is held when the safety
+    brake stops its entity (`braked`: section -> (changed, linked), from `braked`); and any is held
+    when it depends on a held action (applying it alone would only be skipped)."""
+    actions = list(actions)
+    answers = answers or {}
+    out = {}
+    for action in actions:
+        if action.id in answers and (not answers[action.id] or _can_go(action)):
+            out[action.id] = APPLY if answers[action.id] else Verdict(False, "skipped by the operator")
+            continue
+        out[action.id] = verdict(action, policy)
+        section = BY_KIND[action.entity].section
+        if out[action.id].apply and braked and section in braked and action.kind in BRAKED_KINDS:
+            changed, linked = braked[section]
+            out[action.id] = Verdict(False, f"the safety brake: this run would change {changed} of {linked} "
+                                            f"linked {section}")
+    changed = True
+    while changed:  # dependencies may chain (a document on a supplier on a link)
+        changed = False
+        for action in actions:
+            if not out[action.id].apply:
+                continue
+            waiting = next((d for d in action.depends_on if d in out and not out[d].apply), None)
+            if waiting:
+                out[action.id] = Verdict(False, f"waits for held action {waiting}")
+                changed = True
+    return out

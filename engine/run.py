@@ -1,0 +1,311 @@
+"""U1, U3: one unattended cycle: plan what changed, apply what the policy allows, hold the rest.
+
+`run_once` is what `qbsync run` (cron, a systemd timer), `qbsync run --every` and the webhook
+receiver call. It never overlaps itself: a second run on the same state file while one is going
+does nothing and says so. Held actions persist in the state file (U3): held again unchanged they
+are the same question, not a new one; an operator's answer (approve, decide or skip, in the CLI
+or the TUI) is carried out by the next run, or at once by `qbsync apply`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+from . import bulk
+from .entities import BY_KIND, BY_SECTION
+from .errors import Interrupted
+from .locks import Holder, LockBusy
+from .plan import Action
+from .policy import braked, verdicts
+
+EXIT_OK, EXIT_ERROR, EXIT_HELD = 0, 1, 3
+SHOWN_HELD = 20  # held actions a summary names (the rest are counted)
+
+
+@dataclass
+class RunSummary:
+    """What one run did, for its caller, the state file (`qbsync status`), the log and notifications."""
+
+    started_at: str
+    trigger: str = "manual"  # manual | schedule | webhook
+    run_id: int | None = None  # its row in the state file
+    finished_at: str = ""
+    plan_id: str | None = None
+    entities: list[str] = field(default_factory=list)  # what it planned
+    unchanged: bool = False  # nothing changed since the previous plan
+    counts: dict[str, int] = field(default_factory=dict)  # apply outcomes: applied, failed, skipped, ...
+    held: list[dict[str, Any]] = field(default_factory=list)  # every action waiting for a person
+    new_held: int = 0  # of which held by this run for the first time
+    failures: list[dict[str, Any]] = field(default_factory=list)  # actions that failed or were refused
+    error: str | None = None  # why the run failed, if it did
+    skipped: str | None = None  # why the run did nothing (another run was going)
+    stopped: str | None = None  # why the run stopped early (a stop request, a rate cap)
+    notify_problems: list[str] = field(default_factory=list)  # a notification that could not go (U5)
+
+    @property
+    def exit_code(self) -> int:
+        if self.error or self.failures:
+            return EXIT_ERROR
+        return EXIT_HELD if self.held else EXIT_OK
+
+    @property
+    def worth_telling(self) -> bool:
+        """U5: a person should hear of it: it failed, or held something new."""
+        return self.exit_code == EXIT_ERROR or self.new_held > 0
+
+    def text(self) -> str:
+        """One line, then the held and failed actions (at most SHOWN_HELD of each)."""
+        if self.skipped:
+            return f"run skipped: {self.skipped}"
+        if self.error:
+            head = f"run failed: {self.error}"
+        else:
+            done = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items())) or "nothing to apply"
+            head = (f"run {'stopped' if self.stopped else 'done'}: plan {self.plan_id}"
+                    f"{' (nothing changed)' if self.unchanged else ''}: {done}; {len(self.held)} held for review"
+                    f" ({self.new_held} new)" + (f"; stopped: {self.stopped}" if self.stopped else ""))
+        lines = [head]
+        for row in self.failures[:SHOWN_HELD]:
+            lines.append(f"  failed: {_short(row['name'])} ({row['kind']}, action {row['id']}): {row['reason']}")
+        for row in self.held[:SHOWN_HELD]:
+            lines.append(f"  held: {_short(row['name'])} ({row['entity']} {row['kind']}, action {row['action_id']}): {row['reason']}")
+        for problem in self.notify_problems:
+            lines.append(f"  not notified: {problem}")
+        hidden = max(0, len(self.held) - SHOWN_HELD) + max(0, len(self.failures) - SHOWN_HELD)
+        if hidden:
+            lines.append(f"  ... and {hidden} more (`qbsync held`)")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"started_at": self.started_at, "finished_at": self.finished_at, "trigger": self.trigger,
+                "plan_id": self.plan_id, "entities": self.entities, "unchanged": self.unchanged, "counts": self.counts,
+                "held": len(self.held), "new_held": self.new_held, "held_actions": self.held[:SHOWN_HELD],
+                "failures": self.failures[:SHOWN_HELD], "error": self.error, "skipped": self.skipped,
+                "stopped": self.stopped, "notify_problems": self.notify_problems, "exit_code": self.exit_code}
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 60 else name[:59] + "…"
+
+
+def fingerprint(action: Action) -> str:
+    """What an action proposes (not when, nor on which versions): held again with the same
+    fingerprint, it is the same question and keeps the operator's answer."""
+    proposal = [action.kind, action.target, [c.__dict__ for c in action.changes], action.candidates]
+    return hashlib.sha1(bulk.dumps(proposal, sort_keys=True).encode()).hexdigest()[:16]
+
+
+Notify = Callable[[RunSummary, str], list[str]]
+
+
+def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = "manual",
+             stop: threading.Event | None = None, on_wait: Callable[[Holder | None], None] | None = None,
+             notify: Notify | None = None) -> RunSummary:
+    """One cycle over `session` (a SyncSession). Never raises for a failed run: the summary says
+    what went wrong, is recorded in the state file, and `notify(summary, where)` tells a person
+    when it failed or held something new (U5)."""
+    summary = RunSummary(started_at=session.clock(), trigger=trigger)
+    try:
+        with session.store.lock("run").held(f"qbsync run ({trigger})", wait=False):
+            run_id = summary.run_id = session.store.start_run(summary.started_at, trigger)
+            try:
+                _cycle(session, summary, only, stop, on_wait)
+            except Interrupted as exc:
+                summary.stopped = str(exc)
+            except Exception as exc:  # recorded and reported, never a traceback (errors carry no secrets)
+                summary.error = str(exc) if getattr(exc, "exit_code", None) else f"{type(exc).__name__}: {exc}"
+            summary.finished_at = session.clock()
+            if notify is not None:
+                summary.notify_problems = notify(summary, company_name(session.rules_path))
+            session.store.finish_run(run_id, summary.finished_at, summary.plan_id, summary.exit_code, summary.to_json())
+    except LockBusy as busy:
+        who = busy.holder.describe() if busy.holder else "another qbsync run"
+        summary.skipped = f"{who} is running on this state file"
+        summary.finished_at = session.clock()
+    return summary
+
+
+def company_name(rules_path: Any) -> str:
+    """How a notification or a table names a company: its directory (one per company pair)."""
+    from pathlib import Path
+
+    path = Path(rules_path).resolve()
+    return path.parent.name or str(path)
+
+
+def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: threading.Event | None,
+           on_wait: Callable[[Holder | None], None] | None) -> None:
+    store, policy = session.store, session.reload_rules().policy  # a loop runs on the rules as they are now
+    plan = session.plan(only=only, wait=True, on_wait=on_wait, stop=stop)
+    summary.plan_id, summary.unchanged, summary.entities = plan.id, plan.unchanged, list(plan.entities)
+    realm = plan.realm_id
+    actions = list(plan.actions)
+    rows = {row["action_id"]: row for row in store.held(realm, waiting=False)}
+    prints = {a.id: fingerprint(a) for a in actions if a.id in rows}
+    # The operator's answers to actions held before, while they still propose the same thing.
+    answers = {aid: row["decision"] == "approved" for aid, row in rows.items()
+               if row["decision"] and prints.get(aid) == row["fingerprint"]}
+    for action in actions:
+        if action.id in rows and action.id not in answers and not action.approved:
+            action.approved = True  # unapproved only by our own hold, carried from the last plan: ask the policy again
+    verdict = verdicts(actions, policy, answers=answers)
+    _approve(store, plan.id, actions, verdict)
+    stopped = braked(actions, session.rules.safety, lambda section: store.count_links(section, realm))
+    if stopped:
+        verdict = verdicts(actions, policy, braked=stopped, answers=answers)
+        _approve(store, plan.id, actions, verdict)
+
+    now = session.clock()
+    planned_kinds = {BY_SECTION[section].kind for section in plan.entities}
+    gone = [aid for aid, row in rows.items() if row["entity"] in planned_kinds and aid not in verdict]
+    store.forget_held(realm, gone)
+    held_rows = []
+    for action in actions:
+        if verdict[action.id].apply or answers.get(action.id) is False or action.decision == "skip":
+            continue  # to be applied, or skipped by the operator
+        before = rows.get(action.id)
+        same = before is not None and before["fingerprint"] == prints.get(action.id)
+        if not same:
+            summary.new_held += 1
+        held_rows.append({"realm": realm, "action_id": action.id, "entity": action.entity, "kind": action.kind,
+                          "name": action.name, "reason": verdict[action.id].reason,
+                          "fingerprint": prints.get(action.id) or fingerprint(action), "plan_id": plan.id,
+                          "held_at": before["held_at"] if same else now, "seen_at": now,
+                          "decision": None, "decided_at": None})
+    store.put_held(held_rows)
+
+    if any(verdict[a.id].apply and a.executable for a in actions):
+        report = session.apply(plan.id, wait=True, on_wait=on_wait, stop=stop)
+        summary.counts = report.counts()
+        summary.stopped = report.stopped
+        summary.failures = [r.to_json() for r in report.results if r.status in ("failed", "refused")]
+        # Done, or tried and failed: a failure is planned next time as "failed before" and held afresh (W9).
+        store.forget_held(realm, [r.id for r in report.results if r.status in ("applied", "failed", "refused")])
+    summary.held = held_summary(store.held(realm))
+
+
+def held_summary(rows: Iterable[dict]) -> list[dict[str, Any]]:
+    """Held rows as `qbsync held --json` and run summaries show them."""
+    return [{"action_id": row["action_id"], "entity": row["entity"], "kind": row["kind"], "name": row["name"],
+             "reason": row["reason"], "plan_id": row["plan_id"], "held_at": row["held_at"]} for row in rows]
+
+
+def _approve(store: Any, plan_id: str, actions: list[Action], verdict: dict) -> None:
+    """The plan's approvals as the verdicts say, saved and on the actions (so `executable` agrees)."""
+    for approved in (True, False):
+        ids = [a.id for a in actions if verdict[a.id].apply is approved and a.approved is not approved]
+        if ids:
+            store.set_approved(plan_id, ids, approved)
+    for action in actions:
+        action.approved = verdict[action.id].apply
+
+
+def parse_every(text: str) -> float:
+    """`30m`, `1h`, `90s` or `2h30m` -> seconds; at least a minute (both services count calls)."""
+    import re
+
+    parts = re.findall(r"(\d+)([smh])", text.strip().lower())
+    if not parts or "".join(n + u for n, u in parts) != text.strip().lower():
+        raise ValueError(f"{text!r} is not a duration like 30m, 1h or 90s")
+    seconds = sum(int(n) * {"s": 1, "m": 60, "h": 3600}[u] for n, u in parts)
+    if seconds < 60:
+        raise ValueError(f"{text!r} is shorter than a minute")
+    return float(seconds)
+
+
+def run_every(session: Any, every: float, stop: threading.Event, report: Callable[[RunSummary], Any], *,
+              only: Iterable[str] | None = None, now: Callable[[], datetime] | None = None,
+              notify: Notify | None = None) -> None:
+    """Run, then wait `every` seconds, until `stop` is set (SIGTERM): a run in progress stops
+    between two writes. One loop per state file: a second one is refused (LockBusy)."""
+    now = now or (lambda: datetime.now(timezone.utc))
+    with session.store.lock("loop").held("qbsync run --every", wait=False):
+        while not stop.is_set():
+            summary = run_once(session, only=only, trigger="schedule", stop=stop, notify=notify)
+            if summary.run_id is not None and not stop.is_set():
+                session.store.set_next_run(summary.run_id, (now() + timedelta(seconds=every)).isoformat(timespec="seconds"))
+            report(summary)
+            stop.wait(every)
+
+
+def run_status(store: Any) -> dict[str, Any]:
+    """For `qbsync status`: the last run, the next one (while a loop is running) and how many wait."""
+    last = store.last_run()
+    looping = store.lock("loop").holder() is not None
+    return {"last_run": ({"started_at": last["started_at"], "finished_at": last["finished_at"],
+                          "trigger": last["trigger"], "plan_id": last["plan_id"], "exit_code": last["exit_code"]}
+                         if last else None),
+            "next_run": last["next_at"] if last and looping else None,
+            "held": len(store.held())}
+
+
+@dataclass
+class CompanyRun:
+    """One company's run within `run --all`."""
+
+    company: str
+    rules: str
+    summary: RunSummary
+
+    def to_json(self) -> dict[str, Any]:
+        return {"company": self.company, "rules": self.rules, "exit_code": self.summary.exit_code,
+                **{key: value for key, value in self.summary.to_json().items() if key != "exit_code"}}
+
+
+def companies(root: Any) -> list[Any]:
+    """The rules files of a directory of companies: `<root>/<company>/rules.yaml`, by name."""
+    from pathlib import Path
+
+    return sorted(path for path in Path(root).glob("*/rules.yaml") if path.is_file())
+
+
+def run_all(rules_files: Iterable[Any], open_session: Callable[[Any], Any], *, jobs: int = 4,
+            stop: threading.Event | None = None, notify: Notify | None = None,
+            clock: Callable[[], str] | None = None) -> list[CompanyRun]:
+    """One run per company, `jobs` at a time, each on its own session (its own rules, state file,
+    locks and rate budgets). A company that fails, even to open, is one failed row: the others go on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clock = clock or (lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def one(rules_path: Any) -> CompanyRun:
+        name = company_name(rules_path)
+        try:
+            with open_session(rules_path) as session:
+                summary = run_once(session, stop=stop, notify=notify)
+        except Exception as exc:  # an invalid rules file, an unusable state file: this company only
+            summary = RunSummary(started_at=clock(), finished_at=clock(), error=_first_line(exc))
+        return CompanyRun(name, str(rules_path), summary)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="qbsync-company") as pool:
+        return list(pool.map(one, rules_files))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lines = text.splitlines()
+    return lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else "")
+
+
+def all_exit_code(runs: Iterable[CompanyRun]) -> int:
+    """1 when any company failed, else 3 when any holds something for review, else 0."""
+    codes = {run.summary.exit_code for run in runs}
+    return EXIT_ERROR if EXIT_ERROR in codes else EXIT_HELD if EXIT_HELD in codes else EXIT_OK
+
+
+def all_table(runs: list[CompanyRun]) -> str:
+    """The one summary table of `run --all`."""
+    rows = [("company", "result", "applied", "held", "new", "failed", "note")]
+    for run in runs:
+        s = run.summary
+        result = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}[s.exit_code]
+        note = s.error or s.skipped or s.stopped or ""
+        rows.append((run.company, result, str(s.counts.get("applied", 0)), str(len(s.held)), str(s.new_held),
+                     str(len(s.failures)), note if len(note) <= 70 else note[:69] + "…"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
+                     for row in rows).rstrip()

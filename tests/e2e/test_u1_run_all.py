@@ -1,0 +1,50 @@
+"""`qbsync run --all DIR`: every company of a bookkeeping firm, a few at a time, failures isolated (U1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def qbsync(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=cwd, env=dict(os.environ), text=True,
+                          capture_output=True, timeout=300)
+
+
+def test_u1_run_all_over_three_companies_where_one_fails(tmp_path):
+    # Two companies on the embedded local APIs (each its own, with demo data, beside its state file),
+    # and one whose rules file is broken.
+    for name in ("acme", "beta"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "rules.yaml").write_text((ROOT / "rules.yaml").read_text())
+    (tmp_path / "gamma").mkdir()
+    (tmp_path / "gamma" / "rules.yaml").write_text("version: 1\nsuppliers:\n  conflict: ask_me\n")
+    (tmp_path / "not-a-company").mkdir()  # no rules.yaml: not a company
+
+    result = qbsync("run", "--all", str(tmp_path), "--jobs", "2", "--json", "--log-format", "json", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # one failed
+    report = json.loads(result.stdout)
+    rows = {row["company"]: row for row in report["companies"]}
+    assert list(rows) == ["acme", "beta", "gamma"] and report["exit_code"] == 1
+    for name in ("acme", "beta"):  # the failure of gamma touched neither
+        assert rows[name]["exit_code"] == 3 and rows[name]["error"] is None and rows[name]["counts"]["applied"] > 0
+        assert (tmp_path / name / ".qbsync" / "state.db").exists()
+    assert rows["gamma"]["exit_code"] == 1 and "gamma/rules.yaml:3:13" in rows["gamma"]["error"]
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert sorted(entry["company"] for entry in logged) == ["acme", "beta", "gamma"]
+
+    # The table, and a second round: each company's held actions are its own and nothing is new.
+    again = qbsync("run", "--all", str(tmp_path), cwd=tmp_path)
+    lines = again.stdout.splitlines()
+    assert again.returncode == 1 and lines[0].split() == ["company", "result", "applied", "held", "new", "failed", "note"]
+    assert lines[1].split()[:2] == ["acme", "held"] and lines[1].split()[4] == "0"
+    assert lines[3].split()[:2] == ["gamma", "FAILED"]

@@ -1,0 +1,115 @@
+"""Unattended runs end to end: `qbsync run` against `qbsync local serve` over HTTP (U1, U2, U3)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine.clients.quickbooks import quote
+from engine.store import Store
+
+pytestmark = pytest.mark.e2e
+
+OBRIEN = "O'Brien & Sons Ltd."
+SHIPPED_CREATES = "creates: [chart_of_accounts, taxes, terms, classes, locations]"
+
+
+def allow_supplier_creates(text: str) -> str:
+    assert SHIPPED_CREATES in text
+    return text.replace(SHIPPED_CREATES, "creates: [chart_of_accounts, taxes, terms, classes, locations, suppliers]")
+
+
+def run_json(workdir, *args: str) -> tuple[int, dict]:
+    result = workdir.run("run", "--json", *args)
+    assert result.stdout.strip(), result.stderr
+    return result.returncode, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_u1_u2_u3_run_applies_what_the_policy_allows_and_holds_a_conflict(make_workdir):
+    workdir = make_workdir(edit=allow_supplier_creates)
+    code, summary = run_json(workdir)
+    assert code == 3 and summary["exit_code"] == 3  # something is held for review
+    held = {row["name"]: row for row in summary["held_actions"]}
+    conflict = held["amy's bird sanctuary "]
+    assert conflict["kind"] == "conflict" and "conflict" in conflict["reason"]
+    assert held["invoice INV-2026-0042"]["kind"] == "create"  # documents_up_to: null holds every document
+    assert summary["new_held"] == summary["held"] > 0
+    # Applied without a person: a new supplier (policy.creates lists suppliers) and exact links.
+    qb, _ = workdir.clients()
+    assert len(list(qb.query_all("Vendor", f"DisplayName = {quote(OBRIEN)}"))) == 1
+    assert summary["counts"]["applied"] >= 2 and not summary["failures"]
+    # The conflict was not written: QuickBooks keeps its own phone for amy's.
+    vendor_id = next(a for a in workdir.json("show")["actions"] if a["id"] == conflict["action_id"])["quickbooks_id"]
+    before = qb.read("Vendor", vendor_id)
+
+    # U3: held again unchanged, nothing is new; `qbsync held` lists the same actions.
+    code, again = run_json(workdir)
+    assert code == 3 and again["new_held"] == 0 and again["held"] == summary["held"]
+    listed = json.loads(workdir.run("held", "--json").stdout)["held"]
+    assert conflict["action_id"] in {row["action_id"] for row in listed}
+    assert qb.read("Vendor", vendor_id)["SyncToken"] == before["SyncToken"]  # never written
+
+    # Deciding it (the existing command) lets the next run apply it; then it is held no more.
+    assert workdir.run("decide", conflict["action_id"], "quickbooks").returncode == 0
+    code, third = run_json(workdir)
+    assert third["counts"].get("applied", 0) >= 1 and not third["failures"]
+    assert conflict["action_id"] not in {row["action_id"] for row in third["held_actions"]}
+    listed = json.loads(workdir.run("held", "--json").stdout)["held"]
+    assert conflict["action_id"] not in {row["action_id"] for row in listed}
+
+    # status: the last run and how many wait (no loop is running, so nothing is scheduled).
+    status = workdir.json("status")["unattended"]
+    assert status["held"] == len(listed) and status["last_run"]["exit_code"] == code
+    assert status["next_run"] is None
+
+
+def test_u3_approving_a_held_action_applies_it_at_once_with_apply(workdir):
+    code, summary = run_json(workdir)
+    assert code == 3
+    create = next(row for row in summary["held_actions"] if row["name"] == "O'Brien & Sons Ltd.")
+    assert "policy.creates" in create["reason"]
+    assert workdir.run("approve", create["action_id"]).returncode == 0
+    report = workdir.json("apply", "--yes")
+    assert {r["id"]: r["status"] for r in report["results"]}[create["action_id"]] == "applied"
+    qb, _ = workdir.clients()
+    assert len(list(qb.query_all("Vendor", f"DisplayName = {quote(OBRIEN)}"))) == 1
+    listed = json.loads(workdir.run("held", "--json").stdout)["held"]
+    assert create["action_id"] not in {row["action_id"] for row in listed}  # answered: no longer waiting
+    code, after = run_json(workdir)
+    assert not after["failures"] and create["action_id"] not in {r["action_id"] for r in after["held_actions"]}
+
+
+def test_u1_a_run_never_overlaps_itself(workdir):
+    assert workdir.run("run").returncode == 3  # makes the state file
+    store = Store(workdir.path / ".qbsync" / "state.db")
+    try:
+        with store.lock("run").held("a test holding the run"):
+            result = workdir.run("run")
+        assert result.returncode == 0 and "run skipped" in result.stdout and "a test holding the run" in result.stdout
+    finally:
+        store.close()
+
+
+def test_u1_every_loops_until_sigterm_and_status_shows_the_next_run(workdir):
+    env = {**os.environ, **workdir.apis.env}
+    process = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--every", "30m", "--json"], cwd=workdir.path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(process.stdout.readline())
+        assert first["trigger"] == "schedule" and first["exit_code"] == 3
+        status = workdir.json("status")["unattended"]
+        assert status["next_run"] and status["next_run"] > first["started_at"]
+        second = workdir.run("run", "--every", "30m")
+        assert second.returncode == 1 and "loop lock" in second.stderr  # one loop per state file
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert workdir.json("status")["unattended"]["next_run"] is None

@@ -1,0 +1,79 @@
+"""U4 end to end: the local QuickBooks sends signed notifications of its writes; `qbsync webhooks serve`
+verifies them and runs for the entities named; unsigned or forged ones are refused."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from engine.clients.quickbooks import quote
+
+pytestmark = pytest.mark.e2e
+
+VERIFIER = "test-verifier-token-0f4c"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def read_line(process: subprocess.Popen, timeout: float = 60) -> dict:
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, "qbsync webhooks serve printed nothing in time"
+    line = process.stdout.readline()
+    assert line, process.stderr.read()
+    return json.loads(line)
+
+
+def test_u4_a_signed_notification_triggers_a_run_and_a_forged_one_is_refused(make_workdir, monkeypatch):
+    port = free_port()
+    monkeypatch.setenv("QUICKBOOKS_WEBHOOK_VERIFIER", VERIFIER)  # for the local QuickBooks, which signs
+    workdir = make_workdir("--webhook-url", f"http://127.0.0.1:{port}/quickbooks")
+    env = {**os.environ, **workdir.apis.env}
+    server = subprocess.Popen([sys.executable, "-m", "tui.cli", "webhooks", "serve", "--port", str(port),
+                               "--debounce", "0.3", "--json"], cwd=workdir.path, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = read_line(server)["listening"] + "/quickbooks"
+        body = json.dumps({"eventNotifications": [{"realmId": workdir.apis.info["quickbooks"]["realm_id"],
+                                                   "dataChangeEvent": {"entities": [{"name": "Vendor", "id": "1",
+                                                   "operation": "Update", "lastUpdated": "2026-11-30T10:00:00Z"}]}}]})
+        # Unsigned, forged (signed with another token) and tampered with: refused, and nothing runs.
+        assert httpx.post(url, content=body).status_code == 401
+        forged = base64.b64encode(hmac.new(b"not-the-verifier", body.encode(), hashlib.sha256).digest()).decode()
+        assert httpx.post(url, content=body, headers={"intuit-signature": forged}).status_code == 401
+        signed = base64.b64encode(hmac.new(VERIFIER.encode(), body.encode(), hashlib.sha256).digest()).decode()
+        assert httpx.post(url, content=body + " ", headers={"intuit-signature": signed}).status_code == 401
+        assert workdir.json("status")["unattended"]["last_run"] is None
+
+        # An edit in QuickBooks, as its user would make it: the local QuickBooks notifies, signed.
+        qb, _ = workdir.clients()
+        vendor = next(iter(qb.query_all("Vendor", f"DisplayName = {quote('Robertson & Associates')}")))
+        qb.update("Vendor", {"Id": vendor["Id"], "SyncToken": vendor["SyncToken"], "sparse": True,
+                             "PrimaryPhone": {"FreeFormNumber": "(650) 555-0199"}})
+        summary = read_line(server)
+        assert summary["trigger"] == "webhook" and summary["entities"] == ["suppliers"]
+        assert summary["error"] is None and summary["exit_code"] in (0, 3)
+        assert workdir.json("status")["unattended"]["last_run"]["trigger"] == "webhook"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            assert server.wait(timeout=60) == 0
+        finally:
+            if server.poll() is None:
+                server.kill()
+    logs = server.stderr.read() + server.stdout.read()
+    assert VERIFIER not in logs
