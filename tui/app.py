@@ -110,7 +110,7 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         super().__init__()
         self.settings_path = Path(settings_path) if settings_path else None
         """Where the theme is remembered; None: beside the session's state file, once it is open."""
-        self._theme_picked: str | None = None  # picked before the settings file was known
+        self._theme_picked = False  # a theme was picked before the settings file was known
         self.cursor_blink = cursor_blink
         """Whether text cursors blink (tests turn it off so screenshots do not depend on timing)."""
         self._session_factory = session_factory
@@ -188,23 +188,17 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
     # -- settings --------------------------------------------------------------------------------
 
     def load_settings(self, path: Path) -> None:
-        """Use the theme remembered in `path` (a theme picked before it was known wins and is saved)."""
+        """Use the theme remembered in `path`; from now on a theme picked is remembered there."""
         self.settings_path = path
-        if self._theme_picked is not None:
+        if self._theme_picked:  # picked while the path was unknown (the first instants): that pick wins
             self._save_settings()
             return
         try:
             theme = json.loads(path.read_text(encoding="utf-8")).get("theme")
         except (OSError, ValueError, AttributeError):
             return  # no settings yet, or not ours to read: the default theme
-        if theme in self.available_themes and theme != self.theme:
-            self._loading_theme = True
-            try:
-                self.theme = theme
-            finally:
-                self._loading_theme = False
-
-    _loading_theme = False
+        if theme in self.available_themes:
+            self.theme = theme
 
     @on(SessionOpened)
     def _settings_beside_the_state(self, message: SessionOpened) -> None:
@@ -213,11 +207,10 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         if self.settings_path is None and state_path is not None:
             self.load_settings(Path(state_path).parent / SETTINGS_FILE)
 
-    def _theme_changed(self, theme: Any) -> None:
-        if self._loading_theme:
-            return
-        self._theme_picked = theme.name
-        if self.settings_path is not None:
+    def _theme_changed(self, _theme: Any) -> None:
+        if self.settings_path is None:
+            self._theme_picked = True
+        else:
             self._save_settings()
 
     def _save_settings(self) -> None:

@@ -283,3 +283,14 @@ async def test_an_unreadable_or_unknown_theme_setting_keeps_the_default(tmp_path
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.theme == "textual-dark"
+
+
+async def test_w1_esc_with_nothing_to_clear_says_so():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "2")
+        assert await said(pilot, "escape") == ["No filter or search to clear: every action is shown."]
+        await press(pilot, "slash", *"contoso", "enter")
+        assert await said(pilot, "escape") == []  # it cleared the search
+        assert app.screen.query_one("#search").value == ""

@@ -226,6 +226,9 @@ class ReviewScreen(QbsyncScreen):
         if search.has_focus:
             self.table.focus()
             return
+        if self.filter == ReviewFilter():
+            self.notify("No filter or search to clear: every action is shown.", timeout=2)
+            return
         self.filter = ReviewFilter()
         search.value = ""
         self.rebuild()

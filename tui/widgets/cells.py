@@ -92,7 +92,7 @@ def what(action: Action) -> str:
     if action.kind in ("blocked", "unlink", "link") or not action.changes:
         return action.note.split(":")[0] if action.note else ""
     if action.kind == "create":
-        return f"{len(action.changes)} fields"
+        return plural(len(action.changes), "field")
     names = [c.field for c in action.changes]
     return ", ".join(names)
 
