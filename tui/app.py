@@ -269,7 +269,8 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
                 "The rules file has problems: see 5 Rules." if self.rules_error else "")
             return
         summary, undecided = self.plan_tally()
-        parts = [f"plan {plan.id}", f"{len(plan.actions):,} actions",
+        # The plan's id is on the tab bar: without it here, the whole line fits 80 columns.
+        parts = [f"{len(plan.actions):,} actions",
                  f"writes {summary.writes('quickbooks'):,} QuickBooks · {summary.writes('precoro'):,} Precoro"]
         if undecided:
             parts.append(f"{undecided:,} conflict{'s' if undecided != 1 else ''} to decide")

@@ -67,7 +67,8 @@ async def test_the_footer_is_one_line_ending_with_f1_at_80x24(mode):
         lines = screen_text(app).splitlines()
         assert app.screen.query_one("KeyBar").size.height == 1
         assert lines[-1].rstrip().endswith("F1 help"), lines[-1]
-        assert lines[-2].startswith(" plan "), "the status line sits right above the keys"
+        assert lines[-2].startswith(" 15 actions · writes "), "the status line sits right above the keys"
+        assert lines[-2].rstrip().endswith("2 conflicts to decide"), "and fits 80 columns"
         # The keys shown come in the order the screen declares them (most used first).
         if mode == "review":
             assert lines[-1].split("  ")[:3] == [" ax␣ approve/skip", "pq take side", "n next"]

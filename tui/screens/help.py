@@ -60,14 +60,19 @@ def key_help(screen: Screen) -> KeyHelp:
     return rows
 
 
-def _table(rows: list[KeyRow], widths: tuple[int, int]) -> Table:
-    """One section's keys; `widths` of the key and description columns line all sections up."""
+def _table(rows: list[KeyRow], key_width: int) -> Table:
+    """One section's keys: the key, then what it does and (dim) more about it, wrapped at 80 columns.
+
+    `key_width` lines all sections up.
+    """
     table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False, expand=True)
-    table.add_column(style="bold", no_wrap=True, min_width=widths[0])
-    table.add_column(no_wrap=True, min_width=widths[1])
-    table.add_column(style="dim", ratio=1)
+    table.add_column(style="bold", no_wrap=True, min_width=key_width)
+    table.add_column(ratio=1)
     for row in rows:
-        table.add_row(row.key, row.description, row.tooltip)
+        what = Text(row.description)
+        if row.tooltip:
+            what.append("  " + row.tooltip, style="dim")
+        table.add_row(row.key, what)
     return table
 
 
@@ -88,11 +93,10 @@ class HelpScreen(ModalScreen[None]):
         keys = self.keys
         parts = [Text(getattr(self.under, "HELP", "") or ""), Text("")]
         sections = (("This screen", keys.screen), ("Everywhere", keys.everywhere), ("Moving", keys.moving))
-        listed = [row for _title, rows in sections for row in rows]
-        widths = (max((len(r.key) for r in listed), default=0), max((len(r.description) for r in listed), default=0))
+        key_width = max((len(row.key) for _title, rows in sections for row in rows), default=0)
         for title, rows in sections:
             if rows:
-                parts.extend([Text(title, style="bold underline"), _table(rows, widths), Text("")])
+                parts.extend([Text(title, style="bold underline"), _table(rows, key_width), Text("")])
         if getattr(self.under, "TAB", "") == "review":
             legend = Text("Marks: " + "   ".join(f"{glyph} {meaning}" for glyph, meaning in MARKS.values()))
             parts.extend([legend, Text("")])
