@@ -231,8 +231,10 @@ async def test_w1_toasts_sit_at_the_top_right_away_from_the_detail_pane():
         await settle(pilot)
         await press(pilot, "2")
         app.notify("Approved 3 actions.")
-        await settle(pilot)
-        await pilot.pause(0.1)
+        for _ in range(20):  # the toast is mounted a message or two later
+            await pilot.pause()
+            if app.screen.query("Toast"):
+                break
         toast = app.screen.query_one("Toast")
         detail = app.screen.query_one("#detail")
         assert toast.region.y <= 1 and toast.region.right >= 78 and toast.region.height == 1
