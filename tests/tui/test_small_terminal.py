@@ -63,6 +63,8 @@ async def test_w1_every_dialog_fits_80x24_with_its_buttons_in_sight(name):
             assert in_sight(app, button), f"{name}: {button.label} is out of sight\n{screen_text(app)}"
         # The last line of every dialog (its buttons or its hint) is inside the frame.
         assert in_sight(app, list(dialog.children)[-1])
+        if name != "confirm item mapping":  # nothing below the fold: no word about scrolling
+            assert "↓ scrolls it" not in screen_text(app)
 
 
 async def test_w3_the_stop_and_quit_question_fits_80x24():
@@ -83,6 +85,7 @@ async def test_i6_a_long_mapping_scrolls_in_its_dialog_and_the_keys_scroll_it():
         body = app.screen.query_one("#dialog-body")
         assert body.max_scroll_y > 0, "the item mapping is taller than 80x24 allows: it scrolls"
         assert "Precoro's chart-of-accounts options" not in screen_text(app)
+        assert "The list above goes on: ↓ scrolls it." in screen_text(app)
         await press(pilot, "pagedown")
         assert body.scroll_y == body.max_scroll_y
         assert "Precoro's chart-of-accounts options" in screen_text(app)

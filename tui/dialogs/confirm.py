@@ -77,15 +77,18 @@ class ConfirmApply(ModalScreen[bool]):
                     yield Static(Text(f"Not applied: {held}.", style="dim"), id="confirm-held")
                 yield from self._changes_and_notes()
             with Vertical(id="dialog-foot"):
-                total = summary.total_writes
-                words = (f"{total:,} remote write{'s' if total != 1 else ''}, "
-                         f"{apply_cost(summary.writes('quickbooks'), summary.writes('precoro')).text()}" if total
-                         else "link changes only")
-                yield Static(Text(f"Nothing is written until you confirm. This makes {words}.", style="dim"),
-                             id="confirm-promise")
+                yield Static(Text(self._promise(), style="dim"), id="confirm-promise")
                 with Horizontal(id="dialog-buttons"):
                     yield Button("Cancel (n)", id="no", variant="default")
                     yield Button("Apply (y)", id="yes", variant="warning")
+
+    def _promise(self) -> str:
+        summary = self.summary
+        total = summary.total_writes
+        words = (f"{total:,} remote write{'s' if total != 1 else ''}, "
+                 f"{apply_cost(summary.writes('quickbooks'), summary.writes('precoro')).text()}" if total
+                 else "link changes only")
+        return f"Nothing is written until you confirm. This makes {words}."
 
     def _changes_and_notes(self) -> ComposeResult:
         if self.plan is None:
@@ -108,6 +111,13 @@ class ConfirmApply(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
+        self.call_after_refresh(self._say_when_it_scrolls)
+
+    def _say_when_it_scrolls(self) -> None:
+        # At 80x24 a mapping's notes may be below the fold: the operator must know there is more.
+        if self.query_one("#dialog-body", VerticalScroll).max_scroll_y > 0:
+            self.query_one("#confirm-promise", Static).update(
+                Text(f"{self._promise()} The list above goes on: ↓ scrolls it.", style="dim"))
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:
