@@ -75,15 +75,25 @@ def is_error(action: Action, outcome: Outcome | None = None) -> bool:
     return action.kind == "blocked" or (outcome is not None and outcome.status in ERROR_OUTCOMES)
 
 
+def is_linked_pair(action: Action) -> bool:
+    """Whether the action is about two records linked before this plan.
+
+    A blocked action names both records only when it is a linked pair whose update the target
+    would refuse; a blocked create or match names one record.
+    """
+    both = bool(action.precoro_id and action.quickbooks_id)
+    return both and (action.kind in LINKED_KINDS or action.kind == "blocked")
+
+
 def can_unmap(action: Action) -> bool:
     """Whether the action is about a linked pair that an operator could unlink by hand."""
-    return action.entity in MAPPABLE and action.kind in LINKED_KINDS and bool(action.precoro_id and action.quickbooks_id)
+    return action.entity in MAPPABLE and is_linked_pair(action)
 
 
 def can_map(action: Action) -> bool:
     """Whether the action is about an unlinked record that an operator could link by hand."""
     return (action.entity in MAPPABLE and action.kind in ("create", "ambiguous", "blocked")
-            and bool(action.precoro_id or action.quickbooks_id))
+            and not is_linked_pair(action) and bool(action.precoro_id or action.quickbooks_id))
 
 
 @dataclass(frozen=True)

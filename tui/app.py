@@ -9,13 +9,17 @@ rules.yaml, which may be invalid), so tests pass their own.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import Notify
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
@@ -25,6 +29,7 @@ from engine.review import WAITING, ApplySummary, Outcome, apply_summary
 from .applying import Applying
 from .deciding import Deciding
 from .dialogs.question import Question
+from .messages import SessionOpened
 from .reading import LARGE_PLAN, Reading
 from .screens.apply import ApplyScreen
 from .screens.help import HelpScreen
@@ -32,9 +37,15 @@ from .screens.history import HistoryScreen
 from .screens.overview import OverviewScreen
 from .screens.review import ReviewScreen
 from .screens.rules import RulesScreen
+from .widgets.frame import SCREENS_GROUP
 
 SessionFactory = Callable[[], Any]
-SCREENS_GROUP = Binding.Group("screens", compact=True)
+# The operator's TUI settings (the theme), in a small JSON file beside the state file (.qbsync/).
+# Not a table in the state file: that file is the engine's, written under its writer lock (a long
+# apply holds it for minutes), while a theme is picked at any moment and is no business of the
+# engine's. Beside the state rather than in the home directory: qbsync keeps everything about an
+# installation in one place, and a `--state` elsewhere keeps its own.
+SETTINGS_FILE = "tui.json"
 
 
 class PlanTally(NamedTuple):
@@ -94,8 +105,12 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
     """Bumped when the rules file was (re)read, valid or not."""
 
     def __init__(self, session_factory: SessionFactory, *, rules_path: str | Path = "rules.yaml",
-                 watch_rules: bool = True, rules_poll_seconds: float = 1.0, cursor_blink: bool = True) -> None:
+                 watch_rules: bool = True, rules_poll_seconds: float = 1.0, cursor_blink: bool = True,
+                 settings_path: str | Path | None = None) -> None:
         super().__init__()
+        self.settings_path = Path(settings_path) if settings_path else None
+        """Where the theme is remembered; None: beside the session's state file, once it is open."""
+        self._theme_picked = False  # a theme was picked before the settings file was known
         self.cursor_blink = cursor_blink
         """Whether text cursors blink (tests turn it off so screenshots do not depend on timing)."""
         self._session_factory = session_factory
@@ -143,6 +158,9 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
     # -- lifecycle -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.settings_path is not None:
+            self.load_settings(self.settings_path)
         self.busy = "opening the session…"
         self._rules_mtime = self._mtime()
         self.open_session()
@@ -168,6 +186,62 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
             self._rules_mtime = mtime
             self.notify(f"{self.rules_path.name} changed on disk: reloading", timeout=3)
             self.reload_rules()
+
+    # -- settings --------------------------------------------------------------------------------
+
+    def load_settings(self, path: Path) -> None:
+        """Use the theme remembered in `path`; from now on a theme picked is remembered there."""
+        self.settings_path = path
+        if self._theme_picked:  # picked while the path was unknown (the first instants): that pick wins
+            self._save_settings()
+            return
+        try:
+            theme = json.loads(path.read_text(encoding="utf-8")).get("theme")
+        except (OSError, ValueError, AttributeError):
+            return  # no settings yet, or not ours to read: the default theme
+        if theme in self.available_themes:
+            self.theme = theme
+
+    @on(SessionOpened)
+    def _settings_beside_the_state(self, message: SessionOpened) -> None:
+        # (Reading.on_session_opened handles the rest of this message.)
+        state_path = getattr(message.session, "state_path", None)
+        if self.settings_path is None and state_path is not None:
+            self.load_settings(Path(state_path).parent / SETTINGS_FILE)
+
+    def _theme_changed(self, _theme: Any) -> None:
+        if self.settings_path is None:
+            self._theme_picked = True
+        else:
+            self._save_settings()
+
+    def _save_settings(self) -> None:
+        path = self.settings_path
+        assert path is not None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial_file = path.with_suffix(".tmp")
+            partial_file.write_text(json.dumps({"theme": self.theme}) + "\n", encoding="utf-8")
+            os.replace(partial_file, path)  # a crash never leaves half a file
+        except OSError as exc:
+            self.notify(f"The theme could not be remembered: {exc}", severity="warning", timeout=6)
+
+    # -- notifications ---------------------------------------------------------------------------
+
+    @on(Notify)
+    def _one_toast_at_a_time(self, event: Notify) -> None:
+        """The newest notification replaces the one on screen; an error stays until its timeout.
+
+        A stack of toasts is old news hiding the screen: an operator reads the latest line (what the
+        key just did, or why it did nothing). Errors are rare and need reading, so a newer message
+        does not take one away. Toasts sit at the top right, one line high when the message is
+        short (app.tcss), away from the detail panes at the bottom.
+        """
+        new = event.notification
+        for old in list(self._notifications):
+            if old is not new and (old.severity != "error" or new.severity == "error"):
+                self._unnotify(old, refresh=False)
+        self._refresh_notifications()
 
     # -- status line -----------------------------------------------------------------------------
 
@@ -197,7 +271,8 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
                 "The rules file has problems: see 5 Rules." if self.rules_error else "")
             return
         summary, undecided = self.plan_tally()
-        parts = [f"plan {plan.id}", f"{len(plan.actions):,} actions",
+        # The plan's id is on the tab bar: without it here, the whole line fits 80 columns.
+        parts = [f"{len(plan.actions):,} actions",
                  f"writes {summary.writes('quickbooks'):,} QuickBooks · {summary.writes('precoro'):,} Precoro"]
         if undecided:
             parts.append(f"{undecided:,} conflict{'s' if undecided != 1 else ''} to decide")
@@ -250,9 +325,7 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
                 self._apply_stop.set()
                 self.busy = "stopping the apply after the current write, then quitting…"
 
-        self.push_screen(Question("An apply is running. Stop it and quit?",
-                                  "It stops between two writes, with nothing half recorded. Running the same apply "
-                                  "again finishes the rest without writing anything twice."), answered)
+        self.push_screen(stop_and_quit_question(), answered)
 
     async def action_waiting(self) -> None:
         """U3: the Review, showing only what unattended runs held for a person."""
@@ -308,12 +381,24 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         yield from super().get_system_commands(screen)
 
 
+def stop_and_quit_question() -> Question:
+    """Asked when quitting while an apply runs (W3)."""
+    return Question("An apply is running. Stop it and quit?",
+                    "It stops between two writes, with nothing half recorded. Running the same apply "
+                    "again finishes the rest without writing anything twice.")
+
+
 def _title(description: str) -> str:
     return description[:1].upper() + description[1:]
 
 
-def run_app(session_factory: SessionFactory, rules_path: Path) -> int:
-    """`qbsync` / `qbsync tui`: open the TUI on the session the factory makes (the CLI builds it)."""
-    app = QbsyncApp(session_factory, rules_path=rules_path)
+def run_app(session_factory: SessionFactory, rules_path: Path, state_path: Path | None = None) -> int:
+    """`qbsync` / `qbsync tui`: open the TUI on the session the factory makes (the CLI builds it).
+
+    With `state_path`, the remembered theme is used from the first frame; without it, from when the
+    session is open (it knows its state file).
+    """
+    settings = Path(state_path).parent / SETTINGS_FILE if state_path else None
+    app = QbsyncApp(session_factory, rules_path=rules_path, settings_path=settings)
     result = app.run()
     return int(result or 0)

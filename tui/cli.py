@@ -902,7 +902,10 @@ def cmd_tui(args) -> int:
                                size=args.size or DEFAULT_SIZE)
         print(f"Saved {path}")
         return EXIT_OK
-    return run_app(lambda: _session(args), Path(args.rules))
+    from engine.sync import default_state_path
+
+    state = Path(args.state) if args.state else default_state_path(Path(args.rules))
+    return run_app(lambda: _session(args), Path(args.rules), state)  # the remembered theme from the first frame
 
 
 COMMANDS = {

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.apply import ActionResult, ApplyReport
-from engine.entities import sort_key
+from engine.entities import ENTITIES, sort_key
 from engine.review import ERROR_OUTCOMES, Outcome, outcomes_from_history
 from engine.plan import Action, FieldChange, HoldFacts, LinkFacts, Plan, Write, action_id
 
 CLOCK = "2026-11-26T09:00:00+00:00"
 RULES = Path(__file__).resolve().parent / "rules.yaml"
+LINKED = {"chart_of_accounts": 12, "classes": 4, "locations": 3, "taxes": 2, "terms": 5, "suppliers": 42, "items": 17,
+          "invoices": 230, "purchase_orders": 1_184}
 REALM = "9341453172069118"
 
 
@@ -117,6 +119,29 @@ def demo_plan(created_at: str = CLOCK, plan_id: str = "5e1f0a000001") -> Plan:
     # A fixed id: the engine's content hash may change with its internals; the pictures must not.
     return Plan(actions=sorted(demo_actions(), key=sort_key), realm_id=REALM, rules_digest="d1" * 32,
                 created_at=created_at, entities=("suppliers", "items"), id=plan_id)
+
+
+# QuickBooks items as the Not-mapped list's suggestions name them, with what mapping imports (I5, I6).
+QUICKBOOKS_ITEMS = {
+    "83": {"name": "Printer toner, black", "sku": "TN-2420", "description": "High-yield toner cartridge", "price": "61"},
+}
+
+
+def _item_mapping(item: dict[str, Any], quickbooks_id: str) -> list[Action]:
+    """A manual item mapping as the engine plans it: the link, then the fields Precoro takes (I6)."""
+    link = _action("link", None, item["name"], item["precoro_id"], quickbooks_id, link=LinkFacts("manual"),
+                   entity="item", note="mapped by hand; names stay until the next Sync Items (I6)")
+    other = QUICKBOOKS_ITEMS.get(quickbooks_id)
+    if other is None:
+        return [link]
+    changes = [FieldChange(name, before=item.get(name), after=other[name], precoro=item.get(name), quickbooks=other[name])
+               for name in ("sku", "description", "price") if other[name] != item.get(name)]
+    update = _action("update", "precoro", item["name"], item["precoro_id"], quickbooks_id, *changes, entity="item",
+                     depends_on=[link.id],
+                     note="supplier not written: QuickBooks vendor 8 is not linked to a Precoro supplier (sync "
+                          "suppliers first); chart_of_accounts not written: QuickBooks account 2 is not among "
+                          "Precoro's chart-of-accounts options (import the chart of accounts first)")
+    return [link, update]
 
 
 DUPLICATE_NAME = ("QuickBooks error 6240: Duplicate Name Exists Error (The name supplied already exists. "
@@ -285,11 +310,13 @@ class FakeSession:
 
     def map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:
         self.calls.append(("map", section, precoro_id, quickbooks_id))
-        name = next((a.name for a in self.plans[self.latest].actions if a.precoro_id == precoro_id), precoro_id)
+        item = next((u for u in self.unmapped if u["precoro_id"] == precoro_id), None) if section == "items" else None
+        name = item["name"] if item else next(
+            (a.name for a in self.plans[self.latest].actions if a.precoro_id == precoro_id), precoro_id)
         entity = "item" if section == "items" else "supplier"
-        link = _action("link", None, name, precoro_id, quickbooks_id, note="mapped by hand", link=LinkFacts("manual"),
-                       entity=entity)
-        plan = Plan(actions=[link], realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK,
+        actions = _item_mapping(item, quickbooks_id) if item else [
+            _action("link", None, name, precoro_id, quickbooks_id, note="mapped by hand", link=LinkFacts("manual"))]
+        plan = Plan(actions=actions, realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK,
                     entities=(section,), id=f"{0x3a90000001 + len(self.plans):012x}", purpose="mapping")
         self.unmapped = [u for u in self.unmapped if u["precoro_id"] != precoro_id]
         # Once linked, the planner sees no ambiguity for this supplier any more.
@@ -328,7 +355,9 @@ class FakeSession:
                 "precoro": {"environment": "local", "base_url": "http://127.0.0.1:8766", "reachable": False,
                             "error": "Precoro error 401: Invalid X-AUTH-TOKEN"},
             },
-            "entities": {"suppliers": {"linked": 42 + len(self.done)}, "items": {"linked": 17}},
+            # Every entity of the registry, as the engine counts them: the Overview lists them all.
+            "entities": {spec.section: {"linked": LINKED.get(spec.section, 0) + (len(self.done) if spec.kind == "supplier"
+                                                                                else 0)} for spec in ENTITIES},
             "latest_plan": {"id": plan.id, "created_at": plan.created_at, "state": "open"} if plan else None,
             "unattended": {"last_run": None, "next_run": None, "held": self.held},
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from snapshot_app import make_app, screen_text, settle
@@ -15,10 +17,11 @@ from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.review import ReviewScreen
+from tui.screens.base import QbsyncScreen
 from tui.screens.rules import RulesScreen
 from tui.widgets.rowlist import RowList
 
-OWNERS = [QbsyncApp, OverviewScreen, ReviewScreen, ApplyScreen, HistoryScreen, RulesScreen, HelpScreen,
+OWNERS = [QbsyncApp, QbsyncScreen, OverviewScreen, ReviewScreen, ApplyScreen, HistoryScreen, RulesScreen, HelpScreen,
           ConfirmApply, PickCandidate, MapByHand, NotMapped, Question, RowList]
 # Keys that terminals, SSH or tmux swallow or cannot tell apart.
 UNSAFE = ("ctrl+shift", "ctrl+enter", "shift+enter", "ctrl+tab", "super+", "meta+", "ctrl+m", "ctrl+i",
@@ -49,19 +52,49 @@ def test_keys_survive_ssh_and_tmux():
             assert not any(key.startswith(bad) or bad in key for bad in UNSAFE), f"{owner.__name__}: {key}"
 
 
+MODES = {"overview": OverviewScreen, "review": ReviewScreen, "apply": ApplyScreen, "history": HistoryScreen,
+         "rules": RulesScreen}
+
+
 @pytest.mark.anyio
-@pytest.mark.parametrize("mode", ["overview", "review", "apply", "history", "rules"])
-async def test_every_key_of_a_screen_is_in_its_footer_at_80x24(mode):
+@pytest.mark.parametrize("mode", list(MODES))
+async def test_the_footer_is_one_line_ending_with_f1_at_80x24(mode):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         app.switch_mode(mode)
         await settle(pilot)
-        footer = "\n".join(screen_text(app).splitlines()[-4:])
-        missing = []
-        for _key, (_node, binding, _enabled, _tooltip) in app.screen.active_bindings.items():
-            if binding.show and app.get_key_display(binding) not in footer.replace(" ", ""):
-                missing.append(binding.key)
-            if binding.show and binding.group is None and binding.description not in footer:
-                missing.append(binding.description)
-        assert not missing, f"not in the footer of {mode}: {missing}\n{footer}"
+        lines = screen_text(app).splitlines()
+        assert app.screen.query_one("KeyBar").size.height == 1
+        assert lines[-1].rstrip().endswith("F1 help"), lines[-1]
+        assert lines[-2].startswith(" 15 actions · writes "), "the status line sits right above the keys"
+        assert lines[-2].rstrip().endswith("2 conflicts to decide"), "and fits 80 columns"
+        # The keys shown come in the order the screen declares them (most used first).
+        if mode == "review":
+            assert lines[-1].split("  ")[:3] == [" ax␣ approve/skip", "pq take side", "n next"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", list(MODES))
+async def test_f1_lists_every_key_of_the_screen_and_the_app(mode):
+    """Generated from the bindings: the screen's, its list's and the App's (g, r and 1-5 included)."""
+    app = make_app()
+    async with app.run_test(size=(120, 80)) as pilot:
+        await settle(pilot)
+        app.switch_mode(mode)
+        await settle(pilot)
+        await pilot.press("f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        shown = screen_text(app)
+        expected = [b for b in (*MODES[mode].BINDINGS, *QbsyncApp.BINDINGS) if b.show]
+        if mode == "review":
+            assert re.search(r"█ g +apply… +Apply the approved actions", shown)
+        for number, title in enumerate(["Overview", "Review", "Apply", "History", "Rules"], 1):
+            assert re.search(rf"█ {number} +{title} +\w", shown), title
+        missing = [b.key for b in expected if app.get_key_display(b) not in shown or b.description not in shown]
+        assert not missing, f"not in the help of {mode}: {missing}\n{shown}"
+        assert "re-plan" in shown and "Read both sides again" in shown
+        if mode in ("review", "apply", "history"):  # screens with a list: its moving keys, from its bindings
+            assert "↑" in shown and "Previous row" in shown and "pgdn" in shown and "One screen down" in shown
+        assert "shift+tab" in shown and "Move to the next pane" in shown

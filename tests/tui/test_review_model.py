@@ -153,3 +153,14 @@ def test_review_never_changes_the_plan():
     entity_counts(plan)
     assert plan.to_json() == before
     assert isinstance(plan, Plan)
+
+
+def test_w9_a_blocked_linked_pair_is_unmapped_not_mapped():
+    from engine.review import can_map, can_unmap
+
+    refused_update = act("b1", kind="blocked", target=None)  # both ids: a linked pair whose update is refused
+    refused_create = act("b2", kind="blocked", target=None, qid=None)  # one id: nothing linked yet
+    invoice = act("b3", kind="blocked", target=None, qid=None, entity="invoice")
+    assert not can_map(refused_update) and can_unmap(refused_update)
+    assert can_map(refused_create) and not can_unmap(refused_create)
+    assert not can_map(invoice) and not can_unmap(invoice)  # documents follow their links

@@ -1,4 +1,4 @@
-"""Every screen at 80x24 and 120x40, plus the dialogs, the light theme and NO_COLOR.
+"""Every screen and every dialog at 80x24 and 120x40, plus help, the light theme and NO_COLOR.
 
 The data is fixed (demo_session), the clock too, animations and cursor blink are off, and every
 picture is taken after all workers finished. Review the SVGs after `--snapshot-update`.
@@ -50,8 +50,39 @@ def test_review_create_with_a_cut_name(snap_compare, here):
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run("2", ("slash", *"consolidated", "enter")))
 
 
-def test_review_ambiguous_candidates_dialog(snap_compare, here):
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run("2", ("slash", *"stark", "enter"), "m"))
+@pytest.mark.parametrize("size", SIZES)
+def test_s7_pick_candidate_dialog(snap_compare, here, size):
+    # An ambiguous match: its candidates, best first, and the way out (type another id).
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", ("slash", *"stark", "enter"), "m"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_s7_map_by_hand_dialog(snap_compare, here, size):
+    # A create with no candidate: both ids typed, the Precoro one known already.
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", ("slash", *"northwind", "enter"), "m"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_s7_confirm_unmap_dialog(snap_compare, here, size):
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", ("slash", *"fabrikam", "enter"), "u"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_i6_confirm_item_mapping_dialog(snap_compare, here, size):
+    # The dialog that ran off the bottom at 80x24: what mapping imports scrolls, the buttons stay.
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "i", "enter", "enter"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_w3_stop_and_quit_question_dialog(snap_compare, here, size):
+    from tui.app import stop_and_quit_question
+
+    async def before(pilot) -> None:
+        await run("3")(pilot)
+        pilot.app.push_screen(stop_and_quit_question())
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=before)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -105,8 +136,9 @@ def test_help(snap_compare, here, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "f1"))
 
 
-def test_command_palette_in_review(snap_compare, here):
-    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=run("2", "ctrl+p"))
+@pytest.mark.parametrize("size", SIZES)
+def test_command_palette_in_review(snap_compare, here, size):
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "ctrl+p"))
 
 
 def test_review_light_theme(snap_compare, here):

@@ -7,7 +7,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -46,6 +46,12 @@ class ConfirmApply(ModalScreen[bool]):
     BINDINGS = [
         Binding("y", "answer(True)", "apply", id="confirm.yes", tooltip="Write exactly what this dialog lists"),
         Binding("n,escape", "answer(False)", "cancel", id="confirm.no", tooltip="Close; nothing is written"),
+        # The focus stays on Cancel; these scroll what is written when it is longer than the screen.
+        Binding("down", "scroll_body(1)", "scroll down", show=False, id="confirm.down", tooltip="Scroll down"),
+        Binding("up", "scroll_body(-1)", "scroll up", show=False, id="confirm.up", tooltip="Scroll up"),
+        Binding("pagedown", "scroll_body(10)", "page down", show=False, id="confirm.page_down",
+                tooltip="Scroll a page down"),
+        Binding("pageup", "scroll_body(-10)", "page up", show=False, id="confirm.page_up", tooltip="Scroll a page up"),
     ]
 
     def __init__(self, title: str, summary: ApplySummary, plan: Plan | None = None,
@@ -60,39 +66,58 @@ class ConfirmApply(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         summary = self.summary
         with Vertical(id="dialog"):
-            yield Static(Text(self.title_text, style="bold"), id="dialog-title")
-            yield Static(summary_table(summary), id="confirm-writes")
-            held = ", ".join(f"{n:,} {why}" for why, n in sorted(summary.held.items(), key=lambda kv: -kv[1]))
-            if held:
-                yield Static(Text(f"Not applied: {held}.", style="dim"), id="confirm-held")
-            if self.plan is not None:
-                if self.plan.purpose == "mapping":
-                    # Exactly what the mapping writes, in the review's diff pane (I5, I6).
-                    for action in self.plan.actions:
-                        table = field_table(action) if action.kind != "link" else None
-                        if table is not None:
-                            yield Static(Text(f"{action.kind} {action.entity} “{action.name}” in "
-                                              f"{SIDE_NAMES.get(action.target or '', action.target)}:", style="bold"),
-                                         classes="confirm-changes-title")
-                            yield Static(table, classes="confirm-changes")
-                    notes = list(dict.fromkeys(n for a in self.plan.actions for n in (a.note or "").split("; ") if n))
-                else:
-                    notes = [a.note for a in self.plan.actions if a.note][:1]
-                notes += self.extra_notes
-                if notes:
-                    yield Static(Text("\n".join(notes), style="italic"), id="confirm-note")
-            total = summary.total_writes
-            words = (f"{total:,} remote write{'s' if total != 1 else ''}, "
-                     f"{apply_cost(summary.writes('quickbooks'), summary.writes('precoro')).text()}" if total
-                     else "link changes only")
-            yield Static(Text(f"Nothing is written until you confirm. This makes {words}.", style="dim"),
-                         id="confirm-promise")
-            with Horizontal(id="dialog-buttons"):
-                yield Button("Cancel (n)", id="no", variant="default")
-                yield Button(f"Apply (y)", id="yes", variant="warning")
+            # The question and what is written scroll when longer than the terminal (a mapping's field
+            # changes at 80x24); the promise and the buttons stay in sight below them. (The title is in
+            # the scrolling part: beside it, a docked foot and `max-height: 1fr` would overlap.)
+            with VerticalScroll(id="dialog-body"):
+                yield Static(Text(self.title_text, style="bold"), id="dialog-title")
+                yield Static(summary_table(summary), id="confirm-writes")
+                held = ", ".join(f"{n:,} {why}" for why, n in sorted(summary.held.items(), key=lambda kv: -kv[1]))
+                if held:
+                    yield Static(Text(f"Not applied: {held}.", style="dim"), id="confirm-held")
+                yield from self._changes_and_notes()
+            with Vertical(id="dialog-foot"):
+                yield Static(Text(self._promise(), style="dim"), id="confirm-promise")
+                with Horizontal(id="dialog-buttons"):
+                    yield Button("Cancel (n)", id="no", variant="default")
+                    yield Button("Apply (y)", id="yes", variant="warning")
+
+    def _promise(self) -> str:
+        summary = self.summary
+        total = summary.total_writes
+        words = (f"{total:,} remote write{'s' if total != 1 else ''}, "
+                 f"{apply_cost(summary.writes('quickbooks'), summary.writes('precoro')).text()}" if total
+                 else "link changes only")
+        return f"Nothing is written until you confirm. This makes {words}."
+
+    def _changes_and_notes(self) -> ComposeResult:
+        if self.plan is None:
+            return
+        if self.plan.purpose == "mapping":
+            # Exactly what the mapping writes, in the review's diff pane (I5, I6).
+            for action in self.plan.actions:
+                table = field_table(action) if action.kind != "link" else None
+                if table is not None:
+                    yield Static(Text(f"{action.kind} {action.entity} “{action.name}” in "
+                                      f"{SIDE_NAMES.get(action.target or '', action.target)}:", style="bold"),
+                                 classes="confirm-changes-title")
+                    yield Static(table, classes="confirm-changes")
+            notes = list(dict.fromkeys(n for a in self.plan.actions for n in (a.note or "").split("; ") if n))
+        else:
+            notes = [a.note for a in self.plan.actions if a.note][:1]
+        notes += self.extra_notes
+        if notes:
+            yield Static(Text("\n".join(notes), style="italic"), id="confirm-note")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
+        self.call_after_refresh(self._say_when_it_scrolls)
+
+    def _say_when_it_scrolls(self) -> None:
+        # At 80x24 a mapping's notes may be below the fold: the operator must know there is more.
+        if self.query_one("#dialog-body", VerticalScroll).max_scroll_y > 0:
+            self.query_one("#confirm-promise", Static).update(
+                Text(f"{self._promise()} The list above goes on: ↓ scrolls it.", style="dim"))
 
     @on(Button.Pressed, "#yes")
     def _yes(self) -> None:
@@ -104,3 +129,6 @@ class ConfirmApply(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+    def action_scroll_body(self, lines: int) -> None:
+        self.query_one("#dialog-body", VerticalScroll).scroll_relative(y=lines, animate=False)

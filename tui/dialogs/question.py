@@ -28,7 +28,7 @@ class Question(ModalScreen[bool]):
         with Vertical(id="dialog"):
             yield Static(Text(self.question, style="bold"), id="dialog-title")
             if self.detail:
-                yield Static(Text(self.detail, style="dim"), id="confirm-promise")
+                yield Static(Text(self.detail, style="dim"), id="question-detail")
             with Horizontal(id="dialog-buttons"):
                 yield Button("No (n)", id="no")
                 yield Button("Yes (y)", id="yes", variant="warning")

@@ -15,7 +15,7 @@ from textual.widgets import Static
 from engine.review import entity_counts
 
 from ..reading import held_count
-from ..widgets.cells import ENTITY_TITLES
+from ..widgets.cells import ENTITY_TITLES, plural
 from .base import QbsyncScreen
 from .rules import shown_path
 from engine.entities import ENTITIES
@@ -24,6 +24,7 @@ SECTION_KIND = {spec.section: spec.kind for spec in ENTITIES}
 
 
 def connection_card(side: str, info: dict[str, Any] | None, error: str | None) -> Group:
+    """One side's connection in four lines or so: a card must leave room at 80x24 for every entity."""
     lines: list[Any] = []
     if info is None:
         lines.append(Text(error or "checking…", style="dim" if not error else "red"))
@@ -36,12 +37,11 @@ def connection_card(side: str, info: dict[str, Any] | None, error: str | None) -
         state.append("✗ not reachable", style="bold red")
     else:
         state.append("… not checked", style="dim")
+    state.append(f" · {info.get('environment', '?')}")
     lines.append(state)
-    lines.append(Text(f"environment  {info.get('environment', '?')}"))
     if side == "quickbooks":
-        company = info.get("company")
-        lines.append(Text(f"company      {company}" if company else "company      ?"))
-        lines.append(Text(f"realm        {info.get('realm_id', '?')}"))
+        lines.append(Text(f"company  {info.get('company') or '?'}", no_wrap=True, overflow="ellipsis"))
+        lines.append(Text(f"realm    {info.get('realm_id', '?')}"))
     lines.append(Text(f"{info.get('base_url', '')}", style="dim", no_wrap=True, overflow="ellipsis"))
     if info.get("error"):
         lines.append(Text(str(info["error"]), style="red"))
@@ -104,8 +104,9 @@ class OverviewScreen(QbsyncScreen):
         self.query_one("#next-step", Static).update(self._next_step())
 
     def _sync_info(self) -> Text:
+        """Three lines that never wrap (so the counts below keep their place at 80x24)."""
         app = self.app
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         last = app.last_sync
         text.append("Last apply   ", style="bold")
         if last:
@@ -118,7 +119,10 @@ class OverviewScreen(QbsyncScreen):
         if plan is not None:
             latest = (app.status or {}).get("latest_plan") or {}
             state = latest.get("state") if latest.get("id") == plan.id else None
-            text.append(f"{plan.id} made {plan.created_at[:16].replace('T', ' ')}" + (f" · {state}" if state else ""))
+            text.append(" · ".join([plan.id, *([state] if state else []), plural(len(plan.actions), "action")]))
+            undecided = app.plan_tally().undecided if plan.actions else 0
+            if undecided:
+                text.append(f" · {plural(undecided, 'conflict')} to decide", style="bold yellow")
         else:
             text.append("none yet" if not app.busy else app.busy, style="dim")
         held = held_count(app.status)
@@ -129,7 +133,7 @@ class OverviewScreen(QbsyncScreen):
         text.append(shown_path(app.rules_path))
         if app.rules_error is not None:
             count = len(getattr(app.rules_error, "problems", ()) or ()) or 1
-            text.append(f"  ✗ {count} problem{'s' if count != 1 else ''} (5 Rules)", style="bold red")
+            text.append(f"  ✗ {plural(count, 'problem')} (5 Rules)", style="bold red")
         elif app.session is not None:
             text.append("  ✓ valid", style="green")
         return text
@@ -139,7 +143,8 @@ class OverviewScreen(QbsyncScreen):
         entities = status.get("entities") or {}
         linked = {SECTION_KIND.get(section, section): counts.get("linked") for section, counts in entities.items()}
         rows = entity_counts(app.plan, app.outcomes, linked, entities=list(linked))
-        table = Table(box=None, padding=(0, 2), header_style="bold", pad_edge=False)
+        # Two spaces between columns: the longest entity and every header fit 80 columns.
+        table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
         table.add_column("entity", no_wrap=True)
         for column in ("linked", "unlinked", "pending", "conflicts", "to decide", "errors"):
             table.add_column(column, justify="right", no_wrap=True)
@@ -166,10 +171,9 @@ class OverviewScreen(QbsyncScreen):
             return Text("Both sides are in sync. r makes a new plan.", style="bold")
         summary, undecided = app.plan_tally()
         text = Text()
-        text.append(f"Plan {plan.id}: {len(plan.actions):,} actions, "
-                    f"{summary.writes('quickbooks'):,} QuickBooks and {summary.writes('precoro'):,} Precoro writes approved.",
-                    style="bold")
+        text.append(f"Approved to apply: {summary.writes('quickbooks'):,} QuickBooks and "
+                    f"{summary.writes('precoro'):,} Precoro writes.", style="bold")
         if undecided:
             text.append(f" {undecided:,} conflict{'s wait' if undecided != 1 else ' waits'} for you.", style="bold yellow")
-        text.append("\nenter reviews it · g (in Review) applies it after a confirmation.")
+        text.append("\nenter reviews the plan · g (in Review) applies it after a confirmation.")
         return text

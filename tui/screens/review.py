@@ -12,14 +12,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from engine.entities import BY_KIND
 from engine.plan import Action
 from engine.review import (
+    MAPPABLE,
     SECTION_OF,
     ReviewFilter,
     SearchIndex,
     can_map,
     can_unmap,
     choices,
+    is_linked_pair,
     needs_attention,
     review_rows,
 )
@@ -35,7 +38,10 @@ APPROVE = Binding.Group("approve/skip", compact=True)
 SHOWN = Binding.Group("all shown", compact=True)
 SIDES = Binding.Group("take side", compact=True)
 FILTERS = Binding.Group("filter", compact=True)
-MAPPING = Binding.Group("map/unmap/items", compact=True)
+MAPPING = Binding.Group("map", compact=True)
+KIND_NOUNS = {"create": "a create", "update": "an update", "deactivate": "a deactivation",
+              "reactivate": "a reactivation", "link": "a link", "unlink": "an unlink",
+              "ambiguous": "an ambiguous match", "blocked": "a blocked action"}
 TARGET_LABELS = {"quickbooks": "→QuickBooks", "precoro": "→Precoro", "none": "no write"}
 
 
@@ -49,6 +55,7 @@ class ReviewScreen(QbsyncScreen):
         "either side until you confirm an apply (g)."
     )
 
+    # The order is the footer's (what fits on one line, most used first) and the help's.
     BINDINGS = [
         Binding("a", "approve", "approve", id="review.approve", group=APPROVE,
                 tooltip="Approve this action: apply will carry it out"),
@@ -56,24 +63,26 @@ class ReviewScreen(QbsyncScreen):
                 tooltip="Skip this action (a conflict: decide to skip it)"),
         Binding("space", "toggle", "toggle", id="review.toggle", group=APPROVE, key_display="␣",
                 tooltip="Approve or skip this action"),
-        Binding("A", "approve_shown", "approve shown", id="review.approve_shown", group=SHOWN,
-                tooltip="Approve every action the filters show"),
-        Binding("X", "skip_shown", "skip shown", id="review.skip_shown", group=SHOWN,
-                tooltip="Skip every action the filters show"),
         Binding("p", "take('precoro')", "take Precoro", id="review.take_precoro", group=SIDES,
                 tooltip="Conflict: keep Precoro's values (writes QuickBooks)"),
         Binding("q", "take('quickbooks')", "take QuickBooks", id="review.take_quickbooks", group=SIDES,
                 tooltip="Conflict: keep QuickBooks' values (writes Precoro)"),
+        Binding("n", "next_attention", "next", id="review.next",
+                tooltip="Jump to the next action that needs you"),
+        Binding("g", "app.apply", "apply…", id="review.apply",
+                tooltip="Apply the approved actions (a dialog states every write first)"),
+        Binding("slash", "search", "search", id="review.search", key_display="/",
+                tooltip="Search names, record ids and action ids"),
         Binding("m", "map", "map", id="review.map", group=MAPPING,
                 tooltip="Link this record by hand: pick a candidate or type the other side's id"),
         Binding("u", "unmap", "unmap", id="review.unmap", group=MAPPING,
                 tooltip="Unlink this pair by hand (confirmed first)"),
         Binding("i", "not_mapped", "items not mapped…", id="review.not_mapped", group=MAPPING,
                 tooltip="The Precoro items with no QuickBooks item (I4): pick one for each"),
-        Binding("n", "next_attention", "next", id="review.next",
-                tooltip="Jump to the next action that needs you"),
-        Binding("slash", "search", "search", id="review.search", key_display="/",
-                tooltip="Search names, record ids and action ids"),
+        Binding("A", "approve_shown", "approve shown", id="review.approve_shown", group=SHOWN,
+                tooltip="Approve every action the filters show"),
+        Binding("X", "skip_shown", "skip shown", id="review.skip_shown", group=SHOWN,
+                tooltip="Skip every action the filters show"),
         Binding("e", "cycle('entity')", "filter by entity", id="review.filter_entity", group=FILTERS,
                 tooltip="Filter by entity"),
         Binding("k", "cycle('kind')", "filter by kind", id="review.filter_kind", group=FILTERS,
@@ -83,8 +92,6 @@ class ReviewScreen(QbsyncScreen):
         Binding("c", "cycle('show')", "show what needs you", id="review.filter_show", group=FILTERS,
                 tooltip="Show all, what needs attention, conflicts, errors or what is not approved"),
         Binding("escape", "clear", "clear filters", id="review.clear", tooltip="Clear the filters and the search"),
-        Binding("g", "app.apply", "apply…", id="review.apply",
-                tooltip="Apply the approved actions (a dialog states every write first)"),
     ]
 
     def __init__(self) -> None:
@@ -225,6 +232,9 @@ class ReviewScreen(QbsyncScreen):
         if search.has_focus:
             self.table.focus()
             return
+        if self.filter == ReviewFilter():
+            self.notify("No filter or search to clear: every action is shown.", timeout=2)
+            return
         self.filter = ReviewFilter()
         search.value = ""
         self.rebuild()
@@ -232,7 +242,7 @@ class ReviewScreen(QbsyncScreen):
     # -- decisions -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Keys that make no sense for the highlighted action are shown dimmed."""
+        """Keys that make no sense for the highlighted action are shown dimmed (and say why: `why_not`)."""
         current = self.current
         if action == "take":
             return current is not None and current.kind == "conflict" or None
@@ -244,6 +254,36 @@ class ReviewScreen(QbsyncScreen):
             return current is not None and can_unmap(current) or None
         return True
 
+    def why_not(self, action: str) -> str:
+        """Why a dimmed key cannot act on the highlighted action, and what would."""
+        current = self.current
+        if current is None:
+            empty = self.table.empty
+            return f"Nothing is highlighted: {empty[:1].lower()}{empty[1:]}"
+        if action == "take":
+            return f"p and q decide a conflict; this is {KIND_NOUNS.get(current.kind, current.kind)}."
+        if action in ("approve", "skip", "toggle"):
+            if current.kind == "ambiguous":
+                return "An ambiguous match is neither approved nor skipped: m picks its record."
+            fix = "m maps it by hand" if can_map(current) else "fix what its note says; the next plan tries again"
+            return f"A blocked action cannot be applied: {fix}."
+        spec = BY_KIND.get(current.entity)
+        if current.entity not in MAPPABLE:
+            plural = spec.plural if spec else current.entity + "s"
+            return f"{plural.capitalize()} are not mapped by hand (only {_mappable()} are)."
+        if action == "map":
+            if is_linked_pair(current):
+                return (f"Already linked (Precoro {current.precoro_id} ⇄ QuickBooks {current.quickbooks_id}): "
+                        "u unlinks it first.")
+            if current.kind == "link":
+                return "This plan links it already: apply makes the link."
+            return "This plan unlinks it: once that is applied, m can link it to another record."
+        if current.kind == "link":
+            return "Not linked yet: this plan links it; once applied, u can unlink it."
+        if current.kind == "unlink":
+            return "This plan unlinks it already."
+        return "Not linked: only a linked pair can be unmapped" + (" (m links it)." if can_map(current) else ".")
+
     def action_approve(self) -> None:
         action = self.current
         if action is None:
@@ -251,7 +291,8 @@ class ReviewScreen(QbsyncScreen):
         if action.needs_decision:
             self.notify("Decide this conflict first: p takes Precoro's value, q takes QuickBooks'.", severity="warning")
             return
-        self.app.set_approved([action], True)
+        if not self.app.set_approved([action], True):
+            self.notify("Already approved.", timeout=2)
 
     def action_skip(self) -> None:
         action = self.current
@@ -259,8 +300,8 @@ class ReviewScreen(QbsyncScreen):
             return
         if action.kind == "conflict":
             self.app.decide(action, "skip")
-        else:
-            self.app.set_approved([action], False)
+        elif not self.app.set_approved([action], False):
+            self.notify("Already skipped.", timeout=2)
 
     def action_toggle(self) -> None:
         action = self.current
@@ -313,7 +354,7 @@ class ReviewScreen(QbsyncScreen):
     def action_map(self) -> None:
         action = self.current
         if action is None or not can_map(action):
-            self.notify("Only an unlinked record (create, ambiguous, blocked) can be mapped by hand.", severity="warning")
+            self.notify(self.why_not("map"), severity="warning")
             return
         section = SECTION_OF.get(action.entity, action.entity + "s")
 
@@ -338,9 +379,13 @@ class ReviewScreen(QbsyncScreen):
     def action_unmap(self) -> None:
         action = self.current
         if action is None or not can_unmap(action):
-            self.notify("Only a linked pair can be unmapped.", severity="warning")
+            self.notify(self.why_not("unmap"), severity="warning")
             return
         section = SECTION_OF.get(action.entity, action.entity + "s")
         self.app.plan_mapping(section, action.precoro_id, None,
                               f"Unlink Precoro {action.precoro_id} “{action.name}” from QuickBooks {action.quickbooks_id}?")
 
+
+
+def _mappable() -> str:
+    return " and ".join(spec.plural for spec in BY_KIND.values() if spec.kind in MAPPABLE)

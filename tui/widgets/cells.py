@@ -13,7 +13,7 @@ from rich.cells import cell_len, set_cell_size
 
 from engine.entities import ENTITIES
 from engine.plan import Action
-from engine.review import Outcome
+from engine.review import Outcome, can_map
 from rules.model import SIDE_NAMES as RULE_SIDE_NAMES
 from ..render import plural
 
@@ -133,7 +133,10 @@ def sentence(action: Action) -> str:
         return "Both changed: p keeps Precoro, q keeps QuickBooks, x skips."
     if action.kind == "ambiguous":
         return "Several records match: m picks one by hand."
-    return "Cannot be synced as it is: m maps it by hand."
+    # Only what `m` can really do is offered: documents and linked pairs are fixed at their source.
+    if can_map(action):
+        return "Cannot be synced as it is: fix what the note says, or m maps it by hand."
+    return "Cannot be synced as it is: fix what the note says; the next plan tries again."
 
 
 def _other(side: str | None) -> str | None:

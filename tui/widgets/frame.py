@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Static
 
 # (mode, key, title): the order of the tabs and the keys that switch to them.
@@ -14,6 +15,8 @@ TABS = (
     ("history", "4", "History"),
     ("rules", "5", "Rules"),
 )
+# The App's bindings of those keys: the tab bar shows them, so the footer leaves them out.
+SCREENS_GROUP = Binding.Group("screens", compact=True)
 
 
 class ScreenTabs(Static):

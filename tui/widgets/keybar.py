@@ -1,9 +1,11 @@
-"""The footer: every active binding, wrapped over as many lines as the width needs.
+"""The footer: one line of the keys that matter most here, with F1 (every key) always at its end.
 
-Textual's Footer is one line that scrolls sideways, so at 80 columns most keys of the review
-screen would be out of sight; an operator must see every key without scrolling. Bindings that
-share a `Binding.Group` are shown as one entry ("pq take side"); disabled ones are dimmed.
-Clicking an entry presses its key (the mouse is optional, never required).
+At 80x24 a screen cannot spare more than one line for keys, and the review screen has more keys
+than fit on one; the rest are one F1 away, in a help generated from the same bindings. Entries
+come in the order the screen declares its bindings (most used first), then the App's own; the
+screen keys 1-5 are left to the tab bar, which shows them. Bindings that share a `Binding.Group`
+are one entry ("pq take side"); disabled ones are dimmed. Clicking an entry presses its key (the
+mouse is optional, never required).
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
+from .frame import SCREENS_GROUP
+
 
 @dataclass
 class Entry:
     keys: list[tuple[str, str]]  # (key, how it is shown)
     description: str
     enabled: bool
+    pinned: bool = False  # always shown, at the end of the line (F1: every other key is in the help)
 
     @property
     def width(self) -> int:
@@ -37,7 +42,7 @@ class KeyBar(Static):
     DEFAULT_CSS = """
     KeyBar {
         dock: bottom;
-        height: auto;
+        height: 1;
         width: 1fr;
         background: $footer-background;
         color: $footer-description-foreground;
@@ -59,19 +64,23 @@ class KeyBar(Static):
         self.rebuild()
 
     def entries(self) -> list[Entry]:
+        """Every entry the footer could show, most important first; the help entry (pinned) is last."""
         entries: list[Entry] = []
         seen_actions: set[str] = set()
         groups: dict[str, Entry] = {}
         palette_key = self.app.COMMAND_PALETTE_BINDING
-        palette = None
+        palette = help_ = None
         for key, (_node, binding, enabled, _tooltip) in self.screen.active_bindings.items():
             if key == palette_key:
                 palette = Entry([(key, self.app.get_key_display(binding))], "commands", True)
                 continue
-            if not binding.show or binding.action in seen_actions:
+            if not binding.show or binding.action in seen_actions or binding.group is SCREENS_GROUP:
                 continue
             seen_actions.add(binding.action)
             shown = self.app.get_key_display(binding)
+            if binding.action == "help":
+                help_ = Entry([(key, shown)], binding.description, enabled, pinned=True)
+                continue
             if binding.group is not None:
                 entry = groups.get(binding.group.description)
                 if entry is None:
@@ -81,9 +90,26 @@ class KeyBar(Static):
                 entry.enabled = entry.enabled or enabled
                 continue
             entries.append(Entry([(key, shown)], binding.description, enabled))
-        if palette is not None:
-            entries.append(palette)
+        entries.extend(e for e in (palette, help_) if e is not None)
         return entries
+
+    def shown_entries(self, width: int) -> list[Entry]:
+        """What fits on one line of `width` cells: the help entry always, then the others in order.
+
+        An entry too wide for what is left is left out, and a shorter one after it may still fit:
+        the order on screen stays the declared one.
+        """
+        entries = self.entries()
+        pinned = entries.pop() if entries and entries[-1].pinned else None
+        room = width - (pinned.width + 2 if pinned else 0)
+        shown: list[Entry] = []
+        used = 0
+        for entry in entries:
+            need = entry.width + (2 if shown else 0)
+            if used + need <= room:
+                shown.append(entry)
+                used += need
+        return shown + ([pinned] if pinned else [])
 
     def rebuild(self) -> None:
         if not self.is_attached:
@@ -91,21 +117,16 @@ class KeyBar(Static):
         width = max(20, self.size.width - 2 if self.size.width else self.app.size.width - 2)
         key_style = self.get_component_rich_style("keybar--key", partial=True)
         text = Text(no_wrap=True, overflow="crop")
-        used = 0
-        for entry in self.entries():
-            need = entry.width + (2 if used else 0)
-            if used and used + need > width:
-                text.append("\n")
-                used = 0
-                need = entry.width
-            elif used:
+        # Under a dialog these keys do nothing (the dialog says its own): show none rather than wrong ones.
+        entries = self.shown_entries(width) if self.screen.is_active else []
+        for number, entry in enumerate(entries):
+            if number:
                 text.append("  ")
             dim = "" if entry.enabled else "dim"
             for key, shown in entry.keys:
                 action = Style(meta={"@click": f"app.simulate_key({key!r})"})
                 text.append(shown, style=key_style + Style.parse(dim or "none") + action)
             text.append(" " + entry.description, style=Style.parse("dim") if not entry.enabled else None)
-            used += need
         # Unchanged keys must not cost a layout pass: this runs at every cursor move.
         if text.markup != self._shown:
             self._shown = text.markup
