@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.local.demo import seed_precoro, seed_quickbooks
 from engine.local.http import ServedApp, serve_in_thread
 from engine.local.precoro import PrecoroApp, PrecoroState
 from engine.local.quickbooks import QuickBooksApp, QuickBooksState
@@ -67,6 +68,19 @@ class Servers:
         text = text.replace("  quickbooks:\n", f"  quickbooks:\n    environment: local\n    base_url: {self.qb.url}/v3\n"
                             f"    realm_id: '{realm}'\n    token_url: {self.qb.url}/oauth2/v1/tokens/bearer\n", 1)
         return text.replace("  precoro:\n", f"  precoro:\n    environment: local\n    base_url: {self.pc.url}\n", 1)
+
+    def first_sync(self, workdir: Path, realm: str, state: Path, rounds: int = 1) -> None:
+        """The demo pair of companies, afresh, after a first sync: planned, conflicts taken from
+        QuickBooks, applied (`rounds` times: a second round sends what waited for the first's links)."""
+        self.reset(realm)
+        seed_precoro(self.precoro, seed_quickbooks(self.quickbooks, realm))
+        with self.session(workdir, realm, state) as first:
+            for _ in range(rounds):
+                plan = first.plan()
+                for action in plan.actions:
+                    if action.kind == "conflict":
+                        first.decide(action.id, "quickbooks", plan.id)
+                first.apply(plan.id)
 
     def session(self, workdir: Path, realm: str, state: Path | None = None) -> SyncSession:
         workdir.mkdir(parents=True, exist_ok=True)

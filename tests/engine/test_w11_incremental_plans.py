@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine.errors import Interrupted
-from engine.local.demo import DEMO_REALM, seed_precoro, seed_quickbooks
+from engine.local.demo import DEMO_REALM
 
 REALM = DEMO_REALM
 
@@ -22,21 +22,14 @@ REALM = DEMO_REALM
 @pytest.fixture
 def synced(servers, fresh_dir):
     """The demo pair after a first sync and a first plan after it; a factory of sessions on it."""
-    servers.reset(REALM)
-    accounts = seed_quickbooks(servers.quickbooks, REALM)
-    seed_precoro(servers.precoro, accounts)
     workdir = fresh_dir()
     state = workdir / "state.db"
+    servers.first_sync(workdir, REALM, state)
 
     def session():
         return servers.session(workdir, REALM, state)
 
     with session() as first:
-        plan = first.plan()
-        for action in plan.actions:
-            if action.kind == "conflict":
-                first.decide(action.id, "quickbooks", plan.id)
-        first.apply(plan.id)
         first.plan()  # reads what the apply wrote
     servers.requests()
     return session

@@ -15,7 +15,7 @@ import sqlite3
 
 import pytest
 
-from engine.local.demo import DEMO_REALM, seed_precoro, seed_quickbooks
+from engine.local.demo import DEMO_REALM
 from engine.local.precoro.state import InvalidChange
 from engine.local.quickbooks.errors import QboError
 from engine.sync import SyncSession
@@ -92,18 +92,11 @@ def quiet_links(state) -> int:
 @pytest.fixture
 def synced(servers, fresh_dir):
     """The demo pair after a first sync, applied, and a plan after it (which finds the quiet pairs)."""
-    servers.reset(REALM)
-    accounts = seed_quickbooks(servers.quickbooks, REALM)
-    seed_precoro(servers.precoro, accounts)
     workdir = fresh_dir()
     state = workdir / "state.db"
-    with servers.session(workdir, REALM, state) as first:
-        plan = first.plan()
-        for action in plan.actions:
-            if action.kind == "conflict":
-                first.decide(action.id, "quickbooks", plan.id)
-        first.apply(plan.id)
-        first.plan()
+    servers.first_sync(workdir, REALM, state)
+    with servers.session(workdir, REALM, state) as session:
+        session.plan()
     return workdir, state
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.local.demo import DEMO_REALM, seed_precoro, seed_quickbooks
+from engine.local.demo import DEMO_REALM
 
 REALM = DEMO_REALM
 
@@ -17,11 +17,9 @@ REALM = DEMO_REALM
 @pytest.fixture
 def synced(servers, fresh_dir):
     """The demo pair after a first sync, and a factory of sessions on it (rules text may be edited)."""
-    servers.reset(REALM)
-    accounts = seed_quickbooks(servers.quickbooks, REALM)
-    seed_precoro(servers.precoro, accounts)
     workdir = fresh_dir()
     state = workdir / "state.db"
+    servers.first_sync(workdir, REALM, state, rounds=2)
 
     def session(edit=lambda text: text):
         s = servers.session(workdir, REALM, state)
@@ -29,15 +27,7 @@ def synced(servers, fresh_dir):
         s.reload_rules()
         return s
 
-    with session() as first:
-        for _ in range(2):  # the second round sends what waited for the first one's links
-            plan = first.plan()
-            for action in plan.actions:
-                if action.kind == "conflict":
-                    first.decide(action.id, "quickbooks", plan.id)
-            first.apply(plan.id)
     return session
-
 
 def applied(session, plan, *actions):
     """Apply the plan; every one of `actions` went through (the demo's other records may fail)."""
