@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--throttle", action="store_true", help="enforce the real rate limits (429s)")
     s.add_argument("--faults", type=float, default=0.0, metavar="RATE", help="inject 5xx and dropped connections at this rate")
     s.add_argument("--fault-seed", type=int, default=0, metavar="N", help="seed for reproducible faults")
+    s.add_argument("--precoro-lists-with-details", action="store_true",
+                   help="imitate a Precoro whose lists carry the details (for `qbsync doctor` to find)")
     return parser
 
 
@@ -531,6 +533,7 @@ def cmd_local(args) -> int:
     return serve_until_signalled(
         data=args.data, seed=args.seed, quickbooks_port=args.quickbooks_port, precoro_port=args.precoro_port,
         throttle=args.throttle, faults=args.faults, fault_seed=args.fault_seed,
+        precoro_lists_with_details=args.precoro_lists_with_details,
     )
 
 

@@ -43,7 +43,7 @@ class LocalApis:
     @classmethod
     def start(cls, data: str | Path | None = None, seed: str = "demo", *, quickbooks_port: int = 0,
               precoro_port: int = 0, throttle: bool = False, faults: float = 0.0, fault_seed: int = 0,
-              host: str = "127.0.0.1") -> "LocalApis":
+              host: str = "127.0.0.1", precoro_lists_with_details: bool = False) -> "LocalApis":
         path = str(data) if data else ":memory:"
         fresh = data is None or not Path(data).exists()
         if data:
@@ -59,7 +59,8 @@ class LocalApis:
         qb_app = QuickBooksApp(quickbooks, throttle=QuickBooksThrottle() if throttle else None,
                                faults=QuickBooksFaults(faults, fault_seed) if faults else None)
         pc_app = PrecoroApp(precoro, throttle=PrecoroThrottle() if throttle else None,
-                            faults=PrecoroFaults(faults, fault_seed) if faults else None)
+                            faults=PrecoroFaults(faults, fault_seed) if faults else None,
+                            lists_with_details=precoro_lists_with_details)
         qb_server = serve_in_thread(qb_app, host, quickbooks_port)
         pc_server = serve_in_thread(pc_app, host, precoro_port)
 

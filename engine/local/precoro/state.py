@@ -140,12 +140,16 @@ class PrecoroState:
         equals: Mapping[str, Any] | None = None,
         any_of: Mapping[str, list[Any]] | None = None,
         updated_since: str | None = None,
+        is_set: Mapping[str, bool] | None = None,
+        ranges: Mapping[str, tuple[str | None, str | None]] | None = None,
         offset: int = 0,
         limit: int = 200,
     ) -> tuple[int, list[dict[str, Any]]]:
         """(total matching, one page of them in id order). Filters name indexed columns of the kind.
 
-        `updated_since` is a UTC "YYYY-MM-DDTHH:MM:SS" (see `dates.parse_modified_since`).
+        `updated_since` is a UTC "YYYY-MM-DDTHH:MM:SS" (see `dates.parse_modified_since`); `is_set`
+        wants a column to hold a value (True) or none (False); `ranges` keeps a text column within
+        [low, high) (either end may be None).
         """
         spec = KINDS[kind]
         clauses, params = [], []
@@ -158,6 +162,17 @@ class PrecoroState:
         if updated_since is not None:
             clauses.append(f"{self._column(spec, 'updated')} >= ?")
             params.append(updated_since)
+        for column, wanted in (is_set or {}).items():
+            column = self._column(spec, column)
+            clauses.append(f"coalesce({column}, '') <> ''" if wanted else f"coalesce({column}, '') = ''")
+        for column, (low, high) in (ranges or {}).items():
+            column = self._column(spec, column)
+            if low is not None:
+                clauses.append(f"{column} >= ?")
+                params.append(low)
+            if high is not None:
+                clauses.append(f"{column} < ?")
+                params.append(high)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
             (total,) = self._db.execute(f"SELECT count(*) FROM {spec.table} {where}", params).fetchone()
