@@ -122,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser(
+        "doctor", help="check what qbsync assumes of Precoro and QuickBooks against the connected companies",
+        description="Checks each assumption qbsync rests on (docs/real-services.md) against the connected "
+                    "services: reads only, and one PATCH of an externalId a supplier qbsync created already has. "
+                    "Exit 0: nothing differs (some may be unchecked); 1: something differs.")
+    _common(p)
+    p.add_argument("--json", action="store_true", help='print {"checks": [...], "differs": N} as JSON')
+
     p = sub.add_parser("connect", help="connect QuickBooks (OAuth 2.0) or Precoro (API key); secrets go to the state file only")
     csub = p.add_subparsers(dest="service", metavar="SERVICE", required=True)
     c = csub.add_parser("quickbooks", help="authorize a QuickBooks company: open the printed URL anywhere, paste back "
@@ -411,6 +419,21 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
+def cmd_doctor(args) -> int:
+    from engine.doctor import DIFFERS, differs
+
+    with _session(args) as session:
+        checks = session.doctor()
+    if args.json:
+        _print_json({"checks": [c.to_json() for c in checks], "differs": sum(c.result == DIFFERS for c in checks)})
+    else:
+        wide = max(len(f"{c.service} {c.key}") for c in checks)
+        for check in checks:
+            print(f"{check.result:<15} {f'{check.service} {check.key}':<{wide}}  {check.says}")
+            print(f"{'':<15} {'':<{wide}}  saw: {check.saw}")
+    return EXIT_ERROR if differs(checks) else EXIT_OK
+
+
 def _connection_line(side: str, info: dict, shared_error: str | None) -> str:
     if info.get("reachable"):
         reach = "reachable"
@@ -550,7 +573,7 @@ def cmd_tui(args) -> int:
 COMMANDS = {
     "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "approve": cmd_approve, "skip": cmd_approve,
-    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "local": cmd_local,
+    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
     "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect,
 }
 

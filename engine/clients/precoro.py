@@ -163,6 +163,11 @@ class PrecoroClient:
         total = pagination.get(contract.PAGINATION_TOTAL)
         return total if isinstance(total, int) else None
 
+    def first_page(self, path: str, params: Form | None = None, *, per_page: int = 10) -> dict[str, Any]:
+        """The whole answer (data and meta) of a list's first page: for looking, not for reading a list."""
+        query = [("page", "1"), ("per_page", str(per_page)), *encode_form(params or {})]
+        return self._request("GET", path, params=query)
+
     def get(self, path: str) -> dict[str, Any]:
         return self._request("GET", path)
 
