@@ -702,8 +702,11 @@ class Applier:
         if BY_KIND[unit.entity].custom_field:
             rows = self.pc.list_all(path)  # a custom field's options: a short list, read whole
         else:
-            before = self._create_sent_at.get(unit.key) or datetime.fromisoformat(self.plan.created_at)
-            rows = self.pc.list_all(path, modified_since=before - OVERLAP)
+            # Precoro's own time before the create, less a second (its dates are to the second); else
+            # the plan's time on this machine's clock, less the overlap that covers clock skew.
+            sent_at = self._create_sent_at.get(unit.key)
+            since = sent_at - timedelta(seconds=1) if sent_at else datetime.fromisoformat(self.plan.created_at) - OVERLAP
+            rows = self.pc.list_all(path, modified_since=since)
         section = BY_KIND[unit.entity].section
         same = [raw for raw in rows if raw.get(contract.EXTERNAL_ID) in (None, "") and _same_record_key(raw) == key
                 and not self.store.link_for(section, self.realm, precoro_id=str(raw["id"]))]
