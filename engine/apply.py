@@ -7,8 +7,10 @@ the same apply are filled in, so a first sync is one plan and one apply.
 
 QuickBooks units go in batches of up to 30; each batch is stored with its `requestid` before it is
 sent, so after a crash the same request is sent again and QuickBooks answers with the first
-response instead of writing twice. Precoro has no request ids: its creates carry `externalId` (the
-QuickBooks id) and a create whose outcome is unknown is looked up by it before it is sent again.
+response instead of writing twice. Precoro has no request ids: a create is marked right after with
+its origin (the QuickBooks id) as `externalId`, set by PATCH (Precoro refuses it on POST), and a
+create whose outcome is unknown is looked up by it, or by its name when the PATCH did not happen,
+before it is sent again.
 Every outcome, with its link, baseline and audit row, is committed in one transaction.
 """
 
@@ -657,8 +659,9 @@ class Applier:
         path = write.collection
         if write.op == "create":
             # Precoro sets externalId by PATCH only: the create goes without it, the PATCH right after.
-            origin = None if contract.EXTERNAL_ID_ON_CREATE else form.pop(contract.EXTERNAL_ID, None)
-            origin = write.values.get(contract.EXTERNAL_ID) if origin is None else origin
+            origin = write.values.get(contract.EXTERNAL_ID)
+            if not contract.EXTERNAL_ID_ON_CREATE:
+                form.pop(contract.EXTERNAL_ID, None)
             # The create may have happened (its answer lost, or a crash before the PATCH): find it.
             existing = self._own_create(unit, str(origin)) if recovering and origin is not None else None
             if existing is None:

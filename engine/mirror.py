@@ -13,6 +13,12 @@ A side of an entity is read in full instead when:
 - Precoro: it reports no deletions, so a full read at least once a day (PRECORO_FULL_EVERY) finds
   records deleted there, and a custom field's options that can no longer be found are looked up again.
 
+Precoro's lists answer summaries; the mirror keeps whole records (lines, contacts, custom fields).
+A summary whose fields equal the mirrored record's is that record, unchanged; the others are read
+from `/{id|idn}` (clients.precoro_contract says which collections and fields). A record the apply
+updated is dropped from the mirror, so the next plan reads its details again: Precoro's dates are to
+the second and cannot tell that write from a read in the same second.
+
 Cursors are times on the service's own clock (the `time` of QuickBooks' answers, the `Date` of
 Precoro's), less an overlap that covers changes committed while a read was under way: reading a
 change twice is harmless. The mirror is written as soon as a read has the records; its cursors
