@@ -234,12 +234,24 @@ class PrecoroState:
             for spec in KINDS.values():
                 columns = "".join(f", {column}" for column in spec.all_columns)
                 self._db.execute(f"CREATE TABLE IF NOT EXISTS {spec.table} (id INTEGER PRIMARY KEY{columns}, doc TEXT NOT NULL)")
+                self._add_new_columns(spec)
                 for column in spec.all_columns:
                     unique = "UNIQUE " if column in ("idn", "unique_code") else ""
                     self._db.execute(
                         f"CREATE {unique}INDEX IF NOT EXISTS {spec.table}_{column} ON {spec.table}({column})"
                         + (f" WHERE {column} IS NOT NULL" if unique else "")
                     )
+
+    def _add_new_columns(self, spec: Kind) -> None:
+        """A data file made by an earlier version lacks the columns added since (documents'
+        `logic_type` and `approval_date`): add them, filled from the stored documents."""
+        have = {row[1] for row in self._db.execute(f"PRAGMA table_info({spec.table})")}
+        for column, source in spec.columns.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {spec.table} ADD COLUMN {column}")
+                default = spec.fields.get(source)
+                self._db.execute(f"UPDATE {spec.table} SET {column} = coalesce(json_extract(doc, ?), ?)",
+                                 (f"$.{source}", default))
 
     def _insert(self, spec: Kind, objs: list[Mapping[str, Any]], now: str, *, new_suppliers: bool = False) -> list[int]:
         ids = self._take_ids(spec.name, len(objs), spec.first_id)
