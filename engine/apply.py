@@ -7,8 +7,10 @@ the same apply are filled in, so a first sync is one plan and one apply.
 
 QuickBooks units go in batches of up to 30; each batch is stored with its `requestid` before it is
 sent, so after a crash the same request is sent again and QuickBooks answers with the first
-response instead of writing twice. Precoro has no request ids: its creates carry `externalId` (the
-QuickBooks id) and a create whose outcome is unknown is looked up by it before it is sent again.
+response instead of writing twice. Precoro has no request ids: a create is marked right after with
+its origin (the QuickBooks id) as `externalId`, set by PATCH (Precoro refuses it on POST), and a
+create whose outcome is unknown is looked up by it, or by its name when the PATCH did not happen,
+before it is sent again.
 Every outcome, with its link, baseline and audit row, is committed in one transaction.
 """
 
@@ -30,13 +32,16 @@ from typing import Any, Callable, Iterator
 from rules.model import SIDE_NAMES, Rules, other_side
 from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
 
+from .clients import precoro_contract as contract
 from .clients.errors import ApiError, DuplicateName, RateLimited, ServerError, StaleObject
+from .clients.precoro import record_key
 from .clients.quickbooks import BatchOp, BatchOutcome, quote
 from .clients.retry import RetryPolicy
 from .entities import BY_KIND
 from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
 from .plan import Action, Plan, Write
 from .budgets import QUICKBOOKS_BATCH_SIZE, QUICKBOOKS_IN_FLIGHT
+from .mirror import OVERLAP
 from .policy import braked
 from .records import DELETED_SUFFIX, get_path
 from .store import Store
@@ -132,6 +137,7 @@ class Applier:
         self._created: dict[str, str] = {}  # action id -> the id of the record it created (placeholders)
         self._run_serial: int | None = None  # taken by this run's first write (W6)
         self._recent_indexes: dict[str, tuple[dict, dict]] = {}
+        self._create_sent_at: dict[str, datetime | None] = {}  # unit -> Precoro's time before its create
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -598,9 +604,22 @@ class Applier:
                     self._unit_failed(unit, StaleObject(problem, service="Precoro"))
                     continue
                 if found is not None:
-                    self._created_unit(unit, found, adopted="found in Precoro " + (
-                        "by its externalId: an earlier, interrupted apply created it" if str(found.get("externalId")) ==
-                        unit.quickbooks_id else "under the same name, created since the plan: linked instead") + " (W10)")
+                    ours = str(found.get(contract.EXTERNAL_ID)) == unit.quickbooks_id
+                    if not ours and state == "sent" and found.get(contract.EXTERNAL_ID) in (None, ""):
+                        # Made by an interrupted attempt of this create, stopped before its PATCH.
+                        try:
+                            found = self._within_caps(lambda: self._mark_origin(
+                                unit.write.collection, found, str(unit.write.values.get(contract.EXTERNAL_ID) or
+                                                                  unit.quickbooks_id)))
+                        except ApiError as exc:
+                            self._unit_failed(unit, exc)
+                            continue
+                        how = "under its name, made by an earlier, interrupted apply before it set the externalId (set now)"
+                    elif ours:
+                        how = "by its externalId: an earlier, interrupted apply created it"
+                    else:
+                        how = "under the same name, created since the plan: linked instead"
+                    self._created_unit(unit, found, adopted=f"found in Precoro {how} (W10)")
                     continue
             with self.store.transaction():
                 self._begin_write()
@@ -627,6 +646,10 @@ class Applier:
                 self._unit_failed(unit, exc)
                 continue
             unanswered = 0
+            if unit.op != "create":
+                # Its details are read again by the next plan: Precoro's dates are to the second, so
+                # an updateDate alone may not tell this write from the plan's read (W11).
+                self.store.mirror_delete(self.realm, "precoro", BY_KIND[unit.entity].section, [unit.write.record_id])
             self._created_unit(unit, obj) if unit.op == "create" else self._updated(unit, obj)
 
     def _precoro_within_caps(self, unit: WriteUnit, *, recovering: bool) -> dict:
@@ -682,11 +705,19 @@ class Applier:
         form = precoro_form(write, self._created_id)
         path = write.collection
         if write.op == "create":
-            existing = None
-            origin = write.values.get("externalId")
-            if recovering and origin is not None:  # the create may have happened: find it by our external id
-                existing = next(iter(self.pc.list_all(path, params={"external_id": [origin]})), None)
-            obj = existing if existing is not None else self.pc.create(path, form)
+            # Precoro sets externalId by PATCH only: the create goes without it, the PATCH right after.
+            origin = write.values.get(contract.EXTERNAL_ID)
+            if not contract.EXTERNAL_ID_ON_CREATE:
+                form.pop(contract.EXTERNAL_ID, None)
+            # The create may have happened (its answer lost, or a crash before the PATCH): find it.
+            existing = self._own_create(unit, str(origin)) if recovering and origin is not None else None
+            if existing is None:
+                # Precoro's time before it creates: where a lost create is looked for (_own_create).
+                self._create_sent_at.setdefault(unit.key, self.pc.server_time)
+                existing = self.pc.create(path, form)
+            obj = existing
+            if origin is not None and str(obj.get(contract.EXTERNAL_ID) or "") != str(origin):
+                obj = self._mark_origin(path, obj, str(origin))
         else:
             obj = self.pc.update(f"{path}/{write.record_id}", form) if form else None
         record_id = str(obj["id"]) if obj else write.record_id
@@ -699,6 +730,40 @@ class Applier:
         if obj is None:
             obj = self.pc.get(f"{path}/{record_id}")
         return obj
+
+    def _mark_origin(self, path: str, obj: dict, origin: str) -> dict:
+        """PATCH a record qbsync created with its origin (the QuickBooks id) as externalId: by it the
+        record is found again after a crash (W10). Its answer is the record; if it has none, the
+        record as created, with the externalId set."""
+        answer = self.pc.set_external_id(path, record_key(path, obj), origin)
+        return answer if isinstance(answer, dict) and answer.get("id") is not None else {**obj, contract.EXTERNAL_ID: origin}
+
+    def _own_create(self, unit: WriteUnit, origin: str) -> dict | None:
+        """The record an earlier attempt of this create made, if it made one: by its externalId; else,
+        its PATCH not having happened, the one record of the same name (and currency) without an
+        externalId or a link, changed since Precoro's time before the first attempt (else the plan's)."""
+        path = unit.write.collection
+        found = self.pc.find_by_external_id(path, origin)
+        if found is not None:
+            return found
+        key = _same_record_key(unit.write.values)
+        if key is None:
+            return None
+        if BY_KIND[unit.entity].custom_field:
+            rows = self.pc.list_all(path)  # a custom field's options: a short list, read whole
+        else:
+            # Precoro's own time before the create, less a second (its dates are to the second); else
+            # the plan's time on this machine's clock, less the overlap that covers clock skew.
+            sent_at = self._create_sent_at.get(unit.key)
+            since = sent_at - timedelta(seconds=1) if sent_at else datetime.fromisoformat(self.plan.created_at) - OVERLAP
+            rows = self.pc.list_all(path, modified_since=since)
+        section = BY_KIND[unit.entity].section
+        same = [raw for raw in rows if raw.get(contract.EXTERNAL_ID) in (None, "") and _same_record_key(raw) == key
+                and not self.store.link_for(section, self.realm, precoro_id=str(raw["id"]))]
+        if len(same) > 1:
+            raise StaleObject(f"{len(same)} Precoro records named {unit.name!r} without an externalId appeared while "
+                              "this one was created: plan again to choose", service="Precoro")
+        return same[0] if same else None
 
     def _sync_sub_resources(self, path: str, collection: str, attribute: str, wanted: list, known: dict | None) -> dict:
         """Make the sub-resources (contacts) hold exactly `wanted`, in order (S3). Returns the record

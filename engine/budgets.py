@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .clients import precoro_contract as contract
+
 QUICKBOOKS_BATCH_SIZE = 30
 QUICKBOOKS_BATCHES_PER_MINUTE = 40
 QUICKBOOKS_IN_FLIGHT = 10  # concurrent requests per company
-PRECORO_PER_SECOND = 1
-PRECORO_PER_HOUR = 1500
-PRECORO_PER_DAY = 3000
+PRECORO_PER_SECOND = round(1 / contract.REQUEST_INTERVAL)
+PRECORO_PER_HOUR = contract.PER_HOUR
+PRECORO_PER_DAY = contract.PER_DAY
 
 
 @dataclass(frozen=True)

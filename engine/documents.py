@@ -5,7 +5,9 @@ document not sent yet, carrying the whole QuickBooks request. The header comes f
 document fields; the vendor and the lines follow the links (this plan's included: a vendor the
 same plan creates is a placeholder the apply fills in). A document goes once: its link (Precoro
 idn -> QuickBooks id) is stored with the create's outcome. Supplier-portal documents
-(`fromSupplier`) are ordinary documents (S6).
+(`fromSupplier`) are ordinary documents (S6). Credit notes and split-cost parts are recognised and
+held with the reason (what they become is issue 12's): never sent as ordinary Bills, and a split
+invoice never twice (its parent and its parts).
 
 D2: a line whose item is linked becomes an item line; every other line becomes a category line on
 the line's chart-of-accounts account (or its item's). A document is never dropped for an unmapped
@@ -20,6 +22,7 @@ from typing import Any, Iterable, Mapping
 
 from rules.model import EntityRules
 
+from .clients import precoro_contract as contract
 from .plan import Action, FieldChange, action_id
 from .reconcile import EntityPlan, SyncState, fit
 from .records import get_path, to_canonical
@@ -91,20 +94,58 @@ def build_document(spec: Any, rules: EntityRules, doc: Mapping[str, Any], refs: 
     return {"header": header, "extra": extra}, shown_head + changes, ""
 
 
+def document_kind(doc: Mapping[str, Any]) -> str:
+    """What a Precoro document is: "credit note" (an invoice of logicType 1 or 5), "split part" (a
+    split-cost child, naming its parent in parentData), or "document"."""
+    if doc.get(contract.LOGIC_TYPE) in contract.CREDIT_NOTE_LOGIC_TYPES:
+        return "credit note"
+    if (doc.get(contract.SPLIT_PARENT) or {}).get("idn") is not None:
+        return "split part"
+    return "document"
+
+
+def _held(doc: Mapping[str, Any], kind: str, sent: Mapping[str, Any], parts: Mapping[str, list[str]]) -> str:
+    """Why a document is not sent as an ordinary one (issue 12 decides what these become), or "".
+
+    A split invoice goes once: its parent, which holds the whole amount, not also its parts; a
+    parent whose parts were sent (by an earlier qbsync) is held instead. A credit note is no Bill.
+    """
+    idn = str(doc.get("idn"))
+    if kind == "credit note":
+        return (f"held: a credit note (logicType {doc.get(contract.LOGIC_TYPE)}), not sent as a Bill; "
+                "what credit notes become is not decided yet")
+    if kind == "split part":
+        parent = doc[contract.SPLIT_PARENT]["idn"]
+        return f"held: a split-cost part of invoice {parent}, which is sent whole instead (a parent or its parts, not both)"
+    sent_parts = [part for part in parts.get(idn, []) if part in sent]
+    if sent_parts:
+        return f"held: its split-cost parts {', '.join(sent_parts)} were sent already (a parent or its parts, not both)"
+    return ""
+
+
 def plan_documents(spec: Any, rules: EntityRules, docs: Iterable[Mapping[str, Any]], state: SyncState,
                    refs: References, item_accounts: Mapping[str, str]) -> EntityPlan:
-    """One create per approved document not sent yet; a `blocked` entry says why one cannot go."""
+    """One create per approved document not sent yet; a `blocked` entry says why one cannot go, or
+    why it is held (credit notes, split-cost parts)."""
     out = EntityPlan()
+    docs = list(docs)
+    parts: dict[str, list[str]] = {}
+    for doc in docs:
+        if document_kind(doc) == "split part":
+            parts.setdefault(str(doc[contract.SPLIT_PARENT]["idn"]), []).append(str(doc.get("idn")))
     for doc in docs:
         idn = str(doc.get("idn"))
         if idn in state.links or doc.get("status") not in APPROVED_STATUSES:
             continue
-        built, changes, problem = build_document(spec, rules, doc, refs, item_accounts)
-        name = f"{spec.label} {doc.get('invoiceNumber') or idn}"
+        kind = document_kind(doc)
+        held = _held(doc, kind, state.links, parts)
+        built, changes, problem = ({}, [], held) if held else build_document(spec, rules, doc, refs, item_accounts)
+        label = spec.label if kind == "document" else kind
+        name = f"{label} {doc.get('invoiceNumber') or idn}"
         common = dict(entity=spec.kind, name=name, precoro_id=idn, versions={"precoro": str(doc.get("updateDate") or "")})
         if problem:
             out.actions.append(Action(id=action_id(spec.kind, "blocked", None, idn, None), kind="blocked", target=None,
-                                      note=f"not sent: {problem}", **common))
+                                      note=problem if held else f"not sent: {problem}", **common))
             continue
         write, waits = build_write(rules, "quickbooks", "create", spec.quickbooks,
                                    {k: v for k, v in built["header"].items() if v not in (None, "")}, refs=refs)

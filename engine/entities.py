@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from rules.model import EntityRules, Side
 
+from .clients.precoro_contract import SENT_TO_EXTERNAL
 from .items import ItemReconciler
 from .lists import for_purchases
 from .plan import KIND_ORDER
@@ -68,7 +69,9 @@ TERMS = _list("term", "terms", "payment term", "payment terms", "Term", "/paymen
 SUPPLIERS = EntitySpec("supplier", "suppliers", "supplier", "suppliers", "Vendor", "DisplayName", "/suppliers",
                        mappable=True, shares_names_with=("Customer", "Employee"))
 ITEMS = EntitySpec("item", "items", "item", "items", "Item", "Name", "/items", reconciler=ItemReconciler, mappable=True)
-APPROVED = {"status": [2, 4, 5, 9, 11]}  # approved, partly paid, paid, pending receipt, closed
+# Approved (approved, partly paid, paid, pending receipt, closed) and not sent to an accounting
+# system by another integration (Precoro's own QuickBooks one sets their externalId).
+APPROVED = {"status": [2, 4, 5, 9, 11], SENT_TO_EXTERNAL: 0}
 INVOICES = EntitySpec("invoice", "invoices", "invoice", "invoices", "Bill", "DocNumber", "/invoices",
                       planned="documents", precoro_query=APPROVED)
 PURCHASE_ORDERS = EntitySpec("purchase_order", "purchase_orders", "purchase order", "purchase orders",

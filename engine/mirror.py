@@ -13,6 +13,12 @@ A side of an entity is read in full instead when:
 - Precoro: it reports no deletions, so a full read at least once a day (PRECORO_FULL_EVERY) finds
   records deleted there, and a custom field's options that can no longer be found are looked up again.
 
+Precoro's lists answer summaries; the mirror keeps whole records (lines, contacts, custom fields).
+A summary whose fields equal the mirrored record's is that record, unchanged; the others are read
+from `/{id|idn}` (clients.precoro_contract says which collections and fields). A record the apply
+updated is dropped from the mirror, so the next plan reads its details again: Precoro's dates are to
+the second and cannot tell that write from a read in the same second.
+
 Cursors are times on the service's own clock (the `time` of QuickBooks' answers, the `Date` of
 Precoro's), less an overlap that covers changes committed while a read was under way: reading a
 change twice is harmless. The mirror is written as soon as a read has the records; its cursors
@@ -26,11 +32,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Container, Iterator, Mapping
+from typing import Any, Callable, Container, Iterable, Iterator, Mapping
 
 from rules.model import Side
 
 from . import bulk
+from .clients import precoro_contract as contract
 from .clients.errors import NotFound
 from .clients.quickbooks import CDC_LOOKBACK_DAYS, CDC_MAX_OBJECTS, CDC_UNSUPPORTED
 from .store import Store
@@ -39,6 +46,7 @@ OVERLAP = timedelta(minutes=5)
 CDC_REACH = timedelta(days=CDC_LOOKBACK_DAYS - 1)
 PRECORO_FULL_EVERY = timedelta(hours=24)
 PAGE_OF_WRITES = 1000
+PAGE_OF_DETAILS = 200  # summaries looked up in the mirror at a time
 # A Precoro list this small is read whole (one request) rather than by changes and a count (two).
 SMALL_LIST = 200
 
@@ -74,10 +82,20 @@ class Source:
         return bulk.dumps({"path": self.path, "custom_field": self.custom_field, "query": dict(self.query)},
                           sort_keys=True)
 
+    @property
+    def detail_only(self) -> tuple[str, ...]:
+        """What Precoro's list leaves out of this source's records, read from `/{id|idn}`."""
+        if self.side != "precoro" or self.custom_field:
+            return ()
+        return contract.DETAIL_ONLY_FIELDS.get(self.path, ())
+
     def covers(self, raw: Mapping[str, Any]) -> bool:
         """Whether a changed Precoro record is one a full read would return (its filters)."""
         for name, wanted in self.query.items():
-            value = raw.get(name)
+            if name == contract.SENT_TO_EXTERNAL:  # sent: an integration has set its externalId
+                value: Any = int(raw.get(contract.EXTERNAL_ID) not in (None, ""))
+            else:
+                value = raw.get(name)
             if isinstance(wanted, (list, tuple)) and value not in wanted or not isinstance(wanted, (list, tuple)) \
                     and value != wanted:
                 return False
@@ -86,6 +104,17 @@ class Source:
 
 def record_id(side: str, raw: Mapping[str, Any]) -> str:
     return str(raw["Id"] if side == "quickbooks" else raw["id"])
+
+
+def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    chunk: list[dict] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class Mirror:
@@ -193,7 +222,8 @@ class Mirror:
         try:
             rows = list(self.precoro.list_all(path, modified_since=datetime.fromisoformat(previous["since"])))
             until = self._server_now(self.precoro, started)
-            self._store_changes(source, [(record_id("precoro", r), bulk.dumps(r)) for r in rows if source.covers(r)],
+            kept = self._completed(source, path, [r for r in rows if source.covers(r)])
+            self._store_changes(source, [(record_id("precoro", r), bulk.dumps(r)) for r in kept],
                                 [record_id("precoro", r) for r in rows if not source.covers(r)])
             total = self.precoro.count(path, dict(source.query) or None)
         except NotFound:
@@ -277,7 +307,29 @@ class Mirror:
     def _pages(self, source: Source, path: str) -> Iterator[dict]:
         if source.side == "quickbooks":
             return self.quickbooks.query_all(source.entity, include_inactive=True)
-        return self.precoro.list_all(path, params=dict(source.query) or None)
+        return self._completed(source, path, self.precoro.list_all(path, params=dict(source.query) or None))
+
+    def _completed(self, source: Source, path: str, summaries: Iterable[dict]) -> Iterator[dict]:
+        """Whole records from a Precoro list's summaries: a summary whose fields equal the mirrored
+        record's (its updateDate among them) is that record, unchanged; only the others are read
+        from `/{id|idn}`, one call each. A record deleted between the two reads is left out."""
+        if not source.detail_only:
+            yield from summaries
+            return
+        for chunk in _chunks(summaries, PAGE_OF_DETAILS):
+            known = self.store.mirror_raws(self.realm, "precoro", source.section,
+                                           [record_id("precoro", row) for row in chunk])
+            for row in chunk:
+                mirrored = known.get(record_id("precoro", row))
+                if mirrored is not None:
+                    record = bulk.loads(mirrored)
+                    if all(record.get(name) == value for name, value in row.items()):
+                        yield record
+                        continue
+                try:
+                    yield self.precoro.details(path, row)
+                except NotFound:
+                    continue
 
     # -- cursors -------------------------------------------------------------------------------------
 

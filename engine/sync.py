@@ -22,6 +22,7 @@ from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound
 from .connections import Connected, connect, saved_connections
 from .entities import BY_SECTION, ENTITIES, ITEMS, EntitySpec, sort_key
+from .doctor import Check, Doctor
 from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound, SafetyLimitExceeded, StalePlanError,
                      SupersededPlan, UsageError)
 from .items import mapping_actions
@@ -435,6 +436,12 @@ class SyncSession:
 
     def history(self, record: str | None = None, limit: int | None = None) -> list[dict]:
         return self.store.history(record=record, limit=limit)
+
+    def doctor(self) -> list[Check]:
+        """What qbsync assumes of both services, checked against the connected companies: reads, and
+        one PATCH of an externalId onto a supplier qbsync created, with the value it has already."""
+        conn = self.connected
+        return Doctor(conn.precoro, conn.quickbooks, self.store, conn.realm_id).run()
 
     def status(self) -> dict[str, Any]:
         """Connections (reachable or why not), and per-entity counts from the store and the latest plan."""

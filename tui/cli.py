@@ -199,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "status", "connections, counts and the latest plan")
     p.add_argument("--json", action="store_true")
 
+    p = command(
+        sub, "doctor", "check what qbsync assumes of Precoro and QuickBooks against the connected companies",
+        description="Checks each assumption qbsync rests on (docs/real-services.md) against the connected "
+                    "services: reads only, and one PATCH of an externalId a supplier qbsync created already has. "
+                    "Exit 0: nothing differs (some may be unchecked); 1: something differs.")
+    p.add_argument("--json", action="store_true", help='print {"checks": [...], "differs": N} as JSON')
+
     p = sub.add_parser("connect", help="connect QuickBooks (OAuth 2.0) or Precoro (API key); secrets go to the state file only")
     csub = p.add_subparsers(dest="service", metavar="SERVICE", required=True)
     c = command(csub, "quickbooks", "authorize a QuickBooks company: open the printed URL anywhere, paste back "
@@ -236,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--webhook-url", metavar="URL",
                    help="the local QuickBooks POSTs signed notifications of its writes here (as Intuit's webhooks "
                         "do), signed with QUICKBOOKS_WEBHOOK_VERIFIER from the environment")
+    s.add_argument("--precoro-lists-with-details", action="store_true",
+                   help="imitate a Precoro whose lists carry the details (for `qbsync doctor` to find)")
 
     p = sub.add_parser("webhooks", help="receive QuickBooks (and Precoro) webhooks and run on them")
     wsub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
@@ -758,6 +767,21 @@ def _print_unattended(info: dict | None) -> None:
     print(f"held for review: {info['held']}" + (" (`qbsync held`)" if info["held"] else ""))
 
 
+def cmd_doctor(args) -> int:
+    from engine.doctor import DIFFERS, differs
+
+    with _session(args) as session:
+        checks = session.doctor()
+    if args.json:
+        _print_json({"checks": [c.to_json() for c in checks], "differs": sum(c.result == DIFFERS for c in checks)})
+    else:
+        wide = max(len(f"{c.service} {c.key}") for c in checks)
+        for check in checks:
+            print(f"{check.result:<15} {f'{check.service} {check.key}':<{wide}}  {check.says}")
+            print(f"{'':<15} {'':<{wide}}  saw: {check.saw}")
+    return EXIT_ERROR if differs(checks) else EXIT_OK
+
+
 def _connection_line(side: str, info: dict, shared_error: str | None) -> str:
     if info.get("reachable"):
         reach = "reachable"
@@ -881,6 +905,7 @@ def cmd_local(args) -> int:
         data=args.data, seed=args.seed, quickbooks_port=args.quickbooks_port, precoro_port=args.precoro_port,
         throttle=args.throttle, faults=args.faults, fault_seed=args.fault_seed,
         webhook_url=args.webhook_url, webhook_verifier=os.environ.get("QUICKBOOKS_WEBHOOK_VERIFIER", "").strip() or None,
+        precoro_lists_with_details=args.precoro_lists_with_details,
     )
 
 
@@ -911,7 +936,7 @@ def cmd_tui(args) -> int:
 COMMANDS = {
     "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "approve": cmd_approve, "skip": cmd_approve,
-    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "local": cmd_local,
+    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
     "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held, "webhooks": cmd_webhooks,
 }
 

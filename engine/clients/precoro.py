@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 import httpx
 
 from .. import bulk
+from . import precoro_contract as contract
 from .retry import RetryPolicy
 from .errors import (
     ApiError,
@@ -32,13 +33,12 @@ from .errors import (
 )
 
 SERVICE = "precoro"
-PAGE_SIZES = (10, 20, 50, 100, 200)
+PAGE_SIZES = contract.PAGE_SIZES
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # The real service allows 1 request/second; pass this as `min_interval` for it.
-REAL_SERVICE_MIN_INTERVAL = 1.0
-DAILY_LIMITER = "Daily limiter"
+REAL_SERVICE_MIN_INTERVAL = contract.REQUEST_INTERVAL
+DAILY_LIMITER = contract.DAILY_LIMITER
 _BACKOFF_FIRST = 0.5  # an unreadable retry time waits one backoff step
-_RETRY_AFTER_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
 Form = Mapping[str, Any]
@@ -85,7 +85,7 @@ def format_modified_since(moment: datetime | str) -> str:
         return moment
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return moment.strftime(contract.MODIFIED_SINCE_FORMAT)
 
 
 class PrecoroClient:
@@ -142,7 +142,7 @@ class PrecoroClient:
             raise ValueError(f"per_page must be one of {PAGE_SIZES}")
         query = encode_form(params or {})
         if modified_since is not None:
-            query.append(("modifiedSince", format_modified_since(modified_since)))
+            query.append((contract.MODIFIED_SINCE, format_modified_since(modified_since)))
         page = 1
         while True:
             body = self._request("GET", path, params=[("page", str(page)), ("per_page", str(per_page)), *query])
@@ -159,11 +159,31 @@ class PrecoroClient:
         moment = datetime.fromtimestamp(time.time(), timezone.utc)
         query = [("page", "1"), ("per_page", str(PAGE_SIZES[0])), *encode_form(params or {}),
                  ("modifiedSince", f"2000-01-01T00:{moment:%M:%S}")]
-        total = self._request("GET", path, params=query).get("meta", {}).get("pagination", {}).get("total")
+        pagination = self._request("GET", path, params=query).get("meta", {}).get("pagination", {})
+        total = pagination.get(contract.PAGINATION_TOTAL)
         return total if isinstance(total, int) else None
+
+    def first_page(self, path: str, params: Form | None = None, *, per_page: int = 10) -> dict[str, Any]:
+        """The whole answer (data and meta) of a list's first page: for looking, not for reading a list."""
+        query = [("page", "1"), ("per_page", str(per_page)), *encode_form(params or {})]
+        return self._request("GET", path, params=query)
 
     def get(self, path: str) -> dict[str, Any]:
         return self._request("GET", path)
+
+    def details(self, collection: str, summary: Mapping[str, Any]) -> dict[str, Any]:
+        """The full record of a list's summary row: lists answer summaries, `/{id}` (documents:
+        `/{idn}`) the lines, contacts and custom fields (the contract's DETAIL_ONLY_FIELDS)."""
+        return self.get(f"{collection}/{record_key(collection, summary)}")
+
+    def find_by_external_id(self, collection: str, external_id: str) -> dict[str, Any] | None:
+        """The first record of a collection whose externalId is this one (a summary), or None."""
+        found = self.list_all(collection, params={contract.EXTERNAL_ID_FILTER: [external_id]}, per_page=10)
+        return next(iter(found), None)
+
+    def set_external_id(self, collection: str, key: Any, external_id: str) -> dict[str, Any] | None:
+        """PATCH the record's externalId: the only way Precoro sets it (never on POST)."""
+        return self.patch(f"{collection}/{key}", {contract.EXTERNAL_ID: external_id})
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -199,7 +219,7 @@ class PrecoroClient:
         content = headers = None
         if form is not None:
             content = urlencode(encode_form(form)).encode("ascii")
-            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            headers = {"Content-Type": contract.FORM_CONTENT_TYPE}
 
         def attempt() -> Any:
             self._wait_turn()
@@ -243,12 +263,18 @@ class PrecoroClient:
 
 
 def _has_next_page(pagination: Mapping[str, Any], count: int, per_page: int) -> bool:
-    if "has_next_page" in pagination:
-        return bool(pagination["has_next_page"])
+    if contract.PAGINATION_NEXT in pagination:
+        return bool(pagination[contract.PAGINATION_NEXT])
     # Older payloads carry only current_page/total_pages.
-    if "current_page" in pagination and "total_pages" in pagination:
-        return int(pagination["current_page"]) < int(pagination["total_pages"])
+    current, pages = contract.PAGINATION_PAGES
+    if current in pagination and pages in pagination:
+        return int(pagination[current]) < int(pagination[pages])
     return count == per_page
+
+
+def record_key(collection: str, record: Mapping[str, Any]) -> Any:
+    """What addresses a record in its collection: a document's idn, anything else's id."""
+    return record["idn"] if collection in contract.DOCUMENT_COLLECTIONS else record["id"]
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:
@@ -312,7 +338,7 @@ def _seconds_until(retry_at: Any, server_date: str | None) -> float:
     response's own Date keeps a skewed local clock out of it. Unknown -> one backoff step.
     """
     try:
-        retry = datetime.strptime(str(retry_at), _RETRY_AFTER_FORMAT).replace(tzinfo=timezone.utc)
+        retry = datetime.strptime(str(retry_at), contract.RETRY_AFTER_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:
         return _BACKOFF_FIRST
     now = _server_date(server_date) or datetime.now(timezone.utc)

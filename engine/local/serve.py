@@ -45,9 +45,10 @@ class LocalApis:
     def start(cls, data: str | Path | None = None, seed: str = "demo", *, quickbooks_port: int = 0,
               precoro_port: int = 0, throttle: bool = False, faults: float = 0.0, fault_seed: int = 0,
               host: str = "127.0.0.1", webhook_url: str | None = None,
-              webhook_verifier: str | None = None) -> "LocalApis":
+              webhook_verifier: str | None = None, precoro_lists_with_details: bool = False) -> "LocalApis":
         """`webhook_url`: the local QuickBooks POSTs notifications of its writes there, signed with
-        `webhook_verifier` (U4), as Intuit does."""
+        `webhook_verifier` (U4), as Intuit does. `precoro_lists_with_details`: a Precoro whose lists
+        carry the details (for `qbsync doctor` to find)."""
         path = str(data) if data else ":memory:"
         fresh = data is None or not Path(data).exists()
         if data:
@@ -68,7 +69,8 @@ class LocalApis:
         qb_app = QuickBooksApp(quickbooks, throttle=QuickBooksThrottle() if throttle else None,
                                faults=QuickBooksFaults(faults, fault_seed) if faults else None)
         pc_app = PrecoroApp(precoro, throttle=PrecoroThrottle() if throttle else None,
-                            faults=PrecoroFaults(faults, fault_seed) if faults else None)
+                            faults=PrecoroFaults(faults, fault_seed) if faults else None,
+                            lists_with_details=precoro_lists_with_details)
         qb_server = serve_in_thread(qb_app, host, quickbooks_port)
         pc_server = serve_in_thread(pc_app, host, precoro_port)
 

@@ -25,8 +25,9 @@ def qb_item(qb, name):
 
 
 def pc_item(pc, name):
+    """The item with its details (its custom fields): the list answers summaries."""
     [row] = [i for i in pc.list_all("/items") if i["name"] == name]
-    return row
+    return pc.details("/items", row)
 
 
 def links(workdir):

@@ -82,7 +82,7 @@ def test_s7_s8_s9_first_sync_of_two_non_empty_companies(workdir):
     assert obrien["PrimaryEmailAddr"]["Address"] == "sean@obrien.example"
     assert obrien["BillAddr"]["City"] == "Dublin" and obrien["CurrencyRef"]["value"] == "USD"
     # S3: the comma-separated emails became separate contacts, duplicates dropped, order kept.
-    only = next(s for s in pc.list_all("/suppliers") if s["name"] == "Only In QuickBooks LLC")
+    only = pc.details("/suppliers", next(s for s in pc.list_all("/suppliers") if s["name"] == "Only In QuickBooks LLC"))
     assert [c["email"] for c in only["contacts"]["data"]] == ["ap@onlyqb.example", "billing@onlyqb.example"]
     # The operator took QuickBooks' side of the first-link conflict.
     amy = pc.get("/suppliers/1")
@@ -283,7 +283,7 @@ def test_w3_killed_while_creating_in_precoro_then_rerun_finishes_without_duplica
     kill_apply_midway(workdir, plan["plan_id"], "and side = 'precoro'", 5)
 
     workdir.run("apply", plan["plan_id"], "--yes", "--json")
-    suppliers = [s for s in pc.list_all("/suppliers") if s["name"] in names]
+    suppliers = [pc.details("/suppliers", s) for s in pc.list_all("/suppliers") if s["name"] in names]
     assert sorted(s["name"] for s in suppliers) == sorted(names)  # each exactly once
     assert all([c["email"] for c in s["contacts"]["data"]][-1] == "b@x.example" for s in suppliers)
     assert not [a for a in workdir.json("plan")["actions"] if a["name"] in names]

@@ -90,3 +90,23 @@ def test_d1_a_long_invoice_number_is_cut_to_fit_and_the_plan_says_so():
     [action] = plan([invoice(1, number="X" * 30)])
     assert body(action)["DocNumber"] == "X" * 21
     assert "cut from 30 to 21" in next(c for c in action.changes if c.field == "number").note
+
+
+def test_d1_a_credit_note_is_held_with_the_reason_not_sent_as_a_bill():
+    for logic_type in (1, 5):
+        [action] = plan([{**invoice(7, number="CN-7"), "logicType": logic_type}])
+        assert (action.kind, action.target, action.write) == ("blocked", None, None)
+        assert action.name == "credit note CN-7"
+        assert f"credit note (logicType {logic_type}), not sent as a Bill" in action.note
+    assert plan([{**invoice(8), "logicType": 0}])[0].kind == "create"  # an ordinary invoice
+
+
+def test_d1_a_split_invoice_goes_once_its_parent_and_its_parts_are_held():
+    parent, one, two = invoice(1), {**invoice(2), "parentData": {"idn": 1}}, {**invoice(3), "parentData": {"idn": 1}}
+    actions = {a.precoro_id: a for a in plan([parent, one, two])}
+    assert actions["1"].kind == "create"
+    assert [actions[idn].kind for idn in ("2", "3")] == ["blocked", "blocked"]
+    assert "split-cost part of invoice 1, which is sent whole instead" in actions["2"].note
+    # Parts sent before (by an earlier qbsync): the parent is held, not sent as well.
+    [held] = plan([parent, one, two], sent={"2", "3"})
+    assert held.precoro_id == "1" and held.kind == "blocked" and "parts 2, 3 were sent already" in held.note

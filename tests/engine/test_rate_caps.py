@@ -9,6 +9,7 @@ enforces the caps on a clock the test moves: the apply's waiting moves it, so an
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -42,7 +43,9 @@ def capped(servers, fresh_dir):
     """A throttled Precoro beside the shared QuickBooks; QuickBooks has 8 vendors Precoro lacks."""
     clock = FakeClock()
     throttle = Throttle(per_second=None, per_hour=None, per_day=None, duplicate_get_window_seconds=None, clock=clock)
-    state = PrecoroState()
+    # One service, one clock: its records' dates and its answers' Date (a create found again after
+    # a refused PATCH is looked for among the records changed since Precoro's latest answer).
+    state = PrecoroState(clock=lambda: datetime.fromtimestamp(clock.now, timezone.utc))
     state.add_user(*servers.precoro_credentials)
     served = serve_in_thread(PrecoroApp(state, throttle=throttle))
     servers.reset(REALM)

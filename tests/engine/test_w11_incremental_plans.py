@@ -7,6 +7,7 @@ plan must see every change while reading (almost) nothing else.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from datetime import datetime, timedelta, timezone
@@ -216,3 +217,48 @@ def test_w11_an_email_change_reads_the_supplier_at_most_once(servers, synced):
     assert any(r[0] == "POST" and r[1] == f"/suppliers/{precoro_id}/contacts" for r in calls)
     # What was written is what the next plan reads: nothing more to do for it.
     assert not [a for a in again.actions if a.precoro_id == precoro_id and a.kind in ("update", "conflict")]
+
+
+def test_w11_details_are_read_only_for_the_records_whose_summary_changed(servers, synced):
+    """Precoro's lists answer summaries: a plan reads `/{id}` for a changed record only."""
+    muller = supplier(servers, "Müller Büromaterial GmbH")
+    servers.precoro.update("suppliers", muller["id"], {"legalAddress": "Königstraße 14"})
+    with synced() as session:
+        plan = session.plan()
+        calls = servers.requests()["precoro"]
+        again = session.plan()
+        quiet = servers.requests()["precoro"]
+    details = [r[1] for r in calls if r[0] == "GET" and re.fullmatch(r"/(suppliers|items|invoices|purchaseorders)/\d+", r[1])]
+    assert details == [f"/suppliers/{muller['id']}"]
+    assert any(a.name == "Müller Büromaterial GmbH" for a in plan.actions)
+    assert again.unchanged and not [r for r in quiet if re.fullmatch(r"/\w+/\d+", r[1])]
+
+
+def test_w11_a_contact_change_with_the_same_summary_is_read_through_its_update_date(servers, synced):
+    """A contact added in Precoro changes nothing in the supplier's summary but its updateDate."""
+    muller = supplier(servers, "Müller Büromaterial GmbH")
+    later = (datetime.now(timezone.utc) + timedelta(seconds=2)).isoformat(timespec="seconds")
+    servers.precoro.insert("contacts", {"supplier": muller["id"], "email": "einkauf@mueller.example"})
+    servers.precoro.update("suppliers", muller["id"], {"updateDate": later})
+    with synced() as session:
+        plan = session.plan()
+    changes = [c for a in plan.actions if a.precoro_id == str(muller["id"]) for c in a.changes]
+    assert any("einkauf@mueller.example" in str(c.after) + str(c.precoro) for c in changes), plan.actions
+
+
+def test_w11_invoices_sent_by_another_integration_drop_out_of_the_plan(servers, synced):
+    """Invoices are read approved and not sent to an accounting system (`sent_to_external=0`): one
+    another integration sends meanwhile (it sets its externalId) is no longer planned."""
+    robertson = supplier(servers, "Robertson & Associates")
+    later = (datetime.now(timezone.utc) + timedelta(seconds=2)).isoformat(timespec="seconds")
+    [idn] = servers.precoro.bulk_insert("invoices", [{
+        "status": 2, "invoiceNumber": "INV-ELSEWHERE", "supplier": robertson["id"],
+        "items": [{"name": "Courier delivery", "quantity": 1, "price": 15.0}]}])
+    with synced() as session:
+        first = session.plan()
+        servers.precoro.update("invoices", idn, {"externalId": "sent-by-another", "updateDate": later})
+        again = session.plan()
+        calls = servers.requests()["precoro"]
+    assert [a.precoro_id for a in first.actions if a.name == "invoice INV-ELSEWHERE"] == [str(idn)]
+    assert not [a for a in again.actions if a.precoro_id == str(idn)]
+    assert any(r[1] == "/invoices" and "sent_to_external=0" in r[2] for r in calls)

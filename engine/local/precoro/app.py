@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import date, timedelta
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from functools import cached_property
@@ -99,11 +100,15 @@ class PrecoroApp:
     """WSGI callable. Serve it with `engine.local.http.serve_in_thread` or `httpx.WSGITransport`."""
 
     def __init__(
-        self, state: PrecoroState, *, throttle: Throttle | None = None, faults: Faults | None = None
+        self, state: PrecoroState, *, throttle: Throttle | None = None, faults: Faults | None = None,
+        lists_with_details: bool = False,
     ) -> None:
         self.state = state
         self.throttle = throttle
         self.faults = faults
+        # Like the real API, lists answer summaries and `/{id}` the details. True imitates a Precoro
+        # that behaves otherwise, for `qbsync doctor` to find.
+        self.lists_with_details = lists_with_details
         self._handlers: dict[str, Handler] = {
             routes.LIST: self._list,
             routes.SHOW: self._show,
@@ -183,13 +188,20 @@ class PrecoroApp:
         spec = KINDS[collection.kind]
         equals: dict[str, Any] = {}
         any_of: dict[str, list[Any]] = {}
+        is_set: dict[str, bool] = {}
+        ranges: dict[str, tuple[str | None, str | None]] = {}
         updated_since = None
         try:
             for name, list_filter in collection.filters.items():
                 if name not in query:
                     continue
+                if list_filter.how == "dates":
+                    ranges[list_filter.column] = _date_range(query[name], name, list_filter.parse)
+                    continue
                 values = [list_filter.parse(raw, name) for raw in _values(query[name], name)]
-                if list_filter.many:
+                if list_filter.how == "set" and len(values) == 1:
+                    is_set[list_filter.column] = values[0]
+                elif list_filter.many:
                     any_of[list_filter.column] = values
                 elif len(values) == 1:
                     equals[list_filter.column] = values[0]
@@ -208,9 +220,13 @@ class PrecoroApp:
             equals=equals,
             any_of=any_of,
             updated_since=updated_since,
+            is_set=is_set,
+            ranges=ranges,
             offset=(page - 1) * per_page,
             limit=per_page,
         )
+        if collection.detail_only and not self.lists_with_details:
+            records = [{k: v for k, v in record.items() if k not in collection.detail_only} for record in records]
         total_pages = max(1, math.ceil(total / per_page))
         pagination = {
             "total": total,
@@ -313,6 +329,24 @@ def _values(raw: FormValue, name: str) -> list[str]:
     if isinstance(raw, list):
         return raw
     raise FieldError(name, "This value should be a list.")
+
+
+def _date_range(raw: FormValue, name: str, parse: Callable[[str, str], str]) -> tuple[str | None, str | None]:
+    """`name[left_date]` and `name[right_date]` (DD.MM.YYYY, both days included) as [low, high)."""
+    if not isinstance(raw, dict) or not raw or set(raw) - {"left_date", "right_date"}:
+        raise FieldError(name, f"This value should be sent as {name}[left_date] and/or {name}[right_date].")
+    low = parse(_scalar(raw["left_date"], f"{name}[left_date]"), f"{name}[left_date]") if "left_date" in raw else None
+    high = None
+    if "right_date" in raw:
+        last = parse(_scalar(raw["right_date"], f"{name}[right_date]"), f"{name}[right_date]")
+        high = (date.fromisoformat(last) + timedelta(days=1)).isoformat()
+    return low, high
+
+
+def _scalar(raw: FormValue, name: str) -> str:
+    if not isinstance(raw, str):
+        raise FieldError(name, "This value should be a single value.")
+    return raw
 
 
 def _page_number(raw: FormValue) -> int:

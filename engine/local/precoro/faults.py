@@ -31,19 +31,23 @@ class Faults:
     connection; through an in-process transport (which cannot drop) it sees a truncated body.
     """
 
-    def __init__(self, rate: float, seed: int = 0, *, kinds: tuple[str, ...] = KINDS) -> None:
+    def __init__(self, rate: float, seed: int = 0, *, kinds: tuple[str, ...] = KINDS,
+                 methods: tuple[str, ...] | None = None) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
         if not kinds or set(kinds) - set(KINDS):
             raise ValueError(f"kinds must be some of {KINDS}")
         self.rate = rate
         self.kinds = kinds
+        self.methods = methods  # only requests of these methods fail (None: any)
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self.injected: list[InjectedFault] = []
 
     def draw(self, method: str, path: str) -> str | None:
         """The fault to inject into this request, if any (one of KINDS)."""
+        if self.methods is not None and method not in self.methods:
+            return None
         with self._lock:
             if self._random.random() >= self.rate:
                 return None

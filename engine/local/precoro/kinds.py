@@ -104,6 +104,8 @@ class Kind:
             values.append(doc["externalId"])
         for source in self.columns.values():
             value = doc[source]
+            if source == "approvalDate" and value:
+                value = sortable_utc(value)  # compared with date filters as text
             values.append(int(value) if isinstance(value, bool) else value)
         return tuple(values)
 
@@ -142,8 +144,13 @@ def _document(name: str, extra: Mapping[str, Any]) -> Kind:
             "documentCustomFields": {},
             "externalId": None,
             "integrationStatus": None,
+            # 0 an invoice; 1 and 5 credit notes (tap-precoro reads those as credit notes).
+            "logicType": 0,
+            # A split-cost child names its parent's idn (rendered as parentData {"idn"}).
+            "parentData": None,
         },
-        columns={"idn": "idn", "status": "status", "supplier_id": "supplier"},
+        columns={"idn": "idn", "status": "status", "supplier_id": "supplier", "logic_type": "logicType",
+                 "approval_date": "approvalDate"},
         numbered=True,
         first_id=10001,
     )

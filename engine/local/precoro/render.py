@@ -137,6 +137,8 @@ def _documents(rows: list[Row], lookup: Lookup) -> list[dict[str, Any]]:
             for line in doc["items"]
         ]
         del record["documentCustomFields"]
+        parent = doc.get("parentData")
+        record["parentData"] = {"idn": parent} if parent else None
         record["dataDocumentCustomFields"] = {"data": header_choices.render(doc["documentCustomFields"])}
         out.append(record)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
@@ -36,6 +37,9 @@ class Filter:
     column: str
     many: bool
     parse: Callable[[str, str], Any]  # (raw value, query key) -> column value
+    # "equals" (the default), "set" (the column holds a value or not: `sent_to_external=0`), or
+    # "dates" (`approvalDate[left_date]=01.12.2023&approvalDate[right_date]=31.12.2023`).
+    how: str = "equals"
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class Collection:
     parent_kind: str | None = None
     # Turns validated form values into stored fields, given the record being changed (None on create).
     prepare: Callable[[dict[str, Any], dict[str, Any] | None], dict[str, Any]] | None = None
+    # What only `/{id|idn}` answers: the list leaves these out (Precoro's lists are summaries).
+    detail_only: tuple[str, ...] = ()
 
 
 def _integer(raw: str, key: str) -> int:
@@ -98,8 +104,8 @@ _ITEM_FIELDS: dict[str, Field] = {
     "supplier": Reference("suppliers"),
     "itemCustomFields": Choices("itemcustomfield_options"),
 }
-# Our convention: create accepts externalId too, so an integrator can find its own create again
-# after a crash (by `external_id[]`) instead of creating a duplicate.
+# PATCH's one field. Precoro's public docs set externalId only by PATCH, never on POST: a create
+# carrying it is refused like any unexpected field (422, the validation shape).
 EXTERNAL_ID: dict[str, Field] = {"externalId": Text()}
 
 
@@ -113,7 +119,7 @@ def _custom_fields(path: str, kind: str, options_kind: str) -> list[Collection]:
         Collection(
             f"{path}/{{parent}}/options",
             options_kind,
-            create=_option_fields(options_kind) | EXTERNAL_ID,
+            create=_option_fields(options_kind),
             update=_option_fields(options_kind),
             patch=True,
             parent_kind=kind,
@@ -121,8 +127,23 @@ def _custom_fields(path: str, kind: str, options_kind: str) -> list[Collection]:
     ]
 
 
+def _dmy(raw: str, key: str) -> str:
+    """A date filter's DD.MM.YYYY (Precoro's format for date ranges) as a sortable YYYY-MM-DD."""
+    try:
+        return datetime.strptime(raw.strip(), "%d.%m.%Y").strftime("%Y-%m-%d")
+    except ValueError:
+        raise FieldError(key, "This value should be a date as DD.MM.YYYY.") from None
+
+
 def _documents(path: str, kind: str) -> Collection:
-    return Collection(path, kind, filters={"status": Filter("status", True, _integer)}, patch=True)
+    filters = {
+        "status": Filter("status", True, _integer),
+        "logicType": Filter("logic_type", True, _integer),
+        # Sent to an accounting system: the integration has set its externalId (our reading).
+        "sent_to_external": Filter("external_id", False, parse_bool, how="set"),
+        "approvalDate": Filter("approval_date", False, _dmy, how="dates"),
+    }
+    return Collection(path, kind, filters=filters, patch=True, detail_only=("items", "dataDocumentCustomFields"))
 
 
 COLLECTIONS: list[Collection] = [
@@ -130,11 +151,12 @@ COLLECTIONS: list[Collection] = [
         "/suppliers",
         "suppliers",
         filters={"enable": Filter("enable", False, parse_bool), "status": Filter("status", True, _integer)},
-        create=_SUPPLIER_FIELDS | EXTERNAL_ID,
+        create=_SUPPLIER_FIELDS,
         update=_SUPPLIER_FIELDS,
         patch=True,
         delete=True,
         prepare=_primary_currency,
+        detail_only=("contacts", "paymentTerms"),
     ),
     Collection(
         "/suppliers/{parent}/contacts",
@@ -148,23 +170,24 @@ COLLECTIONS: list[Collection] = [
         "/items",
         "items",
         filters={"supplier": Filter("supplier_id", True, _integer)},
-        create=_ITEM_FIELDS | EXTERNAL_ID,
+        create=_ITEM_FIELDS,
         update=_ITEM_FIELDS,
         patch=True,
         delete=True,
+        detail_only=("dataProductCustomFields",),
     ),
     *_custom_fields("/itemcustomfields", "itemcustomfields", "itemcustomfield_options"),
     *_custom_fields("/documentcustomfields", "documentcustomfields", "documentcustomfield_options"),
     Collection(
         "/taxes",
         "taxes",
-        create={"name": Text(required=True), "percent": Number(maximum=Decimal(100), required=True)} | EXTERNAL_ID,
+        create={"name": Text(required=True), "percent": Number(maximum=Decimal(100), required=True)},
         patch=True,
     ),
     Collection(
         "/paymentterms",
         "paymentterms",
-        create={"name": Text(required=True), "creditPeriodDays": WholeNumber(), "enable": Boolean()} | EXTERNAL_ID,
+        create={"name": Text(required=True), "creditPeriodDays": WholeNumber(), "enable": Boolean()},
         patch=True,
     ),
     _documents("/invoices", "invoices"),

@@ -140,12 +140,16 @@ class PrecoroState:
         equals: Mapping[str, Any] | None = None,
         any_of: Mapping[str, list[Any]] | None = None,
         updated_since: str | None = None,
+        is_set: Mapping[str, bool] | None = None,
+        ranges: Mapping[str, tuple[str | None, str | None]] | None = None,
         offset: int = 0,
         limit: int = 200,
     ) -> tuple[int, list[dict[str, Any]]]:
         """(total matching, one page of them in id order). Filters name indexed columns of the kind.
 
-        `updated_since` is a UTC "YYYY-MM-DDTHH:MM:SS" (see `dates.parse_modified_since`).
+        `updated_since` is a UTC "YYYY-MM-DDTHH:MM:SS" (see `dates.parse_modified_since`); `is_set`
+        wants a column to hold a value (True) or none (False); `ranges` keeps a text column within
+        [low, high) (either end may be None).
         """
         spec = KINDS[kind]
         clauses, params = [], []
@@ -158,6 +162,17 @@ class PrecoroState:
         if updated_since is not None:
             clauses.append(f"{self._column(spec, 'updated')} >= ?")
             params.append(updated_since)
+        for column, wanted in (is_set or {}).items():
+            column = self._column(spec, column)
+            clauses.append(f"coalesce({column}, '') <> ''" if wanted else f"coalesce({column}, '') = ''")
+        for column, (low, high) in (ranges or {}).items():
+            column = self._column(spec, column)
+            if low is not None:
+                clauses.append(f"{column} >= ?")
+                params.append(low)
+            if high is not None:
+                clauses.append(f"{column} < ?")
+                params.append(high)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
             (total,) = self._db.execute(f"SELECT count(*) FROM {spec.table} {where}", params).fetchone()
@@ -219,12 +234,24 @@ class PrecoroState:
             for spec in KINDS.values():
                 columns = "".join(f", {column}" for column in spec.all_columns)
                 self._db.execute(f"CREATE TABLE IF NOT EXISTS {spec.table} (id INTEGER PRIMARY KEY{columns}, doc TEXT NOT NULL)")
+                self._add_new_columns(spec)
                 for column in spec.all_columns:
                     unique = "UNIQUE " if column in ("idn", "unique_code") else ""
                     self._db.execute(
                         f"CREATE {unique}INDEX IF NOT EXISTS {spec.table}_{column} ON {spec.table}({column})"
                         + (f" WHERE {column} IS NOT NULL" if unique else "")
                     )
+
+    def _add_new_columns(self, spec: Kind) -> None:
+        """A data file made by an earlier version lacks the columns added since (documents'
+        `logic_type` and `approval_date`): add them, filled from the stored documents."""
+        have = {row[1] for row in self._db.execute(f"PRAGMA table_info({spec.table})")}
+        for column, source in spec.columns.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {spec.table} ADD COLUMN {column}")
+                default = spec.fields.get(source)
+                self._db.execute(f"UPDATE {spec.table} SET {column} = coalesce(json_extract(doc, ?), ?)",
+                                 (f"$.{source}", default))
 
     def _insert(self, spec: Kind, objs: list[Mapping[str, Any]], now: str, *, new_suppliers: bool = False) -> list[int]:
         ids = self._take_ids(spec.name, len(objs), spec.first_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.clients.errors import NotFound
+from engine.clients.errors import NotFound, ValidationFailed
 
 
 @pytest.fixture
@@ -87,6 +87,8 @@ def test_d2_an_invoice_reads_back_with_item_and_category_lines(client, state, ca
         ],
         "externalId": None,
         "integrationStatus": None,
+        "logicType": 0,
+        "parentData": None,
         "dataDocumentCustomFields": {
             "data": [
                 {
@@ -160,7 +162,8 @@ def test_d1_purchase_orders_read_like_invoices_with_status_2_approved(client, st
     approved = list(client.list_all("/purchaseorders", {"status": [2]}))
 
     assert [(po["idn"], po["statusString"], po["sum"]) for po in approved] == [(2, "Approved", 30.0)]
-    assert approved[0]["items"][0]["item"] == {"id": catalog["desk"]["id"], "name": "Desk"}
+    assert "items" not in approved[0]  # a list answers summaries; the lines come with the details
+    assert client.details("/purchaseorders", approved[0])["items"][0]["item"] == {"id": catalog["desk"]["id"], "name": "Desk"}
     assert "invoiceNumber" not in approved[0]
 
 
@@ -176,3 +179,30 @@ def test_i8_a_line_whose_item_was_deleted_reads_as_a_plain_line(client, state, c
 def test_documents_cannot_be_created_or_deleted_over_http(http):
     assert http.post("/invoices", data={"status": "2"}).status_code == 405
     assert http.delete("/invoices/1").status_code == 405
+
+
+def test_d1_invoices_filter_by_sent_to_external_approval_date_and_logic_type(client, state, clock):
+    state.insert("invoices", {"status": 2})  # approved 2026-11-26 09:00, idn 1
+    clock.advance(2 * 86400)
+    state.bulk_insert("invoices", [{"status": 2}, {"status": 2, "logicType": 1}, {"status": 2, "logicType": 5}])
+    client.set_external_id("/invoices", 2, "bill-2")
+
+    idns = lambda params: [i["idn"] for i in client.list_all("/invoices", params)]
+
+    assert idns({"sent_to_external": 0}) == [1, 3, 4]
+    assert idns({"sent_to_external": 1}) == [2]
+    assert idns({"approvalDate": {"left_date": "28.11.2026"}}) == [2, 3, 4]
+    assert idns({"approvalDate": {"left_date": "26.11.2026", "right_date": "26.11.2026"}}) == [1]
+    assert idns({"logicType": [1, 5]}) == [3, 4]
+    assert idns({"logicType": [0], "sent_to_external": 0}) == [1]
+    with pytest.raises(ValidationFailed) as refused:
+        idns({"approvalDate": {"left_date": "2026-11-28"}})
+    assert refused.value.field == "approvalDate[left_date]"
+
+
+def test_d1_a_split_cost_child_invoice_names_its_parent_in_parent_data(client, state):
+    state.bulk_insert("invoices", [{"status": 2}, {"status": 2, "parentData": 1}])
+
+    summaries = list(client.list_all("/invoices"))
+
+    assert [(i["idn"], i["parentData"], i["logicType"]) for i in summaries] == [(1, None, 0), (2, {"idn": 1}, 0)]

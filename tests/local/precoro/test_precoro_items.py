@@ -159,9 +159,12 @@ def test_i8_a_deleted_item_is_gone(client):
     assert list(client.list_all("/items")) == []
 
 
-def test_items_take_an_external_id_on_create_and_by_patch(client):
-    item = client.create("/items", {"name": "Desk", "externalId": "qb-item-1"})
+def test_items_take_an_external_id_by_patch_only(client):
+    with pytest.raises(ValidationFailed) as refused:
+        client.create("/items", {"name": "Desk", "externalId": "qb-item-1"})
+    item = client.create("/items", {"name": "Desk"})
 
-    patched = client.patch(f"/items/{item['id']}", {"externalId": "qb-item-2"})
+    patched = client.set_external_id("/items", item["id"], "qb-item-2")
 
-    assert (item["externalId"], patched["externalId"]) == ("qb-item-1", "qb-item-2")
+    assert refused.value.field == "externalId" and refused.value.status == 422
+    assert (item["externalId"], patched["externalId"]) == (None, "qb-item-2")

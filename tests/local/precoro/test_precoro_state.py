@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from engine.local.precoro import PrecoroState, UnknownRecord
+from engine.local.precoro.kinds import KINDS
 
 
 def test_unknown_and_computed_fields_are_refused(state):
@@ -83,3 +86,23 @@ def test_concurrent_writes_over_http_all_land_with_distinct_ids(make_client, ser
 
     assert sorted(ids) == list(range(1, 201))
     assert state.page("suppliers")[0] == 200
+
+
+def test_a_data_file_from_before_the_document_filters_gets_their_columns(tmp_path):
+    """`qbsync local serve --data` and the embedded APIs keep their data: an older file lacks the
+    columns the logicType and approval-date filters read, and gets them, filled from its documents."""
+    path = tmp_path / "older.db"
+    doc = {k: v for k, v in KINDS["invoices"].defaults().items() if k not in ("logicType", "parentData")}
+    doc.update(idn=1, status=2, approvalDate="2026-11-26T09:00:00+00:00", updateDate="2026-11-26T09:00:00+00:00")
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE precoro_invoices (id INTEGER PRIMARY KEY, updated, external_id, idn, status, "
+                   "supplier_id, doc TEXT NOT NULL)")
+        db.execute("INSERT INTO precoro_invoices VALUES (10001, '2026-11-26T09:00:00', NULL, 1, 2, NULL, ?)",
+                   (json.dumps(doc),))
+    state = PrecoroState(str(path))
+    try:
+        total, [invoice] = state.page("invoices", any_of={"logic_type": [0]},
+                                      ranges={"approval_date": ("2026-11-26", None)})
+    finally:
+        state.close()
+    assert total == 1 and invoice["idn"] == 1 and invoice["parentData"] is None

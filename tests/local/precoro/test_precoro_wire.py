@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from engine.local.precoro import PrecoroApp
+
 
 def test_requests_without_both_auth_headers_get_401_with_a_json_message(served, credentials):
     email, token = credentials
@@ -100,7 +102,20 @@ def test_lists_are_in_id_order_and_detail_endpoints_return_a_bare_object(http, s
     detail = http.get(f"/suppliers/{ids[1]}").json()
 
     assert [supplier["id"] for supplier in listed] == ids
-    assert detail == listed[1]
+    # A list row is the summary: the details less what only `/{id}` answers.
+    assert {k: v for k, v in detail.items() if k not in ("contacts", "paymentTerms")} == listed[1]
+    assert "contacts" in detail and "contacts" not in listed[1]
+
+
+def test_a_local_precoro_told_to_carry_details_in_its_lists_does(state):
+    """The knob `qbsync doctor` is tested with: a Precoro that behaves otherwise than assumed."""
+    state.insert("suppliers", {"name": "Acme", "contacts": [{"email": "a@acme.test"}]})
+    app = PrecoroApp(state, lists_with_details=True)
+    state.add_user("knob@example.com", "knob-token")
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://precoro.local",
+                      headers={"email": "knob@example.com", "X-AUTH-TOKEN": "knob-token"}) as http:
+        [row] = http.get("/suppliers").json()["data"]
+    assert row["contacts"]["data"][0]["email"] == "a@acme.test"
 
 
 def test_modified_since_returns_records_updated_at_or_after_it(http, state, clock):
