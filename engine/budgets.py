@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from .clients import precoro_contract as contract
 
@@ -47,11 +48,13 @@ class ApplyCost:
         return said
 
 
-def apply_cost(quickbooks_writes: int, precoro_writes: int, precoro_collections: int = 1) -> ApplyCost:
-    """What writing these records costs: QuickBooks in batches, Precoro a call a record plus one
-    read per collection written (the staleness check)."""
+def apply_cost(quickbooks_writes: int, precoro_writes: int, precoro_collections: int = 1,
+               precoro_creates: int = 0) -> ApplyCost:
+    """What writing these records costs: QuickBooks in batches, Precoro a call a record, one more
+    per record created (its externalId is set by PATCH right after: precoro_contract), and one read
+    per collection written (the staleness check)."""
     batches = math.ceil(quickbooks_writes / QUICKBOOKS_BATCH_SIZE)
-    precoro = precoro_writes + (precoro_collections if precoro_writes else 0)
+    precoro = precoro_writes + precoro_creates + (precoro_collections if precoro_writes else 0)
     return ApplyCost(batches, precoro, quickbooks_seconds(batches) + precoro_seconds(precoro))
 
 
@@ -82,3 +85,9 @@ def duration(seconds: float) -> str:
     if minutes:
         return f"{minutes} min"
     return f"{seconds} s"
+
+
+def cost_of(summary: Any) -> ApplyCost:
+    """The cost of what an apply summary (engine.review.ApplySummary) counts."""
+    return apply_cost(summary.writes("quickbooks"), summary.writes("precoro"),
+                      precoro_creates=summary.records["precoro"].get("create", 0))

@@ -279,7 +279,7 @@ def start_local_apis(state_path: Path):
 
 
 def _confirm(plan, assume_yes: bool) -> bool:
-    from engine.budgets import apply_cost
+    from engine.budgets import cost_of
     from engine.review import apply_summary
     from tui.render import plural
 
@@ -291,7 +291,7 @@ def _confirm(plan, assume_yes: bool) -> bool:
     def side(name: str) -> str:
         ops = summary.records[name]
         return ", ".join(f"{n} {op}" for op, n in sorted(ops.items())) or "nothing"
-    cost = apply_cost(summary.writes("quickbooks"), summary.writes("precoro"))
+    cost = cost_of(summary)
     prompt = (f"Apply plan {plan.id}: QuickBooks records {side('quickbooks')}; Precoro records {side('precoro')}; "
               f"{plural(summary.links, 'link')}, {plural(summary.unlinks, 'unlink')}. That is {cost.text()}. "
               "Type 'yes' to apply: ")

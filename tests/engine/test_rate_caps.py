@@ -128,3 +128,5 @@ def test_what_an_apply_costs_is_said_before_it_starts():
     assert "at least 1 d" in first_sync.text() and "1,500 calls an hour and 3,000 a day" in first_sync.text()
     assert precoro_seconds(1500) == 1500 and precoro_seconds(1501) == 3601
     assert duration(3660) == "1 h 1 min" and duration(45) == "45 s"
+    # A Precoro create is two calls: the POST, then the PATCH that sets its externalId.
+    assert apply_cost(quickbooks_writes=0, precoro_writes=4000, precoro_creates=4000).precoro_calls == 8001

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from engine.budgets import apply_cost
+from engine.budgets import cost_of
 from engine.plan import Plan
 from engine.review import ApplySummary
 
@@ -86,7 +86,7 @@ class ConfirmApply(ModalScreen[bool]):
         summary = self.summary
         total = summary.total_writes
         words = (f"{total:,} remote write{'s' if total != 1 else ''}, "
-                 f"{apply_cost(summary.writes('quickbooks'), summary.writes('precoro')).text()}" if total
+                 f"{cost_of(summary).text()}" if total
                  else "link changes only")
         return f"Nothing is written until you confirm. This makes {words}."
 
