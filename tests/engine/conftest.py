@@ -42,6 +42,7 @@ class RequestLog:
 @dataclass
 class Servers:
     precoro_credentials = (PRECORO_EMAIL, PRECORO_TOKEN)  # a user tests may add to a Precoro of their own
+    request_log = RequestLog  # for an app a test serves itself (tests cannot import a conftest by name)
     quickbooks: QuickBooksState
     precoro: PrecoroState
     qb: ServedApp

@@ -10,7 +10,6 @@ from engine.local.http import serve_in_thread
 from engine.local.precoro import PrecoroApp, PrecoroState
 from engine.local.precoro.faults import DROP_AFTER, ERROR, Faults
 
-from conftest import PRECORO_EMAIL, PRECORO_TOKEN
 
 REALM = "8102"
 VENDORS = ["Patched vendor A", "Patched vendor B"]
@@ -20,7 +19,7 @@ VENDORS = ["Patched vendor A", "Patched vendor B"]
 def faulty(servers, fresh_dir):
     """A Precoro whose faults the test sets, beside the shared QuickBooks holding two vendors Precoro lacks."""
     state = PrecoroState()
-    state.add_user(PRECORO_EMAIL, PRECORO_TOKEN)
+    state.add_user(*servers.precoro_credentials)
     app = PrecoroApp(state)
     served = serve_in_thread(app)
     servers.reset(REALM)
