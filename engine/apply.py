@@ -137,6 +137,7 @@ class Applier:
         self._created: dict[str, str] = {}  # action id -> the id of the record it created (placeholders)
         self._run_serial: int | None = None  # taken by this run's first write (W6)
         self._recent_indexes: dict[str, tuple[dict, dict]] = {}
+        self._to_mark: list[tuple[str, str, str]] = []  # documents sent, to mark in Precoro (D3)
         self._create_sent_at: dict[str, datetime | None] = {}  # unit -> Precoro's time before its create
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -271,6 +272,7 @@ class Applier:
                         self._result(action, "skipped", "depends on a record this apply did not create")
                 return
             self._apply_quickbooks([u for u in ready if u.side == "quickbooks"], resend_open=first)
+            self._mark_documents()
             self._apply_precoro([u for u in ready if u.side == "precoro"], journal)
             first = False
             pending = waiting
@@ -382,11 +384,16 @@ class Applier:
         # W10: a create another plan sent without seeing the answer (a crash, then a re-plan) may
         # have landed: look for it by name (or number) first, and link it instead of creating.
         doubtful = self.store.unanswered_elsewhere(self.plan.id, [u.key for u in remaining if u.op == "create"])
+        # D3: a document may be in the books though this state file does not know it (a lost state
+        # file, a second install): every document is looked for by its number and vendor first.
+        doubtful |= {u.key for u in remaining if u.op == "create" and BY_KIND[u.entity].planned == "documents"}
         if doubtful:
             found = self._quickbooks_origins([u for u in remaining if u.key in doubtful])
             for unit, obj in found:
-                self._created_unit(unit, obj, adopted="found in QuickBooks by its name: an earlier, interrupted apply "
-                                                      "created it (W10)")
+                self._created_unit(unit, obj, adopted=(
+                    "found in QuickBooks by its number and vendor: sent before (D3)"
+                    if BY_KIND[unit.entity].planned == "documents"
+                    else "found in QuickBooks by its name: an earlier, interrupted apply created it (W10)"))
             adopted = {unit.key for unit, _ in found}
             remaining = [u for u in remaining if u.key not in adopted]
         self._send_batches(self._new_batch(remaining[start:start + QUICKBOOKS_BATCH_SIZE])
@@ -560,6 +567,21 @@ class Applier:
         for action in unit.actions:
             self._created[action.id] = new_id
             self._result(action, "applied", adopted)
+        if BY_KIND[unit.entity].planned == "documents" and side == "quickbooks":
+            self._to_mark.append((BY_KIND[unit.entity].precoro, precoro_id, new_id))
+
+    def _mark_documents(self) -> None:
+        """D3: each document sent to QuickBooks gets the id of its QuickBooks document as externalId
+        in Precoro, so that no install reads it as unsent again (documents are read with
+        `sent_to_external=0`); Precoro's own integrations mark theirs alike. A mark that fails is
+        said in the log and not retried: the check against QuickBooks before any create (number and
+        vendor) still keeps the document from going twice."""
+        while self._to_mark:
+            collection, idn, quickbooks_id = self._to_mark.pop(0)
+            try:
+                self._within_caps(lambda: self.pc.set_external_id(collection, idn, quickbooks_id))
+            except ApiError as exc:
+                log.warning("Precoro %s %s not marked as sent (QuickBooks %s): %s", collection, idn, quickbooks_id, exc)
 
     def _updated(self, unit: WriteUnit, obj: dict) -> None:
         """An update's outcome on either side: the fields written become the link's new baseline."""

@@ -137,13 +137,15 @@ def test_w10_a_bill_whose_create_was_never_answered_is_found_not_sent_again(work
     with state:
         state.execute("delete from links where entity = 'invoices'")
         state.execute("update journal set state = 'sent' where unit = ?", [unit])
+    _, pc = workdir.clients()
+    pc.set_external_id("/invoices", idn, "")  # nor was the invoice marked as sent in Precoro (D3)
     plan = workdir.json("plan")
     [create] = [a for a in plan["actions"] if a["entity"] == "invoice" and a["kind"] == "create"]
 
     report = workdir.json("apply", plan["plan_id"], "--yes")
 
     [result] = [r for r in report["results"] if r["id"] == create["id"]]
-    assert result["status"] == "applied" and "W10" in result["reason"]
+    assert result["status"] == "applied" and "found in QuickBooks" in result["reason"]  # W10, D3
     qb, _ = workdir.clients()
     assert [b["Id"] for b in qb.query_all("Bill")] == [bill]
     assert state.execute("select quickbooks_id from links where entity = 'invoices'").fetchall() == [(bill,)]
