@@ -32,7 +32,7 @@ import itertools
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Container, Iterable, Iterator, Mapping
 
 from rules.model import Side
@@ -65,11 +65,15 @@ class Source:
     query: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, spec: Any, side: Side) -> "Source":
-        """The source of one side of a registered entity (an EntitySpec)."""
+    def of(cls, spec: Any, side: Side, approved_from: date | None = None) -> "Source":
+        """The source of one side of a registered entity (an EntitySpec). `approved_from`: a
+        document collection is read from that day of approval on (D4: documents.since)."""
         if side == "quickbooks":
             return cls("quickbooks", spec.section, entity=spec.quickbooks)
-        return cls("precoro", spec.section, path=spec.precoro, custom_field=spec.custom_field, query=spec.precoro_query)
+        query = dict(spec.precoro_query)
+        if approved_from is not None and spec.planned == "documents":
+            query[contract.APPROVED_FROM] = approved_from.strftime(contract.DATE_FILTER_FORMAT)
+        return cls("precoro", spec.section, path=spec.precoro, custom_field=spec.custom_field, query=query)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -93,6 +97,11 @@ class Source:
     def covers(self, raw: Mapping[str, Any]) -> bool:
         """Whether a changed Precoro record is one a full read would return (its filters)."""
         for name, wanted in self.query.items():
+            if name == contract.APPROVED_FROM:  # D4: approved on or after that day
+                approved = str(raw.get("approvalDate") or "")[:10]
+                if not approved or approved < datetime.strptime(wanted, contract.DATE_FILTER_FORMAT).date().isoformat():
+                    return False
+                continue
             if name == contract.SENT_TO_EXTERNAL:  # sent: an integration has set its externalId
                 value: Any = int(raw.get(contract.EXTERNAL_ID) not in (None, ""))
             else:

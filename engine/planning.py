@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from datetime import date
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -67,8 +68,10 @@ class Planner:
     """One plan's reading and reconciling, over the session's clients and store."""
 
     def __init__(self, rules: Rules, store: Store, quickbooks: Any, precoro: Any, realm: str, *,
-                 progress: Progress | None = None, stop: threading.Event | None = None, full: bool = False) -> None:
+                 progress: Progress | None = None, stop: threading.Event | None = None, full: bool = False,
+                 documents_since: date | None = None) -> None:
         self.rules = rules
+        self.documents_since = documents_since  # D4: documents approved before it are not read nor sent
         self.store = store
         self.quickbooks = quickbooks
         self.precoro = precoro
@@ -94,7 +97,7 @@ class Planner:
         sources = []
         for spec in specs:
             sides = ("precoro",) if spec.planned == "documents" else ("quickbooks", "precoro")
-            sources += [Source.of(spec, side) for side in sides]
+            sources += [self._source(spec, side) for side in sides]
         if any(spec.planned == "documents" for spec in specs) and ITEMS not in specs:
             sources.append(Source.of(ITEMS, "precoro"))  # the items' accounts (D2)
         self._say("reading what changed")
@@ -122,7 +125,7 @@ class Planner:
         if spec.planned == "documents":
             state = self.store.sync_state(spec.section, self.realm)
             self._say(f"reading Precoro {spec.plural}")
-            docs = list(self.mirror.records(Source.of(spec, "precoro")))
+            docs = list(self.mirror.records(self._source(spec, "precoro")))
             return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {})
         collection = self._collection(spec)
         if spec.custom_field:
@@ -208,6 +211,9 @@ class Planner:
                 raise
 
     # -- helpers -----------------------------------------------------------------------------------
+
+    def _source(self, spec: EntitySpec, side: str) -> Source:
+        return Source.of(spec, side, approved_from=self.documents_since)
 
     def _say(self, what: str) -> None:
         if self.progress:

@@ -10,7 +10,7 @@ import hashlib
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -115,7 +115,16 @@ class SyncSession:
                 full: bool = False) -> Planner:
         conn = self.connected
         return Planner(self.rules, self.store, conn.quickbooks, conn.precoro, conn.realm_id, progress=progress,
-                       stop=stop, full=full)
+                       stop=stop, full=full, documents_since=self.documents_since())
+
+    def documents_since(self) -> date | None:
+        """D4: documents approved before this day are not sent: documents.since in rules.yaml, else
+        the day QuickBooks was connected (a company's history is not replayed into its books);
+        with credentials from the environment or the embedded APIs, no cutoff."""
+        if self.rules.documents_since is not None:
+            return self.rules.documents_since
+        connected = (self.connected.describe.get("quickbooks") or {}).get("connected_at")
+        return datetime.fromisoformat(connected).date() if connected else None
 
     # -- planning ------------------------------------------------------------------------------
 

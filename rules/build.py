@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from .defaults import ENTITY_PATHS, entity_data
@@ -41,6 +42,7 @@ def build(data: dict[str, Any], *, source: str, digest: str) -> Rules:
         safety=SafetyRule(max_change_share=float(data["safety"]["max_change_share"]),
                           min_linked=int(data["safety"]["min_linked"])),
         policy=_policy(data["policy"]),
+        documents_since=date.fromisoformat(data["documents"]["since"]) if data["documents"].get("since") else None,
     )
 
 

@@ -7,6 +7,7 @@ that came from the defaults is placed at what the operator wrote that broke it (
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from .defaults import ENTITY_PATHS, entity_data
@@ -24,7 +25,19 @@ def check(rules: dict[str, Any], source_map: SourceMap) -> list[RuleProblem]:
     problems: list[RuleProblem] = []
     for path in ENTITY_PATHS.values():
         problems += _EntityCheck(path, entity_data(rules, path), source_map).problems()
-    return problems + _policy_problems(rules, source_map)
+    return problems + _policy_problems(rules, source_map) + _cutoff_problems(rules, source_map)
+
+
+def _cutoff_problems(rules: dict[str, Any], source_map: SourceMap) -> list[RuleProblem]:
+    """D4: documents.since is a day of the calendar (the schema checks only its shape)."""
+    since = rules["documents"].get("since")
+    try:
+        if since is not None:
+            date.fromisoformat(since)
+    except ValueError:
+        return [source_map.problem(("documents", "since"),
+                                   f"documents.since: {quoted(since)} is not a date; expected YYYY-MM-DD, e.g. 2026-01-01")]
+    return []
 
 
 DOCUMENT_SECTIONS = tuple(name for name, path in ENTITY_PATHS.items() if path[0] == "documents")

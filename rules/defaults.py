@@ -137,7 +137,7 @@ DEFAULTS: dict[str, Any] = {
         "updates": {"suppliers": ["phone", "emails"], "items": ["description"]},
         "documents_up_to": None,
     },
-    "documents": _DOCUMENTS,
+    "documents": {"since": None, **_DOCUMENTS},
     "lists": _LISTS,
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from typing import Literal, Mapping
 
@@ -187,6 +188,8 @@ class Rules:
     digest: str  # sha256 of the file's bytes: a plan made under other rules is refused
     safety: SafetyRule = SafetyRule()
     policy: PolicyRule = PolicyRule()
+    # D4: documents approved before this day are not sent (None: from the day QuickBooks was connected).
+    documents_since: date | None = None
 
     def entity(self, section: str) -> EntityRules:
         return self.entities[section]

@@ -40,6 +40,7 @@ _TYPE_WORDS = {
     "number": "a number",
     "object": "a mapping (key: value)",
     "array": "a list",
+    "null": "null (nothing)",
 }
 
 
@@ -111,7 +112,8 @@ def _explain(error: ValidationError, source_map: SourceMap) -> list[RuleProblem]
     if kind == "type":
         if schema["type"] == "string" and _is_number(instance):
             return at_value("a string (text)", f"got {quoted(instance)[1:-1]}; put it in quotes: {quoted(instance)}")
-        return at_value(_TYPE_WORDS[schema["type"]])
+        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        return at_value(" or ".join(_TYPE_WORDS[k] for k in kinds))
     if kind == "enum":
         return at_value(f"one of {', '.join(schema['enum'])}")
     if kind == "const":
