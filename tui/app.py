@@ -9,8 +9,6 @@ rules.yaml, which may be invalid), so tests pass their own.
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from functools import partial
 from pathlib import Path
@@ -29,6 +27,7 @@ from engine.review import WAITING, ApplySummary, Outcome, apply_summary
 from .applying import Applying
 from .deciding import Deciding
 from .dialogs.question import Question
+from . import settings
 from .messages import SessionOpened
 from .reading import LARGE_PLAN, Reading
 from .screens.apply import ApplyScreen
@@ -37,16 +36,10 @@ from .screens.history import HistoryScreen
 from .screens.overview import OverviewScreen
 from .screens.review import ReviewScreen
 from .screens.rules import RulesScreen
+from .settings import read_theme
 from .widgets.frame import SCREENS_GROUP
 
 SessionFactory = Callable[[], Any]
-# The operator's TUI settings (the theme), in a small JSON file beside the state file (.qbsync/).
-# Not a table in the state file: that file is the engine's, written under its writer lock (a long
-# apply holds it for minutes), while a theme is picked at any moment and is no business of the
-# engine's. Beside the state rather than in the home directory: qbsync keeps everything about an
-# installation in one place, and a `--state` elsewhere keeps its own.
-SETTINGS_FILE = "tui.json"
-
 
 class PlanTally(NamedTuple):
     summary: ApplySummary
@@ -195,11 +188,8 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         if self._theme_picked:  # picked while the path was unknown (the first instants): that pick wins
             self._save_settings()
             return
-        try:
-            theme = json.loads(path.read_text(encoding="utf-8")).get("theme")
-        except (OSError, ValueError, AttributeError):
-            return  # no settings yet, or not ours to read: the default theme
-        if theme in self.available_themes:
+        theme = read_theme(path)
+        if theme in self.available_themes:  # else the default theme
             self.theme = theme
 
     @on(SessionOpened)
@@ -207,7 +197,7 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         # (Reading.on_session_opened handles the rest of this message.)
         state_path = getattr(message.session, "state_path", None)
         if self.settings_path is None and state_path is not None:
-            self.load_settings(Path(state_path).parent / SETTINGS_FILE)
+            self.load_settings(settings.beside(state_path))
 
     def _theme_changed(self, _theme: Any) -> None:
         if self.settings_path is None:
@@ -216,13 +206,9 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
             self._save_settings()
 
     def _save_settings(self) -> None:
-        path = self.settings_path
-        assert path is not None
+        assert self.settings_path is not None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial_file = path.with_suffix(".tmp")
-            partial_file.write_text(json.dumps({"theme": self.theme}) + "\n", encoding="utf-8")
-            os.replace(partial_file, path)  # a crash never leaves half a file
+            settings.write_theme(self.settings_path, self.theme)
         except OSError as exc:
             self.notify(f"The theme could not be remembered: {exc}", severity="warning", timeout=6)
 
@@ -398,7 +384,7 @@ def run_app(session_factory: SessionFactory, rules_path: Path, state_path: Path 
     With `state_path`, the remembered theme is used from the first frame; without it, from when the
     session is open (it knows its state file).
     """
-    settings = Path(state_path).parent / SETTINGS_FILE if state_path else None
-    app = QbsyncApp(session_factory, rules_path=rules_path, settings_path=settings)
+    app = QbsyncApp(session_factory, rules_path=rules_path,
+                    settings_path=settings.beside(state_path) if state_path else None)
     result = app.run()
     return int(result or 0)
