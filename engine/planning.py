@@ -99,7 +99,7 @@ class Planner:
             sides = ("precoro",) if spec.planned == "documents" else ("quickbooks", "precoro")
             sources += [self._source(spec, side) for side in sides]
         if any(spec.planned == "documents" for spec in specs) and ITEMS not in specs:
-            sources.append(Source.of(ITEMS, "precoro"))  # the items' accounts (D2)
+            sources.append(self._source(ITEMS, "precoro"))  # the items' accounts (D2)
         self._say("reading what changed")
         self.mirror.prepare(sources)
 
@@ -173,7 +173,7 @@ class Planner:
     def _quiet_pairs(self, spec: EntitySpec, context: str) -> dict[str, tuple[str, str, bool]]:
         """The linked pairs this plan need not read: found in agreement under the same context by an
         earlier plan, and unchanged on both sides since (both read by their changes)."""
-        if not all(self.mirror.by_changes(Source.of(spec, side)) for side in ("quickbooks", "precoro")):
+        if not all(self.mirror.by_changes(self._source(spec, side)) for side in ("quickbooks", "precoro")):
             return {}
         return self.store.quiet_pairs(spec.section, self.realm, context)
 
@@ -186,6 +186,9 @@ class Planner:
         lands in the waiting thread), so stopping a plan never waits for the rest of a company.
         """
         halt = threading.Event()
+        # Made here, before the readers start: made in a reader it would read the state file from
+        # two threads at once over one connection (sqlite-utils' savepoints then collide).
+        refs = self.refs
 
         def read(side: str, pages, label: str) -> list[Record]:
             records = []
@@ -194,13 +197,13 @@ class Planner:
                     raise Interrupted("planning was stopped; nothing was saved")
                 if side == "quickbooks" and spec.quickbooks_filter and not spec.quickbooks_filter(raw):
                     continue
-                records.append(spec.record(rules, side, raw, self.refs))
+                records.append(spec.record(rules, side, raw, refs))
                 if self.progress and len(records) % 1000 == 0:
                     self.progress(label, len(records), None)
             return records
 
-        precoro_pages = self.mirror.records(Source.of(spec, "precoro"), collection, skip=skip_precoro)
-        quickbooks_pages = self.mirror.records(Source.of(spec, "quickbooks"), skip=skip_quickbooks)
+        precoro_pages = self.mirror.records(self._source(spec, "precoro"), collection, skip=skip_precoro)
+        quickbooks_pages = self.mirror.records(self._source(spec, "quickbooks"), skip=skip_quickbooks)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fetch") as pool:
             try:
                 quickbooks = pool.submit(read, "quickbooks", quickbooks_pages, f"reading QuickBooks {spec.quickbooks} records")
@@ -231,7 +234,7 @@ class Planner:
         the field's name; remembered from the last read when this one reads only changes)."""
         if not spec.custom_field:
             return spec.precoro
-        return self.mirror.options_path(Source.of(spec, "precoro"))
+        return self.mirror.options_path(self._source(spec, "precoro"))
 
     def _find_options(self, source: Source) -> str | None:
         return options_collection(source.path, source.custom_field, self._read_once)
@@ -245,7 +248,7 @@ class Planner:
         if self._item_records is None:
             rules = self.rules.items
             self._item_records = [ITEMS.record(rules, "precoro", raw, self.refs)
-                                  for raw in self.mirror.records(Source.of(ITEMS, "precoro"))]
+                                  for raw in self.mirror.records(self._source(ITEMS, "precoro"))]
         found = {}
         for item in self._item_records:
             account = item.values.get("chart_of_accounts")
