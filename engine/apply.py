@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator
 from rules.model import SIDE_NAMES, Rules, other_side
 from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
 
+from .budgets import QUICKBOOKS_BATCH_SIZE, QUICKBOOKS_IN_FLIGHT
 from .clients import precoro_contract as contract
 from .clients.errors import ApiError, DuplicateName, RateLimited, ServerError, StaleObject
 from .clients.precoro import record_key
@@ -39,9 +40,8 @@ from .clients.quickbooks import BatchOp, BatchOutcome, quote
 from .clients.retry import RetryPolicy
 from .entities import BY_KIND
 from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
-from .plan import Action, Plan, Write
-from .budgets import QUICKBOOKS_BATCH_SIZE, QUICKBOOKS_IN_FLIGHT
 from .mirror import OVERLAP
+from .plan import Action, Plan, Write
 from .policy import braked
 from .records import DELETED_SUFFIX, get_path
 from .store import Store
@@ -576,8 +576,8 @@ class Applier:
         `sent_to_external=0`); Precoro's own integrations mark theirs alike. A mark that fails is
         said in the log and not retried: the check against QuickBooks before any create (number and
         vendor) still keeps the document from going twice."""
-        while self._to_mark:
-            collection, idn, quickbooks_id = self._to_mark.pop(0)
+        marks, self._to_mark = self._to_mark, []
+        for collection, idn, quickbooks_id in marks:
             try:
                 self._within_caps(lambda: self.pc.set_external_id(collection, idn, quickbooks_id))
             except ApiError as exc:

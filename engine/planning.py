@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from datetime import date
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from typing import Any, Callable, Container, Iterable
 
@@ -81,7 +81,6 @@ class Planner:
         self.mirror = Mirror(store, realm, quickbooks, precoro, full=full, find_options=self._find_options)
         self._small_lists: dict[str, list[dict]] = {}
         self._item_records: list[Record] | None = None
-        self._quiet: dict[str, QuietPairs] = {}
 
     @cached_property
     def refs(self) -> References:
@@ -111,29 +110,30 @@ class Planner:
         for spec in specs:
             if self.stop is not None and self.stop.is_set():
                 raise Interrupted("planning was stopped; nothing was saved")
-            result = self.entity(spec)
-            if spec.section in self._quiet:
-                out.quiet.append(self._quiet.pop(spec.section))
+            result, quiet = self.entity(spec)
+            if quiet is not None:
+                out.quiet.append(quiet)
             self.refs.propose(spec.section, result.actions)
             out.actions += result.actions
             out.agreed += [{**entry, "section": spec.section} for entry in result.agreed_baselines]
             out.readback[spec.section] = readback(self.rules, spec.section)
         return out
 
-    def entity(self, spec: EntitySpec) -> EntityPlan:
+    def entity(self, spec: EntitySpec) -> tuple[EntityPlan, QuietPairs | None]:
+        """One entity's plan, and what it found of its linked pairs (None: it has none to tell)."""
         rules = self.rules.entity(spec.section)
         if spec.planned == "documents":
             state = self.store.sync_state(spec.section, self.realm)
             self._say(f"reading Precoro {spec.plural}")
             docs = list(self.mirror.records(self._source(spec, "precoro")))
-            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {})
+            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {}), None
         collection = self._collection(spec)
         if spec.custom_field:
             if collection is None:
                 return EntityPlan(actions=[Action(
                     id=action_id(spec.kind, "blocked", None, None, None), entity=spec.kind, kind="blocked",
                     target=None, name=spec.custom_field,
-                    note=f"Precoro has no custom field named {spec.custom_field!r}: create it in Precoro, then plan again")])
+                    note=f"Precoro has no custom field named {spec.custom_field!r}: create it in Precoro, then plan again")]), None
         context = self._context(rules)
         quiet = self._quiet_pairs(spec, context)
         state = self.store.sync_state(spec.section, self.realm, quiet)
@@ -155,8 +155,7 @@ class Planner:
                 elsewhere = self._names_elsewhere(spec)
                 if written & elsewhere.keys():
                     result = reconcile(spec, rules, precoro, quickbooks, state, names_elsewhere=elsewhere, **options)
-        self._quiet[spec.section] = _quiet_after(spec.section, context, state, result, precoro, quickbooks)
-        return result
+        return result, _quiet_after(spec.section, context, state, result, precoro, quickbooks)
 
     # -- quiet pairs: plans in proportion to what changed (W11) -------------------------------------
 

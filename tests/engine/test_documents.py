@@ -101,7 +101,7 @@ def test_d1_a_credit_note_is_held_with_the_reason_not_sent_as_a_bill():
     assert plan([{**invoice(8), "logicType": 0}])[0].kind == "create"  # an ordinary invoice
 
 
-def test_d1_a_split_invoice_goes_once_its_parent_and_its_parts_are_held():
+def test_d8_a_split_invoice_goes_once_its_parent_and_its_parts_are_held():
     parent, one, two = invoice(1), {**invoice(2), "parentData": {"idn": 1}}, {**invoice(3), "parentData": {"idn": 1}}
     actions = {a.precoro_id: a for a in plan([parent, one, two])}
     assert actions["1"].kind == "create"
