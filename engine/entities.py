@@ -17,7 +17,6 @@ from typing import Any, Callable, Mapping
 
 from rules.model import EntityRules, Side
 
-from .clients.precoro_contract import SENT_TO_EXTERNAL
 from .items import ItemReconciler
 from .lists import for_purchases
 from .plan import KIND_ORDER
@@ -69,9 +68,10 @@ TERMS = _list("term", "terms", "payment term", "payment terms", "Term", "/paymen
 SUPPLIERS = EntitySpec("supplier", "suppliers", "supplier", "suppliers", "Vendor", "DisplayName", "/suppliers",
                        mappable=True, shares_names_with=("Customer", "Employee"))
 ITEMS = EntitySpec("item", "items", "item", "items", "Item", "Name", "/items", reconciler=ItemReconciler, mappable=True)
-# Approved (approved, partly paid, paid, pending receipt, closed) and not sent to an accounting
-# system by another integration (Precoro's own QuickBooks one sets their externalId).
-APPROVED = {"status": [2, 4, 5, 9, 11], SENT_TO_EXTERNAL: 0}
+# Approved (approved, partly paid, paid, pending receipt, closed) or cancelled (D7). Sent ones are read
+# too: an edit to one is a revision (D6); one another integration sent (its externalId set, no link
+# here) is left alone by the planner.
+APPROVED = {"status": [2, 4, 5, 8, 9, 11]}
 INVOICES = EntitySpec("invoice", "invoices", "invoice", "invoices", "Bill", "DocNumber", "/invoices",
                       planned="documents", precoro_query=APPROVED)
 PURCHASE_ORDERS = EntitySpec("purchase_order", "purchase_orders", "purchase order", "purchase orders",

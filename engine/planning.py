@@ -26,6 +26,7 @@ from .errors import Interrupted
 from .lists import options_collection
 from .mirror import Mirror, Source
 from .plan import Action, action_id
+from .clients.quickbooks import quote
 from .records import Record
 from .reconcile import EntityPlan, reconcile
 from .references import REFERENCED_SECTION, References
@@ -81,6 +82,7 @@ class Planner:
         self.mirror = Mirror(store, realm, quickbooks, precoro, full=full, find_options=self._find_options)
         self._small_lists: dict[str, list[dict]] = {}
         self._item_records: list[Record] | None = None
+        self._accounts: dict[str, str | None] = {}  # QuickBooks account name -> its id (D5)
 
     @cached_property
     def refs(self) -> References:
@@ -126,7 +128,13 @@ class Planner:
             state = self.store.sync_state(spec.section, self.realm)
             self._say(f"reading Precoro {spec.plural}")
             docs = list(self.mirror.records(self._source(spec, "precoro")))
-            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {}), None
+            account, problem = self._default_account(rules.default_account)
+            if problem:
+                return EntityPlan(actions=[Action(
+                    id=action_id(spec.kind, "blocked", None, None, None), entity=spec.kind, kind="blocked", target=None,
+                    name=f"{spec.plural}: default_account", note=problem)]), None
+            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {},
+                                  default_account=account, books=lambda ids: self._books(spec, ids)), None
         collection = self._collection(spec)
         if spec.custom_field:
             if collection is None:
@@ -254,6 +262,26 @@ class Planner:
             if account and not str(account).startswith("precoro:"):
                 found[item.id] = account
         return found
+
+    def _books(self, spec: EntitySpec, ids: list[str]) -> dict[str, dict]:
+        """These QuickBooks documents as they are now (D6, D7: their version, and what pays them)."""
+        found: dict[str, dict] = {}
+        for start in range(0, len(ids), 100):
+            listed = ", ".join(quote(i) for i in ids[start:start + 100])
+            found.update((str(raw["Id"]), raw) for raw in self.quickbooks.query_all(spec.quickbooks, f"Id IN ({listed})"))
+        return found
+
+    def _default_account(self, name: str | None) -> tuple[str | None, str]:
+        """The QuickBooks account the rules' default_account names (D5), or why there is none."""
+        if name is None:
+            return None, ""
+        if name not in self._accounts:
+            rows = list(self.quickbooks.query_all("Account", f"FullyQualifiedName = {quote(name)}"))
+            self._accounts[name] = str(rows[0]["Id"]) if rows else None
+        if self._accounts[name] is None:
+            return None, (f"rules.yaml names default_account {name!r}, and QuickBooks has no account of that name: "
+                          "correct the name (its full name, e.g. 'Expenses:Office') and plan again")
+        return self._accounts[name], ""
 
     def _names_elsewhere(self, spec: EntitySpec) -> dict[str, str]:
         """Names of the QuickBooks entities `spec` shares its namespace with (active or not) -> who holds each."""

@@ -71,9 +71,15 @@ def test_d2_an_unmapped_item_line_goes_as_a_category_line_on_its_items_account()
     assert [line["DetailType"] for line in lines] == ["AccountBasedExpenseLineDetail"] * 2
 
 
-def test_d2_a_line_with_no_account_holds_the_document_back_with_the_reason():
+def test_d5_a_line_with_no_account_is_left_out_alone_with_the_reason_the_rest_goes():
     [action] = plan([invoice(1)], item_links={})
-    assert action.kind == "blocked" and "line 1" in action.note
+    assert action.kind == "create" and "line 1 ('Copy paper') is not sent" in action.note
+    assert [line["Description"] for line in body(action)["Line"]] == ["Courier"]
+
+
+def test_d5_a_document_with_no_line_that_can_go_is_blocked_with_the_reasons():
+    [action] = plan([invoice(1, lines=[{"item": None, "name": "Mystery", "quantity": 1, "price": 5}])])
+    assert action.kind == "blocked" and "line 1 ('Mystery') is not sent" in action.note
 
 
 def test_d1_supplier_not_integrated_holds_the_document_back():
