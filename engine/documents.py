@@ -189,15 +189,15 @@ def revision_changes(rules: DocumentRules, before: Mapping[str, Any], after: Map
     for path in sorted(set(before) | set(after) - {"Line"}, key=lambda p: (p == "Line", labels.get(p, p))):
         if path != "Line" and before.get(path) != after.get(path):
             changes.append(FieldChange(labels.get(path, path), before=before.get(path), after=after.get(path),
-                                       precoro=after.get(path)))
+                                       precoro=after.get(path), quickbooks=before.get(path)))
     old, new = before.get("Line") or [], after.get("Line") or []
     for number in range(1, max(len(old), len(new)) + 1):
         was = old[number - 1] if number <= len(old) else None
         now = new[number - 1] if number <= len(new) else None
         if was != now:
-            changes.append(FieldChange(f"line {number}", before=_line_text(was, refs) if was else None,
-                                       after=_line_text(now, refs) if now else None,
-                                       precoro=now.get("Description") if now else None))
+            shown_before, shown_after = (_line_text(was, refs) if was else None), (_line_text(now, refs) if now else None)
+            changes.append(FieldChange(f"line {number}", before=shown_before, after=shown_after,
+                                       precoro=shown_after, quickbooks=shown_before))
     return changes
 
 
@@ -351,13 +351,13 @@ class _DocumentPlanner:
         version = str(book.get("SyncToken"))
         if how == "delete":
             write = Write(side="quickbooks", op="delete", collection=self.spec.quickbooks, record_id=qid, version=version)
-            changes = [FieldChange("status", before="open", after="deleted", precoro="cancelled")]
+            changes = [FieldChange("status", before="open", after="deleted", precoro="cancelled", quickbooks="open")]
         else:  # void: QuickBooks' own void keeps the document with its amounts at zero
             lines = [_zeroed(line) for line in sent.get("Line") or []]
             note = f"Voided: cancelled in Precoro. {sent.get('PrivateNote') or ''}".strip()[:4000]
             write = Write(side="quickbooks", op="update", collection=self.spec.quickbooks, record_id=qid,
                           version=version, values={**sent, "Line": lines, "PrivateNote": note})
-            changes = [FieldChange("status", before="open", after="voided (amounts 0)", precoro="cancelled"),
+            changes = [FieldChange("status", before="open", after="voided (amounts 0)", precoro="cancelled", quickbooks="open"),
                        FieldChange("total", before=sum(float(l.get("Amount") or 0) for l in sent.get("Line") or []), after=0)]
         self.add("deactivate", doc, f"cancelled in Precoro: {what} is {'deleted' if how == 'delete' else 'voided'}",
                  target="quickbooks", quickbooks_id=qid, changes=changes, write=write)

@@ -196,6 +196,9 @@ class Planner:
         # Made here, before the readers start: made in a reader it would read the state file from
         # two threads at once over one connection (sqlite-utils' savepoints then collide).
         refs = self.refs
+        complete, lookup = spec.quickbooks_complete, {}
+        if spec.quickbooks_lookup:  # a small list (a company's tax rates), read whole each plan
+            lookup = {str(raw["Id"]): raw for raw in self.quickbooks.query_all(spec.quickbooks_lookup, include_inactive=True)}
 
         def read(side: str, pages, label: str) -> list[Record]:
             records = []
@@ -204,6 +207,8 @@ class Planner:
                     raise Interrupted("planning was stopped; nothing was saved")
                 if side == "quickbooks" and spec.quickbooks_filter and not spec.quickbooks_filter(raw):
                     continue
+                if side == "quickbooks" and complete:
+                    raw = complete(raw, lookup)
                 records.append(spec.record(rules, side, raw, refs))
                 if self.progress and len(records) % 1000 == 0:
                     self.progress(label, len(records), None)

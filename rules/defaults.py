@@ -67,7 +67,10 @@ _LISTS = {
     "chart_of_accounts": _list({
         "name": {"precoro": "name", "quickbooks": "FullyQualifiedName", "direction": "to_precoro"},
         "code": {"precoro": "code", "quickbooks": "AcctNum", "direction": "to_precoro", "update": False}}),
-    "taxes": _list({"name": {"precoro": "name", "quickbooks": "Name", "direction": "to_precoro", "update": False}}),
+    "taxes": _list({
+        "name": {"precoro": "name", "quickbooks": "Name", "direction": "to_precoro", "update": False},
+        "percent": {"precoro": "percent", "quickbooks": "PurchaseRate", "direction": "to_precoro", "update": False,
+                    "transform": "decimal"}}),
     "terms": _list({
         "name": {"precoro": "name", "quickbooks": "Name", "direction": "to_precoro", "update": False},
         "due_days": {"precoro": "creditPeriodDays", "quickbooks": "DueDays", "direction": "to_precoro", "update": False}}),
