@@ -13,14 +13,16 @@ import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Any, Callable, Container, Iterable
 
 from rules.model import Rules
 
 from . import bulk
-from .documents import plan_documents
+from .clients.errors import ApiError
+from .clients.precoro_contract import APPROVED_UNTIL, DATE_FILTER_FORMAT
+from .documents import APPROVED_STATUSES, plan_documents
 from .entities import ACCOUNTS, ITEMS, EntitySpec
 from .errors import Interrupted
 from .lists import options_collection
@@ -44,6 +46,7 @@ class Planned:
     agreed: list[dict[str, Any]] = field(default_factory=list)  # {"section", "precoro_id", "quickbooks_id", "fields"}
     readback: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     quiet: list[QuietPairs] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was left out on purpose, and why (D4)
 
 
 @dataclass
@@ -115,6 +118,8 @@ class Planner:
             result, quiet = self.entity(spec)
             if quiet is not None:
                 out.quiet.append(quiet)
+            if spec.planned == "documents" and self.documents_since is not None:
+                out.notes += self._before_cutoff(spec)
             self.refs.propose(spec.section, result.actions)
             out.actions += result.actions
             out.agreed += [{**entry, "section": spec.section} for entry in result.agreed_baselines]
@@ -267,6 +272,21 @@ class Planner:
             if account and not str(account).startswith("precoro:"):
                 found[item.id] = account
         return found
+
+    def _before_cutoff(self, spec: EntitySpec) -> list[str]:
+        """D4: how many documents the cutoff leaves out (one count, not a read of them)."""
+        assert self.documents_since is not None
+        query = {name: value for name, value in spec.precoro_query.items() if name != "status"}
+        query["status"] = sorted(APPROVED_STATUSES)
+        query[APPROVED_UNTIL] = (self.documents_since - timedelta(days=1)).strftime(DATE_FILTER_FORMAT)
+        try:
+            older = self.precoro.count(spec.precoro, query)
+        except ApiError:
+            return []  # the plan stands without the count
+        if not older:
+            return []
+        return [f"{older:,} {spec.plural if older != 1 else spec.label} approved before "
+                f"{self.documents_since.isoformat()} (documents.since) {'are' if older != 1 else 'is'} not sent (D4)"]
 
     def _books(self, spec: EntitySpec, ids: list[str]) -> dict[str, dict]:
         """These QuickBooks documents as they are now (D6, D7: their version, and what pays them)."""

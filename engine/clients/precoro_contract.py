@@ -65,6 +65,7 @@ EXTERNAL_ID_FILTER = "external_id"
 SENT_TO_EXTERNAL = "sent_to_external"
 # Approval-date range: `approvalDate[left_date]=DD.MM.YYYY` (and `[right_date]`). Source: PC-SCEN.
 APPROVED_FROM = "approvalDate[left_date]"
+APPROVED_UNTIL = "approvalDate[right_date]"  # both days included
 DATE_FILTER_FORMAT = "%d.%m.%Y"
 # Document kind: `logicType`, filter `logicType[]`. Credit notes are invoices of logicType 1 or 5.
 # Source: HG-TAP CreditNotesStream. Ordinary invoices: logicType 0 (assumption: the tap names no other).
