@@ -307,6 +307,8 @@ class _DocumentPlanner:
             return None
         values, _, left_out, problem = self.built(doc)
         if problem:
+            self.add("blocked", doc, f"edited in Precoro, but its QuickBooks {self.spec.quickbooks} "
+                     f"{link.quickbooks_id} is not updated: {problem}", quickbooks_id=link.quickbooks_id)
             return None
         if _normal(values) == sent:
             if left_out:  # still not in the books: said until the line can go
