@@ -5,9 +5,9 @@ document not sent yet, carrying the whole QuickBooks request. The header comes f
 document fields; the vendor and the lines follow the links (this plan's included: a vendor the
 same plan creates is a placeholder the apply fills in). A document goes once: its link (Precoro
 idn -> QuickBooks id) is stored with the create's outcome. Supplier-portal documents
-(`fromSupplier`) are ordinary documents (S6). Credit notes and split-cost parts are recognised and
-held with the reason (what they become is issue 12's): never sent as ordinary Bills, and a split
-invoice never twice (its parent and its parts).
+(`fromSupplier`) are ordinary documents (S6). D8: credit notes are their own entity (VendorCredits),
+never ordinary Bills; a split invoice goes once, as its parent or as its parts (the rules'
+`split_cost`), never both. A document's files go after it (engine/attachments.py).
 
 D2: a line whose item is linked becomes an item line; every other line becomes a category line on
 the line's chart-of-accounts account (or its item's). A document is never dropped for an unmapped
@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 
 from rules.model import EntityRules
 
+from . import attachments
 from .clients import precoro_contract as contract
 from .plan import Action, FieldChange, action_id
 from .reconcile import EntityPlan, SyncState, fit
@@ -94,51 +95,67 @@ def build_document(spec: Any, rules: EntityRules, doc: Mapping[str, Any], refs: 
     return {"header": header, "extra": extra}, shown_head + changes, ""
 
 
-def document_kind(doc: Mapping[str, Any]) -> str:
-    """What a Precoro document is: "credit note" (an invoice of logicType 1 or 5), "split part" (a
-    split-cost child, naming its parent in parentData), or "document"."""
-    if doc.get(contract.LOGIC_TYPE) in contract.CREDIT_NOTE_LOGIC_TYPES:
+def document_kind(doc: Mapping[str, Any], spec: Any = None) -> str:
+    """What a Precoro document is to `spec`: "credit note" (an invoice of logicType 1 or 5 that this
+    spec does not read as its own), "split part" (a split-cost child, naming its parent in
+    parentData), or "document"."""
+    logic_type = doc.get(contract.LOGIC_TYPE)
+    if logic_type in contract.CREDIT_NOTE_LOGIC_TYPES and \
+            logic_type not in ((spec.precoro_query if spec else {}).get(contract.LOGIC_TYPE) or ()):
         return "credit note"
     if (doc.get(contract.SPLIT_PARENT) or {}).get("idn") is not None:
         return "split part"
     return "document"
 
 
-def _held(doc: Mapping[str, Any], kind: str, sent: Mapping[str, Any], parts: Mapping[str, list[str]]) -> str:
-    """Why a document is not sent as an ordinary one (issue 12 decides what these become), or "".
+def _held(doc: Mapping[str, Any], kind: str, sent: Mapping[str, Any], parts: Mapping[str, list[str]],
+          split_cost: str = "parent", sent_parts: Mapping[str, list[str]] | None = None) -> str:
+    """Why a document is not sent, or "".
 
-    A split invoice goes once: its parent, which holds the whole amount, not also its parts; a
-    parent whose parts were sent (by an earlier qbsync) is held instead. A credit note is no Bill.
+    D8: a split invoice goes once, as the rules say: its parent, which holds the whole amount
+    (`split_cost: parent`), or its parts (`children`); the other is held, and so is a parent whose
+    parts were sent, or a part whose parent was, by an earlier run under other rules. A credit note
+    is no Bill (credit notes go as VendorCredits, their own entity).
     """
     idn = str(doc.get("idn"))
     if kind == "credit note":
         return (f"held: a credit note (logicType {doc.get(contract.LOGIC_TYPE)}), not sent as a Bill; "
-                "what credit notes become is not decided yet")
+                "credit notes go as VendorCredits (documents.credit_notes)")
     if kind == "split part":
-        parent = doc[contract.SPLIT_PARENT]["idn"]
-        return f"held: a split-cost part of invoice {parent}, which is sent whole instead (a parent or its parts, not both)"
-    sent_parts = [part for part in parts.get(idn, []) if part in sent]
-    if sent_parts:
-        return f"held: its split-cost parts {', '.join(sent_parts)} were sent already (a parent or its parts, not both)"
+        parent = str(doc[contract.SPLIT_PARENT]["idn"])
+        if parent in sent:
+            return f"held: its split-cost parent, invoice {parent}, was sent already (a parent or its parts, not both)"
+        if split_cost == "parent":
+            return (f"held: a split-cost part of invoice {parent}, which is sent whole instead "
+                    "(documents.invoices.split_cost: parent)")
+        return ""
+    earlier = sorted({*(sent_parts or {}).get(idn, []), *(part for part in parts.get(idn, []) if part in sent)})
+    if earlier:
+        return f"held: its split-cost parts {', '.join(earlier)} were sent already (a parent or its parts, not both)"
+    if split_cost == "children" and parts.get(idn):
+        return (f"held: a split-cost invoice, sent as its parts {', '.join(parts[idn])} instead "
+                "(documents.invoices.split_cost: children)")
     return ""
 
 
 def plan_documents(spec: Any, rules: EntityRules, docs: Iterable[Mapping[str, Any]], state: SyncState,
-                   refs: References, item_accounts: Mapping[str, str]) -> EntityPlan:
+                   refs: References, item_accounts: Mapping[str, str],
+                   sent_parts: Mapping[str, list[str]] | None = None) -> EntityPlan:
     """One create per approved document not sent yet; a `blocked` entry says why one cannot go, or
-    why it is held (credit notes, split-cost parts)."""
+    why it is held (the half of a split invoice the rules do not send). `sent_parts`: the split-cost
+    parts sent before, by parent (Store.split_parts)."""
     out = EntityPlan()
     docs = list(docs)
     parts: dict[str, list[str]] = {}
     for doc in docs:
-        if document_kind(doc) == "split part":
+        if document_kind(doc, spec) == "split part":
             parts.setdefault(str(doc[contract.SPLIT_PARENT]["idn"]), []).append(str(doc.get("idn")))
     for doc in docs:
         idn = str(doc.get("idn"))
         if idn in state.links or doc.get("status") not in APPROVED_STATUSES:
             continue
-        kind = document_kind(doc)
-        held = _held(doc, kind, state.links, parts)
+        kind = document_kind(doc, spec)
+        held = _held(doc, kind, state.links, parts, getattr(rules, "split_cost", "parent"), sent_parts)
         built, changes, problem = ({}, [], held) if held else build_document(spec, rules, doc, refs, item_accounts)
         label = spec.label if kind == "document" else kind
         name = f"{label} {doc.get('invoiceNumber') or idn}"
@@ -151,8 +168,13 @@ def plan_documents(spec: Any, rules: EntityRules, docs: Iterable[Mapping[str, An
                                    {k: v for k, v in built["header"].items() if v not in (None, "")}, refs=refs)
         write.values.update(built["extra"])
         portal = " (from the supplier portal)" if doc.get("fromSupplier") else ""
+        files = attachments.planned(rules, doc)
+        follow_up: dict[str, Any] = {"attachments": files} if files else {}
+        if kind == "split part":
+            follow_up["split_parent"] = str(doc[contract.SPLIT_PARENT]["idn"])
         out.actions.append(Action(
             id=action_id(spec.kind, "create", "quickbooks", idn, None), kind="create", target="quickbooks",
-            changes=changes, note=f"approved in Precoro{portal}: becomes a QuickBooks {spec.quickbooks}",
-            write=write, depends_on=sorted(set(waits + waits_of(built["extra"]))), **common))
+            changes=changes + [c for c in (attachments.shown(files),) if c],
+            note=f"approved in Precoro{portal}: becomes a QuickBooks {spec.quickbooks}",
+            write=write, depends_on=sorted(set(waits + waits_of(built["extra"]))), follow_up=follow_up, **common))
     return out

@@ -126,7 +126,8 @@ class Planner:
             state = self.store.sync_state(spec.section, self.realm)
             self._say(f"reading Precoro {spec.plural}")
             docs = list(self.mirror.records(self._source(spec, "precoro")))
-            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {}), None
+            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {},
+                                  self.store.split_parts(self.realm, spec.section)), None
         collection = self._collection(spec)
         if spec.custom_field:
             if collection is None:

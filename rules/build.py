@@ -10,6 +10,7 @@ from .model import (
     Connections,
     CreateRule,
     DeletedRule,
+    DocumentRules,
     EntityRules,
     FieldRule,
     InactiveRule,
@@ -28,6 +29,7 @@ def build(data: dict[str, Any], *, source: str, digest: str) -> Rules:
     """The model of `data`, which must have passed the schema and `checks.check`."""
     connections = data["connections"]
     entities = {section: (_items(entity_data(data, path)) if section == "items"
+                          else _document(section, entity_data(data, path)) if path[0] == "documents"
                           else build_entity(section, entity_data(data, path)))
                 for section, path in ENTITY_PATHS.items()}
     return Rules(
@@ -64,6 +66,11 @@ def _items(items: dict[str, Any]) -> ItemRules:
         free_of_charge_keeps_price=items["free_of_charge_keeps_price"],
         when_merged=items["when_merged"],
     )
+
+
+def _document(section: str, document: dict[str, Any]) -> DocumentRules:
+    return DocumentRules(**_entity(section, document), attachments=document["attachments"],
+                         split_cost=document.get("split_cost", "parent"))
 
 
 def build_entity(section: str, entity: dict[str, Any]) -> EntityRules:

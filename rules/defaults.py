@@ -76,11 +76,14 @@ _LISTS = {
 }
 
 
-def _document(enabled: bool, number: str) -> dict[str, Any]:
+def _document(enabled: bool, number: str, **more: Any) -> dict[str, Any]:
     """Approved Precoro documents, sent to QuickBooks once each (D1); the header fields below, the
-    vendor and the lines (D2) make the QuickBooks document."""
+    vendor and the lines (D2) make the QuickBooks document. Their Precoro attachments are not sent
+    unless `attachments` says so."""
     return {
         "enabled": enabled,
+        "attachments": False,
+        **more,
         "match": {"keys": ["number"], "normalize": ["trim"]},
         "create": {"in_quickbooks": True, "in_precoro": False},
         "conflict": "precoro_wins",
@@ -95,8 +98,11 @@ def _document(enabled: bool, number: str) -> dict[str, Any]:
     }
 
 
-# A purchase order has no invoice number: its Precoro number (idn) is the document number.
-_DOCUMENTS = {"invoices": _document(True, "invoiceNumber"), "purchase_orders": _document(False, "idn")}
+# A purchase order has no invoice number: its Precoro number (idn) is the document number. A
+# split-cost invoice goes once, as its parent (D8); credit notes are invoices too (D8).
+_DOCUMENTS = {"invoices": _document(True, "invoiceNumber", split_cost="parent"),
+              "purchase_orders": _document(False, "idn"),
+              "credit_notes": _document(True, "invoiceNumber")}
 
 DEFAULTS: dict[str, Any] = {
     "version": 1,

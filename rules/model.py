@@ -122,6 +122,15 @@ class EntityRules:
 
 
 @dataclass(frozen=True)
+class DocumentRules(EntityRules):
+    """A kind of document's rules plus what only documents have (D8)."""
+
+    attachments: bool = False  # its Precoro attachments go to QuickBooks after it is created
+    # A split-cost invoice goes once: as its parent (the whole amount) or as its parts (children).
+    split_cost: Literal["parent", "children"] = "parent"
+
+
+@dataclass(frozen=True)
 class ItemMappingRule:
     """What mapping an item by hand imports from QuickBooks (I5, I6)."""
 
