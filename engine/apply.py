@@ -573,19 +573,20 @@ class Applier:
             for action in unit.actions:
                 self._audit(action, "applied", adopted, response=obj, created=(precoro_id, quickbooks_id))
                 if action.follow_up and side == "quickbooks":
-                    self._keep_follow_up(unit, action, precoro_id, new_id)
+                    self._keep_follow_up(unit, action, precoro_id, new_id, adopted=bool(adopted))
         for action in unit.actions:
             self._created[action.id] = new_id
             self._result(action, "applied", adopted)
         if BY_KIND[unit.entity].planned == "documents" and side == "quickbooks":
             self._to_mark.append((BY_KIND[unit.entity].precoro, precoro_id, new_id))
 
-    def _keep_follow_up(self, unit: WriteUnit, action: Action, precoro_id: str, quickbooks_id: str) -> None:
+    def _keep_follow_up(self, unit: WriteUnit, action: Action, precoro_id: str, quickbooks_id: str, *,
+                        adopted: bool) -> None:
         """D8, with a document's link: the files to send after it, the split invoice it is a part of."""
         spec = BY_KIND[unit.entity]
         self.store.keep_attachments(attachments.to_keep(
             self.realm, spec.section, precoro_id, action.name, (spec.quickbooks, quickbooks_id),
-            action.follow_up.get("attachments") or []))
+            action.follow_up.get("attachments") or [], adopted=adopted))
         if action.follow_up.get("split_parent"):
             self.store.keep_split_part(self.realm, spec.section, precoro_id, action.follow_up["split_parent"])
 

@@ -56,13 +56,20 @@ def shown(files: list[dict[str, str]]) -> FieldChange | None:
     return FieldChange("attachments", after="; ".join(names), note=f"{len(files)} file(s), sent after the document")
 
 
+# A document found in QuickBooks instead of created (D3: sent before, by a lost state file or another
+# install) may carry its files already, and qbsync does not look for them there: they are not sent
+# again, so that no file is ever attached twice.
+ADOPTED = "its document was in QuickBooks already (sent before): its files are not sent again, never to attach them twice"
+
+
 def to_keep(realm: str, section: str, precoro_id: str, document: str, quickbooks: tuple[str, str],
-            files: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """The state file's rows for the files of a document just created as `quickbooks` (entity, Id)."""
+            files: list[dict[str, str]], *, adopted: bool = False) -> list[dict[str, Any]]:
+    """The state file's rows for the files of a document just created as `quickbooks` (entity, Id),
+    or found there (`adopted`)."""
     return [{"realm": realm, "section": section, "precoro_id": precoro_id, "attachment_id": f["id"],
              "document": document, "quickbooks_entity": quickbooks[0], "quickbooks_id": quickbooks[1],
-             "file_name": f["name"], "content_type": f["content_type"], "skip": f.get("skip"),
-             "requestid": uuid.uuid4().hex} for f in files]
+             "file_name": f["name"], "content_type": f["content_type"],
+             "skip": f.get("skip") or (ADOPTED if adopted else None), "requestid": uuid.uuid4().hex} for f in files]
 
 
 def send_pending(store: Any, realm: str, quickbooks: Any, precoro: Any, *, within_caps: Callable[[Callable], Any],

@@ -71,7 +71,8 @@ DATE_FILTER_FORMAT = "%d.%m.%Y"
 LOGIC_TYPE = "logicType"
 CREDIT_NOTE_LOGIC_TYPES = (1, 5)
 # What qbsync reads as ordinary invoices (to Bills): logicType 0 only, so that credit notes (and
-# any kind the public record does not name) never become Bills. Assumption, as above.
+# any kind the public record does not name) never become Bills. Assumption, as above. A credit
+# note's lines carry the credit as positive amounts, as a QuickBooks VendorCredit's do: assumption.
 INVOICE_LOGIC_TYPES = (0,)
 # A split-cost child invoice carries `parentData` ({"idn": its parent's}). Source: HG-TAP
 # InvoiceDetailsStream schema. That the parent is itself listed, holding the whole amount: assumption.
