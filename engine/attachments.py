@@ -48,10 +48,8 @@ def planned(rules: Any, doc: Mapping[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-def shown(files: list[dict[str, str]]) -> FieldChange | None:
+def shown(files: list[dict[str, str]]) -> FieldChange:
     """How the plan shows a document's files."""
-    if not files:
-        return None
     names = [f"{f['name']} (skipped: {f['skip']})" if f.get("skip") else f["name"] for f in files]
     return FieldChange("attachments", after="; ".join(names), note=f"{len(files)} file(s), sent after the document")
 

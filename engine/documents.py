@@ -95,13 +95,12 @@ def build_document(spec: Any, rules: EntityRules, doc: Mapping[str, Any], refs: 
     return {"header": header, "extra": extra}, shown_head + changes, ""
 
 
-def document_kind(doc: Mapping[str, Any], spec: Any = None) -> str:
+def document_kind(doc: Mapping[str, Any], spec: Any) -> str:
     """What a Precoro document is to `spec`: "credit note" (an invoice of logicType 1 or 5 that this
     spec does not read as its own), "split part" (a split-cost child, naming its parent in
     parentData), or "document"."""
     logic_type = doc.get(contract.LOGIC_TYPE)
-    if logic_type in contract.CREDIT_NOTE_LOGIC_TYPES and \
-            logic_type not in ((spec.precoro_query if spec else {}).get(contract.LOGIC_TYPE) or ()):
+    if logic_type in contract.CREDIT_NOTE_LOGIC_TYPES and logic_type not in spec.precoro_query.get(contract.LOGIC_TYPE, ()):
         return "credit note"
     if (doc.get(contract.SPLIT_PARENT) or {}).get("idn") is not None:
         return "split part"
@@ -172,9 +171,11 @@ def plan_documents(spec: Any, rules: EntityRules, docs: Iterable[Mapping[str, An
         follow_up: dict[str, Any] = {"attachments": files} if files else {}
         if kind == "split part":
             follow_up["split_parent"] = str(doc[contract.SPLIT_PARENT]["idn"])
+        if files:
+            changes.append(attachments.shown(files))
         out.actions.append(Action(
             id=action_id(spec.kind, "create", "quickbooks", idn, None), kind="create", target="quickbooks",
-            changes=changes + [c for c in (attachments.shown(files),) if c],
+            changes=changes,
             note=f"approved in Precoro{portal}: becomes a QuickBooks {spec.quickbooks}",
             write=write, depends_on=sorted(set(waits + waits_of(built["extra"]))), follow_up=follow_up, **common))
     return out
