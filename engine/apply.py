@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator
 from rules.model import SIDE_NAMES, Rules, other_side
 from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
 
+from . import attachments
 from .budgets import QUICKBOOKS_BATCH_SIZE, QUICKBOOKS_IN_FLIGHT
 from .clients import precoro_contract as contract
 from .clients.errors import ApiError, DuplicateName, RateLimited, ServerError, StaleObject
@@ -81,6 +82,9 @@ class ApplyReport:
     results: list[ActionResult] = field(default_factory=list)
     stopped: str | None = None  # why the apply stopped early (a rate cap, a lost connection)
     resume_at: str | None = None  # when it can go on, when a daily cap stopped it (UTC, ISO 8601)
+    # D8: what became of each document file sent ({"file", "status": uploaded|skipped|failed,
+    # "reason"}); a file never fails its document, so these do not count in `ok`.
+    attachments: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -94,7 +98,8 @@ class ApplyReport:
 
     def to_json(self) -> dict[str, Any]:
         return {"plan_id": self.plan_id, "results": [r.to_json() for r in self.results],
-                "counts": self.counts(), "stopped": self.stopped, "resume_at": self.resume_at}
+                "counts": self.counts(), "stopped": self.stopped, "resume_at": self.resume_at,
+                "attachments": self.attachments}
 
 
 def _now() -> str:
@@ -230,6 +235,9 @@ class Applier:
         pending = [u for u in units if not self._settled(u, journal)]
         try:
             self._in_waves(pending, journal)
+            # D8: the files of the documents created (by this run or an earlier one that stopped).
+            self.report.attachments += attachments.send_pending(
+                self.store, self.realm, self.qb, self.pc, within_caps=self._within_caps, clock=self.clock)
         except StopRequested:
             self.report.stopped = ("stopped at your request between two writes; nothing is half recorded. Run the same "
                                    "apply again to finish; nothing will be written twice.")
@@ -567,6 +575,8 @@ class Applier:
                                    created_id=new_id, updated_at=self.clock())
             for action in unit.actions:
                 self._audit(action, "applied", adopted, response=obj, created=(precoro_id, quickbooks_id))
+                if action.follow_up and side == "quickbooks":
+                    self._keep_follow_up(unit, action, precoro_id, new_id, adopted=bool(adopted))
         for action in unit.actions:
             self._created[action.id] = new_id
             self._result(action, "applied", adopted)
@@ -576,6 +586,16 @@ class Applier:
     def _sent(self, unit: WriteUnit) -> dict[str, Any]:
         """What a document write sent, by wire path, with the ids of records created in this apply."""
         return {path: resolve(value, self._created_id) for path, value in unit.write.values.items()}
+
+    def _keep_follow_up(self, unit: WriteUnit, action: Action, precoro_id: str, quickbooks_id: str, *,
+                        adopted: bool) -> None:
+        """D8, with a document's link: the files to send after it, the split invoice it is a part of."""
+        spec = BY_KIND[unit.entity]
+        self.store.keep_attachments(attachments.to_keep(
+            self.realm, spec.section, precoro_id, action.name, (spec.quickbooks, quickbooks_id),
+            action.follow_up.get("attachments") or [], adopted=adopted))
+        if action.follow_up.get("split_parent"):
+            self.store.keep_split_part(self.realm, spec.section, precoro_id, action.follow_up["split_parent"])
 
     def _mark_documents(self) -> None:
         """D3: each document sent to QuickBooks gets the id of its QuickBooks document as externalId

@@ -15,7 +15,9 @@ that changed) their QuickBooks documents, it proposes:
   amounts to zero, our convention: QuickBooks' own void of a Bill is not in its API) or deleted, as
   the rules choose (D7).
 - `blocked` for what cannot go, with the reason, and for what is held for a person: a paid document
-  is never changed or cancelled by qbsync (D6, D7); credit notes and split-cost parts (D8).
+  is never changed or cancelled by qbsync (D6, D7); the half of a split invoice the rules do not
+  send (D8). Credit notes are their own entity (VendorCredits); a document's files follow it
+  (engine/attachments.py).
 
 D2/D5: a line whose item is linked becomes an item line; every other line a category line on the
 line's chart-of-accounts account (or its item's, or the rules' default account). A line with none
@@ -31,6 +33,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from rules.model import DocumentRules, FieldRule
 
+from . import attachments
 from .clients import precoro_contract as contract
 from .plan import Action, FieldChange, Write, action_id
 from .reconcile import EntityPlan, LinkState, SyncState, fit
@@ -204,32 +207,45 @@ def revision_changes(rules: DocumentRules, before: Mapping[str, Any], after: Map
 # -- what a document is ----------------------------------------------------------------------------
 
 
-def document_kind(doc: Mapping[str, Any]) -> str:
-    """What a Precoro document is: "credit note" (an invoice of logicType 1 or 5), "split part" (a
-    split-cost child, naming its parent in parentData), or "document"."""
-    if doc.get(contract.LOGIC_TYPE) in contract.CREDIT_NOTE_LOGIC_TYPES:
+def document_kind(doc: Mapping[str, Any], spec: Any) -> str:
+    """What a Precoro document is to `spec`: "credit note" (an invoice of logicType 1 or 5 that this
+    spec does not read as its own), "split part" (a split-cost child, naming its parent in
+    parentData), or "document"."""
+    logic_type = doc.get(contract.LOGIC_TYPE)
+    if logic_type in contract.CREDIT_NOTE_LOGIC_TYPES and logic_type not in spec.precoro_query.get(contract.LOGIC_TYPE, ()):
         return "credit note"
     if (doc.get(contract.SPLIT_PARENT) or {}).get("idn") is not None:
         return "split part"
     return "document"
 
 
-def _held(doc: Mapping[str, Any], kind: str, sent: Mapping[str, Any], parts: Mapping[str, list[str]]) -> str:
-    """Why a document is not sent as an ordinary one (issue 12 decides what these become), or "".
+def _held(doc: Mapping[str, Any], kind: str, sent: Mapping[str, Any], parts: Mapping[str, list[str]],
+          split_cost: str = "parent", sent_parts: Mapping[str, list[str]] | None = None) -> str:
+    """Why a document is not sent, or "".
 
-    A split invoice goes once: its parent, which holds the whole amount, not also its parts; a
-    parent whose parts were sent (by an earlier qbsync) is held instead. A credit note is no Bill.
+    D8: a split invoice goes once, as the rules say: its parent, which holds the whole amount
+    (`split_cost: parent`), or its parts (`children`); the other is held, and so is a parent whose
+    parts were sent, or a part whose parent was, by an earlier run under other rules. A credit note
+    is no Bill (credit notes go as VendorCredits, their own entity).
     """
     idn = str(doc.get("idn"))
     if kind == "credit note":
         return (f"held: a credit note (logicType {doc.get(contract.LOGIC_TYPE)}), not sent as a Bill; "
-                "what credit notes become is not decided yet")
+                "credit notes go as VendorCredits (documents.credit_notes)")
     if kind == "split part":
-        parent = doc[contract.SPLIT_PARENT]["idn"]
-        return f"held: a split-cost part of invoice {parent}, which is sent whole instead (a parent or its parts, not both)"
-    sent_parts = [part for part in parts.get(idn, []) if part in sent]
-    if sent_parts:
-        return f"held: its split-cost parts {', '.join(sent_parts)} were sent already (a parent or its parts, not both)"
+        parent = str(doc[contract.SPLIT_PARENT]["idn"])
+        if parent in sent:
+            return f"held: its split-cost parent, invoice {parent}, was sent already (a parent or its parts, not both)"
+        if split_cost == "parent":
+            return (f"held: a split-cost part of invoice {parent}, which is sent whole instead "
+                    "(documents.invoices.split_cost: parent)")
+        return ""
+    earlier = sorted({*(sent_parts or {}).get(idn, []), *(part for part in parts.get(idn, []) if part in sent)})
+    if earlier:
+        return f"held: its split-cost parts {', '.join(earlier)} were sent already (a parent or its parts, not both)"
+    if split_cost == "children" and parts.get(idn):
+        return (f"held: a split-cost invoice, sent as its parts {', '.join(parts[idn])} instead "
+                "(documents.invoices.split_cost: children)")
     return ""
 
 
@@ -288,8 +304,14 @@ class _DocumentPlanner:
         note = f"approved in Precoro{portal}: becomes a QuickBooks {self.spec.quickbooks}"
         if left_out:
             note += "; " + "; ".join(left_out)
+        files = attachments.planned(self.rules, doc)  # D8: its files follow it
+        follow_up: dict[str, Any] = {"attachments": files} if files else {}
+        if files:
+            changes.append(attachments.shown(files))
+        if kind == "split part":
+            follow_up["split_parent"] = str(doc[contract.SPLIT_PARENT]["idn"])
         self.add("create", doc, note, target="quickbooks", changes=changes, write=write,
-                 depends_on=sorted(set(waits_of(values))))
+                 depends_on=sorted(set(waits_of(values))), follow_up=follow_up, label=label)
 
     # -- sent: revisions and cancellations (D6, D7) --
 
@@ -376,15 +398,16 @@ def _zeroed(line: Mapping[str, Any]) -> dict[str, Any]:
 
 def plan_documents(spec: Any, rules: DocumentRules, docs: Iterable[Mapping[str, Any]], state: SyncState,
                    refs: References, item_accounts: Mapping[str, str], *, default_account: str | None = None,
-                   books: Books = lambda ids: {}) -> EntityPlan:
+                   books: Books = lambda ids: {}, sent_parts: Mapping[str, list[str]] | None = None) -> EntityPlan:
     """One create per approved document not sent yet; per sent document edited or cancelled in
     Precoro, its update or cancellation in QuickBooks. `books(ids)` reads those QuickBooks
-    documents (their SyncToken, and whether a payment holds them), for the few that need it."""
+    documents (their SyncToken, and whether a payment holds them), for the few that need it.
+    `sent_parts`: the split-cost parts sent before, by parent (Store.split_parts)."""
     planner = _DocumentPlanner(spec, rules, state, refs, item_accounts, default_account)
     docs = list(docs)
     parts: dict[str, list[str]] = {}
     for doc in docs:
-        if document_kind(doc) == "split part":
+        if document_kind(doc, spec) == "split part":
             parts.setdefault(str(doc[contract.SPLIT_PARENT]["idn"]), []).append(str(doc.get("idn")))
     following = []
     for doc in docs:
@@ -399,8 +422,8 @@ def plan_documents(spec: Any, rules: DocumentRules, docs: Iterable[Mapping[str, 
             continue
         if doc.get(contract.EXTERNAL_ID) not in (None, ""):
             continue  # sent by another install or integration: it is in the books already (D3)
-        kind = document_kind(doc)
-        planner.send(doc, kind, _held(doc, kind, state.links, parts))
+        kind = document_kind(doc, spec)
+        planner.send(doc, kind, _held(doc, kind, state.links, parts, rules.split_cost, sent_parts))
     found = books(sorted({link.quickbooks_id for _, link, _, _ in following})) if following else {}
     for doc, link, want, values in following:
         planner.follow(doc, link, want, values, found.get(link.quickbooks_id))

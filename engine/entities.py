@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from rules.model import EntityRules, Side
 
+from .clients.precoro_contract import CREDIT_NOTE_LOGIC_TYPES, INVOICE_LOGIC_TYPES, LOGIC_TYPE
 from .items import ItemReconciler
 from .lists import for_purchases, with_rate
 from .plan import KIND_ORDER
@@ -77,13 +78,18 @@ ITEMS = EntitySpec("item", "items", "item", "items", "Item", "Name", "/items", r
 # too: an edit to one is a revision (D6); one another integration sent (its externalId set, no link
 # here) is left alone by the planner.
 APPROVED = {"status": [2, 4, 5, 8, 9, 11]}
+# Invoices and credit notes share Precoro's /invoices, told apart by logicType (D8): each reads its own.
 INVOICES = EntitySpec("invoice", "invoices", "invoice", "invoices", "Bill", "DocNumber", "/invoices",
-                      planned="documents", precoro_query=APPROVED)
+                      planned="documents", precoro_query={**APPROVED, LOGIC_TYPE: list(INVOICE_LOGIC_TYPES)})
 PURCHASE_ORDERS = EntitySpec("purchase_order", "purchase_orders", "purchase order", "purchase orders",
                              "PurchaseOrder", "DocNumber", "/purchaseorders", planned="documents",
                              precoro_query=APPROVED)
+CREDIT_NOTES = EntitySpec("credit_note", "credit_notes", "credit note", "credit notes", "VendorCredit", "DocNumber",
+                          "/invoices", planned="documents",
+                          precoro_query={**APPROVED, LOGIC_TYPE: list(CREDIT_NOTE_LOGIC_TYPES)})
 
-ENTITIES: list[EntitySpec] = [ACCOUNTS, CLASSES, LOCATIONS, TAXES, TERMS, SUPPLIERS, ITEMS, INVOICES, PURCHASE_ORDERS]
+ENTITIES: list[EntitySpec] = [ACCOUNTS, CLASSES, LOCATIONS, TAXES, TERMS, SUPPLIERS, ITEMS, INVOICES, PURCHASE_ORDERS,
+                              CREDIT_NOTES]
 BY_KIND: dict[str, EntitySpec] = {}
 BY_SECTION: dict[str, EntitySpec] = {}
 ORDER: dict[str, int] = {}

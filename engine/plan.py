@@ -151,6 +151,10 @@ class Action(Decidable):
     hold: HoldFacts | None = None  # an unlink: the record held back, if any
     decision: str | None = None  # conflicts: "precoro" | "quickbooks" | "skip"
     approved: bool = True
+    # A document's create (D8): what applying it also leaves to do or to remember, with its link:
+    # "attachments" (the files to send after it, engine/attachments.py), "split_parent" (the
+    # split-cost invoice it is a part of).
+    follow_up: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict: plans of 100,000+ actions are saved and hashed,

@@ -139,7 +139,8 @@ class Planner:
                     id=action_id(spec.kind, "blocked", None, None, None), entity=spec.kind, kind="blocked", target=None,
                     name=f"{spec.plural}: default_account", note=problem)]), None
             return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {},
-                                  default_account=account, books=lambda ids: self._books(spec, ids)), None
+                                  default_account=account, books=lambda ids: self._books(spec, ids),
+                                  sent_parts=self.store.split_parts(self.realm, spec.section)), None
         collection = self._collection(spec)
         if spec.custom_field:
             if collection is None:

@@ -187,6 +187,23 @@ def m012_plan_notes(db: sqlite_utils.Database) -> None:
     db["plans"].add_column("notes", str, not_null_default="[]")
 
 
+@migrations()
+def m014_attachments(db: sqlite_utils.Database) -> None:
+    # D8. Each file a sent document is to carry into QuickBooks, written with the document's link
+    # (one transaction) and worked off by apply, whichever run: pending -> done, skipped or failed.
+    # Its request id makes a resend after a crash the same upload, answered once (W3).
+    db["attachments"].create(
+        {"realm": str, "section": str, "precoro_id": str, "attachment_id": str, "document": str,
+         "quickbooks_entity": str, "quickbooks_id": str, "file_name": str, "content_type": str, "skip": str,
+         "requestid": str, "state": str, "reason": str, "attachable_id": str, "updated_at": str},
+        pk=("realm", "section", "precoro_id", "attachment_id"))
+    db["attachments"].create_index(["realm", "state"])
+    # The split-cost parts sent, with their parent: a parent is never sent after its parts, even once
+    # they are no longer read (a part sent by an earlier run may be gone from the approved ones).
+    db["split_parts"].create({"realm": str, "section": str, "precoro_id": str, "parent_id": str},
+                             pk=("realm", "section", "precoro_id"))
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -645,6 +662,39 @@ class Store:
         row = rows[0]
         row["summary"] = json.loads(row["summary"]) if row.get("summary") else None
         return row
+
+    # -- documents' attachments and split parts (D8) ---------------------------------------------
+
+    def keep_attachments(self, rows: list[dict[str, Any]]) -> None:
+        """Files to send with a document just created (inside its transaction); a file already kept
+        (the same document adopted again) stays as it is."""
+        for row in rows:
+            row = {**row, "state": "pending"}
+            self.db.execute(f"insert or ignore into attachments ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+                            list(row.values()))
+
+    def pending_attachments(self, realm: str) -> list[dict]:
+        return list(self.db.query("select * from attachments where realm = ? and state = 'pending' order by rowid",
+                                  [realm]))
+
+    def attachment_outcome(self, row: dict, state: str, reason: str, at: str, attachable_id: str | None = None) -> None:
+        with self.transaction():
+            self.db.execute("update attachments set state = ?, reason = ?, attachable_id = ?, updated_at = ? where "
+                            "realm = ? and section = ? and precoro_id = ? and attachment_id = ?",
+                            [state, reason, attachable_id, at, row["realm"], row["section"], row["precoro_id"],
+                             row["attachment_id"]])
+
+    def keep_split_part(self, realm: str, section: str, precoro_id: str, parent_id: str) -> None:
+        self._upsert("split_parts", {"realm": realm, "section": section, "precoro_id": precoro_id,
+                                     "parent_id": parent_id}, ("realm", "section", "precoro_id"))
+
+    def split_parts(self, realm: str, section: str) -> dict[str, list[str]]:
+        """The split-cost parts sent, by their parent's Precoro id."""
+        found: dict[str, list[str]] = {}
+        for row in self.db.query("select precoro_id, parent_id from split_parts where realm = ? and section = ? "
+                                 "order by rowid", [realm, section]):
+            found.setdefault(row["parent_id"], []).append(row["precoro_id"])
+        return found
 
     # -- audit ---------------------------------------------------------------------------------
 

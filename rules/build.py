@@ -10,6 +10,7 @@ from .model import (
     Connections,
     CreateRule,
     DeletedRule,
+    DocumentRules,
     EntityRules,
     FieldRule,
     InactiveRule,
@@ -77,6 +78,8 @@ def build_entity(section: str, entity: dict[str, Any], *, documents: bool = Fals
             default_account=entity["default_account"],
             revisions=entity["revisions"],
             when_cancelled=entity["when_cancelled"],
+            attachments=entity["attachments"],
+            split_cost=entity.get("split_cost", "parent"),
         )
     return EntityRules(**_entity(section, entity))
 

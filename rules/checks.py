@@ -25,7 +25,17 @@ def check(rules: dict[str, Any], source_map: SourceMap) -> list[RuleProblem]:
     problems: list[RuleProblem] = []
     for path in ENTITY_PATHS.values():
         problems += _EntityCheck(path, entity_data(rules, path), source_map).problems()
-    return problems + _policy_problems(rules, source_map) + _cutoff_problems(rules, source_map)
+    return (problems + _policy_problems(rules, source_map) + _cutoff_problems(rules, source_map)
+            + _split_cost_problems(rules, source_map))
+
+
+def _split_cost_problems(rules: dict[str, Any], source_map: SourceMap) -> list[RuleProblem]:
+    """D8: only invoices are split (purchase orders and credit notes take no split_cost)."""
+    return [source_map.problem(("documents", name, "split_cost"),
+                               f"documents.{name}.split_cost: only invoices are split; leave it out here")
+            for name in DOCUMENT_SECTIONS
+            if name != "invoices" and isinstance(rules["documents"].get(name), dict)
+            and "split_cost" in rules["documents"][name]]
 
 
 def _cutoff_problems(rules: dict[str, Any], source_map: SourceMap) -> list[RuleProblem]:

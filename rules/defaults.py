@@ -79,11 +79,15 @@ _LISTS = {
 }
 
 
-def _document(enabled: bool, number: str) -> dict[str, Any]:
+def _document(enabled: bool, number: str, *, without: tuple[str, ...] = (), **more: Any) -> dict[str, Any]:
     """Approved Precoro documents, sent to QuickBooks once each (D1) and kept right there (D6, D7);
-    the header fields below, the vendor and the lines (D2, D5) make the QuickBooks document."""
-    return {
+    the header fields below, the vendor and the lines (D2, D5) make the QuickBooks document. Their
+    Precoro attachments are not sent unless `attachments` says so (D8). `without`: header fields
+    the QuickBooks document has no place for."""
+    document = {
         "enabled": enabled,
+        "attachments": False,
+        **more,
         "match": {"keys": ["number"], "normalize": ["trim"]},
         "create": {"in_quickbooks": True, "in_precoro": False},
         "conflict": "precoro_wins",
@@ -113,10 +117,17 @@ def _document(enabled: bool, number: str) -> dict[str, Any]:
                     "transform": "tax_link"},
         },
     }
+    for name in without:
+        del document["fields"][name]
+    return document
 
 
-# A purchase order has no invoice number: its Precoro number (idn) is the document number.
-_DOCUMENTS = {"invoices": _document(True, "invoiceNumber"), "purchase_orders": _document(False, "idn")}
+# A purchase order has no invoice number: its Precoro number (idn) is the document number. A
+# split-cost invoice goes once, as its parent (D8); credit notes are invoices too (D8).
+_DOCUMENTS = {"invoices": _document(True, "invoiceNumber", split_cost="parent"),
+              "purchase_orders": _document(False, "idn"),
+              # A VendorCredit has no terms and no due date.
+              "credit_notes": _document(True, "invoiceNumber", without=("due_date", "terms"))}
 
 DEFAULTS: dict[str, Any] = {
     "version": 1,

@@ -146,13 +146,17 @@ class DocumentRules(EntityRules):
     `lines` map each Precoro line to its QuickBooks line's detail (`ClassRef.value`, `TaxCodeRef.value`);
     a line with neither a linked item nor an account goes to `default_account` (a QuickBooks account
     name), or is blocked alone when there is none (D5). `revisions`: an edited document updates its
-    QuickBooks one (D6). `when_cancelled`: what its QuickBooks document becomes (D7).
+    QuickBooks one (D6). `when_cancelled`: what its QuickBooks document becomes (D7). `attachments`:
+    its Precoro files go to QuickBooks after it is created; `split_cost`: a split-cost invoice goes
+    once, as its parent (the whole amount) or as its parts (D8).
     """
 
     lines: tuple[FieldRule, ...] = ()
     default_account: str | None = None
     revisions: bool = True
     when_cancelled: Literal["void", "delete", "ignore"] = "void"
+    attachments: bool = False
+    split_cost: Literal["parent", "children"] = "parent"
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "plan", "read what changed on both sides and save a plan (changes nothing)")
     p.add_argument("--only", metavar="ENTITIES",
                    help="comma-separated: chart_of_accounts, classes, locations, taxes, terms, suppliers, items, "
-                        "invoices, purchase_orders (default: every one rules.yaml turns on). Such a partial plan "
+                        "invoices, purchase_orders, credit_notes (default: every one rules.yaml turns on). Such a partial plan "
                         "never becomes the latest plan: apply it by its id")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")

@@ -149,9 +149,13 @@ def report_text(report: ApplyReport) -> str:
         if result.reason:
             line += f"\n         {result.reason}"
         out.append(line)
+    for told in report.attachments:  # D8: a document's files, each said (none fails its document)
+        out.append(f"{told['status']:8} file       {show(told['file'])}" + (f"\n         {told['reason']}"
+                                                                          if told["reason"] else ""))
     counts = report.counts()
     if not any(status != "skipped" for status in counts):
-        out.append("Nothing to apply.")
+        if not report.attachments:
+            out.append("Nothing to apply.")
         return "\n".join(out)
     out.append("")
     out.append("Apply: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) + ".")

@@ -171,6 +171,10 @@ class PrecoroClient:
     def get(self, path: str) -> dict[str, Any]:
         return self._request("GET", path)
 
+    def download(self, path: str) -> tuple[bytes, str]:
+        """A file (a document's attachment): its bytes and its Content-Type."""
+        return self._request("GET", path, raw=True)
+
     def details(self, collection: str, summary: Mapping[str, Any]) -> dict[str, Any]:
         """The full record of a list's summary row: lists answer summaries, `/{id}` (documents:
         `/{idn}`) the lines, contacts and custom fields (the contract's DETAIL_ONLY_FIELDS)."""
@@ -213,9 +217,11 @@ class PrecoroClient:
     # -- the one request path --------------------------------------------------------------------
 
     def _request(
-        self, method: str, path: str, *, params: list[tuple[str, str]] | None = None, form: Form | None = None
+        self, method: str, path: str, *, params: list[tuple[str, str]] | None = None, form: Form | None = None,
+        raw: bool = False,
     ) -> Any:
-        """The parsed JSON answer (None for an empty body), after the retries `method` allows."""
+        """The parsed JSON answer (None for an empty body), after the retries `method` allows; `raw`:
+        the body as it came, with its Content-Type."""
         content = headers = None
         if form is not None:
             content = urlencode(encode_form(form)).encode("ascii")
@@ -224,7 +230,7 @@ class PrecoroClient:
         def attempt() -> Any:
             self._wait_turn()
             self.requests_sent += 1
-            return self._exchange(method, path, params, content, headers)
+            return self._exchange(method, path, params, content, headers, raw)
 
         def retryable(error: BaseException) -> bool:
             if isinstance(error, RateLimited):
@@ -235,7 +241,8 @@ class PrecoroClient:
         return self.retry.run(attempt, retryable=retryable, sleep=self._sleep, label=f"precoro {method} {path}")
 
     def _exchange(
-        self, method: str, path: str, params: list[tuple[str, str]] | None, content: bytes | None, headers: dict | None
+        self, method: str, path: str, params: list[tuple[str, str]] | None, content: bytes | None, headers: dict | None,
+        raw: bool = False,
     ) -> Any:
         try:
             response = self._http.request(method, path, params=params, content=content, headers=headers)
@@ -244,6 +251,8 @@ class PrecoroClient:
         self.server_time = _server_date(response.headers.get("Date")) or self.server_time
         if response.status_code >= 400:
             raise _error(response, method, path)
+        if raw:
+            return response.content, response.headers.get("Content-Type", "application/octet-stream")
         if not response.content:
             return None
         try:

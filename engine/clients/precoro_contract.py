@@ -33,8 +33,8 @@ PAGINATION_TOTAL = "total"
 DETAIL_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
     "/suppliers": ("contacts", "paymentTerms"),
     "/items": ("dataProductCustomFields",),
-    "/invoices": ("items", "dataDocumentCustomFields"),
-    "/purchaseorders": ("items", "dataDocumentCustomFields"),
+    "/invoices": ("items", "dataDocumentCustomFields", "attachments"),
+    "/purchaseorders": ("items", "dataDocumentCustomFields", "attachments"),
 }
 # Documents are addressed by `idn`, master data by `id`. Source: PC-MASTER.
 DOCUMENT_COLLECTIONS = frozenset({"/invoices", "/purchaseorders"})
@@ -71,9 +71,23 @@ DATE_FILTER_FORMAT = "%d.%m.%Y"
 # Source: HG-TAP CreditNotesStream. Ordinary invoices: logicType 0 (assumption: the tap names no other).
 LOGIC_TYPE = "logicType"
 CREDIT_NOTE_LOGIC_TYPES = (1, 5)
+# What qbsync reads as ordinary invoices (to Bills): logicType 0 only, so that credit notes (and
+# any kind the public record does not name) never become Bills. Assumption, as above. A credit
+# note's lines carry the credit as positive amounts, as a QuickBooks VendorCredit's do: assumption.
+INVOICE_LOGIC_TYPES = (0,)
 # A split-cost child invoice carries `parentData` ({"idn": its parent's}). Source: HG-TAP
 # InvoiceDetailsStream schema. That the parent is itself listed, holding the whole amount: assumption.
 SPLIT_PARENT = "parentData"
+# A document's files: `attachments` in its details, each with an `id`; the file itself is a GET of
+# the attachment by its id. Source: HG-TAP InvoiceDetailsStream schema (`attachments`, an object or
+# a list); Precoro's knowledge base "How to get attachments from Precoro via API" (the IDs from the
+# document by IDN, then "Download document attachment by ID"). Assumptions: a list (a {"data": [...]}
+# wrapper is read too) whose entries name the file in `name` and its type in `contentType`, and the
+# download path `/attachments/{id}`, answering the file's bytes with its Content-Type.
+ATTACHMENTS = "attachments"
+ATTACHMENT_NAME = "name"
+ATTACHMENT_TYPE = "contentType"
+ATTACHMENT_DOWNLOAD = "/attachments/{id}"
 
 # -- writes and errors -----------------------------------------------------------------------------
 # Form-encoded with PHP-style keys; lowercase booleans. Source: HG-TGT (http_headers, commit cf47e11).
@@ -145,6 +159,11 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "not checked: a company may use no taxes"),
     Assumption("cancelled_status", "a cancelled document has status 8 and stays listed (filter status[]=8)",
         "HG-TAP TransactionsStream status codes", "not checked: it would take a cancellation"),
+    Assumption("invoice_logic_type", "ordinary invoices are logicType 0 (the only kind read as Bills)",
+        "assumption (HG-TAP names only the credit notes' 1 and 5)", "not checked: a company may have none"),
+    Assumption("attachments", "a document's details list `attachments` (id, name, contentType); GET "
+        "/attachments/{id} answers the file", "HG-TAP InvoiceDetailsStream schema; Precoro KB 'How to get "
+        "attachments from Precoro via API' (fields and path: assumption)", "not checked: it would take a document with files"),
     Assumption("rate_limits", "1 request/s, 1,500/hour, 3,000/day; no identical GET within a minute; retry time "
         "in the 429's body", "PC-429, HG-TAP, HG-TGT", "not checked: it would take reaching a limit"),
     Assumption("errors", "field errors as {errors: {errors: {field: message}}}; others as message or error",

@@ -9,9 +9,11 @@ optional `Pacer` keeps a run under the documented limits so that it never meets 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -273,6 +275,27 @@ class QuickBooksClient:
                 outcomes.append(BatchOutcome(op.bid, item.get(key), None))
         return outcomes
 
+    def upload(self, file_name: str, content_type: str, content: bytes, attach_to: tuple[str, str], *,
+               requestid: str | None = None) -> dict:
+        """Attach one file to a record (`attach_to`: its entity and Id): `POST /upload`, multipart,
+        `file_metadata_01` (the Attachable) and `file_content_01` (the file). The new Attachable, or
+        the typed error of the file's Fault (a type QuickBooks refuses, a record that is gone)."""
+        metadata = {"AttachableRef": [{"EntityRef": {"type": attach_to[0], "value": attach_to[1]},
+                                       "IncludeOnSend": False}],
+                    "FileName": file_name, "ContentType": content_type}
+        boundary = f"qbsync-{uuid.uuid4().hex}"
+        body = b"".join([
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file_metadata_01"\r\n'
+            f"Content-Type: application/json\r\n\r\n".encode(), json.dumps(metadata).encode(), b"\r\n",
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file_content_01"; filename="{_header_safe(file_name)}"'
+            f"\r\nContent-Type: {content_type}\r\n\r\n".encode(), content, b"\r\n", f"--{boundary}--\r\n".encode()])
+        answer = self._send("POST", "/upload", params=_requestid(requestid), content=body,
+                            content_type=f"multipart/form-data; boundary={boundary}", retry=requestid is not None)
+        [item] = answer.get("AttachableResponse") or [{}]
+        if "Fault" in item:
+            raise error_from_fault(item["Fault"], 200)
+        return item["Attachable"]
+
     # -- plumbing -------------------------------------------------------------------------------
 
     @staticmethod
@@ -335,6 +358,11 @@ class QuickBooksClient:
 
         return self.retry.run(attempt, retryable=lambda error: retry and _retryable(error), sleep=self._sleep,
                               label=f"QuickBooks {method} {path}")
+
+
+def _header_safe(file_name: str) -> str:
+    """A file name as a multipart header can carry it (its quotes and line breaks would end the header)."""
+    return file_name.replace("\\", "_").replace('"', "'").replace("\r", " ").replace("\n", " ")
 
 
 def _requestid(requestid: str | None) -> dict:

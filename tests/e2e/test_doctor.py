@@ -41,10 +41,11 @@ def test_w11_doctor_on_the_local_apis_every_assumption_holds(workdir):
             "credit_notes", "cdc", "minorversion"} <= checks.keys()
     assert "PATCH /suppliers/" in checks["external_id_patch"]["saw"]
     assert text.returncode == 0 and "holds" in text.stdout and "precoro list_summaries" in text.stdout
-    # The credit note is planned, and held: not sent as a Bill.
+    # The credit note is planned as what it is (D8): a VendorCredit, not a Bill.
     plan = workdir.json("plan")
-    [held] = [a for a in plan["actions"] if a["name"] == "credit note CN-1"]
-    assert held["kind"] == "blocked" and "not sent as a Bill" in held["note"]
+    [planned] = [a for a in plan["actions"] if a["name"] == "credit note CN-1"]
+    assert (planned["entity"], planned["kind"]) == ("credit_note", "blocked")
+    assert "no linked item and no chart-of-accounts account" in planned["note"]  # its one line has neither
 
 
 def test_w11_doctor_finds_a_precoro_whose_lists_carry_details(make_workdir):

@@ -169,3 +169,52 @@ def test_d6_only_the_documents_that_changed_are_looked_up_in_the_books():
     assert asked == [["900"]] and (update.kind, update.write.version) == ("update", "3")
     assert [c.field for c in update.changes] == ["line 1", "line 2"]  # 10 -> 5 reams; the courier line is gone
     assert update.changes[1].after is None
+
+
+CHILDREN = rules.loads("version: 1\ndocuments:\n  invoices:\n    split_cost: children\n")
+
+
+def test_d8_split_cost_children_sends_the_parts_and_holds_the_parent():
+    parent, one, two = invoice(1), {**invoice(2), "parentData": {"idn": 1}}, {**invoice(3), "parentData": {"idn": 1}}
+    state = SyncState()
+    actions = {a.precoro_id: a for a in plan_documents(INVOICES, CHILDREN.entity("invoices"), [parent, one, two],
+                                                       state, REFS, {}).actions}
+    assert [actions[idn].kind for idn in ("1", "2", "3")] == ["blocked", "create", "create"]
+    assert "sent as its parts 2, 3 instead (documents.invoices.split_cost: children)" in actions["1"].note
+    assert actions["2"].follow_up == {"split_parent": "1"}  # remembered with its link when sent
+
+
+def test_d8_never_both_whatever_an_earlier_run_sent():
+    parent, part = invoice(1), {**invoice(2), "parentData": {"idn": 1}}
+    # Parts sent under `children` (remembered apart from what is read now): the parent is held.
+    [held] = plan_documents(INVOICES, DEFAULT.entity("invoices"), [parent], SyncState(), REFS, {},
+                            sent_parts={"1": ["2"]}).actions
+    assert held.kind == "blocked" and "parts 2 were sent already" in held.note
+    # The parent sent under `parent`: a part is held under `children` too.
+    [held] = plan_documents(INVOICES, CHILDREN.entity("invoices"), [part],
+                            SyncState(links={"1": LinkState("1", "900")}), REFS, {}).actions
+    assert held.kind == "blocked" and "parent, invoice 1, was sent already" in held.note
+
+
+def test_d8_a_credit_note_is_planned_as_a_vendor_credit_by_its_own_entity():
+    from engine.entities import CREDIT_NOTES
+
+    note = {**invoice(7, number="CN-7"), "logicType": 1}
+    [action] = plan([note], kind=CREDIT_NOTES)
+    assert (action.kind, action.write.collection, action.name) == ("create", "VendorCredit", "credit note CN-7")
+    assert body(action)["DocNumber"] == "CN-7" and body(action)["PrivateNote"] == "Precoro credit note 7"
+
+
+def test_d8_attachments_are_listed_with_the_document_where_the_rules_ask_and_refused_types_marked():
+    files = [{"id": 31, "name": "scan.pdf", "contentType": "application/pdf", "size": 9},
+             {"id": 32, "name": "photos.ZIP", "contentType": "application/zip", "size": 2}]
+    assert plan([{**invoice(1), "attachments": files}])[0].follow_up == {}  # attachments: false by default
+    with_files = rules.loads("version: 1\ndocuments:\n  invoices:\n    attachments: true\n")
+    [action] = plan_documents(INVOICES, with_files.entity("invoices"), [{**invoice(1), "attachments": files}],
+                              SyncState(), REFS, {}).actions
+    assert action.follow_up["attachments"] == [
+        {"id": "31", "name": "scan.pdf", "content_type": "application/pdf"},
+        {"id": "32", "name": "photos.ZIP", "content_type": "application/zip",
+         "skip": "QuickBooks does not take .zip files as attachments"}]
+    shown = next(c for c in action.changes if c.field == "attachments")
+    assert "photos.ZIP (skipped" in shown.after

@@ -334,3 +334,21 @@ def test_w5_safety_share_must_be_a_number_between_0_and_1():
     assert "rules.yaml:3:21: safety.max_change_share: expected a number" in str(raised.value)
     with pytest.raises(rules.RulesError):
         rules.loads("version: 1\nsafety:\n  max_change_share: 1.5\n")
+
+
+def test_d8_split_cost_is_parent_or_children_said_at_its_line_and_column():
+    assert problems("version: 1\ndocuments:\n  invoices:\n    split_cost: both\n") == [
+        "rules.yaml:4:17: documents.invoices.split_cost: expected one of parent, children; got 'both'"]
+
+
+def test_d8_split_cost_belongs_to_invoices_only():
+    assert problems("version: 1\ndocuments:\n  credit_notes:\n    split_cost: children\n") == [
+        "rules.yaml:4:17: documents.credit_notes.split_cost: only invoices are split; leave it out here"]
+
+
+def test_d8_credit_notes_and_attachments_come_from_the_file():
+    loaded = rules.loads("version: 1\ndocuments:\n  credit_notes: false\n  invoices: {attachments: true, "
+                         "split_cost: children}\n")
+    assert loaded.entity("credit_notes").enabled is False
+    assert (loaded.entity("invoices").attachments, loaded.entity("invoices").split_cost) == (True, "children")
+    assert (loaded.entity("purchase_orders").attachments, loaded.entity("purchase_orders").split_cost) == (False, "parent")

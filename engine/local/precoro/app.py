@@ -6,6 +6,7 @@ The route table is `routes.py`; the endpoints it is built from are declared in `
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import date, timedelta
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from email.utils import formatdate
 from functools import cached_property
 from http import HTTPStatus
 from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import quote
 
 from . import faults as fault_kinds
 from . import routes
@@ -27,6 +29,7 @@ from .state import InvalidChange, PrecoroState, UnknownRecord
 from .throttle import Throttle
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+ATTACHMENT_PATH = re.compile(r"/attachments/(\d+)")
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Response:
     status: int
     body: Any = None  # JSON-able; None sends no body
     headers: list[tuple[str, str]] = field(default_factory=list)
+    file: bytes | None = None  # sent as it is (an attachment's content), with its Content-Type in headers
 
 
 class HttpError(Exception):
@@ -141,6 +145,9 @@ class PrecoroApp:
             refusal = self.throttle.admit(email, request.method, request.target)
             if refusal is not None:
                 raise HttpError(429, refusal.body())
+        download = ATTACHMENT_PATH.fullmatch(request.path)
+        if download and request.method == "GET":
+            return self._attachment(int(download[1])), False
         collection, handler, parent, key = self._route(request)
         fault = self.faults.draw(request.method, request.path) if self.faults is not None else None
         if fault == fault_kinds.ERROR:
@@ -156,6 +163,16 @@ class PrecoroApp:
         if fault == fault_kinds.ERROR_AFTER:
             raise _message(500, "Internal Server Error")
         return response, fault == fault_kinds.DROP_AFTER
+
+    def _attachment(self, attachment_id: int) -> Response:
+        """A document attachment's file, by its id (Precoro's docs: "Download document attachment by
+        ID"; the path is our reading, precoro_contract.ATTACHMENT_DOWNLOAD)."""
+        found = self.state.attachment(attachment_id)
+        if found is None:
+            raise _message(404, f"attachment {attachment_id} does not exist")
+        disposition = "attachment; filename*=UTF-8''" + quote(found["name"])
+        return Response(200, headers=[("Content-Type", found["contentType"]), ("Content-Disposition", disposition)],
+                        file=found["content"])
 
     def _admin(self, request: Request) -> Response:
         if request.path != "/_local/reset":
@@ -297,7 +314,8 @@ class PrecoroApp:
             raise _not_found(collection.kind, key)
 
     def _send(self, response: Response, start_response: Callable, *, dropped: bool) -> list[bytes]:
-        payload = b"" if response.body is None else compact_json(response.body).encode("utf-8")
+        payload = response.file if response.file is not None else \
+            b"" if response.body is None else compact_json(response.body).encode("utf-8")
         headers = [*response.headers, ("Date", formatdate(self._wall_clock(), usegmt=True))]
         if response.body is not None:
             headers.append(("Content-Type", "application/json"))

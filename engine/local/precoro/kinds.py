@@ -151,6 +151,9 @@ def _document(name: str, extra: Mapping[str, Any]) -> Kind:
             "logicType": 0,
             # A split-cost child names its parent's idn (rendered as parentData {"idn"}).
             "parentData": None,
+            # files: {"id", "name", "contentType", "content" (base64)}; the details list them without
+            # their content, which `GET /attachments/{id}` answers (our reading of Precoro's docs).
+            "attachments": [],
         },
         columns={"idn": "idn", "status": "status", "supplier_id": "supplier", "logic_type": "logicType",
                  "approval_date": "approvalDate"},

@@ -146,6 +146,9 @@ def _documents(rows: list[Row], lookup: Lookup) -> list[dict[str, Any]]:
         parent = doc.get("parentData")
         record["parentData"] = {"idn": parent} if parent else None
         record["dataDocumentCustomFields"] = {"data": header_choices.render(doc["documentCustomFields"])}
+        # Listed without their content: GET /attachments/{id} answers it.
+        record["attachments"] = [{key: file[key] for key in ("id", "name", "contentType", "size")}
+                                 for file in doc.get("attachments") or []]
         out.append(record)
     return out
 

@@ -143,7 +143,8 @@ def _documents(path: str, kind: str) -> Collection:
         "sent_to_external": Filter("external_id", False, parse_bool, how="set"),
         "approvalDate": Filter("approval_date", False, _dmy, how="dates"),
     }
-    return Collection(path, kind, filters=filters, patch=True, detail_only=("items", "dataDocumentCustomFields"))
+    return Collection(path, kind, filters=filters, patch=True,
+                      detail_only=("items", "dataDocumentCustomFields", "attachments"))
 
 
 COLLECTIONS: list[Collection] = [

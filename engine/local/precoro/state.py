@@ -8,8 +8,10 @@ so a typo in a test fails loudly. Dangling references render as null.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
+import mimetypes
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -319,6 +321,8 @@ class PrecoroState:
                 out[name] = _choice_map(merged)
         if spec.numbered and "items" in out:
             out["items"] = self._lines(out["items"])
+        if spec.numbered and "attachments" in out:
+            out["attachments"] = self._files(out["attachments"])
         if "currencies" in out:
             out["currencies"] = list(out["currencies"])
         for name in ("price", "percent"):
@@ -350,6 +354,35 @@ class PrecoroState:
                 }
             )
         return out
+
+    def _files(self, files: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """A document's attachments as stored: ids given (unique across documents), content as base64."""
+        unknown = sorted({name for file in files for name in file} - {"id", "name", "contentType", "content"})
+        if unknown:
+            raise ValueError(f"attachments have no field(s) {', '.join(unknown)}")
+        new_ids = iter(self._take_ids("attachments", sum(1 for file in files if not file.get("id")), 1))
+        out = []
+        for file in files:
+            content = file.get("content") or b""
+            if isinstance(content, str):
+                content = content.encode()
+            out.append({"id": file.get("id") or next(new_ids), "name": file["name"],
+                        "contentType": file.get("contentType") or mimetypes.guess_type(file["name"])[0]
+                        or "application/octet-stream", "size": len(content),
+                        "content": base64.b64encode(bytes(content)).decode("ascii")})
+        return out
+
+    def attachment(self, attachment_id: int) -> dict[str, Any] | None:
+        """One document attachment with its content (bytes), wherever it is attached; None if none."""
+        with self._lock:
+            for kind in ("invoices", "purchaseorders"):
+                row = self._db.execute(
+                    f"SELECT value FROM {KINDS[kind].table}, json_each({KINDS[kind].table}.doc, '$.attachments')"
+                    " WHERE json_extract(value, '$.id') = ? LIMIT 1", (attachment_id,)).fetchone()
+                if row:
+                    found = json.loads(row[0])
+                    return {**found, "content": base64.b64decode(found["content"])}
+        return None
 
     @staticmethod
     def _complete(spec: Kind, doc: dict[str, Any], now: str, *, updated: str) -> None:

@@ -11,7 +11,9 @@ Served over loopback HTTP (`engine.local.http.serve_in_thread`) or in-process
   a test user; `realmId=` picks the company, as the consent screen would) and the discovery
   document `/.well-known/openid_configuration`, so `intuitlib.AuthClient` can use this host.
 - `/_local/{realm}/merge/{entity}`, `/_local/{realm}/purge/{entity}` and `/_local/{realm}/reset` — acts only the QuickBooks web UI can
-  do. No bearer token; refused unless the caller is on loopback.
+  do. No bearer token; refused unless the caller is on loopback. `GET /_local/{realm}/download/{id}`:
+  an Attachable's file, where the real service hands out a signed S3 address (TempDownloadUri).
+- `/v3/company/{realm}/upload` — files to attach (multipart), answered per file (AttachableResponse).
 
 A write with `?requestid=` is answered once and its response stored: a repeat with the same id
 (per realm) gets the stored bytes back without running again, whatever time has passed (the
@@ -22,11 +24,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import email.policy
 import itertools
 import json
 import re
 import time
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from http import HTTPStatus
 from typing import Callable, Iterable
 from urllib.parse import parse_qs, urlencode
@@ -101,6 +105,22 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _multipart(request: Request) -> dict[str, dict[str, bytes]]:
+    """The parts of a multipart/form-data body by file number: {"01": {"metadata": ..., "content": ...}}."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise errors.unreadable_body("The request must be multipart/form-data")
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + request.body)
+    files: dict[str, dict[str, bytes]] = {}
+    for part in message.iter_parts() if message.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition") or ""
+        found = re.fullmatch(r"file_(metadata|content)_(\d+)", str(name))
+        if found:
+            files.setdefault(found[2], {})[found[1]] = part.get_payload(decode=True) or b""
+    return files
+
+
 def _json_response(status: int, payload: object, headers: Iterable[tuple[str, str]] = ()) -> Response:
     content_type = JSON_OK if status < 400 else JSON_ERROR
     return Response(status, json.dumps(payload, ensure_ascii=False).encode(), content_type, list(headers))
@@ -157,6 +177,8 @@ class QuickBooksApp:
             match = _ADMIN_PATH.match(path)
             if match and request.method == "POST":
                 return self._admin(request, match["realm"], match["rest"])
+            if match and request.method == "GET" and match["rest"].startswith("download/"):
+                return self._download(match["realm"], match["rest"].removeprefix("download/"))
         routes = {
             ("POST", "/oauth2/v1/tokens/bearer"): self._token,
             ("POST", "/oauth2/v1/tokens/revoke"): self._revoke,
@@ -252,6 +274,8 @@ class QuickBooksApp:
             return self._stored_once(request, realm, MAX_BATCH_REQUESTID, lambda: self._batch(request, realm))
         if name == "cdc" and len(parts) == 1 and method == "GET":
             return self._cdc(request, realm)
+        if name == "upload" and len(parts) == 1 and method == "POST":
+            return self._stored_once(request, realm, MAX_REQUESTID, lambda: self._upload(request, realm))
         entity = BY_PATH.get(name)
         if entity is not None:
             if method == "GET" and (len(parts) == 2 or (len(parts) == 1 and entity.kind == "singleton")):
@@ -323,6 +347,32 @@ class QuickBooksApp:
         if operation is None:
             raise errors.invalid_enumeration("operation", item.get("operation"))
         return {entity: operation(realm, entity, body)}
+
+    def _upload(self, request: Request, realm: str) -> Response:
+        """`POST /upload`, multipart/form-data: for each NN a `file_metadata_NN` part (the Attachable
+        as JSON) and its `file_content_NN` (the file, raw or base64 with Content-Transfer-Encoding).
+        Each file succeeds or fails alone: `AttachableResponse[]` holds an Attachable or a Fault
+        per file, in the order of their numbers (attachment__create_for_invoice__0,
+        attachment__error_estimate__0)."""
+        files = _multipart(request)
+        if not files:
+            raise errors.required_missing("file_content_01")
+        answers = []
+        for number in sorted(files):
+            metadata, content = files[number].get("metadata"), files[number].get("content")
+            try:
+                if content is None:
+                    raise errors.required_missing(f"file_content_{number}")
+                try:
+                    parsed = json.loads(metadata or b"{}")
+                except ValueError:
+                    raise errors.unreadable_body(f"file_metadata_{number} is not JSON") from None
+                if not isinstance(parsed, dict):
+                    raise errors.unreadable_body(f"file_metadata_{number} must be a JSON object")
+                answers.append({"Attachable": self.state.attach(realm, parsed, content, request.base_url)})
+            except QboError as error:
+                answers.append({"Fault": error.fault()})
+        return self._ok({"AttachableResponse": answers})
 
     def _cdc(self, request: Request, realm: str) -> Response:
         for name in ("entities", "changedSince"):
@@ -413,6 +463,14 @@ class QuickBooksApp:
         })
 
     # -- admin ----------------------------------------------------------------------------------
+
+    def _download(self, realm: str, record_id: str) -> Response:
+        """An Attachable's file at its TempDownloadUri (the real one is a signed S3 address)."""
+        record = self.state.get(realm, "Attachable", record_id) if record_id.isdigit() else None
+        content = self.state.file(realm, record_id) if record else None
+        if content is None:
+            return _json_response(404, {"error": "not_found", "error_description": "No such file"})
+        return Response(200, content, record.get("ContentType") or "application/octet-stream")
 
     def _admin(self, request: Request, realm: str, rest: str) -> Response:
         if not (request.remote_addr.startswith("127.") or request.remote_addr == "::1"):

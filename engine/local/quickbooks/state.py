@@ -34,6 +34,8 @@ from .entities import (
     is_numeric_id,
     deleted_name,
     name_key,
+    guess_content_type,
+    refused_type,
     repoint_references,
     shape,
     without_empty,
@@ -66,6 +68,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS qbo_records_unique_name ON qbo_records (realm,
 CREATE TABLE IF NOT EXISTS qbo_tombstones (
     realm TEXT NOT NULL, entity TEXT NOT NULL, id INTEGER NOT NULL,
     deleted_at REAL NOT NULL, deleted_time TEXT NOT NULL, PRIMARY KEY (realm, entity, id));
+-- The files of Attachables (the record holds their name, size and type; this, their bytes).
+CREATE TABLE IF NOT EXISTS qbo_files (
+    realm TEXT NOT NULL, id INTEGER NOT NULL, content BLOB NOT NULL, PRIMARY KEY (realm, id));
 CREATE TABLE IF NOT EXISTS qbo_requests (
     realm TEXT NOT NULL, requestid TEXT NOT NULL, status INTEGER NOT NULL, body BLOB NOT NULL,
     PRIMARY KEY (realm, requestid));
@@ -206,7 +211,7 @@ class QuickBooksState:
     def reset(self, realm: str) -> None:
         """Forget every record of the company and seed it afresh; OAuth grants stay valid."""
         with self.atomic() as db:
-            for table in ("qbo_records", "qbo_tombstones", "qbo_requests", "qbo_realms"):
+            for table in ("qbo_records", "qbo_tombstones", "qbo_requests", "qbo_files", "qbo_realms"):
                 db.execute(f"DELETE FROM {table} WHERE realm = ?", (realm,))
             self.ensure_realm(realm)
 
@@ -351,7 +356,7 @@ class QuickBooksState:
     def delete(self, realm: str, entity: str, body: dict) -> dict:
         """`POST /<entity>?operation=delete`: hard delete, for transactions only (fact sheet §3)."""
         kind = _entity(entity)
-        if kind.kind != "transaction":
+        if kind.kind not in ("transaction", "attachment"):
             raise errors.unsupported_operation(f"Operation Delete is not supported for {kind.name}.")
         record_id = _numeric_id(body.get("Id"))
         if body.get("SyncToken") in (None, ""):
@@ -366,6 +371,38 @@ class QuickBooksState:
             )
         self._changed(realm, kind, {"Id": record_id}, "Delete")
         return {"domain": "QBO", "status": "Deleted", "Id": str(record_id)}
+
+    def attach(self, realm: str, metadata: dict, content: bytes, base_url: str) -> dict:
+        """One file of `POST /upload`: an Attachable (its metadata, with Size, ContentType and the
+        download addresses filled in) and the file's bytes. Refused like the real service refuses it:
+        a type it does not take, a record to link that does not exist (a Fault for this file only)."""
+        kind = ENTITIES["Attachable"]
+        body = without_empty(metadata)
+        check_properties(kind, body)
+        name = str(body.get("FileName") or "")
+        if not name:
+            raise errors.required_missing("FileName")
+        refused_type(name)
+        self.ensure_realm(realm)
+        with self.atomic() as db:
+            fields = {key: value for key, value in body.items() if key not in COMMON}
+            fields.update(Size=len(content), ContentType=fields.get("ContentType") or guess_content_type(name))
+            shaped = self._shaped(realm, kind, fields, None, body)
+            record_id = self._allocate_ids(realm, 1)
+            shaped["FileAccessUri"] = f"/v3/company/{realm}/download/{record_id}"
+            shaped["TempDownloadUri"] = f"{base_url}/_local/{realm}/download/{record_id}"
+            stored = self._stamped(shaped, record_id, meta_time(self.now()))
+            self._insert_row(realm, kind, stored)
+            db.execute("INSERT INTO qbo_files (realm, id, content) VALUES (?, ?, ?)", (realm, record_id, content))
+        self._changed(realm, kind, stored, "Create")
+        return stored
+
+    def file(self, realm: str, record_id: str | int) -> bytes | None:
+        """The bytes of an Attachable's file (None: no such file)."""
+        with self._lock:
+            row = self._db.execute("SELECT content FROM qbo_files WHERE realm = ? AND id = ?",
+                                   (realm, int(record_id))).fetchone()
+        return bytes(row[0]) if row else None
 
     def purge(self, realm: str, entity: str, record_id: str | int) -> dict:
         """A record the API stops returning, whatever its kind: queries skip it, reads answer 610.

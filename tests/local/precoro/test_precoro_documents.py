@@ -93,6 +93,7 @@ def test_d2_an_invoice_reads_back_with_item_and_category_lines(client, state, ca
         "integrationStatus": None,
         "logicType": 0,
         "parentData": None,
+        "attachments": [],
         "dataDocumentCustomFields": {
             "data": [
                 {
@@ -210,3 +211,20 @@ def test_d1_a_split_cost_child_invoice_names_its_parent_in_parent_data(client, s
     summaries = list(client.list_all("/invoices"))
 
     assert [(i["idn"], i["parentData"], i["logicType"]) for i in summaries] == [(1, None, 0), (2, {"idn": 1}, 0)]
+
+
+def test_d8_a_documents_files_are_listed_in_its_details_and_downloaded_by_id(client, state, catalog):
+    state.insert("invoices", {"status": 2, "supplier": catalog["supplier"]["id"],
+                              "attachments": [{"name": "scan.pdf", "content": b"%PDF-1.7 scan"},
+                                              {"name": "photo.heic", "content": b"heic"}]})
+    order = state.insert("purchaseorders", {"status": 2, "attachments": [{"name": "quote.xlsx", "content": b"xl"}]})
+
+    details = client.get("/invoices/1")
+    assert details["attachments"] == [
+        {"id": 1, "name": "scan.pdf", "contentType": "application/pdf", "size": 13},
+        {"id": 2, "name": "photo.heic", "contentType": details["attachments"][1]["contentType"], "size": 4}]
+    assert "attachments" not in next(iter(client.list_all("/invoices")))  # a summary leaves them out
+    assert client.download("/attachments/1") == (b"%PDF-1.7 scan", "application/pdf")
+    assert client.download(f"/attachments/{order['attachments'][0]['id']}")[0] == b"xl"
+    with pytest.raises(NotFound):
+        client.download("/attachments/99")
