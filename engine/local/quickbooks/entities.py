@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping
 
 from . import errors
+from .payments import shape_bill_payment
 
 DELETED_SUFFIX = " (deleted)"
 PARTY = frozenset({"Vendor", "Customer", "Employee"})
@@ -204,6 +205,13 @@ def _entities() -> dict[str, Entity]:
                has_fully_qualified_name=True),
         Entity("Bill", "transaction", frozenset(_TXN | {"Balance", "HomeBalance", "IncludeInAnnualTPAR"}),
                required=("VendorRef", "Line"), max_lengths=_TXN_LIMITS, refs=_TXN_REFS),
+        Entity("BillPayment", "transaction", frozenset({
+            "VendorRef", "PayType", "CheckPayment", "CreditCardPayment", "TotalAmt", "TxnDate", "Line", "DocNumber",
+            "PrivateNote", "CurrencyRef", "ExchangeRate", "APAccountRef", "DepartmentRef", "ProcessBillPayment",
+            "TransactionLocationType"}),
+            required=("VendorRef",), max_lengths={"DocNumber": 21, "PrivateNote": 4000},
+            refs={"VendorRef": "Vendor", "APAccountRef": "Account", "DepartmentRef": "Department",
+                  "CheckPayment.BankAccountRef": "Account", "CreditCardPayment.CCAccountRef": "Account"}),
         Entity("PurchaseOrder", "transaction", frozenset(_TXN | {
             "POStatus", "POEmail", "ShipAddr", "ShipMethodRef", "ShipTo", "ClassRef", "Memo", "EmailStatus",
             "TaxCodeRef"}),
@@ -305,7 +313,11 @@ def shape(entity: Entity, obj: dict, before: dict | None, request: Mapping[str, 
             obj.setdefault(key, value)
     if entity.name in PARTY:
         _shape_party(entity, obj)
-    if entity.kind == "transaction":
+    if entity.name == "BillPayment":
+        obj.setdefault("TxnDate", context.today)
+        shape_bill_payment(obj, before, context.lookup)
+        _transaction_currency(obj, context)
+    elif entity.kind == "transaction":
         _shape_transaction(entity, obj, context)
     if entity.name in ("Vendor", "Customer", "Account"):
         _shape_currency(entity, obj, before, request, context.home_currency)
@@ -419,8 +431,13 @@ def _shape_transaction(entity: Entity, obj: dict, context: WriteContext) -> None
         total += float(line["Amount"])
     obj["TotalAmt"] = round(total, 2)
     if entity.name == "Bill":
-        obj["Balance"] = obj["TotalAmt"]
+        obj["Balance"] = obj["TotalAmt"]  # less what its payments paid: the state knows them (payments.py)
         obj.setdefault("DueDate", obj["TxnDate"])
+    _transaction_currency(obj, context)
+
+
+def _transaction_currency(obj: dict, context: WriteContext) -> None:
+    """A transaction is in its vendor's currency."""
     vendor = context.lookup("Vendor", str((obj.get("VendorRef") or {}).get("value", "")))
     vendor_currency = (vendor or {}).get("CurrencyRef", {}).get("value", context.home_currency)
     asked = (obj.get("CurrencyRef") or {}).get("value")
