@@ -20,7 +20,8 @@ about to be created: one list read by their externalIds, one detail read per inv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from datetime import date
+from typing import Any, Iterable, Iterator, Mapping
 
 from rules.model import EntityRules
 from rules.transforms import TRANSFORMS
@@ -99,6 +100,12 @@ class PrecoroPayments:
             return self.precoro.get(f"/invoices/{idn}")
         except NotFound:
             return None
+
+
+def paid_between(quickbooks: Any, since: date, until: date) -> Iterator[dict]:
+    """The BillPayments of a date range (by TxnDate, both days included): a query, not CDC, for a
+    repair import (`qbsync payments import`) that may reach further back than CDC's 30 days."""
+    return quickbooks.query_all("BillPayment", f"TxnDate >= '{since.isoformat()}' AND TxnDate <= '{until.isoformat()}'")
 
 
 def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str, Any]], invoices: SyncState,

@@ -332,3 +332,15 @@ def test_w5_safety_share_must_be_a_number_between_0_and_1():
     assert "rules.yaml:3:21: safety.max_change_share: expected a number" in str(raised.value)
     with pytest.raises(rules.RulesError):
         rules.loads("version: 1\nsafety:\n  max_change_share: 1.5\n")
+
+
+def test_d9_payments_rules_are_checked_like_any_entity_with_file_line_and_column():
+    # A wrong type inside a document's or a list's own rules is named too (not only `true`/`false`).
+    assert problems("version: 1\ndocuments:\n  payments: {enabled: maybe}\n") == [
+        "rules.yaml:3:23: documents.payments.enabled: expected a boolean (true/false); got 'maybe'"
+    ]
+    assert problems("version: 1\ndocuments:\n  payments:\n    fields:\n      amount: {enabled: false}\n") == [
+        "rules.yaml:5:25: documents.payments.fields.amount.enabled: field 'amount' is a match key "
+        "(documents.payments.match.keys), so it cannot be disabled unless documents.payments.match.keys leaves it out"
+    ]
+    assert not rules.loads("version: 1\ndocuments: {payments: false}\n").entity("payments").enabled
