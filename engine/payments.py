@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping
 
 from rules.model import EntityRules
@@ -126,7 +127,7 @@ def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str,
         if problem:
             out.actions.append(_held(spec, link, lines.get(key), problem))
     new = [line for key, line in sorted(lines.items())
-           if key not in recorded and line.bill_id in sent and _amount.to_canonical("quickbooks", line.amount) != "0"]
+           if key not in recorded and line.bill_id in sent and line.amount != "0"]
     if not new:
         return out
     already = precoro.recorded([line.key for line in new])
@@ -207,8 +208,8 @@ def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice:
                            {name: value for name, value in (("amount", line.amount), ("date", line.date))
                             if rules.has_field(name)}, origin=line.key)
     write.values.update({contract.PAYMENT_INVOICE: invoice["id"], contract.LOGIC_TYPE: contract.PAYMENT_LOGIC_TYPE})
-    left = _amount.to_canonical("precoro", float(invoice.get("sum") or 0) - float(invoice.get("sumPaid") or 0))
-    after = "Paid" if left is not None and float(left) <= float(line.amount) else "Partly paid"
+    left = Decimal(str(invoice.get("sum") or 0)) - Decimal(str(invoice.get("sumPaid") or 0))
+    after = "Paid" if Decimal(line.amount) >= left else "Partly paid"
     return Action(id=action_id(spec.kind, "create", "precoro", None, line.key), kind="create", target="precoro",
                   changes=changes, write=write,
                   note=f"paid in QuickBooks by {how}: recorded in Precoro, where the invoice becomes {after}", **common)

@@ -107,12 +107,12 @@ def test_d9_a_state_file_that_forgot_a_payment_links_it_again_and_records_nothin
 def test_d9_an_apply_interrupted_after_recording_a_payment_reruns_without_a_duplicate(workdir):
     """The deterministic form of a crash after Precoro recorded the payment (and its externalId) but
     before the state file did: the journal says "sent", Precoro has it, no link says so."""
-    bill, _ = sent_bill(workdir)
+    bill, idn = sent_bill(workdir)
     pay(workdir, bill, 20)
     plan = workdir.json("plan")
     [create] = payment_actions(plan)
     _, pc = workdir.clients()
-    invoice = pc.get(f"/invoices/{sqlite3.connect(workdir.path / '.qbsync' / 'state.db').execute('select precoro_id from links where entity = ?', ['invoices']).fetchone()[0]}")
+    invoice = pc.get(f"/invoices/{idn}")
     made = pc.create("/payments", {"invoice": {"id": invoice["id"]}, "sumPaid": "20", "payDate": "2026-01-01",
                                    "logicType": 0})
     pc.set_external_id("/payments", made["idn"], create["quickbooks_id"])
