@@ -130,6 +130,28 @@ def test_d9_an_apply_interrupted_after_recording_a_payment_reruns_without_a_dupl
     assert state.execute("select precoro_id from links where entity = 'payments'").fetchall() == [(str(made["id"]),)]
 
 
+def test_d9_an_apply_interrupted_before_marking_a_payment_reruns_without_a_duplicate(workdir):
+    """A crash between Precoro's answer to the payment's POST and the PATCH of its externalId: the
+    rerun finds it by its invoice, amount and day, marks it, and records nothing twice."""
+    bill, idn = sent_bill(workdir)
+    cheque = pay(workdir, bill, 20)
+    plan = workdir.json("plan")
+    [create] = payment_actions(plan)
+    _, pc = workdir.clients()
+    made = pc.create("/payments", {"invoice": {"id": pc.get(f"/invoices/{idn}")["id"]}, "sumPaid": "20",
+                                   "payDate": cheque["TxnDate"], "logicType": 0})
+    with sqlite3.connect(workdir.path / ".qbsync" / "state.db") as state:
+        state.execute("insert into journal (plan_id, unit, side, op, action_ids, state, updated_at) values (?, ?, ?, ?, ?, ?, ?)",
+                      [plan["plan_id"], f"precoro:payment:new:{create['quickbooks_id']}", "precoro", "create",
+                       f'["{create["id"]}"]', "sent", "2026-01-01T00:00:00+00:00"])
+
+    report = workdir.json("apply", plan["plan_id"], "--yes")
+
+    [result] = [r for r in report["results"] if r["id"] == create["id"]]
+    assert result["status"] == "applied" and "interrupted" in result["reason"]
+    assert [(p["idn"], p["externalId"]) for p in precoro_payments(workdir)] == [(made["idn"], create["quickbooks_id"])]
+
+
 def test_d9_a_payment_voided_or_deleted_in_quickbooks_is_held_with_the_reason(workdir):
     bill, idn = sent_bill(workdir)
     first, second = pay(workdir, bill, 20), pay(workdir, bill, 10)
