@@ -166,7 +166,7 @@ def _name(line: PaymentLine | None, key: str) -> str:
 def _held(spec: Any, link: Any, line: PaymentLine | None, problem: str) -> Action:
     """A recorded payment QuickBooks took back or changed: Precoro's API cannot cancel or edit it."""
     name = _name(line, link.quickbooks_id)
-    note = (f"{name} {problem}; Precoro's API cannot cancel or change a payment: cancel Precoro payment "
+    note = (f"this payment {problem}; Precoro's API cannot cancel or change a payment: cancel Precoro payment "
             f"{link.precoro_id} by hand (and record the right amount, if any), then approve this to stop "
             "following it")
     return Action(id=action_id(spec.kind, "unlink", None, link.precoro_id, link.quickbooks_id), entity=spec.kind,
