@@ -84,6 +84,27 @@ def test_d9_a_bill_paid_partly_then_fully_in_quickbooks_becomes_partly_paid_then
     assert payment_actions(workdir.json("plan")) == []  # recorded once: nothing more to do
 
 
+def test_d9_one_cheque_for_two_bills_records_only_the_line_of_the_bill_qbsync_sent(workdir):
+    bill, idn = sent_bill(workdir)
+    qb, pc = workdir.clients()
+    expense = next(iter(qb.query_all("Account", "AccountType = 'Expense'")))
+    own = qb.create("Bill", {"VendorRef": bill["VendorRef"], "DocNumber": "KEYED-IN-1", "Line": [
+        {"Amount": 30, "DetailType": "AccountBasedExpenseLineDetail",
+         "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense["Id"]}}}]})
+    bank = qb.create("Account", {"Name": "Operating", "AccountType": "Bank"})
+    cheque = qb.create("BillPayment", {
+        "VendorRef": bill["VendorRef"], "PayType": "Check", "CheckPayment": {"BankAccountRef": {"value": bank["Id"]}},
+        "TotalAmt": 87, "Line": [{"Amount": 57, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]},
+                                 {"Amount": 30, "LinkedTxn": [{"TxnId": own["Id"], "TxnType": "Bill"}]}]})
+
+    [create] = payment_actions(workdir.json("plan"))
+
+    assert create["quickbooks_id"] == f"qbo-billpayment-{cheque['Id']}-{bill['Id']}"
+    assert {c["field"]: c["after"] for c in create["changes"]}["amount"] == "57" and "becomes Paid" in create["note"]
+    workdir.json("apply", "--yes")
+    assert pc.get(f"/invoices/{idn}")["statusString"] == "Paid"
+
+
 def test_d9_a_state_file_that_forgot_a_payment_links_it_again_and_records_nothing_twice(workdir):
     """A lost state file, a second install or a backup restored from before the payment: the payment
     is found in Precoro by its externalId and linked, never recorded again."""
