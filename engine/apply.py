@@ -37,6 +37,7 @@ from .clients import precoro_contract as contract
 from .clients.errors import ApiError, DuplicateName, RateLimited, ServerError, StaleObject
 from .clients.precoro import record_key
 from .clients.quickbooks import BatchOp, BatchOutcome, quote
+from .documents import sent_baseline
 from .clients.retry import RetryPolicy
 from .entities import BY_KIND
 from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
@@ -46,7 +47,7 @@ from .policy import braked
 from .records import DELETED_SUFFIX, get_path
 from .store import Store
 from .targets import name_key
-from .writes import Unresolved, WriteUnit, build_units, precoro_form, quickbooks_body, waits_of
+from .writes import Unresolved, WriteUnit, build_units, precoro_form, quickbooks_body, resolve, waits_of
 
 log = logging.getLogger(__name__)
 
@@ -547,7 +548,9 @@ class Applier:
         side, source = unit.side, other_side(unit.side)
         new_id = str(obj["Id"] if side == "quickbooks" else obj["id"])
         baseline = {}
-        if BY_KIND[unit.entity].planned != "documents":  # a document is sent once: its link is all there is to keep
+        if BY_KIND[unit.entity].planned == "documents":  # the body it was sent with: its revisions are told from it (D6)
+            baseline = sent_baseline(self._sent(unit))
+        else:
             for name in self.plan.readback.get(BY_KIND[unit.entity].section, {}):
                 value = self._read_back(unit, obj, name)
                 if adopted and value != unit.sources.get(name):
@@ -570,6 +573,10 @@ class Applier:
         if BY_KIND[unit.entity].planned == "documents" and side == "quickbooks":
             self._to_mark.append((BY_KIND[unit.entity].precoro, precoro_id, new_id))
 
+    def _sent(self, unit: WriteUnit) -> dict[str, Any]:
+        """What a document write sent, by wire path, with the ids of records created in this apply."""
+        return {path: resolve(value, self._created_id) for path, value in unit.write.values.items()}
+
     def _mark_documents(self) -> None:
         """D3: each document sent to QuickBooks gets the id of its QuickBooks document as externalId
         in Precoro, so that no install reads it as unsent again (documents are read with
@@ -586,14 +593,20 @@ class Applier:
     def _updated(self, unit: WriteUnit, obj: dict) -> None:
         """An update's outcome on either side: the fields written become the link's new baseline."""
         side, source = unit.side, other_side(unit.side)
+        section = BY_KIND[unit.entity].section
         with self.store.transaction():
-            if BY_KIND[unit.entity].planned != "documents":
+            if BY_KIND[unit.entity].planned == "documents":
+                if unit.op == "delete":  # cancelled in Precoro (D7): nothing of it is left to follow
+                    self.store.remove_link(section, self.realm, unit.precoro_id)
+                else:
+                    self.store.update_baseline(section, self.realm, unit.precoro_id, sent_baseline(self._sent(unit)))
+            else:
                 fields = {name: {side: self._read_back(unit, obj, name), source: unit.sources.get(name)}
                           for name in unit.sources}
                 active = None
                 if unit.active is not None:
                     active = {"precoro": unit.active, "quickbooks": unit.active}
-                self.store.update_baseline(BY_KIND[unit.entity].section, self.realm, unit.precoro_id, fields, active)
+                self.store.update_baseline(section, self.realm, unit.precoro_id, fields, active)
             self.store.put_journal(self.plan.id, unit.key, side=side, op=unit.op, state="done",
                                    action_ids=[a.id for a in unit.actions], updated_at=self.clock())
             for action in unit.actions:

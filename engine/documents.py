@@ -1,36 +1,53 @@
-"""Documents, Precoro -> QuickBooks (D1, D2, S6): approved invoices become Bills, purchase orders PurchaseOrders.
+"""Documents, Precoro -> QuickBooks (D1-D8, S6): approved invoices become Bills, purchase orders
+PurchaseOrders, and stay right in the books.
 
-Pure like reconcile. Given the approved documents and what is linked, it proposes one `create` per
-document not sent yet, carrying the whole QuickBooks request. The header comes from the rules'
-document fields; the vendor and the lines follow the links (this plan's included: a vendor the
-same plan creates is a placeholder the apply fills in). A document goes once: its link (Precoro
-idn -> QuickBooks id) is stored with the create's outcome. Supplier-portal documents
-(`fromSupplier`) are ordinary documents (S6). Credit notes and split-cost parts are recognised and
-held with the reason (what they become is issue 12's): never sent as ordinary Bills, and a split
-invoice never twice (its parent and its parts).
+Pure like reconcile. Given the Precoro documents, what is linked and (for the few sent documents
+that changed) their QuickBooks documents, it proposes:
 
-D2: a line whose item is linked becomes an item line; every other line becomes a category line on
-the line's chart-of-accounts account (or its item's). A document is never dropped for an unmapped
-line; it is held back, with the reason, only when something QuickBooks requires is missing (the
-supplier is not linked, a category line has no account).
+- `create` for an approved document not sent yet, carrying the whole QuickBooks request (D1). The
+  header comes from the rules' document fields, the lines from the rules' line fields (D5); the
+  vendor and every reference follow the links (this plan's included: a vendor the same plan creates
+  is a placeholder the apply fills in).
+- `update` for a sent document whose QuickBooks document, built again from it, is no longer the one
+  that was sent: an edit in Precoro (D6). The link keeps the body last written (`sent`), so the plan
+  shows the difference, header field by field and line by line.
+- `deactivate` for a sent document cancelled in Precoro: its QuickBooks document is voided (its
+  amounts to zero, our convention: QuickBooks' own void of a Bill is not in its API) or deleted, as
+  the rules choose (D7).
+- `blocked` for what cannot go, with the reason, and for what is held for a person: a paid document
+  is never changed or cancelled by qbsync (D6, D7); credit notes and split-cost parts (D8).
+
+D2/D5: a line whose item is linked becomes an item line; every other line a category line on the
+line's chart-of-accounts account (or its item's, or the rules' default account). A line with none
+of them is left out alone, with the reason; the document still goes, and a later edit adding the
+account is a revision like any other.
 """
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from rules.model import EntityRules
+from rules.model import DocumentRules, FieldRule
 
 from .clients import precoro_contract as contract
-from .plan import Action, FieldChange, action_id
-from .reconcile import EntityPlan, SyncState, fit
-from .records import get_path, to_canonical
+from .plan import Action, FieldChange, Write, action_id
+from .reconcile import EntityPlan, LinkState, SyncState, fit
+from .records import get_path, set_path, to_canonical
 from .references import References, placeholder_of
-from .writes import build_write, waits_of
+from .writes import build_write, waits_of, wire_value
 
 # Statuses a document only reaches once approved (approved, partly paid, paid, pending receipt, closed).
 APPROVED_STATUSES = frozenset({2, 4, 5, 9, 11})
+CANCELLED = 8
+# The link baseline entry holding the QuickBooks body a document was last written with (D6).
+SENT = "sent"
+LINE_DETAILS = ("ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail")
+# QuickBooks transactions that pay a Bill or close a purchase order: a document they touch is held (D6, D7).
+PAID_BY = frozenset({"BillPaymentCheck", "BillPaymentCreditCard", "BillPayment", "VendorCredit", "Bill"})
+
+Books = Callable[[list[str]], Mapping[str, Mapping[str, Any]]]
 
 
 def _money(value: Any) -> Decimal:
@@ -46,52 +63,145 @@ def _shown(reference: Any) -> str:
     return "one this plan creates" if placeholder_of(reference) else str(reference)
 
 
-def build_document(spec: Any, rules: EntityRules, doc: Mapping[str, Any], refs: References,
-                   item_accounts: Mapping[str, str]) -> tuple[dict[str, Any], list[FieldChange], str]:
-    """The header values (canonical, by field), the changes to show, and why it cannot go (or "")."""
+# -- the body last sent, kept with the link --------------------------------------------------------
+
+
+def sent_baseline(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """A link's baseline for a document written with `values` (wire path -> value, ids resolved)."""
+    return {SENT: {"quickbooks": json.dumps(values, sort_keys=True, default=str)}}
+
+
+def sent_values(link: LinkState) -> dict[str, Any] | None:
+    """What a linked document was last written with; None for one sent before qbsync kept it."""
+    text = (link.baseline.get(SENT) or {}).get("quickbooks")
+    return json.loads(text) if isinstance(text, str) else None
+
+
+def _normal(values: Mapping[str, Any]) -> Any:
+    """Values as the link keeps them (JSON), so that a body built now compares with the one kept."""
+    return json.loads(json.dumps(values, sort_keys=True, default=str))
+
+
+def _voided(values: Mapping[str, Any]) -> bool:
+    return all(float(line.get("Amount") or 0) == 0 for line in values.get("Line") or [])
+
+
+# -- building a document's QuickBooks body -------------------------------------------------------
+
+
+def _line_text(line: Mapping[str, Any], refs: References) -> str:
+    """A QuickBooks line as a person reads it: what it is, how much, and its class and tax."""
+    detail_type = line.get("DetailType") or ""
+    detail = line.get(detail_type) or {}
+    if detail_type == "ItemBasedExpenseLineDetail":
+        item = get_path(detail, "ItemRef.value")
+        what = f"item {refs.names.get('items', {}).get(str(item), '')!r} (QuickBooks item {_shown(item)}): " \
+               f"{detail.get('Qty')} x {detail.get('UnitPrice')}"
+    else:
+        account = get_path(detail, "AccountRef.value")
+        what = f"category {refs.names.get('chart_of_accounts', {}).get(str(account), '')!r} " \
+               f"(QuickBooks account {_shown(account)})"
+    extras = [f"{name} {_shown(get_path(detail, path))}" for name, path in (("class", "ClassRef.value"), ("tax", "TaxCodeRef.value"))
+              if get_path(detail, path) is not None]
+    return f"{what} = {line.get('Amount')}" + (f" [{', '.join(extras)}]" if extras else "")
+
+
+def _line(number: int, line: Mapping[str, Any], rules: DocumentRules, refs: References,
+          item_accounts: Mapping[str, str], default_account: str | None) -> tuple[dict[str, Any] | None, str]:
+    """One Precoro line as a QuickBooks line, or None and why it is left out."""
+    quantity, price = _money(line.get("quantity") or 1), _money(line.get("price"))
+    item = line.get("item") or {}
+    quickbooks_item = refs.quickbooks_id("items", item.get("id")) if item else None
+    if quickbooks_item:
+        detail_type = "ItemBasedExpenseLineDetail"
+        detail: dict[str, Any] = {"ItemRef": {"value": quickbooks_item}, "Qty": float(quantity), "UnitPrice": float(price)}
+    else:
+        account = (refs.canonical("account_link", "precoro", _options(line)) or item_accounts.get(str(item.get("id")))
+                   or default_account)
+        if account is None:
+            return None, (f"line {number} ({line.get('name')!r}) is not sent: it has no linked item and no "
+                          "chart-of-accounts account, and the rules name no default_account")
+        detail_type = "AccountBasedExpenseLineDetail"
+        detail = {"AccountRef": {"value": account}}
+    for rule in rules.lines:  # D5: class, tax, ... from the rules, following the links
+        value = wire_value(rule, "quickbooks", to_canonical(rule, "precoro", get_path(line, rule.precoro), refs), refs)
+        if value is not None:
+            set_path(detail, rule.quickbooks, value)
+    body = {"Amount": float(quantity * price), "Description": str(line.get("name") or "")[:4000],
+            "DetailType": detail_type, detail_type: detail}
+    return body, ""
+
+
+def build_document(spec: Any, rules: DocumentRules, doc: Mapping[str, Any], refs: References,
+                   item_accounts: Mapping[str, str], default_account: str | None = None
+                   ) -> tuple[dict[str, Any], list[FieldChange], list[str], str]:
+    """The document's QuickBooks body (wire path -> value), the changes a create shows, the lines
+    left out (why), and why it cannot go at all (or "")."""
     supplier = doc.get("supplier") or {}
     vendor = refs.quickbooks_id("suppliers", supplier.get("id"))
     if vendor is None:
-        return {}, [], f"its supplier {supplier.get('name')!r} is not integrated with QuickBooks (sync suppliers first)"
-    lines, changes = [], []
+        return {}, [], [], f"its supplier {supplier.get('name')!r} is not integrated with QuickBooks (sync suppliers first)"
+    lines, left_out = [], []
     for number, line in enumerate(doc.get("items") or [], start=1):
-        quantity, price = _money(line.get("quantity") or 1), _money(line.get("price"))
-        amount = float(quantity * price)
-        item = line.get("item") or {}
-        quickbooks_item = refs.quickbooks_id("items", item.get("id")) if item else None
-        if quickbooks_item:
-            detail = {"DetailType": "ItemBasedExpenseLineDetail",
-                      "ItemBasedExpenseLineDetail": {"ItemRef": {"value": quickbooks_item}, "Qty": float(quantity),
-                                                     "UnitPrice": float(price)}}
-            shown = f"item {item.get('name')!r} (QuickBooks item {_shown(quickbooks_item)}): {quantity} x {price}"
+        built, why = _line(number, line, rules, refs, item_accounts, default_account)
+        if built is None:
+            left_out.append(why)
         else:
-            account = refs.canonical("account_link", "precoro", _options(line)) or item_accounts.get(str(item.get("id")))
-            if account is None:
-                return {}, [], f"line {number} ({line.get('name')!r}) has no linked item and no chart-of-accounts account"
-            detail = {"DetailType": "AccountBasedExpenseLineDetail",
-                      "AccountBasedExpenseLineDetail": {"AccountRef": {"value": account}}}
-            shown = f"category {refs.names.get('chart_of_accounts', {}).get(account, '')!r} (QuickBooks account {account}): {quantity} x {price}"
-        lines.append({"Amount": amount, "Description": str(line.get("name") or "")[:4000], **detail})
-        changes.append(FieldChange(f"line {number}", after=shown, precoro=line.get("name")))
+            lines.append(built)
     if not lines:
-        return {}, [], "it has no lines"
+        return {}, [], left_out, "it has no line that can be sent" + (f" ({'; '.join(left_out)})" if left_out else "")
     header = {rule.name: to_canonical(rule, "precoro", get_path(doc, rule.precoro), refs) for rule in rules.fields}
     if rules.has_field("number"):  # text in QuickBooks; no number of its own: its Precoro number
         header["number"] = str(header.get("number") or doc.get("idn"))
-    portal = " (sent by the supplier in the supplier portal)" if doc.get("fromSupplier") else ""
-    extra = {"VendorRef": {"value": vendor}, "Line": lines,
-             "PrivateNote": f"Precoro {spec.label} {doc.get('idn')}{portal}"}
-    shown_head = [FieldChange("vendor", after=f"{supplier.get('name')} (QuickBooks vendor {_shown(vendor)})",
-                              precoro=supplier.get("name"))]
+    changes = [FieldChange("vendor", after=f"{supplier.get('name')} (QuickBooks vendor {_shown(vendor)})",
+                           precoro=supplier.get("name"))]
     for rule in rules.fields:
         value = header.get(rule.name)
         if value in (None, ""):
+            header.pop(rule.name, None)
             continue
-        after, note = fit(value, rule, "quickbooks")
-        header[rule.name] = after
-        shown_head.append(FieldChange(rule.name, after=after, precoro=value, note=note))
-    shown_head.append(FieldChange("total", after=sum(line["Amount"] for line in lines), precoro=doc.get("sum")))
-    return {"header": header, "extra": extra}, shown_head + changes, ""
+        header[rule.name], note = fit(value, rule, "quickbooks")
+        changes.append(FieldChange(rule.name, after=header[rule.name], precoro=value, note=note))
+    write, _ = build_write(rules, "quickbooks", "create", spec.quickbooks, header, refs=refs)
+    values = dict(write.values)
+    portal = " (sent by the supplier in the supplier portal)" if doc.get("fromSupplier") else ""
+    marker = f"Precoro {spec.label} {doc.get('idn')}{portal}"
+    memo = values.get("PrivateNote")
+    values.update({"VendorRef.value": vendor, "Line": lines,
+                   "PrivateNote": f"{memo}\n{marker}" if memo else marker})
+    changes += [FieldChange(f"line {n}", after=_line_text(line, refs), precoro=line.get("Description"))
+                for n, line in enumerate(lines, start=1)]
+    changes.append(FieldChange("total", after=sum(line["Amount"] for line in lines), precoro=doc.get("sum")))
+    return values, changes, left_out, ""
+
+
+def _labels(rules: DocumentRules) -> dict[str, str]:
+    """Wire path -> how a diff names it."""
+    return {"VendorRef.value": "vendor", "PrivateNote": "memo", **{rule.quickbooks: rule.name for rule in rules.fields}}
+
+
+def revision_changes(rules: DocumentRules, before: Mapping[str, Any], after: Mapping[str, Any],
+                     refs: References) -> list[FieldChange]:
+    """The field diff of a sent document against what it would be sent as now (D6): header fields
+    by name, lines by number."""
+    labels = _labels(rules)
+    changes = []
+    for path in sorted(set(before) | set(after) - {"Line"}, key=lambda p: (p == "Line", labels.get(p, p))):
+        if path != "Line" and before.get(path) != after.get(path):
+            changes.append(FieldChange(labels.get(path, path), before=before.get(path), after=after.get(path),
+                                       precoro=after.get(path), quickbooks=before.get(path)))
+    old, new = before.get("Line") or [], after.get("Line") or []
+    for number in range(1, max(len(old), len(new)) + 1):
+        was = old[number - 1] if number <= len(old) else None
+        now = new[number - 1] if number <= len(new) else None
+        if was != now:
+            shown_before, shown_after = (_line_text(was, refs) if was else None), (_line_text(now, refs) if now else None)
+            changes.append(FieldChange(f"line {number}", before=shown_before, after=shown_after,
+                                       precoro=shown_after, quickbooks=shown_before))
+    return changes
+
+
+# -- what a document is ----------------------------------------------------------------------------
 
 
 def document_kind(doc: Mapping[str, Any]) -> str:
@@ -123,36 +233,175 @@ def _held(doc: Mapping[str, Any], kind: str, sent: Mapping[str, Any], parts: Map
     return ""
 
 
-def plan_documents(spec: Any, rules: EntityRules, docs: Iterable[Mapping[str, Any]], state: SyncState,
-                   refs: References, item_accounts: Mapping[str, str]) -> EntityPlan:
-    """One create per approved document not sent yet; a `blocked` entry says why one cannot go, or
-    why it is held (credit notes, split-cost parts)."""
-    out = EntityPlan()
+def payment_on(spec: Any, book: Mapping[str, Any]) -> str:
+    """What in QuickBooks pays (a Bill) or closes (a purchase order) this document, or ""."""
+    linked = [f"{txn.get('TxnType')} {txn.get('TxnId')}" for txn in book.get("LinkedTxn") or []
+              if txn.get("TxnType") in PAID_BY]
+    if linked:
+        return ", ".join(linked)
+    balance, total = book.get("Balance"), book.get("TotalAmt")
+    if balance is not None and total is not None and _money(balance) < _money(total):
+        return f"a payment (balance {balance} of {total})"
+    if book.get("POStatus") == "Closed":
+        return "it is closed in QuickBooks"
+    return ""
+
+
+# -- the plan ----------------------------------------------------------------------------------------
+
+
+class _DocumentPlanner:
+    def __init__(self, spec: Any, rules: DocumentRules, state: SyncState, refs: References,
+                 item_accounts: Mapping[str, str], default_account: str | None) -> None:
+        self.spec, self.rules, self.state, self.refs = spec, rules, state, refs
+        self.item_accounts, self.default_account = item_accounts, default_account
+        self.left_out: dict[str, list[str]] = {}  # Precoro idn -> its lines that cannot go (D5)
+        self.out = EntityPlan()
+
+    def add(self, kind: str, doc: Mapping[str, Any], note: str, *, target: str | None = None,
+            quickbooks_id: str | None = None, label: str | None = None, **more: Any) -> None:
+        idn = str(doc.get("idn"))
+        versions = {"precoro": str(doc.get("updateDate") or "")}
+        if more.get("write") is not None and more["write"].version is not None:
+            versions["quickbooks"] = more["write"].version
+        self.out.actions.append(Action(
+            id=action_id(self.spec.kind, kind, target, idn, quickbooks_id), entity=self.spec.kind, kind=kind,
+            target=target, name=f"{label or self.spec.label} {doc.get('invoiceNumber') or idn}", precoro_id=idn,
+            quickbooks_id=quickbooks_id, note=note, versions=versions, **more))
+
+    def built(self, doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldChange], list[str], str]:
+        return build_document(self.spec, self.rules, doc, self.refs, self.item_accounts, self.default_account)
+
+    # -- unsent --
+
+    def send(self, doc: Mapping[str, Any], kind: str, held: str) -> None:
+        label = self.spec.label if kind == "document" else kind
+        if held:
+            self.add("blocked", doc, held, label=label)
+            return
+        values, changes, left_out, problem = self.built(doc)
+        if problem:
+            self.add("blocked", doc, f"not sent: {problem}", label=label)
+            return
+        write = Write(side="quickbooks", op="create", collection=self.spec.quickbooks, values=values)
+        portal = " (from the supplier portal)" if doc.get("fromSupplier") else ""
+        note = f"approved in Precoro{portal}: becomes a QuickBooks {self.spec.quickbooks}"
+        if left_out:
+            note += "; " + "; ".join(left_out)
+        self.add("create", doc, note, target="quickbooks", changes=changes, write=write,
+                 depends_on=sorted(set(waits_of(values))))
+
+    # -- sent: revisions and cancellations (D6, D7) --
+
+    def wanted(self, doc: Mapping[str, Any], link: LinkState) -> tuple[str, dict[str, Any] | None] | None:
+        """What a sent document asks of its QuickBooks document: ("revise", the body to send now),
+        ("cancel", None), or None (nothing; a line that cannot go is said again, D5)."""
+        sent = sent_values(link)
+        if sent is None:  # sent before qbsync kept what it sent: nothing to compare with
+            return None
+        if doc.get("status") == CANCELLED:
+            if self.rules.when_cancelled == "ignore" or _voided(sent):
+                return None
+            return "cancel", None
+        if not self.rules.revisions or doc.get("status") not in APPROVED_STATUSES:
+            return None
+        values, _, left_out, problem = self.built(doc)
+        if problem:
+            self.add("blocked", doc, f"edited in Precoro, but its QuickBooks {self.spec.quickbooks} "
+                     f"{link.quickbooks_id} is not updated: {problem}", quickbooks_id=link.quickbooks_id)
+            return None
+        if _normal(values) == sent:
+            if left_out:  # still not in the books: said until the line can go
+                self.add("blocked", doc, f"sent as QuickBooks {self.spec.quickbooks} {link.quickbooks_id}, but "
+                         + "; ".join(left_out), quickbooks_id=link.quickbooks_id)
+            return None
+        self.left_out[str(doc.get("idn"))] = left_out
+        return "revise", values
+
+    def follow(self, doc: Mapping[str, Any], link: LinkState, want: str, values: dict[str, Any] | None,
+               book: Mapping[str, Any] | None) -> None:
+        qid, sent = link.quickbooks_id, sent_values(link) or {}
+        what = f"QuickBooks {self.spec.quickbooks} {qid}"
+        if book is None:
+            if want == "cancel":
+                self.add("unlink", doc, f"cancelled in Precoro; {what} is not in QuickBooks any more", quickbooks_id=qid)
+            else:
+                self.add("blocked", doc, f"edited in Precoro, but {what} is not in QuickBooks any more (deleted "
+                                         "there?); qbsync does not send it again", quickbooks_id=qid)
+            return
+        paid = payment_on(self.spec, book)
+        if want == "revise":
+            assert values is not None
+            changes = revision_changes(self.rules, sent, values, self.refs)
+            if paid:
+                self.add("blocked", doc, f"held for review: edited in Precoro, but {what} has {paid}; change it in "
+                                         "QuickBooks by hand, or remove the payment there and plan again",
+                         quickbooks_id=qid, changes=changes)
+                return
+            write = Write(side="quickbooks", op="update", collection=self.spec.quickbooks, record_id=qid,
+                          version=str(book.get("SyncToken")), values=values)
+            note = "; ".join([f"edited in Precoro since it was sent: {what} is updated",
+                              *self.left_out.get(str(doc.get("idn")), [])])
+            self.add("update", doc, note, target="quickbooks",
+                     quickbooks_id=qid, changes=changes, write=write, depends_on=sorted(set(waits_of(values))))
+            return
+        how = self.rules.when_cancelled
+        if paid:
+            self.add("blocked", doc, f"held for review: cancelled in Precoro, but {what} has {paid}; {how} it in "
+                                     "QuickBooks by hand once the payment is dealt with", quickbooks_id=qid)
+            return
+        version = str(book.get("SyncToken"))
+        if how == "delete":
+            write = Write(side="quickbooks", op="delete", collection=self.spec.quickbooks, record_id=qid, version=version)
+            changes = [FieldChange("status", before="open", after="deleted", precoro="cancelled", quickbooks="open")]
+        else:  # void: QuickBooks' own void keeps the document with its amounts at zero
+            lines = [_zeroed(line) for line in sent.get("Line") or []]
+            note = f"Voided: cancelled in Precoro. {sent.get('PrivateNote') or ''}".strip()[:4000]
+            write = Write(side="quickbooks", op="update", collection=self.spec.quickbooks, record_id=qid,
+                          version=version, values={**sent, "Line": lines, "PrivateNote": note})
+            changes = [FieldChange("status", before="open", after="voided (amounts 0)", precoro="cancelled", quickbooks="open"),
+                       FieldChange("total", before=sum(float(l.get("Amount") or 0) for l in sent.get("Line") or []), after=0)]
+        self.add("deactivate", doc, f"cancelled in Precoro: {what} is {'deleted' if how == 'delete' else 'voided'}",
+                 target="quickbooks", quickbooks_id=qid, changes=changes, write=write)
+
+
+def _zeroed(line: Mapping[str, Any]) -> dict[str, Any]:
+    line = json.loads(json.dumps(line))
+    line["Amount"] = 0.0
+    detail = line.get(line.get("DetailType") or "") or {}
+    if "Qty" in detail:
+        detail["Qty"], detail["UnitPrice"] = 0.0, 0.0
+    return line
+
+
+def plan_documents(spec: Any, rules: DocumentRules, docs: Iterable[Mapping[str, Any]], state: SyncState,
+                   refs: References, item_accounts: Mapping[str, str], *, default_account: str | None = None,
+                   books: Books = lambda ids: {}) -> EntityPlan:
+    """One create per approved document not sent yet; per sent document edited or cancelled in
+    Precoro, its update or cancellation in QuickBooks. `books(ids)` reads those QuickBooks
+    documents (their SyncToken, and whether a payment holds them), for the few that need it."""
+    planner = _DocumentPlanner(spec, rules, state, refs, item_accounts, default_account)
     docs = list(docs)
     parts: dict[str, list[str]] = {}
     for doc in docs:
         if document_kind(doc) == "split part":
             parts.setdefault(str(doc[contract.SPLIT_PARENT]["idn"]), []).append(str(doc.get("idn")))
+    following = []
     for doc in docs:
         idn = str(doc.get("idn"))
-        if idn in state.links or doc.get("status") not in APPROVED_STATUSES:
+        link = state.links.get(idn)
+        if link is not None:
+            wanted = planner.wanted(doc, link)
+            if wanted is not None:
+                following.append((doc, link, *wanted))
             continue
+        if doc.get("status") not in APPROVED_STATUSES:
+            continue
+        if doc.get(contract.EXTERNAL_ID) not in (None, ""):
+            continue  # sent by another install or integration: it is in the books already (D3)
         kind = document_kind(doc)
-        held = _held(doc, kind, state.links, parts)
-        built, changes, problem = ({}, [], held) if held else build_document(spec, rules, doc, refs, item_accounts)
-        label = spec.label if kind == "document" else kind
-        name = f"{label} {doc.get('invoiceNumber') or idn}"
-        common = dict(entity=spec.kind, name=name, precoro_id=idn, versions={"precoro": str(doc.get("updateDate") or "")})
-        if problem:
-            out.actions.append(Action(id=action_id(spec.kind, "blocked", None, idn, None), kind="blocked", target=None,
-                                      note=problem if held else f"not sent: {problem}", **common))
-            continue
-        write, waits = build_write(rules, "quickbooks", "create", spec.quickbooks,
-                                   {k: v for k, v in built["header"].items() if v not in (None, "")}, refs=refs)
-        write.values.update(built["extra"])
-        portal = " (from the supplier portal)" if doc.get("fromSupplier") else ""
-        out.actions.append(Action(
-            id=action_id(spec.kind, "create", "quickbooks", idn, None), kind="create", target="quickbooks",
-            changes=changes, note=f"approved in Precoro{portal}: becomes a QuickBooks {spec.quickbooks}",
-            write=write, depends_on=sorted(set(waits + waits_of(built["extra"]))), **common))
-    return out
+        planner.send(doc, kind, _held(doc, kind, state.links, parts))
+    found = books(sorted({link.quickbooks_id for _, link, _, _ in following})) if following else {}
+    for doc, link, want, values in following:
+        planner.follow(doc, link, want, values, found.get(link.quickbooks_id))
+    return planner.out

@@ -18,9 +18,8 @@ from typing import Any, Callable, Mapping
 
 from rules.model import EntityRules, Side
 
-from .clients.precoro_contract import SENT_TO_EXTERNAL
 from .items import ItemReconciler
-from .lists import for_purchases
+from .lists import for_purchases, with_rate
 from .plan import KIND_ORDER
 from .reconcile import Reconciler
 from .records import Record, precoro_record, quickbooks_record
@@ -48,6 +47,10 @@ class EntitySpec:
     precoro_create: Mapping[str, Any] = field(default_factory=dict)  # what a Precoro create needs that no rule maps
     precoro_query: Mapping[str, Any] = field(default_factory=dict)  # filters of the Precoro read
     shares_names_with: tuple[str, ...] = ()  # QuickBooks entities whose names its names must not take (W9)
+    # A QuickBooks entity read beside it, and how its records complete one of ours (a TaxCode's rate
+    # lives on its TaxRates): complete(raw, {id: the other entity's record}) -> raw.
+    quickbooks_lookup: str | None = None
+    quickbooks_complete: Callable[[Mapping[str, Any], Mapping[str, Mapping[str, Any]]], dict] | None = None
 
     def record(self, rules: EntityRules, side: Side, raw: Mapping[str, Any], refs: References | None = None) -> Record:
         """One wire record of either side as the engine sees it."""
@@ -66,15 +69,17 @@ ACCOUNTS = _list("account", "chart_of_accounts", "account", "chart of accounts",
 CLASSES = _list("class", "classes", "class", "classes", "Class", "/itemcustomfields", custom_field="Classes")
 LOCATIONS = _list("location", "locations", "location", "locations", "Department", "/documentcustomfields",
                   custom_field="Locations")
-# The rate lives on QuickBooks' TaxRate, not its TaxCode: Precoro's percent is informative here.
-TAXES = _list("tax", "taxes", "tax", "taxes", "TaxCode", "/taxes", precoro_create={"percent": 0})
+# The rate lives on QuickBooks' TaxRate, not its TaxCode: each TaxCode is read with its rates' sum.
+TAXES = _list("tax", "taxes", "tax", "taxes", "TaxCode", "/taxes", precoro_create={"percent": 0},
+              quickbooks_lookup="TaxRate", quickbooks_complete=with_rate)
 TERMS = _list("term", "terms", "payment term", "payment terms", "Term", "/paymentterms")
 SUPPLIERS = EntitySpec("supplier", "suppliers", "supplier", "suppliers", "Vendor", "DisplayName", "/suppliers",
                        mappable=True, shares_names_with=("Customer", "Employee"))
 ITEMS = EntitySpec("item", "items", "item", "items", "Item", "Name", "/items", reconciler=ItemReconciler, mappable=True)
-# Approved (approved, partly paid, paid, pending receipt, closed) and not sent to an accounting
-# system by another integration (Precoro's own QuickBooks one sets their externalId).
-APPROVED = {"status": [2, 4, 5, 9, 11], SENT_TO_EXTERNAL: 0}
+# Approved (approved, partly paid, paid, pending receipt, closed) or cancelled (D7). Sent ones are read
+# too: an edit to one is a revision (D6); one another integration sent (its externalId set, no link
+# here) is left alone by the planner.
+APPROVED = {"status": [2, 4, 5, 8, 9, 11]}
 INVOICES = EntitySpec("invoice", "invoices", "invoice", "invoices", "Bill", "DocNumber", "/invoices",
                       planned="documents", precoro_query=APPROVED)
 PURCHASE_ORDERS = EntitySpec("purchase_order", "purchase_orders", "purchase order", "purchase orders",

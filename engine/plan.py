@@ -239,6 +239,8 @@ class Plan:
     # How apply reads a written record back into canonical values, per section: field -> paths and
     # transform, as the rules said when the plan was made (apply never reads the rules).
     readback: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # What the plan has to say beside its actions: what it left out on purpose, and why (D4).
+    notes: list[str] = field(default_factory=list)
     # Not saved: this is an earlier plan, returned again because nothing changed since it was made (W11).
     unchanged: bool = field(default=False, compare=False)
 
@@ -297,6 +299,7 @@ class Plan:
             "base_serial": self.base_serial,
             "unchanged": self.unchanged,
             "readback": self.readback,
+            "notes": self.notes,
             "actions": [a.to_json() for a in self.actions],
             "summary": self.summary(),
         }

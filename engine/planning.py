@@ -13,20 +13,23 @@ import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Any, Callable, Container, Iterable
 
 from rules.model import Rules
 
 from . import bulk
-from .documents import plan_documents
+from .clients.errors import ApiError
+from .clients.precoro_contract import APPROVED_UNTIL, DATE_FILTER_FORMAT
+from .documents import APPROVED_STATUSES, plan_documents
 from .entities import ACCOUNTS, INVOICES, ITEMS, EntitySpec
 from .errors import Interrupted
 from .lists import options_collection
 from .mirror import Mirror, Source
 from .payments import PrecoroPayments, plan_payments
 from .plan import Action, action_id
+from .clients.quickbooks import quote
 from .records import Record
 from .reconcile import EntityPlan, reconcile
 from .references import REFERENCED_SECTION, References
@@ -44,6 +47,7 @@ class Planned:
     agreed: list[dict[str, Any]] = field(default_factory=list)  # {"section", "precoro_id", "quickbooks_id", "fields"}
     readback: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     quiet: list[QuietPairs] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was left out on purpose, and why (D4)
 
 
 @dataclass
@@ -82,6 +86,7 @@ class Planner:
         self.mirror = Mirror(store, realm, quickbooks, precoro, full=full, find_options=self._find_options)
         self._small_lists: dict[str, list[dict]] = {}
         self._item_records: list[Record] | None = None
+        self._accounts: dict[str, str | None] = {}  # QuickBooks account name -> its id (D5)
 
     @cached_property
     def refs(self) -> References:
@@ -114,6 +119,8 @@ class Planner:
             result, quiet = self.entity(spec)
             if quiet is not None:
                 out.quiet.append(quiet)
+            if spec.planned == "documents" and self.documents_since is not None:
+                out.notes += self._before_cutoff(spec)
             self.refs.propose(spec.section, result.actions)
             out.actions += result.actions
             out.agreed += [{**entry, "section": spec.section} for entry in result.agreed_baselines]
@@ -132,7 +139,13 @@ class Planner:
             state = self.store.sync_state(spec.section, self.realm)
             self._say(f"reading Precoro {spec.plural}")
             docs = list(self.mirror.records(self._source(spec, "precoro")))
-            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {}), None
+            account, problem = self._default_account(rules.default_account)
+            if problem:
+                return EntityPlan(actions=[Action(
+                    id=action_id(spec.kind, "blocked", None, None, None), entity=spec.kind, kind="blocked", target=None,
+                    name=f"{spec.plural}: default_account", note=problem)]), None
+            return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {},
+                                  default_account=account, books=lambda ids: self._books(spec, ids)), None
         collection = self._collection(spec)
         if spec.custom_field:
             if collection is None:
@@ -194,6 +207,9 @@ class Planner:
         # Made here, before the readers start: made in a reader it would read the state file from
         # two threads at once over one connection (sqlite-utils' savepoints then collide).
         refs = self.refs
+        complete, lookup = spec.quickbooks_complete, {}
+        if spec.quickbooks_lookup:  # a small list (a company's tax rates), read whole each plan
+            lookup = {str(raw["Id"]): raw for raw in self.quickbooks.query_all(spec.quickbooks_lookup, include_inactive=True)}
 
         def read(side: str, pages, label: str) -> list[Record]:
             records = []
@@ -202,6 +218,8 @@ class Planner:
                     raise Interrupted("planning was stopped; nothing was saved")
                 if side == "quickbooks" and spec.quickbooks_filter and not spec.quickbooks_filter(raw):
                     continue
+                if side == "quickbooks" and complete:
+                    raw = complete(raw, lookup)
                 records.append(spec.record(rules, side, raw, refs))
                 if self.progress and len(records) % 1000 == 0:
                     self.progress(label, len(records), None)
@@ -260,6 +278,41 @@ class Planner:
             if account and not str(account).startswith("precoro:"):
                 found[item.id] = account
         return found
+
+    def _before_cutoff(self, spec: EntitySpec) -> list[str]:
+        """D4: how many documents the cutoff leaves out (one count, not a read of them)."""
+        assert self.documents_since is not None
+        query = {name: value for name, value in spec.precoro_query.items() if name != "status"}
+        query["status"] = sorted(APPROVED_STATUSES)
+        query[APPROVED_UNTIL] = (self.documents_since - timedelta(days=1)).strftime(DATE_FILTER_FORMAT)
+        try:
+            older = self.precoro.count(spec.precoro, query)
+        except ApiError:
+            return []  # the plan stands without the count
+        if not older:
+            return []
+        return [f"{older:,} {spec.plural if older != 1 else spec.label} approved before "
+                f"{self.documents_since.isoformat()} (documents.since) {'are' if older != 1 else 'is'} not sent (D4)"]
+
+    def _books(self, spec: EntitySpec, ids: list[str]) -> dict[str, dict]:
+        """These QuickBooks documents as they are now (D6, D7: their version, and what pays them)."""
+        found: dict[str, dict] = {}
+        for start in range(0, len(ids), 100):
+            listed = ", ".join(quote(i) for i in ids[start:start + 100])
+            found.update((str(raw["Id"]), raw) for raw in self.quickbooks.query_all(spec.quickbooks, f"Id IN ({listed})"))
+        return found
+
+    def _default_account(self, name: str | None) -> tuple[str | None, str]:
+        """The QuickBooks account the rules' default_account names (D5), or why there is none."""
+        if name is None:
+            return None, ""
+        if name not in self._accounts:
+            rows = list(self.quickbooks.query_all("Account", f"FullyQualifiedName = {quote(name)}"))
+            self._accounts[name] = str(rows[0]["Id"]) if rows else None
+        if self._accounts[name] is None:
+            return None, (f"rules.yaml names default_account {name!r}, and QuickBooks has no account of that name: "
+                          "correct the name (its full name, e.g. 'Expenses:Office') and plan again")
+        return self._accounts[name], ""
 
     def _names_elsewhere(self, spec: EntitySpec) -> dict[str, str]:
         """Names of the QuickBooks entities `spec` shares its namespace with (active or not) -> who holds each."""

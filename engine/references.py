@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 # The entity (its links' section) each reference transform follows.
-REFERENCED_SECTION = {"supplier_link": "suppliers", "account_link": "chart_of_accounts"}
+REFERENCED_SECTION = {"supplier_link": "suppliers", "account_link": "chart_of_accounts", "term_link": "terms",
+                      "tax_link": "taxes", "class_link": "classes", "location_link": "locations"}
 
 
 def created(action_id: str) -> dict[str, str]:
@@ -82,7 +83,8 @@ class References:
                 return None
             found = self.quickbooks_id(section, value)
             return found if isinstance(found, str) else f"precoro:{value}"
-        # account_link: the item's custom-field options; the chart of accounts is the one we know.
+        # The others name list options (an item's or a line's custom-field options, a document's
+        # payment term or taxes): the first one linked in the referenced list is the one meant.
         for option in (value if isinstance(value, list) else [value]):
             found = self.quickbooks_id(section, option)
             if isinstance(found, str):

@@ -181,6 +181,12 @@ def m011_quiet_pairs(db: sqlite_utils.Database) -> None:
     db["quiet_contexts"].create({"realm": str, "section": str, "context": str}, pk=("realm", "section"))
 
 
+@migrations()
+def m012_plan_notes(db: sqlite_utils.Database) -> None:
+    # What a plan has to say beside its actions, e.g. how many documents the cutoff left out (D4).
+    db["plans"].add_column("notes", str, not_null_default="[]")
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -399,7 +405,7 @@ class Store:
                 {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
                  "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
                  "purpose": plan.purpose, "base_serial": plan.base_serial, "readback": _dumps(plan.readback),
-                 "mirror_mark": plan.mirror_mark, "scope": plan.scope},
+                 "mirror_mark": plan.mirror_mark, "scope": plan.scope, "notes": _dumps(plan.notes)},
                 pk="id",
             )
             # Plain executemany: sqlite-utils' insert_all costs seconds per 100,000 actions.
@@ -440,7 +446,7 @@ class Store:
         plan = Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],
                     created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"],
                     purpose=row["purpose"], base_serial=row["base_serial"], readback=json.loads(row["readback"]),
-                    scope=row["scope"])
+                    scope=row["scope"], notes=json.loads(row["notes"]))
         return plan
 
     def action(self, plan_id: str, action_id: str) -> Action:

@@ -159,7 +159,8 @@ class SyncSession:
             self._mark_failed_before(planned.actions)
             plan = Plan(actions=sorted(planned.actions, key=sort_key), realm_id=self.realm_id,
                         rules_digest=self.rules.digest, created_at=self.clock(),
-                        entities=tuple(spec.section for spec in specs), readback=planned.readback, scope=scope)
+                        entities=tuple(spec.section for spec in specs), readback=planned.readback, scope=scope,
+                        notes=planned.notes)
             self._carry_decisions(plan)
             self._save(plan, planned.agreed, planner.mirror.reads(), planned.quiet)
             return plan

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from rules.model import EntityRules, Side, other_side
+from rules.model import EntityRules, FieldRule, Side, other_side
 from rules.transforms import REFERENCE_TRANSFORMS
 
 from .plan import Action, Write
@@ -70,6 +70,14 @@ def build_write(rules: EntityRules, side: Side, op: str, collection: str, fields
         if "currency" in write.values and "currencies" not in write.values:
             write.values["currencies"] = [write.values["currency"]]  # Precoro suppliers list their currencies
     return write, waits
+
+
+def wire_value(rule: FieldRule, side: Side, value: Any, refs: References) -> Any:
+    """What one canonical value of `rule` is on `side`'s wire: a reference translated (None when it
+    has no counterpart there), any other value through its transform."""
+    if rule.transform in REFERENCE_TRANSFORMS:
+        return _reference(rule.transform, side, value, refs)
+    return from_canonical(rule, side, value)
 
 
 def _reference(transform: str, side: Side, value: Any, refs: References) -> Any:
@@ -198,7 +206,9 @@ def resolve(value: Any, created: Callable[[str], str | None]) -> Any:
 
 
 def quickbooks_body(write: Write, created: Callable[[str], str | None]) -> dict[str, Any]:
-    """The JSON body of a QuickBooks create or sparse update."""
+    """The JSON body of a QuickBooks create, sparse update or delete."""
+    if write.op == "delete":  # a transaction (D7): QuickBooks wants its id and version only
+        return {"Id": write.record_id, "SyncToken": write.version}
     body: dict[str, Any] = copy.deepcopy(write.base)
     for path, value in write.values.items():
         set_path(body, path, resolve(value, created))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from .defaults import ENTITY_PATHS, entity_data
+from .defaults import DOCUMENT_SECTIONS, ENTITY_PATHS, entity_data
 from .model import (
     Connections,
     CreateRule,
@@ -14,6 +14,7 @@ from .model import (
     FieldRule,
     InactiveRule,
     ItemMappingRule,
+    DocumentRules,
     ItemRules,
     MatchRule,
     PrecoroConnection,
@@ -27,8 +28,7 @@ from .model import (
 def build(data: dict[str, Any], *, source: str, digest: str) -> Rules:
     """The model of `data`, which must have passed the schema and `checks.check`."""
     connections = data["connections"]
-    entities = {section: (_items(entity_data(data, path)) if section == "items"
-                          else build_entity(section, entity_data(data, path)))
+    entities = {section: build_entity(section, entity_data(data, path), documents=section in DOCUMENT_SECTIONS)
                 for section, path in ENTITY_PATHS.items()}
     return Rules(
         version=int(data["version"]),  # `1.0` passes the schema too
@@ -66,8 +66,18 @@ def _items(items: dict[str, Any]) -> ItemRules:
     )
 
 
-def build_entity(section: str, entity: dict[str, Any]) -> EntityRules:
+def build_entity(section: str, entity: dict[str, Any], *, documents: bool = False) -> EntityRules:
     """The rules of one entity section (laid over its defaults already)."""
+    if section == "items":
+        return _items(entity)
+    if documents:
+        return DocumentRules(
+            **_entity(section, entity),
+            lines=tuple(_field(name, rule) for name, rule in entity["lines"].items() if rule["enabled"]),
+            default_account=entity["default_account"],
+            revisions=entity["revisions"],
+            when_cancelled=entity["when_cancelled"],
+        )
     return EntityRules(**_entity(section, entity))
 
 

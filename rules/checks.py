@@ -75,6 +75,8 @@ class _EntityCheck:
     def problems(self) -> list[RuleProblem]:
         for name, field in self.fields.items():
             self._field(name, field)
+        for name, field in self.rules.get("lines", {}).items():  # a document's line fields (D5)
+            self._field(name, field, group="lines")
         self._quickbooks_paths_unique()
         self._names_in(("match", "keys"), "is a match key")
         for index, normalizer in enumerate(self.rules["match"]["normalize"]):
@@ -87,13 +89,13 @@ class _EntityCheck:
                 self._names_in(("mapping", listing), "is copied when mapping an item")
         return self.found
 
-    def _field(self, name: str, field: dict[str, Any]) -> None:
+    def _field(self, name: str, field: dict[str, Any], group: str = "fields") -> None:
         for side in ("precoro", "quickbooks"):
             if side not in field:
-                self._report(self._path("fields", name), missing_key(side, _FIELD_KEYS[side]), at_key=True)
+                self._report(self._path(group, name), missing_key(side, _FIELD_KEYS[side]), at_key=True)
         transform = field.get("transform")
         if transform is not None and transform not in KNOWN_TRANSFORMS:
-            self._report(self._path("fields", name, "transform"),
+            self._report(self._path(group, name, "transform"),
                          f"unknown transform {quoted(transform)}{suggestion(transform, KNOWN_TRANSFORMS)};"
                          f" known: {', '.join(KNOWN_TRANSFORMS)}")
 

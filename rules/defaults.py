@@ -67,7 +67,10 @@ _LISTS = {
     "chart_of_accounts": _list({
         "name": {"precoro": "name", "quickbooks": "FullyQualifiedName", "direction": "to_precoro"},
         "code": {"precoro": "code", "quickbooks": "AcctNum", "direction": "to_precoro", "update": False}}),
-    "taxes": _list({"name": {"precoro": "name", "quickbooks": "Name", "direction": "to_precoro", "update": False}}),
+    "taxes": _list({
+        "name": {"precoro": "name", "quickbooks": "Name", "direction": "to_precoro", "update": False},
+        "percent": {"precoro": "percent", "quickbooks": "PurchaseRate", "direction": "to_precoro", "update": False,
+                    "transform": "decimal"}}),
     "terms": _list({
         "name": {"precoro": "name", "quickbooks": "Name", "direction": "to_precoro", "update": False},
         "due_days": {"precoro": "creditPeriodDays", "quickbooks": "DueDays", "direction": "to_precoro", "update": False}}),
@@ -77,8 +80,8 @@ _LISTS = {
 
 
 def _document(enabled: bool, number: str) -> dict[str, Any]:
-    """Approved Precoro documents, sent to QuickBooks once each (D1); the header fields below, the
-    vendor and the lines (D2) make the QuickBooks document."""
+    """Approved Precoro documents, sent to QuickBooks once each (D1) and kept right there (D6, D7);
+    the header fields below, the vendor and the lines (D2, D5) make the QuickBooks document."""
     return {
         "enabled": enabled,
         "match": {"keys": ["number"], "normalize": ["trim"]},
@@ -86,11 +89,28 @@ def _document(enabled: bool, number: str) -> dict[str, Any]:
         "conflict": "precoro_wins",
         "when_inactive": {"in_quickbooks": "ignore", "in_precoro": "ignore"},
         "when_deleted": {"in_quickbooks": "unlink", "in_precoro": "unlink"},
+        "revisions": True,
+        "when_cancelled": "void",
+        "default_account": None,
         "fields": {
             "number": {"precoro": number, "quickbooks": "DocNumber", "direction": "to_quickbooks",
                        "max_length": {"quickbooks": 21}},
             "date": {"precoro": "issueDate", "quickbooks": "TxnDate", "direction": "to_quickbooks", "transform": "date"},
+            "due_date": {"precoro": "requiredDate", "quickbooks": "DueDate", "direction": "to_quickbooks",
+                         "transform": "date"},
             "currency": {"precoro": "currency", "quickbooks": "CurrencyRef.value", "direction": "to_quickbooks"},
+            "terms": {"precoro": "paymentTerm.id", "quickbooks": "SalesTermRef.value", "direction": "to_quickbooks",
+                      "transform": "term_link"},
+            "location": {"precoro": "dataDocumentCustomFields[].option.id", "quickbooks": "DepartmentRef.value",
+                         "direction": "to_quickbooks", "transform": "location_link"},
+            "memo": {"precoro": "customName", "quickbooks": "PrivateNote", "direction": "to_quickbooks",
+                     "max_length": {"quickbooks": 3900}},
+        },
+        "lines": {
+            "class": {"precoro": "dataItemCustomFields[].option.id", "quickbooks": "ClassRef.value",
+                      "direction": "to_quickbooks", "transform": "class_link"},
+            "tax": {"precoro": "taxes[].id", "quickbooks": "TaxCodeRef.value", "direction": "to_quickbooks",
+                    "transform": "tax_link"},
         },
     }
 
@@ -181,13 +201,17 @@ def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
     merged = _overlay(DEFAULTS, data)
     for path in ENTITY_PATHS.values():
         entity = entity_data(merged, path)
-        entity["fields"] = with_field_defaults(entity)["fields"]
+        entity.update(with_field_defaults(entity))
     return merged
 
 
 def with_field_defaults(entity: dict[str, Any]) -> dict[str, Any]:
-    """An entity section with the keys its fields leave out filled in (FIELD_DEFAULTS)."""
-    return {**entity, "fields": {name: _overlay(FIELD_DEFAULTS, rule) for name, rule in entity["fields"].items()}}
+    """An entity section with the keys its fields (and a document's line fields) leave out filled in
+    (FIELD_DEFAULTS)."""
+    filled = {**entity, "fields": {name: _overlay(FIELD_DEFAULTS, rule) for name, rule in entity["fields"].items()}}
+    if "lines" in entity:
+        filled["lines"] = {name: _overlay(FIELD_DEFAULTS, rule) for name, rule in entity["lines"].items()}
+    return filled
 
 
 def entity_data(data: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:

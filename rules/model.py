@@ -140,6 +140,22 @@ class ItemRules(EntityRules):
 
 
 @dataclass(frozen=True)
+class DocumentRules(EntityRules):
+    """A kind of document's rules (D1-D7): its header `fields`, plus its lines and its life after sending.
+
+    `lines` map each Precoro line to its QuickBooks line's detail (`ClassRef.value`, `TaxCodeRef.value`);
+    a line with neither a linked item nor an account goes to `default_account` (a QuickBooks account
+    name), or is blocked alone when there is none (D5). `revisions`: an edited document updates its
+    QuickBooks one (D6). `when_cancelled`: what its QuickBooks document becomes (D7).
+    """
+
+    lines: tuple[FieldRule, ...] = ()
+    default_account: str | None = None
+    revisions: bool = True
+    when_cancelled: Literal["void", "delete", "ignore"] = "void"
+
+
+@dataclass(frozen=True)
 class QuickBooksConnection:
     environment: Literal["local", "sandbox", "production"] = "local"
     base_url: str | None = None  # the /v3 root; derived from environment when absent

@@ -17,7 +17,8 @@ from .model import Side
 
 # Resolved by the engine through its links (a QuickBooks vendor id <-> a Precoro supplier id, and
 # the same for accounts), so they have no pure form here; rules.yaml may still name them.
-REFERENCE_TRANSFORMS = frozenset({"supplier_link", "account_link"})
+# Documents (D5) follow the imported lists too: a payment term, a tax, a class, a location.
+REFERENCE_TRANSFORMS = frozenset({"supplier_link", "account_link", "term_link", "tax_link", "class_link", "location_link"})
 
 
 def canonical_scalar(value: Any) -> Any:

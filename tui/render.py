@@ -123,6 +123,7 @@ def plan_text(plan: Plan, limit: int | None) -> str:
     if plan.actions:
         out.append("")
     out.append(summary_line(plan))
+    out.extend(f"Note: {note}." for note in plan.notes)
     # A partial plan is never "the latest": every command that acts on it names it.
     named = f" --plan {plan.id}" if plan.partial else ""
     if plan.summary()["undecided_conflicts"]:

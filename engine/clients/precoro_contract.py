@@ -65,6 +65,7 @@ EXTERNAL_ID_FILTER = "external_id"
 SENT_TO_EXTERNAL = "sent_to_external"
 # Approval-date range: `approvalDate[left_date]=DD.MM.YYYY` (and `[right_date]`). Source: PC-SCEN.
 APPROVED_FROM = "approvalDate[left_date]"
+APPROVED_UNTIL = "approvalDate[right_date]"  # both days included
 DATE_FILTER_FORMAT = "%d.%m.%Y"
 # Document kind: `logicType`, filter `logicType[]`. Credit notes are invoices of logicType 1 or 5.
 # Source: HG-TAP CreditNotesStream. Ordinary invoices: logicType 0 (assumption: the tap names no other).
@@ -153,6 +154,14 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "/invoices?logicType[]=1&logicType[]=5 answers only those logic types"),
     Assumption("split_children", "split-cost child invoices carry parentData", "HG-TAP InvoiceDetailsStream schema",
         "not checked: only seen when a company splits costs"),
+    Assumption("document_header", "a document carries paymentTerm {id, name}, customName, requiredDate (the due date) "
+        "and dataDocumentCustomFields with each option's id", "HG-TAP InvoiceDetailsStream schema (requiredDate as the "
+        "due date, the option's id: assumption)", "not checked: a company may set none of them"),
+    Assumption("line_taxes", "a document line lists its taxes as taxes {data: [{id, name, percent}]}",
+        "assumption (the tap lists a document's taxes[], not a line's; PC-QBO-TAX says every line carries a tax)",
+        "not checked: a company may use no taxes"),
+    Assumption("cancelled_status", "a cancelled document has status 8 and stays listed (filter status[]=8)",
+        "HG-TAP TransactionsStream status codes", "not checked: it would take a cancellation"),
     Assumption("rate_limits", "1 request/s, 1,500/hour, 3,000/day; no identical GET within a minute; retry time "
         "in the 429's body", "PC-429, HG-TAP, HG-TGT", "not checked: it would take reaching a limit"),
     Assumption("errors", "field errors as {errors: {errors: {field: message}}}; others as message or error",

@@ -81,7 +81,11 @@ ITEMS = [
      "ExpenseAccount": "Software & Subscriptions", "PrefVendor": "Müller Büromaterial GmbH"},
 ]
 
-TAX_CODES = [{"Name": "VAT 20%", "Description": "Standard rate"}, {"Name": "Zero-rated", "Description": "0%"}]
+# A TaxCode names its rates; the percent is on the TaxRate (D5).
+TAX_RATES = [{"Name": "VAT 20%", "RateValue": 20, "Description": "Standard rate"},
+             {"Name": "Zero", "RateValue": 0, "Description": "Zero rate"}]
+TAX_CODES = [{"Name": "VAT 20%", "Description": "Standard rate", "rate": "VAT 20%"},
+             {"Name": "Zero-rated", "Description": "0%", "rate": "Zero"}]
 TERMS = [{"Name": "Net 30", "DueDays": 30}, {"Name": "Net 15", "DueDays": 15}, {"Name": "Due on receipt", "DueDays": 0}]
 CLASSES = [{"Name": "Operations"}, {"Name": "Research & Development"}]
 DEPARTMENTS = [{"Name": "Boston"}, {"Name": "Berlin"}]
@@ -136,9 +140,16 @@ def seed_quickbooks(state: Any, realm: str = DEMO_REALM) -> dict[str, str]:
         if "PrefVendor" in item:
             body["PrefVendorRef"] = {"value": vendors[item["PrefVendor"]], "name": item["PrefVendor"]}
         state.insert(realm, "Item", body)
-    for entity, rows in (("Term", TERMS), ("Class", CLASSES), ("Department", DEPARTMENTS), ("TaxCode", TAX_CODES)):
+    for entity, rows in (("Term", TERMS), ("Class", CLASSES), ("Department", DEPARTMENTS)):
         for row in rows:
             state.insert(realm, entity, row)
+    rates = {rate["Name"]: state.insert(realm, "TaxRate", rate)["Id"] for rate in TAX_RATES}
+    for code in TAX_CODES:
+        detail = {"TaxRateRef": {"value": rates[code["rate"]], "name": code["rate"]}, "TaxTypeApplicable": "TaxOnAmount",
+                  "TaxOrder": 0}
+        state.insert(realm, "TaxCode", {"Name": code["Name"], "Description": code["Description"], "Taxable": True,
+                                        "PurchaseTaxRateList": {"TaxRateDetail": [detail]},
+                                        "SalesTaxRateList": {"TaxRateDetail": []}})
     return accounts
 
 

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -178,6 +179,22 @@ def test_connect_quickbooks_then_plan_with_stored_credentials_only(operator):
     plan = operator.run("plan", "--json")
     assert plan.returncode == 0, plan.stderr  # planned, with nothing but the stored credentials
     assert json.loads(plan.stdout)["realm_id"] == qb["realm_id"]
+
+
+def test_d4_without_documents_since_the_cutoff_is_the_day_quickbooks_was_connected(operator):
+    """A company's history is not replayed into its books: documents approved before the day of
+    `connect quickbooks` are not sent, and the plan says how many."""
+    operator.connect_both()
+    plan = json.loads(operator.run("plan", "--json").stdout)
+    assert [a["kind"] for a in plan["actions"] if a["entity"] == "invoice"] == ["create"]  # approved today
+    assert plan["notes"] == []
+    # Connected tomorrow, as far as the state file knows: today's invoice is history.
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
+    operator.edit_tokens(connected_at=tomorrow.isoformat())
+    plan = json.loads(operator.run("plan", "--json").stdout)
+    assert not [a for a in plan["actions"] if a["entity"] == "invoice"]
+    assert plan["notes"] == [f"1 invoice approved before {tomorrow.date().isoformat()} (documents.since) is not sent (D4)"]
+    assert f"Note: 1 invoice approved before {tomorrow.date().isoformat()}" in operator.run("plan").stdout
 
 
 def test_state_mismatch_is_refused_and_nothing_stored(operator):

@@ -36,13 +36,18 @@ def test_d4_an_invoice_approved_before_documents_since_is_not_read_nor_sent(serv
     tomorrow = date.today() + timedelta(days=1)
     plan, reads = plan_with_cutoff(servers, fresh_dir, tomorrow.isoformat())
     assert not invoices(plan)
-    # Asked of Precoro, not filtered here: an old document is never read (nor its details).
-    assert reads and all(f"approvalDate%5Bleft_date%5D={tomorrow:%d.%m.%Y}" in query for query in reads), reads
+    # Asked of Precoro, not filtered here: an old document is never read (nor its details), only counted.
+    listed = [query for query in reads if "right_date" not in query]
+    assert listed and all(f"approvalDate%5Bleft_date%5D={tomorrow:%d.%m.%Y}" in query for query in listed), reads
+    [count] = [query for query in reads if "right_date" in query]
+    assert f"approvalDate%5Bright_date%5D={date.today():%d.%m.%Y}" in count and "per_page=" in count
+    assert plan.notes == [f"1 invoice approved before {tomorrow.isoformat()} (documents.since) is not sent (D4)"]
 
 
 def test_d4_an_invoice_approved_on_or_after_documents_since_is_sent(servers, fresh_dir):
     plan, _ = plan_with_cutoff(servers, fresh_dir, date.today().isoformat())
     assert [a.kind for a in invoices(plan)] == ["create"]
+    assert plan.notes == []  # none older
 
 
 @pytest.mark.parametrize("since, expected", [("2026-02-30", "is not a date"), ("30.01.2026", "documents.since")])

@@ -71,9 +71,15 @@ def test_d2_an_unmapped_item_line_goes_as_a_category_line_on_its_items_account()
     assert [line["DetailType"] for line in lines] == ["AccountBasedExpenseLineDetail"] * 2
 
 
-def test_d2_a_line_with_no_account_holds_the_document_back_with_the_reason():
+def test_d5_a_line_with_no_account_is_left_out_alone_with_the_reason_the_rest_goes():
     [action] = plan([invoice(1)], item_links={})
-    assert action.kind == "blocked" and "line 1" in action.note
+    assert action.kind == "create" and "line 1 ('Copy paper') is not sent" in action.note
+    assert [line["Description"] for line in body(action)["Line"]] == ["Courier"]
+
+
+def test_d5_a_document_with_no_line_that_can_go_is_blocked_with_the_reasons():
+    [action] = plan([invoice(1, lines=[{"item": None, "name": "Mystery", "quantity": 1, "price": 5}])])
+    assert action.kind == "blocked" and "line 1 ('Mystery') is not sent" in action.note
 
 
 def test_d1_supplier_not_integrated_holds_the_document_back():
@@ -110,3 +116,56 @@ def test_d8_a_split_invoice_goes_once_its_parent_and_its_parts_are_held():
     # Parts sent before (by an earlier qbsync): the parent is held, not sent as well.
     [held] = plan([parent, one, two], sent={"2", "3"})
     assert held.precoro_id == "1" and held.kind == "blocked" and "parts 2, 3 were sent already" in held.note
+
+
+def test_d6_a_sent_invoice_whose_new_supplier_is_not_linked_says_why_it_is_not_updated():
+    from engine.documents import sent_baseline
+
+    [create] = plan([invoice(1)])
+    sent = body(create)
+    link = LinkState("1", "900", baseline=sent_baseline({k: v for k, v in create.write.values.items()}))
+    state = SyncState(links={"1": link})
+    assert plan_documents(INVOICES, DEFAULT.entity("invoices"), [invoice(1)], state, REFS, {}).actions == []
+    [held] = plan_documents(INVOICES, DEFAULT.entity("invoices"), [invoice(1, supplier=99)], state, REFS, {}).actions
+    assert held.kind == "blocked" and "is not updated" in held.note and "not integrated" in held.note
+    assert sent["VendorRef"] == {"value": "8"}
+
+
+def sent_state(idn="1"):
+    """One invoice sent as it is now: its link keeps the body it was written with."""
+    from engine.documents import sent_baseline
+
+    [create] = plan([invoice(int(idn))])
+    return SyncState(links={idn: LinkState(idn, "900", baseline=sent_baseline(create.write.values))})
+
+
+def test_d7_a_cancelled_invoice_voids_or_deletes_its_bill_as_the_rules_say_and_a_paid_one_is_held():
+    open_bill = {"900": {"Id": "900", "SyncToken": "3", "Balance": 57.0, "TotalAmt": 57.0}}
+    cancelled = invoice(1, status=8)
+    [void] = plan_documents(INVOICES, DEFAULT.entity("invoices"), [cancelled], sent_state(), REFS, {},
+                            books=lambda ids: open_bill).actions
+    assert (void.kind, void.write.op, void.write.version) == ("deactivate", "update", "3")
+    assert [line["Amount"] for line in void.write.values["Line"]] == [0.0, 0.0]
+    deleting = rules.loads("version: 1\ndocuments:\n  invoices:\n    when_cancelled: delete\n").entity("invoices")
+    [delete] = plan_documents(INVOICES, deleting, [cancelled], sent_state(), REFS, {}, books=lambda ids: open_bill).actions
+    assert (delete.kind, delete.write.op, body(delete)) == ("deactivate", "delete", {"Id": "900", "SyncToken": "3"})
+    paid = {"900": {**open_bill["900"], "Balance": 7.0}}
+    [held] = plan_documents(INVOICES, DEFAULT.entity("invoices"), [cancelled], sent_state(), REFS, {},
+                            books=lambda ids: paid).actions
+    assert held.kind == "blocked" and "a payment (balance 7.0 of 57.0)" in held.note
+
+
+def test_d6_only_the_documents_that_changed_are_looked_up_in_the_books():
+    asked = []
+
+    def books(ids):
+        asked.append(ids)
+        return {"900": {"Id": "900", "SyncToken": "3", "Balance": 57.0, "TotalAmt": 57.0}}
+
+    assert plan_documents(INVOICES, DEFAULT.entity("invoices"), [invoice(1)], sent_state(), REFS, {}, books=books).actions == []
+    assert asked == []  # unchanged: QuickBooks is not asked
+    edited = invoice(1, lines=[{"item": {"id": 1, "name": "Copy paper"}, "name": "Copy paper", "quantity": 5, "price": 4.2}])
+    [update] = plan_documents(INVOICES, DEFAULT.entity("invoices"), [edited], sent_state(), REFS, {}, books=books).actions
+    assert asked == [["900"]] and (update.kind, update.write.version) == ("update", "3")
+    assert [c.field for c in update.changes] == ["line 1", "line 2"]  # 10 -> 5 reams; the courier line is gone
+    assert update.changes[1].after is None

@@ -106,3 +106,25 @@ def test_l2_reconnecting_the_same_company_keeps_every_link_and_l3_another_starts
         assert sorted(o["name"] for o in options) == ["Freight", "Office Supplies"]
     with servers.session(workdir, realm_a, state) as session:
         assert session.plan(only=["chart_of_accounts"]).actions == []  # the first company's links are intact
+
+
+def test_d5_a_tax_is_imported_with_its_real_rate_read_from_its_tax_rates(servers, fresh_dir):
+    """A QuickBooks TaxCode holds no percent: its purchase TaxRates do. A new tax code becomes a
+    Precoro tax carrying their sum, not 0."""
+    from engine.local.demo import DEMO_REALM
+
+    workdir = fresh_dir()
+    servers.first_sync(workdir, DEMO_REALM, workdir / "state.db")
+    state, realm = servers.quickbooks, DEMO_REALM
+    rates = [state.insert(realm, "TaxRate", {"Name": name, "RateValue": value})["Id"]
+             for name, value in (("State 5%", 5), ("City 2.5%", 2.5))]
+    state.insert(realm, "TaxCode", {"Name": "Combined 7.5%", "Taxable": True, "PurchaseTaxRateList": {"TaxRateDetail": [
+        {"TaxRateRef": {"value": rate}, "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": order}
+        for order, rate in enumerate(rates)]}})
+    with servers.session(workdir, realm) as session:
+        plan = session.plan()
+        [create] = [a for a in plan.actions if a.entity == "tax"]
+        assert (create.kind, create.target) == ("create", "precoro")
+        session.apply(plan.id)
+    taxes = {t["name"]: t["percent"] for t in servers.precoro.page("taxes", limit=50)[1]}
+    assert taxes["Combined 7.5%"] == 7.5 and taxes["Zero-rated"] == 0 and taxes["VAT 20%"] == 20

@@ -133,7 +133,8 @@ def test_s7_match_keys_cannot_be_empty_or_repeated():
 def test_s3_unknown_transform_suggests_the_close_one():
     assert problems("version: 1\nsuppliers:\n  fields:\n    emails: {transform: email_lst}\n") == [
         "rules.yaml:4:25: suppliers.fields.emails.transform: unknown transform 'email_lst' (did you mean 'email_list'?);"
-        " known: account_link, date, decimal, email_list, lowercase, supplier_link, trim, uppercase"
+        " known: account_link, class_link, date, decimal, email_list, location_link, lowercase, supplier_link, tax_link,"
+        " term_link, trim, uppercase"
     ]
 
 
@@ -254,7 +255,8 @@ def test_w5_several_semantic_errors_are_all_reported():
     assert problems(text) == [
         "rules.yaml:3:18: suppliers.match.keys[0]: 'nam' is not a field of suppliers (did you mean 'name'?)",
         "rules.yaml:5:25: suppliers.fields.emails.transform: unknown transform 'mails' (did you mean 'email_list'?);"
-        " known: account_link, date, decimal, email_list, lowercase, supplier_link, trim, uppercase",
+        " known: account_link, class_link, date, decimal, email_list, location_link, lowercase, supplier_link, tax_link,"
+        " term_link, trim, uppercase",
     ]
 
 

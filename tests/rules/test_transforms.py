@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.references import REFERENCED_SECTION
 from rules.transforms import (
     NORMALIZERS,
     REFERENCE_TRANSFORMS,
@@ -126,7 +127,8 @@ def test_text_transforms():
 def test_every_transform_is_named_by_its_key_and_reference_transforms_are_the_engines():
     assert all(isinstance(t, Transform) and t.name == name for name, t in TRANSFORMS.items())
     assert {"email_list", "decimal", "trim", "uppercase", "lowercase"} <= TRANSFORMS.keys()
-    assert REFERENCE_TRANSFORMS == {"supplier_link", "account_link"}
+    assert REFERENCE_TRANSFORMS == {"supplier_link", "account_link", "term_link", "tax_link", "class_link", "location_link"}
+    assert REFERENCE_TRANSFORMS == REFERENCED_SECTION.keys()  # each follows the links of one entity
     assert not REFERENCE_TRANSFORMS & TRANSFORMS.keys()
 
 

@@ -139,7 +139,10 @@ def _document(name: str, extra: Mapping[str, Any]) -> Kind:
             "netSum": 0.0,
             "supplier": None,
             "location": None,
-            # lines: {"id", "item" (id or None), "name", "quantity", "price", "sum", "itemCustomFields" {cf: option}}
+            "paymentTerm": None,  # a payment term's id, rendered as the term
+            "customName": None,
+            # lines: {"id", "item" (id or None), "name", "quantity", "price", "sum", "itemCustomFields" {cf: option},
+            #         "taxes" [tax id, ...]}
             "items": [],
             "documentCustomFields": {},
             "externalId": None,

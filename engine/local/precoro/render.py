@@ -115,6 +115,8 @@ def _documents(rows: list[Row], lookup: Lookup) -> list[dict[str, Any]]:
     lines = [line for _, doc in rows for line in doc["items"]]
     suppliers = lookup.records("suppliers", {doc["supplier"] for _, doc in rows if doc["supplier"]})
     items = lookup.records("items", {line["item"] for line in lines if line["item"]})
+    terms = lookup.records("paymentterms", {doc["paymentTerm"] for _, doc in rows if doc.get("paymentTerm")})
+    taxes = lookup.records("taxes", {tax for line in lines for tax in line.get("taxes") or []})
     line_choices = _Choices(lookup, "itemcustomfields", "itemcustomfield_options", [line["itemCustomFields"] for line in lines])
     header_choices = _Choices(
         lookup, "documentcustomfields", "documentcustomfield_options", [doc["documentCustomFields"] for _, doc in rows]
@@ -125,6 +127,7 @@ def _documents(rows: list[Row], lookup: Lookup) -> list[dict[str, Any]]:
         record["statusString"] = DOCUMENT_STATUSES.get(doc["status"], "Unknown")
         record.update((name, value) for name, value in doc.items() if name not in record)
         record["supplier"] = _ref(suppliers, doc["supplier"])
+        record["paymentTerm"] = _ref(terms, doc.get("paymentTerm"))
         record["items"] = [
             {
                 "id": line["id"],
@@ -134,6 +137,9 @@ def _documents(rows: list[Row], lookup: Lookup) -> list[dict[str, Any]]:
                 "price": line["price"],
                 "sum": line["sum"],
                 "dataItemCustomFields": {"data": line_choices.render(line["itemCustomFields"])},
+                # Assumption (precoro_contract): a line lists its taxes like a document does.
+                "taxes": {"data": [{"id": tax, "name": taxes[tax]["name"], "percent": taxes[tax]["percent"]}
+                                   for tax in line.get("taxes") or [] if tax in taxes]},
             }
             for line in doc["items"]
         ]

@@ -23,7 +23,7 @@ from .render import Row, compact_json, render
 
 # Chunk size of `IN (...)` lookups, well under sqlite's bound-parameter limit.
 _IN_CHUNK = 500
-_LINE_FIELDS = frozenset({"id", "item", "name", "quantity", "price", "itemCustomFields"})
+_LINE_FIELDS = frozenset({"id", "item", "name", "quantity", "price", "itemCustomFields", "taxes"})
 
 
 class UnknownRecord(LookupError):
@@ -349,6 +349,7 @@ class PrecoroState:
                     "price": float(price),
                     "sum": float((quantity * price).quantize(Decimal("0.01"))),
                     "itemCustomFields": _choice_map(line.get("itemCustomFields", {})),
+                    "taxes": [int(tax) for tax in line.get("taxes") or []],
                 }
             )
         return out

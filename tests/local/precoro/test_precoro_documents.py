@@ -58,6 +58,8 @@ def test_d2_an_invoice_reads_back_with_item_and_category_lines(client, state, ca
         "netSum": 858.3,
         "supplier": {"id": catalog["supplier"]["id"], "name": "Acme"},
         "location": {"id": 1, "name": "HQ"},
+        "paymentTerm": None,
+        "customName": None,
         "items": [
             {
                 "id": line_ids[0],
@@ -67,6 +69,7 @@ def test_d2_an_invoice_reads_back_with_item_and_category_lines(client, state, ca
                 "price": 412.5,
                 "sum": 825.0,
                 "dataItemCustomFields": {"data": []},
+                "taxes": {"data": []},
             },
             {
                 "id": line_ids[1],
@@ -83,6 +86,7 @@ def test_d2_an_invoice_reads_back_with_item_and_category_lines(client, state, ca
                         }
                     ]
                 },
+                "taxes": {"data": []},
             },
         ],
         "externalId": None,

@@ -1,0 +1,196 @@
+"""D5-D7 against the local APIs: a document's header and lines come from the rules, an edit in
+Precoro updates the QuickBooks document, a cancellation voids or deletes it; what QuickBooks holds a
+payment on is held for a person."""
+
+from __future__ import annotations
+
+import re
+
+from engine.local.demo import DEMO_REALM
+
+REALM = DEMO_REALM
+NUMBER = "INV-2026-0042"  # the demo's approved supplier-portal invoice: 10 x copy paper, 1 x courier
+
+
+def bill(servers) -> dict:
+    [found] = servers.quickbooks.query(REALM, f"SELECT * FROM Bill WHERE DocNumber = '{NUMBER}'").response().get("Bill", [])
+    return found
+
+
+def invoice(servers) -> dict:
+    total, _ = servers.precoro.page("invoices", limit=1)
+    [found] = [i for i in servers.precoro.page("invoices", limit=total)[1] if i["invoiceNumber"] == NUMBER]
+    return servers.precoro.get("invoices", found["idn"])
+
+
+def stored_lines(doc: dict) -> list[dict]:
+    """The invoice's lines as the Precoro state takes them back."""
+    return [{"id": line["id"], "item": (line["item"] or {}).get("id"), "name": line["name"], "quantity": line["quantity"],
+             "price": line["price"],
+             "itemCustomFields": {str(c["itemCustomField"]["id"]): c["option"]["id"]
+                                  for c in line["dataItemCustomFields"]["data"]}}
+            for line in doc["items"]]
+
+
+def edit(servers, **fields) -> None:
+    servers.precoro.update("invoices", invoice(servers)["idn"], fields)
+
+
+def sync(servers, workdir, rules_edit=None):
+    """One plan and its apply; returns the plan's invoice actions and the report."""
+    with servers.session(workdir, REALM) as session:
+        if rules_edit:  # the session wrote the shipped rules: the operator edits them
+            rules_edit(workdir)
+            session.reload_rules()
+        plan = session.plan()
+        report = session.apply(plan.id)
+    return [a for a in plan.actions if a.entity == "invoice"], report
+
+
+def test_d6_an_invoice_edited_in_precoro_updates_its_bill_with_a_line_diff(servers, fresh_dir):
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    before = bill(servers)
+    assert before["TotalAmt"] == 57.0
+    lines = stored_lines(invoice(servers))
+    lines[0]["quantity"] = 5  # 509 -> 400 in the issue; here 10 -> 5 reams of paper
+    edit(servers, items=lines)
+
+    [action], report = sync(servers, workdir)
+    assert (action.kind, action.target, action.quickbooks_id) == ("update", "quickbooks", before["Id"])
+    [line] = [c for c in action.changes if c.field == "line 1"]
+    assert "10.0 x 4.2 = 42.0" in line.before and "5.0 x 4.2 = 21.0" in line.after
+    assert not [c for c in action.changes if c.field == "line 2"]  # unchanged lines are not shown
+    after = bill(servers)
+    assert after["Id"] == before["Id"] and after["TotalAmt"] == 36.0 and int(after["SyncToken"]) > int(before["SyncToken"])
+    assert after["PrivateNote"] == before["PrivateNote"]  # what did not change is sent as it was
+    # Done: the next plan has nothing for it.
+    assert sync(servers, workdir)[0] == []
+
+
+def test_d6_a_status_change_alone_is_no_revision(servers, fresh_dir):
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    edit(servers, status=5)  # paid in Precoro: its body in the books is the same
+    assert sync(servers, workdir)[0] == []
+
+
+def test_d6_d7_a_paid_bill_is_held_for_review_not_changed(servers, fresh_dir):
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    paid = bill(servers)
+    # A colleague records a payment against it in QuickBooks.
+    servers.quickbooks.update(REALM, "Bill", {"Id": paid["Id"], "SyncToken": paid["SyncToken"], "sparse": True,
+                                              "LinkedTxn": [{"TxnId": "77", "TxnType": "BillPaymentCheck"}]})
+    paid = bill(servers)
+    lines = stored_lines(invoice(servers))
+    lines[1]["price"] = 20
+    edit(servers, items=lines)
+    [action], _ = sync(servers, workdir)
+    assert action.kind == "blocked" and "held for review" in action.note and "BillPaymentCheck 77" in action.note
+    assert [c.field for c in action.changes] == ["line 2"]  # the reviewer sees what the edit would change
+    assert bill(servers)["SyncToken"] == paid["SyncToken"]  # nothing written
+
+    edit(servers, status=8)
+    [action], _ = sync(servers, workdir)
+    assert action.kind == "blocked" and "cancelled in Precoro" in action.note and "held for review" in action.note
+    assert bill(servers)["SyncToken"] == paid["SyncToken"]
+
+
+def test_d7_a_cancelled_invoice_voids_its_bill_once(servers, fresh_dir):
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    sent = bill(servers)
+    edit(servers, status=8)
+    [action], report = sync(servers, workdir)
+    assert (action.kind, action.target) == ("deactivate", "quickbooks") and "voided" in action.note
+    voided = bill(servers)
+    assert voided["Id"] == sent["Id"] and voided["TotalAmt"] == 0
+    assert all(line["Amount"] == 0 for line in voided["Line"]) and voided["PrivateNote"].startswith("Voided")
+    assert sync(servers, workdir)[0] == []  # voided once
+
+
+def test_d7_rules_may_delete_instead_or_leave_it(servers, fresh_dir):
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    edit(servers, status=8)
+
+    def cancelled(how):
+        def rewrite(directory):
+            path = directory / "rules.yaml"
+            path.write_text(re.sub(r"when_cancelled: void", f"when_cancelled: {how}", path.read_text(), count=1))
+        return rewrite
+
+    assert sync(servers, workdir, cancelled("ignore"))[0] == []
+    [action], _ = sync(servers, workdir, cancelled("delete"))
+    assert action.kind == "deactivate" and "deleted" in action.note
+    assert servers.quickbooks.query(REALM, f"SELECT * FROM Bill WHERE DocNumber = '{NUMBER}'").response().get("Bill") is None
+    assert sync(servers, workdir, cancelled("delete"))[0] == []  # unlinked: nothing more to do
+
+
+def test_d5_header_and_lines_follow_the_rules_and_the_links(servers, fresh_dir):
+    """Terms, location, memo and due date on the header; class and tax on a line: each Precoro
+    reference is sent as the QuickBooks record it is linked to."""
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    with servers.session(workdir, REALM) as session:
+        links = session.store.all_links(REALM)
+    quickbooks = {entity: {r["Name"]: r["Id"] for r in servers.quickbooks.query(REALM, f"SELECT * FROM {entity}").response()[entity]}
+                  for entity in ("Term", "Class", "Department", "TaxCode")}
+
+    def precoro_id(section, entity, name):
+        return int(next(p for p, q in links[section] if q == quickbooks[entity][name]))
+
+    classes_field = next(f["id"] for f in servers.precoro.page("itemcustomfields", limit=50)[1] if f["name"] == "Classes")
+    locations_field = next(f["id"] for f in servers.precoro.page("documentcustomfields", limit=50)[1] if f["name"] == "Locations")
+    lines = stored_lines(invoice(servers))
+    lines[0]["itemCustomFields"][str(classes_field)] = precoro_id("classes", "Class", "Operations")
+    lines[0]["taxes"] = [precoro_id("taxes", "TaxCode", "VAT 20%")]
+    edit(servers, items=lines, paymentTerm=precoro_id("terms", "Term", "Net 15"), customName="Q4 paper order",
+         requiredDate="2026-12-15T00:00:00+00:00",
+         documentCustomFields={str(locations_field): precoro_id("locations", "Department", "Berlin")})
+
+    [action], _ = sync(servers, workdir)
+    assert action.kind == "update"
+    assert {c.field for c in action.changes} >= {"terms", "location", "memo", "due_date", "line 1"}
+    sent = bill(servers)
+    assert sent["SalesTermRef"]["value"] == quickbooks["Term"]["Net 15"]
+    assert sent["DepartmentRef"]["value"] == quickbooks["Department"]["Berlin"]
+    assert sent["DueDate"] == "2026-12-15"
+    assert sent["PrivateNote"].startswith("Q4 paper order\nPrecoro invoice")
+    detail = sent["Line"][0]["ItemBasedExpenseLineDetail"]
+    assert detail["ClassRef"]["value"] == quickbooks["Class"]["Operations"]
+    assert detail["TaxCodeRef"]["value"] == quickbooks["TaxCode"]["VAT 20%"]
+
+
+def test_d5_a_line_with_no_account_goes_to_the_rules_default_account(servers, fresh_dir):
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    lines = stored_lines(invoice(servers))
+    lines.append({"item": None, "name": "Mystery fee", "quantity": 1, "price": 3})
+    edit(servers, items=lines)
+
+    [action], _ = sync(servers, workdir)  # no default account: the line is left out alone, and said so
+    assert action.kind == "blocked" and "line 3 ('Mystery fee') is not sent" in action.note
+    assert len(bill(servers)["Line"]) == 2
+
+    def default_account(directory):
+        path = directory / "rules.yaml"
+        path.write_text(path.read_text().replace("default_account: null", "default_account: Office Supplies", 1))
+
+    [action], _ = sync(servers, workdir, default_account)
+    assert action.kind == "update" and [c.field for c in action.changes] == ["line 3"]
+    third = bill(servers)["Line"][2]
+    assert third["Description"] == "Mystery fee" and third["AccountBasedExpenseLineDetail"]["AccountRef"]["value"]
+
+
+def test_d5_a_default_account_quickbooks_does_not_have_is_said_plainly(servers, fresh_dir):
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+
+    def wrong(directory):
+        path = directory / "rules.yaml"
+        path.write_text(path.read_text().replace("default_account: null", "default_account: Ofice Supplies", 1))
+
+    [action], _ = sync(servers, workdir, wrong)
+    assert action.kind == "blocked" and "no account of that name" in action.note and "'Ofice Supplies'" in action.note
