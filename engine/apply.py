@@ -891,9 +891,15 @@ class Applier:
         return found
 
 
-def _same_record_key(values: dict[str, Any]) -> tuple[str, str] | None:
+def _same_record_key(values: dict[str, Any]) -> tuple[str, ...] | None:
     """How a Precoro record is told to be "the same" as one about to be created: its name (as
-    QuickBooks compares names) and its currency."""
+    QuickBooks compares names) and its currency; a payment (D9), which has no name, by its invoice,
+    amount and day: found so, an interrupted create whose externalId was never set is not made twice."""
+    nested = values.get("invoice")  # a payment as Precoro lists it; the write names `invoice.id`
+    invoice = values.get(contract.PAYMENT_INVOICE) or (nested.get("id") if isinstance(nested, dict) else None)
+    if invoice is not None:
+        amount = TRANSFORMS["decimal"].to_canonical("precoro", values.get("sumPaid"))
+        return str(invoice), str(amount), str(values.get("payDate") or "")[:10]
     name = values.get("name")
     if not isinstance(name, str) or not name.strip():
         return None

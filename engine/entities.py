@@ -7,7 +7,8 @@ operator can map it by hand. The planner, apply, plan ordering, the CLI and the 
 (rules/schema.json and rules/defaults.py); docs/architecture.md walks through an example.
 
 Order matters: lists before the suppliers and items that refer to them, suppliers before the items
-whose supplier is one, and documents last, since they refer to all of them.
+whose supplier is one, then documents, since they refer to all of them, and last the payments of
+the Bills the documents became.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class EntitySpec:
     quickbooks_name: str  # its name field, which QuickBooks suffixes with " (deleted)": "DisplayName"
     precoro: str  # the Precoro collection ("/suppliers"), or where the custom field below lives
     reconciler: type = Reconciler  # how a pair of its records is planned
-    planned: str = "pairs"  # "pairs": both sides read and reconciled; "documents": Precoro documents sent once
+    # "pairs": both sides read and reconciled; "documents": Precoro documents sent once; "payments":
+    # QuickBooks payments recorded in Precoro once (D9)
+    planned: str = "pairs"
     mappable: bool = False  # an operator can map and unmap it by hand (S7, I4)
     custom_field: str | None = None  # its Precoro records are options of the custom field of this name
     quickbooks_filter: Callable[[Mapping[str, Any]], bool] | None = None  # which QuickBooks records it covers
@@ -88,8 +91,13 @@ CREDIT_NOTES = EntitySpec("credit_note", "credit_notes", "credit note", "credit 
                           "/invoices", planned="documents",
                           precoro_query={**APPROVED, LOGIC_TYPE: list(CREDIT_NOTE_LOGIC_TYPES)})
 
+# D9: QuickBooks payments of the Bills qbsync sent, recorded in Precoro (engine/payments.py). Read
+# from QuickBooks only; its links are payment lines (qbo-billpayment-<id>-<bill id>) -> Precoro payments.
+PAYMENTS = EntitySpec("payment", "payments", "payment", "payments", "BillPayment", "DocNumber", "/payments",
+                      planned="payments")
+
 ENTITIES: list[EntitySpec] = [ACCOUNTS, CLASSES, LOCATIONS, TAXES, TERMS, SUPPLIERS, ITEMS, INVOICES, PURCHASE_ORDERS,
-                              CREDIT_NOTES]
+                              CREDIT_NOTES, PAYMENTS]
 BY_KIND: dict[str, EntitySpec] = {}
 BY_SECTION: dict[str, EntitySpec] = {}
 ORDER: dict[str, int] = {}

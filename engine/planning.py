@@ -23,10 +23,11 @@ from . import bulk
 from .clients.errors import ApiError
 from .clients.precoro_contract import APPROVED_UNTIL, DATE_FILTER_FORMAT
 from .documents import APPROVED_STATUSES, plan_documents
-from .entities import ACCOUNTS, ITEMS, EntitySpec
+from .entities import ACCOUNTS, INVOICES, ITEMS, EntitySpec
 from .errors import Interrupted
 from .lists import options_collection
 from .mirror import Mirror, Source
+from .payments import PrecoroPayments, plan_payments
 from .plan import Action, action_id
 from .clients.quickbooks import quote
 from .records import Record
@@ -100,7 +101,7 @@ class Planner:
         anything is planned, so that a plan where nothing changed need not be made again."""
         sources = []
         for spec in specs:
-            sides = ("precoro",) if spec.planned == "documents" else ("quickbooks", "precoro")
+            sides = {"documents": ("precoro",), "payments": ("quickbooks",)}.get(spec.planned, ("quickbooks", "precoro"))
             sources += [self._source(spec, side) for side in sides]
         if any(spec.planned == "documents" for spec in specs) and ITEMS not in specs:
             sources.append(self._source(ITEMS, "precoro"))  # the items' accounts (D2)
@@ -129,6 +130,11 @@ class Planner:
     def entity(self, spec: EntitySpec) -> tuple[EntityPlan, QuietPairs | None]:
         """One entity's plan, and what it found of its linked pairs (None: it has none to tell)."""
         rules = self.rules.entity(spec.section)
+        if spec.planned == "payments":  # D9
+            self._say("reading QuickBooks payments")
+            return plan_payments(spec, rules, self.mirror.records(self._source(spec, "quickbooks")),
+                                 self.store.sync_state(INVOICES.section, self.realm),
+                                 self.store.sync_state(spec.section, self.realm), PrecoroPayments(self.precoro)), None
         if spec.planned == "documents":
             state = self.store.sync_state(spec.section, self.realm)
             self._say(f"reading Precoro {spec.plural}")

@@ -66,7 +66,8 @@ def verdict(action: Action, policy: PolicyRule) -> Verdict:
         return Verdict(False, "skipped by the operator")
     if action.kind in ALWAYS_HELD:
         reason = ALWAYS_HELD[action.kind]
-        return Verdict(False, f"{reason}: {action.note}" if action.kind == "blocked" and action.note else reason)
+        # A blocked record's note says what to fix; an unlink's, why (a payment voided in QuickBooks, D9).
+        return Verdict(False, f"{reason}: {action.note}" if action.kind in ("blocked", "unlink") and action.note else reason)
     if not action.approved:  # W9: the same write failed before; or the operator skipped it
         return Verdict(False, "not approved in the plan" + (f" ({action.note})" if action.note else ""))
     spec = BY_KIND[action.entity]

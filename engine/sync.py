@@ -21,12 +21,13 @@ from .apply import ActionResult, ApplyReport, apply_plan
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound
 from .connections import Connected, connect, saved_connections
-from .entities import BY_SECTION, ENTITIES, ITEMS, EntitySpec, sort_key
+from .entities import BY_SECTION, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
 from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound, SafetyLimitExceeded, StalePlanError,
                      SupersededPlan, UsageError)
 from .items import mapping_actions
 from .locks import Holder, LockBusy
+from .payments import PrecoroPayments, paid_between, plan_payments
 from .plan import Action, HoldFacts, LinkFacts, Plan
 from .planning import Planner, Progress, QuietPairs, readback
 from .review import ERROR_OUTCOMES, Outcome, approval_after, carried_decisions, entity_counts
@@ -340,6 +341,31 @@ class SyncSession:
         todo = [action.id for action in plan.actions if action.executable]
         outcomes = self.store.outcomes(plan.id) if todo else {}
         return bool(todo) and all(outcomes.get(action_id, ("",))[0] == "applied" for action_id in todo)
+
+    # -- payments back: the repair import (D9) ----------------------------------------------------
+
+    def payments_import_plan(self, since: date, until: date, *, wait: bool = True,
+                             on_wait: Callable[[Holder | None], None] | None = None) -> Plan:
+        """A plan of the QuickBooks payments of a date range not recorded in Precoro yet (D9): read
+        by a query, not CDC, so it reaches any range. Each is looked for in Precoro by its externalId
+        first, so an import never records a payment twice. Saved as a repair plan, named by its id."""
+        if until < since:
+            raise UsageError(f"--until {until} is before --since {since}")
+        if not self.enabled(PAYMENTS.section):
+            raise UsageError(f"payments are turned off in {self.rules_path} (documents.payments); turn them on to import them")
+        with self.writer("planning a payments import", wait=wait, on_wait=on_wait):
+            conn = self.connected
+            result = plan_payments(PAYMENTS, self.rules.entity(PAYMENTS.section),
+                                   paid_between(conn.quickbooks, since, until),
+                                   self.store.sync_state(INVOICES.section, conn.realm_id),
+                                   self.store.sync_state(PAYMENTS.section, conn.realm_id), PrecoroPayments(conn.precoro),
+                                   complete=False)
+            plan = Plan(actions=sorted(result.actions, key=sort_key), realm_id=conn.realm_id,
+                        rules_digest=self.rules.digest, created_at=self.clock(), entities=(PAYMENTS.section,),
+                        purpose="repair", scope=PAYMENTS.section,
+                        readback={PAYMENTS.section: readback(self.rules, PAYMENTS.section)})
+            self._save(plan)
+            return plan
 
     # -- manual mapping (S7) ------------------------------------------------------------------
 

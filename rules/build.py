@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from .defaults import ENTITY_PATHS, entity_data
+from .defaults import DOCUMENT_SECTIONS, ENTITY_PATHS, entity_data
 from .model import (
     Connections,
     CreateRule,
@@ -29,7 +29,7 @@ from .model import (
 def build(data: dict[str, Any], *, source: str, digest: str) -> Rules:
     """The model of `data`, which must have passed the schema and `checks.check`."""
     connections = data["connections"]
-    entities = {section: build_entity(section, entity_data(data, path), documents=path[0] == "documents")
+    entities = {section: build_entity(section, entity_data(data, path), documents=section in DOCUMENT_SECTIONS)
                 for section, path in ENTITY_PATHS.items()}
     return Rules(
         version=int(data["version"]),  # `1.0` passes the schema too

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from .defaults import ENTITY_PATHS, entity_data
+from .defaults import DOCUMENT_SECTIONS, ENTITY_PATHS, entity_data
 from .errors import RuleProblem, quoted
 from .loader import KeyPath, SourceMap, dotted
 from .schema import SCHEMA, missing_key, suggestion
@@ -48,9 +48,6 @@ def _cutoff_problems(rules: dict[str, Any], source_map: SourceMap) -> list[RuleP
         return [source_map.problem(("documents", "since"),
                                    f"documents.since: {quoted(since)} is not a date; expected YYYY-MM-DD, e.g. 2026-01-01")]
     return []
-
-
-DOCUMENT_SECTIONS = tuple(name for name, path in ENTITY_PATHS.items() if path[0] == "documents")
 
 
 def _policy_problems(rules: dict[str, Any], source_map: SourceMap) -> list[RuleProblem]:

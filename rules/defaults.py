@@ -128,6 +128,24 @@ _DOCUMENTS = {"invoices": _document(True, "invoiceNumber", split_cost="parent"),
               "purchase_orders": _document(False, "idn"),
               # A VendorCredit has no terms and no due date.
               "credit_notes": _document(True, "invoiceNumber", without=("due_date", "terms"))}
+# The sections of documents sent to QuickBooks (policy.documents_up_to decides them, U2).
+DOCUMENT_SECTIONS = tuple(_DOCUMENTS)
+
+# D9: QuickBooks payments of the Bills qbsync sent, recorded in Precoro once each. A Precoro payment
+# is found by the externalId qbsync gives it, never by its fields; the match keys only say which
+# fields a payment needs (they cannot be turned off).
+_PAYMENTS = {
+    "enabled": True,
+    "match": {"keys": ["amount", "date"], "normalize": []},
+    "create": {"in_quickbooks": False, "in_precoro": True},
+    "conflict": "quickbooks_wins",
+    "when_inactive": {"in_quickbooks": "ignore", "in_precoro": "ignore"},
+    "when_deleted": {"in_quickbooks": "unlink", "in_precoro": "unlink"},
+    "fields": {
+        "amount": {"precoro": "sumPaid", "quickbooks": "Line.Amount", "direction": "to_precoro", "transform": "decimal"},
+        "date": {"precoro": "payDate", "quickbooks": "TxnDate", "direction": "to_precoro", "transform": "date"},
+    },
+}
 
 DEFAULTS: dict[str, Any] = {
     "version": 1,
@@ -164,11 +182,11 @@ DEFAULTS: dict[str, Any] = {
     # U2: a cautious controller's policy; the shipped rules.yaml says why each is safe.
     "policy": {
         "links": "exact",
-        "creates": ["chart_of_accounts", "taxes", "terms", "classes", "locations"],
+        "creates": ["chart_of_accounts", "taxes", "terms", "classes", "locations", "payments"],
         "updates": {"suppliers": ["phone", "emails"], "items": ["description"]},
         "documents_up_to": None,
     },
-    "documents": {"since": None, **_DOCUMENTS},
+    "documents": {"since": None, **_DOCUMENTS, "payments": _PAYMENTS},
     "lists": _LISTS,
 }
 
@@ -176,6 +194,7 @@ DEFAULTS: dict[str, Any] = {
 ENTITY_PATHS: dict[str, tuple[str, ...]] = {
     "suppliers": ("suppliers",), "items": ("items",),
     **{name: ("lists", name) for name in _LISTS}, **{name: ("documents", name) for name in _DOCUMENTS},
+    "payments": ("documents", "payments"),
 }
 
 # Field entries that are not written take these values (a new field must still give both paths).

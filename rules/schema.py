@@ -88,7 +88,9 @@ def _explain(error: ValidationError, source_map: SourceMap) -> list[RuleProblem]
 
     if kind == "anyOf":  # a list or a document: true, false, or its own rules
         if isinstance(instance, dict):
-            return [problem for inner in error.context if inner.validator != "type"
+            # Its own rules, then: the `true`/`false` alternative's type error says nothing, but a
+            # wrong type inside the rules does (`enabled: maybe`).
+            return [problem for inner in error.context if inner.validator != "type" or inner.relative_path
                     for problem in _explain(inner, source_map)]
         return at_value("true, false or a mapping of its rules (enabled, fields, ...)")
     if kind == "additionalProperties":

@@ -74,6 +74,16 @@ def _size(text: str) -> tuple[int, int]:
     return int(cols), int(rows)
 
 
+def _day(text: str):
+    """An argparse type: a calendar day written YYYY-MM-DD."""
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD (like 2026-01-31)") from None
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -110,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "plan", "read what changed on both sides and save a plan (changes nothing)")
     p.add_argument("--only", metavar="ENTITIES",
                    help="comma-separated: chart_of_accounts, classes, locations, taxes, terms, suppliers, items, "
-                        "invoices, purchase_orders, credit_notes (default: every one rules.yaml turns on). Such a partial plan "
+                        "invoices, purchase_orders, credit_notes, payments (default: every one rules.yaml turns on). Such a partial plan "
                         "never becomes the latest plan: apply it by its id")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
@@ -186,6 +196,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run every company of DIR (each DIR/<company>/rules.yaml, with its own state) and print "
                         "one table; exit 1 if any failed, else 3 if any holds something, else 0")
     p.add_argument("--jobs", type=_positive, default=4, metavar="N", help="with --all: companies run at a time (default 4)")
+
+    p = sub.add_parser("payments", help="payments back (D9): re-import QuickBooks payments of a date range")
+    psub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
+    i = command(psub, "import", "record in Precoro the QuickBooks payments of a date range that are not there yet",
+                description="A repair: reads the QuickBooks BillPayments dated from --since to --until (a query, so "
+                            "any range, not only CDC's 30 days) and plans a Precoro payment for each line that pays a "
+                            "Bill qbsync sent and is not recorded yet. A payment Precoro already holds (by its "
+                            "externalId) is linked, never recorded twice. Shown as a plan first; applied with --yes "
+                            "or `qbsync apply PLAN_ID`. Exit codes: 0 applied or nothing to import, 2 saved, not "
+                            "applied, 1 an error or a failed action.")
+    i.add_argument("--since", required=True, type=_day, metavar="YYYY-MM-DD", help="the first payment day to read")
+    i.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="the last payment day to read (default: today)")
+    i.add_argument("--yes", action="store_true", help="apply without asking")
+    i.add_argument("--no-wait", action="store_true", help="do not wait for another qbsync that is applying")
+    i.add_argument("--json", action="store_true", help="print the plan (and with --yes, the apply's report) as JSON")
 
     p = command(sub, "held", "list the actions unattended runs held for review (approve, decide or skip them)")
     p.add_argument("--json", action="store_true", help='print {"held": [...]} as JSON')
@@ -539,6 +564,33 @@ def cmd_map(args) -> int:
             plan = session.map_plan(args.command, args.precoro_id, args.quickbooks_id)
         else:
             plan = session.unmap_plan(args.command, args.precoro_id)
+        if not args.json:
+            print(render.plan_text(plan, SHOWN_ACTIONS))
+            print()
+        if not args.yes and not sys.stdin.isatty():
+            if args.json:
+                _print_json(render.plan_json(plan))
+            print(f"Saved as plan {plan.id}; apply it with `qbsync apply {plan.id}` or rerun with --yes.", file=sys.stderr)
+            return EXIT_CHANGES
+        return _apply_and_report(session, plan, args)
+
+
+def cmd_payments(args) -> int:
+    """`qbsync payments import`: a repair plan of a date range's payments, applied like a mapping's."""
+    from datetime import date
+
+    from tui import render
+
+    with _session(args) as session:
+        plan = session.payments_import_plan(args.since, args.until or date.today(), wait=not args.no_wait,
+                                            on_wait=_waiting)
+        if not plan.actions:
+            if args.json:
+                _print_json(render.plan_json(plan))
+            else:
+                print(f"Every QuickBooks payment from {args.since} to {args.until or date.today()} of a Bill qbsync "
+                      "sent is recorded in Precoro already; nothing to import.")
+            return EXIT_OK
         if not args.json:
             print(render.plan_text(plan, SHOWN_ACTIONS))
             print()
@@ -938,6 +990,7 @@ COMMANDS = {
     "approve": cmd_approve, "skip": cmd_approve,
     "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
     "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held, "webhooks": cmd_webhooks,
+    "payments": cmd_payments,
 }
 
 
@@ -961,7 +1014,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _interrupted(command: str) -> int:
-    if command in ("apply", "suppliers", "items"):
+    if command in ("apply", "suppliers", "items", "payments"):
         print("\nqbsync: interrupted; whatever was written is recorded, and running the same apply again finishes "
               "the rest without writing anything twice", file=sys.stderr)
     else:

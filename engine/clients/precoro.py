@@ -282,8 +282,8 @@ def _has_next_page(pagination: Mapping[str, Any], count: int, per_page: int) -> 
 
 
 def record_key(collection: str, record: Mapping[str, Any]) -> Any:
-    """What addresses a record in its collection: a document's idn, anything else's id."""
-    return record["idn"] if collection in contract.DOCUMENT_COLLECTIONS else record["id"]
+    """What addresses a record in its collection: a document's (or a payment's) idn, anything else's id."""
+    return record["idn"] if collection in contract.IDN_COLLECTIONS else record["id"]
 
 
 def _body(response: httpx.Response) -> dict[str, Any]:

@@ -89,6 +89,23 @@ ATTACHMENT_NAME = "name"
 ATTACHMENT_TYPE = "contentType"
 ATTACHMENT_DOWNLOAD = "/attachments/{id}"
 
+# -- payments (D9) -----------------------------------------------------------------------------------
+# `POST /payments` with `invoice[id]`, `sumPaid`, `payDate`, `logicType`. Source: HG-TGT
+# payload_example (logicType 0 there). Payments do not support PUT. Source: HG-TGT FallbackSink.
+# Their externalId is set by `PATCH /payments/{idn}`. Source: PC-MASTER, HG-TGT allows_externalid.
+PAYMENTS = "/payments"
+PAYMENT_LOGIC_TYPE = 0
+# `invoice[id]` takes the invoice's `id` (not its idn): assumption (the key's name; the example
+# gives no value). payDate as YYYY-MM-DD: assumption.
+PAYMENT_INVOICE = "invoice.id"
+# Cancelling or deleting a payment: no endpoint is documented (no DELETE, no cancel, no PUT), so
+# qbsync never tries; a payment voided or deleted in QuickBooks is held for a person. Source:
+# absence in PC-API, PC-POSTMAN's index and HG-TGT; Precoro's own integration does cancel them
+# (PC-QBO-INV, item 29), by means the public API does not show.
+PAYMENT_CANCEL = None
+# Records addressed by idn rather than id: documents, and payments. Source: PC-MASTER.
+IDN_COLLECTIONS = DOCUMENT_COLLECTIONS | {PAYMENTS}
+
 # -- writes and errors -----------------------------------------------------------------------------
 # Form-encoded with PHP-style keys; lowercase booleans. Source: HG-TGT (http_headers, commit cf47e11).
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -168,6 +185,13 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "in the 429's body", "PC-429, HG-TAP, HG-TGT", "not checked: it would take reaching a limit"),
     Assumption("errors", "field errors as {errors: {errors: {field: message}}}; others as message or error",
         "HG-TGT validate_response, OC", "not checked: it would take a refused write"),
+    Assumption("payments", "POST /payments records a payment (invoice[id] = the invoice's id, sumPaid, payDate as "
+        "YYYY-MM-DD, logicType 0), which makes the invoice Partly Paid or Paid; PATCH /payments/{idn} sets its "
+        "externalId; external_id[] lists them", "HG-TGT payload_example, PC-MASTER (invoice id and date format: "
+        "assumption)", "not checked: it would take a payment"),
+    Assumption("payments_not_cancellable", "the API cannot cancel, delete or edit a payment: a payment voided or "
+        "deleted in QuickBooks is held for a person", "absence in PC-API, PC-POSTMAN, HG-TGT (Precoro's own "
+        "integration cancels them: PC-QBO-INV)", "not checked: nothing to call"),
     Assumption("contacts_sub_resource", "a supplier's contacts are written as POST/DELETE /suppliers/{id}/contacts",
         "assumption (no public evidence)", "not checked: it would take a write"),
 )

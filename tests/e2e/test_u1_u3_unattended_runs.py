@@ -17,12 +17,12 @@ from engine.store import Store
 pytestmark = pytest.mark.e2e
 
 OBRIEN = "O'Brien & Sons Ltd."
-SHIPPED_CREATES = "creates: [chart_of_accounts, taxes, terms, classes, locations]"
+SHIPPED_CREATES = "creates: [chart_of_accounts, taxes, terms, classes, locations, payments]"
 
 
 def allow_supplier_creates(text: str) -> str:
     assert SHIPPED_CREATES in text
-    return text.replace(SHIPPED_CREATES, "creates: [chart_of_accounts, taxes, terms, classes, locations, suppliers]")
+    return text.replace(SHIPPED_CREATES, "creates: [chart_of_accounts, taxes, terms, classes, locations, payments, suppliers]")
 
 
 def run_json(workdir, *args: str) -> tuple[int, dict]:

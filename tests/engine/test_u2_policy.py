@@ -85,7 +85,7 @@ def test_u2_policy_problems_name_file_line_and_column():
 
     assert problems("  creates: [supplier, invoices]\n  updates:\n    suppliers: [phnoe]\n") == [
         "rules.yaml:3:13: policy.creates[0]: 'supplier' is not an entity (did you mean 'suppliers'?); known: "
-        "suppliers, items, chart_of_accounts, taxes, terms, classes, locations",
+        "suppliers, items, chart_of_accounts, taxes, terms, classes, locations, payments",
         "rules.yaml:3:23: policy.creates[1]: 'invoices' are documents: they go by policy.documents_up_to",
         "rules.yaml:5:17: policy.updates.suppliers[0]: 'phnoe' is not a field of suppliers (did you mean 'phone'?)",
     ]

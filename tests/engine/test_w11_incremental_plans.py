@@ -69,9 +69,10 @@ def test_w11_a_plan_where_nothing_changed_costs_a_few_calls_and_is_the_same_plan
         again = session.plan()
         calls = servers.requests()
     assert again.unchanged and again.id == latest.id
-    # QuickBooks: one CDC call for every entity it covers, one query for tax codes (CDC has none).
+    # QuickBooks: one CDC call for every entity it covers (payments too, D9), one query for tax
+    # codes (CDC has none).
     assert [r[1].rsplit("/", 1)[1] for r in calls["quickbooks"]] == ["cdc", "query"]
-    assert "entities=Account%2CClass%2CDepartment%2CItem%2CTerm%2CVendor" in calls["quickbooks"][0][2]
+    assert "entities=Account%2CBillPayment%2CClass%2CDepartment%2CItem%2CTerm%2CVendor" in calls["quickbooks"][0][2]
     # Precoro: each small list is read whole, in one request; nothing twice.
     assert len(calls["precoro"]) <= 10, calls["precoro"]
     assert len(set(calls["precoro"])) == len(calls["precoro"])

@@ -171,7 +171,7 @@ def test_d1_l1_documents_and_lists_come_from_the_file():
     enabled = {section: entity.enabled for section, entity in loaded.entities.items()}
     assert enabled == {"suppliers": True, "items": True, "chart_of_accounts": True, "taxes": True, "terms": True,
                        "classes": False, "locations": True, "invoices": False, "purchase_orders": True,
-                       "credit_notes": True}
+                       "credit_notes": True, "payments": True}
     defaults = rules.loads("version: 1\n")
     assert (defaults.entity("invoices").enabled, defaults.entity("purchase_orders").enabled) == (True, False)
     # A list given its own rules instead of true/false keeps the defaults it does not name.

@@ -352,3 +352,15 @@ def test_d8_credit_notes_and_attachments_come_from_the_file():
     assert loaded.entity("credit_notes").enabled is False
     assert (loaded.entity("invoices").attachments, loaded.entity("invoices").split_cost) == (True, "children")
     assert (loaded.entity("purchase_orders").attachments, loaded.entity("purchase_orders").split_cost) == (False, "parent")
+
+
+def test_d9_payments_rules_are_checked_like_any_entity_with_file_line_and_column():
+    # A wrong type inside a document's or a list's own rules is named too (not only `true`/`false`).
+    assert problems("version: 1\ndocuments:\n  payments: {enabled: maybe}\n") == [
+        "rules.yaml:3:23: documents.payments.enabled: expected a boolean (true/false); got 'maybe'"
+    ]
+    assert problems("version: 1\ndocuments:\n  payments:\n    fields:\n      amount: {enabled: false}\n") == [
+        "rules.yaml:5:25: documents.payments.fields.amount.enabled: field 'amount' is a match key "
+        "(documents.payments.match.keys), so it cannot be disabled unless documents.payments.match.keys leaves it out"
+    ]
+    assert not rules.loads("version: 1\ndocuments: {payments: false}\n").entity("payments").enabled

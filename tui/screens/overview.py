@@ -23,9 +23,18 @@ from engine.entities import ENTITIES
 SECTION_KIND = {spec.section: spec.kind for spec in ENTITIES}
 
 
-def connection_card(side: str, info: dict[str, Any] | None, error: str | None) -> Group:
-    """One side's connection in four lines or so: a card must leave room at 80x24 for every entity."""
+# Below this many rows the cards lose their frames and keep only what says whether a side works:
+# every entity's row must stay in view at 80x24.
+COMPACT_BELOW = 32
+SIDE_TITLES = {"quickbooks": "QuickBooks", "precoro": "Precoro"}
+
+
+def connection_card(side: str, info: dict[str, Any] | None, error: str | None, compact: bool = False) -> Group:
+    """One side's connection in four lines or so (`compact`: its name, state and company, and an
+    error if any): a card must leave room at 80x24 for every entity."""
     lines: list[Any] = []
+    if compact:
+        lines.append(Text(SIDE_TITLES[side], style="bold"))
     if info is None:
         lines.append(Text(error or "checking…", style="dim" if not error else "red"))
         return Group(*lines)
@@ -38,6 +47,14 @@ def connection_card(side: str, info: dict[str, Any] | None, error: str | None) -
     else:
         state.append("… not checked", style="dim")
     state.append(f" · {info.get('environment', '?')}")
+    if compact:
+        state.no_wrap, state.overflow = True, "ellipsis"
+        if side == "quickbooks" and info.get("company"):
+            state.append(f" · {info['company']}")
+        lines[0] = Text.assemble(lines[0], " ", state, no_wrap=True, overflow="ellipsis")
+        if info.get("error"):
+            lines.append(Text(str(info["error"]), style="red", no_wrap=True, overflow="ellipsis"))
+        return Group(*lines)
     lines.append(state)
     if side == "quickbooks":
         lines.append(Text(f"company  {info.get('company') or '?'}", no_wrap=True, overflow="ellipsis"))
@@ -82,6 +99,9 @@ class OverviewScreen(QbsyncScreen):
             self.watch(self.app, name, lambda _revision: self.when_shown(self._redraw_soon), init=False)
         self.redraw()
 
+    def on_resize(self) -> None:
+        self.redraw()  # the cards fold at small sizes
+
     def _redraw_soon(self) -> None:
         # A new plan bumps several revisions at once: draw once for all of them (counting a large
         # plan's rows is not free).
@@ -97,8 +117,11 @@ class OverviewScreen(QbsyncScreen):
         error = connections.get("error")
         if app.session is None and app.rules_error is not None:
             error = "not connected: the rules file has problems (5 Rules)"
-        self.query_one("#quickbooks-card", Static).update(connection_card("quickbooks", connections.get("quickbooks"), error))
-        self.query_one("#precoro-card", Static).update(connection_card("precoro", connections.get("precoro"), error))
+        compact = self.size.height < COMPACT_BELOW
+        self.query_one("#connections").set_class(compact, "compact")
+        for side in ("quickbooks", "precoro"):
+            card = connection_card(side, connections.get(side), error, compact=compact)
+            self.query_one(f"#{side}-card", Static).update(card)
         self.query_one("#sync-info", Static).update(self._sync_info())
         self.query_one("#counts", Static).update(self._counts(status))
         self.query_one("#next-step", Static).update(self._next_step())

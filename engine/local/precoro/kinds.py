@@ -218,6 +218,15 @@ KINDS: dict[str, Kind] = {
         Kind("paymentterms", {"name": None, "creditPeriodDays": 0, "enable": True, "externalId": None, **_DATES}),
         _document("invoices", {"invoiceNumber": None, "fromSupplier": False}),
         _document("purchaseorders", {}),
+        # A payment of an invoice (payments.py): addressed by idn, like documents.
+        Kind(
+            "payments",
+            {"idn": None, "invoice": None, "sumPaid": 0.0, "payDate": None, "logicType": 0, "description": None,
+             "externalId": None, **_DATES},
+            columns={"idn": "idn", "invoice_id": "invoice"},
+            numbered=True,
+            first_id=50001,
+        ),
     )
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
+from . import payments as payments_module
 from .kinds import DOCUMENT_STATUSES, Kind
 
 Row = tuple[int, dict[str, Any]]
@@ -153,12 +154,33 @@ def _documents(rows: list[Row], lookup: Lookup) -> list[dict[str, Any]]:
     return out
 
 
+def _invoices(rows: list[Row], lookup: Lookup) -> list[dict[str, Any]]:
+    """Documents, with what has been paid: `sumPaid` and `payments[]` (payments.py)."""
+    paid = lookup.children("payments", "invoice_id", [id_ for id_, _ in rows])
+    out = _documents(rows, lookup)
+    for record in out:
+        payments = paid.get(record["id"], [])
+        record["sumPaid"] = payments_module.paid_sum(doc for _, doc in payments)
+        record["payments"] = [payments_module.shown(pid, doc) for pid, doc in payments]
+    return out
+
+
+def _payments(rows: list[Row], lookup: Lookup) -> list[dict[str, Any]]:
+    invoices = lookup.records("invoices", {doc["invoice"] for _, doc in rows if doc["invoice"]})
+    out = []
+    for id_, doc in rows:
+        invoice = invoices.get(doc["invoice"])
+        out.append({"id": id_, **doc, "invoice": {"id": doc["invoice"], "idn": invoice["idn"]} if invoice else None})
+    return out
+
+
 _RENDERERS: dict[str, Callable[[list[Row], Lookup], list[dict[str, Any]]]] = {
     "suppliers": _suppliers,
     "items": _items,
     "itemcustomfield_options": lambda rows, lookup: _options(rows, lookup, "itemcustomfield_options"),
     "documentcustomfield_options": lambda rows, lookup: _options(rows, lookup, "documentcustomfield_options"),
     "contacts": lambda rows, lookup: [_contact(id_, doc) for id_, doc in rows],
-    "invoices": _documents,
+    "invoices": _invoices,
     "purchaseorders": _documents,
+    "payments": _payments,
 }

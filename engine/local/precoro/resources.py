@@ -22,6 +22,7 @@ from .forms import (
     WholeNumber,
     parse_bool,
 )
+from .payments import PAYMENT_FIELDS
 
 # Page sizes the real API accepts; anything else is refused (400).
 PAGE_SIZES = (10, 20, 50, 100, 200)
@@ -193,4 +194,7 @@ COLLECTIONS: list[Collection] = [
     ),
     _documents("/invoices", "invoices"),
     _documents("/purchaseorders", "purchaseorders"),
+    # POST records a payment; PATCH sets its externalId; no PUT, no DELETE (payments.py).
+    Collection("/payments", "payments", filters={"invoice": Filter("invoice_id", True, _integer)},
+               create=PAYMENT_FIELDS, patch=True),
 ]

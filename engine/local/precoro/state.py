@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Iterator, Mapping
 
 from .dates import Clock, format_timestamp, sortable_utc, utc_now
+from . import payments as payment_rules
 from .kinds import APPROVED, KINDS, Kind
 from .render import Row, compact_json, render
 
@@ -267,6 +268,8 @@ class PrecoroState:
             if spec.numbered:
                 doc["idn"] = idn
             rows.append((id_, doc))
+        if spec.name == "payments":
+            self._record_payments(rows, now)
         self._store(spec, rows, insert=True)
         if contacts:
             self._insert(KINDS["contacts"], contacts, now, new_suppliers=True)
@@ -392,7 +395,7 @@ class PrecoroState:
             doc["updateDate"] = updated
         if doc.get("status") == APPROVED and "approvalDate" in doc and doc["approvalDate"] is None:
             doc["approvalDate"] = now
-        if spec.numbered:
+        if spec.numbered and "items" in doc:  # documents (payments are numbered too, without lines)
             total = sum(Decimal(str(line["sum"])) for line in doc["items"])
             # No taxes are modelled, so the net sum is the sum (our convention).
             doc["sum"] = doc["netSum"] = float(total)
@@ -410,6 +413,31 @@ class PrecoroState:
             if "unique_code" in str(error):
                 raise InvalidChange("uniqueCode", "This value is already used.") from None
             raise
+
+    def _record_payments(self, payments: list[Row], now: str) -> None:
+        """Payments about to be stored: each checked against its invoice (InvalidChange), and the
+        invoice moved to partly paid or paid (payments.py)."""
+        invoices = KINDS["invoices"]
+        ids = sorted({doc["invoice"] for _, doc in payments})
+        stored = self.records("invoices", ids)
+        before = self.children("payments", "invoice_id", ids)
+        changed = []
+        for invoice_id in ids:
+            if invoice_id not in stored:
+                raise InvalidChange("invoice", "This value is not valid.")
+            invoice = stored[invoice_id]
+            recorded = [doc for _, doc in before.get(invoice_id, [])]
+            for _, doc in payments:
+                if doc["invoice"] != invoice_id:
+                    continue
+                refused = payment_rules.refusal(invoice, payment_rules.paid_sum(recorded), doc["sumPaid"])
+                if refused:
+                    raise InvalidChange(*refused)
+                recorded.append(doc)
+            after = payment_rules.invoice_after(invoice, recorded)
+            after["updateDate"] = now
+            changed.append((invoice_id, after))
+        self._store(invoices, changed, insert=False)
 
     def _touch_suppliers(self, supplier_ids: set[int], now: str) -> None:
         """A contact change is a change of its supplier: it must show up in `modifiedSince` reads."""

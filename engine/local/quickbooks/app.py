@@ -311,6 +311,8 @@ class QuickBooksApp:
         operation = request.query.get("operation", "")
         if operation == "delete":
             result = self.state.delete(realm, entity.name, body)
+        elif operation == "update" and request.query.get("include") == "void":
+            result = self.state.void(realm, entity.name, body)
         elif operation in ("", "create", "update"):
             is_update = entity.kind == "singleton" or body.get("Id") not in (None, "")
             result = (self.state.update if is_update else self.state.insert)(realm, entity.name, body)
@@ -343,6 +345,8 @@ class QuickBooksApp:
             raise errors.required_missing("BatchItemRequest entity")
         entity, body = named[0], item[named[0]]
         operations = {"create": self.state.insert, "update": self.state.update, "delete": self.state.delete}
+        if item.get("operation") == "update" and item.get("optionsData") == "void":
+            operations["update"] = self.state.void
         operation = operations.get(item.get("operation", ""))
         if operation is None:
             raise errors.invalid_enumeration("operation", item.get("operation"))

@@ -25,6 +25,7 @@ from pathlib import PurePosixPath
 from typing import Any, Callable, Iterator, Mapping
 
 from . import errors
+from .payments import shape_bill_payment
 
 DELETED_SUFFIX = " (deleted)"
 PARTY = frozenset({"Vendor", "Customer", "Employee"})
@@ -220,6 +221,13 @@ def _entities() -> dict[str, Entity]:
             "PlaceName"}),
             # Our convention: the real limits are not in the reference (fact sheet: [UNCONFIRMED]).
             max_lengths={"FileName": 1000, "Note": 2000, "Tag": 2000}),
+        Entity("BillPayment", "transaction", frozenset({
+            "VendorRef", "PayType", "CheckPayment", "CreditCardPayment", "TotalAmt", "TxnDate", "Line", "DocNumber",
+            "PrivateNote", "CurrencyRef", "ExchangeRate", "APAccountRef", "DepartmentRef", "ProcessBillPayment",
+            "TransactionLocationType"}),
+            required=("VendorRef",), max_lengths={"DocNumber": 21, "PrivateNote": 4000},
+            refs={"VendorRef": "Vendor", "APAccountRef": "Account", "DepartmentRef": "Department",
+                  "CheckPayment.BankAccountRef": "Account", "CreditCardPayment.CCAccountRef": "Account"}),
         Entity("PurchaseOrder", "transaction", frozenset(_TXN | {
             "POStatus", "POEmail", "ShipAddr", "ShipMethodRef", "ShipTo", "ClassRef", "Memo", "EmailStatus",
             "TaxCodeRef"}),
@@ -321,7 +329,11 @@ def shape(entity: Entity, obj: dict, before: dict | None, request: Mapping[str, 
             obj.setdefault(key, value)
     if entity.name in PARTY:
         _shape_party(entity, obj)
-    if entity.kind == "transaction":
+    if entity.name == "BillPayment":
+        obj.setdefault("TxnDate", context.today)
+        shape_bill_payment(obj, before, context.lookup)
+        _transaction_currency(obj, context)
+    elif entity.kind == "transaction":
         _shape_transaction(entity, obj, context)
     if entity.name == "Attachable":
         _shape_attachable(obj, context)
@@ -437,9 +449,15 @@ def _shape_transaction(entity: Entity, obj: dict, context: WriteContext) -> None
         total += float(line["Amount"])
     obj["TotalAmt"] = round(total, 2)
     if entity.name in ("Bill", "VendorCredit"):
+        # Less what its payments paid (a Bill): the state knows them (payments.py).
         obj["Balance"] = obj["TotalAmt"]
     if entity.name == "Bill":
         obj.setdefault("DueDate", obj["TxnDate"])
+    _transaction_currency(obj, context)
+
+
+def _transaction_currency(obj: dict, context: WriteContext) -> None:
+    """A transaction is in its vendor's currency."""
     vendor = context.lookup("Vendor", str((obj.get("VendorRef") or {}).get("value", "")))
     vendor_currency = (vendor or {}).get("CurrencyRef", {}).get("value", context.home_currency)
     asked = (obj.get("CurrencyRef") or {}).get("value")

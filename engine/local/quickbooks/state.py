@@ -41,6 +41,7 @@ from .entities import (
     without_empty,
 )
 from .oauth import TokenAuthority
+from .payments import PAYMENT_LINK_TYPES, bill_after, is_voided, paid_bills, paid_on, voided
 from .query import compile_query, parse
 
 DEFAULT_REALM = "9341453050518735"
@@ -303,7 +304,9 @@ class QuickBooksState:
             shaped = self._shaped(realm, kind, fields, None, body)
             stored = self._stamped(shaped, self._allocate_ids(realm, 1), meta_time(self.now()))
             self._insert_row(realm, kind, stored)
+            bills = self._settle_bills(realm, None, stored) if kind.name == "BillPayment" else []
         self._changed(realm, kind, stored, "Create")
+        self._bills_changed(realm, bills)
         return stored
 
     def bulk_insert(self, realm: str, entity: str, objs: Iterable[dict]) -> list[dict]:
@@ -350,7 +353,27 @@ class QuickBooksState:
             shaped = self._shaped(realm, kind, fields, before, requested)
             stored = self._restamped(shaped, before, self.now())
             self._update_row(realm, kind, stored)
+            bills = self._settle_bills(realm, before, stored) if kind.name == "BillPayment" else []
         self._changed(realm, kind, stored, "Update")
+        self._bills_changed(realm, bills)
+        return stored
+
+    def void(self, realm: str, entity: str, body: dict) -> dict:
+        """`POST /<entity>?operation=update&include=void` (batch: `optionsData: "void"`): the
+        record stays, its amounts become 0 (payments.py). Only BillPayment voids here."""
+        kind = _entity(entity)
+        if kind.name != "BillPayment":
+            raise errors.unsupported_operation(f"Operation Void is not supported for {kind.name}.")
+        record_id = _numeric_id(body.get("Id"))
+        if body.get("SyncToken") in (None, ""):
+            raise errors.required_missing("SyncToken")
+        with self.atomic():
+            before = self._current(realm, kind, record_id, str(body["SyncToken"]))
+            stored = self._restamped(voided(before), before, self.now())
+            self._update_row(realm, kind, stored)
+            bills = self._settle_bills(realm, before, stored)
+        self._changed(realm, kind, stored, "Void")
+        self._bills_changed(realm, bills)
         return stored
 
     def delete(self, realm: str, entity: str, body: dict) -> dict:
@@ -362,14 +385,16 @@ class QuickBooksState:
         if body.get("SyncToken") in (None, ""):
             raise errors.required_missing("SyncToken")
         with self.atomic() as db:
-            self._current(realm, kind, record_id, str(body["SyncToken"]))
+            before = self._current(realm, kind, record_id, str(body["SyncToken"]))
             now = self.now()
             db.execute("DELETE FROM qbo_records WHERE realm = ? AND entity = ? AND id = ?", (realm, kind.name, record_id))
             db.execute(
                 "INSERT OR REPLACE INTO qbo_tombstones (realm, entity, id, deleted_at, deleted_time) VALUES (?, ?, ?, ?, ?)",
                 (realm, kind.name, record_id, now.timestamp(), meta_time(now)),
             )
+            bills = self._settle_bills(realm, before, None) if kind.name == "BillPayment" else []
         self._changed(realm, kind, {"Id": record_id}, "Delete")
+        self._bills_changed(realm, bills)
         return {"domain": "QBO", "status": "Deleted", "Id": str(record_id)}
 
     def attach(self, realm: str, metadata: dict, content: bytes, base_url: str) -> dict:
@@ -484,7 +509,35 @@ class QuickBooksState:
         context = self._context(realm)
         shaped = shape(kind, fields, before, requested, context)
         check_references(kind, shaped, context.lookup)
+        if kind.name == "Bill" and before is not None:
+            # An edited Bill stays paid by what its payments paid.
+            paid = paid_on({**shaped, "Id": before["Id"]}, context.lookup)
+            shaped["Balance"] = round(float(shaped["TotalAmt"]) - paid, 2)
         return shaped
+
+    def _settle_bills(self, realm: str, before: dict | None, after: dict | None) -> list[dict]:
+        """Each Bill a payment paid (`before`) or pays (`after`; None: deleted) made to agree with
+        its payments: Balance and LinkedTxn, with a new SyncToken. Returns the Bills changed."""
+        payment_id = str((after or before or {}).get("Id"))
+        now = self.now()
+        changed = []
+        for bill_id in sorted(set(paid_bills(before or {})) | set(paid_bills(after or {})), key=int):
+            bill = self.get(realm, "Bill", bill_id)
+            if bill is None:
+                continue
+            payments = [payment for linked in bill.get("LinkedTxn") or []
+                        if linked.get("TxnType") in PAYMENT_LINK_TYPES and str(linked.get("TxnId")) != payment_id
+                        for payment in [self.get(realm, "BillPayment", linked["TxnId"])] if payment is not None]
+            if after is not None and not is_voided(after) and bill_id in paid_bills(after):
+                payments.append(after)
+            stored = self._restamped(bill_after(bill, payments), bill, now)
+            self._update_row(realm, ENTITIES["Bill"], stored)
+            changed.append(stored)
+        return changed
+
+    def _bills_changed(self, realm: str, bills: list[dict]) -> None:
+        for bill in bills:
+            self._changed(realm, ENTITIES["Bill"], bill, "Update")
 
     def _current(self, realm: str, kind: Entity, record_id: int, sync_token: str) -> dict:
         before = self.get(realm, kind.name, record_id)

@@ -93,6 +93,8 @@ def test_d2_an_invoice_reads_back_with_item_and_category_lines(client, state, ca
         "integrationStatus": None,
         "logicType": 0,
         "parentData": None,
+        "sumPaid": 0.0,  # D9: nothing paid yet
+        "payments": [],
         "attachments": [],
         "dataDocumentCustomFields": {
             "data": [

@@ -1,0 +1,215 @@
+"""Payments back (D9): QuickBooks BillPayments of the Bills qbsync sent, recorded in Precoro once each.
+
+A BillPayment (cheque or credit card) pays Bills line by line. Each line that pays a Bill qbsync
+sent (a link of the `invoices` section: Precoro invoice idn -> QuickBooks Bill id) becomes one
+Precoro payment of that invoice: `sumPaid` the line's amount, `payDate` the payment's day. Its
+identity is `qbo-billpayment-<payment id>-<bill id>`: the quickbooks_id of its link and the
+externalId of the Precoro payment, so that neither a lost state file nor a second install records
+it twice (it is looked for in Precoro by that externalId before it is created, here and at apply).
+
+Precoro's API cannot cancel or edit a payment (as far as the public record goes:
+clients/precoro_contract.py). A recorded payment voided, deleted or changed in QuickBooks is
+therefore held for a person: an `unlink` of its link, not approved, saying what to fix by hand in
+Precoro; approving it (once fixed) makes qbsync forget that payment.
+
+Planning reads the BillPayments from the mirror (QuickBooks CDC, W11): a plan where nothing was
+paid costs nothing more than the CDC call every plan makes. Precoro is asked only about payments
+about to be created: one list read by their externalIds, one detail read per invoice to pay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Iterable, Iterator, Mapping
+
+from rules.model import EntityRules
+from rules.transforms import TRANSFORMS
+
+from .clients import precoro_contract as contract
+from .clients.errors import NotFound
+from .plan import Action, FieldChange, LinkFacts, action_id
+from .reconcile import EntityPlan, SyncState
+from .writes import build_write
+
+EXTERNAL_ID_PREFIX = "qbo-billpayment"
+PAY_TYPES = {"Check": "cheque", "CreditCard": "credit card"}
+_amount = TRANSFORMS["decimal"]
+# External ids asked for in one Precoro list read (each is one query parameter).
+EXTERNAL_IDS_PER_READ = 50
+
+
+def payment_key(payment_id: str, bill_id: str) -> str:
+    """A payment line's identity: its link's quickbooks_id and its Precoro payment's externalId."""
+    return f"{EXTERNAL_ID_PREFIX}-{payment_id}-{bill_id}"
+
+
+@dataclass(frozen=True)
+class PaymentLine:
+    """What one BillPayment paid on one Bill."""
+
+    key: str
+    payment_id: str
+    bill_id: str
+    amount: str  # canonical decimal ("40", "12.5"); "0" once voided
+    date: str  # YYYY-MM-DD
+    pay_type: str  # Check | CreditCard
+    number: str  # the payment's DocNumber (a cheque number), or ""
+    version: str  # its SyncToken
+
+
+def payment_lines(payments: Iterable[Mapping[str, Any]]) -> dict[str, PaymentLine]:
+    """Every Bill each BillPayment pays, by key (two lines paying one Bill are one payment of it)."""
+    found: dict[str, PaymentLine] = {}
+    for raw in payments:
+        if raw.get("status") == "Deleted":
+            continue
+        amounts: dict[str, float] = {}
+        for line in raw.get("Line") or []:
+            for linked in line.get("LinkedTxn") or []:
+                if linked.get("TxnType") == "Bill":
+                    bill = str(linked.get("TxnId"))
+                    amounts[bill] = amounts.get(bill, 0.0) + float(line.get("Amount") or 0)
+        for bill, amount in amounts.items():
+            key = payment_key(str(raw["Id"]), bill)
+            found[key] = PaymentLine(key, str(raw["Id"]), bill, _amount.to_canonical("quickbooks", round(amount, 2)),
+                                     str(raw.get("TxnDate") or "")[:10], str(raw.get("PayType") or ""),
+                                     str(raw.get("DocNumber") or ""), str(raw.get("SyncToken") or ""))
+    return found
+
+
+class PrecoroPayments:
+    """What planning asks Precoro about payments it would create: only those, only when there are any."""
+
+    def __init__(self, precoro: Any) -> None:
+        self.precoro = precoro
+
+    def recorded(self, keys: list[str]) -> dict[str, dict]:
+        """The Precoro payments that carry these externalIds (recorded before: by a lost state
+        file, another install, an apply whose answer never came)."""
+        found: dict[str, dict] = {}
+        for start in range(0, len(keys), EXTERNAL_IDS_PER_READ):
+            chunk = keys[start:start + EXTERNAL_IDS_PER_READ]
+            for raw in self.precoro.list_all(contract.PAYMENTS, params={contract.EXTERNAL_ID_FILTER: chunk}):
+                found.setdefault(str(raw.get(contract.EXTERNAL_ID)), raw)
+        return found
+
+    def invoice(self, idn: str) -> dict | None:
+        """The invoice's details (its id, which a payment names; what is paid already), None when gone."""
+        try:
+            return self.precoro.get(f"/invoices/{idn}")
+        except NotFound:
+            return None
+
+
+def paid_between(quickbooks: Any, since: date, until: date) -> Iterator[dict]:
+    """The BillPayments of a date range (by TxnDate, both days included): a query, not CDC, for a
+    repair import (`qbsync payments import`) that may reach further back than CDC's 30 days."""
+    return quickbooks.query_all("BillPayment", f"TxnDate >= '{since.isoformat()}' AND TxnDate <= '{until.isoformat()}'")
+
+
+def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str, Any]], invoices: SyncState,
+                  state: SyncState, precoro: PrecoroPayments, *, complete: bool = True) -> EntityPlan:
+    """The payments to record in Precoro, and the recorded ones QuickBooks no longer agrees with.
+
+    `invoices`: the links of the invoices section (which Bills qbsync sent); `state`: this
+    section's links (the payments recorded). `complete`: `payments` are every BillPayment of the
+    company (a plan), not a date range of them (a repair import): only then is a recorded payment
+    missing from them known to be deleted.
+    """
+    out = EntityPlan()
+    lines = payment_lines(payments)
+    sent = {link.quickbooks_id: idn for idn, link in invoices.links.items()}
+    recorded = {link.quickbooks_id: link for link in state.links.values()}
+    for key, link in sorted(recorded.items()):
+        problem = _disagreement(link, lines.get(key), complete)
+        if problem:
+            out.actions.append(_held(spec, link, lines.get(key), problem))
+    new = [line for key, line in sorted(lines.items())
+           if key not in recorded and line.bill_id in sent and line.amount != "0"]
+    if not new:
+        return out
+    already = precoro.recorded([line.key for line in new])
+    details: dict[str, dict | None] = {}
+    for line in new:
+        idn = sent[line.bill_id]
+        found = already.get(line.key)
+        if found is not None:
+            out.actions.append(_adopt(spec, line, idn, found))
+            continue
+        if idn not in details:
+            details[idn] = precoro.invoice(idn)
+        out.actions.append(_create(spec, rules, line, idn, details[idn]))
+    return out
+
+
+def _disagreement(link: Any, line: PaymentLine | None, complete: bool) -> str:
+    """Why a recorded payment no longer matches QuickBooks ("" when it does)."""
+    recorded = (link.baseline.get("amount") or {}).get("precoro")
+    if line is None:
+        return "was deleted in QuickBooks" if complete else ""
+    if line.amount == "0":
+        return "was voided in QuickBooks"
+    if recorded is not None and _amount.to_canonical("precoro", recorded) != line.amount:
+        return f"was changed in QuickBooks from {recorded} to {line.amount}"
+    return ""
+
+
+def _name(line: PaymentLine | None, key: str) -> str:
+    if line is None:
+        payment, bill = key.removeprefix(f"{EXTERNAL_ID_PREFIX}-").split("-", 1)
+        return f"payment {payment} of Bill {bill}"
+    return f"payment {line.payment_id} of Bill {line.bill_id}"
+
+
+def _held(spec: Any, link: Any, line: PaymentLine | None, problem: str) -> Action:
+    """A recorded payment QuickBooks took back or changed: Precoro's API cannot cancel or edit it."""
+    name = _name(line, link.quickbooks_id)
+    note = (f"this payment {problem}; Precoro's API cannot cancel or change a payment: cancel Precoro payment "
+            f"{link.precoro_id} by hand (and record the right amount, if any), then approve this to stop "
+            "following it")
+    return Action(id=action_id(spec.kind, "unlink", None, link.precoro_id, link.quickbooks_id), entity=spec.kind,
+                  kind="unlink", target=None, name=name, precoro_id=link.precoro_id, quickbooks_id=link.quickbooks_id,
+                  note=note, approved=False, versions={"quickbooks": line.version if line else "deleted"})
+
+
+def _adopt(spec: Any, line: PaymentLine, idn: str, found: Mapping[str, Any]) -> Action:
+    """A payment Precoro holds already under its externalId: linked, not recorded again."""
+    precoro_id = str(found["id"])
+    amount = _amount.to_canonical("precoro", found.get("sumPaid"))
+    return Action(id=action_id(spec.kind, "link", None, precoro_id, line.key), entity=spec.kind, kind="link",
+                  target=None, name=_name(line, line.key), precoro_id=precoro_id, quickbooks_id=line.key,
+                  note=f"recorded in Precoro already (payment {found.get('idn')} of invoice {idn}, by its externalId): "
+                       "linked, not recorded twice",
+                  link=LinkFacts("origin", baseline={"amount": {"precoro": amount, "quickbooks": line.amount},
+                                                     "date": {"precoro": str(found.get("payDate") or "")[:10],
+                                                              "quickbooks": line.date}}),
+                  versions={"quickbooks": line.version})
+
+
+def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice: Mapping[str, Any] | None) -> Action:
+    name = _name(line, line.key)
+    common = dict(entity=spec.kind, name=name, quickbooks_id=line.key, versions={"quickbooks": line.version})
+    if invoice is None:
+        return Action(id=action_id(spec.kind, "blocked", None, None, line.key), kind="blocked", target=None,
+                      note=f"not recorded: Precoro invoice {idn}, which became Bill {line.bill_id}, is gone from Precoro",
+                      **common)
+    how = PAY_TYPES.get(line.pay_type, line.pay_type or "payment")
+    number = f" {line.number}" if line.number else ""
+    changes = [
+        FieldChange("invoice", after=f"{invoice.get('invoiceNumber') or idn} (Precoro invoice {idn})",
+                    quickbooks=f"Bill {line.bill_id}"),
+        FieldChange("amount", after=line.amount, quickbooks=line.amount),
+        FieldChange("date", after=line.date, quickbooks=line.date),
+        FieldChange("paid by", after=f"{how}{number}", quickbooks=f"BillPayment {line.payment_id}"),
+    ]
+    write, _ = build_write(rules, "precoro", "create", contract.PAYMENTS,
+                           {name: value for name, value in (("amount", line.amount), ("date", line.date))
+                            if rules.has_field(name)}, origin=line.key)
+    write.values.update({contract.PAYMENT_INVOICE: invoice["id"], contract.LOGIC_TYPE: contract.PAYMENT_LOGIC_TYPE})
+    left = Decimal(str(invoice.get("sum") or 0)) - Decimal(str(invoice.get("sumPaid") or 0))
+    after = "Paid" if Decimal(line.amount) >= left else "Partly paid"
+    return Action(id=action_id(spec.kind, "create", "precoro", None, line.key), kind="create", target="precoro",
+                  changes=changes, write=write,
+                  note=f"paid in QuickBooks by {how}: recorded in Precoro, where the invoice becomes {after}", **common)
