@@ -35,7 +35,7 @@ from rules.model import DocumentRules, FieldRule
 
 from . import attachments
 from .clients import precoro_contract as contract
-from .plan import Action, FieldChange, Write, action_id
+from .plan import Action, FieldChange, LinkFacts, Write, action_id
 from .reconcile import EntityPlan, LinkState, SyncState, fit
 from .records import get_path, set_path, to_canonical
 from .references import References, placeholder_of
@@ -340,6 +340,20 @@ class _DocumentPlanner:
         self.left_out[str(doc.get("idn"))] = left_out
         return "revise", values
 
+    def relink(self, doc: Mapping[str, Any], book: Mapping[str, Any] | None) -> None:
+        """D3: a document whose externalId names a QuickBooks document of this company, of its number
+        and vendor, was sent by another state file (a lost one, a second install): it is linked
+        again, as it would be sent now, so that its edits, cancellation and payments are followed."""
+        if book is None:
+            return  # another company's id, or another integration's: left alone
+        values, _, _, problem = self.built(doc)
+        if problem or any(_normal(values).get(path) != get_path(book, path) for path in ("DocNumber", "VendorRef.value")):
+            return
+        qid = str(book["Id"])
+        self.add("link", doc, f"in QuickBooks already as {self.spec.quickbooks} {qid} (its Precoro externalId, same "
+                              "number and vendor): linked again, not sent twice (D3)", quickbooks_id=qid,
+                 link=LinkFacts(how="origin", baseline=sent_baseline(values)))
+
     def follow(self, doc: Mapping[str, Any], link: LinkState, want: str, values: dict[str, Any] | None,
                book: Mapping[str, Any] | None) -> None:
         qid, sent = link.quickbooks_id, sent_values(link) or {}
@@ -409,7 +423,7 @@ def plan_documents(spec: Any, rules: DocumentRules, docs: Iterable[Mapping[str, 
     for doc in docs:
         if document_kind(doc, spec) == "split part":
             parts.setdefault(str(doc[contract.SPLIT_PARENT]["idn"]), []).append(str(doc.get("idn")))
-    following = []
+    following, relinking = [], []
     for doc in docs:
         idn = str(doc.get("idn"))
         link = state.links.get(idn)
@@ -420,11 +434,17 @@ def plan_documents(spec: Any, rules: DocumentRules, docs: Iterable[Mapping[str, 
             continue
         if doc.get("status") not in APPROVED_STATUSES:
             continue
-        if doc.get(contract.EXTERNAL_ID) not in (None, ""):
-            continue  # sent by another install or integration: it is in the books already (D3)
+        origin = str(doc.get(contract.EXTERNAL_ID) or "")
+        if origin:  # sent by another install (or a lost state file's) or integration: in the books (D3)
+            if origin.isdigit():
+                relinking.append((doc, origin))  # linked again if it is this company's document
+            continue
         kind = document_kind(doc, spec)
         planner.send(doc, kind, _held(doc, kind, state.links, parts, rules.split_cost, sent_parts))
-    found = books(sorted({link.quickbooks_id for _, link, _, _ in following})) if following else {}
+    wanted = {link.quickbooks_id for _, link, _, _ in following} | {origin for _, origin in relinking}
+    found = books(sorted(wanted)) if wanted else {}
     for doc, link, want, values in following:
         planner.follow(doc, link, want, values, found.get(link.quickbooks_id))
+    for doc, origin in relinking:
+        planner.relink(doc, found.get(origin))
     return planner.out

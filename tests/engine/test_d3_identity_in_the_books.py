@@ -61,12 +61,30 @@ def test_d3_a_document_of_the_same_number_from_another_vendor_is_not_taken_for_i
     assert len(bills(servers)) == 2  # the other vendor's bill is not this invoice
 
 
-def test_d3_a_sent_document_carries_its_quickbooks_id_in_precoro_and_is_not_read_as_unsent_again(servers, fresh_dir):
+def test_d3_a_sent_document_carries_its_quickbooks_id_in_precoro_and_another_install_links_it_again(servers, fresh_dir):
     workdir = fresh_dir()
     servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
     [bill] = bills(servers)
     assert str(invoice(servers)["externalId"]) == bill["Id"]
-    # Another install reads only invoices no integration has sent: this one is not even planned.
+    # Another install (or a lost state file) finds it by that id, with its number and vendor, and
+    # links it again: its edits, cancellation and payments are followed; it is never sent twice.
     with servers.session(workdir, REALM, workdir / "another.db") as other:
         plan = other.plan()
-    assert not [a for a in plan.actions if a.entity == "invoice"]
+        [link] = [a for a in plan.actions if a.entity == "invoice"]
+        assert (link.kind, link.quickbooks_id, link.link.how) == ("link", bill["Id"], "origin")
+        other.apply(plan.id)
+        assert [q for _, q in other.store.all_links(REALM)["invoices"]] == [bill["Id"]]
+    lines = invoice(servers)["items"]
+    servers.precoro.update("invoices", invoice(servers)["idn"], {"status": 8})  # and a cancellation is followed
+    with servers.session(workdir, REALM, workdir / "another.db") as other:
+        [void] = [a for a in other.plan().actions if a.entity == "invoice"]
+    assert (void.kind, void.quickbooks_id) == ("deactivate", bill["Id"]) and len(lines) == 2
+
+
+def test_d3_an_external_id_of_another_company_or_integration_links_nothing(servers, fresh_dir):
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    for foreign in ("99999", "sent-by-another"):
+        servers.precoro.update("invoices", invoice(servers)["idn"], {"externalId": foreign})
+        with servers.session(workdir, REALM, workdir / f"other-{foreign}.db") as other:
+            assert not [a for a in other.plan().actions if a.entity == "invoice"]
