@@ -564,15 +564,23 @@ def cmd_map(args) -> int:
             plan = session.map_plan(args.command, args.precoro_id, args.quickbooks_id)
         else:
             plan = session.unmap_plan(args.command, args.precoro_id)
-        if not args.json:
-            print(render.plan_text(plan, SHOWN_ACTIONS))
-            print()
-        if not args.yes and not sys.stdin.isatty():
-            if args.json:
-                _print_json(render.plan_json(plan))
-            print(f"Saved as plan {plan.id}; apply it with `qbsync apply {plan.id}` or rerun with --yes.", file=sys.stderr)
-            return EXIT_CHANGES
-        return _apply_and_report(session, plan, args)
+        return _show_then_apply(session, plan, args)
+
+
+def _show_then_apply(session, plan, args) -> int:
+    """A plan made for one purpose (a mapping, a repair): shown, then applied after the confirmation
+    (or `--yes`); with no terminal to confirm on, saved for `qbsync apply` instead."""
+    from tui import render
+
+    if not args.json:
+        print(render.plan_text(plan, SHOWN_ACTIONS))
+        print()
+    if not args.yes and not sys.stdin.isatty():
+        if args.json:
+            _print_json(render.plan_json(plan))
+        print(f"Saved as plan {plan.id}; apply it with `qbsync apply {plan.id}` or rerun with --yes.", file=sys.stderr)
+        return EXIT_CHANGES
+    return _apply_and_report(session, plan, args)
 
 
 def cmd_payments(args) -> int:
@@ -591,15 +599,7 @@ def cmd_payments(args) -> int:
                 print(f"Every QuickBooks payment from {args.since} to {args.until or date.today()} of a Bill qbsync "
                       "sent is recorded in Precoro already; nothing to import.")
             return EXIT_OK
-        if not args.json:
-            print(render.plan_text(plan, SHOWN_ACTIONS))
-            print()
-        if not args.yes and not sys.stdin.isatty():
-            if args.json:
-                _print_json(render.plan_json(plan))
-            print(f"Saved as plan {plan.id}; apply it with `qbsync apply {plan.id}` or rerun with --yes.", file=sys.stderr)
-            return EXIT_CHANGES
-        return _apply_and_report(session, plan, args)
+        return _show_then_apply(session, plan, args)
 
 
 def cmd_unmapped(args) -> int:

@@ -125,6 +125,16 @@ def test_d9_a_state_file_that_forgot_a_payment_links_it_again_and_records_nothin
     assert payment_actions(workdir.json("plan")) == []
 
 
+def sent_unanswered(workdir, plan: dict, create: dict) -> sqlite3.Connection:
+    """The journal as a crash leaves it: the payment's create sent, its answer never recorded."""
+    state = sqlite3.connect(workdir.path / ".qbsync" / "state.db")
+    with state:
+        state.execute("insert into journal (plan_id, unit, side, op, action_ids, state, updated_at) values (?, ?, ?, ?, ?, ?, ?)",
+                      [plan["plan_id"], f"precoro:payment:new:{create['quickbooks_id']}", "precoro", "create",
+                       f'["{create["id"]}"]', "sent", "2026-01-01T00:00:00+00:00"])
+    return state
+
+
 def test_d9_an_apply_interrupted_after_recording_a_payment_reruns_without_a_duplicate(workdir):
     """The deterministic form of a crash after Precoro recorded the payment (and its externalId) but
     before the state file did: the journal says "sent", Precoro has it, no link says so."""
@@ -137,11 +147,7 @@ def test_d9_an_apply_interrupted_after_recording_a_payment_reruns_without_a_dupl
     made = pc.create("/payments", {"invoice": {"id": invoice["id"]}, "sumPaid": "20", "payDate": "2026-01-01",
                                    "logicType": 0})
     pc.set_external_id("/payments", made["idn"], create["quickbooks_id"])
-    state = sqlite3.connect(workdir.path / ".qbsync" / "state.db")
-    with state:
-        state.execute("insert into journal (plan_id, unit, side, op, action_ids, state, updated_at) values (?, ?, ?, ?, ?, ?, ?)",
-                      [plan["plan_id"], f"precoro:payment:new:{create['quickbooks_id']}", "precoro", "create",
-                       f'["{create["id"]}"]', "sent", "2026-01-01T00:00:00+00:00"])
+    state = sent_unanswered(workdir, plan, create)
 
     report = workdir.json("apply", plan["plan_id"], "--yes")
 
@@ -161,10 +167,7 @@ def test_d9_an_apply_interrupted_before_marking_a_payment_reruns_without_a_dupli
     _, pc = workdir.clients()
     made = pc.create("/payments", {"invoice": {"id": pc.get(f"/invoices/{idn}")["id"]}, "sumPaid": "20",
                                    "payDate": cheque["TxnDate"], "logicType": 0})
-    with sqlite3.connect(workdir.path / ".qbsync" / "state.db") as state:
-        state.execute("insert into journal (plan_id, unit, side, op, action_ids, state, updated_at) values (?, ?, ?, ?, ?, ?, ?)",
-                      [plan["plan_id"], f"precoro:payment:new:{create['quickbooks_id']}", "precoro", "create",
-                       f'["{create["id"]}"]', "sent", "2026-01-01T00:00:00+00:00"])
+    sent_unanswered(workdir, plan, create)
 
     report = workdir.json("apply", plan["plan_id"], "--yes")
 
