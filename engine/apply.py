@@ -40,7 +40,7 @@ from .clients.precoro import record_key
 from .clients.quickbooks import BatchOp, BatchOutcome, quote
 from .documents import sent_baseline
 from .clients.retry import RetryPolicy
-from .entities import BY_KIND
+from .entities import BY_KIND, BY_SECTION
 from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
 from .mirror import OVERLAP
 from .plan import Action, Plan, Write
@@ -581,7 +581,7 @@ class Applier:
             self._created[action.id] = new_id
             self._result(action, "applied", adopted)
         if BY_KIND[unit.entity].planned == "documents" and side == "quickbooks":
-            self._to_mark.append((BY_KIND[unit.entity].precoro, precoro_id, new_id))
+            self._to_mark.append((BY_KIND[unit.entity].section, precoro_id, new_id))
 
     def _sent(self, unit: WriteUnit) -> dict[str, Any]:
         """What a document write sent, by wire path, with the ids of records created in this apply."""
@@ -599,16 +599,19 @@ class Applier:
 
     def _mark_documents(self) -> None:
         """D3: each document sent to QuickBooks gets the id of its QuickBooks document as externalId
-        in Precoro, so that no install reads it as unsent again (documents are read with
-        `sent_to_external=0`); Precoro's own integrations mark theirs alike. A mark that fails is
+        in Precoro, so that no install sends it again (another state file links it again by that
+        id); Precoro's own integrations mark theirs alike. A mark that fails is
         said in the log and not retried: the check against QuickBooks before any create (number and
         vendor) still keeps the document from going twice."""
         marks, self._to_mark = self._to_mark, []
-        for collection, idn, quickbooks_id in marks:
+        for section, idn, quickbooks_id in marks:
             try:
-                self._within_caps(lambda: self.pc.set_external_id(collection, idn, quickbooks_id))
+                self._within_caps(lambda: self.pc.set_external_id(BY_SECTION[section].precoro, idn, quickbooks_id))
             except ApiError as exc:
-                log.warning("Precoro %s %s not marked as sent (QuickBooks %s): %s", collection, idn, quickbooks_id, exc)
+                log.warning("Precoro %s %s not marked as sent (QuickBooks %s): %s", section, idn, quickbooks_id, exc)
+            # Its details are read again by the next plan: Precoro's dates are to the second, so a
+            # colleague's edit in the same second as this mark would look like no change (W11).
+            self.store.mirror_delete_documents(self.realm, section, [idn])
 
     def _updated(self, unit: WriteUnit, obj: dict) -> None:
         """An update's outcome on either side: the fields written become the link's new baseline."""

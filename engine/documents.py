@@ -167,6 +167,9 @@ def build_document(spec: Any, rules: DocumentRules, doc: Mapping[str, Any], refs
         changes.append(FieldChange(rule.name, after=header[rule.name], precoro=value, note=note))
     write, _ = build_write(rules, "quickbooks", "create", spec.quickbooks, header, refs=refs)
     values = dict(write.values)
+    for path in list(values):  # a QuickBooks custom field (`CustomField[DefinitionId=1].StringValue`) is text
+        if path.startswith("CustomField[") and path.endswith(".StringValue"):
+            values[path[: -len("StringValue")] + "Type"] = "StringType"
     portal = " (sent by the supplier in the supplier portal)" if doc.get("fromSupplier") else ""
     marker = f"Precoro {spec.label} {doc.get('idn')}{portal}"
     memo = values.get("PrivateNote")
@@ -190,6 +193,8 @@ def revision_changes(rules: DocumentRules, before: Mapping[str, Any], after: Map
     labels = _labels(rules)
     changes = []
     for path in sorted(set(before) | set(after) - {"Line"}, key=lambda p: (p == "Line", labels.get(p, p))):
+        if path.startswith("CustomField[") and path.endswith("].Type"):
+            continue  # said with its value
         if path != "Line" and before.get(path) != after.get(path):
             changes.append(FieldChange(labels.get(path, path), before=before.get(path), after=after.get(path),
                                        precoro=after.get(path), quickbooks=before.get(path)))

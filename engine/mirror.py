@@ -112,6 +112,26 @@ class Source:
         return True
 
 
+def _last_read(previous: Mapping[str, Any] | None) -> datetime | None:
+    """The second the last read of a source began (its cursor is that, less the overlap)."""
+    if previous is None or not previous.get("since"):
+        return None
+    return (datetime.fromisoformat(previous["since"]) + OVERLAP).replace(microsecond=0)
+
+
+def _dated_from(row: Mapping[str, Any], moment: datetime | None) -> bool:
+    """Whether a Precoro record's updateDate is at or after `moment` (an unreadable one counts)."""
+    if moment is None:
+        return False
+    try:
+        updated = datetime.fromisoformat(str(row.get("updateDate")))
+    except ValueError:
+        return True
+    if updated.tzinfo is None:
+        updated = updated.replace(tzinfo=timezone.utc)
+    return updated >= moment
+
+
 def record_id(side: str, raw: Mapping[str, Any]) -> str:
     return str(raw["Id"] if side == "quickbooks" else raw["id"])
 
@@ -232,7 +252,7 @@ class Mirror:
         try:
             rows = list(self.precoro.list_all(path, modified_since=datetime.fromisoformat(previous["since"])))
             until = self._server_now(self.precoro, started)
-            kept = self._completed(source, path, [r for r in rows if source.covers(r)])
+            kept = self._completed(source, path, [r for r in rows if source.covers(r)], unsure_from=_last_read(previous))
             self._store_changes(source, [(record_id("precoro", r), bulk.dumps(r)) for r in kept],
                                 [record_id("precoro", r) for r in rows if not source.covers(r)])
             total = self.precoro.count(path, dict(source.query) or None)
@@ -249,8 +269,9 @@ class Mirror:
         """A small list read whole (one request) and compared with the mirror: its changes and
         deletions, exactly."""
         started = time.monotonic()
+        previous = self._previous.get(source.key)
         try:
-            pages = list(self._pages(source, path))
+            pages = list(self._pages(source, path, _last_read(previous)))
         except NotFound:
             self._lost(source)
             return
@@ -314,12 +335,14 @@ class Mirror:
         began = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
         self._reached(source, began, full_at=began + OVERLAP, path=path if source.side == "precoro" else "")
 
-    def _pages(self, source: Source, path: str) -> Iterator[dict]:
+    def _pages(self, source: Source, path: str, unsure_from: datetime | None = None) -> Iterator[dict]:
         if source.side == "quickbooks":
             return self.quickbooks.query_all(source.entity, include_inactive=True)
-        return self._completed(source, path, self.precoro.list_all(path, params=dict(source.query) or None))
+        return self._completed(source, path, self.precoro.list_all(path, params=dict(source.query) or None),
+                               unsure_from=unsure_from)
 
-    def _completed(self, source: Source, path: str, summaries: Iterable[dict]) -> Iterator[dict]:
+    def _completed(self, source: Source, path: str, summaries: Iterable[dict],
+                   unsure_from: datetime | None = None) -> Iterator[dict]:
         """Whole records from a Precoro list's summaries: a summary whose fields equal the mirrored
         record's (its updateDate among them) is that record, unchanged; only the others are read
         from `/{id|idn}`, one call each. A record deleted between the two reads is left out.
@@ -327,7 +350,11 @@ class Mirror:
         Whether lists lack those fields is an assumption (precoro_contract). A list whose first row
         carries them, equal to that record's details, carries them whole: the rest of it is taken as
         it is, so a Precoro that answers more than documented costs one detail read per list read,
-        not one per record (`qbsync doctor` says which it is)."""
+        not one per record (`qbsync doctor` says which it is).
+
+        `unsure_from`: the second the last read began. Precoro's dates count seconds, so a record
+        changed in the second it was read carries the same updateDate as the copy read then: a
+        summary dated from then on is read again whatever it says."""
         if not source.detail_only:
             yield from summaries
             return
@@ -350,7 +377,7 @@ class Mirror:
                                            [record_id("precoro", row) for row in chunk])
             for row in chunk:
                 mirrored = known.get(record_id("precoro", row))
-                if mirrored is not None:
+                if mirrored is not None and not _dated_from(row, unsure_from):
                     record = bulk.loads(mirrored)
                     if all(record.get(name) == value for name, value in row.items()):
                         yield record

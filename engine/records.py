@@ -7,6 +7,7 @@ are canonical in QuickBooks terms and need the links to translate a Precoro id (
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping
@@ -51,10 +52,20 @@ class Record:
 # -- wire paths -------------------------------------------------------------------------------------
 
 
+# One step of a path: `name`, `name[]` (every element) or `name[key=value]` (the element whose
+# `key`, itself a path, equals `value`: a custom field chosen by its name, D5).
+_STEP = re.compile(r"([^.\[]+)(\[(?:([^=\]]+)=([^\]]*))?\])?")
+
+
 @lru_cache(maxsize=None)
-def _segments(path: str) -> tuple[tuple[str, bool], ...]:
+def _segments(path: str) -> tuple[tuple[str, str, tuple[str, str] | None], ...]:
     # Parsed once per path: a large plan reads millions of values through a dozen paths.
-    return tuple((seg[:-2], True) if seg.endswith("[]") else (seg, False) for seg in path.split("."))
+    steps = []
+    for match in _STEP.finditer(path):
+        name, brackets, key, wanted = match.groups()
+        kind = "" if not brackets else "every" if key is None else "one"
+        steps.append((name, kind, (key, wanted) if key is not None else None))
+    return tuple(steps)
 
 
 def _unwrap(value: Any) -> Any:
@@ -64,12 +75,22 @@ def _unwrap(value: Any) -> Any:
     return value
 
 
+def _chosen(items: Any, selector: tuple[str, str]) -> Any:
+    key, wanted = selector
+    for item in _unwrap(items) or []:
+        if isinstance(item, dict) and str(get_path(item, key)) == wanted:
+            return item
+    return None
+
+
 def get_path(obj: Any, path: str) -> Any:
     """Read `path` (`BillAddr.City`, `contacts[].email`) from wire JSON; missing -> None.
 
-    A `[]` segment maps the rest of the path over every element, giving a list.
+    A `[]` segment maps the rest of the path over every element, giving a list; a `[key=value]`
+    segment goes on in the element whose `key` is `value`
+    (`dataDocumentCustomFields[documentCustomField.name=Project].value`).
     """
-    if "[]" not in path:
+    if "[" not in path:
         for name in path.split(".") if "." in path else (path,):
             if not isinstance(obj, dict):
                 return None
@@ -78,28 +99,42 @@ def get_path(obj: Any, path: str) -> Any:
     return _get(obj, _segments(path))
 
 
-def _get(obj: Any, segments: tuple[tuple[str, bool], ...]) -> Any:
+def _get(obj: Any, segments: tuple) -> Any:
     if not segments:
         return obj
-    (name, is_list), rest = segments[0], segments[1:]
+    (name, kind, selector), rest = segments[0], segments[1:]
     if not isinstance(obj, dict):
         return None
     value = obj.get(name)
-    if is_list:
+    if kind == "every":
         items = _unwrap(value) or []
         out = [_get(item, rest) for item in items if isinstance(item, dict)]
         return [v for v in out if v is not None]
+    if kind == "one":
+        return _get(_chosen(value, selector), rest)
     return _get(value, rest)
 
 
 def set_path(obj: dict, path: str, value: Any) -> None:
-    """Write a scalar at a dotted path, creating nested objects (`BillAddr.City` -> {"BillAddr": {...}})."""
-    names = path.split(".")
-    if any(name.endswith("[]") for name in names):
+    """Write a scalar at a dotted path, creating nested objects (`BillAddr.City` -> {"BillAddr": {...}});
+    a `[key=value]` step writes into that element of a list, made if missing
+    (`CustomField[DefinitionId=1].StringValue`)."""
+    steps = _segments(path)
+    if any(kind == "every" for _, kind, _ in steps):
         raise ValueError(f"cannot set list path {path!r} as a scalar")
-    for name in names[:-1]:
-        obj = obj.setdefault(name, {})
-    obj[names[-1]] = value
+    for name, kind, selector in steps[:-1]:
+        if kind == "one":
+            assert selector is not None
+            items = obj.setdefault(name, [])
+            element = _chosen(items, selector)
+            if element is None:
+                element = {}
+                set_path(element, selector[0], selector[1])
+                items.append(element)
+            obj = element
+        else:
+            obj = obj.setdefault(name, {})
+    obj[steps[-1][0]] = value
 
 
 def is_list_path(path: str) -> bool:

@@ -33,6 +33,8 @@ def stored_lines(doc: dict) -> list[dict]:
 
 
 def edit(servers, **fields) -> None:
+    """A colleague's edit in Precoro, likely in the same second as qbsync's last write (its mark):
+    Precoro's updateDate counts seconds, so the date alone may not tell them apart."""
     servers.precoro.update("invoices", invoice(servers)["idn"], fields)
 
 
@@ -194,3 +196,23 @@ def test_d5_a_default_account_quickbooks_does_not_have_is_said_plainly(servers, 
 
     [action], _ = sync(servers, workdir, wrong)
     assert action.kind == "blocked" and "no account of that name" in action.note and "'Ofice Supplies'" in action.note
+
+
+def test_d5_a_document_custom_field_goes_to_a_quickbooks_custom_field_named_in_the_rules(servers, fresh_dir):
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    project = servers.precoro.insert("documentcustomfields", {"name": "Project"})["id"]
+    apollo = servers.precoro.insert("documentcustomfield_options", {"customField": project, "name": "Apollo"})["id"]
+    edit(servers, documentCustomFields={str(project): apollo})
+
+    def project_field(directory):
+        path = directory / "rules.yaml"
+        text = path.read_text()
+        memo = "      memo:     {precoro: customName, quickbooks: PrivateNote"
+        at = text.index(memo)
+        path.write_text(text[:at] + '      project:  {precoro: "dataDocumentCustomFields[documentCustomField.name=Project].value", '
+                        'quickbooks: "CustomField[DefinitionId=1].StringValue", direction: to_quickbooks}\n' + text[at:])
+
+    [action], _ = sync(servers, workdir, project_field)
+    assert action.kind == "update" and [c.field for c in action.changes] == ["project"]
+    assert bill(servers)["CustomField"] == [{"DefinitionId": "1", "StringValue": "Apollo", "Type": "StringType"}]
