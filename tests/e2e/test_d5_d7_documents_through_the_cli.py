@@ -73,3 +73,43 @@ def test_d6_a_paid_bill_is_held_for_review_through_the_cli(workdir):
     before = the_bill(workdir)["SyncToken"]
     workdir.run("apply", "--yes")
     assert the_bill(workdir)["SyncToken"] == before  # nothing written to the paid Bill
+
+
+def test_d3_a_lost_state_file_never_sends_the_invoice_twice_through_the_cli(workdir):
+    workdir.first_sync()
+    sent = the_bill(workdir)
+    for path in (workdir.path / ".qbsync").glob("state.db*"):
+        path.unlink()  # a lost disk: the state file, its links and journal are gone
+
+    plan = workdir.json("plan")  # the operator starts over
+    [link] = invoice_actions(plan)
+    assert (link["kind"], link["quickbooks_id"]) == ("link", sent["Id"])  # found by its externalId, not sent
+    workdir.run("apply", "--yes")
+    assert the_bill(workdir)["Id"] == sent["Id"]  # one Bill, still (the_bill asserts there is one)
+    assert invoice_actions(workdir.json("plan")) == []
+    edit_invoice(workdir, quantity=5)
+    [update] = invoice_actions(workdir.json("plan"))  # and followed again
+    assert (update["kind"], update["quickbooks_id"]) == ("update", sent["Id"])
+
+
+def test_d5_a_line_without_an_account_goes_to_the_default_account_named_in_the_rules_through_the_cli(workdir):
+    rules = workdir.path / "rules.yaml"
+    served = workdir.apis.process.args
+    state = PrecoroState(served[served.index("--data") + 1])
+    try:
+        doc = state.get("invoices", DEMO_INVOICE)
+        lines = [{"id": line["id"], "item": (line["item"] or {}).get("id"), "name": line["name"],
+                  "quantity": line["quantity"], "price": line["price"],
+                  "itemCustomFields": {str(v["itemCustomField"]["id"]): v["option"]["id"]
+                                       for v in line["dataItemCustomFields"]["data"]}}
+                 for line in doc["items"]]
+        state.update("invoices", DEMO_INVOICE, {"items": [*lines, {"name": "Mystery fee", "quantity": 1, "price": 3}]})
+    finally:
+        state.close()
+    rules.write_text(rules.read_text().replace("default_account: null", "default_account: Office Supplies", 1))
+    workdir.first_sync()
+    lines = the_bill(workdir)["Line"]
+    assert [line["Description"] for line in lines][-1] == "Mystery fee"
+    qb, _ = workdir.clients()
+    [office] = qb.query("SELECT * FROM Account WHERE Name = 'Office Supplies'")["Account"]
+    assert lines[-1]["AccountBasedExpenseLineDetail"]["AccountRef"]["value"] == office["Id"]
