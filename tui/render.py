@@ -6,7 +6,7 @@ import json
 from typing import Any, Iterable
 
 from engine.apply import ApplyReport
-from engine.entities import ENTITIES
+from engine.entities import BY_KIND, ENTITIES
 from engine.plan import Action, Plan
 from rules.model import SIDE_NAMES
 
@@ -36,6 +36,15 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def cancels_document(action: Action) -> str | None:
+    """"void" or "delete" for a document's cancellation (D7), else None: the deactivation of a
+    document is its QuickBooks document voided or deleted, never made inactive."""
+    if action.kind != "deactivate" or BY_KIND[action.entity].planned != "documents":
+        return None
+    write = getattr(action, "write", None)  # a listed action of a large plan has not read its request
+    return "delete" if write is not None and write.op == "delete" else "void"
+
+
 def headline(action: Action) -> str:
     ids = []
     if action.precoro_id:
@@ -45,7 +54,7 @@ def headline(action: Action) -> str:
     where = {
         "create": f"create in {SIDE[action.target]}",
         "update": f"update in {SIDE[action.target]}",
-        "deactivate": f"deactivate in {SIDE[action.target]}",
+        "deactivate": f"{cancels_document(action) or 'deactivate'} in {SIDE[action.target]}",
         "reactivate": f"reactivate in {SIDE[action.target]}",
         "link": "link",
         "unlink": "unlink",

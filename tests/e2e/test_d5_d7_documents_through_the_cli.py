@@ -52,6 +52,7 @@ def test_d6_d7_an_edit_updates_the_bill_and_a_cancellation_voids_it_through_the_
     assert invoice_actions(workdir.json("plan")) == []
 
     edit_invoice(workdir, status=8)
+    assert '- void in QuickBooks "invoice INV-2026-0042"' in workdir.run("plan").stdout
     [void] = invoice_actions(workdir.json("plan"))
     assert void["kind"] == "deactivate" and "voided" in void["note"]
     assert workdir.run("apply", "--yes").returncode == 0

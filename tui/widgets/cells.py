@@ -15,7 +15,7 @@ from engine.entities import ENTITIES
 from engine.plan import Action
 from engine.review import Outcome, can_map
 from rules.model import SIDE_NAMES as RULE_SIDE_NAMES
-from ..render import plural
+from ..render import cancels_document, plural
 
 SIDE_NAMES = {**RULE_SIDE_NAMES, None: "qbsync"}
 KIND_LABELS = {
@@ -115,6 +115,11 @@ def sentence(action: Action) -> str:
         return f"Creates it in {SIDE_NAMES[action.target]} from {SIDE_NAMES[_other(action.target)]} ({fields} field{plural})."
     if action.kind == "update":
         return f"Writes {fields} field{plural} to {SIDE_NAMES[action.target]}, from {SIDE_NAMES[_other(action.target)]}."
+    cancelled = cancels_document(action)
+    if cancelled == "delete":
+        return f"Deletes the {SIDE_NAMES[action.target]} document (cancelled in Precoro)."
+    if cancelled == "void":
+        return f"Voids the {SIDE_NAMES[action.target]} document: its amounts go to 0 (cancelled in Precoro)."
     if action.kind == "deactivate":
         return f"Makes the {SIDE_NAMES[action.target]} record inactive."
     if action.kind == "reactivate":
