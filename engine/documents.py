@@ -31,7 +31,7 @@ import json
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
-from rules.model import DocumentRules, FieldRule
+from rules.model import DocumentRules
 
 from . import attachments
 from .clients import precoro_contract as contract
@@ -46,7 +46,6 @@ APPROVED_STATUSES = frozenset({2, 4, 5, 9, 11})
 CANCELLED = 8
 # The link baseline entry holding the QuickBooks body a document was last written with (D6).
 SENT = "sent"
-LINE_DETAILS = ("ItemBasedExpenseLineDetail", "AccountBasedExpenseLineDetail")
 # QuickBooks transactions that pay a Bill or close a purchase order: a document they touch is held (D6, D7).
 PAID_BY = frozenset({"BillPaymentCheck", "BillPaymentCreditCard", "BillPayment", "VendorCredit", "Bill"})
 
@@ -69,9 +68,13 @@ def _shown(reference: Any) -> str:
 # -- the body last sent, kept with the link --------------------------------------------------------
 
 
+def _as_kept(values: Mapping[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
+
+
 def sent_baseline(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """A link's baseline for a document written with `values` (wire path -> value, ids resolved)."""
-    return {SENT: {"quickbooks": json.dumps(values, sort_keys=True, default=str)}}
+    return {SENT: {"quickbooks": _as_kept(values)}}
 
 
 def sent_values(link: LinkState) -> dict[str, Any] | None:
@@ -82,7 +85,7 @@ def sent_values(link: LinkState) -> dict[str, Any] | None:
 
 def _normal(values: Mapping[str, Any]) -> Any:
     """Values as the link keeps them (JSON), so that a body built now compares with the one kept."""
-    return json.loads(json.dumps(values, sort_keys=True, default=str))
+    return json.loads(_as_kept(values))
 
 
 def _voided(values: Mapping[str, Any]) -> bool:
@@ -92,8 +95,9 @@ def _voided(values: Mapping[str, Any]) -> bool:
 # -- building a document's QuickBooks body -------------------------------------------------------
 
 
-def _line_text(line: Mapping[str, Any], refs: References) -> str:
-    """A QuickBooks line as a person reads it: what it is, how much, and its class and tax."""
+def _line_text(line: Mapping[str, Any], rules: DocumentRules, refs: References) -> str:
+    """A QuickBooks line as a person reads it: what it is, how much, and what the rules' line
+    fields put in it (its class, its tax)."""
     detail_type = line.get("DetailType") or ""
     detail = line.get(detail_type) or {}
     if detail_type == "ItemBasedExpenseLineDetail":
@@ -104,8 +108,8 @@ def _line_text(line: Mapping[str, Any], refs: References) -> str:
         account = get_path(detail, "AccountRef.value")
         what = f"category {refs.names.get('chart_of_accounts', {}).get(str(account), '')!r} " \
                f"(QuickBooks account {_shown(account)})"
-    extras = [f"{name} {_shown(get_path(detail, path))}" for name, path in (("class", "ClassRef.value"), ("tax", "TaxCodeRef.value"))
-              if get_path(detail, path) is not None]
+    extras = [f"{rule.name} {_shown(get_path(detail, rule.quickbooks))}" for rule in rules.lines
+              if get_path(detail, rule.quickbooks) is not None]
     return f"{what} = {line.get('Amount')}" + (f" [{', '.join(extras)}]" if extras else "")
 
 
@@ -175,7 +179,7 @@ def build_document(spec: Any, rules: DocumentRules, doc: Mapping[str, Any], refs
     memo = values.get("PrivateNote")
     values.update({"VendorRef.value": vendor, "Line": lines,
                    "PrivateNote": f"{memo}\n{marker}" if memo else marker})
-    changes += [FieldChange(f"line {n}", after=_line_text(line, refs), precoro=line.get("Description"))
+    changes += [FieldChange(f"line {n}", after=_line_text(line, rules, refs), precoro=line.get("Description"))
                 for n, line in enumerate(lines, start=1)]
     changes.append(FieldChange("total", after=sum(line["Amount"] for line in lines), precoro=doc.get("sum")))
     return values, changes, left_out, ""
@@ -192,10 +196,10 @@ def revision_changes(rules: DocumentRules, before: Mapping[str, Any], after: Map
     by name, lines by number."""
     labels = _labels(rules)
     changes = []
-    for path in sorted(set(before) | set(after) - {"Line"}, key=lambda p: (p == "Line", labels.get(p, p))):
+    for path in sorted((set(before) | set(after)) - {"Line"}, key=lambda p: labels.get(p, p)):
         if path.startswith("CustomField[") and path.endswith("].Type"):
             continue  # said with its value
-        if path != "Line" and before.get(path) != after.get(path):
+        if before.get(path) != after.get(path):
             changes.append(FieldChange(labels.get(path, path), before=before.get(path), after=after.get(path),
                                        precoro=after.get(path), quickbooks=before.get(path)))
     old, new = before.get("Line") or [], after.get("Line") or []
@@ -203,7 +207,8 @@ def revision_changes(rules: DocumentRules, before: Mapping[str, Any], after: Map
         was = old[number - 1] if number <= len(old) else None
         now = new[number - 1] if number <= len(new) else None
         if was != now:
-            shown_before, shown_after = (_line_text(was, refs) if was else None), (_line_text(now, refs) if now else None)
+            shown_before = _line_text(was, rules, refs) if was else None
+            shown_after = _line_text(now, rules, refs) if now else None
             changes.append(FieldChange(f"line {number}", before=shown_before, after=shown_after,
                                        precoro=shown_after, quickbooks=shown_before))
     return changes
@@ -254,7 +259,7 @@ def _held(doc: Mapping[str, Any], kind: str, sent: Mapping[str, Any], parts: Map
     return ""
 
 
-def payment_on(spec: Any, book: Mapping[str, Any]) -> str:
+def payment_on(book: Mapping[str, Any]) -> str:
     """What in QuickBooks pays (a Bill) or closes (a purchase order) this document, or ""."""
     linked = [f"{txn.get('TxnType')} {txn.get('TxnId')}" for txn in book.get("LinkedTxn") or []
               if txn.get("TxnType") in PAID_BY]
@@ -370,7 +375,7 @@ class _DocumentPlanner:
                 self.add("blocked", doc, f"edited in Precoro, but {what} is not in QuickBooks any more (deleted "
                                          "there?); qbsync does not send it again", quickbooks_id=qid)
             return
-        paid = payment_on(self.spec, book)
+        paid = payment_on(book)
         if want == "revise":
             assert values is not None
             changes = revision_changes(self.rules, sent, values, self.refs)
