@@ -22,6 +22,7 @@ from rules.model import Rules
 from . import bulk
 from .clients.errors import ApiError
 from .clients.precoro_contract import APPROVED_UNTIL, DATE_FILTER_FORMAT
+from .clients.quickbooks import quote
 from .documents import APPROVED_STATUSES, plan_documents
 from .entities import ACCOUNTS, INVOICES, ITEMS, EntitySpec
 from .errors import Interrupted
@@ -29,7 +30,6 @@ from .lists import options_collection
 from .mirror import Mirror, Source
 from .payments import PrecoroPayments, plan_payments
 from .plan import Action, action_id
-from .clients.quickbooks import quote
 from .records import Record
 from .reconcile import EntityPlan, reconcile
 from .references import REFERENCED_SECTION, References
@@ -119,8 +119,9 @@ class Planner:
             result, quiet = self.entity(spec)
             if quiet is not None:
                 out.quiet.append(quiet)
-            if spec.planned == "documents" and self.documents_since is not None:
-                out.notes += self._before_cutoff(spec)
+            if spec.planned == "documents" and self.documents_since is not None \
+                    and not self.mirror.by_changes(self._source(spec, "precoro")):
+                out.notes += self._before_cutoff(spec)  # counted when read in full: not a call in every plan
             self.refs.propose(spec.section, result.actions)
             out.actions += result.actions
             out.agreed += [{**entry, "section": spec.section} for entry in result.agreed_baselines]
@@ -281,7 +282,9 @@ class Planner:
         return found
 
     def _before_cutoff(self, spec: EntitySpec) -> list[str]:
-        """D4: how many documents the cutoff leaves out (one count, not a read of them)."""
+        """D4: how many documents the cutoff leaves out (one count, not a read of them). Asked when
+        the documents are read in full (the first plan, a new cutoff, once a day), so that a plan
+        made by changes costs no call more for it."""
         assert self.documents_since is not None
         query = {name: value for name, value in spec.precoro_query.items() if name != "status"}
         query["status"] = sorted(APPROVED_STATUSES)

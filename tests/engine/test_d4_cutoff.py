@@ -57,3 +57,23 @@ def test_d4_a_bad_cutoff_is_a_file_line_col_error(tmp_path, since, expected):
     with pytest.raises(RulesError) as raised:
         load(path)
     assert f"{path}:3:10" in str(raised.value) and expected in str(raised.value)
+
+
+def test_d4_the_cutoff_is_counted_when_documents_are_read_in_full_not_in_every_plan(servers, fresh_dir):
+    tomorrow = date.today() + timedelta(days=1)
+    servers.reset(REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    workdir = fresh_dir()
+    for round in ("full read", "read by changes"):  # the same state file
+        with servers.session(workdir, REALM) as session:
+            rules = workdir / "rules.yaml"
+            rules.write_text(rules.read_text().replace("\n  since: null\n", f"\n  since: {tomorrow.isoformat()}\n", 1))
+            session.reload_rules()
+            servers.requests()
+            plan = session.plan()
+        counts = [q for m, path, q in servers.requests()["precoro"] if path == "/invoices" and "right_date" in q]
+        if round == "full read":
+            assert len(counts) == 2  # invoices and credit notes, one count each
+            assert plan.notes == [f"1 invoice approved before {tomorrow.isoformat()} (documents.since) is not sent (D4)"]
+        else:
+            assert counts == []
