@@ -609,9 +609,6 @@ class Applier:
                 self._within_caps(lambda: self.pc.set_external_id(BY_SECTION[section].precoro, idn, quickbooks_id))
             except ApiError as exc:
                 log.warning("Precoro %s %s not marked as sent (QuickBooks %s): %s", section, idn, quickbooks_id, exc)
-            # Its details are read again by the next plan: Precoro's dates are to the second, so a
-            # colleague's edit in the same second as this mark would look like no change (W11).
-            self.store.mirror_delete_documents(self.realm, section, [idn])
 
     def _updated(self, unit: WriteUnit, obj: dict) -> None:
         """An update's outcome on either side: the fields written become the link's new baseline."""

@@ -789,17 +789,6 @@ class Store:
             self._end_quiet(realm, side, section, record_ids)
             self._mirror_moved(realm)
 
-    def mirror_delete_documents(self, realm: str, section: str, idns: Iterable[str]) -> None:
-        """Drop Precoro documents from the mirror by their number (idn), which is how they are written:
-        the next plan reads their details again."""
-        idns = [str(idn) for idn in idns]
-        for start in range(0, len(idns), 500):
-            chunk = idns[start:start + 500]
-            rows = self.db.execute(
-                "select record_id from mirror where realm = ? and side = 'precoro' and section = ? and "
-                f"cast(json_extract(raw, '$.idn') as text) in ({','.join('?' * len(chunk))})", [realm, section, *chunk])
-            self.mirror_delete(realm, "precoro", section, [row[0] for row in rows.fetchall()])
-
     def _mirror_moved(self, realm: str) -> int:
         """The next mark of this company's mirror, taken (inside the caller's transaction)."""
         self.db.execute("insert into mirror_marks (realm, mark) values (?, 1) "

@@ -268,3 +268,19 @@ def test_w11_invoices_sent_by_another_integration_drop_out_of_the_plan(servers, 
         again = session.plan()
     assert [a.precoro_id for a in first.actions if a.name == "invoice INV-ELSEWHERE"] == [str(idn)]
     assert not [a for a in again.actions if a.precoro_id == str(idn)]
+
+
+def test_w11_a_record_changed_in_the_second_a_plan_read_it_is_read_again(servers, synced):
+    """Precoro's dates count seconds: a contact added in the second a plan read its supplier leaves
+    the supplier's summary as it was, updateDate included. It is read again all the same. (Its
+    updateDate is set a few seconds ahead: "from the second the last read began" without a race.)"""
+    muller = supplier(servers, "Müller Büromaterial GmbH")
+    moment = (datetime.now(timezone.utc) + timedelta(seconds=5)).isoformat(timespec="seconds")
+    servers.precoro.update("suppliers", muller["id"], {"legalAddress": "Königstraße 14", "updateDate": moment})
+    with synced() as session:
+        session.plan()  # reads the supplier as it is at `moment`
+        servers.precoro.insert("contacts", {"supplier": muller["id"], "email": "einkauf@mueller.example"})
+        servers.precoro.update("suppliers", muller["id"], {"updateDate": moment})  # the same second
+        plan = session.plan()
+    changes = [c for a in plan.actions if a.precoro_id == str(muller["id"]) for c in a.changes]
+    assert any("einkauf@mueller.example" in str(c.after) + str(c.precoro) for c in changes), plan.actions
