@@ -246,7 +246,7 @@ class Applier:
                 resume = datetime.now(timezone.utc) + timedelta(seconds=exc.retry_after)
                 self.report.resume_at = resume.isoformat(timespec="seconds")
                 self.report.stopped = (
-                    f"{_cap_name(exc)} is reached; it can go on at {resume:%Y-%m-%d %H:%M} UTC. Run the same apply "
+                    f"{exc.limit_name} is reached; it can go on at {resume:%Y-%m-%d %H:%M} UTC. Run the same apply "
                     "again then (or `qbsync apply --until-done`, which waits); nothing will be written twice.")
             else:
                 self.report.stopped = f"{exc.service} rate limit reached: {exc.message}. Run the same apply again later to finish."
@@ -729,7 +729,7 @@ class Applier:
         if cap.retry_after is None or (cap.fatal and not self.until_done):
             raise cap
         resume = datetime.now(timezone.utc) + timedelta(seconds=cap.retry_after)
-        what = f"{_cap_name(cap)} is reached: going on at {resume:%Y-%m-%d %H:%M:%S} UTC"
+        what = f"{cap.limit_name} is reached: going on at {resume:%Y-%m-%d %H:%M:%S} UTC"
         log.info("%s", what)
         left = cap.retry_after
         while left > 0:
@@ -917,8 +917,3 @@ def apply_plan(store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, r
                    retry_failed=retry_failed, force=force, clock=clock, until_done=until_done, on_cap=on_cap,
                    sleep=sleep).run()
 
-
-def _cap_name(cap: RateLimited) -> str:
-    if cap.fatal:
-        return f"{SIDE_NAMES.get(cap.service, cap.service)}'s daily limit"
-    return f"{SIDE_NAMES.get(cap.service, cap.service)}'s hourly limit"

@@ -51,6 +51,10 @@ class Interrupted(QbsyncError):
     exit_code = EXIT_INTERRUPTED
 
 
+class ReadsCutShort(QbsyncError):
+    """A plan's reads stopped at a service's cap: nothing was planned, what was read is kept."""
+
+
 class StateFileError(QbsyncError):
     """The state file cannot be opened or written (a directory, a read-only disk, no permission)."""
 

@@ -167,6 +167,7 @@ class Mirror:
         self._by_changes: set[tuple[str, str]] = set()  # read by changes (else in full)
         self.changed: dict[tuple[str, str], int] = {}  # records changed or deleted, per source read by changes
         self._reads: dict[tuple[str, str], dict] = {}  # the cursors to save with the plan
+        self.kept: dict[str, int] = {"quickbooks": 0, "precoro": 0}  # records a full read put in the mirror, per side
 
     # -- before planning: what changed --------------------------------------------------------
 
@@ -324,12 +325,21 @@ class Mirror:
         generation = uuid.uuid4().hex[:12]
         started = time.monotonic()
         batch: list[tuple[str, str]] = []
-        for raw in self._pages(source, path):
-            batch.append((record_id(source.side, raw), bulk.dumps(raw)))
-            if len(batch) >= PAGE_OF_WRITES:
-                self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
-                batch = []
-            yield raw
+        try:
+            for raw in self._pages(source, path):
+                batch.append((record_id(source.side, raw), bulk.dumps(raw)))
+                self.kept[source.side] += 1
+                if len(batch) >= PAGE_OF_WRITES:
+                    self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
+                    batch = []
+                yield raw
+        except Exception:
+            # A read cut short (Precoro's daily cap, a dropped connection) keeps what it read: the
+            # next full read takes each of these records from the mirror instead of reading its
+            # details again (`_completed`), so a first read of more records than a day's calls goes
+            # on where it stopped.
+            self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
+            raise
         self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
         self.store.mirror_prune(self.realm, source.side, source.section, generation)
         began = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)

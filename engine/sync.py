@@ -10,20 +10,20 @@ import hashlib
 import json
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import rules as rules_pkg
-from rules.model import Rules
+from rules.model import SIDE_NAMES, Rules
 
 from .apply import ActionResult, ApplyReport, apply_plan
 from .bulk import rare_gc
-from .clients.errors import ApiError, NotFound
+from .clients.errors import ApiError, NotFound, RateLimited
 from .connections import Connected, connect, saved_connections
 from .entities import BY_SECTION, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
-from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound, SafetyLimitExceeded, StalePlanError,
+from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound, ReadsCutShort, SafetyLimitExceeded, StalePlanError,
                      SupersededPlan, UsageError)
 from .items import mapping_actions
 from .locks import Holder, LockBusy
@@ -149,13 +149,16 @@ class SyncSession:
         scope = self.scope(specs)
         with self.writer("planning", wait=wait, on_wait=on_wait), rare_gc():
             planner = self.planner(progress, stop, full=full)
-            planner.read_changes(specs)
-            if planner.mirror.read_by_changes:
-                latest = self._plan_still_current(specs, scope)
-                if latest is not None:
-                    self.store.save_mirror_reads(planner.mirror.reads())
-                    return latest
-            planned = planner.plan(specs)
+            try:
+                planner.read_changes(specs)
+                if planner.mirror.read_by_changes:
+                    latest = self._plan_still_current(specs, scope)
+                    if latest is not None:
+                        self.store.save_mirror_reads(planner.mirror.reads())
+                        return latest
+                planned = planner.plan(specs)
+            except RateLimited as cap:
+                raise _cut_short(cap, planner.mirror.kept) from cap
             self._mark_failed_before(planned.actions)
             plan = Plan(actions=sorted(planned.actions, key=sort_key), realm_id=self.realm_id,
                         rules_digest=self.rules.digest, created_at=self.clock(),
@@ -521,3 +524,16 @@ class SyncSession:
 
 __all__ = ["SyncSession", "Interrupted", "PlanNotFound", "MappingRefused", "StalePlanError", "SupersededPlan", "SafetyLimitExceeded",
            "LockBusy"]
+
+
+def _cut_short(cap: RateLimited, kept: dict[str, int]) -> ReadsCutShort:
+    """What a plan stopped by a cap says: when it can go on, and that no read is lost (W11)."""
+    when = ""
+    if cap.retry_after is not None:
+        resume = datetime.now(timezone.utc) + timedelta(seconds=cap.retry_after)
+        when = f"; it can go on at {resume:%Y-%m-%d %H:%M} UTC"
+    read = " and ".join(f"{count:,} {SIDE_NAMES[side]} record{'s' if count != 1 else ''}"
+                        for side, count in kept.items() if count)
+    after = (f" The {read} read so far are kept: the next plan reads only the rest." if read
+             else " Plan again then.")
+    return ReadsCutShort(f"{cap.limit_name} is reached{when}. Nothing was planned.{after}")

@@ -74,6 +74,11 @@ class RateLimited(ApiError):
         # Precoro's daily cap: waiting minutes will not help, the apply must stop and resume later.
         self.fatal = fatal
 
+    @property
+    def limit_name(self) -> str:
+        """"Precoro's daily limit", "QuickBooks' hourly limit": the cap, as an operator reads it."""
+        return f"{SIDE_NAMES.get(self.service, self.service)}'s {'daily' if self.fatal else 'hourly'} limit"
+
 
 class ServerError(ApiError):
     """5xx or a dropped connection: the outcome of a write is unknown."""

@@ -1,0 +1,87 @@
+"""W11: a first read that Precoro's cap cuts short goes on where it stopped.
+
+Precoro's lists are summaries, so a first plan reads each record's details: one call a record,
+3,000 a day. A company of 10,000 suppliers cannot be read in one day, whatever qbsync does. What
+qbsync can do is never read a record twice: every record read is kept in the mirror as it comes,
+and the next plan takes from the mirror each summary that equals a record kept (updateDate among
+its fields), so it reads only the details it does not have yet. The plan that stopped says so.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from engine.errors import QbsyncError
+from engine.local.demo import scale_suppliers
+from engine.local.http import serve_in_thread
+from engine.local.precoro import PrecoroApp, PrecoroState
+from engine.local.precoro.throttle import Throttle
+
+REALM = "8102"
+SUPPLIERS = 40
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def capped(servers, fresh_dir):
+    """A Precoro of SUPPLIERS suppliers, with a daily cap the test sets, and the request log."""
+    clock = Clock()
+    throttle = Throttle(per_second=None, per_hour=None, per_day=None, duplicate_get_window_seconds=None, clock=clock)
+    state = PrecoroState(clock=lambda: datetime.fromtimestamp(clock.now, timezone.utc))
+    state.add_user(*servers.precoro_credentials)
+    state.bulk_insert("suppliers", scale_suppliers(SUPPLIERS))
+    log = servers.request_log(PrecoroApp(state, throttle=throttle))
+    served = serve_in_thread(log)
+    servers.reset(REALM)
+    workdir = fresh_dir()
+
+    def session():
+        s = servers.session(workdir, REALM)
+        (workdir / "rules.yaml").write_text((workdir / "rules.yaml").read_text().replace(servers.pc.url, served.url))
+        s.reload_rules()
+        return s
+
+    def cap(per_day=None):
+        throttle.per_day = per_day
+        throttle.reset()
+
+    yield session, cap, log
+    served.close()
+
+
+def supplier_details(log) -> list[str]:
+    return [path for method, path, _ in log.seen
+            if method == "GET" and path.startswith("/suppliers/") and path.rsplit("/", 1)[-1].isdigit()]
+
+
+def test_w11_a_first_read_cut_short_by_the_daily_cap_goes_on_where_it_stopped(capped):
+    session, cap, log = capped
+    cap(per_day=25)  # the lists before, then some suppliers' details, then the cap
+    with session() as s, pytest.raises(QbsyncError) as stopped:
+        s.plan(only=["suppliers"])
+    asked = supplier_details(log)
+    read_before = asked[:-1]  # the last one asked is the one the cap refused
+    assert 0 < len(read_before) < SUPPLIERS
+    said = str(stopped.value)
+    assert "daily limit is reached; it can go on at" in said and "Nothing was planned" in said
+    assert f"The {len(read_before)} Precoro records read so far are kept" in said
+
+    log.seen.clear()
+    cap()  # the next day
+    with session() as s:
+        plan = s.plan(only=["suppliers"])
+    read_after = supplier_details(log)
+    assert not set(read_after) & set(read_before)  # nothing read twice
+    assert len(read_before) + len(read_after) == SUPPLIERS  # and nothing left out
+    creates = [a for a in plan.actions if a.entity == "supplier" and a.kind == "create"]
+    assert len(creates) == SUPPLIERS  # QuickBooks has none of them: every one of the 40 is planned
