@@ -26,9 +26,11 @@ class SyncAPI(Protocol):
 
     def plan(self, only: Iterable[str] | None = None, progress: Progress | None = None, *, wait: bool = True,
              on_wait: Callable[[Holder | None], None] | None = None, stop: threading.Event | None = None,
-             full: bool = False) -> Plan:
+             full: bool = False, until_done: bool = False,
+             on_cap: Callable[[str, float], None] | None = None) -> Plan:
         """Read what changed on both sides (`full`: everything) and save a new plan, or return the
-        latest one when nothing changed since it was made; changes nothing remote."""
+        latest one when nothing changed since it was made; changes nothing remote. A rate cap met
+        while reading is waited out (`on_cap` counts down; the daily one only with `until_done`)."""
 
     def plan_to_review(self) -> tuple[Plan | None, dict[str, Outcome]]:
         """The plan an operator should look at now (None: make a new one), and its outcomes so far."""

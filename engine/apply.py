@@ -724,22 +724,8 @@ class Applier:
                 again()
 
     def _wait_out(self, cap: RateLimited) -> None:
-        """Sleep until the cap lifts, a second at a time so that a stop request is heard; or raise
-        it when it is not to be waited for (the daily cap without until_done, an unknown time)."""
-        if cap.retry_after is None or (cap.fatal and not self.until_done):
+        if not wait_out(cap, until_done=self.until_done, stop=self.stop, on_cap=self.on_cap, sleep=self.sleep):
             raise cap
-        resume = datetime.now(timezone.utc) + timedelta(seconds=cap.retry_after)
-        what = f"{cap.limit_name} is reached: going on at {resume:%Y-%m-%d %H:%M:%S} UTC"
-        log.info("%s", what)
-        left = cap.retry_after
-        while left > 0:
-            if self.stop.is_set():
-                raise StopRequested()
-            if self.on_cap:
-                self.on_cap(what, left)
-            step = min(1.0, left)
-            self.sleep(step)
-            left -= step
 
     def _precoro_write_retried(self, unit: WriteUnit, *, recovering: bool) -> dict:
         """The write, sent again after a 5xx or a lost answer (W3): every attempt after one whose
@@ -917,3 +903,24 @@ def apply_plan(store: Store, plan: Plan, rules: Rules, quickbooks, precoro, *, r
                    retry_failed=retry_failed, force=force, clock=clock, until_done=until_done, on_cap=on_cap,
                    sleep=sleep).run()
 
+
+def wait_out(cap: RateLimited, *, until_done: bool, stop: threading.Event,
+             on_cap: Callable[[str, float], None] | None, sleep: Callable[[float], None]) -> bool:
+    """Sleep until a rate cap lifts, a second at a time so that a stop request is heard (it raises
+    StopRequested), counting down with `on_cap(what, seconds left)`. False, at once, when the cap is
+    not to be waited for: the daily one without until_done, or one that said no time."""
+    if cap.retry_after is None or (cap.fatal and not until_done):
+        return False
+    resume = datetime.now(timezone.utc) + timedelta(seconds=cap.retry_after)
+    what = f"{cap.limit_name} is reached: going on at {resume:%Y-%m-%d %H:%M:%S} UTC"
+    log.info("%s", what)
+    left = cap.retry_after
+    while left > 0:
+        if stop.is_set():
+            raise StopRequested()
+        if on_cap:
+            on_cap(what, left)
+        step = min(1.0, left)
+        sleep(step)
+        left -= step
+    return True

@@ -52,7 +52,12 @@ class Interrupted(QbsyncError):
 
 
 class ReadsCutShort(QbsyncError):
-    """A plan's reads stopped at a service's cap: nothing was planned, what was read is kept."""
+    """A plan's reads stopped at a service's cap (`cap`, a RateLimited): nothing was planned, what
+    was read is kept."""
+
+    def __init__(self, message: str, cap) -> None:
+        super().__init__(message)
+        self.cap = cap
 
 
 class StateFileError(QbsyncError):

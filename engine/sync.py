@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 import rules as rules_pkg
 from rules.model import SIDE_NAMES, Rules
 
-from .apply import ActionResult, ApplyReport, apply_plan
+from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, wait_out
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .connections import Connected, connect, saved_connections
@@ -139,12 +139,31 @@ class SyncSession:
 
     def plan(self, only: Iterable[str] | None = None, progress: Progress | None = None, *, wait: bool = True,
              on_wait: Callable[[Holder | None], None] | None = None, stop: threading.Event | None = None,
-             full: bool = False) -> Plan:
+             full: bool = False, until_done: bool = False,
+             on_cap: Callable[[str, float], None] | None = None) -> Plan:
         """Read what changed on both sides, reconcile, save and return the plan (W1, W11). Changes
         nothing remote. When nothing changed since the latest plan, that plan is returned again
         (`plan.unchanged`). `full`: read every record of both sides, not only the changes.
 
+        A first read costs a Precoro call per record (its details). At Precoro's hourly cap the plan
+        waits (`on_cap(what, seconds left)` counts down) and goes on where it stopped: what was read
+        is kept (W11). At the daily cap it stops with ReadsCutShort, unless `until_done`.
+
         `stop` (set from another thread) ends it within a page read, with Interrupted."""
+        stop = stop or threading.Event()
+        while True:
+            try:
+                return self._plan(only, progress, wait=wait, on_wait=on_wait, stop=stop, full=full)
+            except ReadsCutShort as cut:
+                try:
+                    if not wait_out(cut.cap, until_done=until_done, stop=stop, on_cap=on_cap, sleep=self.sleep):
+                        raise
+                except StopRequested:
+                    raise Interrupted("planning was stopped while it waited for Precoro's cap; what was read is "
+                                      "kept for the next plan") from None
+
+    def _plan(self, only: Iterable[str] | None, progress: Progress | None, *, wait: bool,
+              on_wait: Callable[[Holder | None], None] | None, stop: threading.Event, full: bool) -> Plan:
         specs = self.entities(only)
         scope = self.scope(specs)
         with self.writer("planning", wait=wait, on_wait=on_wait), rare_gc():
@@ -534,6 +553,7 @@ def _cut_short(cap: RateLimited, kept: dict[str, int]) -> ReadsCutShort:
         when = f"; it can go on at {resume:%Y-%m-%d %H:%M} UTC"
     read = " and ".join(f"{count:,} {SIDE_NAMES[side]} record{'s' if count != 1 else ''}"
                         for side, count in kept.items() if count)
-    after = (f" The {read} read so far are kept: the next plan reads only the rest." if read
-             else " Plan again then.")
-    return ReadsCutShort(f"{cap.limit_name} is reached{when}. Nothing was planned.{after}")
+    after = (f" The {read} read so far are kept: the next plan reads only the rest" if read
+             else " Plan again then")
+    return ReadsCutShort(f"{cap.limit_name} is reached{when}. Nothing was planned.{after} "
+                         "(`qbsync plan --until-done` waits for it).", cap)

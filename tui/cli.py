@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detailed-exitcode", action="store_true",
                    help="exit 0 when there is nothing to do, 2 when the plan has changes, 3 when it has only blocked "
                         "or held actions (nothing apply could write), 1 on an error")
+    p.add_argument("--until-done", action="store_true",
+                   help="a first read costs a Precoro call per record: at Precoro's daily cap, wait for the next day "
+                        "and go on (default: stop, and the next plan goes on where this one stopped); the hourly "
+                        "cap is always waited out")
 
     p = command(sub, "show", "show a saved plan (the latest by default)")
     p.add_argument("plan_id", nargs="?", metavar="PLAN_ID", help=PLAN_ID_HELP)
@@ -450,9 +454,11 @@ def cmd_plan(args) -> int:
 
     only = [s.strip() for s in args.only.split(",")] if args.only else None
     progress = None if args.json else _PlanProgress()
+    countdown = _CapCountdown(progress or _StatusLine())
     try:
         with _session(args) as session:
-            plan = session.plan(only=only, progress=progress, wait=not args.no_wait, on_wait=_waiting, full=args.full)
+            plan = session.plan(only=only, progress=progress, wait=not args.no_wait, on_wait=_waiting, full=args.full,
+                                until_done=args.until_done, on_cap=countdown)
     finally:
         if progress is not None:
             progress.close()

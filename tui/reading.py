@@ -98,6 +98,11 @@ class Reading:
         def progress(what: str, done: int, total: int | None) -> None:
             self.post_message(PlanProgressed(what, done, total))
 
+        def waiting_for_cap(what: str, seconds_left: float) -> None:
+            from engine.budgets import duration
+
+            self.call_from_thread(setattr, self, "busy", f"making a plan: {what} (in {duration(seconds_left)})…")
+
         self._plan_stop.clear()
         try:
             with self._engine:
@@ -107,7 +112,8 @@ class Reading:
                 made = plan is None
                 if plan is None:
                     self.call_from_thread(setattr, self, "busy", "making a plan: reading both sides…")
-                    plan = session.plan(progress=progress, stop=self._plan_stop, on_wait=self._writer_busy, full=full)
+                    plan = session.plan(progress=progress, stop=self._plan_stop, on_wait=self._writer_busy, full=full,
+                                        on_cap=waiting_for_cap)
         except Exception as exc:
             self.post_message(PlanningFailed(exc))
             return

@@ -25,11 +25,18 @@ SUPPLIERS = 40
 
 
 class Clock:
+    """The throttle's clock (and the Date of Precoro's answers); a plan's waits move it."""
+
     def __init__(self) -> None:
         self.now = time.time()
+        self.slept = 0.0
 
     def __call__(self) -> float:
         return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
 
 
 @pytest.fixture
@@ -49,13 +56,14 @@ def capped(servers, fresh_dir):
         s = servers.session(workdir, REALM)
         (workdir / "rules.yaml").write_text((workdir / "rules.yaml").read_text().replace(servers.pc.url, served.url))
         s.reload_rules()
+        s.sleep = clock.sleep
         return s
 
-    def cap(per_day=None):
-        throttle.per_day = per_day
+    def cap(per_day=None, per_hour=None):
+        throttle.per_day, throttle.per_hour = per_day, per_hour
         throttle.reset()
 
-    yield session, cap, log
+    yield session, cap, log, clock
     served.close()
 
 
@@ -65,7 +73,7 @@ def supplier_details(log) -> list[str]:
 
 
 def test_w11_a_first_read_cut_short_by_the_daily_cap_goes_on_where_it_stopped(capped):
-    session, cap, log = capped
+    session, cap, log, clock = capped
     cap(per_day=25)  # the lists before, then some suppliers' details, then the cap
     with session() as s, pytest.raises(QbsyncError) as stopped:
         s.plan(only=["suppliers"])
@@ -75,6 +83,7 @@ def test_w11_a_first_read_cut_short_by_the_daily_cap_goes_on_where_it_stopped(ca
     said = str(stopped.value)
     assert "daily limit is reached; it can go on at" in said and "Nothing was planned" in said
     assert f"The {len(read_before)} Precoro records read so far are kept" in said
+    assert clock.slept == 0  # the daily cap is not waited for unless asked
 
     log.seen.clear()
     cap()  # the next day
@@ -85,3 +94,27 @@ def test_w11_a_first_read_cut_short_by_the_daily_cap_goes_on_where_it_stopped(ca
     assert len(read_before) + len(read_after) == SUPPLIERS  # and nothing left out
     creates = [a for a in plan.actions if a.entity == "supplier" and a.kind == "create"]
     assert len(creates) == SUPPLIERS  # QuickBooks has none of them: every one of the 40 is planned
+
+
+def test_w11_the_hourly_cap_is_waited_out_and_the_plan_goes_on_reading_nothing_twice(capped):
+    session, cap, log, clock = capped
+    cap(per_hour=25)
+    said = []
+    with session() as s:
+        plan = s.plan(only=["suppliers"], on_cap=lambda what, left: said.append((what, left)))
+    assert said and "Precoro's hourly limit is reached: going on at" in said[0][0]
+    assert said[0][1] > said[-1][1]  # counting down
+    assert clock.slept >= 3600 - 60  # it waited (on the throttle's clock) rather than failing
+    asked = supplier_details(log)
+    assert len(asked) == SUPPLIERS + 1  # each supplier's details once, and the one the cap refused again
+    assert len([a for a in plan.actions if a.entity == "supplier" and a.kind == "create"]) == SUPPLIERS
+
+
+def test_w11_until_done_waits_for_the_daily_cap_too(capped):
+    session, cap, log, clock = capped
+    cap(per_day=25)
+    with session() as s:
+        plan = s.plan(only=["suppliers"], until_done=True)
+    assert clock.slept >= 3600  # waited for the day's window to move
+    assert len(supplier_details(log)) == SUPPLIERS + 1
+    assert len([a for a in plan.actions if a.entity == "supplier" and a.kind == "create"]) == SUPPLIERS

@@ -199,7 +199,8 @@ class FakeSession:
             self.latest = plan.id
         return plan
 
-    def plan(self, only=None, progress=None, *, wait=True, on_wait=None, stop=None, full=False) -> Plan:
+    def plan(self, only=None, progress=None, *, wait=True, on_wait=None, stop=None, full=False, until_done=False,
+             on_cap=None) -> Plan:
         self.calls.append(("plan", full))
         if progress:
             progress("reading QuickBooks Vendor records", 0, None)
