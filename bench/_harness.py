@@ -54,9 +54,11 @@ class LocalServer(Endpoints):
     """`bench/_serve.py` in a child process: its own CPU and memory, reached over loopback HTTP."""
 
     def __init__(self, data: Path, seed: str = "empty", *, throttle_window: float | None = None,
-                 latency: float = 0.0, seeded_ago: float = 0.0) -> None:
+                 latency: float = 0.0, seeded_ago: float = 0.0, precoro_lists_with_details: bool = False) -> None:
         command = [sys.executable, str(ROOT / "bench" / "_serve.py"), "--data", str(data), "--seed", seed,
                    "--latency", str(latency), "--seeded-ago", str(seeded_ago)]
+        if precoro_lists_with_details:
+            command.append("--precoro-lists-with-details")
         if throttle_window:
             command += ["--throttle-window", str(throttle_window)]
         started = time.perf_counter()

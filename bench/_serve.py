@@ -143,6 +143,8 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds every QuickBooks API call takes")
     parser.add_argument("--seeded-ago", type=float, default=0.0,
                         help="date the seeded records this many seconds back (incremental plans skip old changes)")
+    parser.add_argument("--precoro-lists-with-details", action="store_true",
+                        help="Precoro lists answer whole records (as the doctor may find the real one does)")
     args = parser.parse_args()
 
     fresh = not Path(args.data).exists()
@@ -168,7 +170,7 @@ def main() -> int:
                             window_seconds=args.throttle_window)
     counters: list[Counted] = []
     qb_app = Counted("quickbooks", QuickBooksApp(quickbooks, throttle=throttle, latency=args.latency), counters)
-    pc_app = Counted("precoro", PrecoroApp(precoro), counters)
+    pc_app = Counted("precoro", PrecoroApp(precoro, lists_with_details=args.precoro_lists_with_details), counters)
     counters += [qb_app, pc_app]
     qb_server = serve_in_thread(qb_app, "127.0.0.1", 0)
     pc_server = serve_in_thread(pc_app, "127.0.0.1", 0)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import gc
 import io
 import json
@@ -186,7 +187,9 @@ def child_staged(server_json: str, directory: Path, repeats: int, profile: bool)
     planning.reconcile = reconcile
     planning.plan_documents = stages.wrap(lambda spec, *a, **k: f"plan_documents {spec.section}", planning.plan_documents)
     Planner = planning.Planner
-    Planner._stored_references = stages.wrap("references (stored links)", Planner._stored_references)
+    refs = functools.cached_property(stages.wrap("references (stored links)", Planner.refs.func))
+    refs.__set_name__(Planner, "refs")
+    Planner.refs = refs
     Planner._names_elsewhere = stages.wrap("names elsewhere (W9)", Planner._names_elsewhere)
     Planner._item_accounts = stages.wrap("item accounts (for documents)", Planner._item_accounts)
     # `sorted` as engine.sync looks it up (its module globals before the builtins): the plan's one sort.
@@ -258,6 +261,9 @@ def main() -> int:
     parser.add_argument("--skip-e2e", action="store_true", help="only the staged runs")
     parser.add_argument("--replan", action="store_true",
                         help="in each e2e run, plan a second time with the first plan saved (warm store)")
+    parser.add_argument("--lists-with-details", action="store_true",
+                        help="the local Precoro's lists answer whole records: no detail read per record (see DESIGN's "
+                             "target; the real Precoro's lists are summaries unless `qbsync doctor` finds otherwise)")
     parser.add_argument("--child", choices=["e2e", "staged"], help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
@@ -273,7 +279,8 @@ def main() -> int:
 
     with workdir("plan") as tmp:
         print(f"plan_scale: N = {args.n:,} suppliers + {args.n:,} items per side; seeding...", flush=True)
-        with LocalServer(tmp / "local.db", f"scale:{args.n}") as server:
+        with LocalServer(tmp / "local.db", f"scale:{args.n}",
+                         precoro_lists_with_details=args.lists_with_details) as server:
             print(f"  seeded in {server.seed_seconds:.1f} s (server ready in {server.ready_seconds:.1f} s)", flush=True)
             hello = json.dumps({"info": server.info})
             e2e, staged = [], []
@@ -297,7 +304,7 @@ def main() -> int:
             server_rss = server.peak_rss_mb()
 
     summary = summarise(args.n, server, e2e, staged, server_stats, server_rss)
-    path = record("plan_scale", {"n": args.n, "runs": args.runs, "summary": summary, "e2e": e2e, "staged": staged})
+    path = record("plan_scale", {"n": args.n, "runs": args.runs, "lists_with_details": args.lists_with_details, "summary": summary, "e2e": e2e, "staged": staged})
     print_summary(summary)
     print(f"\n(raw results appended to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path})")
     return 0
