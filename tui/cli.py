@@ -64,6 +64,13 @@ EXIT_CODES = ("Exit codes: 0 success or nothing to do, 1 an error (a bad command
               "`plan --detailed-exitcode`: 0 no changes, 2 changes, 3 only blocked or held actions")
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free one) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return int(text)
+
+
 def _size(text: str) -> tuple[int, int]:
     """An argparse type: a terminal size written COLSxROWS, at least 80x24."""
     cols, _, rows = text.lower().partition("x")
@@ -114,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --screenshot: show this plan (an id, or a prefix of one) on the Review screen")
     p.add_argument("--size", metavar="COLSxROWS", type=_size,
                    help="with --screenshot: the terminal size (default 120x40; 80x24 is the smallest supported)")
+
+    p = command(sub, "web", "serve the TUI to a browser (textual-serve), behind a token printed once",
+                description="Each browser session runs `qbsync tui` on the same rules and state. Listens on "
+                            "127.0.0.1 unless --host says otherwise: from another machine, use an SSH tunnel. "
+                            "Prints the address to open, with a token made anew at each start; any request "
+                            "without it is refused (403).")
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8000, metavar="N", help="the port (default 8000; 0 = any free port)")
+    p.add_argument("--public-url", metavar="URL",
+                   help="the address browsers reach the server by, when not http://HOST:PORT (a proxy, another "
+                        "tunnel port)")
 
     command(sub, "validate", "check the rules file; print PATH:LINE:COL: problem, one per line (exit 1 if any)")
 
@@ -991,12 +1009,22 @@ def cmd_tui(args) -> int:
     return run_app(lambda: _session(args), Path(args.rules), state)  # the remembered theme from the first frame
 
 
+def cmd_web(args) -> int:
+    try:
+        from tui import web
+    except ImportError:
+        print("qbsync: `qbsync web` needs textual-serve: pip install textual-serve", file=sys.stderr)
+        return EXIT_ERROR
+    return web.serve(Path(args.rules), Path(args.state) if args.state else None, args.host, args.port,
+                     args.public_url)
+
+
 COMMANDS = {
     "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "approve": cmd_approve, "skip": cmd_approve,
     "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
     "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held, "webhooks": cmd_webhooks,
-    "payments": cmd_payments,
+    "payments": cmd_payments, "web": cmd_web,
 }
 
 
