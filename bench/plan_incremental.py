@@ -107,7 +107,11 @@ def main() -> int:
         def measured(label: str, *more: str) -> dict:
             server.reset()
             result = run_child(SCRIPT, "--child", "--server", hello, "--dir", str(state), *more)
-            result["calls"] = calls(server.stats())
+            stats = server.stats()
+            result["calls"] = calls(stats)
+            # Which endpoints the calls went to: where a budget goes when it is exceeded.
+            result["endpoints"] = {side: {endpoint: sum(codes.values()) for endpoint, codes in side_stats["by_endpoint"].items()}
+                                   for side, side_stats in stats.items()}
             print(f"  {label}: {result['seconds']:.2f} s (qbsync's CPU {result['cpu_seconds']:.2f} s), peak RSS "
                   f"{result['peak_rss_mb']:.0f} MB, calls {result['calls']}, {result['actions']:,} actions"
                   + (", the latest plan returned" if result["unchanged"] else "")

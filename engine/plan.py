@@ -28,7 +28,13 @@ KIND_ORDER = {k: i for i, k in enumerate(
 )}
 
 
-@dataclass
+def _as_dict(obj: Any) -> dict[str, Any]:
+    """A slotted dataclass's fields, shallow (what `__dict__` was before the classes had slots:
+    several hundred thousand actions take half the memory with slots)."""
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+@dataclass(slots=True)
 class FieldChange:
     """One field of one action.
 
@@ -45,8 +51,11 @@ class FieldChange:
     baseline: Any = None
     note: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return _as_dict(self)
 
-@dataclass
+
+@dataclass(slots=True)
 class Write:
     """The exact request an applied action sends, built when the plan was made: apply sends it as it
     is and never reads the rules (a plan under other rules is refused whole).
@@ -68,10 +77,10 @@ class Write:
     active: bool | None = None  # made active (True) or inactive (False)
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return _as_dict(self)
 
 
-@dataclass
+@dataclass(slots=True)
 class LinkFacts:
     """What a link action stores: how it came about, and what both sides already agree on."""
 
@@ -80,7 +89,7 @@ class LinkFacts:
     active: dict[str, bool] = field(default_factory=dict)  # side -> active
 
 
-@dataclass
+@dataclass(slots=True)
 class HoldFacts:
     """An unlink that keeps the surviving record from being recreated (or re-matched) on its own."""
 
@@ -129,7 +138,7 @@ class Decidable:
         return True
 
 
-@dataclass
+@dataclass(slots=True)
 class Action(Decidable):
     """One proposed change. `versions` are the remote versions it was computed against (W2)."""
 
@@ -159,12 +168,12 @@ class Action(Decidable):
     def to_json(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict: plans of 100,000+ actions are saved and hashed,
         # and asdict's recursive deep copy was most of that time.
-        data = dict(self.__dict__)
-        data["changes"] = [dict(c.__dict__) for c in self.changes]
+        data = _as_dict(self)
+        data["changes"] = [c.to_json() for c in self.changes]
         data["write"] = self.write.to_json() if self.write else None
         data["alternatives"] = {k: w.to_json() for k, w in self.alternatives.items()}
-        data["link"] = dict(self.link.__dict__) if self.link else None
-        data["hold"] = dict(self.hold.__dict__) if self.hold else None
+        data["link"] = _as_dict(self.link) if self.link else None
+        data["hold"] = _as_dict(self.hold) if self.hold else None
         return data
 
     @classmethod

@@ -389,7 +389,7 @@ def carried_decisions(previous: Iterable[Action], new: Iterable[Action]) -> list
         before = old.get(action.id)
         if before is None or (before.decision, before.approved) == (action.decision, action.approved):
             continue
-        if [c.__dict__ for c in before.changes] == [c.__dict__ for c in action.changes]:
+        if before.changes == action.changes:
             carried.append((action.id, before.decision, before.approved))
     return carried
 

@@ -95,7 +95,7 @@ def _short(name: str) -> str:
 def fingerprint(action: Action) -> str:
     """What an action proposes (not when, nor on which versions): held again with the same
     fingerprint, it is the same question and keeps the operator's answer."""
-    proposal = [action.kind, action.target, [c.__dict__ for c in action.changes], action.candidates]
+    proposal = [action.kind, action.target, [c.to_json() for c in action.changes], action.candidates]
     return hashlib.sha1(bulk.dumps(proposal, sort_keys=True).encode()).hexdigest()[:16]
 
 
