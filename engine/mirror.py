@@ -167,6 +167,7 @@ class Mirror:
         self._by_changes: set[tuple[str, str]] = set()  # read by changes (else in full)
         self.changed: dict[tuple[str, str], int] = {}  # records changed or deleted, per source read by changes
         self._reads: dict[tuple[str, str], dict] = {}  # the cursors to save with the plan
+        self._changes_read: dict[str, tuple[list[dict], datetime]] = {}  # path -> (summaries, when), this plan's
         self.kept: dict[str, int] = {"quickbooks": 0, "precoro": 0}  # records a full read put in the mirror, per side
 
     # -- before planning: what changed --------------------------------------------------------
@@ -192,14 +193,23 @@ class Mirror:
                     self._absent.add(source.section)
         by_changes = [s for s in sources if s.key in self._by_changes]
         self._quickbooks_changes([s for s in by_changes if s.side == "quickbooks" and s.entity not in CDC_UNSUPPORTED])
+        small = {s.key for s in by_changes if s.side == "precoro"
+                 and self.store.mirror_count(self.realm, "precoro", s.section) <= SMALL_LIST}
+        # Collections that share a path (invoices and credit notes are both /invoices) have their
+        # changes read once, from the earliest cursor: one call fewer, and never the same GET twice
+        # within a minute, which Precoro refuses.
+        changes_from: dict[str, datetime] = {}
+        for source in by_changes:
+            if source.side == "precoro" and source.key not in small:
+                path, since = self._previous[source.key]["path"], datetime.fromisoformat(self._previous[source.key]["since"])
+                changes_from[path] = min(since, changes_from.get(path, since))
         for source in by_changes:
             if source.side == "quickbooks" and source.entity in CDC_UNSUPPORTED:
                 self._read_and_compare(source)
+            elif source.key in small:
+                self._read_and_compare(source, self._previous[source.key]["path"] or source.path)
             elif source.side == "precoro":
-                if self.store.mirror_count(self.realm, "precoro", source.section) <= SMALL_LIST:
-                    self._read_and_compare(source, self._previous[source.key]["path"] or source.path)
-                else:
-                    self._precoro_changes(source)
+                self._precoro_changes(source, changes_from[self._previous[source.key]["path"]])
 
     @property
     def prepared(self) -> bool:
@@ -246,13 +256,11 @@ class Mirror:
             self._store_changes(source, [(record_id("quickbooks", raw), bulk.dumps(raw)) for raw in kept], gone)
             self._reached(source, until, full_at=self._previous[source.key]["full_at"])
 
-    def _precoro_changes(self, source: Source) -> None:
+    def _precoro_changes(self, source: Source, since: datetime) -> None:
         previous = self._previous[source.key]
         path = previous["path"]
-        started = time.monotonic()
         try:
-            rows = list(self.precoro.list_all(path, modified_since=datetime.fromisoformat(previous["since"])))
-            until = self._server_now(self.precoro, started)
+            rows, until = self._changed_rows(path, since)
             kept = self._completed(source, path, [r for r in rows if source.covers(r)], unsure_from=_last_read(previous))
             self._store_changes(source, [(record_id("precoro", r), bulk.dumps(r)) for r in kept],
                                 [record_id("precoro", r) for r in rows if not source.covers(r)])
@@ -265,6 +273,15 @@ class Mirror:
             self._by_changes.discard(source.key)
             return
         self._reached(source, until, full_at=previous["full_at"], path=path)
+
+    def _changed_rows(self, path: str, since: datetime) -> tuple[list[dict], datetime]:
+        """The summaries of a Precoro collection changed since `since`, read once per plan, and the
+        service's time the read began."""
+        if path not in self._changes_read:
+            started = time.monotonic()
+            rows = list(self.precoro.list_all(path, modified_since=since))
+            self._changes_read[path] = rows, self._server_now(self.precoro, started)
+        return self._changes_read[path]
 
     def _read_and_compare(self, source: Source, path: str = "") -> None:
         """A small list read whole (one request) and compared with the mirror: its changes and

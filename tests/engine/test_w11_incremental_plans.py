@@ -116,6 +116,29 @@ def test_w11_a_long_supplier_list_is_read_by_its_changes_and_a_count(servers, sy
     assert any(a.name == "Extra supplier 007" for a in changed.actions)
 
 
+def test_w11_invoices_and_credit_notes_have_their_changes_read_once(servers, synced):
+    """Both are Precoro's /invoices (logicType tells them apart). Long lists are read by their
+    changes: one changes read serves both, a call fewer and never the same GET twice within a
+    minute, which Precoro refuses (it would cost the plan a minute's wait)."""
+    earlier = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
+    robertson = supplier(servers, "Robertson & Associates")
+    servers.precoro.bulk_insert("invoices", [
+        {"status": 2, "invoiceNumber": f"{prefix}-{n:03}", "supplier": robertson["id"], "logicType": logic_type,
+         "items": [{"name": "Courier delivery", "quantity": 1, "price": 15.0}], "createDate": earlier,
+         "updateDate": earlier}
+        for prefix, logic_type in (("INV", 0), ("CN", 1)) for n in range(210)])
+    with synced() as session:
+        session.plan()  # both lists are now longer than one page: read whole once more
+        servers.requests()
+        same = session.plan()
+        calls = reads(servers.requests()["precoro"], "/invoices")
+    assert same.unchanged
+    changes = [query for _, _, query in calls if "modifiedSince" in query and "modifiedSince=2000-01-01" not in query]
+    counts = [query for _, _, query in calls if "modifiedSince=2000-01-01" in query]
+    assert len(changes) == 1, calls
+    assert len(counts) == 2  # a count each: a deletion in either is found
+
+
 def test_w11_a_supplier_deleted_from_a_long_list_is_found_by_the_count(servers, synced):
     add_suppliers(servers, 250)
     with synced() as session:
