@@ -593,9 +593,9 @@ class Applier:
         spec = BY_KIND[unit.entity]
         self.store.keep_attachments(attachments.to_keep(
             self.realm, spec.section, precoro_id, action.name, (spec.quickbooks, quickbooks_id),
-            action.follow_up.get("attachments") or [], adopted=adopted))
-        if action.follow_up.get("split_parent"):
-            self.store.keep_split_part(self.realm, spec.section, precoro_id, action.follow_up["split_parent"])
+            action.follow_up.attachments, adopted=adopted))
+        if action.follow_up.split_parent:
+            self.store.keep_split_part(self.realm, spec.section, precoro_id, action.follow_up.split_parent)
 
     def _mark_documents(self) -> None:
         """D3: each document sent to QuickBooks gets the id of its QuickBooks document as externalId

@@ -2,7 +2,7 @@
 sending each of them once, after the document exists in QuickBooks.
 
 Planning (pure): where a document's rules say `attachments: true`, its create lists the files of its
-Precoro details in `Action.follow_up["attachments"]`; a file of a type QuickBooks refuses is listed
+Precoro details in `Action.follow_up.attachments`; a file of a type QuickBooks refuses is listed
 with the reason it is skipped. Applying: the create's outcome keeps the list in the state file
 (`Store.keep_attachments`, in the transaction of the document's link, so a crash cannot lose it),
 and `send_pending` works it off: each file is read from Precoro and uploaded (`/upload`, attached

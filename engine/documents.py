@@ -35,7 +35,7 @@ from rules.model import DocumentRules
 
 from . import attachments
 from .clients import precoro_contract as contract
-from .plan import Action, FieldChange, LinkFacts, Write, action_id
+from .plan import Action, FieldChange, FollowUp, LinkFacts, Write, action_id
 from .reconcile import EntityPlan, LinkState, SyncState, fit
 from .records import get_path, set_path, to_canonical
 from .references import References, placeholder_of
@@ -315,11 +315,10 @@ class _DocumentPlanner:
         if left_out:
             note += "; " + "; ".join(left_out)
         files = attachments.planned(self.rules, doc)  # D8: its files follow it
-        follow_up: dict[str, Any] = {"attachments": files} if files else {}
         if files:
             changes.append(attachments.shown(files))
-        if kind == "split part":
-            follow_up["split_parent"] = str(doc[contract.SPLIT_PARENT]["idn"])
+        split_parent = str(doc[contract.SPLIT_PARENT]["idn"]) if kind == "split part" else None
+        follow_up = FollowUp(files, split_parent) if files or split_parent else None
         self.add("create", doc, note, target="quickbooks", changes=changes, write=write,
                  depends_on=sorted(set(waits_of(values))), follow_up=follow_up, label=label)
 

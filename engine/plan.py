@@ -90,6 +90,14 @@ class LinkFacts:
 
 
 @dataclass(slots=True)
+class FollowUp:
+    """What applying a document's create also leaves to do or to remember, with its link (D8)."""
+
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # the files to send after it (engine/attachments.py)
+    split_parent: str | None = None  # the split-cost invoice it is a part of (Precoro idn)
+
+
+@dataclass(slots=True)
 class HoldFacts:
     """An unlink that keeps the surviving record from being recreated (or re-matched) on its own."""
 
@@ -160,10 +168,7 @@ class Action(Decidable):
     hold: HoldFacts | None = None  # an unlink: the record held back, if any
     decision: str | None = None  # conflicts: "precoro" | "quickbooks" | "skip"
     approved: bool = True
-    # A document's create (D8): what applying it also leaves to do or to remember, with its link:
-    # "attachments" (the files to send after it, engine/attachments.py), "split_parent" (the
-    # split-cost invoice it is a part of).
-    follow_up: dict[str, Any] = field(default_factory=dict)
+    follow_up: FollowUp | None = None  # a document's create (D8)
 
     def to_json(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict: plans of 100,000+ actions are saved and hashed,
@@ -174,6 +179,7 @@ class Action(Decidable):
         data["alternatives"] = {k: w.to_json() for k, w in self.alternatives.items()}
         data["link"] = _as_dict(self.link) if self.link else None
         data["hold"] = _as_dict(self.hold) if self.hold else None
+        data["follow_up"] = _as_dict(self.follow_up) if self.follow_up else None
         return data
 
     @classmethod
@@ -184,6 +190,7 @@ class Action(Decidable):
         data["alternatives"] = {k: Write(**w) for k, w in (data.get("alternatives") or {}).items()}
         data["link"] = LinkFacts(**data["link"]) if data.get("link") else None
         data["hold"] = HoldFacts(**data["hold"]) if data.get("hold") else None
+        data["follow_up"] = FollowUp(**data["follow_up"]) if data.get("follow_up") else None
         return cls(**data)
 
 

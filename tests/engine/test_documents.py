@@ -181,7 +181,7 @@ def test_d8_split_cost_children_sends_the_parts_and_holds_the_parent():
                                                        state, REFS, {}).actions}
     assert [actions[idn].kind for idn in ("1", "2", "3")] == ["blocked", "create", "create"]
     assert "sent as its parts 2, 3 instead (documents.invoices.split_cost: children)" in actions["1"].note
-    assert actions["2"].follow_up == {"split_parent": "1"}  # remembered with its link when sent
+    assert actions["2"].follow_up.split_parent == "1"  # remembered with its link when sent
 
 
 def test_d8_never_both_whatever_an_earlier_run_sent():
@@ -208,11 +208,11 @@ def test_d8_a_credit_note_is_planned_as_a_vendor_credit_by_its_own_entity():
 def test_d8_attachments_are_listed_with_the_document_where_the_rules_ask_and_refused_types_marked():
     files = [{"id": 31, "name": "scan.pdf", "contentType": "application/pdf", "size": 9},
              {"id": 32, "name": "photos.ZIP", "contentType": "application/zip", "size": 2}]
-    assert plan([{**invoice(1), "attachments": files}])[0].follow_up == {}  # attachments: false by default
+    assert plan([{**invoice(1), "attachments": files}])[0].follow_up is None  # attachments: false by default
     with_files = rules.loads("version: 1\ndocuments:\n  invoices:\n    attachments: true\n")
     [action] = plan_documents(INVOICES, with_files.entity("invoices"), [{**invoice(1), "attachments": files}],
                               SyncState(), REFS, {}).actions
-    assert action.follow_up["attachments"] == [
+    assert action.follow_up.attachments == [
         {"id": "31", "name": "scan.pdf", "content_type": "application/pdf"},
         {"id": "32", "name": "photos.ZIP", "content_type": "application/zip",
          "skip": "QuickBooks does not take .zip files as attachments"}]
