@@ -7,6 +7,7 @@ rules file is not watched (tests trigger a reload themselves).
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 os.environ["TEXTUAL_ANIMATIONS"] = "none"
@@ -33,6 +34,18 @@ async def settle(pilot) -> None:
         await pilot.pause()
         if not any(w.is_running for w in pilot.app.workers):
             return
+
+
+async def shows(pilot, *texts: str, timeout: float = 10.0) -> str:
+    """The screen's text once it shows every one of `texts` (a layout that settles in more than one
+    refresh, as the Overview's cards folding at 80x24, under a loaded machine); else what it shows."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        shown = screen_text(pilot.app)
+        if all(text in shown for text in texts) or loop.time() > deadline:
+            return shown
+        await pilot.pause(0.05)
 
 
 def screen_text(app) -> str:
