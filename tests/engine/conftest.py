@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import itertools
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from engine.local.demo import seed_precoro, seed_quickbooks
 from engine.local.http import ServedApp, serve_in_thread
 from engine.local.precoro import PrecoroApp, PrecoroState
+from engine.local.precoro.throttle import Throttle
 from engine.local.quickbooks import QuickBooksApp, QuickBooksState
 from engine.sync import SyncSession
 
@@ -112,3 +115,57 @@ _dirs = itertools.count()
 def fresh_dir(tmp_path):
     """A new directory per call (hypothesis runs many examples in one test)."""
     return lambda: tmp_path / f"run{next(_dirs)}"
+
+
+class ServiceClock:
+    """A throttled service's clock (its limits, its records' dates, its answers' Date); the
+    engine's waits (`session.sleep`) move it, so an hour's cap passes at once."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+@dataclass
+class CappedPrecoro:
+    """A Precoro of its own with Precoro's caps, off until `caps` sets them, and its request log."""
+
+    state: PrecoroState
+    throttle: Throttle
+    clock: ServiceClock
+    log: RequestLog
+    url: str
+
+    def caps(self, per_hour: int | None = None, per_day: int | None = None) -> None:
+        self.throttle.per_hour, self.throttle.per_day = per_hour, per_day
+        self.throttle.reset()  # counting starts again, with these limits
+
+    def session(self, servers: Servers, workdir: Path, realm: str) -> SyncSession:
+        """A session on the shared QuickBooks and this Precoro, waiting on this clock."""
+        session = servers.session(workdir, realm)
+        rules = workdir / "rules.yaml"
+        rules.write_text(rules.read_text().replace(servers.pc.url, self.url))
+        session.reload_rules()
+        session.sleep = self.clock.sleep
+        return session
+
+
+@pytest.fixture
+def capped_precoro(servers):
+    clock = ServiceClock()
+    throttle = Throttle(per_second=None, per_hour=None, per_day=None, duplicate_get_window_seconds=None, clock=clock)
+    # One service, one clock: its records' dates and its answers' Date (a create found again after
+    # a refused PATCH is looked for among the records changed since Precoro's latest answer).
+    state = PrecoroState(clock=lambda: datetime.fromtimestamp(clock.now, timezone.utc))
+    state.add_user(PRECORO_EMAIL, PRECORO_TOKEN)
+    log = RequestLog(PrecoroApp(state, throttle=throttle))
+    served = serve_in_thread(log)
+    yield CappedPrecoro(state, throttle, clock, log, served.url)
+    served.close()

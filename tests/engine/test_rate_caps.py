@@ -8,64 +8,25 @@ enforces the caps on a clock the test moves: the apply's waiting moves it, so an
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
 
 import pytest
 
 from engine.budgets import apply_cost, duration, precoro_seconds
-from engine.local.http import serve_in_thread
-from engine.local.precoro import PrecoroApp, PrecoroState
-from engine.local.precoro.throttle import Throttle
 
 
 REALM = "8101"
 VENDORS = [f"Capped vendor {n}" for n in range(8)]
 
 
-class FakeClock:
-    """The throttle's clock (and the Date of Precoro's answers); the apply's waits move it."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.slept = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        self.slept += seconds
-
-
 @pytest.fixture
-def capped(servers, fresh_dir):
+def capped(servers, capped_precoro, fresh_dir):
     """A throttled Precoro beside the shared QuickBooks; QuickBooks has 8 vendors Precoro lacks."""
-    clock = FakeClock()
-    throttle = Throttle(per_second=None, per_hour=None, per_day=None, duplicate_get_window_seconds=None, clock=clock)
-    # One service, one clock: its records' dates and its answers' Date (a create found again after
-    # a refused PATCH is looked for among the records changed since Precoro's latest answer).
-    state = PrecoroState(clock=lambda: datetime.fromtimestamp(clock.now, timezone.utc))
-    state.add_user(*servers.precoro_credentials)
-    served = serve_in_thread(PrecoroApp(state, throttle=throttle))
     servers.reset(REALM)
     for name in VENDORS:
         servers.quickbooks.insert(REALM, "Vendor", {"DisplayName": name, "CurrencyRef": {"value": "USD"}})
     workdir = fresh_dir()
-
-    def session():
-        s = servers.session(workdir, REALM)
-        (workdir / "rules.yaml").write_text((workdir / "rules.yaml").read_text().replace(servers.pc.url, served.url))
-        s.reload_rules()
-        s.sleep = clock.sleep
-        return s
-
-    def caps(per_hour=None, per_day=None):
-        throttle.per_hour, throttle.per_day = per_hour, per_day
-        throttle.reset()  # counting starts again, with these limits
-
-    yield session, caps, clock, state
-    served.close()
+    return (lambda: capped_precoro.session(servers, workdir, REALM)), capped_precoro.caps, capped_precoro.clock, \
+        capped_precoro.state
 
 
 def suppliers(state):

@@ -9,62 +9,24 @@ its fields), so it reads only the details it does not have yet. The plan that st
 
 from __future__ import annotations
 
-import time
-from datetime import datetime, timezone
 
 import pytest
 
 from engine.errors import QbsyncError
 from engine.local.demo import scale_suppliers
-from engine.local.http import serve_in_thread
-from engine.local.precoro import PrecoroApp, PrecoroState
-from engine.local.precoro.throttle import Throttle
 
 REALM = "8102"
 SUPPLIERS = 40
 
 
-class Clock:
-    """The throttle's clock (and the Date of Precoro's answers); a plan's waits move it."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.slept = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        self.slept += seconds
-
-
 @pytest.fixture
-def capped(servers, fresh_dir):
-    """A Precoro of SUPPLIERS suppliers, with a daily cap the test sets, and the request log."""
-    clock = Clock()
-    throttle = Throttle(per_second=None, per_hour=None, per_day=None, duplicate_get_window_seconds=None, clock=clock)
-    state = PrecoroState(clock=lambda: datetime.fromtimestamp(clock.now, timezone.utc))
-    state.add_user(*servers.precoro_credentials)
-    state.bulk_insert("suppliers", scale_suppliers(SUPPLIERS))
-    log = servers.request_log(PrecoroApp(state, throttle=throttle))
-    served = serve_in_thread(log)
+def capped(servers, capped_precoro, fresh_dir):
+    """A Precoro of SUPPLIERS suppliers, with caps the test sets, and its request log."""
+    capped_precoro.state.bulk_insert("suppliers", scale_suppliers(SUPPLIERS))
     servers.reset(REALM)
     workdir = fresh_dir()
-
-    def session():
-        s = servers.session(workdir, REALM)
-        (workdir / "rules.yaml").write_text((workdir / "rules.yaml").read_text().replace(servers.pc.url, served.url))
-        s.reload_rules()
-        s.sleep = clock.sleep
-        return s
-
-    def cap(per_day=None, per_hour=None):
-        throttle.per_day, throttle.per_hour = per_day, per_hour
-        throttle.reset()
-
-    yield session, cap, log, clock
-    served.close()
+    return (lambda: capped_precoro.session(servers, workdir, REALM)), capped_precoro.caps, capped_precoro.log, \
+        capped_precoro.clock
 
 
 def supplier_details(log) -> list[str]:
