@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
-from rules.model import SIDE_NAMES, Rules, other_side
+from rules.model import Rules, other_side
 from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
 
 from . import attachments
@@ -43,7 +43,7 @@ from .clients.retry import RetryPolicy
 from .entities import BY_KIND, BY_SECTION
 from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
 from .mirror import OVERLAP
-from .plan import Action, Plan, Write
+from .plan import Action, Plan
 from .policy import braked
 from .records import DELETED_SUFFIX, get_path
 from .store import Store

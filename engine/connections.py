@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from pathlib import Path
-
 from rules.model import PrecoroConnection, QuickBooksConnection, Rules
 
 from .clients.auth import OAuthSession, OAuthTokens

@@ -14,7 +14,6 @@ import http.server
 import ipaddress
 import secrets
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping

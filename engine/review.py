@@ -12,8 +12,6 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any, Iterable, Mapping, Sequence
 
-from rules.model import SIDE_NAMES
-
 from .entities import ENTITIES
 from .plan import EXECUTABLE, KIND_ORDER, Action, Plan
 from .writes import unit_key

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from . import bulk
-from .entities import BY_KIND, BY_SECTION
+from .entities import BY_SECTION
 from .errors import Interrupted
 from .locks import Holder, LockBusy
 from .plan import Action

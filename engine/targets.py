@@ -103,7 +103,7 @@ def text_refusal(side: Side, entity: str, path: str, field: str, value: Any, *, 
                         if part.strip() and not ("@" in part and "." in part.split("@")[-1])), None)
         if invalid is not None:
             return Refusal(field, f"{where} refuses {invalid!r} as an email address",
-                           f"correct the address where it was entered")
+                           "correct the address where it was entered")
     if limit is not None:
         longest = max(texts, key=len) if texts else ""
         if len(longest) > limit:

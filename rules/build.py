@@ -15,7 +15,6 @@ from .model import (
     FieldRule,
     InactiveRule,
     ItemMappingRule,
-    DocumentRules,
     ItemRules,
     MatchRule,
     PrecoroConnection,

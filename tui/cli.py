@@ -579,8 +579,6 @@ def cmd_apply(args) -> int:
 
 
 def cmd_map(args) -> int:
-    from tui import render
-
     if args.subcommand == "unmapped":
         return cmd_unmapped(args)
     with _session(args) as session:
