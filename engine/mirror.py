@@ -29,6 +29,7 @@ that fails reads the same changes again.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -63,17 +64,27 @@ class Source:
     path: str = ""  # Precoro: the collection, or where the custom field below lives
     custom_field: str | None = None
     query: Mapping[str, Any] = field(default_factory=dict)
+    details: tuple[str, ...] | None = None  # Precoro: the detail-only fields wanted (None: every one)
 
     @classmethod
-    def of(cls, spec: Any, side: Side, approved_from: date | None = None) -> "Source":
+    def of(cls, spec: Any, side: Side, approved_from: date | None = None,
+           mapped: Iterable[str] | None = None) -> "Source":
         """The source of one side of a registered entity (an EntitySpec). `approved_from`: a
-        document collection is read from that day of approval on (D4: documents.since)."""
+        document collection is read from that day of approval on (D4: documents.since). `mapped`:
+        the Precoro paths the entity's rules map; of the fields only a record's details hold, only
+        those are read (a supplier's details only when its contacts or payment terms are mapped).
+        None: documents, whose lines are always read."""
         if side == "quickbooks":
             return cls("quickbooks", spec.section, entity=spec.quickbooks)
         query = dict(spec.precoro_query)
         if approved_from is not None and spec.planned == "documents":
             query[contract.APPROVED_FROM] = approved_from.strftime(contract.DATE_FILTER_FORMAT)
-        return cls("precoro", spec.section, path=spec.precoro, custom_field=spec.custom_field, query=query)
+        details = None
+        if mapped is not None:
+            tops = {re.split(r"[.\[]", path, maxsplit=1)[0] for path in mapped}
+            details = tuple(name for name in contract.DETAIL_ONLY_FIELDS.get(spec.precoro, ()) if name in tops)
+        return cls("precoro", spec.section, path=spec.precoro, custom_field=spec.custom_field, query=query,
+                   details=details)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -84,15 +95,17 @@ class Source:
         """What is read: a mirror made from another scope is read again in full."""
         if self.side == "quickbooks":
             return self.entity
-        return bulk.dumps({"path": self.path, "custom_field": self.custom_field, "query": dict(self.query)},
-                          sort_keys=True)
+        # The details read are part of it: a mirror of summaries is no mirror of whole records.
+        return bulk.dumps({"path": self.path, "custom_field": self.custom_field, "query": dict(self.query),
+                           "details": self.detail_only}, sort_keys=True)
 
     @property
     def detail_only(self) -> tuple[str, ...]:
-        """What Precoro's list leaves out of this source's records, read from `/{id|idn}`."""
+        """What Precoro's list leaves out of this source's records that the plan needs, read from
+        `/{id|idn}` (none wanted: the list's summaries are the records)."""
         if self.side != "precoro" or self.custom_field:
             return ()
-        return contract.DETAIL_ONLY_FIELDS.get(self.path, ())
+        return contract.DETAIL_ONLY_FIELDS.get(self.path, ()) if self.details is None else self.details
 
     def covers(self, raw: Mapping[str, Any]) -> bool:
         """Whether a changed Precoro record is one a full read would return (its filters)."""
@@ -406,7 +419,9 @@ class Mirror:
                 mirrored = known.get(record_id("precoro", row))
                 if mirrored is not None and not _dated_from(row, unsure_from):
                     record = bulk.loads(mirrored)
-                    if all(record.get(name) == value for name, value in row.items()):
+                    # Kept whole, with the details now wanted (a mapping just turned on: read them).
+                    if all(record.get(name) == value for name, value in row.items()) \
+                            and all(name in record for name in source.detail_only):
                         yield record
                         continue
                 try:

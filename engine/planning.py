@@ -241,7 +241,10 @@ class Planner:
     # -- helpers -----------------------------------------------------------------------------------
 
     def _source(self, spec: EntitySpec, side: str) -> Source:
-        return Source.of(spec, side, approved_from=self.documents_since)
+        mapped = None
+        if spec.planned not in ("documents", "payments"):
+            mapped = [rule.precoro for rule in self.rules.entity(spec.section).fields]
+        return Source.of(spec, side, approved_from=self.documents_since, mapped=mapped)
 
     def _say(self, what: str) -> None:
         if self.progress:

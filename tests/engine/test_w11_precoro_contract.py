@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from engine.clients import precoro_contract as contract
@@ -50,3 +51,39 @@ def test_w11_a_precoro_whose_lists_carry_the_details_costs_one_detail_read_per_l
         assert any(a.entity == "supplier" for a in plan.actions)
     finally:
         generous.close()
+
+
+def test_w11_a_record_s_details_are_read_only_when_the_rules_map_what_only_they_hold(servers, fresh_dir):
+    """A supplier's contacts and payment terms are only in its details (`/suppliers/{id}`). With
+    contact mapping off, a first read costs the list's pages, not a call per supplier; turned on
+    again, the next plan reads each supplier's details, once, and plans its emails."""
+    from engine.local.demo import DEMO_REALM, seed_precoro, seed_quickbooks
+
+    servers.reset(DEMO_REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, DEMO_REALM))
+    total, _ = servers.precoro.page("suppliers", limit=1)
+    workdir = fresh_dir()
+    session = servers.session(workdir, DEMO_REALM)
+    rules = workdir / "rules.yaml"
+    shipped = rules.read_text()
+    emails = '    emails:        {precoro: "contacts[].email", quickbooks: PrimaryEmailAddr.Address, transform: email_list}\n'
+    assert emails in shipped
+    rules.write_text(shipped.replace(emails, "    emails:        {enabled: false}\n"))
+    session.reload_rules()
+
+    def supplier_details() -> list[str]:
+        return [path for method, path, _ in servers.requests()["precoro"]
+                if method == "GET" and re.fullmatch(r"/suppliers/\d+", path)]
+
+    with session:
+        servers.requests()
+        without = session.plan(only=["suppliers"])
+        assert supplier_details() == []
+        assert not [c for a in without.actions for c in a.changes if c.field == "emails"]
+
+        rules.write_text(shipped)
+        session.reload_rules()
+        with_emails = session.plan(only=["suppliers"])
+        read = supplier_details()
+    assert sorted(read) == sorted(set(read)) and len(read) == total  # each supplier's details, once
+    assert [c for a in with_emails.actions for c in a.changes if c.field == "emails"]
