@@ -9,10 +9,12 @@ its fields), so it reads only the details it does not have yet. The plan that st
 
 from __future__ import annotations
 
+import threading
+
 
 import pytest
 
-from engine.errors import QbsyncError
+from engine.errors import Interrupted, QbsyncError
 from engine.local.demo import scale_suppliers
 
 REALM = "8102"
@@ -80,3 +82,19 @@ def test_w11_until_done_waits_for_the_daily_cap_too(capped):
     assert clock.slept >= 3600  # waited for the day's window to move
     assert len(supplier_details(log)) == SUPPLIERS + 1
     assert len([a for a in plan.actions if a.entity == "supplier" and a.kind == "create"]) == SUPPLIERS
+
+
+def test_w11_a_stop_request_ends_the_wait_for_the_cap_and_keeps_what_was_read(capped):
+    session, cap, log, clock = capped
+    cap(per_hour=25)
+    stop = threading.Event()
+    with session() as s, pytest.raises(Interrupted) as stopped:
+        s.plan(only=["suppliers"], stop=stop, on_cap=lambda what, left: stop.set())
+    assert "what was read is kept" in str(stopped.value)
+    assert clock.slept < 60  # it did not sit out the hour
+    read_before = supplier_details(log)[:-1]  # the last one asked is the one the cap refused
+    log.seen.clear()
+    cap()
+    with session() as s:
+        s.plan(only=["suppliers"])
+    assert not set(supplier_details(log)) & set(read_before)  # nothing read twice
