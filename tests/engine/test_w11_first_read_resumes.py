@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 
-
 import pytest
 
 from engine.errors import Interrupted, QbsyncError
