@@ -20,7 +20,15 @@ pytestmark = pytest.mark.e2e
 def spawn(workdir, *args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, **workdir.apis.env, "QBSYNC_OPERATOR": "e2e-tester"}
     return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=workdir.path, env=env, text=True,
+                            preexec_fn=ctrl_c_as_from_a_terminal,
                             **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs})
+
+
+def ctrl_c_as_from_a_terminal() -> None:
+    """In the child, before it runs: SIGINT as a terminal delivers it. A test run started in the
+    background by a script (`.ci/run &`) ignores SIGINT, children inherit that, and Python then
+    leaves it ignored: the ctrl+c these tests send would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_w3_ctrl_c_during_an_apply_stops_between_two_writes_and_status_offers_to_finish(workdir):

@@ -168,8 +168,11 @@ class WebServer:
 def start_web(workdir: Path, *args: str) -> WebServer:
     """`qbsync web ARGS` from `workdir`, once it printed the address to open (or exited)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # SIGINT as a terminal delivers it, even under a test run started in the background, which
+    # ignores SIGINT (and its children would inherit that): the tests stop the server with it.
     process = subprocess.Popen([sys.executable, "-m", "tui.cli", "web", *args], cwd=workdir, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     server, lines = WebServer(process, workdir), queue.Queue()
     server._readers = [threading.Thread(target=_pump, args=(process.stdout, server.stdout, lines), daemon=True),
                        threading.Thread(target=_pump, args=(process.stderr, server.stderr, None), daemon=True)]
