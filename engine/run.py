@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from . import bulk
 from .entities import BY_SECTION
-from .errors import Interrupted
+from .errors import Interrupted, ReadsCutShort
 from .locks import Holder, LockBusy
 from .plan import Action
 from .policy import braked, verdicts
@@ -63,6 +63,8 @@ class RunSummary:
             return f"run skipped: {self.skipped}"
         if self.error:
             head = f"run failed: {self.error}"
+        elif self.stopped and self.plan_id is None:
+            head = f"run stopped before its plan: {self.stopped}"
         else:
             done = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items())) or "nothing to apply"
             head = (f"run {'stopped' if self.stopped else 'done'}: plan {self.plan_id}"
@@ -114,7 +116,9 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
             run_id = summary.run_id = session.store.start_run(summary.started_at, trigger)
             try:
                 _cycle(session, summary, only, stop, on_wait)
-            except Interrupted as exc:
+            except (Interrupted, ReadsCutShort) as exc:
+                # A cap is no failure: like an apply at Precoro's daily cap, the run stops and says
+                # when it can go on; what its plan read is kept, and the next run goes on from there.
                 summary.stopped = str(exc)
             except Exception as exc:  # recorded and reported, never a traceback (errors carry no secrets)
                 summary.error = str(exc) if getattr(exc, "exit_code", None) else f"{type(exc).__name__}: {exc}"

@@ -97,3 +97,17 @@ def test_w11_a_stop_request_ends_the_wait_for_the_cap_and_keeps_what_was_read(ca
     with session() as s:
         s.plan(only=["suppliers"])
     assert not set(supplier_details(log)) & set(read_before)  # nothing read twice
+
+
+def test_u1_an_unattended_run_cut_short_by_the_daily_cap_stops_and_says_when_it_goes_on(capped):
+    """Not a failure, as an apply at the cap is not: `qbsync run --every` would otherwise report an
+    error (and notify a person) at every cycle of the day the first read takes."""
+    from engine.run import run_once
+
+    session, cap, log, clock = capped
+    cap(per_day=25)
+    with session() as s:
+        summary = run_once(s, only=["suppliers"], trigger="schedule")
+    assert summary.error is None and summary.exit_code == 0 and not summary.worth_telling
+    assert summary.text().startswith("run stopped before its plan: Precoro's daily limit is reached; it can go on at")
+    assert "read so far are kept" in summary.text()
