@@ -27,13 +27,13 @@ account is a revision like any other.
 
 from __future__ import annotations
 
-import json
+import copy
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping
 
 from rules.model import DocumentRules
 
-from . import attachments
+from . import attachments, bulk
 from .clients import precoro_contract as contract
 from .plan import Action, FieldChange, FollowUp, LinkFacts, Write, action_id
 from .reconcile import EntityPlan, LinkState, SyncState, fit
@@ -69,7 +69,7 @@ def _shown(reference: Any) -> str:
 
 
 def _as_kept(values: Mapping[str, Any]) -> str:
-    return json.dumps(values, sort_keys=True, default=str)
+    return bulk.dumps(values, sort_keys=True)
 
 
 def sent_baseline(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -80,12 +80,12 @@ def sent_baseline(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def sent_values(link: LinkState) -> dict[str, Any] | None:
     """What a linked document was last written with; None for one sent before qbsync kept it."""
     text = (link.baseline.get(SENT) or {}).get("quickbooks")
-    return json.loads(text) if isinstance(text, str) else None
+    return bulk.loads(text) if isinstance(text, str) else None
 
 
 def _normal(values: Mapping[str, Any]) -> Any:
     """Values as the link keeps them (JSON), so that a body built now compares with the one kept."""
-    return json.loads(_as_kept(values))
+    return bulk.loads(_as_kept(values))
 
 
 def _voided(values: Mapping[str, Any]) -> bool:
@@ -411,7 +411,7 @@ class _DocumentPlanner:
 
 
 def _zeroed(line: Mapping[str, Any]) -> dict[str, Any]:
-    line = json.loads(json.dumps(line))
+    line = copy.deepcopy(dict(line))
     line["Amount"] = 0.0
     detail = line.get(line.get("DetailType") or "") or {}
     if "Qty" in detail:

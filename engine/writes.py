@@ -41,8 +41,8 @@ def build_write(rules: EntityRules, side: Side, op: str, collection: str, fields
     for name, value in fields.items():
         rule = rules.field(name)
         path = rule.path(side)
+        wire = wire_value(rule, side, value, refs)
         if rule.transform in REFERENCE_TRANSFORMS:
-            wire = _reference(rule.transform, side, value, refs)
             if wire is None and value is not None:
                 continue  # no counterpart on that side: leave its value alone (the plan says why)
             if placeholder_of(wire):
@@ -54,7 +54,6 @@ def build_write(rules: EntityRules, side: Side, op: str, collection: str, fields
                 continue
             write.values[path] = wire if wire is not None else ("" if side == "precoro" else None)
             continue
-        wire = from_canonical(rule, side, value)
         if side == "precoro" and is_list_path(path):
             write.lists[path] = list(wire or [])
         elif side == "precoro":

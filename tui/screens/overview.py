@@ -13,6 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from engine.review import entity_counts
+from rules.model import SIDE_NAMES
 
 from ..reading import held_count
 from ..widgets.cells import ENTITY_TITLES, plural
@@ -26,7 +27,6 @@ SECTION_KIND = {spec.section: spec.kind for spec in ENTITIES}
 # Below this many rows the cards lose their frames and keep only what says whether a side works:
 # every entity's row must stay in view at 80x24.
 COMPACT_BELOW = 32
-SIDE_TITLES = {"quickbooks": "QuickBooks", "precoro": "Precoro"}
 
 
 def connection_card(side: str, info: dict[str, Any] | None, error: str | None, compact: bool = False) -> Group:
@@ -34,7 +34,7 @@ def connection_card(side: str, info: dict[str, Any] | None, error: str | None, c
     error if any): a card must leave room at 80x24 for every entity."""
     lines: list[Any] = []
     if compact:
-        lines.append(Text(SIDE_TITLES[side], style="bold"))
+        lines.append(Text(SIDE_NAMES[side], style="bold"))
     if info is None:
         lines.append(Text(error or "checking…", style="dim" if not error else "red"))
         return Group(*lines)
