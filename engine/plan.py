@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
+from functools import cache
 from typing import Any, Callable, Literal
 
 Kind = Literal[
@@ -32,6 +33,28 @@ def _as_dict(obj: Any) -> dict[str, Any]:
     """A slotted dataclass's fields, shallow (what `__dict__` was before the classes had slots:
     several hundred thousand actions take half the memory with slots)."""
     return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+# An action's fields the state file keeps in columns of their own (the plan's list reads only those).
+LISTED = frozenset({"id", "entity", "kind", "target", "name", "precoro_id", "quickbooks_id", "depends_on",
+                    "decision", "approved"})
+_REQUIRED = object()
+
+
+@cache
+def _defaults(cls: type) -> dict[str, Any]:
+    return {f.name: f.default if f.default is not MISSING
+            else f.default_factory() if f.default_factory is not MISSING else _REQUIRED for f in fields(cls)}
+
+
+def _set_fields(obj: Any, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """A slotted dataclass's fields that differ from their defaults, shallow: what is stored of it
+    (a first plan stores a few hundred thousand actions, most fields of most of them at their
+    defaults). Built again with the missing ones at their defaults, it is the same object."""
+    defaults = _defaults(type(obj))
+    return {name: value for name in obj.__slots__ if name not in leave_out
+            and not ((default := defaults[name]) is (value := getattr(obj, name))
+                     or type(value) is type(default) and value == default)}
 
 
 @dataclass(slots=True)
@@ -182,15 +205,30 @@ class Action(Decidable):
         data["follow_up"] = _as_dict(self.follow_up) if self.follow_up else None
         return data
 
+    def stored(self) -> dict[str, Any]:
+        """What the state file keeps of it beside its LISTED columns: the fields set, nested ones
+        included (`from_json` of this and the columns gives the action back)."""
+        data = _set_fields(self, LISTED)
+        if self.changes:
+            data["changes"] = [_set_fields(c) for c in self.changes]
+        if self.write:
+            data["write"] = _set_fields(self.write)
+        if self.alternatives:
+            data["alternatives"] = {k: _set_fields(w) for k, w in self.alternatives.items()}
+        for name in ("link", "hold", "follow_up"):
+            if name in data:
+                data[name] = _set_fields(data[name])
+        return data
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Action":
         data = dict(data)
         data["changes"] = [FieldChange(**c) for c in data.get("changes", [])]
         data["write"] = Write(**data["write"]) if data.get("write") else None
         data["alternatives"] = {k: Write(**w) for k, w in (data.get("alternatives") or {}).items()}
-        data["link"] = LinkFacts(**data["link"]) if data.get("link") else None
-        data["hold"] = HoldFacts(**data["hold"]) if data.get("hold") else None
-        data["follow_up"] = FollowUp(**data["follow_up"]) if data.get("follow_up") else None
+        data["link"] = LinkFacts(**data["link"]) if data.get("link") is not None else None
+        data["hold"] = HoldFacts(**data["hold"]) if data.get("hold") is not None else None
+        data["follow_up"] = FollowUp(**data["follow_up"]) if data.get("follow_up") is not None else None
         return cls(**data)
 
 

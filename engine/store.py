@@ -30,6 +30,7 @@ from .plan import Action, ListedAction, Plan
 from .reconcile import Hold, LinkState, SyncState
 
 migrations = Migrations("qbsync")
+ACTIONS_PER_PAGE = 200  # actions stored per row of action_pages, in list order (seq)
 
 
 @migrations()
@@ -204,6 +205,27 @@ def m014_attachments(db: sqlite_utils.Database) -> None:
                              pk=("realm", "section", "precoro_id"))
 
 
+@migrations()
+def m015_action_pages(db: sqlite_utils.Database) -> None:
+    # An action's whole form (its changes and requests) moves from a row of its own to pages of
+    # ACTIONS_PER_PAGE actions in list order, holding only the fields set beside the listed columns:
+    # saving a 260,000-action plan wrote a row, an index entry and ~900 bytes per action.
+    db["action_pages"].create({"plan_id": str, "page": int, "bodies": str}, pk=("plan_id", "page"))
+    rows = db.execute("select a.plan_id, a.seq, b.body from actions a join action_bodies b "
+                      "on b.plan_id = a.plan_id and b.id = a.id order by a.plan_id, a.seq")
+    page: list[str] = []
+    at: tuple[str, int] | None = None
+    for plan_id, seq, body in rows:
+        if at is not None and at != (plan_id, seq // ACTIONS_PER_PAGE):
+            db.execute("insert into action_pages values (?, ?, ?)", [*at, "[" + ",".join(page) + "]"])
+            page = []
+        at = (plan_id, seq // ACTIONS_PER_PAGE)
+        page.append(body)  # a whole body is a stored form too: the columns take precedence when read
+    if at is not None:
+        db.execute("insert into action_pages values (?, ?, ?)", [*at, "[" + ",".join(page) + "]"])
+    db["action_bodies"].drop()
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -223,6 +245,19 @@ def _frozen_baseline(baseline: dict[str, dict[str, Any]]) -> dict[str, dict[str,
 def _sort_key(record_id: str) -> int:
     """Numeric ids sort as numbers (QuickBooks and Precoro ids are); anything else after them."""
     return int(record_id) if record_id.isdigit() and len(record_id) < 18 else 2**62
+
+
+LISTED_COLUMNS = "id, entity, kind, target, name, precoro_id, quickbooks_id, depends_on, decision, approved"
+
+
+def _action(listed: tuple, stored: dict[str, Any]) -> Action:
+    """A saved action whole: its stored fields, and its listed columns (where its decision and
+    approval change) over them."""
+    (stored["id"], stored["entity"], stored["kind"], stored["target"], stored["name"], stored["precoro_id"],
+     stored["quickbooks_id"], depends_on, stored["decision"], approved) = listed[:10]
+    stored["depends_on"] = json.loads(depends_on) if depends_on else []
+    stored["approved"] = bool(approved)
+    return Action.from_json(stored)
 
 
 def _dumps(value: Any) -> str:
@@ -267,6 +302,7 @@ class Store:
         self._upserts: dict[tuple, str] = {}  # (table, columns, pk) -> its SQL (see _upsert)
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
+        self._pages: dict[tuple[str, int], str] = {}  # (plan id, page) -> its stored actions' text (_page)
         # In one immediate transaction: two processes opening a new state file at once must not
         # both apply the migrations.
         with self.transaction():
@@ -417,7 +453,9 @@ class Store:
             plan.base_serial = self.current_serial()
             plan.mirror_mark = self.mirror_mark(plan.realm_id)
             self.db.execute("delete from actions where plan_id = ?", [plan.id])
-            self.db.execute("delete from action_bodies where plan_id = ?", [plan.id])
+            self.db.execute("delete from action_pages where plan_id = ?", [plan.id])
+            with self._reader_lock:
+                self._pages.clear()
             self.db["plans"].upsert(
                 {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
                  "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
@@ -434,8 +472,10 @@ class Store:
                  for i, a in enumerate(plan.actions)),
             )
             self.db.conn.executemany(
-                "insert into action_bodies (plan_id, id, body) values (?, ?, ?)",
-                ((plan.id, a.id, bulk.dumps(a.to_json())) for a in plan.actions))
+                "insert into action_pages (plan_id, page, bodies) values (?, ?, ?)",
+                ((plan.id, start // ACTIONS_PER_PAGE,
+                  bulk.dumps([a.stored() for a in plan.actions[start:start + ACTIONS_PER_PAGE]]))
+                 for start in range(0, len(plan.actions), ACTIONS_PER_PAGE)))
 
     def load_plan(self, plan_id: str, *, listed: bool = False) -> Plan | None:
         """A saved plan by id or unambiguous prefix. `listed`: its actions as ListedActions, which
@@ -454,12 +494,12 @@ class Store:
                 actions = [ListedAction(*values, load) for values in rows]
         else:
             with rare_gc():
-                for body, decision, approved in self.db.execute(
-                        "select b.body, a.decision, a.approved from actions a join action_bodies b "
-                        "on b.plan_id = a.plan_id and b.id = a.id where a.plan_id = ? order by a.seq", [row["id"]]):
-                    action = Action.from_json(bulk.loads(body))
-                    action.decision, action.approved = decision, bool(approved)
-                    actions.append(action)
+                pages = (body for (body,) in self.db.execute(
+                    "select bodies from action_pages where plan_id = ? order by page", [row["id"]]))
+                stored = (body for page in pages for body in bulk.loads(page))
+                for listed, body in zip(self.db.execute(
+                        f"select {LISTED_COLUMNS} from actions where plan_id = ? order by seq", [row["id"]]), stored):
+                    actions.append(_action(listed, body))
         plan = Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],
                     created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"],
                     purpose=row["purpose"], base_serial=row["base_serial"], readback=json.loads(row["readback"]),
@@ -473,22 +513,34 @@ class Store:
             if self._reader is None:
                 self._reader = (self.db.conn if str(self.path) == ":memory:"
                                 else sqlite3.connect(str(self.path), check_same_thread=False, timeout=30))
-            row = self._reader.execute(
-                "select b.body, a.decision, a.approved from actions a join action_bodies b on b.plan_id = a.plan_id "
-                "and b.id = a.id where a.plan_id = ? and a.id = ?", [plan_id, action_id]).fetchone()
-        action = Action.from_json(bulk.loads(row[0]))
-        action.decision, action.approved = row[1], bool(row[2])
-        return action
+            listed = self._reader.execute(f"select {LISTED_COLUMNS}, seq from actions where plan_id = ? and id = ?",
+                                          [plan_id, action_id]).fetchone()
+            return _action(listed, self._page(self._reader, plan_id, listed[-1] // ACTIONS_PER_PAGE)[
+                listed[-1] % ACTIONS_PER_PAGE])
+
+    def _page(self, conn: sqlite3.Connection, plan_id: str, page: int) -> list[dict]:
+        """One page of a saved plan's stored actions, parsed afresh (the caller owns what it gets).
+        The last few pages' text is kept: the rows on screen are looked at one by one, and a saved
+        plan's pages never change."""
+        key = (plan_id, page)
+        if key not in self._pages:
+            if len(self._pages) >= 8:
+                del self._pages[next(iter(self._pages))]
+            self._pages[key] = conn.execute("select bodies from action_pages where plan_id = ? and page = ?",
+                                            key).fetchone()[0]
+        return bulk.loads(self._pages[key])
 
     def operator_choices(self, plan_id: str) -> list[Action]:
         """The actions of a plan an operator decided or unapproved."""
-        actions = []
-        for row in self.db.query("select b.body, a.decision, a.approved from actions a join action_bodies b on "
-                                 "b.plan_id = a.plan_id and b.id = a.id where a.plan_id = ? and "
-                                 "(decision is not null or approved = 0)", [plan_id]):
-            action = Action.from_json(bulk.loads(row["body"]))
-            action.decision, action.approved = row["decision"], bool(row["approved"])
-            actions.append(action)
+        rows = self.db.execute(f"select {LISTED_COLUMNS}, seq from actions where plan_id = ? and "
+                               "(decision is not null or approved = 0) order by seq", [plan_id]).fetchall()
+        actions, page, stored = [], -1, []
+        with self._reader_lock:
+            for row in rows:
+                if row[-1] // ACTIONS_PER_PAGE != page:
+                    page = row[-1] // ACTIONS_PER_PAGE
+                    stored = self._page(self.db.conn, plan_id, page)
+                actions.append(_action(row, stored[row[-1] % ACTIONS_PER_PAGE]))
         return actions
 
     def latest_plan_id(self, purpose: str = "sync", scope: str = "full") -> str | None:

@@ -97,3 +97,88 @@ def test_w1_plans_are_saved_with_decisions_and_approvals(tmp_path):
     assert loaded.action("c1").decision == "precoro" and loaded.action("c1").executable
     assert not loaded.action("u1").approved
     assert store.latest_plan_id() == plan.id
+
+
+def _every_shape(n: int) -> list[Action]:
+    """n actions of every shape a plan holds, values that are easy to lose among them ("", 0, False,
+    empty lists and a version of "")."""
+    from engine.plan import FollowUp, HoldFacts, LinkFacts, Write
+
+    shapes = [
+        lambda i: Action(id=f"l{i}", entity="supplier", kind="link", target=None, name=f"Acme {i}", precoro_id=str(i),
+                         quickbooks_id=str(1000 + i), note="same name", versions={"precoro": "", "quickbooks": "0"},
+                         link=LinkFacts("matched", {"name": {"precoro": "Acme", "quickbooks": "Acme"},
+                                                    "emails": {"precoro": [], "quickbooks": []}},
+                                        {"precoro": True, "quickbooks": False})),
+        lambda i: Action(id=f"c{i}", entity="item", kind="create", target="quickbooks", name="", precoro_id=str(i),
+                         depends_on=[f"l{i}"], approved=False,
+                         changes=[FieldChange("price", before=None, after=0, precoro=0),
+                                  FieldChange("description", after="", precoro="", note="cut")],
+                         write=Write("quickbooks", "create", "Item", values={"UnitPrice": 0, "Active": False,
+                                                                               "Ref": {"$created": f"l{i}"}})),
+        lambda i: Action(id=f"x{i}", entity="supplier", kind="conflict", target=None, name="Bolt", precoro_id=str(i),
+                         quickbooks_id="7", decision="precoro", changes=[FieldChange("phone", precoro=["1"], quickbooks="2")],
+                         alternatives={"precoro": Write("quickbooks", "update", "Vendor", "7", "", {"Phone": "1"},
+                                                        base={"BillAddr": {}}),
+                                       "quickbooks": Write("precoro", "update", "/suppliers", str(i), "v", lists={"contacts[].email": []},
+                                                           active=True)}),
+        lambda i: Action(id=f"u{i}", entity="supplier", kind="unlink", target=None, name="Gone", precoro_id=str(i),
+                         hold=HoldFacts("quickbooks_deleted", "quickbooks", None)),
+        lambda i: Action(id=f"d{i}", entity="invoice", kind="create", target="quickbooks", name="INV", precoro_id=str(i),
+                         candidates=[{"quickbooks_id": "1", "name": "A", "currencies": []}],
+                         follow_up=FollowUp(), write=Write("quickbooks", "create", "Bill")),
+        lambda i: Action(id=f"s{i}", entity="invoice", kind="create", target="quickbooks", name="INV2", precoro_id=str(i),
+                         follow_up=FollowUp([{"id": "a1", "fileName": "x.pdf"}], split_parent="P-1")),
+    ]
+    return [shapes[i % len(shapes)](i) for i in range(n)]
+
+
+def test_w1_a_saved_plan_is_read_back_whole_over_several_pages(tmp_path):
+    from engine.store import ACTIONS_PER_PAGE
+
+    store = Store(tmp_path / "s.db")
+    plan = Plan(actions=_every_shape(ACTIONS_PER_PAGE * 2 + 7), realm_id="r", rules_digest="d",
+                created_at="2026-11-30T09:00:00+00:00")
+    store.save_plan(plan)
+    assert store.load_plan(plan.id).actions == plan.actions
+    late = plan.actions[ACTIONS_PER_PAGE + 3]
+    assert store.action(plan.id, late.id) == late
+    listed = store.load_plan(plan.id, listed=True).actions
+    assert [a.full() for a in listed] == plan.actions
+    # What the operator chose is read back over the pages too, and a change of it is the action's.
+    store.set_approved(plan.id, [plan.actions[-1].id], False)
+    assert [a.id for a in store.operator_choices(plan.id)] == [
+        a.id for a in plan.actions if a.decision or not a.approved or a is plan.actions[-1]]
+    assert store.action(plan.id, plan.actions[-1].id).approved is False
+    # A caller may change what it got (apply fills in created ids): the next read is as saved.
+    store.action(plan.id, late.id).changes.clear()
+    assert store.action(plan.id, late.id) == late
+
+
+def test_w1_plans_saved_before_the_action_pages_migrate_whole(tmp_path):
+    import json
+    import sqlite3
+
+    import sqlite_utils
+
+    from engine.store import migrations
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(sqlite3.connect(path))
+    migrations.apply(old, stop_before="m015_action_pages")
+    actions = _every_shape(450)
+    old["plans"].insert({"id": "p1", "realm": "r", "rules_digest": "d", "created_at": "t", "entities": "[]",
+                         "state": "open", "purpose": "sync", "scope": "full", "readback": "{}", "notes": "[]"})
+    for seq, a in enumerate(actions):  # as a plan was saved before: each action whole, in a row of its own
+        old["actions"].insert({"plan_id": "p1", "id": a.id, "seq": seq, "entity": a.entity, "kind": a.kind,
+                               "target": a.target, "name": a.name, "precoro_id": a.precoro_id,
+                               "quickbooks_id": a.quickbooks_id, "decision": a.decision, "approved": int(a.approved),
+                               "depends_on": json.dumps(a.depends_on) if a.depends_on else None})
+        old["action_bodies"].insert({"plan_id": "p1", "id": a.id, "body": json.dumps(a.to_json())})
+    old.conn.commit()
+    old.conn.close()
+    os.chmod(path, 0o600)
+    store = Store(path)
+    assert store.load_plan("p1").actions == actions
+    assert store.action("p1", actions[333].id) == actions[333]
+    assert "action_bodies" not in store.db.table_names()
