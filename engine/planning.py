@@ -126,6 +126,7 @@ class Planner:
             out.actions += result.actions
             out.agreed += [{**entry, "section": spec.section} for entry in result.agreed_baselines]
             out.readback[spec.section] = readback(self.rules, spec.section)
+        self._item_records = None  # read for the documents' accounts (D2): not held while the plan is saved
         return out
 
     def entity(self, spec: EntitySpec) -> tuple[EntityPlan, QuietPairs | None]:
@@ -337,6 +338,8 @@ def _quiet_after(section: str, context: str, state: Any, result: EntityPlan, pre
                  quickbooks: list[Record]) -> QuietPairs:
     """Which of the linked pairs this plan read are in agreement: both records there, no action about
     either, no agreement to remember."""
+    if not state.links:  # a first plan: no pair to tell of
+        return QuietPairs(section, context, [], [])
     touched_p = {a.precoro_id for a in result.actions} | {entry["precoro_id"] for entry in result.agreed_baselines}
     touched_q = {a.quickbooks_id for a in result.actions}
     here_p, here_q = {r.id for r in precoro}, {r.id for r in quickbooks}

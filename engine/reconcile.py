@@ -335,6 +335,8 @@ class Reconciler:
         if not self.rules.has_field(field_name):
             return value
         rule = self.rules.field(field_name)
+        if not rule.max_length:  # nothing is cut: only the form each side keeps (asked per record, in matching)
+            return stored_form("precoro", stored_form("quickbooks", value))
         return fit(fit(value, rule, "quickbooks")[0], rule, "precoro")[0]
 
     # -- the steps -----------------------------------------------------------------------------

@@ -205,9 +205,9 @@ def precoro_record(kind: str, rules: EntityRules, raw: Mapping[str, Any], refs: 
     )
 
 
-def nested_tops(rules: EntityRules) -> set[str]:
+def nested_tops(rules: EntityRules) -> frozenset[str]:
     """The QuickBooks objects the rules write into (`BillAddr`): sent whole by a sparse update."""
-    return {rule.quickbooks.split(".", 1)[0] for rule in rules.fields if "." in rule.quickbooks}
+    return rules.quickbooks_objects
 
 
 def _precoro_currencies(raw: Mapping[str, Any]) -> tuple[str, ...]:

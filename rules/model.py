@@ -120,6 +120,12 @@ class EntityRules:
         # Asked for per record and field while planning: a scan of `fields` adds up at 100,000 records.
         return {rule.name: rule for rule in self.fields}
 
+    @cached_property
+    def quickbooks_objects(self) -> frozenset[str]:
+        """The QuickBooks objects the fields' paths go into (`BillAddr` of `BillAddr.City`); asked
+        for per record read."""
+        return frozenset(rule.quickbooks.split(".", 1)[0] for rule in self.fields if "." in rule.quickbooks)
+
 
 @dataclass(frozen=True)
 class ItemMappingRule:
