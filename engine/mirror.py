@@ -182,6 +182,7 @@ class Mirror:
         self._reads: dict[tuple[str, str], dict] = {}  # the cursors to save with the plan
         self._changes_read: dict[str, tuple[list[dict], datetime]] = {}  # path -> (summaries, when), this plan's
         self.kept: dict[str, int] = {"quickbooks": 0, "precoro": 0}  # records a full read put in the mirror, per side
+        self.totals: dict[tuple[str, str], int] = {}  # Precoro sources read in full: how many records the list holds
 
     # -- before planning: what changed --------------------------------------------------------
 
@@ -378,8 +379,9 @@ class Mirror:
     def _pages(self, source: Source, path: str, unsure_from: datetime | None = None) -> Iterator[dict]:
         if source.side == "quickbooks":
             return self.quickbooks.query_all(source.entity, include_inactive=True)
-        return self._completed(source, path, self.precoro.list_all(path, params=dict(source.query) or None),
-                               unsure_from=unsure_from)
+        listed = self.precoro.list_all(path, params=dict(source.query) or None,
+                                       on_total=lambda total: self.totals.__setitem__(source.key, total))
+        return self._completed(source, path, listed, unsure_from=unsure_from)
 
     def _completed(self, source: Source, path: str, summaries: Iterable[dict],
                    unsure_from: datetime | None = None) -> Iterator[dict]:
@@ -428,6 +430,14 @@ class Mirror:
                     yield self.precoro.details(path, row)
                 except NotFound:
                     continue
+
+    def progress(self) -> list[dict[str, Any]]:
+        """How far the Precoro sources this plan reads in full have got: records in the mirror, of
+        how many (None: not known yet, the read has not begun). What a read cut short by a cap tells
+        `qbsync status` until a plan is made (W11)."""
+        return [{"section": section, "read": self.store.mirror_count(self.realm, side, section),
+                 "total": self.totals.get((side, section))}
+                for side, section in sorted(self._asked - self._by_changes) if side == "precoro" and section not in self._absent]
 
     # -- cursors -------------------------------------------------------------------------------------
 

@@ -226,6 +226,14 @@ def m015_action_pages(db: sqlite_utils.Database) -> None:
     db["action_bodies"].drop()
 
 
+@migrations()
+def m016_reading(db: sqlite_utils.Database) -> None:
+    # W11: a plan whose reads a service's cap cut short says so here, per company, until a plan is
+    # made: when, the cap, when it lifts, and how far each Precoro list read in full got, for
+    # `qbsync status` (a first read of more records than a day's calls takes days).
+    db["reading"].create({"realm": str, "at": str, "cap": str, "resume_at": str, "sources": str}, pk="realm")
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -863,6 +871,29 @@ class Store:
                 self._end_quiet(realm, side, section, gone)
                 self._mirror_moved(realm)
             return len(gone)
+
+    def set_reading(self, realm: str, at: str, cap: str, resume_at: str | None, sources: list[dict]) -> None:
+        """A plan's reads stopped at a cap (W11): what `reading` tells until a plan is saved."""
+        with self.transaction():
+            self._upsert("reading", {"realm": realm, "at": at, "cap": cap, "resume_at": resume_at,
+                                     "sources": _dumps(sources)}, ("realm",))
+
+    def reading(self, realm: str) -> dict | None:
+        row = self.db.execute("select at, cap, resume_at, sources from reading where realm = ?", [realm]).fetchone()
+        return {"at": row[0], "cap": row[1], "resume_at": row[2], "sources": json.loads(row[3])} if row else None
+
+    def clear_reading(self, realm: str, sections: Iterable[str]) -> None:
+        """These sections were read whole by a plan: no longer left to read (the note goes with the last)."""
+        with self.transaction():
+            reading = self.reading(realm)
+            if reading is None:
+                return
+            done = set(sections)
+            left = [source for source in reading["sources"] if source["section"] not in done]
+            if left:
+                self.db.execute("update reading set sources = ? where realm = ?", [_dumps(left), realm])
+            else:
+                self.db.execute("delete from reading where realm = ?", [realm])
 
     def mirror_count(self, realm: str, side: str, section: str) -> int:
         return self.db.execute("select count(*) from mirror where realm = ? and side = ? and section = ?",

@@ -177,7 +177,11 @@ class SyncSession:
                         return latest
                 planned = planner.plan(specs)
             except RateLimited as cap:
-                raise _cut_short(cap, planner.mirror.kept) from cap
+                resume = _resume_at(cap)
+                # Told by `qbsync status` until a plan is made: a first read can take days (W11).
+                self.store.set_reading(self.realm_id, self.clock(), cap.limit_name,
+                                       resume.isoformat(timespec="seconds") if resume else None, planner.mirror.progress())
+                raise _cut_short(cap, resume, planner.mirror.kept) from cap
             self._mark_failed_before(planned.actions)
             plan = Plan(actions=sorted(planned.actions, key=sort_key), realm_id=self.realm_id,
                         rules_digest=self.rules.digest, created_at=self.clock(),
@@ -185,6 +189,7 @@ class SyncSession:
                         notes=planned.notes)
             self._carry_decisions(plan)
             self._save(plan, planned.agreed, planner.mirror.reads(), planned.quiet)
+            self.store.clear_reading(self.realm_id, plan.entities)
             return plan
 
     def scope(self, specs: list[EntitySpec]) -> str:
@@ -538,6 +543,7 @@ class SyncSession:
         out["plan_to_review"] = review_id
         out["unfinished_apply"] = self.unfinished_apply()
         out["unattended"] = run_status(self.store)  # U1, U3
+        out["reading"] = self.store.reading(realm) if realm else None  # W11: a read a cap cut short
         return out
 
 
@@ -545,12 +551,14 @@ __all__ = ["SyncSession", "Interrupted", "PlanNotFound", "MappingRefused", "Stal
            "LockBusy"]
 
 
-def _cut_short(cap: RateLimited, kept: dict[str, int]) -> ReadsCutShort:
+def _resume_at(cap: RateLimited) -> datetime | None:
+    """When a cap lifts, if the service said."""
+    return datetime.now(timezone.utc) + timedelta(seconds=cap.retry_after) if cap.retry_after is not None else None
+
+
+def _cut_short(cap: RateLimited, resume: datetime | None, kept: dict[str, int]) -> ReadsCutShort:
     """What a plan stopped by a cap says: when it can go on, and that no read is lost (W11)."""
-    when = ""
-    if cap.retry_after is not None:
-        resume = datetime.now(timezone.utc) + timedelta(seconds=cap.retry_after)
-        when = f"; it can go on at {resume:%Y-%m-%d %H:%M} UTC"
+    when = f"; it can go on at {resume:%Y-%m-%d %H:%M} UTC" if resume else ""
     read = " and ".join(f"{count:,} {SIDE_NAMES[side]} record{'s' if count != 1 else ''}"
                         for side, count in kept.items() if count)
     after = (f" The {read} read so far are kept: the next plan reads only the rest" if read

@@ -822,6 +822,7 @@ def cmd_status(args) -> int:
     latest = status.get("latest_plan")
     print(f"latest plan: {latest['id']} ({latest['state']}, {latest['created_at']})" if latest else "latest plan: none")
     _print_unattended(status.get("unattended"))
+    _print_reading(status.get("reading"))
     unfinished = status.get("unfinished_apply")
     if unfinished:
         print(f"last apply: plan {unfinished['plan_id']} was {unfinished['state']} (started {unfinished['started_at']} "
@@ -839,6 +840,21 @@ def _print_unattended(info: dict | None) -> None:
           if last else "last run: none")
     print(f"next run: {info['next_run']}" if info["next_run"] else "next run: not scheduled (no `qbsync run --every`)")
     print(f"held for review: {info['held']}" + (" (`qbsync held`)" if info["held"] else ""))
+
+
+def _print_reading(reading: dict | None) -> None:
+    """W11: the latest plan's reads stopped at a cap: when it goes on, and how far each list got."""
+    if not reading:
+        return
+    when = f"; it goes on at {reading['resume_at'][:16].replace('T', ' ')} UTC" if reading["resume_at"] else ""
+    print(f"reading: stopped at {reading['cap']} ({reading['at'][:16].replace('T', ' ')}){when}. "
+          "The next plan or run reads only what is left")
+    for source in reading["sources"]:
+        read, total = source["read"], source["total"]
+        if total is None:
+            print(f"  Precoro {source['section']}: " + (f"{read:,} read so far" if read else "not read yet"))
+        else:
+            print(f"  Precoro {source['section']}: {min(read, total):,} of {total:,} read ({min(read, total) * 100 // max(total, 1)}%)")
 
 
 def cmd_doctor(args) -> int:

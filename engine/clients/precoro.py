@@ -136,8 +136,10 @@ class PrecoroClient:
         *,
         per_page: int = 200,
         modified_since: datetime | str | None = None,
+        on_total: Callable[[int], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every record of a list endpoint, page after page: ceil(N / per_page) requests."""
+        """Every record of a list endpoint, page after page: ceil(N / per_page) requests.
+        `on_total(n)`: told how many records the list holds, from its first page's pagination."""
         if per_page not in PAGE_SIZES:
             raise ValueError(f"per_page must be one of {PAGE_SIZES}")
         query = encode_form(params or {})
@@ -147,8 +149,11 @@ class PrecoroClient:
         while True:
             body = self._request("GET", path, params=[("page", str(page)), ("per_page", str(per_page)), *query])
             records = body.get("data", [])
+            pagination = body.get("meta", {}).get("pagination", {})
+            if page == 1 and on_total is not None and isinstance(pagination.get(contract.PAGINATION_TOTAL), int):
+                on_total(pagination[contract.PAGINATION_TOTAL])
             yield from records
-            if not _has_next_page(body.get("meta", {}).get("pagination", {}), len(records), per_page):
+            if not _has_next_page(pagination, len(records), per_page):
                 return
             page += 1
 

@@ -111,3 +111,39 @@ def test_u1_an_unattended_run_cut_short_by_the_daily_cap_stops_and_says_when_it_
     assert summary.error is None and summary.exit_code == 0 and not summary.worth_telling
     assert summary.text().startswith("run stopped before its plan: Precoro's daily limit is reached; it can go on at")
     assert "read so far are kept" in summary.text()
+
+
+def test_w11_status_tells_how_far_a_read_cut_short_got_until_a_plan_is_made(capped):
+    """A first read that takes days is followed in `qbsync status` (and its --json): the cap, when
+    it lifts, and per Precoro list how many of its records are read."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    session, cap, log, clock = capped
+    cap(per_day=25)
+    with session() as s, pytest.raises(QbsyncError):
+        s.plan(only=["suppliers"])
+    read_before = len(supplier_details(log)) - 1  # the last one asked is the one the cap refused
+    with session() as s:
+        reading = s.status()["reading"]
+        env, rules, state = {**os.environ, **s.env}, s.rules_path, s.state_path
+    assert reading["cap"] == "Precoro's daily limit" and reading["resume_at"] > reading["at"]
+    assert reading["sources"] == [{"section": "suppliers", "read": read_before, "total": SUPPLIERS}]
+
+    root = Path(__file__).resolve().parents[2]
+    shown = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--rules", str(rules), "--state", str(state)],
+                           capture_output=True, text=True, env=env, cwd=root, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "reading: stopped at Precoro's daily limit" in shown.stdout and "it goes on at" in shown.stdout
+    assert f"Precoro suppliers: {read_before:,} of {SUPPLIERS} read ({read_before * 100 // SUPPLIERS}%)" in shown.stdout
+    as_json = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--json", "--rules", str(rules), "--state",
+                              str(state)], capture_output=True, text=True, env=env, cwd=root, timeout=60)
+    assert json.loads(as_json.stdout)["reading"]["sources"] == reading["sources"]
+
+    cap()  # the next day: the plan is made, and there is nothing more to tell
+    with session() as s:
+        s.plan(only=["suppliers"])
+        assert s.status()["reading"] is None

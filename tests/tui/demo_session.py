@@ -174,6 +174,7 @@ class FakeSession:
     reload_error: Exception | None = None
     done: set[str] = field(default_factory=set)
     held: int = 0  # U3: how many actions unattended runs hold for review (the status says so)
+    reading: dict[str, Any] | None = None  # W11: the latest plan's reads stopped at a cap (the status says so)
     gate: Any = None  # a threading.Event: each write waits for it (a long apply), and `stop` is honoured
     unmapped: list[dict[str, Any]] = field(default_factory=lambda: [
         {"precoro_id": "203", "name": "Toner black", "sku": "TONER-B", "price": "58", "free_of_charge": False,
@@ -361,6 +362,7 @@ class FakeSession:
                                                                                 else 0)} for spec in ENTITIES},
             "latest_plan": {"id": plan.id, "created_at": plan.created_at, "state": "open"} if plan else None,
             "unattended": {"last_run": None, "next_run": None, "held": self.held},
+            "reading": self.reading,
         }
 
     def unmapped_items(self, limit: int = 5, progress=None) -> list[dict[str, Any]]:

@@ -148,6 +148,15 @@ class OverviewScreen(QbsyncScreen):
                 text.append(f" · {plural(undecided, 'conflict')} to decide", style="bold yellow")
         else:
             text.append("none yet" if not app.busy else app.busy, style="dim")
+        reading = (app.status or {}).get("reading")
+        if reading:  # W11: the reads of a plan stopped at a cap; the next plan goes on (`qbsync status` per list)
+            text.append("\nReading      ", style="bold")
+            text.append(reading["cap"], style="bold yellow")
+            if reading.get("resume_at"):
+                text.append(f" until {reading['resume_at'][5:16].replace('T', ' ')} UTC")
+            known = [source for source in reading["sources"] if source["total"]]
+            if known:
+                text.append(f" · {sum(min(s['read'], s['total']) for s in known):,}/{sum(s['total'] for s in known):,} read")
         held = held_count(app.status)
         if held:
             text.append("\nWaiting      ", style="bold")
