@@ -23,7 +23,7 @@ from .items import ItemReconciler
 from .lists import for_purchases, with_rate
 from .plan import KIND_ORDER
 from .reconcile import Reconciler
-from .records import Record, precoro_record, quickbooks_record
+from .records import Record, precoro_reader, quickbooks_reader
 from .references import References
 
 
@@ -55,9 +55,13 @@ class EntitySpec:
 
     def record(self, rules: EntityRules, side: Side, raw: Mapping[str, Any], refs: References | None = None) -> Record:
         """One wire record of either side as the engine sees it."""
+        return self.reader(rules, side, refs)(raw)
+
+    def reader(self, rules: EntityRules, side: Side, refs: References | None = None) -> Callable[[Mapping[str, Any]], Record]:
+        """`record` for many records of one side: the rules' paths and transforms prepared once."""
         if side == "quickbooks":
-            return quickbooks_record(self.kind, self.quickbooks_name, rules, raw, refs)
-        return precoro_record(self.kind, rules, raw, refs)
+            return quickbooks_reader(self.kind, self.quickbooks_name, rules, refs)
+        return precoro_reader(self.kind, rules, refs)
 
 
 def _list(kind: str, section: str, label: str, plural: str, quickbooks: str, precoro: str, **more: Any) -> EntitySpec:

@@ -215,6 +215,7 @@ class Planner:
             lookup = {str(raw["Id"]): raw for raw in self.quickbooks.query_all(spec.quickbooks_lookup, include_inactive=True)}
 
         def read(side: str, pages, label: str) -> list[Record]:
+            record = spec.reader(rules, side, refs)
             records = []
             for raw in pages:
                 if halt.is_set() or (self.stop is not None and self.stop.is_set()):
@@ -223,7 +224,7 @@ class Planner:
                     continue
                 if side == "quickbooks" and complete:
                     raw = complete(raw, lookup)
-                records.append(spec.record(rules, side, raw, refs))
+                records.append(record(raw))
                 if self.progress and len(records) % 1000 == 0:
                     self.progress(label, len(records), None)
             return records
@@ -276,8 +277,8 @@ class Planner:
         """Precoro item id -> the QuickBooks account of its chart-of-accounts option (D2)."""
         if self._item_records is None:
             rules = self.rules.items
-            self._item_records = [ITEMS.record(rules, "precoro", raw, self.refs)
-                                  for raw in self.mirror.records(self._source(ITEMS, "precoro"))]
+            record = ITEMS.reader(rules, "precoro", self.refs)
+            self._item_records = [record(raw) for raw in self.mirror.records(self._source(ITEMS, "precoro"))]
         found = {}
         for item in self._item_records:
             account = item.values.get("chart_of_accounts")
