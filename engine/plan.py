@@ -270,8 +270,7 @@ class ListedAction(Decidable):
 
 def action_id(entity: str, kind: str, target: str | None, precoro_id: str | None, quickbooks_id: str | None) -> str:
     """A short id that stays the same when the same action is planned again."""
-    key = "|".join(str(part) for part in (entity, kind, target, precoro_id, quickbooks_id))
-    return hashlib.sha1(key.encode()).hexdigest()[:10]
+    return hashlib.sha1(f"{entity}|{kind}|{target}|{precoro_id}|{quickbooks_id}".encode()).hexdigest()[:10]
 
 
 @dataclass
