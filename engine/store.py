@@ -485,13 +485,20 @@ class Store:
                   bulk.dumps([a.stored() for a in plan.actions[start:start + ACTIONS_PER_PAGE]]))
                  for start in range(0, len(plan.actions), ACTIONS_PER_PAGE)))
 
+    def plan_id_of(self, plan_id: str) -> str | None:
+        """The full id of a saved plan named by its id or an unambiguous prefix."""
+        rows = self.db.execute("select id from plans where id = ? or id like ?", [plan_id, plan_id + "%"]).fetchall()
+        exact = [row for row in rows if row[0] == plan_id]
+        rows = exact or rows
+        return rows[0][0] if len(rows) == 1 else None
+
     def load_plan(self, plan_id: str, *, listed: bool = False) -> Plan | None:
         """A saved plan by id or unambiguous prefix. `listed`: its actions as ListedActions, which
         read their details (changes, requests) only when asked: how a large plan is reviewed."""
-        rows = list(self.db.query("select * from plans where id = ? or id like ?", [plan_id, plan_id + "%"]))
-        if len(rows) != 1:
+        full_id = self.plan_id_of(plan_id)
+        if full_id is None:
             return None
-        row = rows[0]
+        row = next(self.db.query("select * from plans where id = ?", [full_id]))
         actions: list = []
         if listed:
             load = partial(self.action, row["id"])
@@ -600,6 +607,29 @@ class Store:
         rows = list(self.db.query("select * from apply_runs where serial > ? and plan_id != ? order by serial limit 1",
                                   [plan.base_serial, plan.id]))
         return rows[0] if rows else None
+
+    def prune_superseded(self) -> list[str]:
+        """Let go of the actions of plans no apply can carry out any more: never applied (no write
+        journaled), made before another plan's apply (W6 refuses them whole), and not the latest
+        plan of their purpose and scope (the one reviewed, and whose decisions carry over). Their
+        rows stay, marked superseded, so that naming one says so; the pages they free are reused by
+        later plans. Without this, each re-plan of a 100,000-record first sync kept ~165 MB for good."""
+        with self.transaction():
+            rows = self.db.execute("select id, purpose, scope, state, base_serial from plans order by created_at, rowid").fetchall()
+            latest = {(purpose, scope): plan_id for plan_id, purpose, scope, _, _ in rows}
+            pruned = []
+            for plan_id, _, _, state, base_serial in rows:
+                if state != "open" or plan_id in latest.values():
+                    continue
+                later = self.db.execute("select 1 from apply_runs where serial > ? and plan_id != ? limit 1",
+                                        [base_serial, plan_id]).fetchone()
+                sent = self.db.execute("select 1 from journal where plan_id = ? limit 1", [plan_id]).fetchone()
+                if later and not sent:
+                    self.db.execute("delete from actions where plan_id = ?", [plan_id])
+                    self.db.execute("delete from action_pages where plan_id = ?", [plan_id])
+                    self.db.execute("update plans set state = 'superseded' where id = ?", [plan_id])
+                    pruned.append(plan_id)
+            return pruned
 
     def begin_apply_run(self, plan_id: str, *, who: str, at: str, pid: int, host: str) -> int:
         """Take the next serial for a run about to write (inside the transaction of its first write)."""

@@ -259,9 +259,9 @@ class SyncSession:
         return self.store.load_plan(plan_id) if plan_id else None
 
     def load_plan(self, plan_id: str | None = None) -> Plan:
-        plan = self.store.load_plan(plan_id) if plan_id else self.latest_plan()
+        plan = self.store.load_plan(self._plan_id(plan_id)) if plan_id else self.latest_plan()
         if plan is None:
-            raise PlanNotFound(f"no saved plan {plan_id!r}" if plan_id else NO_FULL_PLAN)
+            raise PlanNotFound(NO_FULL_PLAN)
         return plan
 
     # -- operator decisions --------------------------------------------------------------------
@@ -333,13 +333,13 @@ class SyncSession:
             if found is None:
                 raise PlanNotFound(NO_FULL_PLAN)
             return found
-        state = self.store.plan_state(plan_id)
-        if state is None:
-            plan = self.store.load_plan(plan_id)  # a prefix: resolve it once
-            if plan is None:
-                raise PlanNotFound(f"no saved plan {plan_id!r}")
-            return plan.id
-        return plan_id
+        found = self.store.plan_id_of(plan_id)
+        if found is None:
+            raise PlanNotFound(f"no saved plan {plan_id!r}")
+        if self.store.plan_state(found) == "superseded":
+            raise SupersededPlan(f"plan {found} was made before another plan was applied, and its actions were let "
+                                 "go (it can never be applied): plan again (qbsync plan)")
+        return found
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -358,9 +358,11 @@ class SyncSession:
         with self.writer(f"applying plan {wanted}", wait=wait, on_wait=on_wait):
             plan = self.load_plan(wanted)  # read under the lock: decisions and journal as they are now
             conn = self.connected
-            return apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
-                              on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock, stop=stop,
-                              until_done=until_done, on_cap=on_cap, sleep=self.sleep)
+            report = apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
+                                on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock,
+                                stop=stop, until_done=until_done, on_cap=on_cap, sleep=self.sleep)
+            self.store.prune_superseded()  # the plans this apply superseded can never be applied
+            return report
 
     def already_applied(self, plan: Plan) -> bool:
         """Whether every action of the plan that an apply would carry out is applied already: running

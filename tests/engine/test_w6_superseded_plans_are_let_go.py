@@ -1,0 +1,42 @@
+"""W6: a plan made before another plan's apply can never be applied. Its actions are let go after
+that apply, so that re-planning a large first sync does not keep every plan's actions for good."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import SupersededPlan
+from engine.local.demo import seed_precoro, seed_quickbooks
+
+REALM = "8106"
+
+
+def test_w6_plans_an_apply_superseded_are_let_go_and_say_so_when_named(servers, fresh_dir):
+    servers.reset(REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as s:
+        older = s.plan()
+        partial = s.plan(only=["suppliers"])  # the latest of its own scope
+        applied = s.plan(full=True)  # read everything again: a full plan of its own, the latest
+        assert len({older.id, partial.id, applied.id}) == 3
+        s.apply(applied.id)
+
+        store = s.store
+        count = lambda plan_id: store.db.execute("select count(*) from actions where plan_id = ?", [plan_id]).fetchone()[0]
+        pages = lambda plan_id: store.db.execute("select count(*) from action_pages where plan_id = ?", [plan_id]).fetchone()[0]
+        assert count(older.id) == 0 and pages(older.id) == 0  # superseded by that apply: let go
+        assert store.plan_state(older.id) == "superseded"
+        assert count(applied.id) == len(applied.actions)  # the applied plan is history: kept whole
+        assert count(partial.id) == len(partial.actions)  # the latest plan of its scope: kept
+        with pytest.raises(SupersededPlan, match="plan again"):
+            s.apply(older.id)
+        with pytest.raises(SupersededPlan, match=older.id):
+            s.load_plan(older.id)
+
+        # The latest plan superseded by an apply is kept whole: it is still the one `apply` and the
+        # TUI take, and it is refused as before (W6), naming the plan applied.
+        newer = s.plan(only=["suppliers"])
+        s.apply(s.plan(full=True).id)
+        assert count(newer.id) == len(newer.actions) and store.plan_state(newer.id) == "open"
+        assert count(partial.id) == 0  # no longer the latest of its scope
