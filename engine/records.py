@@ -90,13 +90,7 @@ def get_path(obj: Any, path: str) -> Any:
     segment goes on in the element whose `key` is `value`
     (`dataDocumentCustomFields[documentCustomField.name=Project].value`).
     """
-    if "[" not in path:
-        for name in path.split(".") if "." in path else (path,):
-            if not isinstance(obj, dict):
-                return None
-            obj = obj.get(name)
-        return obj
-    return _get(obj, _segments(path))
+    return _getter(path)(obj)
 
 
 def _get(obj: Any, segments: tuple) -> Any:
@@ -164,8 +158,10 @@ def _strip_deleted(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=None)
 def _getter(path: str) -> Callable[[Any], Any]:
-    """`get_path(obj, path)` for one path, its parsing done once: a reader calls it per record."""
+    """`get_path(obj, path)` for one path, its parsing done once: a large plan reads millions of
+    values through a few dozen paths."""
     if "[" in path:
         segments = _segments(path)
         return lambda obj: _get(obj, segments)
