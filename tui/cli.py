@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=None, metavar="N", help="the N latest entries (default: all)")
     p.add_argument("--json", action="store_true")
 
-    p = command(sub, "status", "connections, counts and the latest plan")
+    p = command(sub, "status", "connections, counts, the latest plan, unattended runs and a read a cap cut short")
     p.add_argument("--json", action="store_true")
 
     p = command(
