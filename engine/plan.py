@@ -256,9 +256,15 @@ class ListedAction(Decidable):
         return self._depends_on or []
 
     def full(self) -> "Action":
-        """The whole action, read once; its decision and approval are this one's (they may change)."""
+        """The whole action, read once; its decision and approval are this one's (they may change).
+        A plan let go meanwhile (another terminal's apply superseded it) gives what the list knew."""
         if self._full is None:
-            self._full = self._load(self.id)
+            try:
+                self._full = self._load(self.id)
+            except KeyError:
+                self._full = Action(self.id, self.entity, self.kind, self.target, self.name, self.precoro_id,
+                                    self.quickbooks_id, depends_on=self.depends_on,
+                                    note="this plan was let go: another plan was applied since it was made. Plan again")
         self._full.decision, self._full.approved = self.decision, self.approved
         return self._full
 

@@ -530,6 +530,8 @@ class Store:
                                 else sqlite3.connect(str(self.path), check_same_thread=False, timeout=30))
             listed = self._reader.execute(f"select {LISTED_COLUMNS}, seq from actions where plan_id = ? and id = ?",
                                           [plan_id, action_id]).fetchone()
+            if listed is None:  # let go since it was listed (superseded by another process's apply)
+                raise KeyError(f"plan {plan_id} no longer holds action {action_id}")
             return _action(listed, self._page(self._reader, plan_id, listed[-1] // ACTIONS_PER_PAGE)[
                 listed[-1] % ACTIONS_PER_PAGE])
 

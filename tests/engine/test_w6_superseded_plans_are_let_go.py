@@ -40,3 +40,21 @@ def test_w6_plans_an_apply_superseded_are_let_go_and_say_so_when_named(servers, 
         s.apply(s.plan(full=True).id)
         assert count(newer.id) == len(newer.actions) and store.plan_state(newer.id) == "open"
         assert count(partial.id) == 0  # no longer the latest of its scope
+
+
+def test_w6_a_plan_on_screen_that_another_terminal_lets_go_still_shows_its_list(servers, fresh_dir):
+    """Two terminals: one reviews a plan, the other plans again and applies. The first one's plan
+    is let go under it; what it shows of it says so instead of failing."""
+    servers.reset(REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as reviewing, servers.session(workdir, REALM) as other:
+        shown = reviewing.plan()
+        listed = reviewing.store.load_plan(shown.id, listed=True).actions
+        other.apply(other.plan(full=True).id)
+        assert other.store.plan_state(shown.id) == "superseded"
+        action = listed[3]
+        assert action.name == shown.actions[3].name and action.changes == []
+        assert "let go" in action.note and "Plan again" in action.note
+        with pytest.raises(SupersededPlan):
+            reviewing.apply(shown.id)
