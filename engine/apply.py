@@ -242,8 +242,8 @@ class Applier:
             self.report.stopped = ("stopped at your request between two writes; nothing is half recorded. Run the same "
                                    "apply again to finish; nothing will be written twice.")
         except RateLimited as exc:
-            if exc.retry_after is not None:
-                resume = datetime.now(timezone.utc) + timedelta(seconds=exc.retry_after)
+            resume = exc.resume_at()
+            if resume is not None:
                 self.report.resume_at = resume.isoformat(timespec="seconds")
                 self.report.stopped = (
                     f"{exc.limit_name} is reached; it can go on at {resume:%Y-%m-%d %H:%M} UTC. Run the same apply "
@@ -909,9 +909,9 @@ def wait_out(cap: RateLimited, *, until_done: bool, stop: threading.Event,
     """Sleep until a rate cap lifts, a second at a time so that a stop request is heard (it raises
     StopRequested), counting down with `on_cap(what, seconds left)`. False, at once, when the cap is
     not to be waited for: the daily one without until_done, or one that said no time."""
-    if cap.retry_after is None or (cap.fatal and not until_done):
+    resume = cap.resume_at()
+    if resume is None or (cap.fatal and not until_done):
         return False
-    resume = datetime.now(timezone.utc) + timedelta(seconds=cap.retry_after)
     what = f"{cap.limit_name} is reached: going on at {resume:%Y-%m-%d %H:%M:%S} UTC"
     log.info("%s", what)
     left = cap.retry_after

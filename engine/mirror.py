@@ -435,9 +435,12 @@ class Mirror:
         """How far the Precoro sources this plan reads in full have got: records in the mirror, of
         how many (None: not known yet, the read has not begun). What a read cut short by a cap tells
         `qbsync status` until a plan is made (W11)."""
-        return [{"section": section, "read": self.store.mirror_count(self.realm, side, section),
-                 "total": self.totals.get((side, section))}
-                for side, section in sorted(self._asked - self._by_changes) if side == "precoro" and section not in self._absent]
+        found = []
+        for side, section in sorted(self._asked - self._by_changes):
+            if side == "precoro" and section not in self._absent:
+                read, total = self.store.mirror_count(self.realm, side, section), self.totals.get((side, section))
+                found.append({"section": section, "read": read if total is None else min(read, total), "total": total})
+        return found
 
     # -- cursors -------------------------------------------------------------------------------------
 

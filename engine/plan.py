@@ -232,6 +232,10 @@ class Action(Decidable):
         return cls(**data)
 
 
+class ActionGone(LookupError):
+    """A listed action the state file no longer holds: its plan was let go since it was listed."""
+
+
 class ListedAction(Decidable):
     """An action of a large plan as its list sees it; the rest (changes, note, requests) is read
     from the state file when first asked for, for the few rows on screen and the one looked at."""
@@ -261,7 +265,7 @@ class ListedAction(Decidable):
         if self._full is None:
             try:
                 self._full = self._load(self.id)
-            except KeyError:
+            except ActionGone:
                 self._full = Action(self.id, self.entity, self.kind, self.target, self.name, self.precoro_id,
                                     self.quickbooks_id, depends_on=self.depends_on,
                                     note="this plan was let go: another plan was applied since it was made. Plan again")

@@ -26,7 +26,7 @@ from .bulk import rare_gc
 from .errors import InsecureStateFile, StateFileError
 from .locks import FileLock
 
-from .plan import Action, ListedAction, Plan
+from .plan import Action, ActionGone, ListedAction, Plan
 from .reconcile import Hold, LinkState, SyncState
 
 migrations = Migrations("qbsync")
@@ -253,6 +253,13 @@ def _frozen_baseline(baseline: dict[str, dict[str, Any]]) -> dict[str, dict[str,
 def _sort_key(record_id: str) -> int:
     """Numeric ids sort as numbers (QuickBooks and Precoro ids are); anything else after them."""
     return int(record_id) if record_id.isdigit() and len(record_id) < 18 else 2**62
+
+
+def _named(rows: list[tuple], wanted: str) -> tuple | None:
+    """The one row (id first) named by `wanted`, its id or an unambiguous prefix of it."""
+    exact = [row for row in rows if row[0] == wanted]
+    rows = exact or rows
+    return tuple(rows[0]) if len(rows) == 1 else None
 
 
 LISTED_COLUMNS = "id, entity, kind, target, name, precoro_id, quickbooks_id, depends_on, decision, approved"
@@ -487,10 +494,8 @@ class Store:
 
     def plan_id_of(self, plan_id: str) -> str | None:
         """The full id of a saved plan named by its id or an unambiguous prefix."""
-        rows = self.db.execute("select id from plans where id = ? or id like ?", [plan_id, plan_id + "%"]).fetchall()
-        exact = [row for row in rows if row[0] == plan_id]
-        rows = exact or rows
-        return rows[0][0] if len(rows) == 1 else None
+        found = _named(self.db.execute("select id from plans where id like ?", [plan_id + "%"]).fetchall(), plan_id)
+        return found[0] if found else None
 
     def load_plan(self, plan_id: str, *, listed: bool = False) -> Plan | None:
         """A saved plan by id or unambiguous prefix. `listed`: its actions as ListedActions, which
@@ -531,7 +536,7 @@ class Store:
             listed = self._reader.execute(f"select {LISTED_COLUMNS}, seq from actions where plan_id = ? and id = ?",
                                           [plan_id, action_id]).fetchone()
             if listed is None:  # let go since it was listed (superseded by another process's apply)
-                raise KeyError(f"plan {plan_id} no longer holds action {action_id}")
+                raise ActionGone(f"plan {plan_id} no longer holds action {action_id}")
             return _action(listed, self._page(self._reader, plan_id, listed[-1] // ACTIONS_PER_PAGE)[
                 listed[-1] % ACTIONS_PER_PAGE])
 
@@ -568,11 +573,8 @@ class Store:
 
     def action_kind(self, plan_id: str, action_id: str) -> tuple[str, str] | None:
         """(full action id, kind) of an action of a plan, found by id or an unambiguous prefix."""
-        rows = self.db.execute("select id, kind from actions where plan_id = ? and id like ?",
-                               [plan_id, action_id + "%"]).fetchall()
-        exact = [r for r in rows if r[0] == action_id]
-        rows = exact or rows
-        return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
+        return _named(self.db.execute("select id, kind from actions where plan_id = ? and id like ?",
+                                      [plan_id, action_id + "%"]).fetchall(), action_id)
 
     def plan_row(self, plan_id: str) -> dict | None:
         rows = list(self.db.query("select id, realm, rules_digest, created_at, entities, state, purpose, base_serial, "

@@ -10,7 +10,7 @@ import hashlib
 import json
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -177,7 +177,7 @@ class SyncSession:
                         return latest
                 planned = planner.plan(specs)
             except RateLimited as cap:
-                resume = _resume_at(cap)
+                resume = cap.resume_at()
                 # Told by `qbsync status` until a plan is made: a first read can take days (W11).
                 self.store.set_reading(self.realm_id, self.clock(), cap.limit_name,
                                        resume.isoformat(timespec="seconds") if resume else None, planner.mirror.progress())
@@ -551,11 +551,6 @@ class SyncSession:
 
 __all__ = ["SyncSession", "Interrupted", "PlanNotFound", "MappingRefused", "StalePlanError", "SupersededPlan", "SafetyLimitExceeded",
            "LockBusy"]
-
-
-def _resume_at(cap: RateLimited) -> datetime | None:
-    """When a cap lifts, if the service said."""
-    return datetime.now(timezone.utc) + timedelta(seconds=cap.retry_after) if cap.retry_after is not None else None
 
 
 def _cut_short(cap: RateLimited, resume: datetime | None, kept: dict[str, int]) -> ReadsCutShort:

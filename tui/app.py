@@ -30,6 +30,7 @@ from .dialogs.question import Question
 from . import settings
 from .messages import SessionOpened
 from .reading import LARGE_PLAN, Reading
+from .render import minute
 from .screens.apply import ApplyScreen
 from .screens.help import HelpScreen
 from .screens.history import HistoryScreen
@@ -283,7 +284,7 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
 
     def _plan_changed(self) -> None:
         plan = self.plan
-        self.plan_label = f"plan {plan.id} · {plan.created_at[:16].replace('T', ' ')}" if plan else ""
+        self.plan_label = f"plan {plan.id} · {minute(plan.created_at)}" if plan else ""
         self._update_status_text()
 
     # -- the engine, in workers ------------------------------------------------------------------

@@ -846,15 +846,17 @@ def _print_reading(reading: dict | None) -> None:
     """W11: the latest plan's reads stopped at a cap: when it goes on, and how far each list got."""
     if not reading:
         return
-    when = f"; it goes on at {reading['resume_at'][:16].replace('T', ' ')} UTC" if reading["resume_at"] else ""
-    print(f"reading: stopped at {reading['cap']} ({reading['at'][:16].replace('T', ' ')}){when}. "
+    from tui import render
+
+    when = f"; it goes on at {render.minute(reading['resume_at'])} UTC" if reading["resume_at"] else ""
+    print(f"reading: stopped at {reading['cap']} ({render.minute(reading['at'])}){when}. "
           "The next plan or run reads only what is left")
     for source in reading["sources"]:
         read, total = source["read"], source["total"]
         if total is None:
             print(f"  Precoro {source['section']}: " + (f"{read:,} read so far" if read else "not read yet"))
         else:
-            print(f"  Precoro {source['section']}: {min(read, total):,} of {total:,} read ({min(read, total) * 100 // max(total, 1)}%)")
+            print(f"  Precoro {source['section']}: {read:,} of {total:,} read ({read * 100 // max(total, 1)}%)")
 
 
 def cmd_doctor(args) -> int:

@@ -36,6 +36,11 @@ def show(value: Any) -> str:
     return str(value)
 
 
+def minute(stamp: Any) -> str:
+    """An ISO timestamp as a person reads it, to the minute: "2026-11-30 16:05"."""
+    return str(stamp or "")[:16].replace("T", " ")
+
+
 def cancels_document(action: Action) -> str | None:
     """"void" or "delete" for a document's cancellation (D7), else None: the deactivation of a
     document is its QuickBooks document voided or deleted, never made inactive."""

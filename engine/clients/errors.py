@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from rules.model import SIDE_NAMES
 
 from ..errors import QbsyncError
@@ -73,6 +75,10 @@ class RateLimited(ApiError):
         self.retry_after = retry_after
         # Precoro's daily cap: waiting minutes will not help, the apply must stop and resume later.
         self.fatal = fatal
+
+    def resume_at(self) -> datetime | None:
+        """When the cap lifts, if the service said: now plus its Retry-After."""
+        return datetime.now(timezone.utc) + timedelta(seconds=self.retry_after) if self.retry_after is not None else None
 
     @property
     def limit_name(self) -> str:

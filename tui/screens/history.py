@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from rules.model import SIDE_NAMES
 
+from ..render import minute
 from ..widgets.cells import value
 from ..widgets.fields import TextField
 from ..widgets.rowlist import RowList
@@ -46,7 +47,7 @@ class HistoryList(RowList):
     def row_text(self, index: int, width: int) -> Text:
         row = self.entries[index]
         text = Text()
-        text.append(f" {str(row.get('at') or '')[:16].replace('T', ' '):<16} ", style=self.style_of("dim"))
+        text.append(f" {minute(row.get('at')):<16} ", style=self.style_of("dim"))
         text.append(f"{row.get('status') or '':<8} ", style=self.style_of(STATUS_STYLE.get(row.get("status"), "dim")))
         text.append(f"{row.get('kind') or '':<10} ")
         side = SIDE_NAMES.get(row.get("target")) or ("decided" if row.get("kind") == "conflict" else "qbsync")

@@ -16,6 +16,7 @@ from engine.review import entity_counts
 from rules.model import SIDE_NAMES
 
 from ..reading import held_count
+from ..render import minute
 from ..widgets.cells import ENTITY_TITLES, plural
 from .base import QbsyncScreen
 from .rules import shown_path
@@ -133,7 +134,7 @@ class OverviewScreen(QbsyncScreen):
         last = app.last_sync
         text.append("Last apply   ", style="bold")
         if last:
-            text.append(f"{str(last.get('at', ''))[:16].replace('T', ' ')} UTC by {last.get('who')}: "
+            text.append(f"{minute(last.get('at'))} UTC by {last.get('who')}: "
                         f"{last.get('status')} {last.get('kind')} {last.get('name')}")
         else:
             text.append("never", style="dim")
@@ -156,7 +157,7 @@ class OverviewScreen(QbsyncScreen):
                 text.append(f" until {reading['resume_at'][5:16].replace('T', ' ')} UTC")
             known = [source for source in reading["sources"] if source["total"]]
             if known:
-                text.append(f" · {sum(min(s['read'], s['total']) for s in known):,}/{sum(s['total'] for s in known):,} read")
+                text.append(f" · {sum(s['read'] for s in known):,}/{sum(s['total'] for s in known):,} read")
         held = held_count(app.status)
         if held:
             text.append("\nWaiting      ", style="bold")
