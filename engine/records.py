@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 from rules.model import EntityRules, FieldRule, Side
 from rules.transforms import REFERENCE_TRANSFORMS, TRANSFORMS, canonical_scalar
 
+from .bulk import Packed
 from .references import References
 
 # QuickBooks appends this to the name of an inactive name-list record. Values are compared without
@@ -40,7 +41,7 @@ class Record:
     values: dict[str, Any]
     updated_at: str | None = None  # ISO timestamp of the last change, for `newest_wins`
     currencies: tuple[str, ...] = ()  # every currency the record trades in (S7)
-    raw: dict = field(default_factory=dict, repr=False)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
     origin: str | None = None
 
     @property
@@ -211,7 +212,7 @@ def quickbooks_reader(kind: str, name_path: str, rules: EntityRules,
         currency = currency_of(raw)
         return Record(side="quickbooks", kind=kind, id=str(raw["Id"]), version=str(raw.get("SyncToken", "")),
                       active=active, values=values, updated_at=updated_of(raw), currencies=(currency,) if currency else (),
-                      raw={top: raw[top] for top in tops if isinstance(raw.get(top), dict)})
+                      raw=Packed({top: raw[top] for top in tops if isinstance(raw.get(top), dict)}) if tops else {})
     return read
 
 
