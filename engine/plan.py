@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import MISSING, dataclass, field, fields
@@ -111,6 +112,31 @@ class LinkFacts:
     baseline: dict[str, dict[str, Any]] = field(default_factory=dict)  # field -> {side: value}
     active: dict[str, bool] = field(default_factory=dict)  # side -> active
 
+    def stored(self) -> dict[str, Any]:
+        """As a saved plan keeps it: a field whose two sides hold one value (most fields of a new
+        link) as [value], not {side: value} (a first plan's links were two thirds of its pages)."""
+        data = _set_fields(self)
+        if self.baseline:
+            data["baseline"] = {name: [sides["precoro"]] if _same_on_both(sides) else sides
+                                for name, sides in self.baseline.items()}
+        return data
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> "LinkFacts":
+        data = dict(data)
+        if "baseline" in data:
+            data["baseline"] = {name: {"precoro": value[0], "quickbooks": copy.copy(value[0])} if isinstance(value, list)
+                                else value for name, value in data["baseline"].items()}
+        return cls(**data)
+
+
+def _same_on_both(sides: dict[str, Any]) -> bool:
+    """Both sides' values are one value (1 and True are equal, yet not the same value)."""
+    if len(sides) != 2 or "precoro" not in sides or "quickbooks" not in sides:
+        return False
+    precoro, quickbooks = sides["precoro"], sides["quickbooks"]
+    return type(precoro) is type(quickbooks) and precoro == quickbooks
+
 
 @dataclass(slots=True)
 class FollowUp:
@@ -215,7 +241,9 @@ class Action(Decidable):
             data["write"] = _set_fields(self.write)
         if self.alternatives:
             data["alternatives"] = {k: _set_fields(w) for k, w in self.alternatives.items()}
-        for name in ("link", "hold", "follow_up"):
+        if self.link:
+            data["link"] = self.link.stored()
+        for name in ("hold", "follow_up"):
             if name in data:
                 data[name] = _set_fields(data[name])
         return data
@@ -226,7 +254,7 @@ class Action(Decidable):
         data["changes"] = [FieldChange(**c) for c in data.get("changes", [])]
         data["write"] = Write(**data["write"]) if data.get("write") else None
         data["alternatives"] = {k: Write(**w) for k, w in (data.get("alternatives") or {}).items()}
-        data["link"] = LinkFacts(**data["link"]) if data.get("link") is not None else None
+        data["link"] = LinkFacts.from_stored(data["link"]) if data.get("link") is not None else None
         data["hold"] = HoldFacts(**data["hold"]) if data.get("hold") is not None else None
         data["follow_up"] = FollowUp(**data["follow_up"]) if data.get("follow_up") is not None else None
         return cls(**data)
@@ -283,6 +311,19 @@ def action_id(entity: str, kind: str, target: str | None, precoro_id: str | None
     return hashlib.sha1(f"{entity}|{kind}|{target}|{precoro_id}|{quickbooks_id}".encode()).hexdigest()[:10]
 
 
+def plan_digest(realm_id: str, rules_digest: str, created_at: str) -> "hashlib._Hash":
+    """The start of a plan's content hash (its id), which add_to_digest takes each action into, in
+    plan order: every action id (made of its kind, target and both records) with the versions it
+    was computed against, so another state gives another id. Built as the plan is made, entity by
+    entity, or at once (Plan.content_hash)."""
+    return hashlib.sha256(f"{realm_id}|{rules_digest}|{created_at}".encode())
+
+
+def add_to_digest(digest: "hashlib._Hash", action: Action) -> None:
+    versions = action.versions
+    digest.update(f"|{action.id}:{versions.get('precoro', '')}:{versions.get('quickbooks', '')}".encode())
+
+
 @dataclass
 class Plan:
     """A saved dry run. `id` is derived from the content and the time it was made.
@@ -316,12 +357,9 @@ class Plan:
             self.id = self.content_hash()[:12]
 
     def content_hash(self) -> str:
-        """A digest of what the plan is about: every action id (made of its kind, target and both
-        records) with the versions it was computed against, so another state gives another id."""
-        digest = hashlib.sha256(f"{self.realm_id}|{self.rules_digest}|{self.created_at}".encode())
+        digest = plan_digest(self.realm_id, self.rules_digest, self.created_at)
         for action in self.actions:
-            versions = action.versions
-            digest.update(f"|{action.id}:{versions.get('precoro', '')}:{versions.get('quickbooks', '')}".encode())
+            add_to_digest(digest, action)
         return digest.hexdigest()
 
     def action(self, action_id: str) -> Action:

@@ -41,9 +41,8 @@ Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
 
 @dataclass
 class Planned:
-    """What planning found: the actions, the agreements to remember now, how to read back writes."""
+    """What planning found besides its actions: the agreements to remember now, how to read back writes."""
 
-    actions: list[Action] = field(default_factory=list)
     agreed: list[dict[str, Any]] = field(default_factory=list)  # {"section", "precoro_id", "quickbooks_id", "fields"}
     readback: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     quiet: list[QuietPairs] = field(default_factory=list)
@@ -108,7 +107,9 @@ class Planner:
         self._say("reading what changed")
         self.mirror.prepare(sources)
 
-    def plan(self, specs: Iterable[EntitySpec]) -> Planned:
+    def plan(self, specs: Iterable[EntitySpec], keep: Callable[[list[Action]], None]) -> Planned:
+        """Plan each entity in turn; its actions go to `keep` as soon as they are made (nothing here
+        holds them: a first plan's are most of its memory)."""
         specs = list(specs)
         if not self.mirror.prepared:
             self.read_changes(specs)
@@ -123,9 +124,10 @@ class Planner:
                     and not self.mirror.by_changes(self._source(spec, "precoro")):
                 out.notes += self._before_cutoff(spec)  # counted when read in full: not a call in every plan
             self.refs.propose(spec.section, result.actions)
-            out.actions += result.actions
             out.agreed += [{**entry, "section": spec.section} for entry in result.agreed_baselines]
             out.readback[spec.section] = readback(self.rules, spec.section)
+            keep(result.actions)
+            del result  # not held while the next entity is planned
         self._item_records = None  # read for the documents' accounts (D2): not held while the plan is saved
         return out
 

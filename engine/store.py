@@ -275,6 +275,57 @@ def _action(listed: tuple, stored: dict[str, Any]) -> Action:
     return Action.from_json(stored)
 
 
+class StoredActions:
+    """A plan's actions as the state file keeps them: their LISTED columns, and pages of the rest as
+    JSON text. Built entity by entity while a plan is made, each entity's whole actions let go once
+    added: holding a first plan's 260,000 whole actions until it was saved was most of its memory."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []  # LISTED_COLUMNS of each action, in plan order
+        self._pages: list[str] = []  # ACTIONS_PER_PAGE stored actions each
+        self._tail: list[dict[str, Any]] | None = []  # the stored actions not yet a whole page (None: all in)
+        self._seq: dict[str, int] | None = None  # action id -> its place, once one is read whole
+
+    @classmethod
+    def of(cls, actions: Iterable[Action]) -> "StoredActions":
+        stored = cls()
+        stored.add(actions)
+        return stored
+
+    def add(self, actions: Iterable[Action]) -> None:
+        """Append actions (in plan order) as they will be saved."""
+        if self._tail is None:
+            raise ValueError("the plan's pages are made: no action can be added")
+        for a in actions:
+            self.rows.append((a.id, a.entity, a.kind, a.target, a.name, a.precoro_id, a.quickbooks_id,
+                              json.dumps(a.depends_on) if a.depends_on else None, a.decision, int(a.approved)))
+            self._tail.append(a.stored())
+            if len(self._tail) == ACTIONS_PER_PAGE:
+                self._pages.append(bulk.dumps(self._tail))
+                self._tail = []
+
+    def pages(self) -> list[str]:
+        """The pages of all the actions: none can be added after."""
+        if self._tail is not None:
+            if self._tail:
+                self._pages.append(bulk.dumps(self._tail))
+            self._tail = None
+        return self._pages
+
+    def listed(self) -> list[ListedAction]:
+        """The actions as a plan read back from the state file lists them, each read whole from
+        these pages when first asked for (so from memory: a plan just made is shown at once)."""
+        return [ListedAction(aid, entity, kind, target, name, pid, qid, decision, bool(approved), depends_on, self.action)
+                for aid, entity, kind, target, name, pid, qid, depends_on, decision, approved in self.rows]
+
+    def action(self, action_id: str) -> Action:
+        if self._seq is None:
+            self._seq = {row[0]: seq for seq, row in enumerate(self.rows)}
+        seq = self._seq[action_id]
+        page = bulk.loads(self.pages()[seq // ACTIONS_PER_PAGE])  # parsed afresh: the caller owns it
+        return _action(self.rows[seq], page[seq % ACTIONS_PER_PAGE])
+
+
 def _dumps(value: Any) -> str:
     return bulk.dumps(value, sort_keys=True)
 
@@ -462,7 +513,9 @@ class Store:
 
     # -- plans ---------------------------------------------------------------------------------
 
-    def save_plan(self, plan: Plan) -> None:
+    def save_plan(self, plan: Plan, stored: StoredActions | None = None) -> None:
+        """Save `plan`; its actions as `stored` holds them when they were kept that way while it
+        was made (then `plan.actions` is not read), else as `plan.actions` has them."""
         with self.transaction():
             # W6: the plan is made against the state as of the latest apply run.
             plan.base_serial = self.current_serial()
@@ -478,19 +531,15 @@ class Store:
                  "mirror_mark": plan.mirror_mark, "scope": plan.scope, "notes": _dumps(plan.notes)},
                 pk="id",
             )
+            stored = stored or StoredActions.of(plan.actions)
             # Plain executemany: sqlite-utils' insert_all costs seconds per 100,000 actions.
             self.db.conn.executemany(
                 "insert into actions (plan_id, id, seq, entity, kind, target, name, precoro_id, quickbooks_id, "
                 "depends_on, decision, approved) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((plan.id, a.id, i, a.entity, a.kind, a.target, a.name, a.precoro_id, a.quickbooks_id,
-                  json.dumps(a.depends_on) if a.depends_on else None, a.decision, int(a.approved))
-                 for i, a in enumerate(plan.actions)),
-            )
+                ((plan.id, row[0], seq, *row[1:]) for seq, row in enumerate(stored.rows)))
             self.db.conn.executemany(
                 "insert into action_pages (plan_id, page, bodies) values (?, ?, ?)",
-                ((plan.id, start // ACTIONS_PER_PAGE,
-                  bulk.dumps([a.stored() for a in plan.actions[start:start + ACTIONS_PER_PAGE]]))
-                 for start in range(0, len(plan.actions), ACTIONS_PER_PAGE)))
+                ((plan.id, page, bodies) for page, bodies in enumerate(stored.pages())))
 
     def plan_id_of(self, plan_id: str) -> str | None:
         """The full id of a saved plan named by its id or an unambiguous prefix."""

@@ -28,12 +28,12 @@ from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound,
 from .items import mapping_actions
 from .locks import Holder, LockBusy
 from .payments import PrecoroPayments, paid_between, plan_payments
-from .plan import Action, HoldFacts, LinkFacts, Plan
+from .plan import Action, HoldFacts, LinkFacts, Plan, add_to_digest, plan_digest
 from .planning import Planner, Progress, QuietPairs, readback
 from .review import ERROR_OUTCOMES, Outcome, approval_after, carried_decisions, entity_counts
 from .reconcile import SyncState
 from .run import run_status
-from .store import Store
+from .store import Store, StoredActions
 from .suggest import CandidateIndex
 from .writes import build_units, unit_key
 
@@ -175,20 +175,19 @@ class SyncSession:
                     if latest is not None:
                         self.store.save_mirror_reads(planner.mirror.reads())
                         return latest
-                planned = planner.plan(specs)
+                kept = KeptActions(self.store, self.realm_id, self.rules.digest, self.clock(), scope)
+                planned = planner.plan(specs, kept.add)
             except RateLimited as cap:
                 resume = cap.resume_at()
                 # Told by `qbsync status` until a plan is made: a first read can take days (W11).
                 self.store.set_reading(self.realm_id, self.clock(), cap.limit_name,
                                        resume.isoformat(timespec="seconds") if resume else None, planner.mirror.progress())
                 raise _cut_short(cap, resume, planner.mirror.kept) from cap
-            self._mark_failed_before(planned.actions)
-            plan = Plan(actions=sorted(planned.actions, key=sort_key), realm_id=self.realm_id,
-                        rules_digest=self.rules.digest, created_at=self.clock(),
+            plan = Plan(actions=[], realm_id=self.realm_id, rules_digest=self.rules.digest, created_at=kept.created_at,
                         entities=tuple(spec.section for spec in specs), readback=planned.readback, scope=scope,
-                        notes=planned.notes)
-            self._carry_decisions(plan)
-            self._save(plan, planned.agreed, planner.mirror.reads(), planned.quiet)
+                        notes=planned.notes, id=kept.digest.hexdigest()[:12])
+            self._save(plan, kept.stored, planned.agreed, planner.mirror.reads(), planned.quiet)
+            plan.actions = kept.stored.listed()
             self.store.clear_reading(self.realm_id, plan.entities)
             return plan
 
@@ -212,23 +211,8 @@ class SyncSession:
         plan.unchanged = True
         return plan
 
-    def _mark_failed_before(self, actions: list[Action]) -> None:
-        """W9: the same write failed in an earlier apply: say so, and wait for the operator's approval
-        instead of sending it to fail again."""
-        failures = self.store.failed_units()
-        if not failures:
-            return
-        units = build_units([a for a in actions if a.executable and unit_key(a) in failures])
-        for unit in units:
-            failure = failures.get(unit.key)
-            if failure is None or failure["fingerprint"] != unit.fingerprint():
-                continue
-            for action in unit.actions:
-                action.note = f"{action.note}; failed before: {failure['last_error']}".lstrip("; ")
-                action.approved = False
-
-    def _save(self, plan: Plan, agreed: list[dict[str, Any]] = (), mirror_reads: list[dict] = (),
-              quiet: list[QuietPairs] = ()) -> None:
+    def _save(self, plan: Plan, stored: StoredActions | None = None, agreed: list[dict[str, Any]] = (),
+              mirror_reads: list[dict] = (), quiet: list[QuietPairs] = ()) -> None:
         # Both sides agreeing is a fact about now, not a change to anyone's books: remember it at
         # once so that a later one-sided edit is not mistaken for a conflict.
         while self.store.plan_state(plan.id) is not None:  # same content within the same second
@@ -236,23 +220,10 @@ class SyncSession:
         with self.store.transaction():
             for entry in agreed:
                 self.store.update_baseline(entry["section"], plan.realm_id, entry["precoro_id"], entry["fields"])
-            self.store.save_plan(plan)
+            self.store.save_plan(plan, stored)
             self.store.save_mirror_reads(mirror_reads)  # W11: the cursors move with the plan that used them
             for found in quiet:
                 self.store.mark_quiet(found.section, plan.realm_id, found.context, found.quiet, found.busy)
-
-    def _carry_decisions(self, plan: Plan) -> None:
-        """Decisions made on the previous plan survive re-planning when the conflict is unchanged.
-
-        Only the previous plan's (of the same scope) decided or unapproved actions are read: usually
-        none of them.
-        """
-        previous_id = self.store.latest_plan_id(scope=plan.scope)
-        if previous_id is None or previous_id == plan.id:
-            return
-        current = {a.id: a for a in plan.actions}
-        for action_id, decision, approved in carried_decisions(self.store.operator_choices(previous_id), plan.actions):
-            current[action_id].decision, current[action_id].approved = decision, approved
 
     def latest_plan(self) -> Plan | None:
         plan_id = self.store.latest_plan_id()
@@ -551,6 +522,50 @@ class SyncSession:
 
 __all__ = ["SyncSession", "Interrupted", "PlanNotFound", "MappingRefused", "StalePlanError", "SupersededPlan", "SafetyLimitExceeded",
            "LockBusy"]
+
+
+class KeptActions:
+    """A plan's actions as it is made, taken entity by entity (Planner.plan's `keep`): what earlier
+    applies and plans say of them put on them, then into the plan's id and the form the state file
+    keeps them in, in plan order. The whole actions of an entity are let go once kept."""
+
+    def __init__(self, store: Store, realm_id: str, rules_digest: str, created_at: str, scope: str) -> None:
+        self.created_at = created_at
+        self.digest = plan_digest(realm_id, rules_digest, created_at)
+        self.stored = StoredActions()
+        self._failures = store.failed_units()
+        # Only the previous plan's (of the same scope) decided or unapproved actions: usually none.
+        previous_id = store.latest_plan_id(scope=scope)
+        self._choices = store.operator_choices(previous_id) if previous_id else []
+
+    def add(self, actions: list[Action]) -> None:
+        self._mark_failed_before(actions)
+        self._carry_decisions(actions)
+        actions = sorted(actions, key=sort_key)
+        for action in actions:
+            add_to_digest(self.digest, action)
+        self.stored.add(actions)
+
+    def _mark_failed_before(self, actions: list[Action]) -> None:
+        """W9: the same write failed in an earlier apply: say so, and wait for the operator's approval
+        instead of sending it to fail again."""
+        if not self._failures:
+            return
+        for unit in build_units([a for a in actions if a.executable and unit_key(a) in self._failures]):
+            failure = self._failures.get(unit.key)
+            if failure is None or failure["fingerprint"] != unit.fingerprint():
+                continue
+            for action in unit.actions:
+                action.note = f"{action.note}; failed before: {failure['last_error']}".lstrip("; ")
+                action.approved = False
+
+    def _carry_decisions(self, actions: list[Action]) -> None:
+        """Decisions made on the previous plan survive re-planning when the conflict is unchanged."""
+        if not self._choices:
+            return
+        current = {a.id: a for a in actions}
+        for action_id, decision, approved in carried_decisions(self._choices, actions):
+            current[action_id].decision, current[action_id].approved = decision, approved
 
 
 def _cut_short(cap: RateLimited, resume: datetime | None, kept: dict[str, int]) -> ReadsCutShort:
