@@ -11,6 +11,7 @@ reference cycles, so reference counting frees them anyway.
 from __future__ import annotations
 
 import gc
+import zlib
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
@@ -25,6 +26,17 @@ def dumps(value: Any, *, sort_keys: bool = False) -> str:
 
 def loads(text: str | bytes) -> Any:
     return orjson.loads(text)
+
+
+def packed(value: Any) -> bytes:
+    """JSON, compressed: a saved plan's pages of actions, mostly the same keys over and over, take
+    about a twentieth of their text (a first plan at 100,000 records: 5 MB, not 100)."""
+    return zlib.compress(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS), 3)
+
+
+def unpacked(data: bytes | str) -> Any:
+    """What `packed` packed; JSON text (as pages were saved before they were packed) as it is."""
+    return orjson.loads(zlib.decompress(data) if isinstance(data, bytes) else data)
 
 
 class Packed(Mapping):

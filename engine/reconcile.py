@@ -13,6 +13,7 @@ the field's conflict policy decides, and `ask` leaves it to the operator.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
@@ -198,7 +199,7 @@ class Reconciler:
         # QuickBooks names this entity shares its namespace with, held by other entities
         # (customers and employees for vendors): name_key -> who holds it.
         self.names_elsewhere = names_elsewhere or {}
-        self._names: dict[str, tuple[str | None, str]] | None = None
+        self._names: dict[str, tuple[str | None, Record | str]] | None = None  # name key -> (holder id, holder)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -297,8 +298,7 @@ class Reconciler:
             for _, q in sorted({**self.quickbooks, **self.quiet_names}.items(), key=id_order):  # as a full read has them
                 label = q.values.get("name")
                 if isinstance(label, str):
-                    self._names.setdefault(name_key(label), (q.id, f"{self.spec.quickbooks.lower()} {q.id} {label!r}"
-                                                                   + ("" if q.active else " (inactive)")))
+                    self._names.setdefault(name_key(label), (q.id, q))  # described only when a write meets it
             for key, holder in self.names_elsewhere.items():
                 self._names.setdefault(key, (None, holder))
         key = name_key(name)
@@ -307,7 +307,10 @@ class Reconciler:
             if own_id is None:  # a create claims the name: a second create of it in this plan is refused
                 self._names[key] = ("", f"another record this plan creates, {name!r}")
             return None
-        return holder[1]
+        who = holder[1]
+        if isinstance(who, Record):
+            return f"{self.spec.quickbooks.lower()} {who.id} {who.values['name']!r}" + ("" if who.active else " (inactive)")
+        return who
 
     def _blocked_write(self, action: Action, refusals: list[Refusal]) -> Action:
         """A create with a refusal is blocked whole; an update keeps its other fields."""
@@ -465,17 +468,17 @@ class Reconciler:
         free_q = [r for qid, r in sorted(self.quickbooks.items(), key=id_order) if qid not in linked_q and r.active]
         uses_currency = "currency" in self.rules.match.keys
 
-        keys = {id(r): self.match_key(r) for r in (*free_p, *free_q)}  # each computed once
+        # Each key computed once, kept beside its record (a dict of 200,000 keys by record was a
+        # large first plan's biggest passing allocation).
+        p_keys = [self.match_key(p) for p in free_p]
+        q_keys = [self.match_key(q) for q in free_q]
         q_by_key: dict[tuple[str, ...], list[Record]] = {}
-        for q in free_q:
-            q_by_key.setdefault(keys[id(q)], []).append(q)
-        p_by_key: dict[tuple[str, ...], list[Record]] = {}
-        for p in free_p:
-            p_by_key.setdefault(keys[id(p)], []).append(p)
+        for q, key in zip(free_q, q_keys):
+            q_by_key.setdefault(key, []).append(q)
+        p_count = Counter(p_keys)  # how many Precoro records hold each key
 
         claimed_q: set[str] = set()
-        for p in free_p:
-            key = keys[id(p)]
+        for p, key in zip(free_p, p_keys):
             hold = self.state.holds.get(p.id)
             unmapped_from = hold.other_id if hold and hold.reason == "unmapped" else None
             candidates = [q for q in q_by_key.get(key, []) if q.id != unmapped_from]
@@ -484,23 +487,23 @@ class Reconciler:
                 self.add_action("blocked", None, p, None, candidates=_candidates(candidates),
                              note=f"trades in several currencies ({', '.join(p.currencies)}): not matched or created automatically; map it by hand")
                 continue
-            rivals = p_by_key.get(key, [])
-            if len(candidates) == 1 and len(rivals) == 1:
+            rivals = p_count[key]
+            if len(candidates) == 1 and rivals == 1:
                 q = candidates[0]
                 link = self.add_action("link", None, p, q, note=f"same {' and '.join(self.rules.match.keys)}",
                                        link=LinkFacts("matched"))
                 self.propose_new_pair(p, q, link)
             elif candidates:
                 note = (f"{len(candidates)} QuickBooks records match" if len(candidates) > 1
-                        else f"{len(rivals)} Precoro records match the same QuickBooks record")
+                        else f"{rivals} Precoro records match the same QuickBooks record")
                 self.add_action("ambiguous", None, p, None, candidates=_candidates(candidates),
                              note=note + ": pick one by hand (qbsync suppliers map)")
             elif hold is None and self.rules.create.allows("quickbooks"):
                 self.propose_create(p, "quickbooks")
 
         if self.rules.create.allows("precoro"):
-            for q in free_q:
-                if q.id not in claimed_q and keys[id(q)] not in p_by_key and q.id not in self.state.quickbooks_holds:
+            for q, key in zip(free_q, q_keys):
+                if q.id not in claimed_q and key not in p_count and q.id not in self.state.quickbooks_holds:
                     self.propose_create(q, "precoro")
 
     def before_matching(self, free_p: list[Record], linked_q: set[str]) -> tuple[list[Record], set[str]]:

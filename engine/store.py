@@ -277,12 +277,12 @@ def _action(listed: tuple, stored: dict[str, Any]) -> Action:
 
 class StoredActions:
     """A plan's actions as the state file keeps them: their LISTED columns, and pages of the rest as
-    JSON text. Built entity by entity while a plan is made, each entity's whole actions let go once
+    compressed JSON (bulk.packed). Built entity by entity while a plan is made, each entity's whole actions let go once
     added: holding a first plan's 260,000 whole actions until it was saved was most of its memory."""
 
     def __init__(self) -> None:
         self.rows: list[tuple] = []  # LISTED_COLUMNS of each action, in plan order
-        self._pages: list[str] = []  # ACTIONS_PER_PAGE stored actions each
+        self._pages: list[bytes] = []  # ACTIONS_PER_PAGE stored actions each (bulk.packed)
         self._tail: list[dict[str, Any]] | None = []  # the stored actions not yet a whole page (None: all in)
         self._seq: dict[str, int] | None = None  # action id -> its place, once one is read whole
 
@@ -301,14 +301,14 @@ class StoredActions:
                               json.dumps(a.depends_on) if a.depends_on else None, a.decision, int(a.approved)))
             self._tail.append(a.stored())
             if len(self._tail) == ACTIONS_PER_PAGE:
-                self._pages.append(bulk.dumps(self._tail))
+                self._pages.append(bulk.packed(self._tail))
                 self._tail = []
 
-    def pages(self) -> list[str]:
+    def pages(self) -> list[bytes]:
         """The pages of all the actions: none can be added after."""
         if self._tail is not None:
             if self._tail:
-                self._pages.append(bulk.dumps(self._tail))
+                self._pages.append(bulk.packed(self._tail))
             self._tail = None
         return self._pages
 
@@ -322,7 +322,7 @@ class StoredActions:
         if self._seq is None:
             self._seq = {row[0]: seq for seq, row in enumerate(self.rows)}
         seq = self._seq[action_id]
-        page = bulk.loads(self.pages()[seq // ACTIONS_PER_PAGE])  # parsed afresh: the caller owns it
+        page = bulk.unpacked(self.pages()[seq // ACTIONS_PER_PAGE])  # parsed afresh: the caller owns it
         return _action(self.rows[seq], page[seq % ACTIONS_PER_PAGE])
 
 
@@ -368,7 +368,7 @@ class Store:
         self._upserts: dict[tuple, str] = {}  # (table, columns, pk) -> its SQL (see _upsert)
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
-        self._pages: dict[tuple[str, int], str] = {}  # (plan id, page) -> its stored actions' text (_page)
+        self._pages: dict[tuple[str, int], bytes | str] = {}  # (plan id, page) -> its stored actions, packed (_page)
         # In one immediate transaction: two processes opening a new state file at once must not
         # both apply the migrations.
         with self.transaction():
@@ -565,7 +565,7 @@ class Store:
             with rare_gc():
                 pages = (body for (body,) in self.db.execute(
                     "select bodies from action_pages where plan_id = ? order by page", [row["id"]]))
-                stored = (body for page in pages for body in bulk.loads(page))
+                stored = (body for page in pages for body in bulk.unpacked(page))
                 for listed, body in zip(self.db.execute(
                         f"select {LISTED_COLUMNS} from actions where plan_id = ? order by seq", [row["id"]]), stored):
                     actions.append(_action(listed, body))
@@ -591,7 +591,7 @@ class Store:
 
     def _page(self, conn: sqlite3.Connection, plan_id: str, page: int) -> list[dict]:
         """One page of a saved plan's stored actions, parsed afresh (the caller owns what it gets).
-        The last few pages' text is kept: the rows on screen are looked at one by one, and a saved
+        The last few pages are kept as saved: the rows on screen are looked at one by one, and a saved
         plan's pages never change."""
         key = (plan_id, page)
         if key not in self._pages:
@@ -599,7 +599,7 @@ class Store:
                 del self._pages[next(iter(self._pages))]
             self._pages[key] = conn.execute("select bodies from action_pages where plan_id = ? and page = ?",
                                             key).fetchone()[0]
-        return bulk.loads(self._pages[key])
+        return bulk.unpacked(self._pages[key])
 
     def operator_choices(self, plan_id: str) -> list[Action]:
         """The actions of a plan an operator decided or unapproved."""
