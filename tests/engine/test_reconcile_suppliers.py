@@ -273,6 +273,14 @@ def test_s9_w9_a_create_that_would_clash_with_a_quickbooks_name_is_blocked_with_
     assert "vendor 7 'Acme'" in blocked.note and "6240" in blocked.note and "Fix:" in blocked.note
 
 
+def test_w9_the_name_s_holder_named_is_the_first_a_full_read_meets_whatever_order_they_came_in():
+    # Two inactive vendors hold the name (neither matched): the lower id is named, as read in full.
+    result = plan([supplier(1, "Acme", currency="EUR")],
+                  [vendor(12, "Acme", currency="USD", active=False), vendor(3, "Acme", currency="USD", active=False)])
+    [blocked] = [a for a in result.actions if a.kind == "blocked" and a.precoro_id == "1"]
+    assert "vendor 3 'Acme' (inactive)" in blocked.note and "vendor 12" not in blocked.note
+
+
 def plan_with(pc, qb, state=SyncState(), rules_=DEFAULT, elsewhere=None):
     entity = rules_.suppliers
     p = [SUPPLIERS.record(entity, "precoro", raw) for raw in pc]
