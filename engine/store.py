@@ -285,6 +285,8 @@ class StoredActions:
         self._pages: list[bytes] = []  # ACTIONS_PER_PAGE stored actions each (bulk.packed)
         self._tail: list[dict[str, Any]] | None = []  # the stored actions not yet a whole page (None: all in)
         self._seq: dict[str, int] | None = None  # action id -> its place, once one is read whole
+        self._parsed: tuple[int, list[dict[str, Any] | None]] | None = None  # (page, its actions not handed out)
+        self._lock = threading.Lock()  # the TUI reads actions from its UI thread and from workers
 
     @classmethod
     def of(cls, actions: Iterable[Action]) -> "StoredActions":
@@ -319,11 +321,17 @@ class StoredActions:
                 for aid, entity, kind, target, name, pid, qid, depends_on, decision, approved in self.rows]
 
     def action(self, action_id: str) -> Action:
-        if self._seq is None:
-            self._seq = {row[0]: seq for seq, row in enumerate(self.rows)}
-        seq = self._seq[action_id]
-        page = bulk.unpacked(self.pages()[seq // ACTIONS_PER_PAGE])  # parsed afresh: the caller owns it
-        return _action(self.rows[seq], page[seq % ACTIONS_PER_PAGE])
+        with self._lock:
+            if self._seq is None:
+                self._seq = {row[0]: seq for seq, row in enumerate(self.rows)}
+            seq = self._seq[action_id]
+            number, at = divmod(seq, ACTIONS_PER_PAGE)
+            # The page last parsed is kept, each of its actions handed out once (the caller owns what
+            # it gets): reading every action in order (`plan --json`) parses each page once.
+            if self._parsed is None or self._parsed[0] != number or self._parsed[1][at] is None:
+                self._parsed = (number, bulk.unpacked(self.pages()[number]))
+            stored, self._parsed[1][at] = self._parsed[1][at], None
+        return _action(self.rows[seq], stored)
 
 
 def _dumps(value: Any) -> str:

@@ -195,3 +195,24 @@ def test_w1_plans_saved_before_the_action_pages_migrate_whole(tmp_path):
     assert store.load_plan("p1").actions == actions
     assert store.action("p1", actions[333].id) == actions[333]
     assert "action_bodies" not in store.db.table_names()
+
+
+def test_w1_actions_kept_as_made_are_read_whole_each_the_caller_s_own():
+    from engine.store import StoredActions
+
+    actions = _every_shape(450)
+    kept = StoredActions()
+    kept.add(actions[:130])  # entity by entity, pages filled across them
+    kept.add(actions[130:])
+    listed = kept.listed()
+    assert [a.full() for a in listed] == actions
+    # Read in order, each page is parsed once; what a caller changes is not what the next read gets.
+    taken = kept.action(actions[6].id)  # a link
+    taken.link.baseline["name"]["precoro"] = "changed"
+    taken.versions.clear()
+    assert kept.action(actions[6].id) == actions[6] and kept.action(actions[6].id) == actions[6]
+    kept.action(actions[7].id).changes.clear()  # a create
+    assert kept.action(actions[7].id) == actions[7]
+    assert kept.action(actions[449].id) == actions[449] and kept.action(actions[8].id) == actions[8]
+    with pytest.raises(ValueError, match="no action can be added"):
+        kept.add(actions[:1])
