@@ -13,6 +13,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -406,11 +407,15 @@ def test_secrets_never_appear_in_output_state_rules_or_screens(tmp_path):
         with sqlite3.connect(operator.state) as db:
             tables = [row[0] for row in db.execute("select name from sqlite_master where type = 'table'")]
             assert {"plans", "actions", "audit", "journal", "tokens"} <= set(tables)
-            saved = {table: json.dumps(db.execute(f"select * from {table}").fetchall())
+            # A plan's pages are compressed: scanned as the text they hold.
+            readable = lambda value: zlib.decompress(value).decode() if isinstance(value, bytes) else value
+            saved = {table: json.dumps([[readable(value) for value in row]
+                                        for row in db.execute(f"select * from {table}").fetchall()])
                      for table in tables if table != "tokens"}
             tokens = json.dumps(db.execute("select * from tokens").fetchall())
         assert sum(secret in tokens for secret in secrets) >= 4  # the scan would see them: they are real
         assert saved["audit"] != "[]" and saved["actions"] != "[]"  # the scan looks at real rows
+        assert "versions" in saved["action_pages"]  # and inside the pages
         places = {"rules.yaml": (operator.path / "rules.yaml").read_text(), "tui": screens,
                   **{f"table {name}": text for name, text in saved.items()},
                   **{f"output {i}": text for i, text in enumerate(operator.outputs)}}
