@@ -382,6 +382,22 @@ class Store:
         with self.transaction():
             migrations.apply(self.db)
 
+    def size(self) -> int:
+        """The state file's size on disk, its write-ahead log included, in bytes."""
+        files = (self.path, self.path.with_name(self.path.name + "-wal"))
+        return sum(f.stat().st_size for f in files if f.exists())
+
+    def compact(self) -> tuple[int, int]:
+        """Give the space of what was let go (superseded plans, records deleted from the mirror) back
+        to the file system: sqlite reuses freed pages but never makes the file smaller on its own.
+        Returns the size before and after (`size`). The caller holds the writer lock."""
+        before = self.size()
+        with self._reader_lock:
+            self._pages.clear()
+        self.db.execute("vacuum")  # rewrites the file in place: its mode (0600) stays
+        self.db.execute("pragma wal_checkpoint(truncate)")
+        return before, self.size()
+
     def close(self) -> None:
         if self._reader is not None and self._reader is not self.db.conn:
             self._reader.close()

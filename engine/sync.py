@@ -225,6 +225,12 @@ class SyncSession:
             for found in quiet:
                 self.store.mark_quiet(found.section, plan.realm_id, found.context, found.quiet, found.busy)
 
+    def compact(self, *, wait: bool = True, on_wait: Callable[[Holder | None], None] | None = None) -> tuple[int, int]:
+        """Make the state file as small as what it holds (Store.compact): (bytes before, after).
+        Under the writer lock, so that no plan or apply writes meanwhile."""
+        with self.writer("compacting the state file", wait=wait, on_wait=on_wait):
+            return self.store.compact()
+
     def latest_plan(self) -> Plan | None:
         plan_id = self.store.latest_plan_id()
         return self.store.load_plan(plan_id) if plan_id else None

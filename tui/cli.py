@@ -237,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "held", "list the actions unattended runs held for review (approve, decide or skip them)")
     p.add_argument("--json", action="store_true", help='print {"held": [...]} as JSON')
 
+    p = command(sub, "compact", "make the state file as small as what it holds (after plans were let go); "
+                                 "changes nothing it holds",
+                description="sqlite reuses the space of superseded plans and deleted records but never gives "
+                            "it back: this rewrites the state file without it. It waits for a plan or apply "
+                            "of another qbsync to end; a 400 MB state file takes about 2 s.")
+    p.add_argument("--json", action="store_true", help='print {"before_bytes": N, "after_bytes": N}')
+    p.add_argument("--no-wait", action="store_true",
+                   help="if another qbsync is planning or applying on this state file, stop at once (exit 1)")
+
     p = command(sub, "history", "list applied actions (the audit)")
     p.add_argument("--record", metavar="ID_OR_NAME",
                    help="only this record: its Precoro or QuickBooks id, or a part of its name (any case)")
@@ -804,6 +813,17 @@ def cmd_history(args) -> int:
     return EXIT_OK
 
 
+def cmd_compact(args) -> int:
+    with _session(args) as session:
+        before, after = session.compact(wait=not args.no_wait, on_wait=_waiting)
+        path = session.store.path
+    if args.json:
+        _print_json({"before_bytes": before, "after_bytes": after})
+    else:
+        print(f"{path}: {before / 2**20:,.1f} MB -> {after / 2**20:,.1f} MB")
+    return EXIT_OK
+
+
 def cmd_status(args) -> int:
     with _session(args) as session:
         status = session.status()
@@ -1038,7 +1058,7 @@ def cmd_web(args) -> int:
 COMMANDS = {
     "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "approve": cmd_approve, "skip": cmd_approve,
-    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
+    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "compact": cmd_compact, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
     "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held, "webhooks": cmd_webhooks,
     "payments": cmd_payments, "web": cmd_web,
 }

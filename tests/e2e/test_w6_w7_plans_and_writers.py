@@ -66,6 +66,8 @@ def test_w7_a_second_writer_waits_naming_the_holder_or_is_refused_with_no_wait(w
     refused = workdir.run("apply", "--yes", "--no-wait")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert f"process {holder.pid}" in refused.stderr and "applying plan held-by-the-test" in refused.stderr
+    refused = workdir.run("compact", "--no-wait")  # rewriting the file waits for writers too
+    assert refused.returncode == 1 and f"process {holder.pid}" in refused.stderr
 
     started = time.monotonic()
     waited = workdir.run("apply", "--yes")
@@ -73,6 +75,10 @@ def test_w7_a_second_writer_waits_naming_the_holder_or_is_refused_with_no_wait(w
     assert f"in use by process {holder.pid}" in waited.stderr and waited.returncode in (0, 1)
     assert "applied" in waited.stdout
     holder.wait(timeout=10)
+    compacted = workdir.json("compact")
+    assert 0 < compacted["after_bytes"] <= compacted["before_bytes"]
+    assert workdir.run("compact").stdout.startswith(f"{workdir.path / '.qbsync' / 'state.db'}: ")
+    assert workdir.run("show", check=True).returncode in (0, 2)  # the plan applied is still there
 
 
 def test_w7_two_applies_and_a_plan_at_once_twenty_times_no_traceback_nothing_twice(make_workdir):

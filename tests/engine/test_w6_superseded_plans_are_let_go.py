@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import SupersededPlan
-from engine.local.demo import seed_precoro, seed_quickbooks
+from engine.local.demo import seed_precoro, seed_quickbooks, seed_scale
 
 REALM = "8106"
 
@@ -58,3 +58,24 @@ def test_w6_a_plan_on_screen_that_another_terminal_lets_go_still_shows_its_list(
         assert "let go" in action.note and "Plan again" in action.note
         with pytest.raises(SupersededPlan):
             reviewing.apply(shown.id)
+
+
+def test_w6_compact_gives_the_space_of_plans_let_go_back_and_keeps_what_the_file_holds(servers, fresh_dir):
+    servers.reset(REALM)
+    seed_scale(servers.quickbooks, servers.precoro, REALM, 150)
+    workdir = fresh_dir()
+    state = workdir / "state.db"
+    with servers.session(workdir, REALM) as s:
+        for _ in range(3):
+            applied = s.plan(full=True)  # the earlier ones are let go by the apply
+        s.apply(applied.id)
+        held = [dict(row) for row in s.store.db.query("select * from links order by entity, precoro_id")]
+        before_file = state.stat().st_size
+        before, after = s.compact()
+        assert before >= before_file and after == s.store.size()
+        assert state.stat().st_size < before_file  # the pages of the plans let go are gone from the file
+        assert [dict(row) for row in s.store.db.query("select * from links order by entity, precoro_id")] == held
+        assert [a.full() for a in s.store.load_plan(applied.id, listed=True).actions] == s.load_plan(applied.id).actions
+        assert state.stat().st_mode & 0o777 == 0o600
+        assert s.compact()[1] <= after  # nothing more to give back
+        assert s.load_plan(s.plan().id).created_at  # the file goes on being planned into
