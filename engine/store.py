@@ -277,8 +277,9 @@ def _action(listed: tuple, stored: dict[str, Any]) -> Action:
 
 class StoredActions:
     """A plan's actions as the state file keeps them: their LISTED columns, and pages of the rest as
-    compressed JSON (bulk.packed). Built entity by entity while a plan is made, each entity's whole actions let go once
-    added: holding a first plan's 260,000 whole actions until it was saved was most of its memory."""
+    compressed JSON (bulk.packed). Built entity by entity while a plan is made, each entity's whole
+    actions let go once added: holding a first plan's 260,000 whole actions until it was saved was
+    most of its memory."""
 
     def __init__(self) -> None:
         self.rows: list[tuple] = []  # LISTED_COLUMNS of each action, in plan order
