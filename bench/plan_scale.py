@@ -34,6 +34,7 @@ import gc
 import io
 import json
 import pstats
+import sqlite3
 import sys
 import threading
 import time
@@ -251,6 +252,20 @@ def child_staged(server_json: str, directory: Path, repeats: int, profile: bool)
 # -- the orchestrator ---------------------------------------------------------------------------------
 
 
+def keep_state(directory: Path, to: Path) -> None:
+    """The run's state file, whole (its write-ahead log folded in), at `to`."""
+    source = next(directory.rglob("state.db"))
+    to.unlink(missing_ok=True)
+    to.touch(mode=0o600)  # it holds the local APIs' tokens, as any state file does
+    db, copy = sqlite3.connect(source), sqlite3.connect(to)
+    try:
+        db.backup(copy)
+    finally:
+        db.close()
+        copy.close()
+    print(f"  state file kept at {to}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="suppliers and items per side (default 100,000)")
@@ -263,6 +278,8 @@ def main() -> int:
     parser.add_argument("--lists-with-details", action="store_true",
                         help="the local Precoro's lists answer whole records: no detail read per record (see DESIGN's "
                              "target; the real Precoro's lists are summaries unless `qbsync doctor` finds otherwise)")
+    parser.add_argument("--keep-state", metavar="FILE",
+                        help="copy the first e2e run's state file here (its mirror: bench/experiments/columnar_suppliers.py)")
     parser.add_argument("--child", choices=["e2e", "staged"], help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
@@ -292,6 +309,8 @@ def main() -> int:
                           f"{result['actions']:,} actions"
                           + (f"; plan again {result['replan_seconds']:.1f} s (peak RSS then {result['replan_peak_rss_mb']:.0f} MB)"
                              if args.replan else ""), flush=True)
+                    if args.keep_state and run == 0:
+                        keep_state(tmp / "e2e0", Path(args.keep_state))
                 extra = ["--profile"] if args.profile and run == 0 else []
                 result = run_child(SCRIPT, "--child", "staged", "--server", hello, "--dir", str(tmp / f"staged{run}"),
                                    "--reconcile-repeats", str(args.reconcile_repeats), *extra)
@@ -359,7 +378,7 @@ def print_summary(s: dict) -> None:
         print(f"        plan again, previous plan saved     {fmt(s['e2e_replan_seconds'])}   peak RSS {fmt(s['e2e_replan_peak_rss_mb'], 'MB', 0)}")
     rec = s["reconcile_pure_seconds"]
     print(f"        pure reconcile on in-memory records {fmt(rec)}  [{'met' if rec is not None and rec < TARGET_SECONDS else 'NOT met'}: < 10 s]")
-    print(f"        per entity: " + ", ".join(f"{k} {v:.2f} s" for k, v in s["reconcile_pure_by_entity"].items()))
+    print("        per entity: " + ", ".join(f"{k} {v:.2f} s" for k, v in s["reconcile_pure_by_entity"].items()))
     print(f"        records in memory -> saved plan    {fmt(s['reconcile_plus_build_plus_save'])}  (reconcile + keep actions: failed before, decisions, sort, hash, stored form + save)")
     print(f"staged plan (timers around SyncSession.plan's steps): total {fmt(s['staged_total_seconds'])}, "
           f"peak RSS {fmt(s['staged_peak_rss_mb'], 'MB', 0)}; exclusive time per step:")
