@@ -19,6 +19,9 @@ from `/{id|idn}` (clients.precoro_contract says which collections and fields). A
 updated is dropped from the mirror, so the next plan reads its details again: Precoro's dates are to
 the second and cannot tell that write from a read in the same second.
 
+A Precoro list read in full that a cap cuts short goes on, at the next full read, at the page it
+reached (its listing, `_full_read`), rather than reading every page before it again.
+
 Cursors are times on the service's own clock (the `time` of QuickBooks' answers, the `Date` of
 Precoro's), less an overlap that covers changes committed while a read was under way: reading a
 change twice is harmless. The mirror is written as soon as a read has the records; its cursors
@@ -353,35 +356,96 @@ class Mirror:
         yield from self._full_read(source, path or source.path)
 
     def _full_read(self, source: Source, path: str) -> Iterator[dict]:
-        generation = uuid.uuid4().hex[:12]
+        """Every record of the source, read page after page and mirrored as it comes.
+
+        A Precoro list that a cap cut short goes on at the page where it stopped (its listing),
+        when the first record of that page is still the one it was: the pages before it are as
+        they were, and their records are taken from the mirror, as that read left them. Otherwise,
+        and for QuickBooks, the list is read from its start."""
+        listing = self._listing(source, path)
+        generation = listing["generation"] if listing else uuid.uuid4().hex[:12]
         started = time.monotonic()
+        at: dict[str, Any] = {}  # the page being read, its records' ids, and whether the read resumed
+        read: set[str] = set()  # a resumed read: the records this pass listed (the mirror has the rest)
         batch: list[tuple[str, str]] = []
         try:
-            for raw in self._pages(source, path):
-                batch.append((record_id(source.side, raw), bulk.dumps(raw)))
+            for raw in self._pages(source, path, listing=listing, at=at):
+                rid = record_id(source.side, raw)
+                if listing is not None:
+                    read.add(rid)
+                batch.append((rid, bulk.dumps(raw)))
                 self.kept[source.side] += 1
                 if len(batch) >= PAGE_OF_WRITES:
                     self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
                     batch = []
                 yield raw
+            if at.get("resumed"):  # the pages before the one it went on at, as the read left them
+                for rid, raw in self.store.mirror_rows(self.realm, source.side, source.section, generation):
+                    if rid not in read:
+                        self.kept[source.side] += 1
+                        yield bulk.loads(raw)
         except Exception:
             # A read cut short (Precoro's daily cap, a dropped connection) keeps what it read: the
             # next full read takes each of these records from the mirror instead of reading its
             # details again (`_completed`), so a first read of more records than a day's calls goes
-            # on where it stopped.
+            # on where it stopped; and it begins at the page this one reached, not at the first.
             self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
+            if source.side == "precoro" and "page" in at:
+                began = listing["began"] if listing else self._server_now(self.precoro, started).isoformat()
+                self.store.save_mirror_listing({
+                    "realm": self.realm, "side": source.side, "section": source.section, "path": path,
+                    "scope": source.scope, "generation": generation, "page": at["page"],
+                    "anchor": at["ids"][0] if at["ids"] else "", "page_ids": bulk.dumps(at["ids"]), "began": began})
             raise
         self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
         self.store.mirror_prune(self.realm, source.side, source.section, generation)
-        began = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
+        if listing is not None:
+            began = datetime.fromisoformat(listing["began"])  # the cursor: from when the read first began
+            self.store.forget_mirror_listing(self.realm, source.side, source.section)
+        else:
+            began = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
         self._reached(source, began, full_at=began + OVERLAP, path=path if source.side == "precoro" else "")
 
-    def _pages(self, source: Source, path: str, unsure_from: datetime | None = None) -> Iterator[dict]:
+    def _listing(self, source: Source, path: str) -> dict | None:
+        """Where the last full read of this Precoro list stopped, if a cap cut it short and it read
+        what this one reads."""
+        if source.side != "precoro":
+            return None
+        listing = self.store.mirror_listing(self.realm, source.side, source.section)
+        if listing is None or listing["path"] != path or listing["scope"] != source.scope:
+            return None
+        return listing
+
+    def _pages(self, source: Source, path: str, unsure_from: datetime | None = None, *,
+               listing: dict | None = None, at: dict[str, Any] | None = None) -> Iterator[dict]:
+        """The source's records as its list answers them (Precoro's completed with their details).
+        `listing`: begin at the page it names, if that page still begins with its record; `at`: told
+        of the page being read and its records' ids (and `resumed` when the read began there)."""
         if source.side == "quickbooks":
-            return self.quickbooks.query_all(source.entity, include_inactive=True)
-        listed = self.precoro.list_all(path, params=dict(source.query) or None,
-                                       on_total=lambda total: self.totals.__setitem__(source.key, total))
-        return self._completed(source, path, listed, unsure_from=unsure_from)
+            yield from self.quickbooks.query_all(source.entity, include_inactive=True)
+            return
+        at = {} if at is None else at
+
+        def on_page(page: int, records: list[dict]) -> None:
+            at.update(page=page, ids=[record_id("precoro", record) for record in records])
+
+        def listed(start_page: int = 1) -> Iterator[dict]:
+            return self.precoro.list_all(path, params=dict(source.query) or None, start_page=start_page,
+                                         on_page=on_page, on_total=lambda total: self.totals.__setitem__(source.key, total))
+
+        if listing is not None:
+            pages = listed(listing["page"])
+            first = next(pages, None)
+            if first is not None and record_id("precoro", first) == listing["anchor"]:
+                at["resumed"] = True
+                # What that page held then and no longer does was deleted meanwhile (or moved on,
+                # to be read again where it is now): it leaves the mirror, not to be taken from it.
+                gone = set(bulk.loads(listing["page_ids"])) - set(at["ids"])
+                self.store.mirror_delete(self.realm, "precoro", source.section, sorted(gone))
+                yield from self._completed(source, path, itertools.chain([first], pages), unsure_from=unsure_from)
+                return
+            # Records were added or deleted on the pages before it: the list is read from its start.
+        yield from self._completed(source, path, listed(), unsure_from=unsure_from)
 
     def _completed(self, source: Source, path: str, summaries: Iterable[dict],
                    unsure_from: datetime | None = None) -> Iterator[dict]:

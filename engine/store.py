@@ -234,6 +234,18 @@ def m016_reading(db: sqlite_utils.Database) -> None:
     db["reading"].create({"realm": str, "at": str, "cap": str, "resume_at": str, "sources": str}, pk="realm")
 
 
+@migrations()
+def m017_mirror_listing(db: sqlite_utils.Database) -> None:
+    # W11: where a Precoro list read in full stopped when a cap cut it short, so that the next
+    # read goes on at that page instead of reading every page before it again: the read's
+    # generation, the page, its first record (moved: the pages before it changed) and all its
+    # records then (JSON: one deleted since is not taken from the mirror), the path and scope it
+    # was read with, and when the read began (the next cursor).
+    db["mirror_listing"].create({"realm": str, "side": str, "section": str, "path": str, "scope": str,
+                                 "generation": str, "page": int, "anchor": str, "page_ids": str, "began": str},
+                                pk=("realm", "side", "section"))
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -1020,16 +1032,37 @@ class Store:
                 [realm, side, section, *chunk]))
         return found
 
-    def mirror_rows(self, realm: str, side: str, section: str) -> Iterator[tuple[str, str]]:
-        """The mirrored records' (id, wire JSON), in id order (as a full read returns them)."""
+    def mirror_listing(self, realm: str, side: str, section: str) -> dict | None:
+        """Where a full read of this list stopped, if a cap cut it short (m017). Asked from a reader
+        thread: through the connection under the store's lock, not sqlite-utils' savepoints."""
+        with self._lock:
+            cursor = self.db.conn.execute("select * from mirror_listing where realm = ? and side = ? and section = ?",
+                                          [realm, side, section])
+            row = cursor.fetchone()
+            return dict(zip([column[0] for column in cursor.description], row)) if row else None
+
+    def save_mirror_listing(self, listing: dict) -> None:
+        with self.transaction():
+            self._upsert("mirror_listing", listing, ("realm", "side", "section"))
+
+    def forget_mirror_listing(self, realm: str, side: str, section: str) -> None:
+        with self.transaction():
+            self.db.conn.execute("delete from mirror_listing where realm = ? and side = ? and section = ?",
+                                 [realm, side, section])
+
+    def mirror_rows(self, realm: str, side: str, section: str,
+                    generation: str | None = None) -> Iterator[tuple[str, str]]:
+        """The mirrored records' (id, wire JSON), in id order (as a full read returns them); only
+        those a full read of `generation` put there, when given."""
         # Both sides of an entity are read at once, in two threads: each reads through a connection
         # of its own, so that neither waits for the other's whole read.
         own = str(self.path) != ":memory:"
         conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30) if own else self.db.conn
         try:
+            of_generation = "" if generation is None else " and generation = ?"
             cursor = conn.execute(
-                "select record_id, raw from mirror where realm = ? and side = ? and section = ? "
-                "order by sort_key, record_id", [realm, side, section])
+                f"select record_id, raw from mirror where realm = ? and side = ? and section = ?{of_generation} "
+                "order by sort_key, record_id", [realm, side, section, *([] if generation is None else [generation])])
             while rows := cursor.fetchmany(2000):
                 yield from rows
         finally:

@@ -137,21 +137,28 @@ class PrecoroClient:
         per_page: int = 200,
         modified_since: datetime | str | None = None,
         on_total: Callable[[int], None] | None = None,
+        start_page: int = 1,
+        on_page: Callable[[int, list[dict[str, Any]]], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every record of a list endpoint, page after page: ceil(N / per_page) requests.
-        `on_total(n)`: told how many records the list holds, from its first page's pagination."""
+        `on_total(n)`: told how many records the list holds, from the first page's pagination.
+        `start_page`: where to begin (a read cut short goes on there); `on_page(page, records)`:
+        told of each page before its records are handed out."""
         if per_page not in PAGE_SIZES:
             raise ValueError(f"per_page must be one of {PAGE_SIZES}")
         query = encode_form(params or {})
         if modified_since is not None:
             query.append((contract.MODIFIED_SINCE, format_modified_since(modified_since)))
-        page = 1
+        page = start_page
         while True:
             body = self._request("GET", path, params=[("page", str(page)), ("per_page", str(per_page)), *query])
             records = body.get("data", [])
             pagination = body.get("meta", {}).get("pagination", {})
-            if page == 1 and on_total is not None and isinstance(pagination.get(contract.PAGINATION_TOTAL), int):
-                on_total(pagination[contract.PAGINATION_TOTAL])
+            total = pagination.get(contract.PAGINATION_TOTAL)
+            if page == start_page and on_total is not None and isinstance(total, int):
+                on_total(total)
+            if on_page is not None:
+                on_page(page, records)
             yield from records
             if not _has_next_page(pagination, len(records), per_page):
                 return

@@ -147,3 +147,148 @@ def test_w11_status_tells_how_far_a_read_cut_short_got_until_a_plan_is_made(capp
     with session() as s:
         s.plan(only=["suppliers"])
         assert s.status()["reading"] is None
+
+
+# -- a long list goes on at the page where it stopped ---------------------------------------------------
+
+LONG_LIST = 450  # three pages of 200
+
+
+@pytest.fixture
+def long_list(servers, capped_precoro, fresh_dir):
+    """A Precoro of LONG_LIST suppliers, with caps the test sets, and its request log."""
+    capped_precoro.state.bulk_insert("suppliers", scale_suppliers(LONG_LIST))
+    servers.reset(REALM)
+    workdir = fresh_dir()
+    return (lambda: capped_precoro.session(servers, workdir, REALM)), capped_precoro, workdir
+
+
+def list_pages(log) -> list[int]:
+    """The pages of the suppliers' list asked for, in order (a refused ask included)."""
+    return [int(dict(pair.split("=") for pair in query.split("&"))["page"])
+            for method, path, query in log.seen if method == "GET" and path == "/suppliers"]
+
+
+def test_w11_a_list_longer_than_an_hour_s_calls_is_read_to_its_end(long_list):
+    """Going on after the cap, the read begins at the page it reached, not at the first: a list of
+    more pages than the hourly cap allows would otherwise read its first pages again every hour,
+    and never get further (here: 3 calls an hour, one of them the item custom fields each plan
+    looks up; 3 pages; no details wanted)."""
+    session, precoro, workdir = long_list
+    precoro.caps(per_hour=3)
+    waits: list[float] = []  # each wait's first count
+    stop = threading.Event()
+
+    def on_cap(what: str, left: float) -> None:
+        if not waits or left > last[0]:
+            waits.append(left)
+        last[0] = left
+        if len(waits) > 3:  # reading the same pages hour after hour: stop, rather than wait forever
+            stop.set()
+
+    last = [0.0]
+    with session() as s:
+        rules = workdir / "rules.yaml"
+        rules.write_text(rules.read_text().replace("transform: email_list}", "transform: email_list, enabled: false}"))
+        s.reload_rules()
+        plan = s.plan(only=["suppliers"], on_cap=on_cap, stop=stop)
+    assert len(waits) == 1  # the cap was met once, and waited out
+    assert list_pages(precoro.log) == [1, 2, 3, 2, 3]  # page 3 refused; then page 2 again (its first record unmoved)
+    creates = [a for a in plan.actions if a.entity == "supplier" and a.kind == "create"]
+    assert len(creates) == LONG_LIST and len({a.precoro_id for a in creates}) == LONG_LIST
+    with session() as s:
+        assert s.store.mirror_listing(REALM, "precoro", "suppliers") is None  # the read ended: nothing to go on from
+
+
+def test_w11_a_first_read_cut_short_goes_on_the_next_day_at_its_page_reading_nothing_twice(long_list):
+    session, precoro, _ = long_list
+    precoro.caps(per_day=300)  # page 1 and its 200 suppliers' details, page 2 and 98 of its own
+    with session() as s, pytest.raises(QbsyncError):
+        s.plan(only=["suppliers"])
+    read_before = supplier_details(precoro.log)[:-1]  # the last one asked is the one the cap refused
+    assert list_pages(precoro.log) == [1, 2]
+
+    precoro.log.seen.clear()
+    precoro.caps()  # the next day
+    with session() as s:
+        plan = s.plan(only=["suppliers"])
+    assert list_pages(precoro.log) == [2, 3]  # the first page is not read again
+    read_after = supplier_details(precoro.log)
+    assert not set(read_after) & set(read_before)  # nothing read twice
+    assert len(read_before) + len(read_after) == LONG_LIST  # and nothing left out
+    creates = [a for a in plan.actions if a.entity == "supplier" and a.kind == "create"]
+    assert len({a.precoro_id for a in creates}) == LONG_LIST
+
+
+def test_w11_a_read_whose_earlier_pages_changed_meanwhile_is_read_from_its_start(long_list):
+    """A supplier deleted on a page before the one the read stopped at moves every later record up
+    a place: the page it would go on at no longer begins where it did. Going on there would skip a
+    record and keep the deleted one; the list is read from its start instead (the details read
+    before are still not read again)."""
+    session, precoro, _ = long_list
+    precoro.caps(per_day=300)
+    with session() as s, pytest.raises(QbsyncError):
+        s.plan(only=["suppliers"])
+    read_before = supplier_details(precoro.log)[:-1]
+    deleted = int(read_before[4].rsplit("/", 1)[1])  # on the first page
+    precoro.state.delete("suppliers", deleted)
+
+    precoro.log.seen.clear()
+    precoro.caps()
+    with session() as s:
+        plan = s.plan(only=["suppliers"])
+    assert list_pages(precoro.log) == [2, 1, 2, 3]  # page 2 no longer begins with its record: from the start
+    read_after = supplier_details(precoro.log)
+    assert not set(read_after) & set(read_before)
+    creates = {a.precoro_id for a in plan.actions if a.entity == "supplier" and a.kind == "create"}
+    assert len(creates) == LONG_LIST - 1 and str(deleted) not in creates
+
+
+def test_w11_a_record_deleted_from_the_page_a_read_goes_on_at_is_not_planned(long_list):
+    """The page it goes on at still begins with its record, but one it held then is gone: that
+    one's copy in the mirror is not taken for the rest of the list."""
+    session, precoro, _ = long_list
+    precoro.caps(per_day=300)  # the cut falls within page 2
+    with session() as s, pytest.raises(QbsyncError):
+        s.plan(only=["suppliers"])
+    read_before = supplier_details(precoro.log)[:-1]
+    deleted = int(read_before[250].rsplit("/", 1)[1])  # on page 2, read before the cut, not its first
+    precoro.state.delete("suppliers", deleted)
+
+    precoro.log.seen.clear()
+    precoro.caps()
+    with session() as s:
+        plan = s.plan(only=["suppliers"])
+    assert list_pages(precoro.log) == [2, 3]  # it went on at page 2
+    assert not set(supplier_details(precoro.log)) & set(read_before)
+    creates = {a.precoro_id for a in plan.actions if a.entity == "supplier" and a.kind == "create"}
+    assert len(creates) == LONG_LIST - 1 and str(deleted) not in creates
+
+
+def test_w11_a_read_that_went_on_reads_next_the_changes_since_it_first_began(long_list):
+    """Its first pages were read hours before it ended: the next plan asks Precoro for what changed
+    since the read first began, not since it went on (a change made in between would be lost)."""
+    session, precoro, _ = long_list
+    precoro.caps(per_day=300)
+    with session() as s, pytest.raises(QbsyncError):
+        s.plan(only=["suppliers"])
+    changed = int(supplier_details(precoro.log)[3].rsplit("/", 1)[1])  # on the first page
+    precoro.clock.sleep(2 * 3600)
+    precoro.state.update("suppliers", changed, {"phone": "+1 555 9999999"})
+    precoro.clock.sleep(2 * 3600)
+
+    precoro.caps()
+    with session() as s:
+        first = s.plan(only=["suppliers"])  # it goes on at page 2: page 1's records as they were read
+        assert list_pages(precoro.log)[-2:] == [2, 3]
+        assert _phone(first, changed) == "+1 555 0000003"
+        precoro.log.seen.clear()
+        second = s.plan(only=["suppliers"])  # by changes
+    asked = [query for method, path, query in precoro.log.seen if method == "GET" and path == "/suppliers"]
+    assert asked and all("modifiedSince" in query for query in asked)  # by its changes (and a count)
+    assert _phone(second, changed) == "+1 555 9999999"
+
+
+def _phone(plan, precoro_id: int) -> str:
+    create = next(a for a in plan.actions if a.kind == "create" and a.precoro_id == str(precoro_id))
+    return next(c.after for c in create.changes if c.field == "phone")
