@@ -384,6 +384,12 @@ class Mirror:
                     if rid not in read:
                         self.kept[source.side] += 1
                         yield bulk.loads(raw)
+            elif listing is not None:  # read from its start after all: what it no longer lists is gone
+                self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
+                batch = []
+                gone = [rid for rid, _ in self.store.mirror_rows(self.realm, source.side, source.section, generation)
+                        if rid not in read]
+                self.store.mirror_delete(self.realm, source.side, source.section, gone)
         except Exception:
             # A read cut short (Precoro's daily cap, a dropped connection) keeps what it read: the
             # next full read takes each of these records from the mirror instead of reading its

@@ -237,11 +237,13 @@ def test_w11_a_read_whose_earlier_pages_changed_meanwhile_is_read_from_its_start
     precoro.caps()
     with session() as s:
         plan = s.plan(only=["suppliers"])
+        kept = s.store.mirror_count(REALM, "precoro", "suppliers")
     assert list_pages(precoro.log) == [2, 1, 2, 3]  # page 2 no longer begins with its record: from the start
     read_after = supplier_details(precoro.log)
     assert not set(read_after) & set(read_before)
     creates = {a.precoro_id for a in plan.actions if a.entity == "supplier" and a.kind == "create"}
     assert len(creates) == LONG_LIST - 1 and str(deleted) not in creates
+    assert kept == LONG_LIST - 1  # nor is it kept in the mirror (the next plan's count would not match)
 
 
 def test_w11_a_record_deleted_from_the_page_a_read_goes_on_at_is_not_planned(long_list):
