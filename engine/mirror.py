@@ -176,6 +176,7 @@ class Mirror:
         self.full = full
         self.now = now
         self._previous: dict[tuple[str, str], dict] = {}
+        self._listings: dict[tuple[str, str], dict] = {}  # Precoro lists a cap cut short: where they stopped
         self.find_options = find_options  # where a custom field's options live, found by its name
         self._paths: dict[str, str | None] = {}  # section -> where its custom field's options live
         self._absent: set[str] = set()  # sections whose custom field Precoro does not have
@@ -198,6 +199,10 @@ class Mirror:
             previous = self.store.mirror_read(self.realm, source.side, source.section)
             if previous is not None:
                 self._previous[source.key] = previous
+            listing = self.store.mirror_listing(self.realm, source.side, source.section) \
+                if source.side == "precoro" else None
+            if listing is not None:
+                self._listings[source.key] = listing
             if not self._needs_full_read(source, previous):
                 self._by_changes.add(source.key)
                 if source.custom_field:
@@ -363,11 +368,17 @@ class Mirror:
         they were, and their records are taken from the mirror, as that read left them. Otherwise,
         and for QuickBooks, the list is read from its start."""
         listing = self._listing(source, path)
-        generation = listing["generation"] if listing else uuid.uuid4().hex[:12]
+        fresh = uuid.uuid4().hex[:12]
         started = time.monotonic()
         at: dict[str, Any] = {}  # the page being read, its records' ids, and whether the read resumed
         read: set[str] = set()  # a resumed read: the records this pass listed (the mirror has the rest)
         batch: list[tuple[str, str]] = []
+
+        def generation() -> str:
+            # A read that went on keeps its first pass's generation. One read from its start after
+            # all has its own: what it no longer lists is let go with the older ones (mirror_prune).
+            return listing["generation"] if listing is not None and at.get("resumed") else fresh
+
         try:
             for raw in self._pages(source, path, listing=listing, at=at):
                 rid = record_id(source.side, raw)
@@ -376,35 +387,29 @@ class Mirror:
                 batch.append((rid, bulk.dumps(raw)))
                 self.kept[source.side] += 1
                 if len(batch) >= PAGE_OF_WRITES:
-                    self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
+                    self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
                     batch = []
                 yield raw
             if at.get("resumed"):  # the pages before the one it went on at, as the read left them
-                for rid, raw in self.store.mirror_rows(self.realm, source.side, source.section, generation):
+                for rid, raw in self.store.mirror_rows(self.realm, source.side, source.section, generation()):
                     if rid not in read:
                         self.kept[source.side] += 1
                         yield bulk.loads(raw)
-            elif listing is not None:  # read from its start after all: what it no longer lists is gone
-                self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
-                batch = []
-                gone = [rid for rid, _ in self.store.mirror_rows(self.realm, source.side, source.section, generation)
-                        if rid not in read]
-                self.store.mirror_delete(self.realm, source.side, source.section, gone)
         except Exception:
             # A read cut short (Precoro's daily cap, a dropped connection) keeps what it read: the
             # next full read takes each of these records from the mirror instead of reading its
             # details again (`_completed`), so a first read of more records than a day's calls goes
             # on where it stopped; and it begins at the page this one reached, not at the first.
-            self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
+            self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
             if source.side == "precoro" and "page" in at:
                 began = listing["began"] if listing else self._server_now(self.precoro, started).isoformat()
                 self.store.save_mirror_listing({
                     "realm": self.realm, "side": source.side, "section": source.section, "path": path,
-                    "scope": source.scope, "generation": generation, "page": at["page"],
+                    "scope": source.scope, "generation": generation(), "page": at["page"],
                     "anchor": at["ids"][0] if at["ids"] else "", "page_ids": bulk.dumps(at["ids"]), "began": began})
             raise
-        self.store.mirror_put(self.realm, source.side, source.section, batch, generation)
-        self.store.mirror_prune(self.realm, source.side, source.section, generation)
+        self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
+        self.store.mirror_prune(self.realm, source.side, source.section, generation())
         if listing is not None:
             began = datetime.fromisoformat(listing["began"])  # the cursor: from when the read first began
             self.store.forget_mirror_listing(self.realm, source.side, source.section)
@@ -415,9 +420,7 @@ class Mirror:
     def _listing(self, source: Source, path: str) -> dict | None:
         """Where the last full read of this Precoro list stopped, if a cap cut it short and it read
         what this one reads."""
-        if source.side != "precoro":
-            return None
-        listing = self.store.mirror_listing(self.realm, source.side, source.section)
+        listing = self._listings.get(source.key)
         if listing is None or listing["path"] != path or listing["scope"] != source.scope:
             return None
         return listing

@@ -1033,13 +1033,10 @@ class Store:
         return found
 
     def mirror_listing(self, realm: str, side: str, section: str) -> dict | None:
-        """Where a full read of this list stopped, if a cap cut it short (m017). Asked from a reader
-        thread: through the connection under the store's lock, not sqlite-utils' savepoints."""
-        with self._lock:
-            cursor = self.db.conn.execute("select * from mirror_listing where realm = ? and side = ? and section = ?",
-                                          [realm, side, section])
-            row = cursor.fetchone()
-            return dict(zip([column[0] for column in cursor.description], row)) if row else None
+        """Where a full read of this list stopped, if a cap cut it short (m017)."""
+        rows = list(self.db.query("select * from mirror_listing where realm = ? and side = ? and section = ?",
+                                  [realm, side, section]))
+        return rows[0] if rows else None
 
     def save_mirror_listing(self, listing: dict) -> None:
         with self.transaction():
