@@ -19,8 +19,9 @@ from `/{id|idn}` (clients.precoro_contract says which collections and fields). A
 updated is dropped from the mirror, so the next plan reads its details again: Precoro's dates are to
 the second and cannot tell that write from a read in the same second.
 
-A Precoro list read in full that a cap cuts short goes on, at the next full read, at the page it
-reached (its listing, `_full_read`), rather than reading every page before it again.
+A Precoro list read in full is kept page by page with its listing (the page reached): a read cut
+short, by a cap or by the process being killed, goes on at the next full read at that page
+(`_full_read`), rather than reading every page before it again.
 
 Cursors are times on the service's own clock (the `time` of QuickBooks' answers, the `Date` of
 Precoro's), less an overlap that covers changes committed while a read was under way: reading a
@@ -176,7 +177,7 @@ class Mirror:
         self.full = full
         self.now = now
         self._previous: dict[tuple[str, str], dict] = {}
-        self._listings: dict[tuple[str, str], dict] = {}  # Precoro lists a cap cut short: where they stopped
+        self._listings: dict[tuple[str, str], dict] = {}  # Precoro lists read in part: where they stopped
         self.find_options = find_options  # where a custom field's options live, found by its name
         self._paths: dict[str, str | None] = {}  # section -> where its custom field's options live
         self._absent: set[str] = set()  # sections whose custom field Precoro does not have
@@ -363,32 +364,64 @@ class Mirror:
     def _full_read(self, source: Source, path: str) -> Iterator[dict]:
         """Every record of the source, read page after page and mirrored as it comes.
 
-        A Precoro list that a cap cut short goes on at the page where it stopped (its listing),
-        when the first record of that page is still the one it was: the pages before it are as
-        they were, and their records are taken from the mirror, as that read left them. Otherwise,
-        and for QuickBooks, the list is read from its start."""
+        A Precoro list is kept page by page: each page's records go into the mirror with its
+        listing (the page, its records' ids, when the read began), so a read cut short, by a cap or
+        by the process being killed, goes on at the next full read at the page it had reached, when
+        the first record of that page is still the one it was: the pages before it are as they
+        were, and their records are taken from the mirror, as that read left them. Otherwise, and
+        for QuickBooks, the list is read from its start."""
         listing = self._listing(source, path)
         fresh = uuid.uuid4().hex[:12]
         started = time.monotonic()
-        at: dict[str, Any] = {}  # the page being read, its records' ids, and whether the read resumed
+        at: dict[str, Any] = {}  # the pages being read (`_pages`), and whether the read resumed
         read: set[str] = set()  # a resumed read: the records this pass listed (the mirror has the rest)
         batch: list[tuple[str, str]] = []
+        reached: int | None = None  # the page of the last record read
+        began: str | None = None  # when the read first began, on Precoro's clock
+
+        def resumed() -> bool:
+            return listing is not None and bool(at.get("resumed"))
 
         def generation() -> str:
             # A read that went on keeps its first pass's generation. One read from its start after
             # all has its own: what it no longer lists is let go with the older ones (mirror_prune).
-            return listing["generation"] if listing is not None and at.get("resumed") else fresh
+            return listing["generation"] if resumed() else fresh
+
+        def worth_keeping() -> bool:
+            # Each commit costs: a page whose records each cost a call of their own (their details)
+            # is kept as it ends; a list of whole records, every PAGE_OF_WRITES of them.
+            return bool(at.get("details")) or len(batch) >= PAGE_OF_WRITES
+
+        def keep(page: int | None) -> None:
+            """Put what was read into the mirror, with where the read can go on: at `page`, every
+            record of the pages before it being in the mirror."""
+            nonlocal began, batch
+            with self.store.transaction():
+                self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
+                ids = at.get("ids", {}).get(page)
+                if source.side == "precoro" and ids is not None:
+                    began = listing["began"] if resumed() else began or self._server_now(self.precoro, started).isoformat()
+                    self.store.save_mirror_listing({
+                        "realm": self.realm, "side": source.side, "section": source.section, "path": path,
+                        "scope": source.scope, "generation": generation(), "page": page,
+                        "anchor": ids[0] if ids else "", "page_ids": bulk.dumps(ids), "began": began})
+            batch = []
 
         try:
             for raw in self._pages(source, path, listing=listing, at=at):
                 rid = record_id(source.side, raw)
+                page = at["page_of"].get(rid) if "page_of" in at else None
+                if page is not None and page != reached:
+                    reached = page
+                    if batch and worth_keeping():  # the page before ended on a record no longer there
+                        keep(page)
                 if listing is not None:
                     read.add(rid)
                 batch.append((rid, bulk.dumps(raw)))
                 self.kept[source.side] += 1
-                if len(batch) >= PAGE_OF_WRITES:
-                    self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
-                    batch = []
+                if page is None and len(batch) >= PAGE_OF_WRITES \
+                        or page is not None and rid == at["ids"][page][-1] and worth_keeping():
+                    keep(page)  # a page ended: the read can go on at it (asking for it again only)
                 yield raw
             if at.get("resumed"):  # the pages before the one it went on at, as the read left them
                 for rid, raw in self.store.mirror_rows(self.realm, source.side, source.section, generation()):
@@ -396,29 +429,23 @@ class Mirror:
                         self.kept[source.side] += 1
                         yield bulk.loads(raw)
         except Exception:
-            # A read cut short (Precoro's daily cap, a dropped connection) keeps what it read: the
-            # next full read takes each of these records from the mirror instead of reading its
-            # details again (`_completed`), so a first read of more records than a day's calls goes
-            # on where it stopped; and it begins at the page this one reached, not at the first.
-            self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
-            if source.side == "precoro" and "page" in at:
-                began = listing["began"] if listing else self._server_now(self.precoro, started).isoformat()
-                self.store.save_mirror_listing({
-                    "realm": self.realm, "side": source.side, "section": source.section, "path": path,
-                    "scope": source.scope, "generation": generation(), "page": at["page"],
-                    "anchor": at["ids"][0] if at["ids"] else "", "page_ids": bulk.dumps(at["ids"]), "began": began})
+            # A read cut short (Precoro's daily cap, a dropped connection) keeps what it read:
+            # the next full read takes each of these records from the mirror instead of reading its
+            # details again (`_completed`), and begins at the page this one reached.
+            keep(reached if reached is not None else at.get("page"))
             raise
-        self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
-        self.store.mirror_prune(self.realm, source.side, source.section, generation())
-        if listing is not None:
-            began = datetime.fromisoformat(listing["began"])  # the cursor: from when the read first began
+        with self.store.transaction():
+            self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
+            self.store.mirror_prune(self.realm, source.side, source.section, generation())
             self.store.forget_mirror_listing(self.realm, source.side, source.section)
+        if resumed():
+            since = datetime.fromisoformat(listing["began"])  # the cursor: from when the read first began
         else:
-            began = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
-        self._reached(source, began, full_at=began + OVERLAP, path=path if source.side == "precoro" else "")
+            since = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
+        self._reached(source, since, full_at=since + OVERLAP, path=path if source.side == "precoro" else "")
 
     def _listing(self, source: Source, path: str) -> dict | None:
-        """Where the last full read of this Precoro list stopped, if a cap cut it short and it read
+        """Where the last full read of this Precoro list stopped, if it was cut short and it read
         what this one reads."""
         listing = self._listings.get(source.key)
         if listing is None or listing["path"] != path or listing["scope"] != source.scope:
@@ -436,7 +463,12 @@ class Mirror:
         at = {} if at is None else at
 
         def on_page(page: int, records: list[dict]) -> None:
-            at.update(page=page, ids=[record_id("precoro", record) for record in records])
+            # The last two pages' records: a record read is found on its page (reading its
+            # details may lag a page behind the list).
+            ids = [record_id("precoro", record) for record in records]
+            at["page"] = page
+            at["ids"] = {p: kept for p, kept in at.get("ids", {}).items() if p == page - 1} | {page: ids}
+            at["page_of"] = {rid: p for p, kept in at["ids"].items() for rid in kept}
 
         def listed(start_page: int = 1) -> Iterator[dict]:
             return self.precoro.list_all(path, params=dict(source.query) or None, start_page=start_page,
@@ -449,15 +481,16 @@ class Mirror:
                 at["resumed"] = True
                 # What that page held then and no longer does was deleted meanwhile (or moved on,
                 # to be read again where it is now): it leaves the mirror, not to be taken from it.
-                gone = set(bulk.loads(listing["page_ids"])) - set(at["ids"])
+                gone = set(bulk.loads(listing["page_ids"])) - set(at["ids"][listing["page"]])
                 self.store.mirror_delete(self.realm, "precoro", source.section, sorted(gone))
-                yield from self._completed(source, path, itertools.chain([first], pages), unsure_from=unsure_from)
+                yield from self._completed(source, path, itertools.chain([first], pages), unsure_from=unsure_from,
+                                           at=at)
                 return
             # Records were added or deleted on the pages before it: the list is read from its start.
-        yield from self._completed(source, path, listed(), unsure_from=unsure_from)
+        yield from self._completed(source, path, listed(), unsure_from=unsure_from, at=at)
 
     def _completed(self, source: Source, path: str, summaries: Iterable[dict],
-                   unsure_from: datetime | None = None) -> Iterator[dict]:
+                   unsure_from: datetime | None = None, at: dict[str, Any] | None = None) -> Iterator[dict]:
         """Whole records from a Precoro list's summaries: a summary whose fields equal the mirrored
         record's (its updateDate among them) is that record, unchanged; only the others are read
         from `/{id|idn}`, one call each. A record deleted between the two reads is left out.
@@ -469,7 +502,8 @@ class Mirror:
 
         `unsure_from`: the second the last read began. Precoro's dates count seconds, so a record
         changed in the second it was read carries the same updateDate as the copy read then: a
-        summary dated from then on is read again whatever it says."""
+        summary dated from then on is read again whatever it says. `at["details"]` is set when
+        the summaries are completed one by one (a record may cost a call)."""
         if not source.detail_only:
             yield from summaries
             return
@@ -487,6 +521,8 @@ class Mirror:
                 yield from summaries
                 return
         summaries = itertools.chain([first], summaries)
+        if at is not None:
+            at["details"] = True
         for chunk in _chunks(summaries, PAGE_OF_DETAILS):
             known = self.store.mirror_raws(self.realm, "precoro", source.section,
                                            [record_id("precoro", row) for row in chunk])

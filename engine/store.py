@@ -1033,7 +1033,7 @@ class Store:
         return found
 
     def mirror_listing(self, realm: str, side: str, section: str) -> dict | None:
-        """Where a full read of this list stopped, if a cap cut it short (m017)."""
+        """Where a full read of this list got to (m017): kept page by page, forgotten when it ends."""
         rows = list(self.db.query("select * from mirror_listing where realm = ? and side = ? and section = ?",
                                   [realm, side, section]))
         return rows[0] if rows else None

@@ -294,3 +294,94 @@ def test_w11_a_read_that_went_on_reads_next_the_changes_since_it_first_began(lon
 def _phone(plan, precoro_id: int) -> str:
     create = next(a for a in plan.actions if a.kind == "create" and a.precoro_id == str(precoro_id))
     return next(c.after for c in create.changes if c.field == "phone")
+
+
+# -- a read killed outright goes on too -----------------------------------------------------------------
+
+
+class Held:
+    """Holds the `nth` request `wanted` picks until released, then refuses it: the plan that asked
+    can be killed while it waits there, between two of its reads."""
+
+    def __init__(self, app, wanted, nth: int = 1) -> None:
+        self.app, self.wanted, self.left = app, wanted, nth
+        self.reached, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, environ, start_response):
+        if self.wanted(environ["PATH_INFO"], environ.get("QUERY_STRING", "")):
+            self.left -= 1
+            if self.left == 0:
+                self.reached.set()
+                self.release.wait(60)
+                start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+                return [b'{"message": "held"}']
+        return self.app(environ, start_response)
+
+
+def plan_killed_at(long_list, held: Held) -> None:
+    """`qbsync plan --only suppliers` in a process of its own, killed (SIGKILL: nothing of it runs
+    after) while Precoro holds the request `held` picks."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    session, precoro, _ = long_list
+    with session() as s:
+        env, rules, state = {**os.environ, **s.env}, s.rules_path, s.state_path
+    precoro.log.app, app = held, precoro.log.app
+    try:
+        planning = subprocess.Popen([sys.executable, "-m", "tui.cli", "plan", "--only", "suppliers", "--rules",
+                                     str(rules), "--state", str(state)], cwd=Path(__file__).resolve().parents[2],
+                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            reached = held.reached.wait(120)
+        finally:
+            planning.kill()
+            stderr = planning.communicate(timeout=60)[1]
+        assert reached, stderr.decode()[-2000:]
+    finally:
+        held.release.set()
+        precoro.log.app = app
+
+
+def test_w11_a_read_killed_between_two_pages_goes_on_at_the_page_it_reached(long_list):
+    """Killed while it asks for page 3: pages 1 and 2 are in the mirror, each kept as it ended
+    with where the read got to. The next plan asks for page 2 again (the page it can check is where
+    it was), and for page 3, and reads no record's details twice."""
+    session, precoro, _ = long_list
+    plan_killed_at(long_list, Held(precoro.log.app, lambda path, query: path == "/suppliers" and "page=3&" in query))
+    assert list_pages(precoro.log) == [1, 2, 3]  # page 3 held, never answered
+    read_before = supplier_details(precoro.log)
+    assert len(read_before) == 400  # pages 1 and 2
+
+    precoro.log.seen.clear()
+    with session() as s:
+        plan = s.plan(only=["suppliers"])
+    assert list_pages(precoro.log) == [2, 3]
+    read_after = supplier_details(precoro.log)
+    assert not set(read_after) & set(read_before) and len(read_after) == LONG_LIST - 400
+    creates = {a.precoro_id for a in plan.actions if a.entity == "supplier" and a.kind == "create"}
+    assert len(creates) == LONG_LIST
+    with session() as s:
+        assert s.store.mirror_listing(REALM, "precoro", "suppliers") is None  # the read ended
+
+
+def test_w11_a_read_killed_within_a_page_reads_again_at_most_that_page(long_list):
+    """Killed while reading the details of page 3's tenth supplier: what page 3 had read was not
+    kept yet (a page is kept when it ends), so those nine are read again; nothing before them is."""
+    session, precoro, _ = long_list
+    details = lambda path, query: path.startswith("/suppliers/") and path.rsplit("/", 1)[-1].isdigit()  # noqa: E731
+    plan_killed_at(long_list, Held(precoro.log.app, details, nth=410))
+    read_before = supplier_details(precoro.log)[:-1]  # the last one asked is the one held, never answered
+    assert len(read_before) == 409
+
+    precoro.log.seen.clear()
+    with session() as s:
+        plan = s.plan(only=["suppliers"])
+    assert list_pages(precoro.log) == [2, 3]  # page 2 again, as a check, and then page 3
+    read_after = supplier_details(precoro.log)
+    assert set(read_after) & set(read_before) == set(read_before[400:])  # page 3's nine, and no other
+    assert len(read_after) == LONG_LIST - 400
+    creates = {a.precoro_id for a in plan.actions if a.entity == "supplier" and a.kind == "create"}
+    assert len(creates) == LONG_LIST
