@@ -18,10 +18,16 @@ from typing import Any, Iterator, Mapping
 import orjson
 
 
+def _default(value: Any) -> Any:
+    """What JSON has no type for: a mapping that is not a dict (plan.SideValues) as a dict; dates,
+    Decimals and the rest as str."""
+    return dict(value) if isinstance(value, Mapping) else str(value)
+
+
 def dumps(value: Any, *, sort_keys: bool = False) -> str:
     """JSON text; non-ASCII kept as is, values JSON has no type for (dates, Decimals) written as str."""
     option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
-    return orjson.dumps(value, default=str, option=option).decode()
+    return orjson.dumps(value, default=_default, option=option).decode()
 
 
 def loads(text: str | bytes) -> Any:
@@ -31,7 +37,7 @@ def loads(text: str | bytes) -> Any:
 def packed(value: Any) -> bytes:
     """JSON, compressed: a saved plan's pages of actions, mostly the same keys over and over, take
     about a twentieth of their text (a first plan at 100,000 records: 5 MB, not 100)."""
-    return zlib.compress(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS), 3)
+    return zlib.compress(orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS), 3)
 
 
 def unpacked(data: bytes | str) -> Any:

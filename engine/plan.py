@@ -6,8 +6,9 @@ import copy
 import hashlib
 import json
 from dataclasses import MISSING, dataclass, field, fields
+from collections.abc import Mapping
 from functools import cache
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Iterator, Literal
 
 Kind = Literal[
     "create",  # a new record on `target`
@@ -104,6 +105,34 @@ class Write:
         return _as_dict(self)
 
 
+class SideValues(Mapping):
+    """One field's value on each side, as the mapping {side: value}, in two slots: what a link
+    remembers both sides agreed on. A first plan holds one for every field of every new link (at
+    100,000 suppliers, 60,000 links of a dozen fields each), and a dict of two keys is four times
+    the size. Stored and sent as a dict (bulk's JSON turns any mapping into one)."""
+
+    __slots__ = ("precoro", "quickbooks")
+
+    def __init__(self, precoro: Any, quickbooks: Any) -> None:
+        self.precoro, self.quickbooks = precoro, quickbooks
+
+    def __getitem__(self, side: str) -> Any:
+        if side == "precoro":
+            return self.precoro
+        if side == "quickbooks":
+            return self.quickbooks
+        raise KeyError(side)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("precoro", "quickbooks"))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
 @dataclass(slots=True)
 class LinkFacts:
     """What a link action stores: how it came about, and what both sides already agree on."""
@@ -112,13 +141,17 @@ class LinkFacts:
     baseline: dict[str, dict[str, Any]] = field(default_factory=dict)  # field -> {side: value}
     active: dict[str, bool] = field(default_factory=dict)  # side -> active
 
+    def to_json(self) -> dict[str, Any]:
+        data = _as_dict(self)
+        data["baseline"] = {name: dict(sides) for name, sides in self.baseline.items()}
+        return data
+
     def stored(self) -> dict[str, Any]:
         """As a saved plan keeps it: a field whose two sides hold one value (most fields of a new
         link) as [value], not {side: value} (a first plan's links were two thirds of its pages)."""
         data = _set_fields(self)
         if self.baseline:
-            data["baseline"] = {name: [sides["precoro"]] if _same_on_both(sides) else sides
-                                for name, sides in self.baseline.items()}
+            data["baseline"] = {name: _stored_sides(sides) for name, sides in self.baseline.items()}
         return data
 
     @classmethod
@@ -130,7 +163,16 @@ class LinkFacts:
         return cls(**data)
 
 
-def _same_on_both(sides: dict[str, Any]) -> bool:
+def _stored_sides(sides: Mapping[str, Any]) -> Any:
+    """[value] when both sides hold one value, else {side: value}."""
+    if type(sides) is SideValues:  # most of a first plan's: read as slots, not through the Mapping
+        precoro, quickbooks = sides.precoro, sides.quickbooks
+        same = type(precoro) is type(quickbooks) and precoro == quickbooks
+        return [precoro] if same else {"precoro": precoro, "quickbooks": quickbooks}
+    return [sides["precoro"]] if _same_on_both(sides) else dict(sides)
+
+
+def _same_on_both(sides: Mapping[str, Any]) -> bool:
     """Both sides' values are one value (1 and True are equal, yet not the same value)."""
     if len(sides) != 2 or "precoro" not in sides or "quickbooks" not in sides:
         return False
@@ -226,7 +268,7 @@ class Action(Decidable):
         data["changes"] = [c.to_json() for c in self.changes]
         data["write"] = self.write.to_json() if self.write else None
         data["alternatives"] = {k: w.to_json() for k, w in self.alternatives.items()}
-        data["link"] = _as_dict(self.link) if self.link else None
+        data["link"] = self.link.to_json() if self.link else None
         data["hold"] = _as_dict(self.hold) if self.hold else None
         data["follow_up"] = _as_dict(self.follow_up) if self.follow_up else None
         return data

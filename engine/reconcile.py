@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 from rules.model import SIDE_NAMES, EntityRules, FieldRule, Side, other_side
 from rules.transforms import normalize_key, truncate
 
-from .plan import Action, FieldChange, HoldFacts, LinkFacts, action_id
+from .plan import Action, FieldChange, HoldFacts, LinkFacts, SideValues, action_id
 from .records import Record, from_canonical
 from .references import References
 from .targets import Refusal, name_key, name_taken, stored_form, text_refusal
@@ -116,7 +116,7 @@ def _write_change(rule: FieldRule, target: Side, precoro: Any, quickbooks: Any, 
 
 def merge_fields(
     rules: EntityRules, p: Record, q: Record, link: LinkState | None, fields: Iterable[FieldRule] | None = None
-) -> tuple[list[FieldChange], list[FieldChange], list[FieldChange], dict[str, dict[str, Any]]]:
+) -> tuple[list[FieldChange], list[FieldChange], list[FieldChange], dict[str, SideValues]]:
     """Three-way merge of one linked pair.
 
     Returns (writes to QuickBooks, writes to Precoro, conflicts, agreed) where `agreed` holds the
@@ -125,7 +125,7 @@ def merge_fields(
     to_qb: list[FieldChange] = []
     to_pc: list[FieldChange] = []
     conflicts: list[FieldChange] = []
-    agreed: dict[str, dict[str, Any]] = {}
+    agreed: dict[str, SideValues] = {}  # two slots a field, not a dict: a first plan holds many
     baseline = link.baseline if link else {}
     for rule in fields if fields is not None else rules.fields:
         if not rule.update:
@@ -147,12 +147,12 @@ def merge_fields(
                 # keep it cut, e.g. an item created from a 300-character Precoro name: nothing to write.)
                 (to_qb if target == "quickbooks" else to_pc).append(_write_change(rule, target, pv, qv, bp))
             elif base is None or (bp, bq) != (pv, qv):
-                agreed[rule.name] = {"precoro": pv, "quickbooks": qv}
+                agreed[rule.name] = SideValues(pv, qv)
             continue
 
         if equivalent(pv, qv, rule):
             if base is None or (bp, bq) != (pv, qv):
-                agreed[rule.name] = {"precoro": pv, "quickbooks": qv}
+                agreed[rule.name] = SideValues(pv, qv)
             continue
         precoro_changed = base is None or pv != bp
         quickbooks_changed = base is None or qv != bq

@@ -102,14 +102,15 @@ def test_w1_plans_are_saved_with_decisions_and_approvals(tmp_path):
 def _every_shape(n: int) -> list[Action]:
     """n actions of every shape a plan holds, values that are easy to lose among them ("", 0, False,
     empty lists and a version of "")."""
-    from engine.plan import FollowUp, HoldFacts, LinkFacts, Write
+    from engine.plan import FollowUp, HoldFacts, LinkFacts, SideValues, Write
 
     shapes = [
         lambda i: Action(id=f"l{i}", entity="supplier", kind="link", target=None, name=f"Acme {i}", precoro_id=str(i),
                          quickbooks_id=str(1000 + i), note="same name", versions={"precoro": "", "quickbooks": "0"},
-                         link=LinkFacts("matched", {"name": {"precoro": "Acme", "quickbooks": "Acme"},
+                         # Both forms of a field's two values: a dict, and the planner's SideValues.
+                         link=LinkFacts("matched", {"name": SideValues("Acme", "Acme"),
                                                     "emails": {"precoro": [], "quickbooks": []},
-                                                    "phone": {"precoro": "1", "quickbooks": "2"},
+                                                    "phone": SideValues("1", "2"),
                                                     "price": {"precoro": 1, "quickbooks": True},
                                                     "sent": {"quickbooks": "{}"}},
                                         {"precoro": True, "quickbooks": False})),
