@@ -79,6 +79,24 @@ class FieldChange:
     def to_json(self) -> dict[str, Any]:
         return _as_dict(self)
 
+    def stored(self) -> dict[str, Any]:
+        """The fields set (_set_fields, by hand: every default is None, and a first plan stores
+        over a million of these, a quarter of the time it takes to keep its actions)."""
+        data: dict[str, Any] = {"field": self.field}
+        if self.before is not None:
+            data["before"] = self.before
+        if self.after is not None:
+            data["after"] = self.after
+        if self.precoro is not None:
+            data["precoro"] = self.precoro
+        if self.quickbooks is not None:
+            data["quickbooks"] = self.quickbooks
+        if self.baseline is not None:
+            data["baseline"] = self.baseline
+        if self.note is not None:
+            data["note"] = self.note
+        return data
+
 
 @dataclass(slots=True)
 class Write:
@@ -278,7 +296,7 @@ class Action(Decidable):
         included (`from_json` of this and the columns gives the action back)."""
         data = _set_fields(self, LISTED)
         if self.changes:
-            data["changes"] = [_set_fields(c) for c in self.changes]
+            data["changes"] = [c.stored() for c in self.changes]
         if self.write:
             data["write"] = _set_fields(self.write)
         if self.alternatives:

@@ -134,6 +134,10 @@ def merge_fields(
         base = baseline.get(rule.name)
         bp, bq = (base.get("precoro"), base.get("quickbooks")) if base else (None, None)
 
+        if pv == qv:  # the two sides agree (what the branches below conclude too, at more cost)
+            if base is None or (bp, bq) != (pv, qv):
+                agreed[rule.name] = SideValues(pv, qv)
+            continue
         if rule.direction != "both":
             # One-way: the source side is the truth and the other side is kept equal to it; a source
             # with no value at all (a QuickBooks item without a purchase cost) erases nothing.
@@ -331,7 +335,8 @@ class Reconciler:
     def match_key(self, record: Record) -> tuple[str, ...]:
         """The matching rule's key (S7, I1), on values as both sides would hold them: an item whose
         300-character name QuickBooks keeps cut to 100 still matches the item created from it."""
-        return tuple(normalize_key(_scalar(self._held_by_both(k, record.values.get(k))), self.rules.match.normalize)
+        normalize, values = self.rules.match.normalize, record.values
+        return tuple(normalize_key(_scalar(self._held_by_both(k, values.get(k))), normalize)
                      for k in self.rules.match.keys)
 
     def _held_by_both(self, field_name: str, value: Any) -> Any:
@@ -545,8 +550,9 @@ class Reconciler:
             if value in (None, (), ""):
                 continue
             after, note = fit(value, rule, target)
-            changes.append(FieldChange(rule.name, before=None, after=after, note=note,
-                                       **{source.side: value}))
+            changes.append(FieldChange(rule.name, before=None, after=after, note=note, precoro=value)
+                           if source.side == "precoro" else
+                           FieldChange(rule.name, before=None, after=after, note=note, quickbooks=value))
         note = f"new in {SIDE_NAMES[source.side]}, no match in {SIDE_NAMES[target]}"
         p, q = (source, None) if source.side == "precoro" else (None, source)
         self.add_action("create", target, p, q, changes=changes, note=note, depends_on=list(depends_on or []))

@@ -198,6 +198,21 @@ def test_w1_plans_saved_before_the_action_pages_migrate_whole(tmp_path):
     assert "action_bodies" not in store.db.table_names()
 
 
+def test_w1_every_field_of_a_field_change_is_kept_whatever_else_it_sets():
+    """A field change is stored by hand (FieldChange.stored): each of its fields, set alone to a
+    value easy to lose ("", 0, False, an empty list) or to a plain one, comes back as it was."""
+    from engine.plan import FieldChange
+    from engine.store import StoredActions
+
+    names = [name for name in FieldChange.__slots__ if name != "field"]
+    changes = [FieldChange("phone", **{name: value}) for name in names for value in ("", 0, False, [], "x", {"a": 1})]
+    actions = [Action(id=f"a{i}", entity="supplier", kind="update", target="quickbooks", name="Acme", precoro_id=str(i),
+                      quickbooks_id="7", changes=[change, FieldChange("name")]) for i, change in enumerate(changes)]
+    kept = StoredActions()
+    kept.add(actions)
+    assert [a.full() for a in kept.listed()] == actions
+
+
 def test_w1_actions_kept_as_made_are_read_whole_each_the_caller_s_own():
     from engine.store import StoredActions
 
