@@ -313,7 +313,7 @@ class StoredActions:
             raise ValueError("the plan's pages are made: no action can be added")
         for a in actions:
             self.rows.append((a.id, a.entity, a.kind, a.target, a.name, a.precoro_id, a.quickbooks_id,
-                              json.dumps(a.depends_on) if a.depends_on else None, a.decision, int(a.approved)))
+                              bulk.dumps(a.depends_on) if a.depends_on else None, a.decision, int(a.approved)))
             self._tail.append(a.stored())
             if len(self._tail) == ACTIONS_PER_PAGE:
                 self._pages.append(bulk.packed(self._tail))
@@ -1015,9 +1015,12 @@ class Store:
             else:
                 self.db.execute("delete from reading where realm = ?", [realm])
 
-    def mirror_count(self, realm: str, side: str, section: str) -> int:
-        return self.db.execute("select count(*) from mirror where realm = ? and side = ? and section = ?",
-                               [realm, side, section]).fetchone()[0]
+    def mirror_count(self, realm: str, side: str, section: str, generation: str | None = None) -> int:
+        """Records of one side of one entity in the mirror (`generation`: of that full read only)."""
+        where, args = "realm = ? and side = ? and section = ?", [realm, side, section]
+        if generation is not None:
+            where, args = where + " and generation = ?", args + [generation]
+        return self.db.execute(f"select count(*) from mirror where {where}", args).fetchone()[0]
 
     def mirror_raws(self, realm: str, side: str, section: str, record_ids: list[str] | None = None) -> dict[str, str]:
         """record id -> wire JSON of these records (None: all of them), to compare with a fresh read."""
@@ -1037,6 +1040,10 @@ class Store:
         rows = list(self.db.query("select * from mirror_listing where realm = ? and side = ? and section = ?",
                                   [realm, side, section]))
         return rows[0] if rows else None
+
+    def mirror_listings(self, realm: str) -> list[dict]:
+        """The full reads of this company's lists under way or cut short, by section."""
+        return list(self.db.query("select * from mirror_listing where realm = ? order by section", [realm]))
 
     def save_mirror_listing(self, listing: dict) -> None:
         with self.transaction():

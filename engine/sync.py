@@ -523,6 +523,12 @@ class SyncSession:
         out["unfinished_apply"] = self.unfinished_apply()
         out["unattended"] = run_status(self.store)  # U1, U3
         out["reading"] = self.store.reading(realm) if realm else None  # W11: a read a cap cut short
+        # W11: full reads of Precoro lists not finished (under way, or cut short by a cap or a kill):
+        # where the next plan goes on, and how many records that read has kept so far.
+        out["unfinished_reads"] = [
+            {"section": listing["section"], "page": listing["page"], "began": listing["began"],
+             "kept": self.store.mirror_count(realm, listing["side"], listing["section"], listing["generation"])}
+            for listing in (self.store.mirror_listings(realm) if realm else [])]
         return out
 
 

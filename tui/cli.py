@@ -843,6 +843,8 @@ def cmd_status(args) -> int:
     print(f"latest plan: {latest['id']} ({latest['state']}, {latest['created_at']})" if latest else "latest plan: none")
     _print_unattended(status.get("unattended"))
     _print_reading(status.get("reading"))
+    told = {source["section"] for source in (status.get("reading") or {}).get("sources", [])}
+    _print_unfinished_reads([read for read in status.get("unfinished_reads") or [] if read["section"] not in told])
     unfinished = status.get("unfinished_apply")
     if unfinished:
         print(f"last apply: plan {unfinished['plan_id']} was {unfinished['state']} (started {unfinished['started_at']} "
@@ -877,6 +879,19 @@ def _print_reading(reading: dict | None) -> None:
             print(f"  Precoro {source['section']}: " + (f"{read:,} read so far" if read else "not read yet"))
         else:
             print(f"  Precoro {source['section']}: {read:,} of {total:,} read ({read * 100 // max(total, 1)}%)")
+
+
+def _print_unfinished_reads(reads: list[dict]) -> None:
+    """W11: full reads of Precoro lists under way, or cut short by a killed plan (one a cap cut
+    short is told of with the cap): where the next plan goes on."""
+    if not reads:
+        return
+    from tui import render
+
+    print("reading in full, not finished (under way, or cut short): the next plan goes on where each got to")
+    for read in reads:
+        print(f"  Precoro {read['section']}: at page {read['page']:,} of its list, {read['kept']:,} records kept "
+              f"(begun {render.minute(read['began'])} UTC)")
 
 
 def cmd_doctor(args) -> int:

@@ -9,13 +9,18 @@ its fields), so it reads only the details it does not have yet. The plan that st
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from engine.errors import Interrupted, QbsyncError
 from engine.local.demo import scale_suppliers
 
+ROOT = Path(__file__).resolve().parents[2]
 REALM = "8102"
 SUPPLIERS = 40
 
@@ -117,10 +122,6 @@ def test_w11_status_tells_how_far_a_read_cut_short_got_until_a_plan_is_made(capp
     """A first read that takes days is followed in `qbsync status` (and its --json): the cap, when
     it lifts, and per Precoro list how many of its records are read."""
     import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
     session, cap, log, clock = capped
     cap(per_day=25)
@@ -133,14 +134,13 @@ def test_w11_status_tells_how_far_a_read_cut_short_got_until_a_plan_is_made(capp
     assert reading["cap"] == "Precoro's daily limit" and reading["resume_at"] > reading["at"]
     assert reading["sources"] == [{"section": "suppliers", "read": read_before, "total": SUPPLIERS}]
 
-    root = Path(__file__).resolve().parents[2]
     shown = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--rules", str(rules), "--state", str(state)],
-                           capture_output=True, text=True, env=env, cwd=root, timeout=60)
+                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "reading: stopped at Precoro's daily limit" in shown.stdout and "it goes on at" in shown.stdout
     assert f"Precoro suppliers: {read_before:,} of {SUPPLIERS} read ({read_before * 100 // SUPPLIERS}%)" in shown.stdout
     as_json = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--json", "--rules", str(rules), "--state",
-                              str(state)], capture_output=True, text=True, env=env, cwd=root, timeout=60)
+                              str(state)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert json.loads(as_json.stdout)["reading"]["sources"] == reading["sources"]
 
     cap()  # the next day: the plan is made, and there is nothing more to tell
@@ -321,18 +321,13 @@ class Held:
 def plan_killed_at(long_list, held: Held) -> None:
     """`qbsync plan --only suppliers` in a process of its own, killed (SIGKILL: nothing of it runs
     after) while Precoro holds the request `held` picks."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     session, precoro, _ = long_list
     with session() as s:
         env, rules, state = {**os.environ, **s.env}, s.rules_path, s.state_path
     precoro.log.app, app = held, precoro.log.app
     try:
         planning = subprocess.Popen([sys.executable, "-m", "tui.cli", "plan", "--only", "suppliers", "--rules",
-                                     str(rules), "--state", str(state)], cwd=Path(__file__).resolve().parents[2],
+                                     str(rules), "--state", str(state)], cwd=ROOT,
                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             reached = held.reached.wait(120)
@@ -354,6 +349,14 @@ def test_w11_a_read_killed_between_two_pages_goes_on_at_the_page_it_reached(long
     assert list_pages(precoro.log) == [1, 2, 3]  # page 3 held, never answered
     read_before = supplier_details(precoro.log)
     assert len(read_before) == 400  # pages 1 and 2
+    with session() as s:  # `qbsync status` says where it got to (and its --json)
+        unfinished = s.status()["unfinished_reads"]
+        env, rules, state = {**os.environ, **s.env}, s.rules_path, s.state_path
+    assert [{k: v for k, v in read.items() if k != "began"} for read in unfinished] == [
+        {"section": "suppliers", "page": 2, "kept": 400}]
+    shown = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--rules", str(rules), "--state", str(state)],
+                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert "  Precoro suppliers: at page 2 of its list, 400 records kept (begun " in shown.stdout, shown.stderr
 
     precoro.log.seen.clear()
     with session() as s:
@@ -365,6 +368,7 @@ def test_w11_a_read_killed_between_two_pages_goes_on_at_the_page_it_reached(long
     assert len(creates) == LONG_LIST
     with session() as s:
         assert s.store.mirror_listing(REALM, "precoro", "suppliers") is None  # the read ended
+        assert s.status()["unfinished_reads"] == []
 
 
 def test_w11_a_read_killed_within_a_page_reads_again_at_most_that_page(long_list):
