@@ -12,6 +12,8 @@ if [[ "${QUICK:-0}" == "1" ]]; then
   "$PY" bench/items_scale.py --n 5000 --unmapped 500 --runs 1
   "$PY" bench/local_apis_scale.py --n 5000 --runs 1
   "$PY" bench/tui_open.py --n 5000 --runs 1
+  "$PY" bench/plan_incremental.py --n 2000 --changed 10 --runs 1
+  "$PY" bench/plan_killed.py --n 1000
   exit 0
 fi
 "$PY" bench/plan_scale.py --n 100000 --runs 2
@@ -21,3 +23,5 @@ fi
 "$PY" bench/items_scale.py --n 100000 --unmapped 10000 --runs 2
 "$PY" bench/local_apis_scale.py --n 100000 --runs 2
 "$PY" bench/tui_open.py --n 100000 --runs 2
+"$PY" bench/plan_incremental.py --n 20000 --changed 100 --runs 1
+"$PY" bench/plan_killed.py
