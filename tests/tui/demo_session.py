@@ -175,6 +175,7 @@ class FakeSession:
     done: set[str] = field(default_factory=set)
     held: int = 0  # U3: how many actions unattended runs hold for review (the status says so)
     reading: dict[str, Any] | None = None  # W11: the latest plan's reads stopped at a cap (the status says so)
+    unfinished_reads: list[dict[str, Any]] = field(default_factory=list)  # W11: full reads not finished (a kill)
     gate: Any = None  # a threading.Event: each write waits for it (a long apply), and `stop` is honoured
     unmapped: list[dict[str, Any]] = field(default_factory=lambda: [
         {"precoro_id": "203", "name": "Toner black", "sku": "TONER-B", "price": "58", "free_of_charge": False,
@@ -363,6 +364,7 @@ class FakeSession:
             "latest_plan": {"id": plan.id, "created_at": plan.created_at, "state": "open"} if plan else None,
             "unattended": {"last_run": None, "next_run": None, "held": self.held},
             "reading": self.reading,
+            "unfinished_reads": self.unfinished_reads,
         }
 
     def unmapped_items(self, limit: int = 5, progress=None) -> list[dict[str, Any]]:

@@ -186,3 +186,11 @@ def test_w11_overview_says_how_far_a_read_cut_short_got(snap_compare, here):
                                    "sources": [{"section": "suppliers", "read": 2950, "total": 10000},
                                                {"section": "items", "read": 0, "total": None}]})
     assert snap_compare(make_app(session), terminal_size=(80, 24), run_before=run("1"))
+
+
+def test_w11_overview_says_where_a_killed_read_goes_on(snap_compare, here):
+    """A first plan killed while reading: the Overview says the read is not finished and where the
+    next plan goes on."""
+    session = FakeSession(unfinished_reads=[{"section": "suppliers", "page": 16, "kept": 3000,
+                                             "began": "2026-11-26T09:00:00+00:00"}])
+    assert snap_compare(make_app(session), terminal_size=(80, 24), run_before=run("1"))

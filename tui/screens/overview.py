@@ -158,6 +158,12 @@ class OverviewScreen(QbsyncScreen):
             known = [source for source in reading["sources"] if source["total"]]
             if known:
                 text.append(f" · {sum(s['read'] for s in known):,}/{sum(s['total'] for s in known):,} read")
+        elif (app.status or {}).get("unfinished_reads"):  # W11: full reads under way, or cut short by a kill
+            reads = app.status["unfinished_reads"]
+            text.append("\nReading      ", style="bold")
+            text.append("not finished", style="bold yellow")
+            text.append(" · " + ", ".join(f"Precoro {read['section']} at page {read['page']:,}" for read in reads))
+            text.append(f" · {sum(read['kept'] for read in reads):,} kept")  # the next plan goes on at that page
         held = held_count(app.status)
         if held:
             text.append("\nWaiting      ", style="bold")
