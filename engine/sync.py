@@ -528,7 +528,8 @@ class SyncSession:
         out["unfinished_reads"] = [
             {"section": listing["section"], "page": listing["page"], "began": listing["began"],
              "kept": self.store.mirror_count(realm, listing["side"], listing["section"], listing["generation"])}
-            for listing in (self.store.mirror_listings(realm) if realm else [])]
+            for listing in (self.store.mirror_listings(realm) if realm else [])
+            if self.enabled(listing["section"])]  # one the rules no longer read is not waiting
         return out
 
 

@@ -357,6 +357,12 @@ def test_w11_a_read_killed_between_two_pages_goes_on_at_the_page_it_reached(long
     shown = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--rules", str(rules), "--state", str(state)],
                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert "  Precoro suppliers: at page 2 of its list, 400 records kept (begun " in shown.stdout, shown.stderr
+    with session() as s:  # suppliers no longer synced: nothing waits (the listing stays, should they be again)
+        on = "suppliers are not synced at all.\n  enabled: true"
+        assert on in rules.read_text()
+        rules.write_text(rules.read_text().replace(on, on.replace("true", "false")))
+        s.reload_rules()
+        assert s.status()["unfinished_reads"] == []
 
     precoro.log.seen.clear()
     with session() as s:
