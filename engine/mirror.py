@@ -444,6 +444,16 @@ class Mirror:
             since = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
         self._reached(source, since, full_at=since + OVERLAP, path=path if source.side == "precoro" else "")
 
+    def goes_on_at(self, source: Source, path: str | None = None) -> int | None:
+        """The page a full read of this source goes on at (a read of it was cut short), if it is
+        read in full; None: it is read from its start, or by its changes."""
+        if source.key not in self._asked:
+            self.prepare([source])
+        if source.key in self._by_changes:
+            return None
+        listing = self._listing(source, path or source.path)
+        return listing["page"] if listing is not None else None
+
     def _listing(self, source: Source, path: str) -> dict | None:
         """Where the last full read of this Precoro list stopped, if it was cut short and it read
         what this one reads."""

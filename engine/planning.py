@@ -231,12 +231,18 @@ class Planner:
                     self.progress(label, len(records), None)
             return records
 
-        precoro_pages = self.mirror.records(self._source(spec, "precoro"), collection, skip=skip_precoro)
+        precoro_source = self._source(spec, "precoro")
+        precoro_label = f"reading Precoro {spec.plural}"
+        going_on = self.mirror.goes_on_at(precoro_source, collection)
+        if going_on is not None:  # a read cut short before (a cap, a killed plan): say so at once
+            precoro_label += f", going on at page {going_on:,}"
+            self._say(precoro_label)
+        precoro_pages = self.mirror.records(precoro_source, collection, skip=skip_precoro)
         quickbooks_pages = self.mirror.records(self._source(spec, "quickbooks"), skip=skip_quickbooks)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fetch") as pool:
             try:
                 quickbooks = pool.submit(read, "quickbooks", quickbooks_pages, f"reading QuickBooks {spec.quickbooks} records")
-                precoro = pool.submit(read, "precoro", precoro_pages, f"reading Precoro {spec.plural}")
+                precoro = pool.submit(read, "precoro", precoro_pages, precoro_label)
                 return precoro.result(), quickbooks.result()
             except BaseException:
                 halt.set()

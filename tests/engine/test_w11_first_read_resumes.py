@@ -365,8 +365,10 @@ def test_w11_a_read_killed_between_two_pages_goes_on_at_the_page_it_reached(long
         assert s.status()["unfinished_reads"] == []
 
     precoro.log.seen.clear()
+    said = []
     with session() as s:
-        plan = s.plan(only=["suppliers"])
+        plan = s.plan(only=["suppliers"], progress=lambda what, done, total: said.append(what))
+    assert "reading Precoro suppliers, going on at page 2" in said  # the operator is told
     assert list_pages(precoro.log) == [2, 3]
     read_after = supplier_details(precoro.log)
     assert not set(read_after) & set(read_before) and len(read_after) == LONG_LIST - 400
