@@ -8,6 +8,7 @@ import json
 from dataclasses import MISSING, dataclass, field, fields
 from collections.abc import Mapping
 from functools import cache
+from operator import attrgetter
 from typing import Any, Callable, Iterator, Literal
 
 Kind = Literal[
@@ -49,14 +50,23 @@ def _defaults(cls: type) -> dict[str, Any]:
             else f.default_factory() if f.default_factory is not MISSING else _REQUIRED for f in fields(cls)}
 
 
+@cache
+def _kept_fields(cls: type, leave_out: frozenset[str]) -> tuple[tuple[str, ...], Callable[[Any], tuple], tuple]:
+    """The fields _set_fields looks at, a getter of all their values at once, and their defaults."""
+    names = tuple(name for name in cls.__slots__ if name not in leave_out)
+    defaults = _defaults(cls)
+    # attrgetter of one name gives that value, not a tuple of it (and of none, no getter at all).
+    values_of = attrgetter(*names) if len(names) > 1 else lambda obj: tuple(getattr(obj, name) for name in names)
+    return names, values_of, tuple(defaults[name] for name in names)
+
+
 def _set_fields(obj: Any, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
     """A slotted dataclass's fields that differ from their defaults, shallow: what is stored of it
     (a first plan stores a few hundred thousand actions, most fields of most of them at their
     defaults). Built again with the missing ones at their defaults, it is the same object."""
-    defaults = _defaults(type(obj))
-    return {name: value for name in obj.__slots__ if name not in leave_out
-            and not ((default := defaults[name]) is (value := getattr(obj, name))
-                     or type(value) is type(default) and value == default)}
+    names, values_of, defaults = _kept_fields(type(obj), leave_out)
+    return {name: value for name, value, default in zip(names, values_of(obj), defaults)
+            if not (default is value or type(value) is type(default) and value == default)}
 
 
 @dataclass(slots=True)
