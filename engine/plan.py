@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import MISSING, dataclass, field, fields
 from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from operator import attrgetter
 from typing import Any, Callable, Iterator, Literal
@@ -90,8 +90,8 @@ class FieldChange:
         return _as_dict(self)
 
     def stored(self) -> dict[str, Any]:
-        """The fields set (_set_fields, by hand: every default is None, and a first plan stores
-        over a million of these, a quarter of the time it takes to keep its actions)."""
+        """The fields set (_set_fields by hand, every default being None): a first plan stores over
+        a million of these, and the generic way took four times as long."""
         data: dict[str, Any] = {"field": self.field}
         if self.before is not None:
             data["before"] = self.before
@@ -166,7 +166,7 @@ class LinkFacts:
     """What a link action stores: how it came about, and what both sides already agree on."""
 
     how: str = "matched"  # matched | manual | merged | reactivated | origin
-    baseline: dict[str, dict[str, Any]] = field(default_factory=dict)  # field -> {side: value}
+    baseline: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # field -> {side: value} (or SideValues)
     active: dict[str, bool] = field(default_factory=dict)  # side -> active
 
     def to_json(self) -> dict[str, Any]:
