@@ -128,9 +128,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_child(script: Path, *args: str, timeout: float = 1800) -> dict:
-    """Run `script --child ...` in a fresh interpreter (so its peak RSS is its own); it prints one JSON line last."""
-    result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=ROOT,
+def run_child(script: Path, *args: str, timeout: float = 1800, cwd: Path = ROOT) -> dict:
+    """Run `script --child ...` in a fresh interpreter (so its peak RSS is its own); it prints one JSON line last.
+    `cwd`: the checkout it runs in (another one's script imports that checkout's code)."""
+    result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, cwd=cwd,
                             timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"{script.name} {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}")

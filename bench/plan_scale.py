@@ -280,6 +280,10 @@ def main() -> int:
                              "target; the real Precoro's lists are summaries unless `qbsync doctor` finds otherwise)")
     parser.add_argument("--keep-state", metavar="FILE",
                         help="copy the first e2e run's state file here (its mirror: bench/experiments/columnar_suppliers.py)")
+    parser.add_argument("--against", metavar="CHECKOUT",
+                        help="another checkout of qbsync (e.g. `git worktree add /tmp/base HEAD~3`): its full plan is "
+                             "run in turn with this one's, against the same seeded server, and both are reported side "
+                             "by side (no staged runs): how to compare two versions on a noisy machine")
     parser.add_argument("--child", choices=["e2e", "staged"], help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
@@ -299,8 +303,15 @@ def main() -> int:
                          precoro_lists_with_details=args.lists_with_details) as server:
             print(f"  seeded in {server.seed_seconds:.1f} s (server ready in {server.ready_seconds:.1f} s)", flush=True)
             hello = json.dumps({"info": server.info})
-            e2e, staged = [], []
+            e2e, staged, against = [], [], []
             for run in range(args.runs):
+                if args.against:
+                    other = Path(args.against).resolve()
+                    result = run_child(other / "bench" / "plan_scale.py", "--child", "e2e", "--server", hello,
+                                       "--dir", str(tmp / f"against{run}"), cwd=other)
+                    against.append(result)
+                    print(f"  {other.name} run {run + 1}: plan {result['plan_seconds']:.1f} s (qbsync's CPU "
+                          f"{result['cpu_seconds']:.1f} s), peak RSS {result['peak_rss_mb']:.0f} MB", flush=True)
                 if not args.skip_e2e:
                     result = run_child(SCRIPT, "--child", "e2e", "--server", hello, "--dir", str(tmp / f"e2e{run}"),
                                        *(["--replan"] if args.replan else []))
@@ -311,6 +322,8 @@ def main() -> int:
                              if args.replan else ""), flush=True)
                     if args.keep_state and run == 0:
                         keep_state(tmp / "e2e0", Path(args.keep_state))
+                if args.against:
+                    continue
                 extra = ["--profile"] if args.profile and run == 0 else []
                 result = run_child(SCRIPT, "--child", "staged", "--server", hello, "--dir", str(tmp / f"staged{run}"),
                                    "--reconcile-repeats", str(args.reconcile_repeats), *extra)
@@ -321,6 +334,16 @@ def main() -> int:
             server_stats = server.stats()
             server_rss = server.peak_rss_mb()
 
+    if args.against:
+        path = record("plan_scale", {"n": args.n, "runs": args.runs, "lists_with_details": args.lists_with_details,
+                                     "e2e": e2e, "against": {"checkout": str(Path(args.against).resolve()), "e2e": against}})
+        print(f"\n== plan_scale side by side (N = {args.n:,}; each run: the other checkout, then this one) ==")
+        for name, results in (("this checkout", e2e), (Path(args.against).resolve().name, against)):
+            cpu = ", ".join(f"{r['cpu_seconds']:.2f}" for r in results)
+            rss = ", ".join(f"{r['peak_rss_mb']:.0f}" for r in results)
+            print(f"{name:<24} qbsync's CPU {cpu} s   peak RSS {rss} MB")
+        print(f"\n(raw results appended to {path})")
+        return 0
     summary = summarise(args.n, server, e2e, staged, server_stats, server_rss)
     path = record("plan_scale", {"n": args.n, "runs": args.runs, "lists_with_details": args.lists_with_details, "summary": summary, "e2e": e2e, "staged": staged})
     print_summary(summary)
