@@ -164,6 +164,27 @@ def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
         yield chunk
 
 
+@dataclass
+class PagesRead:
+    """How far a full read of a Precoro list has got, as `Mirror._pages` reads it: the page asked
+    last and the ids on the last two (a record's details may be read a page behind the list),
+    whether the read went on at a listing's page, and whether its summaries are completed one by
+    one (a record may cost a call)."""
+
+    page: int | None = None
+    ids: dict[int, list[str]] = field(default_factory=dict)  # page -> its records' ids
+    page_of: dict[str, int] = field(default_factory=dict)  # record id -> its page
+    resumed: bool = False
+    details: bool = False
+
+    def turned(self, page: int, records: list[dict]) -> None:
+        """A new page was listed."""
+        self.page = page
+        self.ids = {p: kept for p, kept in self.ids.items() if p == page - 1}
+        self.ids[page] = [record_id("precoro", record) for record in records]
+        self.page_of = {rid: p for p, kept in self.ids.items() for rid in kept}
+
+
 class Mirror:
     """One plan's reading of both companies through the mirror."""
 
@@ -373,24 +394,21 @@ class Mirror:
         listing = self._listing(source, path)
         fresh = uuid.uuid4().hex[:12]
         started = time.monotonic()
-        at: dict[str, Any] = {}  # the pages being read (`_pages`), and whether the read resumed
+        at = PagesRead()
         read: set[str] = set()  # a resumed read: the records this pass listed (the mirror has the rest)
         batch: list[tuple[str, str]] = []
         reached: int | None = None  # the page of the last record read
         began: str | None = None  # when the read first began, on Precoro's clock
 
-        def resumed() -> bool:
-            return listing is not None and bool(at.get("resumed"))
-
         def generation() -> str:
             # A read that went on keeps its first pass's generation. One read from its start after
             # all has its own: what it no longer lists is let go with the older ones (mirror_prune).
-            return listing["generation"] if resumed() else fresh
+            return listing["generation"] if at.resumed else fresh
 
         def worth_keeping() -> bool:
             # Each commit costs: a page whose records each cost a call of their own (their details)
             # is kept as it ends; a list of whole records, every PAGE_OF_WRITES of them.
-            return bool(at.get("details")) or len(batch) >= PAGE_OF_WRITES
+            return at.details or len(batch) >= PAGE_OF_WRITES
 
         def keep(page: int | None) -> None:
             """Put what was read into the mirror, with where the read can go on: at `page`, every
@@ -398,9 +416,9 @@ class Mirror:
             nonlocal began, batch
             with self.store.transaction():
                 self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
-                ids = at.get("ids", {}).get(page)
+                ids = at.ids.get(page) if page is not None else None
                 if source.side == "precoro" and ids is not None:
-                    began = listing["began"] if resumed() else began or self._server_now(self.precoro, started).isoformat()
+                    began = listing["began"] if at.resumed else began or self._server_now(self.precoro, started).isoformat()
                     self.store.save_mirror_listing({
                         "realm": self.realm, "side": source.side, "section": source.section, "path": path,
                         "scope": source.scope, "generation": generation(), "page": page,
@@ -410,20 +428,20 @@ class Mirror:
         try:
             for raw in self._pages(source, path, listing=listing, at=at):
                 rid = record_id(source.side, raw)
-                page = at["page_of"].get(rid) if "page_of" in at else None
+                page = at.page_of.get(rid)
                 if page is not None and page != reached:
                     reached = page
                     if batch and worth_keeping():  # the page before ended on a record no longer there
                         keep(page)
-                if listing is not None:
+                if at.resumed:
                     read.add(rid)
                 batch.append((rid, bulk.dumps(raw)))
                 self.kept[source.side] += 1
                 if page is None and len(batch) >= PAGE_OF_WRITES \
-                        or page is not None and rid == at["ids"][page][-1] and worth_keeping():
+                        or page is not None and rid == at.ids[page][-1] and worth_keeping():
                     keep(page)  # a page ended: the read can go on at it (asking for it again only)
                 yield raw
-            if at.get("resumed"):  # the pages before the one it went on at, as the read left them
+            if at.resumed:  # the pages before the one it went on at, as the read left them
                 for rid, raw in self.store.mirror_rows(self.realm, source.side, source.section, generation()):
                     if rid not in read:
                         self.kept[source.side] += 1
@@ -432,13 +450,13 @@ class Mirror:
             # A read cut short (Precoro's daily cap, a dropped connection) keeps what it read:
             # the next full read takes each of these records from the mirror instead of reading its
             # details again (`_completed`), and begins at the page this one reached.
-            keep(reached if reached is not None else at.get("page"))
+            keep(reached if reached is not None else at.page)
             raise
         with self.store.transaction():
             self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
             self.store.mirror_prune(self.realm, source.side, source.section, generation())
             self.store.forget_mirror_listing(self.realm, source.side, source.section)
-        if resumed():
+        if at.resumed:
             since = datetime.fromisoformat(listing["began"])  # the cursor: from when the read first began
         else:
             since = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
@@ -463,35 +481,27 @@ class Mirror:
         return listing
 
     def _pages(self, source: Source, path: str, unsure_from: datetime | None = None, *,
-               listing: dict | None = None, at: dict[str, Any] | None = None) -> Iterator[dict]:
+               listing: dict | None = None, at: PagesRead | None = None) -> Iterator[dict]:
         """The source's records as its list answers them (Precoro's completed with their details).
-        `listing`: begin at the page it names, if that page still begins with its record; `at`: told
-        of the page being read and its records' ids (and `resumed` when the read began there)."""
+        `listing`: begin at the page it names, if that page still begins with its record; `at`: how
+        far the read has got (PagesRead)."""
         if source.side == "quickbooks":
             yield from self.quickbooks.query_all(source.entity, include_inactive=True)
             return
-        at = {} if at is None else at
-
-        def on_page(page: int, records: list[dict]) -> None:
-            # The last two pages' records: a record read is found on its page (reading its
-            # details may lag a page behind the list).
-            ids = [record_id("precoro", record) for record in records]
-            at["page"] = page
-            at["ids"] = {p: kept for p, kept in at.get("ids", {}).items() if p == page - 1} | {page: ids}
-            at["page_of"] = {rid: p for p, kept in at["ids"].items() for rid in kept}
+        at = PagesRead() if at is None else at
 
         def listed(start_page: int = 1) -> Iterator[dict]:
             return self.precoro.list_all(path, params=dict(source.query) or None, start_page=start_page,
-                                         on_page=on_page, on_total=lambda total: self.totals.__setitem__(source.key, total))
+                                         on_page=at.turned, on_total=lambda total: self.totals.__setitem__(source.key, total))
 
         if listing is not None:
             pages = listed(listing["page"])
             first = next(pages, None)
             if first is not None and record_id("precoro", first) == listing["anchor"]:
-                at["resumed"] = True
+                at.resumed = True
                 # What that page held then and no longer does was deleted meanwhile (or moved on,
                 # to be read again where it is now): it leaves the mirror, not to be taken from it.
-                gone = set(bulk.loads(listing["page_ids"])) - set(at["ids"][listing["page"]])
+                gone = set(bulk.loads(listing["page_ids"])) - set(at.ids[listing["page"]])
                 self.store.mirror_delete(self.realm, "precoro", source.section, sorted(gone))
                 yield from self._completed(source, path, itertools.chain([first], pages), unsure_from=unsure_from,
                                            at=at)
@@ -500,7 +510,7 @@ class Mirror:
         yield from self._completed(source, path, listed(), unsure_from=unsure_from, at=at)
 
     def _completed(self, source: Source, path: str, summaries: Iterable[dict],
-                   unsure_from: datetime | None = None, at: dict[str, Any] | None = None) -> Iterator[dict]:
+                   unsure_from: datetime | None = None, at: PagesRead | None = None) -> Iterator[dict]:
         """Whole records from a Precoro list's summaries: a summary whose fields equal the mirrored
         record's (its updateDate among them) is that record, unchanged; only the others are read
         from `/{id|idn}`, one call each. A record deleted between the two reads is left out.
@@ -512,8 +522,8 @@ class Mirror:
 
         `unsure_from`: the second the last read began. Precoro's dates count seconds, so a record
         changed in the second it was read carries the same updateDate as the copy read then: a
-        summary dated from then on is read again whatever it says. `at["details"]` is set when
-        the summaries are completed one by one (a record may cost a call)."""
+        summary dated from then on is read again whatever it says. `at.details` is set when the
+        summaries are completed one by one (a record may cost a call)."""
         if not source.detail_only:
             yield from summaries
             return
@@ -532,7 +542,7 @@ class Mirror:
                 return
         summaries = itertools.chain([first], summaries)
         if at is not None:
-            at["details"] = True
+            at.details = True
         for chunk in _chunks(summaries, PAGE_OF_DETAILS):
             known = self.store.mirror_raws(self.realm, "precoro", source.section,
                                            [record_id("precoro", row) for row in chunk])

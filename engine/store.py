@@ -236,8 +236,9 @@ def m016_reading(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m017_mirror_listing(db: sqlite_utils.Database) -> None:
-    # W11: where a Precoro list read in full stopped when a cap cut it short, so that the next
-    # read goes on at that page instead of reading every page before it again: the read's
+    # W11: where a Precoro list being read in full has got to (kept page by page, forgotten when
+    # the read ends), so that a read cut short goes on at that page instead of reading every page
+    # before it again: the read's
     # generation, the page, its first record (moved: the pages before it changed) and all its
     # records then (JSON: one deleted since is not taken from the mirror), the path and scope it
     # was read with, and when the read began (the next cursor).
