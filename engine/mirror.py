@@ -25,9 +25,11 @@ short, by a cap or by the process being killed, goes on at the next full read at
 
 Cursors are times on the service's own clock (the `time` of QuickBooks' answers, the `Date` of
 Precoro's), less an overlap that covers changes committed while a read was under way: reading a
-change twice is harmless. The mirror is written as soon as a read has the records; its cursors
-move only with the plan that used them (the session saves both in one transaction), so a plan
-that fails reads the same changes again.
+change twice is harmless. The mirror is written as soon as a read has the records. A read by
+changes moves its cursor only with the plan that used it (the session saves both in one
+transaction), so a plan that fails reads the same changes again; a full read also leaves its
+cursor as it ends (`Store.save_ended_read`), so a plan that fails after it does not make the next
+one read every page again.
 """
 
 from __future__ import annotations
@@ -223,10 +225,15 @@ class Mirror:
                 self._previous[source.key] = previous
             listing = self.store.mirror_listing(self.realm, source.side, source.section) \
                 if source.side == "precoro" else None
-            if listing is not None:
-                self._listings[source.key] = listing
             if not self._needs_full_read(source, previous):
                 self._by_changes.add(source.key)
+                if listing is not None:
+                    # A full read cut short (`plan --full`) while the cursor was still good: reads by
+                    # changes keep the mirror up to date from now on, and a record they put there is
+                    # no longer of that read's generation. Going on at its page later would leave
+                    # each such record out of the plan and prune it: a full read begins afresh.
+                    self.store.forget_mirror_listing(self.realm, source.side, source.section)
+                    listing = None
                 if source.custom_field:
                     self._paths[source.section] = previous["path"]
             elif source.custom_field:
@@ -235,6 +242,8 @@ class Mirror:
                 self._paths[source.section] = path = self.find_options(source)
                 if path is None:
                     self._absent.add(source.section)
+            if listing is not None:
+                self._listings[source.key] = listing
         by_changes = [s for s in sources if s.key in self._by_changes]
         self._quickbooks_changes([s for s in by_changes if s.side == "quickbooks" and s.entity not in CDC_UNSUPPORTED])
         small = {s.key for s in by_changes if s.side == "precoro"
@@ -452,15 +461,22 @@ class Mirror:
             # details again (`_completed`), and begins at the page this one reached.
             keep(reached if reached is not None else at.page)
             raise
-        with self.store.transaction():
-            self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
-            self.store.mirror_prune(self.realm, source.side, source.section, generation())
-            self.store.forget_mirror_listing(self.realm, source.side, source.section)
         if at.resumed:
             since = datetime.fromisoformat(listing["began"])  # the cursor: from when the read first began
         else:
             since = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
         self._reached(source, since, full_at=since + OVERLAP, path=path if source.side == "precoro" else "")
+        with self.store.transaction():
+            self.store.mirror_put(self.realm, source.side, source.section, batch, generation())
+            self.store.mirror_prune(self.realm, source.side, source.section, generation())
+            self.store.forget_mirror_listing(self.realm, source.side, source.section)
+            # Unlike a read by changes, a full read leaves its cursor as it ends, not only with its
+            # plan: every record it read is in the mirror, marked as changed after any pair was found
+            # quiet, so nothing it read can be taken for unchanged. A plan that fails after it (killed
+            # while reconciling, a cap met reading the next entity) then costs the next one a read of
+            # what changed since, not every page again: at 100,000 suppliers, 500 of Precoro's
+            # 1,500 calls an hour, at each hourly wait of a first read that takes days.
+            self.store.save_ended_read(self._reads[source.key])
 
     def goes_on_at(self, source: Source, path: str | None = None) -> int | None:
         """The page a full read of this source goes on at (a read of it was cut short), if it is

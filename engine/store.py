@@ -247,6 +247,16 @@ def m017_mirror_listing(db: sqlite_utils.Database) -> None:
                                 pk=("realm", "side", "section"))
 
 
+@migrations()
+def m018_mirror_reads_ended(db: sqlite_utils.Database) -> None:
+    # W11: the cursor of a full read that ended after the last plan was saved (a plan that then
+    # failed): the next plan reads from it, by changes, instead of reading every page again. Kept
+    # apart from mirror_reads, whose cursors stay those of the latest plan (an apply checks
+    # Precoro's changes since them, W2); a plan that reads the source again takes its place.
+    db["mirror_reads_ended"].create({"realm": str, "side": str, "section": str, "scope": str, "path": str,
+                                     "since": str, "full_at": str}, pk=("realm", "side", "section"))
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -924,10 +934,14 @@ class Store:
     # -- the mirror (W11) ------------------------------------------------------------------------
 
     def mirror_read(self, realm: str, side: str, section: str) -> dict | None:
-        """How far the mirror of one side of one entity got: its scope, path, `since` and `full_at`."""
-        rows = list(self.db.query("select * from mirror_reads where realm = ? and side = ? and section = ?",
-                                  [realm, side, section]))
-        return rows[0] if rows else None
+        """How far the mirror of one side of one entity got: its scope, path, `since` and `full_at`.
+        A full read that ended since the latest plan's got further (save_ended_read)."""
+        for table in ("mirror_reads_ended", "mirror_reads"):
+            rows = list(self.db.query(f"select * from {table} where realm = ? and side = ? and section = ?",
+                                      [realm, side, section]))
+            if rows:
+                return rows[0]
+        return None
 
     def mirror_since(self, realm: str, side: str) -> datetime | None:
         """The earliest cursor of one side: every change there since is read, or to be read, by a plan."""
@@ -936,15 +950,18 @@ class Store:
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def save_mirror_reads(self, reads: Iterable[dict]) -> None:
-        """Advance the mirror's cursors (with the plan that used them: W11)."""
+        """Advance the mirror's cursors with the plan that used them (W11)."""
         with self.transaction():
             for read in reads:
-                self.db["mirror_reads"].upsert(read, pk=("realm", "side", "section"))
+                self._upsert("mirror_reads", read, ("realm", "side", "section"))
+                self.db.execute("delete from mirror_reads_ended where realm = ? and side = ? and section = ?",
+                                [read["realm"], read["side"], read["section"]])
 
-    def forget_mirror(self, realm: str, side: str, section: str) -> None:
-        """The next read of this side of this entity is a full one."""
+    def save_ended_read(self, read: dict) -> None:
+        """The cursor of a full read that has just ended, before (or without) a plan: what the next
+        plan reads from if this one fails. From a reader thread: plain SQL."""
         with self.transaction():
-            self.db.execute("delete from mirror_reads where realm = ? and side = ? and section = ?", [realm, side, section])
+            self._upsert("mirror_reads_ended", read, ("realm", "side", "section"))
 
     def mirror_put(self, realm: str, side: str, section: str, raws: Iterable[tuple[str, str]],
                    generation: str = "") -> None:

@@ -9,6 +9,7 @@ its fields), so it reads only the details it does not have yet. The plan that st
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -397,3 +398,141 @@ def test_w11_a_read_killed_within_a_page_reads_again_at_most_that_page(long_list
     assert len(read_after) == LONG_LIST - 400
     creates = {a.precoro_id for a in plan.actions if a.entity == "supplier" and a.kind == "create"}
     assert len(creates) == LONG_LIST
+
+
+# -- a read that ended is not read again when its plan fails --------------------------------------------
+
+
+def full_pages(log, path: str = "/suppliers") -> list[int]:
+    """The pages of a list read in full (not by its changes), in order."""
+    return [int(dict(pair.split("=") for pair in query.split("&"))["page"])
+            for method, where, query in log.seen if method == "GET" and where == path and "modifiedSince" not in query]
+
+
+def test_w11_a_read_that_ended_in_a_plan_that_failed_is_not_read_again(long_list, servers):
+    """The suppliers were read to their end, then the plan was stopped before it was saved (here
+    while it went on to the items; killed while reconciling is the same). Every record read is in
+    the mirror: the next plan reads what changed since, not every page again, and still sees a
+    change made in between."""
+    session, precoro, _ = long_list
+    precoro.clock.sleep(3600)  # the suppliers were made an hour before (else each is read again: its second)
+    stop = threading.Event()
+    with session() as s, pytest.raises(Interrupted):
+        s.plan(only=["suppliers", "items"], stop=stop,
+               progress=lambda what, done, total: what == "planning suppliers" and stop.set())
+    assert full_pages(precoro.log) == [1, 2, 3]
+    read_before = supplier_details(precoro.log)
+    assert len(read_before) == LONG_LIST
+    changed = int(read_before[7].rsplit("/", 1)[1])
+    precoro.clock.sleep(3600)
+    precoro.state.update("suppliers", changed, {"phone": "+1 555 9999999"})
+    precoro.clock.sleep(3600)
+
+    precoro.log.seen.clear()
+    servers.requests()
+    with session() as s:
+        plan = s.plan(only=["suppliers", "items"])
+    assert full_pages(precoro.log) == []  # by its changes and a count
+    assert supplier_details(precoro.log) == [f"/suppliers/{changed}"]  # the one changed, and no other
+    quickbooks = servers.requests()["quickbooks"]
+    assert not [r for r in quickbooks if r[1].endswith("/query") and "FROM Vendor" in r[2]]  # CDC instead
+    assert [r for r in quickbooks if r[1].endswith("/cdc")]
+    creates = {a.precoro_id for a in plan.actions if a.entity == "supplier" and a.kind == "create"}
+    assert len(creates) == LONG_LIST
+    assert _phone(plan, changed) == "+1 555 9999999"
+
+
+def test_w11_a_cap_met_after_a_list_was_read_to_its_end_does_not_read_that_list_again(long_list):
+    """A first read that takes days waits out Precoro's hourly cap many times, each time in some
+    list after the first. Going on after the wait, the lists read to their end are read by their
+    changes: at 100,000 suppliers their pages alone are 500 of the hour's 1,500 calls."""
+    from engine.local.precoro.throttle import HOURLY_LIMITER, Refusal
+
+    session, precoro, _ = long_list
+    precoro.clock.sleep(3600)  # the suppliers were made an hour before (else each is read again: its second)
+    app = precoro.log.app
+    refused: list[str] = []
+
+    def hourly_cap_at_the_items(environ, start_response):
+        if environ["PATH_INFO"] == "/items" and not refused:  # the cap falls on the items' first page
+            refused.append(environ.get("QUERY_STRING", ""))
+            start_response("429 Too Many Requests", [("Content-Type", "application/json")])
+            return [json.dumps(Refusal(HOURLY_LIMITER, 1500, precoro.clock.now + 3600).body()).encode()]
+        return app(environ, start_response)
+
+    precoro.log.app = hourly_cap_at_the_items
+    try:
+        with session() as s:
+            plan = s.plan(only=["suppliers", "items"])
+    finally:
+        precoro.log.app = app
+    assert refused and precoro.clock.slept >= 3600 - 60  # the cap was met at the items, and waited out
+    assert full_pages(precoro.log) == [1, 2, 3]  # once, before the wait; after it, by its changes
+    assert len(supplier_details(precoro.log)) == LONG_LIST
+    creates = {a.precoro_id for a in plan.actions if a.entity == "supplier" and a.kind == "create"}
+    assert len(creates) == LONG_LIST
+
+
+def test_w11_a_full_read_cut_short_then_overtaken_by_reads_of_changes_begins_afresh(long_list):
+    """`plan --full` met the daily cap within the list; the plans after it read by their changes
+    (their cursor was still good) and put a changed supplier into the mirror. A later full read
+    does not go on at the old page: it would take the pages before it as that cut read left them,
+    without the change, and let the changed supplier go from the mirror and the plan."""
+    session, precoro, _ = long_list
+    precoro.clock.sleep(3600)  # the suppliers were made an hour before
+    with session() as s:
+        s.plan(only=["suppliers"])
+    precoro.clock.sleep(3600)
+    precoro.log.seen.clear()
+    precoro.caps(per_day=3)  # the custom fields looked up, pages 1 and 2: page 3 is refused
+    with session() as s, pytest.raises(QbsyncError):
+        s.plan(only=["suppliers"], full=True)
+    assert full_pages(precoro.log) == [1, 2, 3]
+    precoro.caps()
+    changed = 5  # on the first page
+    precoro.state.update("suppliers", changed, {"phone": "+1 555 9999999"})
+    precoro.clock.sleep(3600)
+    with session() as s:
+        by_changes = s.plan(only=["suppliers"])
+        assert _phone(by_changes, changed) == "+1 555 9999999"
+        assert s.status()["unfinished_reads"] == []  # nothing to go on with
+
+    precoro.log.seen.clear()
+    with session() as s:
+        plan = s.plan(only=["suppliers"], full=True)
+    assert full_pages(precoro.log) == [1, 2, 3]  # from its start
+    creates = {a.precoro_id for a in plan.actions if a.entity == "supplier" and a.kind == "create"}
+    assert len(creates) == LONG_LIST
+    assert _phone(plan, changed) == "+1 555 9999999"
+
+
+def test_w2_a_full_read_that_ended_in_a_failed_plan_hides_no_edit_from_the_apply(capped, capped_precoro, servers):
+    """The cursor a full read leaves as it ends is the next plan's only: an apply of the latest
+    saved plan still asks Precoro what changed since that plan's reads (W2). A colleague's edit
+    made after that plan is refused, not overwritten, though a plan that failed has read past it."""
+    session, cap, log, clock = capped
+    clock.sleep(3600)  # the suppliers were made an hour before
+    with session() as s:
+        s.apply(s.plan(only=["suppliers"]).id)  # the vendors created, and linked
+    [vendor] = servers.quickbooks.query(REALM, "SELECT * FROM Vendor WHERE Id = '1'").response()["Vendor"]
+    _, suppliers = capped_precoro.state.page("suppliers", limit=SUPPLIERS)
+    [supplier] = [row for row in suppliers if row["name"] == vendor["DisplayName"]]
+    servers.quickbooks.update(REALM, "Vendor", {"Id": vendor["Id"], "SyncToken": vendor["SyncToken"], "sparse": True,
+                                                "AcctNum": "QB-1"})
+    clock.sleep(600)
+    with session() as s:
+        plan = s.plan(only=["suppliers"])
+    [update] = [a for a in plan.actions if a.kind == "update" and a.target == "precoro"]
+    assert update.precoro_id == str(supplier["id"])
+    clock.sleep(600)
+    capped_precoro.state.update("suppliers", supplier["id"], {"city": "Elsewhere"})  # a colleague, after the plan
+    clock.sleep(600)
+    stop = threading.Event()
+    with session() as s:
+        with pytest.raises(Interrupted):  # reads the suppliers in full (and the edit), then fails
+            s.plan(only=["suppliers", "items"], full=True, stop=stop,
+                   progress=lambda what, done, total: what == "planning suppliers" and stop.set())
+        report = s.apply(plan.id)
+    assert [r.status for r in report.results if r.id == update.id] == ["refused"]
+    assert capped_precoro.state.page("suppliers", limit=SUPPLIERS)[1][suppliers.index(supplier)]["accountNumber"] \
+        == supplier["accountNumber"]
