@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from .clients import precoro_contract as contract
@@ -70,6 +71,19 @@ def precoro_seconds(calls: int) -> float:
     days, rest = divmod(calls - 1, PRECORO_PER_DAY)
     hours, rest = divmod(rest, PRECORO_PER_HOUR)
     return days * 86400 + hours * 3600 + (rest + 1) / PRECORO_PER_SECOND
+
+
+def reading_left(sources: list[dict[str, Any]], resume_at: str | None) -> dict[str, Any]:
+    """What a first read that a Precoro cap stopped still costs (W11): the calls left, over the lists
+    whose size is known (`calls_known`: false while some list is not begun, so it is at least that),
+    and the earliest it can end under Precoro's limits, from when the cap lifts (ISO 8601, UTC; None
+    when that is not known)."""
+    counted = [source.get("calls_left") for source in sources]
+    calls = sum(count for count in counted if count is not None)
+    done_at = None
+    if resume_at and calls:
+        done_at = (datetime.fromisoformat(resume_at) + timedelta(seconds=precoro_seconds(calls))).isoformat(timespec="seconds")
+    return {"calls_left": calls, "calls_known": None not in counted, "done_at": done_at}
 
 
 def duration(seconds: float) -> str:

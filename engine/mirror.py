@@ -55,6 +55,7 @@ CDC_REACH = timedelta(days=CDC_LOOKBACK_DAYS - 1)
 PRECORO_FULL_EVERY = timedelta(hours=24)
 PAGE_OF_WRITES = 1000
 PAGE_OF_DETAILS = 200  # summaries looked up in the mirror at a time
+LIST_PAGE = 200  # records on a page of a Precoro list as a full read asks for them (PrecoroClient.list_all)
 # A Precoro list this small is read whole (one request) rather than by changes and a count (two).
 SMALL_LIST = 200
 
@@ -211,6 +212,7 @@ class Mirror:
         self._changes_read: dict[str, tuple[list[dict], datetime]] = {}  # path -> (summaries, when), this plan's
         self.kept: dict[str, int] = {"quickbooks": 0, "precoro": 0}  # records a full read put in the mirror, per side
         self.totals: dict[tuple[str, str], int] = {}  # Precoro sources read in full: how many records the list holds
+        self._under_way: dict[tuple[str, str], PagesRead] = {}  # Precoro sources read in full: how far each got
 
     # -- before planning: what changed --------------------------------------------------------
 
@@ -403,7 +405,7 @@ class Mirror:
         listing = self._listing(source, path)
         fresh = uuid.uuid4().hex[:12]
         started = time.monotonic()
-        at = PagesRead()
+        at = self._under_way[source.key] = PagesRead()
         read: set[str] = set()  # a resumed read: the records this pass listed (the mirror has the rest)
         batch: list[tuple[str, str]] = []
         reached: int | None = None  # the page of the last record read
@@ -578,14 +580,25 @@ class Mirror:
 
     def progress(self) -> list[dict[str, Any]]:
         """How far the Precoro sources this plan reads in full have got: records in the mirror, of
-        how many (None: not known yet, the read has not begun). What a read cut short by a cap tells
-        `qbsync status` until a plan is made (W11)."""
+        how many, and about how many calls the rest costs (None: not known yet, the read has not
+        begun). What a read cut short by a cap tells `qbsync status` until a plan is made (W11)."""
         found = []
         for side, section in sorted(self._asked - self._by_changes):
             if side == "precoro" and section not in self._absent:
                 read, total = self.store.mirror_count(self.realm, side, section), self.totals.get((side, section))
-                found.append({"section": section, "read": read if total is None else min(read, total), "total": total})
+                found.append({"section": section, "read": read if total is None else min(read, total), "total": total,
+                              "calls_left": self._calls_left((side, section), read, total)})
         return found
+
+    def _calls_left(self, key: tuple[str, str], read: int, total: int | None) -> int | None:
+        """About what the rest of a full read costs: a page of the list per LIST_PAGE records (the
+        page it goes on at among them), and a details call per record when the list's summaries lack
+        them (known from the read's first page, as its total is)."""
+        at = self._under_way.get(key)
+        if total is None or at is None:
+            return None
+        left = max(total - read, 0)
+        return -(-left // LIST_PAGE) + (left if at.details else 0)
 
     # -- cursors -------------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import rules as rules_pkg
 from rules.model import SIDE_NAMES, Rules
 
 from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, wait_out
+from .budgets import reading_left
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .connections import Connected, connect, saved_connections
@@ -180,9 +181,10 @@ class SyncSession:
             except RateLimited as cap:
                 resume = cap.resume_at()
                 # Told by `qbsync status` until a plan is made: a first read can take days (W11).
+                progress = planner.mirror.progress()
                 self.store.set_reading(self.realm_id, self.clock(), cap.limit_name,
-                                       resume.isoformat(timespec="seconds") if resume else None, planner.mirror.progress())
-                raise _cut_short(cap, resume, planner.mirror.kept) from cap
+                                       resume.isoformat(timespec="seconds") if resume else None, progress)
+                raise _cut_short(cap, resume, planner.mirror.kept, progress) from cap
             plan = Plan(actions=[], realm_id=self.realm_id, rules_digest=self.rules.digest, created_at=kept.created_at,
                         entities=tuple(spec.section for spec in specs), readback=planned.readback, scope=scope,
                         notes=planned.notes, id=kept.digest.hexdigest()[:12])
@@ -523,6 +525,8 @@ class SyncSession:
         out["unfinished_apply"] = self.unfinished_apply()
         out["unattended"] = run_status(self.store)  # U1, U3
         out["reading"] = self.store.reading(realm) if realm else None  # W11: a read a cap cut short
+        if out["reading"]:  # and what the rest costs: a first read of a large company takes days
+            out["reading"].update(reading_left(out["reading"]["sources"], out["reading"]["resume_at"]))
         # W11: full reads of Precoro lists not finished (under way, or cut short by a cap or a kill):
         # where the next plan goes on, and how many records that read has kept so far.
         out["unfinished_reads"] = [
@@ -581,12 +585,18 @@ class KeptActions:
             current[action_id].decision, current[action_id].approved = decision, approved
 
 
-def _cut_short(cap: RateLimited, resume: datetime | None, kept: dict[str, int]) -> ReadsCutShort:
-    """What a plan stopped by a cap says: when it can go on, and that no read is lost (W11)."""
+def _cut_short(cap: RateLimited, resume: datetime | None, kept: dict[str, int],
+               progress: list[dict[str, Any]]) -> ReadsCutShort:
+    """What a plan stopped by a cap says: when it can go on, that no read is lost, and what the
+    rest costs (W11)."""
     when = f"; it can go on at {resume:%Y-%m-%d %H:%M} UTC" if resume else ""
     read = " and ".join(f"{count:,} {SIDE_NAMES[side]} record{'s' if count != 1 else ''}"
                         for side, count in kept.items() if count)
     after = (f" The {read} read so far are kept: the next plan reads only the rest" if read
              else " Plan again then")
+    left = reading_left(progress, resume.isoformat() if resume else None)
+    if left["done_at"]:
+        after += (f"; the rest is {'about' if left['calls_known'] else 'at least'} {left['calls_left']:,} Precoro "
+                  f"calls, done at the earliest {left['done_at'][:16].replace('T', ' ')} UTC")
     return ReadsCutShort(f"{cap.limit_name} is reached{when}. Nothing was planned.{after} "
                          "(`qbsync plan --until-done` waits for it).", cap)

@@ -868,17 +868,24 @@ def _print_reading(reading: dict | None) -> None:
     """W11: the latest plan's reads stopped at a cap: when it goes on, and how far each list got."""
     if not reading:
         return
+    from engine.budgets import PRECORO_PER_DAY
     from tui import render
 
     when = f"; it goes on at {render.minute(reading['resume_at'])} UTC" if reading["resume_at"] else ""
     print(f"reading: stopped at {reading['cap']} ({render.minute(reading['at'])}){when}. "
           "The next plan or run reads only what is left")
     for source in reading["sources"]:
-        read, total = source["read"], source["total"]
+        read, total, left = source["read"], source["total"], source.get("calls_left")
         if total is None:
             print(f"  Precoro {source['section']}: " + (f"{read:,} read so far" if read else "not read yet"))
         else:
-            print(f"  Precoro {source['section']}: {read:,} of {total:,} read ({read * 100 // max(total, 1)}%)")
+            print(f"  Precoro {source['section']}: {read:,} of {total:,} read ({read * 100 // max(total, 1)}%)"
+                  + (f", about {left:,} calls left" if left is not None else ""))
+    if reading.get("calls_left"):  # a first read of a large company takes days: when it can end
+        rest = "" if reading["calls_known"] else ", and the lists not begun yet"
+        until = (f": under Precoro's limits ({PRECORO_PER_DAY:,} calls a day) done at the earliest "
+                 f"{render.minute(reading['done_at'])} UTC" if reading.get("done_at") else "")
+        print(f"  about {reading['calls_left']:,} Precoro calls left{rest}{until}")
 
 
 def _print_unfinished_reads(reads: list[dict]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.budgets import apply_cost, duration, precoro_seconds
+from engine.budgets import apply_cost, duration, precoro_seconds, reading_left
 
 
 REALM = "8101"
@@ -91,3 +91,17 @@ def test_what_an_apply_costs_is_said_before_it_starts():
     assert duration(3660) == "1 h 1 min" and duration(45) == "45 s"
     # A Precoro create is two calls: the POST, then the PATCH that sets its externalId.
     assert apply_cost(quickbooks_writes=0, precoro_writes=4000, precoro_creates=4000).precoro_calls == 8001
+
+
+def test_w11_what_a_first_read_stopped_at_a_cap_still_costs():
+    """Its calls left, and the earliest it can end: the day's 3,000 from when the cap lifts, then the
+    rest the next day. A list not begun has no size yet: what is told is then a least."""
+    sources = [{"section": "suppliers", "read": 2000, "total": 5000, "calls_left": 3015},
+               {"section": "items", "read": 0, "total": 1000, "calls_left": 1005}]
+    assert reading_left(sources, "2026-12-02T00:00:00+00:00") == {
+        "calls_left": 4020, "calls_known": True, "done_at": "2026-12-03T00:17:00+00:00"}  # 86,400 s + 1,020 calls at 1/s
+    begun = [*sources, {"section": "invoices", "read": 0, "total": None, "calls_left": None}]
+    assert reading_left(begun, None) == {"calls_left": 4020, "calls_known": False, "done_at": None}
+    # Told by a qbsync of before: no calls_left at all.
+    assert reading_left([{"section": "suppliers", "read": 3, "total": 40}], "2026-12-02T00:00:00+00:00") == {
+        "calls_left": 0, "calls_known": False, "done_at": None}

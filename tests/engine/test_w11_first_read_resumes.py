@@ -52,6 +52,8 @@ def test_w11_a_first_read_cut_short_by_the_daily_cap_goes_on_where_it_stopped(ca
     said = str(stopped.value)
     assert "daily limit is reached; it can go on at" in said and "Nothing was planned" in said
     assert f"The {len(read_before)} Precoro records read so far are kept" in said
+    # What the rest costs: a details call per supplier left, and the page it goes on at.
+    assert f"the rest is about {SUPPLIERS - len(read_before) + 1} Precoro calls, done at the earliest" in said
     assert clock.slept == 0  # the daily cap is not waited for unless asked
 
     log.seen.clear()
@@ -121,7 +123,8 @@ def test_u1_an_unattended_run_cut_short_by_the_daily_cap_stops_and_says_when_it_
 
 def test_w11_status_tells_how_far_a_read_cut_short_got_until_a_plan_is_made(capped):
     """A first read that takes days is followed in `qbsync status` (and its --json): the cap, when
-    it lifts, and per Precoro list how many of its records are read."""
+    it lifts, per Precoro list how many of its records are read, and what the rest costs: its
+    calls, and when, under Precoro's limits, the read can end at the earliest."""
     import json
 
     session, cap, log, clock = capped
@@ -133,16 +136,22 @@ def test_w11_status_tells_how_far_a_read_cut_short_got_until_a_plan_is_made(capp
         reading = s.status()["reading"]
         env, rules, state = {**os.environ, **s.env}, s.rules_path, s.state_path
     assert reading["cap"] == "Precoro's daily limit" and reading["resume_at"] > reading["at"]
-    assert reading["sources"] == [{"section": "suppliers", "read": read_before, "total": SUPPLIERS}]
+    left = SUPPLIERS - read_before + 1  # a details call per supplier not read, and the page it goes on at
+    assert reading["sources"] == [{"section": "suppliers", "read": read_before, "total": SUPPLIERS, "calls_left": left}]
+    assert reading["calls_left"] == left and reading["calls_known"]
+    assert reading["done_at"] > reading["resume_at"]  # at a call a second, after the cap lifts
 
     shown = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--rules", str(rules), "--state", str(state)],
                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "reading: stopped at Precoro's daily limit" in shown.stdout and "it goes on at" in shown.stdout
-    assert f"Precoro suppliers: {read_before:,} of {SUPPLIERS} read ({read_before * 100 // SUPPLIERS}%)" in shown.stdout
+    assert f"Precoro suppliers: {read_before:,} of {SUPPLIERS} read ({read_before * 100 // SUPPLIERS}%), " \
+           f"about {left} calls left" in shown.stdout
+    assert f"about {left} Precoro calls left: under Precoro's limits (3,000 calls a day) done at the earliest " \
+           f"{reading['done_at'][:16].replace('T', ' ')} UTC" in shown.stdout
     as_json = subprocess.run([sys.executable, "-m", "tui.cli", "status", "--json", "--rules", str(rules), "--state",
                               str(state)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
-    assert json.loads(as_json.stdout)["reading"]["sources"] == reading["sources"]
+    assert json.loads(as_json.stdout)["reading"] == reading
 
     cap()  # the next day: the plan is made, and there is nothing more to tell
     with session() as s:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.apply import ActionResult, ApplyReport
+from engine.budgets import reading_left
 from engine.entities import ENTITIES, sort_key
 from engine.review import ERROR_OUTCOMES, Outcome, outcomes_from_history
 from engine.plan import Action, FieldChange, HoldFacts, LinkFacts, Plan, Write, action_id
@@ -363,7 +364,9 @@ class FakeSession:
                                                                                 else 0)} for spec in ENTITIES},
             "latest_plan": {"id": plan.id, "created_at": plan.created_at, "state": "open"} if plan else None,
             "unattended": {"last_run": None, "next_run": None, "held": self.held},
-            "reading": self.reading,
+            # What the engine tells of a read a cap stopped, and what the rest costs (engine.budgets).
+            "reading": {**self.reading, **reading_left(self.reading["sources"], self.reading["resume_at"])}
+            if self.reading else None,
             "unfinished_reads": self.unfinished_reads,
         }
 

@@ -180,11 +180,12 @@ def test_u3_overview_says_what_is_waiting(snap_compare, here):
 
 
 def test_w11_overview_says_how_far_a_read_cut_short_got(snap_compare, here):
-    """A first read of more Precoro records than a day's calls: the Overview says where it stopped."""
+    """A first read of more Precoro records than a day's calls: the Overview says where it stopped,
+    and when, under Precoro's limits, it can end at the earliest."""
     session = FakeSession(reading={"at": "2026-11-26T09:00:00+00:00", "cap": "Precoro's daily limit",
                                    "resume_at": "2026-11-27T00:00:00+00:00",
-                                   "sources": [{"section": "suppliers", "read": 2950, "total": 10000},
-                                               {"section": "items", "read": 0, "total": None}]})
+                                   "sources": [{"section": "suppliers", "read": 2950, "total": 10000, "calls_left": 7086},
+                                               {"section": "items", "read": 0, "total": None, "calls_left": None}]})
     assert snap_compare(make_app(session), terminal_size=(80, 24), run_before=run("1"))
 
 
