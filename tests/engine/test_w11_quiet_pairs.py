@@ -121,6 +121,15 @@ def plan_both_ways(servers, workdir, state, label: str):
     return quick
 
 
+def apply_deciding_at_random(servers, workdir, state, plan, rng: random.Random) -> None:
+    """The plan applied, each of its conflicts decided for a side chosen by `rng`."""
+    with servers.session(workdir, REALM, state) as session:
+        for action in plan.actions:
+            if action.kind == "conflict":
+                session.decide(action.id, rng.choice(["precoro", "quickbooks"]), plan.id)
+        session.apply(plan.id)
+
+
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_w11_a_plan_that_skips_quiet_pairs_is_the_plan_a_full_read_makes(servers, synced, seed):
     workdir, state = synced
@@ -131,11 +140,7 @@ def test_w11_a_plan_that_skips_quiet_pairs_is_the_plan_a_full_read_makes(servers
         skipped_some += quiet_links(state) > 0
         quick = plan_both_ways(servers, workdir, state, f"round {round_}: {done}")
         if rng.random() < 0.7:
-            with servers.session(workdir, REALM, state) as session:
-                for action in quick.actions:
-                    if action.kind == "conflict":
-                        session.decide(action.id, rng.choice(["precoro", "quickbooks"]), quick.id)
-                session.apply(quick.id)
+            apply_deciding_at_random(servers, workdir, state, quick, rng)
     assert skipped_some >= 5  # the rounds did plan with quiet pairs to skip
 
 
@@ -159,11 +164,7 @@ def test_w11_plans_after_a_plan_that_failed_are_the_plans_a_full_read_makes(serv
         done += [change_something(servers, rng, round_ * 10 + 5, kinds) for kinds in (IN_QUICKBOOKS, IN_PRECORO)]
         quick = plan_both_ways(servers, workdir, state, f"round {round_}: {done}")
         if rng.random() < 0.7:
-            with servers.session(workdir, REALM, state) as session:
-                for action in quick.actions:
-                    if action.kind == "conflict":
-                        session.decide(action.id, rng.choice(["precoro", "quickbooks"]), quick.id)
-                session.apply(quick.id)
+            apply_deciding_at_random(servers, workdir, state, quick, rng)
 
 
 def test_w11_a_quiet_item_is_reconciled_again_when_the_supplier_link_it_follows_goes(servers, synced):
