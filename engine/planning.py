@@ -216,7 +216,7 @@ class Planner:
         if spec.quickbooks_lookup:  # a small list (a company's tax rates), read whole each plan
             lookup = {str(raw["Id"]): raw for raw in self.quickbooks.query_all(spec.quickbooks_lookup, include_inactive=True)}
 
-        def read(side: str, pages, label: str) -> list[Record]:
+        def read(side: str, pages, label: str, total: Callable[[], int | None] = lambda: None) -> list[Record]:
             record = spec.reader(rules, side, refs)
             records = []
             for raw in pages:
@@ -228,7 +228,7 @@ class Planner:
                     raw = complete(raw, lookup)
                 records.append(record(raw))
                 if self.progress and len(records) % 1000 == 0:
-                    self.progress(label, len(records), None)
+                    self.progress(label, len(records), total())
             return records
 
         precoro_source = self._source(spec, "precoro")
@@ -242,7 +242,9 @@ class Planner:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="fetch") as pool:
             try:
                 quickbooks = pool.submit(read, "quickbooks", quickbooks_pages, f"reading QuickBooks {spec.quickbooks} records")
-                precoro = pool.submit(read, "precoro", precoro_pages, precoro_label)
+                # Of how many: a Precoro list read in full says how many records it holds.
+                precoro = pool.submit(read, "precoro", precoro_pages, precoro_label,
+                                      lambda: self.mirror.totals.get(precoro_source.key))
                 return precoro.result(), quickbooks.result()
             except BaseException:
                 halt.set()

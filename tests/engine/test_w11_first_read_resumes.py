@@ -545,3 +545,15 @@ def test_w2_a_full_read_that_ended_in_a_failed_plan_hides_no_edit_from_the_apply
     assert [r.status for r in report.results if r.id == update.id] == ["refused"]
     assert capped_precoro.state.page("suppliers", limit=SUPPLIERS)[1][suppliers.index(supplier)]["accountNumber"] \
         == supplier["accountNumber"]
+
+
+def test_w11_a_first_read_of_a_long_list_says_of_how_many_records(servers, capped_precoro, fresh_dir):
+    """A first read that takes hours shows its progress against the list's size (Precoro's first
+    page says it): "reading Precoro suppliers: 1,000/1,100", not a bare count."""
+    capped_precoro.state.bulk_insert("suppliers", scale_suppliers(1100))
+    servers.reset(REALM)
+    said: list[tuple[str, int, int | None]] = []
+    with capped_precoro.session(servers, fresh_dir(), REALM) as s:
+        s.plan(only=["suppliers"], progress=lambda what, done, total: said.append((what, done, total)))
+    assert [(done, total) for what, done, total in said if what == "reading Precoro suppliers" and done] == [
+        (1000, 1100)]
