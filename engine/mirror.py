@@ -316,7 +316,9 @@ class Mirror:
         path = previous["path"]
         try:
             rows, until = self._changed_rows(path, since)
-            kept = self._completed(source, path, [r for r in rows if source.covers(r)], unsure_from=_last_read(previous))
+            kept = self._kept_as_read(source, self._completed(
+                source, path, [r for r in rows if source.covers(r)], unsure_from=_last_read(previous),
+                read_from=self._read_from(source)), lambda: until)
             self._store_changes(source, [(record_id("precoro", r), bulk.dumps(r)) for r in kept],
                                 [record_id("precoro", r) for r in rows if not source.covers(r)])
             total = self.precoro.count(path, dict(source.query) or None)
@@ -343,16 +345,52 @@ class Mirror:
         deletions, exactly."""
         started = time.monotonic()
         previous = self._previous.get(source.key)
+        client = self.quickbooks if source.side == "quickbooks" else self.precoro
         try:
-            pages = list(self._pages(source, path, _last_read(previous)))
+            pages = self._kept_as_read(source, self._pages(source, path, _last_read(previous),
+                                                           read_from=self._read_from(source)),
+                                       lambda: self._server_now(client, started))
         except NotFound:
             self._lost(source)
             return
-        began = self._server_now(self.quickbooks if source.side == "quickbooks" else self.precoro, started)
+        began = self._server_now(client, started)
         known = self.store.mirror_raws(self.realm, source.side, source.section)
         fresh = {record_id(source.side, raw): bulk.dumps(raw) for raw in pages}
         self._store_changes(source, list(fresh.items()), [rid for rid in known if rid not in fresh], known)
         self._reached(source, began, full_at=began + OVERLAP, path=path)
+
+    def _kept_as_read(self, source: Source, records: Iterable[dict], began: Callable[[], datetime]) -> list[dict]:
+        """The records of a Precoro read by changes, each noted with when this read began (`began()`,
+        on Precoro's clock, less the overlap: Store.keep_changes_read) until the cursor moves; when
+        the read is cut short (the hourly cap, a dropped connection), those read so far go into the
+        mirror first. A plan that the cap restarts (SyncSession.plan) reads from the same cursor
+        again, and takes each such record from the mirror while its summary is dated before then,
+        instead of reading its details again: otherwise every record changed since the last plan
+        was read again after each hourly wait, and more of them than an hour's calls (a bulk import
+        of suppliers) were never all read."""
+        read: list[dict] = []
+        try:
+            for record in records:
+                read.append(record)
+        except Exception:
+            self._note_read(source, read, began, into_mirror=True)
+            raise
+        self._note_read(source, read, began, into_mirror=False)  # the caller puts them in the mirror
+        return read
+
+    def _note_read(self, source: Source, read: list[dict], began: Callable[[], datetime], *, into_mirror: bool) -> None:
+        if not read or source.side != "precoro":
+            return
+        moment = began().isoformat()
+        ids = [record_id(source.side, record) for record in read]
+        raws = [(rid, bulk.dumps(record)) for rid, record in zip(ids, read)] if into_mirror else []
+        self.store.keep_changes_read(self.realm, source.side, source.section, raws, dict.fromkeys(ids, moment))
+
+    def _read_from(self, source: Source) -> dict[str, datetime]:
+        """Records an earlier pass of this read by changes kept when it was cut short: id -> the
+        second from which a summary must be read again whatever it says (as `_last_read`)."""
+        return {rid: _last_read({"since": since}) for rid, since in
+                self.store.changes_kept(self.realm, source.side, source.section).items()}
 
     def _lost(self, source: Source) -> None:
         """The collection is gone (a custom field deleted, or made again): look it up and read it whole."""
@@ -499,7 +537,8 @@ class Mirror:
         return listing
 
     def _pages(self, source: Source, path: str, unsure_from: datetime | None = None, *,
-               listing: dict | None = None, at: PagesRead | None = None) -> Iterator[dict]:
+               listing: dict | None = None, at: PagesRead | None = None,
+               read_from: Mapping[str, datetime] | None = None) -> Iterator[dict]:
         """The source's records as its list answers them (Precoro's completed with their details).
         `listing`: begin at the page it names, if that page still begins with its record; `at`: how
         far the read has got (PagesRead)."""
@@ -525,10 +564,11 @@ class Mirror:
                                            at=at)
                 return
             # Records were added or deleted on the pages before it: the list is read from its start.
-        yield from self._completed(source, path, listed(), unsure_from=unsure_from, at=at)
+        yield from self._completed(source, path, listed(), unsure_from=unsure_from, at=at, read_from=read_from)
 
     def _completed(self, source: Source, path: str, summaries: Iterable[dict],
-                   unsure_from: datetime | None = None, at: PagesRead | None = None) -> Iterator[dict]:
+                   unsure_from: datetime | None = None, at: PagesRead | None = None,
+                   read_from: Mapping[str, datetime] | None = None) -> Iterator[dict]:
         """Whole records from a Precoro list's summaries: a summary whose fields equal the mirrored
         record's (its updateDate among them) is that record, unchanged; only the others are read
         from `/{id|idn}`, one call each. A record deleted between the two reads is left out.
@@ -541,7 +581,8 @@ class Mirror:
         `unsure_from`: the second the last read began. Precoro's dates count seconds, so a record
         changed in the second it was read carries the same updateDate as the copy read then: a
         summary dated from then on is read again whatever it says. `at.details` is set when the
-        summaries are completed one by one (a record may cost a call)."""
+        summaries are completed one by one (a record may cost a call). `read_from`: the records an
+        earlier pass of a read by changes kept (`_kept_as_read`), each unsure from when that began."""
         if not source.detail_only:
             yield from summaries
             return
@@ -565,8 +606,10 @@ class Mirror:
             known = self.store.mirror_raws(self.realm, "precoro", source.section,
                                            [record_id("precoro", row) for row in chunk])
             for row in chunk:
-                mirrored = known.get(record_id("precoro", row))
-                if mirrored is not None and not _dated_from(row, unsure_from):
+                rid = record_id("precoro", row)
+                mirrored = known.get(rid)
+                unsure = read_from.get(rid, unsure_from) if read_from else unsure_from
+                if mirrored is not None and not _dated_from(row, unsure):
                     record = bulk.loads(mirrored)
                     # Kept whole, with the details now wanted (a mapping just turned on: read them).
                     if all(record.get(name) == value for name, value in row.items()) \

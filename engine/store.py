@@ -257,6 +257,16 @@ def m018_mirror_reads_ended(db: sqlite_utils.Database) -> None:
                                      "since": str, "full_at": str}, pk=("realm", "side", "section"))
 
 
+@migrations()
+def m019_mirror_changes_kept(db: sqlite_utils.Database) -> None:
+    # W11: a read by changes cut short (Precoro's hourly cap) keeps the records it read in the
+    # mirror, and here, per record id, when that read began (JSON): the next pass, from the same
+    # cursor, trusts those copies while their summary is dated before then. Dropped when the cursor
+    # moves.
+    db["mirror_changes_kept"].create({"realm": str, "side": str, "section": str, "read": str},
+                                     pk=("realm", "side", "section"))
+
+
 def _freeze(value: Any) -> Any:
     """JSON gives lists back; canonical values use tuples (they must compare equal to records')."""
     if isinstance(value, list):
@@ -954,14 +964,34 @@ class Store:
         with self.transaction():
             for read in reads:
                 self._upsert("mirror_reads", read, ("realm", "side", "section"))
-                self.db.execute("delete from mirror_reads_ended where realm = ? and side = ? and section = ?",
-                                [read["realm"], read["side"], read["section"]])
+                for table in ("mirror_reads_ended", "mirror_changes_kept"):
+                    self.db.execute(f"delete from {table} where realm = ? and side = ? and section = ?",
+                                    [read["realm"], read["side"], read["section"]])
 
     def save_ended_read(self, read: dict) -> None:
         """The cursor of a full read that has just ended, before (or without) a plan: what the next
         plan reads from if this one fails. From a reader thread: plain SQL."""
         with self.transaction():
             self._upsert("mirror_reads_ended", read, ("realm", "side", "section"))
+            self.db.execute("delete from mirror_changes_kept where realm = ? and side = ? and section = ?",
+                            [read["realm"], read["side"], read["section"]])
+
+    def changes_kept(self, realm: str, side: str, section: str) -> dict[str, str]:
+        """Records a read by changes that was cut short put in the mirror: id -> when it began
+        (keep_changes_read)."""
+        row = self.db.execute("select read from mirror_changes_kept where realm = ? and side = ? and section = ?",
+                              [realm, side, section]).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def keep_changes_read(self, realm: str, side: str, section: str, raws: list[tuple[str, str]],
+                          read: dict[str, str]) -> None:
+        """What a read by changes read: each record's id with when that read began, beside those of
+        earlier passes from the same cursor, and `raws` (when it was cut short) into the mirror."""
+        with self.transaction():
+            self.mirror_put(realm, side, section, raws)
+            self._upsert("mirror_changes_kept", {"realm": realm, "side": side, "section": section,
+                                                 "read": _dumps({**self.changes_kept(realm, side, section), **read})},
+                         ("realm", "side", "section"))
 
     def mirror_put(self, realm: str, side: str, section: str, raws: Iterable[tuple[str, str]],
                    generation: str = "") -> None:

@@ -557,3 +557,37 @@ def test_w11_a_first_read_of_a_long_list_says_of_how_many_records(servers, cappe
         s.plan(only=["suppliers"], progress=lambda what, done, total: said.append((what, done, total)))
     assert [(done, total) for what, done, total in said if what == "reading Precoro suppliers" and done] == [
         (1000, 1100)]
+
+
+def test_w11_more_changes_than_an_hour_s_calls_are_each_read_once_across_the_waits(long_list):
+    """A bulk edit in Precoro changed more suppliers than an hour's calls can read the details of.
+    The plan waits out the cap and reads from the same cursor again: the changes read before the
+    wait are taken from the mirror, not read again, so the plan ends (it used to read the same
+    first ones after every wait, and never end)."""
+    session, precoro, _ = long_list
+    precoro.clock.sleep(3600)  # the suppliers were made an hour before the first plan
+    with session() as s:
+        s.plan(only=["suppliers"])
+    precoro.clock.sleep(3600)
+    changed = range(1, 61)
+    for n in changed:
+        precoro.state.update("suppliers", n, {"phone": f"+1 555 77{n:05}"})
+    precoro.clock.sleep(60)
+    precoro.log.seen.clear()
+    precoro.caps(per_hour=25)
+    waits: list[float] = []
+    stop = threading.Event()
+
+    def on_cap(what: str, left: float) -> None:
+        if not waits or left > waits[-1]:
+            waits.append(left)
+            if len(waits) > 6:  # reading the same changes hour after hour: stop, rather than wait forever
+                stop.set()
+        waits[-1] = left
+
+    with session() as s:
+        plan = s.plan(only=["suppliers"], on_cap=on_cap, stop=stop)
+    asked = supplier_details(precoro.log)
+    assert sorted(set(asked)) == sorted(f"/suppliers/{n}" for n in changed)
+    assert len(asked) == len(changed) + len(waits)  # each once, and each one a cap refused once more
+    assert all(_phone(plan, n) == f"+1 555 77{n:05}" for n in changed)
