@@ -102,20 +102,22 @@ def fingerprint(action: Action) -> str:
 
 
 Notify = Callable[[RunSummary, str], list[str]]
+OnCap = Callable[[str, float], None]  # (what is waited for, seconds left): a rate cap's countdown
 
 
 def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = "manual",
              stop: threading.Event | None = None, on_wait: Callable[[Holder | None], None] | None = None,
-             notify: Notify | None = None) -> RunSummary:
+             notify: Notify | None = None, on_cap: OnCap | None = None) -> RunSummary:
     """One cycle over `session` (a SyncSession). Never raises for a failed run: the summary says
     what went wrong, is recorded in the state file, and `notify(summary, where)` tells a person
-    when it failed or held something new (U5)."""
+    when it failed or held something new (U5). `on_cap(what, seconds left)` is told while its plan
+    or apply waits out Precoro's hourly cap: up to an hour in which a run would otherwise say nothing."""
     summary = RunSummary(started_at=session.clock(), trigger=trigger)
     try:
         with session.store.lock("run").held(f"qbsync run ({trigger})", wait=False):
             run_id = summary.run_id = session.store.start_run(summary.started_at, trigger)
             try:
-                _cycle(session, summary, only, stop, on_wait)
+                _cycle(session, summary, only, stop, on_wait, on_cap)
             except (Interrupted, ReadsCutShort) as exc:
                 # A cap is no failure: like an apply at Precoro's daily cap, the run stops and says
                 # when it can go on; what its plan read is kept, and the next run goes on from there.
@@ -142,9 +144,9 @@ def company_name(rules_path: Any) -> str:
 
 
 def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: threading.Event | None,
-           on_wait: Callable[[Holder | None], None] | None) -> None:
+           on_wait: Callable[[Holder | None], None] | None, on_cap: OnCap | None) -> None:
     store, policy = session.store, session.reload_rules().policy  # a loop runs on the rules as they are now
-    plan = session.plan(only=only, wait=True, on_wait=on_wait, stop=stop)
+    plan = session.plan(only=only, wait=True, on_wait=on_wait, stop=stop, on_cap=on_cap)
     summary.plan_id, summary.unchanged, summary.entities = plan.id, plan.unchanged, list(plan.entities)
     realm = plan.realm_id
     actions = list(plan.actions)
@@ -183,7 +185,7 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
     store.put_held(held_rows)
 
     if any(verdict[a.id].apply and a.executable for a in actions):
-        report = session.apply(plan.id, wait=True, on_wait=on_wait, stop=stop)
+        report = session.apply(plan.id, wait=True, on_wait=on_wait, stop=stop, on_cap=on_cap)
         summary.counts = report.counts()
         summary.stopped = report.stopped
         summary.failures = [r.to_json() for r in report.results if r.status in ("failed", "refused")]
@@ -223,13 +225,13 @@ def parse_every(text: str) -> float:
 
 def run_every(session: Any, every: float, stop: threading.Event, report: Callable[[RunSummary], Any], *,
               only: Iterable[str] | None = None, now: Callable[[], datetime] | None = None,
-              notify: Notify | None = None) -> None:
+              notify: Notify | None = None, on_cap: OnCap | None = None) -> None:
     """Run, then wait `every` seconds, until `stop` is set (SIGTERM): a run in progress stops
     between two writes. One loop per state file: a second one is refused (LockBusy)."""
     now = now or (lambda: datetime.now(timezone.utc))
     with session.store.lock("loop").held("qbsync run --every", wait=False):
         while not stop.is_set():
-            summary = run_once(session, only=only, trigger="schedule", stop=stop, notify=notify)
+            summary = run_once(session, only=only, trigger="schedule", stop=stop, notify=notify, on_cap=on_cap)
             if summary.run_id is not None and not stop.is_set():
                 session.store.set_next_run(summary.run_id, (now() + timedelta(seconds=every)).isoformat(timespec="seconds"))
             report(summary)
@@ -269,9 +271,10 @@ def companies(root: Any) -> list[Any]:
 
 def run_all(rules_files: Iterable[Any], open_session: Callable[[Any], Any], *, jobs: int = 4,
             stop: threading.Event | None = None, notify: Notify | None = None,
-            clock: Callable[[], str] | None = None) -> list[CompanyRun]:
+            clock: Callable[[], str] | None = None, on_cap: OnCap | None = None) -> list[CompanyRun]:
     """One run per company, `jobs` at a time, each on its own session (its own rules, state file,
-    locks and rate budgets). A company that fails, even to open, is one failed row: the others go on."""
+    locks and rate budgets). A company that fails, even to open, is one failed row: the others go on.
+    `on_cap` is told which company waits ("<company>: Precoro's hourly limit ...")."""
     from concurrent.futures import ThreadPoolExecutor
 
     clock = clock or (lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -280,7 +283,8 @@ def run_all(rules_files: Iterable[Any], open_session: Callable[[Any], Any], *, j
         name = company_name(rules_path)
         try:
             with open_session(rules_path) as session:
-                summary = run_once(session, stop=stop, notify=notify)
+                told = (lambda what, left: on_cap(f"{name}: {what}", left)) if on_cap else None
+                summary = run_once(session, stop=stop, notify=notify, on_cap=told)
         except Exception as exc:  # an invalid rules file, an unusable state file: this company only
             summary = RunSummary(started_at=clock(), finished_at=clock(), error=_first_line(exc))
         return CompanyRun(name, str(rules_path), summary)

@@ -400,19 +400,28 @@ class _StatusLine:
 
 class _CapCountdown:
     """While a rate cap is waited out: a countdown on the status line of a terminal, or, when
-    stderr is a log, a line when the wait begins and one every ten minutes."""
+    stderr is a log, a line when the wait begins and one every ten minutes (with `json_log`, a JSON
+    event line: `qbsync run --log-format json`)."""
 
-    def __init__(self, line: _StatusLine) -> None:
+    def __init__(self, line: _StatusLine, json_log: bool = False) -> None:
         self.line = line
-        self.said_at: float | None = None
+        self.json_log = json_log
+        self.said: dict[str, float] = {}  # what is waited for -> the seconds left when last said
 
     def __call__(self, what: str, seconds_left: float) -> None:
         from engine.budgets import duration
 
-        if self.line.tty:
+        if self.line.tty and not self.json_log:
             self.line.show(f"qbsync: {what} (in {duration(seconds_left)})")
-        elif self.said_at is None or self.said_at - seconds_left >= 600:
-            self.said_at = seconds_left
+            return
+        said = self.said.get(what)
+        if said is not None and said - seconds_left < 600 and seconds_left <= said:
+            return
+        self.said[what] = seconds_left
+        if self.json_log:
+            print(json.dumps({"event": "qbsync.wait", "what": what, "seconds_left": round(seconds_left)},
+                             ensure_ascii=False), file=sys.stderr, flush=True)
+        else:
             print(f"qbsync: {what} (in {duration(seconds_left)})", file=sys.stderr, flush=True)
 
 
@@ -660,11 +669,18 @@ def cmd_run(args) -> int:
     stop, report, notify = threading.Event(), _run_reporter(args), Notifier.from_env(os.environ)
     if args.all_dir:
         return _run_all(args, stop, notify) if every is None else _refuse_every_with_all()
+    on_cap = _run_waits(args)
     with _graceful_stop(stop), _session(args) as session:
         if every is None:
-            return report(run.run_once(session, only=only, stop=stop, on_wait=_waiting, notify=notify))
-        run.run_every(session, every, stop, report, only=only, notify=notify)
+            return report(run.run_once(session, only=only, stop=stop, on_wait=_waiting, notify=notify, on_cap=on_cap))
+        run.run_every(session, every, stop, report, only=only, notify=notify, on_cap=on_cap)
     return EXIT_OK  # the loop stopped on request
+
+
+def _run_waits(args) -> "_CapCountdown":
+    """How a run tells that it waits out Precoro's hourly cap (up to an hour of silence otherwise):
+    on stderr, as text or, with --log-format json, as a JSON event line."""
+    return _CapCountdown(_StatusLine(), json_log=args.log_format == "json")
 
 
 def _refuse_every_with_all() -> int:
@@ -683,7 +699,7 @@ def _run_all(args, stop: threading.Event, notify) -> int:
         return EXIT_ERROR
     with _graceful_stop(stop):
         runs = run.run_all(found, lambda rules: SyncSession(rules, local_apis=start_local_apis), jobs=args.jobs,
-                           stop=stop, notify=notify)
+                           stop=stop, notify=notify, on_cap=_run_waits(args))
     for company in runs:
         if args.log_format == "json":
             print(json.dumps({"event": "qbsync.run", **company.to_json()}, ensure_ascii=False, default=str),
@@ -743,12 +759,13 @@ def cmd_webhooks(args) -> int:
               file=sys.stderr)
         return EXIT_ERROR
     stop, report, notify = threading.Event(), _run_reporter(args), Notifier.from_env(os.environ)
+    on_cap = _run_waits(args)
     with _graceful_stop(stop), _session(args) as session:
         def run_for(sections):
             wanted = [s for s in sections if session.enabled(s)] if sections is not None else None
             if wanted == []:
                 return None  # only entities these rules do not sync changed
-            summary = run.run_once(session, only=wanted, trigger="webhook", stop=stop, notify=notify)
+            summary = run.run_once(session, only=wanted, trigger="webhook", stop=stop, notify=notify, on_cap=on_cap)
             report(summary)
             return summary
 

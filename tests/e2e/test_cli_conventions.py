@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import re
 import select
@@ -202,3 +203,25 @@ def test_w1_progress_on_a_terminal_is_one_line_rewritten_and_rubbed_out(workdir)
     assert re.search(r"\rapplying: \d+/\d+ \(\d+%\), [\d.,]+/s", shown), shown
     assert "100%" in shown and shown.rstrip("\r\n").endswith("\r\x1b[K")
     assert "Apply: " in (workdir.path / "report.txt").read_text()
+
+
+def test_u1_a_run_that_waits_out_a_cap_says_so_in_its_log_as_text_or_json_events(capsys):
+    """`qbsync run` in a log (systemd): a line when a wait begins and one every ten minutes of it;
+    with --log-format json, JSON event lines a log collector can read."""
+    from tui.cli import _run_waits
+
+    what = "Precoro's hourly limit is reached: going on at 10:00 UTC"
+    for log_format in ("json", "text"):
+        told = _run_waits(build_parser().parse_args(["run", "--log-format", log_format]))
+        for seconds_left in (3600, 3500, 3000, 2990):  # the first, then ten minutes on
+            told(what, seconds_left)
+        told("acme: " + what, 2980)  # another company's wait (`run --all`): said at once
+        lines = capsys.readouterr().err.splitlines()
+        if log_format == "json":
+            assert [json.loads(line) for line in lines] == [
+                {"event": "qbsync.wait", "what": what, "seconds_left": 3600},
+                {"event": "qbsync.wait", "what": what, "seconds_left": 3000},
+                {"event": "qbsync.wait", "what": "acme: " + what, "seconds_left": 2980}]
+        else:
+            assert lines == [f"qbsync: {what} (in 1 h)", f"qbsync: {what} (in 50 min)",
+                             f"qbsync: acme: {what} (in 49 min)"]

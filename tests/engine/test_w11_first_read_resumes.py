@@ -121,6 +121,28 @@ def test_u1_an_unattended_run_cut_short_by_the_daily_cap_stops_and_says_when_it_
     assert "read so far are kept" in summary.text()
 
 
+def test_u1_an_unattended_run_says_while_it_waits_out_the_hourly_cap(capped):
+    """An hour in which `qbsync run` (a systemd service, a loop) said nothing would look stuck: the
+    run tells each wait, and `qbsync run --all` which company waits."""
+    from engine.run import company_name, run_all, run_once
+
+    session, cap, log, clock = capped
+    cap(per_hour=25)
+    said: list[tuple[str, float]] = []
+    with session() as s:
+        summary = run_once(s, only=["suppliers"], on_cap=lambda what, left: said.append((what, left)))
+        rules = s.rules_path
+    assert summary.error is None and summary.stopped is None and summary.plan_id
+    assert said and said[0][0].startswith("Precoro's hourly limit is reached: going on at") and said[0][1] > 0
+    assert clock.slept >= 3600 - 60
+
+    cap(per_hour=25)
+    said.clear()
+    [company] = run_all([rules], lambda path: session(), on_cap=lambda what, left: said.append((what, left)))
+    assert company.summary.error is None, company.summary.error
+    assert said and said[0][0].startswith(f"{company_name(rules)}: Precoro's hourly limit is reached")
+
+
 def test_w11_status_tells_how_far_a_read_cut_short_got_until_a_plan_is_made(capped):
     """A first read that takes days is followed in `qbsync status` (and its --json): the cap, when
     it lifts, per Precoro list how many of its records are read, and what the rest costs: its
