@@ -27,9 +27,10 @@ Cursors are times on the service's own clock (the `time` of QuickBooks' answers,
 Precoro's), less an overlap that covers changes committed while a read was under way: reading a
 change twice is harmless. The mirror is written as soon as a read has the records. A read by
 changes moves its cursor only with the plan that used it (the session saves both in one
-transaction), so a plan that fails reads the same changes again; a full read also leaves its
-cursor as it ends (`Store.save_ended_read`), so a plan that fails after it does not make the next
-one read every page again.
+transaction), so a plan that fails reads the same changes again (each record it read noted with
+when it began, so that a pass after a cap's wait does not read those details again: `_kept_as_read`);
+a full read also leaves its cursor as it ends (`Store.save_ended_read`), so a plan that fails after
+it does not make the next one read every page again.
 """
 
 from __future__ import annotations
