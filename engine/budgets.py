@@ -86,6 +86,18 @@ def reading_left(sources: list[dict[str, Any]], resume_at: str | None) -> dict[s
     return {"calls_left": calls, "calls_known": None not in counted, "done_at": done_at}
 
 
+def polling_cost(calls_per_run: int, every: float) -> str | None:
+    """What runs every `every` seconds cost Precoro a day when nothing changes (`calls_per_run`
+    each: a read of changes per list), said when that is more than half of Precoro's day: then
+    little is left for the changes themselves, and the day's cap stops the runs."""
+    per_day = calls_per_run * 86400 / every
+    if per_day <= PRECORO_PER_DAY / 2:
+        return None
+    return (f"a run every {duration(every)} costs about {per_day:,.0f} Precoro calls a day when nothing changes "
+            f"({calls_per_run} a run), of the {PRECORO_PER_DAY:,} Precoro allows: little is left for the changes "
+            "themselves. Run less often, or let Precoro's webhooks start runs (docs/unattended.md)")
+
+
 def duration(seconds: float) -> str:
     """3 d 2 h, 2 h 5 min, 12 min, 40 s."""
     seconds = int(round(seconds))

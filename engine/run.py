@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from . import bulk
+from .budgets import polling_cost
 from .entities import BY_SECTION
 from .errors import Interrupted, ReadsCutShort
 from .locks import Holder, LockBusy
@@ -45,6 +46,7 @@ class RunSummary:
     skipped: str | None = None  # why the run did nothing (another run was going)
     stopped: str | None = None  # why the run stopped early (a stop request, a rate cap)
     notify_problems: list[str] = field(default_factory=list)  # a notification that could not go (U5)
+    precoro_calls: int | None = None  # what the run cost of Precoro's day (None: not connected)
 
     @property
     def exit_code(self) -> int:
@@ -87,7 +89,8 @@ class RunSummary:
                 "plan_id": self.plan_id, "entities": self.entities, "unchanged": self.unchanged, "counts": self.counts,
                 "held": len(self.held), "new_held": self.new_held, "held_actions": self.held[:SHOWN_HELD],
                 "failures": self.failures[:SHOWN_HELD], "error": self.error, "skipped": self.skipped,
-                "stopped": self.stopped, "notify_problems": self.notify_problems, "exit_code": self.exit_code}
+                "stopped": self.stopped, "notify_problems": self.notify_problems, "precoro_calls": self.precoro_calls,
+                "exit_code": self.exit_code}
 
 
 def _short(name: str) -> str:
@@ -116,6 +119,7 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
     try:
         with session.store.lock("run").held(f"qbsync run ({trigger})", wait=False):
             run_id = summary.run_id = session.store.start_run(summary.started_at, trigger)
+            sent = _precoro_requests(session)
             try:
                 _cycle(session, summary, only, stop, on_wait, on_cap)
             except (Interrupted, ReadsCutShort) as exc:
@@ -125,6 +129,8 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
             except Exception as exc:  # recorded and reported, never a traceback (errors carry no secrets)
                 summary.error = str(exc) if getattr(exc, "exit_code", None) else f"{type(exc).__name__}: {exc}"
             summary.finished_at = session.clock()
+            if sent is not None:
+                summary.precoro_calls = _precoro_requests(session) - sent
             if notify is not None:
                 summary.notify_problems = notify(summary, company_name(session.rules_path))
             session.store.finish_run(run_id, summary.finished_at, summary.plan_id, summary.exit_code, summary.to_json())
@@ -133,6 +139,14 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
         summary.skipped = f"{who} is running on this state file"
         summary.finished_at = session.clock()
     return summary
+
+
+def _precoro_requests(session: Any) -> int | None:
+    """The requests sent to Precoro so far by this session (None: it cannot connect; the run says why)."""
+    try:
+        return session.connected.precoro.requests_sent
+    except Exception:  # the run itself fails on it, and says why
+        return None
 
 
 def company_name(rules_path: Any) -> str:
@@ -225,13 +239,22 @@ def parse_every(text: str) -> float:
 
 def run_every(session: Any, every: float, stop: threading.Event, report: Callable[[RunSummary], Any], *,
               only: Iterable[str] | None = None, now: Callable[[], datetime] | None = None,
-              notify: Notify | None = None, on_cap: OnCap | None = None) -> None:
+              notify: Notify | None = None, on_cap: OnCap | None = None,
+              warn: Callable[[str], None] | None = None) -> None:
     """Run, then wait `every` seconds, until `stop` is set (SIGTERM): a run in progress stops
-    between two writes. One loop per state file: a second one is refused (LockBusy)."""
+    between two writes. One loop per state file: a second one is refused (LockBusy). `warn` is told
+    once when runs this often would spend most of Precoro's day finding that nothing changed."""
     now = now or (lambda: datetime.now(timezone.utc))
+    warned = False
     with session.store.lock("loop").held("qbsync run --every", wait=False):
         while not stop.is_set():
             summary = run_once(session, only=only, trigger="schedule", stop=stop, notify=notify, on_cap=on_cap)
+            if warn is not None and not warned and summary.unchanged and summary.precoro_calls:
+                # A run where nothing changed costs what the loop costs on a quiet day.
+                said = polling_cost(summary.precoro_calls, every)
+                if said:
+                    warn(said)
+                    warned = True
             if summary.run_id is not None and not stop.is_set():
                 session.store.set_next_run(summary.run_id, (now() + timedelta(seconds=every)).isoformat(timespec="seconds"))
             report(summary)

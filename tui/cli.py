@@ -673,8 +673,20 @@ def cmd_run(args) -> int:
     with _graceful_stop(stop), _session(args) as session:
         if every is None:
             return report(run.run_once(session, only=only, stop=stop, on_wait=_waiting, notify=notify, on_cap=on_cap))
-        run.run_every(session, every, stop, report, only=only, notify=notify, on_cap=on_cap)
+        run.run_every(session, every, stop, report, only=only, notify=notify, on_cap=on_cap, warn=_run_warning(args))
     return EXIT_OK  # the loop stopped on request
+
+
+def _run_warning(args) -> Callable[[str], None]:
+    """How a loop of runs warns (its cost to Precoro's day): on stderr, as text or a JSON event."""
+
+    def warn(text: str) -> None:
+        if args.log_format == "json":
+            print(json.dumps({"event": "qbsync.warning", "what": text}, ensure_ascii=False), file=sys.stderr, flush=True)
+        else:
+            print(f"qbsync: warning: {text}", file=sys.stderr, flush=True)
+
+    return warn
 
 
 def _run_waits(args) -> "_CapCountdown":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.budgets import apply_cost, duration, precoro_seconds, reading_left
+from engine.budgets import apply_cost, duration, polling_cost, precoro_seconds, reading_left
 
 
 REALM = "8101"
@@ -105,3 +105,10 @@ def test_w11_what_a_first_read_stopped_at_a_cap_still_costs():
     # Told by a qbsync of before: no calls_left at all.
     assert reading_left([{"section": "suppliers", "read": 3, "total": 40}], "2026-12-02T00:00:00+00:00") == {
         "calls_left": 0, "calls_known": False, "done_at": None}
+
+
+def test_u1_what_a_loop_of_runs_costs_precoro_a_day_when_nothing_changes():
+    said = polling_cost(10, 300)
+    assert said.startswith("a run every 5 min costs about 2,880 Precoro calls a day when nothing changes (10 a run)")
+    assert polling_cost(10, 1800) is None  # 480 a day: not said
+    assert polling_cost(10, 576) is None and polling_cost(10, 575) is not None  # half of the day's 3,000

@@ -307,3 +307,29 @@ def test_w11_a_record_changed_in_the_second_a_plan_read_it_is_read_again(servers
         plan = session.plan()
     changes = [c for a in plan.actions if a.precoro_id == str(muller["id"]) for c in a.changes]
     assert any("einkauf@mueller.example" in str(c.after) + str(c.precoro) for c in changes), plan.actions
+
+
+def test_u1_a_loop_of_runs_that_would_spend_most_of_precoro_s_day_finding_nothing_is_warned(servers, synced):
+    """Each run where nothing changed still reads each Precoro list's changes: every 5 minutes,
+    that is most of Precoro's 3,000 calls a day before anything has changed. The loop says so once;
+    every hour it does not."""
+    from engine.run import run_every
+
+    for every, warned_of in ((300, True), (3600, False)):
+        warned, reported, stop = [], [], threading.Event()
+
+        def report(summary):
+            reported.append(summary)
+            stop.set()  # one run: the loop ends without waiting
+
+        with synced() as session:
+            run_every(session, every, stop, report, warn=warned.append)
+        [summary] = reported
+        assert summary.unchanged and summary.precoro_calls == 9  # the demo's lists: their changes, or small ones whole
+        assert summary.to_json()["precoro_calls"] == 9
+        if warned_of:
+            assert warned == ["a run every 5 min costs about 2,592 Precoro calls a day when nothing changes (9 a run), "
+                              "of the 3,000 Precoro allows: little is left for the changes themselves. Run less often, "
+                              "or let Precoro's webhooks start runs (docs/unattended.md)"]
+        else:
+            assert warned == []
