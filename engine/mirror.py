@@ -388,8 +388,9 @@ class Mirror:
         self.store.keep_changes_read(self.realm, source.side, source.section, raws, dict.fromkeys(ids, moment))
 
     def _read_from(self, source: Source) -> dict[str, datetime]:
-        """Records an earlier pass of this read by changes kept when it was cut short: id -> the
-        second from which a summary must be read again whatever it says (as `_last_read`)."""
+        """Records an earlier pass of this read by changes, from the same cursor, read (in a plan
+        that a cap then restarted): id -> the second from which a summary must be read again
+        whatever it says (as `_last_read`)."""
         return {rid: _last_read({"since": since}) for rid, since in
                 self.store.changes_kept(self.realm, source.side, source.section).items()}
 
