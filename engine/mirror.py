@@ -48,6 +48,7 @@ from rules.model import Side
 from . import bulk
 from .clients import precoro_contract as contract
 from .clients.errors import NotFound
+from .clients.precoro import LIST_PAGE
 from .clients.quickbooks import CDC_LOOKBACK_DAYS, CDC_MAX_OBJECTS, CDC_UNSUPPORTED
 from .store import Store
 
@@ -56,7 +57,6 @@ CDC_REACH = timedelta(days=CDC_LOOKBACK_DAYS - 1)
 PRECORO_FULL_EVERY = timedelta(hours=24)
 PAGE_OF_WRITES = 1000
 PAGE_OF_DETAILS = 200  # summaries looked up in the mirror at a time
-LIST_PAGE = 200  # records on a page of a Precoro list as a full read asks for them (PrecoroClient.list_all)
 # A Precoro list this small is read whole (one request) rather than by changes and a count (two).
 SMALL_LIST = 200
 

@@ -259,10 +259,9 @@ def m018_mirror_reads_ended(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m019_mirror_changes_kept(db: sqlite_utils.Database) -> None:
-    # W11: a read by changes cut short (Precoro's hourly cap) keeps the records it read in the
-    # mirror, and here, per record id, when that read began (JSON): the next pass, from the same
-    # cursor, trusts those copies while their summary is dated before then. Dropped when the cursor
-    # moves.
+    # W11: per record id, when the read by changes that read it began (JSON); a read cut short
+    # (Precoro's hourly cap) also puts its records in the mirror. The next pass from the same cursor
+    # trusts those copies while their summary is dated before then. Dropped when the cursor moves.
     db["mirror_changes_kept"].create({"realm": str, "side": str, "section": str, "read": str},
                                      pk=("realm", "side", "section"))
 
@@ -977,8 +976,8 @@ class Store:
                             [read["realm"], read["side"], read["section"]])
 
     def changes_kept(self, realm: str, side: str, section: str) -> dict[str, str]:
-        """Records a read by changes that was cut short put in the mirror: id -> when it began
-        (keep_changes_read)."""
+        """Records the reads by changes from the current cursor have read: id -> when that read
+        began (keep_changes_read)."""
         row = self.db.execute("select read from mirror_changes_kept where realm = ? and side = ? and section = ?",
                               [realm, side, section]).fetchone()
         return json.loads(row[0]) if row else {}

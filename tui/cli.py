@@ -418,11 +418,16 @@ class _CapCountdown:
         if said is not None and said - seconds_left < 600 and seconds_left <= said:
             return
         self.said[what] = seconds_left
-        if self.json_log:
-            print(json.dumps({"event": "qbsync.wait", "what": what, "seconds_left": round(seconds_left)},
-                             ensure_ascii=False), file=sys.stderr, flush=True)
-        else:
-            print(f"qbsync: {what} (in {duration(seconds_left)})", file=sys.stderr, flush=True)
+        _log(self.json_log, "qbsync.wait", f"{what} (in {duration(seconds_left)})", what=what,
+             seconds_left=round(seconds_left))
+
+
+def _log(json_log: bool, event: str, text: str, **fields: Any) -> None:
+    """One line on stderr for a log: `qbsync: text`, or with --log-format json a JSON event."""
+    if json_log:
+        print(json.dumps({"event": event, **fields}, ensure_ascii=False), file=sys.stderr, flush=True)
+    else:
+        print(f"qbsync: {text}", file=sys.stderr, flush=True)
 
 
 def _waiting(holder) -> None:
@@ -679,14 +684,7 @@ def cmd_run(args) -> int:
 
 def _run_warning(args) -> Callable[[str], None]:
     """How a loop of runs warns (its cost to Precoro's day): on stderr, as text or a JSON event."""
-
-    def warn(text: str) -> None:
-        if args.log_format == "json":
-            print(json.dumps({"event": "qbsync.warning", "what": text}, ensure_ascii=False), file=sys.stderr, flush=True)
-        else:
-            print(f"qbsync: warning: {text}", file=sys.stderr, flush=True)
-
-    return warn
+    return lambda text: _log(args.log_format == "json", "qbsync.warning", f"warning: {text}", what=text)
 
 
 def _run_waits(args) -> "_CapCountdown":

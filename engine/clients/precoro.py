@@ -34,6 +34,7 @@ from .errors import (
 
 SERVICE = "precoro"
 PAGE_SIZES = contract.PAGE_SIZES
+LIST_PAGE = PAGE_SIZES[-1]  # records a page `list_all` asks for: the most Precoro gives
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # The real service allows 1 request/second; pass this as `min_interval` for it.
 REAL_SERVICE_MIN_INTERVAL = contract.REQUEST_INTERVAL
@@ -134,7 +135,7 @@ class PrecoroClient:
         path: str,
         params: Form | None = None,
         *,
-        per_page: int = 200,
+        per_page: int = LIST_PAGE,
         modified_since: datetime | str | None = None,
         on_total: Callable[[int], None] | None = None,
         start_page: int = 1,
