@@ -155,9 +155,24 @@ def _git() -> dict:
     return {"head": run("rev-parse", "--short", "HEAD"), "engine_or_rules_changed_files": len(changed)}
 
 
+def python_speed() -> float:
+    """CPU seconds this machine takes for a fixed piece of plain Python work (dicts, strings, a sort;
+    the best of three): the machines these benchmarks run on differ by up to 2x from day to day, so a
+    figure is read beside this one (the README's say which they were taken at)."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        rows = [{"id": str(i), "name": f"Supplier {i:06d}", "city": "Lyon" if i % 3 else "Oslo"} for i in range(100_000)]
+        index = {row["name"].casefold(): row for row in rows}
+        ordered = sorted(rows, key=lambda row: (row["city"], row["id"]))
+        assert len(index) == len(ordered)
+        best = min(best, time.process_time() - started)
+    return round(best, 3)
+
+
 def machine() -> dict:
     return {"git": _git(), "python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-            "loadavg": os.getloadavg()}
+            "loadavg": os.getloadavg(), "python_speed_seconds": python_speed()}
 
 
 def record(name: str, payload: dict) -> Path:
@@ -167,6 +182,8 @@ def record(name: str, payload: dict) -> Path:
     line = {"bench": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), **payload}
     with path.open("a") as out:
         out.write(json.dumps(line, default=str) + "\n")
+    print(f"This machine's speed: {line['machine']['python_speed_seconds']:.3f} s of plain Python work "
+          "(bench/_harness.python_speed; compare figures taken at about the same speed)", flush=True)
     return path
 
 
