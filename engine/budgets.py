@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Mapping
 
 from .clients import precoro_contract as contract
 
@@ -84,6 +84,12 @@ def reading_left(sources: list[dict[str, Any]], resume_at: str | None) -> dict[s
     if resume_at and calls:
         done_at = (datetime.fromisoformat(resume_at) + timedelta(seconds=precoro_seconds(calls))).isoformat(timespec="seconds")
     return {"calls_left": calls, "calls_known": None not in counted, "done_at": done_at}
+
+
+def calls_left_said(left: Mapping[str, Any]) -> str:
+    """What `reading_left` found, in words: "about 1,234", or "at least 1,234" while a list is not
+    begun (its size is not known yet). The plan's message, `qbsync status` and the Overview say it alike."""
+    return f"{'about' if left['calls_known'] else 'at least'} {left['calls_left']:,}"
 
 
 def polling_cost(calls_per_run: int, every: float) -> str | None:

@@ -18,7 +18,7 @@ import rules as rules_pkg
 from rules.model import SIDE_NAMES, Rules
 
 from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, wait_out
-from .budgets import reading_left
+from .budgets import calls_left_said, reading_left
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .connections import Connected, connect, saved_connections
@@ -596,7 +596,7 @@ def _cut_short(cap: RateLimited, resume: datetime | None, kept: dict[str, int],
              else " Plan again then")
     left = reading_left(progress, resume.isoformat() if resume else None)
     if left["done_at"]:
-        after += (f"; the rest is {'about' if left['calls_known'] else 'at least'} {left['calls_left']:,} Precoro "
-                  f"calls, done at the earliest {left['done_at'][:16].replace('T', ' ')} UTC")
+        after += (f"; the rest is {calls_left_said(left)} Precoro calls, done at the earliest "
+                  f"{left['done_at'][:16].replace('T', ' ')} UTC")
     return ReadsCutShort(f"{cap.limit_name} is reached{when}. Nothing was planned.{after} "
                          "(`qbsync plan --until-done` waits for it).", cap)

@@ -895,7 +895,7 @@ def _print_reading(reading: dict | None) -> None:
     """W11: the latest plan's reads stopped at a cap: when it goes on, and how far each list got."""
     if not reading:
         return
-    from engine.budgets import PRECORO_PER_DAY
+    from engine.budgets import PRECORO_PER_DAY, calls_left_said
     from tui import render
 
     when = f"; it goes on at {render.minute(reading['resume_at'])} UTC" if reading["resume_at"] else ""
@@ -909,10 +909,9 @@ def _print_reading(reading: dict | None) -> None:
             print(f"  Precoro {source['section']}: {read:,} of {total:,} read ({read * 100 // max(total, 1)}%)"
                   + (f", about {left:,} calls left" if left is not None else ""))
     if reading.get("calls_left"):  # a first read of a large company takes days: when it can end
-        rest = "" if reading["calls_known"] else ", and the lists not begun yet"
         until = (f": under Precoro's limits ({PRECORO_PER_DAY:,} calls a day) done at the earliest "
                  f"{render.minute(reading['done_at'])} UTC" if reading.get("done_at") else "")
-        print(f"  about {reading['calls_left']:,} Precoro calls left{rest}{until}")
+        print(f"  {calls_left_said(reading)} Precoro calls left{until}")
 
 
 def _print_unfinished_reads(reads: list[dict]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.budgets import apply_cost, duration, polling_cost, precoro_seconds, reading_left
+from engine.budgets import apply_cost, calls_left_said, duration, polling_cost, precoro_seconds, reading_left
 
 
 REALM = "8101"
@@ -102,6 +102,8 @@ def test_w11_what_a_first_read_stopped_at_a_cap_still_costs():
         "calls_left": 4020, "calls_known": True, "done_at": "2026-12-03T00:17:00+00:00"}  # 86,400 s + 1,020 calls at 1/s
     begun = [*sources, {"section": "invoices", "read": 0, "total": None, "calls_left": None}]
     assert reading_left(begun, None) == {"calls_left": 4020, "calls_known": False, "done_at": None}
+    assert calls_left_said(reading_left(sources, None)) == "about 4,020"
+    assert calls_left_said(reading_left(begun, None)) == "at least 4,020"
     # Told by a qbsync of before: no calls_left at all.
     assert reading_left([{"section": "suppliers", "read": 3, "total": 40}], "2026-12-02T00:00:00+00:00") == {
         "calls_left": 0, "calls_known": False, "done_at": None}

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
+from engine.budgets import calls_left_said
 from engine.review import entity_counts
 from rules.model import SIDE_NAMES
 
@@ -159,8 +160,7 @@ class OverviewScreen(QbsyncScreen):
             if known:
                 text.append(f" · {sum(s['read'] for s in known):,}/{sum(s['total'] for s in known):,} read")
             if reading.get("done_at"):  # under Precoro's limits, the rest of a first read takes days
-                about = "about" if reading["calls_known"] else "at least"  # some lists not begun: no size yet
-                text.append(f"\n             {about} {reading['calls_left']:,} calls left · done "
+                text.append(f"\n             {calls_left_said(reading)} calls left · done "
                             f"{reading['done_at'][5:16].replace('T', ' ')} UTC at the earliest")
         elif (app.status or {}).get("unfinished_reads"):  # W11: full reads under way, or cut short by a kill
             reads = app.status["unfinished_reads"]
