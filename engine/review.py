@@ -273,8 +273,8 @@ def apply_summary(actions: Sequence[Action], only: Iterable[str] | None = None) 
     """Count what apply would write for `actions` (or only the actions whose ids are in `only`).
 
     Writes are folded into one per remote record by the same key (`writes.unit_key`) apply folds
-    them by; an update that also (de)activates the record counts as the (de)activation. Counted
-    again at every decision in the TUI, so the per-action work is kept to a few look-ups.
+    them by; an update that also (de)activates the record counts as the (de)activation. The TUI
+    counts the plan again after decisions, so the per-action work is kept to a few look-ups.
     """
     wanted = set(only) if only is not None else None
     facts = list(map(_DECIDABLE, actions))

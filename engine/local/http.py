@@ -79,12 +79,12 @@ class _Connection(WSGIRequestHandler):
         return environ
 
     def handle(self) -> None:
-        self.close_connection = True
         self._answer_one()
         while not self.close_connection:
             self._answer_one()
 
     def _answer_one(self) -> None:
+        """Answer the connection's next request; `close_connection` says whether another may follow."""
         self.close_connection = True
         try:
             self.raw_requestline = self.rfile.readline(65537)

@@ -85,7 +85,7 @@ def precoro_state():
     state.close()
 
 
-def test_a_write_after_the_server_closed_the_idle_connection_is_made_once(precoro_state):
+def test_w3_a_write_after_the_server_closed_the_idle_connection_is_made_once(precoro_state):
     """What a long-lived client meets against the real services: its pooled connection was closed
     by the server while idle. The next request goes out on a new connection, once."""
     app = PrecoroApp(precoro_state)
@@ -99,7 +99,7 @@ def test_a_write_after_the_server_closed_the_idle_connection_is_made_once(precor
     assert [row["name"] for row in suppliers.values()] == ["Kept Alive Ltd"]
 
 
-def test_a_dropped_answer_closes_the_connection_and_the_next_request_is_answered(precoro_state):
+def test_w3_a_dropped_answer_closes_the_connection_and_the_next_request_is_answered(precoro_state):
     """A fault cuts an answer short (headers, then half the body): the connection cannot serve
     another request, so the server closes it; the client's retry gets a whole answer."""
     app = PrecoroApp(precoro_state, faults=Faults(1.0, kinds=(DROP_AFTER,)))
