@@ -245,9 +245,7 @@ class Decidable:
     @property
     def write_target(self) -> str | None:
         """The side this action writes to when applied (a decided conflict writes the losing side)."""
-        if self.kind == "conflict":
-            return {"precoro": "quickbooks", "quickbooks": "precoro"}.get(self.decision or "")
-        return self.target if self.kind in ("create", "update", "deactivate", "reactivate") else None
+        return write_target(self.kind, self.target, self.decision)
 
     @property
     def chosen_write(self) -> "Write | None":
@@ -260,6 +258,13 @@ class Decidable:
     def executable(self) -> bool:
         """Whether apply would carry it out now."""
         return is_executable(self.kind, self.decision, self.approved)
+
+
+def write_target(kind: str, target: str | None, decision: str | None) -> str | None:
+    """The side an action of this kind, target and decision writes to when applied."""
+    if kind == "conflict":
+        return {"precoro": "quickbooks", "quickbooks": "precoro"}.get(decision or "")
+    return target if kind in ("create", "update", "deactivate", "reactivate") else None
 
 
 @cache
@@ -425,6 +430,12 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     # Not saved: this is an earlier plan, returned again because nothing changed since it was made (W11).
     unchanged: bool = field(default=False, compare=False)
+    # review.PlanTally of its actions as saved (JSON), when known: a large plan is shown with its
+    # counts without reading every action. None after a decision or approval changed them.
+    tally: dict[str, Any] | None = field(default=None, compare=False)
+    # How many times its decisions or approvals were changed since it was saved (a tally counted
+    # at one of these is kept for it).
+    decided: int = field(default=0, compare=False)
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from itertools import groupby
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Iterable, Mapping, Sequence
 
 from .entities import ENTITIES
-from .plan import EXECUTABLE, KIND_ORDER, Action, Plan, is_executable
-from .writes import unit_key
+from .plan import EXECUTABLE, KIND_ORDER, Action, Plan, is_executable, write_target
+from .writes import unit_key_of
 
 SECTION_OF = {spec.kind: spec.section for spec in ENTITIES}
 # Entities an operator can map and unmap by hand (S7, I4); lists and documents follow their links.
@@ -172,10 +172,12 @@ class ReviewRows:
 
 
 def review_rows(actions: Sequence[Action], flt: ReviewFilter, outcomes: Mapping[str, Outcome] | None = None,
-                grouped: bool = True, index: SearchIndex | None = None) -> ReviewRows:
+                grouped: bool = True, index: SearchIndex | None = None,
+                runs: Sequence[Run] | None = None) -> ReviewRows:
     """The filtered actions in plan order, with a header row before each entity/kind run.
 
-    Plans keep their actions sorted by entity and kind (plan.sort_key), so runs are contiguous.
+    Plans keep their actions sorted by entity and kind (plan.sort_key), so runs are contiguous;
+    `runs` (PlanTally.runs) says where they are without reading the actions, when all are shown.
     With a SearchIndex of `actions`, a search looks only at the actions whose text matches.
     """
     outcomes = outcomes or {}
@@ -191,9 +193,10 @@ def review_rows(actions: Sequence[Action], flt: ReviewFilter, outcomes: Mapping[
     groups: list[Group] = []
     if isinstance(positions, range):
         # Everything shown: group the plan itself, with C-level iteration (100,000 rows in ~20 ms).
-        runs = ((key, len(list(run))) for key, run in groupby(actions, key=attrgetter("entity", "kind")))
+        if runs is None:
+            runs = [(*key, len(list(run))) for key, run in groupby(actions, key=attrgetter("entity", "kind"))]
         start = 0
-        for (entity, kind), count in runs:
+        for entity, kind, count in runs:
             groups.append(Group(entity, kind, count))
             rows.append(-len(groups))
             rows.extend(range(start, start + count))
@@ -207,17 +210,21 @@ def review_rows(actions: Sequence[Action], flt: ReviewFilter, outcomes: Mapping[
     return ReviewRows(rows, groups, len(positions))
 
 
-def choices(actions: Iterable[Action]) -> dict[str, list[str]]:
-    """The entities and kinds present in a plan, for the filter pickers."""
-    actions = list(actions)
-    entities = {a.entity for a in actions}
-    kinds = {a.kind for a in actions}
+def choices(runs: Iterable[Run]) -> dict[str, list[str]]:
+    """The entities and kinds present in a plan (its PlanTally.runs), for the filter pickers."""
+    runs = list(runs)
     return {
-        "entity": sorted(entities),
-        "kind": sorted(kinds, key=lambda k: KIND_ORDER.get(k, 99)),
+        "entity": sorted({entity for entity, _, _ in runs}),
+        "kind": sorted({kind for _, kind, _ in runs}, key=lambda k: KIND_ORDER.get(k, 99)),
         "target": list(TARGET_CHOICES),
         "show": list(SHOW_CHOICES),
     }
+
+
+# Actions that count alike: (entity, kind, undecided conflict, the last outcome's status or "").
+CountKey = tuple[str, str, bool, str]
+# A run of actions of one entity and kind, in plan order: (entity, kind, how many).
+Run = tuple[str, str, int]
 
 
 # -- what an apply writes ----------------------------------------------------------------------
@@ -265,27 +272,30 @@ def _hold_reason(kind: str, decision: str | None, approved: bool) -> str:
     return "waiting for another action"
 
 
-# What counting a plan reads of each action, all at once (C-level: a large plan has 260,000 of them).
-_DECIDABLE = attrgetter("id", "kind", "decision", "approved")
+# What counting a plan reads of each action, all at once (C-level: a large plan has 260,000 of them);
+# a saved plan's listed columns give the same (StoredActions.facts).
+Facts = tuple  # (id, entity, kind, target, precoro_id, quickbooks_id, depends_on, decision, approved)
+FACTS = attrgetter("id", "entity", "kind", "target", "precoro_id", "quickbooks_id", "depends_on", "decision",
+                   "approved")
 
 
 def apply_summary(actions: Sequence[Action], only: Iterable[str] | None = None) -> ApplySummary:
-    """Count what apply would write for `actions` (or only the actions whose ids are in `only`).
+    """Count what apply would write for `actions` (or only the actions whose ids are in `only`)."""
+    return _summary(list(map(FACTS, actions)), set(only) if only is not None else None)
 
-    Writes are folded into one per remote record by the same key (`writes.unit_key`) apply folds
+
+def _summary(facts: list[Facts], wanted: set[str] | None) -> ApplySummary:
+    """Writes are folded into one per remote record by the same key (`writes.unit_key`) apply folds
     them by; an update that also (de)activates the record counts as the (de)activation. The TUI
-    counts the plan again after decisions, so the per-action work is kept to a few look-ups.
-    """
-    wanted = set(only) if only is not None else None
-    facts = list(map(_DECIDABLE, actions))
-    ready = {aid for aid, kind, decision, approved in facts if is_executable(kind, decision, approved)}
+    counts the plan again after decisions, so the per-action work is kept to a few look-ups."""
+    ready = {aid for aid, _, kind, _, _, _, _, decision, approved in facts if is_executable(kind, decision, approved)}
     summary = ApplySummary()
     held: Counter[str] = Counter()
     records: dict[str, tuple[str, str]] = {}  # unit key -> (side, what it does)
-    for action, (aid, kind, decision, approved) in zip(actions, facts):
+    for aid, entity, kind, target, precoro_id, quickbooks_id, depends_on, decision, approved in facts:
         if wanted is not None and aid not in wanted:
             continue
-        if aid not in ready or action.depends_on and not ready.issuperset(action.depends_on):
+        if aid not in ready or depends_on and not ready.issuperset(depends_on):
             held[_hold_reason(kind, decision, approved)] += 1
             continue
         summary.actions += 1
@@ -294,15 +304,54 @@ def apply_summary(actions: Sequence[Action], only: Iterable[str] | None = None) 
         elif kind == "unlink":
             summary.unlinks += 1
         else:
-            side = action.write_target
+            side = write_target(kind, target, decision)
             what = kind if kind in ("create", "deactivate", "reactivate") else "update"
-            key = unit_key(action)
+            key = unit_key_of(side, entity, kind, precoro_id, quickbooks_id)
             if records.get(key, (side, "update"))[1] == "update":
                 records[key] = (side, what)
     summary.held = dict(held)
     for side, what in records.values():
         summary.records[side][what] = summary.records[side].get(what, 0) + 1
     return summary
+
+
+@dataclass
+class PlanTally:
+    """What a plan's list and counts are made from, counted in one pass over its actions: what
+    applying it would write, the conflicts to decide, its runs of entity and kind, and its
+    action_groups before any apply. Saved with the plan (Plan.tally), so that opening a large plan
+    shows all of this without reading its 260,000 actions; counted again after decisions."""
+
+    summary: ApplySummary
+    undecided: int
+    runs: list[Run]
+    groups: dict[CountKey, int]
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.summary
+        return {"summary": {"records": s.records, "links": s.links, "unlinks": s.unlinks, "actions": s.actions,
+                            "held": s.held},
+                "undecided": self.undecided, "runs": [list(run) for run in self.runs],
+                "groups": [[*key, n] for key, n in self.groups.items()]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "PlanTally":
+        return cls(ApplySummary(**data["summary"]), data["undecided"], [tuple(run) for run in data["runs"]],
+                   {(entity, kind, undecided, status): n for entity, kind, undecided, status, n in data["groups"]})
+
+
+def plan_tally(facts: Iterable[Facts]) -> PlanTally:
+    """The PlanTally of actions given by their FACTS, in plan order."""
+    facts = list(facts)
+    groups: Counter[CountKey] = Counter(
+        (entity, kind, kind == "conflict" and decision is None, "") for _, entity, kind, *_, decision, _ in facts)
+    runs = [(entity, kind, len(list(run))) for (entity, kind), run in groupby(facts, key=itemgetter(1, 2))]
+    undecided = sum(n for (_, _, undecided, _), n in groups.items() if undecided)
+    return PlanTally(_summary(facts, None), undecided, runs, dict(groups))
+
+
+def tally_of(actions: Iterable[Action]) -> PlanTally:
+    return plan_tally(map(FACTS, actions))
 
 
 # -- counts for the overview --------------------------------------------------------------------
@@ -320,10 +369,6 @@ class EntityCounts:
     undecided: int = 0
     attention: int = 0
     errors: int = 0
-
-
-# Actions that count alike: (entity, kind, undecided conflict, the last outcome's status or "").
-CountKey = tuple[str, str, bool, str]
 
 
 def action_groups(plan: Plan | None, outcomes: Mapping[str, Outcome] | None = None) -> dict[CountKey, int]:

@@ -13,10 +13,11 @@ import sqlite3
 import stat
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -347,11 +348,19 @@ class StoredActions:
             self._tail = None
         return self._pages
 
-    def listed(self) -> list[ListedAction]:
+    def listed(self) -> PlanListing:
         """The actions as a plan read back from the state file lists them, each read whole from
         these pages when first asked for (so from memory: a plan just made is shown at once)."""
-        return [ListedAction(aid, entity, kind, target, name, pid, qid, decision, bool(approved), depends_on, self.action)
-                for aid, entity, kind, target, name, pid, qid, depends_on, decision, approved in self.rows]
+        def read_rows(start: int, stop: int) -> list[tuple]:
+            return [(aid, entity, kind, target, name, pid, qid, decision, bool(approved), depends_on)
+                    for aid, entity, kind, target, name, pid, qid, depends_on, decision, approved
+                    in self.rows[start:stop]]
+        return PlanListing(len(self.rows), read_rows, self.action)
+
+    def facts(self) -> Iterator[tuple]:
+        """review.FACTS of each action, from its listed columns."""
+        for aid, entity, kind, target, _, pid, qid, depends_on, decision, approved in self.rows:
+            yield aid, entity, kind, target, pid, qid, bulk.loads(depends_on) if depends_on else (), decision, bool(approved)
 
     def action(self, action_id: str) -> Action:
         with self._lock:
@@ -367,10 +376,104 @@ class StoredActions:
         return _action(self.rows[seq], stored)
 
 
+LISTING_PAGE = 2000  # actions made ListedActions at a time, when first asked for
+LISTING_PAUSE = 0.01  # seconds the background reading of a listing waits after each page (a few ms of work)
+
+
+class PlanListing(Sequence[ListedAction]):
+    """A saved plan's actions as listed (ListedAction), made from their rows a page at a time when
+    first asked for, while a thread reads the rest: a plan of 260,000 actions is on screen once its
+    counts (Plan.tally) and the rows on screen are read, not after every row.
+
+    `read_rows(start, stop)` gives the rows at those places, in ListedAction's order, always from the
+    plan as it was when listed: a saved plan's rows are read in one read transaction of its own, so
+    a plan that another terminal's apply lets go meanwhile (W6) still lists what it held. `done` is
+    called once every row is read (it ends that transaction)."""
+
+    def __init__(self, count: int, read_rows: Callable[[int, int], list[tuple]], load: Callable[[str], Action],
+                 done: Callable[[], None] = lambda: None) -> None:
+        self._read_rows, self._load, self._done = read_rows, load, done
+        self._items: list[ListedAction | None] = [None] * count
+        self._unread = set(range(-(-count // LISTING_PAGE)))  # pages not read yet
+        self._lock = threading.Lock()
+        if not self._unread:
+            done()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (list, PlanListing)) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<PlanListing of {len(self):,} actions>"
+
+    @property
+    def complete(self) -> bool:
+        """Every action is listed (read from the state file)."""
+        return not self._unread
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._items)))]
+        item = self._items[index]
+        if item is None:
+            with self._lock:
+                self._read(index % len(self._items) // LISTING_PAGE, 1)
+            item = self._items[index]
+        return item
+
+    def __iter__(self) -> Iterator[ListedAction]:
+        if self._unread:
+            with self._lock:
+                if self._unread:
+                    first = min(self._unread)
+                    self._read(first, max(self._unread) + 1 - first)  # the rest, in one read
+        return iter(self._items)  # type: ignore[arg-type]
+
+    def read_in_background(self) -> None:
+        """Read the pages not read yet in a thread of their own, a page at a time with a pause after
+        each (LISTING_PAUSE): the screen that shows the plan gets the interpreter most of the time,
+        and reads the page it shows itself when it gets there first."""
+        def read_rest() -> None:
+            try:
+                while self._unread:
+                    with self._lock:
+                        if self._unread:
+                            self._read(min(self._unread), 1)
+                    time.sleep(LISTING_PAUSE)
+            except sqlite3.Error:  # the state file went away under it: pages are read when asked for
+                pass
+        if self._unread:
+            threading.Thread(target=read_rest, name="qbsync-plan-listing", daemon=True).start()
+
+    def _read(self, first: int, pages: int) -> None:
+        """Make ListedActions of pages `first..first+pages-1` (the lock held); those made before stay
+        (the TUI records decisions on them)."""
+        start = first * LISTING_PAGE
+        items, load = self._items, self._load
+        for at, row in enumerate(self._read_rows(start, min(len(items), start + pages * LISTING_PAGE)), start):
+            if items[at] is None:
+                items[at] = ListedAction(*row, load)
+        self._unread.difference_update(range(first, first + pages))
+        if not self._unread:
+            self._done()
+
+
 def _dumps(value: Any) -> str:
     return bulk.dumps(value, sort_keys=True)
 
 
+
+
+@migrations()
+def m020_plan_tally(db: sqlite_utils.Database) -> None:
+    # A plan's counts (review.PlanTally, JSON) saved with it, and how many times its decisions and
+    # approvals changed since: the tally is that of the plan when `decided` equals its own.
+    db["plans"].add_column("tally", str)
+    db["plans"].add_column("decided", int, not_null_default=0)
 
 
 class Store:
@@ -572,7 +675,8 @@ class Store:
 
     def save_plan(self, plan: Plan, stored: StoredActions | None = None) -> None:
         """Save `plan`; its actions as `stored` holds them when they were kept that way while it
-        was made (then `plan.actions` is not read), else as `plan.actions` has them."""
+        was made (then `plan.actions` is not read), else as `plan.actions` has them. Its tally
+        (Plan.tally), if counted, is saved with it."""
         with self.transaction():
             # W6: the plan is made against the state as of the latest apply run.
             plan.base_serial = self.current_serial()
@@ -585,7 +689,8 @@ class Store:
                 {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
                  "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
                  "purpose": plan.purpose, "base_serial": plan.base_serial, "readback": _dumps(plan.readback),
-                 "mirror_mark": plan.mirror_mark, "scope": plan.scope, "notes": _dumps(plan.notes)},
+                 "mirror_mark": plan.mirror_mark, "scope": plan.scope, "notes": _dumps(plan.notes),
+                 "tally": _dumps({**plan.tally, "decided": 0}) if plan.tally is not None else None, "decided": 0},
                 pk="id",
             )
             stored = stored or StoredActions.of(plan.actions)
@@ -603,34 +708,87 @@ class Store:
         found = _named(self.db.execute("select id from plans where id like ?", [plan_id + "%"]).fetchall(), plan_id)
         return found[0] if found else None
 
-    def load_plan(self, plan_id: str, *, listed: bool = False) -> Plan | None:
-        """A saved plan by id or unambiguous prefix. `listed`: its actions as ListedActions, which
-        read their details (changes, requests) only when asked: how a large plan is reviewed."""
+    def load_plan(self, plan_id: str, *, listed: bool = False, background: bool = True) -> Plan | None:
+        """A saved plan by id or unambiguous prefix. `listed`: its actions as a PlanListing of
+        ListedActions, which read their details (changes, requests) only when asked, with its tally
+        when one is kept: how a large plan is reviewed. `background`: the listing's rows are read in
+        a thread of their own; else when first asked for."""
         full_id = self.plan_id_of(plan_id)
         if full_id is None:
             return None
+        if listed:
+            return self._listed_plan(full_id, background)
         row = next(self.db.query("select * from plans where id = ?", [full_id]))
         actions: list = []
-        if listed:
-            load = partial(self.action, row["id"])
-            with rare_gc():
-                rows = self.db.execute(
-                    "select id, entity, kind, target, name, precoro_id, quickbooks_id, decision, approved = 1, "
-                    "depends_on from actions where plan_id = ? order by seq", [row["id"]]).fetchall()
-                actions = [ListedAction(*values, load) for values in rows]
-        else:
-            with rare_gc():
-                pages = (body for (body,) in self.db.execute(
-                    "select bodies from action_pages where plan_id = ? order by page", [row["id"]]))
-                stored = (body for page in pages for body in bulk.unpacked(page))
-                for listed, body in zip(self.db.execute(
-                        f"select {LISTED_COLUMNS} from actions where plan_id = ? order by seq", [row["id"]]), stored):
-                    actions.append(_action(listed, body))
-        plan = Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],
+        with rare_gc():
+            pages = (body for (body,) in self.db.execute(
+                "select bodies from action_pages where plan_id = ? order by page", [row["id"]]))
+            stored = (body for page in pages for body in bulk.unpacked(page))
+            for listed_row, body in zip(self.db.execute(
+                    f"select {LISTED_COLUMNS} from actions where plan_id = ? order by seq", [row["id"]]), stored):
+                actions.append(_action(listed_row, body))
+        return self._plan(row, actions)
+
+    def _listed_plan(self, plan_id: str, background: bool) -> Plan | None:
+        """The plan listed from a read transaction of its own (PlanListing), which ends once every
+        row is read: in the background, seconds after the listing is made for the largest plans."""
+        memory = str(self.path) == ":memory:"
+        conn = self.db.conn if memory else sqlite3.connect(str(self.path), check_same_thread=False, timeout=30,
+                                                           isolation_level=None)
+        if not memory:
+            conn.execute("begin")  # the snapshot starts at the first read, below
+
+        def done() -> None:
+            if not memory:
+                conn.rollback()  # nothing was written: this only ends the read
+                conn.close()
+
+        cursor = conn.execute("select * from plans where id = ?", [plan_id])
+        names = [column[0] for column in cursor.description]
+        found = cursor.fetchone()
+        if found is None:  # let go since it was named
+            done()
+            return None
+        row = dict(zip(names, found))
+        count = conn.execute("select count(*) from actions where plan_id = ?", [plan_id]).fetchone()[0]
+
+        def read_rows(start: int, stop: int) -> list[tuple]:
+            return conn.execute(
+                "select id, entity, kind, target, name, precoro_id, quickbooks_id, decision, approved = 1, "
+                "depends_on from actions where plan_id = ? and seq >= ? and seq < ? order by seq",
+                [plan_id, start, stop]).fetchall()
+
+        listing = PlanListing(count, read_rows, partial(self.action, plan_id), done)
+        if memory:
+            list(listing)  # one connection, shared with the store's other users: read it all now
+        elif background:
+            listing.read_in_background()
+        plan = self._plan(row, listing)
+        plan.tally = self._tally(row)
+        return plan
+
+    def plan_tally(self, plan_id: str) -> dict[str, Any] | None:
+        """The tally kept of a saved plan (review.PlanTally as JSON), if it is still its own."""
+        row = self.db.execute("select tally, decided from plans where id = ?", [plan_id]).fetchone()
+        return self._tally({"tally": row[0], "decided": row[1]}) if row else None
+
+    @staticmethod
+    def _tally(row: Mapping[str, Any]) -> dict[str, Any] | None:
+        tally = json.loads(row["tally"]) if row["tally"] else None
+        return tally if tally is not None and tally.get("decided") == row["decided"] else None
+
+    @staticmethod
+    def _plan(row: Mapping[str, Any], actions: Sequence[Action]) -> Plan:
+        return Plan(actions=actions, realm_id=row["realm"], rules_digest=row["rules_digest"],  # type: ignore[arg-type]
                     created_at=row["created_at"], entities=tuple(json.loads(row["entities"])), id=row["id"],
                     purpose=row["purpose"], base_serial=row["base_serial"], readback=json.loads(row["readback"]),
-                    scope=row["scope"], notes=json.loads(row["notes"]))
-        return plan
+                    scope=row["scope"], notes=json.loads(row["notes"]), decided=row["decided"])
+
+    def keep_tally(self, plan_id: str, tally: dict[str, Any], decided: int) -> None:
+        """Keep the tally counted of a plan whose decisions had changed `decided` times: it is the
+        plan's own while they have not changed again (another terminal may have decided since)."""
+        with self.transaction():
+            self.db.execute("update plans set tally = ? where id = ?", [_dumps({**tally, "decided": decided}), plan_id])
 
     def action(self, plan_id: str, action_id: str) -> Action:
         """One action of a saved plan, whole. Asked from the UI thread while a worker may be using
@@ -698,6 +856,7 @@ class Store:
     def set_decision(self, plan_id: str, action_id: str, decision: str | None) -> None:
         with self.transaction():
             self.db.execute("update actions set decision = ? where plan_id = ? and id = ?", [decision, plan_id, action_id])
+            self._decided(plan_id)
 
     def set_approved(self, plan_id: str, action_ids: Iterable[str], approved: bool) -> None:
         with self.transaction():
@@ -705,6 +864,11 @@ class Store:
                 "update actions set approved = ? where plan_id = ? and id = ?",
                 [(int(approved), plan_id, aid) for aid in action_ids],
             )
+            self._decided(plan_id)
+
+    def _decided(self, plan_id: str) -> None:
+        """The plan's decisions changed: its tally is no longer its own (load_plan)."""
+        self.db.execute("update plans set decided = decided + 1 where id = ?", [plan_id])
 
     # -- apply runs (W6) -----------------------------------------------------------------------
 
@@ -933,6 +1097,11 @@ class Store:
             "from actions a left join last on last.action_id = a.id where a.plan_id = ? group by 1, 2, 3, 4",
             [plan_id, plan_id])
         return {(entity, kind, bool(undecided), status): n for entity, kind, undecided, status, n in rows}
+
+    def any_outcome(self, plan_id: str) -> bool:
+        """Whether an apply has carried out (or tried) any action of the plan."""
+        return self.db.execute("select 1 from audit where plan_id = ? and action_id is not null limit 1",
+                               [plan_id]).fetchone() is not None
 
     def outcomes(self, plan_id: str) -> dict[str, tuple[str, str]]:
         """The latest audited outcome of each action of a plan: action id -> (status, reason)."""

@@ -31,7 +31,8 @@ from .locks import Holder, LockBusy
 from .payments import PrecoroPayments, paid_between, plan_payments
 from .plan import Action, HoldFacts, LinkFacts, Plan, add_to_digest, plan_digest
 from .planning import Planner, Progress, QuietPairs, readback
-from .review import ERROR_OUTCOMES, Outcome, approval_after, carried_decisions, entity_counts
+from .review import (ERROR_OUTCOMES, CountKey, Outcome, PlanTally, approval_after, carried_decisions, entity_counts,
+                     plan_tally, tally_of)
 from .reconcile import SyncState
 from .run import run_status
 from .store import Store, StoredActions
@@ -188,6 +189,7 @@ class SyncSession:
             plan = Plan(actions=[], realm_id=self.realm_id, rules_digest=self.rules.digest, created_at=kept.created_at,
                         entities=tuple(spec.section for spec in specs), readback=planned.readback, scope=scope,
                         notes=planned.notes, id=kept.digest.hexdigest()[:12])
+            plan.tally = plan_tally(kept.stored.facts()).to_json()  # saved with it: see Plan.tally
             self._save(plan, kept.stored, planned.agreed, planner.mirror.reads(), planned.quiet)
             plan.actions = kept.stored.listed()
             self.store.clear_reading(self.realm_id, plan.entities)
@@ -255,9 +257,18 @@ class SyncSession:
         return self.plan_with_outcomes(wanted) if wanted else (None, {})
 
     def plan_with_outcomes(self, plan_id: str) -> tuple[Plan, dict[str, Outcome]]:
-        """A saved plan (an id or a prefix), listed, with what applies did with its actions."""
+        """A saved plan (an id or a prefix), listed, with its tally and what applies did with its
+        actions. A tally that decisions made out of date is counted again, and kept for the next."""
         plan = self.store.load_plan(self._plan_id(plan_id), listed=True)
+        if plan.tally is None:
+            plan.tally = tally_of(plan.actions).to_json()
+            self.store.keep_tally(plan.id, plan.tally, plan.decided)
         return plan, {aid: Outcome(status, reason) for aid, (status, reason) in self.store.outcomes(plan.id).items()}
+
+    def _action_groups(self, plan_id: str) -> dict[CountKey, int]:
+        """review.action_groups of a saved plan: its tally's before any apply, else counted in SQL."""
+        tally = None if self.store.any_outcome(plan_id) else self.store.plan_tally(plan_id)
+        return PlanTally.from_json(tally).groups if tally else self.store.action_groups(plan_id)
 
     def _plan_to_review_id(self) -> str | None:
         unfinished = self.unfinished_apply()
@@ -511,7 +522,7 @@ class SyncSession:
         # The same counts as the TUI's overview: of the plan to review (none once it is applied), with
         # its outcomes; counted in the state file, without loading the plan.
         review_id = self._plan_to_review_id()
-        groups = self.store.action_groups(review_id) if review_id else {}
+        groups = self._action_groups(review_id) if review_id else {}
         specs = [spec for spec in ENTITIES if self.enabled(spec.section)]
         linked = {spec.kind: self.store.count_links(spec.section, realm) if realm else 0 for spec in specs}
         rows = {row.entity: row for row in entity_counts(None, None, linked, entities=[s.kind for s in specs],

@@ -144,10 +144,13 @@ def unit_key(action: Any) -> str:
     """The write unit of an action: the same for the same remote record from plan to plan
     ("quickbooks:supplier:11"; a record to create is named by the record it comes from). Read from
     the action's kind, decision and ids alone, so a large plan is counted without its requests."""
-    side = action.write_target
-    if action.kind == "create":
-        return f"{side}:{action.entity}:new:{action.precoro_id or action.quickbooks_id}"
-    return f"{side}:{action.entity}:{action.precoro_id if side == 'precoro' else action.quickbooks_id}"
+    return unit_key_of(action.write_target, action.entity, action.kind, action.precoro_id, action.quickbooks_id)
+
+
+def unit_key_of(side: str | None, entity: str, kind: str, precoro_id: str | None, quickbooks_id: str | None) -> str:
+    if kind == "create":
+        return f"{side}:{entity}:new:{precoro_id or quickbooks_id}"
+    return f"{side}:{entity}:{precoro_id if side == 'precoro' else quickbooks_id}"
 
 
 def build_units(actions: list[Action]) -> list[WriteUnit]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable
 
 from textual import on
 from textual.app import App, SystemCommand
@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from engine.plan import Plan
-from engine.review import WAITING, ApplySummary, Outcome, apply_summary
+from engine.review import WAITING, CountKey, Outcome, PlanTally, action_groups, tally_of
 
 from .applying import Applying
 from .deciding import Deciding
@@ -41,11 +41,6 @@ from .settings import read_theme
 from .widgets.frame import SCREENS_GROUP
 
 SessionFactory = Callable[[], Any]
-
-class PlanTally(NamedTuple):
-    summary: ApplySummary
-    undecided: int
-
 
 class QbsyncApp(Reading, Deciding, Applying, App[int]):
     """qbsync's operator console."""
@@ -257,7 +252,8 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
             self.status_text = "No plan yet: press r to make one." if self.session else (
                 "The rules file has problems: see 5 Rules." if self.rules_error else "")
             return
-        summary, undecided = self.plan_tally()
+        tally = self.plan_tally()
+        summary, undecided = tally.summary, tally.undecided
         # The plan's id is on the tab bar: without it here, the whole line fits 80 columns.
         parts = [f"{len(plan.actions):,} actions",
                  f"writes {summary.writes('quickbooks'):,} QuickBooks · {summary.writes('precoro'):,} Precoro"]
@@ -269,23 +265,33 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         self.status_text = " · ".join(parts)
 
     def plan_tally(self) -> PlanTally:
-        """What applying the plan under review would write, and how many conflicts wait for a decision.
+        """What applying the plan under review would write, the conflicts that wait for a decision,
+        its runs of entity and kind and its counts (review.PlanTally).
 
-        Counted once per plan and decision change: the status line and the Overview both show it,
-        and a 100,000-action plan takes a noticeable moment to count.
+        As saved with the plan until a decision here changes it, then counted once per change: the
+        status line, the Overview and the Review list all show it, and a 100,000-action plan takes
+        a noticeable moment to count.
         """
         plan = self.plan
         assert plan is not None
         key = (id(plan), self.decision_revision)
         if self._tally is None or self._tally[0] != key:
-            tally = PlanTally(apply_summary(plan.actions), sum(1 for a in plan.actions if a.needs_decision))
-            self._tally = (key, tally)
+            self._tally = (key, tally_of(plan.actions))
         return self._tally[1]
 
     def _plan_changed(self) -> None:
         plan = self.plan
         self.plan_label = f"plan {plan.id} · {minute(plan.created_at)}" if plan else ""
+        # Decisions made here before it was loaded are saved, so its saved tally is its own.
+        self._tally = (((id(plan), self.decision_revision), PlanTally.from_json(plan.tally))
+                       if plan is not None and plan.tally else None)
         self._update_status_text()
+
+    def action_groups(self) -> dict[CountKey, int]:
+        """review.action_groups of the plan under review, with its outcomes."""
+        if self.plan is None:
+            return {}
+        return action_groups(self.plan, self.outcomes) if self.outcomes else self.plan_tally().groups
 
     # -- the engine, in workers ------------------------------------------------------------------
 

@@ -185,7 +185,7 @@ class OverviewScreen(QbsyncScreen):
         app = self.app
         entities = status.get("entities") or {}
         linked = {SECTION_KIND.get(section, section): counts.get("linked") for section, counts in entities.items()}
-        rows = entity_counts(app.plan, app.outcomes, linked, entities=list(linked))
+        rows = entity_counts(None, None, linked, entities=list(linked), groups=app.action_groups())
         # Two spaces between columns: the longest entity and every header fit 80 columns.
         table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
         table.add_column("entity", no_wrap=True)
@@ -212,7 +212,8 @@ class OverviewScreen(QbsyncScreen):
             return Text("No plan yet: r makes one.", style="bold")
         if not plan.actions:
             return Text("Both sides are in sync. r makes a new plan.", style="bold")
-        summary, undecided = app.plan_tally()
+        tally = app.plan_tally()
+        summary, undecided = tally.summary, tally.undecided
         text = Text()
         text.append(f"Approved to apply: {summary.writes('quickbooks'):,} QuickBooks and "
                     f"{summary.writes('precoro'):,} Precoro writes.", style="bold")

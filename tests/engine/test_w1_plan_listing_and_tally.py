@@ -1,0 +1,97 @@
+"""W1: a saved plan is reviewed from its listing and its tally. The listing makes its actions a page
+at a time when asked for, and reads the rest in the background, always from the plan as it was when
+listed (W6: another terminal may let it go meanwhile). The tally (what applying it would write, the
+conflicts to decide, its runs and counts) is saved with it, so a large plan shows its counts without
+reading every action; a decision makes it out of date, and the next review counts it again."""
+
+from __future__ import annotations
+
+import time
+
+from engine.local.demo import seed_precoro, seed_quickbooks, seed_scale
+from engine.review import PlanTally, tally_of
+from engine.store import LISTING_PAGE, Store
+
+REALM = "8108"
+
+
+def wait_until(done, seconds: float = 20.0) -> None:
+    ends = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < ends, "not done in time"
+        time.sleep(0.01)
+
+
+def test_w1_a_saved_plan_is_listed_a_page_at_a_time_and_the_rest_in_the_background(servers, fresh_dir):
+    servers.reset(REALM)
+    seed_scale(servers.quickbooks, servers.precoro, REALM, 850)
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as s:
+        made = s.plan()
+        ids = [a.id for a in s.load_plan(made.id).actions]
+    assert len(ids) > LISTING_PAGE  # more than one page
+    assert [a.id for a in made.actions] == ids  # the plan just made, listed from memory
+
+    store = Store(workdir / "state.db")
+    asked = store.load_plan(made.id, listed=True, background=False).actions
+    assert len(asked) == len(ids) and not asked.complete
+    assert asked[-1].id == ids[-1] and asked[LISTING_PAGE].id == ids[LISTING_PAGE]
+    assert not asked.complete  # only the page asked for was read
+    first = asked[0]
+    assert [a.id for a in asked] == ids and asked.complete  # the rest, in plan order
+    assert asked[0] is first  # what was made before stays (the TUI records decisions on it)
+    assert asked[len(ids) - 3:] == list(asked)[-3:]
+
+    background = store.load_plan(made.id, listed=True).actions
+    wait_until(lambda: background.complete)
+    assert [a.id for a in background] == ids
+    assert background[7].full() == store.load_plan(made.id).actions[7]
+    store.close()
+
+
+def test_w1_a_saved_plans_tally_holds_until_a_decision_and_is_counted_again_for_the_next_review(servers, fresh_dir):
+    servers.reset(REALM)
+    seed_scale(servers.quickbooks, servers.precoro, REALM, 60)
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as s:
+        made = s.plan()
+        store = s.store
+        whole = s.load_plan(made.id).actions
+        counted = tally_of(whole)
+        assert counted.summary.actions and counted.runs and sum(n for *_, n in counted.runs) == len(whole)
+        assert PlanTally.from_json(made.tally) == counted
+        listed = store.load_plan(made.id, listed=True)
+        assert PlanTally.from_json(listed.tally) == counted
+        # The counts `qbsync status` takes from it are the ones counted in SQL.
+        assert counted.groups == store.action_groups(made.id)
+
+        executable = next(a for a in whole if a.executable and a.kind == "create")
+        s.approve([executable.id], approved=False)  # e.g. from another terminal
+        assert store.load_plan(made.id, listed=True).tally is None  # no longer this plan's counts
+        reviewed, _ = s.plan_with_outcomes(made.id)
+        recounted = tally_of(s.load_plan(made.id).actions)
+        assert PlanTally.from_json(reviewed.tally) == recounted != counted
+        assert recounted.summary.held.get("not approved") == 1
+        assert recounted.summary.actions == counted.summary.actions - 1
+        again = store.load_plan(made.id, listed=True)  # kept for the next review
+        assert PlanTally.from_json(again.tally) == recounted
+
+        # A tally counted before a later decision is not kept for the plan.
+        s.approve([executable.id])
+        store.keep_tally(made.id, again.tally, again.decided)
+        assert store.plan_tally(made.id) is None
+        assert PlanTally.from_json(s.plan_with_outcomes(made.id)[0].tally) == counted
+
+
+def test_w6_a_plan_listed_before_another_terminal_lets_it_go_still_lists_every_action(servers, fresh_dir):
+    servers.reset(REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as reviewing, servers.session(workdir, REALM) as other:
+        shown = reviewing.plan()
+        listing = reviewing.store.load_plan(shown.id, listed=True, background=False).actions
+        other.apply(other.plan(full=True).id)
+        assert other.store.plan_state(shown.id) == "superseded"
+        assert other.store.db.execute("select count(*) from actions where plan_id = ?", [shown.id]).fetchone()[0] == 0
+        assert [(a.id, a.name) for a in listing] == [(a.id, a.name) for a in shown.actions]
+        assert "let go" in listing[0].note
