@@ -183,3 +183,48 @@ async def test_i6_real_name_mismatch_mapping_then_sync_items_renames(real_app):
         await settle(pilot)
         assert app.outcomes[rename.id].status == "applied"
         assert session.connected.precoro.get(f"/items/{toner['precoro_id']}")["name"] == "Printer toner, black"
+
+
+async def test_w1_real_large_plan_opens_from_its_saved_tally_and_counts_again_after_a_decision(tmp_path):
+    """A plan of more than one listing page, made by another terminal: the TUI shows it from its
+    saved tally and listing (the rows read in the background), and after a skip here counts it again
+    exactly as the state file now holds it."""
+    from engine.local.serve import LocalApis
+    from engine.review import tally_of
+    from engine.store import LISTING_PAGE
+    from engine.sync import SyncSession
+
+    def factory():
+        return SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK, local_apis=lambda state:
+                           LocalApis.start(data=Path(state).parent / "local-apis.db", seed="scale:850"))
+
+    with factory() as other:
+        made = other.plan()
+        whole = other.load_plan(made.id).actions
+    assert len(whole) > LISTING_PAGE
+    counted = tally_of(whole)
+    app = make_app(factory=factory, rules_path=ROOT / "rules.yaml")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.plan is not None and app.plan.id == made.id and app.plan.tally is not None
+        assert app.plan_tally() == counted
+        assert app.status_text.startswith(f"{len(whole):,} actions · writes {counted.summary.writes('quickbooks'):,} "
+                                          f"QuickBooks · {counted.summary.writes('precoro'):,} Precoro")
+        await pilot.press("2")
+        await settle(pilot)
+        table = app.screen.query_one(ActionTable)
+        assert table.rows.matched == len(whole)
+        await pilot.press("end")
+        await settle(pilot)
+        assert table.current.id == whole[-1].id
+
+        skipped = next(a for a in reversed(whole) if a.kind == "create" and a.approved)
+        await find(pilot, skipped.id)
+        await pilot.press("x")
+        await settle(pilot)
+        with factory() as other:
+            now = tally_of(other.load_plan(made.id).actions)
+        assert now.summary.held.get("not approved") == 1 and now != counted
+        assert app.plan_tally() == now
+        assert f"writes {now.summary.writes('quickbooks'):,} QuickBooks · {now.summary.writes('precoro'):,} Precoro" \
+            in app.status_text
