@@ -38,8 +38,9 @@ class SyncAPI(Protocol):
     def latest_plan(self) -> Plan | None:
         """The latest sync plan, whatever happened to it."""
 
-    def load_plan(self, plan_id: str | None = None) -> Plan:
-        """A saved plan by id or prefix (the latest sync plan by default)."""
+    def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
+        """A saved plan by id or prefix (the latest sync plan by default). `listed`: as a large plan
+        is shown, its actions listed and read whole only when looked at, with its tally."""
 
     def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> Any:
         """Decide a conflict: precoro, quickbooks or skip."""

@@ -462,20 +462,27 @@ class Plan:
     def is_empty(self) -> bool:
         return not self.actions
 
-    def summary(self) -> dict[str, Any]:
+    def kinds(self) -> tuple[dict[str, int], int]:
+        """How many actions of each kind (in KIND_ORDER), and the conflicts waiting for a decision:
+        from its tally when it has one (a large plan's, without reading its actions)."""
         by_kind: dict[str, int] = {}
-        for action in self.actions:
-            by_kind[action.kind] = by_kind.get(action.kind, 0) + 1
+        if self.tally is not None:
+            for _, kind, count in self.tally["runs"]:
+                by_kind[kind] = by_kind.get(kind, 0) + count
+            undecided = self.tally["undecided"]
+        else:
+            for action in self.actions:
+                by_kind[action.kind] = by_kind.get(action.kind, 0) + 1
+            undecided = sum(1 for a in self.actions if a.needs_decision)
+        return dict(sorted(by_kind.items(), key=lambda kv: KIND_ORDER.get(kv[0], 99))), undecided
+
+    def summary(self) -> dict[str, Any]:
+        by_kind, undecided = self.kinds()
         writes = {"quickbooks": 0, "precoro": 0}
         for action in self.actions:
             if action.executable and action.write_target in writes:
                 writes[action.write_target] += 1
-        return {
-            "actions": len(self.actions),
-            "by_kind": dict(sorted(by_kind.items(), key=lambda kv: KIND_ORDER.get(kv[0], 99))),
-            "undecided_conflicts": sum(1 for a in self.actions if a.needs_decision),
-            "writes": writes,
-        }
+        return {"actions": len(self.actions), "by_kind": by_kind, "undecided_conflicts": undecided, "writes": writes}
 
     def to_json(self) -> dict[str, Any]:
         return {

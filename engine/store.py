@@ -420,18 +420,22 @@ class PlanListing(Sequence[ListedAction]):
             return [self[i] for i in range(*index.indices(len(self._items)))]
         item = self._items[index]
         if item is None:
+            page = index % len(self._items) // LISTING_PAGE
             with self._lock:
-                self._read(index % len(self._items) // LISTING_PAGE, 1)
+                if page in self._unread:  # else read meanwhile, by the other thread
+                    self._read(page)
             item = self._items[index]
         return item
 
     def __iter__(self) -> Iterator[ListedAction]:
-        if self._unread:
-            with self._lock:
-                if self._unread:
-                    first = min(self._unread)
-                    self._read(first, max(self._unread) + 1 - first)  # the rest, in one read
-        return iter(self._items)  # type: ignore[arg-type]
+        """Page by page, each read when reached: `any(...)` over a large plan stops early."""
+        items = self._items
+        for page, start in enumerate(range(0, len(items), LISTING_PAGE)):
+            if page in self._unread:
+                with self._lock:
+                    if page in self._unread:
+                        self._read(page)
+            yield from items[start:start + LISTING_PAGE]  # type: ignore[misc]
 
     def read_in_background(self) -> None:
         """Read the pages not read yet in a thread of their own, a page at a time with a pause after
@@ -442,22 +446,21 @@ class PlanListing(Sequence[ListedAction]):
                 while self._unread:
                     with self._lock:
                         if self._unread:
-                            self._read(min(self._unread), 1)
+                            self._read(min(self._unread))
                     time.sleep(LISTING_PAUSE)
             except sqlite3.Error:  # the state file went away under it: pages are read when asked for
                 pass
         if self._unread:
             threading.Thread(target=read_rest, name="qbsync-plan-listing", daemon=True).start()
 
-    def _read(self, first: int, pages: int) -> None:
-        """Make ListedActions of pages `first..first+pages-1` (the lock held); those made before stay
-        (the TUI records decisions on them)."""
-        start = first * LISTING_PAGE
+    def _read(self, page: int) -> None:
+        """Make the ListedActions of a page not read yet (the lock held): once only, for the TUI
+        records decisions on them."""
+        start = page * LISTING_PAGE
         items, load = self._items, self._load
-        for at, row in enumerate(self._read_rows(start, min(len(items), start + pages * LISTING_PAGE)), start):
-            if items[at] is None:
-                items[at] = ListedAction(*row, load)
-        self._unread.difference_update(range(first, first + pages))
+        for at, row in enumerate(self._read_rows(start, min(len(items), start + LISTING_PAGE)), start):
+            items[at] = ListedAction(*row, load)
+        self._unread.discard(page)
         if not self._unread:
             self._done()
 
@@ -513,6 +516,7 @@ class Store:
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
         self._pages: dict[tuple[str, int], bytes | str] = {}  # (plan id, page) -> its stored actions, packed (_page)
+        self._parsed: tuple[tuple[str, int], list[dict | None]] | None = None  # the page `action` read last
         # In one immediate transaction: two processes opening a new state file at once must not
         # both apply the migrations.
         with self.transaction():
@@ -685,6 +689,7 @@ class Store:
             self.db.execute("delete from action_pages where plan_id = ?", [plan.id])
             with self._reader_lock:
                 self._pages.clear()
+                self._parsed = None
             self.db["plans"].upsert(
                 {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
                  "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
@@ -801,8 +806,13 @@ class Store:
                                           [plan_id, action_id]).fetchone()
             if listed is None:  # let go since it was listed (superseded by another process's apply)
                 raise ActionGone(f"plan {plan_id} no longer holds action {action_id}")
-            return _action(listed, self._page(self._reader, plan_id, listed[-1] // ACTIONS_PER_PAGE)[
-                listed[-1] % ACTIONS_PER_PAGE])
+            key, at = (plan_id, listed[-1] // ACTIONS_PER_PAGE), listed[-1] % ACTIONS_PER_PAGE
+            # The page last parsed is kept, each of its actions handed out once (the caller owns what
+            # it gets): printing a plan's actions in order parses each page once, not once an action.
+            if self._parsed is None or self._parsed[0] != key or self._parsed[1][at] is None:
+                self._parsed = (key, self._page(self._reader, *key))
+            stored, self._parsed[1][at] = self._parsed[1][at], None
+            return _action(listed, stored)
 
     def _page(self, conn: sqlite3.Connection, plan_id: str, page: int) -> list[dict]:
         """One page of a saved plan's stored actions, parsed afresh (the caller owns what it gets).

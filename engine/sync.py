@@ -239,8 +239,8 @@ class SyncSession:
         plan_id = self.store.latest_plan_id()
         return self.store.load_plan(plan_id) if plan_id else None
 
-    def load_plan(self, plan_id: str | None = None) -> Plan:
-        plan = self.store.load_plan(self._plan_id(plan_id)) if plan_id else self.latest_plan()
+    def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
+        plan = self.store.load_plan(self._plan_id(plan_id), listed=listed)
         if plan is None:
             raise PlanNotFound(NO_FULL_PLAN)
         return plan

@@ -525,7 +525,8 @@ def cmd_show(args) -> int:
     from tui import render
 
     with _session(args) as session:
-        plan = session.load_plan(args.plan_id)
+        # Whole only where every action is printed whole; else listed, as the TUI shows a plan.
+        plan = session.load_plan(args.plan_id, listed=not (args.json or args.all))
     if args.json:
         _print_json(render.plan_json(plan))
     else:

@@ -101,7 +101,7 @@ def scope_text(plan: Plan) -> str:
 
 
 def summary_line(plan: Plan) -> str:
-    summary = plan.summary()
+    by_kind, undecided = plan.kinds()
     if not plan.actions:
         # A partial plan knows nothing of the entities it did not read.
         return f"No changes to {scope_text(plan)}." if plan.partial else "No changes. Both sides are in sync."
@@ -109,9 +109,8 @@ def summary_line(plan: Plan) -> str:
              "reactivate": ("to reactivate",) * 2, "link": ("to link",) * 2, "unlink": ("to unlink",) * 2,
              "conflict": ("conflict", "conflicts"), "ambiguous": ("ambiguous match", "ambiguous matches"),
              "blocked": ("blocked",) * 2}
-    parts = [f"{n:,} {words[k][n != 1]}" for k, n in summary["by_kind"].items()]
+    parts = [f"{n:,} {words[k][n != 1]}" for k, n in by_kind.items()]
     text = "Plan: " + ", ".join(parts) + "."
-    undecided = summary["undecided_conflicts"]
     if undecided:
         text += f" {plural(undecided, 'conflict')} {'waits' if undecided == 1 else 'wait'} for a decision."
     return text
@@ -140,7 +139,7 @@ def plan_text(plan: Plan, limit: int | None) -> str:
     out.extend(f"Note: {note}." for note in plan.notes)
     # A partial plan is never "the latest": every command that acts on it names it.
     named = f" --plan {plan.id}" if plan.partial else ""
-    if plan.summary()["undecided_conflicts"]:
+    if plan.kinds()[1]:
         out.append(f"Decide conflicts with: qbsync decide ACTION_ID precoro|quickbooks|skip{named}")
     if any(a.executable for a in plan.actions):
         out.append(f"Apply with: qbsync apply {plan.id}")

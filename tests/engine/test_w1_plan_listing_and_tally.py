@@ -41,6 +41,8 @@ def test_w1_a_saved_plan_is_listed_a_page_at_a_time_and_the_rest_in_the_backgrou
     assert [a.id for a in asked] == ids and asked.complete  # the rest, in plan order
     assert asked[0] is first  # what was made before stays (the TUI records decisions on it)
     assert asked[len(ids) - 3:] == list(asked)[-3:]
+    iterated = store.load_plan(made.id, listed=True, background=False).actions
+    assert next(iter(iterated)).id == ids[0] and not iterated.complete  # a page read as iterating gets there
 
     background = store.load_plan(made.id, listed=True).actions
     wait_until(lambda: background.complete)

@@ -222,7 +222,7 @@ class FakeSession:
     def latest_plan(self) -> Plan | None:
         return copy.deepcopy(self.plans[self.latest]) if self.latest else None
 
-    def load_plan(self, plan_id: str | None = None) -> Plan:
+    def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
         return copy.deepcopy(self.plans[plan_id or self.latest])
 
     def plan_to_review(self) -> tuple[Plan | None, dict[str, Outcome]]:
@@ -411,7 +411,7 @@ class ScaleSession(FakeSession):
     def latest_plan(self) -> Plan:
         return self.big
 
-    def load_plan(self, plan_id: str | None = None) -> Plan:
+    def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
         return self.big
 
     def plan_to_review(self) -> tuple[Plan, dict]:
