@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from engine.plan import Plan
-from engine.review import WAITING, CountKey, Outcome, PlanTally, action_groups, tally_of
+from engine.review import WAITING, CountKey, Outcome, PlanTally, Run, action_groups, tally_of
 
 from .applying import Applying
 from .deciding import Deciding
@@ -265,13 +265,9 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         self.status_text = " · ".join(parts)
 
     def plan_tally(self) -> PlanTally:
-        """What applying the plan under review would write, the conflicts that wait for a decision,
-        its runs of entity and kind and its counts (review.PlanTally).
-
-        As saved with the plan until a decision here changes it, then counted once per change: the
-        status line, the Overview and the Review list all show it, and a 100,000-action plan takes
-        a noticeable moment to count.
-        """
+        """review.PlanTally of the plan under review: as saved with it until a decision here changes
+        it, then counted once per change (the status line, the Overview and the Review list show it,
+        and a 100,000-action plan takes a noticeable moment to count)."""
         plan = self.plan
         assert plan is not None
         key = (id(plan), self.decision_revision)
@@ -287,13 +283,18 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
                        if plan is not None and plan.tally else None)
         self._update_status_text()
 
+    def plan_runs(self) -> list[Run]:
+        """The runs of entity and kind of the plan under review: decisions never change them, so
+        any tally of this plan gives them (a decision does not make the Review list count it again)."""
+        if self._tally is not None and self._tally[0][0] == id(self.plan):
+            return self._tally[1].runs
+        return self.plan_tally().runs
+
     def action_groups(self) -> dict[CountKey, int]:
         """review.action_groups of the plan under review, with its outcomes."""
         if self.plan is None:
             return {}
         return action_groups(self.plan, self.outcomes) if self.outcomes else self.plan_tally().groups
-
-    # -- the engine, in workers ------------------------------------------------------------------
 
     # -- actions and commands --------------------------------------------------------------------
 

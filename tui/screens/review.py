@@ -131,7 +131,7 @@ class ReviewScreen(QbsyncScreen):
 
     def plan_replaced(self) -> None:
         plan = self.app.plan
-        self.options = choices(self.app.plan_tally().runs if plan else ())
+        self.options = choices(self.app.plan_runs() if plan else ())
         # A filter value the new plan does not have would hide everything: drop it.
         flt = self.filter
         if flt.entity and flt.entity not in self.options["entity"]:
@@ -146,7 +146,7 @@ class ReviewScreen(QbsyncScreen):
         current = self.current
         actions = plan.actions if plan else []
         rows = review_rows(actions, self.filter, self.app.outcomes, index=self._search_index(plan),
-                           runs=self.app.plan_tally().runs if plan else None)
+                           runs=self.app.plan_runs() if plan else None)
         self.table.empty = ("No plan yet." if plan is None else "Nothing to do: both sides are in sync."
                             if not actions else "No actions match. esc clears the filters.")
         self.table.show(actions, rows, self.app.outcomes, keep=current.id if current else None)
