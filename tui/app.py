@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from engine.plan import Plan
-from engine.review import WAITING, CountKey, Outcome, PlanTally, Run, action_groups, tally_of
+from engine.review import WAITING, Outcome, PlanTally
 
 from .applying import Applying
 from .deciding import Deciding
@@ -38,11 +38,12 @@ from .screens.overview import OverviewScreen
 from .screens.review import ReviewScreen
 from .screens.rules import RulesScreen
 from .settings import read_theme
+from .tallying import Tallying
 from .widgets.frame import SCREENS_GROUP
 
 SessionFactory = Callable[[], Any]
 
-class QbsyncApp(Reading, Deciding, Applying, App[int]):
+class QbsyncApp(Reading, Deciding, Applying, Tallying, App[int]):
     """qbsync's operator console."""
 
     CSS_PATH = "app.tcss"
@@ -234,9 +235,10 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
         if self.busy:
             self.status_text = "⟳ " + self.busy
             return
-        if self.plan is not None and len(self.plan.actions) > LARGE_PLAN:
+        plan = self.plan
+        if plan is not None and len(plan.actions) > LARGE_PLAN and not self.counted((id(plan), self.decision_revision)):
             # A full count per keypress would make approving feel slow on a huge plan: count once
-            # the keys stop.
+            # the keys stop (in a worker).
             if self._status_timer is not None:
                 self._status_timer.stop()
             self._status_timer = self.set_timer(0.2, self._count_status_text)
@@ -252,6 +254,11 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
             self.status_text = "No plan yet: press r to make one." if self.session else (
                 "The rules file has problems: see 5 Rules." if self.rules_error else "")
             return
+        key = (id(plan), self.decision_revision)
+        if len(plan.actions) > LARGE_PLAN and not self.counted(key):
+            self.status_text = f"{len(plan.actions):,} actions · counting…"
+            self.count_in_background(plan, key, then=self._count_status_text)  # back here once counted
+            return
         tally = self.plan_tally()
         summary, undecided = tally.summary, tally.undecided
         # The plan's id is on the tab bar: without it here, the whole line fits 80 columns.
@@ -264,37 +271,11 @@ class QbsyncApp(Reading, Deciding, Applying, App[int]):
             parts.append(f"{failed:,} failed")
         self.status_text = " · ".join(parts)
 
-    def plan_tally(self) -> PlanTally:
-        """review.PlanTally of the plan under review: as saved with it until a decision here changes
-        it, then counted once per change (the status line, the Overview and the Review list show it,
-        and a 100,000-action plan takes a noticeable moment to count)."""
-        plan = self.plan
-        assert plan is not None
-        key = (id(plan), self.decision_revision)
-        if self._tally is None or self._tally[0] != key:
-            self._tally = (key, tally_of(plan.actions))
-        return self._tally[1]
-
     def _plan_changed(self) -> None:
         plan = self.plan
         self.plan_label = f"plan {plan.id} · {minute(plan.created_at)}" if plan else ""
-        # Decisions made here before it was loaded are saved, so its saved tally is its own.
-        self._tally = (((id(plan), self.decision_revision), PlanTally.from_json(plan.tally))
-                       if plan is not None and plan.tally else None)
+        self._tally_loaded(plan)
         self._update_status_text()
-
-    def plan_runs(self) -> list[Run]:
-        """The runs of entity and kind of the plan under review: decisions never change them, so
-        any tally of this plan gives them (a decision does not make the Review list count it again)."""
-        if self._tally is not None and self._tally[0][0] == id(self.plan):
-            return self._tally[1].runs
-        return self.plan_tally().runs
-
-    def action_groups(self) -> dict[CountKey, int]:
-        """review.action_groups of the plan under review, with its outcomes."""
-        if self.plan is None:
-            return {}
-        return action_groups(self.plan, self.outcomes) if self.outcomes else self.plan_tally().groups
 
     # -- actions and commands --------------------------------------------------------------------
 

@@ -65,3 +65,29 @@ async def test_a_100k_action_plan_opens_and_scrolls():
           f"approve all shown {approve_all * 1000:.0f} ms")
     assert opened < 2.0
     assert page < 0.5 and to_end < 1.0 and filtered < 1.5
+
+
+async def test_w1_a_decision_on_a_large_plan_is_counted_in_a_worker_and_the_status_line_follows():
+    from engine.review import apply_summary
+    from tui.reading import LARGE_PLAN
+
+    plan = scale_plan(LARGE_PLAN + 600)
+    app = make_app(ScaleSession(plan))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.3)  # a plan that came without its tally is counted once the keys stop
+        await settle(pilot)
+        before = apply_summary(plan.actions)
+        assert f"writes {before.writes('quickbooks'):,} QuickBooks" in app.status_text
+        await pilot.press("2")
+        await settle(pilot)
+        skipped = app.screen.query_one(ActionTable).current
+        assert (skipped.kind, skipped.target, skipped.approved) == ("update", "quickbooks", True)
+        await pilot.press("x")
+        await pilot.pause(0.3)  # the count starts once the keys stop
+        await settle(pilot)
+        after = apply_summary(plan.actions)
+        assert not skipped.approved and after.writes("quickbooks") == before.writes("quickbooks") - 1
+        assert f"writes {after.writes('quickbooks'):,} QuickBooks · {after.writes('precoro'):,} Precoro" \
+            in app.status_text
+        assert app.plan_tally().summary == after
