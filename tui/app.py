@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from engine.plan import Plan
-from engine.review import WAITING, Outcome, PlanTally
+from engine.review import WAITING, Outcome
 
 from .applying import Applying
 from .deciding import Deciding
@@ -130,7 +130,7 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, App[int]):
         self._flushing = False
         self._rules_mtime: float | None = None
         self._status_timer: Any = None
-        self._tally: tuple[tuple[int, int], PlanTally] | None = None
+        self._tally_loaded(None)
         # The Not-mapped list (I4): items mapped from it in this session (its running count), the
         # filter last typed there, and the mapping under way that came from it (the list reopens after).
         self.items_mapped: set[str] = set()
@@ -254,12 +254,10 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, App[int]):
             self.status_text = "No plan yet: press r to make one." if self.session else (
                 "The rules file has problems: see 5 Rules." if self.rules_error else "")
             return
-        key = (id(plan), self.decision_revision)
-        if len(plan.actions) > LARGE_PLAN and not self.counted(key):
+        tally = self.tally_when_counted(then=self._count_status_text)
+        if tally is None:
             self.status_text = f"{len(plan.actions):,} actions · counting…"
-            self.count_in_background(plan, key, then=self._count_status_text)  # back here once counted
             return
-        tally = self.plan_tally()
         summary, undecided = tally.summary, tally.undecided
         # The plan's id is on the tab bar: without it here, the whole line fits 80 columns.
         parts = [f"{len(plan.actions):,} actions",

@@ -1,22 +1,24 @@
 """What the plan under review comes to (engine.review.PlanTally), counted as rarely as possible.
 
 A mixin of the App. A saved plan brings its tally; a decision here makes it out of date, and it is
-counted again once per change. The status line of a large plan counts it in a worker after the keys
-stop, so deciding on a plan of 260,000 actions never freezes the screen while it is counted.
+counted again once per change. The status line and the Overview count a large plan in a worker
+(tally_when_counted), so deciding on a plan of 260,000 actions never freezes the screen.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Callable
 
 from textual import work
 
 from engine.plan import Plan
-from engine.review import CountKey, PlanTally, Run, action_groups, tally_of
+from engine.review import PlanTally, Run, tally_of
+
+from .reading import LARGE_PLAN
 
 
 class Tallying:
-    """plan_tally, plan_runs and action_groups of the plan under review, for every screen."""
+    """plan_tally, tally_when_counted and plan_runs of the plan under review, for every screen."""
 
     _tally: tuple[tuple[int, int], PlanTally] | None
 
@@ -40,26 +42,38 @@ class Tallying:
             return self._tally[1].runs
         return self.plan_tally().runs
 
-    def action_groups(self) -> dict[CountKey, int]:
-        """review.action_groups of the plan under review, with its outcomes."""
-        if self.plan is None:
-            return {}
-        return action_groups(self.plan, self.outcomes) if self.outcomes else self.plan_tally().groups
+    def tally_when_counted(self, then: Callable[[], None]) -> PlanTally | None:
+        """The tally of the plan under review; None while a large plan is counted in a worker,
+        and `then` is called once it is (on the UI thread)."""
+        plan = self.plan
+        assert plan is not None
+        key = (id(plan), self.decision_revision)
+        if self.counted(key) or len(plan.actions) <= LARGE_PLAN:
+            return self.plan_tally()
+        if then not in self._tally_then:
+            self._tally_then.append(then)
+        if self._counting != key:
+            self._counting = key
+            self._count_in_background(plan, key)
+        return None
 
     def _tally_loaded(self, plan: Plan | None) -> None:
         """A plan is now under review: decisions made here before it was loaded are saved, so the
         tally saved with it is its own."""
         self._tally = (((id(plan), self.decision_revision), PlanTally.from_json(plan.tally))
                        if plan is not None and plan.tally else None)
+        self._counting: tuple[int, int] | None = None  # the count under way in a worker
+        self._tally_then: list[Callable[[], None]] = []  # called once it is done
 
-    @work(thread=True, group="tally", exclusive=True, exit_on_error=False)
-    def count_in_background(self, plan: Plan, key: tuple[int, int], then: Any) -> None:
-        """Count `plan` as it is at `key` (its decision revision) off the UI thread, then call `then`
-        there; a count that more decisions overtook is let go."""
+    @work(thread=True, group="tally", exit_on_error=False)
+    def _count_in_background(self, plan: Plan, key: tuple[int, int]) -> None:
         tally = tally_of(plan.actions)
-        self.call_from_thread(self._counted_in_background, plan, key, tally, then)
+        self.call_from_thread(self._counted_in_background, plan, key, tally)
 
-    def _counted_in_background(self, plan: Plan, key: tuple[int, int], tally: PlanTally, then: Any) -> None:
-        if self.plan is plan and key == (id(plan), self.decision_revision):
-            self._tally = (key, tally)
+    def _counted_in_background(self, plan: Plan, key: tuple[int, int], tally: PlanTally) -> None:
+        if self.plan is not plan or key != (id(plan), self.decision_revision):
+            return  # more decisions overtook it: whoever shows the tally asks again
+        self._tally, self._counting = (key, tally), None
+        waiting, self._tally_then = self._tally_then, []
+        for then in waiting:
             then()

@@ -91,3 +91,18 @@ async def test_w1_a_decision_on_a_large_plan_is_counted_in_a_worker_and_the_stat
         assert f"writes {after.writes('quickbooks'):,} QuickBooks · {after.writes('precoro'):,} Precoro" \
             in app.status_text
         assert app.plan_tally().summary == after
+
+        # Another skip, and straight to the Overview: it draws once a worker has counted the plan.
+        await pilot.press("down")
+        await settle(pilot)
+        second = app.screen.query_one(ActionTable).current
+        assert second is not skipped and second.approved and second.executable
+        await pilot.press("x", "1")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        last = apply_summary(plan.actions)
+        assert last.actions == after.actions - 1
+        next_step = app.screen.query_one("#next-step").render()
+        assert f"Approved to apply: {last.writes('quickbooks'):,} QuickBooks and {last.writes('precoro'):,} Precoro" \
+            in str(next_step)
+        assert app.plan_tally().summary == last

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from engine.budgets import calls_left_said
-from engine.review import entity_counts
+from engine.review import PlanTally, action_groups, entity_counts
 from rules.model import SIDE_NAMES
 
 from ..reading import held_count
@@ -124,11 +124,13 @@ class OverviewScreen(QbsyncScreen):
         for side in ("quickbooks", "precoro"):
             card = connection_card(side, connections.get(side), error, compact=compact)
             self.query_one(f"#{side}-card", Static).update(card)
-        self.query_one("#sync-info", Static).update(self._sync_info())
-        self.query_one("#counts", Static).update(self._counts(status))
-        self.query_one("#next-step", Static).update(self._next_step())
+        # None while a large plan is counted in a worker: drawn again once it is.
+        tally = app.tally_when_counted(then=self._redraw_soon) if app.plan is not None and app.plan.actions else None
+        self.query_one("#sync-info", Static).update(self._sync_info(tally))
+        self.query_one("#counts", Static).update(self._counts(status, tally))
+        self.query_one("#next-step", Static).update(self._next_step(tally))
 
-    def _sync_info(self) -> Text:
+    def _sync_info(self, tally: PlanTally | None) -> Text:
         """Three lines that never wrap (so the counts below keep their place at 80x24)."""
         app = self.app
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -145,7 +147,7 @@ class OverviewScreen(QbsyncScreen):
             latest = (app.status or {}).get("latest_plan") or {}
             state = latest.get("state") if latest.get("id") == plan.id else None
             text.append(" · ".join([plan.id, *([state] if state else []), plural(len(plan.actions), "action")]))
-            undecided = app.plan_tally().undecided if plan.actions else 0
+            undecided = tally.undecided if tally else 0
             if undecided:
                 text.append(f" · {plural(undecided, 'conflict')} to decide", style="bold yellow")
         else:
@@ -181,17 +183,27 @@ class OverviewScreen(QbsyncScreen):
             text.append("  ✓ valid", style="green")
         return text
 
-    def _counts(self, status: dict[str, Any]) -> Table:
+    def _counts(self, status: dict[str, Any], tally: PlanTally | None) -> Table:
         app = self.app
         entities = status.get("entities") or {}
         linked = {SECTION_KIND.get(section, section): counts.get("linked") for section, counts in entities.items()}
-        rows = entity_counts(None, None, linked, entities=list(linked), groups=app.action_groups())
+        plan = app.plan
+        if plan is None or not plan.actions:
+            groups: dict | None = {}
+        else:  # None: a worker is counting the plan
+            groups = action_groups(plan, app.outcomes) if app.outcomes else tally.groups if tally else None
+        counting = groups is None
+        rows = entity_counts(None, None, linked, entities=list(linked), groups=groups or {})
         # Two spaces between columns: the longest entity and every header fit 80 columns.
         table = Table(box=None, padding=(0, 1), header_style="bold", pad_edge=False)
         table.add_column("entity", no_wrap=True)
         for column in ("linked", "unlinked", "pending", "conflicts", "to decide", "errors"):
             table.add_column(column, justify="right", no_wrap=True)
         for counts in rows:
+            if counting:  # the plan's columns, once a worker has counted it
+                table.add_row(ENTITY_TITLES.get(counts.entity, counts.entity),
+                              "?" if counts.linked is None else f"{counts.linked:,}", *["…"] * 5)
+                continue
             table.add_row(
                 ENTITY_TITLES.get(counts.entity, counts.entity),
                 "?" if counts.linked is None else f"{counts.linked:,}",
@@ -203,7 +215,7 @@ class OverviewScreen(QbsyncScreen):
             table.add_row(Text("no counts yet", style="dim"), "", "", "", "", "", "")
         return table
 
-    def _next_step(self) -> Text:
+    def _next_step(self, tally: PlanTally | None) -> Text:
         app = self.app
         plan = app.plan
         if app.session is None:
@@ -212,7 +224,8 @@ class OverviewScreen(QbsyncScreen):
             return Text("No plan yet: r makes one.", style="bold")
         if not plan.actions:
             return Text("Both sides are in sync. r makes a new plan.", style="bold")
-        tally = app.plan_tally()
+        if tally is None:
+            return Text(f"Counting the plan's {len(plan.actions):,} actions…", style="bold")
         summary, undecided = tally.summary, tally.undecided
         text = Text()
         text.append(f"Approved to apply: {summary.writes('quickbooks'):,} QuickBooks and "
