@@ -355,11 +355,13 @@ class ListedAction(Decidable):
                  "depends_on", "_load", "_full")
 
     def __init__(self, id: str, entity: str, kind: str, target: str | None, name: str, precoro_id: str | None,
-                 quickbooks_id: str | None, decision: str | None, approved: bool, depends_on: str | None,
+                 quickbooks_id: str | None, depends_on: str | None, decision: str | None, approved: int,
                  load: "Callable[[str], Action]") -> None:
-        """As the state file holds it: `depends_on` a JSON list (or None)."""
+        """As the state file holds it (its LISTED_COLUMNS, in their order): `depends_on` a JSON list
+        (or None), `approved` 0 or 1."""
         self.id, self.entity, self.kind, self.target, self.name = id, entity, kind, target, name
-        self.precoro_id, self.quickbooks_id, self.decision, self.approved = precoro_id, quickbooks_id, decision, approved
+        self.precoro_id, self.quickbooks_id, self.decision = precoro_id, quickbooks_id, decision
+        self.approved = bool(approved)
         # Decoded now, not when first asked for: counting a plan asks it of every action, and an
         # attribute is read several times faster than a property that decodes.
         self.depends_on: Sequence[str] = bulk.loads(depends_on) if depends_on else ()

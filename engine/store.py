@@ -308,6 +308,23 @@ def _action(listed: tuple, stored: dict[str, Any]) -> Action:
     return Action.from_json(stored)
 
 
+class LastPage:
+    """The page of stored actions parsed last, each of its actions handed out once (the caller owns
+    what it gets): reading a plan's actions in order parses each page once, not once an action."""
+
+    def __init__(self) -> None:
+        self._key: Any = None
+        self._actions: list[dict[str, Any] | None] = []
+
+    def take(self, key: Any, at: int, parse: Callable[[], list[dict[str, Any]]]) -> dict[str, Any]:
+        """Action `at` of page `key`, parsed by `parse` when this page is not the one kept (or that
+        action was handed out already)."""
+        if self._key != key or self._actions[at] is None:
+            self._key, self._actions = key, parse()
+        stored, self._actions[at] = self._actions[at], None
+        return stored  # type: ignore[return-value]
+
+
 class StoredActions:
     """A plan's actions as the state file keeps them: their LISTED columns, and pages of the rest as
     compressed JSON (bulk.packed). Built entity by entity while a plan is made, each entity's whole
@@ -319,7 +336,7 @@ class StoredActions:
         self._pages: list[bytes] = []  # ACTIONS_PER_PAGE stored actions each (bulk.packed)
         self._tail: list[dict[str, Any]] | None = []  # the stored actions not yet a whole page (None: all in)
         self._seq: dict[str, int] | None = None  # action id -> its place, once one is read whole
-        self._parsed: tuple[int, list[dict[str, Any] | None]] | None = None  # (page, its actions not handed out)
+        self._parsed = LastPage()
         self._lock = threading.Lock()  # the TUI reads actions from its UI thread and from workers
 
     @classmethod
@@ -351,11 +368,7 @@ class StoredActions:
     def listed(self) -> PlanListing:
         """The actions as a plan read back from the state file lists them, each read whole from
         these pages when first asked for (so from memory: a plan just made is shown at once)."""
-        def read_rows(start: int, stop: int) -> list[tuple]:
-            return [(aid, entity, kind, target, name, pid, qid, decision, bool(approved), depends_on)
-                    for aid, entity, kind, target, name, pid, qid, depends_on, decision, approved
-                    in self.rows[start:stop]]
-        return PlanListing(len(self.rows), read_rows, self.action)
+        return PlanListing(len(self.rows), lambda start, stop: self.rows[start:stop], self.action)
 
     def facts(self) -> Iterator[tuple]:
         """review.FACTS of each action, from its listed columns."""
@@ -368,11 +381,7 @@ class StoredActions:
                 self._seq = {row[0]: seq for seq, row in enumerate(self.rows)}
             seq = self._seq[action_id]
             number, at = divmod(seq, ACTIONS_PER_PAGE)
-            # The page last parsed is kept, each of its actions handed out once (the caller owns what
-            # it gets): reading every action in order (`plan --json`) parses each page once.
-            if self._parsed is None or self._parsed[0] != number or self._parsed[1][at] is None:
-                self._parsed = (number, bulk.unpacked(self.pages()[number]))
-            stored, self._parsed[1][at] = self._parsed[1][at], None
+            stored = self._parsed.take(number, at, lambda: bulk.unpacked(self.pages()[number]))
         return _action(self.rows[seq], stored)
 
 
@@ -385,7 +394,7 @@ class PlanListing(Sequence[ListedAction]):
     first asked for, while a thread reads the rest: a plan of 260,000 actions is on screen once its
     counts (Plan.tally) and the rows on screen are read, not after every row.
 
-    `read_rows(start, stop)` gives the rows at those places, in ListedAction's order, always from the
+    `read_rows(start, stop)` gives the rows (LISTED_COLUMNS) at those places, always from the
     plan as it was when listed: a saved plan's rows are read in one read transaction of its own, so
     a plan that another terminal's apply lets go meanwhile (W6) still lists what it held. `done` is
     called once every row is read (it ends that transaction)."""
@@ -516,7 +525,7 @@ class Store:
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
         self._pages: dict[tuple[str, int], bytes | str] = {}  # (plan id, page) -> its stored actions, packed (_page)
-        self._parsed: tuple[tuple[str, int], list[dict | None]] | None = None  # the page `action` read last
+        self._parsed = LastPage()  # of `action`
         # In one immediate transaction: two processes opening a new state file at once must not
         # both apply the migrations.
         with self.transaction():
@@ -689,7 +698,7 @@ class Store:
             self.db.execute("delete from action_pages where plan_id = ?", [plan.id])
             with self._reader_lock:
                 self._pages.clear()
-                self._parsed = None
+                self._parsed = LastPage()
             self.db["plans"].upsert(
                 {"id": plan.id, "realm": plan.realm_id, "rules_digest": plan.rules_digest,
                  "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
@@ -758,10 +767,8 @@ class Store:
         count = conn.execute("select count(*) from actions where plan_id = ?", [plan_id]).fetchone()[0]
 
         def read_rows(start: int, stop: int) -> list[tuple]:
-            return conn.execute(
-                "select id, entity, kind, target, name, precoro_id, quickbooks_id, decision, approved = 1, "
-                "depends_on from actions where plan_id = ? and seq >= ? and seq < ? order by seq",
-                [plan_id, start, stop]).fetchall()
+            return conn.execute(f"select {LISTED_COLUMNS} from actions where plan_id = ? and seq >= ? and seq < ? "
+                                "order by seq", [plan_id, start, stop]).fetchall()
 
         listing = PlanListing(count, read_rows, partial(self.action, plan_id), done)
         if memory:
@@ -806,12 +813,8 @@ class Store:
                                           [plan_id, action_id]).fetchone()
             if listed is None:  # let go since it was listed (superseded by another process's apply)
                 raise ActionGone(f"plan {plan_id} no longer holds action {action_id}")
-            key, at = (plan_id, listed[-1] // ACTIONS_PER_PAGE), listed[-1] % ACTIONS_PER_PAGE
-            # The page last parsed is kept, each of its actions handed out once (the caller owns what
-            # it gets): printing a plan's actions in order parses each page once, not once an action.
-            if self._parsed is None or self._parsed[0] != key or self._parsed[1][at] is None:
-                self._parsed = (key, self._page(self._reader, *key))
-            stored, self._parsed[1][at] = self._parsed[1][at], None
+            page, at = divmod(listed[-1], ACTIONS_PER_PAGE)
+            stored = self._parsed.take((plan_id, page), at, lambda: self._page(self._reader, plan_id, page))
             return _action(listed, stored)
 
     def _page(self, conn: sqlite3.Connection, plan_id: str, page: int) -> list[dict]:
