@@ -16,15 +16,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from functools import cached_property
+from typing import Any, Callable, Iterable, Mapping
 
 from rules.model import SIDE_NAMES, EntityRules, FieldRule, Side, other_side
-from rules.transforms import normalize_key, truncate
+from rules.transforms import key_normalizer, truncate
 
 from .plan import Action, FieldChange, HoldFacts, LinkFacts, SideValues, action_id
 from .records import Record, from_canonical
 from .references import References
-from .targets import Refusal, name_key, name_taken, stored_form, text_refusal
+from .targets import Refusal, name_key, name_taken, stored_form, text_checker
 from .writes import build_write
 
 
@@ -272,28 +273,39 @@ class Reconciler:
     def refusals(self, action: Action, restore_name: str | None = None) -> list[Refusal]:
         """What the target will refuse in this write: lengths, characters, emails, a taken name."""
         side: Side = action.target
-        entity = self.spec.quickbooks if side == "quickbooks" else self.spec.precoro
+        checks = self._checks[side]
         found = []
         for change in action.changes:
-            if not self.rules.has_field(change.field):
-                continue
-            rule = self.rules.field(change.field)
-            path = rule.path(side)
-            written = from_canonical(rule, side, change.after)
-            refusal = text_refusal(side, entity, path, change.field, written,
-                                   is_name=path == self.spec.quickbooks_name)
+            check = checks.get(change.field)
+            refusal = check(change.after) if check else None
             if refusal:
                 found.append(refusal)
         if side == "quickbooks":
-            name = next((c.after for c in action.changes if self.rules.has_field(c.field)
-                         and self.rules.field(c.field).quickbooks == self.spec.quickbooks_name), None)
-            if action.kind == "reactivate":
-                name = restore_name
+            name = restore_name if action.kind == "reactivate" else \
+                next((c.after for c in action.changes if c.field in self._name_fields), None)
             if isinstance(name, str):
                 holder = self._name_holder(name, action.quickbooks_id)
                 if holder is not None:
                     found.append(name_taken(holder))
         return found
+
+    @cached_property
+    def _checks(self) -> dict[Side, dict[str, Callable[[Any], Refusal | None]]]:
+        """Per side, each field's check of a value written there: targets.text_checker of the
+        value as written (its transform undone), prepared once for the plan's every write."""
+        def check(rule: FieldRule, side: Side) -> Callable[[Any], Refusal | None]:
+            entity = self.spec.quickbooks if side == "quickbooks" else self.spec.precoro
+            path = rule.path(side)
+            checker = text_checker(side, entity, path, rule.name, path == self.spec.quickbooks_name)
+            if rule.transform:
+                return lambda value: checker(from_canonical(rule, side, value))
+            return checker
+        return {side: {rule.name: check(rule, side) for rule in self.rules.fields} for side in ("quickbooks", "precoro")}
+
+    @cached_property
+    def _name_fields(self) -> frozenset[str]:
+        """The fields written as the QuickBooks record's name (its DisplayName or Name)."""
+        return frozenset(rule.name for rule in self.rules.fields if rule.quickbooks == self.spec.quickbooks_name)
 
     def _name_holder(self, name: str, own_id: str | None) -> str | None:
         """Who else holds `name` in QuickBooks (this plan's earlier creates included), else None."""
@@ -335,17 +347,32 @@ class Reconciler:
     def match_key(self, record: Record) -> tuple[str, ...]:
         """The matching rule's key (S7, I1), on values as both sides would hold them: an item whose
         300-character name QuickBooks keeps cut to 100 still matches the item created from it."""
-        normalize, values = self.rules.match.normalize, record.values
-        return tuple(normalize_key(_scalar(self._held_by_both(k, values.get(k))), normalize)
-                     for k in self.rules.match.keys)
+        values, normalize = record.values, self._normalize
+        return tuple(normalize(_scalar(held(values.get(name)))) for name, held in self._key_fields)
 
-    def _held_by_both(self, field_name: str, value: Any) -> Any:
+    @cached_property
+    def _normalize(self) -> Callable[[Any], str]:
+        return key_normalizer(tuple(self.rules.match.normalize))
+
+    @cached_property
+    def _key_fields(self) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+        return tuple((name, self._held_by_both(name)) for name in self.rules.match.keys)
+
+    def _held_by_both(self, field_name: str) -> Callable[[Any], Any]:
+        """A value of `field_name` as both sides would hold it once written to each in turn."""
         if not self.rules.has_field(field_name):
-            return value
+            return lambda value: value
         rule = self.rules.field(field_name)
-        if not rule.max_length:  # nothing is cut: only the form each side keeps (asked per record, in matching)
-            return stored_form("precoro", stored_form("quickbooks", value))
-        return fit(fit(value, rule, "quickbooks")[0], rule, "precoro")[0]
+        limits = [limit for limit in rule.max_length.values() if limit is not None]
+        if not limits:  # nothing is cut: only the form each side keeps
+            return lambda value: stored_form("precoro", stored_form("quickbooks", value))
+        shortest = min(limits)
+
+        def held(value: Any) -> Any:
+            if type(value) is str and len(value) <= shortest:  # cut by neither side: only trimmed by Precoro
+                return value.strip() or None
+            return fit(fit(value, rule, "quickbooks")[0], rule, "precoro")[0]
+        return held
 
     # -- the steps -----------------------------------------------------------------------------
 
@@ -535,7 +562,8 @@ class Reconciler:
     def _same_name(self, p: Record, q: Record) -> bool:
         if not self.rules.has_field("name"):
             return False
-        names = (self._held_by_both("name", p.values.get("name")), self._held_by_both("name", q.values.get("name")))
+        held = self._held_by_both("name")
+        names = (held(p.values.get("name")), held(q.values.get("name")))
         return isinstance(names[0], str) and isinstance(names[1], str) and name_key(names[0]) == name_key(names[1])
 
     def propose_new_pair(self, p: Record, q: Record, link_action: Action) -> None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, Callable
 
 from rules.model import SIDE_NAMES, Side
 
@@ -81,36 +82,48 @@ class Refusal:
 
 def text_refusal(side: Side, entity: str, path: str, field: str, value: Any, *, is_name: bool) -> Refusal | None:
     """A length, character or email problem of one value written at `path` of `side`."""
-    if value is None:
-        return None
+    return text_checker(side, entity, path, field, is_name)(value)
+
+
+@lru_cache(maxsize=None)
+def text_checker(side: Side, entity: str, path: str, field: str, is_name: bool) -> Callable[[Any], Refusal | None]:
+    """`text_refusal` for one place, what it depends on looked up once: a first plan checks every
+    field of every create, a few hundred thousand values through a few dozen places."""
     where = SIDE_NAMES[side]
-    texts = list(value) if isinstance(value, (list, tuple)) else [value]
-    if not all(isinstance(text, str) for text in texts):
-        return None
+    email = "email" in path.lower()
     if side == "quickbooks":
         limit = QUICKBOOKS_LIMITS.get(entity, {}).get(path)
     else:
-        default = PRECORO_EMAIL_LIMIT if "email" in path.lower() else PRECORO_TEXT_LIMIT
-        limit = PRECORO_LIMITS.get(entity, {}).get(path, default)
-    if is_name and side == "quickbooks":
-        bad = next((text for text in texts if NAME_BREAKERS.search(text)), None)
-        if bad is not None:
-            char = {"\t": "a tab", "\n": "a line break", "\r": "a line break"}.get(NAME_BREAKERS.search(bad).group(), "':'")
-            return Refusal(field, f"QuickBooks refuses {char} in a name (error 2040)",
-                           f"rename it in {SIDE_NAMES['precoro']} without {char}, or map it by hand to an existing record")
-    if "email" in path.lower():
-        invalid = next((text for text in texts for part in text.split(",")
-                        if part.strip() and not ("@" in part and "." in part.split("@")[-1])), None)
-        if invalid is not None:
-            return Refusal(field, f"{where} refuses {invalid!r} as an email address",
-                           "correct the address where it was entered")
-    if limit is not None:
-        longest = max(texts, key=len) if texts else ""
-        if len(longest) > limit:
-            return Refusal(field, f"{where} holds at most {limit} characters here, and this is {len(longest)}"
-                                  + (" (error 2050)" if side == "quickbooks" else ""),
-                           f"shorten it, or let rules.yaml cut it: max_length: {{{side}: {limit}}} on the field")
-    return None
+        limit = PRECORO_LIMITS.get(entity, {}).get(path, PRECORO_EMAIL_LIMIT if email else PRECORO_TEXT_LIMIT)
+    names_checked = is_name and side == "quickbooks"
+
+    def check(value: Any) -> Refusal | None:
+        if type(value) is str:  # most values: one text
+            texts: list[str] | tuple[str] = (value,)
+        elif isinstance(value, (list, tuple)) and all(isinstance(text, str) for text in value):
+            texts = list(value)
+        else:
+            return None
+        if names_checked:
+            bad = next((text for text in texts if NAME_BREAKERS.search(text)), None)
+            if bad is not None:
+                char = {"\t": "a tab", "\n": "a line break", "\r": "a line break"}.get(NAME_BREAKERS.search(bad).group(), "':'")
+                return Refusal(field, f"QuickBooks refuses {char} in a name (error 2040)",
+                               f"rename it in {SIDE_NAMES['precoro']} without {char}, or map it by hand to an existing record")
+        if email:
+            invalid = next((text for text in texts for part in text.split(",")
+                            if part.strip() and not ("@" in part and "." in part.split("@")[-1])), None)
+            if invalid is not None:
+                return Refusal(field, f"{where} refuses {invalid!r} as an email address",
+                               "correct the address where it was entered")
+        if limit is not None:
+            longest = max(texts, key=len) if texts else ""
+            if len(longest) > limit:
+                return Refusal(field, f"{where} holds at most {limit} characters here, and this is {len(longest)}"
+                                      + (" (error 2050)" if side == "quickbooks" else ""),
+                               f"shorten it, or let rules.yaml cut it: max_length: {{{side}: {limit}}} on the field")
+        return None
+    return check
 
 
 def name_taken(holder: str) -> Refusal:

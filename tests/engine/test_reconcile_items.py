@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 import rules
 from engine.entities import ITEMS
 from engine.items import mapping_actions
-from engine.reconcile import Hold, LinkState, SyncState, reconcile
+from engine.reconcile import Hold, LinkState, SyncState, fit, reconcile
 from engine.references import References
 from engine.suggest import CandidateIndex
 
@@ -74,6 +77,23 @@ def test_i3_a_name_longer_than_precoro_allows_is_cut_and_the_plan_says_so():
     [action] = sync_items([pc_item(1, "Short")], [qb_item(16, "A much longer name")], linked(1, 16, "Short"), long_rules)
     [change] = action.changes
     assert change.after == "A much lon" and "cut from 18 to 10" in change.note
+
+
+# Names around both sides' limits (QuickBooks 100, Precoro 300), with spaces Precoro would trim.
+NAMES = st.builds(lambda pad, text, tail: pad + text + tail, st.sampled_from(["", " ", "  "]),
+                  st.text(alphabet="ab É\t", max_size=320), st.sampled_from(["", " ", "\t "]))
+
+
+@given(NAMES)
+def test_i1_i3_the_match_key_is_the_name_as_both_sides_would_keep_it(name):
+    """The key is made from the name cut for QuickBooks, then kept as Precoro keeps it (trimmed,
+    cut), normalized by the rules' `normalize`: how a record's key is computed at any length."""
+    [p], [q] = records([pc_item(1, "x")], [qb_item(2, "x")])
+    p.values["name"] = name
+    rule = DEFAULT.items.field("name")
+    expected = fit(fit(name, rule, "quickbooks")[0], rule, "precoro")[0]
+    reconciler = ITEMS.reconciler(ITEMS, DEFAULT.items, [p], [q], SyncState(), refs=REFS)
+    assert reconciler.match_key(p)[0] == rules.transforms.normalize_key(expected, DEFAULT.items.match.normalize)
 
 
 def test_i4_candidates_are_active_unlinked_items_ranked():
