@@ -319,8 +319,9 @@ def _summary(facts: list[Facts], wanted: set[str] | None) -> ApplySummary:
 class PlanTally:
     """What a plan's list and counts are made from, counted in one pass over its actions: what
     applying it would write, the conflicts to decide, its runs of entity and kind, and its
-    action_groups before any apply. Saved with the plan (Plan.tally), so that opening a large plan
-    shows all of this without reading its 260,000 actions; counted again after decisions."""
+    action_groups (with what an apply did, when counted with its outcomes). Saved with the plan
+    before any apply (Plan.tally), so that opening a large plan shows all of this without reading
+    its 260,000 actions; counted again after decisions and applies."""
 
     summary: ApplySummary
     undecided: int
@@ -340,18 +341,18 @@ class PlanTally:
                    {(entity, kind, undecided, status): n for entity, kind, undecided, status, n in data["groups"]})
 
 
-def plan_tally(facts: Iterable[Facts]) -> PlanTally:
-    """The PlanTally of actions given by their FACTS, in plan order."""
+def plan_tally(facts: Iterable[Facts], outcomes: Mapping[str, Outcome] | None = None) -> PlanTally:
+    """The PlanTally of actions given by their FACTS, in plan order; its groups with what an apply
+    did with them (`outcomes`, as action_groups), if anything."""
     facts = list(facts)
-    groups: Counter[CountKey] = Counter(
-        (entity, kind, kind == "conflict" and decision is None, "") for _, entity, kind, *_, decision, _ in facts)
+    groups = _groups(facts, outcomes)
     runs = [(entity, kind, len(list(run))) for (entity, kind), run in groupby(facts, key=itemgetter(1, 2))]
     undecided = sum(n for (_, _, undecided, _), n in groups.items() if undecided)
     return PlanTally(_summary(facts, None), undecided, runs, dict(groups))
 
 
-def tally_of(actions: Iterable[Action]) -> PlanTally:
-    return plan_tally(map(FACTS, actions))
+def tally_of(actions: Iterable[Action], outcomes: Mapping[str, Outcome] | None = None) -> PlanTally:
+    return plan_tally(map(FACTS, actions), outcomes)
 
 
 # -- counts for the overview --------------------------------------------------------------------
@@ -373,13 +374,16 @@ class EntityCounts:
 
 def action_groups(plan: Plan | None, outcomes: Mapping[str, Outcome] | None = None) -> dict[CountKey, int]:
     """How many actions of a plan fall in each group (what the counts are made from)."""
-    outcomes = outcomes or {}
-    groups: dict[CountKey, int] = {}
-    for action in plan.actions if plan else ():
-        outcome = outcomes.get(action.id)
-        key = (action.entity, action.kind, action.needs_decision, outcome.status if outcome else "")
-        groups[key] = groups.get(key, 0) + 1
-    return groups
+    return dict(_groups(map(FACTS, plan.actions) if plan else (), outcomes))
+
+
+def _groups(facts: Iterable[Facts], outcomes: Mapping[str, Outcome] | None) -> Counter[CountKey]:
+    """action_groups of actions given by their FACTS."""
+    if not outcomes:
+        return Counter((entity, kind, kind == "conflict" and decision is None, "")
+                       for _, entity, kind, *_, decision, _ in facts)
+    return Counter((entity, kind, kind == "conflict" and decision is None, outcome.status if outcome else "")
+                   for aid, entity, kind, *_, decision, _ in facts for outcome in (outcomes.get(aid),))
 
 
 def entity_counts(plan: Plan | None, outcomes: Mapping[str, Outcome] | None = None,

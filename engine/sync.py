@@ -258,12 +258,18 @@ class SyncSession:
 
     def plan_with_outcomes(self, plan_id: str) -> tuple[Plan, dict[str, Outcome]]:
         """A saved plan (an id or a prefix), listed, with its tally and what applies did with its
-        actions. A tally that decisions made out of date is counted again, and kept for the next."""
+        actions. A tally that decisions made out of date is counted again, and kept for the next.
+        The tally's groups are those of review.action_groups with these outcomes (counted in SQL)."""
         plan = self.store.load_plan(self._plan_id(plan_id), listed=True)
         if plan.tally is None:
             plan.tally = tally_of(plan.actions).to_json()
             self.store.keep_tally(plan.id, plan.tally, plan.decided)
-        return plan, {aid: Outcome(status, reason) for aid, (status, reason) in self.store.outcomes(plan.id).items()}
+        outcomes = {aid: Outcome(status, reason) for aid, (status, reason) in self.store.outcomes(plan.id).items()}
+        if outcomes:  # the tally is kept as before any apply
+            tally = PlanTally.from_json(plan.tally)
+            tally.groups = self.store.action_groups(plan.id)
+            plan.tally = tally.to_json()
+        return plan, outcomes
 
     def _action_groups(self, plan_id: str) -> dict[CountKey, int]:
         """review.action_groups of a saved plan: its tally's before any apply, else counted in SQL."""

@@ -1,8 +1,9 @@
 """What the plan under review comes to (engine.review.PlanTally), counted as rarely as possible.
 
-A mixin of the App. A saved plan brings its tally; a decision here makes it out of date, and it is
-counted again once per change. The status line and the Overview count a large plan in a worker
-(tally_when_counted), so deciding on a plan of 260,000 actions never freezes the screen.
+A mixin of the App. A saved plan brings its tally; a decision or an apply's progress here makes it
+out of date, and it is counted again once per change. The status line and the Overview count a
+large plan in a worker (tally_when_counted), so deciding on a plan of 260,000 actions, or applying
+it, never freezes the screen.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ class Tallying:
     _tally: tuple[tuple[int, int], PlanTally] | None
 
     def plan_tally(self) -> PlanTally:
-        """review.PlanTally of the plan under review: as saved with it until a decision here changes
-        it, then counted once per change."""
+        """review.PlanTally of the plan under review, its groups with the outcomes of its applies:
+        as saved with it until a decision or an apply here changes it, then counted once per change."""
         plan = self.plan
         assert plan is not None
         key = (id(plan), self.decision_revision)
         if not self.counted(key):
-            self._tally = (key, tally_of(plan.actions))
+            self._tally = (key, tally_of(plan.actions, self.outcomes))
         return self._tally[1]
 
     def counted(self, key: tuple[int, int]) -> bool:
@@ -42,9 +43,11 @@ class Tallying:
             return self._tally[1].runs
         return self.plan_tally().runs
 
-    def tally_when_counted(self, then: Callable[[], None]) -> PlanTally | None:
-        """The tally of the plan under review; None while a large plan is counted in a worker,
-        and `then` is called once it is (on the UI thread)."""
+    def tally_when_counted(self, then: Callable[[], None], *, latest: bool = False) -> PlanTally | None:
+        """The tally of the plan under review; while a large plan is counted in a worker, None (or
+        with `latest`, its last count, a change or more behind), and `then` is called on the UI
+        thread once the count is done. One count runs at a time: an apply's progress changes the
+        plan's counts several times a second, each count of 260,000 actions takes about one."""
         plan = self.plan
         assert plan is not None
         key = (id(plan), self.decision_revision)
@@ -52,28 +55,32 @@ class Tallying:
             return self.plan_tally()
         if then not in self._tally_then:
             self._tally_then.append(then)
-        if self._counting != key:
+        if self._counting is None:
             self._counting = key
-            self._count_in_background(plan, key)
+            self._count_in_background(plan, key, dict(self.outcomes))
+        if latest and self._tally is not None and self._tally[0][0] == id(plan):
+            return self._tally[1]
         return None
 
     def _tally_loaded(self, plan: Plan | None) -> None:
         """A plan is now under review: decisions made here before it was loaded are saved, so the
-        tally saved with it is its own."""
+        tally it came with is its own (its groups with the outcomes it came with)."""
         self._tally = (((id(plan), self.decision_revision), PlanTally.from_json(plan.tally))
                        if plan is not None and plan.tally else None)
         self._counting: tuple[int, int] | None = None  # the count under way in a worker
         self._tally_then: list[Callable[[], None]] = []  # called once it is done
 
     @work(thread=True, group="tally", exit_on_error=False)
-    def _count_in_background(self, plan: Plan, key: tuple[int, int]) -> None:
-        tally = tally_of(plan.actions)
+    def _count_in_background(self, plan: Plan, key: tuple[int, int], outcomes: dict) -> None:
+        tally = tally_of(plan.actions, outcomes)
         self.call_from_thread(self._counted_in_background, plan, key, tally)
 
     def _counted_in_background(self, plan: Plan, key: tuple[int, int], tally: PlanTally) -> None:
-        if self.plan is not plan or key != (id(plan), self.decision_revision):
-            return  # more decisions overtook it: whoever shows the tally asks again
-        self._tally, self._counting = (key, tally), None
+        if self.plan is not plan:
+            return  # another plan is under review: its counts are asked for anew
+        self._counting = None
+        self._tally = (key, tally)  # this plan's latest count, even when changes overtook it
+        # Everyone waiting asks again: an overtaken count starts the next one (tally_when_counted).
         waiting, self._tally_then = self._tally_then, []
         for then in waiting:
             then()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from engine.local.demo import seed_precoro, seed_quickbooks, seed_scale
-from engine.review import PlanTally, tally_of
+from engine.review import PlanTally, action_groups, tally_of
 from engine.store import LISTING_PAGE, Store
 
 REALM = "8108"
@@ -83,6 +83,26 @@ def test_w1_a_saved_plans_tally_holds_until_a_decision_and_is_counted_again_for_
         store.keep_tally(made.id, again.tally, again.decided)
         assert store.plan_tally(made.id) is None
         assert PlanTally.from_json(s.plan_with_outcomes(made.id)[0].tally) == counted
+
+
+def test_w1_a_plan_reviewed_after_an_apply_counts_its_groups_with_what_the_apply_did(servers, fresh_dir):
+    servers.reset(REALM)
+    seed_scale(servers.quickbooks, servers.precoro, REALM, 30)
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as s:
+        made = s.plan()
+        creates = [a.id for a in made.actions if a.kind == "create" and a.executable]
+        s.approve(creates[3:], approved=False)
+        s.apply(made.id)
+        reviewed, outcomes = s.plan_with_outcomes(made.id)
+        whole = s.load_plan(made.id).actions
+        tally = PlanTally.from_json(reviewed.tally)
+        assert {outcomes[aid].status for aid in creates[:3]} == {"applied"}
+        assert tally.groups == action_groups(s.load_plan(made.id), outcomes) == tally_of(whole, outcomes).groups
+        assert sum(n for (_, kind, _, status), n in tally.groups.items() if (kind, status) == ("create", "applied")) == 3
+        # The rest of the tally is the plan's own, and the one kept stays as before any apply.
+        assert (tally.summary, tally.runs) == (tally_of(whole).summary, tally_of(whole).runs)
+        assert PlanTally.from_json(s.store.plan_tally(made.id)).groups == tally_of(whole).groups
 
 
 def test_w6_a_plan_listed_before_another_terminal_lets_it_go_still_lists_every_action(servers, fresh_dir):

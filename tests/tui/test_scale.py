@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from snapshot_app import make_app, settle
+from snapshot_app import make_app, screen_text, settle
 from demo_session import ScaleSession, scale_plan
 from tui.widgets.action_table import ActionTable
 
@@ -106,3 +106,36 @@ async def test_w1_a_decision_on_a_large_plan_is_counted_in_a_worker_and_the_stat
         assert f"Approved to apply: {last.writes('quickbooks'):,} QuickBooks and {last.writes('precoro'):,} Precoro" \
             in str(next_step)
         assert app.plan_tally().summary == last
+
+
+async def test_w1_an_applys_progress_on_a_large_plan_is_counted_in_a_worker_while_the_overview_shows():
+    from engine.apply import ActionResult
+    from tui.messages import ActionsApplied
+    from tui.reading import LARGE_PLAN
+
+    plan = scale_plan(LARGE_PLAN + 600)
+    failed = [a.id for a in plan.actions[:14] if a.entity == "supplier" and a.kind in ("update", "create")]
+    app = make_app(ScaleSession(plan))
+
+    def tally_workers() -> list:
+        return [w for w in app.workers if w.group == "tally" and not w.is_finished]
+
+    def supplier_errors() -> str:  # the last column of the Overview's Suppliers row
+        [row] = [line for line in screen_text(app).splitlines() if line.strip().startswith("Suppliers")]
+        return row.split()[-1]
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        # The apply's results arrive while the Overview is hidden: nothing is counted for it.
+        app.post_message(ActionsApplied(plan.id, [ActionResult(aid, "failed", "refused by the test") for aid in failed],
+                                        len(failed), len(plan.actions)))
+        await settle(pilot)
+        assert app.outcomes.keys() == set(failed) and not tally_workers()
+
+        await pilot.press("1")  # shown: the counts it had, while a worker counts the plan with the outcomes
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert not tally_workers()
+        assert supplier_errors() == str(len(failed))

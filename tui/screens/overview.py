@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from engine.budgets import calls_left_said
-from engine.review import PlanTally, action_groups, entity_counts
+from engine.review import PlanTally, entity_counts
 from rules.model import SIDE_NAMES
 
 from ..reading import held_count
@@ -111,6 +111,10 @@ class OverviewScreen(QbsyncScreen):
             self._redraw_pending = True
             self.call_after_refresh(self.redraw)
 
+    def _recounted(self) -> None:
+        # Hidden (an apply's progress on screen 3), it draws once shown: no count meanwhile.
+        self.when_shown(self._redraw_soon)
+
     def redraw(self) -> None:
         self._redraw_pending = False
         app = self.app
@@ -124,8 +128,9 @@ class OverviewScreen(QbsyncScreen):
         for side in ("quickbooks", "precoro"):
             card = connection_card(side, connections.get(side), error, compact=compact)
             self.query_one(f"#{side}-card", Static).update(card)
-        # None while a large plan is counted in a worker: drawn again once it is.
-        tally = app.tally_when_counted(then=self._redraw_soon) if app.plan is not None and app.plan.actions else None
+        # While a worker counts a large plan: its last count (None before any), drawn again once counted.
+        tally = (app.tally_when_counted(then=self._recounted, latest=True)
+                 if app.plan is not None and app.plan.actions else None)
         self.query_one("#sync-info", Static).update(self._sync_info(tally))
         self.query_one("#counts", Static).update(self._counts(status, tally))
         self.query_one("#next-step", Static).update(self._next_step(tally))
@@ -191,7 +196,7 @@ class OverviewScreen(QbsyncScreen):
         if plan is None or not plan.actions:
             groups: dict | None = {}
         else:  # None: a worker is counting the plan
-            groups = action_groups(plan, app.outcomes) if app.outcomes else tally.groups if tally else None
+            groups = tally.groups if tally else None
         counting = groups is None
         rows = entity_counts(None, None, linked, entities=list(linked), groups=groups or {})
         # Two spaces between columns: the longest entity and every header fit 80 columns.
