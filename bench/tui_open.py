@@ -15,6 +15,10 @@ opens in the real TUI in < 1.5 s and < 400 MB; status < 0.5 s").
    page), and the imports before the app's start (not in the figure).
 3. `status` (a fresh process per run): `SyncSession.status()` as `qbsync status` asks it, wall time
    (connecting to the local APIs included).
+With `--applied`, before the runs every action gets the outcome an apply records for it, three of
+them failed: the plan an apply left with failures, which is the plan to review again, its counts
+with those outcomes. The audit rows are written through the state file's own `add_audit`, as the
+apply writes them; a real apply of 160,000 creates under QuickBooks' limits takes hours.
 """
 
 from __future__ import annotations
@@ -41,6 +45,21 @@ def child_plan(server_json: str, directory: Path) -> dict:
     out = {"plan_seconds": time.perf_counter() - started, "actions": len(plan.actions), "plan_id": plan.id}
     session.close()
     return out
+
+
+def child_applied(server_json: str, directory: Path) -> dict:
+    """The outcomes an apply of the whole plan records, the first three failed (see the docstring)."""
+    from engine.store import Store
+
+    store = Store(directory / "state.db")
+    plan_id = store.latest_plan_id()
+    with store.transaction():
+        for n, (aid, entity, kind) in enumerate(store.db.execute(
+                "select id, entity, kind from actions where plan_id = ? order by seq", [plan_id]).fetchall()):
+            store.add_audit(at="2026-12-01T12:00:00+00:00", who="bench", plan_id=plan_id, action_id=aid, entity=entity,
+                            kind=kind, status="failed" if n < 3 else "applied", reason="")
+    store.close()
+    return {"outcomes": n + 1}
 
 
 def child_open(server_json: str, directory: Path) -> dict:
@@ -104,12 +123,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="suppliers and items per side (default 100,000)")
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--child", choices=["plan", "open", "status"], help=argparse.SUPPRESS)
+    parser.add_argument("--applied", action="store_true",
+                        help="measure the plan an apply left with failures (its outcomes recorded first)")
+    parser.add_argument("--child", choices=["plan", "applied", "open", "status"], help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child = {"plan": child_plan, "open": child_open, "status": child_status}[args.child]
+        child = {"plan": child_plan, "applied": child_applied, "open": child_open, "status": child_status}[args.child]
         print(json.dumps(child(args.server, Path(args.dir))))
         return 0
 
@@ -119,6 +140,9 @@ def main() -> int:
             hello = json.dumps({"info": server.info})
             made = run_child(SCRIPT, "--child", "plan", "--server", hello, "--dir", str(tmp / "work"))
             print(f"  plan made: {made['actions']:,} actions in {made['plan_seconds']:.1f} s", flush=True)
+            if args.applied:
+                outcomes = run_child(SCRIPT, "--child", "applied", "--server", hello, "--dir", str(tmp / "work"))
+                print(f"  {outcomes['outcomes']:,} outcomes recorded, 3 of them failed", flush=True)
             opened, status = [], []
             for run in range(args.runs):
                 result = run_child(SCRIPT, "--child", "open", "--server", hello, "--dir", str(tmp / "work"))
@@ -138,7 +162,8 @@ def main() -> int:
                "imports_seconds": median([r["imports_seconds"] for r in opened]),
                "open_peak_rss_mb": median([r["peak_rss_mb"] for r in opened]),
                "status_seconds": median([r["status_seconds"] for r in status])}
-    path = record("tui_open", {"n": args.n, "runs": args.runs, "summary": summary, "open": opened, "status": status})
+    path = record("tui_open", {"n": args.n, "runs": args.runs, "applied": args.applied, "summary": summary,
+                               "open": opened, "status": status})
     print(f"A saved {summary['actions']:,}-action plan on the Review screen: {fmt(summary['shown_seconds'])} "
           f"(target < 1.5 s), peak RSS {fmt(summary['open_peak_rss_mb'], 'MB', 0)} (target < 400 MB); "
           f"status {fmt(summary['status_seconds'])} (target < 0.5 s). Results: {path}")

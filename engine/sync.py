@@ -283,7 +283,7 @@ class SyncSession:
         latest = self.store.latest_plan_id()
         if latest is None:
             return None
-        statuses = {status for status, _ in self.store.outcomes(latest).values()}
+        statuses = self.store.outcome_statuses(latest)
         return None if statuses and not statuses & ERROR_OUTCOMES else latest
 
     def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> str:

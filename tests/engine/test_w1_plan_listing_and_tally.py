@@ -103,6 +103,17 @@ def test_w1_a_plan_reviewed_after_an_apply_counts_its_groups_with_what_the_apply
         # The rest of the tally is the plan's own, and the one kept stays as before any apply.
         assert (tally.summary, tally.runs) == (tally_of(whole).summary, tally_of(whole).runs)
         assert PlanTally.from_json(s.store.plan_tally(made.id)).groups == tally_of(whole).groups
+        assert s.plan_to_review() == (None, {})  # applied without a failure: history
+
+        # A later try of one of them failed: its latest outcome is what counts, everywhere.
+        s.store.add_audit(at="2026-12-01T10:00:00", who="test", plan_id=made.id, action_id=creates[0],
+                          status="failed", reason="a later try")
+        reviewed, outcomes = s.plan_to_review()
+        assert reviewed.id == made.id and outcomes[creates[0]].status == "failed"
+        assert s.store.outcome_statuses(made.id) == {"applied", "failed"}
+        tally = PlanTally.from_json(reviewed.tally)
+        assert tally.groups == action_groups(s.load_plan(made.id), outcomes)
+        assert sum(n for (*_, status), n in tally.groups.items() if status == "failed") == 1
 
 
 def test_w6_a_plan_listed_before_another_terminal_lets_it_go_still_lists_every_action(servers, fresh_dir):
