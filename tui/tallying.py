@@ -79,7 +79,8 @@ class Tallying:
         if self.plan is not plan:
             return  # another plan is under review: its counts are asked for anew
         self._counting = None
-        self._tally = (key, tally)  # this plan's latest count, even when changes overtook it
+        if self._tally is None or self._tally[0][0] != id(plan) or self._tally[0][1] <= key[1]:
+            self._tally = (key, tally)  # this plan's latest count, even when changes overtook it
         # Everyone waiting asks again: an overtaken count starts the next one (tally_when_counted).
         waiting, self._tally_then = self._tally_then, []
         for then in waiting:

@@ -139,3 +139,19 @@ async def test_w1_an_applys_progress_on_a_large_plan_is_counted_in_a_worker_whil
         await settle(pilot)
         assert not tally_workers()
         assert supplier_errors() == str(len(failed))
+
+
+async def test_w1_a_count_overtaken_by_one_made_since_never_replaces_it():
+    from tui.reading import LARGE_PLAN
+
+    plan = scale_plan(LARGE_PLAN + 600)
+    app = make_app(ScaleSession(plan))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        older = (id(plan), app.decision_revision)
+        counted_then = app.plan_tally()
+        app.decision_revision += 1  # a change, as a decision or an apply's progress makes
+        app.plan_tally()  # counted again here (the Review list asks on the UI thread)
+        await settle(pilot)
+        app._counted_in_background(plan, older, counted_then)  # a worker's count of before lands late
+        assert app.counted((id(plan), app.decision_revision))
