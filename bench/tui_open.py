@@ -53,13 +53,13 @@ def child_applied(server_json: str, directory: Path) -> dict:
 
     store = Store(directory / "state.db")
     plan_id = store.latest_plan_id()
+    actions = store.db.execute("select id, entity, kind from actions where plan_id = ? order by seq", [plan_id]).fetchall()
     with store.transaction():
-        for n, (aid, entity, kind) in enumerate(store.db.execute(
-                "select id, entity, kind from actions where plan_id = ? order by seq", [plan_id]).fetchall()):
+        for n, (aid, entity, kind) in enumerate(actions):
             store.add_audit(at="2026-12-01T12:00:00+00:00", who="bench", plan_id=plan_id, action_id=aid, entity=entity,
                             kind=kind, status="failed" if n < 3 else "applied", reason="")
     store.close()
-    return {"outcomes": n + 1}
+    return {"outcomes": len(actions)}
 
 
 def child_open(server_json: str, directory: Path) -> dict:

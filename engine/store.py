@@ -283,8 +283,9 @@ def _frozen_baseline(baseline: dict[str, dict[str, Any]]) -> dict[str, dict[str,
             for name, sides in baseline.items()}
 
 
-# The id of each action's latest audit row in one plan (an action tried again has several).
-_LATEST_AUDIT_IDS = "select max(id) from audit where plan_id = ? and action_id is not null group by action_id"
+# Each action's latest audit row in one plan (an action tried again has several): its id as audit_id.
+_LATEST_AUDIT = ("select action_id, max(id) as audit_id from audit where plan_id = ? and action_id is not null "
+                 "group by action_id")
 
 
 def _sort_key(record_id: str) -> int:
@@ -1112,8 +1113,7 @@ class Store:
         260,000; 1.5 s so)."""
         rows = self.db.execute(
             "select a.entity, a.kind, a.kind = 'conflict' and a.decision is null, coalesce(audit.status, ''), count(*) "
-            "from actions a left join (select action_id, max(id) as audit_id from audit where plan_id = ? "
-            "and action_id is not null group by action_id) latest on latest.action_id = a.id "
+            f"from actions a left join ({_LATEST_AUDIT}) latest on latest.action_id = a.id "
             "left join audit on audit.id = latest.audit_id where a.plan_id = ? group by 1, 2, 3, 4",
             [plan_id, plan_id])
         return {(entity, kind, bool(undecided), status): n for entity, kind, undecided, status, n in rows}
@@ -1126,12 +1126,13 @@ class Store:
     def outcomes(self, plan_id: str) -> dict[str, tuple[str, str]]:
         """The latest audited outcome of each action of a plan: action id -> (status, reason)."""
         return {row[0]: (row[1] or "", row[2] or "") for row in self.db.execute(
-            f"select action_id, status, reason from audit where id in ({_LATEST_AUDIT_IDS})", [plan_id])}
+            f"select action_id, status, reason from audit where id in (select audit_id from ({_LATEST_AUDIT}))",
+            [plan_id])}
 
     def outcome_statuses(self, plan_id: str) -> set[str]:
         """The statuses among the plan's latest outcomes (those of `outcomes`, not read one by one)."""
         return {row[0] or "" for row in self.db.execute(
-            f"select distinct status from audit where id in ({_LATEST_AUDIT_IDS})", [plan_id])}
+            f"select distinct status from audit where id in (select audit_id from ({_LATEST_AUDIT}))", [plan_id])}
 
     # -- the mirror (W11) ------------------------------------------------------------------------
 

@@ -80,15 +80,11 @@ class Refusal:
         return f"{self.field}: {self.reason}. Fix: {self.fix}"
 
 
-def text_refusal(side: Side, entity: str, path: str, field: str, value: Any, *, is_name: bool) -> Refusal | None:
-    """A length, character or email problem of one value written at `path` of `side`."""
-    return text_checker(side, entity, path, field, is_name)(value)
-
-
 @lru_cache(maxsize=None)
 def text_checker(side: Side, entity: str, path: str, field: str, is_name: bool) -> Callable[[Any], Refusal | None]:
-    """`text_refusal` for one place, what it depends on looked up once: a first plan checks every
-    field of every create, a few hundred thousand values through a few dozen places."""
+    """The check of a value written at `path` of `side`: its length, characters or email problem,
+    if any. What it depends on is looked up once per place: a first plan checks every field of
+    every create, a few hundred thousand values through a few dozen places."""
     where = SIDE_NAMES[side]
     email = "email" in path.lower()
     if side == "quickbooks":

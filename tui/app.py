@@ -236,7 +236,7 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, App[int]):
             self.status_text = "⟳ " + self.busy
             return
         plan = self.plan
-        if plan is not None and len(plan.actions) > LARGE_PLAN and not self.counted((id(plan), self.decision_revision)):
+        if plan is not None and len(plan.actions) > LARGE_PLAN and not self.counted_now():
             # A full count per keypress would make approving feel slow on a huge plan: count once
             # the keys stop (in a worker).
             if self._status_timer is not None:

@@ -28,7 +28,7 @@ class Tallying:
         as saved with it until a decision or an apply here changes it, then counted once per change."""
         plan = self.plan
         assert plan is not None
-        key = (id(plan), self.decision_revision)
+        key = self._revision()
         if not self.counted(key):
             self._tally = (key, tally_of(plan.actions, self.outcomes))
         return self._tally[1]
@@ -36,12 +36,23 @@ class Tallying:
     def counted(self, key: tuple[int, int]) -> bool:
         return self._tally is not None and self._tally[0] == key
 
+    def counted_now(self) -> bool:
+        """The plan under review is counted as it is now (plan_tally costs nothing)."""
+        return self.counted(self._revision())
+
+    def _revision(self) -> tuple[int, int]:
+        """The plan under review as it is now: which plan, and how many changes it has seen here."""
+        return id(self.plan), self.decision_revision
+
+    def _latest(self) -> PlanTally | None:
+        """The last count of the plan under review, maybe a change or more behind."""
+        return self._tally[1] if self._tally is not None and self._tally[0][0] == id(self.plan) else None
+
     def plan_runs(self) -> list[Run]:
         """The runs of entity and kind of the plan under review: decisions never change them, so
         any tally of this plan gives them (a decision does not make the Review list count it again)."""
-        if self._tally is not None and self._tally[0][0] == id(self.plan):
-            return self._tally[1].runs
-        return self.plan_tally().runs
+        latest = self._latest()
+        return latest.runs if latest is not None else self.plan_tally().runs
 
     def tally_when_counted(self, then: Callable[[], None], *, latest: bool = False) -> PlanTally | None:
         """The tally of the plan under review; while a large plan is counted in a worker, None (or
@@ -50,23 +61,19 @@ class Tallying:
         plan's counts several times a second, each count of 260,000 actions takes about one."""
         plan = self.plan
         assert plan is not None
-        key = (id(plan), self.decision_revision)
-        if self.counted(key) or len(plan.actions) <= LARGE_PLAN:
+        if self.counted_now() or len(plan.actions) <= LARGE_PLAN:
             return self.plan_tally()
         if then not in self._tally_then:
             self._tally_then.append(then)
         if self._counting is None:
-            self._counting = key
-            self._count_in_background(plan, key, dict(self.outcomes))
-        if latest and self._tally is not None and self._tally[0][0] == id(plan):
-            return self._tally[1]
-        return None
+            self._counting = self._revision()
+            self._count_in_background(plan, self._counting, dict(self.outcomes))
+        return self._latest() if latest else None
 
     def _tally_loaded(self, plan: Plan | None) -> None:
         """A plan is now under review: decisions made here before it was loaded are saved, so the
         tally it came with is its own (its groups with the outcomes it came with)."""
-        self._tally = (((id(plan), self.decision_revision), PlanTally.from_json(plan.tally))
-                       if plan is not None and plan.tally else None)
+        self._tally = (self._revision(), PlanTally.from_json(plan.tally)) if plan is not None and plan.tally else None
         self._counting: tuple[int, int] | None = None  # the count under way in a worker
         self._tally_then: list[Callable[[], None]] = []  # called once it is done
 
@@ -79,7 +86,7 @@ class Tallying:
         if self.plan is not plan:
             return  # another plan is under review: its counts are asked for anew
         self._counting = None
-        if self._tally is None or self._tally[0][0] != id(plan) or self._tally[0][1] <= key[1]:
+        if self._latest() is None or self._tally[0][1] <= key[1]:
             self._tally = (key, tally)  # this plan's latest count, even when changes overtook it
         # Everyone waiting asks again: an overtaken count starts the next one (tally_when_counted).
         waiting, self._tally_then = self._tally_then, []
