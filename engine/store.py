@@ -493,6 +493,12 @@ def m020_plan_tally(db: sqlite_utils.Database) -> None:
     db["plans"].add_column("decided", int, not_null_default=0)
 
 
+@migrations()
+def m021_plan_outcome_groups(db: sqlite_utils.Database) -> None:
+    # A plan's action_groups counted with its outcomes (JSON), kept until its next outcome or decision.
+    db["plans"].add_column("outcome_groups", str)
+
+
 class Store:
     """One state file. Safe to share between the UI thread and one worker thread."""
 
@@ -709,7 +715,8 @@ class Store:
                  "created_at": plan.created_at, "entities": _dumps(list(plan.entities)), "state": "open",
                  "purpose": plan.purpose, "base_serial": plan.base_serial, "readback": _dumps(plan.readback),
                  "mirror_mark": plan.mirror_mark, "scope": plan.scope, "notes": _dumps(plan.notes),
-                 "tally": _dumps({**plan.tally, "decided": 0}) if plan.tally is not None else None, "decided": 0},
+                 "tally": _dumps({**plan.tally, "decided": 0}) if plan.tally is not None else None, "decided": 0,
+                 "outcome_groups": None},
                 pk="id",
             )
             stored = stored or StoredActions.of(plan.actions)
@@ -1107,16 +1114,36 @@ class Store:
 
     def action_groups(self, plan_id: str) -> dict[tuple[str, str, bool, str], int]:
         """review.action_groups of a saved plan, counted in SQL: (entity, kind, undecided, last
-        outcome) -> actions. A 100,000-action plan's counts without loading one action. Each
-        action's latest outcome is found once, then joined by its id: a join through `id in
-        (...)` made sqlite go through every outcome for each action (minutes after an apply of
-        260,000; 1.5 s so)."""
-        rows = self.db.execute(
+        outcome) -> actions. A 100,000-action plan's counts without loading one action.
+
+        Kept with the plan until its next outcome or decision: after an apply of 260,000 actions
+        they take a second or two to count, and `status` and each open of the plan ask for them.
+        What they were counted at is read first, so outcomes that land while they are counted
+        leave them taken for out of date, never the other way round."""
+        marks = self._outcome_marks(plan_id)
+        row = self.db.execute("select outcome_groups from plans where id = ?", [plan_id]).fetchone()
+        kept = json.loads(row[0]) if row and row[0] else None
+        if kept is not None and kept["marks"] == marks:
+            return {(entity, kind, undecided, status): n for entity, kind, undecided, status, n in kept["groups"]}
+        # Each action's latest outcome is found once, then joined by its id: a join through
+        # `id in (...)` made sqlite go through every outcome for each action (minutes after an
+        # apply of 260,000).
+        groups = {(entity, kind, bool(undecided), status): n for entity, kind, undecided, status, n in self.db.execute(
             "select a.entity, a.kind, a.kind = 'conflict' and a.decision is null, coalesce(audit.status, ''), count(*) "
             f"from actions a left join ({_LATEST_AUDIT}) latest on latest.action_id = a.id "
             "left join audit on audit.id = latest.audit_id where a.plan_id = ? group by 1, 2, 3, 4",
-            [plan_id, plan_id])
-        return {(entity, kind, bool(undecided), status): n for entity, kind, undecided, status, n in rows}
+            [plan_id, plan_id])}
+        if row is not None:
+            with self.transaction():
+                self.db.execute("update plans set outcome_groups = ? where id = ?",
+                                [_dumps({"marks": marks, "groups": [[*key, n] for key, n in groups.items()]}), plan_id])
+        return groups
+
+    def _outcome_marks(self, plan_id: str) -> list[int]:
+        """What a plan's counts by outcome depend on besides its actions: how many times its
+        decisions changed, and the latest audit row of any plan (one more outcome: counted again)."""
+        decided = self.db.execute("select decided from plans where id = ?", [plan_id]).fetchone()
+        return [decided[0] if decided else 0, self.db.execute("select coalesce(max(id), 0) from audit").fetchone()[0]]
 
     def any_outcome(self, plan_id: str) -> bool:
         """Whether an apply has carried out (or tried) any action of the plan."""
@@ -1129,10 +1156,14 @@ class Store:
             f"select action_id, status, reason from audit where id in (select audit_id from ({_LATEST_AUDIT}))",
             [plan_id])}
 
-    def outcome_statuses(self, plan_id: str) -> set[str]:
-        """The statuses among the plan's latest outcomes (those of `outcomes`, not read one by one)."""
-        return {row[0] or "" for row in self.db.execute(
-            f"select distinct status from audit where id in (select audit_id from ({_LATEST_AUDIT}))", [plan_id])}
+    def latest_outcome_in(self, plan_id: str, statuses: Iterable[str]) -> bool:
+        """Whether any action's latest outcome is one of `statuses`: a row of one of them with no
+        later one of its action (the index on plan and action finds it; not every outcome grouped)."""
+        statuses = sorted(statuses)
+        return self.db.execute(
+            f"select 1 from audit a where a.plan_id = ? and a.action_id is not null and a.status in "
+            f"({', '.join('?' for _ in statuses)}) and not exists (select 1 from audit b where b.plan_id = a.plan_id "
+            "and b.action_id = a.action_id and b.id > a.id) limit 1", [plan_id, *statuses]).fetchone() is not None
 
     # -- the mirror (W11) ------------------------------------------------------------------------
 

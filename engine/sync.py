@@ -264,7 +264,9 @@ class SyncSession:
         if plan.tally is None:
             plan.tally = tally_of(plan.actions).to_json()
             self.store.keep_tally(plan.id, plan.tally, plan.decided)
-        outcomes = {aid: Outcome(status, reason) for aid, (status, reason) in self.store.outcomes(plan.id).items()}
+        shared: dict[tuple[str, str], Outcome] = {}  # after a large apply, most are one: ("applied", "")
+        outcomes = {aid: shared.get(pair) or shared.setdefault(pair, Outcome(*pair))
+                    for aid, pair in self.store.outcomes(plan.id).items()}
         if outcomes:  # the tally is kept as before any apply
             tally = PlanTally.from_json(plan.tally)
             tally.groups = self.store.action_groups(plan.id)
@@ -283,8 +285,10 @@ class SyncSession:
         latest = self.store.latest_plan_id()
         if latest is None:
             return None
-        statuses = self.store.outcome_statuses(latest)
-        return None if statuses and not statuses & ERROR_OUTCOMES else latest
+        # Applied without a failure, it is history: none to review.
+        if self.store.any_outcome(latest) and not self.store.latest_outcome_in(latest, ERROR_OUTCOMES):
+            return None
+        return latest
 
     def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> str:
         """Record a decision on a conflict; returns the action's full id. Taking a side also approves
@@ -358,6 +362,10 @@ class SyncSession:
                                 on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock,
                                 stop=stop, until_done=until_done, on_cap=on_cap, sleep=self.sleep)
             self.store.prune_superseded()  # the plans this apply superseded can never be applied
+            if self._plan_to_review_id() == plan.id:
+                # Counted now, while the apply is waited on anyway: the next `status` or review of
+                # a large plan left with failures takes them as kept (Store.action_groups).
+                self.store.action_groups(plan.id)
             return report
 
     def already_applied(self, plan: Plan) -> bool:

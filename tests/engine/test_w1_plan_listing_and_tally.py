@@ -110,10 +110,40 @@ def test_w1_a_plan_reviewed_after_an_apply_counts_its_groups_with_what_the_apply
                           status="failed", reason="a later try")
         reviewed, outcomes = s.plan_to_review()
         assert reviewed.id == made.id and outcomes[creates[0]].status == "failed"
-        assert s.store.outcome_statuses(made.id) == {"applied", "failed"}
+        assert s.store.latest_outcome_in(made.id, {"failed"}) and not s.store.latest_outcome_in(made.id, {"refused"})
         tally = PlanTally.from_json(reviewed.tally)
         assert tally.groups == action_groups(s.load_plan(made.id), outcomes)
         assert sum(n for (*_, status), n in tally.groups.items() if status == "failed") == 1
+
+
+def test_w1_counts_by_outcome_kept_with_a_plan_follow_its_later_decisions_and_outcomes(servers, fresh_dir):
+    servers.reset(REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as s:
+        made = s.plan()
+        conflicts = [a.id for a in made.actions if a.kind == "conflict"]
+        assert conflicts
+        s.apply(made.id)  # the conflicts wait for a decision: the plan is still to review
+
+        def counted() -> tuple[dict, dict]:
+            reviewed, outcomes = s.plan_with_outcomes(made.id)
+            groups = PlanTally.from_json(reviewed.tally).groups
+            assert groups == s.store.action_groups(made.id) == action_groups(s.load_plan(made.id), outcomes)
+            return groups, outcomes
+
+        def undecided(groups: dict) -> int:
+            return sum(n for (_, kind, waits, _), n in groups.items() if kind == "conflict" and waits)
+
+        groups, outcomes = counted()
+        assert outcomes and undecided(groups) == len(conflicts)
+        s.decide(conflicts[0], "quickbooks", made.id)  # from another terminal, say
+        groups, _ = counted()
+        assert undecided(groups) == len(conflicts) - 1
+        s.apply(made.id)  # that decision's write: one more outcome
+        groups, outcomes = counted()
+        assert outcomes[conflicts[0]].status == "applied"
+        assert sum(n for (_, kind, _, status), n in groups.items() if (kind, status) == ("conflict", "applied")) == 1
 
 
 def test_w6_a_plan_listed_before_another_terminal_lets_it_go_still_lists_every_action(servers, fresh_dir):
