@@ -64,6 +64,31 @@ class StateFileError(QbsyncError):
     """The state file cannot be opened or written (a directory, a read-only disk, no permission)."""
 
 
+def database_file_error(exc: BaseException, path: object, what: str = "the state file") -> StateFileError | None:
+    """The error to report when sqlite says something of the file itself (`exc.sqlite_errorname`):
+    the disk is full, the file cannot be written or read, it is damaged, another process holds it.
+    None for anything else (a failed statement is a bug, not a message). Each says what to do."""
+    name = "_".join(str(getattr(exc, "sqlite_errorname", "")).split("_")[:2])  # SQLITE_IOERR_WRITE -> SQLITE_IOERR
+    name = {"SQLITE_LOCKED": "SQLITE_BUSY"}.get(name, name)
+    said = f"{what} {path}"
+    problem = {
+        "SQLITE_FULL": f"cannot write {said}: the disk is full. Free some space, then run it again",
+        "SQLITE_IOERR": f"cannot write or read {said}: {exc}. Look at its disk (free space, a limit on file "
+                        "sizes, a network mount), then run it again",
+        "SQLITE_READONLY": f"cannot write {said}: it is read-only. Make it writable, then run it again",
+        "SQLITE_CANTOPEN": f"cannot open {said}: {exc}. Make its folder writable, then run it again",
+        "SQLITE_BUSY": f"{said} is busy: another process has been writing it for 30 s or more. Run it again "
+                       "once that is done",
+        "SQLITE_CORRUPT": f"{said} is damaged ({exc}). Move it aside (keep it for a look) and run it again: qbsync "
+                          "starts a new one",
+        "SQLITE_NOTADB": f"{said} is not a database qbsync can use ({exc}). Move it aside, or choose another file",
+    }.get(name)
+    if problem is None:
+        return None
+    # sqlite rolls back the transaction it was in: what was kept before it stays, nothing is half written.
+    return StateFileError(f"{problem} (nothing was half written)")
+
+
 class InsecureStateFile(StateFileError):
     """The state file can be read by other users while it may hold tokens."""
 

@@ -24,7 +24,7 @@ from sqlite_utils.migrations import Migrations
 
 from . import bulk
 from .bulk import rare_gc
-from .errors import InsecureStateFile, StateFileError
+from .errors import InsecureStateFile, StateFileError, database_file_error
 from .locks import FileLock
 
 from .plan import Action, ActionGone, ListedAction, Plan
@@ -506,6 +506,9 @@ class Store:
         try:
             self._open(path)
         except (OSError, sqlite3.Error) as exc:
+            said = database_file_error(exc, path)
+            if said is not None:
+                raise said from None
             reason = getattr(exc, "strerror", None) or str(exc)
             raise StateFileError(f"cannot use the state file {path}: {reason} (choose another with --state, or "
                                  "make it writable)") from None
@@ -570,6 +573,9 @@ class Store:
         The outermost level is BEGIN IMMEDIATE: it waits (up to the busy timeout) for another
         process's write to finish, where a deferred BEGIN that reads first and writes later would
         fail at once with "database is locked". Nested levels are savepoints.
+
+        What sqlite says of the file itself (a full disk, say) ends it as a StateFileError that
+        says what to do; what was kept before it stays (a plan's pages read, an apply's outcomes).
         """
         with self._lock:
             conn = self.db.conn
@@ -577,14 +583,22 @@ class Store:
                 with self.db.atomic():
                     yield
                 return
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield
-            except BaseException:
-                if conn.in_transaction:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                said = database_file_error(exc, self.path)
+                if said is None:
+                    raise
+                if conn.in_transaction:  # a COMMIT that could not be written
                     conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                raise said from exc
 
     def _upsert(self, table: str, row: dict[str, Any], pk: tuple[str, ...]) -> None:
         """Insert `row`, or update the given columns of the row with the same `pk` (none: insert).

@@ -1129,7 +1129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:  # every failure ends as one clear line, never a traceback with secrets
-        return _report_error(exc)
+        return _report_error(exc, _state_path(args))
 
 
 def _interrupted(command: str) -> int:
@@ -1141,9 +1141,23 @@ def _interrupted(command: str) -> int:
     return EXIT_INTERRUPTED
 
 
-def _report_error(exc: Exception) -> int:
+def _state_path(args: argparse.Namespace) -> Path | None:
+    from engine.sync import default_state_path
+
+    if getattr(args, "state", None):
+        return Path(args.state)
+    try:
+        return default_state_path(Path(args.rules)) if getattr(args, "rules", None) else None
+    except (OSError, RuntimeError):  # a rules path that cannot be resolved (a symlink loop): it is the error
+        return None
+
+
+def _report_error(exc: Exception, state: Path | None = None) -> int:
     import rules
-    from engine.errors import Interrupted, QbsyncError
+    from engine.errors import Interrupted, QbsyncError, database_file_error
+
+    # What sqlite says of the state file itself outside a write (a read), which the Store does not turn into one.
+    exc = (database_file_error(exc, state) if state else None) or exc
 
     if isinstance(exc, rules.RulesError):
         print(str(exc), file=sys.stderr)

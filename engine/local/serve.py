@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import secrets
 import signal
+import sqlite3
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+from ..errors import database_file_error
 from .http import ServedApp, serve_in_thread
 from . import demo
 from .precoro import Faults as PrecoroFaults
@@ -54,12 +56,21 @@ class LocalApis:
         if data:
             Path(data).parent.mkdir(parents=True, exist_ok=True)
         realm = demo.DEMO_REALM
-        # The authorize step's test user consents to the served company unless `realmId=` picks another.
-        quickbooks = QuickBooksState(path, default_realm=realm)
-        precoro = PrecoroState(path)
-        quickbooks.ensure_realm(realm)
-        if fresh:
-            seed_data(quickbooks, precoro, seed, realm)
+        try:
+            # The authorize step's test user consents to the served company unless `realmId=` picks another.
+            quickbooks = QuickBooksState(path, default_realm=realm)
+            precoro = PrecoroState(path)
+            quickbooks.ensure_realm(realm)
+            if fresh:
+                seed_data(quickbooks, precoro, seed, realm)
+        except sqlite3.Error as exc:
+            said = database_file_error(exc, data, "the local APIs' data file")
+            if said is None:
+                raise
+            if fresh:  # half seeded: gone, so that the next start seeds it whole
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{data}{suffix}").unlink(missing_ok=True)
+            raise said from exc
         sender = None
         if webhook_url:
             if not webhook_verifier:

@@ -7,9 +7,11 @@ import os
 import pty
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from journal_watch import wait_for_journal
@@ -129,3 +131,66 @@ def test_a_credential_with_a_trailing_newline_still_works(workdir):
                             capture_output=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["actions"]
+
+
+def files_at_most(size: int):
+    """For a child, before it runs: no file it writes may grow past `size` bytes (the write fails, as
+    on a full disk; SIGXFSZ, which would kill it instead, is ignored)."""
+    import resource
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    return limit
+
+
+def test_w3_a_state_file_its_disk_cannot_grow_is_one_clear_line_and_the_plan_is_made_after(workdir):
+    assert workdir.run("status").returncode == 0  # the state file made
+    folder = workdir.path / ".qbsync"
+    limit = max(f.stat().st_size for f in folder.iterdir()) + 20_000
+    env = {**os.environ, **workdir.apis.env}
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "plan"], cwd=workdir.path, env=env, text=True,
+                            capture_output=True, timeout=120, preexec_fn=files_at_most(limit))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert f"the state file {folder / 'state.db'}" in result.stderr and "then run it again" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert workdir.run("plan").returncode == 0
+
+
+def test_w3_the_demos_local_apis_that_could_not_seed_their_data_say_so_and_seed_it_whole_next_time(tmp_path):
+    # The shipped rules.yaml: the local APIs start in-process, their demo data beside the state file.
+    (tmp_path / "rules.yaml").write_text((Path(__file__).resolve().parents[2] / "rules.yaml").read_text())
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("QUICKBOOKS_", "PRECORO_"))}
+
+    def plan(*preexec) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tui.cli", "plan", "--json"], cwd=tmp_path, env=env, text=True,
+                              capture_output=True, timeout=120, preexec_fn=preexec[0] if preexec else None)
+
+    data = tmp_path / ".qbsync" / "local-apis.db"
+    history = subprocess.run([sys.executable, "-m", "tui.cli", "history"], cwd=tmp_path, env=env, capture_output=True)
+    assert history.returncode == 0 and not data.exists()  # the state file made, the local APIs not started
+    room = max(f.stat().st_size for f in data.parent.iterdir()) + 20_000
+    stopped = plan(files_at_most(room))  # room for the state file's writes, not for the demo data
+    assert stopped.returncode == 1 and "Traceback" not in stopped.stderr, stopped.stderr[-2000:]
+    assert f"the local APIs' data file {data}" in stopped.stderr
+    assert not data.exists()  # not left half seeded
+    made = plan()
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert {"link", "create", "conflict"} <= {action["kind"] for action in json.loads(made.stdout)["actions"]}
+
+
+def test_w7_a_damaged_state_file_is_named_with_what_to_do_not_a_traceback(workdir):
+    assert workdir.run("plan").returncode == 0
+    state = workdir.path / ".qbsync" / "state.db"
+    with sqlite3.connect(state) as db:  # the plans' table damaged where it begins (a bad sector, say)
+        db.execute("pragma wal_checkpoint(truncate)")
+        page_size = db.execute("pragma page_size").fetchone()[0]
+        root = db.execute("select rootpage from sqlite_master where name = 'plans'").fetchone()[0]
+    db.close()
+    with open(state, "r+b") as damaged:
+        damaged.seek((root - 1) * page_size)
+        damaged.write(b"\xff" * page_size)
+    for command in ("status", "show"):
+        result = workdir.run(command)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert f"the state file {state} is damaged" in result.stderr and "Move it aside" in result.stderr
