@@ -1119,6 +1119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not any(arg in COMMANDS for arg in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv = ["tui", *argv]  # `qbsync` and `qbsync --rules X` open the TUI
     args = parser.parse_args(argv)
+    if args.command not in ("tui", "web"):  # their screens say it themselves
+        _say_retries()
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
@@ -1130,6 +1132,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:  # every failure ends as one clear line, never a traceback with secrets
         return _report_error(exc, _state_path(args))
+
+
+def _say_retries() -> None:
+    """Each request that failed and is tried again says so on stderr: an unreachable service is
+    otherwise a silent wait of several seconds before its error."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("qbsync: %(message)s"))
+    retries = logging.getLogger("engine.clients.retry")
+    retries.addHandler(handler)
+    retries.setLevel(logging.INFO)
+    retries.propagate = False
 
 
 def _interrupted(command: str) -> int:

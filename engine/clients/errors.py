@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import httpx
+
 from rules.model import SIDE_NAMES
 
 from ..errors import QbsyncError
@@ -88,3 +90,15 @@ class RateLimited(ApiError):
 
 class ServerError(ApiError):
     """5xx or a dropped connection: the outcome of a write is unknown."""
+
+
+def no_answer(exc: httpx.TransportError, service: str, where: object, method: str, path: str, *, reading: bool) -> "ServerError":
+    """A request that got no response (httpx's TransportError), in words an operator can act on:
+    never sent (the service could not be reached: nothing changed), or sent and not answered (a
+    write's outcome is then unknown, and the apply looks for what it may have done)."""
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return ServerError(f"cannot reach {where} ({reason}): check the network and the base_url in rules.yaml; "
+                           "nothing was sent", service=service)
+    return ServerError(f"no answer to {method} {path} ({reason})" + ("" if reading else "; the outcome is unknown"),
+                       service=service)

@@ -30,6 +30,7 @@ from .errors import (
     RateLimited,
     ServerError,
     ValidationFailed,
+    no_answer,
 )
 
 SERVICE = "precoro"
@@ -251,7 +252,7 @@ class PrecoroClient:
             # A read may be sent again; a write only if the connection never opened.
             return isinstance(error, ServerError) and (method == "GET" or isinstance(error.__cause__, _NOT_SENT))
 
-        return self.retry.run(attempt, retryable=retryable, sleep=self._sleep, label=f"precoro {method} {path}")
+        return self.retry.run(attempt, retryable=retryable, sleep=self._sleep, label=f"Precoro {method} {path}")
 
     def _exchange(
         self, method: str, path: str, params: list[tuple[str, str]] | None, content: bytes | None, headers: dict | None,
@@ -260,7 +261,7 @@ class PrecoroClient:
         try:
             response = self._http.request(method, path, params=params, content=content, headers=headers)
         except httpx.TransportError as exc:
-            raise ServerError(f"{method} {path}: connection failed ({type(exc).__name__})", service=SERVICE) from exc
+            raise no_answer(exc, SERVICE, self._http.base_url, method, path, reading=method == "GET") from exc
         self.server_time = _server_date(response.headers.get("Date")) or self.server_time
         if response.status_code >= 400:
             raise _error(response, method, path)

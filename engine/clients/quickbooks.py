@@ -33,6 +33,7 @@ from .errors import (
     ServerError,
     StaleObject,
     ValidationFailed,
+    no_answer,
 )
 
 SERVICE = "quickbooks"
@@ -339,8 +340,8 @@ class QuickBooksClient:
                         response = self._http.request(method, path, params=params, json=json_body, content=content,
                                                       headers=headers)
                 except httpx.TransportError as exc:
-                    raise ServerError(f"no answer from QuickBooks ({type(exc).__name__}); the outcome is unknown",
-                                      service=SERVICE) from None
+                    raise no_answer(exc, SERVICE, self._http.base_url, method, path,
+                                    reading=method == "GET" or path == "/query") from None
                 log.debug("QuickBooks %s %s -> %s (intuit_tid %s)", method, path, response.status_code,
                           response.headers.get("intuit_tid"))
                 if response.status_code == 401 and not refreshed:

@@ -56,8 +56,11 @@ class RetryPolicy:
             return self.delay(state.outcome.exception() if state.outcome else None, state.attempt_number)
 
         def before_sleep(state: RetryCallState) -> None:
-            log.info("%s: attempt %d failed (%s); retrying in %.1f s", label, state.attempt_number,
-                     state.outcome.exception() if state.outcome else "?", state.upcoming_sleep)
+            # What went wrong is said once a call, after its first try; the label names the service.
+            error = state.outcome.exception() if state.outcome else None
+            said = getattr(error, "message", None) or str(error) if state.attempt_number == 1 else "failed again"
+            log.info("%s: %s; trying again in %.1f s (try %d of %d)", label, said, state.upcoming_sleep,
+                     state.attempt_number + 1, self.attempts)
 
         retrying = Retrying(stop=stop_after_attempt(self.attempts), wait=wait, retry=should_retry, sleep=sleep,
                             before_sleep=before_sleep, reraise=True)

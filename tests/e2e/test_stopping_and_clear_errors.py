@@ -7,6 +7,7 @@ import os
 import pty
 import select
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -194,3 +195,24 @@ def test_w7_a_damaged_state_file_is_named_with_what_to_do_not_a_traceback(workdi
         result = workdir.run(command)
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
         assert f"the state file {state} is damaged" in result.stderr and "Move it aside" in result.stderr
+
+
+def test_w3_a_service_that_cannot_be_reached_says_so_while_it_is_tried_again_then_names_it(workdir):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    rules = workdir.path / "rules.yaml"
+    served = workdir.apis.info["precoro"]["base_url"]
+    rules.write_text(rules.read_text().replace(served, closed))
+
+    result = workdir.run("plan", "--json")
+
+    assert result.returncode == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    asked = lines[0].split(": cannot reach ")[0]  # its first read, "qbsync: Precoro GET /..."
+    assert asked.startswith("qbsync: Precoro GET /") and lines[0].startswith(f"{asked}: cannot reach {closed} (")
+    assert lines[0].endswith("; trying again in 0.5 s (try 2 of 6)")
+    assert lines[1:-1] == [f"{asked}: failed again; trying again in {wait:.1f} s (try {n} of 6)"
+                           for n, wait in ((3, 1), (4, 2), (5, 4), (6, 8))]
+    assert lines[-1] == (f"qbsync: Precoro: cannot reach {closed} ({lines[-1].split(' (', 1)[1].split(')')[0]}): "
+                         "check the network and the base_url in rules.yaml; nothing was sent")

@@ -194,7 +194,7 @@ def _closed_port() -> int:
 def test_a_connection_that_never_opened_is_retried_even_for_a_write(make_client, clock):
     client = make_client(f"http://127.0.0.1:{_closed_port()}", max_retries=2)
 
-    with pytest.raises(ServerError, match="connection failed"):
+    with pytest.raises(ServerError, match="cannot reach .*nothing was sent"):
         client.create("/suppliers", {"name": "Acme"})
 
     assert client.requests_sent == 3

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -172,6 +174,34 @@ def test_w3_a_write_without_requestid_is_never_retried(make_client, serve, state
 
     assert sleeps == []
     assert state.query(realm, "SELECT COUNT(*) FROM Vendor").total_count == 1
+
+
+def test_w3_a_write_whose_answer_was_lost_says_its_outcome_is_unknown(make_client, serve, state, realm, sleeps,
+                                                                      seed_for):
+    served = serve(QuickBooksApp(state, faults=Faults(0.5, seed_for(0.5, ["drop_after_write", None]))))
+    client = make_client(served)
+
+    with pytest.raises(ServerError) as failed:
+        client.create("Vendor", {"DisplayName": "Written, Answer Lost"})
+
+    assert str(failed.value).startswith("QuickBooks: no answer to POST /vendor (")
+    assert str(failed.value).endswith("; the outcome is unknown") and sleeps == []
+    assert state.query(realm, "SELECT COUNT(*) FROM Vendor").total_count == 1
+
+
+def test_a_quickbooks_that_cannot_be_reached_is_named_and_nothing_was_sent(make_client, realm, sleeps):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = SimpleNamespace(url=f"http://127.0.0.1:{probe.getsockname()[1]}")
+    client = make_client(closed, max_retries=2)
+
+    with pytest.raises(ServerError) as failed:
+        client.create("Vendor", {"DisplayName": "Never Sent"}, requestid="apply-1-action-1")
+
+    said = str(failed.value)
+    assert said.startswith(f"QuickBooks: cannot reach {closed.url}/v3/company/{realm}/ (")
+    assert said.endswith("check the network and the base_url in rules.yaml; nothing was sent")
+    assert len(sleeps) == 2  # a connection that never opened is tried again, a write included
 
 
 @pytest.mark.parametrize("kind", ["drop_after_write", "error_500_after_write", "drop", "error_503"])
