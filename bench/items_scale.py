@@ -118,7 +118,7 @@ def child_suggest(catalogue: str, n: int, unmapped: int) -> dict:
     started = time.perf_counter()
     index = CandidateIndex(q for q in quickbooks if q.active)
     index_seconds = time.perf_counter() - started
-    per_item, top1, top5, pools = [], 0, 0, []
+    per_item, top1, top5 = [], 0, 0
     started, cpu_started = time.perf_counter(), time.process_time()
     for p in precoro:
         t = time.perf_counter()

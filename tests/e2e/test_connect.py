@@ -131,7 +131,7 @@ def first_line(process: subprocess.Popen, timeout: float = 60) -> str:
 
 def make_operator(tmp_path: Path, apis: LocalApis) -> Operator:
     (tmp_path / "work").mkdir()
-    qb, pc = apis.info["quickbooks"], apis.info["precoro"]
+    qb = apis.info["quickbooks"]
     # Only where the APIs are, as for a real company: no realm, no token URL (both are learnt or derived).
     rules = rules_for(apis).replace(
         f"  quickbooks: {{environment: local, base_url: '{qb['base_url']}', realm_id: '{qb['realm_id']}', "

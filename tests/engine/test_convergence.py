@@ -51,7 +51,7 @@ def values(servers) -> dict:
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=edits, decisions=st.lists(st.sampled_from(["precoro", "quickbooks"]), min_size=COUNT, max_size=COUNT))
 def test_s2_random_edits_converge_and_nothing_is_lost_silently(servers, fresh_dir, edits, decisions):
-    quickbooks, precoro = servers.quickbooks, servers.precoro
+    precoro = servers.precoro
     session = fresh_session(servers, fresh_dir())
     try:
         first = session.plan(only=["suppliers"])

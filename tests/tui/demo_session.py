@@ -317,7 +317,6 @@ class FakeSession:
         item = next((u for u in self.unmapped if u["precoro_id"] == precoro_id), None) if section == "items" else None
         name = item["name"] if item else next(
             (a.name for a in self.plans[self.latest].actions if a.precoro_id == precoro_id), precoro_id)
-        entity = "item" if section == "items" else "supplier"
         actions = _item_mapping(item, quickbooks_id) if item else [
             _action("link", None, name, precoro_id, quickbooks_id, note="mapped by hand", link=LinkFacts("manual"))]
         plan = Plan(actions=actions, realm_id=REALM, rules_digest="d1" * 32, created_at=CLOCK,
