@@ -28,7 +28,7 @@ from .applying import Applying
 from .deciding import Deciding
 from .dialogs.question import Question
 from . import settings
-from .messages import SessionOpened
+from .messages import RequestRetried, RetriesPosted, SessionOpened
 from .reading import LARGE_PLAN, Reading
 from .render import minute
 from .screens.apply import ApplyScreen
@@ -148,6 +148,7 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, App[int]):
     # -- lifecycle -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self._retries = RetriesPosted(self).attach()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.settings_path is not None:
             self.load_settings(self.settings_path)
@@ -158,6 +159,7 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, App[int]):
             self.set_interval(self.rules_poll_seconds, self._check_rules_file)
 
     def on_unmount(self) -> None:
+        self._retries.detach()
         if self.session is not None and self._engine.acquire(timeout=5):
             try:
                 self.session.close()
@@ -225,6 +227,10 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, App[int]):
             if old is not new and (old.severity != "error" or new.severity == "error"):
                 self._unnotify(old, refresh=False)
         self._refresh_notifications()
+
+    @on(RequestRetried)
+    def _retried(self, message: RequestRetried) -> None:
+        self.notify(message.text, severity="warning", timeout=8)
 
     # -- status line -----------------------------------------------------------------------------
 

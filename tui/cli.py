@@ -1139,9 +1139,10 @@ def _say_retries() -> None:
     otherwise a silent wait of several seconds before its error."""
     import logging
 
+    from engine.clients.retry import log as retries
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("qbsync: %(message)s"))
-    retries = logging.getLogger("engine.clients.retry")
     retries.addHandler(handler)
     retries.setLevel(logging.INFO)
     retries.propagate = False

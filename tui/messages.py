@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from textual.message import Message
 
+from engine.clients.retry import log as retry_log
 from engine.plan import Plan
 from engine.review import Outcome
 
@@ -155,3 +157,32 @@ class RulesRefused(Message):
     def __init__(self, error: Exception) -> None:
         super().__init__()
         self.error = error
+
+
+class RequestRetried(Message):
+    """A request to a service failed and is tried again (a line of the engine's retry log)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class RetriesPosted(logging.Handler):
+    """Each retry the engine logs, posted to `app` as RequestRetried from whichever thread made the
+    request: the TUI's screen stands where the CLI's stderr does (an unreachable service is
+    otherwise a busy line that says nothing for fifteen seconds)."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(logging.INFO)
+        self.app = app
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.app.post_message(RequestRetried(record.getMessage()))
+
+    def attach(self) -> "RetriesPosted":
+        retry_log.addHandler(self)
+        retry_log.setLevel(logging.INFO)
+        return self
+
+    def detach(self) -> None:
+        retry_log.removeHandler(self)

@@ -7,6 +7,7 @@ data (it belongs to the local APIs) but exact about what reached the state file.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,32 @@ async def test_w1_real_large_plan_opens_from_its_saved_tally_and_counts_again_af
         assert app.plan_tally() == now
         assert f"writes {now.summary.writes('quickbooks'):,} QuickBooks · {now.summary.writes('precoro'):,} Precoro" \
             in app.status_text
+
+
+async def test_w3_a_service_that_does_not_answer_is_said_while_it_is_tried_again(tmp_path):
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    with socket.socket() as probe:  # a port nothing listens on, for Precoro; QuickBooks stays the local one
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    rules = tmp_path / "rules.yaml"
+    shipped = (ROOT / "rules.yaml").read_text()
+    precoro_environment = "    environment: local\n    # Optional: base_url:"  # the precoro block's
+    assert precoro_environment in shipped
+    rules.write_text(shipped.replace(precoro_environment, f"    environment: local\n    base_url: {closed}\n"
+                                                          "    # Optional: base_url:", 1))
+    env = {"PRECORO_EMAIL": "operator@example.com", "PRECORO_TOKEN": "a-token"}
+    app = make_app(factory=lambda: SyncSession(rules, tmp_path / "state.db", env=env, clock=lambda: CLOCK,
+                                               local_apis=start_local_apis), rules_path=rules)
+    async with app.run_test(size=(120, 40)) as pilot:
+        said: list[str] = []
+        for _ in range(200):
+            said = [n.message for n in app._notifications if "trying again" in n.message]
+            if said:
+                break
+            await pilot.pause(0.05)
+        assert said, ([n.message for n in app._notifications], app.busy, app.status_text)
+        assert said[0].startswith("Precoro GET /") and f"cannot reach {closed} (" in said[0], said
+        assert said[0].endswith("nothing was sent; trying again in 0.5 s (try 2 of 6)")
+        assert app.busy.startswith("making a plan")  # still at it
