@@ -1136,14 +1136,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _say_retries() -> None:
     """Each request that failed and is tried again says so on stderr: an unreachable service is
-    otherwise a silent wait of several seconds before its error."""
+    otherwise a silent wait of several seconds before its error. Once a process (main may run again)."""
     import logging
 
     from engine.clients.retry import log as retries
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("qbsync: %(message)s"))
-    retries.addHandler(handler)
+    class ToStderr(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            print(f"qbsync: {record.getMessage()}", file=sys.stderr, flush=True)  # stderr as it is now
+
+    if not any(type(handler).__name__ == "ToStderr" for handler in retries.handlers):
+        retries.addHandler(ToStderr(logging.INFO))
     retries.setLevel(logging.INFO)
     retries.propagate = False
 

@@ -92,7 +92,8 @@ class ServerError(ApiError):
     """5xx or a dropped connection: the outcome of a write is unknown."""
 
 
-def no_answer(exc: httpx.TransportError, service: str, where: object, method: str, path: str, *, reading: bool) -> "ServerError":
+def no_answer(exc: httpx.TransportError, service: str, where: object, method: str, path: str, *,
+              reading: bool) -> ServerError:
     """A request that got no response (httpx's TransportError), in words an operator can act on:
     never sent (the service could not be reached: nothing changed), or sent and not answered (a
     write's outcome is then unknown, and the apply looks for what it may have done)."""

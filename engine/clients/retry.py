@@ -58,7 +58,7 @@ class RetryPolicy:
         def before_sleep(state: RetryCallState) -> None:
             # What went wrong is said once a call, after its first try; the label names the service.
             error = state.outcome.exception() if state.outcome else None
-            said = getattr(error, "message", None) or str(error) if state.attempt_number == 1 else "failed again"
+            said = (getattr(error, "message", None) or str(error)) if state.attempt_number == 1 else "failed again"
             log.info("%s: %s; trying again in %.1f s (try %d of %d)", label, said, state.upcoming_sleep,
                      state.attempt_number + 1, self.attempts)
 
