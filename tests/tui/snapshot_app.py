@@ -48,6 +48,18 @@ async def shows(pilot, *texts: str, timeout: float = 10.0) -> str:
         await pilot.pause(0.05)
 
 
+async def until(pilot, condition, timeout: float = 10.0) -> bool:
+    """Whether `condition()` came to hold within `timeout`, the app running meanwhile: what a key
+    sets off may take more than one refresh on a loaded machine (a screen switched to and drawn)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            return False
+        await pilot.pause(0.02)
+    return True
+
+
 def screen_text(app) -> str:
     """What the terminal shows now, as plain text."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

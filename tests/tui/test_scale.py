@@ -9,16 +9,16 @@ The limits asserted are loose (a busy CI machine is slower); the numbers printed
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
-from snapshot_app import make_app, screen_text, settle
+from snapshot_app import make_app, screen_text, settle, until
 from demo_session import ScaleSession, scale_plan
 from tui.widgets.action_table import ActionTable
 
 pytestmark = pytest.mark.anyio
-import os
 ACTIONS = int(os.environ.get("QBSYNC_SCALE_ACTIONS", "100000"))
 
 
@@ -32,23 +32,21 @@ async def test_a_100k_action_plan_opens_and_scrolls():
 
         started = time.perf_counter()
         await pilot.press("2")
-        await pilot.pause()
+        assert await until(pilot, lambda: app.screen.query(ActionTable)
+                           and app.screen.query_one(ActionTable).rows.matched == ACTIONS)
         table = app.screen.query_one(ActionTable)
         opened = time.perf_counter() - started
-        assert table.rows.matched == ACTIONS
 
         started = time.perf_counter()
         for _ in range(20):
             await pilot.press("pagedown")
-        await pilot.pause()
+        assert await until(pilot, lambda: table.cursor > 20 * 10), table.cursor
         page = (time.perf_counter() - started) / 20
-        assert table.cursor > 20 * 10
 
         started = time.perf_counter()
         await pilot.press("end")
-        await pilot.pause()
+        assert await until(pilot, lambda: table.current is plan.actions[-1])
         to_end = time.perf_counter() - started
-        assert table.current is plan.actions[-1]
 
         started = time.perf_counter()
         await pilot.press("c")  # a filter is a pass over every action
