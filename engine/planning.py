@@ -23,6 +23,7 @@ from . import bulk
 from .clients.errors import ApiError
 from .clients.precoro_contract import APPROVED_UNTIL, DATE_FILTER_FORMAT
 from .clients.quickbooks import quote
+from .clients.retry import stopped_by
 from .documents import APPROVED_STATUSES, plan_documents
 from .entities import ACCOUNTS, INVOICES, ITEMS, EntitySpec
 from .errors import Interrupted
@@ -219,16 +220,17 @@ class Planner:
         def read(side: str, pages, label: str, total: Callable[[], int | None] = lambda: None) -> list[Record]:
             record = spec.reader(rules, side, refs)
             records = []
-            for raw in pages:
-                if halt.is_set() or (self.stop is not None and self.stop.is_set()):
-                    raise Interrupted("planning was stopped; nothing was saved")
-                if side == "quickbooks" and spec.quickbooks_filter and not spec.quickbooks_filter(raw):
-                    continue
-                if side == "quickbooks" and complete:
-                    raw = complete(raw, lookup)
-                records.append(record(raw))
-                if self.progress and len(records) % 1000 == 0:
-                    self.progress(label, len(records), total())
+            with stopped_by(halt, self.stop):  # a reader's own thread: see SyncSession._plan
+                for raw in pages:
+                    if halt.is_set() or (self.stop is not None and self.stop.is_set()):
+                        raise Interrupted("planning was stopped; nothing was saved")
+                    if side == "quickbooks" and spec.quickbooks_filter and not spec.quickbooks_filter(raw):
+                        continue
+                    if side == "quickbooks" and complete:
+                        raw = complete(raw, lookup)
+                    records.append(record(raw))
+                    if self.progress and len(records) % 1000 == 0:
+                        self.progress(label, len(records), total())
             return records
 
         precoro_source = self._source(spec, "precoro")

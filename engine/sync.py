@@ -21,6 +21,7 @@ from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, wait_ou
 from .budgets import calls_left_said, reading_left
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
+from .clients.retry import stopped_by
 from .connections import Connected, connect, saved_connections
 from .entities import BY_SECTION, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
@@ -168,7 +169,8 @@ class SyncSession:
               on_wait: Callable[[Holder | None], None] | None, stop: threading.Event, full: bool) -> Plan:
         specs = self.entities(only)
         scope = self.scope(specs)
-        with self.writer("planning", wait=wait, on_wait=on_wait), rare_gc():
+        # A request waiting to be sent again (its backoff, a server's Retry-After) ends as the plan is stopped.
+        with self.writer("planning", wait=wait, on_wait=on_wait), rare_gc(), stopped_by(stop):
             planner = self.planner(progress, stop, full=full)
             try:
                 planner.read_changes(specs)

@@ -22,7 +22,7 @@ import httpx
 
 from .. import bulk
 from . import precoro_contract as contract
-from .retry import RetryPolicy
+from .retry import RetryPolicy, sleep_unless_stopped
 from .errors import (
     ApiError,
     AuthenticationFailed,
@@ -110,7 +110,7 @@ class PrecoroClient:
         min_interval: float = 0.0,
         max_retries: int = 5,
         max_wait: float = 120.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = sleep_unless_stopped,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = httpx.Client(

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Protocol
 import httpx
 
 from .. import bulk
-from .retry import RetryPolicy
+from .retry import RetryPolicy, sleep_unless_stopped
 from .errors import (
     ApiError,
     AuthenticationFailed,
@@ -167,7 +167,7 @@ class QuickBooksClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         minorversion: int = 75,
         max_retries: int = 5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = sleep_unless_stopped,
         pace: Pacer | None = None,
     ) -> None:
         self.realm_id = realm_id

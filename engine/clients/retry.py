@@ -10,16 +10,51 @@ a hint longer than `max_wait` is not slept through: the error goes up for the en
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 from tenacity import RetryCallState, Retrying, stop_after_attempt
 
+from ..errors import Interrupted
 from .errors import RateLimited
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The stops the waits of this thread are under (`stopped_by`): a plan's reader waiting to send a
+# request again ends as soon as its plan is stopped, not after its backoff (up to 30 s; a server's
+# Retry-After, up to two minutes). An apply is not under one: it stops between two writes only.
+_STOPS: ContextVar[tuple[threading.Event, ...]] = ContextVar("qbsync_stops", default=())
+
+
+@contextmanager
+def stopped_by(*stops: threading.Event | None) -> Iterator[None]:
+    """Within it, `sleep_unless_stopped` in this thread ends with Interrupted once any stop is set."""
+    token = _STOPS.set(_STOPS.get() + tuple(stop for stop in stops if stop is not None))
+    try:
+        yield
+    finally:
+        _STOPS.reset(token)
+
+
+def sleep_unless_stopped(seconds: float) -> None:
+    """time.sleep, cut short by a stop of `stopped_by` around the caller: the API clients' wait
+    before trying a request again, and between two paced requests."""
+    stops = _STOPS.get()
+    if not stops:
+        time.sleep(seconds)
+        return
+    ends = time.monotonic() + seconds
+    while not any(stop.is_set() for stop in stops):
+        left = ends - time.monotonic()
+        if left <= 0:
+            return
+        stops[0].wait(min(left, 0.05))  # wakes at once for the first, looks at the others 20 times a second
+    raise Interrupted("stopped while it waited to send a request again")
 
 
 @dataclass(frozen=True)

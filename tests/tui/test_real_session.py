@@ -8,6 +8,7 @@ data (it belongs to the local APIs) but exact about what reached the state file.
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,6 @@ async def test_w3_a_service_that_does_not_answer_is_said_while_it_is_tried_again
         assert said[0].startswith("Precoro GET /") and f"cannot reach {closed} (" in said[0], said
         assert said[0].endswith("nothing was sent; trying again in 0.5 s (try 2 of 6)")
         assert app.busy.startswith("making a plan")  # still at it
+        started = time.monotonic()
+        await pilot.press("ctrl+q")  # quitting stops the plan, its request's wait included
+    assert time.monotonic() - started < 5  # not the rest of the retries' backoff (15 s)
