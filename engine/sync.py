@@ -21,7 +21,7 @@ from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, wait_ou
 from .budgets import calls_left_said, reading_left
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
-from .clients.retry import stopped_by
+from .clients.retry import stopped_by, tries_at_most
 from .connections import Connected, connect, saved_connections
 from .entities import BY_SECTION, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
@@ -523,7 +523,8 @@ class SyncSession:
             for side, probe in (("quickbooks", lambda: conn.quickbooks.company_info()),
                                 ("precoro", lambda: next(iter(conn.precoro.list_all("/suppliers", per_page=10)), None))):
                 try:
-                    result = probe()
+                    with tries_at_most(2):  # a look, not a job: one more try for a blip, not 15 s of them
+                        result = probe()
                     out["connections"][side]["reachable"] = True
                     if side == "quickbooks" and isinstance(result, dict):
                         out["connections"][side]["company"] = result.get("CompanyName")

@@ -41,6 +41,21 @@ def stopped_by(*stops: threading.Event | None) -> Iterator[None]:
         _STOPS.reset(token)
 
 
+# How many times a request of this thread is sent at the most (`tries_at_most`), if fewer than its policy's.
+_MOST_TRIES: ContextVar[int | None] = ContextVar("qbsync_most_tries", default=None)
+
+
+@contextmanager
+def tries_at_most(tries: int) -> Iterator[None]:
+    """Within it, a request of this thread is sent `tries` times at the most: a look at a service
+    (`qbsync status`) says at once that it cannot be reached, where a job tries again for 15 s."""
+    token = _MOST_TRIES.set(tries)
+    try:
+        yield
+    finally:
+        _MOST_TRIES.reset(token)
+
+
 def sleep_unless_stopped(seconds: float) -> None:
     """time.sleep, cut short by a stop of `stopped_by` around the caller: the API clients' wait
     before trying a request again, and between two paced requests."""
@@ -95,8 +110,9 @@ class RetryPolicy:
             error = state.outcome.exception() if state.outcome else None
             said = (getattr(error, "message", None) or str(error)) if state.attempt_number == 1 else "failed again"
             log.info("%s: %s; trying again in %.1f s (try %d of %d)", label, said, state.upcoming_sleep,
-                     state.attempt_number + 1, self.attempts)
+                     state.attempt_number + 1, attempts)
 
-        retrying = Retrying(stop=stop_after_attempt(self.attempts), wait=wait, retry=should_retry, sleep=sleep,
+        attempts = min(self.attempts, _MOST_TRIES.get() or self.attempts)
+        retrying = Retrying(stop=stop_after_attempt(attempts), wait=wait, retry=should_retry, sleep=sleep,
                             before_sleep=before_sleep, reraise=True)
         return retrying(call)

@@ -197,13 +197,18 @@ def test_w7_a_damaged_state_file_is_named_with_what_to_do_not_a_traceback(workdi
         assert f"the state file {state} is damaged" in result.stderr and "Move it aside" in result.stderr
 
 
-def test_w3_a_service_that_cannot_be_reached_says_so_while_it_is_tried_again_then_names_it(workdir):
-    with socket.socket() as probe:  # a port nothing listens on
+def precoro_at_a_closed_port(workdir) -> str:
+    """The workdir's rules point Precoro at a port nothing listens on; its address."""
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
     rules = workdir.path / "rules.yaml"
-    served = workdir.apis.info["precoro"]["base_url"]
-    rules.write_text(rules.read_text().replace(served, closed))
+    rules.write_text(rules.read_text().replace(workdir.apis.info["precoro"]["base_url"], closed))
+    return closed
+
+
+def test_w3_a_service_that_cannot_be_reached_says_so_while_it_is_tried_again_then_names_it(workdir):
+    closed = precoro_at_a_closed_port(workdir)
 
     result = workdir.run("plan", "--json")
 
@@ -216,3 +221,15 @@ def test_w3_a_service_that_cannot_be_reached_says_so_while_it_is_tried_again_the
                            for n, wait in ((3, 1), (4, 2), (5, 4), (6, 8))]
     assert lines[-1] == (f"qbsync: Precoro: cannot reach {closed} ({lines[-1].split(' (', 1)[1].split(')')[0]}): "
                          "check the network and the base_url in rules.yaml; nothing was sent")
+
+
+def test_status_says_at_once_that_a_service_cannot_be_reached(workdir):
+    closed = precoro_at_a_closed_port(workdir)
+
+    result = workdir.run("status", "--json")
+
+    precoro = json.loads(result.stdout)["connections"]["precoro"]
+    assert precoro["reachable"] is False and f"cannot reach {closed}" in precoro["error"]
+    # One more try for a blip, not the six over 15 s a plan makes.
+    [retried] = result.stderr.strip().splitlines()
+    assert retried.endswith("trying again in 0.5 s (try 2 of 2)")

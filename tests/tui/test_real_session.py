@@ -261,4 +261,4 @@ async def test_w3_a_service_that_does_not_answer_is_said_while_it_is_tried_again
         assert app.busy.startswith("making a plan")  # still at it
         started = time.monotonic()
         await pilot.press("ctrl+q")  # quitting stops the plan, its request's wait included
-    assert time.monotonic() - started < 5  # not the rest of the retries' backoff (15 s)
+    assert time.monotonic() - started < 10  # not the rest of the retries' backoff (15 s)
