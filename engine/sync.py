@@ -44,8 +44,9 @@ from .writes import build_units, unit_key
 NO_FULL_PLAN = "no plan yet: run `qbsync plan` first (a plan made with --only is named by its id)"
 
 
-def default_state_path(rules_path: Path) -> Path:
-    return rules_path.resolve().parent / ".qbsync" / "state.db"
+def state_path_for(rules_path: Path, given: str | Path | None = None) -> Path:
+    """The state file: the one given (--state), else `.qbsync/state.db` beside the rules file."""
+    return Path(given) if given else rules_path.resolve().parent / ".qbsync" / "state.db"
 
 
 def utc_now() -> str:
@@ -61,7 +62,7 @@ class SyncSession:
         `sleep` is how an apply waits out a rate cap (tests pass one that moves a fake clock)."""
         self.rules_path = Path(rules_path)
         self.rules: Rules = rules_pkg.load(self.rules_path)
-        self.state_path = Path(state_path) if state_path else default_state_path(self.rules_path)
+        self.state_path = state_path_for(self.rules_path, state_path)
         self.store = Store(self.state_path)
         self.env = env
         self.clock = clock

@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -802,10 +803,10 @@ def cmd_webhooks(args) -> int:
 def cmd_held(args) -> int:
     from engine.run import held_summary
     from engine.store import Store
-    from engine.sync import default_state_path
+    from engine.sync import state_path_for
 
     # Only the state file: listing what waits needs no connection (and no valid credentials).
-    path = Path(args.state) if args.state else default_state_path(Path(args.rules))
+    path = state_path_for(Path(args.rules), args.state)
     rows = []
     if path.exists():  # no state file yet: nothing ran, so nothing is held (and none is made here)
         store = Store(path)
@@ -1088,9 +1089,9 @@ def cmd_tui(args) -> int:
                                size=args.size or DEFAULT_SIZE)
         print(f"Saved {path}")
         return EXIT_OK
-    from engine.sync import default_state_path
+    from engine.sync import state_path_for
 
-    state = Path(args.state) if args.state else default_state_path(Path(args.rules))
+    state = state_path_for(Path(args.rules), args.state)
     return run_app(lambda: _session(args), Path(args.rules), state)  # the remembered theme from the first frame
 
 
@@ -1134,9 +1135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_error(exc, _state_path(args))
 
 
+@cache  # once a process: main may run more than once in one
 def _say_retries() -> None:
     """Each request that failed and is tried again says so on stderr: an unreachable service is
-    otherwise a silent wait of several seconds before its error. Once a process (main may run again)."""
+    otherwise a silent wait of several seconds before its error."""
     import logging
 
     from engine.clients.retry import log as retries
@@ -1145,8 +1147,7 @@ def _say_retries() -> None:
         def emit(self, record: logging.LogRecord) -> None:
             print(f"qbsync: {record.getMessage()}", file=sys.stderr, flush=True)  # stderr as it is now
 
-    if not any(type(handler).__name__ == "ToStderr" for handler in retries.handlers):
-        retries.addHandler(ToStderr(logging.INFO))
+    retries.addHandler(ToStderr(logging.INFO))
     retries.setLevel(logging.INFO)
     retries.propagate = False
 
@@ -1161,12 +1162,11 @@ def _interrupted(command: str) -> int:
 
 
 def _state_path(args: argparse.Namespace) -> Path | None:
-    from engine.sync import default_state_path
+    """The state file the command used, to name it in an error; None if it has none to name."""
+    from engine.sync import state_path_for
 
-    if getattr(args, "state", None):
-        return Path(args.state)
     try:
-        return default_state_path(Path(args.rules)) if getattr(args, "rules", None) else None
+        return state_path_for(Path(args.rules), args.state) if getattr(args, "rules", None) else None
     except (OSError, RuntimeError):  # a rules path that cannot be resolved (a symlink loop): it is the error
         return None
 

@@ -223,7 +223,7 @@ def test_w3_a_service_that_cannot_be_reached_says_so_while_it_is_tried_again_the
                          "check the network and the base_url in rules.yaml; nothing was sent")
 
 
-def test_status_says_at_once_that_a_service_cannot_be_reached(workdir):
+def test_w3_status_says_at_once_that_a_service_cannot_be_reached(workdir):
     closed = precoro_at_a_closed_port(workdir)
 
     result = workdir.run("status", "--json")

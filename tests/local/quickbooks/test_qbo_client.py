@@ -189,7 +189,7 @@ def test_w3_a_write_whose_answer_was_lost_says_its_outcome_is_unknown(make_clien
     assert state.query(realm, "SELECT COUNT(*) FROM Vendor").total_count == 1
 
 
-def test_a_quickbooks_that_cannot_be_reached_is_named_and_nothing_was_sent(make_client, realm, sleeps):
+def test_w3_a_quickbooks_that_cannot_be_reached_is_named_and_nothing_was_sent(make_client, realm, sleeps):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed = SimpleNamespace(url=f"http://127.0.0.1:{probe.getsockname()[1]}")
