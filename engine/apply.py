@@ -20,6 +20,7 @@ import getpass
 import json
 import logging
 import os
+import contextvars
 import socket
 import threading
 import time
@@ -39,9 +40,9 @@ from .clients.errors import ApiError, DuplicateName, RateLimited, ServerError, S
 from .clients.precoro import record_key
 from .clients.quickbooks import BatchOp, BatchOutcome, quote
 from .documents import sent_baseline
-from .clients.retry import RetryPolicy
+from .clients.retry import RetryPolicy, stopped_by
 from .entities import BY_KIND, BY_SECTION
-from .errors import SafetyLimitExceeded, StalePlanError, SupersededPlan
+from .errors import Interrupted, SafetyLimitExceeded, StalePlanError, SupersededPlan
 from .mirror import OVERLAP
 from .plan import Action, Plan
 from .policy import braked
@@ -123,7 +124,10 @@ class Applier:
         self.until_done = until_done  # wait for Precoro's daily cap too, instead of stopping at it
         self.on_cap = on_cap  # (what is waited for, seconds left), about once a second while waiting
         # Set by another thread (the TUI quitting, a first ctrl+c): the run ends at the next safe
-        # point, between two writes, with nothing half recorded.
+        # point, between two writes, with nothing half recorded. A write waiting to be sent again
+        # (a retry's backoff, a server's Retry-After of up to two minutes) stops waiting at once: it
+        # stays in the journal as sent (a batch, open), so the next run sends it again under the
+        # same requestid, or looks for it in Precoro first, as after a crash.
         self.stop = stop or threading.Event()
         self.sleep = sleep
         self.retry = RetryPolicy()
@@ -234,11 +238,12 @@ class Applier:
                     self._result(action, status, previous.get("last_error") or "")
         pending = [u for u in units if not self._settled(u, journal)]
         try:
-            self._in_waves(pending, journal)
-            # D8: the files of the documents created (by this run or an earlier one that stopped).
-            self.report.attachments += attachments.send_pending(
-                self.store, self.realm, self.qb, self.pc, within_caps=self._within_caps, clock=self.clock)
-        except StopRequested:
+            with stopped_by(self.stop):
+                self._in_waves(pending, journal)
+                # D8: the files of the documents created (by this run or an earlier one that stopped).
+                self.report.attachments += attachments.send_pending(
+                    self.store, self.realm, self.qb, self.pc, within_caps=self._within_caps, clock=self.clock)
+        except (StopRequested, Interrupted):
             self.report.stopped = ("stopped at your request between two writes; nothing is half recorded. Run the same "
                                    "apply again to finish; nothing will be written twice.")
         except RateLimited as exc:
@@ -443,7 +448,9 @@ class Applier:
                     if batch is None:
                         break
                     batch_id, requestid, ops, chunk = batch
-                    in_flight[pool.submit(self.qb.batch, ops, requestid=requestid)] = (batch_id, ops, chunk)
+                    # In this thread's context: its retry waits end at a stop (stopped_by), as here.
+                    call = contextvars.copy_context().run
+                    in_flight[pool.submit(call, self.qb.batch, ops, requestid=requestid)] = (batch_id, ops, chunk)
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -451,7 +458,7 @@ class Applier:
                     batch_id, ops, chunk = in_flight.pop(future)
                     try:
                         outcomes = future.result()
-                    except (ApiError, StopRequested) as exc:  # the batch stays open: the next run resends it
+                    except (ApiError, StopRequested, Interrupted) as exc:  # the batch stays open: the next run resends it
                         failure = failure or exc
                         continue
                     self._record_batch(batch_id, ops, chunk, outcomes)

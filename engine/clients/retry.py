@@ -25,9 +25,9 @@ from .errors import RateLimited
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# The stops the waits of this thread are under (`stopped_by`): a plan's reader waiting to send a
-# request again ends as soon as its plan is stopped, not after its backoff (up to 30 s; a server's
-# Retry-After, up to two minutes). An apply is not under one: it stops between two writes only.
+# The stops the waits of this thread are under (`stopped_by`): a plan's reader, or an apply's write,
+# waiting to send a request again ends as soon as its plan or apply is stopped, not after its backoff
+# (up to 30 s; a server's Retry-After, up to two minutes).
 _STOPS: ContextVar[tuple[threading.Event, ...]] = ContextVar("qbsync_stops", default=())
 
 
