@@ -134,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the address browsers reach the server by, when not http://HOST:PORT (a proxy, another "
                         "tunnel port)")
 
-    command(sub, "validate", "check the rules file; print PATH:LINE:COL: problem, one per line (exit 1 if any)")
+    p = command(sub, "validate", "check the rules file; print PATH:LINE:COL: problem, one per line (exit 1 if any)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"valid": ..., "problems": [{"path", "line", "column", "message"}]} (for editors and hooks)')
 
     p = command(sub, "plan", "read what changed on both sides and save a plan (changes nothing)")
     p.add_argument("--only", metavar="ENTITIES",
@@ -476,19 +478,26 @@ class _ApplyProgress:
 def cmd_validate(args) -> int:
     import rules
 
+    # (path, line, column, problem); a problem with the file as a whole has no place in it (None, None).
+    problems: list[tuple[str, int | None, int | None, str]] = []
     try:
         rules.load(Path(args.rules))
     except rules.RulesError as exc:
-        print(str(exc))
-        return EXIT_ERROR
+        problems = [(p.path, p.line, p.column, p.message) for p in exc.problems]
     except FileNotFoundError:
-        print(f"{args.rules}: no such file")
-        return EXIT_ERROR
+        problems = [(args.rules, None, None, "no such file")]
     except OSError as exc:
-        print(f"{args.rules}: cannot be read: {exc.strerror or exc}")
-        return EXIT_ERROR
-    print(f"{args.rules}: valid")
-    return EXIT_OK
+        problems = [(args.rules, None, None, f"cannot be read: {exc.strerror or exc}")]
+    if args.json:
+        print(json.dumps({"valid": not problems, "problems": [
+            {"path": path, "line": line, "column": column, "message": message}
+            for path, line, column, message in problems]}))
+    else:
+        for path, line, column, message in problems:
+            print(f"{path}:{line}:{column}: {message}" if line else f"{path}: {message}")
+        if not problems:
+            print(f"{args.rules}: valid")
+    return EXIT_ERROR if problems else EXIT_OK
 
 
 def cmd_plan(args) -> int:

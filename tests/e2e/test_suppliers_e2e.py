@@ -208,6 +208,12 @@ def test_w5_invalid_rules_refuse_to_run_with_file_line_col(workdir):
     assert result.returncode == 1 and "rules.yaml:" in result.stdout and "ask_me" in result.stdout
     line = result.stdout.splitlines()[0]
     assert line.split(":")[1].isdigit() and line.split(":")[2].isdigit()
+    as_json = workdir.run("validate", "--json")  # the same problems, for an editor or a hook
+    assert as_json.returncode == 1
+    [problem] = json.loads(as_json.stdout)["problems"]
+    assert f"{problem['path']}:{problem['line']}:{problem['column']}: {problem['message']}" == line
+    rules_text = rules.read_text().splitlines()[problem["line"] - 1]
+    assert rules_text[problem["column"] - 1:].startswith("ask_me")
     plan = workdir.run("plan")
     assert plan.returncode == 1 and "nothing was run" in plan.stderr
     assert not (workdir.path / ".qbsync" / "state.db").exists() or not sqlite3.connect(
