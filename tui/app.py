@@ -28,9 +28,10 @@ from .applying import Applying
 from .deciding import Deciding
 from .dialogs.question import Question
 from . import settings
-from .messages import RequestRetried, RetriesPosted, SessionOpened
+from .messages import RetriesPosted, SessionOpened
 from .reading import LARGE_PLAN, Reading
 from .render import minute
+from .retrying import Retrying
 from .screens.apply import ApplyScreen
 from .screens.help import HelpScreen
 from .screens.history import HistoryScreen
@@ -43,7 +44,7 @@ from .widgets.frame import SCREENS_GROUP
 
 SessionFactory = Callable[[], Any]
 
-class QbsyncApp(Reading, Deciding, Applying, Tallying, App[int]):
+class QbsyncApp(Reading, Deciding, Applying, Tallying, Retrying, App[int]):
     """qbsync's operator console."""
 
     CSS_PATH = "app.tcss"
@@ -228,10 +229,6 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, App[int]):
                 self._unnotify(old, refresh=False)
         self._refresh_notifications()
 
-    @on(RequestRetried)
-    def _retried(self, message: RequestRetried) -> None:
-        self.notify(message.text, severity="warning", timeout=8)
-
     # -- status line -----------------------------------------------------------------------------
 
     def watch_busy(self) -> None:
@@ -239,7 +236,7 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, App[int]):
 
     def _update_status_text(self) -> None:
         if self.busy:
-            self.status_text = "⟳ " + self.busy
+            self.status_text = "⟳ " + self.busy + self.retry_note()
             return
         plan = self.plan
         if plan is not None and len(plan.actions) > LARGE_PLAN and not self.counted_now():

@@ -160,11 +160,13 @@ class RulesRefused(Message):
 
 
 class RequestRetried(Message):
-    """A request to a service failed and is tried again (a line of the engine's retry log)."""
+    """A request to a service failed and is tried again (a line of the engine's retry log, and
+    its fields: engine.clients.retry.Retry, or None)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, retry: Any = None) -> None:
         super().__init__()
         self.text = text
+        self.retry = retry
 
 
 class RetriesPosted(logging.Handler):
@@ -177,7 +179,7 @@ class RetriesPosted(logging.Handler):
         self.app = app
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.app.post_message(RequestRetried(record.getMessage()))
+        self.app.post_message(RequestRetried(record.getMessage(), getattr(record, "retry", None)))
 
     def attach(self) -> "RetriesPosted":
         retry_log.addHandler(self)

@@ -73,6 +73,17 @@ def sleep_unless_stopped(seconds: float) -> None:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """A request about to be sent again, as the retry log says it: its label ("Precoro GET
+    /suppliers"), the seconds until then, which try that will be and of how many."""
+
+    label: str
+    wait: float
+    attempt: int
+    attempts: int
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """`attempts` in all (the first included); backoff 0.5 s, 1 s, 2 s, ... up to `max_backoff`."""
 
@@ -109,8 +120,10 @@ class RetryPolicy:
             # What went wrong is said once a call, after its first try; the label names the service.
             error = state.outcome.exception() if state.outcome else None
             said = (getattr(error, "message", None) or str(error)) if state.attempt_number == 1 else "failed again"
+            # The same as fields (`retry`), for a face that shows the wait as it runs down (the TUI).
             log.info("%s: %s; trying again in %.1f s (try %d of %d)", label, said, state.upcoming_sleep,
-                     state.attempt_number + 1, attempts)
+                     state.attempt_number + 1, attempts,
+                     extra={"retry": Retry(label, state.upcoming_sleep, state.attempt_number + 1, attempts)})
 
         attempts = min(self.attempts, _MOST_TRIES.get() or self.attempts)
         retrying = Retrying(stop=stop_after_attempt(attempts), wait=wait, retry=should_retry, sleep=sleep,

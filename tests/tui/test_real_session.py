@@ -7,13 +7,14 @@ data (it belongs to the local APIs) but exact about what reached the state file.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from snapshot_app import make_app, screen_text, settle
+from snapshot_app import make_app, screen_text, settle, until
 from tui.dialogs.confirm import ConfirmApply
 from tui.dialogs.mapping import PickCandidate
 from tui.widgets.action_table import ActionTable
@@ -259,6 +260,10 @@ async def test_w3_a_service_that_does_not_answer_is_said_while_it_is_tried_again
         assert said[0].startswith("Precoro GET /") and f"cannot reach {closed} (" in said[0], said
         assert said[0].endswith("nothing was sent; trying again in 0.5 s (try 2 of 6)")
         assert app.busy.startswith("making a plan")  # still at it
+        # The status line says it too, the wait counted down: the plan waits, it is not stuck.
+        assert await until(pilot, lambda: re.search(r" · Precoro: try [2-6] of 6 in \d+ s$", app.status_text)), \
+            app.status_text
+        assert app.status_text.startswith("⟳ making a plan")
         started = time.monotonic()
         await pilot.press("ctrl+q")  # quitting stops the plan, its request's wait included
     assert time.monotonic() - started < 10  # not the rest of the retries' backoff (15 s)
