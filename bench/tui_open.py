@@ -18,7 +18,7 @@ opens in the real TUI in < 1.5 s and < 400 MB; status < 0.5 s").
 With `--applied`, before the runs every action gets the outcome an apply records for it, three of
 them failed: the plan an apply left with failures, which is the plan to review again, its counts
 with those outcomes. The audit rows are written through the state file's own `add_audit`, as the
-apply writes them, and its counts by outcome are then counted and kept, as an apply that leaves
+apply writes them, and its counts by outcome and its outcomes are then kept, as an apply that leaves
 failures ends (`SyncSession.apply`); a real apply of 160,000 creates under QuickBooks' limits takes hours.
 """
 
@@ -60,7 +60,9 @@ def child_applied(server_json: str, directory: Path) -> dict:
             store.add_audit(at="2026-12-01T12:00:00+00:00", who="bench", plan_id=plan_id, action_id=aid, entity=entity,
                             kind=kind, status="failed" if n < 3 else "applied", reason="")
     started = time.perf_counter()
-    store.action_groups(plan_id)  # as SyncSession.apply ends, a plan left with failures: its counts kept
+    # As SyncSession.apply ends, a plan left with failures: its counts and outcomes kept.
+    store.action_groups(plan_id)
+    store.outcomes(plan_id)
     counted = time.perf_counter() - started
     store.close()
     return {"outcomes": len(actions), "counted_seconds": counted}
@@ -146,7 +148,7 @@ def main() -> int:
             print(f"  plan made: {made['actions']:,} actions in {made['plan_seconds']:.1f} s", flush=True)
             if args.applied:
                 outcomes = run_child(SCRIPT, "--child", "applied", "--server", hello, "--dir", str(tmp / "work"))
-                print(f"  {outcomes['outcomes']:,} outcomes recorded, 3 of them failed; counted by outcome at the "
+                print(f"  {outcomes['outcomes']:,} outcomes recorded, 3 of them failed; counted by outcome and kept at the "
                       f"apply's end in {outcomes['counted_seconds']:.2f} s", flush=True)
             opened, status = [], []
             for run in range(args.runs):

@@ -267,9 +267,7 @@ class SyncSession:
         if plan.tally is None:
             plan.tally = tally_of(plan.actions).to_json()
             self.store.keep_tally(plan.id, plan.tally, plan.decided)
-        shared: dict[tuple[str, str], Outcome] = {}  # after a large apply, most are one: ("applied", "")
-        outcomes = {aid: shared.get(pair) or shared.setdefault(pair, Outcome(*pair))
-                    for aid, pair in self.store.outcomes(plan.id).items()}
+        outcomes = self.store.outcomes(plan.id, Outcome)
         if outcomes:  # the tally is kept as before any apply
             tally = PlanTally.from_json(plan.tally)
             tally.groups = self.store.action_groups(plan.id)
@@ -366,9 +364,11 @@ class SyncSession:
                                 stop=stop, until_done=until_done, on_cap=on_cap, sleep=self.sleep)
             self.store.prune_superseded()  # the plans this apply superseded can never be applied
             if self._plan_to_review_id() == plan.id:
-                # Counted now, while the apply is waited on anyway: the next `status` or review of
-                # a large plan left with failures takes them as kept (Store.action_groups).
+                # Counted and read now, while the apply is waited on anyway: the next `status` or
+                # review of a large plan left with failures takes them as kept (Store.action_groups,
+                # Store.outcomes).
                 self.store.action_groups(plan.id)
+                self.store.outcomes(plan.id)
             return report
 
     def already_applied(self, plan: Plan) -> bool:

@@ -10,7 +10,7 @@ import time
 
 from engine.local.demo import seed_precoro, seed_quickbooks, seed_scale
 from engine.review import PlanTally, action_groups, tally_of
-from engine.store import LISTING_PAGE, Store
+from engine.store import LISTING_PAGE, OUTCOMES_KEPT_FROM, Store
 
 REALM = "8108"
 
@@ -158,3 +158,33 @@ def test_w6_a_plan_listed_before_another_terminal_lets_it_go_still_lists_every_a
         assert other.store.db.execute("select count(*) from actions where plan_id = ?", [shown.id]).fetchone()[0] == 0
         assert [(a.id, a.name) for a in listing] == [(a.id, a.name) for a in shown.actions]
         assert "let go" in listing[0].note
+
+
+def test_w1_many_outcomes_are_kept_with_their_plan_and_follow_each_later_outcome(tmp_path):
+    store = Store(tmp_path / "state.db")
+    actions = [f"a{n}" for n in range(OUTCOMES_KEPT_FROM)]
+
+    def audit(plan_id: str, action_id: str, status: str, reason: str = "") -> None:
+        store.add_audit(at="2026-12-01T10:00:00", who="test", plan_id=plan_id, action_id=action_id, status=status,
+                        reason=reason, after={"a whole record": "as an apply keeps it"})
+
+    with store.transaction():
+        for n, action_id in enumerate(actions):
+            audit("p1", action_id, "failed" if n < 2 else "applied", "refused by QuickBooks" if n < 2 else "")
+    read = store.outcomes("p1")
+    assert len(read) == len(actions) and read["a0"] == ("failed", "refused by QuickBooks") and read["a9"] == ("applied", "")
+    assert len({id(outcome) for outcome in read.values()}) == 2  # one object for each outcome told apart
+    assert store.db.execute("select count(*) from plan_outcomes").fetchone()[0] == 1  # kept, with the plan
+
+    # While no outcome lands, the kept ones are read (audit rows are never deleted in use: here,
+    # taking one away shows which was read).
+    store.db.execute("delete from audit where action_id = 'a5'")
+    assert store.outcomes("p1")["a5"] == ("applied", "")
+
+    audit("p1", "a0", "applied")  # a later try of a failed one (another terminal's apply)
+    audit("p2", "b0", "failed")  # and an outcome of another plan
+    read = store.outcomes("p1")
+    assert read["a0"] == ("applied", "") and read["a1"] == ("failed", "refused by QuickBooks")
+    assert "a5" not in read and "b0" not in read  # read again from the audit
+    assert store.outcomes("p2") == {"b0": ("failed", "")}  # few: not kept
+    assert store.db.execute("select count(*) from plan_outcomes").fetchone()[0] == 1
