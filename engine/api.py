@@ -66,8 +66,9 @@ class SyncAPI(Protocol):
     def unfinished_apply(self) -> dict[str, Any] | None:
         """The last apply, when it did not finish."""
 
-    def history(self, record: str | None = None, limit: int | None = None) -> list[dict]:
-        """The audit, newest first."""
+    def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
+                statuses: Iterable[str] = (), since: str | None = None) -> list[dict]:
+        """The audit, newest first: of one record, one plan, these statuses, from `since` on (UTC)."""
 
     def status(self) -> dict[str, Any]:
         """Connections, counts and the latest plan."""

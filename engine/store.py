@@ -1120,13 +1120,26 @@ class Store:
                 row[key] = _dumps(row[key])
         self._upsert("audit", row, ())
 
-    def history(self, *, record: str | None = None, limit: int | None = None) -> list[dict]:
-        sql = "select * from audit"
+    def history(self, *, record: str | None = None, limit: int | None = None, plan_id: str | None = None,
+                statuses: Iterable[str] = (), since: str | None = None) -> list[dict]:
+        """The audit, newest first: of one record (its id, or a part of its name), one plan, these
+        statuses, from `since` on (an ISO date or time, UTC, as `at` is written), as asked."""
+        where: list[str] = []
         params: list[Any] = []
         if record:
-            sql += " where precoro_id = ? or quickbooks_id = ? or name like ?"
-            params = [record, record, f"%{record}%"]
-        sql += " order by id desc"
+            where.append("(precoro_id = ? or quickbooks_id = ? or name like ?)")
+            params += [record, record, f"%{record}%"]
+        if plan_id:
+            where.append("plan_id = ?")
+            params.append(plan_id)
+        statuses = sorted(statuses)
+        if statuses:
+            where.append(f"status in ({', '.join('?' for _ in statuses)})")
+            params += statuses
+        if since:
+            where.append("at >= ?")
+            params.append(since)
+        sql = "select * from audit" + (" where " + " and ".join(where) if where else "") + " order by id desc"
         if limit is not None:
             sql += f" limit {max(0, int(limit))}"
         rows = []

@@ -506,8 +506,15 @@ class SyncSession:
         return {"plan_id": run["plan_id"], "started_at": run["started_at"], "who": run["who"],
                 "state": "interrupted" if run["state"] == "running" else "stopped"}
 
-    def history(self, record: str | None = None, limit: int | None = None) -> list[dict]:
-        return self.store.history(record=record, limit=limit)
+    def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
+                statuses: Iterable[str] = (), since: str | None = None) -> list[dict]:
+        """The audit, newest first, filtered as asked (Store.history); `plan_id` may be a prefix."""
+        if plan_id is not None:
+            found = self.store.plan_id_of(plan_id)
+            if found is None:
+                raise PlanNotFound(f"no saved plan {plan_id!r}")
+            plan_id = found
+        return self.store.history(record=record, limit=limit, plan_id=plan_id, statuses=statuses, since=since)
 
     def doctor(self) -> list[Check]:
         """What qbsync assumes of both services, checked against the connected companies: reads, and

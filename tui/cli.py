@@ -92,6 +92,18 @@ def _day(text: str):
         raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD (like 2026-01-31)") from None
 
 
+AUDIT_STATUSES = ("applied", "failed", "refused")
+
+
+def _audit_statuses(text: str) -> tuple[str, ...]:
+    """An argparse type: outcomes of the audit, comma-separated."""
+    statuses = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in statuses if s not in AUDIT_STATUSES]
+    if unknown or not statuses:
+        raise argparse.ArgumentTypeError(f"{text!r}: each is one of {', '.join(AUDIT_STATUSES)}")
+    return statuses
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -252,8 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "history", "list applied actions (the audit)")
     p.add_argument("--record", metavar="ID_OR_NAME",
                    help="only this record: its Precoro or QuickBooks id, or a part of its name (any case)")
+    p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help="only what applies of this plan did (an id, or a prefix)")
+    p.add_argument("--status", type=_audit_statuses, default=(), metavar="STATUS[,STATUS]",
+                   help=f"only entries of these outcomes: {', '.join(AUDIT_STATUSES)} (e.g. failed,refused)")
+    p.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only entries from this day on (UTC, as they are recorded)")
     p.add_argument("--limit", type=_positive, default=None, metavar="N", help="the N latest entries (default: all)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help='print {"history": [...]}, newest first')
 
     p = command(sub, "status", "connections, counts, the latest plan, unattended runs and a read a cap cut short")
     p.add_argument("--json", action="store_true")
@@ -841,13 +857,16 @@ def cmd_held(args) -> int:
 def cmd_history(args) -> int:
     from tui import render
 
+    asked = {"record": args.record, "plan": args.plan_id, "status": " or ".join(args.status),
+             "since": args.since.isoformat() if args.since else None}
     with _session(args) as session:
-        rows = session.history(record=args.record, limit=args.limit)
-        total = session.store.audit_count() if args.record and not rows else 0
+        rows = session.history(record=args.record, limit=args.limit, plan_id=args.plan_id, statuses=args.status,
+                               since=asked["since"])
+        total = session.store.audit_count() if not rows else 0
     if args.json:
         _print_json({"history": rows})
     else:
-        print(render.history_text(rows, args.record, total))
+        print(render.history_text(rows, {name: value for name, value in asked.items() if value}, total))
     return EXIT_OK
 
 

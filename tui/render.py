@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from engine.apply import ApplyReport
 from engine.entities import BY_KIND, ENTITIES
@@ -177,9 +177,9 @@ def report_text(report: ApplyReport) -> str:
     return "\n".join(out)
 
 
-def history_text(rows: Iterable[dict], record: str | None = None, total: int = 0) -> str:
-    """The audit, newest first. `record`/`total`: the filter asked for, and how many entries there
-    are in all, so that an empty answer says which of the two it means."""
+def history_text(rows: Iterable[dict], asked: Mapping[str, str] | None = None, total: int = 0) -> str:
+    """The audit, newest first. `asked`/`total`: the filters asked for (record, plan, status, since),
+    and how many entries there are in all, so that an empty answer says which of the two it means."""
     out = []
     for row in rows:
         out.append(f"{row['at']} {row['who']} {row['status']:8} {row['kind']:10} {row['entity']} {show(row['name'])}"
@@ -192,9 +192,11 @@ def history_text(rows: Iterable[dict], record: str | None = None, total: int = 0
             out.append(f"    {name}: {show(before.get(name))} -> {show(after.get(name))}")
     if out:
         return "\n".join(out)
-    if record and total:
-        return (f"No applied action touched a record matching {record!r} (its Precoro or QuickBooks id, or a part of "
-                f"its name); the history holds {plural(total, 'entry', 'entries')}: `qbsync history` lists them.")
+    if asked and total:
+        what = {"record": "touched a record matching {!r} (its Precoro or QuickBooks id, or a part of its name)",
+                "plan": "belongs to plan {}", "status": "ended {}", "since": "was recorded on {} (UTC) or later"}
+        return (f"No applied action {' and '.join(what[name].format(value) for name, value in asked.items())}; "
+                f"the history holds {plural(total, 'entry', 'entries')}: `qbsync history` lists them.")
     return "Nothing has been applied yet."
 
 

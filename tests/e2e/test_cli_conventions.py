@@ -137,6 +137,19 @@ def test_w4_history_finds_a_record_by_any_part_of_its_name_names_both_ids_and_pr
     assert "No applied action touched a record matching 'No Such Company'" in none.stdout
     assert "Nothing has been applied yet" not in none.stdout
     assert len(workdir.json("history", "--limit", "2")["history"]) == 2
+    # Filtered by plan, outcome and day (UTC, as recorded), and an empty answer says what was asked.
+    everything = workdir.json("history")["history"]
+    first_plan = everything[-1]["plan_id"]
+    of_plan = workdir.json("history", "--plan", first_plan[:6], "--status", "applied")["history"]
+    assert of_plan == [row for row in everything if row["plan_id"] == first_plan] and of_plan
+    day = everything[0]["at"][:10]
+    assert workdir.json("history", "--since", day)["history"] == everything
+    later = workdir.run("history", "--since", "2999-01-01", "--status", "failed,refused")
+    assert later.returncode == 0 and later.stdout.startswith(
+        "No applied action ended failed or refused and was recorded on 2999-01-01 (UTC) or later; the history holds")
+    for bad in (("--status", "done"), ("--since", "yesterday"), ("--plan", "nosuchplan")):
+        refused = workdir.run("history", *bad)
+        assert refused.returncode == 1 and bad[1] in refused.stderr and "Traceback" not in refused.stderr
     for bad in ("0", "-1", "x"):
         refused = workdir.run("history", "--limit", bad)
         assert refused.returncode == 1 and "--limit" in refused.stderr

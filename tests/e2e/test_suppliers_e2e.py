@@ -185,6 +185,10 @@ def test_w2_stale_plan_is_refused_not_overwritten(workdir):
     [refused] = [r for r in json.loads(result.stdout)["results"] if r["status"] == "refused"]
     assert "since the plan" in refused["reason"]
     assert vendor_named(qb, "Robertson & Associates")["PrimaryPhone"]["FreeFormNumber"] == "(650) 555-9876"
+    # W4: the audit, asked for what did not go through, says just that.
+    [entry] = workdir.json("history", "--status", "failed,refused", "--plan", plan["plan_id"][:6])["history"]
+    assert (entry["status"], entry["kind"], entry["name"], entry["plan_id"]) == \
+        ("refused", "update", refused["name"], plan["plan_id"])
 
 
 def test_w2_precoro_record_edited_after_the_plan_is_refused(workdir):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from engine.apply import ActionResult, ApplyReport
 from engine.budgets import reading_left
@@ -343,9 +343,13 @@ class FakeSession:
     def unfinished_apply(self) -> dict[str, Any] | None:
         return None
 
-    def history(self, record: str | None = None, limit: int | None = None) -> list[dict]:
-        rows = [r for r in self.audit if not record or record in (r["precoro_id"], r["quickbooks_id"])
-                or record.casefold() in r["name"].casefold()]
+    def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
+                statuses: Iterable[str] = (), since: str | None = None) -> list[dict]:
+        statuses = set(statuses)
+        rows = [r for r in self.audit if (not record or record in (r["precoro_id"], r["quickbooks_id"])
+                                          or record.casefold() in r["name"].casefold())
+                and (not plan_id or r["plan_id"].startswith(plan_id)) and (not statuses or r["status"] in statuses)
+                and (not since or r["at"] >= since)]
         return copy.deepcopy(rows[:limit] if limit else rows)
 
     def status(self) -> dict[str, Any]:
