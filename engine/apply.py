@@ -16,11 +16,11 @@ Every outcome, with its link, baseline and audit row, is committed in one transa
 
 from __future__ import annotations
 
+import contextvars
 import getpass
 import json
 import logging
 import os
-import contextvars
 import socket
 import threading
 import time

@@ -1183,7 +1183,12 @@ class Store:
         """What a plan's counts by outcome depend on besides its actions: how many times its
         decisions changed, and the latest audit row of any plan (one more outcome: counted again)."""
         decided = self.db.execute("select decided from plans where id = ?", [plan_id]).fetchone()
-        return [decided[0] if decided else 0, self.db.execute("select coalesce(max(id), 0) from audit").fetchone()[0]]
+        return [decided[0] if decided else 0, self._latest_audit_id()]
+
+    def _latest_audit_id(self) -> int:
+        """The mark of what is kept of outcomes: audit rows are only ever added, so a later row means
+        an outcome since (of any plan: one lookup, where this plan's latest would be a search)."""
+        return self.db.execute("select coalesce(max(id), 0) from audit").fetchone()[0]
 
     def any_outcome(self, plan_id: str) -> bool:
         """Whether an apply has carried out (or tried) any action of the plan."""
@@ -1199,7 +1204,7 @@ class Store:
         found in the audit, each action's latest row is a lookup among wide rows (2-3 s for 260,000
         on a slow machine), which every open of a plan that an apply left with failures waited for.
         The mark is read first, so an outcome that lands meanwhile leaves them out of date, never wrong."""
-        mark = self.db.execute("select coalesce(max(id), 0) from audit").fetchone()[0]
+        mark = self._latest_audit_id()
         kept = self.db.execute("select mark, body from plan_outcomes where plan_id = ?", [plan_id]).fetchone()
         if kept is not None and kept[0] == mark:
             groups = bulk.unpacked(kept[1])
