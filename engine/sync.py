@@ -558,6 +558,10 @@ class SyncSession:
         out["latest_plan"] = ({"id": latest_id, "created_at": self.store.plan_row(latest_id)["created_at"],
                                "state": self.store.plan_state(latest_id)} if latest_id else None)
         out["plan_to_review"] = review_id
+        # What its applies left undone, by outcome: the failed are tried again with --retry-failed,
+        # the refused (changed since the plan, W2) need a new plan.
+        out["undone"] = {status: n for status in sorted(ERROR_OUTCOMES)
+                         if (n := sum(n for (*_, outcome), n in groups.items() if outcome == status))}
         out["unfinished_apply"] = self.unfinished_apply()
         out["unattended"] = run_status(self.store)  # U1, U3
         out["reading"] = self.store.reading(realm) if realm else None  # W11: a read a cap cut short

@@ -898,6 +898,13 @@ def cmd_status(args) -> int:
         print(f"{section}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     latest = status.get("latest_plan")
     print(f"latest plan: {latest['id']} ({latest['state']}, {latest['created_at']})" if latest else "latest plan: none")
+    undone, review_id = status.get("undone"), status.get("plan_to_review")
+    if undone and review_id:
+        then = ["`qbsync apply {0} --retry-failed` tries the failed again" if "failed" in undone else "",
+                "a new plan (`qbsync plan`) takes the refused, changed since" if "refused" in undone else ""]
+        print(f"plan {review_id}: {', '.join(f'{n:,} {status}' for status, n in undone.items())} in its applies "
+              f"(`qbsync history --plan {review_id} --status failed,refused` says why); "
+              + "; ".join(part.format(review_id) for part in then if part))
     _print_unattended(status.get("unattended"))
     _print_reading(status.get("reading"))
     told = {source["section"] for source in (status.get("reading") or {}).get("sources", [])}

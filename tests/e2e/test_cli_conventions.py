@@ -238,3 +238,26 @@ def test_u1_a_run_that_waits_out_a_cap_says_so_in_its_log_as_text_or_json_events
         else:
             assert lines == [f"qbsync: {what} (in 1 h)", f"qbsync: {what} (in 50 min)",
                              f"qbsync: acme: {what} (in 49 min)"]
+
+
+def test_w9_status_names_what_an_apply_left_failed_and_how_to_try_it_again(workdir):
+    workdir.first_sync()
+    # A field Precoro has no such key for: writing it there fails (refused by Precoro, not stale).
+    rules = workdir.path / "rules.yaml"
+    rules.write_text(rules.read_text().replace(
+        "    accountNumber: {precoro: accountNumber, quickbooks: AcctNum}",
+        "    accountNumber: {precoro: accountNumber, quickbooks: AcctNum}\n"
+        "    taxId: {precoro: vatNumber, quickbooks: TaxIdentifier, direction: to_precoro}", 1))
+    qb, _ = workdir.clients()
+    robertson = next(v for v in qb.query_all("Vendor") if v["DisplayName"] == "Robertson & Associates")
+    qb.update("Vendor", {"Id": robertson["Id"], "SyncToken": robertson["SyncToken"], "sparse": True,
+                         "TaxIdentifier": "99-1234567"})
+    plan = workdir.json("plan")
+    applied = workdir.run("apply", plan["plan_id"], "--yes")
+    assert applied.returncode == 1  # a failed action
+    status = workdir.run("status").stdout
+    assert (f"plan {plan['plan_id']}: 1 failed in its applies (`qbsync history --plan {plan['plan_id']} --status "
+            f"failed,refused` says why); `qbsync apply {plan['plan_id']} --retry-failed` tries the failed again") \
+        in status, status
+    [failed] = workdir.json("history", "--plan", plan["plan_id"], "--status", "failed")["history"]
+    assert failed["name"] == "Robertson & Associates" and "vatNumber" in failed["reason"]

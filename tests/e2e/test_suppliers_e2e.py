@@ -189,6 +189,10 @@ def test_w2_stale_plan_is_refused_not_overwritten(workdir):
     [entry] = workdir.json("history", "--status", "failed,refused", "--plan", plan["plan_id"][:6])["history"]
     assert (entry["status"], entry["kind"], entry["name"], entry["plan_id"]) == \
         ("refused", "update", refused["name"], plan["plan_id"])
+    status = workdir.run("status").stdout  # and says what to do next
+    assert (f"plan {plan['plan_id']}: 1 refused in its applies (`qbsync history --plan {plan['plan_id']} --status "
+            "failed,refused` says why); a new plan (`qbsync plan`) takes the refused, changed since") in status
+    assert workdir.json("status")["undone"] == {"refused": 1}
 
 
 def test_w2_precoro_record_edited_after_the_plan_is_refused(workdir):
