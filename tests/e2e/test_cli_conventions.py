@@ -261,3 +261,21 @@ def test_w9_status_names_what_an_apply_left_failed_and_how_to_try_it_again(workd
         in status, status
     [failed] = workdir.json("history", "--plan", plan["plan_id"], "--status", "failed")["history"]
     assert failed["name"] == "Robertson & Associates" and "vatNumber" in failed["reason"]
+
+
+def test_w4_a_long_history_prints_its_latest_entries_and_says_how_to_see_the_rest(make_workdir):
+    workdir = make_workdir(seed="scale:150")
+    plan = workdir.json("plan")
+    assert workdir.run("apply", plan["plan_id"], "--yes").returncode in (0, 1)
+    everything = workdir.json("history")["history"]  # scripts get every entry
+    assert len(everything) > 200
+
+    def entries(*args: str) -> list[str]:
+        return [line for line in workdir.run("history", *args).stdout.splitlines() if not line.startswith(("    ", "…"))]
+
+    shown = workdir.run("history").stdout
+    assert len(entries()) == 200 and shown.rstrip().endswith(
+        "… older entries are not shown: `qbsync history --all` prints every one, `--limit N` the N latest.")
+    assert entries()[0].startswith(everything[0]["at"]) and f"plan={everything[199]['plan_id']}" in entries()[199]
+    assert len(entries("--all")) == len(everything) and "older entries" not in workdir.run("history", "--all").stdout
+    assert len(entries("--limit", "3")) == 3 and "older entries" not in workdir.run("history", "--limit", "3").stdout
