@@ -115,6 +115,7 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, Retrying, App[int]):
         self.last_sync: dict[str, Any] | None = None
         self.history_rows: list[dict[str, Any]] = []
         self.history_record: str | None = None
+        self.history_undone = False  # the History screen shows only what failed or was refused
         self.rules_error: Exception | None = None
         # The apply screen's live list: results as they come, in order, for the plan in `apply_plan_id`.
         self.apply_results: list[Any] = []

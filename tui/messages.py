@@ -141,10 +141,11 @@ class UnmappedItemsLoaded(Message):
 class HistoryLoaded(Message):
     """Audit rows were read."""
 
-    def __init__(self, rows: list[dict[str, Any]], record: str | None) -> None:
+    def __init__(self, rows: list[dict[str, Any]], record: str | None, undone: bool = False) -> None:
         super().__init__()
         self.rows = rows
         self.record = record
+        self.undone = undone  # only what did not go through (failed, refused)
 
 
 class RulesReloaded(Message):

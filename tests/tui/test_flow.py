@@ -110,6 +110,15 @@ async def test_w1_plan_decide_approve_apply_history(session: FakeSession):
         await settle(pilot)
         assert {r["precoro_id"] for r in app.history_rows} == {"106"}
 
+        # Only what did not go through (the first try of Northwind), then everything again.
+        await pilot.press("escape", "e")
+        await settle(pilot)
+        assert [(r["name"], r["status"]) for r in app.history_rows] == [("Northwind Traders", "failed")]
+        assert "failed and refused only" in screen_text(app) and "6240" in screen_text(app)
+        await pilot.press("e")
+        await settle(pilot)
+        assert app.history_rows == rows and "failed and refused only" not in screen_text(app)
+
 
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):
     app = make_app(session)

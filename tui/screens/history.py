@@ -94,19 +94,23 @@ class HistoryScreen(QbsyncScreen):
     TAB = "history"
     HELP = (
         "The audit: every applied, failed or refused action with who, when, before/after and the remote "
-        "response, newest first. Filter by a record: a Precoro id, a QuickBooks id or part of a name."
+        "response, newest first. Filter by a record: a Precoro id, a QuickBooks id or part of a name; "
+        "e shows only what failed or was refused (why is in each entry)."
     )
 
     BINDINGS = [
         Binding("slash", "filter", "record filter", id="history.filter", key_display="/",
                 tooltip="Show only one record's history (Precoro id, QuickBooks id or name)"),
         Binding("escape", "clear", "all records", id="history.clear", tooltip="Show every record again"),
+        Binding("e", "undone", "failed only", id="history.undone",
+                tooltip="Show only what failed or was refused, or everything again"),
     ]
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="history-bar"):
             yield Static(Text("record ", style="bold"), id="history-label")
             yield TextField(placeholder="Precoro id, QuickBooks id or name · enter", id="record")
+            yield Static(id="history-undone")
         yield HistoryList(id="history")
         with VerticalScroll(id="history-detail"):
             yield Static(id="history-entry")
@@ -120,7 +124,12 @@ class HistoryScreen(QbsyncScreen):
         self.app.load_history(self.app.history_record)
 
     def redraw(self) -> None:
-        self.query_one(HistoryList).show(self.app.history_rows)
+        undone = self.app.history_undone
+        history = self.query_one(HistoryList)
+        history.empty = "Nothing failed or was refused." if undone else "Nothing has been applied yet."
+        history.show(self.app.history_rows)
+        self.query_one("#history-undone", Static).update(
+            Text(" failed and refused only · e: everything", style="bold") if undone else "")
         self._show_entry()
 
     @on(RowList.Highlighted)
@@ -135,6 +144,9 @@ class HistoryScreen(QbsyncScreen):
     def _filter_submitted(self, event: TextField.Submitted) -> None:
         self.app.load_history(event.value.strip() or None)
         self.query_one(HistoryList).focus()
+
+    def action_undone(self) -> None:
+        self.app.load_history(self.app.history_record, not self.app.history_undone)
 
     def action_clear(self) -> None:
         field = self.query_one("#record", TextField)
