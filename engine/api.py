@@ -67,8 +67,9 @@ class SyncAPI(Protocol):
         """The last apply, when it did not finish."""
 
     def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: str | None = None) -> list[dict]:
-        """The audit, newest first: of one record, one plan, these statuses, from `since` on (UTC)."""
+                statuses: Iterable[str] = (), since: str | None = None, before: str | None = None) -> list[dict]:
+        """The audit, newest first: of one record, one plan, these statuses, from `since` on and
+        before `before` (ISO, UTC)."""
 
     def status(self) -> dict[str, Any]:
         """Connections, counts and the latest plan."""

@@ -1121,9 +1121,9 @@ class Store:
         self._upsert("audit", row, ())
 
     def history(self, *, record: str | None = None, limit: int | None = None, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: str | None = None) -> list[dict]:
+                statuses: Iterable[str] = (), since: str | None = None, before: str | None = None) -> list[dict]:
         """The audit, newest first: of one record (its id, or a part of its name), one plan, these
-        statuses, from `since` on (an ISO date or time, UTC, as `at` is written), as asked."""
+        statuses, from `since` on and before `before` (ISO dates or times, UTC, as `at` is written)."""
         where: list[str] = []
         params: list[Any] = []
         if record:
@@ -1139,6 +1139,9 @@ class Store:
         if since:
             where.append("at >= ?")
             params.append(since)
+        if before:
+            where.append("at < ?")
+            params.append(before)
         sql = "select * from audit" + (" where " + " and ".join(where) if where else "") + " order by id desc"
         if limit is not None:
             sql += f" limit {max(0, int(limit))}"

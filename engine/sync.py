@@ -507,14 +507,15 @@ class SyncSession:
                 "state": "interrupted" if run["state"] == "running" else "stopped"}
 
     def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: str | None = None) -> list[dict]:
+                statuses: Iterable[str] = (), since: str | None = None, before: str | None = None) -> list[dict]:
         """The audit, newest first, filtered as asked (Store.history); `plan_id` may be a prefix."""
         if plan_id is not None:
             found = self.store.plan_id_of(plan_id)
             if found is None:
                 raise PlanNotFound(f"no saved plan {plan_id!r}")
             plan_id = found
-        return self.store.history(record=record, limit=limit, plan_id=plan_id, statuses=statuses, since=since)
+        return self.store.history(record=record, limit=limit, plan_id=plan_id, statuses=statuses, since=since,
+                                  before=before)
 
     def doctor(self) -> list[Check]:
         """What qbsync assumes of both services, checked against the connected companies: reads, and

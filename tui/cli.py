@@ -268,10 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", type=_audit_statuses, default=(), metavar="STATUS[,STATUS]",
                    help=f"only entries of these outcomes: {', '.join(AUDIT_STATUSES)} (e.g. failed,refused)")
     p.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only entries from this day on (UTC, as they are recorded)")
+    p.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="only entries up to this day, that day included (UTC)")
     p.add_argument("--limit", type=_positive, default=None, metavar="N",
-                   help=f"the N latest entries (default: the latest {SHOWN_ACTIONS}; with --json, every one)")
+                   help=f"the N latest entries (default: the latest {SHOWN_ACTIONS}; with --json or --csv, every one)")
     p.add_argument("--all", action="store_true", help="print every entry")
-    p.add_argument("--json", action="store_true", help='print {"history": [...]}, newest first')
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help='print {"history": [...]}, newest first')
+    form.add_argument("--csv", action="store_true",
+                      help="print CSV, newest first, a row per entry and its changed fields in one column (for a spreadsheet)")
 
     p = command(sub, "status", "connections, counts, the latest plan, unattended runs and a read a cap cut short")
     p.add_argument("--json", action="store_true")
@@ -859,17 +863,24 @@ def cmd_held(args) -> int:
 def cmd_history(args) -> int:
     from tui import render
 
+    from datetime import timedelta
+
     asked = {"record": args.record, "plan": args.plan_id, "status": " or ".join(args.status),
-             "since": args.since.isoformat() if args.since else None}
+             "since": args.since.isoformat() if args.since else None,
+             "until": args.until.isoformat() if args.until else None}
     # As text, the latest SHOWN_ACTIONS unless told otherwise: a first sync of 100,000 records is
     # 260,000 entries, which no terminal wants at once. One more is read to know whether any are left.
-    shown = None if args.json or args.all or args.limit else SHOWN_ACTIONS
+    shown = None if args.json or args.csv or args.all or args.limit else SHOWN_ACTIONS
     with _session(args) as session:
         rows = session.history(record=args.record, limit=args.limit or (shown and shown + 1), plan_id=args.plan_id,
-                               statuses=args.status, since=asked["since"])
+                               statuses=args.status, since=asked["since"],
+                               before=(args.until + timedelta(days=1)).isoformat() if args.until else None)
         total = session.store.audit_count() if not rows else 0
     if args.json:
         _print_json({"history": rows})
+        return EXIT_OK
+    if args.csv:
+        render.history_csv(rows, sys.stdout)
         return EXIT_OK
     print(render.history_text(rows[:shown], {name: value for name, value in asked.items() if value}, total))
     if shown is not None and len(rows) > shown:

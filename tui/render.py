@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, TextIO
 
 from engine.apply import ApplyReport
 from engine.entities import BY_KIND, ENTITIES
@@ -177,6 +178,29 @@ def report_text(report: ApplyReport) -> str:
     return "\n".join(out)
 
 
+HISTORY_COLUMNS = ("at", "who", "status", "kind", "entity", "target", "name", "precoro_id", "quickbooks_id",
+                   "plan_id", "action_id", "reason")
+
+
+def history_csv(rows: Iterable[dict], out: TextIO) -> None:
+    """The audit as CSV (`qbsync history --csv`): HISTORY_COLUMNS, then `changes`, each changed field
+    as "name: before -> after" on a line of its own within the cell."""
+    writer = csv.writer(out)
+    writer.writerow([*HISTORY_COLUMNS, "changes"])
+    for row in rows:
+        before, after = row.get("before") or {}, row.get("after") or {}
+        changes = "\n".join(f"{name}: {show(before.get(name))} -> {show(after.get(name))}"
+                            for name in sorted(set(before) | set(after)))
+        cells = ["" if row.get(column) is None else str(row[column]) for column in HISTORY_COLUMNS]
+        writer.writerow([_inert(cell) for cell in [*cells, changes]])
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet shows as text, never runs: a supplier named "=HYPERLINK(...)" in someone's
+    books must not become a formula in the bookkeeper's (OWASP's CSV injection)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
 def history_text(rows: Iterable[dict], asked: Mapping[str, str] | None = None, total: int = 0) -> str:
     """The audit, newest first. `asked`/`total`: the filters asked for (record, plan, status, since),
     and how many entries there are in all, so that an empty answer says which of the two it means."""
@@ -194,7 +218,8 @@ def history_text(rows: Iterable[dict], asked: Mapping[str, str] | None = None, t
         return "\n".join(out)
     if asked and total:
         what = {"record": "touched a record matching {!r} (its Precoro or QuickBooks id, or a part of its name)",
-                "plan": "belongs to plan {}", "status": "ended {}", "since": "was recorded on {} (UTC) or later"}
+                "plan": "belongs to plan {}", "status": "ended {}", "since": "was recorded on {} (UTC) or later",
+                "until": "was recorded on {} (UTC) or earlier"}
         return (f"No applied action {' and '.join(what[name].format(value) for name, value in asked.items())}; "
                 f"the history holds {plural(total, 'entry', 'entries')}: `qbsync history` lists them.")
     return "Nothing has been applied yet."

@@ -4,7 +4,9 @@ the confirmation on the terminal, history, common options. Real subprocesses on 
 from __future__ import annotations
 
 import argparse
+import csv
 import fcntl
+import io
 import json
 import os
 import re
@@ -147,9 +149,25 @@ def test_w4_history_finds_a_record_by_any_part_of_its_name_names_both_ids_and_pr
     later = workdir.run("history", "--since", "2999-01-01", "--status", "failed,refused")
     assert later.returncode == 0 and later.stdout.startswith(
         "No applied action ended failed or refused and was recorded on 2999-01-01 (UTC) or later; the history holds")
-    for bad in (("--status", "done"), ("--since", "yesterday"), ("--plan", "nosuchplan")):
+    assert workdir.json("history", "--until", day)["history"] == everything  # that day included
+    earlier = workdir.run("history", "--until", "2000-01-01").stdout
+    assert earlier.startswith("No applied action was recorded on 2000-01-01 (UTC) or earlier")
+    for bad in (("--status", "done"), ("--since", "yesterday"), ("--plan", "nosuchplan"), ("--until", "soon")):
         refused = workdir.run("history", *bad)
         assert refused.returncode == 1 and bad[1] in refused.stderr and "Traceback" not in refused.stderr
+
+    # As CSV for a spreadsheet: every entry, its changes in one cell, and a name that looks like a
+    # formula kept as text.
+    _, pc = workdir.clients()
+    pc.create("/suppliers", {"name": "=HYPERLINK(1)", "currencies": ["USD"]})
+    plan = workdir.json("plan")
+    assert workdir.run("apply", plan["plan_id"], "--yes").returncode == 0
+    rows = list(csv.DictReader(io.StringIO(workdir.run("history", "--csv").stdout)))
+    entries = workdir.json("history")["history"]
+    assert [(row["at"], row["status"], row["action_id"]) for row in rows] == \
+        [(entry["at"], entry["status"], entry["action_id"]) for entry in entries]
+    [made] = [row for row in rows if "HYPERLINK" in row["name"]]
+    assert made["name"] == "'=HYPERLINK(1)" and made["kind"] == "create" and "name: (empty) -> " in made["changes"]
     for bad in ("0", "-1", "x"):
         refused = workdir.run("history", "--limit", bad)
         assert refused.returncode == 1 and "--limit" in refused.stderr

@@ -344,12 +344,12 @@ class FakeSession:
         return None
 
     def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: str | None = None) -> list[dict]:
+                statuses: Iterable[str] = (), since: str | None = None, before: str | None = None) -> list[dict]:
         statuses = set(statuses)
         rows = [r for r in self.audit if (not record or record in (r["precoro_id"], r["quickbooks_id"])
                                           or record.casefold() in r["name"].casefold())
                 and (not plan_id or r["plan_id"].startswith(plan_id)) and (not statuses or r["status"] in statuses)
-                and (not since or r["at"] >= since)]
+                and (not since or r["at"] >= since) and (not before or r["at"] < before)]
         return copy.deepcopy(rows[:limit] if limit else rows)
 
     def status(self) -> dict[str, Any]:
