@@ -42,10 +42,18 @@ async def _shoot(session_factory, rules_path: Path, path: Path, plan_id: str | N
     return path
 
 
+SETTLE_SECONDS = 120  # a first plan of the demo takes a second or two; a loaded machine, many more
+
+
 async def _settle(pilot) -> None:
-    """Until every worker is done and every message handled (a plan read, the status probed)."""
-    for _ in range(10):
+    """Until every worker is done, every message handled and nothing is under way (a plan read, the
+    status probed): one worker's message may start the next, so a fixed number of rounds could
+    shoot a screen still opening on a loaded machine."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS
+    while loop.time() < deadline:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        if not any(worker.is_running for worker in pilot.app.workers):
+        if not pilot.app.busy and not any(worker.is_running for worker in pilot.app.workers):
             return
+        await asyncio.sleep(0.05)  # busy between two workers: a message on its way
