@@ -92,6 +92,8 @@ def _day(text: str):
         raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD (like 2026-01-31)") from None
 
 
+# What an apply records of an action (engine.apply: applied, or one of review.ERROR_OUTCOMES); named
+# here, not imported, so that parsing a command line never loads the engine.
 AUDIT_STATUSES = ("applied", "failed", "refused")
 
 
@@ -861,9 +863,9 @@ def cmd_held(args) -> int:
 
 
 def cmd_history(args) -> int:
-    from tui import render
-
     from datetime import timedelta
+
+    from tui import render
 
     asked = {"record": args.record, "plan": args.plan_id, "status": " or ".join(args.status),
              "since": args.since.isoformat() if args.since else None,
