@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import build_parser
+from engine.review import ERROR_OUTCOMES
+from tui.cli import AUDIT_STATUSES, build_parser
 
 pytestmark = pytest.mark.e2e
 
@@ -152,6 +153,7 @@ def test_w4_history_finds_a_record_by_any_part_of_its_name_names_both_ids_and_pr
     assert workdir.json("history", "--until", day)["history"] == everything  # that day included
     earlier = workdir.run("history", "--until", "2000-01-01").stdout
     assert earlier.startswith("No applied action was recorded on 2000-01-01 (UTC) or earlier")
+    assert set(AUDIT_STATUSES) == {"applied", *ERROR_OUTCOMES}  # what --status takes is what the apply records
     for bad in (("--status", "done"), ("--since", "yesterday"), ("--plan", "nosuchplan"), ("--until", "soon")):
         refused = workdir.run("history", *bad)
         assert refused.returncode == 1 and bad[1] in refused.stderr and "Traceback" not in refused.stderr
