@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.clients.retry import log as retry_log
 from engine.local.demo import seed_precoro, seed_quickbooks
 from engine.local.http import ServedApp, serve_in_thread
 from engine.local.precoro import PrecoroApp, PrecoroState
@@ -169,3 +172,26 @@ def capped_precoro(servers):
     served = serve_in_thread(log)
     yield CappedPrecoro(state, throttle, clock, log, served.url)
     served.close()
+
+
+class _FirstRetry(logging.Handler):
+    """Sets its event once a request failed and waits to be tried again (the engine's retry log)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.set()
+
+
+@pytest.fixture
+def retried():
+    """An event set once any request waits to be tried again: a test stops the work then."""
+    handler = _FirstRetry()
+    level = retry_log.level
+    retry_log.addHandler(handler)
+    retry_log.setLevel(logging.INFO)
+    yield handler.seen
+    retry_log.removeHandler(handler)
+    retry_log.setLevel(level)

@@ -5,13 +5,11 @@ or the minute a Precoro 429 asks for; the same apply run again then writes it, o
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine.clients.retry import log as retry_log
 from engine.local.http import serve_in_thread
 
 REALM = "8313"
@@ -46,28 +44,6 @@ def precoro_wait_a_minute():
     return "429 Too Many Requests", {"error": "Too many requests for this endpoint",
                                      "RateLimit-Type": "Route based limiter by minute",
                                      "RateLimit-Retry-After": retry.strftime("%Y-%m-%d %H:%M:%S UTC")}
-
-
-class FirstRetry(logging.Handler):
-    """Set once a request failed and waits to be tried again (the engine's retry log)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.seen = threading.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen.set()
-
-
-@pytest.fixture
-def retried():
-    handler = FirstRetry()
-    level = retry_log.level
-    retry_log.addHandler(handler)
-    retry_log.setLevel(logging.INFO)
-    yield handler.seen
-    retry_log.removeHandler(handler)
-    retry_log.setLevel(level)
 
 
 @pytest.mark.parametrize("target", ["quickbooks", "precoro"])
