@@ -59,8 +59,9 @@ UNANSWERED_IN_A_ROW = 3
 LINKS_PER_COMMIT = 500
 
 
-class StopRequested(Exception):
-    """The operator asked the apply to stop (it does, between two writes)."""
+class StopRequested(Interrupted):
+    """The operator asked the apply to stop, heard between two writes. (Heard while a request waits
+    to be sent again, it is the clients' Interrupted: the apply ends the same way for both.)"""
 
 
 @dataclass
@@ -243,7 +244,7 @@ class Applier:
                 # D8: the files of the documents created (by this run or an earlier one that stopped).
                 self.report.attachments += attachments.send_pending(
                     self.store, self.realm, self.qb, self.pc, within_caps=self._within_caps, clock=self.clock)
-        except (StopRequested, Interrupted):
+        except Interrupted:  # StopRequested, or a retry's wait ended by the stop
             self.report.stopped = ("stopped at your request between two writes; nothing is half recorded. Run the same "
                                    "apply again to finish; nothing will be written twice.")
         except RateLimited as exc:
@@ -458,7 +459,7 @@ class Applier:
                     batch_id, ops, chunk = in_flight.pop(future)
                     try:
                         outcomes = future.result()
-                    except (ApiError, StopRequested, Interrupted) as exc:  # the batch stays open: the next run resends it
+                    except (ApiError, Interrupted) as exc:  # the batch stays open: the next run resends it
                         failure = failure or exc
                         continue
                     self._record_batch(batch_id, ops, chunk, outcomes)

@@ -500,28 +500,30 @@ class _ApplyProgress:
 
 
 def cmd_validate(args) -> int:
+    from dataclasses import asdict
+
     import rules
 
-    # (path, line, column, problem); a problem with the file as a whole has no place in it (None, None).
-    problems: list[tuple[str, int | None, int | None, str]] = []
+    problems: list = []  # rules.RuleProblem: each at its file:line:col
+    unreadable = None  # what keeps the file itself from being read: it has no line or column
     try:
         rules.load(Path(args.rules))
     except rules.RulesError as exc:
-        problems = [(p.path, p.line, p.column, p.message) for p in exc.problems]
+        problems = list(exc.problems)
     except FileNotFoundError:
-        problems = [(args.rules, None, None, "no such file")]
+        unreadable = "no such file"
     except OSError as exc:
-        problems = [(args.rules, None, None, f"cannot be read: {exc.strerror or exc}")]
+        unreadable = f"cannot be read: {exc.strerror or exc}"
     if args.json:
-        print(json.dumps({"valid": not problems, "problems": [
-            {"path": path, "line": line, "column": column, "message": message}
-            for path, line, column, message in problems]}))
+        found = [asdict(problem) for problem in problems]
+        if unreadable:
+            found.append({"path": args.rules, "line": None, "column": None, "message": unreadable})
+        print(json.dumps({"valid": not found, "problems": found}))
+    elif unreadable or problems:
+        print(f"{args.rules}: {unreadable}" if unreadable else "\n".join(map(str, problems)))
     else:
-        for path, line, column, message in problems:
-            print(f"{path}:{line}:{column}: {message}" if line else f"{path}: {message}")
-        if not problems:
-            print(f"{args.rules}: valid")
-    return EXIT_ERROR if problems else EXIT_OK
+        print(f"{args.rules}: valid")
+    return EXIT_ERROR if problems or unreadable else EXIT_OK
 
 
 def cmd_plan(args) -> int:
@@ -920,11 +922,10 @@ def cmd_status(args) -> int:
     print(f"latest plan: {latest['id']} ({latest['state']}, {latest['created_at']})" if latest else "latest plan: none")
     undone, review_id = status.get("undone"), status.get("plan_to_review")
     if undone and review_id:
-        then = ["`qbsync apply {0} --retry-failed` tries the failed again" if "failed" in undone else "",
-                "a new plan (`qbsync plan`) takes the refused, changed since" if "refused" in undone else ""]
+        then = [f"`qbsync apply {review_id} --retry-failed` tries the failed again"] if "failed" in undone else []
+        then += ["a new plan (`qbsync plan`) takes the refused, changed since"] if "refused" in undone else []
         print(f"plan {review_id}: {', '.join(f'{n:,} {status}' for status, n in undone.items())} in its applies "
-              f"(`qbsync history --plan {review_id} --status failed,refused` says why); "
-              + "; ".join(part.format(review_id) for part in then if part))
+              f"(`qbsync history --plan {review_id} --status failed,refused` says why); " + "; ".join(then))
     _print_unattended(status.get("unattended"))
     _print_reading(status.get("reading"))
     told = {source["section"] for source in (status.get("reading") or {}).get("sources", [])}

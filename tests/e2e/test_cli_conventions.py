@@ -260,7 +260,7 @@ def test_u1_a_run_that_waits_out_a_cap_says_so_in_its_log_as_text_or_json_events
                              f"qbsync: acme: {what} (in 49 min)"]
 
 
-def test_w9_status_names_what_an_apply_left_failed_and_how_to_try_it_again(workdir):
+def test_w4_status_names_what_an_apply_left_failed_and_how_to_try_it_again(workdir):
     workdir.first_sync()
     # A field Precoro has no such key for: writing it there fails (refused by Precoro, not stale).
     rules = workdir.path / "rules.yaml"

@@ -39,13 +39,8 @@ async def settle(pilot) -> None:
 async def shows(pilot, *texts: str, timeout: float = 10.0) -> str:
     """The screen's text once it shows every one of `texts` (a layout that settles in more than one
     refresh, as the Overview's cards folding at 80x24, under a loaded machine); else what it shows."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        shown = screen_text(pilot.app)
-        if all(text in shown for text in texts) or loop.time() > deadline:
-            return shown
-        await pilot.pause(0.05)
+    await until(pilot, lambda: all(text in screen_text(pilot.app) for text in texts), timeout)
+    return screen_text(pilot.app)
 
 
 async def until(pilot, condition, timeout: float = 10.0) -> bool:
