@@ -7,6 +7,13 @@ identity is `qbo-billpayment-<payment id>-<bill id>`: the quickbooks_id of its l
 externalId of the Precoro payment, so that neither a lost state file nor a second install records
 it twice (it is looked for in Precoro by that externalId before it is created, here and at apply).
 
+A payment may also apply a vendor's credit: a line linking a VendorCredit, its amount positive,
+and `TotalAmt` only what left the bank. The Bill's line still says how much of the Bill the
+payment settled, credit included, and that is what Precoro records: QuickBooks calls the Bill paid
+by it, so recording only the cash would leave the invoice Partly paid for ever. The credits it
+applied are named on the payment (and the Precoro credit note each came from, when qbsync sent
+it), so that the operator sees why a 70.00 cheque settled a 100.00 invoice.
+
 Precoro's API cannot cancel or edit a payment (as far as the public record goes:
 clients/precoro_contract.py). A recorded payment voided, deleted or changed in QuickBooks is
 therefore held for a person: an `unlink` of its link, not approved, saying what to fix by hand in
@@ -57,6 +64,7 @@ class PaymentLine:
     pay_type: str  # Check | CreditCard
     number: str  # the payment's DocNumber (a cheque number), or ""
     version: str  # its SyncToken
+    credits: tuple[tuple[str, str], ...] = ()  # (VendorCredit id, canonical amount) the payment applied
 
 
 def payment_lines(payments: Iterable[Mapping[str, Any]]) -> dict[str, PaymentLine]:
@@ -65,18 +73,26 @@ def payment_lines(payments: Iterable[Mapping[str, Any]]) -> dict[str, PaymentLin
     for raw in payments:
         if raw.get("status") == "Deleted":
             continue
-        amounts: dict[str, float] = {}
-        for line in raw.get("Line") or []:
-            for linked in line.get("LinkedTxn") or []:
-                if linked.get("TxnType") == "Bill":
-                    bill = str(linked.get("TxnId"))
-                    amounts[bill] = amounts.get(bill, 0.0) + float(line.get("Amount") or 0)
-        for bill, amount in amounts.items():
+        bills, credits = _settled(raw, "Bill"), _settled(raw, "VendorCredit")
+        applied = tuple((credit, _amount.to_canonical("quickbooks", amount)) for credit, amount in credits.items()
+                        if amount)
+        for bill, amount in bills.items():
             key = payment_key(str(raw["Id"]), bill)
-            found[key] = PaymentLine(key, str(raw["Id"]), bill, _amount.to_canonical("quickbooks", round(amount, 2)),
+            found[key] = PaymentLine(key, str(raw["Id"]), bill, _amount.to_canonical("quickbooks", amount),
                                      str(raw.get("TxnDate") or "")[:10], str(raw.get("PayType") or ""),
-                                     str(raw.get("DocNumber") or ""), str(raw.get("SyncToken") or ""))
+                                     str(raw.get("DocNumber") or ""), str(raw.get("SyncToken") or ""), applied)
     return found
+
+
+def _settled(payment: Mapping[str, Any], txn_type: str) -> dict[str, float]:
+    """Id -> what the payment's lines settle of each Bill (or apply of each VendorCredit)."""
+    amounts: dict[str, float] = {}
+    for line in payment.get("Line") or []:
+        for linked in line.get("LinkedTxn") or []:
+            if linked.get("TxnType") == txn_type:
+                txn = str(linked.get("TxnId"))
+                amounts[txn] = round(amounts.get(txn, 0.0) + float(line.get("Amount") or 0), 2)
+    return amounts
 
 
 class PrecoroPayments:
@@ -110,17 +126,20 @@ def paid_between(quickbooks: Any, since: date, until: date) -> Iterator[dict]:
 
 
 def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str, Any]], invoices: SyncState,
-                  state: SyncState, precoro: PrecoroPayments, *, complete: bool = True) -> EntityPlan:
+                  state: SyncState, precoro: PrecoroPayments, *, credit_notes: SyncState | None = None,
+                  complete: bool = True) -> EntityPlan:
     """The payments to record in Precoro, and the recorded ones QuickBooks no longer agrees with.
 
     `invoices`: the links of the invoices section (which Bills qbsync sent); `state`: this
-    section's links (the payments recorded). `complete`: `payments` are every BillPayment of the
-    company (a plan), not a date range of them (a repair import): only then is a recorded payment
-    missing from them known to be deleted.
+    section's links (the payments recorded); `credit_notes`: the credit notes' (which
+    VendorCredits qbsync sent, to name them where a payment applied one). `complete`: `payments`
+    are every BillPayment of the company (a plan), not a date range of them (a repair import):
+    only then is a recorded payment missing from them known to be deleted.
     """
     out = EntityPlan()
     lines = payment_lines(payments)
     sent = {link.quickbooks_id: idn for idn, link in invoices.links.items()}
+    credited = {link.quickbooks_id: idn for idn, link in (credit_notes.links if credit_notes else {}).items()}
     recorded = {link.quickbooks_id: link for link in state.links.values()}
     for key, link in sorted(recorded.items()):
         problem = _disagreement(link, lines.get(key), complete)
@@ -140,7 +159,7 @@ def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str,
             continue
         if idn not in details:
             details[idn] = precoro.invoice(idn)
-        out.actions.append(_create(spec, rules, line, idn, details[idn]))
+        out.actions.append(_create(spec, rules, line, idn, details[idn], credited))
     return out
 
 
@@ -188,7 +207,17 @@ def _adopt(spec: Any, line: PaymentLine, idn: str, found: Mapping[str, Any]) -> 
                   versions={"quickbooks": line.version})
 
 
-def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice: Mapping[str, Any] | None) -> Action:
+def _credits(line: PaymentLine, credited: Mapping[str, str]) -> str:
+    """The vendor credits the payment applied, as the operator reads them ("" for none)."""
+    named = []
+    for credit, amount in line.credits:
+        sent = f", Precoro credit note {credited[credit]}" if credit in credited else ""
+        named.append(f"vendor credit {credit} ({amount}{sent})")
+    return f" and {', '.join(named)}" if named else ""
+
+
+def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice: Mapping[str, Any] | None,
+            credited: Mapping[str, str]) -> Action:
     name = _name(line, line.key)
     common = dict(entity=spec.kind, name=name, quickbooks_id=line.key, versions={"quickbooks": line.version})
     if invoice is None:
@@ -197,12 +226,13 @@ def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice:
                       **common)
     how = PAY_TYPES.get(line.pay_type, line.pay_type or "payment")
     number = f" {line.number}" if line.number else ""
+    credits = _credits(line, credited)
     changes = [
         FieldChange("invoice", after=f"{invoice.get('invoiceNumber') or idn} (Precoro invoice {idn})",
                     quickbooks=f"Bill {line.bill_id}"),
         FieldChange("amount", after=line.amount, quickbooks=line.amount),
         FieldChange("date", after=line.date, quickbooks=line.date),
-        FieldChange("paid by", after=f"{how}{number}", quickbooks=f"BillPayment {line.payment_id}"),
+        FieldChange("paid by", after=f"{how}{number}{credits}", quickbooks=f"BillPayment {line.payment_id}"),
     ]
     write, _ = build_write(rules, "precoro", "create", contract.PAYMENTS,
                            {name: value for name, value in (("amount", line.amount), ("date", line.date))
@@ -212,4 +242,5 @@ def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice:
     after = "Paid" if Decimal(line.amount) >= left else "Partly paid"
     return Action(id=action_id(spec.kind, "create", "precoro", None, line.key), kind="create", target="precoro",
                   changes=changes, write=write,
-                  note=f"paid in QuickBooks by {how}: recorded in Precoro, where the invoice becomes {after}", **common)
+                  note=f"paid in QuickBooks by {how}{credits}: recorded in Precoro, where the invoice becomes {after}",
+                  **common)

@@ -25,7 +25,7 @@ from .clients.precoro_contract import APPROVED_UNTIL, DATE_FILTER_FORMAT
 from .clients.quickbooks import quote
 from .clients.retry import stopped_by
 from .documents import APPROVED_STATUSES, plan_documents
-from .entities import ACCOUNTS, INVOICES, ITEMS, EntitySpec
+from .entities import ACCOUNTS, CREDIT_NOTES, INVOICES, ITEMS, EntitySpec
 from .errors import Interrupted
 from .lists import options_collection
 from .mirror import Mirror, Source
@@ -139,7 +139,8 @@ class Planner:
             self._say("reading QuickBooks payments")
             return plan_payments(spec, rules, self.mirror.records(self._source(spec, "quickbooks")),
                                  self.store.sync_state(INVOICES.section, self.realm),
-                                 self.store.sync_state(spec.section, self.realm), PrecoroPayments(self.precoro)), None
+                                 self.store.sync_state(spec.section, self.realm), PrecoroPayments(self.precoro),
+                                 credit_notes=self.store.sync_state(CREDIT_NOTES.section, self.realm)), None
         if spec.planned == "documents":
             state = self.store.sync_state(spec.section, self.realm)
             self._say(f"reading Precoro {spec.plural}")

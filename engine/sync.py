@@ -23,7 +23,7 @@ from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .clients.retry import stopped_by, tries_at_most
 from .connections import Connected, connect, saved_connections
-from .entities import BY_SECTION, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
+from .entities import BY_SECTION, CREDIT_NOTES, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
 from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound, ReadsCutShort, SafetyLimitExceeded, StalePlanError,
                      SupersededPlan, UsageError)
@@ -395,7 +395,7 @@ class SyncSession:
                                    paid_between(conn.quickbooks, since, until),
                                    self.store.sync_state(INVOICES.section, conn.realm_id),
                                    self.store.sync_state(PAYMENTS.section, conn.realm_id), PrecoroPayments(conn.precoro),
-                                   complete=False)
+                                   credit_notes=self.store.sync_state(CREDIT_NOTES.section, conn.realm_id), complete=False)
             plan = Plan(actions=sorted(result.actions, key=sort_key), realm_id=conn.realm_id,
                         rules_digest=self.rules.digest, created_at=self.clock(), entities=(PAYMENTS.section,),
                         purpose="repair", scope=PAYMENTS.section,

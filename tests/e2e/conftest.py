@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.local.precoro import PrecoroState
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -137,3 +139,41 @@ def make_workdir(tmp_path):
     for apis in started:
         apis.process.terminate()
         apis.process.wait(timeout=10)
+
+
+DEMO_INVOICE = 1  # the demo's approved invoice (idn), whose supplier and lines the documents below copy
+
+
+class Precoro:
+    """The served Precoro's own state: documents are not created over its API, so a test adds them here."""
+
+    def __init__(self, workdir) -> None:
+        served = workdir.apis.process.args  # `qbsync local serve ... --data <file>`
+        self.state = PrecoroState(served[served.index("--data") + 1])
+        demo = self.state.get("invoices", DEMO_INVOICE)
+        self.supplier = demo["supplier"]["id"]
+        self.lines = [{"item": line["item"]["id"] if line["item"] else None, "name": line["name"],
+                       "quantity": line["quantity"], "price": line["price"],
+                       "itemCustomFields": {str(value["itemCustomField"]["id"]): value["option"]["id"]
+                                            for value in line["dataItemCustomFields"]["data"]}}
+                      for line in demo["items"]]
+
+    def invoice(self, number: str, **more) -> int:
+        return self.state.insert("invoices", {"status": 2, "supplier": self.supplier, "invoiceNumber": number,
+                                              "items": self.lines, **more})["idn"]
+
+    def close(self) -> None:
+        self.state.close()
+
+
+@pytest.fixture
+def precoro():
+    opened = []
+
+    def open_for(workdir) -> Precoro:
+        opened.append(Precoro(workdir))
+        return opened[-1]
+
+    yield open_for
+    for each in opened:
+        each.close()

@@ -5,46 +5,6 @@ document's files follow it into QuickBooks once, a type QuickBooks refuses skipp
 from __future__ import annotations
 
 import httpx
-import pytest
-
-from engine.local.precoro import PrecoroState
-
-DEMO_INVOICE = 1  # the demo's approved invoice (idn), whose supplier and lines the documents below copy
-
-
-class Precoro:
-    """The served Precoro's own state (documents are not created over its API)."""
-
-    def __init__(self, workdir) -> None:
-        served = workdir.apis.process.args  # `qbsync local serve ... --data <file>`
-        self.state = PrecoroState(served[served.index("--data") + 1])
-        demo = self.state.get("invoices", DEMO_INVOICE)
-        self.supplier = demo["supplier"]["id"]
-        self.lines = [{"item": line["item"]["id"] if line["item"] else None, "name": line["name"],
-                       "quantity": line["quantity"], "price": line["price"],
-                       "itemCustomFields": {str(value["itemCustomField"]["id"]): value["option"]["id"]
-                                            for value in line["dataItemCustomFields"]["data"]}}
-                      for line in demo["items"]]
-
-    def invoice(self, number: str, **more) -> int:
-        return self.state.insert("invoices", {"status": 2, "supplier": self.supplier, "invoiceNumber": number,
-                                              "items": self.lines, **more})["idn"]
-
-    def close(self) -> None:
-        self.state.close()
-
-
-@pytest.fixture
-def precoro():
-    opened = []
-
-    def open_for(workdir) -> Precoro:
-        opened.append(Precoro(workdir))
-        return opened[-1]
-
-    yield open_for
-    for each in opened:
-        each.close()
 
 
 def quickbooks(workdir, sql: str) -> list[dict]:
@@ -103,7 +63,7 @@ def test_d8_credit_notes_turned_off_are_neither_sent_nor_held(make_workdir, prec
     assert not quickbooks(workdir, "SELECT * FROM VendorCredit")
 
 
-def split_invoice(pc: Precoro, number: str) -> tuple[int, int, int]:
+def split_invoice(pc, number: str) -> tuple[int, int, int]:
     parent = pc.invoice(number)
     return parent, pc.invoice(f"{number}/1", parentData=parent), pc.invoice(f"{number}/2", parentData=parent)
 

@@ -105,6 +105,47 @@ def test_d9_one_cheque_for_two_bills_records_only_the_line_of_the_bill_qbsync_se
     assert pc.get(f"/invoices/{idn}")["statusString"] == "Paid"
 
 
+def test_d9_a_cheque_that_applies_a_credit_note_records_what_it_settled_and_names_the_credit(workdir, precoro):
+    """A colleague pays the 57.00 Bill with the supplier's 20.00 credit (a Precoro credit note qbsync
+    sent as a VendorCredit) and a 37.00 cheque. The Bill is paid in QuickBooks, so the invoice becomes
+    Paid in Precoro by 57.00, and the plan says the credit paid part of it; the credit note, used up,
+    is held for review if cancelled in Precoro afterwards (D7)."""
+    bill, idn = sent_bill(workdir)
+    pc = precoro(workdir)
+    note = pc.invoice("CN-20", logicType=1, items=[{**pc.lines[0], "quantity": 1, "price": 20}])
+    workdir.run("plan", check=True)
+    workdir.run("apply", "--yes", check=True)
+    qb, precoro_api = workdir.clients()
+    [credit] = qb.query("SELECT * FROM VendorCredit WHERE DocNumber = 'CN-20'")["VendorCredit"]
+    assert credit["Balance"] == 20
+    bank = qb.create("Account", {"Name": "Operating", "AccountType": "Bank"})
+    cheque = qb.create("BillPayment", {
+        "VendorRef": bill["VendorRef"], "PayType": "Check", "CheckPayment": {"BankAccountRef": {"value": bank["Id"]}},
+        "DocNumber": "1042", "TotalAmt": 37,
+        "Line": [{"Amount": 57, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]},
+                 {"Amount": 20, "LinkedTxn": [{"TxnId": credit["Id"], "TxnType": "VendorCredit"}]}]})
+
+    [create] = payment_actions(workdir.json("plan"))
+
+    shown = {c["field"]: c["after"] for c in create["changes"]}
+    assert shown["amount"] == "57"  # what the payment settled of the Bill, the credit included
+    assert shown["paid by"] == f"cheque 1042 and vendor credit {credit['Id']} (20, Precoro credit note {note})"
+    assert "becomes Paid" in create["note"] and f"vendor credit {credit['Id']}" in create["note"]
+    workdir.json("apply", "--yes")
+    invoice = precoro_api.get(f"/invoices/{idn}")
+    assert (invoice["statusString"], invoice["sumPaid"]) == ("Paid", 57.0)
+    assert [p["externalId"] for p in invoice["payments"]] == [f"qbo-billpayment-{cheque['Id']}-{bill['Id']}"]
+    assert qb.read("VendorCredit", credit["Id"])["Balance"] == 0
+    assert payment_actions(workdir.json("plan")) == []  # recorded once
+
+    pc.state.update("invoices", note, {"status": 8})  # the used-up credit note cancelled in Precoro
+    [held] = [a for a in workdir.json("plan")["actions"] if a["entity"] == "credit_note"]
+    assert held["kind"] == "blocked" and "held for review" in held["note"] and cheque["Id"] in held["note"]
+    before = qb.read("VendorCredit", credit["Id"])["SyncToken"]
+    workdir.run("apply", "--yes")
+    assert qb.read("VendorCredit", credit["Id"])["SyncToken"] == before  # the applied credit is left alone
+
+
 def test_d9_a_state_file_that_forgot_a_payment_links_it_again_and_records_nothing_twice(workdir):
     """A lost state file, a second install or a backup restored from before the payment: the payment
     is found in Precoro by its externalId and linked, never recorded again."""

@@ -3,19 +3,27 @@
 Facts (fact sheet §9 Bill, R-BILL; the BillPayment entity reference): a BillPayment has a
 `VendorRef`, a `PayType` of `Check` (with `CheckPayment.BankAccountRef`) or `CreditCard` (with
 `CreditCardPayment.CCAccountRef`), a `TotalAmt`, a `TxnDate` and `Line[]`, each line an `Amount`
-and one `LinkedTxn` `{TxnId, TxnType: "Bill"}`. A Bill's `Balance` is what is left to pay, and its
-`LinkedTxn` names its payments (`BillPaymentCheck` in a real Bill: airbyte bill 24). Deleted with
-`operation=delete`, voided with `operation=update&include=void` (fact sheet §3).
+and one `LinkedTxn` `{TxnId, TxnType}`. A line of `TxnType: "Bill"` pays that Bill; a line of
+`TxnType: "VendorCredit"` applies that much of the vendor's credit, its `Amount` positive like a
+Bill's, and `TotalAmt` is what left the bank: the Bills' lines less the credits' (the pay-bills
+flow of the public QuickBooks MCP server laf-rge/quickbooks-mcp, PR #23: "QBO's TotalAmt is the
+net check amount while credit lines carry positive amounts"). A Bill's `Balance` is what is left
+to pay, a VendorCredit's what is left to apply, and a Bill's `LinkedTxn` names its payments
+(`BillPaymentCheck` in a real Bill: airbyte bill 24); a VendorCredit's names the payments that
+applied it (quickbooks-ruby PR #576). Deleted with `operation=delete`, voided with
+`operation=update&include=void` (fact sheet §3).
 
 Our conventions, where the public docs leave it open:
-- `TotalAmt` must equal the sum of the lines (the real API keeps an excess as an unapplied credit).
-- A line pays exactly one Bill, of the payment's vendor, and no more than its open Balance
-  (counting what this payment paid it before, on an update); otherwise a 6000 business fault.
-- A Bill's LinkedTxn names a credit-card payment `BillPaymentCreditCard`.
+- `TotalAmt` must equal the Bills' lines less the credits' (the real API keeps an excess as an
+  unapplied credit), and a payment pays at least one Bill: credits alone settle nothing.
+- A line settles exactly one Bill or VendorCredit, of the payment's vendor, for more than zero and
+  no more than its open Balance (counting what this payment settled of it before, on an update);
+  otherwise a 6000 business fault.
+- A Bill's or VendorCredit's LinkedTxn names a credit-card payment `BillPaymentCreditCard`.
 - A voided payment keeps its lines and links with every amount 0, and its PrivateNote starts
-  with "Voided"; the Bills it paid get their Balance back and no longer name it.
-- Paying, voiding or deleting a payment updates each Bill it touches (new SyncToken and
-  LastUpdatedTime, so CDC reports the Bill too).
+  with "Voided"; what it settled gets its Balance back and no longer names it.
+- Paying, voiding or deleting a payment updates each Bill and VendorCredit it touches (new
+  SyncToken and LastUpdatedTime, so CDC reports them too).
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ PAY_TYPES = {"Check": ("CheckPayment", "BankAccountRef"), "CreditCard": ("Credit
 # How a Bill's LinkedTxn names a payment of each PayType.
 LINKED_TYPES = {"Check": "BillPaymentCheck", "CreditCard": "BillPaymentCreditCard"}
 PAYMENT_LINK_TYPES = frozenset(LINKED_TYPES.values())
+# What a payment's line can settle: a Bill it pays, a VendorCredit it applies.
+SETTLED = ("Bill", "VendorCredit")
 VOIDED = "Voided"
 
 Lookup = Callable[[str, str], "dict | None"]
@@ -41,15 +51,15 @@ def _amount(value: Any, element: str) -> float:
         raise errors.invalid_enumeration(element, value) from None
 
 
-def paid_bills(payment: Mapping[str, Any]) -> dict[str, float]:
-    """Bill id -> the amount this payment pays it (0 for a voided one)."""
-    paid: dict[str, float] = {}
+def settled_by(payment: Mapping[str, Any], txn_type: str = "Bill") -> dict[str, float]:
+    """Id -> what this payment pays of that Bill, or applies of that VendorCredit (0 once voided)."""
+    settled: dict[str, float] = {}
     for line in payment.get("Line") or []:
         for linked in line.get("LinkedTxn") or []:
-            if linked.get("TxnType") == "Bill":
+            if linked.get("TxnType") == txn_type:
                 key = str(linked.get("TxnId"))
-                paid[key] = round(paid.get(key, 0.0) + float(line.get("Amount") or 0), 2)
-    return paid
+                settled[key] = round(settled.get(key, 0.0) + float(line.get("Amount") or 0), 2)
+    return settled
 
 
 def shape_bill_payment(obj: dict, before: dict | None, lookup: Lookup) -> None:
@@ -73,8 +83,8 @@ def shape_bill_payment(obj: dict, before: dict | None, lookup: Lookup) -> None:
     vendor = str((obj.get("VendorRef") or {}).get("value", ""))
     if not vendor:
         raise errors.required_missing("VendorRef")
-    earlier = paid_bills(before) if before and not is_voided(before) else {}
-    total = 0.0
+    counted = before if before and not is_voided(before) else {}
+    totals = {txn_type: 0.0 for txn_type in SETTLED}
     for line in lines:
         amount = _amount(line.get("Amount"), "Line.Amount") if isinstance(line, dict) and "Amount" in line else None
         if amount is None:
@@ -82,28 +92,36 @@ def shape_bill_payment(obj: dict, before: dict | None, lookup: Lookup) -> None:
         linked = line.get("LinkedTxn")
         if not isinstance(linked, list) or len(linked) != 1 or not isinstance(linked[0], dict):
             raise errors.required_missing("Line.LinkedTxn")
-        if linked[0].get("TxnType") != "Bill":
-            raise errors.invalid_enumeration("Line.LinkedTxn.TxnType", linked[0].get("TxnType"))
-        bill_id = str(linked[0].get("TxnId", ""))
-        bill = lookup("Bill", bill_id) if bill_id.isdigit() else None
-        if bill is None:
+        txn_type = linked[0].get("TxnType")
+        if txn_type not in SETTLED:
+            raise errors.invalid_enumeration("Line.LinkedTxn.TxnType", txn_type)
+        what = "bill" if txn_type == "Bill" else "vendor credit"
+        txn_id = str(linked[0].get("TxnId", ""))
+        settled = lookup(txn_type, txn_id) if txn_id.isdigit() else None
+        if settled is None:
             raise errors.invalid_reference("Line.LinkedTxn.TxnId")
-        if str((bill.get("VendorRef") or {}).get("value")) != vendor:
-            raise errors.business_rule(f"Bill {bill_id} is not a bill of this vendor.", "Line.LinkedTxn")
+        if str((settled.get("VendorRef") or {}).get("value")) != vendor:
+            raise errors.business_rule(f"{what.capitalize()} {txn_id} is not a {what} of this vendor.", "Line.LinkedTxn")
         if amount <= 0:
-            raise errors.business_rule("The amount paid on a bill must be more than zero.", "Line.Amount")
-        open_balance = round(float(bill.get("Balance", 0)) + earlier.get(bill_id, 0.0), 2)
+            raise errors.business_rule(f"The amount of a {what} line must be more than zero.", "Line.Amount")
+        open_balance = round(float(settled.get("Balance", 0)) + settled_by(counted, txn_type).get(txn_id, 0.0), 2)
         if amount > open_balance:
             raise errors.business_rule(
-                f"The amount paid ({amount:.2f}) is more than the open balance of bill {bill_id} ({open_balance:.2f}).",
+                f"The amount ({amount:.2f}) is more than the open balance of {what} {txn_id} ({open_balance:.2f}).",
                 "Line.Amount")
         line["Amount"] = amount
-        total += amount
-    if round(total, 2) != _amount(obj["TotalAmt"], "TotalAmt"):
+        totals[txn_type] += amount
+    bills, credits = round(totals["Bill"], 2), round(totals["VendorCredit"], 2)
+    if not bills:
+        raise errors.business_rule("A payment must pay at least one bill.", "Line")
+    if credits > bills:
         raise errors.business_rule(
-            f"TotalAmt ({_amount(obj['TotalAmt'], 'TotalAmt'):.2f}) must equal the amounts of the lines ({total:.2f}).",
-            "TotalAmt")
-    obj["TotalAmt"] = round(total, 2)
+            f"The credits applied ({credits:.2f}) are more than the bills paid ({bills:.2f}).", "Line")
+    if round(bills - credits, 2) != _amount(obj["TotalAmt"], "TotalAmt"):
+        raise errors.business_rule(
+            f"TotalAmt ({_amount(obj['TotalAmt'], 'TotalAmt'):.2f}) must equal the bills paid ({bills:.2f}) "
+            f"less the credits applied ({credits:.2f}).", "TotalAmt")
+    obj["TotalAmt"] = round(bills - credits, 2)
 
 
 def voided(payment: Mapping[str, Any]) -> dict:
@@ -120,15 +138,16 @@ def is_voided(payment: Mapping[str, Any]) -> bool:
     return float(payment.get("TotalAmt") or 0) == 0 and str(payment.get("PrivateNote") or "").startswith(VOIDED)
 
 
-def bill_after(bill: Mapping[str, Any], payments: Iterable[Mapping[str, Any]]) -> dict:
-    """A Bill's Balance and LinkedTxn as its payments (every BillPayment that pays it now) make them."""
+def settled(record: Mapping[str, Any], txn_type: str, payments: Iterable[Mapping[str, Any]]) -> dict:
+    """A Bill's (or VendorCredit's) Balance and LinkedTxn as its payments (every BillPayment that
+    settles it now) make them."""
     payments = list(payments)
-    others = [linked for linked in bill.get("LinkedTxn") or [] if linked.get("TxnType") not in PAYMENT_LINK_TYPES]
-    paid = sum(paid_bills(payment).get(str(bill["Id"]), 0.0) for payment in payments)
+    others = [linked for linked in record.get("LinkedTxn") or [] if linked.get("TxnType") not in PAYMENT_LINK_TYPES]
+    paid = sum(settled_by(payment, txn_type).get(str(record["Id"]), 0.0) for payment in payments)
     links = [{"TxnId": str(payment["Id"]), "TxnType": LINKED_TYPES[payment["PayType"]]}
              for payment in sorted(payments, key=lambda p: int(p["Id"]))]
-    fields = {key: value for key, value in bill.items()}
-    fields["Balance"] = round(float(bill.get("TotalAmt", 0)) - paid, 2)
+    fields = {key: value for key, value in record.items()}
+    fields["Balance"] = round(float(record.get("TotalAmt", 0)) - paid, 2)
     if others or links:
         fields["LinkedTxn"] = others + links
     else:
@@ -136,12 +155,12 @@ def bill_after(bill: Mapping[str, Any], payments: Iterable[Mapping[str, Any]]) -
     return fields
 
 
-def paid_on(bill: Mapping[str, Any], lookup: Lookup) -> float:
-    """What the payments a Bill names have paid it (a Bill edited after a payment keeps it paid)."""
+def settled_on(record: Mapping[str, Any], txn_type: str, lookup: Lookup) -> float:
+    """What the payments a Bill (or VendorCredit) names have settled of it: edited, it stays so."""
     paid = 0.0
-    for linked in bill.get("LinkedTxn") or []:
-        if linked.get("TxnType") in PAYMENT_LINK_TYPES and bill.get("Id") is not None:
+    for linked in record.get("LinkedTxn") or []:
+        if linked.get("TxnType") in PAYMENT_LINK_TYPES and record.get("Id") is not None:
             payment = lookup("BillPayment", str(linked.get("TxnId")))
             if payment is not None:
-                paid += paid_bills(payment).get(str(bill["Id"]), 0.0)
+                paid += settled_by(payment, txn_type).get(str(record["Id"]), 0.0)
     return round(paid, 2)

@@ -41,7 +41,7 @@ from .entities import (
     without_empty,
 )
 from .oauth import TokenAuthority
-from .payments import PAYMENT_LINK_TYPES, bill_after, is_voided, paid_bills, paid_on, voided
+from .payments import PAYMENT_LINK_TYPES, SETTLED, is_voided, settled, settled_by, settled_on, voided
 from .query import compile_query, parse
 
 DEFAULT_REALM = "9341453050518735"
@@ -304,9 +304,9 @@ class QuickBooksState:
             shaped = self._shaped(realm, kind, fields, None, body)
             stored = self._stamped(shaped, self._allocate_ids(realm, 1), meta_time(self.now()))
             self._insert_row(realm, kind, stored)
-            bills = self._settle_bills(realm, None, stored) if kind.name == "BillPayment" else []
+            settled_now = self._settle(realm, None, stored) if kind.name == "BillPayment" else []
         self._changed(realm, kind, stored, "Create")
-        self._bills_changed(realm, bills)
+        self._settled_changed(realm, settled_now)
         return stored
 
     def bulk_insert(self, realm: str, entity: str, objs: Iterable[dict]) -> list[dict]:
@@ -353,9 +353,9 @@ class QuickBooksState:
             shaped = self._shaped(realm, kind, fields, before, requested)
             stored = self._restamped(shaped, before, self.now())
             self._update_row(realm, kind, stored)
-            bills = self._settle_bills(realm, before, stored) if kind.name == "BillPayment" else []
+            settled_now = self._settle(realm, before, stored) if kind.name == "BillPayment" else []
         self._changed(realm, kind, stored, "Update")
-        self._bills_changed(realm, bills)
+        self._settled_changed(realm, settled_now)
         return stored
 
     def void(self, realm: str, entity: str, body: dict) -> dict:
@@ -371,9 +371,9 @@ class QuickBooksState:
             before = self._current(realm, kind, record_id, str(body["SyncToken"]))
             stored = self._restamped(voided(before), before, self.now())
             self._update_row(realm, kind, stored)
-            bills = self._settle_bills(realm, before, stored)
+            settled_now = self._settle(realm, before, stored)
         self._changed(realm, kind, stored, "Void")
-        self._bills_changed(realm, bills)
+        self._settled_changed(realm, settled_now)
         return stored
 
     def delete(self, realm: str, entity: str, body: dict) -> dict:
@@ -392,9 +392,9 @@ class QuickBooksState:
                 "INSERT OR REPLACE INTO qbo_tombstones (realm, entity, id, deleted_at, deleted_time) VALUES (?, ?, ?, ?, ?)",
                 (realm, kind.name, record_id, now.timestamp(), meta_time(now)),
             )
-            bills = self._settle_bills(realm, before, None) if kind.name == "BillPayment" else []
+            settled_now = self._settle(realm, before, None) if kind.name == "BillPayment" else []
         self._changed(realm, kind, {"Id": record_id}, "Delete")
-        self._bills_changed(realm, bills)
+        self._settled_changed(realm, settled_now)
         return {"domain": "QBO", "status": "Deleted", "Id": str(record_id)}
 
     def attach(self, realm: str, metadata: dict, content: bytes, base_url: str) -> dict:
@@ -509,35 +509,37 @@ class QuickBooksState:
         context = self._context(realm)
         shaped = shape(kind, fields, before, requested, context)
         check_references(kind, shaped, context.lookup)
-        if kind.name == "Bill" and before is not None:
-            # An edited Bill stays paid by what its payments paid.
-            paid = paid_on({**shaped, "Id": before["Id"]}, context.lookup)
+        if kind.name in SETTLED and before is not None:
+            # An edited Bill stays paid by what its payments paid (a VendorCredit applied by what they applied).
+            paid = settled_on({**shaped, "Id": before["Id"]}, kind.name, context.lookup)
             shaped["Balance"] = round(float(shaped["TotalAmt"]) - paid, 2)
         return shaped
 
-    def _settle_bills(self, realm: str, before: dict | None, after: dict | None) -> list[dict]:
-        """Each Bill a payment paid (`before`) or pays (`after`; None: deleted) made to agree with
-        its payments: Balance and LinkedTxn, with a new SyncToken. Returns the Bills changed."""
+    def _settle(self, realm: str, before: dict | None, after: dict | None) -> list[tuple[str, dict]]:
+        """Each Bill a payment paid (`before`) or pays (`after`; None: deleted), and each VendorCredit
+        it applied or applies, made to agree with its payments: Balance and LinkedTxn, with a new
+        SyncToken. Returns the records changed, each with its entity."""
         payment_id = str((after or before or {}).get("Id"))
         now = self.now()
         changed = []
-        for bill_id in sorted(set(paid_bills(before or {})) | set(paid_bills(after or {})), key=int):
-            bill = self.get(realm, "Bill", bill_id)
-            if bill is None:
-                continue
-            payments = [payment for linked in bill.get("LinkedTxn") or []
-                        if linked.get("TxnType") in PAYMENT_LINK_TYPES and str(linked.get("TxnId")) != payment_id
-                        for payment in [self.get(realm, "BillPayment", linked["TxnId"])] if payment is not None]
-            if after is not None and not is_voided(after) and bill_id in paid_bills(after):
-                payments.append(after)
-            stored = self._restamped(bill_after(bill, payments), bill, now)
-            self._update_row(realm, ENTITIES["Bill"], stored)
-            changed.append(stored)
+        for txn_type in SETTLED:
+            for txn_id in sorted(set(settled_by(before or {}, txn_type)) | set(settled_by(after or {}, txn_type)), key=int):
+                record = self.get(realm, txn_type, txn_id)
+                if record is None:
+                    continue
+                payments = [payment for linked in record.get("LinkedTxn") or []
+                            if linked.get("TxnType") in PAYMENT_LINK_TYPES and str(linked.get("TxnId")) != payment_id
+                            for payment in [self.get(realm, "BillPayment", linked["TxnId"])] if payment is not None]
+                if after is not None and not is_voided(after) and txn_id in settled_by(after, txn_type):
+                    payments.append(after)
+                stored = self._restamped(settled(record, txn_type, payments), record, now)
+                self._update_row(realm, ENTITIES[txn_type], stored)
+                changed.append((txn_type, stored))
         return changed
 
-    def _bills_changed(self, realm: str, bills: list[dict]) -> None:
-        for bill in bills:
-            self._changed(realm, ENTITIES["Bill"], bill, "Update")
+    def _settled_changed(self, realm: str, records: list[tuple[str, dict]]) -> None:
+        for txn_type, record in records:
+            self._changed(realm, ENTITIES[txn_type], record, "Update")
 
     def _current(self, realm: str, kind: Entity, record_id: int, sync_token: str) -> dict:
         before = self.get(realm, kind.name, record_id)

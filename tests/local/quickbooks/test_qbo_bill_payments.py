@@ -1,4 +1,5 @@
-"""BillPayment (D9): paying Bills by cheque or credit card, what it does to them, refusals, void, delete, CDC, webhooks."""
+"""BillPayment (D9): paying Bills by cheque or credit card, with or without a vendor credit applied, what it does to
+them, refusals, void, delete, CDC, webhooks."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def test_d9_a_credit_card_payment_pays_the_rest(api, create, books):
 @pytest.mark.parametrize("case, element, detail", [
     ("more than its balance", "Line.Amount", "is more than the open balance of bill"),
     ("another vendor's bill", "Line.LinkedTxn", "is not a bill of this vendor"),
-    ("a total unlike its lines", "TotalAmt", "must equal the amounts of the lines"),
+    ("a total unlike its lines", "TotalAmt", "must equal the bills paid (10.00) less the credits applied (0.00)"),
 ])
 def test_d9_over_paying_or_paying_another_vendors_bill_is_a_business_fault(api, books, fault, case, element, detail):
     body = {"more than its balance": payment(books, 120),
@@ -146,3 +147,78 @@ def test_d9_payments_and_the_bills_they_pay_are_in_cdc_and_told_to_webhooks(api,
                       ("BillPayment", gone["Id"], "Create"), ("Bill", bill, "Update"),
                       ("BillPayment", gone["Id"], "Delete"), ("Bill", bill, "Update"),
                       ("BillPayment", kept["Id"], "Void"), ("Bill", bill, "Update")]
+
+
+# -- a vendor credit applied in a payment (D8, D9) ---------------------------------------------------
+
+
+def credit_of(create, books, amount: float, vendor: str = "vendor") -> dict:
+    return create("VendorCredit", {"VendorRef": {"value": books[vendor]["Id"]}, "Line": [
+        {"Amount": amount, "DetailType": "AccountBasedExpenseLineDetail",
+         "AccountBasedExpenseLineDetail": {"AccountRef": {"value": books["expense"]["Id"]}}}]})
+
+
+def with_credit(books, paid: float, credit: dict, applied: float, total: float | None = None) -> dict:
+    """A cheque that pays `paid` of the Bill, `applied` of it from the vendor's credit: the rest from the bank."""
+    body = payment(books, paid)
+    body["Line"].append({"Amount": applied, "LinkedTxn": [{"TxnId": credit["Id"], "TxnType": "VendorCredit"}]})
+    return {**body, "TotalAmt": round(paid - applied, 2) if total is None else total}
+
+
+def test_d9_a_vendor_credit_applied_in_a_payment_settles_the_bill_and_is_used_up(api, create, books):
+    credit = credit_of(create, books, 30)
+
+    paid = create("BillPayment", with_credit(books, 100, credit, 30))
+
+    assert paid["TotalAmt"] == 70  # what left the bank: the Bill's line less the credit's
+    bill = api.get(f"/bill/{books['bill']['Id']}").json()["Bill"]
+    assert bill["Balance"] == 0 and bill["LinkedTxn"] == [{"TxnId": paid["Id"], "TxnType": "BillPaymentCheck"}]
+    applied = api.get(f"/vendorcredit/{credit['Id']}").json()["VendorCredit"]
+    assert (applied["TotalAmt"], applied["Balance"], applied["SyncToken"]) == (30, 0, "1")
+    assert applied["LinkedTxn"] == [{"TxnId": paid["Id"], "TxnType": "BillPaymentCheck"}]
+    # Edited, the credit stays applied.
+    edited = api.post("/vendorcredit", json={"Id": credit["Id"], "SyncToken": "1", "sparse": True,
+                                             "PrivateNote": "checked"}).json()["VendorCredit"]
+    assert edited["Balance"] == 0 and edited["LinkedTxn"] == applied["LinkedTxn"]
+
+
+def test_d9_a_credit_applied_in_part_keeps_the_rest_and_a_void_gives_it_back(api, create, books, clock):
+    credit = credit_of(create, books, 50)
+    since = clock.now.isoformat()
+    clock.advance(seconds=1)
+
+    cheque = create("BillPayment", with_credit(books, 60, credit, 20))
+
+    assert api.get(f"/vendorcredit/{credit['Id']}").json()["VendorCredit"]["Balance"] == 30
+    assert api.get(f"/bill/{books['bill']['Id']}").json()["Bill"]["Balance"] == 40
+    groups = api.get("/cdc", params={"entities": "VendorCredit", "changedSince": since}).json()
+    [changed] = groups["CDCResponse"][0]["QueryResponse"]
+    assert [c["Id"] for c in changed["VendorCredit"]] == [credit["Id"]]  # CDC tells a reader the credit changed
+    api.post("/billpayment", params={"operation": "update", "include": "void"},
+             json={"Id": cheque["Id"], "SyncToken": "0", "sparse": True})
+    back = api.get(f"/vendorcredit/{credit['Id']}").json()["VendorCredit"]
+    assert back["Balance"] == 50 and "LinkedTxn" not in back
+    assert api.get(f"/bill/{books['bill']['Id']}").json()["Bill"]["Balance"] == 100
+
+
+@pytest.mark.parametrize("case, element, detail", [
+    ("more than the credit's balance", "Line.Amount", "is more than the open balance of vendor credit"),
+    ("another vendor's credit", "Line.LinkedTxn", "is not a vendor credit of this vendor"),
+    ("credits over the bills", "Line", "credits applied (40.00) are more than the bills paid (30.00)"),
+    ("a credit alone", "Line", "must pay at least one bill"),
+    ("a total that counts the credit", "TotalAmt", "must equal the bills paid (100.00) less the credits applied (30.00)"),
+])
+def test_d9_a_credit_applied_wrongly_is_a_business_fault(api, create, books, fault, case, element, detail):
+    mine, theirs = credit_of(create, books, 40), credit_of(create, books, 40, vendor="other")
+    body = {"more than the credit's balance": lambda: with_credit(books, 100, mine, 45),
+            "another vendor's credit": lambda: with_credit(books, 100, theirs, 30),
+            "credits over the bills": lambda: with_credit(books, 30, mine, 40, total=0),
+            "a credit alone": lambda: {**payment(books, 0), "Line": [
+                {"Amount": 10, "LinkedTxn": [{"TxnId": mine["Id"], "TxnType": "VendorCredit"}]}]},
+            "a total that counts the credit": lambda: with_credit(books, 100, mine, 30, total=100)}[case]()
+
+    error = fault(api.post("/billpayment", json=body))
+
+    assert error["code"] == "6000" and error["element"] == element and detail in error["Detail"]
+    assert api.get(f"/vendorcredit/{mine['Id']}").json()["VendorCredit"]["Balance"] == 40  # nothing applied
+    assert api.get(f"/bill/{books['bill']['Id']}").json()["Bill"]["Balance"] == 100
