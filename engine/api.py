@@ -8,6 +8,7 @@ engine (and a screen cannot call what the engine does not offer).
 from __future__ import annotations
 
 import threading
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
 
@@ -67,9 +68,9 @@ class SyncAPI(Protocol):
         """The last apply, when it did not finish."""
 
     def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: str | None = None, before: str | None = None) -> list[dict]:
-        """The audit, newest first: of one record, one plan, these statuses, from `since` on and
-        before `before` (ISO, UTC)."""
+                statuses: Iterable[str] = (), since: date | None = None, until: date | None = None) -> list[dict]:
+        """The audit, newest first: of one record, one plan, these statuses, of the days from
+        `since` to `until` (both included, UTC as it is recorded)."""
 
     def status(self) -> dict[str, Any]:
         """Connections, counts and the latest plan."""

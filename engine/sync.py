@@ -10,7 +10,7 @@ import hashlib
 import json
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -507,15 +507,17 @@ class SyncSession:
                 "state": "interrupted" if run["state"] == "running" else "stopped"}
 
     def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: str | None = None, before: str | None = None) -> list[dict]:
-        """The audit, newest first, filtered as asked (Store.history); `plan_id` may be a prefix."""
+                statuses: Iterable[str] = (), since: date | None = None, until: date | None = None) -> list[dict]:
+        """The audit, newest first, filtered as asked (Store.history); `plan_id` may be a prefix;
+        `since` and `until` are days, both included (UTC, as the audit records them)."""
         if plan_id is not None:
             found = self.store.plan_id_of(plan_id)
             if found is None:
                 raise PlanNotFound(f"no saved plan {plan_id!r}")
             plan_id = found
-        return self.store.history(record=record, limit=limit, plan_id=plan_id, statuses=statuses, since=since,
-                                  before=before)
+        return self.store.history(record=record, limit=limit, plan_id=plan_id, statuses=statuses,
+                                  since=since.isoformat() if since else None,
+                                  before=(until + timedelta(days=1)).isoformat() if until else None)
 
     def doctor(self) -> list[Check]:
         """What qbsync assumes of both services, checked against the connected companies: reads, and

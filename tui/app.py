@@ -28,7 +28,7 @@ from .applying import Applying
 from .deciding import Deciding
 from .dialogs.question import Question
 from . import settings
-from .messages import RetriesPosted, SessionOpened
+from .messages import HistoryFilter, RetriesPosted, SessionOpened
 from .reading import LARGE_PLAN, Reading
 from .render import minute
 from .retrying import Retrying
@@ -114,8 +114,7 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, Retrying, App[int]):
         self.status: dict[str, Any] | None = None
         self.last_sync: dict[str, Any] | None = None
         self.history_rows: list[dict[str, Any]] = []
-        self.history_record: str | None = None
-        self.history_undone = False  # the History screen shows only what failed or was refused
+        self.history_filter = HistoryFilter()
         self.rules_error: Exception | None = None
         # The apply screen's live list: results as they come, in order, for the plan in `apply_plan_id`.
         self.apply_results: list[Any] = []

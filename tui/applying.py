@@ -153,7 +153,7 @@ class Applying:
         if report.stopped:
             self.notify(report.stopped, severity="warning", timeout=15)
         self.load_status()
-        self.load_history(self.history_record)
+        self.load_history()
 
     def on_apply_failed(self, message: ApplyFailed) -> None:
         self.busy = ""
@@ -211,7 +211,7 @@ class Applying:
             if from_list is not None:
                 self.items_mapped.add(from_list)
         self.load_plan(fresh=True)
-        self.load_history(self.history_record)
+        self.load_history()
         if from_list is not None:
             self.load_unmapped_items()  # back to the list, one fewer (or the same, if it failed)
 

@@ -865,8 +865,6 @@ def cmd_held(args) -> int:
 
 
 def cmd_history(args) -> int:
-    from datetime import timedelta
-
     from tui import render
 
     asked = {"record": args.record, "plan": args.plan_id, "status": " or ".join(args.status),
@@ -877,8 +875,7 @@ def cmd_history(args) -> int:
     shown = None if args.json or args.csv or args.all or args.limit else SHOWN_ACTIONS
     with _session(args) as session:
         rows = session.history(record=args.record, limit=args.limit or (shown and shown + 1), plan_id=args.plan_id,
-                               statuses=args.status, since=asked["since"],
-                               before=(args.until + timedelta(days=1)).isoformat() if args.until else None)
+                               statuses=args.status, since=args.since, until=args.until)
         total = session.store.audit_count() if not rows else 0
     if args.json:
         _print_json({"history": rows})

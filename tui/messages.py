@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from textual.message import Message
@@ -138,14 +140,25 @@ class UnmappedItemsLoaded(Message):
         self.items = items
 
 
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What the History screen shows of the audit: one record's entries (its id, or part of its
+    name) or every record's; only what did not go through (failed, refused); the days from `since`
+    to `until`, both included (UTC, as the audit records them)."""
+
+    record: str | None = None
+    undone: bool = False
+    since: date | None = None
+    until: date | None = None
+
+
 class HistoryLoaded(Message):
     """Audit rows were read."""
 
-    def __init__(self, rows: list[dict[str, Any]], record: str | None, undone: bool = False) -> None:
+    def __init__(self, rows: list[dict[str, Any]], asked: HistoryFilter) -> None:
         super().__init__()
         self.rows = rows
-        self.record = record
-        self.undone = undone  # only what did not go through (failed, refused)
+        self.asked = asked
 
 
 class RulesReloaded(Message):

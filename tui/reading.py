@@ -16,6 +16,7 @@ from engine.review import ERROR_OUTCOMES
 from rules import RulesError
 
 from .messages import (
+    HistoryFilter,
     HistoryLoaded,
     PlanLoaded,
     PlanningFailed,
@@ -168,25 +169,24 @@ class Reading:
     # -- history-----------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="history", exit_on_error=False)
-    def load_history(self, record: str | None = None, undone: bool | None = None) -> None:
-        """The audit of one record (or all), of what did not go through only when `undone` (None:
-        as the History screen shows it now)."""
+    def load_history(self, asked: HistoryFilter | None = None) -> None:
+        """The audit as `asked` (None: as the History screen shows it now)."""
         if self.session is None:
             return
-        undone = self.history_undone if undone is None else undone
+        asked = asked or self.history_filter
         try:
             with self._engine:
-                rows = self.session.history(record=record or None, limit=HISTORY_LIMIT,
-                                            statuses=sorted(ERROR_OUTCOMES) if undone else ())
+                rows = self.session.history(record=asked.record, limit=HISTORY_LIMIT,
+                                            statuses=sorted(ERROR_OUTCOMES) if asked.undone else (),
+                                            since=asked.since, until=asked.until)
         except Exception as exc:
             self.call_from_thread(self.notify, f"Could not read the history: {exc}", severity="error")
             return
-        self.post_message(HistoryLoaded(rows, record, undone))
+        self.post_message(HistoryLoaded(rows, asked))
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         self.history_rows = message.rows
-        self.history_record = message.record
-        self.history_undone = message.undone
+        self.history_filter = message.asked
         self.history_revision += 1
 
     # -- rules -----------------------------------------------------------------------------------

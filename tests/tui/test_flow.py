@@ -7,11 +7,12 @@ check what reached the engine as well as what is on screen.
 from __future__ import annotations
 
 import threading
+from datetime import date, timedelta
 
 import pytest
 
 from snapshot_app import make_app, screen_text, settle
-from demo_session import FakeSession
+from demo_session import CLOCK, FakeSession
 from tui import messages
 from tui.dialogs.confirm import ConfirmApply
 from tui.dialogs.mapping import PickCandidate
@@ -114,10 +115,26 @@ async def test_w1_plan_decide_approve_apply_history(session: FakeSession):
         await pilot.press("escape", "e")
         await settle(pilot)
         assert [(r["name"], r["status"]) for r in app.history_rows] == [("Northwind Traders", "failed")]
-        assert "failed and refused only" in screen_text(app) and "6240" in screen_text(app)
+        assert "failed only · e: all" in screen_text(app) and "6240" in screen_text(app)
         await pilot.press("e")
         await settle(pilot)
-        assert app.history_rows == rows and "failed and refused only" not in screen_text(app)
+        assert app.history_rows == rows and "failed only · e: all" not in screen_text(app)
+
+        # By days (UTC, as recorded): the day it was applied, then one before it; a typo is said, not run.
+        day = date.fromisoformat(CLOCK[:10])
+        await pilot.press("d", *f"{day}", "enter")
+        await settle(pilot)
+        assert app.history_rows == rows and app.history_filter.since == app.history_filter.until == day
+        await pilot.press("d", *f"..{day - timedelta(days=1)}", "enter")  # focused, the field's text is selected
+        await settle(pilot)
+        assert app.history_rows == [] and "Nothing was applied on those days." in screen_text(app)
+        await pilot.press("d", "x", "enter")
+        await settle(pilot)
+        assert any("is not a day (YYYY-MM-DD) or a range FROM..TO" in n.message for n in app._notifications)
+        assert app.history_rows == [] and app.history_filter.until == day - timedelta(days=1)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.history_rows == rows and app.history_filter == messages.HistoryFilter()
 
 
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):

@@ -1,8 +1,10 @@
-"""History: the audit of applied actions, filterable by record, with before/after and the response."""
+"""History: the audit of applied actions, filterable by record, outcome and days, with before/after and the response."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from rich.console import Group
@@ -16,6 +18,7 @@ from textual.widgets import Static
 
 from rules.model import SIDE_NAMES
 
+from ..messages import HistoryFilter
 from ..render import minute
 from ..widgets.cells import value
 from ..widgets.fields import TextField
@@ -24,6 +27,34 @@ from .base import QbsyncScreen
 
 STATUS_STYLE = {"applied": "good", "failed": "bad", "refused": "bad"}
 RESPONSE_LINES = 40
+
+
+def days_asked(text: str) -> tuple[date | None, date | None]:
+    """The days typed in the History bar, as (since, until), both included: `YYYY-MM-DD` is that
+    day, `FROM..TO` a range whose either side may be left out, nothing every day. A ValueError
+    says what was expected."""
+    text = text.strip()
+    first, dots, last = text.partition("..")
+    if not dots:
+        last = first
+    try:
+        since, until = (date.fromisoformat(day.strip()) if day.strip() else None for day in (first, last))
+    except ValueError:
+        raise ValueError(f"days: {text!r} is not a day (YYYY-MM-DD) or a range FROM..TO, "
+                         "as 2026-11-01..2026-11-30") from None
+    if since and until and until < since:
+        raise ValueError(f"days: {until} is before {since}")
+    return since, until
+
+
+def nothing_shown(asked: HistoryFilter) -> str:
+    """What the list says when the audit holds nothing as asked."""
+    said = "Nothing failed or was refused" if asked.undone else "Nothing was applied"
+    if asked.record:
+        said += f" to “{asked.record}”"
+    if asked.since or asked.until:
+        said += " on those days"
+    return said + "." if said != "Nothing was applied" else "Nothing has been applied yet."
 
 
 class HistoryList(RowList):
@@ -95,13 +126,17 @@ class HistoryScreen(QbsyncScreen):
     HELP = (
         "The audit: every applied, failed or refused action with who, when, before/after and the remote "
         "response, newest first. Filter by a record: a Precoro id, a QuickBooks id or part of a name; "
-        "e shows only what failed or was refused (why is in each entry)."
+        "by days: d, then a day (2026-11-30) or a range (2026-11-01..2026-11-30, either side may be left "
+        "out), in UTC as the audit records them; e shows only what failed or was refused (why is in "
+        "each entry). Escape shows everything again."
     )
 
     BINDINGS = [
         Binding("slash", "filter", "record filter", id="history.filter", key_display="/",
                 tooltip="Show only one record's history (Precoro id, QuickBooks id or name)"),
-        Binding("escape", "clear", "all records", id="history.clear", tooltip="Show every record again"),
+        Binding("d", "days", "days", id="history.days",
+                tooltip="Show only some days: a day (YYYY-MM-DD) or a range FROM..TO"),
+        Binding("escape", "clear", "show all", id="history.clear", tooltip="Show every record, outcome and day again"),
         Binding("e", "undone", "failed only", id="history.undone",
                 tooltip="Show only what failed or was refused, or everything again"),
     ]
@@ -110,6 +145,8 @@ class HistoryScreen(QbsyncScreen):
         with Horizontal(id="history-bar"):
             yield Static(Text("record ", style="bold"), id="history-label")
             yield TextField(placeholder="Precoro id, QuickBooks id or name · enter", id="record")
+            yield Static(Text("days ", style="bold"), classes="history-label")
+            yield TextField(placeholder="YYYY-MM-DD or FROM..TO", id="days")
             yield Static(id="history-undone")
         yield HistoryList(id="history")
         with VerticalScroll(id="history-detail"):
@@ -121,15 +158,15 @@ class HistoryScreen(QbsyncScreen):
         self.query_one(HistoryList).focus()
 
     def on_screen_resume(self) -> None:
-        self.app.load_history(self.app.history_record)
+        self.app.load_history()
 
     def redraw(self) -> None:
-        undone = self.app.history_undone
+        asked = self.app.history_filter
         history = self.query_one(HistoryList)
-        history.empty = "Nothing failed or was refused." if undone else "Nothing has been applied yet."
+        history.empty = nothing_shown(asked)
         history.show(self.app.history_rows)
         self.query_one("#history-undone", Static).update(
-            Text(" failed and refused only · e: everything", style="bold") if undone else "")
+            Text(" failed only · e: all ", style="bold") if asked.undone else "")
         self._show_entry()
 
     @on(RowList.Highlighted)
@@ -142,14 +179,28 @@ class HistoryScreen(QbsyncScreen):
 
     @on(TextField.Submitted, "#record")
     def _filter_submitted(self, event: TextField.Submitted) -> None:
-        self.app.load_history(event.value.strip() or None)
+        self.app.load_history(replace(self.app.history_filter, record=event.value.strip() or None))
+        self.query_one(HistoryList).focus()
+
+    def action_days(self) -> None:
+        self.query_one("#days", TextField).focus()
+
+    @on(TextField.Submitted, "#days")
+    def _days_submitted(self, event: TextField.Submitted) -> None:
+        try:
+            since, until = days_asked(event.value)
+        except ValueError as problem:
+            self.notify(str(problem), severity="error", timeout=8)  # the field keeps the text, to mend
+            return
+        self.app.load_history(replace(self.app.history_filter, since=since, until=until))
         self.query_one(HistoryList).focus()
 
     def action_undone(self) -> None:
-        self.app.load_history(self.app.history_record, not self.app.history_undone)
+        asked = self.app.history_filter
+        self.app.load_history(replace(asked, undone=not asked.undone))
 
     def action_clear(self) -> None:
-        field = self.query_one("#record", TextField)
-        field.value = ""
-        self.app.load_history(None)
+        for field in self.query(TextField):
+            field.value = ""
+        self.app.load_history(HistoryFilter())
         self.query_one(HistoryList).focus()
