@@ -65,6 +65,7 @@ class PaymentLine:
     number: str  # the payment's DocNumber (a cheque number), or ""
     version: str  # its SyncToken
     credits: tuple[tuple[str, str], ...] = ()  # (VendorCredit id, canonical amount) the payment applied
+    cash: str = ""  # its TotalAmt (canonical): what left the bank, "0" when only credits paid
 
 
 def payment_lines(payments: Iterable[Mapping[str, Any]]) -> dict[str, PaymentLine]:
@@ -80,7 +81,8 @@ def payment_lines(payments: Iterable[Mapping[str, Any]]) -> dict[str, PaymentLin
             key = payment_key(str(raw["Id"]), bill)
             found[key] = PaymentLine(key, str(raw["Id"]), bill, _amount.to_canonical("quickbooks", amount),
                                      str(raw.get("TxnDate") or "")[:10], str(raw.get("PayType") or ""),
-                                     str(raw.get("DocNumber") or ""), str(raw.get("SyncToken") or ""), applied)
+                                     str(raw.get("DocNumber") or ""), str(raw.get("SyncToken") or ""), applied,
+                                     _amount.to_canonical("quickbooks", raw.get("TotalAmt") or 0))
     return found
 
 
@@ -207,13 +209,17 @@ def _adopt(spec: Any, line: PaymentLine, idn: str, found: Mapping[str, Any]) -> 
                   versions={"quickbooks": line.version})
 
 
-def _credits(line: PaymentLine, credited: Mapping[str, str]) -> str:
-    """The vendor credits the payment applied, as the operator reads them ("" for none)."""
+def _paid_by(line: PaymentLine, credited: Mapping[str, str]) -> str:
+    """How the payment paid, as the operator reads it: "cheque 1042", "cheque 1042 and vendor credit
+    88 (20, Precoro credit note 12)", or the credit alone when no money left the bank."""
+    how = PAY_TYPES.get(line.pay_type, line.pay_type or "payment") + (f" {line.number}" if line.number else "")
     named = []
     for credit, amount in line.credits:
         sent = f", Precoro credit note {credited[credit]}" if credit in credited else ""
         named.append(f"vendor credit {credit} ({amount}{sent})")
-    return f" and {', '.join(named)}" if named else ""
+    if named and line.cash == "0":
+        return ", ".join(named)
+    return " and ".join([how, *named])
 
 
 def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice: Mapping[str, Any] | None,
@@ -224,15 +230,13 @@ def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice:
         return Action(id=action_id(spec.kind, "blocked", None, None, line.key), kind="blocked", target=None,
                       note=f"not recorded: Precoro invoice {idn}, which became Bill {line.bill_id}, is gone from Precoro",
                       **common)
-    how = PAY_TYPES.get(line.pay_type, line.pay_type or "payment")
-    number = f" {line.number}" if line.number else ""
-    credits = _credits(line, credited)
+    paid_by = _paid_by(line, credited)
     changes = [
         FieldChange("invoice", after=f"{invoice.get('invoiceNumber') or idn} (Precoro invoice {idn})",
                     quickbooks=f"Bill {line.bill_id}"),
         FieldChange("amount", after=line.amount, quickbooks=line.amount),
         FieldChange("date", after=line.date, quickbooks=line.date),
-        FieldChange("paid by", after=f"{how}{number}{credits}", quickbooks=f"BillPayment {line.payment_id}"),
+        FieldChange("paid by", after=paid_by, quickbooks=f"BillPayment {line.payment_id}"),
     ]
     write, _ = build_write(rules, "precoro", "create", contract.PAYMENTS,
                            {name: value for name, value in (("amount", line.amount), ("date", line.date))
@@ -242,5 +246,5 @@ def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice:
     after = "Paid" if Decimal(line.amount) >= left else "Partly paid"
     return Action(id=action_id(spec.kind, "create", "precoro", None, line.key), kind="create", target="precoro",
                   changes=changes, write=write,
-                  note=f"paid in QuickBooks by {how}{credits}: recorded in Precoro, where the invoice becomes {after}",
+                  note=f"paid in QuickBooks by {paid_by}: recorded in Precoro, where the invoice becomes {after}",
                   **common)

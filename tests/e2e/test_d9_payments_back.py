@@ -105,11 +105,11 @@ def test_d9_one_cheque_for_two_bills_records_only_the_line_of_the_bill_qbsync_se
     assert pc.get(f"/invoices/{idn}")["statusString"] == "Paid"
 
 
-def test_d9_a_cheque_that_applies_a_credit_note_records_what_it_settled_and_names_the_credit(workdir, precoro):
-    """A colleague pays the 57.00 Bill with the supplier's 20.00 credit (a Precoro credit note qbsync
-    sent as a VendorCredit) and a 37.00 cheque. The Bill is paid in QuickBooks, so the invoice becomes
-    Paid in Precoro by 57.00, and the plan says the credit paid part of it; the credit note, used up,
-    is held for review if cancelled in Precoro afterwards (D7)."""
+def test_d9_payments_that_apply_a_credit_note_record_what_they_settled_and_name_the_credit(workdir, precoro):
+    """The supplier's 20.00 credit (a Precoro credit note qbsync sent as a VendorCredit) settles part
+    of the 57.00 Bill: first 10.00 of it with a 20.00 cheque (30.00 of the Bill), then the other 10.00
+    alone (a payment of 0.00). Precoro records what each settled of the Bill, and the plan names the
+    credit; the credit note, used up, is held for review if cancelled in Precoro afterwards (D7)."""
     bill, idn = sent_bill(workdir)
     pc = precoro(workdir)
     note = pc.invoice("CN-20", logicType=1, items=[{**pc.lines[0], "quantity": 1, "price": 20}])
@@ -119,28 +119,33 @@ def test_d9_a_cheque_that_applies_a_credit_note_records_what_it_settled_and_name
     [credit] = qb.query("SELECT * FROM VendorCredit WHERE DocNumber = 'CN-20'")["VendorCredit"]
     assert credit["Balance"] == 20
     bank = qb.create("Account", {"Name": "Operating", "AccountType": "Bank"})
-    cheque = qb.create("BillPayment", {
-        "VendorRef": bill["VendorRef"], "PayType": "Check", "CheckPayment": {"BankAccountRef": {"value": bank["Id"]}},
-        "DocNumber": "1042", "TotalAmt": 37,
-        "Line": [{"Amount": 57, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]},
-                 {"Amount": 20, "LinkedTxn": [{"TxnId": credit["Id"], "TxnType": "VendorCredit"}]}]})
 
-    [create] = payment_actions(workdir.json("plan"))
+    def settle(bill_part: float, credit_part: float, number: str = "") -> dict:
+        return qb.create("BillPayment", {
+            "VendorRef": bill["VendorRef"], "PayType": "Check", "CheckPayment": {"BankAccountRef": {"value": bank["Id"]}},
+            "TotalAmt": bill_part - credit_part, **({"DocNumber": number} if number else {}),
+            "Line": [{"Amount": bill_part, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]},
+                     {"Amount": credit_part, "LinkedTxn": [{"TxnId": credit["Id"], "TxnType": "VendorCredit"}]}]})
 
-    shown = {c["field"]: c["after"] for c in create["changes"]}
-    assert shown["amount"] == "57"  # what the payment settled of the Bill, the credit included
-    assert shown["paid by"] == f"cheque 1042 and vendor credit {credit['Id']} (20, Precoro credit note {note})"
-    assert "becomes Paid" in create["note"] and f"vendor credit {credit['Id']}" in create["note"]
-    workdir.json("apply", "--yes")
-    invoice = precoro_api.get(f"/invoices/{idn}")
-    assert (invoice["statusString"], invoice["sumPaid"]) == ("Paid", 57.0)
-    assert [p["externalId"] for p in invoice["payments"]] == [f"qbo-billpayment-{cheque['Id']}-{bill['Id']}"]
-    assert qb.read("VendorCredit", credit["Id"])["Balance"] == 0
-    assert payment_actions(workdir.json("plan")) == []  # recorded once
+    named = f"vendor credit {credit['Id']} (10, Precoro credit note {note})"
+    paid = []
+    for bill_part, number, paid_by, sum_paid in ((30, "1042", f"cheque 1042 and {named}", 30.0),
+                                                 (10, "", named, 40.0)):  # no cheque at all: only the credit
+        paid.append(settle(bill_part, 10, number))
+        [create] = payment_actions(workdir.json("plan"))
+        shown = {c["field"]: c["after"] for c in create["changes"]}
+        assert shown["amount"] == str(bill_part)  # what the payment settled of the Bill, the credit included
+        assert shown["paid by"] == paid_by and f"paid in QuickBooks by {paid_by}" in create["note"]
+        workdir.json("apply", "--yes")
+        invoice = precoro_api.get(f"/invoices/{idn}")
+        assert (invoice["statusString"], invoice["sumPaid"]) == ("Partly Paid", sum_paid)
+    assert [p["externalId"] for p in invoice["payments"]] == [f"qbo-billpayment-{p['Id']}-{bill['Id']}" for p in paid]
+    assert qb.read("VendorCredit", credit["Id"])["Balance"] == 0 and qb.read("Bill", bill["Id"])["Balance"] == 17
+    assert payment_actions(workdir.json("plan")) == []  # each recorded once
 
     pc.state.update("invoices", note, {"status": 8})  # the used-up credit note cancelled in Precoro
     [held] = [a for a in workdir.json("plan")["actions"] if a["entity"] == "credit_note"]
-    assert held["kind"] == "blocked" and "held for review" in held["note"] and cheque["Id"] in held["note"]
+    assert held["kind"] == "blocked" and "held for review" in held["note"] and paid[0]["Id"] in held["note"]
     before = qb.read("VendorCredit", credit["Id"])["SyncToken"]
     workdir.run("apply", "--yes")
     assert qb.read("VendorCredit", credit["Id"])["SyncToken"] == before  # the applied credit is left alone
