@@ -395,7 +395,8 @@ class SyncSession:
                                    paid_between(conn.quickbooks, since, until),
                                    self.store.sync_state(INVOICES.section, conn.realm_id),
                                    self.store.sync_state(PAYMENTS.section, conn.realm_id), PrecoroPayments(conn.precoro),
-                                   credit_notes=self.store.sync_state(CREDIT_NOTES.section, conn.realm_id), complete=False)
+                                   credit_notes=self.store.sync_state(CREDIT_NOTES.section, conn.realm_id),
+                                   complete=False)
             plan = Plan(actions=sorted(result.actions, key=sort_key), realm_id=conn.realm_id,
                         rules_digest=self.rules.digest, created_at=self.clock(), entities=(PAYMENTS.section,),
                         purpose="repair", scope=PAYMENTS.section,

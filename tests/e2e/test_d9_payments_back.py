@@ -122,7 +122,8 @@ def test_d9_payments_that_apply_a_credit_note_record_what_they_settled_and_name_
 
     def settle(bill_part: float, credit_part: float, number: str = "") -> dict:
         return qb.create("BillPayment", {
-            "VendorRef": bill["VendorRef"], "PayType": "Check", "CheckPayment": {"BankAccountRef": {"value": bank["Id"]}},
+            "VendorRef": bill["VendorRef"], "PayType": "Check",
+            "CheckPayment": {"BankAccountRef": {"value": bank["Id"]}},
             "TotalAmt": bill_part - credit_part, **({"DocNumber": number} if number else {}),
             "Line": [{"Amount": bill_part, "LinkedTxn": [{"TxnId": bill["Id"], "TxnType": "Bill"}]},
                      {"Amount": credit_part, "LinkedTxn": [{"TxnId": credit["Id"], "TxnType": "VendorCredit"}]}]})

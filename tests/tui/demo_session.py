@@ -350,7 +350,8 @@ class FakeSession:
         rows = [r for r in self.audit if (not record or record in (r["precoro_id"], r["quickbooks_id"])
                                           or record.casefold() in r["name"].casefold())
                 and (not plan_id or r["plan_id"].startswith(plan_id)) and (not statuses or r["status"] in statuses)
-                and (not since or r["at"][:10] >= since.isoformat()) and (not until or r["at"][:10] <= until.isoformat())]
+                and (not since or r["at"][:10] >= since.isoformat())
+                and (not until or r["at"][:10] <= until.isoformat())]
         return copy.deepcopy(rows[:limit] if limit else rows)
 
     def status(self) -> dict[str, Any]:

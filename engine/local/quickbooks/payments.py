@@ -101,7 +101,8 @@ def shape_bill_payment(obj: dict, before: dict | None, lookup: Lookup) -> None:
         if settled is None:
             raise errors.invalid_reference("Line.LinkedTxn.TxnId")
         if str((settled.get("VendorRef") or {}).get("value")) != vendor:
-            raise errors.business_rule(f"{what.capitalize()} {txn_id} is not a {what} of this vendor.", "Line.LinkedTxn")
+            raise errors.business_rule(f"{what.capitalize()} {txn_id} is not a {what} of this vendor.",
+                                       "Line.LinkedTxn")
         if amount <= 0:
             raise errors.business_rule(f"The amount of a {what} line must be more than zero.", "Line.Amount")
         open_balance = round(float(settled.get("Balance", 0)) + settled_by(counted, txn_type).get(txn_id, 0.0), 2)

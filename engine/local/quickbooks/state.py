@@ -523,7 +523,8 @@ class QuickBooksState:
         now = self.now()
         changed = []
         for txn_type in SETTLED:
-            for txn_id in sorted(set(settled_by(before or {}, txn_type)) | set(settled_by(after or {}, txn_type)), key=int):
+            touched = set(settled_by(before or {}, txn_type)) | set(settled_by(after or {}, txn_type))
+            for txn_id in sorted(touched, key=int):
                 record = self.get(realm, txn_type, txn_id)
                 if record is None:
                     continue

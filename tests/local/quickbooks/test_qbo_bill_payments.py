@@ -206,7 +206,8 @@ def test_d9_a_credit_applied_in_part_keeps_the_rest_and_a_void_gives_it_back(api
     ("another vendor's credit", "Line.LinkedTxn", "is not a vendor credit of this vendor"),
     ("credits over the bills", "Line", "credits applied (40.00) are more than the bills paid (30.00)"),
     ("a credit alone", "Line", "must pay at least one bill"),
-    ("a total that counts the credit", "TotalAmt", "must equal the bills paid (100.00) less the credits applied (30.00)"),
+    ("a total that counts the credit", "TotalAmt",
+     "must equal the bills paid (100.00) less the credits applied (30.00)"),
 ])
 def test_d9_a_credit_applied_wrongly_is_a_business_fault(api, create, books, fault, case, element, detail):
     mine, theirs = credit_of(create, books, 40), credit_of(create, books, 40, vendor="other")
