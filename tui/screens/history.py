@@ -1,4 +1,5 @@
-"""History: the audit of applied actions, filterable by record, outcome and days, with before/after and the response."""
+"""History: the audit of applied actions, filterable by record, outcome and days, with before/after and the
+response."""
 
 from __future__ import annotations
 
@@ -49,12 +50,14 @@ def days_asked(text: str) -> tuple[date | None, date | None]:
 
 def nothing_shown(asked: HistoryFilter) -> str:
     """What the list says when the audit holds nothing as asked."""
+    if not (asked.undone or asked.record or asked.since or asked.until):
+        return "Nothing has been applied yet."
     said = "Nothing failed or was refused" if asked.undone else "Nothing was applied"
     if asked.record:
         said += f" to “{asked.record}”"
     if asked.since or asked.until:
         said += " on those days"
-    return said + "." if said != "Nothing was applied" else "Nothing has been applied yet."
+    return said + "."
 
 
 class HistoryList(RowList):
@@ -143,7 +146,7 @@ class HistoryScreen(QbsyncScreen):
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="history-bar"):
-            yield Static(Text("record ", style="bold"), id="history-label")
+            yield Static(Text("record ", style="bold"), classes="history-label")
             yield TextField(placeholder="Precoro id, QuickBooks id or name · enter", id="record")
             yield Static(Text("days ", style="bold"), classes="history-label")
             yield TextField(placeholder="YYYY-MM-DD or FROM..TO", id="days")
