@@ -28,7 +28,6 @@ from .messages import (
     StatusLoaded,
 )
 
-HISTORY_LIMIT = 10_000
 # Above this many actions, a plan is a million long-lived objects (see on_plan_loaded).
 LARGE_PLAN = 20_000
 
@@ -176,7 +175,7 @@ class Reading:
         asked = asked or self.history_filter
         try:
             with self._engine:
-                rows = self.session.history(record=asked.record, limit=HISTORY_LIMIT,
+                rows = self.session.history(record=asked.record, limit=self.history_limit,
                                             statuses=sorted(ERROR_OUTCOMES) if asked.undone else (),
                                             since=asked.since, until=asked.until)
         except Exception as exc:

@@ -135,6 +135,13 @@ async def test_w1_plan_decide_approve_apply_history(session: FakeSession):
         await pilot.press("escape")
         await settle(pilot)
         assert app.history_rows == rows and app.history_filter == messages.HistoryFilter()
+        assert "latest" not in screen_text(app)
+
+        # A long audit is cut to its latest entries, and the bar says so.
+        app.history_limit = 2
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.history_rows == rows[:2] and "latest 2 · d, / narrow" in screen_text(app)
 
 
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):

@@ -131,7 +131,8 @@ class HistoryScreen(QbsyncScreen):
         "response, newest first. Filter by a record: a Precoro id, a QuickBooks id or part of a name; "
         "by days: d, then a day (2026-11-30) or a range (2026-11-01..2026-11-30, either side may be left "
         "out), in UTC as the audit records them; e shows only what failed or was refused (why is in "
-        "each entry). Escape shows everything again."
+        "each entry). Escape shows everything again. A long audit is listed from its latest entries, and the "
+        "bar says when older ones are left out (qbsync history --csv exports every one)."
     )
 
     BINDINGS = [
@@ -150,7 +151,7 @@ class HistoryScreen(QbsyncScreen):
             yield TextField(placeholder="Precoro id, QuickBooks id or name · enter", id="record")
             yield Static(Text("days ", style="bold"), classes="history-label")
             yield TextField(placeholder="YYYY-MM-DD or FROM..TO", id="days")
-            yield Static(id="history-undone")
+            yield Static(id="history-note")
         yield HistoryList(id="history")
         with VerticalScroll(id="history-detail"):
             yield Static(id="history-entry")
@@ -167,9 +168,12 @@ class HistoryScreen(QbsyncScreen):
         asked = self.app.history_filter
         history = self.query_one(HistoryList)
         history.empty = nothing_shown(asked)
-        history.show(self.app.history_rows)
-        self.query_one("#history-undone", Static).update(
-            Text(" failed only · e: all ", style="bold") if asked.undone else "")
+        rows = self.app.history_rows
+        history.show(rows)
+        notes = ["failed only · e: all"] if asked.undone else []
+        if len(rows) >= self.app.history_limit:  # cut: older entries are not listed
+            notes.append(f"latest {len(rows):,} · d, / narrow")
+        self.query_one("#history-note", Static).update(Text(f" {' · '.join(notes)} ", style="bold") if notes else "")
         self._show_entry()
 
     @on(RowList.Highlighted)
