@@ -4,6 +4,8 @@ it, its LinkedTxn names exactly those payments, and a refused payment changes no
 
 from __future__ import annotations
 
+from typing import Callable
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,24 +24,29 @@ take_back = st.tuples(st.sampled_from(["void", "delete", "edit"]), st.integers(0
 steps = st.lists(st.one_of(pay, take_back), min_size=1, max_size=8)
 
 
-def books() -> tuple[QuickBooksState, list[str], list[str]]:
+def books() -> tuple[QuickBooksState, dict[str, list[str]], Callable[..., dict]]:
+    """The company, its Bills' and credits' ids, and how to make a payment of amounts per Bill and per credit."""
     state = QuickBooksState(default_realm=REALM)
     state.ensure_realm(REALM)
-    vendor = state.insert(REALM, "Vendor", {"DisplayName": "Hall Properties"})["Id"]
+    vendor = {"value": state.insert(REALM, "Vendor", {"DisplayName": "Hall Properties"})["Id"]}
     expense = state.insert(REALM, "Account", {"Name": "Rent or Lease", "AccountType": "Expense"})["Id"]
     bank = state.insert(REALM, "Account", {"Name": "Checking", "AccountType": "Bank"})["Id"]
-    lines = lambda amount: [{"Amount": amount, "DetailType": "AccountBasedExpenseLineDetail",  # noqa: E731
-                             "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense}}}]
-    bills = [state.insert(REALM, "Bill", {"VendorRef": {"value": vendor}, "Line": lines(a)})["Id"] for a in BILLS]
-    credits = [state.insert(REALM, "VendorCredit", {"VendorRef": {"value": vendor}, "Line": lines(a)})["Id"]
-               for a in CREDITS]
-    state.payment = lambda bill_parts, credit_parts: {  # type: ignore[attr-defined]
-        "VendorRef": {"value": vendor}, "PayType": "Check", "CheckPayment": {"BankAccountRef": {"value": bank}},
-        "TotalAmt": sum(bill_parts) - sum(credit_parts),
-        "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": txn, "TxnType": kind}]}
-                 for kind, ids, parts in (("Bill", bills, bill_parts), ("VendorCredit", credits, credit_parts))
-                 for txn, amount in zip(ids, parts) if amount]}
-    return state, bills, credits
+
+    def document(kind: str, amount: int) -> str:
+        return state.insert(REALM, kind, {"VendorRef": vendor, "Line": [
+            {"Amount": amount, "DetailType": "AccountBasedExpenseLineDetail",
+             "AccountBasedExpenseLineDetail": {"AccountRef": {"value": expense}}}]})["Id"]
+
+    ids = {"Bill": [document("Bill", a) for a in BILLS], "VendorCredit": [document("VendorCredit", a) for a in CREDITS]}
+
+    def payment(bill_parts: tuple[int, ...], credit_parts: tuple[int, ...]) -> dict:
+        lines = [{"Amount": amount, "LinkedTxn": [{"TxnId": txn, "TxnType": kind}]}
+                 for kind, parts in (("Bill", bill_parts), ("VendorCredit", credit_parts))
+                 for txn, amount in zip(ids[kind], parts) if amount]
+        return {"VendorRef": vendor, "PayType": "Check", "CheckPayment": {"BankAccountRef": {"value": bank}},
+                "TotalAmt": sum(bill_parts) - sum(credit_parts), "Line": lines}
+
+    return state, ids, payment
 
 
 def snapshot(state: QuickBooksState, ids: dict[str, list[str]]) -> dict:
@@ -49,15 +56,14 @@ def snapshot(state: QuickBooksState, ids: dict[str, list[str]]) -> dict:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps)
 def test_d9_every_bill_and_credit_agrees_with_the_payments_that_settle_it(plan):
-    state, bills, credits = books()
-    ids = {"Bill": bills, "VendorCredit": credits}
+    state, ids, payment_of = books()
     made: list[str] = []
     try:
         for step in plan:
             before = snapshot(state, ids)
             try:
                 if step[0] == "pay":
-                    made.append(state.insert(REALM, "BillPayment", state.payment(step[1], step[2]))["Id"])
+                    made.append(state.insert(REALM, "BillPayment", payment_of(step[1], step[2]))["Id"])
                 elif made:
                     payment = state.get(REALM, "BillPayment", made[step[1] % len(made)])
                     if payment is None:
