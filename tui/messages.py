@@ -144,12 +144,13 @@ class UnmappedItemsLoaded(Message):
 class HistoryFilter:
     """What the History screen shows of the audit: one record's entries (its id, or part of its
     name) or every record's; only what did not go through (failed, refused); the days from `since`
-    to `until`, both included (UTC, as the audit records them)."""
+    to `until`, both included (UTC, as the audit records them); one plan's entries."""
 
     record: str | None = None
     undone: bool = False
     since: date | None = None
     until: date | None = None
+    plan_id: str | None = None
 
 
 class HistoryLoaded(Message):

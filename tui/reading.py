@@ -177,7 +177,7 @@ class Reading:
             with self._engine:
                 rows = self.session.history(record=asked.record, limit=self.history_limit,
                                             statuses=sorted(ERROR_OUTCOMES) if asked.undone else (),
-                                            since=asked.since, until=asked.until)
+                                            since=asked.since, until=asked.until, plan_id=asked.plan_id)
         except Exception as exc:
             self.call_from_thread(self.notify, f"Could not read the history: {exc}", severity="error")
             return

@@ -137,6 +137,18 @@ async def test_w1_plan_decide_approve_apply_history(session: FakeSession):
         assert app.history_rows == rows and app.history_filter == messages.HistoryFilter()
         assert "latest" not in screen_text(app)
 
+        # Only the plan on screen: an entry of an older plan (applied from another terminal) is left out.
+        session.audit.append({**rows[-1], "id": 0, "plan_id": "0a1d0a000000", "name": "Older Plan Ltd"})
+        await pilot.press("p")
+        await settle(pilot)
+        assert app.history_rows == rows and app.history_filter.plan_id == app.plan.id
+        assert f"plan {app.plan.id} · p: all" in screen_text(app)
+        await pilot.press("p")
+        await settle(pilot)
+        assert [r["name"] for r in app.history_rows] == [r["name"] for r in rows] + ["Older Plan Ltd"]
+        assert app.history_filter.plan_id is None and "p: all" not in screen_text(app)
+        session.audit.pop()
+
         # A long audit is cut to its latest entries, and the bar says so.
         app.history_limit = 2
         await pilot.press("escape")

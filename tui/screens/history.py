@@ -50,11 +50,13 @@ def days_asked(text: str) -> tuple[date | None, date | None]:
 
 def nothing_shown(asked: HistoryFilter) -> str:
     """What the list says when the audit holds nothing as asked."""
-    if not (asked.undone or asked.record or asked.since or asked.until):
+    if not (asked.undone or asked.record or asked.since or asked.until or asked.plan_id):
         return "Nothing has been applied yet."
     said = "Nothing failed or was refused" if asked.undone else "Nothing was applied"
     if asked.record:
         said += f" to “{asked.record}”"
+    if asked.plan_id:
+        said += f" of plan {asked.plan_id}"
     if asked.since or asked.until:
         said += " on those days"
     return said + "."
@@ -130,16 +132,19 @@ class HistoryScreen(QbsyncScreen):
         "The audit: every applied, failed or refused action with who, when, before/after and the remote "
         "response, newest first. Filter by a record: a Precoro id, a QuickBooks id or part of a name; "
         "by days: d, then a day (2026-11-30) or a range (2026-11-01..2026-11-30, either side may be left "
-        "out), in UTC as the audit records them; e shows only what failed or was refused (why is in "
-        "each entry). Escape shows everything again. A long audit is listed from its latest entries, and the "
-        "bar says when older ones are left out (qbsync history --csv exports every one)."
+        "out), in UTC as the audit records them; p shows only the plan on screen; e shows only what "
+        "failed or was refused (why is in each entry). Escape shows everything again. A long audit is "
+        "listed from its latest entries, and the bar says when older ones are left out (qbsync history "
+        "--csv exports every one)."
     )
 
     BINDINGS = [
-        Binding("slash", "filter", "record filter", id="history.filter", key_display="/",
+        Binding("slash", "filter", "record", id="history.filter", key_display="/",
                 tooltip="Show only one record's history (Precoro id, QuickBooks id or name)"),
         Binding("d", "days", "days", id="history.days",
                 tooltip="Show only some days: a day (YYYY-MM-DD) or a range FROM..TO"),
+        Binding("p", "this_plan", "plan", id="history.plan",
+                tooltip="Show only what was applied of the plan on screen, or every plan's again"),
         Binding("escape", "clear", "show all", id="history.clear", tooltip="Show every record, outcome and day again"),
         Binding("e", "undone", "failed only", id="history.undone",
                 tooltip="Show only what failed or was refused, or everything again"),
@@ -170,7 +175,8 @@ class HistoryScreen(QbsyncScreen):
         history.empty = nothing_shown(asked)
         rows = self.app.history_rows
         history.show(rows)
-        notes = ["failed only · e: all"] if asked.undone else []
+        notes = [f"plan {asked.plan_id} · p: all"] if asked.plan_id else []
+        notes += ["failed only · e: all"] if asked.undone else []
         if len(rows) >= self.app.history_limit:  # cut: older entries are not listed
             notes.append(f"latest {len(rows):,} · d, / narrow")
         self.query_one("#history-note", Static).update(Text(f" {' · '.join(notes)} ", style="bold") if notes else "")
@@ -201,6 +207,13 @@ class HistoryScreen(QbsyncScreen):
             return
         self.app.load_history(replace(self.app.history_filter, since=since, until=until))
         self.query_one(HistoryList).focus()
+
+    def action_this_plan(self) -> None:
+        asked, plan = self.app.history_filter, self.app.plan
+        if asked.plan_id is None and plan is None:
+            self.notify("No plan is open: make one (r) or open one first.", severity="warning")
+            return
+        self.app.load_history(replace(asked, plan_id=None if asked.plan_id else plan.id))
 
     def action_undone(self) -> None:
         asked = self.app.history_filter
