@@ -19,7 +19,8 @@ Our conventions, where the public docs leave it open:
 - A line settles exactly one Bill or VendorCredit, of the payment's vendor, for more than zero and
   no more than its open Balance (counting what this payment settled of it before, on an update);
   otherwise a 6000 business fault.
-- A Bill's or VendorCredit's LinkedTxn names a credit-card payment `BillPaymentCreditCard`.
+- A Bill's or VendorCredit's LinkedTxn names a credit-card payment `BillPaymentCreditCard`, and a
+  VendorCredit's names a cheque `BillPaymentCheck`, as a Bill's does.
 - A voided payment keeps its lines and links with every amount 0, and its PrivateNote starts
   with "Voided"; what it settled gets its Balance back and no longer names it.
 - Paying, voiding or deleting a payment updates each Bill and VendorCredit it touches (new
