@@ -64,8 +64,8 @@ class PaymentLine:
     pay_type: str  # Check | CreditCard
     number: str  # the payment's DocNumber (a cheque number), or ""
     version: str  # its SyncToken
-    credits: tuple[tuple[str, str], ...] = ()  # (VendorCredit id, canonical amount) the payment applied
-    cash: str = ""  # its TotalAmt (canonical): what left the bank, "0" when only credits paid
+    credits: tuple[tuple[str, str], ...]  # (VendorCredit id, canonical amount) the payment applied
+    cash: str  # its TotalAmt (canonical): what left the bank, "0" when only credits paid
 
 
 def payment_lines(payments: Iterable[Mapping[str, Any]]) -> dict[str, PaymentLine]:
@@ -128,7 +128,7 @@ def paid_between(quickbooks: Any, since: date, until: date) -> Iterator[dict]:
 
 
 def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str, Any]], invoices: SyncState,
-                  state: SyncState, precoro: PrecoroPayments, *, credit_notes: SyncState | None = None,
+                  state: SyncState, precoro: PrecoroPayments, *, credit_notes: SyncState,
                   complete: bool = True) -> EntityPlan:
     """The payments to record in Precoro, and the recorded ones QuickBooks no longer agrees with.
 
@@ -141,7 +141,7 @@ def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str,
     out = EntityPlan()
     lines = payment_lines(payments)
     sent = {link.quickbooks_id: idn for idn, link in invoices.links.items()}
-    credited = {link.quickbooks_id: idn for idn, link in (credit_notes.links if credit_notes else {}).items()}
+    credited = {link.quickbooks_id: idn for idn, link in credit_notes.links.items()}
     recorded = {link.quickbooks_id: link for link in state.links.values()}
     for key, link in sorted(recorded.items()):
         problem = _disagreement(link, lines.get(key), complete)
