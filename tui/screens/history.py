@@ -1,5 +1,5 @@
-"""History: the audit of applied actions, filterable by record, outcome and days, with before/after and the
-response."""
+"""History: the audit of applied actions, filterable by record, outcome, days and plan, with before/after
+and the response."""
 
 from __future__ import annotations
 
