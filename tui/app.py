@@ -118,6 +118,7 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, Retrying, App[int]):
         # The History screen lists the latest entries as asked: a first sync of 100,000 records
         # is 260,000 entries, which the screen says it cut (days and records narrow them).
         self.history_limit = 10_000
+        self.history_cut = False  # older entries than those listed were left out
         self.rules_error: Exception | None = None
         # The apply screen's live list: results as they come, in order, for the plan in `apply_plan_id`.
         self.apply_results: list[Any] = []

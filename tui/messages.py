@@ -156,10 +156,11 @@ class HistoryFilter:
 class HistoryLoaded(Message):
     """Audit rows were read."""
 
-    def __init__(self, rows: list[dict[str, Any]], asked: HistoryFilter) -> None:
+    def __init__(self, rows: list[dict[str, Any]], asked: HistoryFilter, *, cut: bool) -> None:
         super().__init__()
         self.rows = rows
         self.asked = asked
+        self.cut = cut  # older entries than these were left out
 
 
 class RulesReloaded(Message):

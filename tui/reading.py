@@ -175,16 +175,18 @@ class Reading:
         asked = asked or self.history_filter
         try:
             with self._engine:
-                rows = self.session.history(record=asked.record, limit=self.history_limit,
+                # One more than is listed: only then is the audit known to be cut.
+                rows = self.session.history(record=asked.record, limit=self.history_limit + 1,
                                             statuses=sorted(ERROR_OUTCOMES) if asked.undone else (),
                                             since=asked.since, until=asked.until, plan_id=asked.plan_id)
         except Exception as exc:
             self.call_from_thread(self.notify, f"Could not read the history: {exc}", severity="error")
             return
-        self.post_message(HistoryLoaded(rows, asked))
+        self.post_message(HistoryLoaded(rows[:self.history_limit], asked, cut=len(rows) > self.history_limit))
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         self.history_rows = message.rows
+        self.history_cut = message.cut
         self.history_filter = message.asked
         self.history_revision += 1
 

@@ -149,11 +149,15 @@ async def test_w1_plan_decide_approve_apply_history(session: FakeSession):
         assert app.history_filter.plan_id is None and "p: all" not in screen_text(app)
         session.audit.pop()
 
-        # A long audit is cut to its latest entries, and the bar says so.
+        # A long audit is cut to its latest entries, and the bar says so; one just as long is not cut.
         app.history_limit = 2
         await pilot.press("escape")
         await settle(pilot)
         assert app.history_rows == rows[:2] and "latest 2 · d, / narrow" in screen_text(app)
+        app.history_limit = len(rows)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.history_rows == rows and "· d, / narrow" not in screen_text(app)
 
 
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):

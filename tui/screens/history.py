@@ -177,7 +177,7 @@ class HistoryScreen(QbsyncScreen):
         history.show(rows)
         notes = [f"plan {asked.plan_id} · p: all"] if asked.plan_id else []
         notes += ["failed only · e: all"] if asked.undone else []
-        if len(rows) >= self.app.history_limit:  # cut: older entries are not listed
+        if self.app.history_cut:
             notes.append(f"latest {len(rows):,} · d, / narrow")
         self.query_one("#history-note", Static).update(Text(f" {' · '.join(notes)} ", style="bold") if notes else "")
         self._show_entry()
