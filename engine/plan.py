@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
 from operator import attrgetter
-from typing import Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 
 from . import bulk
 
@@ -486,7 +486,8 @@ class Plan:
                 writes[action.write_target] += 1
         return {"actions": len(self.actions), "by_kind": by_kind, "undecided_conflicts": undecided, "writes": writes}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, actions: Iterable[Action] | None = None) -> dict[str, Any]:
+        """The plan as JSON, with its actions or those given (`qbsync show --kind ...`)."""
         return {
             "plan_id": self.id,
             "realm_id": self.realm_id,
@@ -499,6 +500,6 @@ class Plan:
             "unchanged": self.unchanged,
             "readback": self.readback,
             "notes": self.notes,
-            "actions": [a.to_json() for a in self.actions],
+            "actions": [a.to_json() for a in (self.actions if actions is None else actions)],
             "summary": self.summary(),
         }

@@ -13,7 +13,8 @@ from itertools import groupby
 from operator import attrgetter, itemgetter
 from typing import Any, Iterable, Mapping, Sequence
 
-from .entities import ENTITIES
+from .entities import BY_KIND, BY_SECTION, ENTITIES
+from .errors import UsageError
 from .plan import EXECUTABLE, KIND_ORDER, Action, Plan, is_executable, write_target
 from .writes import unit_key_of
 
@@ -27,8 +28,13 @@ LINKED_KINDS = frozenset({"update", "conflict", "deactivate", "reactivate"})
 # U3: what unattended runs held, as the plan shows it (`waiting_for_you`).
 WAITING = "waiting for you"
 SHOW_CHOICES = ("all", "attention", "conflicts", "errors", "not approved", WAITING)
+# The same as typed on a command line (`--which`).
+SHOW_WORDS = {"all": "all", "attention": "attention", "conflicts": "conflicts", "errors": "errors",
+              "not-approved": "not approved", "waiting": WAITING}
 # The `target` filter: the side an action writes to, or "none" for bookkeeping and waiting actions.
 TARGET_CHOICES = ("quickbooks", "precoro", "none")
+# Kinds no approval makes go through: a match to choose, or a write to mend in the data first.
+WAIT_FOR_DATA = frozenset({"ambiguous", "blocked"})
 
 
 @dataclass(frozen=True)
@@ -61,13 +67,25 @@ def write_side(action: Action) -> str:
 
 def needs_attention(action: Action, outcome: Outcome | None = None) -> bool:
     """An action the operator must act on before it can go through."""
-    return (action.needs_decision or action.kind in ("ambiguous", "blocked")
+    return (action.needs_decision or action.kind in WAIT_FOR_DATA
             or (outcome is not None and outcome.status in ERROR_OUTCOMES))
 
 
 def waiting_for_you(action: Action, outcome: Outcome | None = None) -> bool:
     """U3: what an unattended run holds in its plan: what needs a person, and what is not approved."""
     return needs_attention(action, outcome) or (not action.approved and action.kind in EXECUTABLE)
+
+
+def takes_approval(action: Action) -> bool:
+    """Whether approving or skipping the action means anything: an ambiguous match or a blocked
+    write is never applied, whatever its approval."""
+    return action.kind not in WAIT_FOR_DATA
+
+
+def ready_once_approved(action: Action) -> bool:
+    """Whether approving the action lets the next apply carry it out: it takes an approval and is
+    not a conflict still waiting for its side to be taken."""
+    return takes_approval(action) and not action.needs_decision
 
 
 def is_error(action: Action, outcome: Outcome | None = None) -> bool:
@@ -122,13 +140,31 @@ class ReviewFilter:
             return False
         if self.show == "errors" and not is_error(action, outcome):
             return False
-        if self.show == "not approved" and (action.approved or action.kind in ("ambiguous", "blocked")):
+        if self.show == "not approved" and (action.approved or action.kind in WAIT_FOR_DATA):
             return False
         if self.show == WAITING and not waiting_for_you(action, outcome):
             return False
         if self.search and self.search.casefold() not in search_key(action):
             return False
         return True
+
+
+def review_filter(entity: str | None = None, kind: str | None = None, target: str | None = None,
+                  show: str = "all", search: str = "") -> ReviewFilter:
+    """The ReviewFilter a person typed (the CLI's --entity, --kind, --to, --which, --search): an
+    entity by its rules section ("suppliers") or its kind ("supplier"), `show` one of SHOW_WORDS.
+    A word qbsync does not know is refused with the words it does (UsageError)."""
+    def known(what: str, value: str | None, choices: Iterable[str]) -> None:
+        if value is not None and value not in choices:
+            raise UsageError(f"unknown {what} {value!r}; expected one of {', '.join(choices)}")
+
+    spec = None if entity is None else BY_KIND.get(entity) or BY_SECTION.get(entity)
+    known("entity", None if spec else entity, BY_SECTION)
+    known("kind", kind, KIND_ORDER)
+    known("side", target, TARGET_CHOICES)
+    known("selection", show, SHOW_WORDS)
+    return ReviewFilter(entity=spec.kind if spec else None, kind=kind, target=target, show=SHOW_WORDS[show],
+                        search=search)
 
 
 def search_key(action: Action) -> str:
@@ -407,7 +443,7 @@ def entity_counts(plan: Plan | None, outcomes: Mapping[str, Outcome] | None = No
         if kind == "conflict":
             counts.conflicts += n
             counts.undecided += n if undecided else 0
-        if undecided or kind in ("ambiguous", "blocked") or failed:  # needs_attention
+        if undecided or kind in WAIT_FOR_DATA or failed:  # needs_attention
             counts.attention += n
         if kind == "blocked" or failed:  # is_error
             counts.errors += n

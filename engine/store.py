@@ -905,9 +905,10 @@ class Store:
         with self.transaction():
             self.db.execute("update plans set state = ? where id = ?", [state, plan_id])
 
-    def set_decision(self, plan_id: str, action_id: str, decision: str | None) -> None:
+    def set_decisions(self, plan_id: str, action_ids: Iterable[str], decision: str | None) -> None:
         with self.transaction():
-            self.db.execute("update actions set decision = ? where plan_id = ? and id = ?", [decision, plan_id, action_id])
+            self.db.conn.executemany("update actions set decision = ? where plan_id = ? and id = ?",
+                                     [(decision, plan_id, aid) for aid in action_ids])
             self._decided(plan_id)
 
     def set_approved(self, plan_id: str, action_ids: Iterable[str], approved: bool) -> None:
@@ -1054,9 +1055,8 @@ class Store:
     def decide_held(self, action_ids: Iterable[str], decision: str, at: str) -> None:
         """The operator answered held actions (approve, decide or skip them in any plan)."""
         with self.transaction():
-            for action_id in action_ids:
-                self.db.execute("update held set decision = ?, decided_at = ? where action_id = ?",
-                                [decision, at, action_id])
+            self.db.conn.executemany("update held set decision = ?, decided_at = ? where action_id = ?",
+                                     [(decision, at, action_id) for action_id in action_ids])
 
     def start_run(self, at: str, trigger: str) -> int:
         with self.transaction():

@@ -32,8 +32,8 @@ from .locks import Holder, LockBusy
 from .payments import PrecoroPayments, paid_between, plan_payments
 from .plan import Action, HoldFacts, LinkFacts, Plan, add_to_digest, plan_digest
 from .planning import Planner, Progress, QuietPairs, readback
-from .review import (ERROR_OUTCOMES, CountKey, Outcome, PlanTally, approval_after, carried_decisions, entity_counts,
-                     plan_tally, tally_of)
+from .review import (ERROR_OUTCOMES, CountKey, Outcome, PlanTally, ReviewFilter, approval_after, carried_decisions,
+                     entity_counts, plan_tally, ready_once_approved, takes_approval, tally_of)
 from .reconcile import SyncState
 from .run import run_status
 from .store import Store, StoredActions
@@ -42,6 +42,11 @@ from .writes import build_units, unit_key
 
 
 NO_FULL_PLAN = "no plan yet: run `qbsync plan` first (a plan made with --only is named by its id)"
+
+
+def _check_decision(decision: str) -> None:
+    if decision not in ("precoro", "quickbooks", "skip"):
+        raise DecisionRefused("a decision is one of: precoro, quickbooks, skip")
 
 
 def state_path_for(rules_path: Path, given: str | Path | None = None) -> Path:
@@ -294,8 +299,7 @@ class SyncSession:
     def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> str:
         """Record a decision on a conflict; returns the action's full id. Taking a side also approves
         it (the operator just said what to write); skipping leaves the approval as it was."""
-        if decision not in ("precoro", "quickbooks", "skip"):
-            raise DecisionRefused("a decision is one of: precoro, quickbooks, skip")
+        _check_decision(decision)
         plan_id = self._plan_id(plan_id)
         found = self.store.action_kind(plan_id, action_id)
         if found is None:
@@ -304,13 +308,25 @@ class SyncSession:
         if kind != "conflict":
             article = "an" if kind[0] in "aeiou" else "a"
             raise DecisionRefused(f"action {full_id} is {article} {kind}, not a conflict; only conflicts take a decision")
-        with self.store.transaction():
-            self.store.set_decision(plan_id, full_id, decision)
-            if approval_after(decision, False):
-                self.store.set_approved(plan_id, [full_id], True)
-            # U3: an answer to a held action; the next run carries it out.
-            self.store.decide_held([full_id], "skipped" if decision == "skip" else "approved", self.clock())
+        self._record_decision(plan_id, [full_id], decision)
         return full_id
+
+    def decide_matching(self, matching: ReviewFilter, decision: str, plan_id: str | None = None) -> list[str]:
+        """Record one decision on every conflict of a plan that `matching` selects (its other actions
+        are left alone); returns their full ids."""
+        _check_decision(decision)
+        plan, outcomes = self.plan_with_outcomes(self._plan_id(plan_id))
+        chosen = [a.id for a in plan.actions if a.kind == "conflict" and matching.matches(a, outcomes.get(a.id))]
+        self._record_decision(plan.id, chosen, decision)
+        return chosen
+
+    def _record_decision(self, plan_id: str, action_ids: list[str], decision: str) -> None:
+        with self.store.transaction():
+            self.store.set_decisions(plan_id, action_ids, decision)
+            if approval_after(decision, False):
+                self.store.set_approved(plan_id, action_ids, True)
+            # U3: an answer to a held action; the next run carries it out.
+            self.store.decide_held(action_ids, "skipped" if decision == "skip" else "approved", self.clock())
 
     def approve(self, action_ids: Iterable[str], approved: bool = True, plan_id: str | None = None) -> list[str]:
         """Approve (or, with approved=False, skip) actions of a plan by id or unambiguous prefix;
@@ -322,10 +338,26 @@ class SyncSession:
             if found is None:
                 raise PlanNotFound(f"plan {plan_id} has no action {wanted!r} (or more than one starts so)")
             full_ids.append(found[0])
-        with self.store.transaction():
-            self.store.set_approved(plan_id, full_ids, approved)
-            self.store.decide_held(full_ids, "approved" if approved else "skipped", self.clock())  # U3
+        self._record_approval(plan_id, full_ids, approved)
         return full_ids
+
+    def approve_matching(self, matching: ReviewFilter, approved: bool = True,
+                         plan_id: str | None = None) -> tuple[list[str], list[Action]]:
+        """Approve (or skip) every action of a plan that `matching` selects, as the TUI's "approve
+        shown" does: those an approval lets through (see review.ready_once_approved; a skip, every one
+        that takes an approval). Returns their full ids, and the selected actions left waiting for
+        the operator: conflicts without a side taken, ambiguous matches, blocked writes."""
+        plan, outcomes = self.plan_with_outcomes(self._plan_id(plan_id))
+        chosen = [a for a in plan.actions if matching.matches(a, outcomes.get(a.id))]
+        goes = ready_once_approved if approved else takes_approval
+        full_ids = [a.id for a in chosen if goes(a)]
+        self._record_approval(plan.id, full_ids, approved)
+        return full_ids, [a for a in chosen if not goes(a)]
+
+    def _record_approval(self, plan_id: str, action_ids: list[str], approved: bool) -> None:
+        with self.store.transaction():
+            self.store.set_approved(plan_id, action_ids, approved)
+            self.store.decide_held(action_ids, "approved" if approved else "skipped", self.clock())  # U3
 
     def _plan_id(self, plan_id: str | None) -> str:
         """The full id of the named plan, or of the latest sync plan, without loading its actions."""

@@ -106,6 +106,37 @@ def _audit_statuses(text: str) -> tuple[str, ...]:
     return statuses
 
 
+# The words of a plan's kinds and entities, named here (not imported) so that parsing a command line
+# never loads the engine; engine.review.review_filter checks them, and a test holds the two alike.
+KINDS = "link, unlink, create, update, conflict, deactivate, reactivate, ambiguous, blocked"
+ENTITY_SECTIONS = ("chart_of_accounts, classes, locations, taxes, terms, suppliers, items, invoices, purchase_orders, "
+                   "credit_notes, payments")
+
+
+def _selection_options(parser: argparse.ArgumentParser, does: str) -> None:
+    """The options that choose a plan's actions as the TUI's filters and search do (all must hold)."""
+    group = parser.add_argument_group("choose actions", f"{does} every action of the plan that all of these fit "
+                                                         "(as the TUI's filters and search)")
+    group.add_argument("--entity", metavar="ENTITY", help=f"one of {ENTITY_SECTIONS} (or one of it: supplier)")
+    group.add_argument("--kind", metavar="KIND", help=f"one of {KINDS}")
+    group.add_argument("--to", dest="target", metavar="SIDE",
+                       help="the side it writes: quickbooks, precoro, or none (links, unlinks and what waits for you)")
+    group.add_argument("--which", default="all", metavar="WHICH",
+                       help="attention (what needs you), conflicts, errors (blocked, or failed or refused by an "
+                            "apply), not-approved, waiting (what unattended runs held)")
+    group.add_argument("--search", default="", metavar="TEXT",
+                       help="part of its name, of a record id or of its id (case does not matter)")
+
+
+def _selection(args):
+    """The engine's ReviewFilter of the selection options, or None when none was given."""
+    from engine.review import review_filter
+
+    if args.entity is None and args.kind is None and args.target is None and args.which == "all" and not args.search:
+        return None
+    return review_filter(args.entity, args.kind, args.target, args.which, args.search)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -154,9 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "plan", "read what changed on both sides and save a plan (changes nothing)")
     p.add_argument("--only", metavar="ENTITIES",
-                   help="comma-separated: chart_of_accounts, classes, locations, taxes, terms, suppliers, items, "
-                        "invoices, purchase_orders, credit_notes, payments (default: every one rules.yaml turns on). Such a partial plan "
-                        "never becomes the latest plan: apply it by its id")
+                   help=f"comma-separated: {ENTITY_SECTIONS} (default: every one rules.yaml turns on). Such a "
+                        "partial plan never becomes the latest plan: apply it by its id")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
     p.add_argument("--no-wait", action="store_true",
@@ -176,17 +206,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0, 2 or 3 as `plan --detailed-exitcode`")
+    _selection_options(p, "Show only")
 
-    p = command(sub, "decide", "decide a conflict: take Precoro's or QuickBooks' value, or skip")
-    p.add_argument("action_id", metavar="ACTION_ID", help="the conflict's id (`id=` in the plan), or a prefix of it")
+    p = command(sub, "decide", "decide a conflict: take Precoro's or QuickBooks' value, or skip",
+                epilog="Several at once: `qbsync decide precoro --entity suppliers --search acme` decides every "
+                       "conflict chosen (the other actions chosen are left alone).")
+    p.add_argument("action_id", nargs="?", metavar="ACTION_ID",
+                   help="the conflict's id (`id=` in the plan), or a prefix of it; or choose conflicts below")
     p.add_argument("decision", choices=["precoro", "quickbooks", "skip"])
     p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help=PLAN_ID_HELP)
+    p.add_argument("--json", action="store_true", help='print {"plan_id": ..., "decided": [ids]} as JSON')
+    _selection_options(p, "Decide")
 
-    for name, verb in (("approve", "approve actions of a plan: they are applied"),
-                       ("skip", "skip actions of a plan: they are not applied (approve undoes it)")):
-        p = command(sub, name, verb)
-        p.add_argument("action_ids", nargs="+", metavar="ACTION_ID", help="an action id, or a prefix of one that fits only it")
+    for name, verb, done in (("approve", "approve actions of a plan: they are applied", "Approve"),
+                             ("skip", "skip actions of a plan: they are not applied (approve undoes it)", "Skip")):
+        p = command(sub, name, verb, epilog=f"Several at once: `qbsync {name} --entity items --kind link`; every "
+                                            f"action of the plan: `qbsync {name} --all`. Conflicts without a side "
+                                            "taken, ambiguous matches and blocked writes are left as they are, and "
+                                            "said.")
+        p.add_argument("action_ids", nargs="*", metavar="ACTION_ID",
+                       help="an action id, or a prefix of one that fits only it; or choose actions below")
         p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help=PLAN_ID_HELP)
+        p.add_argument("--all", action="store_true", help="every action of the plan")
+        p.add_argument("--json", action="store_true",
+                       help=f'print {{"plan_id": ..., "{"approved" if name == "approve" else "skipped"}": [ids], '
+                            '"left": [actions]}} as JSON')
+        _selection_options(p, done)
 
     p = command(sub, "apply", "apply a saved plan (the latest by default); progress goes to stderr")
     p.add_argument("plan_id", nargs="?", metavar="PLAN_ID", help=PLAN_ID_HELP)
@@ -561,27 +606,83 @@ def cmd_show(args) -> int:
     from tui import render
 
     with _session(args) as session:
-        # Whole only where every action is printed whole; else listed, as the TUI shows a plan.
-        plan = session.load_plan(args.plan_id, listed=not (args.json or args.all))
+        selection = _selection(args)
+        if selection is None:
+            # Whole only where every action is printed whole; else listed, as the TUI shows a plan.
+            plan = session.load_plan(args.plan_id, listed=not (args.json or args.all))
+            chosen = None
+        else:
+            plan, outcomes = session.plan_with_outcomes(session.load_plan(args.plan_id, listed=True).id)
+            chosen = [a for a in plan.actions if selection.matches(a, outcomes.get(a.id))]
     if args.json:
-        _print_json(render.plan_json(plan))
+        _print_json(render.plan_json(plan, chosen))
     else:
-        print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS))
+        print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS, chosen))
     return _plan_exit(plan, args.detailed_exitcode)
 
 
+def _chosen(args, named: list[str], *, everything: bool = False):
+    """The selection an approve, skip or decide acts on when no id is `named`: the selection options'
+    (or every action, `everything`). Ids and a selection together, or neither, are refused."""
+    from engine.errors import UsageError
+    from engine.review import ReviewFilter
+
+    selection = ReviewFilter() if everything else _selection(args)
+    if named and selection is not None:
+        raise UsageError("name actions by id or choose them (--entity, --kind, --to, --which, --search, --all), "
+                         "not both")
+    if not named and selection is None:
+        raise UsageError("name actions by id, or choose them with --entity, --kind, --to, --which or --search"
+                         + (", or --all" if "all" in args else ""))
+    return selection
+
+
 def cmd_decide(args) -> int:
+    from tui.render import plural
+
+    named = [args.action_id] if args.action_id else []
+    selection = _chosen(args, named)
     with _session(args) as session:
-        action_id = session.decide(args.action_id, args.decision, args.plan_id)
-    print(f"{action_id}: {args.decision}")
+        plan_id = session.load_plan(args.plan_id, listed=True).id
+        if named:
+            decided = [session.decide(args.action_id, args.decision, plan_id)]
+        else:
+            decided = session.decide_matching(selection, args.decision, plan_id)
+    if args.json:
+        _print_json({"plan_id": plan_id, "decision": args.decision, "decided": decided})
+    elif named:
+        print(f"{decided[0]}: {args.decision}")
+    elif decided:
+        taken = {"precoro": "Took Precoro's side of", "quickbooks": "Took QuickBooks' side of", "skip": "Skipped"}
+        print(f"{taken[args.decision]} {plural(len(decided), 'conflict')} of plan {plan_id}.")
+    else:
+        print(f"No conflict of plan {plan_id} is chosen: nothing decided.")
     return EXIT_OK
 
 
 def cmd_approve(args) -> int:
+    from tui.render import left_waiting, plural
+
     approved = args.command == "approve"
+    done = "approved" if approved else "skipped"
+    selection = _chosen(args, args.action_ids, everything=args.all)
     with _session(args) as session:
-        for action_id in session.approve(args.action_ids, approved, args.plan_id):
-            print(f"{action_id}: {'approved' if approved else 'skipped'}")
+        plan_id = session.load_plan(args.plan_id, listed=True).id
+        if args.action_ids:
+            ids, left = session.approve(args.action_ids, approved, plan_id), []
+        else:
+            ids, left = session.approve_matching(selection, approved, plan_id)
+    if args.json:
+        _print_json({"plan_id": plan_id, done: ids, "left": [{"id": a.id, "kind": a.kind, "name": a.name,
+                                                              "needs_decision": a.needs_decision} for a in left]})
+    elif args.action_ids:
+        for action_id in ids:
+            print(f"{action_id}: {done}")
+    else:
+        print(f"{done.capitalize()} {plural(len(ids), 'action')} of plan {plan_id}." if ids or left else
+              f"No action of plan {plan_id} is chosen: nothing {done}.")
+        if left:
+            print(f"Left as they are: {left_waiting(left)}.")
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from typing import Any, Iterable, Mapping, TextIO
 
 from engine.apply import ApplyReport
@@ -117,23 +118,39 @@ def summary_line(plan: Plan) -> str:
     return text
 
 
-def plan_text(plan: Plan, limit: int | None) -> str:
-    """The plan as text: the first `limit` actions (all with None), then what it comes to."""
+def left_waiting(actions: Iterable[Action]) -> str:
+    """What an approval chosen by filters left alone, and why: "2 conflicts without a side taken
+    (qbsync decide), 1 ambiguous match (map by hand), 1 blocked write (mend the data first)"."""
+    counts = Counter("undecided" if a.needs_decision else a.kind for a in actions)
+    words = {"undecided": ("conflict without a side taken", "conflicts without a side taken", "qbsync decide"),
+             "ambiguous": ("ambiguous match", "ambiguous matches", "map by hand"),
+             "blocked": ("blocked write", "blocked writes", "mend the data first")}
+    return ", ".join(f"{plural(counts[key], one, many)} ({how})" for key, (one, many, how) in words.items()
+                     if counts[key])
+
+
+def plan_text(plan: Plan, limit: int | None, chosen: list[Action] | None = None) -> str:
+    """The plan as text: the first `limit` of its actions, or of those `chosen` (`show --kind ...`;
+    None: all), then what the whole plan comes to."""
     out = [f"Plan {plan.id} for QuickBooks company {plan.realm_id} ({plan.created_at})", ""]
     if plan.partial:
         out[0] = f"Partial plan {plan.id} ({scope_text(plan)} only) for QuickBooks company {plan.realm_id} ({plan.created_at})"
     if plan.unchanged:
         out[1:] = ["Nothing changed in either company since this plan was made: it is still the one to review.", ""]
     entity = None
-    shown = plan.actions if limit is None else plan.actions[:limit]
+    listed = plan.actions if chosen is None else chosen
+    shown = listed if limit is None else listed[:limit]
     for action in shown:
         if action.entity != entity:
             entity = action.entity
             out.append(SECTION_OF.get(entity, entity) + ":")
         out.extend("  " + line for line in action_lines(action))
-    if len(shown) < len(plan.actions):
-        out.append(f"... and {plural(len(plan.actions) - len(shown), 'more action')}: `qbsync show {plan.id} --all` prints "
+    if len(shown) < len(listed):
+        out.append(f"... and {plural(len(listed) - len(shown), 'more action')}: `qbsync show {plan.id} --all` prints "
                    "them all, `--json` too, and the TUI lists them")
+    if chosen is not None:
+        out.append(f"{len(chosen):,} of {plural(len(plan.actions), 'action')} chosen." if chosen else
+                   f"None of its {plural(len(plan.actions), 'action')} is chosen.")
     if plan.actions:
         out.append("")
     out.append(summary_line(plan))
@@ -150,8 +167,10 @@ def plan_text(plan: Plan, limit: int | None) -> str:
     return "\n".join(out)
 
 
-def plan_json(plan: Plan) -> dict[str, Any]:
-    return plan.to_json()
+def plan_json(plan: Plan, chosen: list[Action] | None = None) -> dict[str, Any]:
+    """The plan as JSON; with `chosen`, only those actions, and `chosen`: how many (its summary is
+    still the whole plan's)."""
+    return plan.to_json() if chosen is None else {**plan.to_json(chosen), "chosen": len(chosen)}
 
 
 def report_text(report: ApplyReport) -> str:

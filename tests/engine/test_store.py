@@ -90,7 +90,7 @@ def test_w1_plans_are_saved_with_decisions_and_approvals(tmp_path):
     update = Action(id="u1", entity="supplier", kind="update", target="quickbooks", name="Bolt", precoro_id="2", quickbooks_id="8")
     plan = Plan(actions=[update, conflict], realm_id="r", rules_digest="d", created_at="2026-11-26T09:00:00+00:00")
     store.save_plan(plan)
-    store.set_decision(plan.id, "c1", "precoro")
+    store.set_decisions(plan.id, ["c1"], "precoro")
     store.set_approved(plan.id, ["u1"], False)
     loaded = store.load_plan(plan.id[:6])
     assert [a.id for a in loaded.actions] == [a.id for a in plan.actions]

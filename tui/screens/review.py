@@ -24,7 +24,9 @@ from engine.review import (
     choices,
     is_linked_pair,
     needs_attention,
+    ready_once_approved,
     review_rows,
+    takes_approval,
 )
 
 from ..dialogs.mapping import MapByHand, PickCandidate
@@ -248,7 +250,7 @@ class ReviewScreen(QbsyncScreen):
         if action == "take":
             return current is not None and current.kind == "conflict" or None
         if action in ("approve", "skip", "toggle"):
-            return current is not None and current.kind not in ("ambiguous", "blocked") or None
+            return current is not None and takes_approval(current) or None
         if action == "map":
             return current is not None and can_map(current) or None
         if action == "unmap":
@@ -323,8 +325,8 @@ class ReviewScreen(QbsyncScreen):
 
     def action_approve_shown(self) -> None:
         shown = self.table.visible_actions()
-        ready = [a for a in shown if a.kind not in ("ambiguous", "blocked") and not a.needs_decision]
-        waiting = sum(1 for a in shown if a.needs_decision or a.kind in ("ambiguous", "blocked"))
+        ready = [a for a in shown if ready_once_approved(a)]
+        waiting = len(shown) - len(ready)
         changed = self.app.set_approved(ready, True)
         message = f"Approved {plural(changed, 'action')}."
         if waiting:
@@ -332,7 +334,7 @@ class ReviewScreen(QbsyncScreen):
         self.notify(message, timeout=4)
 
     def action_skip_shown(self) -> None:
-        shown = [a for a in self.table.visible_actions() if a.kind not in ("ambiguous", "blocked")]
+        shown = [a for a in self.table.visible_actions() if takes_approval(a)]
         changed = self.app.set_approved(shown, False)
         self.notify(f"Skipped {plural(changed, 'action')}.", timeout=4)
 
