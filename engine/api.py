@@ -68,9 +68,11 @@ class SyncAPI(Protocol):
         """The last apply, when it did not finish."""
 
     def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: date | None = None, until: date | None = None) -> list[dict]:
+                statuses: Iterable[str] = (), since: date | None = None, until: date | None = None,
+                entity: str | None = None, kind: str | None = None) -> list[dict]:
         """The audit, newest first: of one record, one plan, these statuses, of the days from
-        `since` to `until` (both included, UTC as it is recorded)."""
+        `since` to `until` (both included, UTC as it is recorded), of one entity (its kind:
+        "supplier") and one kind of action."""
 
     def status(self) -> dict[str, Any]:
         """Connections, counts and the latest plan."""

@@ -1121,11 +1121,17 @@ class Store:
         self._upsert("audit", row, ())
 
     def history(self, *, record: str | None = None, limit: int | None = None, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: str | None = None, before: str | None = None) -> list[dict]:
+                statuses: Iterable[str] = (), since: str | None = None, before: str | None = None,
+                entity: str | None = None, kind: str | None = None) -> list[dict]:
         """The audit, newest first: of one record (its id, or a part of its name), one plan, these
-        statuses, from `since` on and before `before` (ISO dates or times, UTC, as `at` is written)."""
+        statuses, from `since` on and before `before` (ISO dates or times, UTC, as `at` is written),
+        of one entity and one kind of action."""
         where: list[str] = []
         params: list[Any] = []
+        for column, value in (("entity", entity), ("kind", kind)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
         if record:
             where.append("(precoro_id = ? or quickbooks_id = ? or name like ?)")
             params += [record, record, f"%{record}%"]

@@ -540,7 +540,8 @@ class SyncSession:
                 "state": "interrupted" if run["state"] == "running" else "stopped"}
 
     def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: date | None = None, until: date | None = None) -> list[dict]:
+                statuses: Iterable[str] = (), since: date | None = None, until: date | None = None,
+                entity: str | None = None, kind: str | None = None) -> list[dict]:
         """The audit, newest first, filtered as asked (Store.history); `plan_id` may be a prefix;
         `since` and `until` are days, both included (UTC, as the audit records them)."""
         if plan_id is not None:
@@ -550,7 +551,8 @@ class SyncSession:
             plan_id = found
         return self.store.history(record=record, limit=limit, plan_id=plan_id, statuses=statuses,
                                   since=since.isoformat() if since else None,
-                                  before=(until + timedelta(days=1)).isoformat() if until else None)
+                                  before=(until + timedelta(days=1)).isoformat() if until else None,
+                                  entity=entity, kind=kind)
 
     def doctor(self) -> list[Check]:
         """What qbsync assumes of both services, checked against the connected companies: reads, and

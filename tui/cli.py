@@ -316,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"only entries of these outcomes: {', '.join(AUDIT_STATUSES)} (e.g. failed,refused)")
     p.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only entries from this day on (UTC, as they are recorded)")
     p.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="only entries up to this day, that day included (UTC)")
+    p.add_argument("--entity", metavar="ENTITY", help=f"only entries of this entity: one of {ENTITY_SECTIONS}")
+    p.add_argument("--kind", metavar="KIND", help=f"only actions of this kind: one of {KINDS}")
     p.add_argument("--limit", type=_positive, default=None, metavar="N",
                    help=f"the N latest entries (default: the latest {SHOWN_ACTIONS}; with --json or --csv, every one)")
     p.add_argument("--all", action="store_true", help="print every entry")
@@ -966,17 +968,20 @@ def cmd_held(args) -> int:
 
 
 def cmd_history(args) -> int:
+    from engine.review import review_filter
     from tui import render
 
+    chosen = review_filter(args.entity, args.kind)  # the words checked, an entity named by its kind
     asked = {"record": args.record, "plan": args.plan_id, "status": " or ".join(args.status),
              "since": args.since.isoformat() if args.since else None,
-             "until": args.until.isoformat() if args.until else None}
+             "until": args.until.isoformat() if args.until else None, "entity": args.entity, "kind": args.kind}
     # As text, the latest SHOWN_ACTIONS unless told otherwise: a first sync of 100,000 records is
     # 260,000 entries, which no terminal wants at once. One more is read to know whether any are left.
     shown = None if args.json or args.csv or args.all or args.limit else SHOWN_ACTIONS
     with _session(args) as session:
         rows = session.history(record=args.record, limit=args.limit or (shown and shown + 1), plan_id=args.plan_id,
-                               statuses=args.status, since=args.since, until=args.until)
+                               statuses=args.status, since=args.since, until=args.until, entity=chosen.entity,
+                               kind=chosen.kind)
         total = session.store.audit_count() if not rows else 0
     if args.json:
         _print_json({"history": rows})

@@ -238,7 +238,7 @@ def history_text(rows: Iterable[dict], asked: Mapping[str, str] | None = None, t
     if asked and total:
         what = {"record": "touched a record matching {!r} (its Precoro or QuickBooks id, or a part of its name)",
                 "plan": "belongs to plan {}", "status": "ended {}", "since": "was recorded on {} (UTC) or later",
-                "until": "was recorded on {} (UTC) or earlier"}
+                "until": "was recorded on {} (UTC) or earlier", "entity": "is of {}", "kind": "is of kind {}"}
         return (f"No applied action {' and '.join(what[name].format(value) for name, value in asked.items())}; "
                 f"the history holds {plural(total, 'entry', 'entries')}: `qbsync history` lists them.")
     return "Nothing has been applied yet."

@@ -299,3 +299,18 @@ def test_w4_a_long_history_prints_its_latest_entries_and_says_how_to_see_the_res
     assert entries()[0].startswith(everything[0]["at"]) and f"plan={everything[199]['plan_id']}" in entries()[199]
     assert len(entries("--all")) == len(everything) and "older entries" not in workdir.run("history", "--all").stdout
     assert len(entries("--limit", "3")) == 3 and "older entries" not in workdir.run("history", "--limit", "3").stdout
+
+
+def test_w4_history_lists_one_entity_and_one_kind_of_action(workdir):
+    workdir.first_sync()
+    everything = workdir.json("history")["history"]
+    links = workdir.json("history", "--entity", "suppliers", "--kind", "link")["history"]
+    assert links == [row for row in everything if row["entity"] == "supplier" and row["kind"] == "link"]
+    assert links and len(links) < len(everything)
+    items = workdir.json("history", "--entity", "item")["history"]  # an entity named by its kind too
+    assert items == [row for row in everything if row["entity"] == "item"] and items
+    none = workdir.run("history", "--kind", "deactivate")
+    assert none.returncode == 0
+    assert f"No applied action is of kind deactivate; the history holds {len(everything)} entries" in none.stdout
+    refused = workdir.run("history", "--kind", "delete")
+    assert refused.returncode == 1 and "unknown kind 'delete'; expected one of link, unlink" in refused.stderr

@@ -345,13 +345,15 @@ class FakeSession:
         return None
 
     def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: date | None = None, until: date | None = None) -> list[dict]:
+                statuses: Iterable[str] = (), since: date | None = None, until: date | None = None,
+                entity: str | None = None, kind: str | None = None) -> list[dict]:
         statuses = set(statuses)
         rows = [r for r in self.audit if (not record or record in (r["precoro_id"], r["quickbooks_id"])
                                           or record.casefold() in r["name"].casefold())
                 and (not plan_id or r["plan_id"].startswith(plan_id)) and (not statuses or r["status"] in statuses)
                 and (not since or r["at"][:10] >= since.isoformat())
-                and (not until or r["at"][:10] <= until.isoformat())]
+                and (not until or r["at"][:10] <= until.isoformat())
+                and (not entity or r["entity"] == entity) and (not kind or r["kind"] == kind)]
         return copy.deepcopy(rows[:limit] if limit else rows)
 
     def status(self) -> dict[str, Any]:
