@@ -33,14 +33,14 @@ class Deciding:
                     changed += 1
         if changed:
             self._decisions_changed()
-        return changed
 
-    def decide(self, action: Action, decision: str) -> None:
-        """Decide a conflict (precoro, quickbooks or skip); the engine says what it does to approval."""
+    def decide(self, conflicts: Iterable[Action], decision: str) -> None:
+        """Decide conflicts (precoro, quickbooks or skip); the engine says what it does to approval."""
         with self._pending_lock:
-            action.decision = decision
-            action.approved = approval_after(decision, action.approved)
-            self._pending.setdefault(action.id, {})["decision"] = decision
+            for action in conflicts:
+                action.decision = decision
+                action.approved = approval_after(decision, action.approved)
+                self._pending.setdefault(action.id, {})["decision"] = decision
         self._decisions_changed()
 
     def _decisions_changed(self) -> None:

@@ -212,6 +212,29 @@ async def test_approve_and_skip_follow_the_filter(session: FakeSession):
         assert all(a.approved for a in session.plans[app.plan.id].actions)
 
 
+async def test_s2_take_one_side_of_every_conflict_shown(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "Q")
+        await settle(pilot)
+        decided = {a.name: (a.decision, a.approved) for a in session.plans[app.plan.id].actions if a.kind == "conflict"}
+        assert decided == {"Fabrikam, Inc.": ("quickbooks", True), "Société Générale d'Équipement": ("quickbooks", True)}
+        assert any(n.message == "Took QuickBooks' side of 2 conflicts shown." for n in app._notifications)
+        # Only what the search shows.
+        await search(pilot, "fabrikam")
+        await pilot.press("P")
+        await settle(pilot)
+        decided = {a.name: a.decision for a in session.plans[app.plan.id].actions if a.kind == "conflict"}
+        assert decided == {"Fabrikam, Inc.": "precoro", "Société Générale d'Équipement": "quickbooks"}
+        await pilot.press("escape", "e")  # entity: item, which has no conflict
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        assert any(n.message.startswith("No conflict is shown") for n in app._notifications)
+        assert {a.name: a.decision for a in session.plans[app.plan.id].actions if a.kind == "conflict"} == decided
+
+
 async def test_search_and_filters_narrow_the_list(session: FakeSession):
     app = make_app(session)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -85,6 +85,10 @@ class ReviewScreen(QbsyncScreen):
                 tooltip="Approve every action the filters show"),
         Binding("X", "skip_shown", "skip shown", id="review.skip_shown", group=SHOWN,
                 tooltip="Skip every action the filters show"),
+        Binding("P", "take_shown('precoro')", "Precoro for shown", id="review.take_precoro_shown", group=SHOWN,
+                tooltip="Every conflict the filters show: keep Precoro's values (writes QuickBooks)"),
+        Binding("Q", "take_shown('quickbooks')", "QuickBooks for shown", id="review.take_quickbooks_shown",
+                group=SHOWN, tooltip="Every conflict the filters show: keep QuickBooks' values (writes Precoro)"),
         Binding("e", "cycle('entity')", "filter by entity", id="review.filter_entity", group=FILTERS,
                 tooltip="Filter by entity"),
         Binding("k", "cycle('kind')", "filter by kind", id="review.filter_kind", group=FILTERS,
@@ -302,7 +306,7 @@ class ReviewScreen(QbsyncScreen):
         if action is None:
             return
         if action.kind == "conflict":
-            self.app.decide(action, "skip")
+            self.app.decide([action], "skip")
         elif not self.app.set_approved([action], False):
             self.notify("Already skipped.", timeout=2)
 
@@ -321,7 +325,16 @@ class ReviewScreen(QbsyncScreen):
     def action_take(self, side: str) -> None:
         action = self.current
         if action is not None and action.kind == "conflict":
-            self.app.decide(action, side)
+            self.app.decide([action], side)
+
+    def action_take_shown(self, side: str) -> None:
+        conflicts = [a for a in self.table.visible_actions() if a.kind == "conflict"]
+        if not conflicts:
+            self.notify("No conflict is shown (k filters by kind).", severity="warning", timeout=4)
+            return
+        self.app.decide(conflicts, side)
+        taken = {"precoro": "Took Precoro's", "quickbooks": "Took QuickBooks'"}[side]
+        self.notify(f"{taken} side of {plural(len(conflicts), 'conflict')} shown.", timeout=4)
 
     def action_approve_shown(self) -> None:
         shown = self.table.visible_actions()
