@@ -887,6 +887,19 @@ class Store:
                               "order by created_at desc, rowid desc limit 1", [purpose, scope]).fetchone()
         return row[0] if row else None
 
+    def plan_ids(self, prefix: str = "", limit: int = 50) -> list[str]:
+        """Saved plans' ids that start with `prefix`, newest first (what a shell completes)."""
+        return [row[0] for row in self.db.execute(
+            "select id from plans where id like ? order by created_at desc, rowid desc limit ?", [prefix + "%", limit])]
+
+    def action_ids(self, plan_id: str, prefix: str = "", kinds: Iterable[str] = (), limit: int = 200) -> list[str]:
+        """A plan's action ids that start with `prefix` (of these kinds only, when given), in plan order."""
+        kinds = list(kinds)
+        only = f" and kind in ({', '.join('?' for _ in kinds)})" if kinds else ""
+        return [row[0] for row in self.db.execute(
+            f"select id from actions where plan_id = ? and id like ?{only} order by seq limit ?",
+            [plan_id, prefix + "%", *kinds, limit])]
+
     def action_kind(self, plan_id: str, action_id: str) -> tuple[str, str] | None:
         """(full action id, kind) of an action of a plan, found by id or an unambiguous prefix."""
         return _named(self.db.execute("select id, kind from actions where plan_id = ? and id like ?",

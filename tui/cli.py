@@ -108,20 +108,22 @@ def _audit_statuses(text: str) -> tuple[str, ...]:
 
 # The words of a plan's kinds and entities, named here (not imported) so that parsing a command line
 # never loads the engine; engine.review.review_filter checks them, and a test holds the two alike.
-KINDS = "link, unlink, create, update, conflict, deactivate, reactivate, ambiguous, blocked"
-ENTITY_SECTIONS = ("chart_of_accounts, classes, locations, taxes, terms, suppliers, items, invoices, purchase_orders, "
-                   "credit_notes, payments")
+KINDS = ("link", "unlink", "create", "update", "conflict", "deactivate", "reactivate", "ambiguous", "blocked")
+ENTITY_SECTIONS = ("chart_of_accounts", "classes", "locations", "taxes", "terms", "suppliers", "items", "invoices",
+                   "purchase_orders", "credit_notes", "payments")
+SIDES = ("quickbooks", "precoro", "none")  # --to: the side an action writes
+WHICH = ("all", "attention", "conflicts", "errors", "not-approved", "waiting")  # --which
 
 
 def _selection_options(parser: argparse.ArgumentParser, does: str) -> None:
     """The options that choose a plan's actions as the TUI's filters and search do (all must hold)."""
-    group = parser.add_argument_group("choose actions", f"{does} every action of the plan that all of these fit "
-                                                         "(as the TUI's filters and search)")
-    group.add_argument("--entity", metavar="ENTITY", help=f"one of {ENTITY_SECTIONS} (or one of it: supplier)")
-    group.add_argument("--kind", metavar="KIND", help=f"one of {KINDS}")
-    group.add_argument("--to", dest="target", metavar="SIDE",
+    group = parser.add_argument_group("choose actions", f"{does} the actions of the plan that fit all of these "
+                                                         "(as the TUI's filters and search do)")
+    group.add_argument("--entity", metavar="ENTITY", help=f"one of {', '.join(ENTITY_SECTIONS)} (or its singular: supplier)")
+    group.add_argument("--kind", metavar="KIND", choices=KINDS, help=f"one of {', '.join(KINDS)}")
+    group.add_argument("--to", dest="target", metavar="SIDE", choices=SIDES,
                        help="the side it writes: quickbooks, precoro, or none (links, unlinks and what waits for you)")
-    group.add_argument("--which", default="all", metavar="WHICH",
+    group.add_argument("--which", default="all", metavar="WHICH", choices=WHICH,
                        help="attention (what needs you), conflicts, errors (blocked, or failed or refused by an "
                             "apply), not-approved, waiting (what unattended runs held)")
     group.add_argument("--search", default="", metavar="TEXT",
@@ -185,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "plan", "read what changed on both sides and save a plan (changes nothing)")
     p.add_argument("--only", metavar="ENTITIES",
-                   help=f"comma-separated: {ENTITY_SECTIONS} (default: every one rules.yaml turns on). Such a "
+                   help=f"comma-separated: {', '.join(ENTITY_SECTIONS)} (default: every one rules.yaml turns on). Such a "
                         "partial plan never becomes the latest plan: apply it by its id")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
@@ -316,8 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"only entries of these outcomes: {', '.join(AUDIT_STATUSES)} (e.g. failed,refused)")
     p.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only entries from this day on (UTC, as they are recorded)")
     p.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="only entries up to this day, that day included (UTC)")
-    p.add_argument("--entity", metavar="ENTITY", help=f"only entries of this entity: one of {ENTITY_SECTIONS}")
-    p.add_argument("--kind", metavar="KIND", help=f"only actions of this kind: one of {KINDS}")
+    p.add_argument("--entity", metavar="ENTITY", help=f"only entries of this entity: one of {', '.join(ENTITY_SECTIONS)}")
+    p.add_argument("--kind", metavar="KIND", choices=KINDS, help=f"only actions of this kind: one of {', '.join(KINDS)}")
     p.add_argument("--limit", type=_positive, default=None, metavar="N",
                    help=f"the N latest entries (default: the latest {SHOWN_ACTIONS}; with --json or --csv, every one)")
     p.add_argument("--all", action="store_true", help="print every entry")
@@ -325,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true", help='print {"history": [...]}, newest first')
     form.add_argument("--csv", action="store_true",
                       help="print CSV, newest first, a row per entry and its changed fields in one column (for a spreadsheet)")
+
+    p = command(sub, "completion", "print what a shell sources to complete qbsync's commands, options and ids",
+                epilog='bash: add `eval "$(qbsync completion bash)"` to ~/.bashrc; zsh: the same with zsh, in '
+                       "~/.zshrc; fish: `qbsync completion fish > ~/.config/fish/completions/qbsync.fish`. Plan and "
+                       "action ids are completed from the state file the line names (--rules, --state).")
+    p.add_argument("shell", choices=("bash", "zsh", "fish"))
 
     p = command(sub, "status", "connections, counts, the latest plan, unattended runs and a read a cap cut short")
     p.add_argument("--json", action="store_true")
@@ -1006,6 +1014,13 @@ def cmd_compact(args) -> int:
     return EXIT_OK
 
 
+def cmd_completion(args) -> int:
+    from tui.completion import shell_code
+
+    print(shell_code(args.shell))
+    return EXIT_OK
+
+
 def cmd_status(args) -> int:
     with _session(args) as session:
         status = session.status()
@@ -1269,12 +1284,16 @@ COMMANDS = {
     "approve": cmd_approve, "skip": cmd_approve,
     "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "compact": cmd_compact, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
     "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held, "webhooks": cmd_webhooks,
-    "payments": cmd_payments, "web": cmd_web,
+    "payments": cmd_payments, "web": cmd_web, "completion": cmd_completion,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking what a tab completes (tui/completion.py)
+        from tui.completion import complete
+
+        complete(parser)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(arg in COMMANDS for arg in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv = ["tui", *argv]  # `qbsync` and `qbsync --rules X` open the TUI

@@ -313,4 +313,4 @@ def test_w4_history_lists_one_entity_and_one_kind_of_action(workdir):
     assert none.returncode == 0
     assert f"No applied action is of kind deactivate; the history holds {len(everything)} entries" in none.stdout
     refused = workdir.run("history", "--kind", "delete")
-    assert refused.returncode == 1 and "unknown kind 'delete'; expected one of link, unlink" in refused.stderr
+    assert refused.returncode == 1 and "argument --kind: invalid choice: 'delete' (choose from 'link'" in refused.stderr

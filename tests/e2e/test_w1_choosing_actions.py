@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from engine.entities import BY_SECTION
 from engine.plan import KIND_ORDER
-from engine.review import WAIT_FOR_DATA, SHOW_WORDS
-from tui.cli import ENTITY_SECTIONS, KINDS, build_parser
+from engine.review import SHOW_WORDS, TARGET_CHOICES, WAIT_FOR_DATA
+from tui.cli import ENTITY_SECTIONS, KINDS, SIDES, WHICH, build_parser
 
 
 def approvals(workdir) -> dict[str, bool]:
@@ -92,20 +92,22 @@ def test_w1_a_selection_that_is_not_clear_is_refused_and_changes_nothing(workdir
         (("approve", some, "--kind", "create"), "name actions by id or choose them"),
         (("skip",), "name actions by id, or choose them with --entity"),
         (("decide", "precoro"), "name actions by id, or choose them with --entity"),
-        (("skip", "--kind", "creat"), "unknown kind 'creat'; expected one of link, unlink, create"),
+        (("skip", "--kind", "creat"), "argument --kind: invalid choice: 'creat' (choose from 'link', 'unlink'"),
         (("approve", "--entity", "vendors"), "unknown entity 'vendors'; expected one of chart_of_accounts"),
-        (("approve", "--to", "qbo"), "unknown side 'qbo'; expected one of quickbooks, precoro, none"),
-        (("show", "--which", "new"), "unknown selection 'new'; expected one of all, attention"),
+        (("approve", "--to", "qbo"), "argument --to: invalid choice: 'qbo' (choose from 'quickbooks', 'precoro', 'none')"),
+        (("show", "--which", "new"), "argument --which: invalid choice: 'new' (choose from 'all', 'attention'"),
     ]:
         refused = workdir.run(*args)
         assert refused.returncode == 1 and said in refused.stderr, (args, refused.stderr)
     assert approvals(workdir) == before
 
 
-def test_w1_the_selection_options_help_names_every_kind_and_entity_the_engine_knows():
+def test_w1_the_selection_options_know_every_word_the_engine_knows():
     # The command line names them without loading the engine; these must not drift apart.
-    assert KINDS.split(", ") == list(KIND_ORDER)
-    assert ENTITY_SECTIONS.split(", ") == list(BY_SECTION)
+    assert list(KINDS) == list(KIND_ORDER)
+    assert list(ENTITY_SECTIONS) == list(BY_SECTION)
+    assert list(SIDES) == list(TARGET_CHOICES)
+    assert list(WHICH) == list(SHOW_WORDS)
     parser = dict((a.dest, a) for a in build_parser()._subparsers._group_actions[0].choices["skip"]._actions)
     assert {"entity", "kind", "target", "which", "search", "all"} <= set(parser)
     assert parser["which"].help and all(word in parser["which"].help for word in SHOW_WORDS if word != "all")
