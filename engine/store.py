@@ -407,11 +407,14 @@ class PlanListing(Sequence[ListedAction]):
     `read_rows(start, stop)` gives the rows (LISTED_COLUMNS) at those places, always from the
     plan as it was when listed: a saved plan's rows are read in one read transaction of its own, so
     a plan that another terminal's apply lets go meanwhile (W6) still lists what it held. `done` is
-    called once every row is read (it ends that transaction)."""
+    called once every row is read (it ends that transaction). `let_go` ends the transaction before
+    then, the rows left being read as the state file has them when asked for: after the background
+    read failed, for a read transaction kept open keeps sqlite from ever emptying its WAL (the file
+    grows with every apply while the TUI runs, and `qbsync compact` waits on it)."""
 
     def __init__(self, count: int, read_rows: Callable[[int, int], list[tuple]], load: Callable[[str], Action],
-                 done: Callable[[], None] = lambda: None) -> None:
-        self._read_rows, self._load, self._done = read_rows, load, done
+                 done: Callable[[], None] = lambda: None, let_go: Callable[[], None] = lambda: None) -> None:
+        self._read_rows, self._load, self._done, self._let_go = read_rows, load, done, let_go
         self._items: list[ListedAction | None] = [None] * count
         self._unread = set(range(-(-count // LISTING_PAGE)))  # pages not read yet
         self._lock = threading.Lock()
@@ -467,8 +470,10 @@ class PlanListing(Sequence[ListedAction]):
                         if self._unread:
                             self._read(min(self._unread))
                     time.sleep(LISTING_PAUSE)
-            except sqlite3.Error:  # the state file went away under it: pages are read when asked for
-                pass
+            except sqlite3.Error:  # the state file failed under it: pages are read when asked for
+                with self._lock:
+                    if self._unread:  # else read to its end meanwhile, and done
+                        self._let_go()
         if self._unread:
             threading.Thread(target=read_rest, name="qbsync-plan-listing", daemon=True).start()
 
@@ -796,6 +801,10 @@ class Store:
                 conn.rollback()  # nothing was written: this only ends the read
                 conn.close()
 
+        def let_go() -> None:
+            if not memory:
+                conn.rollback()  # the rows left are read outside a transaction (autocommit) when asked for
+
         cursor = conn.execute("select * from plans where id = ?", [plan_id])
         names = [column[0] for column in cursor.description]
         found = cursor.fetchone()
@@ -809,7 +818,7 @@ class Store:
             return conn.execute(f"select {LISTED_COLUMNS} from actions where plan_id = ? and seq >= ? and seq < ? "
                                 "order by seq", [plan_id, start, stop]).fetchall()
 
-        listing = PlanListing(count, read_rows, partial(self.action, plan_id), done)
+        listing = PlanListing(count, read_rows, partial(self.action, plan_id), done, let_go)
         if memory:
             list(listing)  # one connection, shared with the store's other users: read it all now
         elif background:

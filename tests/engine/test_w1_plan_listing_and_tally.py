@@ -188,3 +188,51 @@ def test_w1_many_outcomes_are_kept_with_their_plan_and_follow_each_later_outcome
     assert "a5" not in read and "b0" not in read  # read again from the audit
     assert store.outcomes("p2") == {"b0": ("failed", "")}  # few: not kept
     assert store.db.execute("select count(*) from plan_outcomes").fetchone()[0] == 1
+
+
+def test_w1_a_failed_background_read_lets_the_snapshot_go_and_pages_are_read_when_asked_for(servers, fresh_dir):
+    """A listing's read transaction kept open would keep sqlite from emptying its WAL for as long as
+    the TUI runs: when the background read fails, the transaction ends, and the listing goes on."""
+    import sqlite3
+    import threading
+
+    from engine.store import PlanListing
+
+    rows = [(f"a{i:05}", "supplier", "create", "quickbooks", f"Supplier {i}", str(i), None, None, None, 1)
+            for i in range(LISTING_PAGE * 3)]
+    fail_once = threading.Event()
+    said: list[str] = []
+
+    def read_rows(start: int, stop: int) -> list[tuple]:
+        if start == LISTING_PAGE and not fail_once.is_set():  # the second page: a disk I/O error
+            fail_once.set()
+            raise sqlite3.OperationalError("disk I/O error")
+        return rows[start:stop]
+
+    listing = PlanListing(len(rows), read_rows, load=lambda action_id: None, done=lambda: said.append("done"),
+                          let_go=lambda: said.append("let go"))
+    listing.read_in_background()
+    wait_until(lambda: said)
+    assert said == ["let go"] and not listing.complete
+    assert [a.id for a in listing] == [row[0] for row in rows] and listing.complete  # read when asked for
+    assert said == ["let go", "done"]
+
+    # On a real state file: once let go, the listing reads its rows outside the transaction.
+    servers.reset(REALM)
+    seed_scale(servers.quickbooks, servers.precoro, REALM, 850)
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as s:
+        ids = [a.id for a in s.plan().actions]
+    store = Store(workdir / "state.db")
+    plan_id = store.latest_plan_id()
+    listed = store.load_plan(plan_id, listed=True, background=False).actions
+    assert listed[0].id == ids[0] and not listed.complete  # its snapshot begun
+    store.set_approved(plan_id, [ids[LISTING_PAGE]], False)  # a write after it, in the WAL
+    other = sqlite3.connect(workdir / "state.db", timeout=0.5)
+    assert other.execute("pragma wal_checkpoint(truncate)").fetchone()[0] == 1  # busy: the snapshot holds the WAL
+    listed._let_go()  # as a failed background read does
+    assert other.execute("pragma wal_checkpoint(truncate)").fetchone()[0] == 0
+    assert [a.id for a in listed] == ids  # the rest read when asked for, from the file as it is
+    assert not listed[LISTING_PAGE].approved  # (which is why it is only for a failed read: W6's snapshot is gone)
+    other.close()
+    store.close()
