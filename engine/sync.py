@@ -248,7 +248,7 @@ class SyncSession:
         return self.store.load_plan(plan_id) if plan_id else None
 
     def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
-        plan = self.store.load_plan(self._plan_id(plan_id), listed=listed)
+        plan = self.store.load_plan(self.plan_id_for(plan_id), listed=listed)
         if plan is None:
             raise PlanNotFound(NO_FULL_PLAN)
         return plan
@@ -268,7 +268,7 @@ class SyncSession:
         """A saved plan (an id or a prefix), listed, with its tally and what applies did with its
         actions. A tally that decisions made out of date is counted again, and kept for the next.
         The tally's groups are those of review.action_groups with these outcomes (counted in SQL)."""
-        plan = self.store.load_plan(self._plan_id(plan_id), listed=True)
+        plan = self.store.load_plan(self.plan_id_for(plan_id), listed=True)
         if plan.tally is None:
             plan.tally = tally_of(plan.actions).to_json()
             self.store.keep_tally(plan.id, plan.tally, plan.decided)
@@ -300,7 +300,7 @@ class SyncSession:
         """Record a decision on a conflict; returns the action's full id. Taking a side also approves
         it (the operator just said what to write); skipping leaves the approval as it was."""
         _check_decision(decision)
-        plan_id = self._plan_id(plan_id)
+        plan_id = self.plan_id_for(plan_id)
         found = self.store.action_kind(plan_id, action_id)
         if found is None:
             raise PlanNotFound(f"plan {plan_id} has no action {action_id!r}")
@@ -315,7 +315,7 @@ class SyncSession:
         """Record one decision on every conflict of a plan that `matching` selects (its other actions
         are left alone); returns their full ids."""
         _check_decision(decision)
-        plan, outcomes = self.plan_with_outcomes(self._plan_id(plan_id))
+        plan, outcomes = self.plan_with_outcomes(self.plan_id_for(plan_id))
         chosen = [a.id for a in plan.actions if a.kind == "conflict" and matching.matches(a, outcomes.get(a.id))]
         self._record_decision(plan.id, chosen, decision)
         return chosen
@@ -331,7 +331,7 @@ class SyncSession:
     def approve(self, action_ids: Iterable[str], approved: bool = True, plan_id: str | None = None) -> list[str]:
         """Approve (or, with approved=False, skip) actions of a plan by id or unambiguous prefix;
         returns their full ids. An id the plan does not have is refused, and nothing changes."""
-        plan_id = self._plan_id(plan_id)
+        plan_id = self.plan_id_for(plan_id)
         full_ids = []
         for wanted in action_ids:
             found = self.store.action_kind(plan_id, wanted)
@@ -347,7 +347,7 @@ class SyncSession:
         shown" does: those an approval lets through (see review.ready_once_approved; a skip, every one
         that takes an approval). Returns their full ids, and the selected actions left waiting for
         the operator: conflicts without a side taken, ambiguous matches, blocked writes."""
-        plan, outcomes = self.plan_with_outcomes(self._plan_id(plan_id))
+        plan, outcomes = self.plan_with_outcomes(self.plan_id_for(plan_id))
         chosen = [a for a in plan.actions if matching.matches(a, outcomes.get(a.id))]
         goes = ready_once_approved if approved else takes_approval
         full_ids = [a.id for a in chosen if goes(a)]
@@ -359,7 +359,7 @@ class SyncSession:
             self.store.set_approved(plan_id, action_ids, approved)
             self.store.decide_held(action_ids, "approved" if approved else "skipped", self.clock())  # U3
 
-    def _plan_id(self, plan_id: str | None) -> str:
+    def plan_id_for(self, plan_id: str | None) -> str:
         """The full id of the named plan, or of the latest sync plan, without loading its actions."""
         if plan_id is None:
             found = self.store.latest_plan_id()
@@ -387,7 +387,7 @@ class SyncSession:
 
         Precoro's hourly cap is waited out (`on_cap(what, seconds left)` counts down); at its daily
         cap the apply stops and says when it can go on, unless `until_done`: then it waits for that too."""
-        wanted = self._plan_id(plan_id)
+        wanted = self.plan_id_for(plan_id)
         with self.writer(f"applying plan {wanted}", wait=wait, on_wait=on_wait):
             plan = self.load_plan(wanted)  # read under the lock: decisions and journal as they are now
             conn = self.connected

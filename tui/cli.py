@@ -622,7 +622,7 @@ def cmd_show(args) -> int:
             plan = session.load_plan(args.plan_id, listed=not (args.json or args.all))
             chosen = None
         else:
-            plan, outcomes = session.plan_with_outcomes(session.load_plan(args.plan_id, listed=True).id)
+            plan, outcomes = session.plan_with_outcomes(session.plan_id_for(args.plan_id))
             chosen = [a for a in plan.actions if selection.matches(a, outcomes.get(a.id))]
     if args.json:
         _print_json(render.plan_json(plan, chosen))
@@ -653,7 +653,7 @@ def cmd_decide(args) -> int:
     named = [args.action_id] if args.action_id else []
     selection = _chosen(args, named)
     with _session(args) as session:
-        plan_id = session.load_plan(args.plan_id, listed=True).id
+        plan_id = session.plan_id_for(args.plan_id)
         if named:
             decided = [session.decide(args.action_id, args.decision, plan_id)]
         else:
@@ -677,7 +677,7 @@ def cmd_approve(args) -> int:
     done = "approved" if approved else "skipped"
     selection = _chosen(args, args.action_ids, everything=args.all)
     with _session(args) as session:
-        plan_id = session.load_plan(args.plan_id, listed=True).id
+        plan_id = session.plan_id_for(args.plan_id)
         if args.action_ids:
             ids, left = session.approve(args.action_ids, approved, plan_id), []
         else:
@@ -971,7 +971,8 @@ def cmd_held(args) -> int:
               f"(held since {row['held_at']}, plan {row['plan_id']})")
     print(f"\n{len(rows)} held. `qbsync approve ID --plan PLAN` or `qbsync decide ID precoro|quickbooks --plan PLAN` "
           "lets the next run apply one (`qbsync apply PLAN --yes` applies it at once); `qbsync skip ID --plan PLAN` "
-          "drops it; `qbsync show PLAN` shows the plan. (--plan: only when it is not the latest plan.)")
+          "drops it; `qbsync show PLAN` shows the plan. (--plan: only when it is not the latest plan.) Many at "
+          "once: `qbsync approve --which waiting --entity items` (or --kind, --search).")
     return EXIT_OK
 
 

@@ -112,3 +112,19 @@ def test_u1_every_loops_until_sigterm_and_status_shows_the_next_run(workdir):
         if process.poll() is None:
             process.kill()
     assert workdir.json("status")["unattended"]["next_run"] is None
+
+
+def test_u3_held_actions_are_answered_many_at_once_as_the_selection_chooses(workdir):
+    code, summary = run_json(workdir)
+    assert code == 3
+    held_suppliers = {row["action_id"] for row in summary["held_actions"] if row["entity"] == "supplier"}
+    held_others = {row["action_id"] for row in summary["held_actions"]} - held_suppliers
+    assert held_suppliers and held_others
+    answer = workdir.json("approve", "--which", "waiting", "--entity", "suppliers")
+    # Approved: what an approval lets through; left: the conflicts, matches and blocked writes among them.
+    assert set(answer["approved"]) | {a["id"] for a in answer["left"]} >= held_suppliers
+    listed = {row["action_id"] for row in json.loads(workdir.run("held", "--json").stdout)["held"]}
+    assert not set(answer["approved"]) & listed  # answered: no longer waiting
+    assert held_others <= listed  # the other entities' are still held
+    code, after = run_json(workdir)
+    assert not after["failures"] and not set(answer["approved"]) & {r["action_id"] for r in after["held_actions"]}
