@@ -33,6 +33,7 @@ class Deciding:
                     changed += 1
         if changed:
             self._decisions_changed()
+        return changed
 
     def decide(self, conflicts: Iterable[Action], decision: str) -> None:
         """Decide conflicts (precoro, quickbooks or skip); the engine says what it does to approval."""
