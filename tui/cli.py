@@ -212,11 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "decide", "decide a conflict: take Precoro's or QuickBooks' value, or skip",
                 epilog="Several at once: `qbsync decide precoro --entity suppliers --search acme` decides every "
-                       "conflict chosen (the other actions chosen are left alone).")
+                       "conflict chosen (the other actions chosen are left alone); `--all`: every conflict.")
     p.add_argument("action_id", nargs="?", metavar="ACTION_ID",
                    help="the conflict's id (`id=` in the plan), or a prefix of it; or choose conflicts below")
     p.add_argument("decision", choices=["precoro", "quickbooks", "skip"])
     p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help=PLAN_ID_HELP)
+    p.add_argument("--all", action="store_true", help="every conflict of the plan")
     p.add_argument("--json", action="store_true", help='print {"plan_id": ..., "decided": [ids]} as JSON')
     _selection_options(p, "Decide")
 
@@ -651,7 +652,7 @@ def cmd_decide(args) -> int:
     from tui.render import plural
 
     named = [args.action_id] if args.action_id else []
-    selection = _chosen(args, named)
+    selection = _chosen(args, named, everything=args.all)
     with _session(args) as session:
         plan_id = session.plan_id_for(args.plan_id)
         if named:
