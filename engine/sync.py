@@ -321,6 +321,8 @@ class SyncSession:
         return chosen
 
     def _record_decision(self, plan_id: str, action_ids: list[str], decision: str) -> None:
+        if not action_ids:  # nothing chosen: the plan's tally stays its own
+            return
         with self.store.transaction():
             self.store.set_decisions(plan_id, action_ids, decision)
             if approval_after(decision, False):
@@ -355,6 +357,8 @@ class SyncSession:
         return full_ids, [a for a in chosen if not goes(a)]
 
     def _record_approval(self, plan_id: str, action_ids: list[str], approved: bool) -> None:
+        if not action_ids:
+            return
         with self.store.transaction():
             self.store.set_approved(plan_id, action_ids, approved)
             self.store.decide_held(action_ids, "approved" if approved else "skipped", self.clock())  # U3

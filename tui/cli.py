@@ -119,7 +119,8 @@ def _selection_options(parser: argparse.ArgumentParser, does: str) -> None:
     """The options that choose a plan's actions as the TUI's filters and search do (all must hold)."""
     group = parser.add_argument_group("choose actions", f"{does} the actions of the plan that fit all of these "
                                                          "(as the TUI's filters and search do)")
-    group.add_argument("--entity", metavar="ENTITY", help=f"one of {', '.join(ENTITY_SECTIONS)} (or its singular: supplier)")
+    group.add_argument("--entity", metavar="ENTITY",
+                       help=f"one of {', '.join(ENTITY_SECTIONS)} (or its singular: supplier)")
     group.add_argument("--kind", metavar="KIND", choices=KINDS, help=f"one of {', '.join(KINDS)}")
     group.add_argument("--to", dest="target", metavar="SIDE", choices=SIDES,
                        help="the side it writes: quickbooks, precoro, or none (links, unlinks and what waits for you)")
@@ -187,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "plan", "read what changed on both sides and save a plan (changes nothing)")
     p.add_argument("--only", metavar="ENTITIES",
-                   help=f"comma-separated: {', '.join(ENTITY_SECTIONS)} (default: every one rules.yaml turns on). Such a "
-                        "partial plan never becomes the latest plan: apply it by its id")
+                   help=f"comma-separated: {', '.join(ENTITY_SECTIONS)} (default: every one rules.yaml turns on). "
+                        "Such a partial plan never becomes the latest plan: apply it by its id")
     p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
     p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
     p.add_argument("--no-wait", action="store_true",
@@ -319,8 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"only entries of these outcomes: {', '.join(AUDIT_STATUSES)} (e.g. failed,refused)")
     p.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only entries from this day on (UTC, as they are recorded)")
     p.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="only entries up to this day, that day included (UTC)")
-    p.add_argument("--entity", metavar="ENTITY", help=f"only entries of this entity: one of {', '.join(ENTITY_SECTIONS)}")
-    p.add_argument("--kind", metavar="KIND", choices=KINDS, help=f"only actions of this kind: one of {', '.join(KINDS)}")
+    p.add_argument("--entity", metavar="ENTITY",
+                   help=f"only entries of this entity: one of {', '.join(ENTITY_SECTIONS)}")
+    p.add_argument("--kind", metavar="KIND", choices=KINDS,
+                   help=f"only actions of this kind: one of {', '.join(KINDS)}")
     p.add_argument("--limit", type=_positive, default=None, metavar="N",
                    help=f"the N latest entries (default: the latest {SHOWN_ACTIONS}; with --json or --csv, every one)")
     p.add_argument("--all", action="store_true", help="print every entry")
@@ -643,8 +646,8 @@ def _chosen(args, named: list[str], *, everything: bool = False):
         raise UsageError("name actions by id or choose them (--entity, --kind, --to, --which, --search, --all), "
                          "not both")
     if not named and selection is None:
-        raise UsageError("name actions by id, or choose them with --entity, --kind, --to, --which or --search"
-                         + (", or --all" if "all" in args else ""))
+        raise UsageError("name actions by id, or choose them with --entity, --kind, --to, --which or --search, "
+                         "or --all")
     return selection
 
 

@@ -10,7 +10,6 @@ only if it exists: a tab never makes a state file.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,9 +21,7 @@ def shell_code(shell: str) -> str:
 
 
 def complete(parser: argparse.ArgumentParser) -> None:
-    """Answer the shell and exit, when it is a shell asking (else return at once)."""
-    if "_ARGCOMPLETE" not in os.environ:
-        return
+    """Answer the shell asking what a tab completes (its line is in the environment), and exit."""
     from .cli import ENTITY_SECTIONS
 
     for sub in _parsers(parser):
@@ -51,7 +48,8 @@ def _store(parsed_args: argparse.Namespace) -> Any:
     from engine.store import Store
     from engine.sync import state_path_for
 
-    path = state_path_for(Path(getattr(parsed_args, "rules", None) or "rules.yaml"), getattr(parsed_args, "state", None))
+    rules = Path(getattr(parsed_args, "rules", None) or "rules.yaml")
+    path = state_path_for(rules, getattr(parsed_args, "state", None))
     return Store(path) if path.is_file() else None
 
 

@@ -94,7 +94,7 @@ def test_w1_a_selection_that_is_not_clear_is_refused_and_changes_nothing(workdir
         (("decide", "precoro"), "name actions by id, or choose them with --entity"),
         (("skip", "--kind", "creat"), "argument --kind: invalid choice: 'creat' (choose from 'link', 'unlink'"),
         (("approve", "--entity", "vendors"), "unknown entity 'vendors'; expected one of chart_of_accounts"),
-        (("approve", "--to", "qbo"), "argument --to: invalid choice: 'qbo' (choose from 'quickbooks', 'precoro', 'none')"),
+        (("approve", "--to", "qbo"), "argument --to: invalid choice: 'qbo' (choose from 'quickbooks', 'precoro'"),
         (("show", "--which", "new"), "argument --which: invalid choice: 'new' (choose from 'all', 'attention'"),
     ]:
         refused = workdir.run(*args)
