@@ -1298,7 +1298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "_ARGCOMPLETE" in os.environ:  # a shell asking what a tab completes (tui/completion.py)
         from tui.completion import complete
 
-        complete(parser)
+        complete(parser, ENTITY_SECTIONS)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(arg in COMMANDS for arg in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv = ["tui", *argv]  # `qbsync` and `qbsync --rules X` open the TUI

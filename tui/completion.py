@@ -2,8 +2,8 @@
 
 A shell that sourced `qbsync completion bash` (or zsh, fish) runs qbsync at each tab with the line
 typed in its environment; `complete` answers it and exits before any command runs. Commands and
-options come from the parser; the selection options' words (--entity, --kind, ...) from the CLI's
-own lists; plan and action ids from the state file the line names (`--rules`, `--state`), read
+options come from the parser, with their choices (--kind, --to, ...), and --entity's words from the
+CLI; plan and action ids from the state file the line names (`--rules`, `--state`), read
 only if it exists: a tab never makes a state file.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import argcomplete
 
@@ -20,14 +20,13 @@ def shell_code(shell: str) -> str:
     return argcomplete.shellcode(["qbsync"], shell=shell)
 
 
-def complete(parser: argparse.ArgumentParser) -> None:
-    """Answer the shell asking what a tab completes (its line is in the environment), and exit."""
-    from .cli import ENTITY_SECTIONS
-
+def complete(parser: argparse.ArgumentParser, entities: Sequence[str]) -> None:
+    """Answer the shell asking what a tab completes (its line is in the environment), and exit.
+    `entities`: the words --entity takes."""
     for sub in _parsers(parser):
         for action in sub._actions:
             if action.dest == "entity":
-                action.completer = argcomplete.ChoicesCompleter(ENTITY_SECTIONS)  # type: ignore[attr-defined]
+                action.completer = argcomplete.ChoicesCompleter(entities)  # type: ignore[attr-defined]
             elif action.dest == "plan_id":
                 action.completer = _plan_ids  # type: ignore[attr-defined]
             elif action.dest in ("action_id", "action_ids"):
