@@ -1077,8 +1077,15 @@ class Store:
     def decide_held(self, action_ids: Iterable[str], decision: str, at: str) -> None:
         """The operator answered held actions (approve, decide or skip them in any plan)."""
         with self.transaction():
-            self.db.conn.executemany("update held set decision = ?, decided_at = ? where action_id = ?",
-                                     [(decision, at, action_id) for action_id in action_ids])
+            # Each by its whole key, and only those held: by `action_id` alone (not the start of the
+            # key) each update would read every held row, and 100,000 approvals against 5,000 held
+            # actions took minutes.
+            answered = set(action_ids)
+            self.db.conn.executemany(
+                "update held set decision = ?, decided_at = ? where realm = ? and action_id = ?",
+                [(decision, at, realm, action_id)
+                 for realm, action_id in self.db.execute("select realm, action_id from held").fetchall()
+                 if action_id in answered])
 
     def start_run(self, at: str, trigger: str) -> int:
         with self.transaction():
