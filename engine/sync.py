@@ -334,9 +334,11 @@ class SyncSession:
         """Approve (or, with approved=False, skip) actions of a plan by id or unambiguous prefix;
         returns their full ids. An id the plan does not have is refused, and nothing changes."""
         plan_id = self.plan_id_for(plan_id)
+        action_ids = list(action_ids)
+        whole = self.store.actions_named(plan_id, action_ids)  # at once: the TUI's "approve shown" names 100,000s
         full_ids = []
         for wanted in action_ids:
-            found = self.store.action_kind(plan_id, wanted)
+            found = (wanted,) if wanted in whole else self.store.action_kind(plan_id, wanted)
             if found is None:
                 raise PlanNotFound(f"plan {plan_id} has no action {wanted!r} (or more than one starts so)")
             full_ids.append(found[0])

@@ -99,6 +99,21 @@ def test_w1_plans_are_saved_with_decisions_and_approvals(tmp_path):
     assert store.latest_plan_id() == plan.id
 
 
+def test_w1_an_action_or_plan_is_named_by_its_id_or_a_prefix_in_any_case_and_nothing_else(tmp_path):
+    store = Store(tmp_path / "s.db")
+    actions = [Action(id=f"{n:02x}{'a' * 8}", entity="supplier", kind="create", target="quickbooks", name=f"S{n}")
+               for n in range(0, 40)]
+    plan = Plan(actions=actions, realm_id="r", rules_digest="d", created_at="2026-12-02T09:00:00+00:00")
+    store.save_plan(plan)
+    assert store.action_kind(plan.id, "0aaaaaaaaa") == ("0aaaaaaaaa", "create")
+    assert store.action_kind(plan.id, "1F") == ("1faaaaaaaa", "create")  # ids are lowercase hex
+    assert store.action_kind(plan.id, "1") is None  # sixteen start so
+    assert store.action_kind(plan.id, "%") is None and store.action_kind(plan.id, "_aaaaaaaaa") is None  # no wildcards
+    assert store.plan_id_of(plan.id[:5].upper()) == plan.id and store.plan_id_of("%") is None
+    assert store.actions_named(plan.id, ["0aaaaaaaaa", "0a", "ffaaaaaaaa", "27aaaaaaaa"]) == {"0aaaaaaaaa", "27aaaaaaaa"}
+    assert store.action_ids(plan.id, "2") == [f"2{d}aaaaaaaa" for d in "01234567"]
+
+
 def _every_shape(n: int) -> list[Action]:
     """n actions of every shape a plan holds, values that are easy to lose among them ("", 0, False,
     empty lists and a version of "")."""
