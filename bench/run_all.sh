@@ -15,6 +15,7 @@ if [[ "${QUICK:-0}" == "1" ]]; then
   "$PY" bench/plan_incremental.py --n 2000 --changed 10 --runs 1
   "$PY" bench/plan_killed.py --n 1000
   "$PY" bench/plan_killed.py --n 1000 --list items --at 0.3
+  "$PY" bench/approve_many.py --actions 5000 --held 500
   exit 0
 fi
 "$PY" bench/plan_scale.py --n 100000 --runs 2
@@ -27,3 +28,4 @@ fi
 "$PY" bench/plan_incremental.py --n 20000 --changed 100 --runs 1
 "$PY" bench/plan_killed.py
 "$PY" bench/plan_killed.py --list items --at 0.3
+"$PY" bench/approve_many.py --actions 260000 --held 5000
