@@ -46,6 +46,9 @@ class SyncAPI(Protocol):
     def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> Any:
         """Decide a conflict: precoro, quickbooks or skip."""
 
+    def decide_all(self, action_ids: Iterable[str], decision: str, plan_id: str | None = None) -> Any:
+        """Decide conflicts alike, in one write."""
+
     def approve(self, action_ids: Iterable[str], approved: bool = True, plan_id: str | None = None) -> Any:
         """Approve actions, or skip them (approved=False)."""
 

@@ -924,14 +924,15 @@ class Store:
         return _named(self.db.execute("select id, kind from actions where plan_id = ? and id >= ? and id < ?",
                                       [plan_id, *_prefixed(action_id)]).fetchall(), action_id.lower())
 
-    def actions_named(self, plan_id: str, action_ids: Iterable[str]) -> set[str]:
-        """Which of these are whole ids of the plan's actions (an approval of many names them so)."""
+    def action_kinds(self, plan_id: str, action_ids: Iterable[str]) -> dict[str, str]:
+        """The kinds of those of these that are whole ids of the plan's actions, at once (an approval
+        of many names them so)."""
         wanted = list(action_ids)
-        found: set[str] = set()
+        found: dict[str, str] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
-            found.update(row[0] for row in self.db.execute(
-                f"select id from actions where plan_id = ? and id in ({','.join('?' * len(chunk))})", [plan_id, *chunk]))
+            found.update(self.db.execute(f"select id, kind from actions where plan_id = ? and id in "
+                                         f"({','.join('?' * len(chunk))})", [plan_id, *chunk]).fetchall())
         return found
 
     def plan_row(self, plan_id: str) -> dict | None:

@@ -299,17 +299,22 @@ class SyncSession:
     def decide(self, action_id: str, decision: str, plan_id: str | None = None) -> str:
         """Record a decision on a conflict; returns the action's full id. Taking a side also approves
         it (the operator just said what to write); skipping leaves the approval as it was."""
+        return self.decide_all([action_id], decision, plan_id)[0]
+
+    def decide_all(self, action_ids: Iterable[str], decision: str, plan_id: str | None = None) -> list[str]:
+        """Record one decision on conflicts named by id or unambiguous prefix, in one write; returns
+        their full ids. An id the plan does not have, or of another kind, is refused, and nothing changes."""
         _check_decision(decision)
         plan_id = self.plan_id_for(plan_id)
-        found = self.store.action_kind(plan_id, action_id)
-        if found is None:
-            raise PlanNotFound(f"plan {plan_id} has no action {action_id!r}")
-        full_id, kind = found
-        if kind != "conflict":
-            article = "an" if kind[0] in "aeiou" else "a"
-            raise DecisionRefused(f"action {full_id} is {article} {kind}, not a conflict; only conflicts take a decision")
-        self._record_decision(plan_id, [full_id], decision)
-        return full_id
+        named = self._named(plan_id, action_ids)
+        for full_id, kind in named:
+            if kind != "conflict":
+                article = "an" if kind[0] in "aeiou" else "a"
+                raise DecisionRefused(f"action {full_id} is {article} {kind}, not a conflict; only conflicts take "
+                                      "a decision")
+        full_ids = [full_id for full_id, _ in named]
+        self._record_decision(plan_id, full_ids, decision)
+        return full_ids
 
     def decide_matching(self, matching: ReviewFilter, decision: str, plan_id: str | None = None) -> list[str]:
         """Record one decision on every conflict of a plan that `matching` selects (its other actions
@@ -334,16 +339,22 @@ class SyncSession:
         """Approve (or, with approved=False, skip) actions of a plan by id or unambiguous prefix;
         returns their full ids. An id the plan does not have is refused, and nothing changes."""
         plan_id = self.plan_id_for(plan_id)
-        action_ids = list(action_ids)
-        whole = self.store.actions_named(plan_id, action_ids)  # at once: the TUI's "approve shown" names 100,000s
-        full_ids = []
-        for wanted in action_ids:
-            found = (wanted,) if wanted in whole else self.store.action_kind(plan_id, wanted)
-            if found is None:
-                raise PlanNotFound(f"plan {plan_id} has no action {wanted!r} (or more than one starts so)")
-            full_ids.append(found[0])
+        full_ids = [full_id for full_id, _ in self._named(plan_id, action_ids)]
         self._record_approval(plan_id, full_ids, approved)
         return full_ids
+
+    def _named(self, plan_id: str, action_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """(full id, kind) of each action named by its id or an unambiguous prefix of it; whole ids
+        found at once (the TUI's "approve shown" names 100,000s). PlanNotFound for one not found."""
+        action_ids = list(action_ids)
+        whole = self.store.action_kinds(plan_id, action_ids)
+        named = []
+        for wanted in action_ids:
+            found = (wanted, whole[wanted]) if wanted in whole else self.store.action_kind(plan_id, wanted)
+            if found is None:
+                raise PlanNotFound(f"plan {plan_id} has no action {wanted!r} (or more than one starts so)")
+            named.append(found)
+        return named
 
     def approve_matching(self, matching: ReviewFilter, approved: bool = True,
                          plan_id: str | None = None) -> tuple[list[str], list[Action]]:

@@ -110,7 +110,8 @@ def test_w1_an_action_or_plan_is_named_by_its_id_or_a_prefix_in_any_case_and_not
     assert store.action_kind(plan.id, "1") is None  # sixteen start so
     assert store.action_kind(plan.id, "%") is None and store.action_kind(plan.id, "_aaaaaaaaa") is None  # no wildcards
     assert store.plan_id_of(plan.id[:5].upper()) == plan.id and store.plan_id_of("%") is None
-    assert store.actions_named(plan.id, ["0aaaaaaaaa", "0a", "ffaaaaaaaa", "27aaaaaaaa"]) == {"0aaaaaaaaa", "27aaaaaaaa"}
+    assert store.action_kinds(plan.id, ["0aaaaaaaaa", "0a", "ffaaaaaaaa", "27aaaaaaaa"]) == {
+        "0aaaaaaaaa": "create", "27aaaaaaaa": "create"}
     assert store.action_ids(plan.id, "2") == [f"2{d}aaaaaaaa" for d in "01234567"]
 
 

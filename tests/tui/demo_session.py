@@ -246,6 +246,9 @@ class FakeSession:
         action.decision = decision
         return copy.deepcopy(action)
 
+    def decide_all(self, action_ids, decision: str, plan_id: str | None = None) -> list[Action]:
+        return [self.decide(action_id, decision, plan_id) for action_id in action_ids]
+
     def approve(self, action_ids, approved: bool = True, plan_id: str | None = None) -> None:
         ids = set(action_ids)
         self.calls.append(("approve", len(ids), approved))
