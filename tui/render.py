@@ -146,8 +146,9 @@ def plan_text(plan: Plan, limit: int | None, chosen: list[Action] | None = None)
             out.append(SECTION_OF.get(entity, entity) + ":")
         out.extend("  " + line for line in action_lines(action))
     if len(shown) < len(listed):
-        out.append(f"... and {plural(len(listed) - len(shown), 'more action')}: `qbsync show {plan.id} --all` prints "
-                   "them all, `--json` too, and the TUI lists them")
+        how = f"`qbsync show {plan.id} --all` prints" if chosen is None else "`--all` with the same choice prints"
+        out.append(f"... and {plural(len(listed) - len(shown), 'more action')}: {how} them all, `--json` too, and the "
+                   "TUI lists them")
     if chosen is not None:
         out.append(f"{len(chosen):,} of {plural(len(plan.actions), 'action')} chosen." if chosen else
                    f"None of its {plural(len(plan.actions), 'action')} is chosen.")
