@@ -264,7 +264,7 @@ class SyncSession:
         wanted = self._plan_to_review_id()
         return self.plan_with_outcomes(wanted) if wanted else (None, {})
 
-    def plan_with_outcomes(self, plan_id: str) -> tuple[Plan, dict[str, Outcome]]:
+    def plan_with_outcomes(self, plan_id: str | None) -> tuple[Plan, dict[str, Outcome]]:
         """A saved plan (an id or a prefix), listed, with its tally and what applies did with its
         actions. A tally that decisions made out of date is counted again, and kept for the next.
         The tally's groups are those of review.action_groups with these outcomes (counted in SQL)."""
@@ -320,7 +320,7 @@ class SyncSession:
         """Record one decision on every conflict of a plan that `matching` selects (its other actions
         are left alone); returns their full ids."""
         _check_decision(decision)
-        plan, outcomes = self.plan_with_outcomes(self.plan_id_for(plan_id))
+        plan, outcomes = self.plan_with_outcomes(plan_id)
         chosen = [a.id for a in plan.actions if a.kind == "conflict" and matching.matches(a, outcomes.get(a.id))]
         self._record_decision(plan.id, chosen, decision)
         return chosen
@@ -362,7 +362,7 @@ class SyncSession:
         shown" does: those an approval lets through (see review.ready_once_approved; a skip, every one
         that takes an approval). Returns their full ids, and the selected actions left waiting for
         the operator: conflicts without a side taken, ambiguous matches, blocked writes."""
-        plan, outcomes = self.plan_with_outcomes(self.plan_id_for(plan_id))
+        plan, outcomes = self.plan_with_outcomes(plan_id)
         chosen = [a for a in plan.actions if matching.matches(a, outcomes.get(a.id))]
         goes = ready_once_approved if approved else takes_approval
         full_ids = [a.id for a in chosen if goes(a)]

@@ -626,7 +626,7 @@ def cmd_show(args) -> int:
             plan = session.load_plan(args.plan_id, listed=not (args.json or args.all))
             chosen = None
         else:
-            plan, outcomes = session.plan_with_outcomes(session.plan_id_for(args.plan_id))
+            plan, outcomes = session.plan_with_outcomes(args.plan_id)
             chosen = [a for a in plan.actions if selection.matches(a, outcomes.get(a.id))]
     if args.json:
         _print_json(render.plan_json(plan, chosen))
@@ -652,7 +652,7 @@ def _chosen(args, named: list[str], *, everything: bool = False):
 
 
 def cmd_decide(args) -> int:
-    from tui.render import plural
+    from tui.render import decided_text
 
     named = [args.action_id] if args.action_id else []
     selection = _chosen(args, named, everything=args.all)
@@ -667,8 +667,7 @@ def cmd_decide(args) -> int:
     elif named:
         print(f"{decided[0]}: {args.decision}")
     elif decided:
-        taken = {"precoro": "Took Precoro's side of", "quickbooks": "Took QuickBooks' side of", "skip": "Skipped"}
-        print(f"{taken[args.decision]} {plural(len(decided), 'conflict')} of plan {plan_id}.")
+        print(f"{decided_text(args.decision, len(decided))} of plan {plan_id}.")
     else:
         print(f"No conflict of plan {plan_id} is chosen: nothing decided.")
     return EXIT_OK

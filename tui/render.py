@@ -118,6 +118,12 @@ def summary_line(plan: Plan) -> str:
     return text
 
 
+def decided_text(decision: str, conflicts: int) -> str:
+    """"Took Precoro's side of 3 conflicts", "Skipped 1 conflict": a decision on several, for both faces."""
+    taken = {"precoro": "Took Precoro's side of", "quickbooks": "Took QuickBooks' side of", "skip": "Skipped"}
+    return f"{taken[decision]} {plural(conflicts, 'conflict')}"
+
+
 def left_waiting(actions: Iterable[Action]) -> str:
     """What an approval chosen by filters left alone, and why: "2 conflicts without a side taken
     (qbsync decide), 1 ambiguous match (map by hand), 1 blocked write (mend the data first)"."""

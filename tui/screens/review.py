@@ -30,6 +30,7 @@ from engine.review import (
 )
 
 from ..dialogs.mapping import MapByHand, PickCandidate
+from ..render import decided_text
 from ..widgets.action_table import ActionTable
 from ..widgets.cells import plural
 from ..widgets.diff import ActionDetail
@@ -333,8 +334,7 @@ class ReviewScreen(QbsyncScreen):
             self.notify("No conflict is shown (k filters by kind).", severity="warning", timeout=4)
             return
         self.app.decide(conflicts, side)
-        taken = {"precoro": "Took Precoro's", "quickbooks": "Took QuickBooks'"}[side]
-        self.notify(f"{taken} side of {plural(len(conflicts), 'conflict')} shown.", timeout=4)
+        self.notify(f"{decided_text(side, len(conflicts))} shown.", timeout=4)
 
     def action_approve_shown(self) -> None:
         shown = self.table.visible_actions()
