@@ -132,7 +132,8 @@ class ItemReconciler(Reconciler):
             self.add_action("update", "precoro", p, q, changes=changes, depends_on=[link.id], note="; ".join(notes))
 
 
-def mapping_actions(spec: Any, rules: ItemRules, p: Record, q: Record, refs: References) -> list[Action]:
-    reconciler = ItemReconciler(spec, rules, [p], [q], SyncState(), refs=refs)
-    reconciler.propose_mapping(p, q)
+def mapping_actions(spec: Any, rules: ItemRules, pairs: list[tuple[Record, Record]], refs: References) -> list[Action]:
+    reconciler = ItemReconciler(spec, rules, [p for p, _ in pairs], [q for _, q in pairs], SyncState(), refs=refs)
+    for p, q in pairs:
+        reconciler.propose_mapping(p, q)
     return reconciler.out.actions

@@ -682,6 +682,17 @@ class Store:
         rows = list(self.db.query(f"select * from links where entity = ? and realm = ? and {column} = ?", [entity, realm, value]))
         return rows[0] if rows else None
 
+    def links_among(self, entity: str, realm: str, column: str, record_ids: list[str]) -> dict[str, dict]:
+        """The links of these records, by their id in `column` (precoro_id or quickbooks_id)."""
+        assert column in ("precoro_id", "quickbooks_id")
+        found: dict[str, dict] = {}
+        for start in range(0, len(record_ids), 500):
+            chunk = record_ids[start:start + 500]
+            found.update((row[column], row) for row in self.db.query(
+                f"select * from links where entity = ? and realm = ? and {column} in ({','.join('?' * len(chunk))})",
+                [entity, realm, *chunk]))
+        return found
+
     def put_link(self, entity: str, realm: str, precoro_id: str, quickbooks_id: str, *, how: str, since: str,
                  baseline: dict, active: dict) -> None:
         with self.transaction():

@@ -19,6 +19,7 @@ from rules.model import SIDE_NAMES, Rules
 
 from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, wait_out
 from .budgets import calls_left_said, reading_left
+from . import bulk
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .clients.retry import stopped_by, tries_at_most
@@ -29,6 +30,7 @@ from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound,
                      SupersededPlan, UsageError)
 from .items import mapping_actions
 from .locks import Holder, LockBusy
+from .mapping import BulkMapping, MappingRow, RefusedRow
 from .payments import PrecoroPayments, paid_between, plan_payments
 from .plan import Action, HoldFacts, LinkFacts, Plan, add_to_digest, plan_digest
 from .planning import Planner, Progress, QuietPairs, readback
@@ -461,13 +463,8 @@ class SyncSession:
             return self._map_plan(section, precoro_id, quickbooks_id)
 
     def _map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:
-        spec = BY_SECTION[section]
-        if not spec.mappable:
-            raise MappingRefused(f"{spec.plural} are not mapped by hand; they follow their links")
-        entity_rules = self.rules.entity(section)
-        realm = self.realm_id
-        conn = self.connected
-        refs = self.planner().refs
+        spec = self._mappable(section)
+        entity_rules, refs, conn = self.rules.entity(section), self.planner().refs, self.connected
         try:
             p = spec.record(entity_rules, "precoro", conn.precoro.get(f"{spec.precoro}/{precoro_id}"), refs)
         except NotFound:
@@ -476,27 +473,75 @@ class SyncSession:
             q = spec.record(entity_rules, "quickbooks", conn.quickbooks.read(spec.quickbooks, quickbooks_id), refs)
         except NotFound:
             raise MappingRefused(f"QuickBooks has no {spec.quickbooks} {quickbooks_id}") from None
-        existing = self.store.link_for(section, realm, precoro_id=p.id)
-        if existing:
-            raise MappingRefused(f"Precoro {spec.label} {p.id} is already linked to QuickBooks {existing['quickbooks_id']}: unmap it first")
-        taken = self.store.link_for(section, realm, quickbooks_id=q.id)
-        if taken:
-            raise MappingRefused(f"QuickBooks {spec.quickbooks} {q.id} is already linked to Precoro {taken['precoro_id']}")
-        if not q.active:
-            raise MappingRefused(f"QuickBooks {spec.quickbooks} {q.id} is inactive; only active records can be mapped")
-        if spec is ITEMS:
-            return self._save_new(mapping_actions(spec, self.rules.items, p, q, refs), section)
-        if "currency" in entity_rules.match.keys:
-            if len(p.currencies) > 1 and q.currencies and q.currencies[0] not in p.currencies:
-                raise MappingRefused("the vendor's currency is not one of the supplier's currencies")
-            if len(p.currencies) == 1 and q.currencies and p.currencies != q.currencies:
-                raise MappingRefused(
-                    f"currencies differ (Precoro {p.currencies[0]}, QuickBooks {q.currencies[0]}); a vendor's currency "
-                    "cannot change in QuickBooks, so a supplier is only linked to a vendor of the same currency")
-        reconciler = spec.reconciler(spec, entity_rules, [p], [q], SyncState(), refs=refs)
-        link = reconciler.add_action("link", None, p, q, note="mapped by hand", link=LinkFacts("manual"))
-        reconciler.propose_new_pair(p, q, link)
-        return self._save_new(reconciler.out.actions, section)
+        existing = self.store.link_for(section, self.realm_id, precoro_id=p.id)
+        taken = self.store.link_for(section, self.realm_id, quickbooks_id=q.id)
+        refused = _mapping_refused(spec, entity_rules, p, q, existing, taken)
+        if refused:
+            raise MappingRefused(refused)
+        return self._save_new(_mapping_actions(spec, self.rules, [(p, q)], refs), section)
+
+    def map_many(self, section: str, rows: Iterable[MappingRow]) -> BulkMapping:
+        """One plan that links many pairs by hand (a file an operator filled in): each row that
+        cannot be mapped is refused with its reason, and the others are planned; a row already
+        mapped as it asks is neither. Records are taken from the mirror as the last plan read them
+        (Precoro allows 1,500 calls an hour), and read only when it has not got them; the apply
+        refuses a write to a record that changed since, as it does for any plan."""
+        with self.writer(f"planning a mapping of {section}"):
+            spec = self._mappable(section)
+            entity_rules, refs, realm = self.rules.entity(section), self.planner().refs, self.realm_id
+            refused: list[RefusedRow] = []
+            wanted: list[MappingRow] = []
+            first_p: dict[str, int] = {}
+            first_q: dict[str, int] = {}
+            for row in rows:
+                if row.precoro_id in first_p or row.quickbooks_id in first_q:
+                    which, line = (("Precoro", first_p[row.precoro_id]) if row.precoro_id in first_p
+                                   else ("QuickBooks", first_q[row.quickbooks_id]))
+                    refused.append(RefusedRow(row, f"the {which} {spec.label} is mapped on line {line} already"))
+                    continue
+                first_p[row.precoro_id], first_q[row.quickbooks_id] = row.line, row.line
+                wanted.append(row)
+            by_p = self.store.links_among(section, realm, "precoro_id", [r.precoro_id for r in wanted])
+            by_q = self.store.links_among(section, realm, "quickbooks_id", [r.quickbooks_id for r in wanted])
+            already = [r for r in wanted if by_p.get(r.precoro_id, {}).get("quickbooks_id") == r.quickbooks_id]
+            wanted = [r for r in wanted if r not in already]
+            precoro = self._records(spec, entity_rules, "precoro", [r.precoro_id for r in wanted], refs)
+            quickbooks = self._records(spec, entity_rules, "quickbooks", [r.quickbooks_id for r in wanted], refs)
+            pairs = []
+            for row in wanted:
+                p, q = precoro.get(row.precoro_id), quickbooks.get(row.quickbooks_id)
+                reason = (f"Precoro has no {spec.label} {row.precoro_id}" if p is None else
+                          f"QuickBooks has no {spec.quickbooks} {row.quickbooks_id}" if q is None else
+                          _mapping_refused(spec, entity_rules, p, q, by_p.get(p.id), by_q.get(q.id)))
+                if reason:
+                    refused.append(RefusedRow(row, reason))
+                else:
+                    pairs.append((p, q))
+            plan = self._save_new(_mapping_actions(spec, self.rules, pairs, refs), section) if pairs else None
+            return BulkMapping(plan, sorted(refused, key=lambda r: r.row.line), already)
+
+    def _mappable(self, section: str) -> EntitySpec:
+        spec = BY_SECTION[section]
+        if not spec.mappable:
+            raise MappingRefused(f"{spec.plural} are not mapped by hand; they follow their links")
+        return spec
+
+    def _records(self, spec: EntitySpec, entity_rules: Any, side: str, ids: list[str], refs: Any) -> dict[str, Any]:
+        """These records of one side by id: from the mirror, else read one by one (absent: not found)."""
+        read = spec.reader(entity_rules, side, refs)
+        found = {rid: read(bulk.loads(raw)) for rid, raw in
+                 self.store.mirror_raws(self.realm_id, side, spec.section, ids).items()}
+        conn = self.connected
+        for rid in dict.fromkeys(ids):
+            if rid in found:
+                continue
+            try:
+                raw = (conn.precoro.get(f"{spec.precoro}/{rid}") if side == "precoro"
+                       else conn.quickbooks.read(spec.quickbooks, rid))
+            except NotFound:
+                continue
+            found[rid] = read(raw)
+        return found
 
     def unmapped_items(self, limit: int = 5, progress: Progress | None = None) -> list[dict[str, Any]]:
         """The Not-mapped list (I4): unlinked Precoro items, each with ranked QuickBooks candidates.
@@ -634,6 +679,38 @@ class SyncSession:
 
 __all__ = ["SyncSession", "Interrupted", "PlanNotFound", "MappingRefused", "StalePlanError", "SupersededPlan", "SafetyLimitExceeded",
            "LockBusy"]
+
+
+def _mapping_refused(spec: EntitySpec, entity_rules: Any, p: Any, q: Any, p_link: dict | None,
+                     q_link: dict | None) -> str | None:
+    """Why these two records cannot be linked by hand (None: they can). `p_link`, `q_link`: the
+    links each of them is in now."""
+    if p_link:
+        return (f"Precoro {spec.label} {p.id} is already linked to QuickBooks {p_link['quickbooks_id']}: "
+                "unmap it first")
+    if q_link:
+        return f"QuickBooks {spec.quickbooks} {q.id} is already linked to Precoro {q_link['precoro_id']}"
+    if not q.active:
+        return f"QuickBooks {spec.quickbooks} {q.id} is inactive; only active records can be mapped"
+    if spec is not ITEMS and "currency" in entity_rules.match.keys:
+        if len(p.currencies) > 1 and q.currencies and q.currencies[0] not in p.currencies:
+            return "the vendor's currency is not one of the supplier's currencies"
+        if len(p.currencies) == 1 and q.currencies and p.currencies != q.currencies:
+            return (f"currencies differ (Precoro {p.currencies[0]}, QuickBooks {q.currencies[0]}); a vendor's currency "
+                    "cannot change in QuickBooks, so a supplier is only linked to a vendor of the same currency")
+    return None
+
+
+def _mapping_actions(spec: EntitySpec, rules: Rules, pairs: list[tuple[Any, Any]], refs: Any) -> list[Action]:
+    """The links of pairs mapped by hand, each with the field changes it brings (items: I4-I6)."""
+    if spec is ITEMS:
+        return mapping_actions(spec, rules.items, pairs, refs)
+    reconciler = spec.reconciler(spec, rules.entity(spec.section), [p for p, _ in pairs], [q for _, q in pairs],
+                                 SyncState(), refs=refs)
+    for p, q in pairs:
+        link = reconciler.add_action("link", None, p, q, note="mapped by hand", link=LinkFacts("manual"))
+        reconciler.propose_new_pair(p, q, link)
+    return reconciler.out.actions
 
 
 class KeptActions:

@@ -254,9 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
         extra = "; list the ones not mapped" if section == "items" else ""
         p = sub.add_parser(section, help=f"map or unmap {noun}s by hand{extra}")
         ssub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
-        m = command(ssub, "map", f"link a Precoro {noun} to a QuickBooks record (shown as a plan first)")
-        m.add_argument("precoro_id", metavar="PRECORO_ID")
-        m.add_argument("quickbooks_id", metavar="QUICKBOOKS_ID")
+        m = command(ssub, "map", f"link a Precoro {noun} to a QuickBooks record, or many from a file "
+                                 "(shown as a plan first)",
+                    description=f"Link a Precoro {noun} to a QuickBooks record by hand, or every pair of a CSV file "
+                                "(--from FILE, - for standard input): a header row names the columns precoro_id and "
+                                "quickbooks_id, other columns are ignored"
+                                + (" (`qbsync items unmapped --csv` writes one to fill in)" if section == "items"
+                                   else "") + ". A row that cannot be mapped is named by its line and the others are "
+                                "planned; a row with no quickbooks_id is left out. Exit code 1 when a row was refused.")
+        m.add_argument("precoro_id", metavar="PRECORO_ID", nargs="?")
+        m.add_argument("quickbooks_id", metavar="QUICKBOOKS_ID", nargs="?")
+        m.add_argument("--from", dest="from_file", metavar="FILE",
+                       help="map every pair of this CSV file (columns precoro_id, quickbooks_id; - reads stdin)")
         m.add_argument("--yes", action="store_true", help="apply without asking")
         m.add_argument("--no-wait", action="store_true", help="do not wait for another qbsync that is applying")
         m.add_argument("--json", action="store_true")
@@ -269,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
             n = command(ssub, "unmapped", "the Not-mapped list: unlinked Precoro items with QuickBooks candidates")
             n.add_argument("--limit", type=_positive, default=5, metavar="N", help="candidates per item (default 5)")
             n.add_argument("--json", action="store_true")
+            n.add_argument("--csv", action="store_true",
+                           help="one row per item with its best candidate and an empty quickbooks_id to fill in, "
+                                "for `qbsync items map --from FILE`")
 
     p = command(sub, "run", "one unattended cycle: plan, apply what rules.yaml's policy allows, hold the rest for review",
                 description="Plan what changed (incrementally), apply what the `policy:` of rules.yaml allows without "
@@ -699,7 +711,7 @@ def cmd_approve(args) -> int:
     return EXIT_OK
 
 
-def _apply_and_report(session, plan, args) -> int:
+def _apply_and_report(session, plan, args, said: dict | None = None) -> int:
     from tui import render
 
     if not _confirm(plan, args.yes):
@@ -725,7 +737,7 @@ def _apply_and_report(session, plan, args) -> int:
         progress.close()
         signal.signal(signal.SIGINT, previous)
     if args.json:
-        _print_json(report.to_json())
+        _print_json({**report.to_json(), **(said or {})})
     else:
         print(render.report_text(report))
     if stop.is_set():
@@ -753,8 +765,17 @@ def cmd_apply(args) -> int:
 
 
 def cmd_map(args) -> int:
+    from engine.errors import UsageError
+
     if args.subcommand == "unmapped":
         return cmd_unmapped(args)
+    if args.subcommand == "map" and (args.from_file is not None) == (args.precoro_id is not None):
+        raise UsageError("name one pair (PRECORO_ID QUICKBOOKS_ID) or a file of pairs (--from FILE), not both")
+    if args.subcommand == "map" and args.from_file is None and args.quickbooks_id is None:
+        raise UsageError("name the QuickBooks record to link it to: qbsync "
+                         f"{args.command} map {args.precoro_id} QUICKBOOKS_ID")
+    if args.subcommand == "map" and args.from_file is not None:
+        return _map_from_file(args)
     with _session(args) as session:
         if args.subcommand == "map":
             plan = session.map_plan(args.command, args.precoro_id, args.quickbooks_id)
@@ -763,20 +784,50 @@ def cmd_map(args) -> int:
         return _show_then_apply(session, plan, args)
 
 
-def _show_then_apply(session, plan, args) -> int:
+def _map_from_file(args) -> int:
+    """`qbsync items|suppliers map --from FILE`: every row that can be mapped in one plan; each
+    refused row named as FILE:LINE: why (exit 1 when there is one), the rest goes on."""
+    from engine.mapping import read_mapping_file
+    from tui import render
+
+    name = "<stdin>" if args.from_file == "-" else args.from_file
+    table = read_mapping_file(name, sys.stdin.read() if args.from_file == "-" else None)
+    with _session(args) as session:
+        mapped = session.map_many(args.command, table.rows)
+        refused = sorted(table.refused + mapped.refused, key=lambda r: r.row.line)
+        said = {"mapping": {"refused": [r.to_json() for r in refused], "already_mapped": len(mapped.already),
+                            "left_empty": table.left_empty}}
+        for row in refused:
+            print(f"{name}:{row.row.line}: {row.reason}", file=sys.stderr)
+        print(render.mapping_file_said(len(refused), len(mapped.already), table.left_empty), file=sys.stderr)
+        if mapped.plan is None:
+            if args.json:
+                _print_json({"plan": None, **said})
+            return EXIT_ERROR if refused else EXIT_OK
+        code = _show_then_apply(session, mapped.plan, args, said)
+        return EXIT_ERROR if refused and code in (EXIT_OK, EXIT_CHANGES) else code
+
+
+def _show_then_apply(session, plan, args, said: dict | None = None) -> int:
     """A plan made for one purpose (a mapping, a repair): shown, then applied after the confirmation
-    (or `--yes`); with no terminal to confirm on, saved for `qbsync apply` instead."""
+    (or `--yes`); with no terminal to confirm on, saved for `qbsync apply` instead. `said`: more
+    keys for the JSON printed."""
     from tui import render
 
     if not args.json:
         print(render.plan_text(plan, SHOWN_ACTIONS))
         print()
-    if not args.yes and not sys.stdin.isatty():
+    if not args.yes and not _can_ask(args):
         if args.json:
-            _print_json(render.plan_json(plan))
+            _print_json({**render.plan_json(plan), **(said or {})})
         print(f"Saved as plan {plan.id}; apply it with `qbsync apply {plan.id}` or rerun with --yes.", file=sys.stderr)
         return EXIT_CHANGES
-    return _apply_and_report(session, plan, args)
+    return _apply_and_report(session, plan, args, said)
+
+
+def _can_ask(args) -> bool:
+    """Whether the confirmation can be asked: a terminal, and not the one the pairs were read from."""
+    return sys.stdin.isatty() and getattr(args, "from_file", None) != "-"
 
 
 def cmd_payments(args) -> int:
@@ -803,6 +854,13 @@ def cmd_unmapped(args) -> int:
 
     with _session(args) as session:
         items = session.unmapped_items(limit=args.limit)
+    if args.csv:
+        from engine.mapping import write_unmapped_csv
+
+        written = write_unmapped_csv(items, sys.stdout)
+        print(f"{written:,} not mapped. Fill in quickbooks_id (or copy suggested_id where it is right), then: "
+              "qbsync items map --from FILE", file=sys.stderr)
+        return EXIT_OK
     if args.json:
         _print_json({"unmapped": items})
     else:

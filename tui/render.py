@@ -251,6 +251,16 @@ def history_text(rows: Iterable[dict], asked: Mapping[str, str] | None = None, t
     return "Nothing has been applied yet."
 
 
+def mapping_file_said(refused: int, already: int, left_empty: int) -> str:
+    """The tally of a file of pairs mapped by hand, beside the plan it made."""
+    parts = [f"{plural(refused, 'row')} refused" if refused else "no row refused"]
+    if already:
+        parts.append(f"{plural(already, 'row')} mapped as asked already")
+    if left_empty:
+        parts.append(f"{plural(left_empty, 'row')} with no quickbooks_id left out")
+    return "; ".join(parts) + "."
+
+
 def unmapped_text(items: list[dict]) -> str:
     if not items:
         return "Every Precoro item is mapped."
@@ -263,5 +273,6 @@ def unmapped_text(items: list[dict]) -> str:
         if not item["candidates"]:
             out.append("    no candidate")
     out.append("")
-    out.append(f"{len(items):,} not mapped. Map one with: qbsync items map PRECORO_ID QUICKBOOKS_ID")
+    out.append(f"{len(items):,} not mapped. Map one with: qbsync items map PRECORO_ID QUICKBOOKS_ID; many: "
+               "qbsync items unmapped --csv > map.csv, fill in quickbooks_id, then qbsync items map --from map.csv")
     return "\n".join(out)

@@ -121,7 +121,7 @@ def test_i4_edited_copies_rank_first_against_near_twins_swapped_words_a_typo_a_d
 
 def test_i5_mapping_with_equal_names_keeps_the_name_and_takes_the_cost():
     p, q = records([pc_item(1, "Paper", sku="P", price=4.2)], [qb_item(16, "Paper", sku="Q", cost=4.5)])
-    actions = mapping_actions(ITEMS, DEFAULT.items, p[0], q[0], REFS)
+    actions = mapping_actions(ITEMS, DEFAULT.items, [(p[0], q[0])], REFS)
     [update] = [a for a in actions if a.kind == "update"]
     assert {c.field: c.after for c in update.changes} == {"price": "4.5"}
 
@@ -129,7 +129,7 @@ def test_i5_mapping_with_equal_names_keeps_the_name_and_takes_the_cost():
 def test_i6_mapping_with_different_names_imports_fields_but_keeps_both_names():
     p, q = records([pc_item(2, "Toner black", sku="T", price=58)],
                    [qb_item(17, "Printer toner", sku="TN", cost=61, desc="d", vendor="8", account="3")])
-    actions = mapping_actions(ITEMS, DEFAULT.items, p[0], q[0], REFS)
+    actions = mapping_actions(ITEMS, DEFAULT.items, [(p[0], q[0])], REFS)
     link = next(a for a in actions if a.kind == "link")
     update = next(a for a in actions if a.kind == "update")
     assert link.link.how == "manual"
@@ -141,7 +141,7 @@ def test_i7_free_of_charge_item_keeps_its_price():
     actions = sync_items([pc_item(3, "Sample kit", price=0, free=True)], [qb_item(18, "Sample kit", cost=25)])
     assert not [c for a in actions for c in a.changes if c.field == "price"]
     p, q = records([pc_item(3, "Sample", price=0, free=True)], [qb_item(18, "Sample", cost=25)])
-    assert not [c for a in mapping_actions(ITEMS, DEFAULT.items, p[0], q[0], REFS) for c in a.changes if c.field == "price"]
+    assert not [c for a in mapping_actions(ITEMS, DEFAULT.items, [(p[0], q[0])], REFS) for c in a.changes if c.field == "price"]
 
 
 def test_i7_reference_without_counterpart_is_not_written_and_says_why():

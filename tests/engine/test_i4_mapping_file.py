@@ -1,0 +1,64 @@
+"""I4 in bulk: the file of id pairs an operator fills in (engine.mapping), read with each row's line."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from engine.mapping import MappingFileError, read_mapping_file, write_unmapped_csv
+
+
+def test_i4_a_spreadsheet_s_csv_is_read_with_each_row_s_line(tmp_path):
+    # Excel's "CSV UTF-8" starts with a byte order mark; a European one separates with semicolons.
+    path = tmp_path / "map.csv"
+    path.write_bytes("\ufeffPrecoro ID;Note;QuickBooks ID\n 12 ;\"a; b\";40\n\n13;;\n;x;41\n14;;42\n".encode())
+    table = read_mapping_file(path)
+    assert [(r.line, r.precoro_id, r.quickbooks_id) for r in table.rows] == [(2, "12", "40"), (6, "14", "42")]
+    assert table.left_empty == 1  # 13: no QuickBooks id yet, left out
+    [refused] = table.refused
+    assert (refused.row.line, refused.row.quickbooks_id) == (5, "41") and "no precoro_id" in refused.reason
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("precoro,quickbooks\n1,2\n", "found precoro, quickbooks"),
+    ("", "found nothing"),
+])
+def test_i4_a_file_without_the_two_columns_is_refused_where_the_header_is(tmp_path, text, expected):
+    path = tmp_path / "pairs.csv"
+    path.write_text(text)
+    with pytest.raises(MappingFileError) as refused:
+        read_mapping_file(path)
+    assert str(refused.value).startswith(f"{path}:1:1: expected a header row naming the columns precoro_id and "
+                                         "quickbooks_id")
+    assert expected in str(refused.value)
+
+
+def test_i4_a_file_that_is_not_utf8_or_not_there_says_so(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("precoro_id,quickbooks_id,name\n1,2,Caf\xe9\n".encode("latin-1"))
+    with pytest.raises(MappingFileError, match="not UTF-8 text"):
+        read_mapping_file(path)
+    with pytest.raises(MappingFileError, match="no such file"):
+        read_mapping_file(tmp_path / "missing.csv")
+
+
+def test_i4_the_not_mapped_export_reads_back_once_filled_in(tmp_path):
+    items = [
+        {"precoro_id": "1", "name": "Copy paper", "sku": "CP", "price": "4.2", "free_of_charge": False,
+         "candidates": [{"quickbooks_id": "16", "name": "Copy paper A4", "score": 0.6931, "reasons": []}]},
+        {"precoro_id": "2", "name": "=HYPERLINK(\"x\")", "sku": None, "price": "-5", "free_of_charge": False,
+         "candidates": []},
+    ]
+    out = io.StringIO()
+    assert write_unmapped_csv(items, out) == 2
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "precoro_id,name,sku,price,quickbooks_id,suggested_id,suggested_name,score"
+    assert lines[1] == "1,Copy paper,CP,4.2,,16,Copy paper A4,0.693"
+    assert lines[2].startswith("2,\"'=HYPERLINK(\"\"x\"\")\",,-5,")  # a name is never run as a formula
+    path = tmp_path / "unmapped.csv"
+    path.write_text(out.getvalue())
+    assert read_mapping_file(path).rows == [] and read_mapping_file(path).left_empty == 2
+    path.write_text(out.getvalue().replace("1,Copy paper,CP,4.2,,16", "1,Copy paper,CP,4.2,16,16"))
+    [row] = read_mapping_file(path).rows
+    assert (row.line, row.precoro_id, row.quickbooks_id) == (2, "1", "16")
