@@ -144,13 +144,16 @@ class UnmappedItemsLoaded(Message):
 class HistoryFilter:
     """What the History screen shows of the audit: one record's entries (its id, or part of its
     name) or every record's; only what did not go through (failed, refused); the days from `since`
-    to `until`, both included (UTC, as the audit records them); one plan's entries."""
+    to `until`, both included (UTC, as the audit records them); one plan's entries; one entity's
+    (its kind: "supplier"); one kind of action's ("create")."""
 
     record: str | None = None
     undone: bool = False
     since: date | None = None
     until: date | None = None
     plan_id: str | None = None
+    entity: str | None = None
+    kind: str | None = None
 
 
 class HistoryLoaded(Message):

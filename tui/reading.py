@@ -178,7 +178,8 @@ class Reading:
                 # One more than is listed: only then is the audit known to be cut.
                 rows = self.session.history(record=asked.record, limit=self.history_limit + 1,
                                             statuses=sorted(ERROR_OUTCOMES) if asked.undone else (),
-                                            since=asked.since, until=asked.until, plan_id=asked.plan_id)
+                                            since=asked.since, until=asked.until, plan_id=asked.plan_id,
+                                            entity=asked.entity, kind=asked.kind)
         except Exception as exc:
             self.call_from_thread(self.notify, f"Could not read the history: {exc}", severity="error")
             return

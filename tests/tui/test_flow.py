@@ -14,6 +14,8 @@ import pytest
 from snapshot_app import make_app, screen_text, settle
 from demo_session import CLOCK, FakeSession
 from tui import messages
+from tui.messages import HistoryFilter
+from tui.screens.history import ENTITY_CHOICES, KIND_CHOICES
 from tui.dialogs.confirm import ConfirmApply
 from tui.dialogs.mapping import PickCandidate
 from tui.widgets.action_table import ActionTable
@@ -112,13 +114,33 @@ async def test_w1_plan_decide_approve_apply_history(session: FakeSession):
         assert {r["precoro_id"] for r in app.history_rows} == {"106"}
 
         # Only what did not go through (the first try of Northwind), then everything again.
-        await pilot.press("escape", "e")
+        await pilot.press("escape", "f")
         await settle(pilot)
         assert [(r["name"], r["status"]) for r in app.history_rows] == [("Northwind Traders", "failed")]
-        assert "failed only · e: all" in screen_text(app) and "6240" in screen_text(app)
-        await pilot.press("e")
+        assert "failed only · f: all" in screen_text(app) and "6240" in screen_text(app)
+        await pilot.press("f")
         await settle(pilot)
-        assert app.history_rows == rows and "failed only · e: all" not in screen_text(app)
+        assert app.history_rows == rows and "failed only · f: all" not in screen_text(app)
+
+        # One entity, then one kind of action as well, as the Review screen filters; escape: all again.
+        await pilot.press(*"e" * (ENTITY_CHOICES.index("item") + 1))
+        await settle(pilot)
+        assert app.history_rows and {r["entity"] for r in app.history_rows} == {"item"}
+        assert app.history_filter.entity == "item" and " items " in screen_text(app)
+        await pilot.press(*"k" * (KIND_CHOICES.index("update") + 1))
+        await settle(pilot)
+        assert app.history_rows == [r for r in rows if r["entity"] == "item" and r["kind"] == "update"]
+        assert "update only" in screen_text(app)
+        await pilot.press(*"k" * (len(KIND_CHOICES) - KIND_CHOICES.index("update")))  # past the last: every kind
+        await settle(pilot)
+        assert app.history_filter.kind is None and app.history_rows == [r for r in rows if r["entity"] == "item"]
+        await pilot.press("escape", *"k" * (KIND_CHOICES.index("create") + 1))
+        await settle(pilot)
+        created = [r for r in rows if r["kind"] == "create"]
+        assert created and len(created) < len(rows) and app.history_rows == created
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.history_rows == rows and app.history_filter == HistoryFilter()
 
         # By days (UTC, as recorded): the day it was applied, then one before it; a typo is said, not run.
         day = date.fromisoformat(CLOCK[:10])

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from tui.messages import HistoryFilter
-from tui.screens.history import days_asked, nothing_shown
+from tui.screens.history import KIND_CHOICES, days_asked, next_choice, nothing_shown
 
 NOV_1, NOV_30 = date(2026, 11, 1), date(2026, 11, 30)
 
@@ -40,3 +40,14 @@ def test_w4_an_empty_history_says_what_was_asked():
     assert nothing_shown(HistoryFilter()) == "Nothing has been applied yet."
     assert nothing_shown(HistoryFilter(record="106")) == "Nothing was applied to “106”."
     assert nothing_shown(HistoryFilter(undone=True, since=NOV_1)) == "Nothing failed or was refused on those days."
+    assert nothing_shown(HistoryFilter(entity="item", kind="create")) == "Nothing was applied (items · create)."
+
+
+def test_w4_the_entity_and_kind_filters_step_through_every_choice_and_back_to_all():
+    choices = ["supplier", "item"]
+    steps, current = [], None
+    for _ in range(3):
+        current = next_choice(choices, current)
+        steps.append(current)
+    assert steps == ["supplier", "item", None]
+    assert KIND_CHOICES[:3] == ["link", "unlink", "create"] and "blocked" not in KIND_CHOICES

@@ -17,6 +17,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
+from engine.entities import BY_KIND, ENTITIES
+from engine.plan import EXECUTABLE, KIND_ORDER
 from rules.model import SIDE_NAMES
 
 from ..messages import HistoryFilter
@@ -28,6 +30,11 @@ from .base import QbsyncScreen
 
 STATUS_STYLE = {"applied": "good", "failed": "bad", "refused": "bad"}
 RESPONSE_LINES = 40
+FILTERS = Binding.Group("filter", compact=True)
+# What `e` and `k` step through: every entity, in the registry's order, and every kind of action an
+# apply carries out (what the audit can hold), in the order plans list them.
+ENTITY_CHOICES = [spec.kind for spec in ENTITIES]
+KIND_CHOICES = sorted(EXECUTABLE, key=KIND_ORDER.__getitem__)
 
 
 def days_asked(text: str) -> tuple[date | None, date | None]:
@@ -50,7 +57,7 @@ def days_asked(text: str) -> tuple[date | None, date | None]:
 
 def nothing_shown(asked: HistoryFilter) -> str:
     """What the list says when the audit holds nothing as asked."""
-    if not (asked.undone or asked.record or asked.since or asked.until or asked.plan_id):
+    if asked == HistoryFilter():
         return "Nothing has been applied yet."
     said = "Nothing failed or was refused" if asked.undone else "Nothing was applied"
     if asked.record:
@@ -59,7 +66,17 @@ def nothing_shown(asked: HistoryFilter) -> str:
         said += f" of plan {asked.plan_id}"
     if asked.since or asked.until:
         said += " on those days"
+    among = [BY_KIND[asked.entity].plural] if asked.entity else []
+    among += [asked.kind] if asked.kind else []
+    if among:
+        said += f" ({' · '.join(among)})"
     return said + "."
+
+
+def next_choice(choices: list[str], current: str | None) -> str | None:
+    """The choice after `current` (None: every one); after the last, every one again."""
+    steps = [None, *choices]
+    return steps[(steps.index(current) + 1) % len(steps)] if current in steps else choices[0]
 
 
 class HistoryList(RowList):
@@ -132,8 +149,9 @@ class HistoryScreen(QbsyncScreen):
         "The audit: every applied, failed or refused action with who, when, before/after and the remote "
         "response, newest first. Filter by a record: a Precoro id, a QuickBooks id or part of a name; "
         "by days: d, then a day (2026-11-30) or a range (2026-11-01..2026-11-30, either side may be left "
-        "out), in UTC as the audit records them; p shows only the plan on screen; e shows only what "
-        "failed or was refused (why is in each entry). Escape shows everything again. A long audit is "
+        "out), in UTC as the audit records them; p shows only the plan on screen; e steps through the "
+        "entities and k through the kinds of action, as on the Review screen; f shows only what failed or "
+        "was refused (why is in each entry). Escape shows everything again. A long audit is "
         "listed from its latest entries, and the bar says when older ones are left out (qbsync history "
         "--csv exports every one)."
     )
@@ -145,9 +163,14 @@ class HistoryScreen(QbsyncScreen):
                 tooltip="Show only some days: a day (YYYY-MM-DD) or a range FROM..TO"),
         Binding("p", "this_plan", "plan", id="history.plan",
                 tooltip="Show only what was applied of the plan on screen, or every plan's again"),
-        Binding("escape", "clear", "show all", id="history.clear", tooltip="Show every record, outcome and day again"),
-        Binding("e", "undone", "failed only", id="history.undone",
+        Binding("e", "cycle('entity')", "filter by entity", id="history.filter_entity", group=FILTERS,
+                tooltip="Show only one entity's entries: the next entity, or every one again"),
+        Binding("k", "cycle('kind')", "filter by kind", id="history.filter_kind", group=FILTERS,
+                tooltip="Show only one kind of action: the next kind, or every one again"),
+        Binding("f", "undone", "failed only", id="history.undone", group=FILTERS,
                 tooltip="Show only what failed or was refused, or everything again"),
+        Binding("escape", "clear", "show all", id="history.clear",
+                tooltip="Show every record, outcome, day, entity and kind again"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -176,7 +199,9 @@ class HistoryScreen(QbsyncScreen):
         rows = self.app.history_rows
         history.show(rows)
         notes = [f"plan {asked.plan_id} · p: all"] if asked.plan_id else []
-        notes += ["failed only · e: all"] if asked.undone else []
+        notes += [BY_KIND[asked.entity].plural] if asked.entity else []
+        notes += [f"{asked.kind} only"] if asked.kind else []
+        notes += ["failed only · f: all"] if asked.undone else []
         if self.app.history_cut:
             notes.append(f"latest {len(rows):,} · d, / narrow")
         self.query_one("#history-note", Static).update(Text(f" {' · '.join(notes)} ", style="bold") if notes else "")
@@ -214,6 +239,11 @@ class HistoryScreen(QbsyncScreen):
             self.notify("No plan is open: make one (r) or open one first.", severity="warning")
             return
         self.app.load_history(replace(asked, plan_id=None if asked.plan_id else plan.id))
+
+    def action_cycle(self, name: str) -> None:
+        asked = self.app.history_filter
+        choices = ENTITY_CHOICES if name == "entity" else KIND_CHOICES
+        self.app.load_history(replace(asked, **{name: next_choice(choices, getattr(asked, name))}))
 
     def action_undone(self) -> None:
         asked = self.app.history_filter
