@@ -1,5 +1,5 @@
 """Mapping by hand in bulk (S7, I4): a file of id pairs an operator filled in, often in a spreadsheet
-(`qbsync items unmapped --csv` writes one to start from).
+(`qbsync items unmapped --csv` writes one to start from: tui.render.unmapped_csv).
 
 Each row keeps its line, so a row that cannot be mapped is named where the operator wrote it, and
 the other rows go on (SyncSession.map_many). A file that cannot be read as such a table stops
@@ -12,14 +12,11 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from .errors import QbsyncError
 from .plan import Plan
 
 PRECORO_COLUMN, QUICKBOOKS_COLUMN = "precoro_id", "quickbooks_id"
-# What `items unmapped --csv` writes: the operator fills in quickbooks_id (or copies the suggestion).
-EXPORT_COLUMNS = ("precoro_id", "name", "sku", "price", "quickbooks_id", "suggested_id", "suggested_name", "score")
 DELIMITERS = ",;\t"  # a European spreadsheet saves "CSV" with semicolons
 
 
@@ -105,35 +102,3 @@ def read_mapping_file(path: str | Path, text: str | None = None) -> MappingFile:
     except csv.Error as error:
         raise MappingFileError(f"{path}:{reader.line_num}:1: {error}") from None
     return MappingFile(rows, refused, left_empty)
-
-
-def write_unmapped_csv(items: Iterable[dict], out: io.TextIOBase) -> int:
-    """The Not-mapped list as the table `read_mapping_file` reads back: one row per Precoro item, its
-    best candidate beside an empty quickbooks_id. Returns the rows written."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    written = 0
-    for item in items:
-        best = item["candidates"][0] if item["candidates"] else {}
-        writer.writerow([item["precoro_id"], _cell(item["name"]), _cell(item["sku"]), _cell(item["price"]), "",
-                         best.get("quickbooks_id", ""), _cell(best.get("name")),
-                         "" if not best else f"{best['score']:.3f}"])
-        written += 1
-    return written
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    # A spreadsheet runs a cell that starts so as a formula (CSV injection): a name from a
-    # supplier's catalogue must stay text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _number(text) else text
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -855,9 +855,7 @@ def cmd_unmapped(args) -> int:
     with _session(args) as session:
         items = session.unmapped_items(limit=args.limit)
     if args.csv:
-        from engine.mapping import write_unmapped_csv
-
-        written = write_unmapped_csv(items, sys.stdout)
+        written = render.unmapped_csv(items, sys.stdout)
         print(f"{written:,} not mapped. Fill in quickbooks_id (or copy suggested_id where it is right), then: "
               "qbsync items map --from FILE", file=sys.stderr)
         return EXIT_OK

@@ -261,6 +261,26 @@ def mapping_file_said(refused: int, already: int, left_empty: int) -> str:
     return "; ".join(parts) + "."
 
 
+# What `items unmapped --csv` writes: the operator fills in quickbooks_id (or copies the suggestion),
+# and `items map --from FILE` reads it back (engine.mapping.read_mapping_file).
+UNMAPPED_COLUMNS = ("precoro_id", "name", "sku", "price", "quickbooks_id", "suggested_id", "suggested_name", "score")
+
+
+def unmapped_csv(items: Iterable[dict], out: TextIO) -> int:
+    """The Not-mapped list as CSV: one row per Precoro item, its best candidate beside an empty
+    quickbooks_id. Returns the rows written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(UNMAPPED_COLUMNS)
+    written = 0
+    for item in items:
+        best = item["candidates"][0] if item["candidates"] else {}
+        cells = [item["precoro_id"], item["name"], item["sku"], item["price"], "", best.get("quickbooks_id"),
+                 best.get("name"), f"{best['score']:.3f}" if best else None]
+        writer.writerow([_inert("" if cell is None else str(cell)) for cell in cells])
+        written += 1
+    return written
+
+
 def unmapped_text(items: list[dict]) -> str:
     if not items:
         return "Every Precoro item is mapped."

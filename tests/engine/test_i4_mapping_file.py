@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
-from engine.mapping import MappingFileError, read_mapping_file, write_unmapped_csv
+from engine.mapping import MappingFileError, read_mapping_file
 
 
 def test_i4_a_spreadsheet_s_csv_is_read_with_each_row_s_line(tmp_path):
@@ -41,24 +39,3 @@ def test_i4_a_file_that_is_not_utf8_or_not_there_says_so(tmp_path):
         read_mapping_file(path)
     with pytest.raises(MappingFileError, match="no such file"):
         read_mapping_file(tmp_path / "missing.csv")
-
-
-def test_i4_the_not_mapped_export_reads_back_once_filled_in(tmp_path):
-    items = [
-        {"precoro_id": "1", "name": "Copy paper", "sku": "CP", "price": "4.2", "free_of_charge": False,
-         "candidates": [{"quickbooks_id": "16", "name": "Copy paper A4", "score": 0.6931, "reasons": []}]},
-        {"precoro_id": "2", "name": "=HYPERLINK(\"x\")", "sku": None, "price": "-5", "free_of_charge": False,
-         "candidates": []},
-    ]
-    out = io.StringIO()
-    assert write_unmapped_csv(items, out) == 2
-    lines = out.getvalue().splitlines()
-    assert lines[0] == "precoro_id,name,sku,price,quickbooks_id,suggested_id,suggested_name,score"
-    assert lines[1] == "1,Copy paper,CP,4.2,,16,Copy paper A4,0.693"
-    assert lines[2].startswith("2,\"'=HYPERLINK(\"\"x\"\")\",,-5,")  # a name is never run as a formula
-    path = tmp_path / "unmapped.csv"
-    path.write_text(out.getvalue())
-    assert read_mapping_file(path).rows == [] and read_mapping_file(path).left_empty == 2
-    path.write_text(out.getvalue().replace("1,Copy paper,CP,4.2,,16", "1,Copy paper,CP,4.2,16,16"))
-    [row] = read_mapping_file(path).rows
-    assert (row.line, row.precoro_id, row.quickbooks_id) == (2, "1", "16")
