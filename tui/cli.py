@@ -206,7 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command(sub, "show", "show a saved plan (the latest by default)")
     p.add_argument("plan_id", nargs="?", metavar="PLAN_ID", help=PLAN_ID_HELP)
-    p.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+    form.add_argument("--csv", action="store_true",
+                      help="every action chosen as CSV, a row per field it changes (a spreadsheet to review or sign off)")
     p.add_argument("--all", action="store_true", help=f"print every action (default: the first {SHOWN_ACTIONS})")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0, 2 or 3 as `plan --detailed-exitcode`")
     _selection_options(p, "Show only")
@@ -635,13 +638,15 @@ def cmd_show(args) -> int:
         selection = _selection(args)
         if selection is None:
             # Whole only where every action is printed whole; else listed, as the TUI shows a plan.
-            plan = session.load_plan(args.plan_id, listed=not (args.json or args.all))
+            plan = session.load_plan(args.plan_id, listed=not (args.json or args.csv or args.all))
             chosen = None
         else:
             plan, outcomes = session.plan_with_outcomes(args.plan_id)
             chosen = [a for a in plan.actions if selection.matches(a, outcomes.get(a.id))]
     if args.json:
         _print_json(render.plan_json(plan, chosen))
+    elif args.csv:
+        render.plan_csv(plan.actions if chosen is None else chosen, sys.stdout)
     else:
         print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS, chosen))
     return _plan_exit(plan, args.detailed_exitcode)

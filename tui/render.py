@@ -204,6 +204,36 @@ def report_text(report: ApplyReport) -> str:
     return "\n".join(out)
 
 
+PLAN_COLUMNS = ("action_id", "entity", "kind", "target", "name", "precoro_id", "quickbooks_id", "approved", "decision",
+                "field", "before", "after", "precoro", "quickbooks", "last_synced", "field_note", "note")
+
+
+def plan_csv(actions: Iterable[Action], out: TextIO) -> None:
+    """Actions as CSV (`qbsync show --csv`), a row per field an action changes (one row for an action
+    that changes none): what it is, whether it is approved or decided, and the field's values: before
+    and after; for a conflict each side's and the last synced one."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PLAN_COLUMNS)
+    for action in actions:
+        head = [action.id, action.entity, action.kind, action.target, action.name, action.precoro_id,
+                action.quickbooks_id, "yes" if action.approved else "no", action.decision]
+        for change in action.changes or [None]:
+            values = ([None] * 7 + [action.note] if change is None else
+                      [change.field, change.before, change.after, change.precoro, change.quickbooks, change.baseline,
+                       change.note, action.note])
+            writer.writerow([_inert(_cell(value)) for value in head + values])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "; ".join(_cell(each) for each in value)
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value), ensure_ascii=False, default=str)
+    return str(value)
+
+
 HISTORY_COLUMNS = ("at", "who", "status", "kind", "entity", "target", "name", "precoro_id", "quickbooks_id",
                    "plan_id", "action_id", "reason")
 

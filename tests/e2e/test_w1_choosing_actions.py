@@ -4,10 +4,29 @@ without the TUI acts on many actions at once, and a script on exactly those it m
 
 from __future__ import annotations
 
+import csv
+import io
+
 from engine.entities import BY_SECTION
 from engine.plan import KIND_ORDER
 from engine.review import SHOW_WORDS, TARGET_CHOICES, WAIT_FOR_DATA
 from tui.cli import ENTITY_SECTIONS, KINDS, SIDES, WHICH, build_parser
+
+
+def test_w1_show_csv_gives_a_row_per_field_each_chosen_action_changes(workdir):
+    plan = workdir.json("plan")
+    rows = list(csv.DictReader(io.StringIO(workdir.run("show", "--csv").stdout)))
+    assert [r["action_id"] for r in rows] == [a["id"] for a in plan["actions"] for _ in a["changes"] or [None]]
+    create = next(a for a in plan["actions"] if a["kind"] == "create" and a["entity"] == "supplier")
+    assert {r["field"]: r["after"] for r in rows if r["action_id"] == create["id"]} == {
+        c["field"]: "; ".join(c["after"]) if isinstance(c["after"], list) else str(c["after"])
+        for c in create["changes"]}
+    conflict = next(a for a in plan["actions"] if a["kind"] == "conflict")
+    sides = {r["field"]: (r["precoro"], r["quickbooks"], r["decision"])
+             for r in csv.DictReader(io.StringIO(workdir.run("show", "--csv", "--kind", "conflict").stdout))}
+    assert sides == {c["field"]: (str(c["precoro"]), str(c["quickbooks"]), "") for c in conflict["changes"]}
+    refused = workdir.run("show", "--csv", "--json")
+    assert refused.returncode == 1 and "not allowed with argument" in refused.stderr
 
 
 def approvals(workdir) -> dict[str, bool]:
