@@ -75,3 +75,22 @@ def test_s7_suppliers_are_mapped_in_bulk_only_within_one_currency(servers, fresh
         session.apply(mapped.plan.id)
         linked = session.store.link_for("suppliers", DEMO_REALM, precoro_id=obrien)
         assert linked["quickbooks_id"] == only_in_qb and linked["how"] == "manual"
+
+
+def test_i4_an_item_deleted_after_the_plan_that_mirrored_it_fails_its_own_row_only(servers, fresh_dir):
+    """Taken from the mirror, a record a colleague deleted since is still mapped; the apply's write
+    to it fails with its own reason, the other pair goes on, and the next plan lets the link go."""
+    session, _ = _demo_planned(servers, fresh_dir)
+    with session:
+        paper, toner = _qb_item(servers, "Copy paper A4"), _qb_item(servers, "Printer toner, black")
+        servers.precoro.delete("items", 2)  # "Toner black", deleted in Precoro after the plan read it
+        mapped = session.map_many("items", [MappingRow(2, "1", paper), MappingRow(3, "2", toner)])
+        assert not mapped.refused
+        report = session.apply(mapped.plan.id)
+        outcome = {(r.kind, next(a.precoro_id for a in mapped.plan.actions if a.id == r.id)): r for r in report.results}
+        assert outcome["link", "1"].status == outcome["update", "1"].status == "applied"
+        assert outcome["update", "2"].status == "failed" and "items 2 was not found" in outcome["update", "2"].reason
+        replanned = session.plan()
+        [unlink] = [a for a in replanned.actions if a.entity == "item" and a.precoro_id == "2"]
+        assert unlink.kind == "unlink" and "no longer exists" in unlink.note
+        assert session.store.link_for("items", DEMO_REALM, precoro_id="1")["quickbooks_id"] == paper
