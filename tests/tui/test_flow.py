@@ -508,6 +508,24 @@ async def test_i4_items_not_mapped_pick_a_candidate(session: FakeSession):
         assert [row["kind"] for row in session.history(record="203")] == ["update", "link"]
 
 
+async def test_i4_many_items_not_mapped_name_the_file_route(session: FakeSession):
+    from tui.dialogs.mapping import MANY_BY_HAND, NotMapped
+
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "i")
+        await settle(pilot)
+        assert isinstance(app.screen, NotMapped) and "items map --from" not in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        first = session.unmapped[0]
+        session.unmapped = [{**first, "precoro_id": str(9000 + n), "name": f"Widget {n}"} for n in range(MANY_BY_HAND + 1)]
+        await pilot.press("i")
+        await settle(pilot)
+        assert "qbsync items map --from map.csv" in screen_text(app)
+
+
 async def test_w1_a_plan_applied_without_failure_is_replaced_at_start(session: FakeSession):
     first = make_app(session)
     async with first.run_test(size=(80, 24)) as pilot:

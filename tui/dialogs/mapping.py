@@ -130,6 +130,10 @@ def _select(options: OptionList) -> None:
         options.action_select()
 
 
+# Past this many items not mapped, picking each here is slow work: the dialog names the file route.
+MANY_BY_HAND = 20
+
+
 class NotMapped(ModalScreen[tuple[str, str] | None]):
     """The Precoro items no QuickBooks item is linked to (I4). Returns (Precoro id, QuickBooks id).
 
@@ -188,6 +192,9 @@ class NotMapped(ModalScreen[tuple[str, str] | None]):
                 yield Static("Every Precoro item is mapped.")
             yield Static(Text("enter picks a QuickBooks item for it · ↑↓ move · esc closes · only active, unlinked "
                               "QuickBooks items are offered (I4, I9)", style="dim"))
+            if len(self.items) > MANY_BY_HAND:
+                yield Static(Text("Many at once: qbsync items unmapped --csv > map.csv, fill in quickbooks_id in a "
+                                  "spreadsheet, then qbsync items map --from map.csv", style="dim"), id="many-hint")
 
     def on_mount(self) -> None:
         for options in self.query(OptionList):
