@@ -646,7 +646,7 @@ def cmd_show(args) -> int:
     if args.json:
         _print_json(render.plan_json(plan, chosen))
     elif args.csv:
-        render.plan_csv(plan.actions if chosen is None else chosen, sys.stdout)
+        render.plan_csv(plan.id, plan.actions if chosen is None else chosen, sys.stdout)
     else:
         print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS, chosen))
     return _plan_exit(plan, args.detailed_exitcode)

@@ -17,6 +17,7 @@ def test_w1_show_csv_gives_a_row_per_field_each_chosen_action_changes(workdir):
     plan = workdir.json("plan")
     rows = list(csv.DictReader(io.StringIO(workdir.run("show", "--csv").stdout)))
     assert [r["action_id"] for r in rows] == [a["id"] for a in plan["actions"] for _ in a["changes"] or [None]]
+    assert {r["plan_id"] for r in rows} == {plan["plan_id"]}
     create = next(a for a in plan["actions"] if a["kind"] == "create" and a["entity"] == "supplier")
     assert {r["field"]: r["after"] for r in rows if r["action_id"] == create["id"]} == {
         c["field"]: "; ".join(c["after"]) if isinstance(c["after"], list) else str(c["after"])
