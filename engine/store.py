@@ -797,15 +797,19 @@ class Store:
         if listed:
             return self._listed_plan(full_id, background)
         row = next(self.db.query("select * from plans where id = ?", [full_id]))
-        actions: list = []
         with rare_gc():
-            pages = (body for (body,) in self.db.execute(
-                "select bodies from action_pages where plan_id = ? order by page", [row["id"]]))
-            stored = (body for page in pages for body in bulk.unpacked(page))
-            for listed_row, body in zip(self.db.execute(
-                    f"select {LISTED_COLUMNS} from actions where plan_id = ? order by seq", [row["id"]]), stored):
-                actions.append(_action(listed_row, body))
+            actions = list(self.iter_actions(full_id))
         return self._plan(row, actions)
+
+    def iter_actions(self, plan_id: str) -> Iterator[Action]:
+        """A saved plan's actions whole, in plan order, read a page at a time: what prints every action
+        of a large plan (`show --json`) without holding them all."""
+        pages = (body for (body,) in self.db.execute(
+            "select bodies from action_pages where plan_id = ? order by page", [plan_id]))
+        stored = (body for page in pages for body in bulk.unpacked(page))
+        for listed_row, body in zip(self.db.execute(
+                f"select {LISTED_COLUMNS} from actions where plan_id = ? order by seq", [plan_id]), stored):
+            yield _action(listed_row, body)
 
     def _listed_plan(self, plan_id: str, background: bool) -> Plan | None:
         """The plan listed from a read transaction of its own (PlanListing), which ends once every

@@ -12,7 +12,7 @@ import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import rules as rules_pkg
 from rules.model import SIDE_NAMES, Rules
@@ -254,6 +254,11 @@ class SyncSession:
         if plan is None:
             raise PlanNotFound(NO_FULL_PLAN)
         return plan
+
+    def actions_of(self, plan_id: str | None = None) -> Iterator[Action]:
+        """Every action of the named plan (None: the latest), whole and in order, read a page at a
+        time: a plan of 260,000 actions printed whole holds one page of them, not all."""
+        return self.store.iter_actions(self.plan_id_for(plan_id))
 
     # -- operator decisions --------------------------------------------------------------------
 

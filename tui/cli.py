@@ -610,12 +610,12 @@ def cmd_plan(args) -> int:
         with _session(args) as session:
             plan = session.plan(only=only, progress=progress, wait=not args.no_wait, on_wait=_waiting, full=args.full,
                                 until_done=args.until_done, on_cap=countdown)
+            if args.json:
+                render.write_plan_json(plan, sys.stdout, session.actions_of(plan.id))
     finally:
         if progress is not None:
             progress.close()
-    if args.json:
-        _print_json(render.plan_json(plan))
-    else:
+    if not args.json:
         print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS))
     return _plan_exit(plan, args.detailed_exitcode)
 
@@ -637,16 +637,23 @@ def cmd_show(args) -> int:
     with _session(args) as session:
         selection = _selection(args)
         if selection is None:
-            # Whole only where every action is printed whole; else listed, as the TUI shows a plan.
-            plan = session.load_plan(args.plan_id, listed=not (args.json or args.csv or args.all))
+            # Listed, as the TUI shows a plan; printed whole (--json, --csv), read a page at a time.
+            plan = session.load_plan(args.plan_id, listed=not args.all)
+            if args.json or args.csv:
+                every = session.actions_of(plan.id)
+                if args.json:
+                    render.write_plan_json(plan, sys.stdout, every)
+                else:
+                    render.plan_csv(plan.id, every, sys.stdout)
+                return _plan_exit(plan, args.detailed_exitcode)
             chosen = None
         else:
             plan, outcomes = session.plan_with_outcomes(args.plan_id)
             chosen = [a for a in plan.actions if selection.matches(a, outcomes.get(a.id))]
     if args.json:
-        _print_json(render.plan_json(plan, chosen))
+        render.write_plan_json(plan, sys.stdout, chosen, chosen=len(chosen))
     elif args.csv:
-        render.plan_csv(plan.id, plan.actions if chosen is None else chosen, sys.stdout)
+        render.plan_csv(plan.id, chosen, sys.stdout)
     else:
         print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS, chosen))
     return _plan_exit(plan, args.detailed_exitcode)

@@ -174,6 +174,22 @@ def plan_text(plan: Plan, limit: int | None, chosen: list[Action] | None = None)
     return "\n".join(out)
 
 
+def write_plan_json(plan: Plan, out: TextIO, actions: Iterable[Action] | None = None, **more: Any) -> None:
+    """The plan as `plan_json` prints it (`actions`: those, else the plan's own; `more`: other keys),
+    written an action at a time: the whole JSON of a 260,000-action plan (360 MB) is never held at once.
+    The text is the same as json.dumps(..., indent=2) of the whole."""
+    marker = "\x00actions\x00"
+    head = json.dumps({**plan.to_json(()), "actions": marker, **more}, indent=2, ensure_ascii=False, default=str)
+    before, after = head.split(json.dumps(marker), 1)
+    out.write(before + "[")
+    written = False
+    for action in plan.actions if actions is None else actions:
+        text = json.dumps(action.to_json(), indent=2, ensure_ascii=False, default=str)
+        out.write(("," if written else "") + "\n    " + text.replace("\n", "\n    "))
+        written = True
+    out.write(("\n  ]" if written else "]") + after + "\n")
+
+
 def plan_json(plan: Plan, chosen: list[Action] | None = None) -> dict[str, Any]:
     """The plan as JSON; with `chosen`, only those actions, and `chosen`: how many (its summary is
     still the whole plan's)."""
