@@ -637,14 +637,16 @@ def cmd_show(args) -> int:
     with _session(args) as session:
         selection = _selection(args)
         if selection is None:
-            # Listed, as the TUI shows a plan; printed whole (--json, --csv), read a page at a time.
-            plan = session.load_plan(args.plan_id, listed=not args.all)
-            if args.json or args.csv:
+            # Listed, as the TUI shows a plan; printed whole (--json, --csv, --all), read a page at a time.
+            plan = session.load_plan(args.plan_id, listed=True)
+            if args.json or args.csv or args.all:
                 every = session.actions_of(plan.id)
                 if args.json:
                     render.write_plan_json(plan, sys.stdout, every)
-                else:
+                elif args.csv:
                     render.plan_csv(plan.id, every, sys.stdout)
+                else:
+                    sys.stdout.writelines(line + "\n" for line in render.plan_lines(plan, None, every=every))
                 return _plan_exit(plan, args.detailed_exitcode)
             chosen = None
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from typing import Any, Iterable, Mapping, TextIO
+from typing import Any, Iterable, Iterator, Mapping, TextIO
 
 from engine.apply import ApplyReport
 from engine.entities import BY_KIND, ENTITIES
@@ -138,40 +138,48 @@ def left_waiting(actions: Iterable[Action]) -> str:
 def plan_text(plan: Plan, limit: int | None, chosen: list[Action] | None = None) -> str:
     """The plan as text: the first `limit` of its actions, or of those `chosen` (`show --kind ...`;
     None: all), then what the whole plan comes to."""
-    out = [f"Plan {plan.id} for QuickBooks company {plan.realm_id} ({plan.created_at})", ""]
+    return "\n".join(plan_lines(plan, limit, chosen))
+
+
+def plan_lines(plan: Plan, limit: int | None, chosen: list[Action] | None = None,
+               every: Iterable[Action] | None = None) -> Iterator[str]:
+    """plan_text's lines, one at a time; `every`: the plan's actions whole, read as they are printed
+    (`show --all` of a large plan holds a page of them, not all)."""
     if plan.partial:
-        out[0] = f"Partial plan {plan.id} ({scope_text(plan)} only) for QuickBooks company {plan.realm_id} ({plan.created_at})"
+        yield f"Partial plan {plan.id} ({scope_text(plan)} only) for QuickBooks company {plan.realm_id} ({plan.created_at})"
+    else:
+        yield f"Plan {plan.id} for QuickBooks company {plan.realm_id} ({plan.created_at})"
     if plan.unchanged:
-        out[1:] = ["Nothing changed in either company since this plan was made: it is still the one to review.", ""]
+        yield "Nothing changed in either company since this plan was made: it is still the one to review."
+    yield ""
     entity = None
     listed = plan.actions if chosen is None else chosen
-    shown = listed if limit is None else listed[:limit]
+    shown = every if every is not None else listed if limit is None else listed[:limit]
     for action in shown:
         if action.entity != entity:
             entity = action.entity
-            out.append(SECTION_OF.get(entity, entity) + ":")
-        out.extend("  " + line for line in action_lines(action))
-    if len(shown) < len(listed):
+            yield SECTION_OF.get(entity, entity) + ":"
+        yield from ("  " + line for line in action_lines(action))
+    if limit is not None and limit < len(listed):
         how = f"`qbsync show {plan.id} --all` prints" if chosen is None else "`--all` with the same choice prints"
-        out.append(f"... and {plural(len(listed) - len(shown), 'more action')}: {how} them all, `--json` too, and the "
-                   "TUI lists them")
+        yield (f"... and {plural(len(listed) - limit, 'more action')}: {how} them all, `--json` too, and the "
+               "TUI lists them")
     if chosen is not None:
-        out.append(f"{len(chosen):,} of {plural(len(plan.actions), 'action')} chosen." if chosen else
-                   f"None of its {plural(len(plan.actions), 'action')} is chosen.")
+        yield (f"{len(chosen):,} of {plural(len(plan.actions), 'action')} chosen." if chosen else
+               f"None of its {plural(len(plan.actions), 'action')} is chosen.")
     if plan.actions:
-        out.append("")
-    out.append(summary_line(plan))
-    out.extend(f"Note: {note}." for note in plan.notes)
+        yield ""
+    yield summary_line(plan)
+    yield from (f"Note: {note}." for note in plan.notes)
     # A partial plan is never "the latest": every command that acts on it names it.
     named = f" --plan {plan.id}" if plan.partial else ""
     if plan.kinds()[1]:
-        out.append(f"Decide conflicts with: qbsync decide ACTION_ID precoro|quickbooks|skip{named}")
+        yield f"Decide conflicts with: qbsync decide ACTION_ID precoro|quickbooks|skip{named}"
     if any(a.executable for a in plan.actions):
-        out.append(f"Apply with: qbsync apply {plan.id}")
+        yield f"Apply with: qbsync apply {plan.id}"
     if plan.partial:
-        out.append("A partial plan does not replace the latest full plan: a bare `qbsync apply`, `decide` or "
-                   "the TUI still takes that one.")
-    return "\n".join(out)
+        yield ("A partial plan does not replace the latest full plan: a bare `qbsync apply`, `decide` or "
+               "the TUI still takes that one.")
 
 
 def write_plan_json(plan: Plan, out: TextIO, actions: Iterable[Action] | None = None, **more: Any) -> None:

@@ -26,6 +26,8 @@ def test_w1_show_csv_gives_a_row_per_field_each_chosen_action_changes(workdir):
     sides = {r["field"]: (r["precoro"], r["quickbooks"], r["decision"])
              for r in csv.DictReader(io.StringIO(workdir.run("show", "--csv", "--kind", "conflict").stdout))}
     assert sides == {c["field"]: (str(c["precoro"]), str(c["quickbooks"]), "") for c in conflict["changes"]}
+    every = workdir.run("show", "--all").stdout  # read a page at a time, as --json and --csv are
+    assert every == workdir.run("show").stdout and all(f"id={a['id']}" in every for a in plan["actions"])
     refused = workdir.run("show", "--csv", "--json")
     assert refused.returncode == 1 and "not allowed with argument" in refused.stderr
 
