@@ -1185,12 +1185,16 @@ class Store:
                 row[key] = _dumps(row[key])
         self._upsert("audit", row, ())
 
-    def history(self, *, record: str | None = None, limit: int | None = None, plan_id: str | None = None,
-                statuses: Iterable[str] = (), since: str | None = None, before: str | None = None,
-                entity: str | None = None, kind: str | None = None) -> list[dict]:
-        """The audit, newest first: of one record (its id, or a part of its name), one plan, these
-        statuses, from `since` on and before `before` (ISO dates or times, UTC, as `at` is written),
-        of one entity and one kind of action."""
+    def history(self, **asked: Any) -> list[dict]:
+        """The audit as `iter_history` reads it, in a list."""
+        return list(self.iter_history(**asked))
+
+    def iter_history(self, *, record: str | None = None, limit: int | None = None, plan_id: str | None = None,
+                     statuses: Iterable[str] = (), since: str | None = None, before: str | None = None,
+                     entity: str | None = None, kind: str | None = None) -> Iterator[dict]:
+        """The audit, newest first, an entry at a time: of one record (its id, or a part of its name),
+        one plan, these statuses, from `since` on and before `before` (ISO dates or times, UTC, as `at`
+        is written), of one entity and one kind of action."""
         where: list[str] = []
         params: list[Any] = []
         for column, value in (("entity", entity), ("kind", kind)):
@@ -1216,12 +1220,10 @@ class Store:
         sql = "select * from audit" + (" where " + " and ".join(where) if where else "") + " order by id desc"
         if limit is not None:
             sql += f" limit {max(0, int(limit))}"
-        rows = []
         for row in self.db.query(sql, params):
             for key in ("before", "after", "response"):
                 row[key] = json.loads(row[key]) if row.get(key) else None
-            rows.append(row)
-        return rows
+            yield row
 
     def audit_count(self) -> int:
         return self.db.execute("select count(*) from audit").fetchone()[0]

@@ -611,15 +611,23 @@ class SyncSession:
                 entity: str | None = None, kind: str | None = None) -> list[dict]:
         """The audit, newest first, filtered as asked (Store.history); `plan_id` may be a prefix;
         `since` and `until` are days, both included (UTC, as the audit records them)."""
+        return list(self.audit(record, limit, plan_id=plan_id, statuses=statuses, since=since, until=until,
+                               entity=entity, kind=kind))
+
+    def audit(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
+              statuses: Iterable[str] = (), since: date | None = None, until: date | None = None,
+              entity: str | None = None, kind: str | None = None) -> Iterator[dict]:
+        """`history`, an entry at a time: what prints a long audit whole (`history --json`) without
+        holding it. A plan not found is said at once, not at the first entry."""
         if plan_id is not None:
             found = self.store.plan_id_of(plan_id)
             if found is None:
                 raise PlanNotFound(f"no saved plan {plan_id!r}")
             plan_id = found
-        return self.store.history(record=record, limit=limit, plan_id=plan_id, statuses=statuses,
-                                  since=since.isoformat() if since else None,
-                                  before=(until + timedelta(days=1)).isoformat() if until else None,
-                                  entity=entity, kind=kind)
+        return self.store.iter_history(record=record, limit=limit, plan_id=plan_id, statuses=statuses,
+                                       since=since.isoformat() if since else None,
+                                       before=(until + timedelta(days=1)).isoformat() if until else None,
+                                       entity=entity, kind=kind)
 
     def doctor(self) -> list[Check]:
         """What qbsync assumes of both services, checked against the connected companies: reads, and

@@ -1061,16 +1061,17 @@ def cmd_history(args) -> int:
     # 260,000 entries, which no terminal wants at once. One more is read to know whether any are left.
     shown = None if args.json or args.csv or args.all or args.limit else SHOWN_ACTIONS
     with _session(args) as session:
-        rows = session.history(record=args.record, limit=args.limit or (shown and shown + 1), plan_id=args.plan_id,
-                               statuses=args.status, since=args.since, until=args.until, entity=chosen.entity,
-                               kind=chosen.kind)
+        entries = session.audit(record=args.record, limit=args.limit or (shown and shown + 1), plan_id=args.plan_id,
+                                statuses=args.status, since=args.since, until=args.until, entity=chosen.entity,
+                                kind=chosen.kind)
+        if args.json or args.csv:  # every entry asked for, written as it is read (an audit grows for years)
+            if args.json:
+                render.write_json({}, "history", entries, sys.stdout)
+            else:
+                render.history_csv(entries, sys.stdout)
+            return EXIT_OK
+        rows = list(entries)
         total = session.store.audit_count() if not rows else 0
-    if args.json:
-        _print_json({"history": rows})
-        return EXIT_OK
-    if args.csv:
-        render.history_csv(rows, sys.stdout)
-        return EXIT_OK
     print(render.history_text(rows[:shown], {name: value for name, value in asked.items() if value}, total))
     if shown is not None and len(rows) > shown:
         print("… older entries are not shown: `qbsync history --all` prints every one, `--limit N` the N latest.")

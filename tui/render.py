@@ -184,15 +184,21 @@ def plan_lines(plan: Plan, limit: int | None, chosen: list[Action] | None = None
 
 def write_plan_json(plan: Plan, out: TextIO, actions: Iterable[Action] | None = None, **more: Any) -> None:
     """The plan as `plan_json` prints it (`actions`: those, else the plan's own; `more`: other keys),
-    written an action at a time: the whole JSON of a 260,000-action plan (360 MB) is never held at once.
-    The text is the same as json.dumps(..., indent=2) of the whole."""
-    marker = "\x00actions\x00"
-    head = json.dumps({**plan.to_json(()), "actions": marker, **more}, indent=2, ensure_ascii=False, default=str)
-    before, after = head.split(json.dumps(marker), 1)
+    written an action at a time: the whole JSON of a 260,000-action plan (360 MB) is never held at once."""
+    write_json({**plan.to_json(()), **more}, "actions",
+               (a.to_json() for a in (plan.actions if actions is None else actions)), out)
+
+
+def write_json(head: Mapping[str, Any], key: str, items: Iterable[Any], out: TextIO) -> None:
+    """`head` as JSON with `items` as the list under `key`, written an item at a time: the text is
+    the one json.dumps(..., indent=2) gives for the whole, as every --json of the CLI prints."""
+    marker = "\x00items\x00"
+    text = json.dumps({**head, key: marker}, indent=2, ensure_ascii=False, default=str)
+    before, after = text.split(json.dumps(marker), 1)
     out.write(before + "[")
     written = False
-    for action in plan.actions if actions is None else actions:
-        text = json.dumps(action.to_json(), indent=2, ensure_ascii=False, default=str)
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False, default=str)
         out.write(("," if written else "") + "\n    " + text.replace("\n", "\n    "))
         written = True
     out.write(("\n  ]" if written else "]") + after + "\n")
