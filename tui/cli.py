@@ -637,27 +637,23 @@ def cmd_show(args) -> int:
     with _session(args) as session:
         selection = _selection(args)
         if selection is None:
-            # Listed, as the TUI shows a plan; printed whole (--json, --csv, --all), read a page at a time.
-            plan = session.load_plan(args.plan_id, listed=True)
-            if args.json or args.csv or args.all:
-                every = session.actions_of(plan.id)
-                if args.json:
-                    render.write_plan_json(plan, sys.stdout, every)
-                elif args.csv:
-                    render.plan_csv(plan.id, every, sys.stdout)
-                else:
-                    sys.stdout.writelines(line + "\n" for line in render.plan_lines(plan, None, every=every))
-                return _plan_exit(plan, args.detailed_exitcode)
-            chosen = None
+            plan, chosen = session.load_plan(args.plan_id, listed=True), None  # listed, as the TUI shows a plan
         else:
             plan, outcomes = session.plan_with_outcomes(args.plan_id)
             chosen = [a for a in plan.actions if selection.matches(a, outcomes.get(a.id))]
-    if args.json:
-        render.write_plan_json(plan, sys.stdout, chosen, chosen=len(chosen))
-    elif args.csv:
-        render.plan_csv(plan.id, chosen, sys.stdout)
-    else:
-        print(render.plan_text(plan, None if args.all else SHOWN_ACTIONS, chosen))
+        if not (args.json or args.csv or args.all):
+            print(render.plan_text(plan, SHOWN_ACTIONS, chosen))
+            return _plan_exit(plan, args.detailed_exitcode)
+        # Printed whole: the actions are read a page at a time as they are written, never all held at
+        # once (a first plan of 100,000 records per side is 260,000 actions).
+        wanted = None if chosen is None else {a.id for a in chosen}
+        every = (a for a in session.actions_of(plan.id) if wanted is None or a.id in wanted)
+        if args.json:
+            render.write_plan_json(plan, sys.stdout, every, **({} if chosen is None else {"chosen": len(chosen)}))
+        elif args.csv:
+            render.plan_csv(plan.id, every, sys.stdout)
+        else:
+            sys.stdout.writelines(line + "\n" for line in render.plan_lines(plan, None, chosen, every=every))
     return _plan_exit(plan, args.detailed_exitcode)
 
 
