@@ -44,6 +44,8 @@ from .writes import build_units, unit_key
 
 
 NO_FULL_PLAN = "no plan yet: run `qbsync plan` first (a plan made with --only is named by its id)"
+# Records a mapping from a file reads one by one when the mirror has not got them; more are refused.
+MAPPING_READS_AT_MOST = 100
 
 
 def _check_decision(decision: str) -> None:
@@ -510,8 +512,9 @@ class SyncSession:
             by_q = self.store.links_among(section, realm, "quickbooks_id", [r.quickbooks_id for r in wanted])
             already = [r for r in wanted if by_p.get(r.precoro_id, {}).get("quickbooks_id") == r.quickbooks_id]
             wanted = [r for r in wanted if r not in already]
-            precoro = self._records(spec, entity_rules, "precoro", [r.precoro_id for r in wanted], refs)
-            quickbooks = self._records(spec, entity_rules, "quickbooks", [r.quickbooks_id for r in wanted], refs)
+            precoro, quickbooks = self._records(spec, entity_rules, {"precoro": [r.precoro_id for r in wanted],
+                                                                     "quickbooks": [r.quickbooks_id for r in wanted]},
+                                                refs)
             pairs = []
             for row in wanted:
                 p, q = precoro.get(row.precoro_id), quickbooks.get(row.quickbooks_id)
@@ -531,22 +534,33 @@ class SyncSession:
             raise MappingRefused(f"{spec.plural} are not mapped by hand; they follow their links")
         return spec
 
-    def _records(self, spec: EntitySpec, entity_rules: Any, side: str, ids: list[str], refs: Any) -> dict[str, Any]:
-        """These records of one side by id: from the mirror, else read one by one (absent: not found)."""
-        read = spec.reader(entity_rules, side, refs)
-        found = {rid: read(bulk.loads(raw)) for rid, raw in
-                 self.store.mirror_raws(self.realm_id, side, spec.section, ids).items()}
+    def _records(self, spec: EntitySpec, entity_rules: Any, ids: dict[str, list[str]],
+                 refs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The records of each side by id (precoro, quickbooks): from the mirror, else read one by
+        one (absent: not found). Many not in the mirror (a new state file, never planned) are refused
+        before any is read: reading them one at a time would spend Precoro's calls of hours on what
+        a plan reads by the page."""
+        readers = {side: spec.reader(entity_rules, side, refs) for side in ids}
+        found = {side: {rid: readers[side](bulk.loads(raw)) for rid, raw in
+                        self.store.mirror_raws(self.realm_id, side, spec.section, wanted).items()}
+                 for side, wanted in ids.items()}
+        missing = {side: [rid for rid in dict.fromkeys(wanted) if rid not in found[side]] for side, wanted in ids.items()}
+        for side, unknown in missing.items():
+            if len(unknown) > MAPPING_READS_AT_MOST:
+                raise MappingRefused(
+                    f"{len(unknown):,} of the {SIDE_NAMES[side]} records named are not in this state file's copy of "
+                    f"{SIDE_NAMES[side]} (it was never planned with, or is new): run `qbsync plan` first, then map; "
+                    f"reading them one at a time would cost {len(unknown):,} calls")
         conn = self.connected
-        for rid in dict.fromkeys(ids):
-            if rid in found:
-                continue
-            try:
-                raw = (conn.precoro.get(f"{spec.precoro}/{rid}") if side == "precoro"
-                       else conn.quickbooks.read(spec.quickbooks, rid))
-            except NotFound:
-                continue
-            found[rid] = read(raw)
-        return found
+        for side, unknown in missing.items():
+            for rid in unknown:
+                try:
+                    raw = (conn.precoro.get(f"{spec.precoro}/{rid}") if side == "precoro"
+                           else conn.quickbooks.read(spec.quickbooks, rid))
+                except NotFound:
+                    continue
+                found[side][rid] = readers[side](raw)
+        return found["precoro"], found["quickbooks"]
 
     def unmapped_items(self, limit: int = 5, progress: Progress | None = None) -> list[dict[str, Any]]:
         """The Not-mapped list (I4): unlinked Precoro items, each with ranked QuickBooks candidates.

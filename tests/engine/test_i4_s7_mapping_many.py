@@ -3,6 +3,8 @@ with its reason while the others go on; records taken from the mirror, not read 
 
 from __future__ import annotations
 
+import pytest
+
 from engine.local.demo import DEMO_REALM, seed_precoro, seed_quickbooks
 from engine.mapping import MappingRow
 
@@ -94,3 +96,25 @@ def test_i4_an_item_deleted_after_the_plan_that_mirrored_it_fails_its_own_row_on
         [unlink] = [a for a in replanned.actions if a.entity == "item" and a.precoro_id == "2"]
         assert unlink.kind == "unlink" and "no longer exists" in unlink.note
         assert session.store.link_for("items", DEMO_REALM, precoro_id="1")["quickbooks_id"] == paper
+
+
+def test_i4_a_file_of_records_this_state_file_never_read_is_refused_before_any_call(servers, fresh_dir):
+    """A new state file (lost, or never planned with) has no copy of either company: reading each
+    record named one at a time would spend Precoro's calls of hours. It says to plan first."""
+    from engine.errors import MappingRefused
+    from engine.sync import MAPPING_READS_AT_MOST
+
+    servers.reset(DEMO_REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, DEMO_REALM))
+    session = servers.session(fresh_dir(), DEMO_REALM)
+    rows = [MappingRow(n + 2, str(1000 + n), str(5000 + n)) for n in range(MAPPING_READS_AT_MOST + 1)]
+    with session:
+        servers.requests()
+        with pytest.raises(MappingRefused, match=f"{MAPPING_READS_AT_MOST + 1} of the Precoro records named are not in "
+                                                 "this state file's copy of Precoro .* run `qbsync plan` first"):
+            session.map_many("items", rows)
+        seen = servers.requests()
+        assert not _detail_reads(seen["precoro"]) and not [r for r in seen["quickbooks"] if "/item/" in r[1]]
+        few = session.map_many("items", rows[:3])  # a few are read, each: none of these exists
+        assert few.plan is None and [r.reason for r in few.refused] == [f"Precoro has no item {1000 + n}"
+                                                                        for n in range(3)]
