@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterable, Iterator
 import rules as rules_pkg
 from rules.model import SIDE_NAMES, Rules
 
+from . import bulk
 from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, wait_out
 from .budgets import calls_left_said, reading_left
-from . import bulk
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .clients.retry import stopped_by, tries_at_most
@@ -511,7 +511,7 @@ class SyncSession:
             by_p = self.store.links_among(section, realm, "precoro_id", [r.precoro_id for r in wanted])
             by_q = self.store.links_among(section, realm, "quickbooks_id", [r.quickbooks_id for r in wanted])
             already = [r for r in wanted if by_p.get(r.precoro_id, {}).get("quickbooks_id") == r.quickbooks_id]
-            wanted = [r for r in wanted if r not in already]
+            wanted = [r for r in wanted if by_p.get(r.precoro_id, {}).get("quickbooks_id") != r.quickbooks_id]
             precoro, quickbooks = self._records(spec, entity_rules, {"precoro": [r.precoro_id for r in wanted],
                                                                      "quickbooks": [r.quickbooks_id for r in wanted]},
                                                 refs)
