@@ -862,8 +862,12 @@ def cmd_payments(args) -> int:
 def cmd_unmapped(args) -> int:
     from tui import render
 
-    with _session(args) as session:
-        items = session.unmapped_items(limit=args.limit)
+    progress = _PlanProgress()  # reading a large catalogue and ranking its candidates takes a while
+    try:
+        with _session(args) as session:
+            items = session.unmapped_items(limit=args.limit, progress=progress)
+    finally:
+        progress.close()
     if args.csv:
         written = render.unmapped_csv(items, sys.stdout)
         print(f"{written:,} not mapped. Fill in quickbooks_id (or copy suggested_id where it is right), then: "
