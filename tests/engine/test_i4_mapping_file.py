@@ -39,3 +39,10 @@ def test_i4_a_file_that_is_not_utf8_or_not_there_says_so(tmp_path):
         read_mapping_file(path)
     with pytest.raises(MappingFileError, match="no such file"):
         read_mapping_file(tmp_path / "missing.csv")
+
+
+def test_i4_windows_line_ends_and_quoted_headers_are_read_alike(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b'"precoro_id","QuickBooks_ID","name"\r\n"7","8","Acme, Inc."\r\n9,10,x\r\n')
+    table = read_mapping_file(path)
+    assert [(r.line, r.precoro_id, r.quickbooks_id) for r in table.rows] == [(2, "7", "8"), (3, "9", "10")]
