@@ -1,5 +1,5 @@
 """Mapping by hand in bulk (S7, I4): a file of id pairs an operator filled in, often in a spreadsheet
-(`qbsync items unmapped --csv` writes one to start from: tui.render.unmapped_csv).
+(`qbsync items unmapped --csv` writes one to start from).
 
 Each row keeps its line, so a row that cannot be mapped is named where the operator wrote it, and
 the other rows go on (SyncSession.map_many). A file that cannot be read as such a table stops
