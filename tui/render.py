@@ -234,20 +234,22 @@ def report_text(report: ApplyReport) -> str:
     return "\n".join(out)
 
 
-PLAN_COLUMNS = ("plan_id", "action_id", "entity", "kind", "target", "name", "precoro_id", "quickbooks_id", "approved", "decision",
-                "field", "before", "after", "precoro", "quickbooks", "last_synced", "field_note", "note")
+PLAN_COLUMNS = ("plan_id", "action_id", "entity", "kind", "name", "precoro_id", "quickbooks_id", "writes", "approved",
+                "decision", "applies", "field", "before", "after", "precoro", "quickbooks", "last_synced", "field_note",
+                "note")
 
 
 def plan_csv(plan_id: str, actions: Iterable[Action], out: TextIO) -> None:
     """A plan's actions as CSV (`qbsync show --csv`), a row per field an action changes (one row for
     an action that changes none): the plan it is of (a sign-off names what it signed), what it is,
-    whether it is approved or decided, and the field's values: before and after; for a conflict each
-    side's and the last synced one."""
+    the side it writes, whether it is approved or decided and so whether the next apply carries it
+    out, and the field's values: before and after; for a conflict each side's and the last synced one."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(PLAN_COLUMNS)
     for action in actions:
-        head = [plan_id, action.id, action.entity, action.kind, action.target, action.name, action.precoro_id,
-                action.quickbooks_id, "yes" if action.approved else "no", action.decision]
+        head = [plan_id, action.id, action.entity, action.kind, action.name, action.precoro_id, action.quickbooks_id,
+                action.write_target, "yes" if action.approved else "no", action.decision,
+                "yes" if action.executable else "no"]
         for change in action.changes or [None]:
             values = ([None] * 7 + [action.note] if change is None else
                       [change.field, change.before, change.after, change.precoro, change.quickbooks, change.baseline,

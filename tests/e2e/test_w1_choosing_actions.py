@@ -22,10 +22,14 @@ def test_w1_show_csv_gives_a_row_per_field_each_chosen_action_changes(workdir):
     assert {r["field"]: r["after"] for r in rows if r["action_id"] == create["id"]} == {
         c["field"]: "; ".join(c["after"]) if isinstance(c["after"], list) else str(c["after"])
         for c in create["changes"]}
+    assert {(r["writes"], r["applies"]) for r in rows if r["action_id"] == create["id"]} == {(create["target"], "yes")}
     conflict = next(a for a in plan["actions"] if a["kind"] == "conflict")
-    sides = {r["field"]: (r["precoro"], r["quickbooks"], r["decision"])
+    sides = {r["field"]: (r["precoro"], r["quickbooks"], r["decision"], r["writes"], r["applies"])
              for r in csv.DictReader(io.StringIO(workdir.run("show", "--csv", "--kind", "conflict").stdout))}
-    assert sides == {c["field"]: (str(c["precoro"]), str(c["quickbooks"]), "") for c in conflict["changes"]}
+    assert sides == {c["field"]: (str(c["precoro"]), str(c["quickbooks"]), "", "", "no") for c in conflict["changes"]}
+    assert workdir.run("decide", conflict["id"], "quickbooks").returncode == 0
+    decided = list(csv.DictReader(io.StringIO(workdir.run("show", "--csv", "--kind", "conflict").stdout)))
+    assert {(r["decision"], r["writes"], r["applies"]) for r in decided} == {("quickbooks", "precoro", "yes")}
     every = workdir.run("show", "--all").stdout  # read a page at a time, as --json and --csv are
     assert every == workdir.run("show").stdout and all(f"id={a['id']}" in every for a in plan["actions"])
     refused = workdir.run("show", "--csv", "--json")
