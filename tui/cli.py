@@ -779,13 +779,14 @@ def cmd_map(args) -> int:
 
     if args.subcommand == "unmapped":
         return cmd_unmapped(args)
-    if args.subcommand == "map" and (args.from_file is not None) == (args.precoro_id is not None):
-        raise UsageError("name one pair (PRECORO_ID QUICKBOOKS_ID) or a file of pairs (--from FILE), not both")
-    if args.subcommand == "map" and args.from_file is None and args.quickbooks_id is None:
-        raise UsageError("name the QuickBooks record to link it to: qbsync "
-                         f"{args.command} map {args.precoro_id} QUICKBOOKS_ID")
-    if args.subcommand == "map" and args.from_file is not None:
-        return _map_from_file(args)
+    if args.subcommand == "map":
+        if (args.from_file is not None) == (args.precoro_id is not None):
+            raise UsageError("name one pair (PRECORO_ID QUICKBOOKS_ID) or a file of pairs (--from FILE), not both")
+        if args.from_file is not None:
+            return _map_from_file(args)
+        if args.quickbooks_id is None:
+            raise UsageError("name the QuickBooks record to link it to: qbsync "
+                             f"{args.command} map {args.precoro_id} QUICKBOOKS_ID")
     with _session(args) as session:
         if args.subcommand == "map":
             plan = session.map_plan(args.command, args.precoro_id, args.quickbooks_id)

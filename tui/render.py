@@ -339,7 +339,7 @@ def unmapped_csv(items: Iterable[dict], out: TextIO) -> int:
         best = item["candidates"][0] if item["candidates"] else {}
         cells = [item["precoro_id"], item["name"], item["sku"], item["price"], "", best.get("quickbooks_id"),
                  best.get("name"), f"{best['score']:.3f}" if best else None]
-        writer.writerow([_inert("" if cell is None else str(cell)) for cell in cells])
+        writer.writerow([_inert(_cell(cell)) for cell in cells])
         written += 1
     return written
 
