@@ -156,6 +156,7 @@ class Applier:
     def _result(self, action: Action, status: str, reason: str = "") -> None:
         result = ActionResult(action.id, status, reason, action.name, action.kind, action.target)
         self._results[action.id] = result
+        action.drop_details()  # its outcome is recorded: nothing of this run reads them again
         if self.on_result:
             self.on_result(result, len(self._results), self._total)
 
@@ -231,6 +232,8 @@ class Applier:
             else:
                 writes.append(action)
         units = build_units(writes)
+        for action in writes:  # each unit holds what it sends; the audit reads an action's changes again
+            action.drop_details()
         for unit in units:
             if self._settled(unit, journal):
                 previous = journal[unit.key]
@@ -262,6 +265,7 @@ class Applier:
             self.report.results.append(self._results.get(action.id) or ActionResult(
                 action.id, "pending" if action.executable else "skipped",
                 "" if action.executable else self._skip_reason(action), action.name, action.kind, action.target))
+            action.drop_details()
         self.store.set_plan_state(self.plan.id, "applied" if self.report.ok else "partial")
         return self.report
 

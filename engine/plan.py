@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import sys
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from functools import cache
@@ -259,6 +260,9 @@ class Decidable:
         """Whether apply would carry it out now."""
         return is_executable(self.kind, self.decision, self.approved)
 
+    def drop_details(self) -> None:
+        """Let go of what was read of it beyond its listed columns (nothing, for a whole action)."""
+
 
 def write_target(kind: str, target: str | None, decision: str | None) -> str | None:
     """The side an action of this kind, target and decision writes to when applied."""
@@ -359,7 +363,10 @@ class ListedAction(Decidable):
                  load: "Callable[[str], Action]") -> None:
         """As the state file holds it (its LISTED_COLUMNS, in their order): `depends_on` a JSON list
         (or None), `approved` 0 or 1."""
-        self.id, self.entity, self.kind, self.target, self.name = id, entity, kind, target, name
+        # A few words, repeated in every row: sqlite gives each row its own copy of them.
+        self.entity, self.kind = sys.intern(entity), sys.intern(kind)
+        self.target = sys.intern(target) if target is not None else None
+        self.id, self.name = id, name
         self.precoro_id, self.quickbooks_id, self.decision = precoro_id, quickbooks_id, decision
         self.approved = bool(approved)
         # Decoded now, not when first asked for: counting a plan asks it of every action, and an
@@ -380,6 +387,12 @@ class ListedAction(Decidable):
                                     note="this plan was let go: another plan was applied since it was made. Plan again")
         self._full.decision, self._full.approved = self.decision, self.approved
         return self._full
+
+    def drop_details(self) -> None:
+        """Let go of the whole action read for it: it is read again if asked for. An apply does this
+        once an action's outcome is recorded, so that it holds a large plan's details only while
+        it works on them."""
+        self._full = None
 
     def __getattr__(self, name: str) -> Any:  # changes, note, candidates, versions, write, ...
         if name.startswith("_"):

@@ -415,7 +415,12 @@ class SyncSession:
         cap the apply stops and says when it can go on, unless `until_done`: then it waits for that too."""
         wanted = self.plan_id_for(plan_id)
         with self.writer(f"applying plan {wanted}", wait=wait, on_wait=on_wait):
-            plan = self.load_plan(wanted)  # read under the lock: decisions and journal as they are now
+            # Read under the lock: decisions and journal as they are now. Listed: each action's
+            # details (changes, requests) are read as the apply comes to it and let go once its
+            # outcome is recorded, so a plan of 260,000 actions is never held whole.
+            plan = self.store.load_plan(wanted, listed=True, background=False)
+            if plan is None:
+                raise PlanNotFound(NO_FULL_PLAN)
             conn = self.connected
             report = apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
                                 on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock,

@@ -722,10 +722,15 @@ def cmd_approve(args) -> int:
 
 
 def _apply_and_report(session, plan, args, said: dict | None = None) -> int:
-    from tui import render
-
     if not _confirm(plan, args.yes):
         return EXIT_ERROR
+    return _apply(session, plan.id, args, said)
+
+
+def _apply(session, plan_id: str, args, said: dict | None = None) -> int:
+    """Apply a plan the operator confirmed; print its report. Exit 0 when every action went through."""
+    from tui import render
+
     stop = threading.Event()
 
     def first_ctrl_c(signum, frame) -> None:
@@ -739,7 +744,7 @@ def _apply_and_report(session, plan, args, said: dict | None = None) -> int:
     previous = signal.signal(signal.SIGINT, first_ctrl_c)
     progress = _ApplyProgress()
     try:
-        report = session.apply(plan.id, retry_failed=getattr(args, "retry_failed", False),
+        report = session.apply(plan_id, retry_failed=getattr(args, "retry_failed", False),
                                force=getattr(args, "force", False), wait=not getattr(args, "no_wait", False),
                                on_wait=_waiting, stop=stop, until_done=getattr(args, "until_done", False),
                                on_result=progress.on_result, on_cap=progress.on_cap)
@@ -759,7 +764,7 @@ def cmd_apply(args) -> int:
     from tui import render
 
     with _session(args) as session:
-        plan = session.load_plan(args.plan_id)
+        plan = session.load_plan(args.plan_id, listed=True)  # as `show` lists it: never read whole here
         if session.already_applied(plan):  # running it again would only list the same outcomes again
             if args.json:
                 _print_json({"plan_id": plan.id, "already_applied": True, "results": [], "counts": {},
@@ -771,7 +776,11 @@ def cmd_apply(args) -> int:
         if not args.json:
             print(render.plan_text(plan, SHOWN_ACTIONS))
             print()
-        return _apply_and_report(session, plan, args)
+        if not _confirm(plan, args.yes):
+            return EXIT_ERROR
+        plan_id = plan.id
+        del plan  # the apply lists the plan again, under the writer lock: one listing held, not two
+        return _apply(session, plan_id, args)
 
 
 def cmd_map(args) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 from engine.local.demo import seed_precoro, seed_quickbooks, seed_scale
-from engine.review import PlanTally, action_groups, tally_of
-from engine.store import LISTING_PAGE, OUTCOMES_KEPT_FROM, Store
+from engine.review import PlanTally, ReviewFilter, action_groups, tally_of
+from engine.store import ACTIONS_PER_PAGE, LISTING_PAGE, OUTCOMES_KEPT_FROM, Store
 
 REALM = "8108"
 
@@ -236,3 +236,32 @@ def test_w1_a_failed_background_read_lets_the_snapshot_go_and_pages_are_read_whe
     assert not listed[LISTING_PAGE].approved  # (which is why it is only for a failed read: W6's snapshot is gone)
     other.close()
     store.close()
+
+
+def test_w1_an_apply_reads_each_actions_details_as_it_comes_to_it_and_audits_them_whole(servers, fresh_dir):
+    """The apply works on the plan as listed: it reads an action's changes and request when it comes
+    to it, and lets them go once its outcome is recorded (so a plan of 260,000 actions is never held
+    whole). Read again for the audit, over many pages, they are the plan's, field for field."""
+    servers.reset(REALM)
+    seed_scale(servers.quickbooks, servers.precoro, REALM, 300)
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as s:
+        made = s.plan()
+        s.approve_matching(ReviewFilter(), True, made.id)
+        planned = {a.id: a for a in s.load_plan(made.id).actions}
+        writes = [a for a in planned.values() if a.executable and a.kind in ("create", "update")]
+        assert len(planned) > 2 * ACTIONS_PER_PAGE and len(writes) > ACTIONS_PER_PAGE  # over several pages
+        report = s.apply(made.id)
+        assert report.ok and report.counts()["applied"] == sum(1 for a in planned.values() if a.executable)
+        audited = {row["action_id"]: row for row in s.store.iter_history(plan_id=made.id)}
+
+        listed = s.store.load_plan(made.id, listed=True, background=False).actions
+        first = listed[0].full()
+        listed[0].drop_details()
+        assert listed[0].full() is not first and listed[0].full() == first  # read again, the same
+    for action in writes:
+        row = audited[action.id]
+        assert row["status"] == "applied"
+        assert row["before"] == {c.field: c.before for c in action.changes}
+        assert row["after"] == {c.field: c.after for c in action.changes}
+    assert {row["action_id"] for row in audited.values()} >= {a.id for a in writes}
