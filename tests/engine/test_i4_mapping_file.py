@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.mapping import MappingFileError, read_mapping_file
+from engine.mapping import read_mapping_file
+from engine.tables import TableError
 
 
 def test_i4_a_spreadsheet_s_csv_is_read_with_each_row_s_line(tmp_path):
@@ -25,7 +26,7 @@ def test_i4_a_spreadsheet_s_csv_is_read_with_each_row_s_line(tmp_path):
 def test_i4_a_file_without_the_two_columns_is_refused_where_the_header_is(tmp_path, text, expected):
     path = tmp_path / "pairs.csv"
     path.write_text(text)
-    with pytest.raises(MappingFileError) as refused:
+    with pytest.raises(TableError) as refused:
         read_mapping_file(path)
     assert str(refused.value).startswith(f"{path}:1:1: expected a header row naming the columns precoro_id and "
                                          "quickbooks_id")
@@ -35,9 +36,9 @@ def test_i4_a_file_without_the_two_columns_is_refused_where_the_header_is(tmp_pa
 def test_i4_a_file_that_is_not_utf8_or_not_there_says_so(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("precoro_id,quickbooks_id,name\n1,2,Caf\xe9\n".encode("latin-1"))
-    with pytest.raises(MappingFileError, match="not UTF-8 text"):
+    with pytest.raises(TableError, match="not UTF-8 text"):
         read_mapping_file(path)
-    with pytest.raises(MappingFileError, match="no such file"):
+    with pytest.raises(TableError, match="no such file"):
         read_mapping_file(tmp_path / "missing.csv")
 
 
