@@ -38,6 +38,7 @@ from .review import (ERROR_OUTCOMES, CountKey, Outcome, PlanTally, ReviewFilter,
                      entity_counts, plan_tally, ready_once_approved, takes_approval, tally_of)
 from .reconcile import SyncState
 from .run import run_status
+from .signoff import RefusedLine, SignOff, SignOffFile
 from .store import Store, StoredActions
 from .suggest import CandidateIndex
 from .writes import build_units, unit_key
@@ -384,6 +385,39 @@ class SyncSession:
         with self.store.transaction():
             self.store.set_approved(plan_id, action_ids, approved)
             self.store.decide_held(action_ids, "approved" if approved else "skipped", self.clock())  # U3
+
+    def sign_off(self, signed: SignOffFile, plan_id: str | None = None) -> SignOff:
+        """Record the approvals and decisions of a plan signed off in a spreadsheet (engine.signoff),
+        in one write: the plan the file names (`plan_id`, when given, must be that one). A row naming
+        an action the plan does not have, or a decision on an action that is not a conflict, is
+        refused with its line; the rest is recorded. Decisions go first: taking a side approves a
+        conflict, unless the file says `approved: no` of it too."""
+        plan_id = self.plan_id_for(plan_id or signed.plan_id)
+        if self.plan_id_for(signed.plan_id) != plan_id:
+            raise UsageError(f"{signed.path} signs off plan {signed.plan_id}, not plan {plan_id}: nothing was recorded")
+        kinds = self.store.action_kinds(plan_id, [id_ for a in signed.actions for id_ in (a.action_id, a.made_id) if id_])
+        done = SignOff(plan_id, refused=list(signed.refused))
+        approvals: dict[bool, list[str]] = {True: [], False: []}
+        for action in signed.actions:
+            full_id = next((id_ for id_ in (action.action_id, action.made_id) if id_ in kinds), None)
+            if full_id is None:
+                done.refused.append(RefusedLine(action.line, action.action_id, f"plan {plan_id} has no such action"))
+            elif action.decision and kinds[full_id] != "conflict":
+                done.refused.append(RefusedLine(action.line, action.action_id, f"a decision on a {kinds[full_id]}: "
+                                                                               "only conflicts take one"))
+            else:
+                if action.decision:
+                    done.decided.setdefault(action.decision, []).append(full_id)
+                if action.approved is not None:
+                    approvals[action.approved].append(full_id)
+        with self.store.transaction():
+            for decision, action_ids in done.decided.items():
+                self._record_decision(plan_id, action_ids, decision)
+            for approved, action_ids in approvals.items():
+                self._record_approval(plan_id, action_ids, approved)
+        done.approved, done.skipped = approvals[True], approvals[False]
+        done.refused.sort(key=lambda refused: refused.line)
+        return done
 
     def plan_id_for(self, plan_id: str | None) -> str:
         """The full id of the named plan, or of the latest sync plan, without loading its actions."""

@@ -227,10 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, verb, done in (("approve", "approve actions of a plan: they are applied", "Approve"),
                              ("skip", "skip actions of a plan: they are not applied (approve undoes it)", "Skip")):
+        signed_off = (" Signed off in a spreadsheet: `qbsync show --csv > plan.csv`, set its approved (and, on "
+                      "conflicts, decision) column, then `qbsync approve --from plan.csv`." if name == "approve" else "")
         p = command(sub, name, verb, epilog=f"Several at once: `qbsync {name} --entity items --kind link`; every "
                                             f"action of the plan: `qbsync {name} --all`. Conflicts without a side "
                                             "taken, ambiguous matches and blocked writes are left as they are, and "
-                                            "said.")
+                                            "said." + signed_off)
         p.add_argument("action_ids", nargs="*", metavar="ACTION_ID",
                        help="an action id, or a prefix of one that fits only it; or choose actions below")
         p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help=PLAN_ID_HELP)
@@ -239,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f'print {{"plan_id": ..., "{"approved" if name == "approve" else "skipped"}": [ids], '
                             '"left": [actions]}} as JSON')
         _selection_options(p, done)
+        if name == "approve":
+            p.add_argument("--from", dest="from_file", metavar="FILE",
+                           help="a plan signed off in a spreadsheet: `qbsync show --csv` with its approved column set "
+                                "to yes or no and, on conflicts, decision to precoro, quickbooks or skip (- reads "
+                                "standard input); a row that cannot be taken is printed as FILE:LINE: why (exit 1), "
+                                "the rest is recorded")
 
     p = command(sub, "apply", "apply a saved plan (the latest by default); progress goes to stderr")
     p.add_argument("plan_id", nargs="?", metavar="PLAN_ID", help=PLAN_ID_HELP)
@@ -698,6 +706,8 @@ def cmd_decide(args) -> int:
 def cmd_approve(args) -> int:
     from tui.render import left_waiting, plural
 
+    if getattr(args, "from_file", None) is not None:
+        return _sign_off(args)
     approved = args.command == "approve"
     done = "approved" if approved else "skipped"
     selection = _chosen(args, args.action_ids, everything=args.all)
@@ -719,6 +729,27 @@ def cmd_approve(args) -> int:
         if left:
             print(f"Left as they are: {left_waiting(left)}.")
     return EXIT_OK
+
+
+def _sign_off(args) -> int:
+    """`qbsync approve --from FILE`: the approvals and decisions of a plan signed off in a spreadsheet."""
+    from engine.errors import UsageError
+    from engine.signoff import read_signoff_file
+    from tui.render import signoff_text
+
+    if args.action_ids or args.all or _selection(args) is not None:
+        raise UsageError("approve from a file (--from) or name actions (ids, --all, --entity, ...), not both")
+    name = "<stdin>" if args.from_file == "-" else args.from_file
+    signed = read_signoff_file(name, sys.stdin.read() if args.from_file == "-" else None)
+    with _session(args) as session:
+        done = session.sign_off(signed, args.plan_id)
+    for refused in done.refused:
+        print(f"{name}:{refused.line}: {refused.reason}", file=sys.stderr)
+    if args.json:
+        _print_json(done.to_json())
+    else:
+        print(signoff_text(done, name))
+    return EXIT_ERROR if done.refused else EXIT_OK
 
 
 def _apply_and_report(session, plan, args, said: dict | None = None) -> int:

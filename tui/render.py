@@ -10,6 +10,7 @@ from typing import Any, Iterable, Iterator, Mapping, TextIO
 from engine.apply import ApplyReport
 from engine.entities import BY_KIND, ENTITIES
 from engine.plan import Action, Plan
+from engine.signoff import SignOff
 from rules.model import SIDE_NAMES
 
 SIDE = {**SIDE_NAMES, None: "qbsync"}
@@ -322,6 +323,18 @@ def mapping_file_said(refused: int, already: int, left_empty: int) -> str:
     if left_empty:
         parts.append(f"{plural(left_empty, 'row')} with no quickbooks_id left out")
     return "; ".join(parts) + "."
+
+
+def signoff_text(done: SignOff, name: str) -> str:
+    """What `approve --from FILE` recorded of a signed-off plan, and what comes next."""
+    parts = [f"{plural(len(done.approved), 'action')} approved", f"{plural(len(done.skipped), 'action')} skipped"]
+    for decision, conflicts in done.decided.items():
+        parts.append(f"{plural(len(conflicts), 'conflict')} decided: {decision}")
+    said = f"Signed off plan {done.plan_id} from {name}: " + ", ".join(parts)
+    if done.refused:
+        said += f"; {plural(len(done.refused), 'row')} refused (above)"
+    return said + f".\nWhat the next apply carries out: qbsync show {done.plan_id} (--csv); apply with: " \
+                  f"qbsync apply {done.plan_id}"
 
 
 # What `items unmapped --csv` writes: the operator fills in quickbooks_id (or copies the suggestion),
