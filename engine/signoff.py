@@ -1,7 +1,7 @@
 """A plan signed off in a spreadsheet (W1): `qbsync show --csv` writes the plan a row per field, each
 row with the plan's id, the action's id, its approval and its decision. A reviewer sets `approved`
 (yes or no) and, on a conflict, `decision` (precoro, quickbooks or skip); `qbsync approve --from FILE`
-records what the file says (SyncSession.sign_off).
+records what the reviewer changed (SyncSession.sign_off).
 
 A file of another plan, or of more than one, is refused whole. A row that cannot be taken (an
 action the plan does not have, a word that is not yes or no, rows of one action that disagree) is
@@ -64,17 +64,19 @@ class SignOffFile:
 
 @dataclass
 class SignOff:
-    """What SyncSession.sign_off recorded, by full action id, and the rows it refused."""
+    """What SyncSession.sign_off changed, by full action id; the actions the file left as the plan has
+    them; and the rows it refused."""
 
     plan_id: str
     approved: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     decided: dict[str, list[str]] = field(default_factory=dict)  # decision -> conflicts
+    as_they_were: int = 0
     refused: list[RefusedLine] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"plan_id": self.plan_id, "approved": self.approved, "skipped": self.skipped, "decided": self.decided,
-                "refused": [r.to_json() for r in self.refused]}
+                "as_they_were": self.as_they_were, "refused": [r.to_json() for r in self.refused]}
 
 
 def read_signoff_file(path: str | Path, text: str | None = None) -> SignOffFile:

@@ -942,12 +942,18 @@ class Store:
     def action_kinds(self, plan_id: str, action_ids: Iterable[str]) -> dict[str, str]:
         """The kinds of those of these that are whole ids of the plan's actions, at once (an approval
         of many names them so)."""
+        return {id_: kind for id_, (kind, _, _) in self.action_choices(plan_id, action_ids).items()}
+
+    def action_choices(self, plan_id: str, action_ids: Iterable[str]) -> dict[str, tuple[str, str | None, bool]]:
+        """(kind, decision, approved) of those of these that are whole ids of the plan's actions, at once."""
         wanted = list(action_ids)
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, str | None, bool]] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
-            found.update(self.db.execute(f"select id, kind from actions where plan_id = ? and id in "
-                                         f"({','.join('?' * len(chunk))})", [plan_id, *chunk]).fetchall())
+            for id_, kind, decision, approved in self.db.execute(
+                    f"select id, kind, decision, approved from actions where plan_id = ? and id in "
+                    f"({','.join('?' * len(chunk))})", [plan_id, *chunk]):
+                found[id_] = (kind, decision, bool(approved))
         return found
 
     def plan_row(self, plan_id: str) -> dict | None:

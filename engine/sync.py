@@ -387,29 +387,37 @@ class SyncSession:
             self.store.decide_held(action_ids, "approved" if approved else "skipped", self.clock())  # U3
 
     def sign_off(self, signed: SignOffFile, plan_id: str | None = None) -> SignOff:
-        """Record the approvals and decisions of a plan signed off in a spreadsheet (engine.signoff),
-        in one write: the plan the file names (`plan_id`, when given, must be that one). A row naming
-        an action the plan does not have, or a decision on an action that is not a conflict, is
-        refused with its line; the rest is recorded. Decisions go first: taking a side approves a
-        conflict, unless the file says `approved: no` of it too."""
+        """Record what a reviewer changed in a plan signed off in a spreadsheet (engine.signoff), in
+        one write: the plan the file names (`plan_id`, when given, must be that one). A row as the
+        plan has it already changes nothing (an action held by unattended runs stays held: U3). A row
+        naming an action the plan does not have, or a decision on an action that is not a conflict,
+        is refused with its line; the rest is recorded. Taking a side approves a conflict, unless the
+        file says `approved: no` of it too."""
         plan_id = self.plan_id_for(plan_id or signed.plan_id)
         if self.plan_id_for(signed.plan_id) != plan_id:
             raise UsageError(f"{signed.path} signs off plan {signed.plan_id}, not plan {plan_id}: nothing was recorded")
-        kinds = self.store.action_kinds(plan_id, [id_ for a in signed.actions for id_ in (a.action_id, a.made_id) if id_])
+        known = self.store.action_choices(plan_id, [id_ for a in signed.actions
+                                                    for id_ in (a.action_id, a.made_id) if id_])
         done = SignOff(plan_id, refused=list(signed.refused))
         approvals: dict[bool, list[str]] = {True: [], False: []}
         for action in signed.actions:
-            full_id = next((id_ for id_ in (action.action_id, action.made_id) if id_ in kinds), None)
+            full_id = next((id_ for id_ in (action.action_id, action.made_id) if id_ in known), None)
             if full_id is None:
                 done.refused.append(RefusedLine(action.line, action.action_id, f"plan {plan_id} has no such action"))
-            elif action.decision and kinds[full_id] != "conflict":
-                done.refused.append(RefusedLine(action.line, action.action_id, f"a decision on a {kinds[full_id]}: "
-                                                                               "only conflicts take one"))
-            else:
-                if action.decision:
-                    done.decided.setdefault(action.decision, []).append(full_id)
-                if action.approved is not None:
-                    approvals[action.approved].append(full_id)
+                continue
+            kind, decision, approved = known[full_id]
+            if action.decision and kind != "conflict":
+                done.refused.append(RefusedLine(action.line, action.action_id,
+                                                f"a decision on a {kind}: only conflicts take one"))
+                continue
+            changed = False
+            if action.decision and action.decision != decision:
+                done.decided.setdefault(action.decision, []).append(full_id)
+                approved, changed = approval_after(action.decision, approved), True
+            if action.approved is not None and action.approved != approved:
+                approvals[action.approved].append(full_id)
+                changed = True
+            done.as_they_were += not changed
         with self.store.transaction():
             for decision, action_ids in done.decided.items():
                 self._record_decision(plan_id, action_ids, decision)

@@ -330,6 +330,7 @@ def signoff_text(done: SignOff, name: str) -> str:
     parts = [f"{plural(len(done.approved), 'action')} approved", f"{plural(len(done.skipped), 'action')} skipped"]
     for decision, conflicts in done.decided.items():
         parts.append(f"{plural(len(conflicts), 'conflict')} decided: {decision}")
+    parts.append(f"{plural(done.as_they_were, 'action')} as the plan had {'it' if done.as_they_were == 1 else 'them'}")
     said = f"Signed off plan {done.plan_id} from {name}: " + ", ".join(parts)
     if done.refused:
         said += f"; {plural(len(done.refused), 'row')} refused (above)"

@@ -53,6 +53,13 @@ def test_w1_a_plan_signed_off_in_a_spreadsheet_is_applied_as_signed(workdir):
     assert done["plan_id"] == plan_id and done["decided"] == {"quickbooks": [conflict["action_id"]]}
     assert sorted(done["skipped"]) == sorted([refused_create, mangled_create])  # the mangled id made again
     assert [r["line"] for r in done["refused"]] == [len(rows) + 1]
+    actions = len({r["action_id"] for r in rows}) - 1  # the one of no plan apart
+    assert done["approved"] == [] and done["as_they_were"] == actions - 3  # only what the reviewer changed
+
+    # The same file again: everything is as it says already, and nothing is recorded twice.
+    again = workdir.json("approve", "--from", str(signed))
+    assert (again["approved"], again["skipped"], again["decided"]) == ([], [], {})
+    assert again["as_they_were"] == actions
 
     after = {r["action_id"]: r for r in _rows(workdir.run("show", "--csv", check=True).stdout)}
     assert after[conflict["action_id"]]["applies"] == "yes"  # taking a side approves it
@@ -90,3 +97,24 @@ def test_w1_a_sign_off_of_another_plan_or_with_ids_is_refused_and_records_nothin
            "actions skipped" in piped.stdout
     assert all(r["approved"] == "no" for r in _rows(workdir.run("show", first, "--csv", check=True).stdout))
 
+
+
+def test_u3_a_sign_off_answers_only_the_held_actions_it_changes(workdir):
+    ran = workdir.run("run", "--json")
+    assert ran.returncode == 3, ran.stderr  # something was held for a person
+    summary = json.loads(ran.stdout.strip().splitlines()[-1])
+    held = {row["action_id"]: row for row in summary["held_actions"]}
+    plan_id = {row["plan_id"] for row in json.loads(workdir.run("held", "--json").stdout)["held"]}.pop()
+    rows = _rows(workdir.run("show", plan_id, "--csv", check=True).stdout)
+    answered = next(r["action_id"] for r in rows if r["action_id"] in held and r["approved"] == "no"
+                    and r["kind"] != "conflict")
+    for row in rows:
+        if row["action_id"] == answered:
+            row["approved"] = "yes"
+    signed = workdir.path / "signed.csv"
+    signed.write_text(_text(rows))
+
+    done = workdir.json("approve", "--from", str(signed))
+    assert done["approved"] == [answered] and done["skipped"] == [] and not done["refused"]
+    still = {row["action_id"] for row in json.loads(workdir.run("held", "--json").stdout)["held"]}
+    assert answered not in still and still == set(held) - {answered}  # the rows left as they were stay held
