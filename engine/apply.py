@@ -98,8 +98,9 @@ class ApplyReport:
             counts[result.status] = counts.get(result.status, 0) + 1
         return counts
 
-    def to_json(self) -> dict[str, Any]:
-        return {"plan_id": self.plan_id, "results": [r.to_json() for r in self.results],
+    def to_json(self, results: bool = True) -> dict[str, Any]:
+        """As JSON; without `results`, its place is kept (None) for the caller to write them."""
+        return {"plan_id": self.plan_id, "results": [r.to_json() for r in self.results] if results else None,
                 "counts": self.counts(), "stopped": self.stopped, "resume_at": self.resume_at,
                 "attachments": self.attachments}
 

@@ -783,7 +783,9 @@ def _apply(session, plan_id: str, args, said: dict | None = None) -> int:
         progress.close()
         signal.signal(signal.SIGINT, previous)
     if args.json:
-        _print_json({**report.to_json(), **(said or {})})
+        # Written a result at a time: an apply of 260,000 actions has as many.
+        head = {**report.to_json(results=False), **(said or {})}
+        render.write_json(head, "results", (result.to_json() for result in report.results), sys.stdout)
     else:
         print(render.report_text(report))
     if stop.is_set():
