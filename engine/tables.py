@@ -45,7 +45,7 @@ class Table:
             except UnicodeDecodeError as error:
                 raise TableError(f"{path}: not UTF-8 text (byte {error.start}); save it as CSV UTF-8") from None
         text = text.removeprefix("\ufeff")
-        header_line = text.split("\n", 1)[0]
+        header_line = text[:text.find("\n")] if "\n" in text else text  # not a copy of the rest
         self._reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(DELIMITERS, key=header_line.count))
         try:
             header = [column_name(name) for name in next(self._reader)]
