@@ -393,8 +393,9 @@ class SyncSession:
         naming an action the plan does not have, or a decision on an action that is not a conflict,
         is refused with its line; the rest is recorded. Taking a side approves a conflict, unless the
         file says `approved: no` of it too."""
-        plan_id = self.plan_id_for(plan_id or signed.plan_id)
-        if self.plan_id_for(signed.plan_id) != plan_id:
+        named = self.plan_id_for(signed.plan_id)
+        plan_id = self.plan_id_for(plan_id) if plan_id else named
+        if plan_id != named:
             raise UsageError(f"{signed.path} signs off plan {signed.plan_id}, not plan {plan_id}: nothing was recorded")
         known = self.store.action_choices(plan_id, [id_ for a in signed.actions
                                                     for id_ in (a.action_id, a.made_id) if id_])

@@ -731,6 +731,14 @@ def cmd_approve(args) -> int:
     return EXIT_OK
 
 
+def _from_file(args) -> tuple[str, str | None]:
+    """The file a `--from FILE` names, as its errors name it, and its text when it is standard input
+    (`-`; else None: read from the file)."""
+    if args.from_file == "-":
+        return "<stdin>", sys.stdin.read()
+    return args.from_file, None
+
+
 def _sign_off(args) -> int:
     """`qbsync approve --from FILE`: the approvals and decisions of a plan signed off in a spreadsheet."""
     from engine.errors import UsageError
@@ -739,8 +747,8 @@ def _sign_off(args) -> int:
 
     if args.action_ids or args.all or _selection(args) is not None:
         raise UsageError("approve from a file (--from) or name actions (ids, --all, --entity, ...), not both")
-    name = "<stdin>" if args.from_file == "-" else args.from_file
-    signed = read_signoff_file(name, sys.stdin.read() if args.from_file == "-" else None)
+    name, text = _from_file(args)
+    signed = read_signoff_file(name, text)
     with _session(args) as session:
         done = session.sign_off(signed, args.plan_id)
     for refused in done.refused:
@@ -843,8 +851,8 @@ def _map_from_file(args) -> int:
     from engine.mapping import read_mapping_file
     from tui import render
 
-    name = "<stdin>" if args.from_file == "-" else args.from_file
-    table = read_mapping_file(name, sys.stdin.read() if args.from_file == "-" else None)
+    name, text = _from_file(args)
+    table = read_mapping_file(name, text)
     with _session(args) as session:
         mapped = session.map_many(args.command, table.rows)
         refused = sorted(table.refused + mapped.refused, key=lambda r: r.row.line)
