@@ -17,6 +17,7 @@ if [[ "${QUICK:-0}" == "1" ]]; then
   "$PY" bench/plan_killed.py --n 1000 --list items --at 0.3
   "$PY" bench/approve_many.py --actions 5000 --held 500
   "$PY" bench/map_many.py --n 1000
+  "$PY" bench/first_sync.py --n 1000
   exit 0
 fi
 "$PY" bench/plan_scale.py --n 100000 --runs 2
@@ -31,3 +32,4 @@ fi
 "$PY" bench/plan_killed.py --list items --at 0.3
 "$PY" bench/approve_many.py --actions 260000 --held 5000
 "$PY" bench/map_many.py --n 20000
+"$PY" bench/first_sync.py --n 20000
