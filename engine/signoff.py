@@ -57,6 +57,7 @@ class RefusedLine:
 @dataclass
 class SignOffFile:
     path: str
+    digest: str  # sha256 of its text: the plan's note names the file it was signed off from
     plan_id: str
     actions: list[SignedAction]
     refused: list[RefusedLine]
@@ -76,7 +77,14 @@ class SignOff:
 
     def to_json(self) -> dict:
         return {"plan_id": self.plan_id, "approved": self.approved, "skipped": self.skipped, "decided": self.decided,
-                "as_they_were": self.as_they_were, "refused": [r.to_json() for r in self.refused]}
+                "as_they_were": self.as_they_were, "refused": [r.to_json() for r in self.refused], "note": self.note}
+
+    @property
+    def note(self) -> str:
+        """What was changed, in the words the plan keeps it in (`sign_off` adds who, when and the file)."""
+        decided = ", ".join(f"{len(ids)} decided {decision}" for decision, ids in self.decided.items())
+        return (f"{len(self.approved)} approved, {len(self.skipped)} skipped" + (f", {decided}" if decided else "")
+                + f", {self.as_they_were} as they were" + (f", {len(self.refused)} rows refused" if self.refused else ""))
 
 
 def read_signoff_file(path: str | Path, text: str | None = None) -> SignOffFile:
@@ -119,7 +127,8 @@ def read_signoff_file(path: str | Path, text: str | None = None) -> SignOffFile:
             disputed.add(wanted)
     if not plan_id:
         raise TableError(f"{path}:2:1: no rows: nothing to sign off")
-    return SignOffFile(str(path), plan_id, [a for a in by_id.values() if a.action_id not in disputed], refused)
+    return SignOffFile(str(path), table.digest, plan_id, [a for a in by_id.values() if a.action_id not in disputed],
+                       refused)
 
 
 def _approval(cell: str) -> bool | None:

@@ -965,6 +965,13 @@ class Store:
         row = self.db.execute("select state from plans where id = ?", [plan_id]).fetchone()
         return row[0] if row else None
 
+    def add_plan_note(self, plan_id: str, note: str) -> None:
+        """A note kept with a saved plan and shown with it (`show`, the apply's confirmation)."""
+        with self.transaction():
+            row = self.db.execute("select notes from plans where id = ?", [plan_id]).fetchone()
+            if row is not None:
+                self.db.execute("update plans set notes = ? where id = ?", [_dumps([*json.loads(row[0]), note]), plan_id])
+
     def set_plan_state(self, plan_id: str, state: str) -> None:
         with self.transaction():
             self.db.execute("update plans set state = ? where id = ?", [state, plan_id])

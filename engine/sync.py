@@ -18,7 +18,7 @@ import rules as rules_pkg
 from rules.model import SIDE_NAMES, Rules
 
 from . import bulk
-from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, wait_out
+from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, operator_name, wait_out
 from .budgets import calls_left_said, reading_left
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
@@ -419,13 +419,16 @@ class SyncSession:
                 approvals[action.approved].append(full_id)
                 changed = True
             done.as_they_were += not changed
+        done.approved, done.skipped = approvals[True], approvals[False]
+        done.refused.sort(key=lambda refused: refused.line)
         with self.store.transaction():
             for decision, action_ids in done.decided.items():
                 self._record_decision(plan_id, action_ids, decision)
             for approved, action_ids in approvals.items():
                 self._record_approval(plan_id, action_ids, approved)
-        done.approved, done.skipped = approvals[True], approvals[False]
-        done.refused.sort(key=lambda refused: refused.line)
+            # Who signed it off, when, from which file (its digest): kept with the plan, shown with it.
+            self.store.add_plan_note(plan_id, f"signed off by {operator_name()} at {self.clock()} from {signed.path} "
+                                              f"(sha256 {signed.digest[:16]}): {done.note}")
         return done
 
     def plan_id_for(self, plan_id: str | None) -> str:

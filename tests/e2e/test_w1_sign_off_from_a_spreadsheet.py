@@ -5,6 +5,7 @@ only what the file approved is written, against the local APIs."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 
@@ -60,6 +61,13 @@ def test_w1_a_plan_signed_off_in_a_spreadsheet_is_applied_as_signed(workdir):
     again = workdir.json("approve", "--from", str(signed))
     assert (again["approved"], again["skipped"], again["decided"]) == ([], [], {})
     assert again["as_they_were"] == actions
+    # The plan keeps who signed it off, when, and from which file, and shows it.
+    digest = hashlib.sha256(signed.read_bytes()).hexdigest()[:16]
+    notes = [n for n in workdir.json("show")["notes"] if n.startswith("signed off by e2e-tester at ")]
+    assert [n.split(f" from {signed} (sha256 {digest}): ")[1] for n in notes] == [
+        f"0 approved, 2 skipped, 1 decided quickbooks, {actions - 3} as they were, 1 rows refused",
+        f"0 approved, 0 skipped, {actions} as they were, 1 rows refused"]
+    assert f"Note: {notes[0]}." in workdir.run("show", check=True).stdout
 
     after = {r["action_id"]: r for r in _rows(workdir.run("show", "--csv", check=True).stdout)}
     assert after[conflict["action_id"]]["applies"] == "yes"  # taking a side approves it
