@@ -57,7 +57,7 @@ class RefusedLine:
 @dataclass
 class SignOffFile:
     path: str
-    digest: str  # sha256 of its text: the plan's note names the file it was signed off from
+    digest: str  # sha256 of its bytes: the plan's note names the very file it was signed off from
     plan_id: str
     actions: list[SignedAction]
     refused: list[RefusedLine]
@@ -84,7 +84,8 @@ class SignOff:
         """What was changed, in the words the plan keeps it in (`sign_off` adds who, when and the file)."""
         decided = ", ".join(f"{len(ids)} decided {decision}" for decision, ids in self.decided.items())
         return (f"{len(self.approved)} approved, {len(self.skipped)} skipped" + (f", {decided}" if decided else "")
-                + f", {self.as_they_were} as they were" + (f", {len(self.refused)} rows refused" if self.refused else ""))
+                + f", {self.as_they_were} as they were"
+                + (f", {len(self.refused)} row{'s' * (len(self.refused) != 1)} refused" if self.refused else ""))
 
 
 def read_signoff_file(path: str | Path, text: str | None = None) -> SignOffFile:

@@ -65,8 +65,8 @@ def test_w1_a_plan_signed_off_in_a_spreadsheet_is_applied_as_signed(workdir):
     digest = hashlib.sha256(signed.read_bytes()).hexdigest()[:16]
     notes = [n for n in workdir.json("show")["notes"] if n.startswith("signed off by e2e-tester at ")]
     assert [n.split(f" from {signed} (sha256 {digest}): ")[1] for n in notes] == [
-        f"0 approved, 2 skipped, 1 decided quickbooks, {actions - 3} as they were, 1 rows refused",
-        f"0 approved, 0 skipped, {actions} as they were, 1 rows refused"]
+        f"0 approved, 2 skipped, 1 decided quickbooks, {actions - 3} as they were, 1 row refused",
+        f"0 approved, 0 skipped, {actions} as they were, 1 row refused"]
     assert f"Note: {notes[0]}." in workdir.run("show", check=True).stdout
 
     after = {r["action_id"]: r for r in _rows(workdir.run("show", "--csv", check=True).stdout)}
