@@ -267,3 +267,37 @@ async def test_w3_a_service_that_does_not_answer_is_said_while_it_is_tried_again
         started = time.monotonic()
         await pilot.press("ctrl+q")  # quitting stops the plan, its request's wait included
     assert time.monotonic() - started < 10  # not the rest of the retries' backoff (15 s)
+
+
+async def test_w1_a_plan_signed_off_elsewhere_says_so_on_the_overview(tmp_path):
+    """A plan signed off from a spreadsheet in another terminal (`qbsync approve --from`): the TUI
+    opens it with who signed it off and from which file, as the plan's note."""
+    import csv
+    import io
+
+    from engine.signoff import read_signoff_file
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+    from tui.render import plan_csv
+
+    def factory():
+        return SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK, local_apis=start_local_apis)
+
+    with factory() as other:
+        made = other.plan()
+        exported = io.StringIO()
+        plan_csv(made.id, other.actions_of(made.id), exported)
+        rows = list(csv.DictReader(io.StringIO(exported.getvalue())))
+        skipped = next(a for a in made.actions if a.kind == "create")
+        signed = io.StringIO()
+        writer = csv.DictWriter(signed, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "approved": "no"} if row["action_id"] == skipped.id else row for row in rows)
+        done = other.sign_off(read_signoff_file("signed.csv", signed.getvalue()))
+    assert done.skipped == [skipped.id]
+    app = make_app(factory=factory, rules_path=ROOT / "rules.yaml")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        assert app.plan is not None and app.plan.id == made.id
+        shown = screen_text(app)
+        assert "Plan note    signed off by " in shown and f" at {CLOCK} from signed.csv (sha256 " in shown

@@ -155,6 +155,9 @@ class OverviewScreen(QbsyncScreen):
             undecided = tally.undecided if tally else 0
             if undecided:
                 text.append(f" · {plural(undecided, 'conflict')} to decide", style="bold yellow")
+            if plan.notes:  # the latest: who signed the plan off and from which file, what it left out (D4)
+                text.append("\nPlan note    ", style="bold")
+                text.append(plan.notes[-1] + ("" if len(plan.notes) == 1 else f" (and {len(plan.notes) - 1} more)"))
         else:
             text.append("none yet" if not app.busy else app.busy, style="dim")
         reading = (app.status or {}).get("reading")
