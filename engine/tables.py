@@ -38,13 +38,16 @@ class Table:
     def __init__(self, path: str | Path, text: str | None, needed: tuple[str, ...], optional: tuple[str, ...] = (),
                  *, what: str = "a header row") -> None:
         self.path = path
-        try:
-            data = Path(path).read_bytes() if text is None else text.encode()
-            text = data.decode("utf-8-sig") if text is None else text
-        except FileNotFoundError:
-            raise TableError(f"{path}: no such file") from None
-        except UnicodeDecodeError as error:
-            raise TableError(f"{path}: not UTF-8 text (byte {error.start}); save it as CSV UTF-8") from None
+        if text is None:
+            try:
+                data = Path(path).read_bytes()
+                text = data.decode("utf-8-sig")
+            except FileNotFoundError:
+                raise TableError(f"{path}: no such file") from None
+            except UnicodeDecodeError as error:
+                raise TableError(f"{path}: not UTF-8 text (byte {error.start}); save it as CSV UTF-8") from None
+        else:
+            data = text.encode()
         self.digest = hashlib.sha256(data).hexdigest()  # names the very file a sign-off was read from
         text = text.removeprefix("\ufeff")
         header_line = text[:text.find("\n")] if "\n" in text else text  # not a copy of the rest
