@@ -55,8 +55,9 @@ class SyncAPI(Protocol):
     def apply(self, plan_id: str | None = None, *, on_result: Callable | None = None, retry_failed: bool = False,
               force: bool = False, wait: bool = True, on_wait: Callable[[Holder | None], None] | None = None,
               stop: threading.Event | None = None, until_done: bool = False,
-              on_cap: Callable[[str, float], None] | None = None) -> Any:
-        """Apply the approved actions of a saved plan, exactly once, waiting out rate caps."""
+              on_cap: Callable[[str, float], None] | None = None, confirmed: str | None = None) -> Any:
+        """Apply the approved actions of a saved plan, exactly once, waiting out rate caps; none
+        when they are not what the operator `confirmed` (an approvals_digest)."""
 
     def map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:
         """A plan that links two records by hand."""

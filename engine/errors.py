@@ -33,6 +33,11 @@ class SupersededPlan(StalePlanError):
     """Another plan was applied after this one was made (W6): its view of the state is out of date."""
 
 
+class ApprovalsChanged(QbsyncError):
+    """What an apply would run is no longer what the operator confirmed: another terminal or an
+    unattended run approved, skipped or decided actions of the plan meanwhile. Nothing was written."""
+
+
 class SafetyLimitExceeded(QbsyncError):
     """The plan changes a larger share of linked records than rules.yaml's `safety` allows."""
 

@@ -7,6 +7,7 @@ a plan may hold 100,000 of them and the review screen re-filters on every keystr
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from itertools import groupby
@@ -324,7 +325,7 @@ def _summary(facts: list[Facts], wanted: set[str] | None) -> ApplySummary:
     """Writes are folded into one per remote record by the same key (`writes.unit_key`) apply folds
     them by; an update that also (de)activates the record counts as the (de)activation. The TUI
     counts the plan again after decisions, so the per-action work is kept to a few look-ups."""
-    ready = {aid for aid, _, kind, _, _, _, _, decision, approved in facts if is_executable(kind, decision, approved)}
+    ready = _ready(facts)
     summary = ApplySummary()
     held: Counter[str] = Counter()
     records: dict[str, tuple[str, str]] = {}  # unit key -> (side, what it does)
@@ -349,6 +350,28 @@ def _summary(facts: list[Facts], wanted: set[str] | None) -> ApplySummary:
     for side, what in records.values():
         summary.records[side][what] = summary.records[side].get(what, 0) + 1
     return summary
+
+
+def _ready(facts: list[Facts]) -> set[str]:
+    """The actions an apply may run: approved, and decided where they must be."""
+    return {aid for aid, _, kind, _, _, _, _, decision, approved in facts if is_executable(kind, decision, approved)}
+
+
+def approvals_digest(actions: Iterable[Action]) -> str:
+    """What an apply of these actions would run, as one word: how many actions, and a digest of
+    their ids and decisions in plan order. Taken when an operator confirms an apply and checked
+    again under the writer's lock (SyncSession.apply): approvals another terminal or an unattended
+    run changed in between are then not applied unseen (W1)."""
+    facts = list(map(FACTS, actions))
+    ready = _ready(facts)
+    runs = [f"{aid}={decision or ''}" for aid, _, _, _, _, _, depends_on, decision, _ in facts
+            if aid in ready and (not depends_on or ready.issuperset(depends_on))]
+    return f"{len(runs)}:{hashlib.sha256(';'.join(runs).encode()).hexdigest()[:32]}"
+
+
+def confirmed_count(digest: str) -> int:
+    """How many actions an approvals_digest stands for."""
+    return int(digest.split(":", 1)[0])
 
 
 @dataclass

@@ -26,16 +26,17 @@ from .clients.retry import stopped_by, tries_at_most
 from .connections import Connected, connect, saved_connections
 from .entities import BY_SECTION, CREDIT_NOTES, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
-from .errors import (DecisionRefused, Interrupted, MappingRefused, PlanNotFound, ReadsCutShort, SafetyLimitExceeded, StalePlanError,
-                     SupersededPlan, UsageError)
+from .errors import (ApprovalsChanged, DecisionRefused, Interrupted, MappingRefused, PlanNotFound, ReadsCutShort,
+                     SafetyLimitExceeded, StalePlanError, SupersededPlan, UsageError)
 from .items import mapping_actions
 from .locks import Holder, LockBusy
 from .mapping import BulkMapping, MappingRow, RefusedRow
 from .payments import PrecoroPayments, paid_between, plan_payments
 from .plan import Action, HoldFacts, LinkFacts, Plan, add_to_digest, plan_digest
 from .planning import Planner, Progress, QuietPairs, readback
-from .review import (ERROR_OUTCOMES, CountKey, Outcome, PlanTally, ReviewFilter, approval_after, carried_decisions,
-                     entity_counts, plan_tally, ready_once_approved, takes_approval, tally_of)
+from .review import (ERROR_OUTCOMES, CountKey, Outcome, PlanTally, ReviewFilter, approval_after, approvals_digest,
+                     carried_decisions, confirmed_count, entity_counts, plan_tally, ready_once_approved, takes_approval,
+                     tally_of)
 from .reconcile import SyncState
 from .run import run_status
 from .signoff import RefusedLine, SignOff, SignOffFile
@@ -452,10 +453,13 @@ class SyncSession:
               retry_failed: bool = False, force: bool = False, wait: bool = True,
               on_wait: Callable[[Holder | None], None] | None = None,
               stop: threading.Event | None = None, until_done: bool = False,
-              on_cap: Callable[[str, float], None] | None = None) -> ApplyReport:
+              on_cap: Callable[[str, float], None] | None = None, confirmed: str | None = None) -> ApplyReport:
         """Apply a saved plan (the latest sync plan by default), as the only writer of this state
         file (W7): another apply, here or in another process, is waited for (`on_wait` says who
         holds it) or, with `wait=False`, refused with LockBusy.
+
+        `confirmed`: the plan's approvals_digest as the operator confirmed it. When the plan's
+        approvals and decisions say otherwise now, nothing is applied (ApprovalsChanged, W1).
 
         Precoro's hourly cap is waited out (`on_cap(what, seconds left)` counts down); at its daily
         cap the apply stops and says when it can go on, unless `until_done`: then it waits for that too."""
@@ -467,6 +471,8 @@ class SyncSession:
             plan = self.store.load_plan(wanted, listed=True, background=False)
             if plan is None:
                 raise PlanNotFound(NO_FULL_PLAN)
+            if confirmed is not None:
+                _check_confirmed(plan, confirmed)
             conn = self.connected
             report = apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
                                 on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock,
@@ -789,6 +795,18 @@ def _mapping_actions(spec: EntitySpec, rules: Rules, pairs: list[tuple[Any, Any]
         link = reconciler.add_action("link", None, p, q, note="mapped by hand", link=LinkFacts("manual"))
         reconciler.propose_new_pair(p, q, link)
     return reconciler.out.actions
+
+
+def _check_confirmed(plan: Plan, confirmed: str) -> None:
+    """Refuse an apply whose plan would now run other actions than the operator confirmed."""
+    now = approvals_digest(plan.actions)
+    if now == confirmed:
+        return
+    then, actions = confirmed_count(confirmed), confirmed_count(now)
+    raise ApprovalsChanged(
+        f"plan {plan.id} was changed after you confirmed its apply (another terminal or an unattended run "
+        f"approved, skipped or decided actions): it would now run {actions:,} action{'s' if actions != 1 else ''}, "
+        f"not the {then:,} you confirmed. Nothing was written: look at it again (`qbsync show {plan.id}`), then apply")
 
 
 class KeptActions:

@@ -12,7 +12,8 @@ from typing import Any
 from textual import work
 
 from engine.budgets import duration
-from engine.review import apply_summary, outcome_of
+from engine.errors import ApprovalsChanged
+from engine.review import apply_summary, approvals_digest, outcome_of
 
 from .dialogs.confirm import ConfirmApply
 from .dialogs.mapping import NotMapped
@@ -60,11 +61,14 @@ class Applying:
         def answered(yes: bool | None) -> None:
             if yes:
                 self.switch_mode("apply")
-                self.start_apply(plan.id, retry_failed=retry_failed)
+                # What the dialog counted, decisions made since it opened included: another
+                # terminal's changes to the plan are not applied unseen (W1).
+                self.start_apply(plan.id, retry_failed=retry_failed, confirmed=approvals_digest(plan.actions))
 
         self.push_screen(ConfirmApply(title, summary), answered)
 
-    def start_apply(self, plan_id: str, *, retry_failed: bool = False, purpose: str = "plan") -> None:
+    def start_apply(self, plan_id: str, *, retry_failed: bool = False, purpose: str = "plan",
+                    confirmed: str | None = None) -> None:
         if purpose == "plan":
             self.apply_running = True
             self.apply_plan_id = plan_id
@@ -74,10 +78,10 @@ class Applying:
             self.apply_progress = (0, 0)
             self.apply_revision += 1
         self.busy = "applying…" if purpose == "plan" else "applying the mapping…"
-        self._apply(plan_id, retry_failed, purpose)
+        self._apply(plan_id, retry_failed, purpose, confirmed)
 
     @work(thread=True, exclusive=True, group="apply", exit_on_error=False)
-    def _apply(self, plan_id: str, retry_failed: bool, purpose: str) -> None:
+    def _apply(self, plan_id: str, retry_failed: bool, purpose: str, confirmed: str | None) -> None:
         batch: list[Any] = []
         last = [time.monotonic()]
 
@@ -95,7 +99,7 @@ class Applying:
                 self._write_pending()
                 report = self.session.apply(plan_id, on_result=on_result if purpose == "plan" else None,
                                             retry_failed=retry_failed, stop=self._apply_stop,
-                                            on_wait=self._writer_busy, on_cap=self._capped)
+                                            on_wait=self._writer_busy, on_cap=self._capped, confirmed=confirmed)
         except Exception as exc:
             if batch:
                 self.post_message(ActionsApplied(plan_id, list(batch), -1, -1))
@@ -165,6 +169,11 @@ class Applying:
             self.apply_error = message.error
             self.apply_revision += 1
         self._update_status_text()
+        if isinstance(message.error, ApprovalsChanged):
+            self.notify(f"Not applied: {message.error}. The plan is read again as it is now.", severity="warning",
+                        timeout=15)
+            self.load_plan(fresh=False)
+            return
         self.notify(f"Apply failed: {message.error}", severity="error", timeout=15)
 
     # -- manual mapping --------------------------------------------------------------------------
@@ -189,7 +198,7 @@ class Applying:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.start_apply(message.plan.id, purpose="mapping")
+                self.start_apply(message.plan.id, purpose="mapping", confirmed=approvals_digest(message.plan.actions))
             else:
                 self._mapping_from_list = None
                 self.notify("Nothing was changed.", timeout=3)

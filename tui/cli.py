@@ -763,11 +763,20 @@ def _sign_off(args) -> int:
 def _apply_and_report(session, plan, args, said: dict | None = None) -> int:
     if not _confirm(plan, args.yes):
         return EXIT_ERROR
-    return _apply(session, plan.id, args, said)
+    return _apply(session, plan.id, args, said, confirmed=_confirmed(plan, args))
 
 
-def _apply(session, plan_id: str, args, said: dict | None = None) -> int:
-    """Apply a plan the operator confirmed; print its report. Exit 0 when every action went through."""
+def _confirmed(plan, args) -> str | None:
+    """What the operator was shown and confirmed, for the apply to hold to (W1); `--yes` applies the
+    plan as it is when the apply starts."""
+    from engine.review import approvals_digest
+
+    return None if args.yes else approvals_digest(plan.actions)
+
+
+def _apply(session, plan_id: str, args, said: dict | None = None, confirmed: str | None = None) -> int:
+    """Apply a plan the operator confirmed (`confirmed`: its approvals_digest as shown); print its
+    report. Exit 0 when every action went through."""
     from tui import render
 
     stop = threading.Event()
@@ -786,7 +795,7 @@ def _apply(session, plan_id: str, args, said: dict | None = None) -> int:
         report = session.apply(plan_id, retry_failed=getattr(args, "retry_failed", False),
                                force=getattr(args, "force", False), wait=not getattr(args, "no_wait", False),
                                on_wait=_waiting, stop=stop, until_done=getattr(args, "until_done", False),
-                               on_result=progress.on_result, on_cap=progress.on_cap)
+                               on_result=progress.on_result, on_cap=progress.on_cap, confirmed=confirmed)
     finally:
         progress.close()
         signal.signal(signal.SIGINT, previous)
@@ -819,9 +828,9 @@ def cmd_apply(args) -> int:
             print()
         if not _confirm(plan, args.yes):
             return EXIT_ERROR
-        plan_id = plan.id
+        plan_id, confirmed = plan.id, _confirmed(plan, args)
         del plan  # the apply lists the plan again, under the writer lock: one listing held, not two
-        return _apply(session, plan_id, args)
+        return _apply(session, plan_id, args, confirmed=confirmed)
 
 
 def cmd_map(args) -> int:

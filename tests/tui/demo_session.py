@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterable
 from engine.apply import ActionResult, ApplyReport
 from engine.budgets import reading_left
 from engine.entities import ENTITIES, sort_key
-from engine.review import ERROR_OUTCOMES, Outcome, outcomes_from_history
+from engine.errors import ApprovalsChanged
+from engine.review import ERROR_OUTCOMES, Outcome, approvals_digest, outcomes_from_history
 from engine.plan import Action, FieldChange, HoldFacts, LinkFacts, Plan, Write, action_id
 
 CLOCK = "2026-11-26T09:00:00+00:00"
@@ -259,9 +260,11 @@ class FakeSession:
     # -- apply ---------------------------------------------------------------------------------
 
     def apply(self, plan_id: str | None = None, *, on_result=None, retry_failed: bool = False, force=False, wait=True,
-              on_wait=None, stop=None, until_done=False, on_cap=None):
+              on_wait=None, stop=None, until_done=False, on_cap=None, confirmed=None):
         plan = self.plans[plan_id or self.latest]
         self.calls.append(("apply", plan.id, retry_failed))
+        if confirmed is not None and approvals_digest(plan.actions) != confirmed:
+            raise ApprovalsChanged(f"plan {plan.id} was changed after you confirmed its apply")
         by_id = {a.id: a for a in plan.actions}
         results = []
         total = len(plan.actions)

@@ -301,3 +301,39 @@ async def test_w1_a_plan_signed_off_elsewhere_says_so_on_the_overview(tmp_path):
         assert app.plan is not None and app.plan.id == made.id
         shown = screen_text(app)
         assert "Plan note    signed off by " in shown and f" at {CLOCK} from signed.csv (sha256 " in shown
+
+
+async def test_w1_a_skip_made_in_another_terminal_while_the_tui_asks_is_not_overridden(real_app, tmp_path):
+    """Two terminals on one state file: the TUI asks about the plan as it shows it; a colleague skips
+    one of its creates meanwhile (`qbsync skip`). The yes then writes nothing: the TUI says why and
+    reads the plan again, and the next question counts it as it now is."""
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = app.plan
+        create = next(a for a in plan.actions if a.kind == "create" and a.executable)
+        await pilot.press("2", "g")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply)
+        asked = app.screen.summary.actions
+        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK,
+                         local_apis=start_local_apis) as colleague:
+            colleague.approve([create.id], approved=False, plan_id=plan.id)
+        await pilot.press("y")
+        await settle(pilot)
+        assert sessions[0].history() == []  # nothing written
+        assert await until(pilot, lambda: app.plan is not None and not app.plan.action(create.id).approved)
+        assert app.apply_report is None and not app.apply_running
+
+        await pilot.press("2", "g")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply) and app.screen.summary.actions == asked - 1
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.apply_report is not None
+        audited = {row["action_id"] for row in sessions[0].history()}
+        assert audited and create.id not in audited
+
