@@ -934,6 +934,12 @@ class Store:
             f"select id from actions where plan_id = ? and id >= ? and id < ?{only} order by seq limit ?",
             [plan_id, *_prefixed(prefix), *kinds, limit])]
 
+    def approved_links(self, plan_id: str, entity: str) -> dict[str, str]:
+        """The plan's approved links of one entity's records: Precoro id -> QuickBooks id."""
+        return dict(self.db.execute(
+            "select precoro_id, quickbooks_id from actions where plan_id = ? and entity = ? and kind = 'link' "
+            "and approved", [plan_id, entity]).fetchall())
+
     def action_kind(self, plan_id: str, action_id: str) -> tuple[str, str] | None:
         """(full action id, kind) of an action of a plan, found by id or an unambiguous prefix."""
         return _named(self.db.execute("select id, kind from actions where plan_id = ? and id >= ? and id < ?",

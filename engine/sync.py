@@ -622,21 +622,28 @@ class SyncSession:
     def unmapped_items(self, limit: int = 5, progress: Progress | None = None) -> list[dict[str, Any]]:
         """The Not-mapped list (I4): unlinked Precoro items, each with ranked QuickBooks candidates.
 
-        Candidates are active, unlinked QuickBooks items only (I4, I9).
+        Candidates are active, unlinked QuickBooks items only (I4, I9). An item the latest plan
+        links (by name, say) and is approved to says so in `planned` ({"plan_id", "quickbooks_id"}):
+        applying that plan maps it, so the faces list it apart from the ones left to map by hand.
         """
         planner = self.planner(progress)
         precoro, quickbooks = planner.fetch(ITEMS, self.rules.items, ITEMS.precoro)
         state = self.store.sync_state(ITEMS.section, self.realm_id)
         taken = {link.quickbooks_id for link in state.links.values()}
         index = CandidateIndex(q for q in quickbooks if q.active and q.id not in taken)
+        plan_id = self.store.latest_plan_id()
+        planned = self.store.approved_links(plan_id, ITEMS.kind) if plan_id else {}
         unmapped = []
         for p in sorted(precoro, key=lambda r: int(r.id) if r.id.isdigit() else 0):
             if p.id in state.links:
                 continue
+            linked_to = planned.get(p.id)
             unmapped.append({
                 "precoro_id": p.id, "name": p.values.get("name"), "sku": p.values.get("sku"),
                 "price": p.values.get("price"), "free_of_charge": bool(p.raw.get("freeOfCharge")),
-                "candidates": [s.to_json() for s in index.suggest(p, limit)],
+                # One the plan maps needs no suggestion (a large catalogue's ranking is most of the cost).
+                "candidates": [] if linked_to else [s.to_json() for s in index.suggest(p, limit)],
+                "planned": {"plan_id": plan_id, "quickbooks_id": linked_to} if linked_to else None,
             })
         return unmapped
 

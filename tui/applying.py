@@ -243,7 +243,10 @@ class Applying:
 
         # Items mapped here that show up unmapped again (unmapped since) no longer count as mapped.
         self.items_mapped -= {str(i["precoro_id"]) for i in message.items}
-        screen = NotMapped(message.items, mapped=len(self.items_mapped), query=self.not_mapped_query)
+        # Those the plan links are mapped by applying it: counted in the title, not offered.
+        by_hand = [item for item in message.items if not item.get("planned")]
+        screen = NotMapped(by_hand, mapped=len(self.items_mapped), query=self.not_mapped_query,
+                           planned=len(message.items) - len(by_hand))
 
         def picked(ids: tuple[str, str] | None) -> None:
             self.not_mapped_query = screen.query_text

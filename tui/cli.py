@@ -292,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
             n.add_argument("--csv", action="store_true",
                            help="one row per item with its best candidate and an empty quickbooks_id to fill in, "
                                 "for `qbsync items map --from FILE`")
+            n.add_argument("--all", action="store_true",
+                           help="also the items the latest plan links (applying it maps them; --json lists them "
+                                "always, with `planned`)")
 
     p = command(sub, "run", "one unattended cycle: plan, apply what rules.yaml's policy allows, hold the rest for review",
                 description="Plan what changed (incrementally), apply what the `policy:` of rules.yaml allows without "
@@ -928,15 +931,20 @@ def cmd_unmapped(args) -> int:
             items = session.unmapped_items(limit=args.limit, progress=progress)
     finally:
         progress.close()
+    if args.json:
+        _print_json({"unmapped": items})
+        return EXIT_OK
+    # Items the latest plan links are mapped by applying it: listed apart, unless --all.
+    planned = [] if args.all else [item for item in items if item["planned"]]
+    items = [item for item in items if item not in planned]
     if args.csv:
         written = render.unmapped_csv(items, sys.stdout)
         print(f"{written:,} not mapped. Fill in quickbooks_id (or copy suggested_id where it is right), then: "
               "qbsync items map --from FILE", file=sys.stderr)
-        return EXIT_OK
-    if args.json:
-        _print_json({"unmapped": items})
+        if planned:
+            print(render.planned_links_said(planned), file=sys.stderr)
     else:
-        print(render.unmapped_text(items))
+        print(render.unmapped_text(items, planned))
     return EXIT_OK
 
 

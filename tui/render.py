@@ -351,20 +351,34 @@ def unmapped_csv(items: Iterable[dict], out: TextIO) -> int:
     written = 0
     for item in items:
         best = item["candidates"][0] if item["candidates"] else {}
-        cells = [item["precoro_id"], item["name"], item["sku"], item["price"], "", best.get("quickbooks_id"),
+        # An item the latest plan links (`--all`) has that QuickBooks item filled in: the same pair, mapped.
+        planned = (item.get("planned") or {}).get("quickbooks_id", "")
+        cells = [item["precoro_id"], item["name"], item["sku"], item["price"], planned, best.get("quickbooks_id"),
                  best.get("name"), f"{best['score']:.3f}" if best else None]
         writer.writerow([_inert(_cell(cell)) for cell in cells])
         written += 1
     return written
 
 
-def unmapped_text(items: list[dict]) -> str:
+def planned_links_said(planned: list[dict]) -> str:
+    """What `items unmapped` left out: the items the latest plan links, mapped once it is applied."""
+    plan_id = planned[0]["planned"]["plan_id"]
+    one = len(planned) == 1
+    return (f"{plural(len(planned), 'more item')} not mapped yet {'is' if one else 'are'} linked by plan {plan_id}: "
+            f"applying it maps {'it' if one else 'them'} (--all lists {'it' if one else 'them'} too)")
+
+
+def unmapped_text(items: list[dict], planned: list[dict] = ()) -> str:
+    """The Not-mapped list; `planned`: the items left out of it because the latest plan links them."""
     if not items:
-        return "Every Precoro item is mapped."
+        return planned_links_said(planned) if planned else "Every Precoro item is mapped."
     out = []
     for item in items:
         flags = " (free of charge)" if item["free_of_charge"] else ""
         out.append(f"Precoro {item['precoro_id']} {show(item['name'])} sku={show(item['sku'])} price={show(item['price'])}{flags}")
+        if item.get("planned"):
+            out.append(f"    plan {item['planned']['plan_id']} links it to QuickBooks {item['planned']['quickbooks_id']}")
+            continue
         for c in item["candidates"]:
             out.append(f"    {c['score']:.2f}  QuickBooks {c['quickbooks_id']} {show(c['name'])}  ({', '.join(c['reasons'])})")
         if not item["candidates"]:
@@ -372,4 +386,6 @@ def unmapped_text(items: list[dict]) -> str:
     out.append("")
     out.append(f"{len(items):,} not mapped. Map one with: qbsync items map PRECORO_ID QUICKBOOKS_ID; many: "
                "qbsync items unmapped --csv > map.csv, fill in quickbooks_id, then qbsync items map --from map.csv")
+    if planned:
+        out.append(planned_links_said(planned))
     return "\n".join(out)

@@ -97,3 +97,32 @@ def test_i4_a_file_that_is_not_a_table_of_pairs_plans_nothing(workdir):
     assert f"{bad}:1:1: expected a header row naming the columns precoro_id and quickbooks_id; found precoro, qbo" \
         in result.stderr
     assert workdir.json("show")["plan_id"] == latest
+
+
+def test_i4_items_the_plan_links_are_listed_apart_until_that_link_is_skipped(workdir):
+    """A first plan links items by name; until it is applied they are still unlinked, but they are not
+    left to map by hand: `items unmapped` (and its CSV) lists them apart, `--all` with them."""
+    plan = workdir.json("plan")
+    links = {a["precoro_id"]: a for a in plan["actions"] if a["entity"] == "item" and a["kind"] == "link"}
+    assert links
+    listed = workdir.json("items", "unmapped")["unmapped"]
+    planned = {u["precoro_id"]: u["planned"] for u in listed if u["planned"]}
+    assert planned == {pid: {"plan_id": plan["plan_id"], "quickbooks_id": a["quickbooks_id"]} for pid, a in links.items()}
+    by_hand = [u["precoro_id"] for u in listed if not u["planned"]]
+    assert by_hand
+
+    text = workdir.run("items", "unmapped").stdout
+    assert f"{len(by_hand)} not mapped." in text
+    assert f"{len(links)} more item{'s' * (len(links) != 1)} not mapped yet" in text and plan["plan_id"] in text
+    assert not any(f"Precoro {pid} " in text for pid in links)
+    exported = workdir.run("items", "unmapped", "--csv")
+    assert [r["precoro_id"] for r in csv.DictReader(io.StringIO(exported.stdout))] == by_hand
+    assert f"linked by plan {plan['plan_id']}" in exported.stderr
+    every = list(csv.DictReader(io.StringIO(workdir.run("items", "unmapped", "--all", "--csv").stdout)))
+    assert {r["precoro_id"]: r["quickbooks_id"] for r in every if r["quickbooks_id"]} == \
+        {pid: a["quickbooks_id"] for pid, a in links.items()}  # the plan's pair, as a mapping file would say it
+
+    skipped, link = next(iter(links.items()))
+    assert workdir.run("skip", link["id"]).returncode == 0
+    again = {u["precoro_id"]: u for u in workdir.json("items", "unmapped")["unmapped"]}
+    assert again[skipped]["planned"] is None and again[skipped]["candidates"]  # left to map by hand again

@@ -337,3 +337,32 @@ async def test_w1_a_skip_made_in_another_terminal_while_the_tui_asks_is_not_over
         audited = {row["action_id"] for row in sessions[0].history()}
         assert audited and create.id not in audited
 
+
+async def test_i4_the_not_mapped_list_leaves_to_the_plan_the_items_it_links(real_app):
+    """Items the plan links by name are not offered for mapping by hand: applying the plan maps
+    them. The title counts them; skipping such a link gives the item back to the list."""
+    from tui.dialogs.mapping import NotMapped
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        linked = {a.precoro_id: a for a in app.plan.actions if a.entity == "item" and a.kind == "link"}
+        assert linked
+        await pilot.press("2", "i")
+        await settle(pilot)
+        assert isinstance(app.screen, NotMapped), screen_text(app)
+        offered = {i["precoro_id"] for i in app.screen.items}
+        assert offered and not offered & set(linked)
+        assert f"· {len(linked)} more linked by the plan" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+
+        skipped = next(iter(linked.values()))
+        await find(pilot, skipped.id)
+        await pilot.press("x")  # this one is not to be linked so: the operator maps it by hand instead
+        await settle(pilot)
+        await pilot.press("escape", "i")
+        await settle(pilot)
+        assert isinstance(app.screen, NotMapped), screen_text(app)
+        assert {i["precoro_id"] for i in app.screen.items} == offered | {skipped.precoro_id}
+        assert f"· {len(linked) - 1} more linked by the plan" in screen_text(app)

@@ -132,6 +132,8 @@ def _select(options: OptionList) -> None:
 
 # Past this many items not mapped, picking each here is slow work: the dialog names the file route.
 MANY_BY_HAND = 20
+# How much of an item's name a line of the Not-mapped list shows.
+NAME_SHOWN = 36
 
 
 class NotMapped(ModalScreen[tuple[str, str] | None]):
@@ -147,18 +149,21 @@ class NotMapped(ModalScreen[tuple[str, str] | None]):
         Binding("up", "move(-1)", "previous", id="not_mapped.up", show=False, tooltip="Previous item"),
     ]
 
-    def __init__(self, items: list[dict[str, Any]], *, mapped: int = 0, query: str = "") -> None:
+    def __init__(self, items: list[dict[str, Any]], *, mapped: int = 0, query: str = "", planned: int = 0) -> None:
         super().__init__()
         self.items = items
         self.mapped = mapped
         """How many items were mapped from this list in this session."""
+        self.planned = planned
+        """How many more the plan links: applying it maps them."""
         self.query_text = query
 
     @property
     def count_text(self) -> str:
         left, total = len(self.items), len(self.items) + self.mapped
         text = f"Not mapped: {left} of {total} Precoro item{'s' if total != 1 else ''}"
-        return text + (f" · {self.mapped} mapped in this session" if self.mapped else "")
+        text += f" · {self.mapped} mapped in this session" if self.mapped else ""
+        return text + (f" · {self.planned} more linked by the plan" if self.planned else "")
 
     def _options(self, query: str = "") -> list[Option]:
         options = []
@@ -167,7 +172,7 @@ class NotMapped(ModalScreen[tuple[str, str] | None]):
                 continue
             label = Text()
             label.append(f"Precoro {item['precoro_id']}  ", style="bold")
-            label.append(value(item.get("name")))
+            label.append(_short(value(item.get("name"))))
             details = [f"sku {item['sku']}" if item.get("sku") else "", f"price {item['price']}" if item.get("price") else "",
                        "free of charge" if item.get("free_of_charge") else ""]
             label.append("  ")
@@ -189,7 +194,8 @@ class NotMapped(ModalScreen[tuple[str, str] | None]):
                 yield TextField(value=self.query_text, placeholder="type to filter by name, SKU or id", id="filter")
                 yield OptionList(*self._options(self.query_text), id="candidates")
             else:
-                yield Static("Every Precoro item is mapped.")
+                yield Static("Every Precoro item is mapped." if not self.planned else
+                             "Every other Precoro item is mapped: applying the plan maps these.")
             yield Static(Text("enter picks a QuickBooks item for it · ↑↓ move · esc closes · only active, unlinked "
                               "QuickBooks items are offered (I4, I9)", style="dim"))
             if len(self.items) > MANY_BY_HAND:
@@ -228,6 +234,12 @@ class NotMapped(ModalScreen[tuple[str, str] | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _short(text: str, at_most: int = NAME_SHOWN) -> str:
+    """A name on one line of the list (a Precoro item name may be 300 characters; picking the item
+    shows it whole)."""
+    return text if len(text) <= at_most else text[:at_most - 1].rstrip() + "…"
 
 
 class MapByHand(ModalScreen[tuple[str, str] | None]):
