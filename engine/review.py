@@ -387,6 +387,11 @@ class PlanTally:
     runs: list[Run]
     groups: dict[CountKey, int]
 
+    @property
+    def applied(self) -> int:
+        """How many of its actions an apply carried out (counted with its outcomes)."""
+        return sum(n for (_, _, _, status), n in self.groups.items() if status == "applied")
+
     def to_json(self) -> dict[str, Any]:
         s = self.summary
         return {"summary": {"records": s.records, "links": s.links, "unlinks": s.unlinks, "actions": s.actions,

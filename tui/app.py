@@ -268,6 +268,8 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, Retrying, App[int]):
         summary, undecided = tally.summary, tally.undecided
         # The plan's id is on the tab bar: without it here, the whole line fits 80 columns.
         parts = [f"{len(plan.actions):,} actions",
+                 # Once applied, what it wrote is history: how far the apply got says more.
+                 f"{tally.applied:,} of {summary.actions:,} applied" if tally.applied else
                  f"writes {summary.writes('quickbooks'):,} QuickBooks · {summary.writes('precoro'):,} Precoro"]
         if undecided:
             parts.append(f"{undecided:,} conflict{'s' if undecided != 1 else ''} to decide")

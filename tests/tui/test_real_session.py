@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from snapshot_app import make_app, screen_text, settle, until
+from snapshot_app import make_app, screen_text, settle, shows, until
 from tui.dialogs.confirm import ConfirmApply
 from tui.dialogs.mapping import PickCandidate
 from tui.widgets.action_table import ActionTable
@@ -366,3 +366,32 @@ async def test_i4_the_not_mapped_list_leaves_to_the_plan_the_items_it_links(real
         assert isinstance(app.screen, NotMapped), screen_text(app)
         assert {i["precoro_id"] for i in app.screen.items} == offered | {skipped.precoro_id}
         assert f"· {len(linked) - 1} more linked by the plan" in screen_text(app)
+
+
+async def test_w1_after_an_apply_the_overview_says_how_far_it_got_not_what_it_would_write(real_app):
+    """Once a plan is applied, its writes are history: the Overview and the status line say how many
+    of its approved actions went through, and what is left once a conflict is decided afterwards."""
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        conflict = next(a for a in app.plan.actions if a.kind == "conflict" and a.decision is None)
+        await pilot.press("2", "g")
+        await settle(pilot)
+        ready = app.screen.summary.actions
+        await pilot.press("y")
+        await settle(pilot)
+        applied = sum(1 for r in app.apply_results if r.status == "applied")
+        assert applied and app.apply_report is not None
+        await pilot.press("1")
+        shown = await shows(pilot, "Applied: ")
+        assert f"Applied: {applied} of its {ready} approved actions" in shown and "Approved to apply" not in shown
+        assert f"{applied} of {ready} applied" in app.status_text and "writes" not in app.status_text
+
+        await pilot.press("2")
+        await settle(pilot)
+        await find(pilot, conflict.id)
+        await pilot.press("q")  # decided after the apply: one more to apply
+        await settle(pilot)
+        await pilot.press("escape", "1")
+        shown = await shows(pilot, "left (g in Review applies them)")
+        assert f"Applied: {applied} of its {ready + 1} approved actions; 1 left" in shown

@@ -236,9 +236,17 @@ class OverviewScreen(QbsyncScreen):
             return Text(f"Counting the plan's {len(plan.actions):,} actions…", style="bold")
         summary, undecided = tally.summary, tally.undecided
         text = Text()
-        text.append(f"Approved to apply: {summary.writes('quickbooks'):,} QuickBooks and "
-                    f"{summary.writes('precoro'):,} Precoro writes.", style="bold")
+        if tally.applied:
+            left = summary.actions - tally.applied
+            text.append(f"Applied: {tally.applied:,} of its {summary.actions:,} approved actions"
+                        + (f"; {left:,} left (g in Review applies them)." if left > 0 else "."), style="bold")
+        else:
+            text.append(f"Approved to apply: {summary.writes('quickbooks'):,} QuickBooks and "
+                        f"{summary.writes('precoro'):,} Precoro writes.", style="bold")
         if undecided:
             text.append(f" {undecided:,} conflict{'s wait' if undecided != 1 else ' waits'} for you.", style="bold yellow")
-        text.append("\nenter reviews the plan · g (in Review) applies it after a confirmation.")
+        if tally.applied and tally.applied >= summary.actions and not undecided:
+            text.append("\nr makes a new plan of what changed since · enter reviews this one.")
+        else:
+            text.append("\nenter reviews the plan · g (in Review) applies it after a confirmation.")
         return text
