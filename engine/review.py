@@ -14,6 +14,7 @@ from itertools import groupby
 from operator import attrgetter, itemgetter
 from typing import Any, Iterable, Mapping, Sequence
 
+from .budgets import duration
 from .entities import BY_KIND, BY_SECTION, ENTITIES
 from .errors import UsageError
 from .plan import EXECUTABLE, KIND_ORDER, Action, Plan, is_executable, write_target
@@ -350,6 +351,18 @@ def _summary(facts: list[Facts], wanted: set[str] | None) -> ApplySummary:
     for side, what in records.values():
         summary.records[side][what] = summary.records[side].get(what, 0) + 1
     return summary
+
+
+# An open plan older than this says so where it is shown: what changed since is not in it.
+OLD_PLAN_SECONDS = 3600
+
+
+def plan_age_said(latest: Mapping[str, Any] | None) -> str | None:
+    """Of `status()["latest_plan"]`: that an open plan is old, and what to do, else None."""
+    if not latest or latest.get("state") != "open" or (latest.get("age_seconds") or 0) < OLD_PLAN_SECONDS:
+        return None
+    return (f"made {duration(latest['age_seconds'])} ago: what changed since is not in it; a new plan "
+            "reads it and keeps this one's decisions")
 
 
 def _ready(facts: list[Facts]) -> set[str]:

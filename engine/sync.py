@@ -746,8 +746,11 @@ class SyncSession:
         out["entities"] = {spec.section: {key: value for key, value in vars(rows[spec.kind]).items() if key != "entity"}
                            for spec in specs}
         latest_id = self.store.latest_plan_id()
-        out["latest_plan"] = ({"id": latest_id, "created_at": self.store.plan_row(latest_id)["created_at"],
-                               "state": self.store.plan_state(latest_id)} if latest_id else None)
+        out["latest_plan"] = None
+        if latest_id:
+            made = self.store.plan_row(latest_id)["created_at"]
+            out["latest_plan"] = {"id": latest_id, "created_at": made, "state": self.store.plan_state(latest_id),
+                                  "age_seconds": _seconds_between(made, self.clock())}
         out["plan_to_review"] = review_id
         # What its applies left undone, by outcome: the failed are tried again with --retry-failed,
         # the refused (changed since the plan, W2) need a new plan.
@@ -802,6 +805,14 @@ def _mapping_actions(spec: EntitySpec, rules: Rules, pairs: list[tuple[Any, Any]
         link = reconciler.add_action("link", None, p, q, note="mapped by hand", link=LinkFacts("manual"))
         reconciler.propose_new_pair(p, q, link)
     return reconciler.out.actions
+
+
+def _seconds_between(earlier: str, later: str) -> float | None:
+    """Seconds from one ISO time to another; None when either cannot be read."""
+    try:
+        return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+    except (TypeError, ValueError):
+        return None
 
 
 def _check_confirmed(plan: Plan, confirmed: str) -> None:

@@ -1165,6 +1165,8 @@ def cmd_completion(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from engine.review import plan_age_said
+
     with _session(args) as session:
         status = session.status()
     if args.json:
@@ -1181,6 +1183,9 @@ def cmd_status(args) -> int:
         print(f"{section}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
     latest = status.get("latest_plan")
     print(f"latest plan: {latest['id']} ({latest['state']}, {latest['created_at']})" if latest else "latest plan: none")
+    aged = plan_age_said(latest)
+    if aged:
+        print(f"  {aged} (`qbsync plan`)")
     undone, review_id = status.get("undone"), status.get("plan_to_review")
     if undone and review_id:
         then = [f"`qbsync apply {review_id} --retry-failed` tries the failed again"] if "failed" in undone else []

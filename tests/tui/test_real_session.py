@@ -395,3 +395,22 @@ async def test_w1_after_an_apply_the_overview_says_how_far_it_got_not_what_it_wo
         await pilot.press("escape", "1")
         shown = await shows(pilot, "left (g in Review applies them)")
         assert f"Applied: {applied} of its {ready + 1} approved actions; 1 left" in shown
+
+
+async def test_w1_the_overview_says_when_the_open_plan_is_old(tmp_path):
+    """A plan left open for days is still the plan under review (its decisions are kept), but the
+    Overview says how old it is and that r reads what changed since."""
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    now = [CLOCK]
+    app = make_app(factory=lambda: SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: now[0],
+                                               local_apis=start_local_apis), rules_path=ROOT / "rules.yaml")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        assert app.plan is not None and "Plan age" not in screen_text(app)
+        now[0] = "2026-11-28T10:00:00+00:00"  # two days and an hour later, the plan still open
+        await pilot.press("s")
+        shown = await shows(pilot, "Plan age")
+        assert "Plan age     made 2 d 1 h ago: what changed since is not in it; a new plan reads it and keeps " \
+               "this one's decisions (r)" in shown

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from engine.budgets import calls_left_said
-from engine.review import PlanTally, entity_counts
+from engine.review import PlanTally, entity_counts, plan_age_said
 from rules.model import SIDE_NAMES
 
 from ..reading import held_count
@@ -155,6 +155,10 @@ class OverviewScreen(QbsyncScreen):
             undecided = tally.undecided if tally else 0
             if undecided:
                 text.append(f" · {plural(undecided, 'conflict')} to decide", style="bold yellow")
+            aged = plan_age_said(latest) if latest.get("id") == plan.id else None
+            if aged:
+                text.append("\nPlan age     ", style="bold")
+                text.append(f"{aged} (r)", style="yellow")
             if plan.notes:  # the latest: who signed the plan off and from which file, what it left out (D4)
                 text.append("\nPlan note    ", style="bold")
                 text.append(plan.notes[-1] + ("" if len(plan.notes) == 1 else f" (and {len(plan.notes) - 1} more)"))
