@@ -15,8 +15,9 @@ from typing import Any, Callable, Iterable, Protocol
 from rules.model import Rules
 
 from .locks import Holder
-from .plan import Plan
+from .plan import Action, Plan
 from .review import Outcome
+from .signoff import SignOff, SignOffFile
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -58,6 +59,12 @@ class SyncAPI(Protocol):
               on_cap: Callable[[str, float], None] | None = None, confirmed: str | None = None) -> Any:
         """Apply the approved actions of a saved plan, exactly once, waiting out rate caps; none
         when they are not what the operator `confirmed` (an approvals_digest)."""
+
+    def actions_of(self, plan_id: str | None = None) -> Iterable[Action]:
+        """Every action of a plan, whole and in order (a page at a time)."""
+
+    def sign_off(self, signed: SignOffFile, plan_id: str | None = None) -> SignOff:
+        """Record what a reviewer changed in the plan's CSV (engine.signoff); refused rows by line."""
 
     def map_plan(self, section: str, precoro_id: str, quickbooks_id: str) -> Plan:
         """A plan that links two records by hand."""

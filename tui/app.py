@@ -39,12 +39,13 @@ from .screens.overview import OverviewScreen
 from .screens.review import ReviewScreen
 from .screens.rules import RulesScreen
 from .settings import read_theme
+from .signing import Signing
 from .tallying import Tallying
 from .widgets.frame import SCREENS_GROUP
 
 SessionFactory = Callable[[], Any]
 
-class QbsyncApp(Reading, Deciding, Applying, Tallying, Retrying, App[int]):
+class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[int]):
     """qbsync's operator console."""
 
     CSS_PATH = "app.tcss"
@@ -141,6 +142,7 @@ class QbsyncApp(Reading, Deciding, Applying, Tallying, Retrying, App[int]):
         self.items_mapped: set[str] = set()
         self.not_mapped_query = ""
         self._mapping_from_list: str | None = None
+        self.signoff_path: dict[str, str] = {}  # plan id -> its file last written or read back (Signing)
         # Set to stop the apply (or the plan) under way at its next safe point (quitting, W3).
         self._apply_stop = threading.Event()
         self._plan_stop = threading.Event()

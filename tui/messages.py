@@ -132,6 +132,27 @@ class MappingFailed(Message):
         self.error = error
 
 
+class SignedOff(Message):
+    """A plan was written for sign-off (`what` "write": `result` the rows written) or a signed file
+    read back ("read": `result` the engine.signoff.SignOff recorded)."""
+
+    def __init__(self, plan_id: str, what: str, path: str, result: Any) -> None:
+        super().__init__()
+        self.plan_id = plan_id
+        self.what = what
+        self.path = path
+        self.result = result
+
+
+class SignOffFailed(Message):
+    """The file could not be written or read back (it exists already, a bad header); nothing changed."""
+
+    def __init__(self, what: str, error: Exception) -> None:
+        super().__init__()
+        self.what = what
+        self.error = error
+
+
 class UnmappedItemsLoaded(Message):
     """The Not-mapped list was read: unlinked Precoro items with ranked QuickBooks candidates (I4)."""
 

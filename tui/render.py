@@ -240,13 +240,15 @@ PLAN_COLUMNS = ("plan_id", "action_id", "entity", "kind", "name", "precoro_id", 
                 "note")
 
 
-def plan_csv(plan_id: str, actions: Iterable[Action], out: TextIO) -> None:
+def plan_csv(plan_id: str, actions: Iterable[Action], out: TextIO) -> int:
     """A plan's actions as CSV (`qbsync show --csv`), a row per field an action changes (one row for
     an action that changes none): the plan it is of (a sign-off names what it signed), what it is,
     the side it writes, whether it is approved or decided and so whether the next apply carries it
-    out, and the field's values: before and after; for a conflict each side's and the last synced one."""
+    out, and the field's values: before and after; for a conflict each side's and the last synced one.
+    Returns the rows written."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(PLAN_COLUMNS)
+    rows = 0
     for action in actions:
         head = [plan_id, action.id, action.entity, action.kind, action.name, action.precoro_id, action.quickbooks_id,
                 action.write_target, "yes" if action.approved else "no", action.decision,
@@ -256,6 +258,8 @@ def plan_csv(plan_id: str, actions: Iterable[Action], out: TextIO) -> None:
                       [change.field, change.before, change.after, change.precoro, change.quickbooks, change.baseline,
                        change.note, action.note])
             writer.writerow([_inert(_cell(value)) for value in head + values])
+            rows += 1
+    return rows
 
 
 def _cell(value: Any) -> str:

@@ -17,6 +17,7 @@ from engine.apply import ActionResult, ApplyReport
 from engine.budgets import reading_left
 from engine.entities import ENTITIES, sort_key
 from engine.errors import ApprovalsChanged
+from engine.signoff import RefusedLine, SignOff
 from engine.review import ERROR_OUTCOMES, Outcome, approvals_digest, outcomes_from_history
 from engine.plan import Action, FieldChange, HoldFacts, LinkFacts, Plan, Write, action_id
 
@@ -256,6 +257,28 @@ class FakeSession:
         for action in self.plans[plan_id or self.latest].actions:
             if action.id in ids:
                 action.approved = approved
+
+    def actions_of(self, plan_id: str | None = None):
+        return iter(self.plans[plan_id or self.latest].actions)
+
+    def sign_off(self, signed, plan_id: str | None = None) -> SignOff:
+        """The rows' approvals and decisions, recorded on the fixed plan (no digest, no note)."""
+        plan = self.plans[plan_id or signed.plan_id]
+        self.calls.append(("sign_off", plan.id, len(signed.actions)))
+        by_id = {a.id: a for a in plan.actions}
+        done = SignOff(plan.id, refused=list(signed.refused))
+        for row in signed.actions:
+            action = by_id.get(row.action_id)
+            if action is None:
+                done.refused.append(RefusedLine(row.line, row.action_id, f"plan {plan.id} has no such action"))
+                continue
+            if row.decision and row.decision != action.decision:
+                action.decision = row.decision
+                done.decided.setdefault(row.decision, []).append(action.id)
+            if row.approved is not None and row.approved != action.approved:
+                action.approved = row.approved
+                (done.approved if row.approved else done.skipped).append(action.id)
+        return done
 
     # -- apply ---------------------------------------------------------------------------------
 

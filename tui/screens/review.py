@@ -98,6 +98,8 @@ class ReviewScreen(QbsyncScreen):
                 tooltip="Filter by the side written: QuickBooks, Precoro, none"),
         Binding("c", "cycle('show')", "show what needs you", id="review.filter_show", group=FILTERS,
                 tooltip="Show all, what needs attention, conflicts, errors or what is not approved"),
+        Binding("o", "app.sign_off", "sign off in a file…", id="review.sign_off",
+                tooltip="Write the plan as CSV for a reviewer, or read the signed file back (W1)"),
         Binding("escape", "clear", "clear filters", id="review.clear", tooltip="Clear the filters and the search"),
     ]
 
