@@ -5,6 +5,8 @@ under the writer's lock and, when they moved, writes nothing and says so."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from engine.errors import ApprovalsChanged
@@ -14,16 +16,22 @@ from engine.review import apply_summary, approvals_digest
 REALM = "8131"
 
 
+@contextmanager
+def two_terminals(servers, fresh_dir, records: int):
+    """Two sessions on one state file (as two terminals are), a first plan made in the first."""
+    servers.reset(REALM)
+    seed_scale(servers.quickbooks, servers.precoro, REALM, records)
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as here, servers.session(workdir, REALM) as there:
+        yield here, there, here.plan()
+
+
 def vendors(servers) -> int:
     return len(servers.quickbooks.query(REALM, "SELECT * FROM Vendor MAXRESULTS 1000").response()["Vendor"])
 
 
 def test_w1_an_approval_made_elsewhere_after_the_confirmation_stops_the_apply_before_any_write(servers, fresh_dir):
-    servers.reset(REALM)
-    seed_scale(servers.quickbooks, servers.precoro, REALM, 30)
-    workdir = fresh_dir()
-    with servers.session(workdir, REALM) as here, servers.session(workdir, REALM) as there:
-        made = here.plan()
+    with two_terminals(servers, fresh_dir, 30) as (here, there, made):
         creates = [a for a in made.actions if a.kind == "create" and a.target == "quickbooks" and a.executable]
         assert len(creates) >= 2
         here.approve([creates[0].id], approved=False)  # skipped here, before the question
@@ -50,11 +58,7 @@ def test_w1_an_approval_made_elsewhere_after_the_confirmation_stops_the_apply_be
 
 
 def test_w1_a_skip_or_a_decision_made_elsewhere_stops_it_too_and_yes_applies_the_plan_as_it_is(servers, fresh_dir):
-    servers.reset(REALM)
-    seed_scale(servers.quickbooks, servers.precoro, REALM, 30)
-    workdir = fresh_dir()
-    with servers.session(workdir, REALM) as here, servers.session(workdir, REALM) as there:
-        made = here.plan()
+    with two_terminals(servers, fresh_dir, 30) as (here, there, made):
         create = next(a for a in made.actions if a.kind == "create" and a.executable)
         confirmed = approvals_digest(here.load_plan(made.id, listed=True).actions)
         there.approve([create.id], approved=False)  # fewer writes than confirmed is still not what was confirmed
@@ -71,11 +75,7 @@ def test_w1_a_skip_or_a_decision_made_elsewhere_stops_it_too_and_yes_applies_the
 
 def test_w1_without_a_confirmation_the_plan_is_applied_as_the_state_file_holds_it(servers, fresh_dir):
     """`--yes` and unattended runs confirm nothing on screen: they apply the approvals as they are."""
-    servers.reset(REALM)
-    seed_scale(servers.quickbooks, servers.precoro, REALM, 20)
-    workdir = fresh_dir()
-    with servers.session(workdir, REALM) as here, servers.session(workdir, REALM) as there:
-        made = here.plan()
+    with two_terminals(servers, fresh_dir, 20) as (here, there, made):
         create = next(a for a in made.actions if a.kind == "create" and a.executable)
         there.approve([create.id], approved=False)
         report = here.apply(made.id)
