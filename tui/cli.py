@@ -1457,6 +1457,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # interpreter's final flush) go nowhere instead of raising again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except FileNotFoundError as exc:
+        if getattr(args, "rules", None) and exc.filename == args.rules:
+            from tui.render import no_rules_file
+
+            print(f"qbsync: {no_rules_file(args.rules)}", file=sys.stderr)
+            return EXIT_ERROR
+        return _report_error(exc, _state_path(args))
     except Exception as exc:  # every failure ends as one clear line, never a traceback with secrets
         return _report_error(exc, _state_path(args))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, TextIO
 
 from engine.apply import ApplyReport
@@ -238,6 +239,12 @@ def report_text(report: ApplyReport) -> str:
 PLAN_COLUMNS = ("plan_id", "action_id", "entity", "kind", "name", "precoro_id", "quickbooks_id", "writes", "approved",
                 "decision", "applies", "field", "before", "after", "precoro", "quickbooks", "last_synced", "field_note",
                 "note")
+
+
+def no_rules_file(path: str | Path) -> str:
+    """What the first thing a new operator meets outside the folder of their rules file says."""
+    return (f"no rules file {path} in {Path.cwd()}: run qbsync in the folder that holds it, or name it with "
+            "--rules PATH (the rules.yaml qbsync ships with is a commented start)")
 
 
 def plan_csv(plan_id: str, actions: Iterable[Action], out: TextIO) -> int:

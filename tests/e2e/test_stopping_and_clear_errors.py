@@ -235,3 +235,17 @@ def test_w3_status_says_at_once_that_a_service_cannot_be_reached(workdir):
     # One more try for a blip, not the six over 15 s a plan makes.
     [retried] = result.stderr.strip().splitlines()
     assert retried.endswith("trying again in 0.5 s (try 2 of 2)")
+
+
+def test_w5_no_rules_file_where_qbsync_runs_says_where_it_looked_and_what_to_do(workdir, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, **workdir.apis.env}
+    for command in (["plan"], ["status"], ["apply", "--yes"], ["history"]):
+        result = subprocess.run([sys.executable, "-m", "tui.cli", *command], cwd=elsewhere, env=env, text=True,
+                                capture_output=True, timeout=60)
+        assert result.returncode == 1 and result.stdout == "", command
+        assert result.stderr == (f"qbsync: no rules file rules.yaml in {elsewhere}: run qbsync in the folder that "
+                                 "holds it, or name it with --rules PATH (the rules.yaml qbsync ships with is a "
+                                 "commented start)\n"), command
+    assert not (elsewhere / ".qbsync").exists()  # nothing made where there are no rules

@@ -357,6 +357,29 @@ async def test_w5_invalid_rules_at_start_then_fixed(tmp_path, monkeypatch):
         assert app.rules_error is None
 
 
+async def test_w5_no_rules_file_says_where_it_looked_and_the_file_once_there_is_read(tmp_path, monkeypatch):
+    import rules
+
+    monkeypatch.chdir(tmp_path)
+    session = FakeSession()
+
+    def factory():
+        rules.load("rules.yaml")
+        return session
+
+    app = make_app(factory=factory, rules_path="rules.yaml")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "rules"
+        body = " ".join(screen_text(app).split())
+        assert f"no rules file rules.yaml in {tmp_path}: run qbsync in the folder that holds it, or name it " \
+               "with --rules PATH" in body and "Errno" not in body
+        (tmp_path / "rules.yaml").write_text("version: 1\n", encoding="utf-8")
+        await pilot.press("l")
+        await settle(pilot)
+        assert app.rules_error is None and app.plan is not None
+
+
 async def test_w5_rules_changed_on_disk_reload_and_replan(session: FakeSession, tmp_path):
     import rules
 

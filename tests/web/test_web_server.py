@@ -58,7 +58,9 @@ def test_a_port_in_use_is_one_line_and_exit_1(demo_workdir, launch):
 def test_a_missing_rules_file_is_one_line_and_exit_1(tmp_path, launch):
     server = launch(tmp_path, "--port", "0", "--rules", "nowhere.yaml")
     assert server.stop() == 1
-    assert (server.stdout, server.stderr) == ([], ["qbsync: nowhere.yaml: no such file\n"])
+    [said] = server.stderr
+    assert server.stdout == [] and said.startswith("qbsync: no rules file nowhere.yaml in ")
+    assert said.endswith("or name it with --rules PATH (the rules.yaml qbsync ships with is a commented start)\n")
 
 
 def test_listening_beyond_loopback_warns_and_drops_the_tunnel_hint(demo_workdir, launch):

@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.review import source_line
-from ..render import plural
+from ..render import no_rules_file, plural
 
 from .base import QbsyncScreen
 
@@ -31,7 +31,9 @@ def describe_problems(error: Exception, text: str | None) -> Group:
     parts: list[Any] = []
     problems = problems_of(error)
     if not problems:
-        parts.append(Text(str(error), style="bold red"))
+        said = f"{no_rules_file(error.filename)}; qbsync reads it once it is there" \
+            if isinstance(error, FileNotFoundError) and error.filename else str(error)
+        parts.append(Text(said, style="bold red"))
         return Group(*parts)
     noun = "problem" if len(problems) == 1 else "problems"
     parts.append(Text(f"{len(problems)} {noun}; nothing runs on a half-valid file. The rules in force did not change.",
