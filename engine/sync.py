@@ -622,9 +622,9 @@ class SyncSession:
     def unmapped_items(self, limit: int = 5, progress: Progress | None = None) -> list[dict[str, Any]]:
         """The Not-mapped list (I4): unlinked Precoro items, each with ranked QuickBooks candidates.
 
-        Candidates are active, unlinked QuickBooks items only (I4, I9). An item the latest plan
-        links (by name, say) and is approved to says so in `planned` ({"plan_id", "quickbooks_id"}):
-        applying that plan maps it, so the faces list it apart from the ones left to map by hand.
+        Candidates are active, unlinked QuickBooks items only (I4, I9). An item that an approved
+        link of the latest plan (a match by name, say) takes says so in `planned` ({"plan_id",
+        "quickbooks_id"}): applying that plan maps it, so the faces list it apart from the rest.
         """
         planner = self.planner(progress)
         precoro, quickbooks = planner.fetch(ITEMS, self.rules.items, ITEMS.precoro)
