@@ -248,9 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 "standard input); a row that cannot be taken is printed as FILE:LINE: why (exit 1), "
                                 "the rest is recorded")
 
-    p = command(sub, "apply", "apply a saved plan (the latest by default); progress goes to stderr")
+    p = command(sub, "apply", "apply a saved plan (the latest by default); progress goes to stderr",
+                description="Show the plan, ask, then write exactly the approved actions, each once (an apply run "
+                            "again finishes what one before it left, writing nothing twice). What is applied is "
+                            "what the question was about: if another terminal or an unattended run approves, "
+                            "skips or decides any of its actions before the yes, nothing is written. Exit codes: 0 "
+                            "every approved action went through, 1 an error, a failed or refused action, or an "
+                            "apply a cap stopped (it says when it can go on), 130 stopped by ctrl+c.")
     p.add_argument("plan_id", nargs="?", metavar="PLAN_ID", help=PLAN_ID_HELP)
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask for confirmation: apply the plan as the state file holds it when the apply starts")
     p.add_argument("--json", action="store_true", help='print {"results": [...]} as JSON')
     p.add_argument("--retry-failed", action="store_true", help="try actions that failed in an earlier run again")
     p.add_argument("--force", action="store_true",
