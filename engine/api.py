@@ -37,6 +37,12 @@ class SyncAPI(Protocol):
     def plan_to_review(self) -> tuple[Plan | None, dict[str, Outcome]]:
         """The plan an operator should look at now (None: make a new one), and its outcomes so far."""
 
+    def plan_with_outcomes(self, plan_id: str | None) -> tuple[Plan, dict[str, Outcome]]:
+        """A saved plan, listed, with what applies did with its actions."""
+
+    def plan_revision(self, plan_id: str) -> int:
+        """How many times the plan's approvals and decisions were changed, in any process."""
+
     def latest_plan(self) -> Plan | None:
         """The latest sync plan, whatever happened to it."""
 

@@ -996,6 +996,11 @@ class Store:
             )
             self._decided(plan_id)
 
+    def plan_decided(self, plan_id: str) -> int:
+        """How many times the plan's approvals and decisions were changed (0: never; a plan gone: -1)."""
+        row = self.db.execute("select decided from plans where id = ?", [plan_id]).fetchone()
+        return row[0] if row else -1
+
     def _decided(self, plan_id: str) -> None:
         """The plan's decisions changed: its tally is no longer its own (load_plan)."""
         self.db.execute("update plans set decided = decided + 1 where id = ?", [plan_id])

@@ -275,6 +275,11 @@ class SyncSession:
         wanted = self._plan_to_review_id()
         return self.plan_with_outcomes(wanted) if wanted else (None, {})
 
+    def plan_revision(self, plan_id: str) -> int:
+        """How many times the plan's approvals and decisions were changed, here or in another process:
+        a face showing the plan tells another terminal's changes by it (-1: the plan is gone)."""
+        return self.store.plan_decided(plan_id)
+
     def plan_with_outcomes(self, plan_id: str | None) -> tuple[Plan, dict[str, Outcome]]:
         """A saved plan (an id or a prefix), listed, with its tally and what applies did with its
         actions. A tally that decisions made out of date is counted again, and kept for the next.

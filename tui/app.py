@@ -98,7 +98,7 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
 
     def __init__(self, session_factory: SessionFactory, *, rules_path: str | Path = "rules.yaml",
                  watch_rules: bool = True, rules_poll_seconds: float = 1.0, cursor_blink: bool = True,
-                 settings_path: str | Path | None = None) -> None:
+                 settings_path: str | Path | None = None, watch_plan: bool = True, plan_poll_seconds: float = 3.0) -> None:
         super().__init__()
         self.settings_path = Path(settings_path) if settings_path else None
         """Where the theme is remembered; None: beside the session's state file, once it is open."""
@@ -107,8 +107,8 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
         """Whether text cursors blink (tests turn it off so screenshots do not depend on timing)."""
         self._session_factory = session_factory
         self.rules_path = Path(rules_path)
-        self.watch_rules = watch_rules
-        self.rules_poll_seconds = rules_poll_seconds
+        self.watch_rules, self.rules_poll_seconds = watch_rules, rules_poll_seconds
+        self.watch_plan, self.plan_poll_seconds = watch_plan, plan_poll_seconds  # Reading.check_plan_elsewhere
         self.session: Any = None
         self.plan: Plan | None = None
         self.outcomes: dict[str, Outcome] = {}
@@ -134,6 +134,7 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
         self._pending: dict[str, dict[str, Any]] = {}
         self._pending_lock = threading.Lock()
         self._flushing = False
+        self.plan_seen: int | None = None  # the plan's changes of approvals as last read (check_plan_elsewhere)
         self._rules_mtime: float | None = None
         self._status_timer: Any = None
         self._tally_loaded(None)
@@ -164,6 +165,8 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
         self.open_session()
         if self.watch_rules:
             self.set_interval(self.rules_poll_seconds, self._check_rules_file)
+        if self.watch_plan:
+            self.set_interval(self.plan_poll_seconds, self.check_plan_elsewhere)
 
     def on_unmount(self) -> None:
         self._retries.detach()

@@ -172,7 +172,7 @@ class Applying:
         if isinstance(message.error, ApprovalsChanged):
             self.notify(f"Not applied: {message.error}. The plan is read again as it is now.", severity="warning",
                         timeout=15)
-            self.load_plan(fresh=False)
+            self.load_plan(fresh=False, plan_id=message.plan_id)
             return
         self.notify(f"Apply failed: {message.error}", severity="error", timeout=15)
 

@@ -89,6 +89,9 @@ class Deciding:
                     if ids:
                         self.session.approve(ids, approved, plan_id)
                 saved += len(batch)
+                if self.plan is not None and plan_id == self.plan.id:
+                    # These changes are this terminal's own: not "changed elsewhere" (check_plan_elsewhere).
+                    self.plan_seen = self.session.plan_revision(plan_id)
             except Exception:
                 with self._pending_lock:
                     self._flushing = False

@@ -52,11 +52,21 @@ class PlanProgressed(Message):
 class PlanLoaded(Message):
     """A plan is ready for review; `made` when the operator asked for a new one (r, a reload, a map)."""
 
-    def __init__(self, plan: Plan, outcomes: dict[str, Outcome], made: bool) -> None:
+    def __init__(self, plan: Plan, outcomes: dict[str, Outcome], made: bool, revision: int | None = None) -> None:
         super().__init__()
         self.plan = plan
         self.outcomes = outcomes
         self.made = made
+        self.revision = revision  # its approvals' and decisions' changes when read (SyncAPI.plan_revision)
+
+
+class PlanChangedElsewhere(Message):
+    """Another terminal changed the approvals or decisions of the plan on screen (or let it go: -1)."""
+
+    def __init__(self, plan_id: str, revision: int) -> None:
+        super().__init__()
+        self.plan_id = plan_id
+        self.revision = revision
 
 
 class PlanningFailed(Message):

@@ -18,6 +18,7 @@ from rules import RulesError
 from .messages import (
     HistoryFilter,
     HistoryLoaded,
+    PlanChangedElsewhere,
     PlanLoaded,
     PlanningFailed,
     PlanProgressed,
@@ -88,9 +89,9 @@ class Reading:
             self.call_later(self.action_waiting)
 
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
-    def load_plan(self, fresh: bool, announce: bool = True, full: bool = False) -> None:
-        """Show the latest saved plan, or make one (`fresh`, or when there is none yet; `full`:
-        reading every record of both sides, not only what changed)."""
+    def load_plan(self, fresh: bool, announce: bool = True, full: bool = False, plan_id: str | None = None) -> None:
+        """Show the latest saved plan (or `plan_id`), or make one (`fresh`, or when there is none
+        yet; `full`: reading every record of both sides, not only what changed)."""
         session = self.session
         if session is None:
             return
@@ -109,16 +110,18 @@ class Reading:
             with self._engine:
                 self._write_pending()
                 self.unfinished = session.unfinished_apply()
-                plan, outcomes = (None, {}) if fresh else session.plan_to_review()
+                plan, outcomes = (None, {}) if fresh else \
+                    session.plan_with_outcomes(plan_id) if plan_id else session.plan_to_review()
                 made = plan is None
                 if plan is None:
                     self.call_from_thread(setattr, self, "busy", "making a plan: reading both sides…")
                     plan = session.plan(progress=progress, stop=self._plan_stop, on_wait=self._writer_busy, full=full,
                                         on_cap=waiting_for_cap)
+                revision = session.plan_revision(plan.id)
         except Exception as exc:
             self.post_message(PlanningFailed(exc))
             return
-        self.post_message(PlanLoaded(plan, outcomes, made and announce))
+        self.post_message(PlanLoaded(plan, outcomes, made and announce, revision))
 
     def _writer_busy(self, holder: Any) -> None:
         """W7, from a worker: another qbsync holds the state file; say whom we wait for."""
@@ -137,6 +140,7 @@ class Reading:
             gc.freeze()
         self.plan = message.plan
         self.outcomes = message.outcomes
+        self.plan_seen = message.revision
         self.busy = ""
         if self.apply_plan_id != message.plan.id and not self.apply_running:
             self.apply_results, self.apply_report, self.apply_error = [], None, None
@@ -164,6 +168,41 @@ class Reading:
             self.rules_revision += 1
         self.notify(f"Planning failed: {message.error}", severity="error", timeout=10)
         self.load_status()
+
+    # -- another terminal ----------------------------------------------------------------------
+
+    def check_plan_elsewhere(self) -> None:
+        """Every few seconds (watch_plan): whether another terminal changed the plan on screen. Not
+        while this one is busy with it, nor with its own changes still being saved."""
+        plan = self.plan
+        if plan is None or self.session is None or self.busy or self.apply_running or self._pending \
+                or self._flushing or self.plan_seen is None:
+            return
+        self._plan_elsewhere(plan.id, self.plan_seen)
+
+    @work(thread=True, exclusive=True, group="plan-watch", exit_on_error=False)
+    def _plan_elsewhere(self, plan_id: str, seen: int) -> None:
+        if not self._engine.acquire(blocking=False):
+            return  # busy with the engine: the next look
+        try:
+            revision = self.session.plan_revision(plan_id)
+        finally:
+            self._engine.release()
+        if revision != seen:
+            self.post_message(PlanChangedElsewhere(plan_id, revision))
+
+    def on_plan_changed_elsewhere(self, message: PlanChangedElsewhere) -> None:
+        if self.plan is None or self.plan.id != message.plan_id or self.plan_seen == message.revision or self.busy:
+            return
+        if message.revision < 0:
+            self.notify(f"Plan {message.plan_id} was let go in another terminal (a later plan was applied): "
+                        "reading the plan to review now.", severity="warning", timeout=10)
+            self.load_plan(fresh=False)
+            return
+        self.plan_seen = message.revision  # one notice per change, however long the reading takes
+        self.notify(f"Plan {message.plan_id} was changed in another terminal (approvals or decisions): it is shown "
+                    "as it now is.", severity="warning", timeout=8)
+        self.load_plan(fresh=False, plan_id=message.plan_id)
 
     # -- history-----------------------------------------------------------------------------
 

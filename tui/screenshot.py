@@ -26,7 +26,7 @@ async def _shoot(session_factory, rules_path: Path, path: Path, plan_id: str | N
     from .app import QbsyncApp
     from .messages import PlanLoaded
 
-    app = QbsyncApp(session_factory, rules_path=rules_path, watch_rules=False, cursor_blink=False)
+    app = QbsyncApp(session_factory, rules_path=rules_path, watch_rules=False, watch_plan=False, cursor_blink=False)
     app.animation_level = "none"
     async with app.run_test(size=size) as pilot:
         await _settle(pilot)

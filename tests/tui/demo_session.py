@@ -175,6 +175,7 @@ class FakeSession:
     make_plan: Callable[[], Plan] = demo_plan
     rules: Any = field(default_factory=shipped_rules)
     calls: list[tuple] = field(default_factory=list)
+    revisions: dict[str, int] = field(default_factory=dict)  # plan id -> changes of its approvals
     reload_error: Exception | None = None
     done: set[str] = field(default_factory=set)
     held: int = 0  # U3: how many actions unattended runs hold for review (the status says so)
@@ -228,6 +229,13 @@ class FakeSession:
     def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
         return copy.deepcopy(self.plans[plan_id or self.latest])
 
+    def plan_with_outcomes(self, plan_id: str | None) -> tuple[Plan, dict[str, Outcome]]:
+        plan = self.load_plan(plan_id)
+        return plan, outcomes_from_history(self.audit, plan.id)
+
+    def plan_revision(self, plan_id: str) -> int:
+        return self.revisions.get(plan_id, 0) if plan_id in self.plans else -1
+
     def plan_to_review(self) -> tuple[Plan | None, dict[str, Outcome]]:
         """As the engine's: the latest plan, unless it was applied without a failure."""
         plan = self.latest_plan()
@@ -246,7 +254,12 @@ class FakeSession:
         if action.kind != "conflict":
             raise ValueError(f"action {action.id} is a {action.kind}, not a conflict")
         action.decision = decision
+        self._changed(plan_id or self.latest)
         return copy.deepcopy(action)
+
+    def _changed(self, plan_id: str) -> None:
+        """As the state file counts a plan's changes of approvals and decisions (plan_revision)."""
+        self.revisions[plan_id] = self.revisions.get(plan_id, 0) + 1
 
     def decide_all(self, action_ids, decision: str, plan_id: str | None = None) -> list[Action]:
         return [self.decide(action_id, decision, plan_id) for action_id in action_ids]
@@ -257,6 +270,7 @@ class FakeSession:
         for action in self.plans[plan_id or self.latest].actions:
             if action.id in ids:
                 action.approved = approved
+        self._changed(plan_id or self.latest)
 
     def actions_of(self, plan_id: str | None = None):
         return iter(self.plans[plan_id or self.latest].actions)
@@ -278,6 +292,7 @@ class FakeSession:
             if row.approved is not None and row.approved != action.approved:
                 action.approved = row.approved
                 (done.approved if row.approved else done.skipped).append(action.id)
+        self._changed(plan.id)
         return done
 
     # -- apply ---------------------------------------------------------------------------------

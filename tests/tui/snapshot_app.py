@@ -21,6 +21,7 @@ from tui.app import QbsyncApp  # noqa: E402
 def make_app(session=None, *, rules_path: str | Path = RULES, factory=None, **kwargs) -> QbsyncApp:
     """The app on a FakeSession (or `factory`), as a snapshot needs it: nothing depends on time."""
     session = session if session is not None else FakeSession(rules_path=Path(rules_path))
+    kwargs.setdefault("watch_plan", False)  # a test looks for another terminal's changes itself
     app = QbsyncApp(factory or (lambda: session), rules_path=rules_path, watch_rules=False, cursor_blink=False,
                     **kwargs)
     app.animation_level = "none"

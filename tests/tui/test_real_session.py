@@ -414,3 +414,53 @@ async def test_w1_the_overview_says_when_the_open_plan_is_old(tmp_path):
         shown = await shows(pilot, "Plan age")
         assert "Plan age     made 2 d 1 h ago: what changed since is not in it; a new plan reads it and keeps " \
                "this one's decisions (r)" in shown
+
+
+async def test_w1_the_tui_shows_what_another_terminal_changed_in_the_plan_on_screen(real_app, tmp_path):
+    """Two terminals on one plan: a skip and a decision made in the other one show here within a
+    look (every few seconds; the test looks itself), said in a notice; this TUI's own changes
+    are not taken for another terminal's."""
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = app.plan
+        creates = [a for a in plan.actions if a.kind == "create" and a.approved]
+        await pilot.press("2")
+        await settle(pilot)
+        await find(pilot, creates[0].id)
+        await pilot.press("x")  # this terminal's own skip
+        await settle(pilot)
+        app.check_plan_elsewhere()
+        await settle(pilot)
+        assert not any("another terminal" in n.message for n in app._notifications)
+
+        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK,
+                         local_apis=start_local_apis) as colleague:
+            colleague.approve([creates[1].id], approved=False, plan_id=plan.id)
+        assert app.plan.action(creates[1].id).approved  # not seen yet
+        app.check_plan_elsewhere()
+        await settle(pilot)
+        assert any(f"Plan {plan.id} was changed in another terminal" in n.message for n in app._notifications)
+        assert await until(pilot, lambda: not app.plan.action(creates[1].id).approved)
+        assert not app.plan.action(creates[0].id).approved  # this terminal's skip is kept too
+        assert app.plan.id == plan.id
+
+
+async def test_w1_watching_the_plan_sees_another_terminals_decision_by_itself(tmp_path):
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    def factory():
+        return SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK, local_apis=start_local_apis)
+
+    app = make_app(factory=factory, rules_path=ROOT / "rules.yaml", watch_plan=True, plan_poll_seconds=0.2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        conflict = next(a for a in app.plan.actions if a.kind == "conflict" and a.decision is None)
+        with factory() as colleague:
+            colleague.decide(conflict.id, "quickbooks", app.plan.id)
+        assert await until(pilot, lambda: app.plan.action(conflict.id).decision == "quickbooks", timeout=20)
+        assert "1 conflict to decide" not in app.status_text
