@@ -48,8 +48,12 @@ class Signing:
         try:
             with self._engine:
                 self._write_pending()
-                result = self._write_plan(plan_id, path) if what == "write" else \
-                    self.session.sign_off(read_signoff_file(self._signoff_file(path)), plan_id)
+                if what == "write":
+                    result = self._write_plan(plan_id, path)
+                else:
+                    result = self.session.sign_off(read_signoff_file(self._signoff_file(path)), plan_id)
+                    if self.plan is not None and self.plan.id == plan_id:  # this terminal's change, not another's
+                        self.plan_seen = self.session.plan_revision(plan_id)
         except Exception as exc:
             self.post_message(SignOffFailed(what, exc))
             return

@@ -86,6 +86,9 @@ async def test_w1_the_plan_is_written_for_sign_off_and_read_back_signed(app_in, 
         assert stored.action(create.id).approved is False
         assert stored.action(conflict.id).decision == "quickbooks" and stored.action(conflict.id).approved
         assert not app.plan.action(create.id).approved  # the plan on screen follows the file
+        app.check_plan_elsewhere()
+        await settle(pilot)
+        assert not any("another terminal" in n.message for n in app._notifications)  # this one's own doing
         await pilot.press("1")
         assert "Plan note    signed off by " in await shows(pilot, "Plan note")
 
