@@ -13,7 +13,7 @@ from textual import work
 
 from engine.budgets import duration
 from engine.errors import ApprovalsChanged
-from engine.review import apply_summary, approvals_digest, outcome_of
+from engine.review import apply_summary, approvals_digest, outcome_of, plan_age_said
 
 from .dialogs.confirm import ConfirmApply
 from .dialogs.mapping import NotMapped
@@ -65,7 +65,9 @@ class Applying:
                 # terminal's changes to the plan are not applied unseen (W1).
                 self.start_apply(plan.id, retry_failed=retry_failed, confirmed=approvals_digest(plan.actions))
 
-        self.push_screen(ConfirmApply(title, summary), answered)
+        latest = (self.status or {}).get("latest_plan") or {}
+        aged = plan_age_said(latest) if latest.get("id") == plan.id else None
+        self.push_screen(ConfirmApply(title, summary, notes=[f"This plan was {aged}."] if aged else []), answered)
 
     def start_apply(self, plan_id: str, *, retry_failed: bool = False, purpose: str = "plan",
                     confirmed: str | None = None) -> None:

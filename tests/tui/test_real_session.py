@@ -414,6 +414,10 @@ async def test_w1_the_overview_says_when_the_open_plan_is_old(tmp_path):
         shown = await shows(pilot, "Plan age")
         assert "Plan age     made 2 d 1 h ago: what changed since is not in it; a new plan reads it and keeps " \
                "this one's decisions (r)" in shown
+        await pilot.press("2", "g")  # the question about applying it says so too
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply)
+        assert "This plan was made 2 d 1 h ago: what changed since is not in it" in " ".join(screen_text(app).split())
 
 
 async def test_w1_the_tui_shows_what_another_terminal_changed_in_the_plan_on_screen(real_app, tmp_path):

@@ -92,8 +92,8 @@ class ConfirmApply(ModalScreen[bool]):
 
     def _changes_and_notes(self) -> ComposeResult:
         if self.plan is None:
-            return
-        if self.plan.purpose == "mapping":
+            notes = []
+        elif self.plan.purpose == "mapping":
             # Exactly what the mapping writes, in the review's diff pane (I5, I6).
             for action in self.plan.actions:
                 table = field_table(action) if action.kind != "link" else None
