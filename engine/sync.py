@@ -829,7 +829,7 @@ def _check_confirmed(plan: Plan, confirmed: str) -> None:
     raise ApprovalsChanged(
         f"plan {plan.id} was changed after you confirmed its apply (another terminal or an unattended run "
         f"approved, skipped or decided actions): it would now run {actions:,} action{'s' if actions != 1 else ''}, "
-        f"not the {then:,} you confirmed. Nothing was written: look at it again (`qbsync show {plan.id}`), then apply")
+        f"not the {then:,} you confirmed. Nothing was written; applying it again shows it as it now is and asks again")
 
 
 class KeptActions:

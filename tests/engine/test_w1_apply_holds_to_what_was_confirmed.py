@@ -46,7 +46,7 @@ def test_w1_an_approval_made_elsewhere_after_the_confirmation_stops_the_apply_be
             here.apply(made.id, confirmed=confirmed)
         said = str(refused.value)
         assert f"it would now run {asked + 1:,} actions, not the {asked:,} you confirmed" in said
-        assert "Nothing was written" in said and f"qbsync show {made.id}" in said
+        assert "Nothing was written; applying it again shows it as it now is and asks again" in said
         assert vendors(servers) == before and here.history() == []  # not one write, not one audit row
 
         # Asked again, the operator sees the approval and confirms it: the apply goes through.
