@@ -275,6 +275,13 @@ class SyncSession:
         wanted = self._plan_to_review_id()
         return self.plan_with_outcomes(wanted) if wanted else (None, {})
 
+    def plan_made(self, plan_id: str) -> dict[str, Any]:
+        """When a saved plan was made and how long ago (by this session's clock), and its state:
+        what review.plan_age_said words for an open plan left for long."""
+        made = self.store.plan_row(plan_id)["created_at"]
+        return {"id": plan_id, "created_at": made, "state": self.store.plan_state(plan_id),
+                "age_seconds": _seconds_between(made, self.clock())}
+
     def plan_revision(self, plan_id: str) -> int:
         """How many times the plan's approvals and decisions were changed, here or in another process:
         a face showing the plan tells another terminal's changes by it (-1: the plan is gone)."""
@@ -751,11 +758,7 @@ class SyncSession:
         out["entities"] = {spec.section: {key: value for key, value in vars(rows[spec.kind]).items() if key != "entity"}
                            for spec in specs}
         latest_id = self.store.latest_plan_id()
-        out["latest_plan"] = None
-        if latest_id:
-            made = self.store.plan_row(latest_id)["created_at"]
-            out["latest_plan"] = {"id": latest_id, "created_at": made, "state": self.store.plan_state(latest_id),
-                                  "age_seconds": _seconds_between(made, self.clock())}
+        out["latest_plan"] = self.plan_made(latest_id) if latest_id else None
         out["plan_to_review"] = review_id
         # What its applies left undone, by outcome: the failed are tried again with --retry-failed,
         # the refused (changed since the plan, W2) need a new plan.

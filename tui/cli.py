@@ -661,6 +661,7 @@ def cmd_show(args) -> int:
             chosen = [a for a in plan.actions if selection.matches(a, outcomes.get(a.id))]
         if not (args.json or args.csv or args.all):
             print(render.plan_text(plan, SHOWN_ACTIONS, chosen))
+            _say_age(session, plan.id)
             return _plan_exit(plan, args.detailed_exitcode)
         # Printed whole: the actions are read a page at a time as they are written, never all held at
         # once (a first plan of 100,000 records per side is 260,000 actions).
@@ -776,6 +777,15 @@ def _apply_and_report(session, plan, args, said: dict | None = None) -> int:
     return _apply(session, plan.id, args, said, confirmed=_confirmed(plan, args))
 
 
+def _say_age(session, plan_id: str) -> None:
+    """On stderr, beside a plan shown: that it is an open plan left for long (review.plan_age_said)."""
+    from engine.review import plan_age_said
+
+    aged = plan_age_said(session.plan_made(plan_id))
+    if aged:
+        print(f"qbsync: this plan was {aged} (`qbsync plan`)", file=sys.stderr)
+
+
 def _confirmed(plan, args) -> str | None:
     """What the operator was shown and confirmed, for the apply to hold to (W1); `--yes` applies the
     plan as it is when the apply starts."""
@@ -836,6 +846,7 @@ def cmd_apply(args) -> int:
         if not args.json:
             print(render.plan_text(plan, SHOWN_ACTIONS))
             print()
+            _say_age(session, plan.id)
         if not _confirm(plan, args.yes):
             return EXIT_ERROR
         plan_id, confirmed = plan.id, _confirmed(plan, args)
