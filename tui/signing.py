@@ -74,8 +74,8 @@ class Signing:
         self.busy = ""
         self.signoff_path[message.plan_id] = message.path
         if message.what == "write":
-            self.notify(f"Wrote {message.result:,} rows to {message.path}. Once it is signed off, o reads it back.",
-                        timeout=8)
+            self.notify(f"Wrote {message.result:,} rows to {self._signoff_file(message.path)}. Once it is signed "
+                        "off, o reads it back.", timeout=8)
             return
         done = message.result
         refused = "".join(f"\n{message.path}:{r.line}: {r.reason}" for r in done.refused[:SHOWN_REFUSED])
