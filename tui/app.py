@@ -98,7 +98,8 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
 
     def __init__(self, session_factory: SessionFactory, *, rules_path: str | Path = "rules.yaml",
                  watch_rules: bool = True, rules_poll_seconds: float = 1.0, cursor_blink: bool = True,
-                 settings_path: str | Path | None = None, watch_plan: bool = True, plan_poll_seconds: float = 3.0) -> None:
+                 settings_path: str | Path | None = None, watch_plan: bool = True,
+                 plan_poll_seconds: float = 3.0) -> None:
         super().__init__()
         self.settings_path = Path(settings_path) if settings_path else None
         """Where the theme is remembered; None: beside the session's state file, once it is open."""

@@ -388,7 +388,8 @@ def unmapped_text(items: list[dict], planned: list[dict] = ()) -> str:
         flags = " (free of charge)" if item["free_of_charge"] else ""
         out.append(f"Precoro {item['precoro_id']} {show(item['name'])} sku={show(item['sku'])} price={show(item['price'])}{flags}")
         if item.get("planned"):
-            out.append(f"    plan {item['planned']['plan_id']} links it to QuickBooks {item['planned']['quickbooks_id']}")
+            planned = item["planned"]
+            out.append(f"    plan {planned['plan_id']} links it to QuickBooks {planned['quickbooks_id']}")
             continue
         for c in item["candidates"]:
             out.append(f"    {c['score']:.2f}  QuickBooks {c['quickbooks_id']} {show(c['name'])}  ({', '.join(c['reasons'])})")

@@ -107,7 +107,8 @@ def test_i4_items_the_plan_links_are_listed_apart_until_that_link_is_skipped(wor
     assert links
     listed = workdir.json("items", "unmapped")["unmapped"]
     planned = {u["precoro_id"]: u["planned"] for u in listed if u["planned"]}
-    assert planned == {pid: {"plan_id": plan["plan_id"], "quickbooks_id": a["quickbooks_id"]} for pid, a in links.items()}
+    assert planned == {pid: {"plan_id": plan["plan_id"], "quickbooks_id": a["quickbooks_id"]}
+                       for pid, a in links.items()}
     by_hand = [u["precoro_id"] for u in listed if not u["planned"]]
     assert by_hand
 

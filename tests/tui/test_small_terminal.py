@@ -273,7 +273,8 @@ async def test_the_chosen_theme_is_remembered_beside_the_state_file(tmp_path):
 
 async def test_a_settings_path_given_up_front_is_used_from_the_first_frame(tmp_path):
     (tmp_path / "tui.json").write_text('{"theme": "nord"}')
-    app = QbsyncApp(lambda: FakeSession(), watch_rules=False, watch_plan=False, cursor_blink=False, settings_path=tmp_path / "tui.json")
+    app = QbsyncApp(lambda: FakeSession(), watch_rules=False, watch_plan=False, cursor_blink=False,
+                    settings_path=tmp_path / "tui.json")
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.theme == "nord"  # before the session is even open
         await settle(pilot)
@@ -285,7 +286,8 @@ async def test_a_settings_path_given_up_front_is_used_from_the_first_frame(tmp_p
 @pytest.mark.parametrize("content", ["not json", '["a list"]', '{"theme": "no-such-theme"}'])
 async def test_an_unreadable_or_unknown_theme_setting_keeps_the_default(tmp_path, content):
     (tmp_path / "tui.json").write_text(content)
-    app = QbsyncApp(lambda: FakeSession(), watch_rules=False, watch_plan=False, cursor_blink=False, settings_path=tmp_path / "tui.json")
+    app = QbsyncApp(lambda: FakeSession(), watch_rules=False, watch_plan=False, cursor_blink=False,
+                    settings_path=tmp_path / "tui.json")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.theme == "textual-dark"
