@@ -82,16 +82,18 @@ class Signing:
         more = f"\n… and {len(done.refused) - SHOWN_REFUSED} more" if len(done.refused) > SHOWN_REFUSED else ""
         self.notify(f"Signed off plan {done.plan_id} from {message.path}: {done.note}.{refused}{more}",
                     severity="warning" if done.refused else "information", timeout=15)
-        self.load_plan(fresh=False)  # the plan as signed off: its approvals, decisions and note
+        self.load_plan(fresh=False, plan_id=done.plan_id)  # as signed off: its approvals, decisions and note
 
     def on_sign_off_failed(self, message: SignOffFailed) -> None:
         self.busy = ""
         error = message.error
         if isinstance(error, FileExistsError):
             said = f"{error.filename} exists already: read it back, or name another file"
-        elif isinstance(error, FileNotFoundError):
-            said = f"{error.filename}: no such file (Write it makes it)"
-        else:
+        elif isinstance(error, FileNotFoundError):  # writing into a folder that is not there
+            said = f"{Path(error.filename).parent}: no such folder"
+        elif isinstance(error, OSError):
+            said = f"{error.filename}: {error.strerror}"
+        else:  # engine.tables.TableError (FILE:LINE:COL: what was expected), a plan refused, ...
             said = str(error)
         self.notify(f"Nothing was {'written' if message.what == 'write' else 'recorded'}: {said}",
                     severity="error", timeout=12)

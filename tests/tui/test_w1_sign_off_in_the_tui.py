@@ -116,3 +116,24 @@ async def test_w1_writing_never_replaces_a_file_and_a_bad_file_records_nothing(a
                    for n in app._notifications), [n.message for n in app._notifications]
         assert sessions[0].store.plan_row(plan.id) and not sessions[0].load_plan(plan.id).notes
         assert app.busy == "" and "⟳" not in screen_text(app)
+
+
+async def test_w1_a_file_not_there_or_in_no_folder_is_said_plainly(app_in, tmp_path):
+    app, _ = app_in
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "o")
+        await settle(pilot)
+        field = app.screen.query_one("#signoff-path")
+        field.value = "nowhere/plan.csv"
+        await pilot.click("#write")
+        await settle(pilot)
+        assert any(f"Nothing was written: {tmp_path / 'nowhere'}: no such folder" in n.message
+                   for n in app._notifications), [n.message for n in app._notifications]
+        await pilot.press("o")
+        await settle(pilot)
+        app.screen.query_one("#signoff-path").value = "signed.csv"
+        await pilot.click("#read")
+        await settle(pilot)
+        assert any(n.message.startswith("Nothing was recorded: ") and "signed.csv: no such file" in n.message
+                   for n in app._notifications), [n.message for n in app._notifications]
