@@ -7,12 +7,15 @@ is fixed in the code.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import signal
 import sqlite3
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -85,10 +88,14 @@ class LocalApis:
         qb_server = serve_in_thread(qb_app, host, quickbooks_port)
         pc_server = serve_in_thread(pc_app, host, precoro_port)
 
-        client_secret = secrets.token_urlsafe(24)
+        # The app's secret and the API user's token are the data file's own: a second process serving
+        # it (a second terminal) must not lock the first one out by registering new ones. Each start
+        # still gets a grant of its own, as each connection of a real app does.
+        seed = _credentials_seed(path)
+        client_secret = _derived(seed, "quickbooks client secret")
         quickbooks.register_client(LOCAL_CLIENT_ID, client_secret)
         tokens = quickbooks.issue_tokens(LOCAL_CLIENT_ID, realm)
-        precoro_token = secrets.token_hex(20)
+        precoro_token = _derived(seed, "precoro token")
         precoro.add_user(LOCAL_PRECORO_EMAIL, precoro_token)
         credentials = {"client_secret": client_secret, "tokens": tokens, "precoro_token": precoro_token}
         apis = cls(quickbooks, precoro, qb_server, pc_server, realm, credentials)
@@ -124,6 +131,22 @@ class LocalApis:
         self.pc_server.close()
         self.quickbooks.close()
         self.precoro.close()
+
+
+def _credentials_seed(path: str) -> str:
+    """A random secret kept in the data file (made by its first start), from which the local
+    credentials are derived: every process serving the same file serves the same credentials."""
+    if path == ":memory:":
+        return secrets.token_hex(32)
+    with closing(sqlite3.connect(path, timeout=30)) as db, db:
+        db.execute("CREATE TABLE IF NOT EXISTS local_credentials "
+                   "(id INTEGER PRIMARY KEY CHECK (id = 1), seed TEXT NOT NULL)")
+        db.execute("INSERT OR IGNORE INTO local_credentials (id, seed) VALUES (1, ?)", [secrets.token_hex(32)])
+        return db.execute("SELECT seed FROM local_credentials").fetchone()[0]
+
+
+def _derived(seed: str, what: str) -> str:
+    return hmac.new(seed.encode(), what.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def seed_data(quickbooks: QuickBooksState, precoro: PrecoroState, seed: str, realm: str) -> None:
