@@ -41,7 +41,7 @@ class SyncAPI(Protocol):
         """A saved plan, listed, with what applies did with its actions."""
 
     def plan_revision(self, plan_id: str) -> int:
-        """How many times the plan's approvals and decisions were changed, in any process."""
+        """How many times the plan's approvals and decisions changed and its applies ended, in any process."""
 
     def latest_plan(self) -> Plan | None:
         """The latest sync plan, whatever happened to it."""

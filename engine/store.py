@@ -1001,6 +1001,11 @@ class Store:
         row = self.db.execute("select decided from plans where id = ?", [plan_id]).fetchone()
         return row[0] if row else -1
 
+    def applies_ended(self, plan_id: str) -> int:
+        """How many applies of the plan ended (finished or stopped; one killed never ends)."""
+        return self.db.execute("select count(*) from apply_runs where plan_id = ? and state != 'running'",
+                               [plan_id]).fetchone()[0]
+
     def _decided(self, plan_id: str) -> None:
         """The plan's decisions changed: its tally is no longer its own (load_plan)."""
         self.db.execute("update plans set decided = decided + 1 where id = ?", [plan_id])

@@ -283,9 +283,11 @@ class SyncSession:
                 "age_seconds": _seconds_between(made, self.clock())}
 
     def plan_revision(self, plan_id: str) -> int:
-        """How many times the plan's approvals and decisions were changed, here or in another process:
-        a face showing the plan tells another terminal's changes by it (-1: the plan is gone)."""
-        return self.store.plan_decided(plan_id)
+        """How many times the plan's approvals and decisions were changed and its applies ended, here
+        or in another process: a face showing the plan tells another terminal's doings by it (both
+        only grow, so their sum moves when either does; -1: the plan is gone)."""
+        decided = self.store.plan_decided(plan_id)
+        return decided if decided < 0 else decided + self.store.applies_ended(plan_id)
 
     def plan_with_outcomes(self, plan_id: str | None) -> tuple[Plan, dict[str, Outcome]]:
         """A saved plan (an id or a prefix), listed, with its tally and what applies did with its

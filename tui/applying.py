@@ -99,9 +99,13 @@ class Applying:
         try:
             with self._engine:
                 self._write_pending()
-                report = self.session.apply(plan_id, on_result=on_result if purpose == "plan" else None,
-                                            retry_failed=retry_failed, stop=self._apply_stop,
-                                            on_wait=self._writer_busy, on_cap=self._capped, confirmed=confirmed)
+                try:
+                    report = self.session.apply(plan_id, on_result=on_result if purpose == "plan" else None,
+                                                retry_failed=retry_failed, stop=self._apply_stop,
+                                                on_wait=self._writer_busy, on_cap=self._capped, confirmed=confirmed)
+                finally:
+                    if self.plan is not None and self.plan.id == plan_id:  # this terminal's apply, not another's
+                        self.plan_seen = self.session.plan_revision(plan_id)
         except Exception as exc:
             if batch:
                 self.post_message(ActionsApplied(plan_id, list(batch), -1, -1))

@@ -200,8 +200,8 @@ class Reading:
             self.load_plan(fresh=False)
             return
         self.plan_seen = message.revision  # one notice per change, however long the reading takes
-        self.notify(f"Plan {message.plan_id} was changed in another terminal (approvals or decisions): it is shown "
-                    "as it now is.", severity="warning", timeout=8)
+        self.notify(f"Plan {message.plan_id} was changed in another terminal (approvals, decisions or an apply): it "
+                    "is shown as it now is.", severity="warning", timeout=8)
         self.load_plan(fresh=False, plan_id=message.plan_id)
 
     # -- history-----------------------------------------------------------------------------

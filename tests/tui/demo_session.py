@@ -353,6 +353,7 @@ class FakeSession:
                           if action.needs_decision else "skipped by decision" if action.kind == "conflict"
                           else "several candidates: map it by hand" if action.kind == "ambiguous" else action.note)
                 results.append(ActionResult(action.id, "skipped", reason, action.name, action.kind, action.target))
+        self._changed(plan.id)  # an apply that ended counts, as the state file counts it
         return ApplyReport(plan.id, results, stopped=stopped)
 
     # -- mapping -------------------------------------------------------------------------------

@@ -468,3 +468,39 @@ async def test_w1_watching_the_plan_sees_another_terminals_decision_by_itself(tm
             colleague.decide(conflict.id, "quickbooks", app.plan.id)
         assert await until(pilot, lambda: app.plan.action(conflict.id).decision == "quickbooks", timeout=20)
         assert "1 conflict to decide" not in app.status_text
+
+
+async def test_w1_an_apply_of_the_plan_on_screen_made_in_another_terminal_shows_its_outcomes(real_app, tmp_path):
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = app.plan
+        assert not app.outcomes
+        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK,
+                         local_apis=start_local_apis) as colleague:
+            applied = {r.id for r in colleague.apply(plan.id).results if r.status == "applied"}
+        assert applied
+        app.check_plan_elsewhere()
+        await settle(pilot)
+        assert any(f"Plan {plan.id} was changed in another terminal (approvals, decisions or an apply)" in n.message
+                   for n in app._notifications)
+        assert await until(pilot, lambda: {aid for aid, o in app.outcomes.items() if o.status == "applied"} == applied)
+        assert app.plan.id == plan.id
+
+        # This terminal's own apply (of what is left: a conflict decided here) is not another's.
+        shown = len(app._notifications)
+        conflict = next(a for a in app.plan.actions if a.kind == "conflict" and a.decision is None)
+        await pilot.press("2")
+        await settle(pilot)
+        await find(pilot, conflict.id)
+        await pilot.press("q", "g")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.apply_report is not None, (screen_text(app), [n.message for n in app._notifications])
+        app.check_plan_elsewhere()
+        await settle(pilot)
+        assert not any("another terminal" in n.message for n in list(app._notifications)[shown:])
