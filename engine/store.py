@@ -1018,8 +1018,12 @@ class Store:
 
     def applied_since(self, plan: Plan) -> dict | None:
         """The first run of *another* plan after `plan` was made: it makes `plan` superseded (W6)."""
+        return self.applied_after(plan.id, plan.base_serial)
+
+    def applied_after(self, plan_id: str, base_serial: int) -> dict | None:
+        """applied_since of a plan known by its id and the serial it was made at."""
         rows = list(self.db.query("select * from apply_runs where serial > ? and plan_id != ? order by serial limit 1",
-                                  [plan.base_serial, plan.id]))
+                                  [base_serial, plan_id]))
         return rows[0] if rows else None
 
     def prune_superseded(self) -> list[str]:

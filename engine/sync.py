@@ -285,9 +285,13 @@ class SyncSession:
     def plan_revision(self, plan_id: str) -> int:
         """How many times the plan's approvals and decisions were changed and its applies ended, here
         or in another process: a face showing the plan tells another terminal's doings by it (both
-        only grow, so their sum moves when either does; -1: the plan is gone)."""
-        decided = self.store.plan_decided(plan_id)
-        return decided if decided < 0 else decided + self.store.applies_ended(plan_id)
+        only grow, so their sum moves when either does). -1: the plan can no longer be applied (let
+        go, or another plan was applied since it was made: W6)."""
+        row = self.store.plan_row(plan_id)
+        if row is None or row["state"] == "superseded" or \
+                row["state"] != "applied" and self.store.applied_after(plan_id, row["base_serial"] or 0):
+            return -1
+        return self.store.plan_decided(plan_id) + self.store.applies_ended(plan_id)
 
     def plan_with_outcomes(self, plan_id: str | None) -> tuple[Plan, dict[str, Outcome]]:
         """A saved plan (an id or a prefix), listed, with its tally and what applies did with its

@@ -61,8 +61,8 @@ class PlanLoaded(Message):
 
 
 class PlanChangedElsewhere(Message):
-    """Another terminal changed the approvals or decisions of the plan on screen, or applied it (or
-    let it go: -1)."""
+    """Another terminal changed the approvals or decisions of the plan on screen, or applied it (-1:
+    it can no longer be applied, another plan having been applied since)."""
 
     def __init__(self, plan_id: str, revision: int) -> None:
         super().__init__()

@@ -194,12 +194,12 @@ class Reading:
     def on_plan_changed_elsewhere(self, message: PlanChangedElsewhere) -> None:
         if self.plan is None or self.plan.id != message.plan_id or self.plan_seen == message.revision or self.busy:
             return
-        if message.revision < 0:
-            self.notify(f"Plan {message.plan_id} was let go in another terminal (a later plan was applied): "
-                        "reading the plan to review now.", severity="warning", timeout=10)
-            self.load_plan(fresh=False)
-            return
         self.plan_seen = message.revision  # one notice per change, however long the reading takes
+        if message.revision < 0:
+            # Not read again: a new plan reads both sides, which the operator asks for (r) when ready.
+            self.notify(f"Plan {message.plan_id} can no longer be applied: another plan was applied since it was "
+                        "made (W6). r makes a new plan.", severity="warning", timeout=20)
+            return
         self.notify(f"Plan {message.plan_id} was changed in another terminal (approvals, decisions or an apply): it "
                     "is shown as it now is.", severity="warning", timeout=8)
         self.load_plan(fresh=False, plan_id=message.plan_id)

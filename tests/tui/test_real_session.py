@@ -504,3 +504,27 @@ async def test_w1_an_apply_of_the_plan_on_screen_made_in_another_terminal_shows_
         app.check_plan_elsewhere()
         await settle(pilot)
         assert not any("another terminal" in n.message for n in list(app._notifications)[shown:])
+
+
+async def test_w6_a_plan_on_screen_that_another_terminals_apply_superseded_says_so_once(real_app, tmp_path):
+    """Another terminal (or an unattended run) plans and applies while this TUI reviews an older plan:
+    that one can no longer be applied (W6). The TUI says so once, and does not plan on its own."""
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = app.plan
+        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: "2026-11-26T09:05:00+00:00",
+                         local_apis=start_local_apis) as colleague:
+            newer = colleague.plan(only=["items"])  # Sync Items, say
+            assert newer.id != plan.id
+            assert colleague.apply(newer.id).counts().get("applied")
+        for _ in range(2):
+            app.check_plan_elsewhere()
+            await settle(pilot)
+        said = [n.message for n in app._notifications if "can no longer be applied" in n.message]
+        assert said == [f"Plan {plan.id} can no longer be applied: another plan was applied since it was made (W6). "
+                        "r makes a new plan."]
+        assert app.plan.id == plan.id  # still on screen, as the operator left it
