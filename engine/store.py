@@ -964,7 +964,7 @@ class Store:
 
     def plan_row(self, plan_id: str) -> dict | None:
         rows = list(self.db.query("select id, realm, rules_digest, created_at, entities, state, purpose, base_serial, "
-                                  "mirror_mark, scope from plans where id = ?", [plan_id]))
+                                  "mirror_mark, scope, decided from plans where id = ?", [plan_id]))
         return rows[0] if rows else None
 
     def plan_state(self, plan_id: str) -> str | None:
@@ -995,11 +995,6 @@ class Store:
                 [(int(approved), plan_id, aid) for aid in action_ids],
             )
             self._decided(plan_id)
-
-    def plan_decided(self, plan_id: str) -> int:
-        """How many times the plan's approvals and decisions were changed (0: never; a plan gone: -1)."""
-        row = self.db.execute("select decided from plans where id = ?", [plan_id]).fetchone()
-        return row[0] if row else -1
 
     def applies_ended(self, plan_id: str) -> int:
         """How many applies of the plan ended (finished or stopped; one killed never ends)."""

@@ -278,9 +278,9 @@ class SyncSession:
     def plan_made(self, plan_id: str) -> dict[str, Any]:
         """When a saved plan was made and how long ago (by this session's clock), and its state:
         what review.plan_age_said words for an open plan left for long."""
-        made = self.store.plan_row(plan_id)["created_at"]
-        return {"id": plan_id, "created_at": made, "state": self.store.plan_state(plan_id),
-                "age_seconds": _seconds_between(made, self.clock())}
+        row = self.store.plan_row(plan_id)
+        return {"id": plan_id, "created_at": row["created_at"], "state": row["state"],
+                "age_seconds": _seconds_between(row["created_at"], self.clock())}
 
     def plan_revision(self, plan_id: str) -> int:
         """How many times the plan's approvals and decisions were changed and its applies ended, here
@@ -291,7 +291,7 @@ class SyncSession:
         if row is None or row["state"] == "superseded" or \
                 row["state"] != "applied" and self.store.applied_after(plan_id, row["base_serial"] or 0):
             return -1
-        return self.store.plan_decided(plan_id) + self.store.applies_ended(plan_id)
+        return row["decided"] + self.store.applies_ended(plan_id)
 
     def plan_with_outcomes(self, plan_id: str | None) -> tuple[Plan, dict[str, Outcome]]:
         """A saved plan (an id or a prefix), listed, with its tally and what applies did with its

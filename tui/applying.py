@@ -65,8 +65,7 @@ class Applying:
                 # terminal's changes to the plan are not applied unseen (W1).
                 self.start_apply(plan.id, retry_failed=retry_failed, confirmed=approvals_digest(plan.actions))
 
-        latest = (self.status or {}).get("latest_plan") or {}
-        aged = plan_age_said(latest) if latest.get("id") == plan.id else None
+        aged = plan_age_said(self.shown_plan_made())
         self.push_screen(ConfirmApply(title, summary, notes=[f"This plan was {aged}."] if aged else []), answered)
 
     def start_apply(self, plan_id: str, *, retry_failed: bool = False, purpose: str = "plan",

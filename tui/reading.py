@@ -169,6 +169,12 @@ class Reading:
         self.notify(f"Planning failed: {message.error}", severity="error", timeout=10)
         self.load_status()
 
+    def shown_plan_made(self) -> dict[str, Any]:
+        """What the status says of the plan on screen (SyncSession.plan_made: its state, its age) when
+        it is the latest plan; {} otherwise."""
+        latest = (self.status or {}).get("latest_plan") or {}
+        return latest if self.plan is not None and latest.get("id") == self.plan.id else {}
+
     # -- another terminal ----------------------------------------------------------------------
 
     def check_plan_elsewhere(self) -> None:

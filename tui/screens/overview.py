@@ -149,13 +149,13 @@ class OverviewScreen(QbsyncScreen):
         text.append("\nLatest plan  ", style="bold")
         plan = app.plan
         if plan is not None:
-            latest = (app.status or {}).get("latest_plan") or {}
-            state = latest.get("state") if latest.get("id") == plan.id else None
+            made = app.shown_plan_made()
+            state = made.get("state")
             text.append(" · ".join([plan.id, *([state] if state else []), plural(len(plan.actions), "action")]))
             undecided = tally.undecided if tally else 0
             if undecided:
                 text.append(f" · {plural(undecided, 'conflict')} to decide", style="bold yellow")
-            aged = plan_age_said(latest) if latest.get("id") == plan.id else None
+            aged = plan_age_said(made)
             if aged:
                 text.append("\nPlan age     ", style="bold")
                 text.append(f"{aged} (r)", style="yellow")
