@@ -46,6 +46,9 @@ class SyncAPI(Protocol):
     def latest_plan(self) -> Plan | None:
         """The latest sync plan, whatever happened to it."""
 
+    def latest_plan_id(self) -> str | None:
+        """The id of the latest sync plan (None: none yet), without reading it: one look, cheap to repeat."""
+
     def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
         """A saved plan by id or prefix (the latest sync plan by default). `listed`: as a large plan
         is shown, its actions listed and read whole only when looked at, with its tally."""

@@ -253,6 +253,9 @@ class SyncSession:
         plan_id = self.store.latest_plan_id()
         return self.store.load_plan(plan_id) if plan_id else None
 
+    def latest_plan_id(self) -> str | None:
+        return self.store.latest_plan_id()
+
     def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
         plan = self.store.load_plan(self.plan_id_for(plan_id), listed=listed)
         if plan is None:

@@ -72,6 +72,8 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
                 tooltip="The rules file: problems, reload"),
         Binding("r", "replan", "re-plan", id="plan.replan",
                 tooltip="Read both sides again and make a new plan (changes nothing remote)"),
+        Binding("L", "latest_plan", "latest plan", id="plan.latest", show=False,
+                tooltip="Show the plan another terminal or an unattended run made after the one on screen"),
         Binding("f1", "help", "help", id="app.help", tooltip="Keys and what this screen is for"),
         Binding("ctrl+q", "quit", "quit", id="app.quit", tooltip="Leave qbsync (decisions are already saved)",
                 priority=True),
@@ -136,6 +138,7 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
         self._pending_lock = threading.Lock()
         self._flushing = False
         self.plan_seen: int | None = None  # the plan's changes of approvals as last read (check_plan_elsewhere)
+        self.newer_plan: str | None = None  # a later plan made elsewhere, said once (Reading.action_latest_plan)
         self._rules_mtime: float | None = None
         self._status_timer: Any = None
         self._tally_loaded(None)
@@ -339,7 +342,8 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A dialog is a question: while it is open, keys meant for the screens underneath do nothing.
-        if isinstance(self.screen, ModalScreen) and action in ("switch_mode", "replan", "apply", "help"):
+        if isinstance(self.screen, ModalScreen) and \
+                action in ("switch_mode", "replan", "latest_plan", "apply", "help"):
             return action == "help" and isinstance(self.screen, HelpScreen)
         if action == "quit" and isinstance(self.screen, Question):
             return False

@@ -62,12 +62,14 @@ class PlanLoaded(Message):
 
 class PlanChangedElsewhere(Message):
     """Another terminal changed the approvals or decisions of the plan on screen, or applied it (-1:
-    it can no longer be applied, another plan having been applied since)."""
+    it can no longer be applied, another plan having been applied since); `latest`: the latest sync
+    plan, a newer one than that on screen when another terminal (or an unattended run) made one."""
 
-    def __init__(self, plan_id: str, revision: int) -> None:
+    def __init__(self, plan_id: str, revision: int, latest: str | None) -> None:
         super().__init__()
         self.plan_id = plan_id
         self.revision = revision
+        self.latest = latest
 
 
 class PlanningFailed(Message):

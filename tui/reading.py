@@ -141,6 +141,8 @@ class Reading:
         self.plan = message.plan
         self.outcomes = message.outcomes
         self.plan_seen = message.revision
+        if message.made or self.newer_plan == message.plan.id:
+            self.newer_plan = None
         self.busy = ""
         if self.apply_plan_id != message.plan.id and not self.apply_running:
             self.apply_results, self.apply_report, self.apply_error = [], None, None
@@ -192,23 +194,43 @@ class Reading:
             return  # busy with the engine: the next look
         try:
             revision = self.session.plan_revision(plan_id)
+            latest = self.session.latest_plan_id()
         finally:
             self._engine.release()
-        if revision != seen:
-            self.post_message(PlanChangedElsewhere(plan_id, revision))
+        if revision != seen or latest not in (plan_id, self.newer_plan):
+            self.post_message(PlanChangedElsewhere(plan_id, revision, latest))
 
     def on_plan_changed_elsewhere(self, message: PlanChangedElsewhere) -> None:
-        if self.plan is None or self.plan.id != message.plan_id or self.plan_seen == message.revision or self.busy:
+        if self.plan is None or self.plan.id != message.plan_id or self.busy:
+            return
+        newer = message.latest if message.latest not in (None, message.plan_id) else None
+        if newer is not None and newer != self.newer_plan:
+            self.newer_plan = newer  # said once; L shows it when the operator is ready (no switch underfoot)
+            if message.revision >= 0:
+                self.notify(f"A newer plan, {newer}, was made in another terminal or by an unattended run. L shows "
+                            f"it; plan {message.plan_id} stays on screen until then.", timeout=20)
+        if self.plan_seen == message.revision:
             return
         self.plan_seen = message.revision  # one notice per change, however long the reading takes
         if message.revision < 0:
             # Not read again: a new plan reads both sides, which the operator asks for (r) when ready.
+            then = f"L shows the latest plan, {newer}; r makes a new one" if newer else "r makes a new plan"
             self.notify(f"Plan {message.plan_id} can no longer be applied: another plan was applied since it was "
-                        "made (W6). r makes a new plan.", severity="warning", timeout=20)
+                        f"made (W6). {then}.", severity="warning", timeout=20)
             return
         self.notify(f"Plan {message.plan_id} was changed in another terminal (approvals, decisions or an apply): it "
                     "is shown as it now is.", severity="warning", timeout=8)
         self.load_plan(fresh=False, plan_id=message.plan_id)
+
+    def action_latest_plan(self) -> None:
+        """L: show the latest plan, when another terminal or an unattended run made one after that on screen."""
+        if self.session is None or self.busy:
+            return
+        if self.newer_plan is None:
+            shown = f"plan {self.plan.id} is the latest plan" if self.plan is not None else "there is no plan yet"
+            self.notify(f"Nothing newer: {shown}. r makes a new plan.", timeout=4)
+            return
+        self.load_plan(fresh=False, plan_id=self.newer_plan)
 
     # -- history-----------------------------------------------------------------------------
 

@@ -226,6 +226,9 @@ class FakeSession:
     def latest_plan(self) -> Plan | None:
         return copy.deepcopy(self.plans[self.latest]) if self.latest else None
 
+    def latest_plan_id(self) -> str | None:
+        return self.latest
+
     def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
         return copy.deepcopy(self.plans[plan_id or self.latest])
 
@@ -462,6 +465,9 @@ class ScaleSession(FakeSession):
 
     def latest_plan(self) -> Plan:
         return self.big
+
+    def latest_plan_id(self) -> str:
+        return self.big.id
 
     def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
         return self.big

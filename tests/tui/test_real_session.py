@@ -528,3 +528,58 @@ async def test_w6_a_plan_on_screen_that_another_terminals_apply_superseded_says_
         assert said == [f"Plan {plan.id} can no longer be applied: another plan was applied since it was made (W6). "
                         "r makes a new plan."]
         assert app.plan.id == plan.id  # still on screen, as the operator left it
+
+
+async def test_w1_a_newer_plan_made_in_another_terminal_is_said_once_and_shown_on_asking(real_app, tmp_path):
+    """Another terminal (or an unattended run) makes a plan while this TUI reviews one: the TUI says so
+    once and keeps the plan on screen (no switch under the operator's feet); L shows the newer one."""
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = app.plan
+        await pilot.press("2", "L")
+        await settle(pilot)
+        assert any(f"Nothing newer: plan {plan.id} is the latest plan" in n.message for n in app._notifications)
+        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: "2026-11-26T09:05:00+00:00",
+                         local_apis=start_local_apis) as colleague:
+            newer = colleague.plan(full=True)
+        assert newer.id != plan.id
+        for _ in range(2):
+            app.check_plan_elsewhere()
+            await settle(pilot)
+        said = [n.message for n in app._notifications if "newer plan" in n.message]
+        assert said == [f"A newer plan, {newer.id}, was made in another terminal or by an unattended run. L shows it; "
+                        f"plan {plan.id} stays on screen until then."]
+        assert app.plan.id == plan.id
+        await pilot.press("L")
+        assert await until(pilot, lambda: app.plan is not None and app.plan.id == newer.id)
+        assert app.newer_plan is None
+        app.check_plan_elsewhere()
+        await settle(pilot)
+        assert len([n for n in app._notifications if "newer plan" in n.message]) == 1
+
+
+async def test_w6_a_plan_superseded_by_a_newer_full_plans_apply_points_to_that_plan(real_app, tmp_path):
+    """An unattended run planned everything and applied what its policy allows: the plan on screen can
+    no longer be applied, and the notice names the plan that can be looked at instead (L)."""
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = app.plan
+        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: "2026-11-26T09:05:00+00:00",
+                         local_apis=start_local_apis) as colleague:
+            newer = colleague.plan(full=True)
+            assert colleague.apply(newer.id).counts().get("applied")
+        app.check_plan_elsewhere()
+        await settle(pilot)
+        said = [n.message for n in app._notifications if plan.id in n.message]
+        assert said == [f"Plan {plan.id} can no longer be applied: another plan was applied since it was made (W6). "
+                        f"L shows the latest plan, {newer.id}; r makes a new one."]
+        await pilot.press("L")
+        assert await until(pilot, lambda: app.plan is not None and app.plan.id == newer.id)
