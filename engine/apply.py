@@ -87,6 +87,15 @@ class ApplyReport:
     # D8: what became of each document file sent ({"file", "status": uploaded|skipped|failed,
     # "reason"}); a file never fails its document, so these do not count in `ok`.
     attachments: list[dict[str, str]] = field(default_factory=list)
+    # Every action it would carry out was applied already, by `applied_by` (the last apply run of
+    # the plan: who, started_at, ...), often another qbsync this one waited for: nothing was run.
+    already_applied: bool = False
+    applied_by: dict[str, Any] | None = None
+
+    def already_said(self) -> str:
+        by = self.applied_by or {}
+        who = f" by {by['who']} (started {by['started_at']})" if by.get("who") else ""
+        return f"Plan {self.plan_id} was already applied{who}; nothing to do."
 
     @property
     def ok(self) -> bool:
@@ -102,7 +111,8 @@ class ApplyReport:
         """As JSON; without `results`, its place is kept (None) for the caller to write them."""
         return {"plan_id": self.plan_id, "results": [r.to_json() for r in self.results] if results else None,
                 "counts": self.counts(), "stopped": self.stopped, "resume_at": self.resume_at,
-                "attachments": self.attachments}
+                "attachments": self.attachments, "already_applied": self.already_applied,
+                "applied_by": self.applied_by}
 
 
 def _now() -> str:

@@ -1056,8 +1056,10 @@ class Store:
         with self.transaction():
             self.db.execute("update apply_runs set state = ?, finished_at = ? where serial = ?", [state, at, serial])
 
-    def last_apply_run(self) -> dict | None:
-        rows = list(self.db.query("select * from apply_runs order by serial desc limit 1"))
+    def last_apply_run(self, plan_id: str | None = None) -> dict | None:
+        """The latest apply run (of this plan, when named)."""
+        where, params = ("where plan_id = ? ", [plan_id]) if plan_id else ("", [])
+        rows = list(self.db.query(f"select * from apply_runs {where}order by serial desc limit 1", params))
         return rows[0] if rows else None
 
     def lock(self, purpose: str) -> FileLock:

@@ -492,6 +492,9 @@ class SyncSession:
             plan = self.store.load_plan(wanted, listed=True, background=False)
             if plan is None:
                 raise PlanNotFound(NO_FULL_PLAN)
+            done = None if retry_failed else self.already_applied(plan)
+            if done is not None:  # by another qbsync while this one waited for the lock, most often
+                return done
             if confirmed is not None:
                 _check_confirmed(plan, confirmed)
             conn = self.connected
@@ -507,12 +510,15 @@ class SyncSession:
                 self.store.outcomes(plan.id)
             return report
 
-    def already_applied(self, plan: Plan) -> bool:
-        """Whether every action of the plan that an apply would carry out is applied already: running
-        it again would write nothing (an action approved since would still be applied)."""
+    def already_applied(self, plan: Plan) -> ApplyReport | None:
+        """When every action of the plan that an apply would carry out is applied already (running it
+        again would write nothing; an action approved since would still be applied): the report
+        that says so, and by whom. Else None."""
         todo = [action.id for action in plan.actions if action.executable]
         outcomes = self.store.outcomes(plan.id) if todo else {}
-        return bool(todo) and all(outcomes.get(action_id, ("",))[0] == "applied" for action_id in todo)
+        if not todo or any(outcomes.get(action_id, ("",))[0] != "applied" for action_id in todo):
+            return None
+        return ApplyReport(plan.id, already_applied=True, applied_by=self.store.last_apply_run(plan.id))
 
     # -- payments back: the repair import (D9) ----------------------------------------------------
 

@@ -144,6 +144,11 @@ class Applying:
             return
         self.apply_running = False
         self.apply_report = report
+        if report.already_applied:  # by another terminal, most often, while this one waited for it
+            self.apply_revision += 1
+            self.notify(f"{report.already_said()} It is shown with its outcomes.", timeout=10)
+            self.load_plan(fresh=False, plan_id=message.plan_id)
+            return
         seen = {r.id for r in self.apply_results}
         for result in report.results:
             self.outcomes[result.id] = outcome_of(result)

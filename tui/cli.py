@@ -797,8 +797,6 @@ def _confirmed(plan, args) -> str | None:
 def _apply(session, plan_id: str, args, said: dict | None = None, confirmed: str | None = None) -> int:
     """Apply a plan the operator confirmed (`confirmed`: its approvals_digest as shown); print its
     report. Exit 0 when every action went through."""
-    from tui import render
-
     stop = threading.Event()
 
     def first_ctrl_c(signum, frame) -> None:
@@ -819,15 +817,21 @@ def _apply(session, plan_id: str, args, said: dict | None = None, confirmed: str
     finally:
         progress.close()
         signal.signal(signal.SIGINT, previous)
+    _print_report(report, args, said)
+    if stop.is_set():
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def _print_report(report, args, said: dict | None = None) -> None:
+    from tui import render
+
     if args.json:
         # Written a result at a time: an apply of 260,000 actions has as many.
         head = {**report.to_json(results=False), **(said or {})}
         render.write_json(head, "results", (result.to_json() for result in report.results), sys.stdout)
     else:
         print(render.report_text(report))
-    if stop.is_set():
-        return EXIT_INTERRUPTED
-    return EXIT_OK if report.ok else EXIT_ERROR
 
 
 def cmd_apply(args) -> int:
@@ -835,13 +839,9 @@ def cmd_apply(args) -> int:
 
     with _session(args) as session:
         plan = session.load_plan(args.plan_id, listed=True)  # as `show` lists it: never read whole here
-        if session.already_applied(plan):  # running it again would only list the same outcomes again
-            if args.json:
-                _print_json({"plan_id": plan.id, "already_applied": True, "results": [], "counts": {},
-                             "stopped": None, "resume_at": None})
-            else:
-                print(f"Plan {plan.id} was already applied; nothing to do. `qbsync history` shows what it wrote; "
-                      "`qbsync plan` makes a new plan.")
+        done = session.already_applied(plan)
+        if done is not None:  # running it again would only list the same outcomes again: no question
+            _print_report(done, args)
             return EXIT_OK
         if not args.json:
             print(render.plan_text(plan, SHOWN_ACTIONS))

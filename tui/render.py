@@ -213,6 +213,8 @@ def plan_json(plan: Plan, chosen: list[Action] | None = None) -> dict[str, Any]:
 
 
 def report_text(report: ApplyReport) -> str:
+    if report.already_applied:
+        return f"{report.already_said()} `qbsync history` shows what it wrote; `qbsync plan` makes a new plan."
     out = []
     for result in report.results:
         if result.status == "skipped" and not result.reason:

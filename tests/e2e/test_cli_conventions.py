@@ -113,7 +113,8 @@ def test_w3_applying_an_applied_plan_again_says_already_applied_and_writes_nothi
     assert "applied " not in first.stderr.replace("qbsync: applied", "")  # progress only, not the results
     again = workdir.run("apply", plan["plan_id"], "--yes")
     assert again.returncode == 0
-    assert f"Plan {plan['plan_id']} was already applied; nothing to do" in again.stdout
+    assert again.stdout.startswith(f"Plan {plan['plan_id']} was already applied by e2e-tester (started ")
+    assert "; nothing to do" in again.stdout
     assert not re.search(r"^applied ", again.stdout, re.M)
     as_json = workdir.json("apply", plan["plan_id"], "--yes")
     assert as_json["already_applied"] is True and as_json["results"] == []

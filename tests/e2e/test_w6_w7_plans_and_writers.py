@@ -49,10 +49,9 @@ def test_w6_a_plan_made_before_another_plans_apply_is_refused_whole(workdir):
     assert "plan again" not in workdir.run("apply", "--yes").stderr
 
 
-def test_w7_a_second_writer_waits_naming_the_holder_or_is_refused_with_no_wait(workdir):
-    workdir.run("plan", check=True)
-    # The holder keeps the writer lock until the test says (a line on its stdin), at most a minute:
-    # a wait that is seen, not one that a slow machine may let run out before the writer starts.
+def hold_the_writer_lock(workdir) -> subprocess.Popen:
+    """A process holding the state file's writer lock until the test says (a line on its stdin), at
+    most a minute: a wait that is seen, not one that a slow machine may let run out before the writer starts."""
     holder = subprocess.Popen(
         [sys.executable, "-c", (
             "import select, sys; sys.path.insert(0, sys.argv[1]);"
@@ -63,6 +62,23 @@ def test_w7_a_second_writer_waits_naming_the_holder_or_is_refused_with_no_wait(w
          str(ROOT), str(workdir.path / ".qbsync" / "state.db")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def waiting_apply(workdir, holder: subprocess.Popen) -> subprocess.Popen:
+    """`qbsync apply --yes`, started and seen waiting for `holder`."""
+    waiting = subprocess.Popen([sys.executable, "-m", "tui.cli", "apply", "--yes"], cwd=workdir.path,
+                               env={**os.environ, **workdir.apis.env, "QBSYNC_OPERATOR": "e2e-tester"},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    said = next((line for line in iter(waiting.stderr.readline, "") if "in use by" in line), "")  # then it waits
+    assert f"in use by process {holder.pid}" in said and "waiting" in said
+    assert waiting.poll() is None  # still waiting: nothing applied while the lock is held
+    return waiting
+
+
+def test_w7_a_second_writer_waits_naming_the_holder_or_is_refused_with_no_wait(workdir):
+    workdir.run("plan", check=True)
+    holder = hold_the_writer_lock(workdir)
 
     refused = workdir.run("apply", "--yes", "--no-wait")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
@@ -70,12 +86,7 @@ def test_w7_a_second_writer_waits_naming_the_holder_or_is_refused_with_no_wait(w
     refused = workdir.run("compact", "--no-wait")  # rewriting the file waits for writers too
     assert refused.returncode == 1 and f"process {holder.pid}" in refused.stderr
 
-    waiting = subprocess.Popen([sys.executable, "-m", "tui.cli", "apply", "--yes"], cwd=workdir.path,
-                               env={**os.environ, **workdir.apis.env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    said = next((line for line in iter(waiting.stderr.readline, "") if "in use by" in line), "")  # then it waits
-    assert f"in use by process {holder.pid}" in said and "waiting" in said
-    assert waiting.poll() is None  # still waiting: nothing applied while the lock is held
+    waiting = waiting_apply(workdir, holder)
     holder.stdin.write("go\n")
     holder.stdin.flush()
     stdout, _ = waiting.communicate(timeout=120)
@@ -85,6 +96,28 @@ def test_w7_a_second_writer_waits_naming_the_holder_or_is_refused_with_no_wait(w
     assert 0 < compacted["after_bytes"] <= compacted["before_bytes"]
     assert workdir.run("compact").stdout.startswith(f"{workdir.path / '.qbsync' / 'state.db'}: ")
     assert workdir.run("show", check=True).returncode in (0, 2)  # the plan applied is still there
+
+
+def test_w7_two_terminals_applying_one_plan_at_once_the_second_says_it_was_applied_by_the_first(workdir):
+    """Both wait for the writer lock; the first to take it applies the plan, the second finds it
+    applied, says by whom, and writes nothing (not a report of the first one's writes as its own)."""
+    plan = workdir.json("plan")
+    holder = hold_the_writer_lock(workdir)
+    terminals = [waiting_apply(workdir, holder), waiting_apply(workdir, holder)]
+    holder.stdin.write("go\n")
+    holder.stdin.flush()
+    said = [terminal.communicate(timeout=120)[0] for terminal in terminals]
+    holder.wait(timeout=10)
+    assert [terminal.returncode for terminal in terminals] == [0, 0], said
+    applied = [out for out in said if "Apply: " in out]
+    already = [out for out in said if "already applied" in out]
+    assert len(applied) == 1 and len(already) == 1, said
+    # The plan as asked about, then (once the lock is its own) what it found: no report of writes.
+    assert already[0].strip().splitlines()[-1].startswith(
+        f"Plan {plan['plan_id']} was already applied by e2e-tester (started 20"), already[0]
+    assert "Apply: " not in already[0] and "applied  " not in already[0]
+    history = workdir.json("history", "--all")["history"]
+    assert len(history) == len({row["action_id"] for row in history}) > 0  # each action once
 
 
 def test_w7_two_applies_and_a_plan_at_once_twenty_times_no_traceback_nothing_twice(make_workdir):

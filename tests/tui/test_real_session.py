@@ -583,3 +583,29 @@ async def test_w6_a_plan_superseded_by_a_newer_full_plans_apply_points_to_that_p
                         f"L shows the latest plan, {newer.id}; r makes a new one."]
         await pilot.press("L")
         assert await until(pilot, lambda: app.plan is not None and app.plan.id == newer.id)
+
+
+async def test_w7_a_plan_another_terminal_applied_while_the_tui_asked_is_not_applied_again(real_app, tmp_path):
+    """The TUI asks about the plan; a colleague applies it meanwhile (`qbsync apply --yes`). The yes
+    then writes nothing and reports nothing as its own: the TUI says who applied it and shows its
+    outcomes."""
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = app.plan
+        await pilot.press("2", "g")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply)
+        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK,
+                         local_apis=start_local_apis) as colleague:
+            applied = colleague.apply(plan.id).counts()["applied"]
+        written = len(sessions[0].history())
+        await pilot.press("y")
+        await settle(pilot)
+        assert len(sessions[0].history()) == written == applied  # nothing written twice
+        assert app.apply_report is not None and app.apply_report.already_applied and not app.apply_results
+        assert any(f"Plan {plan.id} was already applied by " in n.message for n in app._notifications)
+        assert await until(pilot, lambda: sum(o.status == "applied" for o in app.outcomes.values()) == applied)
