@@ -10,6 +10,7 @@ import hashlib
 import json
 import threading
 import time
+from dataclasses import asdict
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -791,6 +792,10 @@ class SyncSession:
              "kept": self.store.mirror_count(realm, listing["side"], listing["section"], listing["generation"])}
             for listing in (self.store.mirror_listings(realm) if realm else [])
             if self.enabled(listing["section"])]  # one the rules no longer read is not waiting
+        # W7: a plan or apply under way in another terminal holds the writer lock; whoever plans or
+        # applies next waits for it (an apply run "running" there is not an unfinished one).
+        holder = self.store.lock("writer").holder()
+        out["in_use"] = asdict(holder) if holder else None
         return out
 
 

@@ -1205,6 +1205,10 @@ def cmd_status(args) -> int:
     aged = plan_age_said(latest)
     if aged:
         print(f"  {aged} (`qbsync plan`)")
+    in_use = status.get("in_use")
+    if in_use:
+        print(f"in use: process {in_use['pid']} on {in_use['host']} is {in_use['what']} (since {in_use['since']}); "
+              "a plan or apply started now waits for it")
     undone, review_id = status.get("undone"), status.get("plan_to_review")
     if undone and review_id:
         then = [f"`qbsync apply {review_id} --retry-failed` tries the failed again"] if "failed" in undone else []

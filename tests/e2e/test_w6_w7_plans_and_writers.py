@@ -98,6 +98,23 @@ def test_w7_a_second_writer_waits_naming_the_holder_or_is_refused_with_no_wait(w
     assert workdir.run("show", check=True).returncode in (0, 2)  # the plan applied is still there
 
 
+def test_w7_status_says_who_holds_the_state_file_while_another_terminal_plans_or_applies(workdir):
+    workdir.run("plan", check=True)
+    assert workdir.json("status")["in_use"] is None
+    holder = hold_the_writer_lock(workdir)
+    try:
+        said = workdir.run("status")
+        assert said.returncode == 0, said.stderr
+        assert f"in use: process {holder.pid} on " in said.stdout
+        assert "is applying plan held-by-the-test (since " in said.stdout and "started now waits for it" in said.stdout
+        assert workdir.json("status")["in_use"]["pid"] == holder.pid
+    finally:
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        holder.wait(timeout=10)
+    assert "in use:" not in workdir.run("status").stdout
+
+
 def test_w7_two_terminals_applying_one_plan_at_once_the_second_says_it_was_applied_by_the_first(workdir):
     """Both wait for the writer lock; the first to take it applies the plan, the second finds it
     applied, says by whom, and writes nothing (not a report of the first one's writes as its own)."""
