@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--all", action="store_true", help="every action of the plan")
         p.add_argument("--json", action="store_true",
                        help=f'print {{"plan_id": ..., "{"approved" if name == "approve" else "skipped"}": [ids], '
-                            '"left": [actions]}} as JSON')
+                            '"left": [actions]} as JSON')
         _selection_options(p, done)
         if name == "approve":
             p.add_argument("--from", dest="from_file", metavar="FILE",
