@@ -206,6 +206,7 @@ class Reading:
         newer = message.latest if message.latest not in (None, message.plan_id) else None
         if newer is not None and newer != self.newer_plan:
             self.newer_plan = newer  # said once; L shows it when the operator is ready (no switch underfoot)
+            self.status_revision += 1  # the Overview names it beside the plan on screen
             if message.revision >= 0:
                 self.notify(f"A newer plan, {newer}, was made in another terminal or by an unattended run. L shows "
                             f"it; plan {message.plan_id} stays on screen until then.", timeout=20)

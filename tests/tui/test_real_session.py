@@ -554,9 +554,13 @@ async def test_w1_a_newer_plan_made_in_another_terminal_is_said_once_and_shown_o
         assert said == [f"A newer plan, {newer.id}, was made in another terminal or by an unattended run. L shows it; "
                         f"plan {plan.id} stays on screen until then."]
         assert app.plan.id == plan.id
+        await pilot.press("1")
+        await settle(pilot)
+        assert f"Latest plan  {plan.id}" in screen_text(app) and f"newer: {newer.id} (L)" in screen_text(app)
         await pilot.press("L")
         assert await until(pilot, lambda: app.plan is not None and app.plan.id == newer.id)
         assert app.newer_plan is None
+        assert await until(pilot, lambda: "newer:" not in screen_text(app))
         app.check_plan_elsewhere()
         await settle(pilot)
         assert len([n for n in app._notifications if "newer plan" in n.message]) == 1

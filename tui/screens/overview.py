@@ -155,6 +155,8 @@ class OverviewScreen(QbsyncScreen):
             undecided = tally.undecided if tally else 0
             if undecided:
                 text.append(f" · {plural(undecided, 'conflict')} to decide", style="bold yellow")
+            if app.newer_plan:  # made in another terminal or by an unattended run (Reading.check_plan_elsewhere)
+                text.append(f" · newer: {app.newer_plan} (L)", style="bold yellow")
             aged = plan_age_said(made)
             if aged:
                 text.append("\nPlan age     ", style="bold")
