@@ -5,6 +5,7 @@ servers' share excluded), < 700 MB RSS").
     .venv/bin/python bench/plan_scale.py               # N = 100,000, 2 runs of each measurement
     .venv/bin/python bench/plan_scale.py --n 20000 --runs 3
     .venv/bin/python bench/plan_scale.py --profile     # + a cProfile of one staged run (top 30, cumulative)
+    .venv/bin/python bench/plan_scale.py --reads-only --lists-with-details  # the reads alone, mirror on and off
 
 What happens:
 
@@ -84,6 +85,45 @@ def child_e2e(server_json: str, directory: Path, only: list[str] | None = None, 
         out["replan_peak_rss_mb"] = peak_rss_mb()
     session.close()
     return out
+
+
+def child_reads(server_json: str, directory: Path, mirror: bool) -> dict:
+    """The first plan's reads of suppliers and items, both sides, one after another, and nothing else:
+    qbsync's CPU before any planning (HTTP, JSON, each record's id, the mirror). Without `mirror`, the
+    records are not written into the state file's mirror: a measure of that share only (a plan keeps them)."""
+    from engine.entities import ITEMS, SUPPLIERS
+    from engine.store import Store
+
+    if not mirror:
+        Store.mirror_put = lambda self, *args, **kwargs: None
+    session = session_for(Endpoints(json.loads(server_json)["info"]), directory)
+    planner = session.planner(None, threading.Event(), full=True)
+    started, cpu = time.perf_counter(), time.process_time()
+    records = sum(1 for spec in (SUPPLIERS, ITEMS) for side in ("quickbooks", "precoro")
+                  for _ in planner.mirror.records(planner._source(spec, side)))
+    out = {"records": records, "cpu_seconds": time.process_time() - cpu, "wall_seconds": time.perf_counter() - started,
+           "mirror": mirror, "peak_rss_mb": peak_rss_mb()}
+    session.close()
+    return out
+
+
+def reads_only(args, tmp: Path, server: LocalServer, hello: str) -> int:
+    results = []
+    for run in range(args.runs):
+        for mirror in (True, False):
+            result = run_child(SCRIPT, "--child", "reads", "--server", hello, "--dir", str(tmp / f"reads{run}{mirror}"),
+                               *([] if mirror else ["--no-mirror"]))
+            results.append(result)
+            print(f"  reads run {run + 1}, mirror {'on' if mirror else 'off'}: {result['records']:,} records, qbsync's "
+                  f"CPU {result['cpu_seconds']:.2f} s, wall {result['wall_seconds']:.1f} s (servers included)", flush=True)
+    path = record("plan_scale_reads", {"n": args.n, "runs": args.runs, "lists_with_details": args.lists_with_details,
+                                       "results": results})
+    on = median([r["cpu_seconds"] for r in results if r["mirror"]])
+    off = median([r["cpu_seconds"] for r in results if not r["mirror"]])
+    print(f"\n== the first plan's reads alone (medians) ==\nqbsync's CPU {on:.2f} s with the mirror, {off:.2f} s "
+          f"without it (its writes: {on - off:.2f} s), against the whole plan's target of {TARGET_SECONDS:.0f} s")
+    print(f"\n(raw results appended to {path})")
+    return 0
 
 
 class Stages:
@@ -284,7 +324,11 @@ def main() -> int:
                         help="another checkout of qbsync (e.g. `git worktree add /tmp/base HEAD~3`): its full plan is "
                              "run in turn with this one's, against the same seeded server, and both are reported side "
                              "by side (no staged runs): how to compare two versions on a noisy machine")
-    parser.add_argument("--child", choices=["e2e", "staged"], help=argparse.SUPPRESS)
+    parser.add_argument("--reads-only", action="store_true",
+                        help="only the first plan's reads of suppliers and items (both sides, one after another), "
+                             "with the mirror and without it: qbsync's CPU before any planning")
+    parser.add_argument("--child", choices=["e2e", "staged", "reads"], help=argparse.SUPPRESS)
+    parser.add_argument("--no-mirror", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--only", help=argparse.SUPPRESS)
@@ -296,6 +340,9 @@ def main() -> int:
     if args.child == "staged":
         print(json.dumps(child_staged(args.server, Path(args.dir), args.reconcile_repeats, args.profile)))
         return 0
+    if args.child == "reads":
+        print(json.dumps(child_reads(args.server, Path(args.dir), mirror=not args.no_mirror)))
+        return 0
 
     with workdir("plan") as tmp:
         print(f"plan_scale: N = {args.n:,} suppliers + {args.n:,} items per side; seeding...", flush=True)
@@ -303,6 +350,8 @@ def main() -> int:
                          precoro_lists_with_details=args.lists_with_details) as server:
             print(f"  seeded in {server.seed_seconds:.1f} s (server ready in {server.ready_seconds:.1f} s)", flush=True)
             hello = json.dumps({"info": server.info})
+            if args.reads_only:
+                return reads_only(args, tmp, server, hello)
             e2e, staged, against = [], [], []
             for run in range(args.runs):
                 if args.against:
