@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -259,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true",
                    help="do not ask for confirmation: apply the plan as the state file holds it when the apply starts")
     p.add_argument("--json", action="store_true", help='print {"results": [...]} as JSON')
+    p.add_argument("--expect-approvals", metavar="APPROVALS",
+                   help="apply only if the plan would still run what it did when a script reviewed it: the "
+                        "`approvals` of `show --json` or `plan --json` then (else nothing is written, exit 1)")
     p.add_argument("--retry-failed", action="store_true", help="try actions that failed in an earlier run again")
     p.add_argument("--force", action="store_true",
                    help="apply even if the plan changes more linked records than rules.yaml's safety allows")
@@ -787,10 +791,16 @@ def _say_age(session, plan_id: str) -> None:
 
 
 def _confirmed(plan, args) -> str | None:
-    """What the operator was shown and confirmed, for the apply to hold to (W1); `--yes` applies the
-    plan as it is when the apply starts."""
+    """What the operator was shown and confirmed, for the apply to hold to (W1), or what a script
+    reviewed (`--expect-approvals`); `--yes` alone applies the plan as it is when the apply starts."""
+    from engine.errors import UsageError
     from engine.review import approvals_digest
 
+    expected = getattr(args, "expect_approvals", None)
+    if expected is not None:
+        if not re.fullmatch(r"\d+:[0-9a-f]{32}", expected):
+            raise UsageError(f"--expect-approvals {expected!r} is not the `approvals` of `qbsync show --json`")
+        return expected
     return None if args.yes else approvals_digest(plan.actions)
 
 
@@ -847,9 +857,9 @@ def cmd_apply(args) -> int:
             print(render.plan_text(plan, SHOWN_ACTIONS))
             print()
             _say_age(session, plan.id)
+        plan_id, confirmed = plan.id, _confirmed(plan, args)
         if not _confirm(plan, args.yes):
             return EXIT_ERROR
-        plan_id, confirmed = plan.id, _confirmed(plan, args)
         del plan  # the apply lists the plan again, under the writer lock: one listing held, not two
         return _apply(session, plan_id, args, confirmed=confirmed)
 

@@ -11,6 +11,7 @@ from typing import Any, Iterable, Iterator, Mapping, TextIO
 from engine.apply import ApplyReport
 from engine.entities import BY_KIND, ENTITIES
 from engine.plan import Action, Plan
+from engine.review import approvals_digest
 from engine.signoff import SignOff
 from rules.model import SIDE_NAMES
 
@@ -187,7 +188,7 @@ def plan_lines(plan: Plan, limit: int | None, chosen: list[Action] | None = None
 def write_plan_json(plan: Plan, out: TextIO, actions: Iterable[Action] | None = None, **more: Any) -> None:
     """The plan as `plan_json` prints it (`actions`: those, else the plan's own; `more`: other keys),
     written an action at a time: the whole JSON of a 260,000-action plan (360 MB) is never held at once."""
-    write_json({**plan.to_json(()), **more}, "actions",
+    write_json({**plan.to_json(()), "approvals": approvals_digest(plan.actions), **more}, "actions",
                (a.to_json() for a in (plan.actions if actions is None else actions)), out)
 
 
@@ -209,7 +210,11 @@ def write_json(head: Mapping[str, Any], key: str, items: Iterable[Any], out: Tex
 def plan_json(plan: Plan, chosen: list[Action] | None = None) -> dict[str, Any]:
     """The plan as JSON; with `chosen`, only those actions, and `chosen`: how many (its summary is
     still the whole plan's)."""
-    return plan.to_json() if chosen is None else {**plan.to_json(chosen), "chosen": len(chosen)}
+    # `approvals`: what an apply of it would run, as one word (W1): `apply --yes --expect-approvals` holds a
+    # script's apply to the plan it reviewed, as the question holds an operator's.
+    approvals = {"approvals": approvals_digest(plan.actions)}
+    return {**plan.to_json(), **approvals} if chosen is None else {**plan.to_json(chosen), **approvals,
+                                                                   "chosen": len(chosen)}
 
 
 def report_text(report: ApplyReport) -> str:

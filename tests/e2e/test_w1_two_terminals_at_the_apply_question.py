@@ -62,3 +62,27 @@ def test_w1_a_conflict_decided_in_another_terminal_while_apply_asks_is_not_appli
     assert process.returncode in (0, 1) and "changed after you confirmed" not in stderr, stderr
     outcome = {r["action_id"]: r["status"] for r in workdir.json("history")["history"]}
     assert outcome.get(conflict["id"]) == "applied"
+
+
+def test_w1_a_script_applies_only_the_plan_it_reviewed_with_expect_approvals(workdir):
+    """A script reads the plan as JSON, checks it, then applies with --yes: `--expect-approvals` holds
+    that apply to what it checked, as the question holds an operator's. A skip made in between
+    (another terminal) makes it write nothing; the approvals as they now are apply."""
+    plan = workdir.json("plan")
+    reviewed = plan["approvals"]
+    assert workdir.json("show")["approvals"] == reviewed
+    create = next(a for a in plan["actions"] if a["kind"] == "create" and a["approved"])
+    assert workdir.run("skip", create["id"]).returncode == 0  # a colleague, after the script looked
+
+    refused = workdir.run("apply", "--yes", "--expect-approvals", reviewed)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "was changed after you confirmed its apply" in refused.stderr and "Nothing was written" in refused.stderr
+    assert workdir.json("history")["history"] == []
+    malformed = workdir.run("apply", "--yes", "--expect-approvals", "15")
+    assert malformed.returncode == 1 and "is not the `approvals` of `qbsync show --json`" in malformed.stderr
+
+    now = workdir.json("show")["approvals"]
+    assert now != reviewed and int(now.split(":")[0]) == int(reviewed.split(":")[0]) - 1
+    applied = workdir.json("apply", "--yes", "--expect-approvals", now)
+    statuses = {result["id"]: result["status"] for result in applied["results"]}
+    assert applied["counts"]["applied"] > 0 and statuses.get(create["id"]) != "applied"
