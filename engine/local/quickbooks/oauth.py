@@ -13,10 +13,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import TYPE_CHECKING
+import sqlite3
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .state import QuickBooksState
+
+class TokenStore(Protocol):
+    """What the token authority needs of the company's state (QuickBooksState): its database, its clock,
+    and the realms it serves. Named here so that the state may hold an authority without a circle."""
+
+    def atomic(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def ensure_realm(self, realm: str) -> None: ...
+
+    def now(self) -> datetime: ...
 
 ACCESS_TOKEN_SECONDS = 3600
 REFRESH_TOKEN_SECONDS = 100 * 24 * 3600
@@ -41,7 +52,7 @@ def _hash(secret: str) -> str:
 class TokenAuthority:
     """Issues and checks tokens; the authorization server of the local QuickBooks."""
 
-    def __init__(self, state: QuickBooksState) -> None:
+    def __init__(self, state: TokenStore) -> None:
         self._state = state
 
     def register_client(self, client_id: str, client_secret: str) -> None:
