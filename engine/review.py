@@ -365,6 +365,12 @@ def plan_age_said(latest: Mapping[str, Any] | None) -> str | None:
             "reads it and keeps this one's decisions")
 
 
+def newer_plan_said(newer_id: str) -> str:
+    """Beside a plan about to be applied when another terminal or an unattended run made a later one."""
+    return (f"a newer plan, {newer_id}, was made since this one; once this one is applied, that one can no "
+            "longer be applied (W6)")
+
+
 def _ready(facts: list[Facts]) -> set[str]:
     """The actions an apply may run: approved, and decided where they must be."""
     return {aid for aid, _, kind, _, _, _, _, decision, approved in facts if is_executable(kind, decision, approved)}

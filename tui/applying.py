@@ -13,7 +13,7 @@ from textual import work
 
 from engine.budgets import duration
 from engine.errors import ApprovalsChanged
-from engine.review import apply_summary, approvals_digest, outcome_of, plan_age_said
+from engine.review import apply_summary, approvals_digest, newer_plan_said, outcome_of, plan_age_said
 
 from .dialogs.confirm import ConfirmApply
 from .dialogs.mapping import NotMapped
@@ -66,7 +66,11 @@ class Applying:
                 self.start_apply(plan.id, retry_failed=retry_failed, confirmed=approvals_digest(plan.actions))
 
         aged = plan_age_said(self.shown_plan_made())
-        self.push_screen(ConfirmApply(title, summary, notes=[f"This plan was {aged}."] if aged else []), answered)
+        notes = [f"This plan was {aged}."] if aged else []
+        if self.newer_plan:  # said by the look at the plan elsewhere (Reading.check_plan_elsewhere)
+            said = newer_plan_said(self.newer_plan)
+            notes.append(f"{said[0].upper()}{said[1:]}: L shows it.")
+        self.push_screen(ConfirmApply(title, summary, notes=notes), answered)
 
     def start_apply(self, plan_id: str, *, retry_failed: bool = False, purpose: str = "plan",
                     confirmed: str | None = None) -> None:

@@ -782,12 +782,17 @@ def _apply_and_report(session, plan, args, said: dict | None = None) -> int:
 
 
 def _say_age(session, plan_id: str) -> None:
-    """On stderr, beside a plan shown: that it is an open plan left for long (review.plan_age_said)."""
-    from engine.review import plan_age_said
+    """On stderr, beside a plan shown: that it is an open plan left for long (review.plan_age_said),
+    or that a later full plan was made since (review.newer_plan_said)."""
+    from engine.review import newer_plan_said, plan_age_said
 
-    aged = plan_age_said(session.plan_made(plan_id))
+    made = session.plan_made(plan_id)
+    aged = plan_age_said(made)
     if aged:
         print(f"qbsync: this plan was {aged} (`qbsync plan`)", file=sys.stderr)
+    latest = session.latest_plan_id()
+    if latest not in (None, plan_id) and session.plan_made(latest)["created_at"] >= made["created_at"]:
+        print(f"qbsync: {newer_plan_said(latest)}; `qbsync show {latest}` shows it", file=sys.stderr)
 
 
 def _confirmed(plan, args) -> str | None:

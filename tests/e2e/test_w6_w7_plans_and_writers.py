@@ -159,3 +159,23 @@ def test_w7_two_applies_and_a_plan_at_once_twenty_times_no_traceback_nothing_twi
             assert suppliers.get(name) == 1, (name, suppliers.get(name))
     qb, _ = workdir.clients()
     assert len(list(qb.query_all("Vendor", f"DisplayName = {quote('Race 0 supplier 0')}"))) == 1
+
+
+def test_w6_showing_or_applying_a_plan_older_than_the_latest_says_a_newer_one_exists(workdir):
+    """Another terminal planned again after a change in QuickBooks: the older plan, named by its id,
+    still shows and applies, and says that the newer one can no longer be applied after it (W6)."""
+    older = workdir.json("plan")["plan_id"]
+    qb, _ = workdir.clients()
+    vendor = next(v for v in qb.query_all("Vendor") if v["DisplayName"] == "Robertson & Associates")
+    qb.update("Vendor", {"Id": vendor["Id"], "SyncToken": vendor["SyncToken"], "sparse": True,
+                         "PrimaryPhone": {"FreeFormNumber": "555-0199"}})
+    newer = workdir.json("plan")["plan_id"]
+    assert newer != older
+    said = (f"a newer plan, {newer}, was made since this one; once this one is applied, that one can no longer "
+            "be applied")
+    assert said in workdir.run("show", older).stderr
+    assert "newer plan" not in workdir.run("show").stderr  # the latest itself
+    applied = workdir.run("apply", older, "--yes")
+    assert applied.returncode in (0, 1) and said in applied.stderr and "Traceback" not in applied.stderr
+    refused = workdir.run("apply", newer, "--yes")
+    assert refused.returncode == 1 and "plan again" in refused.stderr  # as it said

@@ -557,6 +557,12 @@ async def test_w1_a_newer_plan_made_in_another_terminal_is_said_once_and_shown_o
         await pilot.press("1")
         await settle(pilot)
         assert f"Latest plan  {plan.id}" in screen_text(app) and f"newer: {newer.id} (L)" in screen_text(app)
+        await pilot.press("2", "g")  # applying this one is still possible, and the question says what it costs
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmApply)
+        assert f"A newer plan, {newer.id}, was made since this one" in " ".join(screen_text(app).split())
+        await pilot.press("escape")
+        await settle(pilot)
         await pilot.press("L")
         assert await until(pilot, lambda: app.plan is not None and app.plan.id == newer.id)
         assert app.newer_plan is None
