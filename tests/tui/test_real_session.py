@@ -618,4 +618,5 @@ async def test_w7_a_plan_another_terminal_applied_while_the_tui_asked_is_not_app
         assert len(sessions[0].history()) == written == applied  # nothing written twice
         assert app.apply_report is not None and app.apply_report.already_applied and not app.apply_results
         assert any(f"Plan {plan.id} was already applied by " in n.message for n in app._notifications)
+        assert f"Plan {plan.id} was already applied by" in screen_text(app)  # the Apply screen, not "finished"
         assert await until(pilot, lambda: sum(o.status == "applied" for o in app.outcomes.values()) == applied)

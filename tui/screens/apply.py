@@ -135,8 +135,11 @@ class ApplyScreen(QbsyncScreen):
         self.query_one(ResultList).show(results, self.actions)
         counts = result_counts(outcome_of(r) for r in app.apply_results)
         words = " · ".join(f"{STATUS_MARKS.get(s, ('?',))[0]} {counts[s]:,} {s}" for s in STATUS_MARKS if counts.get(s))
-        state = "applying…" if app.apply_running else ("stopped early" if getattr(app.apply_report, "stopped", None)
-                                                       else "finished" if app.apply_report is not None else "")
+        report = app.apply_report
+        if app.apply_running or report is None:
+            state = "applying…" if app.apply_running else ""
+        else:  # an apply that found the plan applied already (by another terminal) ran nothing: it says so
+            state = "stopped early" if report.stopped else report.already_said() if report.already_applied else "finished"
         self.query_one("#apply-counts", Static).update(Text(f"{words}  {state}".strip(), no_wrap=True,
                                                             overflow="ellipsis"))
         self._show_result()
