@@ -40,6 +40,14 @@ def real_app(tmp_path):
     return app, sessions
 
 
+def another_terminal(tmp_path, at: str = CLOCK):
+    """A colleague's qbsync in another terminal: a session of its own on the same state file and local APIs."""
+    from engine.sync import SyncSession
+    from tui.cli import start_local_apis
+
+    return SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: at, local_apis=start_local_apis)
+
+
 async def find(pilot, action_id: str):
     """Put the cursor on one action by searching its id."""
     await pilot.press("slash", *action_id, "enter")
@@ -307,8 +315,6 @@ async def test_w1_a_skip_made_in_another_terminal_while_the_tui_asks_is_not_over
     """Two terminals on one state file: the TUI asks about the plan as it shows it; a colleague skips
     one of its creates meanwhile (`qbsync skip`). The yes then writes nothing: the TUI says why and
     reads the plan again, and the next question counts it as it now is."""
-    from engine.sync import SyncSession
-    from tui.cli import start_local_apis
 
     app, sessions = real_app
     async with app.run_test(size=(120, 40)) as pilot:
@@ -319,8 +325,7 @@ async def test_w1_a_skip_made_in_another_terminal_while_the_tui_asks_is_not_over
         await settle(pilot)
         assert isinstance(app.screen, ConfirmApply)
         asked = app.screen.summary.actions
-        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK,
-                         local_apis=start_local_apis) as colleague:
+        with another_terminal(tmp_path) as colleague:
             colleague.approve([create.id], approved=False, plan_id=plan.id)
         await pilot.press("y")
         await settle(pilot)
@@ -424,8 +429,6 @@ async def test_w1_the_tui_shows_what_another_terminal_changed_in_the_plan_on_scr
     """Two terminals on one plan: a skip and a decision made in the other one show here within a
     look (every few seconds; the test looks itself), said in a notice; this TUI's own changes
     are not taken for another terminal's."""
-    from engine.sync import SyncSession
-    from tui.cli import start_local_apis
 
     app, sessions = real_app
     async with app.run_test(size=(120, 40)) as pilot:
@@ -441,8 +444,7 @@ async def test_w1_the_tui_shows_what_another_terminal_changed_in_the_plan_on_scr
         await settle(pilot)
         assert not any("another terminal" in n.message for n in app._notifications)
 
-        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK,
-                         local_apis=start_local_apis) as colleague:
+        with another_terminal(tmp_path) as colleague:
             colleague.approve([creates[1].id], approved=False, plan_id=plan.id)
         assert app.plan.action(creates[1].id).approved  # not seen yet
         app.check_plan_elsewhere()
@@ -471,16 +473,13 @@ async def test_w1_watching_the_plan_sees_another_terminals_decision_by_itself(tm
 
 
 async def test_w1_an_apply_of_the_plan_on_screen_made_in_another_terminal_shows_its_outcomes(real_app, tmp_path):
-    from engine.sync import SyncSession
-    from tui.cli import start_local_apis
 
     app, sessions = real_app
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         plan = app.plan
         assert not app.outcomes
-        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK,
-                         local_apis=start_local_apis) as colleague:
+        with another_terminal(tmp_path) as colleague:
             applied = {r.id for r in colleague.apply(plan.id).results if r.status == "applied"}
         assert applied
         app.check_plan_elsewhere()
@@ -509,15 +508,12 @@ async def test_w1_an_apply_of_the_plan_on_screen_made_in_another_terminal_shows_
 async def test_w6_a_plan_on_screen_that_another_terminals_apply_superseded_says_so_once(real_app, tmp_path):
     """Another terminal (or an unattended run) plans and applies while this TUI reviews an older plan:
     that one can no longer be applied (W6). The TUI says so once, and does not plan on its own."""
-    from engine.sync import SyncSession
-    from tui.cli import start_local_apis
 
     app, sessions = real_app
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         plan = app.plan
-        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: "2026-11-26T09:05:00+00:00",
-                         local_apis=start_local_apis) as colleague:
+        with another_terminal(tmp_path, "2026-11-26T09:05:00+00:00") as colleague:
             newer = colleague.plan(only=["items"])  # Sync Items, say
             assert newer.id != plan.id
             assert colleague.apply(newer.id).counts().get("applied")
@@ -533,8 +529,6 @@ async def test_w6_a_plan_on_screen_that_another_terminals_apply_superseded_says_
 async def test_w1_a_newer_plan_made_in_another_terminal_is_said_once_and_shown_on_asking(real_app, tmp_path):
     """Another terminal (or an unattended run) makes a plan while this TUI reviews one: the TUI says so
     once and keeps the plan on screen (no switch under the operator's feet); L shows the newer one."""
-    from engine.sync import SyncSession
-    from tui.cli import start_local_apis
 
     app, sessions = real_app
     async with app.run_test(size=(120, 40)) as pilot:
@@ -543,8 +537,7 @@ async def test_w1_a_newer_plan_made_in_another_terminal_is_said_once_and_shown_o
         await pilot.press("2", "L")
         await settle(pilot)
         assert any(f"Nothing newer: plan {plan.id} is the latest plan" in n.message for n in app._notifications)
-        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: "2026-11-26T09:05:00+00:00",
-                         local_apis=start_local_apis) as colleague:
+        with another_terminal(tmp_path, "2026-11-26T09:05:00+00:00") as colleague:
             newer = colleague.plan(full=True)
         assert newer.id != plan.id
         for _ in range(2):
@@ -575,15 +568,12 @@ async def test_w1_a_newer_plan_made_in_another_terminal_is_said_once_and_shown_o
 async def test_w6_a_plan_superseded_by_a_newer_full_plans_apply_points_to_that_plan(real_app, tmp_path):
     """An unattended run planned everything and applied what its policy allows: the plan on screen can
     no longer be applied, and the notice names the plan that can be looked at instead (L)."""
-    from engine.sync import SyncSession
-    from tui.cli import start_local_apis
 
     app, sessions = real_app
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         plan = app.plan
-        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: "2026-11-26T09:05:00+00:00",
-                         local_apis=start_local_apis) as colleague:
+        with another_terminal(tmp_path, "2026-11-26T09:05:00+00:00") as colleague:
             newer = colleague.plan(full=True)
             assert colleague.apply(newer.id).counts().get("applied")
         app.check_plan_elsewhere()
@@ -599,8 +589,6 @@ async def test_w7_a_plan_another_terminal_applied_while_the_tui_asked_is_not_app
     """The TUI asks about the plan; a colleague applies it meanwhile (`qbsync apply --yes`). The yes
     then writes nothing and reports nothing as its own: the TUI says who applied it and shows its
     outcomes."""
-    from engine.sync import SyncSession
-    from tui.cli import start_local_apis
 
     app, sessions = real_app
     async with app.run_test(size=(120, 40)) as pilot:
@@ -609,8 +597,7 @@ async def test_w7_a_plan_another_terminal_applied_while_the_tui_asked_is_not_app
         await pilot.press("2", "g")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmApply)
-        with SyncSession(ROOT / "rules.yaml", tmp_path / "state.db", clock=lambda: CLOCK,
-                         local_apis=start_local_apis) as colleague:
+        with another_terminal(tmp_path) as colleague:
             applied = colleague.apply(plan.id).counts()["applied"]
         written = len(sessions[0].history())
         await pilot.press("y")
