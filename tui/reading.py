@@ -222,6 +222,7 @@ class Reading:
         self.notify(f"Plan {message.plan_id} was changed in another terminal (approvals, decisions or an apply): it "
                     "is shown as it now is.", severity="warning", timeout=8)
         self.load_plan(fresh=False, plan_id=message.plan_id)
+        self.load_history()  # an apply there added to the audit the History screen lists
 
     def action_latest_plan(self) -> None:
         """L: show the latest plan, when another terminal or an unattended run made one after that on screen."""

@@ -473,7 +473,6 @@ async def test_w1_watching_the_plan_sees_another_terminals_decision_by_itself(tm
 
 
 async def test_w1_an_apply_of_the_plan_on_screen_made_in_another_terminal_shows_its_outcomes(real_app, tmp_path):
-
     app, sessions = real_app
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
@@ -488,6 +487,7 @@ async def test_w1_an_apply_of_the_plan_on_screen_made_in_another_terminal_shows_
                    for n in app._notifications)
         assert await until(pilot, lambda: {aid for aid, o in app.outcomes.items() if o.status == "applied"} == applied)
         assert app.plan.id == plan.id
+        assert await until(pilot, lambda: {row["action_id"] for row in app.history_rows} == applied)  # History too
 
         # This terminal's own apply (of what is left: a conflict decided here) is not another's.
         shown = len(app._notifications)
