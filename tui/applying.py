@@ -152,6 +152,7 @@ class Applying:
             self.apply_revision += 1
             self.notify(f"{report.already_said()} It is shown with its outcomes.", timeout=10)
             self.load_plan(fresh=False, plan_id=message.plan_id)
+            self.load_history()
             return
         seen = {r.id for r in self.apply_results}
         for result in report.results:

@@ -607,3 +607,4 @@ async def test_w7_a_plan_another_terminal_applied_while_the_tui_asked_is_not_app
         assert any(f"Plan {plan.id} was already applied by " in n.message for n in app._notifications)
         assert f"Plan {plan.id} was already applied by" in screen_text(app)  # the Apply screen, not "finished"
         assert await until(pilot, lambda: sum(o.status == "applied" for o in app.outcomes.values()) == applied)
+        assert await until(pilot, lambda: len(app.history_rows) == applied)  # what the other one wrote
