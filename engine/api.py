@@ -46,6 +46,9 @@ class SyncAPI(Protocol):
     def latest_plan(self) -> Plan | None:
         """The latest sync plan, whatever happened to it."""
 
+    def reopen_if_replaced(self) -> bool:
+        """Open the state file again if another process deleted or replaced it (True when it did)."""
+
     def latest_plan_id(self) -> str | None:
         """The id of the latest sync plan (None: none yet), without reading it: one look, cheap to repeat."""
 

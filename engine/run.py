@@ -248,6 +248,9 @@ def run_every(session: Any, every: float, stop: threading.Event, report: Callabl
     warned = False
     with session.store.lock("loop").held("qbsync run --every", wait=False):
         while not stop.is_set():
+            if session.reopen_if_replaced() and warn is not None:  # W7: never write on to a file nobody else sees
+                warn(f"the state file {session.state_path} was deleted or replaced by another process since the "
+                     "last run: this run uses it as it now is")
             summary = run_once(session, only=only, trigger="schedule", stop=stop, notify=notify, on_cap=on_cap)
             if warn is not None and not warned and summary.unchanged and summary.precoro_calls:
                 # A run where nothing changed costs what the loop costs on a quiet day.

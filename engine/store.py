@@ -525,6 +525,15 @@ def m022_plan_outcomes(db: sqlite_utils.Database) -> None:
     db["plan_outcomes"].create({"plan_id": str, "mark": int, "body": bytes}, pk="plan_id")
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file a path names now (device, inode); None when there is none."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class Store:
     """One state file. Safe to share between the UI thread and one worker thread."""
 
@@ -558,6 +567,7 @@ class Store:
         # Autocommit outside `transaction()`; inside it sqlite-utils issues BEGIN/COMMIT (and savepoints).
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
         self.db = sqlite_utils.Database(conn)
+        self._identity = _identity(self.path)  # the file as opened (Store.replaced)
         if str(path) != ":memory:":
             self.db.enable_wal()
         self._lock = threading.RLock()
@@ -570,6 +580,12 @@ class Store:
         # both apply the migrations.
         with self.transaction():
             migrations.apply(self.db)
+
+    def replaced(self) -> bool:
+        """Whether the file at this store's path is no longer the one it writes to: deleted, moved away
+        or replaced by another process (a colleague's `rm -r .qbsync`, a backup restored). What this
+        store writes then is lost to every other qbsync, and it no longer sees what they write (W7)."""
+        return str(self.path) != ":memory:" and _identity(self.path) != self._identity
 
     def size(self) -> int:
         """The state file's size on disk, its write-ahead log included, in bytes."""

@@ -106,6 +106,16 @@ class SyncSession:
             self._connected = None
         self.store.close()
 
+    def reopen_if_replaced(self) -> bool:
+        """Open the state file again when another process deleted or replaced it since this session
+        opened it (Store.replaced): a long-lived session (the TUI, `run --every`) must not go on
+        writing to a file nobody else sees. The connection is made again from the file as it now is."""
+        if not self.store.replaced():
+            return False
+        self.close()
+        self.store = Store(self.state_path)
+        return True
+
     def __enter__(self) -> "SyncSession":
         return self
 

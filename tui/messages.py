@@ -60,6 +60,14 @@ class PlanLoaded(Message):
         self.revision = revision  # its approvals' and decisions' changes when read (SyncAPI.plan_revision)
 
 
+class StateFileReopened(Message):
+    """Another process deleted or replaced the state file; the session opened it again as it now is."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+
 class PlanChangedElsewhere(Message):
     """Another terminal changed the approvals or decisions of the plan on screen, or applied it (-1:
     it can no longer be applied, another plan having been applied since); `latest`: the latest sync

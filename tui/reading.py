@@ -26,6 +26,7 @@ from .messages import (
     RulesReloaded,
     SessionFailed,
     SessionOpened,
+    StateFileReopened,
     StatusLoaded,
 )
 
@@ -193,6 +194,9 @@ class Reading:
         if not self._engine.acquire(blocking=False):
             return  # busy with the engine: the next look
         try:
+            if self.session.reopen_if_replaced():
+                self.post_message(StateFileReopened(str(getattr(self.session, "state_path", ""))))
+                return
             revision = self.session.plan_revision(plan_id)
             latest = self.session.latest_plan_id()
         finally:
@@ -223,6 +227,13 @@ class Reading:
                     "is shown as it now is.", severity="warning", timeout=8)
         self.load_plan(fresh=False, plan_id=message.plan_id)
         self.load_history()  # an apply there added to the audit the History screen lists
+
+    def on_state_file_reopened(self, message: StateFileReopened) -> None:
+        # W7: what this TUI saved in the old file since is gone with it; nothing is written to it again.
+        self.notify(f"The state file {message.path} was deleted or replaced by another process: qbsync opened it "
+                    "again as it now is, and shows its plan (or makes one).", severity="error", timeout=20)
+        self.plan_seen, self.newer_plan = None, None
+        self.load_plan(fresh=False)
 
     def action_latest_plan(self) -> None:
         """L: show the latest plan, when another terminal or an unattended run made one after that on screen."""

@@ -229,6 +229,9 @@ class FakeSession:
     def latest_plan_id(self) -> str | None:
         return self.latest
 
+    def reopen_if_replaced(self) -> bool:
+        return False  # no state file
+
     def load_plan(self, plan_id: str | None = None, *, listed: bool = False) -> Plan:
         return copy.deepcopy(self.plans[plan_id or self.latest])
 

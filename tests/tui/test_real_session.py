@@ -608,3 +608,33 @@ async def test_w7_a_plan_another_terminal_applied_while_the_tui_asked_is_not_app
         assert f"Plan {plan.id} was already applied by" in screen_text(app)  # the Apply screen, not "finished"
         assert await until(pilot, lambda: sum(o.status == "applied" for o in app.outcomes.values()) == applied)
         assert await until(pilot, lambda: len(app.history_rows) == applied)  # what the other one wrote
+
+
+async def test_w7_a_state_file_deleted_under_the_tui_is_opened_again_not_written_on_unseen(real_app, tmp_path):
+    """A colleague removes the state file while the TUI is open (`rm .qbsync/state.db*`): the TUI's
+    next look says so and opens it again as it now is, with a plan in it, instead of saving its
+    decisions into a file no other qbsync sees."""
+    from engine.store import Store
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.plan is not None
+        for name in ("state.db", "state.db-wal", "state.db-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        app.check_plan_elsewhere()
+        await settle(pilot)
+        assert any("was deleted or replaced by another process: qbsync opened it again" in n.message
+                   for n in app._notifications)
+
+        def latest_in_the_file() -> str | None:
+            if not (tmp_path / "state.db").exists():
+                return None
+            store = Store(tmp_path / "state.db")
+            try:
+                return store.latest_plan_id()
+            finally:
+                store.close()
+
+        assert await until(pilot, lambda: latest_in_the_file() is not None and not app.busy)
+        assert latest_in_the_file() == app.plan.id  # the plan on screen is in the file everyone uses
