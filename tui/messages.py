@@ -81,11 +81,12 @@ class PlanChangedElsewhere(Message):
 
 
 class PlanningFailed(Message):
-    """Making or loading a plan failed."""
+    """Making or loading a plan failed (`making`: which of the two)."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: Exception, making: bool = True) -> None:
         super().__init__()
         self.error = error
+        self.making = making
 
 
 class DecisionsSaved(Message):

@@ -107,6 +107,7 @@ class Reading:
             self.call_from_thread(setattr, self, "busy", f"making a plan: {what} (in {duration(seconds_left)})…")
 
         self._plan_stop.clear()
+        made = fresh
         try:
             with self._engine:
                 self._write_pending()
@@ -120,7 +121,7 @@ class Reading:
                                         on_cap=waiting_for_cap)
                 revision = session.plan_revision(plan.id)
         except Exception as exc:
-            self.post_message(PlanningFailed(exc))
+            self.post_message(PlanningFailed(exc, making=made))
             return
         self.post_message(PlanLoaded(plan, outcomes, made and announce, revision))
 
@@ -169,7 +170,8 @@ class Reading:
         if _is_rules_error(message.error):
             self.rules_error = message.error
             self.rules_revision += 1
-        self.notify(f"Planning failed: {message.error}", severity="error", timeout=10)
+        self.notify(f"{'Planning' if message.making else 'Loading the plan'} failed: {message.error}", severity="error",
+                    timeout=10)
         self.load_status()
 
     def shown_plan_made(self) -> dict[str, Any]:

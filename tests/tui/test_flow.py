@@ -669,3 +669,15 @@ async def test_u3_held_actions_open_waiting_for_you_once_and_w_returns_there():
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert app.current_mode == "overview"  # nothing held: the Overview, as always
+
+
+async def test_w1_a_plan_that_cannot_be_loaded_says_loading_failed_not_planning_failed():
+    """L on a newer plan let go before it was pressed (W6): what failed is reading it, not planning."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.newer_plan = "0000deadbeef"
+        await pilot.press("L")
+        await settle(pilot)
+        said = [n.message for n in app._notifications if "failed" in n.message]
+        assert said and said[-1].startswith("Loading the plan failed: "), said
