@@ -248,9 +248,7 @@ def run_every(session: Any, every: float, stop: threading.Event, report: Callabl
     warned = False
     with session.store.lock("loop").held("qbsync run --every", wait=False):
         while not stop.is_set():
-            if session.reopen_if_replaced() and warn is not None:  # W7: never write on to a file nobody else sees
-                warn(f"the state file {session.state_path} was deleted or replaced by another process since the "
-                     "last run: this run uses it as it now is")
+            reopen_if_replaced(session, warn)
             summary = run_once(session, only=only, trigger="schedule", stop=stop, notify=notify, on_cap=on_cap)
             if warn is not None and not warned and summary.unchanged and summary.precoro_calls:
                 # A run where nothing changed costs what the loop costs on a quiet day.
@@ -262,6 +260,15 @@ def run_every(session: Any, every: float, stop: threading.Event, report: Callabl
                 session.store.set_next_run(summary.run_id, (now() + timedelta(seconds=every)).isoformat(timespec="seconds"))
             report(summary)
             stop.wait(every)
+
+
+def reopen_if_replaced(session: Any, warn: Callable[[str], None] | None) -> None:
+    """Before a run of a long-lived session (`run --every`, `webhooks serve`): the state file as it now
+    is, when another process deleted or replaced it since (W7): never written on to a file nobody
+    else sees."""
+    if session.reopen_if_replaced() and warn is not None:
+        warn(f"the state file {session.state_path} was deleted or replaced by another process since the last run: "
+             "this run uses it as it now is")
 
 
 def run_status(store: Any) -> dict[str, Any]:

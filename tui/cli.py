@@ -1093,11 +1093,13 @@ def cmd_webhooks(args) -> int:
         return EXIT_ERROR
     stop, report, notify = threading.Event(), _run_reporter(args), Notifier.from_env(os.environ)
     on_cap = _run_waits(args)
+    warn = _run_warning(args)
     with _graceful_stop(stop), _session(args) as session:
         def run_for(sections):
             wanted = [s for s in sections if session.enabled(s)] if sections is not None else None
             if wanted == []:
                 return None  # only entities these rules do not sync changed
+            run.reopen_if_replaced(session, warn)
             summary = run.run_once(session, only=wanted, trigger="webhook", stop=stop, notify=notify, on_cap=on_cap)
             report(summary)
             return summary

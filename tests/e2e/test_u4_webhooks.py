@@ -77,3 +77,42 @@ def test_u4_a_signed_notification_triggers_a_run_and_a_forged_one_is_refused(mak
                 server.kill()
     logs = server.stderr.read() + server.stdout.read()
     assert VERIFIER not in logs
+
+
+def test_w7_a_webhook_server_whose_state_file_was_deleted_runs_on_the_file_as_it_now_is(make_workdir, monkeypatch):
+    """`webhooks serve` runs for days on one session: a state file removed under it (`rm .qbsync/state.db*`)
+    is opened again before the next run, which says so, and that run is in the file every qbsync reads."""
+    port = free_port()
+    monkeypatch.setenv("QUICKBOOKS_WEBHOOK_VERIFIER", VERIFIER)
+    workdir = make_workdir("--webhook-url", f"http://127.0.0.1:{port}/quickbooks")
+    server = subprocess.Popen([sys.executable, "-m", "tui.cli", "webhooks", "serve", "--port", str(port),
+                               "--debounce", "0.3", "--json"], cwd=workdir.path, env={**os.environ, **workdir.apis.env},
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    qb, _ = workdir.clients()
+
+    def edit_a_vendor(phone: str) -> None:  # as a QuickBooks user would: the local QuickBooks notifies, signed
+        vendor = next(iter(qb.query_all("Vendor", f"DisplayName = {quote('Robertson & Associates')}")))
+        qb.update("Vendor", {"Id": vendor["Id"], "SyncToken": vendor["SyncToken"], "sparse": True,
+                             "PrimaryPhone": {"FreeFormNumber": phone}})
+
+    try:
+        read_line(server)  # listening
+        edit_a_vendor("(650) 555-0101")
+        first = read_line(server)
+        assert first["trigger"] == "webhook" and first["error"] is None
+        for name in ("state.db", "state.db-wal", "state.db-shm"):
+            (workdir.path / ".qbsync" / name).unlink(missing_ok=True)
+        edit_a_vendor("(650) 555-0102")
+        second = read_line(server)
+        assert second["trigger"] == "webhook" and second["error"] is None, second
+        last = workdir.json("status")["unattended"]["last_run"]
+        assert last is not None and last["started_at"] == second["started_at"]  # in the file as it now is
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            assert server.wait(timeout=60) == 0
+        finally:
+            if server.poll() is None:
+                server.kill()
+    stderr = server.stderr.read()
+    assert "was deleted or replaced by another process since the last run" in stderr, stderr
