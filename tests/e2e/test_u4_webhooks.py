@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -38,15 +39,29 @@ def read_line(process: subprocess.Popen, timeout: float = 60) -> dict:
     return json.loads(line)
 
 
+@contextmanager
+def serving(workdir, port: int):
+    """`qbsync webhooks serve --json` on `port`, stopped at the end by SIGTERM, as a service manager
+    stops it (it must exit 0)."""
+    server = subprocess.Popen([sys.executable, "-m", "tui.cli", "webhooks", "serve", "--port", str(port),
+                               "--debounce", "0.3", "--json"], cwd=workdir.path, env={**os.environ, **workdir.apis.env},
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield server
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            assert server.wait(timeout=60) == 0
+        finally:
+            if server.poll() is None:
+                server.kill()
+
+
 def test_u4_a_signed_notification_triggers_a_run_and_a_forged_one_is_refused(make_workdir, monkeypatch):
     port = free_port()
     monkeypatch.setenv("QUICKBOOKS_WEBHOOK_VERIFIER", VERIFIER)  # for the local QuickBooks, which signs
     workdir = make_workdir("--webhook-url", f"http://127.0.0.1:{port}/quickbooks")
-    env = {**os.environ, **workdir.apis.env}
-    server = subprocess.Popen([sys.executable, "-m", "tui.cli", "webhooks", "serve", "--port", str(port),
-                               "--debounce", "0.3", "--json"], cwd=workdir.path, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+    with serving(workdir, port) as server:
         url = read_line(server)["listening"] + "/quickbooks"
         body = json.dumps({"eventNotifications": [{"realmId": workdir.apis.info["quickbooks"]["realm_id"],
                                                    "dataChangeEvent": {"entities": [{"name": "Vendor", "id": "1",
@@ -68,13 +83,6 @@ def test_u4_a_signed_notification_triggers_a_run_and_a_forged_one_is_refused(mak
         assert summary["trigger"] == "webhook" and summary["entities"] == ["suppliers"]
         assert summary["error"] is None and summary["exit_code"] in (0, 3)
         assert workdir.json("status")["unattended"]["last_run"]["trigger"] == "webhook"
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            assert server.wait(timeout=60) == 0
-        finally:
-            if server.poll() is None:
-                server.kill()
     logs = server.stderr.read() + server.stdout.read()
     assert VERIFIER not in logs
 
@@ -85,9 +93,6 @@ def test_w7_a_webhook_server_whose_state_file_was_deleted_runs_on_the_file_as_it
     port = free_port()
     monkeypatch.setenv("QUICKBOOKS_WEBHOOK_VERIFIER", VERIFIER)
     workdir = make_workdir("--webhook-url", f"http://127.0.0.1:{port}/quickbooks")
-    server = subprocess.Popen([sys.executable, "-m", "tui.cli", "webhooks", "serve", "--port", str(port),
-                               "--debounce", "0.3", "--json"], cwd=workdir.path, env={**os.environ, **workdir.apis.env},
-                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     qb, _ = workdir.clients()
 
     def edit_a_vendor(phone: str) -> None:  # as a QuickBooks user would: the local QuickBooks notifies, signed
@@ -95,7 +100,7 @@ def test_w7_a_webhook_server_whose_state_file_was_deleted_runs_on_the_file_as_it
         qb.update("Vendor", {"Id": vendor["Id"], "SyncToken": vendor["SyncToken"], "sparse": True,
                              "PrimaryPhone": {"FreeFormNumber": phone}})
 
-    try:
+    with serving(workdir, port) as server:
         read_line(server)  # listening
         edit_a_vendor("(650) 555-0101")
         first = read_line(server)
@@ -107,12 +112,5 @@ def test_w7_a_webhook_server_whose_state_file_was_deleted_runs_on_the_file_as_it
         assert second["trigger"] == "webhook" and second["error"] is None, second
         last = workdir.json("status")["unattended"]["last_run"]
         assert last is not None and last["started_at"] == second["started_at"]  # in the file as it now is
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            assert server.wait(timeout=60) == 0
-        finally:
-            if server.poll() is None:
-                server.kill()
     stderr = server.stderr.read()
     assert "was deleted or replaced by another process since the last run" in stderr, stderr
