@@ -104,6 +104,17 @@ def test_apply_finished_with_a_failure(snap_compare, here, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=before)
 
 
+def test_apply_finished_notice_covers_the_plan_label_whole(snap_compare, here):
+    # The notice sits at the top right, over the plan label; none of the label may show through
+    # beside it (Textual's toast rack kept a column for a scrollbar it never draws).
+    async def before(pilot) -> None:
+        await run("2", "n", "p", "g")(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=before)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_history_after_apply(snap_compare, here, size):
     assert snap_compare(make_app(), terminal_size=size, run_before=run("2", "n", "p", "g", "y", "4"))
