@@ -9,6 +9,7 @@ is the operator's own; nothing here ever writes it.
 from __future__ import annotations
 
 import hashlib
+from importlib import resources
 from pathlib import Path
 
 from . import checks, loader, schema
@@ -60,6 +61,7 @@ __all__ = [
     "load",
     "loads",
     "other_side",
+    "starter",
 ]
 
 
@@ -106,3 +108,16 @@ def _parse(text: str, source: str, digest: str) -> Rules:
     if problems:
         raise RulesError(problems)
     return build(data, source=source, digest=digest)
+
+
+def starter(*, quickbooks: str = "local", precoro: str = "local") -> str:
+    """The commented rules.yaml qbsync ships with (`qbsync init`), its connections set to these
+    environments. `starter.yaml` is the project's own rules.yaml (a link in the source tree, a copy
+    in a built package), so the start a new folder gets is the file the tests hold to its defaults."""
+    text = resources.files(__package__).joinpath("starter.yaml").read_text(encoding="utf-8")
+    for section, environment in (("quickbooks", quickbooks), ("precoro", precoro)):
+        # The first `environment:` under the section's own key; only its value changes, never a comment.
+        local = "\n    environment: local\n"
+        at = text.index(local, text.index(f"\n  {section}:\n"))
+        text = text[:at] + f"\n    environment: {environment}\n" + text[at + len(local):]
+    return text

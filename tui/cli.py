@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -182,6 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--public-url", metavar="URL",
                    help="the address browsers reach the server by, when not http://HOST:PORT (a proxy, another "
                         "tunnel port)")
+
+    p = sub.add_parser("init", help="write a commented rules.yaml to start from (the local APIs with demo data "
+                                    "unless told otherwise)",
+                       description="Writes the rules file qbsync ships with, every key commented and set to its "
+                                   "default, into a folder that has none. Never overwrites a file.")
+    p.add_argument("--rules", default="rules.yaml", metavar="PATH", help="where to write it (default: ./rules.yaml)")
+    p.add_argument("--quickbooks", choices=["local", "sandbox", "production"], default="local",
+                   help="connections.quickbooks.environment (default local: the embedded API with demo data)")
+    p.add_argument("--precoro", choices=["local", "com", "us"], default="local",
+                   help="connections.precoro.environment: api.precoro.com or api.precoro.us (default local)")
 
     p = command(sub, "validate", "check the rules file; print PATH:LINE:COL: problem, one per line (exit 1 if any)")
     p.add_argument("--json", action="store_true",
@@ -593,6 +604,34 @@ class _ApplyProgress:
         if tenths > self.tenths_said:
             self.tenths_said = tenths
             print(f"qbsync: applied {done:,} of {total:,} actions ({tenths * 10}%)", file=sys.stderr, flush=True)
+
+
+def cmd_init(args) -> int:
+    import rules
+
+    path = Path(args.rules)
+    text = rules.starter(quickbooks=args.quickbooks, precoro=args.precoro)
+    try:
+        with path.open("x", encoding="utf-8") as out:  # "x": a rules file already there is the operator's own
+            out.write(text)
+    except FileExistsError:
+        print(f"qbsync: {path} already exists; nothing was written (qbsync never rewrites a rules file: "
+              "move it away first to start anew)", file=sys.stderr)
+        return EXIT_ERROR
+    except FileNotFoundError:
+        print(f"qbsync: {path}: no folder {path.parent} to write it in; nothing was written", file=sys.stderr)
+        return EXIT_ERROR
+    named = "" if args.rules == "rules.yaml" else f" --rules {shlex.quote(args.rules)}"
+    print(f"wrote {path}: the rules qbsync ships with, every key commented; edit it to change what is synced.")
+    if args.quickbooks == args.precoro == "local":
+        print(f"Next: `qbsync{named}` opens the TUI on the local APIs with demo data (nothing to connect). For real "
+              "companies, set connections: in the file, or start again with --quickbooks and --precoro.")
+        return EXIT_OK
+    steps = [f"qbsync connect {service}{named}" for service, environment in
+             (("quickbooks", args.quickbooks), ("precoro", args.precoro)) if environment != "local"]
+    print("Next: " + ", then ".join(f"`{step}`" for step in steps) + f"; `qbsync doctor{named}` checks the "
+          f"companies against what qbsync assumes; `qbsync plan{named}` reads both and changes nothing.")
+    return EXIT_OK
 
 
 def cmd_validate(args) -> int:
@@ -1468,7 +1507,7 @@ def cmd_web(args) -> int:
 
 
 COMMANDS = {
-    "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
+    "init": cmd_init, "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "approve": cmd_approve, "skip": cmd_approve,
     "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "compact": cmd_compact, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
     "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held, "webhooks": cmd_webhooks,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shlex
 import json
 from collections import Counter
 from pathlib import Path
@@ -250,8 +251,9 @@ PLAN_COLUMNS = ("plan_id", "action_id", "entity", "kind", "name", "precoro_id", 
 
 def no_rules_file(path: str | Path) -> str:
     """What the first thing a new operator meets outside the folder of their rules file says."""
-    return (f"no rules file {path} in {Path.cwd()}: run qbsync in the folder that holds it, or name it with "
-            "--rules PATH (the rules.yaml qbsync ships with is a commented start)")
+    named = "" if str(path) == "rules.yaml" else f" --rules {shlex.quote(str(path))}"
+    return (f"no rules file {path} in {Path.cwd()}: run qbsync in the folder that holds it, name it with "
+            f"--rules PATH, or write a commented start with `qbsync init{named}`")
 
 
 def plan_csv(plan_id: str, actions: Iterable[Action], out: TextIO) -> int:

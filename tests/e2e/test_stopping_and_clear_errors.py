@@ -246,6 +246,6 @@ def test_w5_no_rules_file_where_qbsync_runs_says_where_it_looked_and_what_to_do(
                                 capture_output=True, timeout=60)
         assert result.returncode == 1 and result.stdout == "", command
         assert result.stderr == (f"qbsync: no rules file rules.yaml in {elsewhere}: run qbsync in the folder that "
-                                 "holds it, or name it with --rules PATH (the rules.yaml qbsync ships with is a "
-                                 "commented start)\n"), command
+                                 "holds it, name it with --rules PATH, or write a commented start with `qbsync "
+                                 "init`\n"), command
     assert not (elsewhere / ".qbsync").exists()  # nothing made where there are no rules

@@ -372,8 +372,8 @@ async def test_w5_no_rules_file_says_where_it_looked_and_the_file_once_there_is_
         await settle(pilot)
         assert app.current_mode == "rules"
         body = " ".join(screen_text(app).split())
-        assert f"no rules file rules.yaml in {tmp_path}: run qbsync in the folder that holds it, or name it " \
-               "with --rules PATH" in body and "Errno" not in body
+        assert f"no rules file rules.yaml in {tmp_path}: run qbsync in the folder that holds it, name it with " \
+               "--rules PATH, or write a commented start with `qbsync init`" in body and "Errno" not in body
         (tmp_path / "rules.yaml").write_text("version: 1\n", encoding="utf-8")
         await pilot.press("l")
         await settle(pilot)

@@ -60,7 +60,8 @@ def test_a_missing_rules_file_is_one_line_and_exit_1(tmp_path, launch):
     assert server.stop() == 1
     [said] = server.stderr
     assert server.stdout == [] and said.startswith("qbsync: no rules file nowhere.yaml in ")
-    assert said.endswith("or name it with --rules PATH (the rules.yaml qbsync ships with is a commented start)\n")
+    assert said.endswith("name it with --rules PATH, or write a commented start with `qbsync init --rules "
+                         "nowhere.yaml`\n")
 
 
 def test_listening_beyond_loopback_warns_and_drops_the_tunnel_hint(demo_workdir, launch):
