@@ -121,27 +121,13 @@ def connect(rules: Rules, store: Store, *, env: Mapping[str, str] | None = None,
     """Both clients, as rules.yaml and the credentials say. A side that is `environment: local`
     without a base_url is the embedded local API: `local_apis` starts it (the composition root,
     the CLI, decides how; the engine never starts a server of its own)."""
-    env = os.environ if env is None else env
-    # A credential pasted or read from a file often ends in a newline or a space: never part of it
-    # (and sent in a header, it would fail as a protocol error instead of a clear message).
-    env = {key: value.strip() if key.startswith(("QUICKBOOKS_", "PRECORO_")) else value for key, value in env.items()}
-    qbc, pcc = rules.connections.quickbooks, rules.connections.precoro
-    qb_embedded = qbc.environment == "local" and not qbc.base_url
-    pc_embedded = pcc.environment == "local" and not pcc.base_url
-    local = None
-    if qb_embedded or pc_embedded:
-        if local_apis is None:
-            raise NotConnected("rules.yaml names the embedded local APIs (environment: local, no base_url), and "
-                               "nothing here starts them: run qbsync from its command line, or give a base_url")
-        local = local_apis()
-        # Only the embedded side takes the local credentials: a real company on the other side
-        # keeps its own.
-        prefixes = (("QUICKBOOKS_",) if qb_embedded else ()) + (("PRECORO_",) if pc_embedded else ())
-        env = {**env, **{k: v for k, v in _local_env(local.info()).items() if k.startswith(prefixes)}}
+    env, local = _environment(rules, env, local_apis, SIDES)
     quickbooks = None
     try:
-        quickbooks, realm, qb_describe = _connect_quickbooks(qbc, store, env, embedded=qb_embedded)
-        precoro, pc_describe = _connect_precoro(pcc, store, env, embedded=pc_embedded)
+        quickbooks, realm, qb_describe = _connect_quickbooks(rules.connections.quickbooks, store, env,
+                                                             embedded=_embedded(rules, "quickbooks"))
+        precoro, pc_describe = _connect_precoro(rules.connections.precoro, store, env,
+                                                embedded=_embedded(rules, "precoro"))
     except BaseException:
         if quickbooks is not None:
             quickbooks.close()
@@ -149,6 +135,66 @@ def connect(rules: Rules, store: Store, *, env: Mapping[str, str] | None = None,
             local.close()
         raise
     return Connected(quickbooks, precoro, realm, {"quickbooks": qb_describe, "precoro": pc_describe}, local)
+
+
+@dataclass
+class OneSide:
+    """One side's client alone (`connect_side`), with what it started: for a status that looks at
+    each side even when the other one cannot be connected."""
+
+    client: QuickBooksClient | PrecoroClient
+    describe: dict[str, Any]
+    local: Any = None
+
+    def close(self) -> None:
+        self.client.close()
+        if self.local is not None:
+            self.local.close()
+
+
+def connect_side(rules: Rules, store: Store, side: str, *, env: Mapping[str, str] | None = None,
+                 local_apis: Callable[[], Any] | None = None) -> OneSide:
+    """`side`'s client ("quickbooks" or "precoro") as `connect` builds it, the other side untouched."""
+    env, local = _environment(rules, env, local_apis, (side,))
+    try:
+        if side == "quickbooks":
+            client, _realm, describe = _connect_quickbooks(rules.connections.quickbooks, store, env,
+                                                           embedded=_embedded(rules, side))
+        else:
+            client, describe = _connect_precoro(rules.connections.precoro, store, env, embedded=_embedded(rules, side))
+    except BaseException:
+        if local is not None:
+            local.close()
+        raise
+    return OneSide(client, describe, local)
+
+
+SIDES = ("quickbooks", "precoro")
+
+
+def _embedded(rules: Rules, side: str) -> bool:
+    connection = getattr(rules.connections, side)
+    return connection.environment == "local" and not connection.base_url
+
+
+def _environment(rules: Rules, env: Mapping[str, str] | None, local_apis: Callable[[], Any] | None,
+                 sides: tuple[str, ...]) -> tuple[dict[str, str], Any]:
+    """The variables `sides`' clients read their credentials from, and the embedded local APIs when
+    one of them names them (started here, for the caller to close)."""
+    env = os.environ if env is None else env
+    # A credential pasted or read from a file often ends in a newline or a space: never part of it
+    # (and sent in a header, it would fail as a protocol error instead of a clear message).
+    env = {key: value.strip() if key.startswith(("QUICKBOOKS_", "PRECORO_")) else value for key, value in env.items()}
+    embedded = [side for side in sides if _embedded(rules, side)]
+    if not embedded:
+        return env, None
+    if local_apis is None:
+        raise NotConnected("rules.yaml names the embedded local APIs (environment: local, no base_url), and "
+                           "nothing here starts them: run qbsync from its command line, or give a base_url")
+    local = local_apis()
+    # Only the embedded side takes the local credentials: a real company on the other side keeps its own.
+    prefixes = tuple(f"{side.upper()}_" for side in embedded)
+    return {**env, **{k: v for k, v in _local_env(local.info()).items() if k.startswith(prefixes)}}, local
 
 
 def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[str, str], *,
@@ -304,6 +350,8 @@ def saved_connections(rules: Rules, store: Store, error: Exception | None = None
         for side in sides:
             out[side]["reachable"] = False
             out[side]["error"] = str(error)
+            if isinstance(error, NotConnected):  # no credentials to try, rather than a service that did not answer
+                out[side]["connected"] = False
     return out
 
 

@@ -24,11 +24,11 @@ from .budgets import calls_left_said, reading_left
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .clients.retry import stopped_by, tries_at_most
-from .connections import Connected, connect, saved_connections
+from .connections import Connected, connect, connect_side, saved_connections
 from .entities import BY_SECTION, CREDIT_NOTES, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
-from .errors import (ApprovalsChanged, DecisionRefused, Interrupted, MappingRefused, PlanNotFound, ReadsCutShort,
-                     SafetyLimitExceeded, StalePlanError, SupersededPlan, UsageError)
+from .errors import (ApprovalsChanged, DecisionRefused, Interrupted, MappingRefused, NotConnected, PlanNotFound,
+                     ReadsCutShort, SafetyLimitExceeded, StalePlanError, SupersededPlan, UsageError)
 from .items import mapping_actions
 from .locks import Holder, LockBusy
 from .mapping import BulkMapping, MappingRow, RefusedRow
@@ -64,6 +64,20 @@ def state_path_for(rules_path: Path, given: str | Path | None = None) -> Path:
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
+
+
+def _look_at(side: str, client: Any, info: dict[str, Any]) -> None:
+    """Whether `side` answers (one cheap read), into its status `info`; QuickBooks names its company."""
+    try:
+        with tries_at_most(2):  # a look, not a job: one more try for a blip, not 15 s of them
+            if side == "quickbooks":
+                info["company"] = (client.company_info() or {}).get("CompanyName")
+            else:
+                next(iter(client.list_all("/suppliers", per_page=10)), None)
+        info["reachable"] = True
+    except ApiError as exc:
+        info["reachable"] = False
+        info["error"] = str(exc)
 
 class SyncSession:
     def __init__(self, rules_path: str | Path = "rules.yaml", state_path: str | Path | None = None, *,
@@ -751,28 +765,37 @@ class SyncSession:
         conn = self.connected
         return Doctor(conn.precoro, conn.quickbooks, self.store, conn.realm_id).run()
 
+    def _look_at_alone(self, side: str, info: dict[str, Any]) -> None:
+        start = (lambda: self.local_apis(self.state_path)) if self.local_apis else None
+        try:
+            alone = connect_side(self.rules, self.store, side, env=self.env, local_apis=start)
+        except NotConnected as exc:
+            info.update(reachable=False, connected=False, error=str(exc))
+            return
+        try:
+            info.update(alone.describe)
+            _look_at(side, alone.client, info)
+        finally:
+            alone.close()
+
     def status(self) -> dict[str, Any]:
         """Connections (reachable or why not), and per-entity counts from the store and the latest plan."""
         out: dict[str, Any] = {"rules": {"path": str(self.rules_path), "valid": True}}
         try:
             conn = self.connected
             out["connections"] = conn.describe
-            for side, probe in (("quickbooks", lambda: conn.quickbooks.company_info()),
-                                ("precoro", lambda: next(iter(conn.precoro.list_all("/suppliers", per_page=10)), None))):
-                try:
-                    with tries_at_most(2):  # a look, not a job: one more try for a blip, not 15 s of them
-                        result = probe()
-                    out["connections"][side]["reachable"] = True
-                    if side == "quickbooks" and isinstance(result, dict):
-                        out["connections"][side]["company"] = result.get("CompanyName")
-                except ApiError as exc:
-                    out["connections"][side]["reachable"] = False
-                    out["connections"][side]["error"] = str(exc)
+            for side in SIDE_NAMES:
+                _look_at(side, getattr(conn, side), out["connections"][side])
             realm = conn.realm_id
         except Exception as exc:  # a missing credential must not hide the rest of the status
             # What the store knows of each side (environment, realm, token expiry), the error on its side.
             out["connections"] = {**saved_connections(self.rules, self.store, exc), "error": str(exc)}
             realm = None
+            # The other side is looked at alone: connecting a company is done one side at a time, and
+            # each step shows what is left (a Precoro key checked before QuickBooks is connected).
+            other = {"quickbooks": "precoro", "precoro": "quickbooks"}.get(getattr(exc, "side", None))
+            if other is not None:
+                self._look_at_alone(other, out["connections"][other])
         # The same counts as the TUI's overview: of the plan to review (none once it is applied), with
         # its outcomes; counted in the state file, without loading the plan.
         review_id = self._plan_to_review_id()

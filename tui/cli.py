@@ -1352,6 +1352,8 @@ def _connection_line(side: str, info: dict, shared_error: str | None) -> str:
         reach = f"NOT reachable: {info['error']}"
     else:
         reach = "not reachable" if info.get("reachable") is False else "not checked"
+    if info.get("connected") is False:  # the error says what to run
+        reach = info["error"] if info.get("error") and info["error"] != shared_error else "not connected"
     parts = [f"{side}: {info.get('environment')}", info.get("base_url") or "(embedded)"]
     if info.get("realm_id"):
         parts.append(f"realm {info['realm_id']}")

@@ -310,12 +310,28 @@ def test_status_json_has_company_realm_expiry_and_reachability_without_secrets(o
     assert f"company {qb['company']!r}" in text.stdout and "refresh token until" in text.stdout
 
 
-def test_status_without_a_connection_says_what_to_run(operator):
+def test_status_without_a_connection_says_what_to_run_for_each_side(operator):
     result = operator.run("status", "--json")
     assert result.returncode == 0
     connections = json.loads(result.stdout)["connections"]
-    assert "qbsync connect quickbooks" in connections["quickbooks"]["error"]
-    assert connections["quickbooks"]["reachable"] is False
+    qb, pc = connections["quickbooks"], connections["precoro"]
+    assert "qbsync connect quickbooks" in qb["error"] and (qb["reachable"], qb["connected"]) == (False, False)
+    # The other side is not hidden behind the first one's problem: both steps left are named at once.
+    assert "qbsync connect precoro" in pc["error"] and (pc["reachable"], pc["connected"]) == (False, False)
+    text = operator.run("status").stdout.splitlines()
+    assert text[1].startswith("quickbooks: local ") and text[1].endswith(", not connected")
+    assert text[2].startswith("precoro: local ") and text[2].endswith(", Precoro is not connected: run `qbsync "
+                                                                      "connect precoro`, or export PRECORO_EMAIL "
+                                                                      "and PRECORO_TOKEN")
+
+    # Connecting one side at a time: the side connected first is looked at while the other is not.
+    assert operator.connect_precoro().returncode == 0
+    connections = json.loads(operator.run("status", "--json").stdout)["connections"]
+    qb, pc = connections["quickbooks"], connections["precoro"]
+    assert qb["connected"] is False and "qbsync connect quickbooks" in connections["error"]
+    assert pc["reachable"] is True and "error" not in pc and "connected" not in pc
+    assert (pc["email"], pc["credentials"]) == (operator.apis.info["precoro"]["email"], "stored")
+    assert operator.tokens("precoro")["token"] not in operator.run("status").stdout
 
 
 def test_l2_disconnect_keeps_links(tmp_path):

@@ -182,6 +182,22 @@ async def test_w1_plan_decide_approve_apply_history(session: FakeSession):
         assert app.history_rows == rows and "· d, / narrow" not in screen_text(app)
 
 
+async def test_overview_names_a_side_not_connected_and_what_to_run(session: FakeSession):
+    # As `SyncSession.status` says it when Precoro has no key yet: no credentials to try is not
+    # "not reachable", and the card says what to run.
+    status = session.status()
+    status["connections"]["precoro"].update(
+        reachable=False, connected=False,
+        error="Precoro is not connected: run `qbsync connect precoro`, or export PRECORO_EMAIL and PRECORO_TOKEN")
+    session.status = lambda: status
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        text = " ".join(screen_text(app).split())
+        assert "✗ not connected · local" in text and "run `qbsync connect precoro`" in text
+        assert "✓ reachable · local" in text  # QuickBooks, connected
+
+
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):
     app = make_app(session)
     async with app.run_test(size=(80, 24)) as pilot:

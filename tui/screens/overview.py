@@ -44,6 +44,8 @@ def connection_card(side: str, info: dict[str, Any] | None, error: str | None, c
     state = Text()
     if reachable:
         state.append("✓ reachable", style="bold green")
+    elif info.get("connected") is False:
+        state.append("✗ not connected", style="bold red")
     elif reachable is False:
         state.append("✗ not reachable", style="bold red")
     else:
