@@ -151,6 +151,10 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+MAPPING_JSON_HELP = ('print the plan made as JSON (`plan --json`\'s form); with --from also {"mapping": {"refused", '
+                     '"already_mapped", ...}}')
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="qbsync",
@@ -231,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "conflict chosen (the other actions chosen are left alone); `--all`: every conflict.")
     p.add_argument("action_id", nargs="?", metavar="ACTION_ID",
                    help="the conflict's id (`id=` in the plan), or a prefix of it; or choose conflicts below")
-    p.add_argument("decision", choices=["precoro", "quickbooks", "skip"])
+    p.add_argument("decision", choices=["precoro", "quickbooks", "skip"],
+                   help="precoro or quickbooks: that side's values are written to the other; skip: neither")
     p.add_argument("--plan", dest="plan_id", metavar="PLAN_ID", help=PLAN_ID_HELP)
     p.add_argument("--all", action="store_true", help="every conflict of the plan")
     p.add_argument("--json", action="store_true", help='print {"plan_id": ..., "decided": [ids]} as JSON')
@@ -295,22 +300,25 @@ def build_parser() -> argparse.ArgumentParser:
                                 + (" (`qbsync items unmapped --csv` writes one to fill in)" if section == "items"
                                    else "") + ". A row that cannot be mapped is named by its line and the others are "
                                 "planned; a row with no quickbooks_id is left out. Exit code 1 when a row was refused.")
-        m.add_argument("precoro_id", metavar="PRECORO_ID", nargs="?")
-        m.add_argument("quickbooks_id", metavar="QUICKBOOKS_ID", nargs="?")
+        m.add_argument("precoro_id", metavar="PRECORO_ID", nargs="?", help=f"the Precoro {noun}'s id")
+        m.add_argument("quickbooks_id", metavar="QUICKBOOKS_ID", nargs="?",
+                       help=f"the id of the QuickBooks {'vendor' if section == 'suppliers' else 'item'} to link it to")
         m.add_argument("--from", dest="from_file", metavar="FILE",
                        help="map every pair of this CSV file (columns precoro_id, quickbooks_id; - reads stdin)")
         m.add_argument("--yes", action="store_true", help="apply without asking")
         m.add_argument("--no-wait", action="store_true", help="do not wait for another qbsync that is applying")
-        m.add_argument("--json", action="store_true")
+        m.add_argument("--json", action="store_true", help=MAPPING_JSON_HELP)
         u = command(ssub, "unmap", f"unlink a Precoro {noun} (shown as a plan first)")
-        u.add_argument("precoro_id", metavar="PRECORO_ID")
+        u.add_argument("precoro_id", metavar="PRECORO_ID", help=f"the linked Precoro {noun}'s id")
         u.add_argument("--yes", action="store_true", help="apply without asking")
         u.add_argument("--no-wait", action="store_true", help="do not wait for another qbsync that is applying")
-        u.add_argument("--json", action="store_true")
+        u.add_argument("--json", action="store_true", help=MAPPING_JSON_HELP)
         if section == "items":
             n = command(ssub, "unmapped", "the Not-mapped list: unlinked Precoro items with QuickBooks candidates")
             n.add_argument("--limit", type=_positive, default=5, metavar="N", help="candidates per item (default 5)")
-            n.add_argument("--json", action="store_true")
+            n.add_argument("--json", action="store_true",
+                           help='print {"unmapped": [...]} as JSON: each item (precoro_id, name, sku, ...) with its '
+                                '`candidates`, best first, and whether the latest plan links it (`planned`)')
             n.add_argument("--csv", action="store_true",
                            help="one row per item with its best candidate and an empty quickbooks_id to fill in, "
                                 "for `qbsync items map --from FILE`")
@@ -384,10 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
                 epilog='bash: add `eval "$(qbsync completion bash)"` to ~/.bashrc; zsh: the same with zsh, in '
                        "~/.zshrc; fish: `qbsync completion fish > ~/.config/fish/completions/qbsync.fish`. Plan and "
                        "action ids are completed from the state file the line names (--rules, --state).")
-    p.add_argument("shell", choices=("bash", "zsh", "fish"))
+    p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to print it for")
 
     p = command(sub, "status", "connections, counts, the latest plan, unattended runs and a read a cap cut short")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="print it all as one JSON object (connections, entities, latest_plan, in_use, ...)")
 
     p = command(
         sub, "doctor", "check what qbsync assumes of Precoro and QuickBooks against the connected companies",
@@ -421,7 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("local", help="the local QuickBooks and Precoro APIs")
     lsub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
-    s = lsub.add_parser("serve", help="serve both local APIs; prints one JSON line with URLs and credentials")
+    s = lsub.add_parser("serve", help="serve both local APIs; prints one JSON line with URLs and credentials",
+                        description="Serve the local QuickBooks and Precoro APIs (the real wire formats, demo or "
+                                    "generated data) until SIGTERM or ctrl+c; prints one JSON line with their URLs "
+                                    "and credentials, for rules.yaml's base_url and the environment.")
     s.add_argument("--data", metavar="FILE", help="sqlite file for their state (default: in memory)")
     s.add_argument("--seed", default="demo", metavar="demo|empty|scale:N",
                    help="demo data (default), nothing, or N generated suppliers and items per side")
@@ -444,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(refused with 401 otherwise); POST /precoro/<QBSYNC_PRECORO_WEBHOOK_SECRET> takes Precoro's, "
                     "when that variable is set. Each burst of notifications makes one `qbsync run` of the entities "
                     "they name. Put it behind an HTTPS reverse proxy: Intuit only calls https URLs.")
-    w.add_argument("--port", type=int, required=True, metavar="N")
+    w.add_argument("--port", type=_port, required=True, metavar="N", help="the port to listen on (0 = any free port)")
     w.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
     w.add_argument("--debounce", type=float, default=5.0, metavar="SECONDS",
                    help="run once no notification came for this long (default 5)")

@@ -56,6 +56,17 @@ def test_w1_every_command_takes_the_common_options_and_version_is_printed(workdi
             assert "PLAN_ID" in shown and "a plan id, or a prefix" in shown
 
 
+def test_w1_every_argument_of_every_command_says_what_it_is_in_help():
+    unexplained = []
+    for path, parser in leaves(build_parser()):
+        if not parser.description:
+            unexplained.append(" ".join(path))
+        for action in parser._actions:
+            if action.help is None and not isinstance(action, argparse._SubParsersAction):
+                unexplained.append(f"{' '.join(path)} {action.option_strings or action.dest}")
+    assert unexplained == []
+
+
 def test_w1_plan_exits_0_and_detailed_exitcode_tells_changes_from_only_blocked_from_nothing(workdir):
     assert workdir.run("plan").returncode == 0
     changes = workdir.run("plan", "--detailed-exitcode")
