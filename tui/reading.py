@@ -245,6 +245,8 @@ class Reading:
             shown = f"plan {self.plan.id} is the latest plan" if self.plan is not None else "there is no plan yet"
             self.notify(f"Nothing newer: {shown}. r makes a new plan.", timeout=4)
             return
+        # Takes the place of the notice that announced it (one toast at a time): it is old news now.
+        self.notify(f"Showing plan {self.newer_plan}, the latest.", timeout=4)
         self.load_plan(fresh=False, plan_id=self.newer_plan)
 
     # -- history-----------------------------------------------------------------------------

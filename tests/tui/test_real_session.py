@@ -560,9 +560,11 @@ async def test_w1_a_newer_plan_made_in_another_terminal_is_said_once_and_shown_o
         assert await until(pilot, lambda: app.plan is not None and app.plan.id == newer.id)
         assert app.newer_plan is None
         assert await until(pilot, lambda: "newer:" not in screen_text(app))
+        # The notice that announced it is gone with it, and another look does not say it again.
+        assert [n.message for n in app._notifications] == [f"Showing plan {newer.id}, the latest."]
         app.check_plan_elsewhere()
         await settle(pilot)
-        assert len([n for n in app._notifications if "newer plan" in n.message]) == 1
+        assert not [n for n in app._notifications if "newer plan" in n.message]
 
 
 async def test_w6_a_plan_superseded_by_a_newer_full_plans_apply_points_to_that_plan(real_app, tmp_path):
