@@ -549,7 +549,7 @@ async def test_w1_a_newer_plan_made_in_another_terminal_is_said_once_and_shown_o
         assert app.plan.id == plan.id
         await pilot.press("1")
         await settle(pilot)
-        assert f"Latest plan  {plan.id}" in screen_text(app) and f"newer: {newer.id} (L)" in screen_text(app)
+        assert f"Shown plan   {plan.id}" in screen_text(app) and f"newer: {newer.id} (L)" in screen_text(app)
         await pilot.press("2", "g")  # applying this one is still possible, and the question says what it costs
         await settle(pilot)
         assert isinstance(app.screen, ConfirmApply)
@@ -559,7 +559,9 @@ async def test_w1_a_newer_plan_made_in_another_terminal_is_said_once_and_shown_o
         await pilot.press("L")
         assert await until(pilot, lambda: app.plan is not None and app.plan.id == newer.id)
         assert app.newer_plan is None
-        assert await until(pilot, lambda: "newer:" not in screen_text(app))
+        await pilot.press("1")
+        assert await until(pilot, lambda: f"Latest plan  {newer.id}" in screen_text(app))
+        assert "newer:" not in screen_text(app)
         # The notice that announced it is gone with it, and another look does not say it again.
         assert [n.message for n in app._notifications] == [f"Showing plan {newer.id}, the latest."]
         app.check_plan_elsewhere()

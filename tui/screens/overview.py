@@ -148,7 +148,8 @@ class OverviewScreen(QbsyncScreen):
                         f"{last.get('status')} {last.get('kind')} {last.get('name')}")
         else:
             text.append("never", style="dim")
-        text.append("\nLatest plan  ", style="bold")
+        # Not "latest" once another terminal or an unattended run made a later one (named below, L shows it).
+        text.append("\nShown plan   " if app.newer_plan else "\nLatest plan  ", style="bold")
         plan = app.plan
         if plan is not None:
             made = app.shown_plan_made()
