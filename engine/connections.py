@@ -142,6 +142,7 @@ class OneSide:
     """One side's client alone (`connect_side`), with what it started: for a status that looks at
     each side even when the other one cannot be connected."""
 
+    side: str
     client: QuickBooksClient | PrecoroClient
     describe: dict[str, Any]
     local: Any = None
@@ -166,10 +167,11 @@ def connect_side(rules: Rules, store: Store, side: str, *, env: Mapping[str, str
         if local is not None:
             local.close()
         raise
-    return OneSide(client, describe, local)
+    return OneSide(side, client, describe, local)
 
 
 SIDES = ("quickbooks", "precoro")
+OTHER_SIDE = {"quickbooks": "precoro", "precoro": "quickbooks"}
 
 
 def _embedded(rules: Rules, side: str) -> bool:

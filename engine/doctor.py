@@ -47,11 +47,13 @@ _SAYS = {a.key: a.says for a in contract.ASSUMPTIONS}
 class Doctor:
     """The checks of one connected pair of companies; `run()` answers them all."""
 
-    def __init__(self, precoro: Any, quickbooks: Any, store: Store, realm: str) -> None:
-        self.precoro = precoro
+    def __init__(self, precoro: Any, quickbooks: Any, store: Store, realm: str | None,
+                 missing: Mapping[str, str] | None = None) -> None:
+        self.precoro = precoro  # None, as the other, while that side is not connected: `missing` says why
         self.quickbooks = quickbooks
         self.store = store
         self.realm = realm
+        self.missing = dict(missing or {})
         self._pages: dict[str, dict] = {}
         self._details: dict[str, dict] = {}
 
@@ -74,6 +76,8 @@ class Doctor:
 
     def _check(self, service: str, key: str, probe: Callable[[], tuple[bool, str]]) -> Check:
         says = _SAYS.get(key) or _QUICKBOOKS_SAYS[key]
+        if service in self.missing:
+            return Check(service, key, says, UNCHECKED, self.missing[service])
         try:
             holds, saw = probe()
         except _Unchecked as nothing:
@@ -166,6 +170,8 @@ class Doctor:
 
     def _owned_supplier(self) -> tuple[str, str]:
         """(Precoro id, externalId) of a supplier qbsync created and marked, as the mirror knows it."""
+        if self.realm is None:
+            raise _Unchecked("QuickBooks is not connected yet: the suppliers qbsync created are known by its company")
         links = dict(self.store.all_links(self.realm).get("suppliers", []))
         known = self.store.mirror_raws(self.realm, "precoro", "suppliers", list(links)[:500])
         for precoro_id, raw in known.items():

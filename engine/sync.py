@@ -24,7 +24,7 @@ from .budgets import calls_left_said, reading_left
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .clients.retry import stopped_by, tries_at_most
-from .connections import Connected, connect, connect_side, saved_connections
+from .connections import OTHER_SIDE, Connected, OneSide, connect, connect_side, saved_connections
 from .entities import BY_SECTION, CREDIT_NOTES, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
 from .errors import (ApprovalsChanged, DecisionRefused, Interrupted, MappingRefused, NotConnected, PlanNotFound,
@@ -761,14 +761,32 @@ class SyncSession:
 
     def doctor(self) -> list[Check]:
         """What qbsync assumes of both services, checked against the connected companies: reads, and
-        one PATCH of an externalId onto a supplier qbsync created, with the value it has already."""
-        conn = self.connected
+        one PATCH of an externalId onto a supplier qbsync created, with the value it has already.
+        With one side connected so far, its checks run and the other's say what to run."""
+        try:
+            conn = self.connected
+        except NotConnected as exc:
+            if exc.side not in SIDE_NAMES:
+                raise
+            try:
+                alone = self._connect_alone(OTHER_SIDE[exc.side])
+            except NotConnected as also:  # neither side: both steps are said at once
+                raise NotConnected(f"{exc}; and {also}") from None
+            try:
+                clients = {alone.side: alone.client, exc.side: None}
+                return Doctor(clients["precoro"], clients["quickbooks"], self.store, None,
+                              missing={exc.side: str(exc)}).run()
+            finally:
+                alone.close()
         return Doctor(conn.precoro, conn.quickbooks, self.store, conn.realm_id).run()
 
-    def _look_at_alone(self, side: str, info: dict[str, Any]) -> None:
+    def _connect_alone(self, side: str) -> OneSide:
         start = (lambda: self.local_apis(self.state_path)) if self.local_apis else None
+        return connect_side(self.rules, self.store, side, env=self.env, local_apis=start)
+
+    def _look_at_alone(self, side: str, info: dict[str, Any]) -> None:
         try:
-            alone = connect_side(self.rules, self.store, side, env=self.env, local_apis=start)
+            alone = self._connect_alone(side)
         except NotConnected as exc:
             info.update(reachable=False, connected=False, error=str(exc))
             return
@@ -793,7 +811,7 @@ class SyncSession:
             realm = None
             # The other side is looked at alone: connecting a company is done one side at a time, and
             # each step shows what is left (a Precoro key checked before QuickBooks is connected).
-            other = {"quickbooks": "precoro", "precoro": "quickbooks"}.get(getattr(exc, "side", None))
+            other = OTHER_SIDE.get(getattr(exc, "side", None))
             if other is not None:
                 self._look_at_alone(other, out["connections"][other])
         # The same counts as the TUI's overview: of the plan to review (none once it is applied), with

@@ -334,6 +334,23 @@ def test_status_without_a_connection_says_what_to_run_for_each_side(operator):
     assert operator.tokens("precoro")["token"] not in operator.run("status").stdout
 
 
+def test_doctor_with_one_side_connected_checks_it_and_says_what_the_other_needs(operator):
+    neither = operator.run("doctor")
+    assert neither.returncode == 1 and neither.stdout == ""
+    assert "run `qbsync connect quickbooks`" in neither.stderr and "run `qbsync connect precoro`" in neither.stderr
+
+    assert operator.connect_precoro().returncode == 0
+    result = operator.run("doctor", "--json")
+    assert result.returncode == 0, result.stderr
+    checks = {check["key"]: check for check in json.loads(result.stdout)["checks"]}
+    assert checks["list_summaries"]["result"] == checks["details_complete"]["result"] == "holds"
+    for key in ("cdc", "minorversion"):
+        assert checks[key]["result"] == "could not check" and "qbsync connect quickbooks" in checks[key]["saw"]
+    # Which suppliers qbsync created is kept per QuickBooks company: not known before it is connected.
+    assert checks["external_id_patch"]["result"] == "could not check"
+    assert "QuickBooks is not connected yet" in checks["external_id_patch"]["saw"]
+
+
 def test_l2_disconnect_keeps_links(tmp_path):
     apis = start_local_apis(tmp_path)  # its own: this test writes to the companies
     try:
