@@ -13,6 +13,7 @@ import pytest
 
 from snapshot_app import make_app, screen_text, settle
 from demo_session import CLOCK, FakeSession
+from engine.errors import NotConnected
 from tui import messages
 from tui.messages import HistoryFilter
 from tui.screens.history import ENTITY_CHOICES, KIND_CHOICES
@@ -190,12 +191,19 @@ async def test_overview_names_a_side_not_connected_and_what_to_run(session: Fake
         reachable=False, connected=False,
         error="Precoro is not connected: run `qbsync connect precoro`, or export PRECORO_EMAIL and PRECORO_TOKEN")
     session.status = lambda: status
+
+    def no_plan():
+        raise NotConnected(status["connections"]["precoro"]["error"], "precoro")
+
+    session.make_plan = no_plan
     app = make_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         text = " ".join(screen_text(app).split())
         assert "✗ not connected · local" in text and "run `qbsync connect precoro`" in text
         assert "✓ reachable · local" in text  # QuickBooks, connected
+        # r would only fail the same way: the next step is connecting.
+        assert app.plan is None and "Connect Precoro first (in a shell: its card says how); then r makes a plan." in text
 
 
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):

@@ -62,7 +62,7 @@ def connection_card(side: str, info: dict[str, Any] | None, error: str | None, c
     lines.append(state)
     if side == "quickbooks":
         lines.append(Text(f"company  {info.get('company') or '?'}", no_wrap=True, overflow="ellipsis"))
-        lines.append(Text(f"realm    {info.get('realm_id', '?')}"))
+        lines.append(Text(f"realm    {info.get('realm_id') or '?'}"))
     lines.append(Text(f"{info.get('base_url', '')}", style="dim", no_wrap=True, overflow="ellipsis"))
     if info.get("error"):
         lines.append(Text(str(info["error"]), style="red"))
@@ -238,6 +238,12 @@ class OverviewScreen(QbsyncScreen):
         if app.session is None:
             return Text("Fix the rules file (5 Rules); qbsync reloads it when you save.", style="bold")
         if plan is None:
+            connections = (app.status or {}).get("connections") or {}
+            waiting = [SIDE_NAMES[side] for side in ("quickbooks", "precoro")
+                       if (connections.get(side) or {}).get("connected") is False]
+            if waiting:  # a plan reads both sides: r would only fail with the card's message
+                return Text(f"Connect {' and '.join(waiting)} first (in a shell: its card says how); then r makes "
+                            "a plan.", style="bold")
             return Text("No plan yet: r makes one.", style="bold")
         if not plan.actions:
             return Text("Both sides are in sync. r makes a new plan.", style="bold")
