@@ -6,6 +6,7 @@ Links, holds and baselines are keyed by QuickBooks realm: they belong to one Qui
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import datetime
@@ -534,6 +535,21 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return found.st_dev, found.st_ino
 
 
+STATE_DIR_GITIGNORE = ("# Made by qbsync: the state file holds credentials and both companies' data. Never commit it.\n"
+                       "*\n")
+
+
+def ignored_by_git(folder: Path) -> None:
+    """A .gitignore of everything in qbsync's own folder (`.qbsync/`, beside rules.yaml), written
+    with a new state file: operators keep rules.yaml in git, and `git add .` beside it must not
+    take the credentials along. Never in a folder of the operator's (a --state elsewhere), and
+    never over a .gitignore already there."""
+    if folder.name == ".qbsync":
+        with contextlib.suppress(FileExistsError):
+            with open(folder / ".gitignore", "x", encoding="utf-8") as out:
+                out.write(STATE_DIR_GITIGNORE)
+
+
 class Store:
     """One state file. Safe to share between the UI thread and one worker thread."""
 
@@ -558,6 +574,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+                ignored_by_git(self.path.parent)
             mode = self.path.stat().st_mode
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
                 raise InsecureStateFile(

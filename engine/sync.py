@@ -65,7 +65,6 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-
 def _look_at(side: str, client: Any, info: dict[str, Any]) -> None:
     """Whether `side` answers (one cheap read), into its status `info`; QuickBooks names its company."""
     try:
@@ -78,6 +77,7 @@ def _look_at(side: str, client: Any, info: dict[str, Any]) -> None:
     except ApiError as exc:
         info["reachable"] = False
         info["error"] = str(exc)
+
 
 class SyncSession:
     def __init__(self, rules_path: str | Path = "rules.yaml", state_path: str | Path | None = None, *,

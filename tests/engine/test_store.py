@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 
 import pytest
 
@@ -24,6 +25,25 @@ def test_a_state_file_others_can_read_is_refused(tmp_path):
     os.chmod(path, 0o644)
     with pytest.raises(InsecureStateFile, match="chmod 600"):
         Store(path)
+
+
+def test_a_new_state_file_in_qbsyncs_folder_is_kept_out_of_git_and_nowhere_else(tmp_path):
+    # Operators keep rules.yaml in git: `git add .` beside it must not take the credentials along.
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "rules.yaml").write_text("version: 1\n")
+    Store(tmp_path / ".qbsync" / "state.db").close()
+    Store(tmp_path / "mine" / "state.db").close()  # a --state elsewhere: the operator's folder, not touched
+
+    listed = subprocess.run(["git", "-C", str(tmp_path), "status", "--porcelain", "--untracked-files=all"],
+                            check=True, capture_output=True, text=True).stdout.splitlines()
+    assert sorted(listed) == ["?? mine/state.db", "?? rules.yaml"]
+    assert not (tmp_path / "mine" / ".gitignore").exists()
+
+    # Its own .gitignore, edited or not, is never written over; a state file made anew leaves it too.
+    (tmp_path / ".qbsync" / ".gitignore").write_text("state.db*\n")
+    (tmp_path / ".qbsync" / "state.db").unlink()
+    Store(tmp_path / ".qbsync" / "state.db").close()
+    assert (tmp_path / ".qbsync" / ".gitignore").read_text() == "state.db*\n"
 
 
 def test_l3_links_belong_to_one_quickbooks_company(tmp_path):
