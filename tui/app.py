@@ -30,7 +30,7 @@ from .dialogs.question import Question
 from . import settings
 from .messages import HistoryFilter, RetriesPosted, SessionOpened
 from .reading import LARGE_PLAN, Reading
-from .render import minute
+from .render import minute, no_plan_said
 from .retrying import Retrying
 from .screens.apply import ApplyScreen
 from .screens.help import HelpScreen
@@ -267,7 +267,7 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
             return
         plan = self.plan
         if plan is None:
-            self.status_text = "No plan yet: press r to make one." if self.session else (
+            self.status_text = no_plan_said(self.status) if self.session else (
                 "The rules file has problems: see 5 Rules." if self.rules_error else "")
             return
         tally = self.tally_when_counted(then=self._count_status_text)

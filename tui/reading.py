@@ -85,6 +85,7 @@ class Reading:
         self.status = message.status
         self.last_sync = message.last_sync
         self.status_revision += 1
+        self._update_status_text()  # with no plan, the status line says what comes first (render.no_plan_said)
         if held_count(message.status) and self.plan is not None and not self.opened_waiting:
             self.opened_waiting = True  # U3: open on what waits, once; the operator goes where they like after
             self.call_later(self.action_waiting)

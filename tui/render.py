@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import shlex
 import json
+import shlex
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, TextIO
@@ -247,6 +247,17 @@ def report_text(report: ApplyReport) -> str:
 PLAN_COLUMNS = ("plan_id", "action_id", "entity", "kind", "name", "precoro_id", "quickbooks_id", "writes", "approved",
                 "decision", "applies", "field", "before", "after", "precoro", "quickbooks", "last_synced", "field_note",
                 "note")
+
+
+def no_plan_said(status: Mapping[str, Any] | None) -> str:
+    """What to do while there is no plan (the Overview and the status line): a plan reads both
+    sides, so a side not connected yet comes first; `r` would only fail with its message."""
+    connections = (status or {}).get("connections") or {}
+    waiting = [SIDE_NAMES[side] for side in ("quickbooks", "precoro")
+               if (connections.get(side) or {}).get("connected") is False]
+    if waiting:
+        return f"Connect {' and '.join(waiting)} first (in a shell: its card on the Overview says how); then r plans."
+    return "No plan yet: r makes one."
 
 
 def no_rules_file(path: str | Path) -> str:

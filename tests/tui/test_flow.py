@@ -203,7 +203,8 @@ async def test_overview_names_a_side_not_connected_and_what_to_run(session: Fake
         assert "✗ not connected · local" in text and "run `qbsync connect precoro`" in text
         assert "✓ reachable · local" in text  # QuickBooks, connected
         # r would only fail the same way: the next step is connecting.
-        assert app.plan is None and "Connect Precoro first (in a shell: its card says how); then r makes a plan." in text
+        said = "Connect Precoro first (in a shell: its card on the Overview says how); then r plans."
+        assert app.plan is None and app.status_text == said and text.count(said) == 2  # the Overview, the status line
 
 
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):

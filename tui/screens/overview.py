@@ -17,7 +17,7 @@ from engine.review import PlanTally, entity_counts, plan_age_said
 from rules.model import SIDE_NAMES
 
 from ..reading import held_count
-from ..render import minute
+from ..render import minute, no_plan_said
 from ..widgets.cells import ENTITY_TITLES, plural
 from .base import QbsyncScreen
 from .rules import shown_path
@@ -238,13 +238,7 @@ class OverviewScreen(QbsyncScreen):
         if app.session is None:
             return Text("Fix the rules file (5 Rules); qbsync reloads it when you save.", style="bold")
         if plan is None:
-            connections = (app.status or {}).get("connections") or {}
-            waiting = [SIDE_NAMES[side] for side in ("quickbooks", "precoro")
-                       if (connections.get(side) or {}).get("connected") is False]
-            if waiting:  # a plan reads both sides: r would only fail with the card's message
-                return Text(f"Connect {' and '.join(waiting)} first (in a shell: its card says how); then r makes "
-                            "a plan.", style="bold")
-            return Text("No plan yet: r makes one.", style="bold")
+            return Text(no_plan_said(app.status), style="bold")
         if not plan.actions:
             return Text("Both sides are in sync. r makes a new plan.", style="bold")
         if tally is None:
