@@ -12,7 +12,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
 from rules.model import PrecoroConnection, QuickBooksConnection, Rules
@@ -108,6 +108,29 @@ def iso_time(epoch: float | None) -> str | None:
     if not epoch:
         return None
     return datetime.fromtimestamp(float(epoch), timezone.utc).isoformat(timespec="seconds")
+
+
+# A month to reach the person who can authorize the QuickBooks company again.
+CONNECTION_WARNING_DAYS = 30
+
+
+def connection_ending_said(quickbooks: Mapping[str, Any], now: datetime) -> str | None:
+    """A warning when the QuickBooks connection (its refresh token, as `describe` or the store has
+    it) ends within CONNECTION_WARNING_DAYS or has ended, else None. Each refresh moves the end 100
+    days on, up to Intuit's maximum validity (5 years; tokens of 2023 end in 2028): a connection in
+    use is warned of only as that maximum nears, one left unused as its 100 days run out."""
+    ends = quickbooks.get("refresh_token_expires_at")
+    if not ends or quickbooks.get("credentials") == "embedded":
+        return None
+    at = datetime.fromisoformat(ends)
+    left = at - now
+    if left <= timedelta(0):
+        return f"the QuickBooks connection ended on {at:%Y-%m-%d}: run `qbsync connect quickbooks` to authorize it again"
+    if left > timedelta(days=CONNECTION_WARNING_DAYS):
+        return None
+    when = "today" if left.days == 0 else f"in {left.days} day{'s' if left.days != 1 else ''}"
+    return (f"the QuickBooks connection ends on {at:%Y-%m-%d %H:%M} UTC ({when}) unless authorized again: run "
+            "`qbsync connect quickbooks` before then (unattended runs stop when it ends)")
 
 
 def fingerprint(secret: str) -> str:

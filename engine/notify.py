@@ -108,4 +108,6 @@ def headline(summary: Any, where: str) -> str:
         return f"qbsync ({where}): the run failed"
     if summary.failures:
         return f"qbsync ({where}): {len(summary.failures)} action(s) failed"
+    if summary.new_warnings and not summary.new_held:
+        return f"qbsync ({where}): {summary.warnings[0]}"
     return f"qbsync ({where}): {summary.new_held} new held for review ({len(summary.held)} waiting)"

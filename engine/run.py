@@ -47,6 +47,8 @@ class RunSummary:
     stopped: str | None = None  # why the run stopped early (a stop request, a rate cap)
     notify_problems: list[str] = field(default_factory=list)  # a notification that could not go (U5)
     precoro_calls: int | None = None  # what the run cost of Precoro's day (None: not connected)
+    warnings: list[str] = field(default_factory=list)  # soon a problem: the QuickBooks connection ending
+    new_warnings: int = 0  # of which not said by the run before (a day's count changes it): told once a day
 
     @property
     def exit_code(self) -> int:
@@ -56,8 +58,8 @@ class RunSummary:
 
     @property
     def worth_telling(self) -> bool:
-        """U5: a person should hear of it: it failed, or held something new."""
-        return self.exit_code == EXIT_ERROR or self.new_held > 0
+        """U5: a person should hear of it: it failed, held something new, or warns of something new."""
+        return self.exit_code == EXIT_ERROR or self.new_held > 0 or self.new_warnings > 0
 
     def text(self) -> str:
         """One line, then the held and failed actions (at most SHOWN_HELD of each)."""
@@ -72,7 +74,7 @@ class RunSummary:
             head = (f"run {'stopped' if self.stopped else 'done'}: plan {self.plan_id}"
                     f"{' (nothing changed)' if self.unchanged else ''}: {done}; {len(self.held)} held for review"
                     f" ({self.new_held} new)" + (f"; stopped: {self.stopped}" if self.stopped else ""))
-        lines = [head]
+        lines = [head] + [f"  warning: {warning}" for warning in self.warnings]
         for row in self.failures[:SHOWN_HELD]:
             lines.append(f"  failed: {_short(row['name'])} ({row['kind']}, action {row['id']}): {row['reason']}")
         for row in self.held[:SHOWN_HELD]:
@@ -90,7 +92,7 @@ class RunSummary:
                 "held": len(self.held), "new_held": self.new_held, "held_actions": self.held[:SHOWN_HELD],
                 "failures": self.failures[:SHOWN_HELD], "error": self.error, "skipped": self.skipped,
                 "stopped": self.stopped, "notify_problems": self.notify_problems, "precoro_calls": self.precoro_calls,
-                "exit_code": self.exit_code}
+                "warnings": self.warnings, "exit_code": self.exit_code}
 
 
 def _short(name: str) -> str:
@@ -118,6 +120,7 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
     summary = RunSummary(started_at=session.clock(), trigger=trigger)
     try:
         with session.store.lock("run").held(f"qbsync run ({trigger})", wait=False):
+            said_before = ((session.store.last_run() or {}).get("summary") or {}).get("warnings") or []
             run_id = summary.run_id = session.store.start_run(summary.started_at, trigger)
             sent = _precoro_requests(session)
             try:
@@ -129,6 +132,8 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
             except Exception as exc:  # recorded and reported, never a traceback (errors carry no secrets)
                 summary.error = str(exc) if getattr(exc, "exit_code", None) else f"{type(exc).__name__}: {exc}"
             summary.finished_at = session.clock()
+            summary.warnings = session.warnings()
+            summary.new_warnings = sum(warning not in said_before for warning in summary.warnings)
             if sent is not None:
                 summary.precoro_calls = _precoro_requests(session) - sent
             if notify is not None:

@@ -24,7 +24,8 @@ from .budgets import calls_left_said, reading_left
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .clients.retry import stopped_by, tries_at_most
-from .connections import OTHER_SIDE, Connected, OneSide, connect, connect_side, saved_connections
+from .connections import (OTHER_SIDE, Connected, OneSide, connect, connect_side, connection_ending_said,
+                          saved_connections)
 from .entities import BY_SECTION, CREDIT_NOTES, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
 from .errors import (ApprovalsChanged, DecisionRefused, Interrupted, MappingRefused, NotConnected, PlanNotFound,
@@ -780,6 +781,15 @@ class SyncSession:
                 alone.close()
         return Doctor(conn.precoro, conn.quickbooks, self.store, conn.realm_id).run()
 
+    def warnings(self) -> list[str]:
+        """What a person should hear of soon, from the connection this session already has (an
+        unattended run's summary carries them): nothing is connected for it."""
+        if self._connected is None:
+            return []
+        ending = connection_ending_said(self._connected.describe.get("quickbooks") or {},
+                                        datetime.fromisoformat(self.clock()))
+        return [ending] if ending else []
+
     def _connect_alone(self, side: str) -> OneSide:
         start = (lambda: self.local_apis(self.state_path)) if self.local_apis else None
         return connect_side(self.rules, self.store, side, env=self.env, local_apis=start)
@@ -814,6 +824,10 @@ class SyncSession:
             other = OTHER_SIDE.get(getattr(exc, "side", None))
             if other is not None:
                 self._look_at_alone(other, out["connections"][other])
+        ending = connection_ending_said(out["connections"].get("quickbooks") or {},
+                                        datetime.fromisoformat(self.clock()))
+        if ending:
+            out["connections"]["quickbooks"]["ending"] = ending
         # The same counts as the TUI's overview: of the plan to review (none once it is applied), with
         # its outcomes; counted in the state file, without loading the plan.
         review_id = self._plan_to_review_id()

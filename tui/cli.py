@@ -1380,6 +1380,8 @@ def _connection_line(side: str, info: dict, shared_error: str | None) -> str:
             line += f"; access token until {info['access_token_expires_at']}"
         if info.get("refresh_token_expires_at"):
             line += f"; refresh token until {info['refresh_token_expires_at']}"
+    if info.get("ending"):  # the QuickBooks connection ends soon (engine.connections.connection_ending_said)
+        line += f"\n  warning: {info['ending']}"
     return line
 
 

@@ -13,9 +13,11 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -349,6 +351,52 @@ def test_doctor_with_one_side_connected_checks_it_and_says_what_the_other_needs(
     # Which suppliers qbsync created is kept per QuickBooks company: not known before it is connected.
     assert checks["external_id_patch"]["result"] == "could not check"
     assert "QuickBooks is not connected yet" in checks["external_id_patch"]["saw"]
+
+
+class Posted(BaseHTTPRequestHandler):
+    """The chat webhook of U5's notifications: keeps what is posted."""
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        return
+
+
+def test_u5_a_quickbooks_connection_about_to_end_is_warned_of_in_status_and_runs_once_a_day(tmp_path, monkeypatch):
+    apis = start_local_apis(tmp_path)  # its own: runs write to the companies
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Posted)
+    hook.received = []
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    monkeypatch.setenv("QBSYNC_NOTIFY_URL", f"http://127.0.0.1:{hook.server_address[1]}/hook")
+    try:
+        operator = make_operator(tmp_path, apis)
+        operator.connect_both()
+        assert "warning" not in operator.run("status").stdout  # 100 days ahead: nothing to say
+        assert operator.run("run").returncode == 3 and len(hook.received) == 1  # held something new: told
+        assert operator.run("run").returncode == 3 and len(hook.received) == 1  # the same: not told again
+
+        # Intuit's maximum validity near (or the connection unused for 100 days): 12 days and a bit left.
+        ends = datetime.now(timezone.utc) + timedelta(days=12, hours=1)
+        operator.edit_tokens(refresh_expires_at=ends.timestamp())
+        said = (f"the QuickBooks connection ends on {ends:%Y-%m-%d %H:%M} UTC (in 12 days) unless authorized "
+                "again: run `qbsync connect quickbooks` before then (unattended runs stop when it ends)")
+        status = operator.run("status")
+        assert f"\n  warning: {said}\n" in status.stdout
+        assert json.loads(operator.run("status", "--json").stdout)["connections"]["quickbooks"]["ending"] == said
+
+        run = operator.run("run")
+        assert run.returncode == 3 and f"  warning: {said}" in run.stdout.splitlines()
+        assert len(hook.received) == 2  # a warning is news of its own
+        assert hook.received[1]["text"].startswith(f"qbsync (work): {said}\n")
+        assert hook.received[1]["qbsync"]["warnings"] == [said]
+        assert operator.run("run").returncode == 3 and len(hook.received) == 2  # said today already
+    finally:
+        hook.shutdown()
+        hook.server_close()
+        stop(apis)
 
 
 def test_l2_disconnect_keeps_links(tmp_path):

@@ -207,6 +207,18 @@ async def test_overview_names_a_side_not_connected_and_what_to_run(session: Fake
         assert app.plan is None and app.status_text == said and text.count(said) == 2  # the Overview, the status line
 
 
+async def test_u5_overview_warns_of_a_quickbooks_connection_about_to_end(session: FakeSession):
+    status = session.status()
+    said = ("the QuickBooks connection ends on 2026-12-08 09:00 UTC (in 12 days) unless authorized again: run "
+            "`qbsync connect quickbooks` before then (unattended runs stop when it ends)")
+    status["connections"]["quickbooks"]["ending"] = said
+    session.status = lambda: status
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert said in " ".join(screen_text(app).replace("│", " ").split())
+
+
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):
     app = make_app(session)
     async with app.run_test(size=(80, 24)) as pilot:

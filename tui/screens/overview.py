@@ -56,8 +56,9 @@ def connection_card(side: str, info: dict[str, Any] | None, error: str | None, c
         if side == "quickbooks" and info.get("company"):
             state.append(f" · {info['company']}")
         lines[0] = Text.assemble(lines[0], " ", state, no_wrap=True, overflow="ellipsis")
-        if info.get("error"):
-            lines.append(Text(str(info["error"]), style="red", no_wrap=True, overflow="ellipsis"))
+        for said, style in ((info.get("error"), "red"), (info.get("ending"), "yellow")):
+            if said:
+                lines.append(Text(str(said), style=style, no_wrap=True, overflow="ellipsis"))
         return Group(*lines)
     lines.append(state)
     if side == "quickbooks":
@@ -66,6 +67,8 @@ def connection_card(side: str, info: dict[str, Any] | None, error: str | None, c
     lines.append(Text(f"{info.get('base_url', '')}", style="dim", no_wrap=True, overflow="ellipsis"))
     if info.get("error"):
         lines.append(Text(str(info["error"]), style="red"))
+    if info.get("ending"):  # the QuickBooks connection ends soon: reconnecting takes its owner
+        lines.append(Text(str(info["ending"]), style="bold yellow"))
     return Group(*lines)
 
 
