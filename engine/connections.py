@@ -32,6 +32,8 @@ QUICKBOOKS_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
 QUICKBOOKS_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 QUICKBOOKS_REVOKE_URL = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
 PRECORO_BASE_URLS = {"com": "https://api.precoro.com", "us": "https://api.precoro.us"}
+SIDES = ("quickbooks", "precoro")
+OTHER_SIDE = {"quickbooks": "precoro", "precoro": "quickbooks"}
 # Precoro allows one request a second; locally nothing is throttled unless asked.
 PRECORO_MIN_INTERVAL = 1.0
 
@@ -191,10 +193,6 @@ def connect_side(rules: Rules, store: Store, side: str, *, env: Mapping[str, str
             local.close()
         raise
     return OneSide(side, client, describe, local)
-
-
-SIDES = ("quickbooks", "precoro")
-OTHER_SIDE = {"quickbooks": "precoro", "precoro": "quickbooks"}
 
 
 def _embedded(rules: Rules, side: str) -> bool:
