@@ -546,7 +546,9 @@ def ignored_by_git(folder: Path) -> None:
     never over a .gitignore already there."""
     if folder.name == ".qbsync":
         with contextlib.suppress(FileExistsError):
-            with open(folder / ".gitignore", "x", encoding="utf-8") as out:
+            # Owner-only like everything qbsync keeps there.
+            made = os.open(folder / ".gitignore", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            with os.fdopen(made, "w", encoding="utf-8") as out:
                 out.write(STATE_DIR_GITIGNORE)
 
 

@@ -790,6 +790,15 @@ class SyncSession:
                                         datetime.fromisoformat(self.clock()))
         return [ending] if ending else []
 
+    def not_connected(self, side: str) -> str | None:
+        """Why `side` cannot be connected as things stand (what to run), or None when it can. Builds
+        its client and lets it go: nothing is sent."""
+        try:
+            self._connect_alone(side).close()
+        except NotConnected as exc:
+            return str(exc)
+        return None
+
     def _connect_alone(self, side: str) -> OneSide:
         start = (lambda: self.local_apis(self.state_path)) if self.local_apis else None
         return connect_side(self.rules, self.store, side, env=self.env, local_apis=start)

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import shlex
 import signal
 import sys
 import threading
@@ -620,6 +619,7 @@ class _ApplyProgress:
 
 def cmd_init(args) -> int:
     import rules
+    from tui import render
 
     path = Path(args.rules)
     text = rules.starter(quickbooks=args.quickbooks, precoro=args.precoro)
@@ -633,7 +633,7 @@ def cmd_init(args) -> int:
     except FileNotFoundError:
         print(f"qbsync: {path}: no folder {path.parent} to write it in; nothing was written", file=sys.stderr)
         return EXIT_ERROR
-    named = "" if args.rules == "rules.yaml" else f" --rules {shlex.quote(args.rules)}"
+    named = render.rules_option(args.rules)
     print(f"wrote {path}: the rules qbsync ships with, every key commented; edit it to change what is synced.")
     if args.quickbooks == args.precoro == "local":
         print(f"Next: `qbsync{named}` opens the TUI on the local APIs with demo data (nothing to connect). For real "
@@ -1406,6 +1406,7 @@ def _ask(prompt: str, *, secret: bool = False) -> str:
 
 def cmd_connect(args) -> int:
     from engine import oauth_flow as flow
+    from tui import render
 
     with _session(args) as session:
         if args.service == "precoro":
@@ -1446,9 +1447,15 @@ def cmd_connect(args) -> int:
             summary = (f"Connected to QuickBooks ({result['environment']}): {company}realm {result['realm_id']}. "
                        f"Tokens are stored in {session.state_path} (owner-only); the refresh token is good until "
                        f"{result['refresh_token_expires_at']} and is renewed by every sync.")
+        other = "quickbooks" if args.service == "precoro" else "precoro"
+        missing = session.not_connected(other)
     for warning in result["warnings"]:
         print(f"qbsync: warning: {warning}", file=sys.stderr)
     print(summary)
+    named = render.rules_option(args.rules)
+    print(f"Next: `qbsync connect {other}{named}`." if missing else
+          f"Next: `qbsync doctor{named}` checks what qbsync assumes of both companies; `qbsync plan{named}` reads "
+          "both and changes nothing.")
     return EXIT_OK
 
 

@@ -262,9 +262,13 @@ def no_plan_said(status: Mapping[str, Any] | None) -> str:
 
 def no_rules_file(path: str | Path) -> str:
     """What the first thing a new operator meets outside the folder of their rules file says."""
-    named = "" if str(path) == "rules.yaml" else f" --rules {shlex.quote(str(path))}"
     return (f"no rules file {path} in {Path.cwd()}: run qbsync in the folder that holds it, name it with "
-            f"--rules PATH, or write a commented start with `qbsync init{named}`")
+            f"--rules PATH, or write a commented start with `qbsync init{rules_option(path)}`")
+
+
+def rules_option(path: str | Path) -> str:
+    """` --rules PATH` for a command line qbsync suggests, or nothing for the default ./rules.yaml."""
+    return "" if str(path) == "rules.yaml" else f" --rules {shlex.quote(str(path))}"
 
 
 def plan_csv(plan_id: str, actions: Iterable[Action], out: TextIO) -> int:

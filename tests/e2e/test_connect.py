@@ -327,13 +327,19 @@ def test_status_without_a_connection_says_what_to_run_for_each_side(operator):
                                                                       "and PRECORO_TOKEN")
 
     # Connecting one side at a time: the side connected first is looked at while the other is not.
-    assert operator.connect_precoro().returncode == 0
+    connected = operator.connect_precoro()
+    assert connected.returncode == 0 and connected.stdout.endswith("\nNext: `qbsync connect quickbooks`.\n")
     connections = json.loads(operator.run("status", "--json").stdout)["connections"]
     qb, pc = connections["quickbooks"], connections["precoro"]
     assert qb["connected"] is False and "qbsync connect quickbooks" in connections["error"]
     assert pc["reachable"] is True and "error" not in pc and "connected" not in pc
     assert (pc["email"], pc["credentials"]) == (operator.apis.info["precoro"]["email"], "stored")
     assert operator.tokens("precoro")["token"] not in operator.run("status").stdout
+
+    both, _ = operator.connect_quickbooks()
+    assert both.returncode == 0 and both.stdout.endswith(
+        "\nNext: `qbsync doctor` checks what qbsync assumes of both companies; `qbsync plan` reads both and changes "
+        "nothing.\n")
 
 
 def test_doctor_with_one_side_connected_checks_it_and_says_what_the_other_needs(operator):
