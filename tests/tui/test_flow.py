@@ -199,6 +199,9 @@ async def test_overview_names_a_side_not_connected_and_what_to_run(session: Fake
     app = make_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
+        assert [n.message for n in app._notifications] == [f"Planning failed: {status['connections']['precoro']['error']}"]
+        app.clear_notifications()  # the notice sits over the Precoro card
+        await pilot.pause()
         text = " ".join(screen_text(app).split())
         assert "✗ not connected · local" in text and "run `qbsync connect precoro`" in text
         assert "✓ reachable · local" in text  # QuickBooks, connected
@@ -216,6 +219,8 @@ async def test_u5_overview_warns_of_a_quickbooks_connection_about_to_end(session
     app = make_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
+        app.clear_notifications()  # a notice of the start (U3's "waiting for you") may sit over the cards
+        await pilot.pause()
         assert said in " ".join(screen_text(app).replace("│", " ").split())
 
 
