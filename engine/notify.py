@@ -12,7 +12,8 @@ optional; with neither set, nothing is sent.
     QBSYNC_NOTIFY_EMAIL_TO   comma-separated recipients; QBSYNC_NOTIFY_EMAIL_FROM the sender
 
 A run that holds only what was already held says nothing again: runs every 30 minutes would
-otherwise repeat the same news all day. Nothing secret is ever in a notification: summaries carry
+otherwise repeat the same news all day. So does a run failing as the one before did, on the day
+that was told (it is told again the next day), and a run that works again after failures says so. Nothing secret is ever in a notification: summaries carry
 no credentials by construction, and any secret value of the environment is blanked out anyway.
 """
 
@@ -110,4 +111,6 @@ def headline(summary: Any, where: str) -> str:
         return f"qbsync ({where}): {len(summary.failures)} action(s) failed"
     if summary.new_warnings and not summary.new_held:
         return f"qbsync ({where}): {summary.warnings[0]}"
+    if summary.recovered_from and not summary.new_held:
+        return f"qbsync ({where}): runs work again"
     return f"qbsync ({where}): {summary.new_held} new held for review ({len(summary.held)} waiting)"

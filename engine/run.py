@@ -49,6 +49,11 @@ class RunSummary:
     precoro_calls: int | None = None  # what the run cost of Precoro's day (None: not connected)
     warnings: list[str] = field(default_factory=list)  # soon a problem: the QuickBooks connection ending
     new_warnings: int = 0  # of which not said by the run before (a day's count changes it): told once a day
+    # The day a person was told of this run's error: a run failing as the one before it did, on the
+    # day that was told, is not told again (an ended connection, runs every 15 minutes, all night).
+    error_told_on: str | None = None
+    error_told_before: bool = False
+    recovered_from: str | None = None  # the error the runs before this one failed with: working again is news
 
     @property
     def exit_code(self) -> int:
@@ -58,8 +63,10 @@ class RunSummary:
 
     @property
     def worth_telling(self) -> bool:
-        """U5: a person should hear of it: it failed, held something new, or warns of something new."""
-        return self.exit_code == EXIT_ERROR or self.new_held > 0 or self.new_warnings > 0
+        """U5: a person should hear of it: it failed (an error not told today already), held something
+        new, warns of something new, or works again after failing."""
+        return (bool(self.failures) or (bool(self.error) and not self.error_told_before) or self.new_held > 0
+                or self.new_warnings > 0 or self.recovered_from is not None)
 
     def text(self) -> str:
         """One line, then the held and failed actions (at most SHOWN_HELD of each)."""
@@ -75,6 +82,8 @@ class RunSummary:
                     f"{' (nothing changed)' if self.unchanged else ''}: {done}; {len(self.held)} held for review"
                     f" ({self.new_held} new)" + (f"; stopped: {self.stopped}" if self.stopped else ""))
         lines = [head] + [f"  warning: {warning}" for warning in self.warnings]
+        if self.recovered_from:
+            lines.append(f"  works again; the runs before failed: {self.recovered_from}")
         for row in self.failures[:SHOWN_HELD]:
             lines.append(f"  failed: {_short(row['name'])} ({row['kind']}, action {row['id']}): {row['reason']}")
         for row in self.held[:SHOWN_HELD]:
@@ -92,7 +101,8 @@ class RunSummary:
                 "held": len(self.held), "new_held": self.new_held, "held_actions": self.held[:SHOWN_HELD],
                 "failures": self.failures[:SHOWN_HELD], "error": self.error, "skipped": self.skipped,
                 "stopped": self.stopped, "notify_problems": self.notify_problems, "precoro_calls": self.precoro_calls,
-                "warnings": self.warnings, "exit_code": self.exit_code}
+                "warnings": self.warnings, "error_told_on": self.error_told_on, "recovered_from": self.recovered_from,
+                "exit_code": self.exit_code}
 
 
 def _short(name: str) -> str:
@@ -120,7 +130,7 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
     summary = RunSummary(started_at=session.clock(), trigger=trigger)
     try:
         with session.store.lock("run").held(f"qbsync run ({trigger})", wait=False):
-            said_before = ((session.store.last_run() or {}).get("summary") or {}).get("warnings") or []
+            before = (session.store.last_run() or {}).get("summary") or {}
             run_id = summary.run_id = session.store.start_run(summary.started_at, trigger)
             sent = _precoro_requests(session)
             try:
@@ -133,7 +143,8 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
                 summary.error = str(exc) if getattr(exc, "exit_code", None) else f"{type(exc).__name__}: {exc}"
             summary.finished_at = session.clock()
             summary.warnings = session.warnings()
-            summary.new_warnings = sum(warning not in said_before for warning in summary.warnings)
+            summary.new_warnings = sum(warning not in (before.get("warnings") or []) for warning in summary.warnings)
+            _told_before(summary, before)
             if sent is not None:
                 summary.precoro_calls = _precoro_requests(session) - sent
             if notify is not None:
@@ -144,6 +155,17 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
         summary.skipped = f"{who} is running on this state file"
         summary.finished_at = session.clock()
     return summary
+
+
+def _told_before(summary: RunSummary, before: dict[str, Any]) -> None:
+    """What the run before (its summary) already told a person: the same error today, or an error
+    this run no longer has."""
+    today = summary.started_at[:10]
+    if summary.error:
+        summary.error_told_before = summary.error == before.get("error") and before.get("error_told_on") == today
+        summary.error_told_on = before["error_told_on"] if summary.error_told_before else today
+    elif before.get("error"):
+        summary.recovered_from = before["error"]
 
 
 def _precoro_requests(session: Any) -> int | None:

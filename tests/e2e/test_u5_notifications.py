@@ -97,6 +97,18 @@ def test_u5_held_and_failed_runs_are_posted_and_mailed_without_secrets(workdir, 
     assert "the run failed" in json.loads(hook.received[1])["text"]
     logged = json.loads(result.stderr.strip().splitlines()[-1])
     assert logged["event"] == "qbsync.run" and logged["exit_code"] == 1 and logged["error"]
-    for text in [*hook.received, *smtp.received, result.stdout, result.stderr]:
+
+    # Failing the same way again the same day (runs every 15 minutes, all night): not told again.
+    again = subprocess.run([sys.executable, "-m", "tui.cli", "run"], cwd=workdir.path, env=env, text=True,
+                           capture_output=True, timeout=120)
+    assert again.returncode == 1 and len(hook.received) == 2 and len(smtp.received) == 2
+    # Working again is news: told once.
+    assert workdir.run("run").returncode == 3
+    assert len(hook.received) == 3 and len(smtp.received) == 3
+    recovered = json.loads(hook.received[2])
+    assert recovered["text"].startswith("qbsync (work): runs work again\n")
+    assert recovered["qbsync"]["recovered_from"] == logged["error"]
+    assert workdir.run("run").returncode == 3 and len(hook.received) == 3  # and only once
+    for text in [*hook.received, *smtp.received, result.stdout, result.stderr, again.stdout, again.stderr]:
         for secret in [*secrets, wrong]:
             assert secret not in text
