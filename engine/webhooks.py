@@ -81,12 +81,16 @@ class WebhookReceiver:
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self._running = False
+        self._last_run: Any = None  # the RunSummary of the last run, for GET /health
 
     # -- requests ---------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if method == "GET" and path == "/health":
+            return Answer(HTTPStatus.OK, json.dumps(self.health()))
         if method != "POST":
-            return Answer(HTTPStatus.METHOD_NOT_ALLOWED, "POST notifications here")
+            return Answer(HTTPStatus.METHOD_NOT_ALLOWED, "POST notifications here (GET /health says how runs go)")
         if path == "/quickbooks":
             if not signed_by(self._verifier, body, headers.get("intuit-signature")):
                 log.warning("refused a QuickBooks notification: missing or wrong intuit-signature")
@@ -105,6 +109,16 @@ class WebhookReceiver:
             self._want(EVERY_ENTITY)
             return Answer(HTTPStatus.OK, "ok")
         return Answer(HTTPStatus.NOT_FOUND, "POST to /quickbooks")
+
+    def health(self) -> dict[str, Any]:
+        """For a load balancer or an uptime monitor: the server answers (200), whether a run is going
+        or waits for a quiet moment, and how the last one ended (its exit code: 0, 3 held, 1 failed).
+        Nothing of the notifications, and no secret."""
+        last = self._last_run
+        return {"ok": True, "running": self._running, "waiting": self._wanted,
+                "last_run": None if last is None else {
+                    "started_at": last.started_at, "finished_at": last.finished_at, "plan_id": last.plan_id,
+                    "exit_code": last.exit_code, "error": last.error, "skipped": last.skipped}}
 
     def _want(self, sections: Iterable[str] | None) -> None:
         with self._changed:
@@ -145,7 +159,13 @@ class WebhookReceiver:
                 sections, self._pending, self._wanted = self._pending, set(), False
             if self._stop.is_set():
                 return
-            summary = self._run(sorted(sections) if sections is not None else None)
+            self._running = True
+            try:
+                summary = self._run(sorted(sections) if sections is not None else None)
+            finally:
+                self._running = False
+            if summary is not None:  # None: only entities the rules do not sync were named
+                self._last_run = summary
             if getattr(summary, "skipped", None):  # another run was going: this change still needs one
                 self._want(sections)
                 self._stop.wait(self.retry)
@@ -172,7 +192,8 @@ def serve(receiver: WebhookReceiver, host: str, port: int) -> ThreadingHTTPServe
         def _answer(self, answer: Answer) -> None:
             data = answer.text.encode()
             self.send_response(answer.status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            json_body = answer.text.startswith("{")
+            self.send_header("Content-Type", "application/json" if json_body else "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 
 import httpx
@@ -73,6 +74,8 @@ def test_u4_a_signed_notification_triggers_a_run_and_a_forged_one_is_refused(mak
         signed = base64.b64encode(hmac.new(VERIFIER.encode(), body.encode(), hashlib.sha256).digest()).decode()
         assert httpx.post(url, content=body + " ", headers={"intuit-signature": signed}).status_code == 401
         assert workdir.json("status")["unattended"]["last_run"] is None
+        health = url.replace("/quickbooks", "/health")
+        assert httpx.get(health).json() == {"ok": True, "running": False, "waiting": False, "last_run": None}
 
         # An edit in QuickBooks, as its user would make it: the local QuickBooks notifies, signed.
         qb, _ = workdir.clients()
@@ -83,6 +86,14 @@ def test_u4_a_signed_notification_triggers_a_run_and_a_forged_one_is_refused(mak
         assert summary["trigger"] == "webhook" and summary["entities"] == ["suppliers"]
         assert summary["error"] is None and summary["exit_code"] in (0, 3)
         assert workdir.json("status")["unattended"]["last_run"]["trigger"] == "webhook"
+        # An uptime monitor's view: up, and how the last run ended (once the run has handed its summary
+        # back, a moment after printing it).
+        deadline = time.monotonic() + 30
+        while (answer := httpx.get(health)).json()["last_run"] is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+        assert answer.json()["last_run"] == {key: summary[key] for key in ("started_at", "finished_at", "plan_id",
+                                                                           "exit_code", "error", "skipped")}
     logs = server.stderr.read() + server.stdout.read()
     assert VERIFIER not in logs
 
