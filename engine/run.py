@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
@@ -54,6 +55,10 @@ class RunSummary:
     error_told_on: str | None = None
     error_told_before: bool = False
     recovered_from: str | None = None  # the error the runs before this one failed with: working again is news
+    # `qbsync run --dry-run`: what the policy would apply (`would_apply`) and hold (`held`), with nothing
+    # applied, approved, held or recorded as a run.
+    dry_run: bool = False
+    would_apply: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -72,6 +77,8 @@ class RunSummary:
         """One line, then the held and failed actions (at most SHOWN_HELD of each)."""
         if self.skipped:
             return f"run skipped: {self.skipped}"
+        if self.dry_run and not self.error and self.plan_id is not None:
+            return self._dry_run_text()
         if self.error:
             head = f"run failed: {self.error}"
         elif self.stopped and self.plan_id is None:
@@ -95,7 +102,29 @@ class RunSummary:
             lines.append(f"  ... and {hidden} more (`qbsync held`)")
         return "\n".join(lines)
 
+    def _dry_run_text(self) -> str:
+        kinds = Counter(row["kind"] for row in self.would_apply)
+        said = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        lines = [f"dry run: plan {self.plan_id}{' (nothing changed)' if self.unchanged else ''}: the policy would apply "
+                 f"{len(self.would_apply)}{f' ({said})' if said else ''} and hold {len(self.held)} for review "
+                 f"({self.new_held} new); nothing was applied, approved or held"]
+        lines += [f"  warning: {warning}" for warning in self.warnings]
+        for row in self.held[:SHOWN_HELD]:
+            lines.append(f"  would hold: {_short(row['name'])} ({row['entity']} {row['kind']}, action "
+                         f"{row['action_id']}): {row['reason']}")
+        for row in self.would_apply[:SHOWN_HELD]:
+            lines.append(f"  would apply: {_short(row['name'])} ({row['entity']} {row['kind']}, action {row['action_id']})")
+        hidden = max(0, len(self.held) - SHOWN_HELD) + max(0, len(self.would_apply) - SHOWN_HELD)
+        if hidden:
+            lines.append(f"  ... and {hidden} more (`--json` lists them all)")
+        return "\n".join(lines)
+
     def to_json(self) -> dict[str, Any]:
+        if self.dry_run:  # every action: a dry run is read before trusting the policy with the books
+            return {**self._json(), "dry_run": True, "held_actions": self.held, "would_apply": self.would_apply}
+        return self._json()
+
+    def _json(self) -> dict[str, Any]:
         return {"started_at": self.started_at, "finished_at": self.finished_at, "trigger": self.trigger,
                 "plan_id": self.plan_id, "entities": self.entities, "unchanged": self.unchanged, "counts": self.counts,
                 "held": len(self.held), "new_held": self.new_held, "held_actions": self.held[:SHOWN_HELD],
@@ -122,16 +151,18 @@ OnCap = Callable[[str, float], None]  # (what is waited for, seconds left): a ra
 
 def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = "manual",
              stop: threading.Event | None = None, on_wait: Callable[[Holder | None], None] | None = None,
-             notify: Notify | None = None, on_cap: OnCap | None = None) -> RunSummary:
+             notify: Notify | None = None, on_cap: OnCap | None = None, dry_run: bool = False) -> RunSummary:
     """One cycle over `session` (a SyncSession). Never raises for a failed run: the summary says
     what went wrong, is recorded in the state file, and `notify(summary, where)` tells a person
     when it failed or held something new (U5). `on_cap(what, seconds left)` is told while its plan
-    or apply waits out Precoro's hourly cap: up to an hour in which a run would otherwise say nothing."""
-    summary = RunSummary(started_at=session.clock(), trigger=trigger)
+    or apply waits out Precoro's hourly cap: up to an hour in which a run would otherwise say nothing.
+    `dry_run`: plan, and say what the policy would apply and hold; nothing else is written (no
+    approval, no held action, no run recorded, no notification)."""
+    summary = RunSummary(started_at=session.clock(), trigger=trigger, dry_run=dry_run)
     try:
-        with session.store.lock("run").held(f"qbsync run ({trigger})", wait=False):
+        with session.store.lock("run").held(f"qbsync run ({trigger}{', dry run' if dry_run else ''})", wait=False):
             before = (session.store.last_run() or {}).get("summary") or {}
-            run_id = summary.run_id = session.store.start_run(summary.started_at, trigger)
+            run_id = summary.run_id = None if dry_run else session.store.start_run(summary.started_at, trigger)
             sent = _precoro_requests(session)
             try:
                 _cycle(session, summary, only, stop, on_wait, on_cap)
@@ -147,6 +178,8 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
             _told_before(summary, before)
             if sent is not None:
                 summary.precoro_calls = _precoro_requests(session) - sent
+            if dry_run:
+                return summary
             if notify is not None:
                 summary.notify_problems = notify(summary, company_name(session.rules_path))
             session.store.finish_run(run_id, summary.finished_at, summary.plan_id, summary.exit_code, summary.to_json())
@@ -199,17 +232,17 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
     for action in actions:
         if action.id in rows and action.id not in answers and not action.approved:
             action.approved = True  # unapproved only by our own hold, carried from the last plan: ask the policy again
+    dry_run = summary.dry_run
     verdict = verdicts(actions, policy, answers=answers)
-    _approve(store, plan.id, actions, verdict)
+    _approve(store, plan.id, actions, verdict, save=not dry_run)
     stopped = braked(actions, session.rules.safety, lambda section: store.count_links(section, realm))
     if stopped:
         verdict = verdicts(actions, policy, braked=stopped, answers=answers)
-        _approve(store, plan.id, actions, verdict)
+        _approve(store, plan.id, actions, verdict, save=not dry_run)
 
     now = session.clock()
     planned_kinds = {BY_SECTION[section].kind for section in plan.entities}
     gone = [aid for aid, row in rows.items() if row["entity"] in planned_kinds and aid not in verdict]
-    store.forget_held(realm, gone)
     held_rows = []
     for action in actions:
         if verdict[action.id].apply or answers.get(action.id) is False or action.decision == "skip":
@@ -223,6 +256,12 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
                           "fingerprint": prints.get(action.id) or fingerprint(action), "plan_id": plan.id,
                           "held_at": before["held_at"] if same else now, "seen_at": now,
                           "decision": None, "decided_at": None})
+    if dry_run:
+        summary.held = held_summary(held_rows)
+        summary.would_apply = [{"action_id": a.id, "entity": a.entity, "kind": a.kind, "name": a.name}
+                               for a in actions if verdict[a.id].apply and a.executable]
+        return
+    store.forget_held(realm, gone)
     store.put_held(held_rows)
 
     if any(verdict[a.id].apply and a.executable for a in actions):
@@ -241,11 +280,12 @@ def held_summary(rows: Iterable[dict]) -> list[dict[str, Any]]:
              "reason": row["reason"], "plan_id": row["plan_id"], "held_at": row["held_at"]} for row in rows]
 
 
-def _approve(store: Any, plan_id: str, actions: list[Action], verdict: dict) -> None:
-    """The plan's approvals as the verdicts say, saved and on the actions (so `executable` agrees)."""
+def _approve(store: Any, plan_id: str, actions: list[Action], verdict: dict, *, save: bool = True) -> None:
+    """The plan's approvals as the verdicts say, saved (unless not `save`: a dry run) and on the
+    actions (so `executable` agrees)."""
     for approved in (True, False):
         ids = [a.id for a in actions if verdict[a.id].apply is approved and a.approved is not approved]
-        if ids:
+        if ids and save:
             store.set_approved(plan_id, ids, approved)
     for action in actions:
         action.approved = verdict[action.id].apply

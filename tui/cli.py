@@ -339,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run every company of DIR (each DIR/<company>/rules.yaml, with its own state) and print "
                         "one table; exit 1 if any failed, else 3 if any holds something, else 0")
     p.add_argument("--jobs", type=_positive, default=4, metavar="N", help="with --all: companies run at a time (default 4)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="plan, and list what the policy would apply and what it would hold, with its reasons; "
+                        "nothing is applied, approved or held, and no run is recorded (before trusting a timer "
+                        "with the books; --json lists every action)")
 
     p = sub.add_parser("payments", help="payments back (D9): re-import QuickBooks payments of a date range")
     psub = p.add_subparsers(dest="subcommand", metavar="ACTION", required=True)
@@ -1046,12 +1050,16 @@ def cmd_run(args) -> int:
             print(f"qbsync: --every: {exc}", file=sys.stderr)
             return EXIT_ERROR
     stop, report, notify = threading.Event(), _run_reporter(args), Notifier.from_env(os.environ)
+    if args.dry_run and (every is not None or args.all_dir):
+        print("qbsync: --dry-run is one look at one company: not with --every or --all", file=sys.stderr)
+        return EXIT_ERROR
     if args.all_dir:
         return _run_all(args, stop, notify) if every is None else _refuse_every_with_all()
     on_cap = _run_waits(args)
     with _graceful_stop(stop), _session(args) as session:
         if every is None:
-            return report(run.run_once(session, only=only, stop=stop, on_wait=_waiting, notify=notify, on_cap=on_cap))
+            return report(run.run_once(session, only=only, stop=stop, on_wait=_waiting, notify=notify, on_cap=on_cap,
+                                       dry_run=args.dry_run))
         run.run_every(session, every, stop, report, only=only, notify=notify, on_cap=on_cap, warn=_run_warning(args))
     return EXIT_OK  # the loop stopped on request
 

@@ -68,6 +68,28 @@ def test_u1_u2_u3_run_applies_what_the_policy_allows_and_holds_a_conflict(make_w
     assert status["next_run"] is None
 
 
+def test_u2_a_dry_run_says_what_a_run_would_apply_and_hold_and_writes_none_of_it(make_workdir):
+    workdir = make_workdir(edit=allow_supplier_creates)
+    code, preview = run_json(workdir, "--dry-run")
+    assert code == 3 and preview["dry_run"] is True and preview["counts"] == {}
+    assert preview["would_apply"] and preview["held_actions"]
+    # Nothing of it written: no approval changed in the plan, nothing held, no run recorded, no write.
+    plan = workdir.json("show")
+    assert plan["plan_id"] == preview["plan_id"] and all(a["approved"] for a in plan["actions"] if a["kind"] == "create")
+    assert workdir.json("held")["held"] == [] and workdir.json("status")["unattended"]["last_run"] is None
+    assert workdir.json("history")["history"] == []
+    text = workdir.run("run", "--dry-run")
+    assert text.returncode == 3 and "nothing was applied, approved or held" in text.stdout.splitlines()[0]
+    assert f"  would apply: {OBRIEN} (supplier create, action " in text.stdout
+
+    # The run itself then does just what the dry run said.
+    code, summary = run_json(workdir)
+    assert code == 3 and summary["plan_id"] == preview["plan_id"]
+    assert {row["action_id"] for row in summary["held_actions"]} == {row["action_id"] for row in preview["held_actions"]}
+    assert summary["counts"].get("applied", 0) + summary["counts"].get("failed", 0) == len(preview["would_apply"])
+    assert workdir.run("run", "--dry-run", "--every", "1h").returncode == 1  # one look, not a loop
+
+
 def test_u3_approving_a_held_action_applies_it_at_once_with_apply(workdir):
     code, summary = run_json(workdir)
     assert code == 3
