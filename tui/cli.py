@@ -627,6 +627,9 @@ def cmd_init(args) -> int:
 
     path = Path(args.rules)
     text = rules.starter(quickbooks=args.quickbooks, precoro=args.precoro)
+    # A company's folder of its own (`qbsync run --all DIR` runs each DIR/<company>/rules.yaml) is made.
+    made = not path.parent.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with path.open("x", encoding="utf-8") as out:  # "x": a rules file already there is the operator's own
             out.write(text)
@@ -634,11 +637,9 @@ def cmd_init(args) -> int:
         print(f"qbsync: {path} already exists; nothing was written (qbsync never rewrites a rules file: "
               "move it away first to start anew)", file=sys.stderr)
         return EXIT_ERROR
-    except FileNotFoundError:
-        print(f"qbsync: {path}: no folder {path.parent} to write it in; nothing was written", file=sys.stderr)
-        return EXIT_ERROR
     named = render.rules_option(args.rules)
-    print(f"wrote {path}: the rules qbsync ships with, every key commented; edit it to change what is synced.")
+    print(f"wrote {path}{f' (a new folder, {path.parent})' if made else ''}: the rules qbsync ships with, every "
+          "key commented; edit it to change what is synced.")
     if args.quickbooks == args.precoro == "local":
         print(f"Next: `qbsync{named}` opens the TUI on the local APIs with demo data (nothing to connect). For real "
               "companies, set connections: in the file, or start again with --quickbooks and --precoro.")

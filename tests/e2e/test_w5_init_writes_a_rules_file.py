@@ -37,7 +37,7 @@ def test_w5_init_writes_the_shipped_rules_and_a_plan_runs_on_them_at_once(tmp_pa
     assert '"id"' in plan.stdout and (tmp_path / ".qbsync").is_dir()
 
 
-def test_w5_init_never_overwrites_a_rules_file_and_says_so(tmp_path):
+def test_w5_init_never_overwrites_a_rules_file_and_makes_a_company_folder(tmp_path):
     own = "version: 1\n# mine\n"
     (tmp_path / "rules.yaml").write_text(own)
     result = qbsync(tmp_path, "init", "--quickbooks", "production")
@@ -46,10 +46,12 @@ def test_w5_init_never_overwrites_a_rules_file_and_says_so(tmp_path):
                              "file: move it away first to start anew)\n")
     assert (tmp_path / "rules.yaml").read_text() == own
 
-    missing = qbsync(tmp_path, "init", "--rules", "no/such/rules.yaml")
-    assert missing.returncode == 1
-    assert missing.stderr == "qbsync: no/such/rules.yaml: no folder no/such to write it in; nothing was written\n"
-    assert not (tmp_path / "no").exists()
+    # A company's folder of its own, as `qbsync run --all clients/` wants them: made.
+    company = qbsync(tmp_path, "init", "--rules", "clients/acme/rules.yaml")
+    assert company.returncode == 0, company.stderr
+    assert company.stdout.startswith("wrote clients/acme/rules.yaml (a new folder, clients/acme): ")
+    assert (tmp_path / "clients" / "acme" / "rules.yaml").read_text(encoding="utf-8") == SHIPPED
+    assert qbsync(tmp_path, "validate", "--rules", "clients/acme/rules.yaml").returncode == 0
 
 
 def test_w5_init_for_real_companies_changes_only_the_two_environments_and_names_the_next_steps(tmp_path):
