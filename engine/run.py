@@ -343,7 +343,9 @@ def run_status(store: Any) -> dict[str, Any]:
     last = store.last_run()
     looping = store.lock("loop").holder() is not None
     return {"last_run": ({"started_at": last["started_at"], "finished_at": last["finished_at"],
-                          "trigger": last["trigger"], "plan_id": last["plan_id"], "exit_code": last["exit_code"]}
+                          "trigger": last["trigger"], "plan_id": last["plan_id"], "exit_code": last["exit_code"],
+                          # why it failed: runs on a timer fail unseen but for this (and a notification)
+                          "error": (last.get("summary") or {}).get("error")}
                          if last else None),
             "next_run": last["next_at"] if last and looping else None,
             "held": len(store.held())}

@@ -1310,7 +1310,7 @@ def _print_unattended(info: dict | None) -> None:
     last = info["last_run"]
     outcome = {0: "nothing held", 1: "FAILED", 3: "held some for review"}
     print(f"last run: {last['started_at']} ({last['trigger']}, {outcome.get(last['exit_code'], 'running')})"
-          if last else "last run: none")
+          + (f": {last['error']}" if last.get("error") else "") if last else "last run: none")
     print(f"next run: {info['next_run']}" if info["next_run"] else "next run: not scheduled (no `qbsync run --every`)")
     print(f"held for review: {info['held']}" + (" (`qbsync held`)" if info["held"] else ""))
 

@@ -97,6 +97,9 @@ def test_u5_held_and_failed_runs_are_posted_and_mailed_without_secrets(workdir, 
     assert "the run failed" in json.loads(hook.received[1])["text"]
     logged = json.loads(result.stderr.strip().splitlines()[-1])
     assert logged["event"] == "qbsync.run" and logged["exit_code"] == 1 and logged["error"]
+    # Whoever looks next sees why: `qbsync status` (and the TUI's Overview) name the last run's error.
+    assert workdir.json("status")["unattended"]["last_run"]["error"] == logged["error"]
+    assert f"(manual, FAILED): {logged['error']}\n" in workdir.run("status").stdout
 
     # Failing the same way again the same day (runs every 15 minutes, all night): not told again.
     again = subprocess.run([sys.executable, "-m", "tui.cli", "run"], cwd=workdir.path, env=env, text=True,

@@ -190,6 +190,11 @@ class OverviewScreen(QbsyncScreen):
             text.append("not finished", style="bold yellow")
             text.append(" · " + ", ".join(f"Precoro {read['section']} at page {read['page']:,}" for read in reads))
             text.append(f" · {sum(read['kept'] for read in reads):,} kept")  # the next plan goes on at that page
+        last_run = ((app.status or {}).get("unattended") or {}).get("last_run") or {}
+        if last_run.get("error"):  # a timer's runs fail unseen: the next person to open qbsync sees why
+            text.append("\nLast run     ", style="bold")
+            text.append(f"failed {minute(last_run.get('started_at'))} UTC ({last_run.get('trigger')}): "
+                        f"{last_run['error']}", style="bold red")
         held = held_count(app.status)
         if held:
             text.append("\nWaiting      ", style="bold")
