@@ -3,7 +3,7 @@
     loaded = rules.load("rules.yaml")   # or a RulesError listing every problem, file:line:col first
 
 A half-valid file never runs anything: `load` returns only when the whole file is valid. The file
-is the operator's own; nothing here ever writes it.
+is the operator's own; nothing here ever writes over it (`write_starter` makes one where there is none).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ __all__ = [
     "loads",
     "other_side",
     "starter",
+    "write_starter",
 ]
 
 
@@ -121,3 +122,15 @@ def starter(*, quickbooks: str = "local", precoro: str = "local") -> str:
         at = text.index(local, text.index(f"\n  {section}:\n"))
         text = text[:at] + f"\n    environment: {environment}\n" + text[at + len(local):]
     return text
+
+
+def write_starter(path: str | Path, *, quickbooks: str = "local", precoro: str = "local") -> bool:
+    """Write `starter()` at `path`, making its folder when new (a company's own, for `qbsync run
+    --all`); returns whether the folder was made. Raises FileExistsError where a file is already:
+    that one is the operator's."""
+    path = Path(path)
+    made = not path.parent.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("x", encoding="utf-8") as out:
+        out.write(starter(quickbooks=quickbooks, precoro=precoro))
+    return made

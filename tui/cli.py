@@ -626,13 +626,8 @@ def cmd_init(args) -> int:
     from tui import render
 
     path = Path(args.rules)
-    text = rules.starter(quickbooks=args.quickbooks, precoro=args.precoro)
-    # A company's folder of its own (`qbsync run --all DIR` runs each DIR/<company>/rules.yaml) is made.
-    made = not path.parent.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with path.open("x", encoding="utf-8") as out:  # "x": a rules file already there is the operator's own
-            out.write(text)
+        made = rules.write_starter(path, quickbooks=args.quickbooks, precoro=args.precoro)
     except FileExistsError:
         print(f"qbsync: {path} already exists; nothing was written (qbsync never rewrites a rules file: "
               "move it away first to start anew)", file=sys.stderr)

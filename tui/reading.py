@@ -48,6 +48,7 @@ class Reading:
 
     def on_session_opened(self, message: SessionOpened) -> None:
         if self.rules_error is not None:
+            self.clear_notifications()  # the error said of the file is old news (an error toast outlives others)
             self.notify("The rules file is valid now; reading the plan.", timeout=4)
         self.session = message.session
         self.rules_path = Path(getattr(self.session, "rules_path", self.rules_path))
@@ -297,6 +298,8 @@ class Reading:
             self.post_message(RulesReloaded())
 
     def on_rules_reloaded(self) -> None:
+        if self.rules_error is not None:
+            self.clear_notifications()  # as when a session opens on a mended file
         self.rules_error = None
         self.rules_revision += 1
         self.notify("Rules reloaded; making a new plan.", timeout=3)

@@ -434,6 +434,35 @@ async def test_w5_no_rules_file_says_where_it_looked_and_the_file_once_there_is_
         assert app.rules_error is None and app.plan is not None
 
 
+async def test_w5_with_no_rules_file_i_writes_the_commented_start_and_qbsync_runs_on_it(tmp_path, monkeypatch):
+    import rules
+
+    monkeypatch.chdir(tmp_path)
+    session = FakeSession()
+
+    def factory():
+        session.rules = rules.load("rules.yaml")
+        return session
+
+    app = make_app(factory=factory, rules_path="rules.yaml")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "rules" and "i write a commented start" in screen_text(app)
+        await pilot.press("i")
+        await settle(pilot)
+        assert (tmp_path / "rules.yaml").read_text(encoding="utf-8") == rules.starter()
+        assert app.rules_error is None and app.plan is not None
+        # The error said of the missing file is gone with it.
+        assert [n.message for n in app._notifications] == ["The rules file is valid now; reading the plan."]
+        assert "rules.yaml is valid and in force." in screen_text(app)
+        await pilot.press("5")
+        await settle(pilot)
+        assert "write a commented start" not in screen_text(app)  # a file is there now: the key is gone
+        await pilot.press("i")  # and does nothing to it
+        await settle(pilot)
+        assert (tmp_path / "rules.yaml").read_text(encoding="utf-8") == rules.starter()
+
+
 async def test_w5_rules_changed_on_disk_reload_and_replan(session: FakeSession, tmp_path):
     import rules
 

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+import rules
 from engine.review import source_line
 from ..render import no_rules_file, plural
 
@@ -31,7 +32,7 @@ def describe_problems(error: Exception, text: str | None) -> Group:
     parts: list[Any] = []
     problems = problems_of(error)
     if not problems:
-        said = f"{no_rules_file(error.filename)}; qbsync reads it once it is there" \
+        said = f"{no_rules_file(error.filename)} (i here); qbsync reads it once it is there" \
             if isinstance(error, FileNotFoundError) and error.filename else str(error)
         parts.append(Text(said, style="bold red"))
         return Group(*parts)
@@ -107,7 +108,23 @@ class RulesScreen(QbsyncScreen):
     BINDINGS = [
         Binding("l", "app.reload_rules", "reload", id="rules.reload",
                 tooltip="Read the rules file again and, when valid, make a new plan"),
+        Binding("i", "write_starter", "write a commented start", id="rules.init",
+                tooltip="No rules file yet: write the one qbsync ships with (the local APIs with demo data), "
+                        "as `qbsync init` does"),
     ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "write_starter":  # only while there is no file: never over the operator's own
+            return isinstance(self.app.rules_error, FileNotFoundError)
+        return True
+
+    def action_write_starter(self) -> None:
+        path = self.app.rules_path
+        try:
+            rules.write_starter(path)  # this screen then shows it, valid and in force
+        except OSError as exc:  # written meanwhile (the file is then read as it is), or a folder not writable
+            self.notify(f"Nothing was written to {path}: {exc.strerror or exc}", severity="warning", timeout=8)
+        self.app.reload_rules()
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="rules-head")
@@ -120,6 +137,7 @@ class RulesScreen(QbsyncScreen):
 
     def redraw(self) -> None:
         app = self.app
+        self.refresh_bindings()  # i comes and goes with the file (check_action)
         path = shown_path(app.rules_path)
         head = Text()
         head.append(path, style="bold")
