@@ -12,6 +12,7 @@ import os
 from datetime import datetime
 import sqlite3
 import stat
+import subprocess
 import tempfile
 import threading
 import time
@@ -550,6 +551,29 @@ def ignored_by_git(folder: Path) -> None:
             made = os.open(folder / ".gitignore", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
             with os.fdopen(made, "w", encoding="utf-8") as out:
                 out.write(STATE_DIR_GITIGNORE)
+
+
+def git_would_take(path: Path) -> str | None:
+    """Why git would take the state file (credentials, both companies' data) into a repository, or
+    None: it is not in a git work tree, is ignored there, or git is not installed to ask. Operators
+    keep rules.yaml in git; a state file beside it named by --state, or a .gitignore deleted, is
+    the usual way a secret reaches a remote."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(path.parent), *args], capture_output=True, text=True, timeout=10)
+
+    try:
+        top = git("rev-parse", "--show-toplevel")
+        if top.returncode != 0:
+            return None
+        if git("ls-files", "--error-unmatch", "--", path.name).returncode == 0:
+            return (f"the state file {path} is tracked by git in {top.stdout.strip()}: the credentials it holds are "
+                    "in that repository's history; `git rm --cached` it, ignore it, and connect again (new tokens)")
+        if git("check-ignore", "-q", "--", path.name).returncode == 0:
+            return None
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (f"the state file {path} is inside the git work tree {top.stdout.strip()} and not ignored: `git add .` "
+            "would take its credentials along; add it to .gitignore")
 
 
 class Store:

@@ -42,7 +42,7 @@ from .review import (ERROR_OUTCOMES, CountKey, Outcome, PlanTally, ReviewFilter,
 from .reconcile import SyncState
 from .run import run_status
 from .signoff import RefusedLine, SignOff, SignOffFile
-from .store import Store, StoredActions
+from .store import Store, StoredActions, git_would_take
 from .suggest import CandidateIndex
 from .writes import build_units, unit_key
 
@@ -817,7 +817,9 @@ class SyncSession:
 
     def status(self) -> dict[str, Any]:
         """Connections (reachable or why not), and per-entity counts from the store and the latest plan."""
-        out: dict[str, Any] = {"rules": {"path": str(self.rules_path), "valid": True}}
+        out: dict[str, Any] = {"rules": {"path": str(self.rules_path), "valid": True},
+                               "state_file": {"path": str(self.state_path),
+                                              "exposed_to_git": git_would_take(Path(self.state_path))}}
         try:
             conn = self.connected
             out["connections"] = conn.describe

@@ -1263,6 +1263,9 @@ def cmd_status(args) -> int:
     if args.json:
         _print_json(status)
         return EXIT_OK
+    exposed = (status.get("state_file") or {}).get("exposed_to_git")
+    if exposed:
+        print(f"warning: {exposed}")
     conns = status.get("connections", {})
     if "error" in conns:
         print(f"connections: {conns['error']}")
@@ -1410,6 +1413,7 @@ def _ask(prompt: str, *, secret: bool = False) -> str:
 
 def cmd_connect(args) -> int:
     from engine import oauth_flow as flow
+    from engine.store import git_would_take
     from tui import render
 
     with _session(args) as session:
@@ -1455,6 +1459,9 @@ def cmd_connect(args) -> int:
         missing = session.not_connected(other)
     for warning in result["warnings"]:
         print(f"qbsync: warning: {warning}", file=sys.stderr)
+    exposed = git_would_take(Path(session.state_path))
+    if exposed:  # the moment secrets went into it
+        print(f"qbsync: warning: {exposed}", file=sys.stderr)
     print(summary)
     named = render.rules_option(args.rules)
     print(f"Next: `qbsync connect {other}{named}`." if missing else

@@ -359,6 +359,20 @@ def test_doctor_with_one_side_connected_checks_it_and_says_what_the_other_needs(
     assert "QuickBooks is not connected yet" in checks["external_id_patch"]["saw"]
 
 
+def test_a_state_file_git_would_take_along_is_warned_of_where_secrets_go_into_it(operator):
+    subprocess.run(["git", "init", "-q", str(operator.path)], check=True)  # rules.yaml kept in git
+    connected = operator.run("connect", "precoro", "--state", "books.db", input="\n".join(
+        [operator.apis.info["precoro"]["email"], operator.apis.info["precoro"]["token"]]) + "\n")
+    assert connected.returncode == 0, connected.stderr
+    said = (f"the state file books.db is inside the git work tree {operator.path} and not ignored: `git add .` "
+            "would take its credentials along; add it to .gitignore")  # the path as the operator gave it
+    assert f"qbsync: warning: {said}\n" in connected.stderr
+    assert operator.run("status", "--state", "books.db").stdout.startswith(f"warning: {said}\n")
+    # The default state file, in .qbsync/, comes with its .gitignore: nothing to say.
+    assert operator.connect_precoro().returncode == 0
+    assert json.loads(operator.run("status", "--json").stdout)["state_file"]["exposed_to_git"] is None
+
+
 class Posted(BaseHTTPRequestHandler):
     """The chat webhook of U5's notifications: keeps what is posted."""
 

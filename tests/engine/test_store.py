@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from engine.plan import Action, FieldChange, Plan
-from engine.store import InsecureStateFile, Store
+from engine.store import InsecureStateFile, Store, git_would_take
 
 
 def test_state_file_is_created_owner_only_and_reopens(tmp_path):
@@ -44,6 +44,27 @@ def test_a_new_state_file_in_qbsyncs_folder_is_kept_out_of_git_and_nowhere_else(
     (tmp_path / ".qbsync" / "state.db").unlink()
     Store(tmp_path / ".qbsync" / "state.db").close()
     assert (tmp_path / ".qbsync" / ".gitignore").read_text() == "state.db*\n"
+
+
+def test_a_state_file_git_would_take_along_is_said_and_how_to_mend_it(tmp_path):
+    outside = tmp_path / "outside" / "state.db"
+    Store(outside).close()
+    assert git_would_take(outside) is None  # no repository: nothing to say
+
+    repo = tmp_path / "books"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    exposed = repo / "state.db"  # --state beside rules.yaml
+    Store(exposed).close()
+    assert git_would_take(exposed) == (f"the state file {exposed} is inside the git work tree {repo} and not ignored: "
+                                       "`git add .` would take its credentials along; add it to .gitignore")
+    (repo / ".gitignore").write_text("state.db*\n")
+    assert git_would_take(exposed) is None
+    Store(repo / ".qbsync" / "state.db").close()
+    assert git_would_take(repo / ".qbsync" / "state.db") is None  # its own .gitignore
+
+    (repo / ".gitignore").unlink()
+    subprocess.run(["git", "-C", str(repo), "add", "state.db"], check=True)
+    assert git_would_take(exposed).startswith(f"the state file {exposed} is tracked by git in {repo}: ")
 
 
 def test_l3_links_belong_to_one_quickbooks_company(tmp_path):
