@@ -224,16 +224,20 @@ async def test_u5_overview_warns_of_a_quickbooks_connection_about_to_end(session
         assert said in " ".join(screen_text(app).replace("│", " ").split())
 
 
-async def test_u1_overview_says_why_the_last_unattended_run_failed(session: FakeSession):
+async def test_u1_overview_says_why_the_last_unattended_run_failed_and_a_state_file_git_would_take(session):
     status = session.status()
     status["unattended"]["last_run"] = {"started_at": "2026-11-26T08:30:00+00:00", "trigger": "schedule",
                                         "exit_code": 1, "error": "Precoro error 401: Invalid X-AUTH-TOKEN"}
+    status["state_file"] = {"path": "books.db", "exposed_to_git": "the state file books.db is inside the git work "
+                                                                  "tree /srv/books and not ignored"}
     session.status = lambda: status
     app = make_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert ("Last run     failed 2026-11-26 08:30 UTC (schedule): Precoro error 401: Invalid X-AUTH-TOKEN"
                 in screen_text(app))
+        assert "State file   the state file books.db is inside the git work tree /srv/books and not ignored" \
+            in screen_text(app)
 
 
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):

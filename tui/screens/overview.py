@@ -190,6 +190,10 @@ class OverviewScreen(QbsyncScreen):
             text.append("not finished", style="bold yellow")
             text.append(" · " + ", ".join(f"Precoro {read['section']} at page {read['page']:,}" for read in reads))
             text.append(f" · {sum(read['kept'] for read in reads):,} kept")  # the next plan goes on at that page
+        exposed = ((app.status or {}).get("state_file") or {}).get("exposed_to_git")
+        if exposed:  # credentials on their way to a repository (engine.store.git_would_take)
+            text.append("\nState file   ", style="bold")
+            text.append(exposed, style="bold red")
         last_run = ((app.status or {}).get("unattended") or {}).get("last_run") or {}
         if last_run.get("error"):  # a timer's runs fail unseen: the next person to open qbsync sees why
             text.append("\nLast run     ", style="bold")
