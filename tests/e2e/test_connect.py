@@ -342,7 +342,7 @@ def test_status_without_a_connection_says_what_to_run_for_each_side(operator):
         "nothing.\n")
 
 
-def test_doctor_with_one_side_connected_checks_it_and_says_what_the_other_needs(operator):
+def test_w11_doctor_with_one_side_connected_checks_it_and_says_what_the_other_needs(operator):
     neither = operator.run("doctor")
     assert neither.returncode == 1 and neither.stdout == ""
     assert "run `qbsync connect quickbooks`" in neither.stderr and "run `qbsync connect precoro`" in neither.stderr
