@@ -83,11 +83,14 @@ async def test_f1_lists_every_key_of_the_screen_and_the_app(mode):
         await settle(pilot)
         app.switch_mode(mode)
         await settle(pilot)
+        # Every key shown, but one its screen turns off as things are (the Rules screen's i: there is a file).
+        hidden = {b.action for b in MODES[mode].BINDINGS if app.screen.check_action(b.action, ()) is False}
         await pilot.press("f1")
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         shown = screen_text(app)
-        expected = [b for b in (*MODES[mode].BINDINGS, *QbsyncApp.BINDINGS) if b.show]
+        expected = [b for b in (*MODES[mode].BINDINGS, *QbsyncApp.BINDINGS) if b.show and b.action not in hidden]
+        assert mode != "rules" or hidden == {"write_starter"}
         if mode == "review":
             assert re.search(r"█ g +apply… +Apply the approved actions", shown)
         for number, title in enumerate(["Overview", "Review", "Apply", "History", "Rules"], 1):
