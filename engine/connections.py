@@ -118,9 +118,11 @@ CONNECTION_WARNING_DAYS = 30
 
 def connection_ending_said(quickbooks: Mapping[str, Any], now: datetime) -> str | None:
     """A warning when the QuickBooks connection (its refresh token, as `describe` or the store has
-    it) ends within CONNECTION_WARNING_DAYS or has ended, else None. Each refresh moves the end 100
-    days on, up to Intuit's maximum validity (5 years; tokens of 2023 end in 2028): a connection in
-    use is warned of only as that maximum nears, one left unused as its 100 days run out."""
+    it) ends within CONNECTION_WARNING_DAYS or has ended, else None. The end is what the token
+    endpoint last said (`x_refresh_token_expires_in`): 100 days on from each refresh, so a
+    connection left unused is warned of as they run out. Intuit has announced a maximum of 5 years
+    (tokens of October 2023 end in October 2028) and a new response field that will tell that end,
+    not named yet; once it is, `OAuthTokens` should keep the earlier of the two."""
     ends = quickbooks.get("refresh_token_expires_at")
     if not ends or quickbooks.get("credentials") == "embedded":
         return None

@@ -398,7 +398,7 @@ def test_u5_a_quickbooks_connection_about_to_end_is_warned_of_in_status_and_runs
         assert operator.run("run").returncode == 3 and len(hook.received) == 1  # held something new: told
         assert operator.run("run").returncode == 3 and len(hook.received) == 1  # the same: not told again
 
-        # Intuit's maximum validity near (or the connection unused for 100 days): 12 days and a bit left.
+        # As the token endpoint last said (a connection unused for 88 days): 12 days and a bit left.
         ends = datetime.now(timezone.utc) + timedelta(days=12, hours=1)
         operator.edit_tokens(refresh_expires_at=ends.timestamp())
         said = (f"the QuickBooks connection ends on {ends:%Y-%m-%d %H:%M} UTC (in 12 days) unless authorized "
