@@ -635,6 +635,12 @@ class Store:
         files = (self.path, self.path.with_name(self.path.name + "-wal"))
         return sum(f.stat().st_size for f in files if f.exists())
 
+    def free_bytes(self) -> int:
+        """What `compact` would give back at the least: the file's free pages (what was let go and not
+        used again yet), without the write-ahead log's share."""
+        free = self.db.execute("pragma freelist_count").fetchone()[0]
+        return free * self.db.execute("pragma page_size").fetchone()[0]
+
     def compact(self) -> tuple[int, int]:
         """Give the space of what was let go (superseded plans, records deleted from the mirror) back
         to the file system: sqlite reuses freed pages but never makes the file smaller on its own.

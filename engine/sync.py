@@ -818,7 +818,8 @@ class SyncSession:
     def status(self) -> dict[str, Any]:
         """Connections (reachable or why not), and per-entity counts from the store and the latest plan."""
         out: dict[str, Any] = {"rules": {"path": str(self.rules_path), "valid": True},
-                               "state_file": {"path": str(self.state_path),
+                               "state_file": {"path": str(self.state_path), "bytes": self.store.size(),
+                                              "free_bytes": self.store.free_bytes(),
                                               "exposed_to_git": git_would_take(Path(self.state_path))}}
         try:
             conn = self.connected

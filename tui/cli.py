@@ -1255,6 +1255,10 @@ def cmd_completion(args) -> int:
     return EXIT_OK
 
 
+# Free space in the state file worth a line in `status`: below it, compacting is not worth a thought.
+COMPACT_WORTH = 64 * 2**20
+
+
 def cmd_status(args) -> int:
     from engine.review import plan_age_said
 
@@ -1263,9 +1267,9 @@ def cmd_status(args) -> int:
     if args.json:
         _print_json(status)
         return EXIT_OK
-    exposed = (status.get("state_file") or {}).get("exposed_to_git")
-    if exposed:
-        print(f"warning: {exposed}")
+    state_file = status.get("state_file") or {}
+    if state_file.get("exposed_to_git"):
+        print(f"warning: {state_file['exposed_to_git']}")
     conns = status.get("connections", {})
     if "error" in conns:
         print(f"connections: {conns['error']}")
@@ -1280,6 +1284,11 @@ def cmd_status(args) -> int:
     aged = plan_age_said(latest)
     if aged:
         print(f"  {aged} (`qbsync plan`)")
+    if state_file.get("bytes") is not None:  # plans let go leave free pages: compact gives them back
+        free = state_file.get("free_bytes") or 0
+        print(f"state file: {state_file['path']}, {state_file['bytes'] / 2**20:,.1f} MB"
+              + (f", of which {free / 2**20:,.1f} MB free (`qbsync compact` gives it back)" if free >= COMPACT_WORTH
+                 else ""))
     in_use = status.get("in_use")
     if in_use:
         print(f"in use: process {in_use['pid']} on {in_use['host']} is {in_use['what']} (since {in_use['since']}); "

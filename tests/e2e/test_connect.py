@@ -8,6 +8,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
 import select
 import sqlite3
 import stat
@@ -367,7 +368,9 @@ def test_a_state_file_git_would_take_along_is_warned_of_where_secrets_go_into_it
     said = (f"the state file books.db is inside the git work tree {operator.path} and not ignored: `git add .` "
             "would take its credentials along; add it to .gitignore")  # the path as the operator gave it
     assert f"qbsync: warning: {said}\n" in connected.stderr
-    assert operator.run("status", "--state", "books.db").stdout.startswith(f"warning: {said}\n")
+    status = operator.run("status", "--state", "books.db").stdout
+    assert status.startswith(f"warning: {said}\n")
+    assert re.search(r"^state file: books\.db, \d+\.\d MB$", status, re.M)  # small: no word of compacting
     # The default state file, in .qbsync/, comes with its .gitignore: nothing to say.
     assert operator.connect_precoro().returncode == 0
     assert json.loads(operator.run("status", "--json").stdout)["state_file"]["exposed_to_git"] is None

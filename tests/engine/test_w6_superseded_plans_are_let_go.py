@@ -71,7 +71,10 @@ def test_w6_compact_gives_the_space_of_plans_let_go_back_and_keeps_what_the_file
         s.apply(applied.id)
         held = [dict(row) for row in s.store.db.query("select * from links order by entity, precoro_id")]
         before_file = state.stat().st_size
+        free = s.status()["state_file"]["free_bytes"]  # what `qbsync status` says compact would give back
+        assert free > 0 and free == s.store.free_bytes()
         before, after = s.compact()
+        assert s.store.free_bytes() == 0 and before - after >= free
         assert before >= before_file and after == s.store.size()
         assert state.stat().st_size < before_file  # the pages of the plans let go are gone from the file
         assert [dict(row) for row in s.store.db.query("select * from links order by entity, precoro_id")] == held
