@@ -1261,6 +1261,7 @@ COMPACT_WORTH = 64 * 2**20
 
 def cmd_status(args) -> int:
     from engine.review import plan_age_said
+    from tui import render
 
     with _session(args) as session:
         status = session.status()
@@ -1286,7 +1287,7 @@ def cmd_status(args) -> int:
         print(f"  {aged} (`qbsync plan`)")
     if state_file.get("bytes") is not None:  # plans let go leave free pages: compact gives them back
         free = state_file.get("free_bytes") or 0
-        print(f"state file: {state_file['path']}, {state_file['bytes'] / 2**20:,.1f} MB"
+        print(f"state file: {render.shown_path(state_file['path'])}, {state_file['bytes'] / 2**20:,.1f} MB"
               + (f", of which {free / 2**20:,.1f} MB free (`qbsync compact` gives it back)" if free >= COMPACT_WORTH
                  else ""))
     in_use = status.get("in_use")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shlex
 from collections import Counter
 from pathlib import Path
@@ -247,6 +248,15 @@ def report_text(report: ApplyReport) -> str:
 PLAN_COLUMNS = ("plan_id", "action_id", "entity", "kind", "name", "precoro_id", "quickbooks_id", "writes", "approved",
                 "decision", "applies", "field", "before", "after", "precoro", "quickbooks", "last_synced", "field_note",
                 "note")
+
+
+def shown_path(path: str | Path) -> str:
+    """The path as the operator knows it: relative to where qbsync was started, when inside it."""
+    path = Path(path)
+    try:
+        return os.path.relpath(path) if path.is_absolute() and path.resolve().is_relative_to(Path.cwd()) else str(path)
+    except (OSError, ValueError):
+        return str(path)
 
 
 def no_plan_said(status: Mapping[str, Any] | None) -> str:

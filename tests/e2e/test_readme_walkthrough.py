@@ -1,7 +1,7 @@
 """The README's operator walkthrough is a test: its console block, run in order on the demo data.
 
 The block is parsed, not copied: `$ qbsync ...` lines are commands, the lines under one are what it
-prints on stdout (each a whole line; `…` any number of lines; `<id>`, `<time>`, `<who>` the parts that
+prints on stdout (each a whole line; `…` any number of lines; `<id>`, `<time>`, `<who>`, `<size>` the parts that
 change from run to run), and `[exit N]` its exit code (0 when not shown). Edit the README and this
 test follows; break the behaviour it shows and this test fails.
 """
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- walkthrough: tests/e2e/test_readme_walkthrough.py"
-PLACEHOLDERS = {"<id>": r"[0-9a-f]+", "<time>": r"[0-9T:+\-]+", "<who>": r"\S+"}
+PLACEHOLDERS = {"<id>": r"[0-9a-f]+", "<time>": r"[0-9T:+\-]+", "<who>": r"\S+", "<size>": r"[0-9][0-9.,]*"}
 
 
 @dataclass

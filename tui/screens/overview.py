@@ -17,10 +17,9 @@ from engine.review import PlanTally, entity_counts, plan_age_said
 from rules.model import SIDE_NAMES
 
 from ..reading import held_count
-from ..render import minute, no_plan_said
+from ..render import minute, no_plan_said, shown_path
 from ..widgets.cells import ENTITY_TITLES, plural
 from .base import QbsyncScreen
-from .rules import shown_path
 from engine.entities import ENTITIES
 
 SECTION_KIND = {spec.section: spec.kind for spec in ENTITIES}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from rich.console import Group
@@ -15,7 +13,7 @@ from textual.widgets import Static
 
 import rules
 from engine.review import source_line
-from ..render import no_rules_file, plural
+from ..render import no_rules_file, plural, shown_path
 
 from .base import QbsyncScreen
 
@@ -87,14 +85,6 @@ def describe_rules(rules: Any, path: str) -> Group:
     except Exception:  # a session without typed rules (tests) still shows the headline
         pass
     return Group(*parts)
-
-
-def shown_path(path: Path) -> str:
-    """The path as the operator knows it: relative to where qbsync was started, when inside it."""
-    try:
-        return os.path.relpath(path) if path.is_absolute() and path.resolve().is_relative_to(Path.cwd()) else str(path)
-    except (OSError, ValueError):
-        return str(path)
 
 
 class RulesScreen(QbsyncScreen):
