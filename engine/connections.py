@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
 
-from rules.model import PrecoroConnection, QuickBooksConnection, Rules
+from rules.model import SIDE_NAMES, PrecoroConnection, QuickBooksConnection, Rules
 
 from .clients.auth import OAuthSession, OAuthTokens
 from .clients.precoro import PrecoroClient
@@ -32,8 +32,6 @@ QUICKBOOKS_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
 QUICKBOOKS_TOKEN_URL = "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
 QUICKBOOKS_REVOKE_URL = "https://developer.api.intuit.com/v2/oauth2/tokens/revoke"
 PRECORO_BASE_URLS = {"com": "https://api.precoro.com", "us": "https://api.precoro.us"}
-SIDES = ("quickbooks", "precoro")
-OTHER_SIDE = {"quickbooks": "precoro", "precoro": "quickbooks"}
 # Precoro allows one request a second; locally nothing is throttled unless asked.
 PRECORO_MIN_INTERVAL = 1.0
 
@@ -148,13 +146,11 @@ def connect(rules: Rules, store: Store, *, env: Mapping[str, str] | None = None,
     """Both clients, as rules.yaml and the credentials say. A side that is `environment: local`
     without a base_url is the embedded local API: `local_apis` starts it (the composition root,
     the CLI, decides how; the engine never starts a server of its own)."""
-    env, local = _environment(rules, env, local_apis, SIDES)
+    env, local = _environment(rules, env, local_apis, tuple(SIDE_NAMES))
     quickbooks = None
     try:
-        quickbooks, realm, qb_describe = _connect_quickbooks(rules.connections.quickbooks, store, env,
-                                                             embedded=_embedded(rules, "quickbooks"))
-        precoro, pc_describe = _connect_precoro(rules.connections.precoro, store, env,
-                                                embedded=_embedded(rules, "precoro"))
+        quickbooks, realm, qb_describe = _side_client(rules, store, env, "quickbooks")
+        precoro, _, pc_describe = _side_client(rules, store, env, "precoro")
     except BaseException:
         if quickbooks is not None:
             quickbooks.close()
@@ -185,16 +181,21 @@ def connect_side(rules: Rules, store: Store, side: str, *, env: Mapping[str, str
     """`side`'s client ("quickbooks" or "precoro") as `connect` builds it, the other side untouched."""
     env, local = _environment(rules, env, local_apis, (side,))
     try:
-        if side == "quickbooks":
-            client, _realm, describe = _connect_quickbooks(rules.connections.quickbooks, store, env,
-                                                           embedded=_embedded(rules, side))
-        else:
-            client, describe = _connect_precoro(rules.connections.precoro, store, env, embedded=_embedded(rules, side))
+        client, _realm, describe = _side_client(rules, store, env, side)
     except BaseException:
         if local is not None:
             local.close()
         raise
     return OneSide(side, client, describe, local)
+
+
+def _side_client(rules: Rules, store: Store, env: Mapping[str, str],
+                 side: str) -> tuple[Any, str | None, dict[str, Any]]:
+    """One side's client, its realm (QuickBooks') and its description."""
+    if side == "quickbooks":
+        return _connect_quickbooks(rules.connections.quickbooks, store, env, embedded=_embedded(rules, side))
+    client, describe = _connect_precoro(rules.connections.precoro, store, env, embedded=_embedded(rules, side))
+    return client, None, describe
 
 
 def _embedded(rules: Rules, side: str) -> bool:

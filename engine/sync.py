@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import rules as rules_pkg
-from rules.model import SIDE_NAMES, Rules
+from rules.model import SIDE_NAMES, Rules, other_side
 
 from . import bulk
 from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, operator_name, wait_out
@@ -24,8 +24,7 @@ from .budgets import calls_left_said, reading_left
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .clients.retry import stopped_by, tries_at_most
-from .connections import (OTHER_SIDE, Connected, OneSide, connect, connect_side, connection_ending_said,
-                          saved_connections)
+from .connections import Connected, OneSide, connect, connect_side, connection_ending_said, saved_connections
 from .entities import BY_SECTION, CREDIT_NOTES, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
 from .errors import (ApprovalsChanged, DecisionRefused, Interrupted, MappingRefused, NotConnected, PlanNotFound,
@@ -770,7 +769,7 @@ class SyncSession:
             if exc.side not in SIDE_NAMES:
                 raise
             try:
-                alone = self._connect_alone(OTHER_SIDE[exc.side])
+                alone = self._connect_alone(other_side(exc.side))
             except NotConnected as also:  # neither side: both steps are said at once
                 raise NotConnected(f"{exc}; and {also}") from None
             try:
@@ -833,8 +832,8 @@ class SyncSession:
             realm = None
             # The other side is looked at alone: connecting a company is done one side at a time, and
             # each step shows what is left (a Precoro key checked before QuickBooks is connected).
-            other = OTHER_SIDE.get(getattr(exc, "side", None))
-            if other is not None:
+            if getattr(exc, "side", None) in SIDE_NAMES:
+                other = other_side(exc.side)
                 self._look_at_alone(other, out["connections"][other])
         ending = connection_ending_said(out["connections"].get("quickbooks") or {},
                                         datetime.fromisoformat(self.clock()))

@@ -1423,6 +1423,7 @@ def _ask(prompt: str, *, secret: bool = False) -> str:
 
 def cmd_connect(args) -> int:
     from engine import oauth_flow as flow
+    from rules.model import other_side
     from engine.store import git_would_take
     from tui import render
 
@@ -1465,7 +1466,7 @@ def cmd_connect(args) -> int:
             summary = (f"Connected to QuickBooks ({result['environment']}): {company}realm {result['realm_id']}. "
                        f"Tokens are stored in {session.state_path} (owner-only); the refresh token is good until "
                        f"{result['refresh_token_expires_at']} and is renewed by every sync.")
-        other = "quickbooks" if args.service == "precoro" else "precoro"
+        other = other_side(args.service)
         missing = session.not_connected(other)
     for warning in result["warnings"]:
         print(f"qbsync: warning: {warning}", file=sys.stderr)
