@@ -115,23 +115,27 @@ CONNECTION_WARNING_DAYS = 30
 
 
 def connection_ending_said(quickbooks: Mapping[str, Any], now: datetime) -> str | None:
-    """A warning when the QuickBooks connection (its refresh token, as `describe` or the store has
-    it) ends within CONNECTION_WARNING_DAYS or has ended, else None. The end is what the token
-    endpoint last said (`x_refresh_token_expires_in`): 100 days on from each refresh, so a
-    connection left unused is warned of as they run out. Intuit has announced a maximum of 5 years
-    (tokens of October 2023 end in October 2028) and a new response field that will tell that end,
-    not named yet; once it is, `OAuthTokens` should keep the earlier of the two."""
-    ends = quickbooks.get("refresh_token_expires_at")
-    if not ends or quickbooks.get("credentials") == "embedded":
+    """A warning when the QuickBooks connection (as `describe` or the store has it) ends within
+    CONNECTION_WARNING_DAYS or has ended, else None. It ends at the earlier of two ends the token
+    endpoint said: its refresh token's (`refresh_token_expires_at`, 100 days on from each refresh,
+    so a connection left unused is warned of as they run out) and the grant's (`grant_ends_at`:
+    Intuit's five years, which no refresh moves)."""
+    if quickbooks.get("credentials") == "embedded":
         return None
-    at = datetime.fromisoformat(ends)
+    ends = [(datetime.fromisoformat(at), grant) for at, grant in
+            ((quickbooks.get("refresh_token_expires_at"), False), (quickbooks.get("grant_ends_at"), True)) if at]
+    if not ends:
+        return None
+    at, grant = min(ends, key=lambda end: (end[0], not end[1]))  # a refresh token cut to its grant's end: the grant's
+    why = ": Intuit ends every authorization five years after it was given;" if grant else ":"
     left = at - now
     if left <= timedelta(0):
-        return f"the QuickBooks connection ended on {at:%Y-%m-%d}: run `qbsync connect quickbooks` to authorize it again"
+        return f"the QuickBooks connection ended on {at:%Y-%m-%d}{why} run `qbsync connect quickbooks` to authorize it again"
     if left > timedelta(days=CONNECTION_WARNING_DAYS):
         return None
     when = "today" if left.days == 0 else f"in {left.days} day{'s' if left.days != 1 else ''}"
-    return (f"the QuickBooks connection ends on {at:%Y-%m-%d %H:%M} UTC ({when}) unless authorized again: run "
+    unless = "" if grant else " unless authorized again"
+    return (f"the QuickBooks connection ends on {at:%Y-%m-%d %H:%M} UTC ({when}){unless}{why} run "
             "`qbsync connect quickbooks` before then (unattended runs stop when it ends)")
 
 
@@ -255,6 +259,7 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
             access_expires_at=float(usable.get("access_expires_at") or 0),
             refresh_token=usable["refresh_token"],
             refresh_expires_at=usable.get("refresh_expires_at"),
+            grant_ends_at=usable.get("grant_ends_at"),
         )
         source, seed, token_url = "stored", usable.get("seed"), usable.get("token_url")
     else:
@@ -289,6 +294,7 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
             "environment": qbc.environment, "token_url": token_url, "revoke_url": revoke_url, "seed": seed,
             "access_token": new.access_token, "access_expires_at": new.access_expires_at,
             "refresh_token": new.refresh_token, "refresh_expires_at": new.refresh_expires_at,
+            "grant_ends_at": new.grant_ends_at,
         })
 
     def latest() -> OAuthTokens | None:
@@ -298,7 +304,8 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
             return None
         return OAuthTokens(access_token=saved.get("access_token") or "",
                            access_expires_at=float(saved.get("access_expires_at") or 0),
-                           refresh_token=saved["refresh_token"], refresh_expires_at=saved.get("refresh_expires_at"))
+                           refresh_token=saved["refresh_token"], refresh_expires_at=saved.get("refresh_expires_at"),
+                           grant_ends_at=saved.get("grant_ends_at"))
 
     auth = OAuthSession(token_url, client_id, client_secret, tokens, on_rotate=persist, revoke_url=revoke_url,
                         latest=latest, guard=None if embedded else lambda: store.lock("token").held("refreshing the QuickBooks token"))
@@ -311,6 +318,7 @@ def _connect_quickbooks(qbc: QuickBooksConnection, store: Store, env: Mapping[st
 def _describe_expiry(describe: dict[str, Any], tokens: OAuthTokens, *, known: bool) -> None:
     describe["access_token_expires_at"] = iso_time(tokens.access_expires_at) if known else None
     describe["refresh_token_expires_at"] = iso_time(tokens.refresh_expires_at)
+    describe["grant_ends_at"] = iso_time(tokens.grant_ends_at)
 
 
 def _stored_mismatch(stored: dict, qbc: QuickBooksConnection) -> str | None:
@@ -364,7 +372,8 @@ def saved_connections(rules: Rules, store: Store, error: Exception | None = None
             "environment": qbc.environment, "base_url": quickbooks_endpoints(qbc).api_base_url,
             "realm_id": qbc.realm_id or qb.get("realm_id"), "credentials": "stored" if qb else None,
             "connected_at": qb.get("connected_at"), "access_token_expires_at": iso_time(qb.get("access_expires_at")),
-            "refresh_token_expires_at": iso_time(qb.get("refresh_expires_at")), "reachable": None,
+            "refresh_token_expires_at": iso_time(qb.get("refresh_expires_at")),
+            "grant_ends_at": iso_time(qb.get("grant_ends_at")), "reachable": None,
         },
         "precoro": {
             "environment": pcc.environment, "base_url": precoro_base_url(pcc), "email": pc.get("email"),

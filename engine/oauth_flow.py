@@ -152,6 +152,7 @@ class QuickBooksAuthorization:
             self.store.set_tokens("quickbooks", {
                 **record, "access_token": tokens.access_token, "access_expires_at": tokens.access_expires_at,
                 "refresh_token": tokens.refresh_token, "refresh_expires_at": tokens.refresh_expires_at,
+                "grant_ends_at": tokens.grant_ends_at,
             })
 
         session = OAuthSession(self.endpoints.token_url, self.client_id, self.client_secret, None, on_rotate=persist,
@@ -166,6 +167,7 @@ class QuickBooksAuthorization:
                 "environment": self.environment, "realm_id": answer.realm_id, "company": None,
                 "access_token_expires_at": iso_time(tokens.access_expires_at),
                 "refresh_token_expires_at": iso_time(tokens.refresh_expires_at),
+                "grant_ends_at": iso_time(tokens.grant_ends_at),
                 "warnings": self._warnings(answer.realm_id),
             }
             if self.endpoints.api_base_url:

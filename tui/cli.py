@@ -1397,6 +1397,8 @@ def _connection_line(side: str, info: dict, shared_error: str | None) -> str:
             line += f"; access token until {info['access_token_expires_at']}"
         if info.get("refresh_token_expires_at"):
             line += f"; refresh token until {info['refresh_token_expires_at']}"
+        if info.get("grant_ends_at"):  # Intuit's five years: no refresh goes past it
+            line += f"; authorized until {info['grant_ends_at']}"
     if info.get("ending"):  # the QuickBooks connection ends soon (engine.connections.connection_ending_said)
         line += f"\n  warning: {info['ending']}"
     return line
@@ -1465,7 +1467,9 @@ def cmd_connect(args) -> int:
             company = f"company {result['company']!r}, " if result["company"] else ""
             summary = (f"Connected to QuickBooks ({result['environment']}): {company}realm {result['realm_id']}. "
                        f"Tokens are stored in {session.state_path} (owner-only); the refresh token is good until "
-                       f"{result['refresh_token_expires_at']} and is renewed by every sync.")
+                       f"{result['refresh_token_expires_at']} and is renewed by every sync"
+                       + (f", until the authorization ends on {result['grant_ends_at']} (Intuit's five years)."
+                          if result.get("grant_ends_at") else "."))
         other = other_side(args.service)
         missing = session.not_connected(other)
     for warning in result["warnings"]:

@@ -2,7 +2,9 @@
 
 QuickBooks access tokens live one hour; every refresh answers with a new refresh token that must be
 stored before anything else happens (fact sheet §8), so `OAuthSession` hands rotated tokens to
-`on_rotate` before it returns or uses them. Nothing here logs or formats a secret: `OAuthTokens`
+`on_rotate` before it returns or uses them. A refresh token lives 100 days from its last use, and
+since Intuit's 2025 policy no grant outlives five years: asked for it (a request header), the token
+endpoint says when that end comes (`x_refresh_token_hard_expires_in`), and the tokens keep it. Nothing here logs or formats a secret: `OAuthTokens`
 masks its fields and errors are built from the endpoint's error code and description only.
 """
 
@@ -21,31 +23,45 @@ from .errors import AuthenticationFailed, ServerError, ValidationFailed
 SERVICE = "quickbooks"
 RECONNECT_HINT = "reconnect with `qbsync connect quickbooks`"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# Intuit answers `x_refresh_token_hard_expires_in` (seconds left of the grant's five years) only
+# when a token request asks for it with this header (Intuit's SDKs: `includeRefreshTokenHardExpiresIn`).
+ASK_FOR_THE_GRANTS_END = {"x-include-refresh-token-hard-expires-in": "true"}
 
 
 @dataclass(frozen=True, repr=False)
 class OAuthTokens:
-    """An access token and the refresh token that renews it; expiry times are epoch seconds."""
+    """An access token and the refresh token that renews it; expiry times are epoch seconds.
+
+    `refresh_expires_at` moves 100 days on with every refresh; `grant_ends_at` does not move: the
+    end of the authorization itself (Intuit's five years), after which only the company's owner can
+    connect the app again. None where the token endpoint has not said it."""
 
     access_token: str
     access_expires_at: float
     refresh_token: str
-    refresh_expires_at: float
+    refresh_expires_at: float | None
+    grant_ends_at: float | None = None
 
     def __repr__(self) -> str:
         return (f"OAuthTokens(access_token='***', access_expires_at={self.access_expires_at}, "
-                f"refresh_token='***', refresh_expires_at={self.refresh_expires_at})")
+                f"refresh_token='***', refresh_expires_at={self.refresh_expires_at}, "
+                f"grant_ends_at={self.grant_ends_at})")
 
     __str__ = __repr__
 
     @classmethod
-    def from_response(cls, payload: dict, now: float) -> "OAuthTokens":
-        """Read a token endpoint answer (`access_token`, `expires_in`, `refresh_token`, ...)."""
+    def from_response(cls, payload: dict, now: float, previous: "OAuthTokens | None" = None) -> "OAuthTokens":
+        """Read a token endpoint answer (`access_token`, `expires_in`, `refresh_token`, ...). A
+        refresh whose answer does not say the grant's end keeps the end `previous` knew: the grant
+        is the same one."""
+        hard = payload.get("x_refresh_token_hard_expires_in")
+        said = isinstance(hard, (int, float)) and not isinstance(hard, bool) and hard > 0
         return cls(
             access_token=payload["access_token"],
             access_expires_at=now + float(payload["expires_in"]),
             refresh_token=payload["refresh_token"],
             refresh_expires_at=now + float(payload["x_refresh_token_expires_in"]),
+            grant_ends_at=now + float(hard) if said else previous.grant_ends_at if previous else None,
         )
 
 
@@ -129,7 +145,7 @@ class OAuthSession:
         with self._lock:
             payload = self._post_token({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
                                        "authorization code")
-            return self._adopt(payload)
+            return self._adopt(payload, previous=None)  # a new grant: nothing carries over
 
     def revoke(self) -> None:
         """End the connection: revoking the refresh token ends the whole grant. The caller
@@ -163,10 +179,10 @@ class OAuthSession:
                     return stored
             payload = self._post_token({"grant_type": "refresh_token", "refresh_token": self._current().refresh_token},
                                        "refresh token")
-            return self._adopt(payload)
+            return self._adopt(payload, previous=self._current())
 
-    def _adopt(self, payload: dict) -> OAuthTokens:
-        tokens = OAuthTokens.from_response(payload, self._clock())
+    def _adopt(self, payload: dict, *, previous: OAuthTokens | None) -> OAuthTokens:
+        tokens = OAuthTokens.from_response(payload, self._clock(), previous)
         # Persist first: the old refresh token is already dead, so a crash after this point must
         # find the new one stored. If persisting fails the error propagates and the session keeps
         # the old (dead) tokens: the operator reconnects rather than the app running unsaved.
@@ -177,7 +193,7 @@ class OAuthSession:
     def _post_token(self, form: dict[str, str], what: str) -> dict:
         try:
             response = self._http.post(self._token_url, data=form, auth=self._credentials,
-                                       headers={"Accept": "application/json"})
+                                       headers={"Accept": "application/json", **ASK_FOR_THE_GRANTS_END})
         except httpx.TransportError as exc:
             # `from None`: the httpx error holds the request, whose headers hold the client secret.
             raise ServerError(f"could not reach the QuickBooks token endpoint ({type(exc).__name__})",

@@ -175,6 +175,8 @@ def test_connect_quickbooks_then_plan_with_stored_credentials_only(operator):
     assert stored["realm_id"] == qb["realm_id"] and stored["environment"] == "local"
     assert stored["client_id"] == qb["client_id"] and stored["client_secret"] == qb["client_secret"]
     assert stored["access_token"] and stored["refresh_token"] and stored["refresh_expires_at"]
+    assert stored["grant_ends_at"] > stored["refresh_expires_at"]  # a new grant: five years, not 100 days
+    assert re.search(r"until the authorization ends on \S+ \(Intuit's five years\)\.", result.stdout)
     # The state file and its WAL companions are the owner's only.
     for path in operator.state.parent.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
@@ -305,12 +307,16 @@ def test_status_json_has_company_realm_expiry_and_reachability_without_secrets(o
     assert qb["reachable"] is True and qb["company"] and qb["realm_id"] == stored["realm_id"]
     assert qb["environment"] == "local" and qb["credentials"] == "stored"
     assert qb["access_token_expires_at"] and qb["refresh_token_expires_at"]
+    # Asked for at the code exchange: the grant's end, five years on (Intuit's policy of 2025).
+    five_years = datetime.fromisoformat(qb["grant_ends_at"]) - datetime.now(timezone.utc)
+    assert timedelta(days=5 * 365 - 1) < five_years <= timedelta(days=5 * 365)
     assert pc["reachable"] is True and pc["email"] == operator.apis.info["precoro"]["email"]
     for secret in (stored["client_secret"], stored["access_token"], stored["refresh_token"],
                    operator.tokens("precoro")["token"]):
         assert secret not in result.stdout
     text = operator.run("status")
     assert f"company {qb['company']!r}" in text.stdout and "refresh token until" in text.stdout
+    assert f"; authorized until {qb['grant_ends_at']}" in text.stdout
 
 
 def test_status_without_a_connection_says_what_to_run_for_each_side(operator):

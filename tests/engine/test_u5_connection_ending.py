@@ -7,6 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 from engine.connections import CONNECTION_WARNING_DAYS, connection_ending_said
 
+REALM = "4620816365077"
+
 NOW = datetime(2028, 9, 1, 12, 0, tzinfo=timezone.utc)
 
 
@@ -34,3 +36,42 @@ def test_u5_nothing_is_said_of_an_end_not_known_or_of_the_embedded_api():
     assert connection_ending_said({"credentials": "stored", "refresh_token_expires_at": None}, NOW) is None
     at = (NOW + timedelta(days=2)).isoformat()
     assert connection_ending_said({"credentials": "embedded", "refresh_token_expires_at": at}, NOW) is None
+
+
+def test_u5_the_grants_five_year_end_is_said_when_it_comes_before_the_refresh_tokens():
+    def said(refresh_days: float, grant_days: float) -> str | None:
+        return connection_ending_said({"credentials": "stored",
+                                       "refresh_token_expires_at": (NOW + timedelta(days=refresh_days)).isoformat(),
+                                       "grant_ends_at": (NOW + timedelta(days=grant_days)).isoformat()}, NOW)
+
+    assert said(100, 400) is None
+    assert said(100, 12) == (
+        "the QuickBooks connection ends on 2028-09-13 12:00 UTC (in 12 days): Intuit ends every authorization five "
+        "years after it was given; run `qbsync connect quickbooks` before then (unattended runs stop when it ends)")
+    assert said(10, 12).startswith("the QuickBooks connection ends on 2028-09-11 12:00 UTC (in 10 days) unless "
+                                   "authorized again: run")  # the earlier end is the one that stops runs
+    assert "Intuit ends every authorization" in said(12, 12)  # a refresh token cut to its grant's end
+    assert said(100, -1) == ("the QuickBooks connection ended on 2028-08-31: Intuit ends every authorization five "
+                             "years after it was given; run `qbsync connect quickbooks` to authorize it again")
+
+
+def test_u5_a_session_learns_the_grants_end_from_the_token_endpoint_and_warns_though_refreshes_go_on(
+        servers, fresh_dir):
+    servers.reset(REALM)
+    session = servers.session(fresh_dir(), REALM)
+    del session.env["QUICKBOOKS_ACCESS_TOKEN"]  # the first call refreshes, as a run an hour after the last does
+    ends = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=12, hours=1)
+    servers.quickbooks.oauth.end_grants(REALM, ends)  # a connection authorized five years ago, less 12 days
+    try:
+        quickbooks = session.status()["connections"]["quickbooks"]
+
+        def near_ends(said: str) -> bool:  # the endpoint counts whole seconds left; the client adds them to its now
+            return abs(datetime.fromisoformat(said) - ends) <= timedelta(seconds=2)
+
+        assert quickbooks["reachable"] is True and near_ends(quickbooks["grant_ends_at"])
+        assert near_ends(quickbooks["refresh_token_expires_at"])  # no refresh token outlives its grant
+        assert quickbooks["ending"].startswith(f"the QuickBooks connection ends on {ends:%Y-%m-%d} ")
+        assert "UTC (in 12 days): Intuit ends every authorization five years after it was given" in quickbooks["ending"]
+        assert session.warnings() == [quickbooks["ending"]]  # what an unattended run's summary carries
+    finally:
+        session.close()

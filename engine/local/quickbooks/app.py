@@ -403,6 +403,8 @@ class QuickBooksApp:
                 raise OAuthError("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}.")
         except OAuthError as error:
             return self._oauth_error(error)
+        if request.headers.get("x-include-refresh-token-hard-expires-in", "").lower() != "true":
+            tokens.pop("x_refresh_token_hard_expires_in")  # Intuit says the grant's end only when asked
         return _json_response(200, tokens, [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
 
     def _revoke(self, request: Request) -> Response:

@@ -80,6 +80,8 @@ CREATE TABLE IF NOT EXISTS qbo_tokens (
     token_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, client_id TEXT NOT NULL, realm TEXT NOT NULL,
     grant_id TEXT NOT NULL, expires_at REAL NOT NULL, redirect_uri TEXT);
 CREATE INDEX IF NOT EXISTS qbo_tokens_grant ON qbo_tokens (grant_id);
+-- When each grant ends (Intuit's five years from the authorization), whatever its refreshes.
+CREATE TABLE IF NOT EXISTS qbo_grants (grant_id TEXT PRIMARY KEY, ends_at REAL NOT NULL);
 """
 
 

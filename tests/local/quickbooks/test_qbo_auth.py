@@ -160,3 +160,17 @@ def test_secrets_never_show_in_reprs(session_for, tokens, credentials):
         for secret in ("access-secret", "refresh-secret", tokens["access_token"], tokens["refresh_token"],
                        credentials[1]):
             assert secret not in text
+
+
+def test_the_session_asks_for_the_grants_end_and_a_refresh_that_does_not_say_it_keeps_it(session_for, tokens,
+                                                                                          rotations):
+    session = session_for(tokens, access_left=59)
+
+    session.bearer()  # a refresh: the local token endpoint says the grant's end only when asked
+
+    assert rotations[0].grant_ends_at == NOW + 157_680_000  # five years: the grant was just given
+    # An answer without it (an older token endpoint) is the same grant: its end stays known.
+    silent = {"access_token": "a", "expires_in": 3600, "refresh_token": "r", "x_refresh_token_expires_in": 8_640_000}
+    assert OAuthTokens.from_response(silent, NOW + 5, rotations[0]).grant_ends_at == rotations[0].grant_ends_at
+    assert OAuthTokens.from_response(silent, NOW + 5).grant_ends_at is None
+    assert "grant_ends_at" in repr(rotations[0]) and rotations[0].refresh_token not in repr(rotations[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,8 +16,10 @@ def oauth(server, credentials):
         yield client
 
 
-def refresh(oauth: httpx.Client, refresh_token: str) -> httpx.Response:
-    return oauth.post("/oauth2/v1/tokens/bearer", data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+def refresh(oauth: httpx.Client, refresh_token: str, *, ask_for_the_grants_end: bool = False) -> httpx.Response:
+    headers = {"x-include-refresh-token-hard-expires-in": "true"} if ask_for_the_grants_end else {}
+    return oauth.post("/oauth2/v1/tokens/bearer", data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                      headers=headers)
 
 
 def test_refresh_answers_like_the_documented_token_response(oauth, tokens):
@@ -37,6 +40,29 @@ def test_refresh_tokens_rotate_and_the_old_one_dies_at_once(oauth, tokens):
 
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
     assert refresh(oauth, rotated["refresh_token"]).status_code == 200
+
+
+def test_a_grant_ends_five_years_after_it_was_given_and_says_so_only_when_asked(oauth, tokens, clock):
+    unasked = refresh(oauth, tokens["refresh_token"]).json()
+    assert "x_refresh_token_hard_expires_in" not in unasked  # Intuit's answer without the header
+    clock.advance(days=10)
+
+    asked = refresh(oauth, unasked["refresh_token"], ask_for_the_grants_end=True).json()
+
+    # The grant's five years run from the authorization, not from the refresh: 10 days are gone.
+    assert asked["x_refresh_token_hard_expires_in"] == 157_680_000 - 10 * 86400
+    assert asked["x_refresh_token_expires_in"] == 100 * 86400  # the rolling 100 days, as before
+
+
+def test_no_refresh_token_outlives_its_grant(oauth, tokens, state, clock, realm):
+    state.oauth.end_grants(realm, clock.now + timedelta(days=12))  # a grant of 2023 in 2028
+
+    near = refresh(oauth, tokens["refresh_token"], ask_for_the_grants_end=True).json()
+    assert near["x_refresh_token_hard_expires_in"] == near["x_refresh_token_expires_in"] == 12 * 86400
+    clock.advance(days=12, seconds=1)
+
+    ended = refresh(oauth, near["refresh_token"])
+    assert ended.status_code == 400 and ended.json()["error"] == "invalid_grant"
 
 
 def test_token_endpoint_refuses_bad_client_credentials_and_grants(server, tokens, credentials, real_payload):
