@@ -808,6 +808,11 @@ class Store:
                     pk=("entity", "realm", "side", "record_id"),
                 )
 
+    def holds_of(self, entity: str, realm: str, record_ids: Mapping[str, str | None]) -> list[dict]:
+        """What keeps these records ({side: id}) from being created again on their own, if anything."""
+        return [row for side, rid in record_ids.items() if rid for row in self.db.query(
+            "select * from holds where entity = ? and realm = ? and side = ? and record_id = ?", [entity, realm, side, rid])]
+
     def count_links(self, entity: str, realm: str) -> int:
         return self.db.execute("select count(*) from links where entity = ? and realm = ?", [entity, realm]).fetchone()[0]
 
@@ -978,6 +983,37 @@ class Store:
                     stored = self._page(self.db.conn, plan_id, page)
                 actions.append(_action(row, stored[row[-1] % ACTIONS_PER_PAGE]))
         return actions
+
+    def actions_of_record(self, plan_id: str, entity: str, record_ids: Mapping[str, str | None]) -> list[Action]:
+        """A plan's actions, whole, of this entity (its kind) on either of these records ({side: id})."""
+        exact = {side: rid for side, rid in record_ids.items() if rid}
+        if not exact:
+            return []
+        rows = self.db.execute(
+            f"select {LISTED_COLUMNS}, seq from actions where plan_id = ? and entity = ? and ("
+            + " or ".join(f"{side}_id = ?" for side in exact) + ") order by seq",
+            [plan_id, entity, *exact.values()]).fetchall()
+        with self._reader_lock:
+            return [_action(row, self._page(self.db.conn, plan_id, row[-1] // ACTIONS_PER_PAGE)[row[-1] % ACTIONS_PER_PAGE])
+                    for row in rows]
+
+    def records_named(self, plan_id: str | None, entity: str, text: str) -> list[tuple[str, str | None, str | None]]:
+        """(name, Precoro id, QuickBooks id) of the records whose name holds `text` (ASCII case
+        ignored), as a plan's actions and the audit name them: documents, which no mirror names."""
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.db.execute("select distinct name, precoro_id, quickbooks_id from actions where plan_id = ? and "
+                               "entity = ? and name like ? escape '\\'", [plan_id, entity, like]).fetchall()
+        rows += self.db.execute("select distinct name, precoro_id, quickbooks_id from audit where entity = ? and "
+                                "name like ? escape '\\' order by id desc limit 100", [entity, like]).fetchall()
+        return list(dict.fromkeys(rows))
+
+    def latest_plan_covering(self, section: str) -> str | None:
+        """The latest sync plan that planned this entity (a full plan, or one made with --only it)."""
+        for plan_id, entities in self.db.execute(
+                "select id, entities from plans where purpose = 'sync' order by created_at desc, rowid desc"):
+            if section in json.loads(entities or "[]"):
+                return plan_id
+        return None
 
     def latest_plan_id(self, purpose: str = "sync", scope: str = "full") -> str | None:
         """The latest plan of this purpose and scope (by default: the latest full sync plan)."""
@@ -1286,10 +1322,12 @@ class Store:
 
     def iter_history(self, *, record: str | None = None, limit: int | None = None, plan_id: str | None = None,
                      statuses: Iterable[str] = (), since: str | None = None, before: str | None = None,
-                     entity: str | None = None, kind: str | None = None) -> Iterator[dict]:
+                     entity: str | None = None, kind: str | None = None,
+                     record_ids: Mapping[str, str | None] | None = None) -> Iterator[dict]:
         """The audit, newest first, an entry at a time: of one record (its id, or a part of its name),
         one plan, these statuses, from `since` on and before `before` (ISO dates or times, UTC, as `at`
-        is written), of one entity and one kind of action."""
+        is written), of one entity and one kind of action; `record_ids` ({side: id}): of exactly
+        these records (either of them)."""
         where: list[str] = []
         params: list[Any] = []
         for column, value in (("entity", entity), ("kind", kind)):
@@ -1299,6 +1337,10 @@ class Store:
         if record:
             where.append("(precoro_id = ? or quickbooks_id = ? or name like ?)")
             params += [record, record, f"%{record}%"]
+        exact = {side: rid for side, rid in (record_ids or {}).items() if rid}
+        if record_ids is not None:
+            where.append("(" + (" or ".join(f"{side}_id = ?" for side in exact) or "0") + ")")
+            params += list(exact.values())
         if plan_id:
             where.append("plan_id = ?")
             params.append(plan_id)
@@ -1545,6 +1587,13 @@ class Store:
                 f"select record_id, raw from mirror where {where} and record_id in ({','.join('?' * len(chunk))})",
                 [realm, side, section, *chunk]))
         return found
+
+    def mirror_containing(self, realm: str, side: str, section: str, text: str) -> Iterator[tuple[str, str]]:
+        """The mirrored records (id, wire JSON) whose JSON holds `text` (ASCII case ignored): the
+        few worth parsing when a record is looked for by its name."""
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        yield from self.db.execute("select record_id, raw from mirror where realm = ? and side = ? and section = ? "
+                                   "and raw like ? escape '\\'", [realm, side, section, f"%{escaped}%"])
 
     def mirror_listing(self, realm: str, side: str, section: str) -> dict | None:
         """Where a full read of this list got to (m017): kept page by page, forgotten when it ends."""

@@ -27,6 +27,7 @@ from .clients.retry import stopped_by, tries_at_most
 from .connections import Connected, OneSide, connect, connect_side, connection_ending_said, saved_connections
 from .entities import BY_SECTION, CREDIT_NOTES, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
+from .explain import explain
 from .errors import (ApprovalsChanged, DecisionRefused, Interrupted, MappingRefused, NotConnected, PlanNotFound,
                      ReadsCutShort, SafetyLimitExceeded, StalePlanError, SupersededPlan, UsageError)
 from .items import mapping_actions
@@ -735,6 +736,11 @@ class SyncSession:
             return None  # it is running now, in another process
         return {"plan_id": run["plan_id"], "started_at": run["started_at"], "who": run["who"],
                 "state": "interrupted" if run["state"] == "running" else "stopped"}
+
+    def explain(self, entity: str, record: str, *, history: int) -> dict[str, Any]:
+        """What qbsync knows of one record and does with it (`engine.explain`): from the state file,
+        nothing sent to either service."""
+        return explain(self.store, self.rules, self.realm_id, entity, record, history=history)
 
     def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
                 statuses: Iterable[str] = (), since: date | None = None, until: date | None = None,

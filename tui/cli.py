@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_ONLY_HELD = 0, 1, 2, 3
 SHOWN_ACTIONS = 200  # how many actions `plan`, `show` and `apply` print before a summary (`--all`: every one)
+EXPLAIN_HISTORY = 5  # the audit entries `explain` shows of a record
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a ctrl+c
 
 
@@ -390,6 +391,20 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true", help='print {"history": [...]}, newest first')
     form.add_argument("--csv", action="store_true",
                       help="print CSV, newest first, a row per entry and its changed fields in one column (for a spreadsheet)")
+
+    p = command(sub, "explain", "why qbsync does (or does not) sync one record: both sides as last read, its link, "
+                "the latest plan's actions, the policy's verdict and its history",
+                epilog="From the state file alone: nothing is sent to either service, so the values are those of "
+                       "the last plan's read (`qbsync plan` reads again). Examples: `qbsync explain suppliers "
+                       "'Acme Supplies'`, `qbsync explain items quickbooks:16`.")
+    p.add_argument("entity", metavar="ENTITY", choices=ENTITY_SECTIONS,
+                   help=f"the record's entity: one of {', '.join(ENTITY_SECTIONS)}")
+    p.add_argument("record", metavar="RECORD",
+                   help="precoro:ID or quickbooks:ID, an id of either side, or the record's name (any case)")
+    p.add_argument("--history", type=_positive, default=EXPLAIN_HISTORY, metavar="N",
+                   help=f"the N latest audit entries of the record (default {EXPLAIN_HISTORY}; `qbsync history "
+                        "--record ID` lists them all)")
+    p.add_argument("--json", action="store_true", help="print it as one JSON object")
 
     p = command(sub, "completion", "print what a shell sources to complete qbsync's commands, options and ids",
                 epilog='bash: add `eval "$(qbsync completion bash)"` to ~/.bashrc; zsh: the same with zsh, in '
@@ -1237,6 +1252,18 @@ def cmd_history(args) -> int:
     return EXIT_OK
 
 
+def cmd_explain(args) -> int:
+    from tui import render
+
+    with _session(args) as session:
+        said = session.explain(args.entity, args.record, history=args.history)
+    if args.json:
+        _print_json(said)
+    else:
+        print(render.explained_text(said))
+    return EXIT_OK
+
+
 def cmd_compact(args) -> int:
     with _session(args) as session:
         before, after = session.compact(wait=not args.no_wait, on_wait=_waiting)
@@ -1558,7 +1585,7 @@ def cmd_web(args) -> int:
 COMMANDS = {
     "init": cmd_init, "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "approve": cmd_approve, "skip": cmd_approve,
-    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "compact": cmd_compact, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
+    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "explain": cmd_explain, "compact": cmd_compact, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
     "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held, "webhooks": cmd_webhooks,
     "payments": cmd_payments, "web": cmd_web, "completion": cmd_completion,
 }

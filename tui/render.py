@@ -22,6 +22,7 @@ SYMBOL = {"create": "+", "update": "~", "deactivate": "-", "reactivate": "^", "l
           "conflict": "!", "ambiguous": "?", "blocked": "x"}
 SECTION_OF = {spec.kind: spec.plural for spec in ENTITIES}
 LABEL_OF = {spec.section: spec.plural for spec in ENTITIES}
+DIRECTION_SAID = {"both": "both ways", "to_quickbooks": "to QuickBooks", "to_precoro": "to Precoro"}
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -435,3 +436,82 @@ def unmapped_text(items: list[dict], planned: list[dict] = ()) -> str:
     if planned:
         out.append(planned_links_said(planned))
     return "\n".join(out)
+
+
+def explained_text(said: Mapping[str, Any]) -> str:
+    """`qbsync explain` as text: the record on each side, its link, its fields side by side, the
+    latest plan's actions on it with what became of them, and its latest history."""
+    as_of = f" (as read {minute(said['as_of'])} UTC)" if said.get("as_of") else ""
+    out = [f"{said['label']} {show(said['name'] or '(no name)')}{as_of}"]
+    for side, record in said["records"].items():
+        if record is None:
+            continue
+        facts = [("active" if record["active"] else "inactive"), *record["currencies"]] if record["in_mirror"] else \
+            ["not in the copy the last plan read: the next plan reads it again"] if record["in_mirror"] is False else []
+        if record.get("updated_at"):
+            facts.append(f"updated {minute(record['updated_at'])}")
+        if record.get("written_since"):
+            facts.append(f"written by qbsync {minute(record['written_since'])} UTC, after that read"
+                         + (" (the values below are from before)" if record["in_mirror"] else ""))
+        out.append(f"  {SIDE_NAMES[side] + ' ' + record['id']:<17}{' · '.join(facts)}".rstrip())
+    link = said["link"]
+    if link:
+        out.append(f"  {'linked':<17}since {minute(link['since'])} UTC ({link['how']})")
+    elif all(said["records"].values()):
+        out.append(f"  {'not linked':<17}the latest plan proposes what follows")
+    else:
+        out.append(f"  {'not linked':<17}no {SIDE_NAMES['quickbooks' if said['records']['precoro'] else 'precoro']} "
+                   f"{said['label']} is linked to it")
+    for held in said["held_back"]:
+        out.append(f"  {'held back':<17}{SIDE_NAMES[held['side']]} {held['record_id']} is not created again on its own: "
+                   f"{held['reason']}" + (f" (since {minute(held['since'])} UTC)" if held.get("since") else ""))
+    read = [side for side, record in said["records"].items() if record and record["in_mirror"]]
+    if said["fields"] and len(read) == 2:
+        out.append("  fields (Precoro | QuickBooks | last synced; ≠: the two sides differ):")
+        for field in said["fields"]:
+            mark = "≠ " if field["agree"] is False else "  "
+            out.append(f"    {mark}{field['field']}: {show(field['precoro'])} | {show(field['quickbooks'])} | "
+                       f"{show(field['last_synced'])}   ({_syncs(field)})")
+    elif said["fields"] and read:
+        out.append(f"  fields ({SIDE_NAMES[read[0]]}):")
+        out += [f"      {field['field']}: {show(field[read[0]])}   ({_syncs(field)})" for field in said["fields"]]
+    plan = said["plan"]
+    if plan is None:
+        out.append(f"  no plan has covered {LABEL_OF.get(said['entity'], said['entity'])} yet: `qbsync plan` makes one")
+    else:
+        made = f"latest plan {plan['id']} ({plan['state']}, made {minute(plan['created_at'])} UTC)"
+        if not plan["actions"]:
+            why = ("nothing to link, create or fix" if not link else "the two sides agreed"
+                   if said.get("planned") == "pairs" else "sent already, and not changed since")
+            out.append(f"  {made}: nothing for it ({why})")
+        else:
+            out.append(f"  {made}:")
+        for entry in plan["actions"]:
+            action = Action.from_json({k: v for k, v in entry.items() if k not in ("outcome", "unattended")})
+            out += ["    " + line for line in action_lines(action)]
+            after = []
+            if entry.get("outcome"):
+                after.append(f"{entry['outcome']['status']}" + (f": {entry['outcome']['reason']}"
+                                                                 if entry["outcome"].get("reason") else ""))
+            run = entry.get("unattended")
+            if run:  # a held blocked record's reason ends with its note, shown just above
+                reason = run["reason"].removesuffix(f": {action.note}") if action.note else run["reason"]
+                after.append("an unattended run would apply it" if run["apply"] else
+                             f"an unattended run would hold it: {reason}")
+            if after:
+                out.append("        → " + " · ".join(after))
+    if said["history"]:
+        record = said["link"] or {}
+        ref = next((record.get(f"{side}_id") or (said["records"][side] or {}).get("id") for side in SIDE_NAMES
+                    if record.get(f"{side}_id") or said["records"][side]), "ID")
+        out.append(f"  history (the latest {len(said['history'])}; `qbsync history --entity {said['entity']} "
+                   f"--record {ref}` lists all):")
+        out += ["    " + line for line in history_text(said["history"]).splitlines()]
+    else:
+        out.append("  history: nothing applied to it yet")
+    return "\n".join(out)
+
+
+def _syncs(field: Mapping[str, Any]) -> str:
+    """Which way a field syncs, in words: "both ways", "to Precoro, when created only"."""
+    return DIRECTION_SAID[field["direction"]] + ("" if field["updated"] else ", when created only")

@@ -328,3 +328,26 @@ def test_w4_history_lists_one_entity_and_one_kind_of_action(workdir):
     assert f"No applied action is of kind deactivate; the history holds {len(everything)} entries" in none.stdout
     refused = workdir.run("history", "--kind", "delete")
     assert refused.returncode == 1 and "argument --kind: invalid choice: 'delete' (choose from 'link'" in refused.stderr
+
+
+def test_w4_explain_tells_one_records_story_as_text_or_json_and_refuses_a_name_several_records_have(workdir):
+    workdir.first_sync()
+    said = workdir.json("explain", "suppliers", "amy's bird sanctuary")
+    precoro_id, quickbooks_id = said["link"]["precoro_id"], said["link"]["quickbooks_id"]
+    assert said["records"]["quickbooks"]["id"] == quickbooks_id and said["plan"]["actions"] == []
+    assert said["history"] and all(e["precoro_id"] == precoro_id for e in said["history"])
+
+    text = workdir.run("explain", "suppliers", f"quickbooks:{quickbooks_id}", "--history", "1").stdout.splitlines()
+    assert text[0].startswith("supplier \"Amy's Bird Sanctuary\" (as read ")
+    assert text[1].startswith(f"  Precoro {precoro_id}") and text[2].startswith(f"  QuickBooks {quickbooks_id}")
+    assert text[3].startswith("  linked           since ")
+    assert '      phone: "(650) 555-3311" | "(650) 555-3311" | "(650) 555-3311"   (both ways)' in text
+    assert any(line.startswith("  latest plan ") and line.endswith(": nothing for it (the two sides agreed)")
+               for line in text)
+    assert f"  history (the latest 1; `qbsync history --entity suppliers --record {precoro_id}` lists all):" in text
+
+    several = workdir.run("explain", "suppliers", "Northwind Traders")
+    assert several.returncode == 1 and several.stdout == ""
+    assert several.stderr.startswith("qbsync: 'Northwind Traders' names 3 suppliers: ")
+    unknown = workdir.run("explain", "vendors", "Amy")
+    assert unknown.returncode == 1 and "argument ENTITY: invalid choice: 'vendors'" in unknown.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.clients.retry import log as retry_log
-from engine.local.demo import seed_precoro, seed_quickbooks
+from engine.local.demo import DEMO_REALM, seed_precoro, seed_quickbooks
 from engine.local.http import ServedApp, serve_in_thread
 from engine.local.precoro import PrecoroApp, PrecoroState
 from engine.local.precoro.throttle import Throttle
@@ -109,6 +109,23 @@ def servers():
     yield Servers(quickbooks, precoro, qb, pc, qb_log, pc_log)
     qb.close()
     pc.close()
+
+
+@pytest.fixture
+def demo_synced(servers, fresh_dir):
+    """The demo pair after a first sync of two rounds (what waited for the first round's links goes
+    in the second), and a factory of sessions on it: `session(edit)` edits the rules text first."""
+    workdir = fresh_dir()
+    state = workdir / "state.db"
+    servers.first_sync(workdir, DEMO_REALM, state, rounds=2)
+
+    def session(edit=lambda text: text):
+        s = servers.session(workdir, DEMO_REALM, state)
+        (workdir / "rules.yaml").write_text(edit((workdir / "rules.yaml").read_text()))
+        s.reload_rules()
+        return s
+
+    return session
 
 
 _dirs = itertools.count()

@@ -15,19 +15,8 @@ REALM = DEMO_REALM
 
 
 @pytest.fixture
-def synced(servers, fresh_dir):
-    """The demo pair after a first sync, and a factory of sessions on it (rules text may be edited)."""
-    workdir = fresh_dir()
-    state = workdir / "state.db"
-    servers.first_sync(workdir, REALM, state, rounds=2)
-
-    def session(edit=lambda text: text):
-        s = servers.session(workdir, REALM, state)
-        (workdir / "rules.yaml").write_text(edit((workdir / "rules.yaml").read_text()))
-        s.reload_rules()
-        return s
-
-    return session
+def demo_synced(demo_synced):
+    return demo_synced
 
 def applied(session, plan, *actions):
     """Apply the plan; every one of `actions` went through (the demo's other records may fail)."""
@@ -54,9 +43,9 @@ def supplier_id(servers, name):
     return next(s["id"] for s in servers.precoro.page("suppliers")[1] if s["name"] == name)
 
 
-def test_w8_supplier_deleted_in_precoro_drops_the_link_and_keeps_the_vendor(servers, synced):
+def test_w8_supplier_deleted_in_precoro_drops_the_link_and_keeps_the_vendor(servers, demo_synced):
     muller = str(supplier_id(servers, "Müller Büromaterial GmbH"))
-    with synced() as session:
+    with demo_synced() as session:
         vendor = link_of(session, "suppliers", precoro_id=muller)["quickbooks_id"]
         session.connected.precoro.delete(f"/suppliers/{muller}")
 
@@ -73,10 +62,10 @@ def test_w8_supplier_deleted_in_precoro_drops_the_link_and_keeps_the_vendor(serv
         assert servers.quickbooks.read(REALM, _kind("Vendor"), vendor)["Active"] is True
 
 
-def test_w8_supplier_deleted_in_precoro_recreated_when_the_rules_say_so(servers, synced):
+def test_w8_supplier_deleted_in_precoro_recreated_when_the_rules_say_so(servers, demo_synced):
     muller = str(supplier_id(servers, "Müller Büromaterial GmbH"))
     recreate = lambda text: text.replace("    in_precoro: unlink\n\n  # S1", "    in_precoro: recreate\n\n  # S1")
-    with synced(recreate) as session:
+    with demo_synced(recreate) as session:
         vendor = link_of(session, "suppliers", precoro_id=muller)["quickbooks_id"]
         session.connected.precoro.delete(f"/suppliers/{muller}")
 
@@ -91,10 +80,10 @@ def test_w8_supplier_deleted_in_precoro_recreated_when_the_rules_say_so(servers,
         assert all(a.quickbooks_id != vendor for a in session.plan(only=["suppliers"]).actions)
 
 
-def test_w8_supplier_deleted_in_precoro_deactivates_the_vendor_when_the_rules_say_so(servers, synced):
+def test_w8_supplier_deleted_in_precoro_deactivates_the_vendor_when_the_rules_say_so(servers, demo_synced):
     muller = str(supplier_id(servers, "Müller Büromaterial GmbH"))
     deactivate = lambda text: text.replace("    in_precoro: unlink\n\n  # S1", "    in_precoro: deactivate_in_quickbooks\n\n  # S1")
-    with synced(deactivate) as session:
+    with demo_synced(deactivate) as session:
         vendor = link_of(session, "suppliers", precoro_id=muller)["quickbooks_id"]
         session.connected.precoro.delete(f"/suppliers/{muller}")
 
@@ -105,9 +94,9 @@ def test_w8_supplier_deleted_in_precoro_deactivates_the_vendor_when_the_rules_sa
         assert servers.quickbooks.read(REALM, _kind("Vendor"), vendor)["Active"] is False
 
 
-def test_w8_vendor_gone_from_quickbooks_drops_the_link_and_keeps_the_supplier(servers, synced):
+def test_w8_vendor_gone_from_quickbooks_drops_the_link_and_keeps_the_supplier(servers, demo_synced):
     muller = str(supplier_id(servers, "Müller Büromaterial GmbH"))
-    with synced() as session:
+    with demo_synced() as session:
         vendor = link_of(session, "suppliers", precoro_id=muller)["quickbooks_id"]
         purge_in_quickbooks(servers, "Vendor", vendor)
 
@@ -120,8 +109,8 @@ def test_w8_vendor_gone_from_quickbooks_drops_the_link_and_keeps_the_supplier(se
         assert servers.precoro.get("suppliers", int(muller))["enable"] is True
 
 
-def test_w8_item_deleted_in_precoro_frees_its_quickbooks_item(servers, synced):
-    with synced() as session:
+def test_w8_item_deleted_in_precoro_frees_its_quickbooks_item(servers, demo_synced):
+    with demo_synced() as session:
         paper = next(i for i in session.connected.precoro.list_all("/items") if i["name"] == "Copy paper A4")
         quickbooks_item = link_of(session, "items", precoro_id=str(paper["id"]))["quickbooks_id"]
         session.connected.precoro.delete(f"/items/{paper['id']}")
@@ -136,8 +125,8 @@ def test_w8_item_deleted_in_precoro_frees_its_quickbooks_item(servers, synced):
         assert [(a.kind, a.quickbooks_id) for a in relink.actions if a.kind == "link"] == [("link", quickbooks_item)]
 
 
-def test_w8_item_gone_from_quickbooks_leaves_the_precoro_item_not_mapped(servers, synced):
-    with synced() as session:
+def test_w8_item_gone_from_quickbooks_leaves_the_precoro_item_not_mapped(servers, demo_synced):
+    with demo_synced() as session:
         paper = next(i for i in session.connected.precoro.list_all("/items") if i["name"] == "Copy paper A4")
         quickbooks_item = link_of(session, "items", precoro_id=str(paper["id"]))["quickbooks_id"]
         purge_in_quickbooks(servers, "Item", quickbooks_item)
@@ -150,8 +139,8 @@ def test_w8_item_gone_from_quickbooks_leaves_the_precoro_item_not_mapped(servers
         assert str(paper["id"]) in unmapped
 
 
-def test_w8_list_option_deleted_in_precoro_is_imported_again(servers, synced):
-    with synced() as session:
+def test_w8_list_option_deleted_in_precoro_is_imported_again(servers, demo_synced):
+    with demo_synced() as session:
         term = next(t for t in session.connected.precoro.list_all("/paymentterms") if t["name"] == "Net 15")
         quickbooks_term = link_of(session, "terms", precoro_id=str(term["id"]))["quickbooks_id"]
         servers.precoro.delete("paymentterms", term["id"])
@@ -163,8 +152,8 @@ def test_w8_list_option_deleted_in_precoro_is_imported_again(servers, synced):
         assert session.plan(only=["terms"]).actions == []
 
 
-def test_w8_list_record_gone_from_quickbooks_drops_the_link(servers, synced):
-    with synced() as session:
+def test_w8_list_record_gone_from_quickbooks_drops_the_link(servers, demo_synced):
+    with demo_synced() as session:
         [row] = quickbooks_rows(servers, "SELECT * FROM Term WHERE Name = 'Net 15'")
         option = link_of(session, "terms", quickbooks_id=row["Id"])["precoro_id"]
         purge_in_quickbooks(servers, "Term", row["Id"])
@@ -176,8 +165,8 @@ def test_w8_list_record_gone_from_quickbooks_drops_the_link(servers, synced):
         assert session.plan(only=["terms"]).actions == []
 
 
-def test_w8_a_sent_invoice_deleted_on_either_side_is_never_sent_again(servers, synced):
-    with synced() as session:
+def test_w8_a_sent_invoice_deleted_on_either_side_is_never_sent_again(servers, demo_synced):
+    with demo_synced() as session:
         links = session.store.sync_state("invoices", session.realm_id).links
         [(idn, bill)] = [(link.precoro_id, link.quickbooks_id) for link in links.values()]
         servers.quickbooks.delete(REALM, "Bill", {"Id": bill, "SyncToken": servers.quickbooks.read(REALM, _kind("Bill"), bill)["SyncToken"]})
