@@ -95,11 +95,17 @@ class _Looker:
         link = self.store.link_for(self.spec.section, self.realm, **{f"{side}_id": record_id})
         if link is not None:
             return Subject(link["precoro_id"], link["quickbooks_id"])
-        known = (self.store.mirror_raws(self.realm, side, self.spec.section, [record_id])
-                 or self.store.holds_of(self.spec.section, self.realm, {side: record_id})
-                 or self._planned(Subject(**{side: record_id}))[1])
+        alone = Subject(**{side: record_id})
+        planned = self._planned(alone)[1]
+        # Not linked yet, but the plan pairs it (a link it proposes, a conflict of a first match): that pair.
+        others = {getattr(action, f"{other_side(side)}_id") for action in planned
+                  if action.precoro_id and action.quickbooks_id and action.kind != "ambiguous"}
+        if len(others) == 1:
+            return Subject(**{side: record_id, other_side(side): others.pop()})
+        known = (planned or self.store.mirror_raws(self.realm, side, self.spec.section, [record_id])
+                 or self.store.holds_of(self.spec.section, self.realm, {side: record_id}))
         if known:
-            return Subject(**{side: record_id})
+            return alone
         if quiet:
             return None
         raise RecordNotFound(f"no {SIDE_NAMES[side]} {self.spec.label} {record_id} in this state file ("

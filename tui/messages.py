@@ -209,6 +209,15 @@ class HistoryLoaded(Message):
         self.cut = cut  # older entries than these were left out
 
 
+class RecordExplained(Message):
+    """One record's story was read (`SyncSession.explain`), or could not be: `error` says why."""
+
+    def __init__(self, said: dict[str, Any] | None, error: Exception | None = None) -> None:
+        super().__init__()
+        self.said = said
+        self.error = error
+
+
 class RulesReloaded(Message):
     """rules.yaml was read again and is valid."""
 

@@ -15,6 +15,9 @@ from textual import work
 from engine.review import ERROR_OUTCOMES
 from rules import RulesError
 
+from .render import explained_text
+
+from .dialogs.explained import Explained
 from .messages import (
     HistoryFilter,
     HistoryLoaded,
@@ -22,6 +25,7 @@ from .messages import (
     PlanLoaded,
     PlanningFailed,
     PlanProgressed,
+    RecordExplained,
     RulesRefused,
     RulesReloaded,
     SessionFailed,
@@ -32,6 +36,7 @@ from .messages import (
 
 # Above this many actions, a plan is a million long-lived objects (see on_plan_loaded).
 LARGE_PLAN = 20_000
+EXPLAIN_HISTORY = 5  # the audit entries y's story shows of a record (History lists every one)
 
 
 class Reading:
@@ -276,6 +281,29 @@ class Reading:
         self.history_cut = message.cut
         self.history_filter = message.asked
         self.history_revision += 1
+
+    # -- one record's story (y in Review) ---------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="explain", exit_on_error=False)
+    def explain_record(self, entity: str, record: str) -> None:
+        """`qbsync explain` of one record, for the Explained dialog: read from the state file only."""
+        if self.session is None:
+            return
+        try:
+            with self._engine:
+                said = self.session.explain(entity, record, history=EXPLAIN_HISTORY)
+        except Exception as exc:
+            self.post_message(RecordExplained(None, exc))
+        else:
+            self.post_message(RecordExplained(said))
+
+    def on_record_explained(self, message: RecordExplained) -> None:
+        if message.error is not None:
+            self.notify(f"Could not tell this record's story: {message.error}", severity="error")
+            return
+        said = message.said
+        story = explained_text(said).split("\n", 1)
+        self.push_screen(Explained(f"Why · {story[0]}", story[1] if len(story) > 1 else ""))
 
     # -- rules -----------------------------------------------------------------------------------
 

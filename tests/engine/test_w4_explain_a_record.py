@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from engine.explain import RecordNotFound
-from engine.local.demo import DEMO_REALM
+from engine.local.demo import DEMO_REALM, seed_precoro, seed_quickbooks
 
 REALM = DEMO_REALM
 
@@ -131,3 +131,19 @@ def test_d3_a_sent_document_is_explained_by_its_number(servers, demo_synced):
     assert said["planned"] == "documents" and said["fields"] == []
     assert said["link"]["quickbooks_id"] and said["records"]["quickbooks"]["id"] == said["link"]["quickbooks_id"]
     assert [e["kind"] for e in said["history"]] == ["create"] and said["history"][0]["status"] == "applied"
+
+
+def test_w4_a_pair_the_first_plan_proposes_to_link_is_explained_as_that_pair(servers, fresh_dir):
+    servers.reset(REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    amy = precoro_supplier(servers, "amy's bird sanctuary ")
+    with servers.session(fresh_dir(), REALM) as session:
+        plan = session.plan()
+        link = next(a for a in plan.actions if a.entity == "supplier" and a.kind == "link"
+                    and a.precoro_id == str(amy["id"]))
+        said = explained(servers, session, "suppliers", f"precoro:{amy['id']}")
+
+    assert said["link"] is None and said["records"]["quickbooks"]["id"] == link.quickbooks_id
+    assert [a["kind"] for a in said["plan"]["actions"]] == ["link", "conflict"]
+    assert field(said, "phone")["agree"] is False and field(said, "name")["agree"] is False
+    assert field(said, "city")["agree"] is True and field(said, "phone")["last_synced"] is None

@@ -407,6 +407,34 @@ class FakeSession:
                 and (not entity or r["entity"] == entity) and (not kind or r["kind"] == kind)]
         return copy.deepcopy(rows[:limit] if limit else rows)
 
+    def explain(self, entity: str, record: str, *, history: int) -> dict[str, Any]:
+        """The record's story as engine.explain tells it, from the latest plan's actions on it (the
+        fields they change, side by side) and the fixed audit."""
+        self.calls.append(("explain", entity, record))
+        side, _, record_id = record.partition(":")
+        plan = self.plans[self.latest]
+        mine = [a for a in plan.actions if getattr(a, f"{side}_id") == record_id]
+        ids = {"precoro": next((a.precoro_id for a in mine if a.precoro_id), None),
+               "quickbooks": next((a.quickbooks_id for a in mine if a.quickbooks_id), None)}
+        fields = {c.field: c for a in mine for c in a.changes}
+        linked = ids["precoro"] and ids["quickbooks"]
+        return {
+            "entity": entity, "label": entity.rstrip("s"), "planned": "pairs", "name": mine[0].name, "as_of": CLOCK,
+            "records": {s: {"id": rid, "in_mirror": True, "written_since": None, "active": True,
+                            "updated_at": "2026-11-20T18:00:00+00:00", "currencies": ["USD"], "origin": None}
+                        if rid else None for s, rid in ids.items()},
+            "link": {"precoro_id": ids["precoro"], "quickbooks_id": ids["quickbooks"], "how": "matched",
+                     "since": "2026-11-02T10:00:00+00:00"} if linked else None,
+            "held_back": [],
+            "fields": [{"field": name, "precoro": c.precoro, "quickbooks": c.quickbooks, "last_synced": c.baseline,
+                        "agree": c.precoro == c.quickbooks if linked else None, "direction": "both", "updated": True}
+                       for name, c in fields.items()],
+            "plan": {"id": plan.id, "state": "open", "created_at": plan.created_at,
+                     "actions": [{**a.to_json(), "outcome": None, "unattended": {"apply": False, "reason": "a test"}}
+                                 for a in mine]},
+            "history": [r for r in self.audit if r["precoro_id"] == ids["precoro"]][:history],
+        }
+
     def status(self) -> dict[str, Any]:
         plan = self.plans.get(self.latest or "")
         return {

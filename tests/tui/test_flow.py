@@ -11,13 +11,14 @@ from datetime import date, timedelta
 
 import pytest
 
-from snapshot_app import make_app, screen_text, settle
+from snapshot_app import make_app, screen_text, settle, shows
 from demo_session import CLOCK, FakeSession
 from engine.errors import NotConnected
 from tui import messages
 from tui.messages import HistoryFilter
 from tui.screens.history import ENTITY_CHOICES, KIND_CHOICES
 from tui.dialogs.confirm import ConfirmApply
+from tui.dialogs.explained import Explained
 from tui.dialogs.mapping import PickCandidate
 from tui.widgets.action_table import ActionTable
 
@@ -234,10 +235,11 @@ async def test_u1_overview_says_why_the_last_unattended_run_failed_and_a_state_f
     app = make_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        assert ("Last run     failed 2026-11-26 08:30 UTC (schedule): Precoro error 401: Invalid X-AUTH-TOKEN"
-                in screen_text(app))
-        assert "State file   the state file books.db is inside the git work tree /srv/books and not ignored" \
-            in screen_text(app)
+        app.clear_notifications()  # a toast may cover the cards' right end
+        failed = "Last run     failed 2026-11-26 08:30 UTC (schedule): Precoro error 401: Invalid X-AUTH-TOKEN"
+        exposed = "State file   the state file books.db is inside the git work tree /srv/books and not ignored"
+        shown = await shows(pilot, failed, exposed)
+        assert failed in shown and exposed in shown
 
 
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):
@@ -386,6 +388,26 @@ async def test_map_by_hand_asks_for_the_other_id(session: FakeSession):
         await pilot.press(*"99", "enter")
         await settle(pilot)
         assert ("map", "suppliers", "104", "99") in session.calls
+
+
+async def test_w4_y_tells_the_highlighted_records_story_and_esc_goes_back(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await search(pilot, "müller")
+        await pilot.press("y")
+        await settle(pilot)
+
+        assert ("explain", "suppliers", "precoro:102") in session.calls
+        assert isinstance(app.screen, Explained)
+        shown = screen_text(app)
+        assert 'Why · supplier "Bürobedarf Müller GmbH" (as read 2026-11-26 09:00 UTC)' in shown
+        assert '≠ city: "München" | "Munich" | "Munich"   (both ways)' in shown
+        assert "an unattended run would hold it: a test" in shown
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.TAB == "review"
 
 
 async def test_w5_invalid_rules_at_start_then_fixed(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ import pytest
 
 from snapshot_app import make_app, screen_text, settle, shows, until
 from tui.dialogs.confirm import ConfirmApply
+from tui.dialogs.explained import Explained
 from tui.dialogs.mapping import PickCandidate
 from tui.widgets.action_table import ActionTable
 
@@ -132,6 +133,25 @@ async def test_s7_real_ambiguous_match_mapped_by_picking_the_candidate(real_app)
         assert rows and rows[0]["kind"] == "link" and rows[0]["status"] == "applied"
         # A new plan was made, and this supplier is no longer waiting for a pick.
         assert not any(a.id == ambiguous.id for a in app.plan.actions)
+
+
+async def test_w4_real_y_tells_the_conflicts_record_story_from_the_state_file(real_app):
+    app, _ = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        conflict = next(a for a in app.plan.actions if a.kind == "conflict")
+        await pilot.press("2")
+        await settle(pilot)
+        await find(pilot, conflict.id)
+        await pilot.press("y")
+        assert await until(pilot, lambda: isinstance(app.screen, Explained)), screen_text(app)
+        shown = screen_text(app)
+        assert f"Precoro {conflict.precoro_id}" in shown and f"QuickBooks {conflict.quickbooks_id}" in shown
+        assert "fields (Precoro | QuickBooks | last synced; ≠: the two sides differ):" in shown
+        for change in conflict.changes:  # the fields it is about differ, as the plan read them
+            assert f"≠ {change.field}: " in shown
+        assert f"id={conflict.id} (undecided)" in shown
+        assert "an unattended run would hold it: a conflict: both sides changed it;" in shown  # wrapped after
 
 
 async def test_i6_real_name_mismatch_mapping_then_sync_items_renames(real_app):

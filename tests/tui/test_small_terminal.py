@@ -14,6 +14,7 @@ from snapshot_app import make_app, screen_text, settle, shows
 from textual.widgets import Button
 from tui.app import QbsyncApp, stop_and_quit_question
 from tui.dialogs.confirm import ConfirmApply
+from tui.dialogs.explained import Explained
 from tui.dialogs.mapping import MapByHand, NotMapped, PickCandidate
 from tui.dialogs.question import Question
 from tui.screens.help import HelpScreen
@@ -30,6 +31,7 @@ DIALOGS = {
     "map by hand": (["2", ("slash", *"northwind", "enter"), "m"], MapByHand),
     "not mapped": (["2", "i"], NotMapped),
     "help": (["2", "f1"], HelpScreen),
+    "why": (["2", ("slash", *"müller", "enter"), "y"], Explained),
 }
 
 

@@ -57,6 +57,12 @@ def test_s7_pick_candidate_dialog(snap_compare, here, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_w4_why_dialog(snap_compare, here, size):
+    # y: the highlighted record's story, its differing fields marked, the plan's action on it.
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", ("slash", *"müller", "enter"), "y"))
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_s7_map_by_hand_dialog(snap_compare, here, size):
     # A create with no candidate: both ids typed, the Precoro one known already.
     assert snap_compare(make_app(), terminal_size=size, run_before=run("2", ("slash", *"northwind", "enter"), "m"))

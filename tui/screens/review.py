@@ -98,6 +98,9 @@ class ReviewScreen(QbsyncScreen):
                 tooltip="Filter by the side written: QuickBooks, Precoro, none"),
         Binding("c", "cycle('show')", "show what needs you", id="review.filter_show", group=FILTERS,
                 tooltip="Show all, what needs attention, conflicts, errors or what is not approved"),
+        Binding("y", "why", "why?", id="review.why",
+                tooltip="This record's story: both sides as last read, its link, the plan's actions on it, "
+                        "what an unattended run would do, its history (qbsync explain)"),
         Binding("o", "app.sign_off", "sign off in a file…", id="review.sign_off",
                 tooltip="Write the plan as CSV for a reviewer, or read the signed file back (W1)"),
         Binding("escape", "clear", "clear filters", id="review.clear", tooltip="Clear the filters and the search"),
@@ -262,6 +265,8 @@ class ReviewScreen(QbsyncScreen):
             return current is not None and can_map(current) or None
         if action == "unmap":
             return current is not None and can_unmap(current) or None
+        if action == "why":
+            return current is not None and bool(current.precoro_id or current.quickbooks_id) or None
         return True
 
     def why_not(self, action: str) -> str:
@@ -390,6 +395,14 @@ class ReviewScreen(QbsyncScreen):
             self.app.push_screen(PickCandidate.for_action(action), picked)
         else:
             self.app.push_screen(MapByHand.for_action(action), typed)
+
+    def action_why(self) -> None:
+        action = self.current
+        if action is None:
+            self.notify(self.why_not("why"), severity="warning")
+            return
+        side, record_id = ("precoro", action.precoro_id) if action.precoro_id else ("quickbooks", action.quickbooks_id)
+        self.app.explain_record(SECTION_OF.get(action.entity, action.entity + "s"), f"{side}:{record_id}")
 
     def action_not_mapped(self) -> None:
         self.app.load_unmapped_items()
