@@ -13,6 +13,7 @@ import pytest
 
 from snapshot_app import make_app, screen_text, settle, shows
 from demo_session import CLOCK, FakeSession
+from engine.entities import BY_KIND
 from engine.errors import NotConnected
 from tui import messages
 from tui.messages import HistoryFilter
@@ -408,6 +409,26 @@ async def test_w4_y_tells_the_highlighted_records_story_and_esc_goes_back(sessio
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen.TAB == "review"
+
+
+async def test_w4_y_in_history_tells_the_entrys_record_story(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", "g")
+        await settle(pilot)
+        await pilot.press("y")  # apply
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        top = app.history_rows[0]
+        await pilot.press("y")
+        await settle(pilot)
+
+        spec = BY_KIND[top["entity"]]
+        assert ("explain", spec.section, f"precoro:{top['precoro_id']}") in session.calls
+        assert isinstance(app.screen, Explained)
+        assert f'Why · {spec.label} "{top["name"]}"' in screen_text(app)
 
 
 async def test_w5_invalid_rules_at_start_then_fixed(tmp_path, monkeypatch):

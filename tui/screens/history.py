@@ -169,6 +169,9 @@ class HistoryScreen(QbsyncScreen):
                 tooltip="Show only one kind of action: the next kind, or every one again"),
         Binding("f", "undone", "failed only", id="history.undone", group=FILTERS,
                 tooltip="Show only what failed or was refused, or everything again"),
+        Binding("y", "why", "why?", id="history.why",
+                tooltip="This entry's record now: both sides as last read, its link, the plan's actions on it "
+                        "(qbsync explain)"),
         Binding("escape", "clear", "show all", id="history.clear",
                 tooltip="Show every record, outcome, day, entity and kind again"),
     ]
@@ -211,6 +214,14 @@ class HistoryScreen(QbsyncScreen):
     def _show_entry(self) -> None:
         row = self.query_one(HistoryList).current
         self.query_one("#history-entry", Static).update(describe_entry(row) if row else "")
+
+    def action_why(self) -> None:
+        row = self.query_one(HistoryList).current
+        if row is None or BY_KIND.get(row["entity"]) is None:
+            self.notify("Nothing is highlighted: pick an entry first.", severity="warning")
+            return
+        side = "precoro" if row.get("precoro_id") else "quickbooks"
+        self.app.explain_record(BY_KIND[row["entity"]].section, f"{side}:{row[side + '_id']}")
 
     def action_filter(self) -> None:
         self.query_one("#record", TextField).focus()
