@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from rules.model import SIDE_NAMES, SIDES, Rules, other_side
 
 from . import bulk
-from .entities import EntitySpec, spec_of
+from .entities import BY_SECTION, EntitySpec, spec_of
 from .errors import QbsyncError, UsageError
 from .plan import Action
 from .policy import verdicts
@@ -51,16 +51,10 @@ def explain(store: Store, rules: Rules, realm: str, entity: str, ref: str, *, hi
     try:
         spec = spec_of(entity)
     except KeyError:
-        raise UsageError(f"unknown entity {entity!r}; expected one of {', '.join(_sections())}") from None
+        raise UsageError(f"unknown entity {entity!r}; expected one of {', '.join(BY_SECTION)}") from None
     looker = _Looker(store, rules, realm, spec)
     subject = looker.resolve(ref.strip())
     return looker.explained(subject, history)
-
-
-def _sections() -> list[str]:
-    from .entities import ENTITIES
-
-    return [spec.section for spec in ENTITIES]
 
 
 class _Looker:
@@ -208,7 +202,7 @@ class _Looker:
             "held_back": [{"side": row["side"], "record_id": row["record_id"], "reason": row["reason"],
                            "since": row["since"]} for row in store.holds_of(spec.section, self.realm, subject.ids)],
             "fields": self._fields(records, link) if self.paired else [],
-            "plan": self._plan_said(plan_id, actions, audit),
+            "plan": self._plan_said(plan_id, actions, subject),
             "history": [{key: value for key, value in row.items() if key not in ("id", "response")} for row in audit],
         }
 
@@ -267,14 +261,14 @@ class _Looker:
                         "direction": rule.direction, "updated": rule.update})
         return out
 
-    def _plan_said(self, plan_id: str | None, actions: list[Action], audit: list[dict]) -> dict[str, Any] | None:
+    def _plan_said(self, plan_id: str | None, actions: list[Action], subject: Subject) -> dict[str, Any] | None:
         if plan_id is None:
             return None
         row = self.store.plan_row(plan_id) or {}
         outcomes = {}
-        for entry in audit:  # newest first: the latest outcome of each of the plan's actions
-            if entry["plan_id"] == plan_id:
-                outcomes.setdefault(entry["action_id"], {"status": entry["status"], "reason": entry["reason"]})
+        # Newest first: the latest outcome of each of the plan's actions on the record.
+        for entry in self.store.iter_history(plan_id=plan_id, entity=self.spec.kind, record_ids=subject.ids):
+            outcomes.setdefault(entry["action_id"], {"status": entry["status"], "reason": entry["reason"]})
         policy = self._would_run(plan_id, actions)
         return {"id": plan_id, "state": row.get("state"), "created_at": row.get("created_at"),
                 "actions": [{**action.to_json(), "outcome": outcomes.get(action.id),
