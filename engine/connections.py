@@ -114,19 +114,27 @@ def iso_time(epoch: float | None) -> str | None:
 CONNECTION_WARNING_DAYS = 30
 
 
-def connection_ending_said(quickbooks: Mapping[str, Any], now: datetime) -> str | None:
-    """A warning when the QuickBooks connection (as `describe` or the store has it) ends within
-    CONNECTION_WARNING_DAYS or has ended, else None. It ends at the earlier of two ends the token
-    endpoint said: its refresh token's (`refresh_token_expires_at`, 100 days on from each refresh,
-    so a connection left unused is warned of as they run out) and the grant's (`grant_ends_at`:
-    Intuit's five years, which no refresh moves)."""
+def connection_end(quickbooks: Mapping[str, Any]) -> tuple[datetime, bool] | None:
+    """When the QuickBooks connection (as `describe` or the store has it) ends, and whether it is
+    the grant's own end: the earlier of two ends the token endpoint said, its refresh token's
+    (`refresh_token_expires_at`, 100 days on from each refresh) and the grant's (`grant_ends_at`:
+    Intuit's five years, which no refresh moves). None when neither is known, or for the embedded API."""
     if quickbooks.get("credentials") == "embedded":
         return None
     ends = [(datetime.fromisoformat(at), grant) for at, grant in
             ((quickbooks.get("refresh_token_expires_at"), False), (quickbooks.get("grant_ends_at"), True)) if at]
-    if not ends:
+    # A refresh token cut to its grant's end ends with the grant: the grant's is the end to name.
+    return min(ends, key=lambda end: (end[0], not end[1])) if ends else None
+
+
+def connection_ending_said(quickbooks: Mapping[str, Any], now: datetime) -> str | None:
+    """A warning when the QuickBooks connection ends (`connection_end`) within
+    CONNECTION_WARNING_DAYS or has ended, else None: a connection left unused is warned of as its
+    100 days run out, any connection as its five years do."""
+    end = connection_end(quickbooks)
+    if end is None:
         return None
-    at, grant = min(ends, key=lambda end: (end[0], not end[1]))  # a refresh token cut to its grant's end: the grant's
+    at, grant = end
     why = ": Intuit ends every authorization five years after it was given;" if grant else ":"
     left = at - now
     if left <= timedelta(0):

@@ -24,7 +24,8 @@ from .budgets import calls_left_said, reading_left
 from .bulk import rare_gc
 from .clients.errors import ApiError, NotFound, RateLimited
 from .clients.retry import stopped_by, tries_at_most
-from .connections import Connected, OneSide, connect, connect_side, connection_ending_said, saved_connections
+from .connections import (Connected, OneSide, connect, connect_side, connection_end, connection_ending_said,
+                          saved_connections)
 from .entities import BY_SECTION, CREDIT_NOTES, ENTITIES, INVOICES, ITEMS, PAYMENTS, EntitySpec, sort_key
 from .doctor import Check, Doctor
 from .explain import explain
@@ -841,10 +842,11 @@ class SyncSession:
             if getattr(exc, "side", None) in SIDE_NAMES:
                 other = other_side(exc.side)
                 self._look_at_alone(other, out["connections"][other])
-        ending = connection_ending_said(out["connections"].get("quickbooks") or {},
-                                        datetime.fromisoformat(self.clock()))
-        if ending:
-            out["connections"]["quickbooks"]["ending"] = ending
+        quickbooks = out["connections"].get("quickbooks") or {}
+        ending = connection_ending_said(quickbooks, datetime.fromisoformat(self.clock()))
+        if ending:  # the words, and the day for a screen with room for no more (the TUI's 80x24)
+            quickbooks["ending"] = ending
+            quickbooks["ends_at"] = connection_end(quickbooks)[0].isoformat()
         # The same counts as the TUI's overview: of the plan to review (none once it is applied), with
         # its outcomes; counted in the state file, without loading the plan.
         review_id = self._plan_to_review_id()

@@ -70,6 +70,7 @@ def test_u5_a_session_learns_the_grants_end_from_the_token_endpoint_and_warns_th
 
         assert quickbooks["reachable"] is True and near_ends(quickbooks["grant_ends_at"])
         assert near_ends(quickbooks["refresh_token_expires_at"])  # no refresh token outlives its grant
+        assert quickbooks["ends_at"] == quickbooks["grant_ends_at"]  # the day a screen with little room shows
         assert quickbooks["ending"].startswith(f"the QuickBooks connection ends on {ends:%Y-%m-%d} ")
         assert "UTC (in 12 days): Intuit ends every authorization five years after it was given" in quickbooks["ending"]
         assert session.warnings() == [quickbooks["ending"]]  # what an unattended run's summary carries

@@ -216,7 +216,7 @@ async def test_u5_overview_warns_of_a_quickbooks_connection_about_to_end(session
     status = session.status()
     said = ("the QuickBooks connection ends on 2026-12-08 09:00 UTC (in 12 days) unless authorized again: run "
             "`qbsync connect quickbooks` before then (unattended runs stop when it ends)")
-    status["connections"]["quickbooks"]["ending"] = said
+    status["connections"]["quickbooks"].update(ending=said, ends_at="2026-12-08T09:00:00+00:00")
     session.status = lambda: status
     app = make_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -224,6 +224,10 @@ async def test_u5_overview_warns_of_a_quickbooks_connection_about_to_end(session
         app.clear_notifications()  # a notice of the start (U3's "waiting for you") may sit over the cards
         await pilot.pause()
         assert said in " ".join(screen_text(app).replace("│", " ").split())
+    async with make_app(session).run_test(size=(80, 24)) as pilot:  # compact cards: the day, whole
+        await settle(pilot)
+        pilot.app.clear_notifications()
+        assert " reconnect by 2026-12-08: qbsync conn" in await shows(pilot, "reconnect by")
 
 
 async def test_u1_overview_says_why_the_last_unattended_run_failed_and_a_state_file_git_would_take(session):

@@ -55,7 +55,10 @@ def connection_card(side: str, info: dict[str, Any] | None, error: str | None, c
         if side == "quickbooks" and info.get("company"):
             state.append(f" · {info['company']}")
         lines[0] = Text.assemble(lines[0], " ", state, no_wrap=True, overflow="ellipsis")
-        for said, style in ((info.get("error"), "red"), (info.get("ending"), "yellow")):
+        ending = info.get("ending") and info.get("ends_at")
+        if ending:  # the day and what to run, which the whole warning would not fit beside the other card
+            ending = f"reconnect by {minute(ending)[:10]}: qbsync connect quickbooks"
+        for said, style in ((info.get("error"), "red"), (ending, "bold yellow")):
             if said:
                 lines.append(Text(str(said), style=style, no_wrap=True, overflow="ellipsis"))
         return Group(*lines)
