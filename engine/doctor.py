@@ -48,9 +48,11 @@ class Doctor:
     """The checks of one connected pair of companies; `run()` answers them all."""
 
     def __init__(self, precoro: Any, quickbooks: Any, store: Store, realm: str | None,
-                 missing: Mapping[str, str] | None = None) -> None:
+                 missing: Mapping[str, str] | None = None, quickbooks_said: Mapping[str, Any] | None = None) -> None:
         self.precoro = precoro  # None, as the other, while that side is not connected: `missing` says why
         self.quickbooks = quickbooks
+        # What the connection knows of its tokens (Connected.describe's entry), kept current by every refresh.
+        self.quickbooks_said = quickbooks_said if quickbooks_said is not None else {}
         self.store = store
         self.realm = realm
         self.missing = dict(missing or {})
@@ -71,6 +73,7 @@ class Doctor:
             ("precoro", "credit_notes", self._credit_notes),
             ("quickbooks", "cdc", self._cdc),
             ("quickbooks", "minorversion", self._minorversion),
+            ("quickbooks", "grant_end", self._grant_end),
         ]
         return [self._check(service, key, probe) for service, key, probe in checks]
 
@@ -233,10 +236,23 @@ class Doctor:
             return False, f"minorversion {self.quickbooks.minorversion} refused: {refused}"
         return True, f"minorversion {self.quickbooks.minorversion} accepted"
 
+    def _grant_end(self) -> tuple[bool, str]:
+        refreshed = ""
+        if not self.quickbooks_said.get("grant_ends_at"):
+            self.quickbooks.refresh_token()  # tokens stored before qbsync asked learn it at their next refresh
+            refreshed = " (after a token refresh)"
+        ends = self.quickbooks_said.get("grant_ends_at")
+        if not ends:
+            return False, ("a token refresh answered without x_refresh_token_hard_expires_in: qbsync warns of the "
+                           "refresh token's end only, not of the authorization's five years")
+        return True, f"the authorization ends on {ends[:10]}{refreshed}"
+
 
 _QUICKBOOKS_SAYS = {
     "cdc": "QuickBooks change data capture (/cdc) answers for this company",
     "minorversion": "QuickBooks accepts the minorversion qbsync sends",
+    "grant_end": "QuickBooks' token endpoint says when the authorization ends (Intuit's five years), asked "
+                 "with x-include-refresh-token-hard-expires-in",
 }
 
 

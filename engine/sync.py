@@ -782,10 +782,11 @@ class SyncSession:
             try:
                 clients = {alone.side: alone.client, exc.side: None}
                 return Doctor(clients["precoro"], clients["quickbooks"], self.store, None,
-                              missing={exc.side: str(exc)}).run()
+                              missing={exc.side: str(exc)}, quickbooks_said=alone.describe).run()
             finally:
                 alone.close()
-        return Doctor(conn.precoro, conn.quickbooks, self.store, conn.realm_id).run()
+        return Doctor(conn.precoro, conn.quickbooks, self.store, conn.realm_id,
+                      quickbooks_said=conn.describe.get("quickbooks")).run()
 
     def warnings(self) -> list[str]:
         """What a person should hear of soon, from the connection this session already has (an

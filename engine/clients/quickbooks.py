@@ -227,6 +227,11 @@ class QuickBooksClient:
     def company_info(self) -> dict:
         return self._send("GET", f"/companyinfo/{self.realm_id}", retry=True)["CompanyInfo"]
 
+    def refresh_token(self) -> None:
+        """Refresh the access token now (what every hour's first request does anyway): `qbsync
+        doctor` looks at what the token endpoint answers."""
+        self._auth.refresh()
+
     def cdc(self, entities: list[str], changed_since: datetime | str) -> dict[str, list[dict]]:
         """Objects of `entities` changed since then (at most 30 days back), by entity name.
 

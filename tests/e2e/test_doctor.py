@@ -38,8 +38,9 @@ def test_w11_doctor_on_the_local_apis_every_assumption_holds(workdir):
     assert {c["result"] for c in checks.values()} == {"holds"}, [c for c in checks.values() if c["result"] != "holds"]
     assert report["differs"] == 0
     assert {"list_summaries", "details_complete", "external_id_patch", "external_id_filter", "document_filters",
-            "credit_notes", "cdc", "minorversion"} <= checks.keys()
+            "credit_notes", "cdc", "minorversion", "grant_end"} <= checks.keys()
     assert "PATCH /suppliers/" in checks["external_id_patch"]["saw"]
+    assert checks["grant_end"]["saw"].startswith("the authorization ends on ")  # the local token endpoint says it
     assert text.returncode == 0 and "holds" in text.stdout and "precoro list_summaries" in text.stdout
     # The credit note is planned as what it is (D8): a VendorCredit, not a Bill.
     plan = workdir.json("plan")

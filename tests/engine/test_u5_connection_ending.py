@@ -3,6 +3,7 @@ re-authorizing takes the company's owner, and unattended runs stop the day it en
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 from engine.connections import CONNECTION_WARNING_DAYS, connection_ending_said
@@ -76,3 +77,49 @@ def test_u5_a_session_learns_the_grants_end_from_the_token_endpoint_and_warns_th
         assert session.warnings() == [quickbooks["ending"]]  # what an unattended run's summary carries
     finally:
         session.close()
+
+
+class TokenEndpointOfBefore:
+    """The local QuickBooks as Intuit's token endpoint answered before its five-year policy: the
+    same, without `x_refresh_token_hard_expires_in` whatever the request asks."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if not environ.get("PATH_INFO", "").startswith("/oauth2/"):
+            return self.app(environ, start_response)
+        answered = {}
+        body = b"".join(self.app(environ, lambda status, headers, *rest: answered.update(status=status, headers=headers)))
+        payload = json.loads(body)
+        payload.pop("x_refresh_token_hard_expires_in", None)
+        body = json.dumps(payload).encode()
+        headers = [(k, str(len(body)) if k.lower() == "content-length" else v) for k, v in answered["headers"]]
+        start_response(answered["status"], headers)
+        return [body]
+
+
+def test_u5_doctor_says_whether_the_token_endpoint_tells_the_authorizations_end(servers, fresh_dir):
+    from engine.local.http import serve_in_thread
+    from engine.local.quickbooks import QuickBooksApp
+
+    servers.reset(REALM)
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as session:
+        del session.env["QUICKBOOKS_ACCESS_TOKEN"]  # stored before qbsync asked: learnt at the next refresh
+        said = {check.key: check for check in session.doctor()}["grant_end"]
+    assert said.result == "holds" and said.saw.startswith("the authorization ends on ")
+
+    before = serve_in_thread(TokenEndpointOfBefore(QuickBooksApp(servers.quickbooks)))
+    try:
+        with servers.session(workdir, REALM) as session:
+            rules = workdir / "rules.yaml"
+            rules.write_text(rules.read_text().replace(f"token_url: {servers.qb.url}/", f"token_url: {before.url}/"))
+            session.reload_rules()
+            said = {check.key: check for check in session.doctor()}["grant_end"]
+            assert session.status()["connections"]["quickbooks"]["grant_ends_at"] is None
+    finally:
+        before.close()
+    assert said.result == "differs"
+    assert said.saw == ("a token refresh answered without x_refresh_token_hard_expires_in: qbsync warns of the "
+                        "refresh token's end only, not of the authorization's five years")
