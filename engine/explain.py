@@ -144,7 +144,8 @@ class _Looker:
         if subjects:
             raise RecordNotFound(f"{name!r} names {self._named(subjects)}: say which, as precoro:ID or quickbooks:ID")
         hint = f"; names that hold it: {', '.join(close)}" if close else ""
-        raise RecordNotFound(f"no {self.spec.label} named {name!r} in this state file ({self._read_said()}){hint}")
+        what = "with the id or the name" if name.isdigit() else "named"
+        raise RecordNotFound(f"no {self.spec.label} {what} {name!r} in this state file ({self._read_said()}){hint}")
 
     def _named(self, subjects: Iterable[Subject]) -> str:
         said = []
