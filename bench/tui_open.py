@@ -15,6 +15,9 @@ opens in the real TUI in < 1.5 s and < 400 MB; status < 0.5 s").
    page), and the imports before the app's start (not in the figure).
 3. `status` (a fresh process per run): `SyncSession.status()` as `qbsync status` asks it, wall time
    (connecting to the local APIs included).
+4. `explain` (a fresh process per run): `SyncSession.explain` as `qbsync explain` asks it, of one
+   supplier by its name and of another by its Precoro id, each timed alone (the session's opening
+   apart), and no request to either service (the local APIs' counts before and after).
 With `--applied`, before the runs every action gets the outcome an apply records for it, three of
 them failed: the plan an apply left with failures, which is the plan to review again, its counts
 with those outcomes. The audit rows are written through the state file's own `add_audit`, as the
@@ -125,18 +128,36 @@ def child_status(server_json: str, directory: Path) -> dict:
             "pending": sum(counts.get("pending", 0) for counts in status["entities"].values())}
 
 
+def child_explain(server_json: str, directory: Path) -> dict:
+    from engine.sync import SyncSession
+
+    env = Endpoints(json.loads(server_json)["info"]).env
+    started = time.perf_counter()
+    with SyncSession(directory / "rules.yaml", directory / "state.db", env=env) as session:
+        session.realm_id  # connected: what explain reads comes after
+        opened = time.perf_counter() - started
+        timed = {}
+        for how, ref in (("by_name", "supplier 054321"), ("by_id", "precoro:70001")):
+            began = time.perf_counter()
+            said = session.explain("suppliers", ref, history=5)
+            timed[f"{how}_seconds"] = time.perf_counter() - began
+            assert said["plan"]["actions"], said  # the plan's action on it was found
+    return {**timed, "open_seconds": opened, "peak_rss_mb": peak_rss_mb()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="suppliers and items per side (default 100,000)")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--applied", action="store_true",
                         help="measure the plan an apply left with failures (its outcomes recorded first)")
-    parser.add_argument("--child", choices=["plan", "applied", "open", "status"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["plan", "applied", "open", "status", "explain"], help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child = {"plan": child_plan, "applied": child_applied, "open": child_open, "status": child_status}[args.child]
+        child = {"plan": child_plan, "applied": child_applied, "open": child_open, "status": child_status,
+                 "explain": child_explain}[args.child]
         print(json.dumps(child(args.server, Path(args.dir))))
         return 0
 
@@ -150,7 +171,7 @@ def main() -> int:
                 outcomes = run_child(SCRIPT, "--child", "applied", "--server", hello, "--dir", str(tmp / "work"))
                 print(f"  {outcomes['outcomes']:,} outcomes recorded, 3 of them failed; counted by outcome and kept at the "
                       f"apply's end in {outcomes['counted_seconds']:.2f} s", flush=True)
-            opened, status = [], []
+            opened, status, explained = [], [], []
             for run in range(args.runs):
                 result = run_child(SCRIPT, "--child", "open", "--server", hello, "--dir", str(tmp / "work"))
                 opened.append(result)
@@ -162,15 +183,25 @@ def main() -> int:
                 status.append(result)
                 print(f"  status run {run + 1}: {result['status_seconds']:.2f} s, peak RSS {result['peak_rss_mb']:.0f} MB",
                       flush=True)
+                if not args.applied:  # a first plan's records: one supplier matched by name, one to create
+                    asked = {side: counts["requests"] for side, counts in server.stats().items()}
+                    result = run_child(SCRIPT, "--child", "explain", "--server", hello, "--dir", str(tmp / "work"))
+                    result["requests"] = {side: counts["requests"] - asked[side] for side, counts in server.stats().items()}
+                    explained.append(result)
+                    print(f"  explain run {run + 1}: by name {result['by_name_seconds']:.2f} s, by id "
+                          f"{result['by_id_seconds']:.2f} s (the session opened in {result['open_seconds']:.2f} s), "
+                          f"peak RSS {result['peak_rss_mb']:.0f} MB, requests {result['requests']}", flush=True)
     summary = {"actions": made["actions"],
                "shown_seconds": median([r["shown_seconds"] for r in opened]),
                "loaded_seconds": median([r["loaded_seconds"] for r in opened]),
                "listed_seconds": median([r["listed_seconds"] for r in opened]),
                "imports_seconds": median([r["imports_seconds"] for r in opened]),
                "open_peak_rss_mb": median([r["peak_rss_mb"] for r in opened]),
-               "status_seconds": median([r["status_seconds"] for r in status])}
+               "status_seconds": median([r["status_seconds"] for r in status]),
+               **({"explain_by_name_seconds": median([r["by_name_seconds"] for r in explained]),
+                   "explain_by_id_seconds": median([r["by_id_seconds"] for r in explained])} if explained else {})}
     path = record("tui_open", {"n": args.n, "runs": args.runs, "applied": args.applied, "summary": summary,
-                               "open": opened, "status": status})
+                               "open": opened, "status": status, "explain": explained})
     print(f"A saved {summary['actions']:,}-action plan on the Review screen: {fmt(summary['shown_seconds'])} "
           f"(target < 1.5 s), peak RSS {fmt(summary['open_peak_rss_mb'], 'MB', 0)} (target < 400 MB); "
           f"status {fmt(summary['status_seconds'])} (target < 0.5 s). Results: {path}")

@@ -107,16 +107,15 @@ class _Looker:
 
     def _by_name(self, name: str) -> Subject:
         wanted = _folded(name)
-        # The longest run of letters and digits narrows the search in sqlite (a name's JSON may escape
-        # the rest); the records found are then compared by their canonical name.
+        # Its runs of letters and digits narrow the search in sqlite (a name's JSON may escape the
+        # rest); the records found are then compared by their canonical name.
         words = re.findall(r"[A-Za-z0-9]+", name)
-        needle = max(words, key=len) if words else ""
         matches: dict[str, list[tuple[str, str]]] = {}
         close: list[str] = []
         for side in SIDES:
             if not self.paired:
                 continue
-            for record_id, raw in self.store.mirror_containing(self.realm, side, self.spec.section, needle):
+            for record_id, raw in self.store.mirror_containing(self.realm, side, self.spec.section, words):
                 record = self.readers[side](bulk.loads(raw))
                 label = str(record.values.get("name") or "")
                 if _folded(label) == wanted:
@@ -125,7 +124,7 @@ class _Looker:
                     close.append(f"{SIDE_NAMES[side]} {record_id} {label!r}")
         if not matches:  # what plans and applies named it (a document, which no mirror names)
             for label, precoro_id, quickbooks_id in self.store.records_named(
-                    self.store.latest_plan_covering(self.spec.section), self.spec.kind, needle):
+                    self.store.latest_plan_covering(self.spec.section), self.spec.kind, max(words, key=len, default="")):
                 if wanted in (_folded(label), _folded(label).removeprefix(_folded(self.spec.label) + " ")):
                     side, record_id = ("precoro", precoro_id) if precoro_id else ("quickbooks", quickbooks_id)
                     matches.setdefault(side, []).append((record_id, label))

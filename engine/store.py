@@ -318,6 +318,11 @@ def _named(rows: list[tuple], wanted: str) -> tuple | None:
 LISTED_COLUMNS = "id, entity, kind, target, name, precoro_id, quickbooks_id, depends_on, decision, approved"
 
 
+def _like(text: str) -> str:
+    """A LIKE pattern (with `escape '\\'`) that finds `text` anywhere, its wildcards taken as they are."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _action(listed: tuple, stored: dict[str, Any]) -> Action:
     """A saved action whole: its stored fields, and its listed columns (where its decision and
     approval change) over them."""
@@ -1000,7 +1005,7 @@ class Store:
     def records_named(self, plan_id: str | None, entity: str, text: str) -> list[tuple[str, str | None, str | None]]:
         """(name, Precoro id, QuickBooks id) of the records whose name holds `text` (ASCII case
         ignored), as a plan's actions and the audit name them: documents, which no mirror names."""
-        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = _like(text)
         rows = self.db.execute("select distinct name, precoro_id, quickbooks_id from actions where plan_id = ? and "
                                "entity = ? and name like ? escape '\\'", [plan_id, entity, like]).fetchall()
         rows += self.db.execute("select distinct name, precoro_id, quickbooks_id from audit where entity = ? and "
@@ -1588,12 +1593,12 @@ class Store:
                 [realm, side, section, *chunk]))
         return found
 
-    def mirror_containing(self, realm: str, side: str, section: str, text: str) -> Iterator[tuple[str, str]]:
-        """The mirrored records (id, wire JSON) whose JSON holds `text` (ASCII case ignored): the
-        few worth parsing when a record is looked for by its name."""
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        yield from self.db.execute("select record_id, raw from mirror where realm = ? and side = ? and section = ? "
-                                   "and raw like ? escape '\\'", [realm, side, section, f"%{escaped}%"])
+    def mirror_containing(self, realm: str, side: str, section: str, words: Sequence[str]) -> Iterator[tuple[str, str]]:
+        """The mirrored records (id, wire JSON) whose JSON holds every one of `words` (ASCII case
+        ignored): the few worth parsing when a record is looked for by its name."""
+        likes = [_like(word) for word in words]
+        yield from self.db.execute("select record_id, raw from mirror where realm = ? and side = ? and section = ?"
+                                   + " and raw like ? escape '\\'" * len(likes), [realm, side, section, *likes])
 
     def mirror_listing(self, realm: str, side: str, section: str) -> dict | None:
         """Where a full read of this list got to (m017): kept page by page, forgotten when it ends."""
