@@ -22,7 +22,7 @@ from .errors import QbsyncError, UsageError
 from .plan import Action
 from .policy import verdicts
 from .reconcile import equivalent
-from .references import References
+from .references import REFERENCED_SECTION, References
 from .store import Store
 
 _SIDE_PREFIX = re.compile(r"^(precoro|quickbooks):(.+)$", re.IGNORECASE)
@@ -254,12 +254,29 @@ class _Looker:
             if isinstance(synced, dict) and len({bulk.dumps(v) for v in synced.values()}) == 1:
                 synced = next(iter(synced.values()))  # both sides last synced to the same value
             both_read = all(records[side] is not None for side in SIDES)
-            out.append({"field": rule.name, **values, "last_synced": synced,
+            named = self._reference_names(rule.transform, [*values.values(), synced])
+            out.append({"field": rule.name, **values, "last_synced": synced, **({"names": named} if named else {}),
                         # A field written only when a record is created may differ for good: not a difference.
                         "agree": equivalent(values["precoro"], values["quickbooks"], rule)
                         if both_read and rule.update else None,
                         "direction": rule.direction, "updated": rule.update})
         return out
+
+    def _reference_names(self, transform: str | None, values: list[Any]) -> dict[str, str]:
+        """The names of the records a reference field's values stand for (an item's supplier "8":
+        QuickBooks vendor 8's name; "precoro:12", an unlinked Precoro supplier's), as last read."""
+        section = REFERENCED_SECTION.get(transform or "")
+        if section is None:
+            return {}
+        spec, names = spec_of(section), {}
+        for value in {v for v in values if isinstance(v, str) and v}:
+            side, _, record_id = value.rpartition(":") if value.startswith("precoro:") else ("quickbooks", "", value)
+            raw = self.store.mirror_raws(self.realm, side, section, [record_id]).get(record_id)
+            if raw is not None:
+                name = spec.reader(self.rules.entity(section), side)(bulk.loads(raw)).values.get("name")
+                if name:
+                    names[value] = str(name)
+        return names
 
     def _plan_said(self, plan_id: str | None, actions: list[Action], subject: Subject) -> dict[str, Any] | None:
         if plan_id is None:

@@ -470,11 +470,11 @@ def explained_text(said: Mapping[str, Any]) -> str:
         out.append("  fields (Precoro | QuickBooks | last synced; ≠: the two sides differ):")
         for field in said["fields"]:
             mark = "≠ " if field["agree"] is False else "  "
-            out.append(f"    {mark}{field['field']}: {show(field['precoro'])} | {show(field['quickbooks'])} | "
-                       f"{show(field['last_synced'])}   ({_syncs(field)})")
+            out.append(f"    {mark}{field['field']}: {_named(field, 'precoro')} | {_named(field, 'quickbooks')} | "
+                       f"{_named(field, 'last_synced')}   ({_syncs(field)})")
     elif said["fields"] and read:
         out.append(f"  fields ({SIDE_NAMES[read[0]]}):")
-        out += [f"      {field['field']}: {show(field[read[0]])}   ({_syncs(field)})" for field in said["fields"]]
+        out += [f"      {field['field']}: {_named(field, read[0])}   ({_syncs(field)})" for field in said["fields"]]
     plan = said["plan"]
     if plan is None:
         out.append(f"  no plan has covered {LABEL_OF.get(said['entity'], said['entity'])} yet: `qbsync plan` makes one")
@@ -515,3 +515,10 @@ def explained_text(said: Mapping[str, Any]) -> str:
 def _syncs(field: Mapping[str, Any]) -> str:
     """Which way a field syncs, in words: "both ways", "to Precoro, when created only"."""
     return DIRECTION_SAID[field["direction"]] + ("" if field["updated"] else ", when created only")
+
+
+def _named(field: Mapping[str, Any], which: str) -> str:
+    """A field's value as `show` says it, with the name of the record a reference stands for."""
+    value = field[which]
+    name = (field.get("names") or {}).get(value) if isinstance(value, str) else None
+    return show(value) + (f" ({name})" if name else "")

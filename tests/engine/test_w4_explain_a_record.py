@@ -147,3 +147,15 @@ def test_w4_a_pair_the_first_plan_proposes_to_link_is_explained_as_that_pair(ser
     assert [a["kind"] for a in said["plan"]["actions"]] == ["link", "conflict"]
     assert field(said, "phone")["agree"] is False and field(said, "name")["agree"] is False
     assert field(said, "city")["agree"] is True and field(said, "phone")["last_synced"] is None
+
+
+def test_w4_an_items_references_are_named_after_the_records_they_stand_for(servers, demo_synced):
+    with demo_synced() as session:
+        said = explained(servers, session, "items", "copy paper a4")
+
+    supplier, account = field(said, "supplier"), field(said, "chart_of_accounts")
+    assert supplier["precoro"] == supplier["quickbooks"] and account["precoro"] == account["quickbooks"]
+    vendor = servers.quickbooks.get(REALM, "Vendor", supplier["quickbooks"])
+    assert supplier["names"] == {supplier["quickbooks"]: vendor["DisplayName"]}
+    assert account["names"][account["quickbooks"]] == servers.quickbooks.get(REALM, "Account", account["quickbooks"])["Name"]
+    assert "names" not in field(said, "price")
