@@ -97,9 +97,10 @@ class SyncAPI(Protocol):
         `since` to `until` (both included, UTC as it is recorded), of one entity (its kind:
         "supplier") and one kind of action."""
 
-    def explain(self, entity: str, record: str, *, history: int) -> dict[str, Any]:
+    def explain(self, entity: str, record: str, *, history: int, live: bool = False) -> dict[str, Any]:
         """One record's story from the state file (engine.explain): both sides as last read, its
-        link, the latest plan's actions on it and what became of them, its `history` latest entries."""
+        link, the latest plan's actions on it and what became of them, its `history` latest entries;
+        `live`: its sides read now (one request each), not as the last plan read them."""
 
     def status(self) -> dict[str, Any]:
         """Connections, counts and the latest plan."""

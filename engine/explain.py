@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from rules.model import SIDE_NAMES, SIDES, Rules, other_side
 
@@ -44,17 +44,30 @@ class Subject:
         return {"precoro": self.precoro, "quickbooks": self.quickbooks}
 
 
-def explain(store: Store, rules: Rules, realm: str, entity: str, ref: str, *, history: int) -> dict[str, Any]:
+Read = Callable[[str, EntitySpec, str], Mapping[str, Any] | None]  # (side, spec, id) -> wire JSON, None: not found
+
+
+def explain(store: Store, rules: Rules, realm: str, entity: str, ref: str, *, history: int,
+            read: Read | None = None) -> dict[str, Any]:
     """Everything known of the record `ref` names (`precoro:ID`, `quickbooks:ID`, an id of either
     side, or a name) among `entity`'s (its section or kind), as one JSON-ready dict, with its
-    `history` latest audit entries."""
+    `history` latest audit entries. `read`: the record's sides are read now through it (one request
+    each), not taken from the copy the last plan read."""
     try:
         spec = spec_of(entity)
     except KeyError:
         raise UsageError(f"unknown entity {entity!r}; expected one of {', '.join(BY_SECTION)}") from None
+    if read is not None and not live_readable(spec):
+        raise UsageError(f"{spec.plural} are not read one by one (a plan reads them whole): explain them without --live")
     looker = _Looker(store, rules, realm, spec)
     subject = looker.resolve(ref.strip())
-    return looker.explained(subject, history)
+    return looker.explained(subject, history, read)
+
+
+def live_readable(spec: EntitySpec) -> bool:
+    """Whether one record of the entity can be read on its own on both sides (its own Precoro
+    collection, not the options of a custom field)."""
+    return spec.planned == "pairs" and spec.custom_field is None
 
 
 class _Looker:
@@ -182,9 +195,13 @@ class _Looker:
             return None, []
         return plan_id, self.store.actions_of_record(plan_id, self.spec.kind, subject.ids)
 
-    def explained(self, subject: Subject, history: int) -> dict[str, Any]:
+    def _read_now(self, subject: Subject, read: Read) -> dict[str, Any]:
+        return {side: self.readers[side](raw) if record_id and (raw := read(side, self.spec, record_id)) is not None
+                else None for side, record_id in subject.ids.items()}
+
+    def explained(self, subject: Subject, history: int, read: Read | None = None) -> dict[str, Any]:
         spec, store = self.spec, self.store
-        records = self._records(subject)
+        records = self._records(subject) if read is None else self._read_now(subject, read)
         link = store.link_for(spec.section, self.realm, precoro_id=subject.precoro) if subject.precoro else None
         if link is not None and link["quickbooks_id"] != subject.quickbooks:
             link = None
@@ -195,9 +212,11 @@ class _Looker:
         written = self._written_since(plan_id, as_of, subject)
         return {
             "entity": spec.section, "label": spec.label, "planned": spec.planned, "name": name,
-            # The records as the latest plan read them (`as_of`): the state file's copy of both companies.
-            "as_of": as_of,
-            "records": {side: self._record_said(subject.ids[side], records[side], written.get(side)) for side in SIDES},
+            # The records as the latest plan read them (`as_of`): the state file's copy of both companies;
+            # or as read now (`live`).
+            "as_of": as_of, "live": read is not None,
+            "records": {side: self._record_said(subject.ids[side], records[side], None if read else written.get(side))
+                        for side in SIDES},
             "link": self._link_said(link),
             "held_back": [{"side": row["side"], "record_id": row["record_id"], "reason": row["reason"],
                            "since": row["since"]} for row in store.holds_of(spec.section, self.realm, subject.ids)],
@@ -228,7 +247,7 @@ class _Looker:
     def _record_said(self, record_id: str | None, record: Any, written_at: str | None) -> dict[str, Any] | None:
         if record_id is None:
             return None
-        said: dict[str, Any] = {"id": record_id, "in_mirror": record is not None if self.paired else None,
+        said: dict[str, Any] = {"id": record_id, "found": record is not None if self.paired else None,
                                 "written_since": written_at}
         if record is not None:
             said.update(active=record.active, updated_at=record.updated_at, currencies=list(record.currencies),

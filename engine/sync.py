@@ -738,10 +738,20 @@ class SyncSession:
         return {"plan_id": run["plan_id"], "started_at": run["started_at"], "who": run["who"],
                 "state": "interrupted" if run["state"] == "running" else "stopped"}
 
-    def explain(self, entity: str, record: str, *, history: int) -> dict[str, Any]:
+    def explain(self, entity: str, record: str, *, history: int, live: bool = False) -> dict[str, Any]:
         """What qbsync knows of one record and does with it (`engine.explain`): from the state file,
-        nothing sent to either service."""
-        return explain(self.store, self.rules, self.realm_id, entity, record, history=history)
+        nothing sent to either service; `live`: its two sides read now, one request each."""
+        conn = self.connected
+
+        def read(side: str, spec: EntitySpec, record_id: str) -> dict | None:
+            try:
+                return (conn.precoro.get(f"{spec.precoro}/{record_id}") if side == "precoro"
+                        else conn.quickbooks.read(spec.quickbooks, record_id))
+            except NotFound:
+                return None
+
+        return explain(self.store, self.rules, conn.realm_id, entity, record, history=history,
+                       read=read if live else None)
 
     def history(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
                 statuses: Iterable[str] = (), since: date | None = None, until: date | None = None,

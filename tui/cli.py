@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "explain", "why qbsync does (or does not) sync one record: both sides as last read, its link, "
                 "the latest plan's actions, the policy's verdict and its history",
                 epilog="From the state file alone: nothing is sent to either service, so the values are those of "
-                       "the last plan's read (`qbsync plan` reads again). Examples: `qbsync explain suppliers "
+                       "the last plan's read (`--live` reads the record now). Examples: `qbsync explain suppliers "
                        "'Acme Supplies'`, `qbsync explain items quickbooks:16`.")
     p.add_argument("entity", metavar="ENTITY", choices=ENTITY_SECTIONS,
                    help=f"the record's entity: one of {', '.join(ENTITY_SECTIONS)}")
@@ -404,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", type=_positive, default=EXPLAIN_HISTORY, metavar="N",
                    help=f"the N latest audit entries of the record (default {EXPLAIN_HISTORY}; `qbsync history "
                         "--record ID` lists them all)")
+    p.add_argument("--live", action="store_true",
+                   help="read the record on both sides now (one request each) instead of taking it from the copy "
+                        "the last plan read (suppliers and items)")
     p.add_argument("--json", action="store_true", help="print it as one JSON object")
 
     p = command(sub, "completion", "print what a shell sources to complete qbsync's commands, options and ids",
@@ -1256,7 +1259,7 @@ def cmd_explain(args) -> int:
     from tui import render
 
     with _session(args) as session:
-        said = session.explain(args.entity, args.record, history=args.history)
+        said = session.explain(args.entity, args.record, history=args.history, live=args.live)
     if args.json:
         _print_json(said)
     else:

@@ -441,18 +441,20 @@ def unmapped_text(items: list[dict], planned: list[dict] = ()) -> str:
 def explained_text(said: Mapping[str, Any]) -> str:
     """`qbsync explain` as text: the record on each side, its link, its fields side by side, the
     latest plan's actions on it with what became of them, and its latest history."""
-    as_of = f" (as read {minute(said['as_of'])} UTC)" if said.get("as_of") else ""
+    as_of = " (read now)" if said.get("live") else f" (as read {minute(said['as_of'])} UTC)" if said.get("as_of") else ""
     out = [f"{said['label']} {show(said['name'] or '(no name)')}{as_of}"]
+    gone = "not found: deleted, or merged away" if said.get("live") else \
+        "not in the copy the last plan read: the next plan reads it again"
     for side, record in said["records"].items():
         if record is None:
             continue
-        facts = [("active" if record["active"] else "inactive"), *record["currencies"]] if record["in_mirror"] else \
-            ["not in the copy the last plan read: the next plan reads it again"] if record["in_mirror"] is False else []
+        facts = [("active" if record["active"] else "inactive"), *record["currencies"]] if record["found"] else \
+            [gone] if record["found"] is False else []
         if record.get("updated_at"):
             facts.append(f"updated {minute(record['updated_at'])}")
         if record.get("written_since"):
             facts.append(f"written by qbsync {minute(record['written_since'])} UTC, after that read"
-                         + (" (the values below are from before)" if record["in_mirror"] else ""))
+                         + (" (the values below are from before)" if record["found"] else ""))
         out.append(f"  {SIDE_NAMES[side] + ' ' + record['id']:<17}{' · '.join(facts)}".rstrip())
     link = said["link"]
     if link:
@@ -465,7 +467,7 @@ def explained_text(said: Mapping[str, Any]) -> str:
     for held in said["held_back"]:
         out.append(f"  {'held back':<17}{SIDE_NAMES[held['side']]} {held['record_id']} is not created again on its own: "
                    f"{held['reason']}" + (f" (since {minute(held['since'])} UTC)" if held.get("since") else ""))
-    read = [side for side, record in said["records"].items() if record and record["in_mirror"]]
+    read = [side for side, record in said["records"].items() if record and record["found"]]
     if said["fields"] and len(read) == 2:
         out.append("  fields (Precoro | QuickBooks | last synced; ≠: the two sides differ):")
         for field in said["fields"]:

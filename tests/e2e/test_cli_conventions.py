@@ -346,6 +346,9 @@ def test_w4_explain_tells_one_records_story_as_text_or_json_and_refuses_a_name_s
                for line in text)
     assert f"  history (the latest 1; `qbsync history --entity suppliers --record {precoro_id}` lists all):" in text
 
+    live = workdir.run("explain", "suppliers", f"precoro:{precoro_id}", "--live").stdout.splitlines()
+    assert live[0] == "supplier \"Amy's Bird Sanctuary\" (read now)" and live[1:4] == text[1:4]
+
     several = workdir.run("explain", "suppliers", "Northwind Traders")
     assert several.returncode == 1 and several.stdout == ""
     assert several.stderr.startswith("qbsync: 'Northwind Traders' names 3 suppliers: ")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.errors import UsageError
 from engine.explain import RecordNotFound
 from engine.local.demo import DEMO_REALM, seed_precoro, seed_quickbooks
 
@@ -85,6 +86,7 @@ def test_w4_a_change_made_since_shows_where_the_sides_differ_and_what_the_plan_a
         assert written == after["history"][0]["at"] and written >= plan.created_at
         assert after["records"]["precoro"]["written_since"] is None
         assert explained(servers, session, "suppliers", "amy's bird sanctuary")["records"] == after["records"]
+        assert after["records"]["quickbooks"]["found"] is True  # in the copy, as it was before the write
 
         replanned = session.plan()
         again = explained(servers, session, "suppliers", f"precoro:{amy['id']}")
@@ -159,3 +161,26 @@ def test_w4_an_items_references_are_named_after_the_records_they_stand_for(serve
     assert supplier["names"] == {supplier["quickbooks"]: vendor["DisplayName"]}
     assert account["names"][account["quickbooks"]] == servers.quickbooks.get(REALM, "Account", account["quickbooks"])["Name"]
     assert "names" not in field(said, "price")
+
+
+def test_w4_live_reads_both_sides_now_with_one_request_each_and_says_a_record_that_is_gone(servers, demo_synced):
+    amy = precoro_supplier(servers, "Amy's Bird Sanctuary")
+    with demo_synced() as session:
+        session.plan()
+        servers.precoro.update("suppliers", amy["id"], {"city": "Oakland"})  # a colleague, after the plan
+        session.connected
+        servers.requests()
+        copy = session.explain("suppliers", f"precoro:{amy['id']}", history=5)
+        live = session.explain("suppliers", f"precoro:{amy['id']}", history=5, live=True)
+        asked = servers.requests()
+
+        assert field(copy, "city")["precoro"] != "Oakland" and field(copy, "city")["agree"] is True
+        assert live["live"] is True and field(live, "city")["precoro"] == "Oakland" and field(live, "city")["agree"] is False
+        assert [(method, path.rsplit("/", 1)[0]) for method, path, _ in asked["precoro"]] == [("GET", "/suppliers")]
+        assert [method for method, _, _ in asked["quickbooks"]] == ["GET"]
+
+        servers.quickbooks.purge(REALM, "Vendor", live["records"]["quickbooks"]["id"])
+        gone = session.explain("suppliers", f"precoro:{amy['id']}", history=5, live=True)
+        assert gone["records"]["quickbooks"]["found"] is False and gone["records"]["precoro"]["found"] is True
+        with pytest.raises(UsageError, match="chart of accounts are not read one by one"):
+            session.explain("chart_of_accounts", "Office Supplies", history=5, live=True)

@@ -407,7 +407,7 @@ class FakeSession:
                 and (not entity or r["entity"] == entity) and (not kind or r["kind"] == kind)]
         return copy.deepcopy(rows[:limit] if limit else rows)
 
-    def explain(self, entity: str, record: str, *, history: int) -> dict[str, Any]:
+    def explain(self, entity: str, record: str, *, history: int, live: bool = False) -> dict[str, Any]:
         """The record's story as engine.explain tells it, from the latest plan's actions on it (the
         fields they change, side by side) and the fixed audit."""
         self.calls.append(("explain", entity, record))
@@ -420,7 +420,8 @@ class FakeSession:
         linked = ids["precoro"] and ids["quickbooks"]
         return {
             "entity": entity, "label": entity.rstrip("s"), "planned": "pairs", "name": mine[0].name, "as_of": CLOCK,
-            "records": {s: {"id": rid, "in_mirror": True, "written_since": None, "active": True,
+            "live": live,
+            "records": {s: {"id": rid, "found": True, "written_since": None, "active": True,
                             "updated_at": "2026-11-20T18:00:00+00:00", "currencies": ["USD"], "origin": None}
                         if rid else None for s, rid in ids.items()},
             "link": {"precoro_id": ids["precoro"], "quickbooks_id": ids["quickbooks"], "how": "matched",
