@@ -4,8 +4,9 @@ QuickBooks access tokens live one hour; every refresh answers with a new refresh
 stored before anything else happens (fact sheet §8), so `OAuthSession` hands rotated tokens to
 `on_rotate` before it returns or uses them. A refresh token lives 100 days from its last use, and
 since Intuit's 2025 policy no grant outlives five years: asked for it (a request header), the token
-endpoint says when that end comes (`x_refresh_token_hard_expires_in`), and the tokens keep it. Nothing here logs or formats a secret: `OAuthTokens`
-masks its fields and errors are built from the endpoint's error code and description only.
+endpoint says when that end comes (`x_refresh_token_hard_expires_in`), and the tokens keep it.
+Nothing here logs or formats a secret: `OAuthTokens` masks its fields and errors are built from the
+endpoint's error code and description only.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Lifetimes follow the fact sheet §8: access tokens live 1 hour and refresh token
 the state's clock; a grant (an authorization and every refresh that follows it) ends five years
 after it was given (Intuit's policy of 2025), and each answer tells how long it has left
 (`x_refresh_token_hard_expires_in`; the HTTP app sends it only to a request that asks). No refresh
-token outlives its grant (our convention: Intuit has not said how the last 100 days are cut). Deliberately stricter than Intuit (our convention): a refresh token works once;
-the refresh answers with a new one and the old one is dead at once (Intuit keeps the old one for
-about 24 h), so a client that fails to store the rotated token is caught here, not in production.
+token outlives its grant (our convention: Intuit has not said how the last 100 days are cut).
+Deliberately stricter than Intuit (our convention): a refresh token works once; the refresh answers
+with a new one and the old one is dead at once (Intuit keeps the old one for about 24 h), so a
+client that fails to store the rotated token is caught here, not in production.
 Authorization codes live 10 minutes and work once (our convention). Only SHA-256 hashes of
 secrets and tokens are stored.
 """
