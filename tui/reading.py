@@ -15,8 +15,6 @@ from textual import work
 from engine.review import ERROR_OUTCOMES
 from rules import RulesError
 
-from .render import explained_text
-
 from .dialogs.explained import Explained
 from .messages import (
     HistoryFilter,
@@ -33,6 +31,7 @@ from .messages import (
     StateFileReopened,
     StatusLoaded,
 )
+from .render import explained_text
 
 # Above this many actions, a plan is a million long-lived objects (see on_plan_loaded).
 LARGE_PLAN = 20_000

@@ -503,9 +503,7 @@ def explained_text(said: Mapping[str, Any]) -> str:
             if after:
                 out.append("        → " + " · ".join(after))
     if said["history"]:
-        record = said["link"] or {}
-        ref = next((record.get(f"{side}_id") or (said["records"][side] or {}).get("id") for side in SIDE_NAMES
-                    if record.get(f"{side}_id") or said["records"][side]), "ID")
+        ref = next(record["id"] for record in said["records"].values() if record)
         out.append(f"  history (the latest {len(said['history'])}; `qbsync history --entity {said['entity']} "
                    f"--record {ref}` lists all):")
         out += ["    " + line for line in history_text(said["history"]).splitlines()]
