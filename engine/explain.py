@@ -214,7 +214,7 @@ class _Looker:
             "entity": spec.section, "label": spec.label, "planned": spec.planned, "name": name,
             # The records as the latest plan read them (`as_of`): the state file's copy of both companies;
             # or as read now (`live`).
-            "as_of": as_of, "live": read is not None,
+            "as_of": as_of, "live": read is not None, "readable_now": live_readable(spec),
             "records": {side: self._record_said(subject.ids[side], records[side], None if read else written.get(side))
                         for side in SIDES},
             "link": self._link_said(link),

@@ -212,10 +212,12 @@ class HistoryLoaded(Message):
 class RecordExplained(Message):
     """One record's story was read (`SyncSession.explain`), or could not be: `error` says why."""
 
-    def __init__(self, said: dict[str, Any] | None, error: Exception | None = None) -> None:
+    def __init__(self, said: dict[str, Any] | None, error: Exception | None = None, *,
+                 asked: tuple[str, str] = ("", "")) -> None:
         super().__init__()
         self.said = said
         self.error = error
+        self.asked = asked  # (entity, record) as asked, to ask again
 
 
 class RulesReloaded(Message):

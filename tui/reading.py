@@ -284,17 +284,18 @@ class Reading:
     # -- one record's story (y in Review) ---------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="explain", exit_on_error=False)
-    def explain_record(self, entity: str, record: str) -> None:
-        """`qbsync explain` of one record, for the Explained dialog: read from the state file only."""
+    def explain_record(self, entity: str, record: str, live: bool = False) -> None:
+        """`qbsync explain` of one record, for the Explained dialog: from the state file only, or
+        (`live`) its two sides read now."""
         if self.session is None:
             return
         try:
             with self._engine:
-                said = self.session.explain(entity, record, history=EXPLAIN_HISTORY)
+                said = self.session.explain(entity, record, history=EXPLAIN_HISTORY, live=live)
         except Exception as exc:
             self.post_message(RecordExplained(None, exc))
         else:
-            self.post_message(RecordExplained(said))
+            self.post_message(RecordExplained(said, asked=(entity, record)))
 
     def on_record_explained(self, message: RecordExplained) -> None:
         if message.error is not None:
@@ -302,7 +303,13 @@ class Reading:
             return
         said = message.said
         story = explained_text(said).split("\n", 1)
-        self.push_screen(Explained(f"Why · {story[0]}", story[1] if len(story) > 1 else ""))
+        entity, record = message.asked
+        shown = Explained(f"Why · {story[0]}", story[1] if len(story) > 1 else "", entity=entity, record=record,
+                          live=said["live"], can_read_now=said["readable_now"])
+        if isinstance(self.screen, Explained):  # read again now: the same record, its fresher story
+            self.switch_screen(shown)
+        else:
+            self.push_screen(shown)
 
     # -- rules -----------------------------------------------------------------------------------
 

@@ -410,7 +410,7 @@ class FakeSession:
     def explain(self, entity: str, record: str, *, history: int, live: bool = False) -> dict[str, Any]:
         """The record's story as engine.explain tells it, from the latest plan's actions on it (the
         fields they change, side by side) and the fixed audit."""
-        self.calls.append(("explain", entity, record))
+        self.calls.append(("explain", entity, record, live))
         side, _, record_id = record.partition(":")
         plan = self.plans[self.latest]
         mine = [a for a in plan.actions if getattr(a, f"{side}_id") == record_id]
@@ -420,7 +420,7 @@ class FakeSession:
         linked = ids["precoro"] and ids["quickbooks"]
         return {
             "entity": entity, "label": entity.rstrip("s"), "planned": "pairs", "name": mine[0].name, "as_of": CLOCK,
-            "live": live,
+            "live": live, "readable_now": True,
             "records": {s: {"id": rid, "found": True, "written_since": None, "active": True,
                             "updated_at": "2026-11-20T18:00:00+00:00", "currencies": ["USD"], "origin": None}
                         if rid else None for s, rid in ids.items()},

@@ -404,12 +404,20 @@ async def test_w4_y_tells_the_highlighted_records_story_and_esc_goes_back(sessio
         await pilot.press("y")
         await settle(pilot)
 
-        assert ("explain", "suppliers", "precoro:102") in session.calls
+        assert ("explain", "suppliers", "precoro:102", False) in session.calls
         assert isinstance(app.screen, Explained)
         shown = screen_text(app)
         assert 'Why · supplier "Bürobedarf Müller GmbH" (as read 2026-11-26 09:00 UTC)' in shown
         assert '≠ city: "München" | "Munich" | "Munich"   (both ways)' in shown
         assert "an unattended run would hold it: a test" in shown
+        assert "as the last plan read them · l: read now" in shown
+
+        await pilot.press("l")  # its two sides read now, in place of the copy's story
+        await settle(pilot)
+        assert session.calls[-1] == ("explain", "suppliers", "precoro:102", True)
+        assert isinstance(app.screen, Explained) and app.screen.live
+        assert 'Why · supplier "Bürobedarf Müller GmbH" (read now)' in screen_text(app)
+        assert "as read just now" in screen_text(app)
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen.TAB == "review"
@@ -430,7 +438,7 @@ async def test_w4_y_in_history_tells_the_entrys_record_story(session: FakeSessio
         await settle(pilot)
 
         spec = BY_KIND[top["entity"]]
-        assert ("explain", spec.section, f"precoro:{top['precoro_id']}") in session.calls
+        assert ("explain", spec.section, f"precoro:{top['precoro_id']}", False) in session.calls
         assert isinstance(app.screen, Explained)
         assert f'Why · {spec.label} "{top["name"]}"' in screen_text(app)
 

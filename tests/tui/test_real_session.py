@@ -153,6 +153,10 @@ async def test_w4_real_y_tells_the_conflicts_record_story_from_the_state_file(re
         assert f"id={conflict.id} (undecided)" in shown
         assert "an unattended run would hold it: a conflict: both sides changed it;" in shown  # wrapped after
 
+        await pilot.press("l")  # its two sides read now from the local APIs
+        assert await until(pilot, lambda: isinstance(app.screen, Explained) and app.screen.live), screen_text(app)
+        assert "(read now)" in screen_text(app) and f"≠ {conflict.changes[0].field}: " in screen_text(app)
+
 
 async def test_i6_real_name_mismatch_mapping_then_sync_items_renames(real_app):
     """I4-I7 on the real engine: map "Toner black" to "Printer toner, black" from the Not-mapped list,
