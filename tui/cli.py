@@ -1221,8 +1221,9 @@ def cmd_held(args) -> int:
               f"(held since {row['held_at']}, plan {row['plan_id']})")
     print(f"\n{len(rows)} held. `qbsync approve ID --plan PLAN` or `qbsync decide ID precoro|quickbooks --plan PLAN` "
           "lets the next run apply one (`qbsync apply PLAN --yes` applies it at once); `qbsync skip ID --plan PLAN` "
-          "drops it; `qbsync show PLAN` shows the plan. (--plan: only when it is not the latest plan.) Many at "
-          "once: `qbsync approve --which waiting --entity items` (or --kind, --search).")
+          "drops it; `qbsync show PLAN` shows the plan; `qbsync explain ENTITY NAME` tells a record's story. "
+          "(--plan: only when it is not the latest plan.) Many at once: `qbsync approve --which waiting --entity "
+          "items` (or --kind, --search).")
     return EXIT_OK
 
 
