@@ -2,10 +2,13 @@
 
 QuickBooks signs each notification: the `intuit-signature` header is the base64 HMAC-SHA256 of the
 raw body, keyed with the app's verifier token. Anything unsigned or forged is refused (401) before
-its body is even parsed. A notification names the changed entities
-(`eventNotifications[].dataChangeEvent.entities[].name`, QuickBooks entity names such as Vendor);
-the receiver collects them and, once no notification came for `debounce` seconds, runs once for
-those entities (U1), so a burst of edits makes one run. Precoro's webhooks carry no signature: they
+its body is even parsed. A notification names the changed entities. Since Intuit's move to
+CloudEvents (mandatory from July 2026) it is a JSON array of events, each with `type`
+`qbo.<entity>.<action>.v1` (`qbo.vendor.updated.v1`), `intuitaccountid` (the realm) and
+`intuitentityid`; the format before it, `eventNotifications[].dataChangeEvent.entities[].name`
+(QuickBooks entity names such as Vendor), is still understood. The receiver collects the entities
+and, once no notification came for `debounce` seconds, runs once for them (U1), so a burst of edits
+makes one run. Precoro's webhooks carry no signature: they
 are accepted on a path holding a shared secret, and trigger a run of every entity.
 
 The verifier token and the Precoro secret are never logged, echoed or put in a summary.
@@ -18,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +35,9 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000  # Intuit's notifications are small; anything larger is not one
 SECTION_OF_QUICKBOOKS = {spec.quickbooks: spec.section for spec in ENTITIES}
+# A CloudEvent names its entity in lower case within its type: qbo.billpayment.created.v1.
+SECTION_OF_EVENT_ENTITY = {spec.quickbooks.lower(): spec.section for spec in ENTITIES}
+EVENT_TYPE = re.compile(r"^qbo\.([a-z]+)\.([a-z]+)\.v\d+$")
 EVERY_ENTITY = None  # a run of every entity the rules turn on
 
 
@@ -44,9 +51,20 @@ def signed_by(verifier: str, body: bytes, signature: str | None) -> bool:
 
 
 def sections_named(payload: Any, realm: str | None = None) -> set[str]:
-    """The rules sections a QuickBooks notification names (of `realm` only, when given)."""
+    """The rules sections a QuickBooks notification names (of `realm` only, when given): a list of
+    CloudEvents, or the `eventNotifications` of before. Entities qbsync does not sync name none."""
     found = set()
-    for event in (payload or {}).get("eventNotifications") or []:
+    if isinstance(payload, list):
+        for event in payload:
+            if not isinstance(event, dict) or (realm and str(event.get("intuitaccountid")) != realm):
+                continue
+            kind = EVENT_TYPE.match(str(event.get("type", "")).lower())
+            section = SECTION_OF_EVENT_ENTITY.get(kind.group(1)) if kind else None
+            if section:
+                found.add(section)
+        return found
+    notifications = payload.get("eventNotifications") if isinstance(payload, dict) else None
+    for event in notifications or []:
         if realm and str(event.get("realmId")) != realm:
             continue
         for entity in ((event.get("dataChangeEvent") or {}).get("entities") or []):

@@ -64,9 +64,10 @@ def test_u4_a_signed_notification_triggers_a_run_and_a_forged_one_is_refused(mak
     workdir = make_workdir("--webhook-url", f"http://127.0.0.1:{port}/quickbooks")
     with serving(workdir, port) as server:
         url = read_line(server)["listening"] + "/quickbooks"
-        body = json.dumps({"eventNotifications": [{"realmId": workdir.apis.info["quickbooks"]["realm_id"],
-                                                   "dataChangeEvent": {"entities": [{"name": "Vendor", "id": "1",
-                                                   "operation": "Update", "lastUpdated": "2026-11-30T10:00:00Z"}]}}]})
+        body = json.dumps([{"specversion": "1.0", "id": "e-1", "source": "intuit.test", "type": "qbo.vendor.updated.v1",
+                            "datacontenttype": "application/json", "time": "2026-11-30T10:00:00Z",
+                            "intuitentityid": "1", "intuitaccountid": workdir.apis.info["quickbooks"]["realm_id"],
+                            "data": {}}])
         # Unsigned, forged (signed with another token) and tampered with: refused, and nothing runs.
         assert httpx.post(url, content=body).status_code == 401
         forged = base64.b64encode(hmac.new(b"not-the-verifier", body.encode(), hashlib.sha256).digest()).decode()

@@ -1,9 +1,11 @@
 """Intuit's webhooks as the local QuickBooks sends them: after writes, a signed POST to a URL.
 
-The real payload shape (`eventNotifications[].dataChangeEvent.entities[]` with name, id,
-operation and lastUpdated), signed in the `intuit-signature` header with the verifier token, and
-batched over a short moment as Intuit batches them. Delivery is best effort, as Intuit's is: a
-failed POST is dropped (the receiver's periodic runs catch up), and it never fails the write.
+The real payload shape since Intuit's move to CloudEvents (mandatory from July 2026): a JSON array
+of events, each `{"specversion": "1.0", "id", "source", "type": "qbo.vendor.updated.v1",
+"datacontenttype", "time", "intuitentityid", "intuitaccountid", "data": {}}`, signed in the
+`intuit-signature` header with the verifier token, and batched over a short moment as Intuit batches
+them. Delivery is best effort, as Intuit's is: a failed POST is dropped (the receiver's periodic
+runs catch up), and it never fails the write.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import logging
 import queue
 import threading
+import uuid
 from typing import Any
 
 import httpx
@@ -21,14 +24,17 @@ from ...webhooks import intuit_signature
 log = logging.getLogger(__name__)
 
 
-def notification(events: list[tuple[str, str, str, str, str]]) -> dict[str, Any]:
-    """The body for (realm, entity, id, operation, lastUpdated) events: one notification per realm."""
-    by_realm: dict[str, list[dict[str, str]]] = {}
-    for realm, entity, record_id, operation, when in events:
-        by_realm.setdefault(realm, []).append(
-            {"name": entity, "id": str(record_id), "operation": operation, "lastUpdated": when})
-    return {"eventNotifications": [{"realmId": realm, "dataChangeEvent": {"entities": entities}}
-                                   for realm, entities in by_realm.items()]}
+# The state's operations, as a CloudEvent's type says them.
+ACTIONS = {"Create": "created", "Update": "updated", "Delete": "deleted", "Merge": "merged", "Void": "voided"}
+
+
+def notification(events: list[tuple[str, str, str, str, str]]) -> list[dict[str, Any]]:
+    """The body for (realm, entity, id, operation, lastUpdated) events: one CloudEvent each."""
+    return [{"specversion": "1.0", "id": str(uuid.uuid4()), "source": "intuit.local-quickbooks",
+             "type": f"qbo.{entity.lower()}.{ACTIONS.get(operation, operation.lower())}.v1",
+             "datacontenttype": "application/json", "time": when, "intuitentityid": str(record_id),
+             "intuitaccountid": realm, "data": {}}
+            for realm, entity, record_id, operation, when in events]
 
 
 class WebhookSender:
