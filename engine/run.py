@@ -48,6 +48,7 @@ class RunSummary:
     stopped: str | None = None  # why the run stopped early (a stop request, a rate cap)
     notify_problems: list[str] = field(default_factory=list)  # a notification that could not go (U5)
     precoro_calls: int | None = None  # what the run cost of Precoro's day (None: not connected)
+    quickbooks_reads: int | None = None  # and of the Intuit app's monthly reads (CorePlus calls)
     warnings: list[str] = field(default_factory=list)  # soon a problem: the QuickBooks connection ending
     new_warnings: int = 0  # of which not said by the run before (a day's count changes it): told once a day
     # The day a person was told of this run's error: a run failing as the one before it did, on the
@@ -130,6 +131,7 @@ class RunSummary:
                 "held": len(self.held), "new_held": self.new_held, "held_actions": self.held[:SHOWN_HELD],
                 "failures": self.failures[:SHOWN_HELD], "error": self.error, "skipped": self.skipped,
                 "stopped": self.stopped, "notify_problems": self.notify_problems, "precoro_calls": self.precoro_calls,
+                "quickbooks_reads": self.quickbooks_reads,
                 "warnings": self.warnings, "error_told_on": self.error_told_on, "recovered_from": self.recovered_from,
                 "exit_code": self.exit_code}
 
@@ -163,7 +165,7 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
         with session.store.lock("run").held(f"qbsync run ({trigger}{', dry run' if dry_run else ''})", wait=False):
             before = (session.store.last_run() or {}).get("summary") or {}
             run_id = summary.run_id = None if dry_run else session.store.start_run(summary.started_at, trigger)
-            sent = _precoro_requests(session)
+            sent = _requests(session)
             try:
                 _cycle(session, summary, only, stop, on_wait, on_cap)
             except (Interrupted, ReadsCutShort) as exc:
@@ -177,7 +179,8 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
             summary.new_warnings = sum(warning not in (before.get("warnings") or []) for warning in summary.warnings)
             _told_before(summary, before)
             if sent is not None:
-                summary.precoro_calls = _precoro_requests(session) - sent
+                now = _requests(session)
+                summary.precoro_calls, summary.quickbooks_reads = now[0] - sent[0], now[1] - sent[1]
             if dry_run:
                 return summary
             if notify is not None:
@@ -201,10 +204,12 @@ def _told_before(summary: RunSummary, before: dict[str, Any]) -> None:
         summary.recovered_from = before["error"]
 
 
-def _precoro_requests(session: Any) -> int | None:
-    """The requests sent to Precoro so far by this session (None: it cannot connect; the run says why)."""
+def _requests(session: Any) -> tuple[int, int] | None:
+    """The requests sent to Precoro and the reads sent to QuickBooks so far by this session (None:
+    it cannot connect; the run says why)."""
     try:
-        return session.connected.precoro.requests_sent
+        connected = session.connected
+        return connected.precoro.requests_sent, connected.quickbooks.reads_sent
     except Exception:  # the run itself fails on it, and says why
         return None
 

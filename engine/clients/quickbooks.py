@@ -177,6 +177,9 @@ class QuickBooksClient:
         self._auth = auth
         self._sleep = sleep
         self._pace = pace
+        # Reads sent (queries, GETs, CDC; retries included): what Intuit meters by the month as
+        # "CorePlus" calls, per app, all its companies together. Writes are not counted there.
+        self.reads_sent = 0
         self.server_time: datetime | None = None
         """The time on QuickBooks' clock of its latest answer (the answer's `time`): where a later
         CDC read starts, free of this machine's clock (W11)."""
@@ -340,6 +343,8 @@ class QuickBooksClient:
                 headers = {"Authorization": f"Bearer {bearer}", "Accept": "application/json"}
                 if content_type:
                     headers["Content-Type"] = content_type
+                if method == "GET" or path == "/query":
+                    self.reads_sent += 1
                 try:
                     with self._pace.slot(batch=batch) if self._pace else nullcontext():
                         response = self._http.request(method, path, params=params, json=json_body, content=content,

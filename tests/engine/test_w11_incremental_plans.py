@@ -327,6 +327,8 @@ def test_u1_a_loop_of_runs_that_would_spend_most_of_precoro_s_day_finding_nothin
         [summary] = reported
         assert summary.unchanged and summary.precoro_calls == 9  # the demo's lists: their changes, or small ones whole
         assert summary.to_json()["precoro_calls"] == 9
+        # And two QuickBooks reads (CDC, the tax codes): the monthly budget docs/unattended.md sizes.
+        assert summary.quickbooks_reads == summary.to_json()["quickbooks_reads"] == 2
         if warned_of:
             assert warned == ["a run every 5 min costs about 2,592 Precoro calls a day when nothing changes (9 a run), "
                               "of the 3,000 Precoro allows: little is left for the changes themselves. Run less often, "
