@@ -10,7 +10,6 @@ either service, so the values are those of the last read, and the answer says wh
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -24,6 +23,7 @@ from .policy import verdicts
 from .reconcile import equivalent
 from .references import REFERENCED_SECTION, References
 from .store import Store
+from .targets import name_key
 
 _SIDE_PREFIX = re.compile(r"^(precoro|quickbooks):(.+)$", re.IGNORECASE)
 
@@ -119,7 +119,7 @@ class _Looker:
                              f"{self._read_said()}): look at its id, or run `qbsync plan` to read the companies again")
 
     def _by_name(self, name: str) -> Subject:
-        wanted = _folded(name)
+        wanted = name_key(name)
         # Its runs of letters and digits narrow the search in sqlite (a name's JSON may escape the
         # rest); the records found are then compared by their canonical name.
         words = re.findall(r"[A-Za-z0-9]+", name)
@@ -131,14 +131,14 @@ class _Looker:
             for record_id, raw in self.store.mirror_containing(self.realm, side, self.spec.section, words):
                 record = self.readers[side](bulk.loads(raw))
                 label = str(record.values.get("name") or "")
-                if _folded(label) == wanted:
+                if name_key(label) == wanted:
                     matches.setdefault(side, []).append((record_id, label))
-                elif wanted in _folded(label) and len(close) < 10:
+                elif wanted in name_key(label) and len(close) < 10:
                     close.append(f"{SIDE_NAMES[side]} {record_id} {label!r}")
         if not matches:  # what plans and applies named it (a document, which no mirror names)
             for label, precoro_id, quickbooks_id in self.store.records_named(
                     self.store.latest_plan_covering(self.spec.section), self.spec.kind, max(words, key=len, default="")):
-                if wanted in (_folded(label), _folded(label).removeprefix(_folded(self.spec.label) + " ")):
+                if wanted in (name_key(label), name_key(label).removeprefix(name_key(self.spec.label) + " ")):
                     side, record_id = ("precoro", precoro_id) if precoro_id else ("quickbooks", quickbooks_id)
                     matches.setdefault(side, []).append((record_id, label))
         subjects: list[Subject] = []
@@ -322,8 +322,3 @@ class _Looker:
             waiting = [d for action in more for d in action.depends_on if d not in involved]
         said = verdicts(list(involved.values()), self.rules.policy)
         return {action.id: {"apply": said[action.id].apply, "reason": said[action.id].reason} for action in actions}
-
-
-def _folded(text: str) -> str:
-    """How names are compared here: NFC, surrounding spaces and case ignored (S7's default)."""
-    return unicodedata.normalize("NFC", text).strip().casefold()
