@@ -412,6 +412,22 @@ def all_exit_code(runs: Iterable[CompanyRun]) -> int:
     return EXIT_ERROR if EXIT_ERROR in codes else EXIT_HELD if EXIT_HELD in codes else EXIT_OK
 
 
+# Intuit's monthly cap of an app's reads ("CorePlus" calls) on the App Partner Program's free Builder
+# tier, all its companies together; past it, every read is refused until the next month.
+QUICKBOOKS_READS_A_MONTH = 500_000
+
+
+def reads_said(runs: list[CompanyRun]) -> str | None:
+    """What a pass over the companies read of QuickBooks, against the app's monthly budget: one
+    Intuit app serves every company, so their reads add up (docs/unattended.md)."""
+    total = sum(run.summary.quickbooks_reads or 0 for run in runs)
+    if not total:
+        return None
+    return (f"QuickBooks reads in this pass: {total:,}. Intuit counts an app's reads by the month, all its "
+            f"companies together ({QUICKBOOKS_READS_A_MONTH:,} on the Builder tier): about "
+            f"{QUICKBOOKS_READS_A_MONTH // total:,} passes like this one a month.")
+
+
 def all_table(runs: list[CompanyRun]) -> str:
     """The one summary table of `run --all`."""
     rows = [("company", "result", "applied", "held", "new", "failed", "note")]

@@ -1112,9 +1112,14 @@ def _run_all(args, stop: threading.Event, notify) -> int:
                   file=sys.stderr, flush=True)
     code = run.all_exit_code(runs)
     if args.json:
-        print(json.dumps({"companies": [c.to_json() for c in runs], "exit_code": code}, ensure_ascii=False, default=str))
+        print(json.dumps({"companies": [c.to_json() for c in runs], "exit_code": code,
+                          "quickbooks_reads": sum(c.summary.quickbooks_reads or 0 for c in runs)},
+                         ensure_ascii=False, default=str))
     else:
         print(run.all_table(runs))
+        said = run.reads_said(runs)
+        if said:
+            print(f"\n{said}")
     return code
 
 

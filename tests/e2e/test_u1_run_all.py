@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,9 @@ def test_u1_run_all_over_three_companies_where_one_fails(tmp_path):
     assert again.returncode == 1 and lines[0].split() == ["company", "result", "applied", "held", "new", "failed", "note"]
     assert lines[1].split()[:2] == ["acme", "held"] and lines[1].split()[4] == "0"
     assert lines[3].split()[:2] == ["gamma", "FAILED"]
+    # One Intuit app's monthly reads, all companies together: what this pass spent of them.
+    reads = sum(row["quickbooks_reads"] for row in rows.values() if row["quickbooks_reads"])
+    assert report["quickbooks_reads"] == reads > 0
+    assert re.fullmatch(r"QuickBooks reads in this pass: \d+\. Intuit counts an app's reads by the month, all its "
+                        r"companies together \(500,000 on the Builder tier\): about [\d,]+ passes like this one a "
+                        r"month\.", lines[-1]), lines[-1]
