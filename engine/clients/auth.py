@@ -178,9 +178,24 @@ class OAuthSession:
                 self._tokens = stored
                 if stored.access_expires_at - self._skew > self._clock():
                     return stored
-            payload = self._post_token({"grant_type": "refresh_token", "refresh_token": self._current().refresh_token},
-                                       "refresh token")
+            try:
+                payload = self._post_token({"grant_type": "refresh_token", "refresh_token": self._current().refresh_token},
+                                           "refresh token")
+            except AuthenticationFailed as refused:
+                raise self._ended(refused) from None
             return self._adopt(payload, previous=self._current())
+
+    def _ended(self, refused: AuthenticationFailed) -> AuthenticationFailed:
+        """`refused`, or, when it is the grant's end that the token endpoint refused (its five
+        years are over, as it said when asked), that end in words: no other fault to look for."""
+        ends = self._current().grant_ends_at
+        if refused.code != "invalid_grant" or ends is None or ends > self._clock():
+            return refused
+        day = time.strftime("%Y-%m-%d", time.gmtime(ends))
+        return AuthenticationFailed(
+            f"the QuickBooks authorization ended on {day}: Intuit ends every authorization five years after it "
+            f"was given; {RECONNECT_HINT} (someone who can authorize the company)",
+            service=SERVICE, status=refused.status, code=refused.code, detail=refused.detail)
 
     def _adopt(self, payload: dict, *, previous: OAuthTokens | None) -> OAuthTokens:
         tokens = OAuthTokens.from_response(payload, self._clock(), previous)

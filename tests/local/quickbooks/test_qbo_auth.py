@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -82,6 +83,26 @@ def test_a_used_refresh_token_is_invalid_grant_telling_the_operator_to_reconnect
 
     assert refused.value.code == "invalid_grant" and "qbsync connect quickbooks" in str(refused.value)
     assert tokens["refresh_token"] not in str(refused.value)
+
+
+def test_a_refresh_after_the_grants_five_years_says_the_authorization_ended(server, credentials, state, realm,
+                                                                            clock, tokens):
+    state.oauth.end_grants(realm, clock.now)  # its five years are over at the token endpoint
+    clock.advance(seconds=1)
+    said_end = NOW - 86400  # and the session knew that end from an earlier answer
+    session = OAuthSession(f"{server.url}/oauth2/v1/tokens/bearer", *credentials,
+                           OAuthTokens(tokens["access_token"], 0, tokens["refresh_token"], NOW, said_end),
+                           on_rotate=lambda _: None, clock=lambda: NOW)
+
+    with pytest.raises(AuthenticationFailed) as refused:
+        session.bearer()
+
+    said = time.strftime("%Y-%m-%d", time.gmtime(said_end))
+    assert refused.value.message == (
+        f"the QuickBooks authorization ended on {said}: Intuit ends every authorization five years after it was given; "
+        "reconnect with `qbsync connect quickbooks` (someone who can authorize the company)")
+    assert refused.value.code == "invalid_grant"
+    session.close()
 
 
 def test_wrong_client_secret_is_invalid_client(server, tokens, credentials):
