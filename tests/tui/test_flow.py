@@ -46,6 +46,14 @@ async def search(pilot, text: str) -> None:
     await settle(pilot)
 
 
+async def on_action(pilot, name: str, key: str) -> None:
+    """In Review, on the action found by `name`, press `key`, and wait for what it sets off."""
+    await pilot.press("2")
+    await search(pilot, name)
+    await pilot.press(key)
+    await settle(pilot)
+
+
 def current(app):
     return app.screen.query_one(ActionTable).current
 
@@ -371,10 +379,7 @@ async def test_s7_unmap_by_hand_is_confirmed_first(session: FakeSession):
     app = make_app(session)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("2")
-        await search(pilot, "o'brien")
-        await pilot.press("u")
-        await settle(pilot)
+        await on_action(pilot, "o'brien", "u")
         assert ("unmap", "suppliers", "103") in session.calls
         assert isinstance(app.screen, ConfirmApply)
         await pilot.press("n")
@@ -386,10 +391,7 @@ async def test_map_by_hand_asks_for_the_other_id(session: FakeSession):
     app = make_app(session)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("2")
-        await search(pilot, "northwind")
-        await pilot.press("m")
-        await settle(pilot)
+        await on_action(pilot, "northwind", "m")
         await pilot.press(*"99", "enter")
         await settle(pilot)
         assert ("map", "suppliers", "104", "99") in session.calls
@@ -399,10 +401,7 @@ async def test_w4_y_tells_the_highlighted_records_story_and_esc_goes_back(sessio
     app = make_app(session)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("2")
-        await search(pilot, "müller")
-        await pilot.press("y")
-        await settle(pilot)
+        await on_action(pilot, "müller", "y")
 
         assert ("explain", "suppliers", "precoro:102", False) in session.calls
         assert isinstance(app.screen, Explained)
