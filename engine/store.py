@@ -532,6 +532,13 @@ def m022_plan_outcomes(db: sqlite_utils.Database) -> None:
     db["plan_outcomes"].create({"plan_id": str, "mark": int, "body": bytes}, pk="plan_id")
 
 
+@migrations()
+def m023_service_reads(db: sqlite_utils.Database) -> None:
+    # The reads this state file's sessions sent to a service, by month (YYYY-MM): Intuit meters an
+    # app's QuickBooks reads by the month (engine.run.QUICKBOOKS_READS_A_MONTH).
+    db["service_reads"].create({"month": str, "service": str, "reads": int}, pk=("month", "service"))
+
+
 def _identity(path: Path) -> tuple[int, int] | None:
     """Which file a path names now (device, inode); None when there is none."""
     try:
@@ -1684,6 +1691,18 @@ class Store:
                                  ((section, realm, rid) for rid in record_ids))
 
     # -- tokens --------------------------------------------------------------------------------
+
+    def count_reads(self, service: str, month: str, reads: int) -> None:
+        """Add `reads` to what this state file's sessions read of `service` in `month` (YYYY-MM)."""
+        with self.transaction():
+            self.db.execute("insert into service_reads (month, service, reads) values (?, ?, ?) "
+                            "on conflict (month, service) do update set reads = reads + excluded.reads",
+                            [month, service, reads])
+
+    def reads_in(self, service: str, month: str) -> int:
+        row = self.db.execute("select reads from service_reads where month = ? and service = ?",
+                              [month, service]).fetchone()
+        return row[0] if row else 0
 
     def get_tokens(self, service: str) -> dict | None:
         row = self.db.execute("select data from tokens where service = ?", [service]).fetchone()

@@ -30,7 +30,7 @@ from .entities import BY_SECTION, CREDIT_NOTES, ENTITIES, INVOICES, ITEMS, PAYME
 from .doctor import Check, Doctor
 from .explain import explain
 from .errors import (ApprovalsChanged, DecisionRefused, Interrupted, MappingRefused, NotConnected, PlanNotFound,
-                     ReadsCutShort, SafetyLimitExceeded, StalePlanError, SupersededPlan, UsageError)
+                     QbsyncError, ReadsCutShort, SafetyLimitExceeded, StalePlanError, SupersededPlan, UsageError)
 from .items import mapping_actions
 from .locks import Holder, LockBusy
 from .mapping import BulkMapping, MappingRow, RefusedRow
@@ -97,6 +97,7 @@ class SyncSession:
         self.sleep = sleep
         self.local_apis = local_apis
         self._connected: Connected | None = None
+        self._reads_counted = 0  # of the connection's QuickBooks reads, those counted in the month's tally
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class SyncSession:
         if self._connected is None:
             start = (lambda: self.local_apis(self.state_path)) if self.local_apis else None
             self._connected = connect(self.rules, self.store, env=self.env, local_apis=start)
+            self._reads_counted = 0  # a new client counts from nothing
         return self._connected
 
     @property
@@ -118,9 +120,23 @@ class SyncSession:
 
     def close(self) -> None:
         if self._connected is not None:
+            self._count_reads()
             self._connected.close()
             self._connected = None
         self.store.close()
+
+    def _count_reads(self) -> None:
+        """Keep what this session has read of QuickBooks since it last counted, in this month's tally
+        (a month as the session's clock says it). A process killed outright loses what it had not
+        counted: the tally is qbsync's own estimate; Intuit's usage chart is the authority."""
+        reads = self._connected.quickbooks.reads_sent - self._reads_counted if self._connected else 0
+        if reads <= 0:
+            return
+        try:
+            self.store.count_reads("quickbooks", self.clock()[:7], reads)
+        except QbsyncError:  # the state file cannot be written now: the next count carries these too
+            return
+        self._reads_counted += reads
 
     def reopen_if_replaced(self) -> bool:
         """Open the state file again when another process deleted or replaced it since this session
@@ -891,6 +907,10 @@ class SyncSession:
         # applies next waits for it (an apply run "running" there is not an unfinished one).
         holder = self.store.lock("writer").holder()
         out["in_use"] = asdict(holder) if holder else None
+        # What this state file's sessions read of QuickBooks this month, this one's reads so far included.
+        self._count_reads()
+        month = self.clock()[:7]
+        out["quickbooks_reads"] = {"month": month, "reads": self.store.reads_in("quickbooks", month)}
         return out
 
 

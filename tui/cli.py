@@ -1337,6 +1337,7 @@ def cmd_status(args) -> int:
         print(f"plan {review_id}: {', '.join(f'{n:,} {status}' for status, n in undone.items())} in its applies "
               f"(`qbsync history --plan {review_id} --status failed,refused` says why); " + "; ".join(then))
     _print_unattended(status.get("unattended"))
+    _print_reads(status.get("quickbooks_reads"))
     _print_reading(status.get("reading"))
     told = {source["section"] for source in (status.get("reading") or {}).get("sources", [])}
     _print_unfinished_reads([read for read in status.get("unfinished_reads") or [] if read["section"] not in told])
@@ -1357,6 +1358,16 @@ def _print_unattended(info: dict | None) -> None:
           + (f": {last['error']}" if last.get("error") else "") if last else "last run: none")
     print(f"next run: {info['next_run']}" if info["next_run"] else "next run: not scheduled (no `qbsync run --every`)")
     print(f"held for review: {info['held']}" + (" (`qbsync held`)" if info["held"] else ""))
+
+
+def _print_reads(reads: dict | None) -> None:
+    """What this state file read of QuickBooks this month, against an Intuit app's monthly reads."""
+    if reads is None:
+        return
+    from engine.run import QUICKBOOKS_READS_A_MONTH
+
+    print(f"QuickBooks reads in {reads['month']}: {reads['reads']:,} by this state file (an Intuit app may read "
+          f"{QUICKBOOKS_READS_A_MONTH:,} times a month on the Builder tier, all its companies together)")
 
 
 def _print_reading(reading: dict | None) -> None:
