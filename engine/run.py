@@ -49,6 +49,7 @@ class RunSummary:
     notify_problems: list[str] = field(default_factory=list)  # a notification that could not go (U5)
     precoro_calls: int | None = None  # what the run cost of Precoro's day (None: not connected)
     quickbooks_reads: int | None = None  # and of the Intuit app's monthly reads (CorePlus calls)
+    quickbooks_reads_month: dict[str, Any] | None = None  # this state file's reads this month: {"month", "reads"}
     warnings: list[str] = field(default_factory=list)  # soon a problem: the QuickBooks connection ending
     new_warnings: int = 0  # of which not said by the run before (a day's count changes it): told once a day
     # The day a person was told of this run's error: a run failing as the one before it did, on the
@@ -131,7 +132,7 @@ class RunSummary:
                 "held": len(self.held), "new_held": self.new_held, "held_actions": self.held[:SHOWN_HELD],
                 "failures": self.failures[:SHOWN_HELD], "error": self.error, "skipped": self.skipped,
                 "stopped": self.stopped, "notify_problems": self.notify_problems, "precoro_calls": self.precoro_calls,
-                "quickbooks_reads": self.quickbooks_reads,
+                "quickbooks_reads": self.quickbooks_reads, "quickbooks_reads_month": self.quickbooks_reads_month,
                 "warnings": self.warnings, "error_told_on": self.error_told_on, "recovered_from": self.recovered_from,
                 "exit_code": self.exit_code}
 
@@ -181,6 +182,7 @@ def run_once(session: Any, *, only: Iterable[str] | None = None, trigger: str = 
             if sent is not None:
                 now = _requests(session)
                 summary.precoro_calls, summary.quickbooks_reads = now[0] - sent[0], now[1] - sent[1]
+                summary.quickbooks_reads_month = session.quickbooks_reads_this_month()
             if dry_run:
                 return summary
             if notify is not None:
@@ -417,15 +419,28 @@ def all_exit_code(runs: Iterable[CompanyRun]) -> int:
 QUICKBOOKS_READS_A_MONTH = 500_000
 
 
+# From this share of the month's reads on, `run --all` warns (the rest of the month may not fit).
+READS_WARNED_FROM = 0.8
+
+
 def reads_said(runs: list[CompanyRun]) -> str | None:
     """What a pass over the companies read of QuickBooks, against the app's monthly budget: one
-    Intuit app serves every company, so their reads add up (docs/unattended.md)."""
+    Intuit app serves every company, so their reads add up (docs/unattended.md). With what their
+    state files read this month so far, and a warning from READS_WARNED_FROM of the budget on."""
     total = sum(run.summary.quickbooks_reads or 0 for run in runs)
     if not total:
         return None
-    return (f"QuickBooks reads in this pass: {total:,}. Intuit counts an app's reads by the month, all its "
+    said = (f"QuickBooks reads in this pass: {total:,}. Intuit counts an app's reads by the month, all its "
             f"companies together ({QUICKBOOKS_READS_A_MONTH:,} on the Builder tier): about "
             f"{QUICKBOOKS_READS_A_MONTH // total:,} passes like this one a month.")
+    months = [run.summary.quickbooks_reads_month for run in runs if run.summary.quickbooks_reads_month]
+    if months:
+        month, so_far = months[0]["month"], sum(m["reads"] for m in months)
+        said += f" These companies read {so_far:,} in {month} so far."
+        if so_far >= READS_WARNED_FROM * QUICKBOOKS_READS_A_MONTH:
+            said += (f" Warning: that is {so_far / QUICKBOOKS_READS_A_MONTH:.0%} of the month's reads: run less often, "
+                     "or move the app to a paid tier, before Intuit blocks its reads until the month ends.")
+    return said
 
 
 def all_table(runs: list[CompanyRun]) -> str:

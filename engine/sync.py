@@ -907,11 +907,15 @@ class SyncSession:
         # applies next waits for it (an apply run "running" there is not an unfinished one).
         holder = self.store.lock("writer").holder()
         out["in_use"] = asdict(holder) if holder else None
-        # What this state file's sessions read of QuickBooks this month, this one's reads so far included.
+        out["quickbooks_reads"] = self.quickbooks_reads_this_month()
+        return out
+
+    def quickbooks_reads_this_month(self) -> dict[str, Any]:
+        """What this state file's sessions read of QuickBooks this month (`month`, `reads`), this
+        session's reads so far included: an Intuit app's reads are capped by the month."""
         self._count_reads()
         month = self.clock()[:7]
-        out["quickbooks_reads"] = {"month": month, "reads": self.store.reads_in("quickbooks", month)}
-        return out
+        return {"month": month, "reads": self.store.reads_in("quickbooks", month)}
 
 
 __all__ = ["SyncSession", "Interrupted", "PlanNotFound", "MappingRefused", "StalePlanError", "SupersededPlan", "SafetyLimitExceeded",

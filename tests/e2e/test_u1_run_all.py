@@ -52,6 +52,8 @@ def test_u1_run_all_over_three_companies_where_one_fails(tmp_path):
     # One Intuit app's monthly reads, all companies together: what this pass spent of them.
     reads = sum(row["quickbooks_reads"] for row in rows.values() if row["quickbooks_reads"])
     assert report["quickbooks_reads"] == reads > 0
+    for name in ("acme", "beta"):  # its state file's month so far: at least this run's reads
+        assert rows[name]["quickbooks_reads_month"]["reads"] >= rows[name]["quickbooks_reads"] > 0
     assert re.fullmatch(r"QuickBooks reads in this pass: \d+\. Intuit counts an app's reads by the month, all its "
                         r"companies together \(500,000 on the Builder tier\): about [\d,]+ passes like this one a "
-                        r"month\.", lines[-1]), lines[-1]
+                        r"month\. These companies read [\d,]+ in \d{4}-\d\d so far\.", lines[-1]), lines[-1]

@@ -38,3 +38,22 @@ def test_u1_status_tells_this_months_quickbooks_reads_of_every_session_on_the_st
         second.clock = lambda: "2027-01-01T00:05:00+00:00"
         assert second.status()["quickbooks_reads"] == {"month": "2027-01", "reads": reads_answered(servers)}
         assert second.store.reads_in("quickbooks", "2026-12") == said["reads"]  # the month before, as it was
+
+
+def test_u1_a_pass_over_companies_warns_when_their_month_nears_the_apps_reads():
+    from engine.run import CompanyRun, RunSummary, reads_said
+
+    def company(name, reads, month_reads):
+        summary = RunSummary(started_at="2026-12-20T09:00:00+00:00", quickbooks_reads=reads,
+                             quickbooks_reads_month={"month": "2026-12", "reads": month_reads})
+        return CompanyRun(name, f"{name}/rules.yaml", summary)
+
+    calm = reads_said([company("acme", 2, 150_000), company("beta", 3, 100_000)])
+    assert calm == ("QuickBooks reads in this pass: 5. Intuit counts an app's reads by the month, all its companies "
+                    "together (500,000 on the Builder tier): about 100,000 passes like this one a month. These "
+                    "companies read 250,000 in 2026-12 so far.")
+    near = reads_said([company("acme", 2, 300_000), company("beta", 3, 120_000)])
+    assert near.endswith("These companies read 420,000 in 2026-12 so far. Warning: that is 84% of the month's reads: "
+                         "run less often, or move the app to a paid tier, before Intuit blocks its reads until the "
+                         "month ends.")
+    assert reads_said([company("acme", 0, 10)]) is None  # a pass that read nothing says nothing
