@@ -21,6 +21,20 @@ QUICKBOOKS_IN_FLIGHT = 10  # concurrent requests per company
 PRECORO_PER_SECOND = round(1 / contract.REQUEST_INTERVAL)
 PRECORO_PER_HOUR = contract.PER_HOUR
 PRECORO_PER_DAY = contract.PER_DAY
+# Intuit's monthly cap of an app's reads ("CorePlus" calls) on the App Partner Program's free Builder
+# tier, all its companies together; past it, every read is refused until the next month.
+QUICKBOOKS_READS_A_MONTH = 500_000
+# From this share of the month's reads on, a warning (the rest of the month may not fit).
+READS_WARNED_FROM = 0.8
+
+
+def month_reads_warning(reads: int) -> str | None:
+    """A warning when the month's QuickBooks reads so far (of every company one Intuit app serves)
+    reach READS_WARNED_FROM of its QUICKBOOKS_READS_A_MONTH, else None."""
+    if reads < READS_WARNED_FROM * QUICKBOOKS_READS_A_MONTH:
+        return None
+    return (f"Warning: that is {reads / QUICKBOOKS_READS_A_MONTH:.0%} of the month's reads: run less often, "
+            "or move the app to a paid tier, before Intuit blocks its reads until the month ends.")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from . import bulk
-from .budgets import polling_cost
+from .budgets import QUICKBOOKS_READS_A_MONTH, month_reads_warning, polling_cost
 from .entities import BY_SECTION
 from .errors import Interrupted, ReadsCutShort
 from .locks import Holder, LockBusy
@@ -414,19 +414,10 @@ def all_exit_code(runs: Iterable[CompanyRun]) -> int:
     return EXIT_ERROR if EXIT_ERROR in codes else EXIT_HELD if EXIT_HELD in codes else EXIT_OK
 
 
-# Intuit's monthly cap of an app's reads ("CorePlus" calls) on the App Partner Program's free Builder
-# tier, all its companies together; past it, every read is refused until the next month.
-QUICKBOOKS_READS_A_MONTH = 500_000
-
-
-# From this share of the month's reads on, `run --all` warns (the rest of the month may not fit).
-READS_WARNED_FROM = 0.8
-
-
 def reads_said(runs: list[CompanyRun]) -> str | None:
     """What a pass over the companies read of QuickBooks, against the app's monthly budget: one
     Intuit app serves every company, so their reads add up (docs/unattended.md). With what their
-    state files read this month so far, and a warning from READS_WARNED_FROM of the budget on."""
+    state files read this month so far, and `month_reads_warning`."""
     total = sum(run.summary.quickbooks_reads or 0 for run in runs)
     if not total:
         return None
@@ -437,9 +428,9 @@ def reads_said(runs: list[CompanyRun]) -> str | None:
     if months:
         month, so_far = months[0]["month"], sum(m["reads"] for m in months)
         said += f" These companies read {so_far:,} in {month} so far."
-        if so_far >= READS_WARNED_FROM * QUICKBOOKS_READS_A_MONTH:
-            said += (f" Warning: that is {so_far / QUICKBOOKS_READS_A_MONTH:.0%} of the month's reads: run less often, "
-                     "or move the app to a paid tier, before Intuit blocks its reads until the month ends.")
+        warning = month_reads_warning(so_far)
+        if warning:
+            said += f" {warning}"
     return said
 
 
@@ -451,7 +442,13 @@ def all_table(runs: list[CompanyRun]) -> str:
         result = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}[s.exit_code]
         note = s.error or s.skipped or s.stopped or ""
         rows.append((run.company, result, str(s.counts.get("applied", 0)), str(len(s.held)), str(s.new_held),
-                     str(len(s.failures)), note if len(note) <= 70 else note[:69] + "…"))
+                     str(len(s.failures)), note))
+    return aligned(rows)
+
+
+def aligned(rows: list[tuple[str, ...]], last_width: int = 70) -> str:
+    """Rows as a table of aligned columns; the last (a note) is free and cut to `last_width`."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
-                     for row in rows).rstrip()
+    return "\n".join(("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  "
+                      + (row[-1] if len(row[-1]) <= last_width else row[-1][:last_width - 1] + "…")).rstrip()
+                     for row in rows)

@@ -535,7 +535,7 @@ def m022_plan_outcomes(db: sqlite_utils.Database) -> None:
 @migrations()
 def m023_service_reads(db: sqlite_utils.Database) -> None:
     # The reads this state file's sessions sent to a service, by month (YYYY-MM): Intuit meters an
-    # app's QuickBooks reads by the month (engine.run.QUICKBOOKS_READS_A_MONTH).
+    # app's QuickBooks reads by the month (engine.budgets.QUICKBOOKS_READS_A_MONTH).
     db["service_reads"].create({"month": str, "service": str, "reads": int}, pk=("month", "service"))
 
 

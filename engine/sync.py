@@ -848,27 +848,19 @@ class SyncSession:
         finally:
             alone.close()
 
-    def status(self) -> dict[str, Any]:
-        """Connections (reachable or why not), and per-entity counts from the store and the latest plan."""
+    def status(self, *, look: bool = True) -> dict[str, Any]:
+        """Connections (reachable or why not), and per-entity counts from the store and the latest plan.
+        `look=False`: the connections as the state file knows them, with no request to either service
+        (`reachable` None): the status of many companies at once (`status --all`)."""
         out: dict[str, Any] = {"rules": {"path": str(self.rules_path), "valid": True},
                                "state_file": {"path": str(self.state_path), "bytes": self.store.size(),
                                               "free_bytes": self.store.free_bytes(),
                                               "exposed_to_git": git_would_take(Path(self.state_path))}}
-        try:
-            conn = self.connected
-            out["connections"] = conn.describe
-            for side in SIDE_NAMES:
-                _look_at(side, getattr(conn, side), out["connections"][side])
-            realm = conn.realm_id
-        except Exception as exc:  # a missing credential must not hide the rest of the status
-            # What the store knows of each side (environment, realm, token expiry), the error on its side.
-            out["connections"] = {**saved_connections(self.rules, self.store, exc), "error": str(exc)}
-            realm = None
-            # The other side is looked at alone: connecting a company is done one side at a time, and
-            # each step shows what is left (a Precoro key checked before QuickBooks is connected).
-            if getattr(exc, "side", None) in SIDE_NAMES:
-                other = other_side(exc.side)
-                self._look_at_alone(other, out["connections"][other])
+        if look:
+            realm = self._look_at_connections(out)
+        else:
+            out["connections"] = saved_connections(self.rules, self.store)
+            realm = out["connections"]["quickbooks"]["realm_id"] or self._realm_planned()
         quickbooks = out["connections"].get("quickbooks") or {}
         ending = connection_ending_said(quickbooks, datetime.fromisoformat(self.clock()))
         if ending:  # the words, and the day for a screen with room for no more (the TUI's 80x24)
@@ -909,6 +901,30 @@ class SyncSession:
         out["in_use"] = asdict(holder) if holder else None
         out["quickbooks_reads"] = self.quickbooks_reads_this_month()
         return out
+
+    def _look_at_connections(self, out: dict[str, Any]) -> str | None:
+        """Both connections looked at (a request each) into `out["connections"]`; the realm, if connected."""
+        try:
+            conn = self.connected
+            out["connections"] = conn.describe
+            for side in SIDE_NAMES:
+                _look_at(side, getattr(conn, side), out["connections"][side])
+            return conn.realm_id
+        except Exception as exc:  # a missing credential must not hide the rest of the status
+            # What the store knows of each side (environment, realm, token expiry), the error on its side.
+            out["connections"] = {**saved_connections(self.rules, self.store, exc), "error": str(exc)}
+            # The other side is looked at alone: connecting a company is done one side at a time, and
+            # each step shows what is left (a Precoro key checked before QuickBooks is connected).
+            if getattr(exc, "side", None) in SIDE_NAMES:
+                other = other_side(exc.side)
+                self._look_at_alone(other, out["connections"][other])
+            return None
+
+    def _realm_planned(self) -> str | None:
+        """The QuickBooks company of the latest plan: the realm of a company whose rules name none
+        (the local APIs', or one connected by environment variables), known without connecting."""
+        latest = self.store.latest_plan_id()
+        return self.store.plan_row(latest)["realm"] if latest else None
 
     def quickbooks_reads_this_month(self) -> dict[str, Any]:
         """What this state file's sessions read of QuickBooks this month (`month`, `reads`), this

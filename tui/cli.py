@@ -415,9 +415,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "action ids are completed from the state file the line names (--rules, --state).")
     p.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to print it for")
 
-    p = command(sub, "status", "connections, counts, the latest plan, unattended runs and a read a cap cut short")
+    p = command(sub, "status", "connections, counts, the latest plan, unattended runs and a read a cap cut short",
+                epilog="Exit codes with --all: 0 every company is fine, 3 something waits for a person (held actions, "
+                       "conflicts to decide, a QuickBooks authorization ending within a month, an unfinished apply), "
+                       "1 something is wrong (a failed last run, an ended authorization, a company that cannot be "
+                       "read).")
     p.add_argument("--json", action="store_true",
                    help="print it all as one JSON object (connections, entities, latest_plan, in_use, ...)")
+    p.add_argument("--all", metavar="DIR", dest="all_dir",
+                   help="every company of DIR (each DIR/<company>/rules.yaml, as `run --all`), one line each, from "
+                        "their state files alone (no request to either service), and the month's QuickBooks reads "
+                        "of them all")
 
     p = command(
         sub, "doctor", "check what qbsync assumes of Precoro and QuickBooks against the connected companies",
@@ -1095,13 +1103,22 @@ def _refuse_every_with_all() -> int:
     return EXIT_ERROR
 
 
+def _companies_in(directory: str) -> list[Path]:
+    """The companies' rules files of `--all DIR`; none is said on stderr."""
+    from engine import run
+
+    found = run.companies(directory)
+    if not found:
+        print(f"qbsync: no company in {directory} (expected {directory}/<company>/rules.yaml)", file=sys.stderr)
+    return found
+
+
 def _run_all(args, stop: threading.Event, notify) -> int:
     from engine import run
     from engine.sync import SyncSession
 
-    found = run.companies(args.all_dir)
+    found = _companies_in(args.all_dir)
     if not found:
-        print(f"qbsync: no company in {args.all_dir} (expected {args.all_dir}/<company>/rules.yaml)", file=sys.stderr)
         return EXIT_ERROR
     with _graceful_stop(stop):
         runs = run.run_all(found, lambda rules: SyncSession(rules, local_apis=start_local_apis), jobs=args.jobs,
@@ -1299,6 +1316,8 @@ def cmd_status(args) -> int:
     from engine.review import plan_age_said
     from tui import render
 
+    if args.all_dir:
+        return _status_all(args)
     with _session(args) as session:
         status = session.status()
     if args.json:
@@ -1348,6 +1367,29 @@ def cmd_status(args) -> int:
     return EXIT_OK
 
 
+def _status_all(args) -> int:
+    from engine import companies
+    from engine.sync import SyncSession
+
+    found = _companies_in(args.all_dir)
+    if not found:
+        return EXIT_ERROR
+    told = companies.status_all(found, SyncSession)  # no local APIs started: nothing is asked of them
+    code, reads = companies.status_all_exit_code(told), companies.month_reads(told)
+    if args.json:
+        _print_json({"companies": [company.to_json() for company in told], "quickbooks_reads": reads, "exit_code": code})
+        return code
+    print(companies.companies_table(told))
+    if reads:
+        from engine.budgets import QUICKBOOKS_READS_A_MONTH
+
+        print(f"\nQuickBooks reads in {reads['month']}: {reads['reads']:,} by these companies' state files "
+              f"({reads['reads'] / QUICKBOOKS_READS_A_MONTH:.1%} of the {QUICKBOOKS_READS_A_MONTH:,} an Intuit app may "
+              "read a month on the Builder tier, all its companies together)."
+              + (f" {reads['warning']}" if reads["warning"] else ""))
+    return code
+
+
 def _print_unattended(info: dict | None) -> None:
     """U1, U3: the last unattended run, the next one (while `run --every` is going) and what waits."""
     if not info:
@@ -1364,7 +1406,7 @@ def _print_reads(reads: dict | None) -> None:
     """What this state file read of QuickBooks this month, against an Intuit app's monthly reads."""
     if reads is None:
         return
-    from engine.run import QUICKBOOKS_READS_A_MONTH
+    from engine.budgets import QUICKBOOKS_READS_A_MONTH
 
     print(f"QuickBooks reads in {reads['month']}: {reads['reads']:,} by this state file (an Intuit app may read "
           f"{QUICKBOOKS_READS_A_MONTH:,} times a month on the Builder tier, all its companies together)")

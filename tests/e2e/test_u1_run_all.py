@@ -57,3 +57,21 @@ def test_u1_run_all_over_three_companies_where_one_fails(tmp_path):
     assert re.fullmatch(r"QuickBooks reads in this pass: \d+\. Intuit counts an app's reads by the month, all its "
                         r"companies together \(500,000 on the Builder tier\): about [\d,]+ passes like this one a "
                         r"month\. These companies read [\d,]+ in \d{4}-\d\d so far\.", lines[-1]), lines[-1]
+
+    # Of a morning, which companies want a person: from the state files, with exit codes for scripts.
+    status = qbsync("status", "--all", str(tmp_path), cwd=tmp_path)
+    lines = status.stdout.splitlines()
+    assert status.returncode == 1, status.stderr  # gamma cannot be read
+    assert lines[0].split() == ["company", "last", "run", "(UTC)", "result", "held", "to", "decide", "QB", "reads", "note"]
+    acme = lines[1].split()
+    assert acme[0] == "acme" and acme[3] == "held" and acme[4] == str(rows["acme"]["held"])
+    assert lines[1].endswith(f"{rows['acme']['held']} held for review (`qbsync held`)")
+    assert lines[3].split()[:4] == ["gamma", "never", "-", "-"] and "cannot be read: " in lines[3]
+    assert re.fullmatch(r"QuickBooks reads in \d{4}-\d\d: [\d,]+ by these companies' state files \(\d+\.\d% of the "
+                        r"500,000 an Intuit app may read a month on the Builder tier, all its companies together\)\.",
+                        lines[-1]), lines[-1]
+    told = json.loads(qbsync("status", "--all", str(tmp_path), "--json", cwd=tmp_path).stdout)
+    assert [c["company"] for c in told["companies"]] == ["acme", "beta", "gamma"] and told["exit_code"] == 1
+    assert told["companies"][0]["exit_code"] == 3 and told["companies"][0]["status"]["unattended"]["held"] > 0
+    assert told["quickbooks_reads"]["reads"] == sum(c["status"]["quickbooks_reads"]["reads"]
+                                                    for c in told["companies"] if c["status"])
