@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-from .budgets import month_reads_warning
+from .budgets import duration, month_reads_warning
 from .run import EXIT_ERROR, EXIT_HELD, EXIT_OK, aligned, company_name
 
 
@@ -65,12 +65,19 @@ class CompanyStatus:
                 "status": self.status}
 
 
-def company_status(company: str, rules: str, status: dict[str, Any], now: datetime) -> CompanyStatus:
-    """What of a company's status (`SyncSession.status(look=False)`) needs a person, as of `now`."""
+def company_status(company: str, rules: str, status: dict[str, Any], now: datetime,
+                   late: float | None = None) -> CompanyStatus:
+    """What of a company's status (`SyncSession.status(look=False)`) needs a person, as of `now`.
+    `late`: seconds after which a company with no run is a problem (its timer stopped, say)."""
     out = CompanyStatus(company, rules, status)
     last = status["unattended"]["last_run"]
     if last and last["exit_code"] == EXIT_ERROR:
         out.problems.append(f"its last run failed: {last['error']}" if last.get("error") else "its last run failed")
+    if late is not None:
+        age = (now - datetime.fromisoformat(last["started_at"])).total_seconds() if last else None
+        if age is None or age > late:
+            out.problems.insert(0, f"no run for {duration(age)} (late after {duration(late)})" if age is not None
+                                else "no run yet")
     quickbooks = status["connections"].get("quickbooks") or {}
     if quickbooks.get("ending"):  # within the month's warning, or past
         ended = datetime.fromisoformat(quickbooks["ends_at"]) <= now
@@ -94,16 +101,18 @@ def company_status(company: str, rules: str, status: dict[str, Any], now: dateti
     return out
 
 
-def status_all(rules_files: Iterable[Any], open_session: Callable[[Any], Any]) -> list[CompanyStatus]:
-    """Each company's status from its state file, in turn. A company whose rules or state file cannot
-    be read is one row with that problem: the others are still told."""
+def status_all(rules_files: Iterable[Any], open_session: Callable[[Any], Any],
+               late: float | None = None) -> list[CompanyStatus]:
+    """Each company's status from its state file, in turn (`late`: as `company_status`). A company
+    whose rules or state file cannot be read is one row with that problem: the others are still told."""
     found = []
     for rules_path in rules_files:
         name = company_name(rules_path)
         try:
             with open_session(rules_path) as session:
                 status = session.status(look=False)
-                found.append(company_status(name, str(rules_path), status, datetime.fromisoformat(session.clock())))
+                found.append(company_status(name, str(rules_path), status, datetime.fromisoformat(session.clock()),
+                                            late))
         except Exception as exc:  # an invalid rules file, an unreadable state file: this company only
             first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
             found.append(CompanyStatus(name, str(rules_path), problems=[f"cannot be read: {first}"]))

@@ -299,13 +299,13 @@ def _approve(store: Any, plan_id: str, actions: list[Action], verdict: dict, *, 
 
 
 def parse_every(text: str) -> float:
-    """`30m`, `1h`, `90s` or `2h30m` -> seconds; at least a minute (both services count calls)."""
+    """`30m`, `1h`, `90s`, `2h30m` or `1d` -> seconds; at least a minute (both services count calls)."""
     import re
 
-    parts = re.findall(r"(\d+)([smh])", text.strip().lower())
+    parts = re.findall(r"(\d+)([smhd])", text.strip().lower())
     if not parts or "".join(n + u for n, u in parts) != text.strip().lower():
         raise ValueError(f"{text!r} is not a duration like 30m, 1h or 90s")
-    seconds = sum(int(n) * {"s": 1, "m": 60, "h": 3600}[u] for n, u in parts)
+    seconds = sum(int(n) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in parts)
     if seconds < 60:
         raise ValueError(f"{text!r} is shorter than a minute")
     return float(seconds)

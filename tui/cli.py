@@ -426,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every company of DIR (each DIR/<company>/rules.yaml, as `run --all`), one line each, from "
                         "their state files alone (no request to either service), and the month's QuickBooks reads "
                         "of them all")
+    p.add_argument("--late", metavar="DURATION",
+                   help="with --all: a company whose last run started longer ago than DURATION (90m, 2h, 1d) is a "
+                        "problem (exit 1): its timer stopped, or its runs hang")
 
     p = command(
         sub, "doctor", "check what qbsync assumes of Precoro and QuickBooks against the connected companies",
@@ -1318,6 +1321,9 @@ def cmd_status(args) -> int:
 
     if args.all_dir:
         return _status_all(args)
+    if args.late:
+        print("qbsync: --late goes with --all", file=sys.stderr)
+        return EXIT_ERROR
     with _session(args) as session:
         status = session.status()
     if args.json:
@@ -1368,13 +1374,18 @@ def cmd_status(args) -> int:
 
 
 def _status_all(args) -> int:
-    from engine import companies
+    from engine import companies, run
     from engine.sync import SyncSession
 
+    try:
+        late = run.parse_every(args.late) if args.late else None
+    except ValueError as exc:
+        print(f"qbsync: --late: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     found = _companies_in(args.all_dir)
     if not found:
         return EXIT_ERROR
-    told = companies.status_all(found, SyncSession)  # no local APIs started: nothing is asked of them
+    told = companies.status_all(found, SyncSession, late)  # no local APIs started: nothing is asked of them
     code, reads = companies.status_all_exit_code(told), companies.month_reads(told)
     if args.json:
         _print_json({"companies": [company.to_json() for company in told], "quickbooks_reads": reads, "exit_code": code})

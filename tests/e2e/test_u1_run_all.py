@@ -75,3 +75,7 @@ def test_u1_run_all_over_three_companies_where_one_fails(tmp_path):
     assert told["companies"][0]["exit_code"] == 3 and told["companies"][0]["status"]["unattended"]["held"] > 0
     assert told["quickbooks_reads"]["reads"] == sum(c["status"]["quickbooks_reads"]["reads"]
                                                     for c in told["companies"] if c["status"])
+    late = qbsync("status", "--all", str(tmp_path), "--late", "1d", "--json", cwd=tmp_path)  # the runs are recent
+    assert [c["problems"] for c in json.loads(late.stdout)["companies"]][:2] == [[], []]
+    alone = qbsync("status", "--late", "1h", cwd=tmp_path)
+    assert alone.returncode == 1 and "--late goes with --all" in alone.stderr

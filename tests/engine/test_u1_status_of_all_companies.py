@@ -83,6 +83,17 @@ def test_u1_a_company_with_nothing_waiting_is_fine(demo_synced, tmp_path):
     assert (company.exit_code, company.problems, company.waiting) == (EXIT_OK, [], [])
     assert company.held == 0 and company.to_decide == 0
 
+    # A timer that stopped: with `--late 1h`, a company whose last run is two hours old is a problem.
+    def two_hours_on(rules):
+        later = SyncSession(rules, session.state_path)
+        later.clock = lambda: (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat(timespec="seconds")
+        return later
+
+    [on_time] = status_all([session.rules_path], lambda rules: SyncSession(rules, session.state_path), late=3600)
+    [late] = status_all([session.rules_path], two_hours_on, late=3600)
+    assert on_time.exit_code == EXIT_OK and late.exit_code == EXIT_ERROR
+    assert late.problems == ["no run for 2 h (late after 1 h)"]
+
 
 def test_u1_a_plan_made_by_a_person_tells_its_conflicts_to_decide(servers, tmp_path):
     servers.reset(ACME)
