@@ -102,8 +102,9 @@ class SyncAPI(Protocol):
         link, the latest plan's actions on it and what became of them, its `history` latest entries;
         `live`: its sides read now (one request each), not as the last plan read them."""
 
-    def status(self) -> dict[str, Any]:
-        """Connections, counts and the latest plan."""
+    def status(self, *, look: bool = True) -> dict[str, Any]:
+        """Connections, counts and the latest plan; `look=False`: the connections as the state file
+        knows them, with no request."""
 
     def reload_rules(self) -> Rules:
         """Read rules.yaml again (keeps the old rules when it is invalid)."""

@@ -436,7 +436,7 @@ class FakeSession:
             "history": [r for r in self.audit if r["precoro_id"] == ids["precoro"]][:history],
         }
 
-    def status(self) -> dict[str, Any]:
+    def status(self, *, look: bool = True) -> dict[str, Any]:
         plan = self.plans.get(self.latest or "")
         return {
             "rules": {"path": str(self.rules_path), "valid": True},
