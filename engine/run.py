@@ -446,6 +446,25 @@ def all_table(runs: list[CompanyRun]) -> str:
     return aligned(rows)
 
 
+def runs_table(rows: Iterable[dict[str, Any]]) -> str:
+    """`qbsync runs`: a line a recorded run (Store.runs), newest first."""
+    from .budgets import duration
+
+    table = [("started (UTC)", "trigger", "result", "took", "plan", "applied", "held", "new", "failed", "note")]
+    for row in rows:
+        s = row["summary"] or {}
+        counts = s.get("counts") or {}
+        took = (duration((datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(row["started_at"]))
+                         .total_seconds()) if row["finished_at"] else "-")
+        # A run with no end recorded was killed (or is going on now: `qbsync status` says who holds the lock).
+        result = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}.get(row["exit_code"], "unfinished")
+        note = s.get("error") or s.get("stopped") or ("nothing changed" if s.get("unchanged") else "")
+        table.append((row["started_at"][:19].replace("T", " "), row["trigger"], result, took,
+                      row["plan_id"] or "-", str(counts.get("applied", 0)), str(s.get("held", "-")),
+                      str(s.get("new_held", "-")), str(counts.get("failed", 0) + counts.get("refused", 0)), note))
+    return aligned(table)
+
+
 def aligned(rows: list[tuple[str, ...]], last_width: int = 70) -> str:
     """Rows as a table of aligned columns; the last (a note) is free and cut to `last_width`."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]

@@ -777,6 +777,10 @@ class SyncSession:
         return list(self.audit(record, limit, plan_id=plan_id, statuses=statuses, since=since, until=until,
                                entity=entity, kind=kind))
 
+    def runs(self, *, limit: int | None = None, since: date | None = None, failed: bool = False) -> list[dict]:
+        """Unattended runs, newest first (Store.runs; kept for RUNS_KEPT_DAYS): `since` a day (UTC)."""
+        return self.store.runs(limit=limit, since=since.isoformat() if since else None, failed=failed)
+
     def audit(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
               statuses: Iterable[str] = (), since: date | None = None, until: date | None = None,
               entity: str | None = None, kind: str | None = None) -> Iterator[dict]:

@@ -114,6 +114,8 @@ KINDS = ("link", "unlink", "create", "update", "conflict", "deactivate", "reacti
 ENTITY_SECTIONS = ("chart_of_accounts", "classes", "locations", "taxes", "terms", "suppliers", "items", "invoices",
                    "purchase_orders", "credit_notes", "payments")
 SIDES = ("quickbooks", "precoro", "none")  # --to: the side an action writes
+RUNS_KEPT_DAYS, RUN_DETAILS_KEPT_DAYS = 90, 7  # engine.store's, for `runs --help` (a test holds them alike)
+SHOWN_RUNS = 50  # the runs `qbsync runs` prints unless told otherwise
 WHICH = ("all", "attention", "conflicts", "errors", "not-approved", "waiting")  # --which
 
 
@@ -391,6 +393,17 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--json", action="store_true", help='print {"history": [...]}, newest first')
     form.add_argument("--csv", action="store_true",
                       help="print CSV, newest first, a row per entry and its changed fields in one column (for a spreadsheet)")
+
+    p = command(sub, "runs", "list the unattended runs (`qbsync run`, timers, webhooks), newest first",
+                epilog=f"Runs are kept {RUNS_KEPT_DAYS} days (the lists of what each held or failed, "
+                       f"{RUN_DETAILS_KEPT_DAYS}); what they wrote stays in `qbsync history` for good. Exit 1 with "
+                       "--failed when any run failed.")
+    p.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only runs started on this day or later (UTC)")
+    p.add_argument("--failed", action="store_true", help="only the runs that failed (exit 1 when there are any)")
+    p.add_argument("--limit", type=_positive, default=None, metavar="N",
+                   help=f"the N latest runs (default: the latest {SHOWN_RUNS}; with --json, every one)")
+    p.add_argument("--all", action="store_true", help="print every run kept")
+    p.add_argument("--json", action="store_true", help='print {"runs": [...]}, newest first, each with its summary')
 
     p = command(sub, "explain", "why qbsync does (or does not) sync one record: both sides as last read, its link, "
                 "the latest plan's actions, the policy's verdict and its history",
@@ -1281,6 +1294,26 @@ def cmd_history(args) -> int:
     return EXIT_OK
 
 
+def cmd_runs(args) -> int:
+    from engine.run import runs_table
+
+    shown = None if args.json or args.all or args.limit else SHOWN_RUNS
+    with _session(args) as session:
+        rows = session.runs(limit=args.limit or (shown and shown + 1), since=args.since, failed=args.failed)
+    code = EXIT_ERROR if args.failed and rows else EXIT_OK
+    if args.json:
+        _print_json({"runs": rows})
+        return code
+    if not rows:
+        print("No failed run." if args.failed else "No unattended run yet (`qbsync run`, docs/unattended.md)."
+              if not args.since else f"No run since {args.since.isoformat()}.")
+        return code
+    print(runs_table(rows[:shown]))
+    if shown is not None and len(rows) > shown:
+        print("… older runs are not shown: `qbsync runs --all` prints every one kept, `--limit N` the N latest.")
+    return code
+
+
 def cmd_explain(args) -> int:
     from tui import render
 
@@ -1658,7 +1691,7 @@ def cmd_web(args) -> int:
 COMMANDS = {
     "init": cmd_init, "validate": cmd_validate, "plan": cmd_plan, "show": cmd_show, "decide": cmd_decide, "apply": cmd_apply,
     "approve": cmd_approve, "skip": cmd_approve,
-    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "explain": cmd_explain, "compact": cmd_compact, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
+    "suppliers": cmd_map, "items": cmd_map, "history": cmd_history, "runs": cmd_runs, "explain": cmd_explain, "compact": cmd_compact, "status": cmd_status, "doctor": cmd_doctor, "local": cmd_local,
     "tui": cmd_tui, "connect": cmd_connect, "disconnect": cmd_disconnect, "run": cmd_run, "held": cmd_held, "webhooks": cmd_webhooks,
     "payments": cmd_payments, "web": cmd_web, "completion": cmd_completion,
 }

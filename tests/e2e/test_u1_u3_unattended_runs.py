@@ -67,6 +67,15 @@ def test_u1_u2_u3_run_applies_what_the_policy_allows_and_holds_a_conflict(make_w
     assert status["held"] == len(listed) and status["last_run"]["exit_code"] == code
     assert status["next_run"] is None
 
+    # `qbsync runs`: the three runs, newest first, as text and JSON; none failed (exit 0 with --failed).
+    runs = workdir.json("runs")["runs"]
+    assert [run["summary"]["plan_id"] for run in runs] == [third["plan_id"], again["plan_id"], summary["plan_id"]]
+    lines = workdir.run("runs").stdout.splitlines()
+    assert lines[0].split()[:4] == ["started", "(UTC)", "trigger", "result"] and len(lines) == 4
+    assert lines[3].split()[2:4] == ["manual", "held"]
+    failed = workdir.run("runs", "--failed")
+    assert failed.returncode == 0 and failed.stdout.strip() == "No failed run."
+
 
 def test_u2_a_dry_run_says_what_a_run_would_apply_and_hold_and_writes_none_of_it(make_workdir):
     workdir = make_workdir(edit=allow_supplier_creates)
