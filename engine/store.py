@@ -38,6 +38,10 @@ ACTIONS_PER_PAGE = 200  # actions stored per row of action_pages, in list order 
 RUNS_KEPT_DAYS = 90
 # And their lists of held and failed actions this long (then their counts only).
 RUN_DETAILS_KEPT_DAYS = 7
+# An open plan that newer ones of its purpose and scope replaced keeps its actions this long.
+REPLACED_PLANS_KEPT_HOURS = 24
+# The states of plans whose actions were let go (Store.let_go_plans): they can never be applied.
+LET_GO = ("superseded", "replaced")
 
 
 @migrations()
@@ -1138,28 +1142,35 @@ class Store:
                                   [base_serial, plan_id]))
         return rows[0] if rows else None
 
-    def prune_superseded(self) -> list[str]:
-        """Let go of the actions of plans no apply can carry out any more: never applied (no write
-        journaled), made before another plan's apply (W6 refuses them whole), and not the latest
-        plan of their purpose and scope (the one reviewed, and whose decisions carry over). Their
-        rows stay, marked superseded, so that naming one says so; the pages they free are reused by
-        later plans. Without this, each re-plan of a 100,000-record first sync kept ~165 MB for good."""
+    def let_go_plans(self, now: str) -> dict[str, str]:
+        """Let go of the actions of open plans nobody can or will apply, never applied (no write
+        journaled) and not the latest plan of their purpose and scope (the one reviewed, and whose
+        decisions carry over): those made before another plan's apply (`superseded`: W6 refuses
+        them whole), and those newer plans replaced more than REPLACED_PLANS_KEPT_HOURS before `now`
+        (`replaced`: a timer whose runs hold everything makes a plan every few minutes, each with
+        every held record's actions). Their rows stay, so that naming one says why; the pages they
+        free are reused by later plans. Without this, each re-plan of a 100,000-record first sync kept
+        ~165 MB for good. Returns {plan id: its new state}."""
+        replaced_before = (datetime.fromisoformat(now) - timedelta(hours=REPLACED_PLANS_KEPT_HOURS)).isoformat(
+            timespec="seconds")
         with self.transaction():
-            rows = self.db.execute("select id, purpose, scope, state, base_serial from plans order by created_at, rowid").fetchall()
-            latest = {(purpose, scope): plan_id for plan_id, purpose, scope, _, _ in rows}
-            pruned = []
-            for plan_id, _, _, state, base_serial in rows:
+            rows = self.db.execute("select id, purpose, scope, state, base_serial, created_at from plans "
+                                   "order by created_at, rowid").fetchall()
+            latest = {(purpose, scope): plan_id for plan_id, purpose, scope, *_ in rows}
+            let_go = {}
+            for plan_id, _, _, state, base_serial, created_at in rows:
                 if state != "open" or plan_id in latest.values():
                     continue
                 later = self.db.execute("select 1 from apply_runs where serial > ? and plan_id != ? limit 1",
                                         [base_serial, plan_id]).fetchone()
-                sent = self.db.execute("select 1 from journal where plan_id = ? limit 1", [plan_id]).fetchone()
-                if later and not sent:
-                    self.db.execute("delete from actions where plan_id = ?", [plan_id])
-                    self.db.execute("delete from action_pages where plan_id = ?", [plan_id])
-                    self.db.execute("update plans set state = 'superseded' where id = ?", [plan_id])
-                    pruned.append(plan_id)
-            return pruned
+                why = "superseded" if later else "replaced" if created_at < replaced_before else None
+                if why is None or self.db.execute("select 1 from journal where plan_id = ? limit 1", [plan_id]).fetchone():
+                    continue
+                self.db.execute("delete from actions where plan_id = ?", [plan_id])
+                self.db.execute("delete from action_pages where plan_id = ?", [plan_id])
+                self.db.execute("update plans set state = ? where id = ?", [why, plan_id])
+                let_go[plan_id] = why
+            return let_go
 
     def begin_apply_run(self, plan_id: str, *, who: str, at: str, pid: int, host: str) -> int:
         """Take the next serial for a run about to write (inside the transaction of its first write)."""

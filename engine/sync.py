@@ -43,7 +43,7 @@ from .review import (ERROR_OUTCOMES, CountKey, Outcome, PlanTally, ReviewFilter,
 from .reconcile import SyncState
 from .run import run_status
 from .signoff import RefusedLine, SignOff, SignOffFile
-from .store import Store, StoredActions, git_would_take
+from .store import LET_GO, REPLACED_PLANS_KEPT_HOURS, Store, StoredActions, git_would_take
 from .suggest import CandidateIndex
 from .writes import build_units, unit_key
 
@@ -282,6 +282,7 @@ class SyncSession:
             for entry in agreed:
                 self.store.update_baseline(entry["section"], plan.realm_id, entry["precoro_id"], entry["fields"])
             self.store.save_plan(plan, stored)
+            self.store.let_go_plans(plan.created_at)  # the plans this one replaced a day ago and more
             self.store.save_mirror_reads(mirror_reads)  # W11: the cursors move with the plan that used them
             for found in quiet:
                 self.store.mark_quiet(found.section, plan.realm_id, found.context, found.quiet, found.busy)
@@ -334,7 +335,7 @@ class SyncSession:
         only grow, so their sum moves when either does). -1: the plan can no longer be applied (let
         go, or another plan was applied since it was made: W6)."""
         row = self.store.plan_row(plan_id)
-        if row is None or row["state"] == "superseded" or \
+        if row is None or row["state"] in LET_GO or \
                 row["state"] != "applied" and self.store.applied_after(plan_id, row["base_serial"] or 0):
             return -1
         return row["decided"] + self.store.applies_ended(plan_id)
@@ -506,9 +507,14 @@ class SyncSession:
         found = self.store.plan_id_of(plan_id)
         if found is None:
             raise PlanNotFound(f"no saved plan {plan_id!r}")
-        if self.store.plan_state(found) == "superseded":
+        state = self.store.plan_state(found)
+        if state == "superseded":
             raise SupersededPlan(f"plan {found} was made before another plan was applied, and its actions were let "
                                  "go (it can never be applied): plan again (qbsync plan)")
+        if state == "replaced":
+            raise SupersededPlan(f"plan {found} was replaced by newer plans more than {REPLACED_PLANS_KEPT_HOURS} hours "
+                                 "ago, and its actions were let go: the latest plan (qbsync show) has what it "
+                                 "proposed, or plan again (qbsync plan)")
         return found
 
     # -- applying ------------------------------------------------------------------------------
@@ -544,7 +550,7 @@ class SyncSession:
             report = apply_plan(self.store, plan, self.rules, conn.quickbooks, conn.precoro, realm_id=conn.realm_id,
                                 on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock,
                                 stop=stop, until_done=until_done, on_cap=on_cap, sleep=self.sleep)
-            self.store.prune_superseded()  # the plans this apply superseded can never be applied
+            self.store.let_go_plans(self.clock())  # the plans this apply superseded can never be applied
             if self._plan_to_review_id() == plan.id:
                 # Counted and read now, while the apply is waited on anyway: the next `status` or
                 # review of a large plan left with failures takes them as kept (Store.action_groups,

@@ -82,3 +82,38 @@ def test_w6_compact_gives_the_space_of_plans_let_go_back_and_keeps_what_the_file
         assert state.stat().st_mode & 0o777 == 0o600
         assert s.compact()[1] <= after  # nothing more to give back
         assert s.load_plan(s.plan().id).created_at  # the file goes on being planned into
+
+
+def test_w6_plans_that_newer_ones_replaced_a_day_ago_are_let_go_and_say_so(servers, fresh_dir):
+    """A timer whose runs hold everything applies nothing, so no apply supersedes its plans: each run
+    made a plan kept for good, with every held record's actions (W6, U1)."""
+    from datetime import datetime, timedelta, timezone
+
+    from engine.store import REPLACED_PLANS_KEPT_HOURS
+
+    servers.reset(REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    start = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
+    with servers.session(fresh_dir(), REALM) as s:
+        def plan_at(hours: float):
+            at = (start + timedelta(hours=hours)).isoformat(timespec="seconds")
+            s.clock = lambda: at
+            return s.plan(full=True)  # a plan of its own whatever changed
+
+        first, second = plan_at(0), plan_at(1)
+        partial = s.plan(only=["suppliers"])  # another scope: the latest of its own
+        count = lambda plan_id: s.store.db.execute("select count(*) from actions where plan_id = ?", [plan_id]).fetchone()[0]
+        assert count(first.id) == len(first.actions) > 0  # replaced an hour ago: still kept whole
+        assert s.plan_revision(first.id) >= 0
+
+        third = plan_at(REPLACED_PLANS_KEPT_HOURS + 0.5)
+        assert s.store.plan_state(first.id) == "replaced" and count(first.id) == 0  # replaced a day ago
+        assert s.store.plan_state(second.id) == "open"  # replaced less than a day ago: kept
+        assert count(third.id) == len(third.actions) and count(partial.id) == len(partial.actions)
+        assert s.plan_revision(first.id) == -1  # a TUI showing it says it can no longer be applied
+        with pytest.raises(SupersededPlan, match=f"plan {first.id} was replaced by newer plans more than 24 hours ago"):
+            s.apply(first.id)
+
+        plan_at(REPLACED_PLANS_KEPT_HOURS + 2)
+        assert s.store.plan_state(second.id) == "replaced" and s.store.plan_state(third.id) == "open"
+        assert s.store.plan_state(partial.id) == "open"  # the latest of its scope, however old
