@@ -42,6 +42,7 @@ RUN_DETAILS_KEPT_DAYS = 7
 REPLACED_PLANS_KEPT_HOURS = 24
 # The states of plans whose actions were let go (Store.let_go_plans): they can never be applied.
 LET_GO = ("superseded", "replaced")
+LET_GO_NAMED_DAYS = 90  # how long naming such a plan says why (then: no saved plan)
 
 
 @migrations()
@@ -1168,8 +1169,13 @@ class Store:
                     continue
                 self.db.execute("delete from actions where plan_id = ?", [plan_id])
                 self.db.execute("delete from action_pages where plan_id = ?", [plan_id])
-                self.db.execute("update plans set state = ? where id = ?", [why, plan_id])
+                # Its row stays, to say why when it is named, without what only an apply would read.
+                self.db.execute("update plans set state = ?, readback = '{}', tally = null where id = ?", [why, plan_id])
                 let_go[plan_id] = why
+            # And after LET_GO_NAMED_DAYS, the row goes too (a plan a run: 35,000 rows a year).
+            self.db.execute(f"delete from plans where state in ({', '.join('?' * len(LET_GO))}) and created_at < ?",
+                            [*LET_GO, (datetime.fromisoformat(now) - timedelta(days=LET_GO_NAMED_DAYS)).isoformat(
+                                timespec="seconds")])
             return let_go
 
     def begin_apply_run(self, plan_id: str, *, who: str, at: str, pid: int, host: str) -> int:

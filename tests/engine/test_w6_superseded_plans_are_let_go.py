@@ -117,3 +117,13 @@ def test_w6_plans_that_newer_ones_replaced_a_day_ago_are_let_go_and_say_so(serve
         plan_at(REPLACED_PLANS_KEPT_HOURS + 2)
         assert s.store.plan_state(second.id) == "replaced" and s.store.plan_state(third.id) == "open"
         assert s.store.plan_state(partial.id) == "open"  # the latest of its scope, however old
+        assert s.store.db.execute("select readback, tally from plans where id = ?", [first.id]).fetchone() == ("{}", None)
+
+        # Named for LET_GO_NAMED_DAYS; then the row goes too (a timer's plans would add up for good).
+        from engine.errors import PlanNotFound
+        from engine.store import LET_GO_NAMED_DAYS
+
+        plan_at(LET_GO_NAMED_DAYS * 24 + 1)
+        assert s.store.plan_state(first.id) is None and s.store.plan_state(partial.id) == "open"
+        with pytest.raises(PlanNotFound, match=f"no saved plan {first.id!r}"):
+            s.apply(first.id)
