@@ -70,7 +70,8 @@ class StateFileReopened(Message):
 
 class PlanChangedElsewhere(Message):
     """Another terminal changed the approvals or decisions of the plan on screen, or applied it (-1:
-    it can no longer be applied, another plan having been applied since); `latest`: the latest sync
+    it can no longer be applied, another plan having been applied since, or newer plans having
+    replaced it a day ago); `latest`: the latest sync
     plan, a newer one than that on screen when another terminal (or an unattended run) made one."""
 
     def __init__(self, plan_id: str, revision: int, latest: str | None) -> None:

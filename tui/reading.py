@@ -229,7 +229,7 @@ class Reading:
             # Not read again: a new plan reads both sides, which the operator asks for (r) when ready.
             then = f"L shows the latest plan, {newer}; r makes a new one" if newer else "r makes a new plan"
             self.notify(f"Plan {message.plan_id} can no longer be applied: another plan was applied since it was "
-                        f"made (W6). {then}.", severity="warning", timeout=20)
+                        f"made, or newer plans replaced it a day ago (W6). {then}.", severity="warning", timeout=20)
             return
         self.notify(f"Plan {message.plan_id} was changed in another terminal (approvals, decisions or an apply): it "
                     "is shown as it now is.", severity="warning", timeout=8)

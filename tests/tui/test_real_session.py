@@ -545,7 +545,8 @@ async def test_w6_a_plan_on_screen_that_another_terminals_apply_superseded_says_
             app.check_plan_elsewhere()
             await settle(pilot)
         said = [n.message for n in app._notifications if "can no longer be applied" in n.message]
-        assert said == [f"Plan {plan.id} can no longer be applied: another plan was applied since it was made (W6). "
+        assert said == [f"Plan {plan.id} can no longer be applied: another plan was applied since it was made, "
+                        "or newer plans replaced it a day ago (W6). "
                         "r makes a new plan."]
         assert app.plan.id == plan.id  # still on screen, as the operator left it
 
@@ -607,7 +608,8 @@ async def test_w6_a_plan_superseded_by_a_newer_full_plans_apply_points_to_that_p
         app.check_plan_elsewhere()
         await settle(pilot)
         said = [n.message for n in app._notifications if plan.id in n.message]
-        assert said == [f"Plan {plan.id} can no longer be applied: another plan was applied since it was made (W6). "
+        assert said == [f"Plan {plan.id} can no longer be applied: another plan was applied since it was made, "
+                        "or newer plans replaced it a day ago (W6). "
                         f"L shows the latest plan, {newer.id}; r makes a new one."]
         await pilot.press("L")
         assert await until(pilot, lambda: app.plan is not None and app.plan.id == newer.id)
