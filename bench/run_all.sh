@@ -18,6 +18,7 @@ if [[ "${QUICK:-0}" == "1" ]]; then
   "$PY" bench/approve_many.py --actions 5000 --held 500
   "$PY" bench/map_many.py --n 1000
   "$PY" bench/first_sync.py --n 1000
+  "$PY" bench/state_growth.py --days 10
   exit 0
 fi
 "$PY" bench/plan_scale.py --n 100000 --runs 2
@@ -33,3 +34,4 @@ fi
 "$PY" bench/approve_many.py --actions 260000 --held 5000
 "$PY" bench/map_many.py --n 20000
 "$PY" bench/first_sync.py --n 20000
+"$PY" bench/state_growth.py
