@@ -102,6 +102,9 @@ class SyncAPI(Protocol):
         link, the latest plan's actions on it and what became of them, its `history` latest entries;
         `live`: its sides read now (one request each), not as the last plan read them."""
 
+    def runs(self, *, limit: int | None = None, since: date | None = None, failed: bool = False) -> list[dict]:
+        """Unattended runs, newest first, each with its summary (`qbsync runs`)."""
+
     def status(self, *, look: bool = True) -> dict[str, Any]:
         """Connections, counts and the latest plan; `look=False`: the connections as the state file
         knows them, with no request."""

@@ -221,6 +221,15 @@ class RecordExplained(Message):
         self.asked = asked  # (entity, record) as asked, to ask again
 
 
+class RunsListed(Message):
+    """The unattended runs were read (`SyncSession.runs`), or could not be: `error` says why."""
+
+    def __init__(self, runs: list[dict[str, Any]] | None, error: Exception | None = None) -> None:
+        super().__init__()
+        self.runs = runs
+        self.error = error
+
+
 class RulesReloaded(Message):
     """rules.yaml was read again and is valid."""
 

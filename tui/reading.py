@@ -16,6 +16,7 @@ from engine.review import ERROR_OUTCOMES
 from rules import RulesError
 
 from .dialogs.explained import Explained
+from .dialogs.runs import RunsDialog
 from .messages import (
     HistoryFilter,
     HistoryLoaded,
@@ -26,6 +27,7 @@ from .messages import (
     RecordExplained,
     RulesRefused,
     RulesReloaded,
+    RunsListed,
     SessionFailed,
     SessionOpened,
     StateFileReopened,
@@ -36,6 +38,7 @@ from .render import explained_text
 # Above this many actions, a plan is a million long-lived objects (see on_plan_loaded).
 LARGE_PLAN = 20_000
 EXPLAIN_HISTORY = 5  # the audit entries y's story shows of a record (History lists every one)
+SHOWN_RUNS = 50  # the runs u lists (`qbsync runs --all` prints every one kept)
 
 
 class Reading:
@@ -310,6 +313,27 @@ class Reading:
             self.switch_screen(shown)
         else:
             self.push_screen(shown)
+
+    # -- unattended runs (u on the Overview) ------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
+    def list_runs(self) -> None:
+        """The latest runs, for the Runs dialog (`qbsync runs`)."""
+        if self.session is None:
+            return
+        try:
+            with self._engine:
+                runs = self.session.runs(limit=SHOWN_RUNS)
+        except Exception as exc:
+            self.post_message(RunsListed(None, exc))
+        else:
+            self.post_message(RunsListed(runs))
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        if message.error is not None:
+            self.notify(f"Could not read the runs: {message.error}", severity="error")
+            return
+        self.push_screen(RunsDialog(message.runs))
 
     # -- rules -----------------------------------------------------------------------------------
 

@@ -436,6 +436,19 @@ class FakeSession:
             "history": [r for r in self.audit if r["precoro_id"] == ids["precoro"]][:history],
         }
 
+    def runs(self, *, limit: int | None = None, since: date | None = None, failed: bool = False) -> list[dict]:
+        """Two runs of a timer: one that held the demo's conflict, one that failed (newest first)."""
+        self.calls.append(("runs", limit, since, failed))
+        runs = [
+            {"id": 2, "started_at": "2026-11-26T08:30:00+00:00", "finished_at": "2026-11-26T08:30:04+00:00",
+             "trigger": "schedule", "plan_id": None, "exit_code": 1,
+             "summary": {"counts": {}, "held": 1, "new_held": 0, "error": "Precoro error 401: Invalid X-AUTH-TOKEN"}},
+            {"id": 1, "started_at": "2026-11-26T08:00:00+00:00", "finished_at": "2026-11-26T08:00:41+00:00",
+             "trigger": "webhook", "plan_id": "a1b2c3d4e5f6", "exit_code": 3,
+             "summary": {"counts": {"applied": 12}, "held": 1, "new_held": 1}},
+        ]
+        return [run for run in runs if run["exit_code"] == 1 or not failed][:limit]
+
     def status(self, *, look: bool = True) -> dict[str, Any]:
         plan = self.plans.get(self.latest or "")
         return {

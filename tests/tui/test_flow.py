@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from snapshot_app import make_app, screen_text, settle, shows
+from snapshot_app import make_app, screen_text, settle, shows, until
 from demo_session import CLOCK, FakeSession
 from engine.entities import BY_KIND
 from engine.errors import NotConnected
@@ -20,6 +20,7 @@ from tui.messages import HistoryFilter
 from tui.screens.history import ENTITY_CHOICES, KIND_CHOICES
 from tui.dialogs.confirm import ConfirmApply
 from tui.dialogs.explained import Explained
+from tui.dialogs.runs import RunsDialog
 from tui.dialogs.mapping import PickCandidate
 from tui.widgets.action_table import ActionTable
 
@@ -253,6 +254,23 @@ async def test_u1_overview_says_why_the_last_unattended_run_failed_and_a_state_f
         exposed = "State file   the state file books.db is inside the git work tree /srv/books and not ignored"
         shown = await shows(pilot, failed, exposed)
         assert failed in shown and exposed in shown
+
+
+async def test_u1_u_on_the_overview_lists_the_unattended_runs_and_esc_goes_back(session: FakeSession):
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("u")
+        assert await until(pilot, lambda: isinstance(app.screen, RunsDialog))
+        assert ("runs", 50, None, False) in session.calls
+        shown = screen_text(app)
+        assert "2026-11-26 08:30  schedule  FAILED     4 s" in shown
+        assert "Precoro error 401: Invalid X-AUTH-TOKEN" in shown
+        assert "2026-11-26 08:00  webhook   held       41 s" in shown
+        assert "plan a1b2c3d4e5f6 · applied 12 · held 1 (1 new)" in shown
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, RunsDialog)
 
 
 async def test_w1_cancelled_confirmation_writes_nothing(session: FakeSession):

@@ -63,6 +63,12 @@ def test_w4_why_dialog(snap_compare, here, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_u1_runs_dialog(snap_compare, here, size):
+    # u on the Overview: the latest unattended runs, newest first, a failed one with its reason.
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("u"))
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_s7_map_by_hand_dialog(snap_compare, here, size):
     # A create with no candidate: both ids typed, the Precoro one known already.
     assert snap_compare(make_app(), terminal_size=size, run_before=run("2", ("slash", *"northwind", "enter"), "m"))

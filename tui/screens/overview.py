@@ -90,6 +90,8 @@ class OverviewScreen(QbsyncScreen):
                 tooltip="Check both connections again and recount"),
         Binding("w", "app.waiting", "waiting for you", id="overview.waiting", show=False,
                 tooltip="Review what unattended runs held for a person"),
+        Binding("u", "runs", "unattended runs", id="overview.runs", show=False,
+                tooltip="What the latest unattended runs did, newest first (qbsync runs)"),
     ]
 
     def compose_body(self) -> ComposeResult:
@@ -141,6 +143,9 @@ class OverviewScreen(QbsyncScreen):
         self.query_one("#sync-info", Static).update(self._sync_info(tally))
         self.query_one("#counts", Static).update(self._counts(status, tally))
         self.query_one("#next-step", Static).update(self._next_step(tally))
+
+    def action_runs(self) -> None:
+        self.app.list_runs()
 
     def _sync_info(self, tally: PlanTally | None) -> Text:
         """Three lines that never wrap (so the counts below keep their place at 80x24)."""
@@ -201,10 +206,11 @@ class OverviewScreen(QbsyncScreen):
             text.append("\nLast run     ", style="bold")
             text.append(f"failed {minute(last_run.get('started_at'))} UTC ({last_run.get('trigger')}): "
                         f"{last_run['error']}", style="bold red")
+            text.append(" · u lists the runs")
         held = held_count(app.status)
         if held:
             text.append("\nWaiting      ", style="bold")
-            text.append(f"{held:,} held for you by unattended runs · w shows them", style="bold yellow")
+            text.append(f"{held:,} held for you by unattended runs · w shows them · u the runs", style="bold yellow")
         text.append("\nRules        ", style="bold")
         text.append(shown_path(app.rules_path))
         if app.rules_error is not None:
