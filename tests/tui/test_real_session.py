@@ -158,6 +158,22 @@ async def test_w4_real_y_tells_the_conflicts_record_story_from_the_state_file(re
         assert "(read now)" in screen_text(app) and f"≠ {conflict.changes[0].field}: " in screen_text(app)
 
 
+async def test_u1_real_u_lists_the_runs_a_timer_made_in_another_process(real_app, tmp_path):
+    from engine.run import run_once
+    from tui.dialogs.runs import RunsDialog
+
+    app, _ = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        with another_terminal(tmp_path) as timer:  # `qbsync run` from a timer, on the same state file
+            ran = run_once(timer, trigger="schedule")
+        await pilot.press("1", "u")
+        assert await until(pilot, lambda: isinstance(app.screen, RunsDialog))
+        shown = screen_text(app)
+        assert f"{CLOCK[:16].replace('T', ' ')}  schedule  held" in shown
+        assert f"plan {ran.plan_id} · applied {ran.counts.get('applied', 0)} · held {len(ran.held)} ({ran.new_held} new)" in shown
+
+
 async def test_i6_real_name_mismatch_mapping_then_sync_items_renames(real_app):
     """I4-I7 on the real engine: map "Toner black" to "Printer toner, black" from the Not-mapped list,
     with the preview of what mapping imports; the name stays until Sync Items renames it."""
