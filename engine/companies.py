@@ -154,3 +154,24 @@ def companies_table(companies: Iterable[CompanyStatus]) -> str:
 
 def _count(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
+
+
+def news_of(companies: Iterable[CompanyStatus], told: dict[str, Any] | None,
+            today: str) -> tuple[tuple[str, str] | None, dict[str, Any]]:
+    """What a check of many companies tells a person (`status --all --notify`): (subject, text) or
+    None, and what to remember for the next check. Only problems: what waits is told by the runs
+    that held it (U5); a stopped timer or rules that no longer load tell nobody else. A company is
+    told when its problem is new since the last check, and every day while it lasts (checks every
+    few minutes would repeat it all night otherwise); one that works again is said once."""
+    told = told or {}
+    broken = {company.company: company.problems for company in companies if company.problems}
+    before = set(told.get("companies", []))
+    new, mended = sorted(set(broken) - before), sorted(before - set(broken))
+    if not new and not mended and (not broken or told.get("day") == today):
+        return None, {"day": told.get("day", today) if broken else today, "companies": sorted(broken)}
+    remember = {"day": today, "companies": sorted(broken)}
+    lines = [f"{name}{' (new)' if name in new else ''}: {'; '.join(problems)}" for name, problems in sorted(broken.items())]
+    lines += [f"{name}: works again" for name in mended]
+    subject = (f"qbsync: {len(broken)} compan{'ies' if len(broken) != 1 else 'y'} need{'' if len(broken) != 1 else 's'} you"
+               if broken else "qbsync: every company works again")
+    return (subject, "\n".join(lines)), remember

@@ -70,11 +70,16 @@ class Notifier:
         that cannot go must not fail the run it is about)."""
         if not summary.worth_telling:
             return []
-        text = self._clean(headline(summary, where) + "\n" + summary.text())
+        return self.send(headline(summary, where), summary.text(), {**summary.to_json(), "where": where},
+                         "`qbsync held` lists what waits; `qbsync status` says how things stand.")
+
+    def send(self, subject: str, text: str, payload: dict[str, Any], footer: str = "") -> list[str]:
+        """POST {"text": subject and text, "qbsync": payload} and/or mail it; the problems met, never
+        raised."""
+        text = self._clean(subject + "\n" + text)
         problems = []
         if self.url:
-            body = self._clean(json.dumps({"text": text, "qbsync": {**summary.to_json(), "where": where}},
-                                          ensure_ascii=False, default=str))
+            body = self._clean(json.dumps({"text": text, "qbsync": payload}, ensure_ascii=False, default=str))
             try:
                 httpx.post(self.url, content=body.encode(), headers={"content-type": "application/json"},
                            timeout=10).raise_for_status()
@@ -82,9 +87,9 @@ class Notifier:
                 problems.append(f"the notification POST failed ({type(exc).__name__})")
         if self.smtp_host:
             message = EmailMessage()
-            message["Subject"] = self._clean(headline(summary, where))
+            message["Subject"] = self._clean(subject)
             message["From"], message["To"] = self.email_from, ", ".join(self.email_to)
-            message.set_content(text + "\n\n`qbsync held` lists what waits; `qbsync status` says how things stand.\n")
+            message.set_content(text + (f"\n\n{footer}\n" if footer else "\n"))
             try:
                 with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=30) as smtp:
                     if self.starttls:

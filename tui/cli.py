@@ -439,6 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every company of DIR (each DIR/<company>/rules.yaml, as `run --all`), one line each, from "
                         "their state files alone (no request to either service), and the month's QuickBooks reads "
                         "of them all")
+    p.add_argument("--notify", action="store_true",
+                   help="with --all: tell a person of the companies with a problem as runs tell theirs "
+                        "(QBSYNC_NOTIFY_URL, QBSYNC_SMTP_*): when one is new, and once a day while it lasts, "
+                        "remembered in DIR/.qbsync-status.json; for a check on a timer of its own, with --late")
     p.add_argument("--late", metavar="DURATION",
                    help="with --all: a company whose last run started longer ago than DURATION (90m, 2h, 1d) is a "
                         "problem (exit 1): its timer stopped, or its runs hang")
@@ -1354,8 +1358,8 @@ def cmd_status(args) -> int:
 
     if args.all_dir:
         return _status_all(args)
-    if args.late:
-        print("qbsync: --late goes with --all", file=sys.stderr)
+    if args.late or args.notify:
+        print(f"qbsync: {'--late' if args.late else '--notify'} goes with --all", file=sys.stderr)
         return EXIT_ERROR
     with _session(args) as session:
         status = session.status()
@@ -1408,6 +1412,7 @@ def cmd_status(args) -> int:
 
 def _status_all(args) -> int:
     from engine import companies, run
+    from engine.notify import Notifier
     from engine.sync import SyncSession
 
     try:
@@ -1415,10 +1420,17 @@ def _status_all(args) -> int:
     except ValueError as exc:
         print(f"qbsync: --late: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    notifier = Notifier.from_env(os.environ) if args.notify else None
+    if args.notify and notifier is None:
+        print("qbsync: --notify: set QBSYNC_NOTIFY_URL, or QBSYNC_SMTP_HOST and QBSYNC_NOTIFY_EMAIL_TO "
+              "(docs/unattended.md)", file=sys.stderr)
+        return EXIT_ERROR
     found = _companies_in(args.all_dir)
     if not found:
         return EXIT_ERROR
     told = companies.status_all(found, SyncSession, late)  # no local APIs started: nothing is asked of them
+    if notifier is not None:
+        _tell_news(notifier, told, Path(args.all_dir) / STATUS_TOLD)
     code, reads = companies.status_all_exit_code(told), companies.month_reads(told)
     if args.json:
         _print_json({"companies": [company.to_json() for company in told], "quickbooks_reads": reads, "exit_code": code})
@@ -1432,6 +1444,32 @@ def _status_all(args) -> int:
               "read a month on the Builder tier, all its companies together)."
               + (f" {reads['warning']}" if reads["warning"] else ""))
     return code
+
+
+STATUS_TOLD = ".qbsync-status.json"  # what `status --all --notify` told last, in DIR
+
+
+def _tell_news(notifier, told: list, memory: Path) -> None:
+    """`status --all --notify`: the companies' problems, told as engine.companies.news_of says."""
+    from datetime import datetime, timezone
+
+    from engine import companies
+
+    try:
+        before = json.loads(memory.read_text())
+    except (OSError, ValueError):
+        before = None  # never told, or a file not ours to read: told afresh
+    news, remember = companies.news_of(told, before, datetime.now(timezone.utc).date().isoformat())
+    if news is not None:
+        subject, text = news
+        for problem in notifier.send(subject, text, {"companies": [c.to_json() for c in told if c.problems]},
+                                     "`qbsync status --all DIR` says how every company stands."):
+            print(f"qbsync: warning: {problem}", file=sys.stderr)
+    try:
+        memory.write_text(json.dumps(remember) + "\n")
+    except OSError as exc:
+        print(f"qbsync: warning: could not keep what was told in {memory} ({exc.strerror}): the next check "
+              "tells it again", file=sys.stderr)
 
 
 def _print_unattended(info: dict | None) -> None:

@@ -7,7 +7,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -177,3 +179,27 @@ def precoro():
     yield open_for
     for each in opened:
         each.close()
+
+
+class _Posted(BaseHTTPRequestHandler):
+    """A chat webhook of U5's notifications: keeps what is posted, as JSON."""
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        return
+
+
+@pytest.fixture
+def chat_hook():
+    """A chat webhook on loopback: `.url` to give as QBSYNC_NOTIFY_URL, `.received` what was posted."""
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), _Posted)
+    hook.received = []
+    hook.url = f"http://127.0.0.1:{hook.server_address[1]}/hooks/T0KEN-in-the-path"
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    yield hook
+    hook.shutdown()
+    hook.server_close()

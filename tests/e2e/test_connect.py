@@ -14,11 +14,9 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import threading
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -382,24 +380,11 @@ def test_a_state_file_git_would_take_along_is_warned_of_where_secrets_go_into_it
     assert json.loads(operator.run("status", "--json").stdout)["state_file"]["exposed_to_git"] is None
 
 
-class Posted(BaseHTTPRequestHandler):
-    """The chat webhook of U5's notifications: keeps what is posted."""
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.server.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        return
-
-
-def test_u5_a_quickbooks_connection_about_to_end_is_warned_of_in_status_and_runs_once_a_day(tmp_path, monkeypatch):
+def test_u5_a_quickbooks_connection_about_to_end_is_warned_of_in_status_and_runs_once_a_day(tmp_path, monkeypatch,
+                                                                                              chat_hook):
     apis = start_local_apis(tmp_path)  # its own: runs write to the companies
-    hook = ThreadingHTTPServer(("127.0.0.1", 0), Posted)
-    hook.received = []
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
-    monkeypatch.setenv("QBSYNC_NOTIFY_URL", f"http://127.0.0.1:{hook.server_address[1]}/hook")
+    hook = chat_hook
+    monkeypatch.setenv("QBSYNC_NOTIFY_URL", hook.url)
     try:
         operator = make_operator(tmp_path, apis)
         operator.connect_both()
@@ -423,8 +408,6 @@ def test_u5_a_quickbooks_connection_about_to_end_is_warned_of_in_status_and_runs
         assert hook.received[1]["qbsync"]["warnings"] == [said]
         assert operator.run("run").returncode == 3 and len(hook.received) == 2  # said today already
     finally:
-        hook.shutdown()
-        hook.server_close()
         stop(apis)
 
 

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def qbsync(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=cwd, env=dict(os.environ), text=True,
-                          capture_output=True, timeout=300)
+def qbsync(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=cwd, env={**os.environ, **(env or {})},
+                          text=True, capture_output=True, timeout=300)
 
 
 def test_u1_run_all_over_three_companies_where_one_fails(tmp_path):
@@ -79,3 +79,22 @@ def test_u1_run_all_over_three_companies_where_one_fails(tmp_path):
     assert [c["problems"] for c in json.loads(late.stdout)["companies"]][:2] == [[], []]
     alone = qbsync("status", "--late", "1h", cwd=tmp_path)
     assert alone.returncode == 1 and "--late goes with --all" in alone.stderr
+
+
+
+def test_u5_a_check_on_a_timer_tells_a_broken_company_once_a_day(tmp_path, chat_hook):
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme" / "rules.yaml").write_text((ROOT / "rules.yaml").read_text())
+    (tmp_path / "gamma").mkdir()
+    (tmp_path / "gamma" / "rules.yaml").write_text("version: 1\nsuppliers:\n  conflict: ask_me\n")
+    env = {"QBSYNC_NOTIFY_URL": chat_hook.url}
+    first = qbsync("status", "--all", str(tmp_path), "--notify", cwd=tmp_path, env=env)
+    assert first.returncode == 1 and first.stderr == ""
+    [told] = chat_hook.received
+    assert told["text"].startswith("qbsync: 1 company needs you\ngamma (new): cannot be read: ")
+    assert [c["company"] for c in told["qbsync"]["companies"]] == ["gamma"]
+    assert json.loads((tmp_path / ".qbsync-status.json").read_text())["companies"] == ["gamma"]
+    again = qbsync("status", "--all", str(tmp_path), "--notify", cwd=tmp_path, env=env)
+    assert again.returncode == 1 and len(chat_hook.received) == 1  # said today already
+    unset = qbsync("status", "--all", str(tmp_path), "--notify", cwd=tmp_path, env={"QBSYNC_NOTIFY_URL": ""})
+    assert unset.returncode == 1 and "--notify: set QBSYNC_NOTIFY_URL" in unset.stderr

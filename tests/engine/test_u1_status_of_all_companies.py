@@ -105,3 +105,25 @@ def test_u1_a_plan_made_by_a_person_tells_its_conflicts_to_decide(servers, tmp_p
     [company] = status_all([tmp_path / "acme" / "rules.yaml"], lambda rules: SyncSession(rules, rules.parent / "state.db"))
     assert company.to_decide == conflicts and company.held == 0 and company.exit_code == EXIT_HELD
     assert company.waiting == [f"{conflicts} conflict{'s' if conflicts > 1 else ''} to decide in plan {plan.id}"]
+
+
+def test_u5_a_check_tells_new_problems_then_once_a_day_and_when_they_end():
+    from engine.companies import CompanyStatus, news_of
+
+    def check(told, day, **problems):
+        return news_of([CompanyStatus(name, f"{name}/rules.yaml", problems=said) for name, said in problems.items()]
+                       + [CompanyStatus("fine", "fine/rules.yaml")], told, day)
+
+    news, told = check(None, "2026-12-03", acme=["no run for 3 h (late after 2 h)"])
+    assert news == ("qbsync: 1 company needs you", "acme (new): no run for 3 h (late after 2 h)")
+    assert check(told, "2026-12-03", acme=["no run for 4 h (late after 2 h)"])[0] is None  # said today already
+    news, told = check(told, "2026-12-03", acme=["no run for 5 h (late after 2 h)"], gamma=["cannot be read: x"])
+    assert news == ("qbsync: 2 companies need you",
+                    "acme: no run for 5 h (late after 2 h)\ngamma (new): cannot be read: x")
+    news, told = check(told, "2026-12-04", acme=["no run for 1 d (late after 2 h)"], gamma=["cannot be read: x"])
+    assert news[0] == "qbsync: 2 companies need you"  # a new day: said again while it lasts
+    news, told = check(told, "2026-12-04", gamma=["cannot be read: x"])
+    assert news == ("qbsync: 1 company needs you", "gamma: cannot be read: x\nacme: works again")
+    news, told = check(told, "2026-12-04")
+    assert news == ("qbsync: every company works again", "gamma: works again")
+    assert check(told, "2026-12-05") == (None, {"day": "2026-12-05", "companies": []})
