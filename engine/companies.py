@@ -7,6 +7,10 @@ authorization that ends soon, an apply left unfinished; and how much of the Intu
 reads the companies have used together. Nothing here sends a request: with dozens of companies,
 looking at every connection would spend the very reads it reports (`qbsync status` in one
 company's folder looks at its connections).
+
+Run on a timer of its own (`--late 2h --notify`), it is the runs' dead man's switch: a timer that
+stopped or runs that hang say nothing themselves, so a company whose last run is too old is a
+problem, and `news_of` says what of the problems to tell a person, and when.
 """
 
 from __future__ import annotations
