@@ -38,7 +38,7 @@ ACTIONS_PER_PAGE = 200  # actions stored per row of action_pages, in list order 
 RUNS_KEPT_DAYS = 90
 # And their lists of held and failed actions this long (then their counts only).
 RUN_DETAILS_KEPT_DAYS = 7
-# An open plan that newer ones of its purpose and scope replaced keeps its actions this long.
+# An open plan an unattended run made, that newer ones of its scope replaced, keeps its actions this long.
 REPLACED_PLANS_KEPT_HOURS = 24
 # The states of plans whose actions were let go (Store.let_go_plans): they can never be applied.
 LET_GO = ("superseded", "replaced")
@@ -1154,9 +1154,10 @@ class Store:
         """Let go of the actions of open plans nobody can or will apply, never applied (no write
         journaled) and not the latest plan of their purpose and scope (the one reviewed, and whose
         decisions carry over): those made before another plan's apply (`superseded`: W6 refuses
-        them whole), and those newer plans replaced more than REPLACED_PLANS_KEPT_HOURS before `now`
-        (`replaced`: a timer whose runs hold everything makes a plan every few minutes, each with
-        every held record's actions). Their rows stay, so that naming one says why; the pages they
+        them whole), and those an unattended run made that newer plans replaced more than
+        REPLACED_PLANS_KEPT_HOURS before `now` (`replaced`: a timer whose runs hold everything makes a
+        plan every few minutes, each with every held record's actions; what a person planned stays
+        open, say for a sign-off that takes days). Their rows stay, so that naming one says why; the pages they
         free are reused by later plans. Without this, each re-plan of a 100,000-record first sync kept
         ~165 MB for good. Returns {plan id: its new state}."""
         replaced_before = (datetime.fromisoformat(now) - timedelta(hours=REPLACED_PLANS_KEPT_HOURS)).isoformat(
@@ -1171,7 +1172,8 @@ class Store:
                     continue
                 later = self.db.execute("select 1 from apply_runs where serial > ? and plan_id != ? limit 1",
                                         [base_serial, plan_id]).fetchone()
-                why = "superseded" if later else "replaced" if created_at < replaced_before else None
+                why = "superseded" if later else "replaced" if created_at < replaced_before and \
+                    self.db.execute("select 1 from runs where plan_id = ? limit 1", [plan_id]).fetchone() else None
                 if why is None or self.db.execute("select 1 from journal where plan_id = ? limit 1", [plan_id]).fetchone():
                     continue
                 self.db.execute("delete from actions where plan_id = ?", [plan_id])

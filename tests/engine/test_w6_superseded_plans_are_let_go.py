@@ -84,46 +84,53 @@ def test_w6_compact_gives_the_space_of_plans_let_go_back_and_keeps_what_the_file
         assert s.load_plan(s.plan().id).created_at  # the file goes on being planned into
 
 
-def test_w6_plans_that_newer_ones_replaced_a_day_ago_are_let_go_and_say_so(servers, fresh_dir):
+def test_w6_plans_of_runs_that_newer_ones_replaced_a_day_ago_are_let_go_and_say_so(servers, fresh_dir):
     """A timer whose runs hold everything applies nothing, so no apply supersedes its plans: each run
-    made a plan kept for good, with every held record's actions (W6, U1)."""
+    made a plan kept for good, with every held record's actions (W6, U1). What a person planned
+    stays open until an apply supersedes it (a sign-off in a spreadsheet may take days)."""
     from datetime import datetime, timedelta, timezone
 
-    from engine.store import REPLACED_PLANS_KEPT_HOURS
+    from engine.errors import PlanNotFound
+    from engine.run import run_once
+    from engine.store import LET_GO_NAMED_DAYS, REPLACED_PLANS_KEPT_HOURS
 
     servers.reset(REALM)
     seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    total, _ = servers.precoro.page("suppliers", limit=1)
+    edited = servers.precoro.page("suppliers", limit=total)[1][0]
     start = datetime(2026, 11, 2, 8, 0, tzinfo=timezone.utc)
     with servers.session(fresh_dir(), REALM) as s:
-        def plan_at(hours: float):
-            at = (start + timedelta(hours=hours)).isoformat(timespec="seconds")
-            s.clock = lambda: at
-            return s.plan(full=True)  # a plan of its own whatever changed
+        def at(hours: float) -> None:
+            when = (start + timedelta(hours=hours)).isoformat(timespec="seconds")
+            s.clock = lambda: when
 
-        first, second = plan_at(0), plan_at(1)
-        partial = s.plan(only=["suppliers"])  # another scope: the latest of its own
+        def run_at(hours: float) -> str:
+            at(hours)
+            servers.precoro.update("suppliers", edited["id"], {"legalAddress": f"Street {hours}"})  # a colleague's edit
+            return run_once(s).plan_id
+
+        run_at(-2)  # the first run applies what the policy allows (the lists); those after it hold only
+        at(-1)
+        by_hand = s.plan(full=True)  # a person's plan, out for a sign-off
+        first, second = run_at(0), run_at(1)
+        assert s.store.plan_state(first) == "open" and s.store.plan_state(by_hand.id) == "open"
         count = lambda plan_id: s.store.db.execute("select count(*) from actions where plan_id = ?", [plan_id]).fetchone()[0]
-        assert count(first.id) == len(first.actions) > 0  # replaced an hour ago: still kept whole
-        assert s.plan_revision(first.id) >= 0
+        assert count(first) > 0 and s.plan_revision(first) >= 0  # replaced an hour ago: still kept whole
 
-        third = plan_at(REPLACED_PLANS_KEPT_HOURS + 0.5)
-        assert s.store.plan_state(first.id) == "replaced" and count(first.id) == 0  # replaced a day ago
-        assert s.store.plan_state(second.id) == "open"  # replaced less than a day ago: kept
-        assert count(third.id) == len(third.actions) and count(partial.id) == len(partial.actions)
-        assert s.plan_revision(first.id) == -1  # a TUI showing it says it can no longer be applied
-        with pytest.raises(SupersededPlan, match=f"plan {first.id} was replaced by newer plans more than 24 hours ago"):
-            s.apply(first.id)
+        third = run_at(REPLACED_PLANS_KEPT_HOURS + 0.5)
+        assert s.store.plan_state(first) == "replaced" and count(first) == 0  # replaced a day ago
+        assert s.store.plan_state(second) == "open" and count(third) > 0  # replaced less than a day ago: kept
+        assert s.store.plan_state(by_hand.id) == "open" and count(by_hand.id) == len(by_hand.actions)
+        assert s.plan_revision(first) == -1  # a TUI showing it says it can no longer be applied
+        with pytest.raises(SupersededPlan, match=f"plan {first} was replaced by newer plans more than 24 hours ago"):
+            s.apply(first)
+        assert s.store.db.execute("select readback, tally from plans where id = ?", [first]).fetchone() == ("{}", None)
 
-        plan_at(REPLACED_PLANS_KEPT_HOURS + 2)
-        assert s.store.plan_state(second.id) == "replaced" and s.store.plan_state(third.id) == "open"
-        assert s.store.plan_state(partial.id) == "open"  # the latest of its scope, however old
-        assert s.store.db.execute("select readback, tally from plans where id = ?", [first.id]).fetchone() == ("{}", None)
+        run_at(REPLACED_PLANS_KEPT_HOURS + 2)
+        assert s.store.plan_state(second) == "replaced" and s.store.plan_state(third) == "open"
 
         # Named for LET_GO_NAMED_DAYS; then the row goes too (a timer's plans would add up for good).
-        from engine.errors import PlanNotFound
-        from engine.store import LET_GO_NAMED_DAYS
-
-        plan_at(LET_GO_NAMED_DAYS * 24 + 1)
-        assert s.store.plan_state(first.id) is None and s.store.plan_state(partial.id) == "open"
-        with pytest.raises(PlanNotFound, match=f"no saved plan {first.id!r}"):
-            s.apply(first.id)
+        run_at(LET_GO_NAMED_DAYS * 24 + 1)
+        assert s.store.plan_state(first) is None and s.store.plan_state(by_hand.id) == "open"
+        with pytest.raises(PlanNotFound, match=f"no saved plan {first!r}"):
+            s.apply(first)
