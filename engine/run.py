@@ -456,8 +456,9 @@ def runs_table(rows: Iterable[dict[str, Any]]) -> str:
         counts = s.get("counts") or {}
         took = (duration((datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(row["started_at"]))
                          .total_seconds()) if row["finished_at"] else "-")
-        # A run with no end recorded was killed (or is going on now: `qbsync status` says who holds the lock).
-        result = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}.get(row["exit_code"], "unfinished")
+        # A run with no end recorded was killed, or is going on now (SyncSession.runs says which).
+        result = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}.get(
+            row["exit_code"], "running" if row.get("running") else "unfinished")
         note = s.get("error") or s.get("stopped") or ("nothing changed" if s.get("unchanged") else "")
         table.append((row["started_at"][:19].replace("T", " "), row["trigger"], result, took,
                       row["plan_id"] or "-", str(counts.get("applied", 0)), str(s.get("held", "-")),

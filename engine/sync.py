@@ -784,8 +784,15 @@ class SyncSession:
                                entity=entity, kind=kind))
 
     def runs(self, *, limit: int | None = None, since: date | None = None, failed: bool = False) -> list[dict]:
-        """Unattended runs, newest first (Store.runs; kept for RUNS_KEPT_DAYS): `since` a day (UTC)."""
-        return self.store.runs(limit=limit, since=since.isoformat() if since else None, failed=failed)
+        """Unattended runs, newest first (Store.runs; kept for RUNS_KEPT_DAYS): `since` a day (UTC).
+        Each says whether it is `running` now: a run with no end recorded was killed, unless it is the
+        newest and a process holds the run lock."""
+        runs = self.store.runs(limit=limit, since=since.isoformat() if since else None, failed=failed)
+        going = self.store.lock("run").holder() is not None
+        newest = self.store.runs(limit=1)
+        for run in runs:
+            run["running"] = going and run["finished_at"] is None and bool(newest) and run["id"] == newest[0]["id"]
+        return runs
 
     def audit(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,
               statuses: Iterable[str] = (), since: date | None = None, until: date | None = None,

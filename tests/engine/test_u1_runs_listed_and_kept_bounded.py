@@ -62,3 +62,14 @@ def test_u1_runs_are_listed_newest_first_and_old_ones_thinned_then_let_go(server
 
 def test_u1_the_clis_retention_words_are_the_stores():
     assert (cli.RUNS_KEPT_DAYS, cli.RUN_DETAILS_KEPT_DAYS) == (RUNS_KEPT_DAYS, RUN_DETAILS_KEPT_DAYS)
+
+
+def test_u1_a_run_with_no_end_is_running_while_it_holds_the_run_lock_else_it_was_killed(servers, fresh_dir):
+    with servers.session(fresh_dir(), REALM) as session:
+        killed = session.store.start_run("2026-12-03T08:00:00+00:00", "schedule")  # SIGKILLed: never finished
+        going = session.store.start_run("2026-12-03T08:15:00+00:00", "schedule")
+        with session.store.lock("run").held("qbsync run (schedule)", wait=False):  # as run_once holds it
+            runs = session.runs()
+            assert [(run["id"], run["running"]) for run in runs] == [(going, True), (killed, False)]
+            assert [line.split()[3] for line in runs_table(runs).splitlines()[1:]] == ["running", "unfinished"]
+        assert [run["running"] for run in session.runs()] == [False, False]  # the lock let go: killed too

@@ -52,7 +52,7 @@ def run_lines(runs: list[dict[str, Any]]) -> Text:
     for run in runs:
         s = run["summary"] or {}
         counts = s.get("counts") or {}
-        result, style = RESULTS.get(run["exit_code"], ("unfinished", "dim"))
+        result, style = RESULTS.get(run["exit_code"], ("running" if run.get("running") else "unfinished", "dim"))
         took = (duration((datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"]))
                          .total_seconds()) if run["finished_at"] else "")
         text.append(f"{run['started_at'][:16].replace('T', ' ')}  {run['trigger']:<8}  ")
