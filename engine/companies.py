@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from .budgets import duration, month_reads_warning
-from .run import EXIT_ERROR, EXIT_HELD, EXIT_OK, aligned, company_name
+from .run import EXIT_ERROR, EXIT_HELD, EXIT_OK, RESULTS, aligned, company_name
 
 
 @dataclass
@@ -140,9 +140,6 @@ def month_reads(companies: Iterable[CompanyStatus]) -> dict[str, Any] | None:
     return {"month": month, "reads": reads, "warning": month_reads_warning(reads)}
 
 
-RESULTS = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED", None: "running"}
-
-
 def companies_table(companies: Iterable[CompanyStatus]) -> str:
     """The one table of `status --all`: a line a company, what is wrong or waits first in its note."""
     rows = [("company", "last run (UTC)", "result", "held", "to decide", "QB reads", "note")]
@@ -150,7 +147,7 @@ def companies_table(companies: Iterable[CompanyStatus]) -> str:
         last, reads = company.last_run, company.reads
         said = company.problems + company.waiting + company.notes
         rows.append((company.company, last["started_at"][:16].replace("T", " ") if last else "never",
-                     RESULTS.get(last["exit_code"], "?") if last else "-",
+                     RESULTS.get(last["exit_code"], "unfinished") if last else "-",
                      _count(company.held), _count(company.to_decide), _count(reads["reads"] if reads else None),
                      "; ".join(said)))
     return aligned(rows, last_width=100)

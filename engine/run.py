@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from . import bulk
-from .budgets import QUICKBOOKS_READS_A_MONTH, month_reads_warning, polling_cost
+from .budgets import QUICKBOOKS_READS_A_MONTH, duration, month_reads_warning, polling_cost
 from .entities import BY_SECTION
 from .errors import Interrupted, ReadsCutShort
 from .locks import Holder, LockBusy
@@ -25,6 +25,7 @@ from .plan import Action
 from .policy import braked, verdicts
 
 EXIT_OK, EXIT_ERROR, EXIT_HELD = 0, 1, 3
+RESULTS = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}  # a run's exit code, in a table
 SHOWN_HELD = 20  # held actions a summary names (the rest are counted)
 
 
@@ -439,7 +440,7 @@ def all_table(runs: list[CompanyRun]) -> str:
     rows = [("company", "result", "applied", "held", "new", "failed", "note")]
     for run in runs:
         s = run.summary
-        result = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}[s.exit_code]
+        result = RESULTS[s.exit_code]
         note = s.error or s.skipped or s.stopped or ""
         rows.append((run.company, result, str(s.counts.get("applied", 0)), str(len(s.held)), str(s.new_held),
                      str(len(s.failures)), note))
@@ -448,8 +449,6 @@ def all_table(runs: list[CompanyRun]) -> str:
 
 def runs_table(rows: Iterable[dict[str, Any]]) -> str:
     """`qbsync runs`: a line a recorded run (Store.runs), newest first."""
-    from .budgets import duration
-
     table = [("started (UTC)", "trigger", "result", "took", "plan", "applied", "held", "new", "failed", "note")]
     for row in rows:
         s = row["summary"] or {}
@@ -457,8 +456,7 @@ def runs_table(rows: Iterable[dict[str, Any]]) -> str:
         took = (duration((datetime.fromisoformat(row["finished_at"]) - datetime.fromisoformat(row["started_at"]))
                          .total_seconds()) if row["finished_at"] else "-")
         # A run with no end recorded was killed, or is going on now (SyncSession.runs says which).
-        result = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}.get(
-            row["exit_code"], "running" if row.get("running") else "unfinished")
+        result = RESULTS.get(row["exit_code"], "running" if row.get("running") else "unfinished")
         note = s.get("error") or s.get("stopped") or ("nothing changed" if s.get("unchanged") else "")
         table.append((row["started_at"][:19].replace("T", " "), row["trigger"], result, took,
                       row["plan_id"] or "-", str(counts.get("applied", 0)), str(s.get("held", "-")),

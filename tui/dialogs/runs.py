@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.budgets import duration
-from engine.run import EXIT_ERROR, EXIT_HELD, EXIT_OK
+from engine.run import EXIT_ERROR, RESULTS
 
 
 class RunsDialog(ModalScreen[None]):
@@ -42,7 +42,7 @@ class RunsDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-RESULTS = {EXIT_OK: ("ok", "green"), EXIT_HELD: ("held", "yellow"), EXIT_ERROR: ("FAILED", "bold red")}
+STYLES = {"ok": "green", "held": "yellow", "FAILED": "bold red"}
 
 
 def run_lines(runs: list[dict[str, Any]]) -> Text:
@@ -52,7 +52,8 @@ def run_lines(runs: list[dict[str, Any]]) -> Text:
     for run in runs:
         s = run["summary"] or {}
         counts = s.get("counts") or {}
-        result, style = RESULTS.get(run["exit_code"], ("running" if run.get("running") else "unfinished", "dim"))
+        result = RESULTS.get(run["exit_code"], "running" if run.get("running") else "unfinished")
+        style = STYLES.get(result, "dim")
         took = (duration((datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"]))
                          .total_seconds()) if run["finished_at"] else "")
         text.append(f"{run['started_at'][:16].replace('T', ' ')}  {run['trigger']:<8}  ")
