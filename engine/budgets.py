@@ -28,6 +28,15 @@ QUICKBOOKS_READS_A_MONTH = 500_000
 READS_WARNED_FROM = 0.8
 
 
+def month_reads_said(month: str, reads: int, by: str) -> str:
+    """The month's QuickBooks reads `by` whom (a state file, a folder of companies), against an
+    Intuit app's monthly reads, with `month_reads_warning` when near them."""
+    warning = month_reads_warning(reads)
+    return (f"QuickBooks reads in {month}: {reads:,} by {by} ({reads / QUICKBOOKS_READS_A_MONTH:.1%} of the "
+            f"{QUICKBOOKS_READS_A_MONTH:,} an Intuit app may read a month on the Builder tier, all its companies "
+            "together)." + (f" {warning}" if warning else ""))
+
+
 def month_reads_warning(reads: int) -> str | None:
     """A warning when the month's QuickBooks reads so far (of every company one Intuit app serves)
     reach READS_WARNED_FROM of its QUICKBOOKS_READS_A_MONTH, else None."""

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from .budgets import duration, month_reads_warning
-from .run import EXIT_ERROR, EXIT_HELD, EXIT_OK, RESULTS, aligned, company_name
+from .run import EXIT_ERROR, EXIT_HELD, EXIT_OK, RESULTS, aligned, company_name, first_line, worst_exit
 
 
 @dataclass
@@ -118,15 +118,13 @@ def status_all(rules_files: Iterable[Any], open_session: Callable[[Any], Any],
                 found.append(company_status(name, str(rules_path), status, datetime.fromisoformat(session.clock()),
                                             late))
         except Exception as exc:  # an invalid rules file, an unreadable state file: this company only
-            first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
-            found.append(CompanyStatus(name, str(rules_path), problems=[f"cannot be read: {first}"]))
+            found.append(CompanyStatus(name, str(rules_path), problems=[f"cannot be read: {first_line(exc)}"]))
     return found
 
 
 def status_all_exit_code(companies: Iterable[CompanyStatus]) -> int:
     """1 when any company has a problem, else 3 when any waits for a person, else 0 (as `run --all`)."""
-    codes = {company.exit_code for company in companies}
-    return EXIT_ERROR if EXIT_ERROR in codes else EXIT_HELD if EXIT_HELD in codes else EXIT_OK
+    return worst_exit(company.exit_code for company in companies)
 
 
 def month_reads(companies: Iterable[CompanyStatus]) -> dict[str, Any] | None:
@@ -168,9 +166,11 @@ def news_of(companies: Iterable[CompanyStatus], told: dict[str, Any] | None,
     broken = {company.company: company.problems for company in companies if company.problems}
     before = set(told.get("companies", []))
     new, mended = sorted(set(broken) - before), sorted(before - set(broken))
-    if not new and not mended and (not broken or told.get("day") == today):
-        return None, {"day": told.get("day", today) if broken else today, "companies": sorted(broken)}
-    remember = {"day": today, "companies": sorted(broken)}
+    telling = bool(new or mended or broken and told.get("day") != today)
+    # The day of the last telling, while something is broken: the next day's check tells it again.
+    remember = {"day": told.get("day", today) if broken and not telling else today, "companies": sorted(broken)}
+    if not telling:
+        return None, remember
     lines = [f"{name}{' (new)' if name in new else ''}: {'; '.join(problems)}" for name, problems in sorted(broken.items())]
     lines += [f"{name}: works again" for name in mended]
     subject = (f"qbsync: {len(broken)} compan{'ies' if len(broken) != 1 else 'y'} need{'' if len(broken) != 1 else 's'} you"

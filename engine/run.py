@@ -396,14 +396,15 @@ def run_all(rules_files: Iterable[Any], open_session: Callable[[Any], Any], *, j
                 told = (lambda what, left: on_cap(f"{name}: {what}", left)) if on_cap else None
                 summary = run_once(session, stop=stop, notify=notify, on_cap=told)
         except Exception as exc:  # an invalid rules file, an unusable state file: this company only
-            summary = RunSummary(started_at=clock(), finished_at=clock(), error=_first_line(exc))
+            summary = RunSummary(started_at=clock(), finished_at=clock(), error=first_line(exc))
         return CompanyRun(name, str(rules_path), summary)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="qbsync-company") as pool:
         return list(pool.map(one, rules_files))
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
+    """An error in one line, for a company's row of a table (how many lines more it had)."""
     text = str(exc).strip() or type(exc).__name__
     lines = text.splitlines()
     return lines[0] + (f" (and {len(lines) - 1} more)" if len(lines) > 1 else "")
@@ -411,7 +412,12 @@ def _first_line(exc: Exception) -> str:
 
 def all_exit_code(runs: Iterable[CompanyRun]) -> int:
     """1 when any company failed, else 3 when any holds something for review, else 0."""
-    codes = {run.summary.exit_code for run in runs}
+    return worst_exit(run.summary.exit_code for run in runs)
+
+
+def worst_exit(codes: Iterable[int]) -> int:
+    """The exit code of many companies' own: 1 when any is 1, else 3 when any is 3, else 0."""
+    codes = set(codes)
     return EXIT_ERROR if EXIT_ERROR in codes else EXIT_HELD if EXIT_HELD in codes else EXIT_OK
 
 

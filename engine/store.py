@@ -327,6 +327,11 @@ def _named(rows: list[tuple], wanted: str) -> tuple | None:
 LISTED_COLUMNS = "id, entity, kind, target, name, precoro_id, quickbooks_id, depends_on, decision, approved"
 
 
+def _before(at: str, **delta: float) -> str:
+    """The ISO time `delta` before the ISO time `at`, as the state file writes times (to the second)."""
+    return (datetime.fromisoformat(at) - timedelta(**delta)).isoformat(timespec="seconds")
+
+
 def _like(text: str) -> str:
     """A LIKE pattern (with `escape '\\'`) that finds `text` anywhere, its wildcards taken as they are."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -1160,8 +1165,7 @@ class Store:
         open, say for a sign-off that takes days). Their rows stay, so that naming one says why; the pages they
         free are reused by later plans. Without this, each re-plan of a 100,000-record first sync kept
         ~165 MB for good. Returns {plan id: its new state}."""
-        replaced_before = (datetime.fromisoformat(now) - timedelta(hours=REPLACED_PLANS_KEPT_HOURS)).isoformat(
-            timespec="seconds")
+        replaced_before = _before(now, hours=REPLACED_PLANS_KEPT_HOURS)
         with self.transaction():
             rows = self.db.execute("select id, purpose, scope, base_serial, created_at from plans where state = 'open' "
                                    "order by created_at, rowid").fetchall()
@@ -1183,8 +1187,7 @@ class Store:
                 let_go[plan_id] = why
             # And after LET_GO_NAMED_DAYS, the row goes too (a plan a run: 35,000 rows a year).
             self.db.execute(f"delete from plans where state in ({', '.join('?' * len(LET_GO))}) and created_at < ?",
-                            [*LET_GO, (datetime.fromisoformat(now) - timedelta(days=LET_GO_NAMED_DAYS)).isoformat(
-                                timespec="seconds")])
+                            [*LET_GO, _before(now, days=LET_GO_NAMED_DAYS)])
             return let_go
 
     def begin_apply_run(self, plan_id: str, *, who: str, at: str, pid: int, host: str) -> int:
@@ -1307,13 +1310,12 @@ class Store:
         with self.transaction():
             self.db.execute("update runs set finished_at = ?, plan_id = ?, exit_code = ?, summary = ? where id = ?",
                             [at, plan_id, exit_code, _dumps(summary), run_id])
-            day = datetime.fromisoformat(at)
             self.db.execute("delete from runs where started_at < ? and id != ?",
-                            [(day - timedelta(days=RUNS_KEPT_DAYS)).isoformat(timespec="seconds"), run_id])
+                            [_before(at, days=RUNS_KEPT_DAYS), run_id])
             # The held actions are in `held` and the failures in the audit: an old run keeps its counts.
             self.db.execute("update runs set summary = json_remove(summary, '$.held_actions', '$.failures') "
                             "where started_at < ? and id != ? and json_type(summary, '$.held_actions') is not null",
-                            [(day - timedelta(days=RUN_DETAILS_KEPT_DAYS)).isoformat(timespec="seconds"), run_id])
+                            [_before(at, days=RUN_DETAILS_KEPT_DAYS), run_id])
 
     def runs(self, *, limit: int | None = None, since: str | None = None, failed: bool = False) -> list[dict]:
         """Unattended runs, newest first, each with its summary: the last `limit`, those started on or
@@ -1337,12 +1339,7 @@ class Store:
             self.db.execute("update runs set next_at = ? where id = ?", [at, run_id])
 
     def last_run(self) -> dict | None:
-        rows = list(self.db.query("select * from runs order by id desc limit 1"))
-        if not rows:
-            return None
-        row = rows[0]
-        row["summary"] = json.loads(row["summary"]) if row.get("summary") else None
-        return row
+        return next(iter(self.runs(limit=1)), None)
 
     # -- documents' attachments and split parts (D8) ---------------------------------------------
 
@@ -1747,7 +1744,7 @@ class Store:
         self.db.conn.executemany(f"update links set quiet_mark = null where entity = ? and realm = ? and {column} = ?",
                                  ((section, realm, rid) for rid in record_ids))
 
-    # -- tokens --------------------------------------------------------------------------------
+    # -- a service's reads by the month ------------------------------------------------------------
 
     def count_reads(self, service: str, month: str, reads: int) -> None:
         """Add `reads` to what this state file's sessions read of `service` in `month` (YYYY-MM)."""
@@ -1760,6 +1757,8 @@ class Store:
         row = self.db.execute("select reads from service_reads where month = ? and service = ?",
                               [month, service]).fetchone()
         return row[0] if row else 0
+
+    # -- tokens --------------------------------------------------------------------------------
 
     def get_tokens(self, service: str) -> dict | None:
         row = self.db.execute("select data from tokens where service = ?", [service]).fetchone()

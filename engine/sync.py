@@ -788,10 +788,9 @@ class SyncSession:
         Each says whether it is `running` now: a run with no end recorded was killed, unless it is the
         newest and a process holds the run lock."""
         runs = self.store.runs(limit=limit, since=since.isoformat() if since else None, failed=failed)
-        going = self.store.lock("run").holder() is not None
-        newest = self.store.runs(limit=1)
+        going = self.store.last_run() if self.store.lock("run").holder() is not None else None
         for run in runs:
-            run["running"] = going and run["finished_at"] is None and bool(newest) and run["id"] == newest[0]["id"]
+            run["running"] = going is not None and run["id"] == going["id"] and run["finished_at"] is None
         return runs
 
     def audit(self, record: str | None = None, limit: int | None = None, *, plan_id: str | None = None,

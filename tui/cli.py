@@ -1437,12 +1437,9 @@ def _status_all(args) -> int:
         return code
     print(companies.companies_table(told))
     if reads:
-        from engine.budgets import QUICKBOOKS_READS_A_MONTH
+        from engine.budgets import month_reads_said
 
-        print(f"\nQuickBooks reads in {reads['month']}: {reads['reads']:,} by these companies' state files "
-              f"({reads['reads'] / QUICKBOOKS_READS_A_MONTH:.1%} of the {QUICKBOOKS_READS_A_MONTH:,} an Intuit app may "
-              "read a month on the Builder tier, all its companies together)."
-              + (f" {reads['warning']}" if reads["warning"] else ""))
+        print("\n" + month_reads_said(reads["month"], reads["reads"], "these companies' state files"))
     return code
 
 
@@ -1488,10 +1485,9 @@ def _print_reads(reads: dict | None) -> None:
     """What this state file read of QuickBooks this month, against an Intuit app's monthly reads."""
     if reads is None:
         return
-    from engine.budgets import QUICKBOOKS_READS_A_MONTH
+    from engine.budgets import month_reads_said
 
-    print(f"QuickBooks reads in {reads['month']}: {reads['reads']:,} by this state file (an Intuit app may read "
-          f"{QUICKBOOKS_READS_A_MONTH:,} times a month on the Builder tier, all its companies together)")
+    print(month_reads_said(reads["month"], reads["reads"], "this state file"))
 
 
 def _print_reading(reading: dict | None) -> None:
