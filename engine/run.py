@@ -22,7 +22,7 @@ from .entities import BY_SECTION
 from .errors import Interrupted, ReadsCutShort
 from .locks import Holder, LockBusy
 from .plan import Action
-from .policy import braked, verdicts
+from .policy import Verdict, braked, verdicts
 
 EXIT_OK, EXIT_ERROR, EXIT_HELD = 0, 1, 3
 RESULTS = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}  # a run's exit code, in a table
@@ -227,41 +227,36 @@ def company_name(rules_path: Any) -> str:
 
 def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: threading.Event | None,
            on_wait: Callable[[Holder | None], None] | None, on_cap: OnCap | None) -> None:
-    store, policy = session.store, session.reload_rules().policy  # a loop runs on the rules as they are now
+    store = session.store
+    session.reload_rules()  # a loop runs on the rules as they are now
     plan = session.plan(only=only, wait=True, on_wait=on_wait, stop=stop, on_cap=on_cap)
     summary.plan_id, summary.unchanged, summary.entities = plan.id, plan.unchanged, list(plan.entities)
     realm = plan.realm_id
     actions = list(plan.actions)
-    rows = {row["action_id"]: row for row in store.held(realm, waiting=False)}
-    prints = {a.id: fingerprint(a) for a in actions if a.id in rows}
-    # The operator's answers to actions held before, while they still propose the same thing.
-    answers = {aid: row["decision"] == "approved" for aid, row in rows.items()
-               if row["decision"] and prints.get(aid) == row["fingerprint"]}
-    for action in actions:
-        if action.id in rows and action.id not in answers and not action.approved:
-            action.approved = True  # unapproved only by our own hold, carried from the last plan: ask the policy again
+    saved = {a.id: a.approved for a in actions}  # as the plan's rows say them
+    judged = judge(session, actions, realm)
+    verdict, rows = judged.verdicts, judged.held_before
     dry_run = summary.dry_run
-    verdict = verdicts(actions, policy, answers=answers)
-    _approve(store, plan.id, actions, verdict, save=not dry_run)
-    stopped = braked(actions, session.rules.safety, lambda section: store.count_links(section, realm))
-    if stopped:
-        verdict = verdicts(actions, policy, braked=stopped, answers=answers)
-        _approve(store, plan.id, actions, verdict, save=not dry_run)
+    if not dry_run:
+        for approved in (True, False):
+            ids = [a.id for a in actions if a.approved is approved and saved[a.id] is not approved]
+            if ids:
+                store.set_approved(plan.id, ids, approved)
 
     now = session.clock()
     planned_kinds = {BY_SECTION[section].kind for section in plan.entities}
     gone = [aid for aid, row in rows.items() if row["entity"] in planned_kinds and aid not in verdict]
     held_rows = []
     for action in actions:
-        if verdict[action.id].apply or answers.get(action.id) is False or action.decision == "skip":
+        if verdict[action.id].apply or judged.answers.get(action.id) is False or action.decision == "skip":
             continue  # to be applied, or skipped by the operator
         before = rows.get(action.id)
-        same = before is not None and before["fingerprint"] == prints.get(action.id)
+        same = before is not None and before["fingerprint"] == judged.prints.get(action.id)
         if not same:
             summary.new_held += 1
         held_rows.append({"realm": realm, "action_id": action.id, "entity": action.entity, "kind": action.kind,
                           "name": action.name, "reason": verdict[action.id].reason,
-                          "fingerprint": prints.get(action.id) or fingerprint(action), "plan_id": plan.id,
+                          "fingerprint": judged.prints.get(action.id) or fingerprint(action), "plan_id": plan.id,
                           "held_at": before["held_at"] if same else now, "seen_at": now,
                           "decision": None, "decided_at": None})
     if dry_run:
@@ -282,19 +277,51 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
     summary.held = held_summary(store.held(realm))
 
 
+@dataclass
+class Judged:
+    """What an unattended run makes of a plan's actions (`judge`)."""
+
+    verdicts: dict[str, Verdict]  # every action's, by id
+    held_before: dict[str, dict]  # the held rows of earlier runs, by action id
+    prints: dict[str, str]  # the fingerprints of the actions held before
+    answers: dict[str, bool]  # the operator's answers to those, while they propose the same thing
+
+
+def judge(session: Any, actions: list[Action], realm: str) -> Judged:
+    """Every action's verdict as `qbsync run` gives it: the operator's answer to an action held
+    before, while it still proposes the same thing; else the policy's (rules.yaml as the session
+    read it), held when the safety brake stops its entity or when it waits for a held action. Sets
+    each action's `approved` to its verdict (so `executable` agrees) and saves nothing: a run saves
+    them, a preview (`SyncSession.would_hold`) only says them."""
+    store, rules = session.store, session.rules
+    rows = {row["action_id"]: row for row in store.held(realm, waiting=False)}
+    prints = {a.id: fingerprint(a) for a in actions if a.id in rows}
+    answers = {aid: row["decision"] == "approved" for aid, row in rows.items()
+               if row["decision"] and prints.get(aid) == row["fingerprint"]}
+    for action in actions:
+        if action.id in rows and action.id not in answers and not action.approved:
+            action.approved = True  # unapproved only by our own hold, carried from the last plan: ask the policy again
+    asked = {a.id: a.approved for a in actions}
+    verdict = verdicts(actions, rules.policy, answers=answers)
+    _approve(actions, verdict)
+    # The brake counts what the policy would let go (the approvals just set), then the policy is
+    # asked again from the plan's own approvals, so that what it held keeps its own reason.
+    stopped = braked(actions, rules.safety, lambda section: store.count_links(section, realm))
+    if stopped:
+        for action in actions:
+            action.approved = asked[action.id]
+        verdict = verdicts(actions, rules.policy, braked=stopped, answers=answers)
+        _approve(actions, verdict)
+    return Judged(verdict, rows, prints, answers)
+
+
 def held_summary(rows: Iterable[dict]) -> list[dict[str, Any]]:
     """Held rows as `qbsync held --json` and run summaries show them."""
     return [{"action_id": row["action_id"], "entity": row["entity"], "kind": row["kind"], "name": row["name"],
              "reason": row["reason"], "plan_id": row["plan_id"], "held_at": row["held_at"]} for row in rows]
 
 
-def _approve(store: Any, plan_id: str, actions: list[Action], verdict: dict, *, save: bool = True) -> None:
-    """The plan's approvals as the verdicts say, saved (unless not `save`: a dry run) and on the
-    actions (so `executable` agrees)."""
-    for approved in (True, False):
-        ids = [a.id for a in actions if verdict[a.id].apply is approved and a.approved is not approved]
-        if ids and save:
-            store.set_approved(plan_id, ids, approved)
+def _approve(actions: list[Action], verdict: dict[str, Verdict]) -> None:
     for action in actions:
         action.approved = verdict[action.id].apply
 

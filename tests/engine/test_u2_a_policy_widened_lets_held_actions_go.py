@@ -1,0 +1,48 @@
+"""U2/U3: a run holds what the policy does not allow; once rules.yaml allows it, the next run applies
+it, though the plan it carried over still says "not approved" (the hold's own approval, not a person's).
+Real runs on a real state file against the local APIs."""
+
+from __future__ import annotations
+
+from engine.local.demo import DEMO_REALM as REALM_SYNCED, seed_precoro, seed_quickbooks
+from engine.run import run_once
+
+REALM = "4620816365302"
+
+
+def test_u2_a_held_create_goes_once_the_policy_allows_it(servers, fresh_dir):
+    servers.reset(REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as session:
+        first = run_once(session)
+        held_creates = {row["action_id"] for row in first.held
+                        if row["kind"] == "create" and row["entity"] == "supplier"}
+        assert held_creates, first.held  # the shipped policy holds new suppliers
+
+        rules = workdir / "rules.yaml"
+        rules.write_text(rules.read_text().replace(
+            "creates: [chart_of_accounts, taxes, terms, classes, locations, payments]",
+            "creates: [chart_of_accounts, taxes, terms, classes, locations, payments, suppliers]"))
+        second = run_once(session)
+        assert "suppliers]" in rules.read_text()
+        assert not held_creates & {row["action_id"] for row in second.held}, [(r["name"], r["reason"]) for r in second.held if r["action_id"] in held_creates]
+        applied = {row["action_id"] for row in session.history(limit=None) if row["status"] == "applied"}
+        assert held_creates <= applied, (held_creates - applied, second.text())
+
+
+def test_u2_under_the_safety_brake_what_the_policy_held_keeps_its_own_reason(servers, demo_synced):
+    suppliers = servers.precoro.page("suppliers")[1]
+    edit = "safety:\n  max_change_share: 0.5   # 0 to 1\n  min_linked: 20\n"
+    session = demo_synced(lambda text: text.replace(edit, "safety:\n  max_change_share: 0.1\n  min_linked: 1\n"))
+    with session:
+        linked = [s for s in suppliers
+                  if session.store.link_for("suppliers", REALM_SYNCED, precoro_id=str(s["id"]))]
+        *phones, renamed = linked[:4]
+        for n, supplier in enumerate(phones):  # what the policy lets go alone: the brake stops it
+            servers.precoro.update("suppliers", supplier["id"], {"phone": f"(650) 555-01{n:02}"})
+        servers.precoro.update("suppliers", renamed["id"], {"name": renamed["name"] + " Ltd"})
+        summary = run_once(session)
+        reasons = {row["name"]: row["reason"] for row in summary.held if row["kind"] == "update"}
+        assert all("safety brake" in reasons[s["name"]] for s in phones), reasons
+        assert reasons[renamed["name"] + " Ltd"] == "changes name (not in policy.updates.suppliers)", reasons
