@@ -10,6 +10,7 @@ either service, so the values are those of the last read, and the answer says wh
 from __future__ import annotations
 
 import re
+from copy import copy
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -19,7 +20,7 @@ from . import bulk
 from .entities import BY_SECTION, EntitySpec, spec_of
 from .errors import QbsyncError, UsageError
 from .plan import Action
-from .policy import verdicts
+from .policy import judge
 from .reconcile import equivalent
 from .references import REFERENCED_SECTION, References
 from .store import Store
@@ -311,8 +312,8 @@ class _Looker:
                              "unattended": policy.get(action.id)} for action in actions]}
 
     def _would_run(self, plan_id: str, actions: list[Action]) -> dict[str, dict[str, Any]]:
-        """What an unattended run's policy would do with each action, counting what it waits for
-        (the safety brake, which looks at the whole plan, aside)."""
+        """What an unattended run would do with each action, counting what it waits for and the
+        operator's answers to what runs held (the safety brake, which looks at the whole plan, aside)."""
         involved = {action.id: action for action in actions}
         waiting = [d for action in actions for d in action.depends_on if d not in involved]
         while waiting:  # dependencies may chain: a document on a supplier on a link
@@ -320,5 +321,7 @@ class _Looker:
             more = [self.store.action(plan_id, action_id) for action_id in found if action_id not in involved]
             involved.update((action.id, action) for action in more)
             waiting = [d for action in more for d in action.depends_on if d not in involved]
-        said = verdicts(list(involved.values()), self.rules.policy)
+        # Copies: judging sets their approvals, and the plan's own are shown as they are.
+        said = judge([copy(action) for action in involved.values()], self.rules,
+                     self.store.held(self.realm, waiting=False)).verdicts
         return {action.id: {"apply": said[action.id].apply, "reason": said[action.id].reason} for action in actions}

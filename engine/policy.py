@@ -8,11 +8,13 @@ unlink or a deactivation loses something, an ambiguous or blocked record needs a
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from rules.model import PolicyRule
+from rules.model import PolicyRule, Rules
 
+from . import bulk
 from .entities import BY_KIND
 from .plan import EXECUTABLE, Action
 
@@ -133,3 +135,58 @@ def verdicts(actions: Iterable[Action], policy: PolicyRule, *, braked: Mapping[s
                 out[action.id] = Verdict(False, f"waits for held action {waiting}")
                 changed = True
     return out
+
+
+def fingerprint(action: Action) -> str:
+    """What an action proposes (not when, nor on which versions): held again with the same
+    fingerprint, it is the same question and keeps the operator's answer."""
+    proposal = [action.kind, action.target, [c.to_json() for c in action.changes], action.candidates]
+    return hashlib.sha1(bulk.dumps(proposal, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Judged:
+    """What an unattended run makes of a plan's actions (`judge`)."""
+
+    verdicts: dict[str, Verdict]  # every action's, by id
+    held_before: dict[str, Mapping[str, Any]]  # the held rows of earlier runs, by action id
+    prints: dict[str, str]  # the fingerprints of the actions held before
+    answers: dict[str, bool]  # the operator's answers to those, while they propose the same thing
+
+    def holds(self, action: Action) -> bool:
+        """Whether a run leaves it waiting for a person (not what the operator skipped)."""
+        return not (self.verdicts[action.id].apply or self.answers.get(action.id) is False
+                    or action.decision == "skip")
+
+
+def judge(actions: list[Action], rules: Rules, held_before: Iterable[Mapping[str, Any]],
+          count_links: Callable[[str], int] | None = None) -> Judged:
+    """Every action's verdict as `qbsync run` gives it: the operator's answer to an action held
+    before (`held_before`: the state file's held rows) while it still proposes the same thing; else
+    the policy's, held when the safety brake stops its entity (`count_links(section)`: how many are
+    linked; None leaves the brake aside) or when it waits for a held action. Sets each action's
+    `approved` to its verdict (so `executable` agrees); a run saves them, a preview only says them."""
+    rows = {row["action_id"]: row for row in held_before}
+    prints = {a.id: fingerprint(a) for a in actions if a.id in rows}
+    answers = {aid: row["decision"] == "approved" for aid, row in rows.items()
+               if row["decision"] and prints.get(aid) == row["fingerprint"]}
+    for action in actions:
+        if action.id in rows and action.id not in answers and not action.approved:
+            action.approved = True  # unapproved only by a run's own hold, carried from its plan: ask the policy again
+    asked = {a.id: a.approved for a in actions}
+    said = verdicts(actions, rules.policy, answers=answers)
+    _approve(actions, said)
+    # The brake counts what the policy would let go (the approvals just set); the policy is then
+    # asked again from the plan's own approvals, so that what it held keeps its own reason.
+    stopped = braked(actions, rules.safety, count_links) if count_links is not None else {}
+    if stopped:
+        for action in actions:
+            action.approved = asked[action.id]
+        said = verdicts(actions, rules.policy, braked=stopped, answers=answers)
+        _approve(actions, said)
+    return Judged(said, rows, prints, answers)
+
+
+def _approve(actions: Iterable[Action], said: Mapping[str, Verdict]) -> None:
+    for action in actions:
+        action.approved = said[action.id].apply

@@ -9,20 +9,17 @@ or the TUI) is carried out by the next run, or at once by `qbsync apply`.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
-from . import bulk
 from .budgets import QUICKBOOKS_READS_A_MONTH, duration, month_reads_warning, polling_cost
 from .entities import BY_SECTION
 from .errors import Interrupted, ReadsCutShort
 from .locks import Holder, LockBusy
-from .plan import Action
-from .policy import Verdict, braked, verdicts
+from .policy import fingerprint, judge
 
 EXIT_OK, EXIT_ERROR, EXIT_HELD = 0, 1, 3
 RESULTS = {EXIT_OK: "ok", EXIT_HELD: "held", EXIT_ERROR: "FAILED"}  # a run's exit code, in a table
@@ -142,13 +139,6 @@ def _short(name: str) -> str:
     return name if len(name) <= 60 else name[:59] + "…"
 
 
-def fingerprint(action: Action) -> str:
-    """What an action proposes (not when, nor on which versions): held again with the same
-    fingerprint, it is the same question and keeps the operator's answer."""
-    proposal = [action.kind, action.target, [c.to_json() for c in action.changes], action.candidates]
-    return hashlib.sha1(bulk.dumps(proposal, sort_keys=True).encode()).hexdigest()[:16]
-
-
 Notify = Callable[[RunSummary, str], list[str]]
 OnCap = Callable[[str, float], None]  # (what is waited for, seconds left): a rate cap's countdown
 
@@ -234,7 +224,8 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
     realm = plan.realm_id
     actions = list(plan.actions)
     saved = {a.id: a.approved for a in actions}  # as the plan's rows say them
-    judged = judge(session, actions, realm)
+    judged = judge(actions, session.rules, store.held(realm, waiting=False),
+                   lambda section: store.count_links(section, realm))
     verdict, rows = judged.verdicts, judged.held_before
     dry_run = summary.dry_run
     if not dry_run:
@@ -248,7 +239,7 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
     gone = [aid for aid, row in rows.items() if row["entity"] in planned_kinds and aid not in verdict]
     held_rows = []
     for action in actions:
-        if verdict[action.id].apply or judged.answers.get(action.id) is False or action.decision == "skip":
+        if not judged.holds(action):
             continue  # to be applied, or skipped by the operator
         before = rows.get(action.id)
         same = before is not None and before["fingerprint"] == judged.prints.get(action.id)
@@ -277,53 +268,10 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
     summary.held = held_summary(store.held(realm))
 
 
-@dataclass
-class Judged:
-    """What an unattended run makes of a plan's actions (`judge`)."""
-
-    verdicts: dict[str, Verdict]  # every action's, by id
-    held_before: dict[str, dict]  # the held rows of earlier runs, by action id
-    prints: dict[str, str]  # the fingerprints of the actions held before
-    answers: dict[str, bool]  # the operator's answers to those, while they propose the same thing
-
-
-def judge(session: Any, actions: list[Action], realm: str) -> Judged:
-    """Every action's verdict as `qbsync run` gives it: the operator's answer to an action held
-    before, while it still proposes the same thing; else the policy's (rules.yaml as the session
-    read it), held when the safety brake stops its entity or when it waits for a held action. Sets
-    each action's `approved` to its verdict (so `executable` agrees) and saves nothing: a run saves
-    them, a preview (`SyncSession.would_hold`) only says them."""
-    store, rules = session.store, session.rules
-    rows = {row["action_id"]: row for row in store.held(realm, waiting=False)}
-    prints = {a.id: fingerprint(a) for a in actions if a.id in rows}
-    answers = {aid: row["decision"] == "approved" for aid, row in rows.items()
-               if row["decision"] and prints.get(aid) == row["fingerprint"]}
-    for action in actions:
-        if action.id in rows and action.id not in answers and not action.approved:
-            action.approved = True  # unapproved only by our own hold, carried from the last plan: ask the policy again
-    asked = {a.id: a.approved for a in actions}
-    verdict = verdicts(actions, rules.policy, answers=answers)
-    _approve(actions, verdict)
-    # The brake counts what the policy would let go (the approvals just set), then the policy is
-    # asked again from the plan's own approvals, so that what it held keeps its own reason.
-    stopped = braked(actions, rules.safety, lambda section: store.count_links(section, realm))
-    if stopped:
-        for action in actions:
-            action.approved = asked[action.id]
-        verdict = verdicts(actions, rules.policy, braked=stopped, answers=answers)
-        _approve(actions, verdict)
-    return Judged(verdict, rows, prints, answers)
-
-
 def held_summary(rows: Iterable[dict]) -> list[dict[str, Any]]:
     """Held rows as `qbsync held --json` and run summaries show them."""
     return [{"action_id": row["action_id"], "entity": row["entity"], "kind": row["kind"], "name": row["name"],
              "reason": row["reason"], "plan_id": row["plan_id"], "held_at": row["held_at"]} for row in rows]
-
-
-def _approve(actions: list[Action], verdict: dict[str, Verdict]) -> None:
-    for action in actions:
-        action.approved = verdict[action.id].apply
 
 
 def parse_every(text: str) -> float:

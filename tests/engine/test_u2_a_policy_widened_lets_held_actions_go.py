@@ -1,5 +1,6 @@
 """U2/U3: a run holds what the policy does not allow; once rules.yaml allows it, the next run applies
-it, though the plan it carried over still says "not approved" (the hold's own approval, not a person's).
+it, though the plan it carried over still says "not approved" (the hold's own approval, not a
+person's). What the policy held says its own reason, under the safety brake and in `qbsync explain`.
 Real runs on a real state file against the local APIs."""
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ def test_u2_a_held_create_goes_once_the_policy_allows_it(servers, fresh_dir):
         held_creates = {row["action_id"] for row in first.held
                         if row["kind"] == "create" and row["entity"] == "supplier"}
         assert held_creates, first.held  # the shipped policy holds new suppliers
+        # Explained, a held action says why the run held it, not that its plan has it unapproved (by
+        # that same hold); the plan's approval is shown as it is.
+        [said] = session.explain("suppliers", "🚀 Rocket Parts Co.", history=1)["plan"]["actions"]
+        assert said["unattended"] == {"apply": False, "reason": "a new supplier (policy.creates does not list suppliers)"}
+        assert said["approved"] is False
 
         rules = workdir / "rules.yaml"
         rules.write_text(rules.read_text().replace(
