@@ -105,6 +105,9 @@ class SyncAPI(Protocol):
     def runs(self, *, limit: int | None = None, since: date | None = None, failed: bool = False) -> list[dict]:
         """Unattended runs, newest first, each with its summary (`qbsync runs`)."""
 
+    def would_hold(self, plan_id: str | None = None) -> dict[str, str]:
+        """What `qbsync run` would hold of a saved plan were it run now: action id -> why (U2)."""
+
     def status(self, *, look: bool = True) -> dict[str, Any]:
         """Connections, counts and the latest plan; `look=False`: the connections as the state file
         knows them, with no request."""

@@ -29,10 +29,12 @@ ERROR_OUTCOMES = frozenset({"failed", "refused"})
 LINKED_KINDS = frozenset({"update", "conflict", "deactivate", "reactivate"})
 # U3: what unattended runs held, as the plan shows it (`waiting_for_you`).
 WAITING = "waiting for you"
-SHOW_CHOICES = ("all", "attention", "conflicts", "errors", "not approved", WAITING)
+# U2: what `qbsync run` would hold of the plan were it run now (SyncSession.would_hold says why).
+WOULD_HOLD = "a run would hold"
+SHOW_CHOICES = ("all", "attention", "conflicts", "errors", "not approved", WAITING, WOULD_HOLD)
 # The same as typed on a command line (`--which`).
 SHOW_WORDS = {"all": "all", "attention": "attention", "conflicts": "conflicts", "errors": "errors",
-              "not-approved": "not approved", "waiting": WAITING}
+              "not-approved": "not approved", "waiting": WAITING, "would-hold": WOULD_HOLD}
 # The `target` filter: the side an action writes to, or "none" for bookkeeping and waiting actions.
 TARGET_CHOICES = ("quickbooks", "precoro", "none")
 # Kinds no approval makes go through: a match to choose, or a write to mend in the data first.
@@ -129,7 +131,10 @@ class ReviewFilter:
     def is_empty(self) -> bool:
         return self == ReviewFilter()
 
-    def matches(self, action: Action, outcome: Outcome | None = None) -> bool:
+    def matches(self, action: Action, outcome: Outcome | None = None,
+                holds: Mapping[str, str] | None = None) -> bool:
+        """Whether the filter shows `action`; `holds`: what a run would hold (action id -> why), which
+        only WOULD_HOLD asks for."""
         if self.entity and action.entity != self.entity:
             return False
         if self.kind and action.kind != self.kind:
@@ -145,6 +150,8 @@ class ReviewFilter:
         if self.show == "not approved" and (action.approved or action.kind in WAIT_FOR_DATA):
             return False
         if self.show == WAITING and not waiting_for_you(action, outcome):
+            return False
+        if self.show == WOULD_HOLD and action.id not in (holds or {}):
             return False
         if self.search and self.search.casefold() not in search_key(action):
             return False
@@ -211,12 +218,13 @@ class ReviewRows:
 
 def review_rows(actions: Sequence[Action], flt: ReviewFilter, outcomes: Mapping[str, Outcome] | None = None,
                 grouped: bool = True, index: SearchIndex | None = None,
-                runs: Sequence[Run] | None = None) -> ReviewRows:
+                runs: Sequence[Run] | None = None, holds: Mapping[str, str] | None = None) -> ReviewRows:
     """The filtered actions in plan order, with a header row before each entity/kind run.
 
     Plans keep their actions sorted by entity and kind (plan.sort_key), so runs are contiguous;
     `runs` (PlanTally.runs) says where they are without reading the actions, when all are shown.
     With a SearchIndex of `actions`, a search looks only at the actions whose text matches.
+    `holds`: what a run would hold (ReviewFilter.matches).
     """
     outcomes = outcomes or {}
     positions: Sequence[int] = range(len(actions))
@@ -224,7 +232,7 @@ def review_rows(actions: Sequence[Action], flt: ReviewFilter, outcomes: Mapping[
         positions = index.hits(flt.search)
         flt = replace(flt, search="")
     if not flt.is_empty:
-        positions = [p for p in positions if flt.matches(actions[p], outcomes.get(actions[p].id))]
+        positions = [p for p in positions if flt.matches(actions[p], outcomes.get(actions[p].id), holds)]
     if not grouped:
         return ReviewRows(list(positions), [], len(positions))
     rows: list[int] = []

@@ -37,9 +37,10 @@ from .mapping import BulkMapping, MappingRow, RefusedRow
 from .payments import PrecoroPayments, paid_between, plan_payments
 from .plan import Action, HoldFacts, LinkFacts, Plan, add_to_digest, plan_digest
 from .planning import Planner, Progress, QuietPairs, readback
-from .review import (ERROR_OUTCOMES, CountKey, Outcome, PlanTally, ReviewFilter, approval_after, approvals_digest,
-                     carried_decisions, confirmed_count, entity_counts, plan_tally, ready_once_approved, takes_approval,
-                     tally_of)
+from .policy import judge
+from .review import (ERROR_OUTCOMES, WOULD_HOLD, CountKey, Outcome, PlanTally, ReviewFilter, approval_after,
+                     approvals_digest, carried_decisions, confirmed_count, entity_counts, plan_tally,
+                     ready_once_approved, takes_approval, tally_of)
 from .reconcile import SyncState
 from .run import run_status
 from .signoff import RefusedLine, SignOff, SignOffFile
@@ -355,6 +356,26 @@ class SyncSession:
             plan.tally = tally.to_json()
         return plan, outcomes
 
+    def select(self, matching: ReviewFilter,
+               plan_id: str | None = None) -> tuple[Plan, list[Action], dict[str, str] | None]:
+        """A saved plan (listed), its actions that `matching` selects as the TUI's filters show them,
+        and, when it selects what a run would hold, why each is held (`would_hold`)."""
+        plan, outcomes = self.plan_with_outcomes(plan_id)
+        holds = self.would_hold(plan.id) if matching.show == WOULD_HOLD else None
+        return plan, [a for a in plan.actions if matching.matches(a, outcomes.get(a.id), holds)], holds
+
+    def would_hold(self, plan_id: str | None = None) -> dict[str, str]:
+        """U2: what `qbsync run` would hold of a saved plan (the latest by default) were it run now on
+        this session's rules: action id -> why. The plan's approvals and decisions as they are, the
+        operator's answers to actions runs held, the safety brake. Writes nothing."""
+        plan_id = self.plan_id_for(plan_id)
+        realm = self.store.plan_row(plan_id)["realm"]
+        with rare_gc():
+            actions = list(self.store.iter_actions(plan_id))  # its own copies: judging sets their approvals
+        judged = judge(actions, self.rules, self.store.held(realm, waiting=False),
+                       lambda section: self.store.count_links(section, realm))
+        return {a.id: judged.verdicts[a.id].reason for a in actions if judged.holds(a)}
+
     def _action_groups(self, plan_id: str) -> dict[CountKey, int]:
         """review.action_groups of a saved plan: its tally's before any apply, else counted in SQL."""
         tally = None if self.store.any_outcome(plan_id) else self.store.plan_tally(plan_id)
@@ -396,8 +417,8 @@ class SyncSession:
         """Record one decision on every conflict of a plan that `matching` selects (its other actions
         are left alone); returns their full ids."""
         _check_decision(decision)
-        plan, outcomes = self.plan_with_outcomes(plan_id)
-        chosen = [a.id for a in plan.actions if a.kind == "conflict" and matching.matches(a, outcomes.get(a.id))]
+        plan, selected, _ = self.select(matching, plan_id)
+        chosen = [a.id for a in selected if a.kind == "conflict"]
         self._record_decision(plan.id, chosen, decision)
         return chosen
 
@@ -438,8 +459,7 @@ class SyncSession:
         shown" does: those an approval lets through (see review.ready_once_approved; a skip, every one
         that takes an approval). Returns their full ids, and the selected actions left waiting for
         the operator: conflicts without a side taken, ambiguous matches, blocked writes."""
-        plan, outcomes = self.plan_with_outcomes(plan_id)
-        chosen = [a for a in plan.actions if matching.matches(a, outcomes.get(a.id))]
+        plan, chosen, _ = self.select(matching, plan_id)
         goes = ready_once_approved if approved else takes_approval
         full_ids = [a.id for a in chosen if goes(a)]
         self._record_approval(plan.id, full_ids, approved)

@@ -97,6 +97,8 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
     """Bumped when audit rows were read."""
     rules_revision: reactive[int] = reactive(0, init=False)
     """Bumped when the rules file was (re)read, valid or not."""
+    holds_revision: reactive[int] = reactive(0, init=False)
+    """Bumped when what a run would hold of the plan was asked (Reading.holds_of_plan)."""
 
     def __init__(self, session_factory: SessionFactory, *, rules_path: str | Path = "rules.yaml",
                  watch_rules: bool = True, rules_poll_seconds: float = 1.0, cursor_blink: bool = True,

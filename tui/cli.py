@@ -116,7 +116,7 @@ ENTITY_SECTIONS = ("chart_of_accounts", "classes", "locations", "taxes", "terms"
 SIDES = ("quickbooks", "precoro", "none")  # --to: the side an action writes
 RUNS_KEPT_DAYS, RUN_DETAILS_KEPT_DAYS = 90, 7  # engine.store's, for `runs --help` (a test holds them alike)
 SHOWN_RUNS = 50  # the runs `qbsync runs` prints unless told otherwise
-WHICH = ("all", "attention", "conflicts", "errors", "not-approved", "waiting")  # --which
+WHICH = ("all", "attention", "conflicts", "errors", "not-approved", "waiting", "would-hold")  # --which
 
 
 def _selection_options(parser: argparse.ArgumentParser, does: str) -> None:
@@ -130,7 +130,8 @@ def _selection_options(parser: argparse.ArgumentParser, does: str) -> None:
                        help="the side it writes: quickbooks, precoro, or none (links, unlinks and what waits for you)")
     group.add_argument("--which", default="all", metavar="WHICH", choices=WHICH,
                        help="attention (what needs you), conflicts, errors (blocked, or failed or refused by an "
-                            "apply), not-approved, waiting (what unattended runs held)")
+                            "apply), not-approved, waiting (what unattended runs held), would-hold (what `qbsync run` "
+                            "would hold of this plan were it run now, and why)")
     group.add_argument("--search", default="", metavar="TEXT",
                        help="part of its name, of a record id or of its id (case does not matter)")
 
@@ -756,12 +757,11 @@ def cmd_show(args) -> int:
     with _session(args) as session:
         selection = _selection(args)
         if selection is None:
-            plan, chosen = session.load_plan(args.plan_id, listed=True), None  # listed, as the TUI shows a plan
+            plan, chosen, holds = session.load_plan(args.plan_id, listed=True), None, None  # as the TUI lists it
         else:
-            plan, outcomes = session.plan_with_outcomes(args.plan_id)
-            chosen = [a for a in plan.actions if selection.matches(a, outcomes.get(a.id))]
+            plan, chosen, holds = session.select(selection, args.plan_id)
         if not (args.json or args.csv or args.all):
-            print(render.plan_text(plan, SHOWN_ACTIONS, chosen))
+            print(render.plan_text(plan, SHOWN_ACTIONS, chosen, holds))
             _say_age(session, plan.id)
             return _plan_exit(plan, args.detailed_exitcode)
         # Printed whole: the actions are read a page at a time as they are written, never all held at
@@ -769,11 +769,11 @@ def cmd_show(args) -> int:
         wanted = None if chosen is None else {a.id for a in chosen}
         every = (a for a in session.actions_of(plan.id) if wanted is None or a.id in wanted)
         if args.json:
-            render.write_plan_json(plan, sys.stdout, every, **({} if chosen is None else {"chosen": len(chosen)}))
+            render.write_plan_json(plan, sys.stdout, every, holds, **({} if chosen is None else {"chosen": len(chosen)}))
         elif args.csv:
             render.plan_csv(plan.id, every, sys.stdout)
         else:
-            sys.stdout.writelines(line + "\n" for line in render.plan_lines(plan, None, chosen, every=every))
+            sys.stdout.writelines(line + "\n" for line in render.plan_lines(plan, None, chosen, every=every, holds=holds))
     return _plan_exit(plan, args.detailed_exitcode)
 
 

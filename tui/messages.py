@@ -230,6 +230,17 @@ class RunsListed(Message):
         self.error = error
 
 
+class PlanJudged(Message):
+    """What `qbsync run` would hold of a plan (`SyncSession.would_hold`), asked for `key` (the plan and
+    its decisions' revision); `error` says why it could not be asked."""
+
+    def __init__(self, key: tuple[str, int], holds: dict[str, str], error: Exception | None = None) -> None:
+        super().__init__()
+        self.key = key
+        self.holds = holds
+        self.error = error
+
+
 class RulesReloaded(Message):
     """rules.yaml was read again and is valid."""
 

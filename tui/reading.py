@@ -21,6 +21,7 @@ from .messages import (
     HistoryFilter,
     HistoryLoaded,
     PlanChangedElsewhere,
+    PlanJudged,
     PlanLoaded,
     PlanningFailed,
     PlanProgressed,
@@ -43,6 +44,9 @@ SHOWN_RUNS = 50  # the runs u lists (`qbsync runs --all` prints every one kept)
 
 class Reading:
     """Opening the session, reading the status, the plan to review, the history and the rules."""
+
+    holds: dict[str, str] | None = None  # what a run would hold of the plan on screen (None: being asked)
+    holds_key: tuple[str, int] | None = None  # the plan and decisions' revision `holds` was asked for
 
     @work(thread=True, exclusive=True, group="session", exit_on_error=False)
     def open_session(self) -> None:
@@ -334,6 +338,39 @@ class Reading:
             self.notify(f"Could not read the runs: {message.error}", severity="error")
             return
         self.push_screen(RunsDialog(message.runs))
+
+    # -- what a run would hold (the Review's filter) ---------------------------------------------
+
+    def holds_of_plan(self) -> dict[str, str] | None:
+        """U2: what `qbsync run` would hold of the plan on screen, were it run now (action id -> why);
+        None while the policy is being asked, once per plan and state of its decisions."""
+        if self.plan is None:
+            return {}
+        key = (self.plan.id, self.decision_revision)
+        if self.holds_key != key:
+            if self.holds_key is None or self.holds_key[0] != key[0]:
+                self.holds = None  # another plan; the same one's answer stands until the new one comes
+            self.holds_key = key
+            self.judge_plan(key)
+        return self.holds
+
+    @work(thread=True, exclusive=True, group="holds", exit_on_error=False)
+    def judge_plan(self, key: tuple[str, int]) -> None:
+        try:
+            with self._engine:
+                self._write_pending(key[0])  # the decisions on screen first: they change what a run holds
+                holds, error = self.session.would_hold(key[0]), None
+        except Exception as exc:
+            holds, error = {}, exc
+        self.post_message(PlanJudged(key, holds, error))
+
+    def on_plan_judged(self, message: PlanJudged) -> None:
+        if message.key != self.holds_key:
+            return  # another plan, or other decisions, since: asked again
+        if message.error is not None:
+            self.notify(f"Could not ask the policy what a run would hold: {message.error}", severity="error")
+        self.holds = message.holds
+        self.holds_revision += 1
 
     # -- rules -----------------------------------------------------------------------------------
 

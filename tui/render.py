@@ -83,7 +83,8 @@ def headline(action: Action) -> str:
     return f"{SYMBOL[action.kind]} {where} {show(action.name)} [{' <-> '.join(ids)}] id={action.id}{state}"
 
 
-def action_lines(action: Action) -> list[str]:
+def action_lines(action: Action, held: str | None = None) -> list[str]:
+    """An action as `show` prints it; `held`: why a run would hold it (`--which would-hold`)."""
     lines = [headline(action)]
     for change in action.changes:
         if action.kind == "conflict":
@@ -99,6 +100,8 @@ def action_lines(action: Action) -> list[str]:
         lines.append(f"    candidate: QuickBooks {candidate['quickbooks_id']} {show(candidate['name'])}")
     if action.note:
         lines.append(f"    # {action.note}")
+    if held is not None:
+        lines.append(f"    → a run would hold it: {held}")
     return lines
 
 
@@ -141,16 +144,18 @@ def left_waiting(actions: Iterable[Action]) -> str:
                      if counts[key])
 
 
-def plan_text(plan: Plan, limit: int | None, chosen: list[Action] | None = None) -> str:
+def plan_text(plan: Plan, limit: int | None, chosen: list[Action] | None = None,
+              holds: Mapping[str, str] | None = None) -> str:
     """The plan as text: the first `limit` of its actions, or of those `chosen` (`show --kind ...`;
-    None: all), then what the whole plan comes to."""
-    return "\n".join(plan_lines(plan, limit, chosen))
+    None: all), then what the whole plan comes to. `holds`: why a run would hold each (action id -> why)."""
+    return "\n".join(plan_lines(plan, limit, chosen, holds=holds))
 
 
 def plan_lines(plan: Plan, limit: int | None, chosen: list[Action] | None = None,
-               every: Iterable[Action] | None = None) -> Iterator[str]:
+               every: Iterable[Action] | None = None, holds: Mapping[str, str] | None = None) -> Iterator[str]:
     """plan_text's lines, one at a time; `every`: the plan's actions whole, read as they are printed
     (`show --all` of a large plan holds a page of them, not all)."""
+    holds = holds or {}
     if plan.partial:
         yield f"Partial plan {plan.id} ({scope_text(plan)} only) for QuickBooks company {plan.realm_id} ({plan.created_at})"
     else:
@@ -165,7 +170,7 @@ def plan_lines(plan: Plan, limit: int | None, chosen: list[Action] | None = None
         if action.entity != entity:
             entity = action.entity
             yield SECTION_OF.get(entity, entity) + ":"
-        yield from ("  " + line for line in action_lines(action))
+        yield from ("  " + line for line in action_lines(action, holds.get(action.id)))
     if limit is not None and limit < len(listed):
         how = f"`qbsync show {plan.id} --all` prints" if chosen is None else "`--all` with the same choice prints"
         yield (f"... and {plural(len(listed) - limit, 'more action')}: {how} them all, `--json` too, and the "
@@ -188,11 +193,15 @@ def plan_lines(plan: Plan, limit: int | None, chosen: list[Action] | None = None
                "the TUI still takes that one.")
 
 
-def write_plan_json(plan: Plan, out: TextIO, actions: Iterable[Action] | None = None, **more: Any) -> None:
-    """The plan as `plan_json` prints it (`actions`: those, else the plan's own; `more`: other keys),
-    written an action at a time: the whole JSON of a 260,000-action plan (360 MB) is never held at once."""
-    write_json({**plan.to_json(()), "approvals": approvals_digest(plan.actions), **more}, "actions",
-               (a.to_json() for a in (plan.actions if actions is None else actions)), out)
+def write_plan_json(plan: Plan, out: TextIO, actions: Iterable[Action] | None = None,
+                    holds: Mapping[str, str] | None = None, **more: Any) -> None:
+    """The plan as `plan_json` prints it (`actions`: those, else the plan's own; `holds`: why a run would
+    hold each, as its `would_hold`; `more`: other keys), written an action at a time: the whole JSON of a
+    260,000-action plan (360 MB) is never held at once."""
+    said = (a.to_json() for a in (plan.actions if actions is None else actions))
+    if holds is not None:
+        said = ({**action, "would_hold": holds.get(action["id"])} for action in said)
+    write_json({**plan.to_json(()), "approvals": approvals_digest(plan.actions), **more}, "actions", said, out)
 
 
 def write_json(head: Mapping[str, Any], key: str, items: Iterable[Any], out: TextIO) -> None:

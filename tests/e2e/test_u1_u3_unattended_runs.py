@@ -87,6 +87,12 @@ def test_u2_a_dry_run_says_what_a_run_would_apply_and_hold_and_writes_none_of_it
     assert plan["plan_id"] == preview["plan_id"] and all(a["approved"] for a in plan["actions"] if a["kind"] == "create")
     assert workdir.json("held")["held"] == [] and workdir.json("status")["unattended"]["last_run"] is None
     assert workdir.json("history")["history"] == []
+    # The plan shown by what a run would hold of it: the same actions, for the same reasons.
+    would = workdir.json("show", "--which", "would-hold")
+    assert {a["id"]: a["would_hold"] for a in would["actions"]} == {
+        row["action_id"]: row["reason"] for row in preview["held_actions"]}
+    shown = workdir.run("show", "--which", "would-hold").stdout
+    assert f"    → a run would hold it: {preview['held_actions'][0]['reason']}" in shown
     text = workdir.run("run", "--dry-run")
     assert text.returncode == 3 and "nothing was applied, approved or held" in text.stdout.splitlines()[0]
     assert f"  would apply: {OBRIEN} (supplier create, action " in text.stdout

@@ -20,6 +20,7 @@ from engine.errors import ApprovalsChanged
 from engine.signoff import RefusedLine, SignOff
 from engine.review import ERROR_OUTCOMES, Outcome, approvals_digest, outcomes_from_history
 from engine.plan import Action, FieldChange, HoldFacts, LinkFacts, Plan, Write, action_id
+from engine.policy import judge
 
 CLOCK = "2026-11-26T09:00:00+00:00"
 RULES = Path(__file__).resolve().parent / "rules.yaml"
@@ -448,6 +449,14 @@ class FakeSession:
              "summary": {"counts": {"applied": 12}, "held": 1, "new_held": 1}},
         ]
         return [run for run in runs if run["exit_code"] == 1 or not failed][:limit]
+
+    def would_hold(self, plan_id: str | None = None) -> dict[str, str]:
+        """The engine's own judgement (engine.policy.judge) of the plan's actions, on the shipped
+        rules, with nothing held before and no safety brake (no links are counted here)."""
+        self.calls.append(("would_hold", plan_id))
+        actions = [copy.copy(a) for a in self.load_plan(plan_id).actions]  # judging sets their approvals
+        judged = judge(actions, self.rules, [])
+        return {a.id: judged.verdicts[a.id].reason for a in actions if judged.holds(a)}
 
     def status(self, *, look: bool = True) -> dict[str, Any]:
         plan = self.plans.get(self.latest or "")

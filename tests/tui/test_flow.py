@@ -840,3 +840,37 @@ async def test_w1_a_plan_that_cannot_be_loaded_says_loading_failed_not_planning_
         await settle(pilot)
         said = [n.message for n in app._notifications if "failed" in n.message]
         assert said and said[-1].startswith("Loading the plan failed: "), said
+
+
+async def test_u2_the_review_shows_what_a_run_would_hold_and_why_and_follows_the_decisions():
+    """c's last choice lists what `qbsync run` would hold of the plan were it run now (the engine's
+    judge, asked in a worker), each saying why; an action skipped on screen is then held too."""
+    from engine.review import WOULD_HOLD
+    from tui.screens.review import ReviewScreen
+
+    session = FakeSession()
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", *["c"] * 6)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ReviewScreen) and screen.filter.show == WOULD_HOLD
+        held = session.would_hold()
+        listed = {a.id for a in screen.table.visible_actions()}
+        assert listed == set(held) and 0 < len(listed) < len(app.plan.actions)
+        assert "c:a run would hold" in screen_text(app)
+        said = " ".join(screen_text(app).split())  # the detail pane wraps a long reason
+        assert f"A run would hold it: {held[current(app).id]}" in said
+
+        await pilot.press("escape")
+        await search(pilot, "O'Brien")  # an update of emails: the shipped policy lets it go alone
+        assert current(app).name == "O'Brien & Sons" and current(app).id not in held
+        await pilot.press("x", "escape", "escape")
+        await settle(pilot)
+        await pilot.press(*["c"] * 6)
+        assert await until(pilot, lambda: current(app) is not None and any(
+            a.name == "O'Brien & Sons" for a in screen.table.visible_actions()))
+        assert "not approved in the plan" in app.holds[next(a.id for a in app.plan.actions if a.name == "O'Brien & Sons")]
+        asked = [call[0] for call in session.calls if call[0] in ("approve", "would_hold")]
+        assert asked[-2:] == ["approve", "would_hold"]  # the skip was saved before the policy was asked again

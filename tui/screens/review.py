@@ -17,6 +17,7 @@ from engine.plan import Action
 from engine.review import (
     MAPPABLE,
     SECTION_OF,
+    WOULD_HOLD,
     ReviewFilter,
     SearchIndex,
     can_map,
@@ -97,7 +98,8 @@ class ReviewScreen(QbsyncScreen):
         Binding("t", "cycle('target')", "filter by side written", id="review.filter_target", group=FILTERS,
                 tooltip="Filter by the side written: QuickBooks, Precoro, none"),
         Binding("c", "cycle('show')", "show what needs you", id="review.filter_show", group=FILTERS,
-                tooltip="Show all, what needs attention, conflicts, errors or what is not approved"),
+                tooltip="Show all, what needs attention, conflicts, errors, what is not approved, what "
+                        "unattended runs held, or what a run would hold of this plan (and why)"),
         Binding("y", "why", "why?", id="review.why",
                 tooltip="This record's story: both sides as last read, its link, the plan's actions on it, "
                         "what an unattended run would do, its history (qbsync explain)"),
@@ -126,6 +128,7 @@ class ReviewScreen(QbsyncScreen):
         self.watch(self.app, "plan_revision", lambda _revision: self.when_shown(self.plan_replaced), init=False)
         self.watch(self.app, "decision_revision", lambda _revision: self.when_shown(self.decisions_changed),
                    init=False)
+        self.watch(self.app, "holds_revision", lambda _revision: self.when_shown(self.holds_known), init=False)
         self.plan_replaced()
         self.query_one(ActionTable).focus()
 
@@ -157,11 +160,16 @@ class ReviewScreen(QbsyncScreen):
         plan = self.app.plan
         current = self.current
         actions = plan.actions if plan else []
+        holds = self.app.holds_of_plan() if self.filter.show == WOULD_HOLD else None
         rows = review_rows(actions, self.filter, self.app.outcomes, index=self._search_index(plan),
-                           runs=self.app.plan_runs() if plan else None)
+                           runs=self.app.plan_runs() if plan else None, holds=holds)
         self.table.empty = ("No plan yet." if plan is None else "Nothing to do: both sides are in sync."
-                            if not actions else "No actions match. esc clears the filters.")
-        self.table.show(actions, rows, self.app.outcomes, keep=current.id if current else None)
+                            if not actions else "Asking the policy what a run would hold…"
+                            if self.filter.show == WOULD_HOLD and holds is None
+                            else "A run would hold none of it: it would apply all it can."
+                            if self.filter.show == WOULD_HOLD and self.filter == ReviewFilter(show=WOULD_HOLD)
+                            else "No actions match. esc clears the filters.")
+        self.table.show(actions, rows, self.app.outcomes, keep=current.id if current else None, why=holds)
         self._draw_filters(len(actions), rows.matched)
         self._show_detail()
 
@@ -172,6 +180,10 @@ class ReviewScreen(QbsyncScreen):
         if self._index_of is not plan:
             self._index, self._index_of = SearchIndex(plan.actions), plan
         return self._index
+
+    def holds_known(self) -> None:
+        if self.filter.show == WOULD_HOLD:
+            self.rebuild()
 
     def decisions_changed(self) -> None:
         flt = self.filter
@@ -203,7 +215,8 @@ class ReviewScreen(QbsyncScreen):
             if self._by_id_of is not self.app.plan:
                 self._by_id, self._by_id_of = {a.id: a for a in self.app.plan.actions}, self.app.plan
             others = self._by_id
-        self.query_one(ActionDetail).show(action, self.app.outcomes.get(action.id) if action else None, others)
+        held = (self.app.holds or {}).get(action.id) if action and self.filter.show == WOULD_HOLD else None
+        self.query_one(ActionDetail).show(action, self.app.outcomes.get(action.id) if action else None, others, held)
 
     @on(ActionTable.Highlighted)
     def _highlighted(self) -> None:

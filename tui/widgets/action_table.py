@@ -24,11 +24,13 @@ class ActionTable(RowList):
         self.actions: Sequence[Action] = ()
         self.rows = ReviewRows()
         self.outcomes: Mapping[str, Outcome] = {}
+        self.why: Mapping[str, str] = {}
 
     def show(self, actions: Sequence[Action], rows: ReviewRows, outcomes: Mapping[str, Outcome],
-             keep: str | None = None) -> None:
-        """Show `rows` of `actions`; keep the cursor on action id `keep` when it is still listed."""
-        self.actions, self.rows, self.outcomes = actions, rows, outcomes
+             keep: str | None = None, why: Mapping[str, str] | None = None) -> None:
+        """Show `rows` of `actions`; keep the cursor on action id `keep` when it is still listed.
+        `why`: what the last column says of an action instead of its fields (why a run would hold it)."""
+        self.actions, self.rows, self.outcomes, self.why = actions, rows, outcomes, why or {}
         cursor = 0
         if keep is not None:
             for position, index in enumerate(rows.rows):
@@ -81,7 +83,7 @@ class ActionTable(RowList):
         text.append(f"{direction(action):<{DIRECTION_WIDTH}}  ")
         text.append(fit(action.name, name_width), style=self.style_of("dim") if state in ("skipped", "done") else None)
         if what_width:
-            detail = what(action)
+            detail = self.why.get(action.id) or what(action)
             if outcome is not None and outcome.status in ("failed", "refused"):
                 detail = f"{outcome.status}: {outcome.reason}"
             text.append(" " + fit(detail, what_width), style=self.style_of("bad") if state == "problem" else self.style_of("dim"))

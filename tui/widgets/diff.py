@@ -76,8 +76,8 @@ def field_table(action: Action) -> Table | None:
 
 
 def describe(action: Action, outcome: Outcome | None = None,
-             others: Mapping[str, Action] | None = None) -> RenderableType:
-    """Everything a reviewer needs to decide on one action."""
+             others: Mapping[str, Action] | None = None, held: str | None = None) -> RenderableType:
+    """Everything a reviewer needs to decide on one action; `held`: why a run would hold it."""
     parts: list[RenderableType] = []
     state = mark(action, outcome)
     title = Text(no_wrap=True, overflow="ellipsis")
@@ -89,6 +89,8 @@ def describe(action: Action, outcome: Outcome | None = None,
     line.append(direction(action) + "  ", style="bold")
     line.append(sentence(action))
     parts.append(line)
+    if held is not None:  # what the view of what a run would hold is about: first, before the fields
+        parts.append(Text(f"A run would hold it: {held}", style="bold"))
     table = field_table(action)
     if table is not None:
         parts.append(table)
@@ -129,10 +131,10 @@ class ActionDetail(VerticalScroll, can_focus=True):
         yield Static("Select an action to see what it changes.", id="detail-body")
 
     def show(self, action: Action | None, outcome: Outcome | None = None,
-             others: Mapping[str, Action] | None = None) -> None:
+             others: Mapping[str, Action] | None = None, held: str | None = None) -> None:
         body = self.query_one("#detail-body", Static)
         if action is None:
             body.update("Select an action to see what it changes.")
         else:
-            body.update(describe(action, outcome, others))
+            body.update(describe(action, outcome, others, held))
         self.scroll_home(animate=False)
