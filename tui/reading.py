@@ -369,6 +369,8 @@ class Reading:
             return  # another plan, or other decisions, since: asked again
         if message.error is not None:
             self.notify(f"Could not ask the policy what a run would hold: {message.error}", severity="error")
+            self.holds_key = None  # asked again when the view is drawn again, not at once
+            return
         self.holds = message.holds
         self.holds_revision += 1
 

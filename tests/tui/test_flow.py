@@ -874,3 +874,27 @@ async def test_u2_the_review_shows_what_a_run_would_hold_and_why_and_follows_the
         assert "not approved in the plan" in app.holds[next(a.id for a in app.plan.actions if a.name == "O'Brien & Sons")]
         asked = [call[0] for call in session.calls if call[0] in ("approve", "would_hold")]
         assert asked[-2:] == ["approve", "would_hold"]  # the skip was saved before the policy was asked again
+
+
+async def test_u2_a_policy_that_cannot_be_asked_is_said_and_asked_again_on_the_next_look():
+    class Failing(FakeSession):
+        tries = 0
+
+        def would_hold(self, plan_id=None):
+            self.tries += 1
+            if self.tries == 1:
+                raise NotConnected("the state file is locked by another process")
+            return super().would_hold(plan_id)
+
+    session = Failing()
+    app = make_app(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", *["c"] * 6)
+        assert await until(pilot, lambda: any(
+            n.message == "Could not ask the policy what a run would hold: the state file is locked by another process"
+            for n in app._notifications))
+        assert app.holds is None and not app.screen.query_one(ActionTable).visible_actions()
+        await pilot.press("escape", *["c"] * 6)  # the view drawn again: asked again
+        assert await until(pilot, lambda: app.screen.query_one(ActionTable).visible_actions())
+        assert session.tries == 2

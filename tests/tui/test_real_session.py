@@ -174,6 +174,23 @@ async def test_u1_real_u_lists_the_runs_a_timer_made_in_another_process(real_app
         assert f"plan {ran.plan_id} · applied {ran.counts.get('applied', 0)} · held {len(ran.held)} ({ran.new_held} new)" in shown
 
 
+async def test_u2_real_the_review_lists_what_a_run_would_hold_of_the_plan_on_screen(real_app, tmp_path):
+    """The Review's "a run would hold" on the real engine: what `qbsync run --dry-run` would hold."""
+    from engine.run import run_once
+
+    app, sessions = real_app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("2", *["c"] * 6)
+        table = app.screen.query_one(ActionTable)
+        assert await until(pilot, lambda: app.holds is not None and table.visible_actions())
+        with another_terminal(tmp_path) as look:
+            preview = run_once(look, dry_run=True)
+        assert preview.plan_id == app.plan.id  # nothing changed: the plan on screen is the run's
+        assert {a.id: app.holds[a.id] for a in table.visible_actions()} == {
+            row["action_id"]: row["reason"] for row in preview.held}
+
+
 async def test_i6_real_name_mismatch_mapping_then_sync_items_renames(real_app):
     """I4-I7 on the real engine: map "Toner black" to "Printer toner, black" from the Not-mapped list,
     with the preview of what mapping imports; the name stays until Sync Items renames it."""

@@ -164,7 +164,7 @@ class ReviewScreen(QbsyncScreen):
         rows = review_rows(actions, self.filter, self.app.outcomes, index=self._search_index(plan),
                            runs=self.app.plan_runs() if plan else None, holds=holds)
         self.table.empty = ("No plan yet." if plan is None else "Nothing to do: both sides are in sync."
-                            if not actions else "Asking the policy what a run would hold…"
+                            if not actions else "Asking the policy what a run would hold… (esc clears the filters)"
                             if self.filter.show == WOULD_HOLD and holds is None
                             else "A run would hold none of it: it would apply all it can."
                             if self.filter.show == WOULD_HOLD and self.filter == ReviewFilter(show=WOULD_HOLD)
