@@ -18,6 +18,8 @@ opens in the real TUI in < 1.5 s and < 400 MB; status < 0.5 s").
 4. `explain` (a fresh process per run): `SyncSession.explain` as `qbsync explain` asks it, of one
    supplier by its name and of another by its Precoro id, each timed alone (the session's opening
    apart), and no request to either service (the local APIs' counts before and after).
+5. `would_hold` (a fresh process per run): `SyncSession.would_hold` of the plan, as the Review's "a run
+   would hold" and `qbsync show --which would-hold` ask it: every action judged by the policy.
 With `--applied`, before the runs every action gets the outcome an apply records for it, three of
 them failed: the plan an apply left with failures, which is the plan to review again, its counts
 with those outcomes. The audit rows are written through the state file's own `add_audit`, as the
@@ -145,19 +147,31 @@ def child_explain(server_json: str, directory: Path) -> dict:
     return {**timed, "open_seconds": opened, "peak_rss_mb": peak_rss_mb()}
 
 
+def child_would_hold(server_json: str, directory: Path) -> dict:
+    from engine.sync import SyncSession
+
+    env = Endpoints(json.loads(server_json)["info"]).env
+    with SyncSession(directory / "rules.yaml", directory / "state.db", env=env) as session:
+        started = time.process_time(), time.perf_counter()
+        holds = session.would_hold()
+        cpu, wall = time.process_time() - started[0], time.perf_counter() - started[1]
+    return {"cpu_seconds": cpu, "wall_seconds": wall, "held": len(holds), "peak_rss_mb": peak_rss_mb()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="suppliers and items per side (default 100,000)")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--applied", action="store_true",
                         help="measure the plan an apply left with failures (its outcomes recorded first)")
-    parser.add_argument("--child", choices=["plan", "applied", "open", "status", "explain"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["plan", "applied", "open", "status", "explain", "would_hold"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--server", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child = {"plan": child_plan, "applied": child_applied, "open": child_open, "status": child_status,
-                 "explain": child_explain}[args.child]
+                 "explain": child_explain, "would_hold": child_would_hold}[args.child]
         print(json.dumps(child(args.server, Path(args.dir))))
         return 0
 
@@ -171,7 +185,7 @@ def main() -> int:
                 outcomes = run_child(SCRIPT, "--child", "applied", "--server", hello, "--dir", str(tmp / "work"))
                 print(f"  {outcomes['outcomes']:,} outcomes recorded, 3 of them failed; counted by outcome and kept at the "
                       f"apply's end in {outcomes['counted_seconds']:.2f} s", flush=True)
-            opened, status, explained = [], [], []
+            opened, status, explained, judged = [], [], [], []
             for run in range(args.runs):
                 result = run_child(SCRIPT, "--child", "open", "--server", hello, "--dir", str(tmp / "work"))
                 opened.append(result)
@@ -191,6 +205,10 @@ def main() -> int:
                     print(f"  explain run {run + 1}: by name {result['by_name_seconds']:.2f} s, by id "
                           f"{result['by_id_seconds']:.2f} s (the session opened in {result['open_seconds']:.2f} s), "
                           f"peak RSS {result['peak_rss_mb']:.0f} MB, requests {result['requests']}", flush=True)
+                result = run_child(SCRIPT, "--child", "would_hold", "--server", hello, "--dir", str(tmp / "work"))
+                judged.append(result)
+                print(f"  would_hold run {run + 1}: {result['held']:,} held, {result['cpu_seconds']:.2f} s of CPU "
+                      f"({result['wall_seconds']:.2f} s wall), peak RSS {result['peak_rss_mb']:.0f} MB", flush=True)
     summary = {"actions": made["actions"],
                "shown_seconds": median([r["shown_seconds"] for r in opened]),
                "loaded_seconds": median([r["loaded_seconds"] for r in opened]),
@@ -199,9 +217,11 @@ def main() -> int:
                "open_peak_rss_mb": median([r["peak_rss_mb"] for r in opened]),
                "status_seconds": median([r["status_seconds"] for r in status]),
                **({"explain_by_name_seconds": median([r["by_name_seconds"] for r in explained]),
-                   "explain_by_id_seconds": median([r["by_id_seconds"] for r in explained])} if explained else {})}
+                   "explain_by_id_seconds": median([r["by_id_seconds"] for r in explained])} if explained else {}),
+               "would_hold_cpu_seconds": median([r["cpu_seconds"] for r in judged]),
+               "would_hold_peak_rss_mb": median([r["peak_rss_mb"] for r in judged])}
     path = record("tui_open", {"n": args.n, "runs": args.runs, "applied": args.applied, "summary": summary,
-                               "open": opened, "status": status, "explain": explained})
+                               "open": opened, "status": status, "explain": explained, "would_hold": judged})
     print(f"A saved {summary['actions']:,}-action plan on the Review screen: {fmt(summary['shown_seconds'])} "
           f"(target < 1.5 s), peak RSS {fmt(summary['open_peak_rss_mb'], 'MB', 0)} (target < 400 MB); "
           f"status {fmt(summary['status_seconds'])} (target < 0.5 s). Results: {path}")

@@ -92,9 +92,9 @@ class RunSummary:
         if self.recovered_from:
             lines.append(f"  works again; the runs before failed: {self.recovered_from}")
         for row in self.failures[:SHOWN_HELD]:
-            lines.append(f"  failed: {_short(row['name'])} ({row['kind']}, action {row['id']}): {row['reason']}")
+            lines.append(f"  failed: {short_name(row['name'])} ({row['kind']}, action {row['id']}): {row['reason']}")
         for row in self.held[:SHOWN_HELD]:
-            lines.append(f"  held: {_short(row['name'])} ({row['entity']} {row['kind']}, action {row['action_id']}): {row['reason']}")
+            lines.append(f"  held: {short_name(row['name'])} ({row['entity']} {row['kind']}, action {row['action_id']}): {row['reason']}")
         for problem in self.notify_problems:
             lines.append(f"  not notified: {problem}")
         hidden = max(0, len(self.held) - SHOWN_HELD) + max(0, len(self.failures) - SHOWN_HELD)
@@ -110,10 +110,10 @@ class RunSummary:
                  f"({self.new_held} new); nothing was applied, approved or held"]
         lines += [f"  warning: {warning}" for warning in self.warnings]
         for row in self.held[:SHOWN_HELD]:
-            lines.append(f"  would hold: {_short(row['name'])} ({row['entity']} {row['kind']}, action "
+            lines.append(f"  would hold: {short_name(row['name'])} ({row['entity']} {row['kind']}, action "
                          f"{row['action_id']}): {row['reason']}")
         for row in self.would_apply[:SHOWN_HELD]:
-            lines.append(f"  would apply: {_short(row['name'])} ({row['entity']} {row['kind']}, action {row['action_id']})")
+            lines.append(f"  would apply: {short_name(row['name'])} ({row['entity']} {row['kind']}, action {row['action_id']})")
         hidden = max(0, len(self.held) - SHOWN_HELD) + max(0, len(self.would_apply) - SHOWN_HELD)
         if hidden:
             lines.append(f"  ... and {hidden} more (`--json` lists them all)")
@@ -135,7 +135,8 @@ class RunSummary:
                 "exit_code": self.exit_code}
 
 
-def _short(name: str) -> str:
+def short_name(name: str) -> str:
+    """A record's name cut to 60 characters for a line of a list (a Precoro name may be 255)."""
     return name if len(name) <= 60 else name[:59] + "…"
 
 

@@ -1239,7 +1239,7 @@ def cmd_webhooks(args) -> int:
 
 
 def cmd_held(args) -> int:
-    from engine.run import held_summary
+    from engine.run import held_summary, short_name
     from engine.store import Store
     from engine.sync import state_path_for
 
@@ -1259,7 +1259,7 @@ def cmd_held(args) -> int:
         print("Nothing is held for review.")
         return EXIT_OK
     for row in rows:
-        print(f"{row['action_id']}  {row['entity']} {row['kind']}: {row['name']}: {row['reason']} "
+        print(f"{row['action_id']}  {row['entity']} {row['kind']}: {short_name(row['name'])}: {row['reason']} "
               f"(held since {row['held_at']}, plan {row['plan_id']})")
     print(f"\n{len(rows)} held. `qbsync approve ID --plan PLAN` or `qbsync decide ID precoro|quickbooks --plan PLAN` "
           "lets the next run apply one (`qbsync apply PLAN --yes` applies it at once); `qbsync skip ID --plan PLAN` "

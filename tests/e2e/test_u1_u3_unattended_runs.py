@@ -108,6 +108,12 @@ def test_u2_a_dry_run_says_what_a_run_would_apply_and_hold_and_writes_none_of_it
 def test_u3_approving_a_held_action_applies_it_at_once_with_apply(workdir):
     code, summary = run_json(workdir)
     assert code == 3
+    # `qbsync held` as text: a line each, a long name cut (the demo has one of 300 characters).
+    listed = json.loads(workdir.run("held", "--json").stdout)["held"]
+    lines = workdir.run("held").stdout.split("\n\n")[0].splitlines()
+    assert [line.split()[0] for line in lines] == [row["action_id"] for row in listed]
+    longest = max(listed, key=lambda row: len(row["name"]))
+    assert len(longest["name"]) > 200 and f": {longest['name'][:59]}…: {longest['reason']} (held since" in "\n".join(lines)
     create = next(row for row in summary["held_actions"] if row["name"] == "O'Brien & Sons Ltd.")
     assert "policy.creates" in create["reason"]
     assert workdir.run("approve", create["action_id"]).returncode == 0

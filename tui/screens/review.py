@@ -163,15 +163,22 @@ class ReviewScreen(QbsyncScreen):
         holds = self.app.holds_of_plan() if self.filter.show == WOULD_HOLD else None
         rows = review_rows(actions, self.filter, self.app.outcomes, index=self._search_index(plan),
                            runs=self.app.plan_runs() if plan else None, holds=holds)
-        self.table.empty = ("No plan yet." if plan is None else "Nothing to do: both sides are in sync."
-                            if not actions else "Asking the policy what a run would hold… (esc clears the filters)"
-                            if self.filter.show == WOULD_HOLD and holds is None
-                            else "A run would hold none of it: it would apply all it can."
-                            if self.filter.show == WOULD_HOLD and self.filter == ReviewFilter(show=WOULD_HOLD)
-                            else "No actions match. esc clears the filters.")
+        self.table.empty = self._nothing_shown(plan, holds)
         self.table.show(actions, rows, self.app.outcomes, keep=current.id if current else None, why=holds)
         self._draw_filters(len(actions), rows.matched)
         self._show_detail()
+
+    def _nothing_shown(self, plan, holds: dict[str, str] | None) -> str:
+        """What the list says when it lists nothing."""
+        if plan is None:
+            return "No plan yet."
+        if not plan.actions:
+            return "Nothing to do: both sides are in sync."
+        if self.filter.show == WOULD_HOLD and holds is None:
+            return "Asking the policy what a run would hold… (esc clears the filters)"
+        if self.filter == ReviewFilter(show=WOULD_HOLD):
+            return "A run would hold none of it: it would apply all it can."
+        return "No actions match. esc clears the filters."
 
     def _search_index(self, plan) -> SearchIndex | None:
         """Built on the first search of each plan; a plan that is never searched never pays for it."""
