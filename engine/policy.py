@@ -151,7 +151,7 @@ class Judged:
     verdicts: dict[str, Verdict]  # every action's, by id
     held_before: dict[str, Mapping[str, Any]]  # the held rows of earlier runs, by action id
     prints: dict[str, str]  # the fingerprints of the actions held before
-    answers: dict[str, bool]  # the operator's answers to those, while they propose the same thing
+    answers: dict[str, bool]  # the operator's answers: to those while they propose the same thing; skips in the plan
 
     def holds(self, action: Action) -> bool:
         """Whether a run leaves it waiting for a person (not what the operator skipped)."""
@@ -162,7 +162,8 @@ class Judged:
 def judge(actions: list[Action], rules: Rules, held_before: Iterable[Mapping[str, Any]],
           count_links: Callable[[str], int] | None = None) -> Judged:
     """Every action's verdict as `qbsync run` gives it: the operator's answer to an action held
-    before (`held_before`: the state file's held rows) while it still proposes the same thing; else
+    before (`held_before`: the state file's held rows) while it still proposes the same thing, or a
+    skip in the plan itself; else
     the policy's, held when the safety brake stops its entity (`count_links(section)`: how many are
     linked; None leaves the brake aside) or when it waits for a held action. Sets each action's
     `approved` to its verdict (so `executable` agrees); a run saves them, a preview only says them."""
@@ -170,6 +171,10 @@ def judge(actions: list[Action], rules: Rules, held_before: Iterable[Mapping[str
     prints = {a.id: fingerprint(a) for a in actions if a.id in rows}
     answers = {aid: row["decision"] == "approved" for aid, row in rows.items()
                if row["decision"] and prints.get(aid) == row["fingerprint"]}
+    # Unapproved in the plan, neither by a run's own hold (held before) nor for a write that failed
+    # before (W9): a person skipped it, and that is their answer, as a skip of a held action is.
+    answers.update((a.id, False) for a in actions
+                   if not a.approved and a.id not in rows and a.failed_before is None and a.id not in answers)
     for action in actions:
         if action.id in rows and action.id not in answers and not action.approved:
             action.approved = True  # unapproved only by a run's own hold, carried from its plan: ask the policy again

@@ -844,7 +844,7 @@ async def test_w1_a_plan_that_cannot_be_loaded_says_loading_failed_not_planning_
 
 async def test_u2_the_review_shows_what_a_run_would_hold_and_why_and_follows_the_decisions():
     """c's last choice lists what `qbsync run` would hold of the plan were it run now (the engine's
-    judge, asked in a worker), each saying why; an action skipped on screen is then held too."""
+    judge, asked in a worker), each saying why; what is skipped there is an answer, and leaves it."""
     from engine.review import WOULD_HOLD
     from tui.screens.review import ReviewScreen
 
@@ -863,15 +863,16 @@ async def test_u2_the_review_shows_what_a_run_would_hold_and_why_and_follows_the
         said = " ".join(screen_text(app).split())  # the detail pane wraps a long reason
         assert f"A run would hold it: {held[current(app).id]}" in said
 
-        await pilot.press("escape")
-        await search(pilot, "O'Brien")  # an update of emails: the shipped policy lets it go alone
-        assert current(app).name == "O'Brien & Sons" and current(app).id not in held
-        await pilot.press("x", "escape", "escape")
+        await search(pilot, "Northwind")  # a new supplier: the shipped policy holds it
+        northwind = current(app)
+        assert northwind.name == "Northwind Traders" and "policy.creates" in held[northwind.id]
+        await pilot.press("x")  # skipped: the person's answer; a run leaves it alone
+        assert await until(pilot, lambda: app.holds is not None and northwind.id not in app.holds)
+        assert not screen.table.visible_actions()  # the search alone is left: nothing of it is held now
+        await pilot.press("slash", *["backspace"] * len("Northwind"), "enter")
         await settle(pilot)
-        await pilot.press(*["c"] * 6)
-        assert await until(pilot, lambda: current(app) is not None and any(
-            a.name == "O'Brien & Sons" for a in screen.table.visible_actions()))
-        assert "not approved in the plan" in app.holds[next(a.id for a in app.plan.actions if a.name == "O'Brien & Sons")]
+        assert screen.filter.show == WOULD_HOLD and not screen.filter.search
+        assert {a.id for a in screen.table.visible_actions()} == set(held) - {northwind.id}
         asked = [call[0] for call in session.calls if call[0] in ("approve", "would_hold")]
         assert asked[-2:] == ["approve", "would_hold"]  # the skip was saved before the policy was asked again
 

@@ -52,3 +52,44 @@ def test_u2_under_the_safety_brake_what_the_policy_held_keeps_its_own_reason(ser
         reasons = {row["name"]: row["reason"] for row in summary.held if row["kind"] == "update"}
         assert all("safety brake" in reasons[s["name"]] for s in phones), reasons
         assert reasons[renamed["name"] + " Ltd"] == "changes name (not in policy.updates.suppliers)", reasons
+
+
+def test_u3_a_skip_in_the_plan_is_an_answer_a_run_does_not_ask_again(servers, fresh_dir):
+    servers.reset(REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    with servers.session(fresh_dir(), REALM) as session:
+        plan = session.plan()
+        # Links the shipped policy would apply alone; a person skips one of them in the plan.
+        skipped, kept = [a for a in plan.actions if a.kind == "link" and a.entity == "supplier"][:2]
+        session.approve([skipped.id], False, plan.id)
+        assert skipped.id not in session.would_hold(plan.id) and kept.id not in session.would_hold(plan.id)
+
+        summary = run_once(session)
+        assert summary.plan_id == plan.id  # nothing changed: the person's plan is the run's
+        assert skipped.id not in {row["action_id"] for row in summary.held}  # not asked again
+        done = {row["action_id"]: row["status"] for row in session.history(limit=None)}
+        assert done.get(kept.id) == "applied" and done.get(skipped.id) != "applied"
+        said = session.explain("suppliers", f"precoro:{skipped.precoro_id}", history=1)["plan"]["actions"]
+        assert {a["id"]: a["unattended"]["reason"] for a in said}[skipped.id] == "skipped by the operator"
+
+
+def test_w9_a_write_that_failed_before_is_held_by_a_run_not_taken_for_a_skip(servers, fresh_dir):
+    servers.reset(REALM)
+    servers.quickbooks.insert(REALM, "Vendor", {"DisplayName": "Taxed Ltd", "TaxIdentifier": "99-1234567"})
+    servers.precoro.insert("suppliers", {"name": "Taxed Ltd", "currencies": ["USD"]})
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as session:
+        rules = workdir / "rules.yaml"  # a field Precoro has no key for: every write of it is refused there
+        rules.write_text(rules.read_text().replace(
+            "    accountNumber: {precoro: accountNumber, quickbooks: AcctNum}",
+            "    accountNumber: {precoro: accountNumber, quickbooks: AcctNum}\n"
+            "    taxId: {precoro: vatNumber, quickbooks: TaxIdentifier, direction: to_precoro}").replace(
+            "    suppliers: [phone, emails]", "    suppliers: [phone, emails, taxId]"))
+        session.reload_rules()
+        first = run_once(session)
+        assert first.failures and "vatNumber" in first.failures[0]["reason"]
+
+        second = run_once(session)
+        [held] = [row for row in second.held if row["kind"] == "update"]
+        assert held["reason"].startswith("not approved in the plan (") and "failed before: " in held["reason"]
+        assert not second.failures  # held, not sent to fail again
