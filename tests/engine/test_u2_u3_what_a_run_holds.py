@@ -72,24 +72,3 @@ def test_u3_a_skip_in_the_plan_is_an_answer_a_run_does_not_ask_again(servers, fr
         said = session.explain("suppliers", f"precoro:{skipped.precoro_id}", history=1)["plan"]["actions"]
         assert {a["id"]: a["unattended"]["reason"] for a in said}[skipped.id] == "skipped by the operator"
 
-
-def test_w9_a_write_that_failed_before_is_held_by_a_run_not_taken_for_a_skip(servers, fresh_dir):
-    servers.reset(REALM)
-    servers.quickbooks.insert(REALM, "Vendor", {"DisplayName": "Taxed Ltd", "TaxIdentifier": "99-1234567"})
-    servers.precoro.insert("suppliers", {"name": "Taxed Ltd", "currencies": ["USD"]})
-    workdir = fresh_dir()
-    with servers.session(workdir, REALM) as session:
-        rules = workdir / "rules.yaml"  # a field Precoro has no key for: every write of it is refused there
-        rules.write_text(rules.read_text().replace(
-            "    accountNumber: {precoro: accountNumber, quickbooks: AcctNum}",
-            "    accountNumber: {precoro: accountNumber, quickbooks: AcctNum}\n"
-            "    taxId: {precoro: vatNumber, quickbooks: TaxIdentifier, direction: to_precoro}").replace(
-            "    suppliers: [phone, emails]", "    suppliers: [phone, emails, taxId]"))
-        session.reload_rules()
-        first = run_once(session)
-        assert first.failures and "vatNumber" in first.failures[0]["reason"]
-
-        second = run_once(session)
-        [held] = [row for row in second.held if row["kind"] == "update"]
-        assert held["reason"].startswith("not approved in the plan (") and "failed before: " in held["reason"]
-        assert not second.failures  # held, not sent to fail again

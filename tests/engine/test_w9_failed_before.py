@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from engine.run import run_once
+
 REALM = "4242"
 
 
-def test_w9_a_write_that_failed_before_is_shown_and_not_approved_again(servers, fresh_dir):
+def refused_everywhere(servers, workdir, policy_allows: bool = False) -> None:
+    """A supplier whose tax id goes to a field Precoro has no key for: every write of it is refused
+    there. `policy_allows`: the rules' policy lets a run apply that update alone."""
     servers.reset(REALM)
     servers.quickbooks.insert(REALM, "Vendor", {"DisplayName": "Taxed Ltd", "TaxIdentifier": "99-1234567"})
     servers.precoro.insert("suppliers", {"name": "Taxed Ltd", "currencies": ["USD"]})
+    rules = workdir / "rules.yaml"
+    text = rules.read_text().replace(
+        "    accountNumber: {precoro: accountNumber, quickbooks: AcctNum}",
+        "    accountNumber: {precoro: accountNumber, quickbooks: AcctNum}\n"
+        "    taxId: {precoro: vatNumber, quickbooks: TaxIdentifier, direction: to_precoro}")
+    if policy_allows:
+        text = text.replace("    suppliers: [phone, emails]", "    suppliers: [phone, emails, taxId]")
+    rules.write_text(text)
+
+
+def test_w9_a_write_that_failed_before_is_shown_and_not_approved_again(servers, fresh_dir):
     workdir = fresh_dir()
     with servers.session(workdir, REALM) as session:
-        # A field Precoro has no such key for: every write of it is refused there.
-        rules = workdir / "rules.yaml"
-        rules.write_text(rules.read_text().replace(
-            "    accountNumber: {precoro: accountNumber, quickbooks: AcctNum}",
-            "    accountNumber: {precoro: accountNumber, quickbooks: AcctNum}\n"
-            "    taxId: {precoro: vatNumber, quickbooks: TaxIdentifier, direction: to_precoro}"))
+        refused_everywhere(servers, workdir)
         session.reload_rules()
         first = session.plan(only=["suppliers"])
         [update] = [a for a in first.actions if a.kind == "update"]
@@ -26,7 +36,7 @@ def test_w9_a_write_that_failed_before_is_shown_and_not_approved_again(servers, 
 
         second = session.plan(only=["suppliers"])
         [again] = [a for a in second.actions if a.kind == "update"]
-        assert "failed before:" in again.note and "vatNumber" in again.note
+        assert "failed before:" in again.note and "vatNumber" in again.note and "vatNumber" in again.failed_before
         assert not again.approved and not again.executable
         assert session.apply(second.id).ok  # nothing is sent to fail again unasked
 
@@ -34,3 +44,18 @@ def test_w9_a_write_that_failed_before_is_shown_and_not_approved_again(servers, 
         session.approve([again.id], True, second.id)
         retried = session.apply(second.id, retry_failed=True)
         assert {r.id: r.status for r in retried.results}[again.id] == "failed"
+
+
+def test_w9_a_write_that_failed_before_is_held_by_a_run_not_taken_for_a_skip(servers, fresh_dir):
+    """Unapproved by W9, not by a person: a run holds it for a person (U3) and does not send it again."""
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as session:
+        refused_everywhere(servers, workdir, policy_allows=True)
+        session.reload_rules()
+        first = run_once(session)
+        assert first.failures and "vatNumber" in first.failures[0]["reason"]
+
+        second = run_once(session)
+        [held] = [row for row in second.held if row["kind"] == "update"]
+        assert held["reason"].startswith("not approved in the plan (") and "failed before: " in held["reason"]
+        assert not second.failures  # held, not sent to fail again
