@@ -322,6 +322,8 @@ class _Looker:
             involved.update((action.id, action) for action in more)
             waiting = [d for action in more for d in action.depends_on if d not in involved]
         # Copies: judging sets their approvals, and the plan's own are shown as they are.
-        said = judge([copy(action) for action in involved.values()], self.rules,
-                     self.store.held(self.realm, waiting=False)).verdicts
-        return {action.id: {"apply": said[action.id].apply, "reason": said[action.id].reason} for action in actions}
+        copies = {action_id: copy(action) for action_id, action in involved.items()}
+        judged = judge(list(copies.values()), self.rules, self.store.held(self.realm, waiting=False))
+        # `held`: left waiting for a person (not applied, and not what a person skipped).
+        return {action.id: {"apply": judged.verdicts[action.id].apply, "held": judged.holds(copies[action.id]),
+                            "reason": judged.verdicts[action.id].reason} for action in actions}

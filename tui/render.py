@@ -508,7 +508,8 @@ def explained_text(said: Mapping[str, Any]) -> str:
             if run:  # a held blocked record's reason ends with its note, shown just above
                 reason = run["reason"].removesuffix(f": {action.note}") if action.note else run["reason"]
                 after.append("an unattended run would apply it" if run["apply"] else
-                             f"an unattended run would hold it: {reason}")
+                             f"an unattended run would hold it: {reason}" if run.get("held", True) else
+                             f"an unattended run would leave it: {reason}")
             if after:
                 out.append("        → " + " · ".join(after))
     if said["history"]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from engine.local.demo import DEMO_REALM as REALM_SYNCED, seed_precoro, seed_quickbooks
 from engine.run import run_once
+from tui.render import explained_text
 
 REALM = "4620816365302"
 
@@ -23,7 +24,8 @@ def test_u2_a_held_create_goes_once_the_policy_allows_it(servers, fresh_dir):
         # Explained, a held action says why the run held it, not that its plan has it unapproved (by
         # that same hold); the plan's approval is shown as it is.
         [said] = session.explain("suppliers", "🚀 Rocket Parts Co.", history=1)["plan"]["actions"]
-        assert said["unattended"] == {"apply": False, "reason": "a new supplier (policy.creates does not list suppliers)"}
+        assert said["unattended"] == {"apply": False, "held": True,
+                                      "reason": "a new supplier (policy.creates does not list suppliers)"}
         assert said["approved"] is False
 
         rules = workdir / "rules.yaml"
@@ -69,6 +71,8 @@ def test_u3_a_skip_in_the_plan_is_an_answer_a_run_does_not_ask_again(servers, fr
         assert skipped.id not in {row["action_id"] for row in summary.held}  # not asked again
         done = {row["action_id"]: row["status"] for row in session.history(limit=None)}
         assert done.get(kept.id) == "applied" and done.get(skipped.id) != "applied"
-        said = session.explain("suppliers", f"precoro:{skipped.precoro_id}", history=1)["plan"]["actions"]
-        assert {a["id"]: a["unattended"]["reason"] for a in said}[skipped.id] == "skipped by the operator"
+        explained = session.explain("suppliers", f"precoro:{skipped.precoro_id}", history=1)
+        assert {a["id"]: a["unattended"] for a in explained["plan"]["actions"]}[skipped.id] == {
+            "apply": False, "held": False, "reason": "skipped by the operator"}
+        assert "→ an unattended run would leave it: skipped by the operator" in explained_text(explained)
 

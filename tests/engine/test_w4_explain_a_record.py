@@ -72,7 +72,7 @@ def test_w4_a_change_made_since_shows_where_the_sides_differ_and_what_the_plan_a
         assert update["kind"] == "update" and update["target"] == "quickbooks"
         assert {c["field"] for c in update["changes"]} == {"phone", "city"}
         # The shipped policy lets phones through, not cities: the whole update is held.
-        assert update["unattended"] == {"apply": False,
+        assert update["unattended"] == {"apply": False, "held": True,
                                         "reason": "changes city (not in policy.updates.suppliers)"}
         assert update["outcome"] is None  # not applied yet
 

@@ -432,7 +432,7 @@ class FakeSession:
                         "agree": c.precoro == c.quickbooks if linked else None, "direction": "both", "updated": True}
                        for name, c in fields.items()],
             "plan": {"id": plan.id, "state": "open", "created_at": plan.created_at,
-                     "actions": [{**a.to_json(), "outcome": None, "unattended": {"apply": False, "reason": "a test"}}
+                     "actions": [{**a.to_json(), "outcome": None, "unattended": {"apply": False, "held": True, "reason": "a test"}}
                                  for a in mine]},
             "history": [r for r in self.audit if r["precoro_id"] == ids["precoro"]][:history],
         }
