@@ -16,7 +16,7 @@ from rules.model import PolicyRule, Rules
 
 from . import bulk
 from .entities import BY_KIND
-from .plan import EXECUTABLE, Action
+from .plan import EXECUTABLE, Action, FieldChange, LinkFacts
 
 ALWAYS_HELD = {
     "conflict": "a conflict: both sides changed it; someone picks a side",
@@ -159,16 +159,34 @@ class Judged:
                     or action.decision == "skip")
 
 
+def judged_part(action: Action) -> Action:
+    """What `judge` reads of an action, and no more: judging a saved plan of 260,000 actions holds
+    these, not the whole actions (their values, requests and baselines), which `fingerprint` needs
+    only of the few held before (`judge`'s `prints`)."""
+    # A document's total decides it (policy.documents_up_to); an update's changed fields; nothing
+    # else of the changes is read.
+    changes = ([FieldChange(c.field, after=c.after) for c in action.changes if c.field == "total"]
+               if BY_KIND[action.entity].planned == "documents" else
+               [FieldChange(c.field) for c in action.changes] if action.kind == "update" else [])
+    # Its note only where a reason quotes it (a blocked record, an unlink, an unapproved write).
+    note = action.note if action.kind in ("blocked", "unlink") or not action.approved else ""
+    return Action(action.id, action.entity, action.kind, action.target, "", action.precoro_id,
+                  action.quickbooks_id, changes=changes, note=note, depends_on=list(action.depends_on),
+                  link=LinkFacts(action.link.how) if action.link else None, decision=action.decision,
+                  approved=action.approved, failed_before=action.failed_before)
+
+
 def judge(actions: list[Action], rules: Rules, held_before: Iterable[Mapping[str, Any]],
-          count_links: Callable[[str], int] | None = None) -> Judged:
+          count_links: Callable[[str], int] | None = None, prints: Mapping[str, str] | None = None) -> Judged:
     """Every action's verdict as `qbsync run` gives it: the operator's answer to an action held
     before (`held_before`: the state file's held rows) while it still proposes the same thing, or a
     skip in the plan itself; else
     the policy's, held when the safety brake stops its entity (`count_links(section)`: how many are
     linked; None leaves the brake aside) or when it waits for a held action. Sets each action's
-    `approved` to its verdict (so `executable` agrees); a run saves them, a preview only says them."""
+    `approved` to its verdict (so `executable` agrees); a run saves them, a preview only says them.
+    `prints`: the fingerprints of the actions held before, when `actions` are their judged_part."""
     rows = {row["action_id"]: row for row in held_before}
-    prints = {a.id: fingerprint(a) for a in actions if a.id in rows}
+    prints = dict(prints) if prints is not None else {a.id: fingerprint(a) for a in actions if a.id in rows}
     answers = {aid: row["decision"] == "approved" for aid, row in rows.items()
                if row["decision"] and prints.get(aid) == row["fingerprint"]}
     # Unapproved in the plan, neither by a run's own hold (held before) nor for a write that failed

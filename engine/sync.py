@@ -37,7 +37,7 @@ from .mapping import BulkMapping, MappingRow, RefusedRow
 from .payments import PrecoroPayments, paid_between, plan_payments
 from .plan import Action, HoldFacts, LinkFacts, Plan, add_to_digest, plan_digest
 from .planning import Planner, Progress, QuietPairs, readback
-from .policy import judge
+from .policy import fingerprint, judge, judged_part
 from .review import (ERROR_OUTCOMES, WOULD_HOLD, CountKey, Outcome, PlanTally, ReviewFilter, approval_after,
                      approvals_digest, carried_decisions, confirmed_count, entity_counts, plan_tally,
                      ready_once_approved, takes_approval, tally_of)
@@ -370,10 +370,15 @@ class SyncSession:
         operator's answers to actions runs held, the safety brake. Writes nothing."""
         plan_id = self.plan_id_for(plan_id)
         realm = self.store.plan_row(plan_id)["realm"]
-        with rare_gc():
-            actions = list(self.store.iter_actions(plan_id))  # its own copies: judging sets their approvals
-        judged = judge(actions, self.rules, self.store.held(realm, waiting=False),
-                       lambda section: self.store.count_links(section, realm))
+        held_before = self.store.held(realm, waiting=False)
+        ids_held = {row["action_id"] for row in held_before}
+        actions, prints = [], {}
+        with rare_gc():  # read a page at a time, each action cut to what the policy reads of it
+            for action in self.store.iter_actions(plan_id, requests=False):
+                if action.id in ids_held:
+                    prints[action.id] = fingerprint(action)
+                actions.append(judged_part(action))
+        judged = judge(actions, self.rules, held_before, lambda section: self.store.count_links(section, realm), prints)
         return {a.id: judged.verdicts[a.id].reason for a in actions if judged.holds(a)}
 
     def _action_groups(self, plan_id: str) -> dict[CountKey, int]:

@@ -76,3 +76,26 @@ def test_u3_a_skip_in_the_plan_is_an_answer_a_run_does_not_ask_again(servers, fr
             "apply": False, "held": False, "reason": "skipped by the operator"}
         assert "→ an unattended run would leave it: skipped by the operator" in explained_text(explained)
 
+
+
+def test_u2_the_policy_judges_what_it_reads_of_an_action_as_it_judges_the_whole_action(servers, fresh_dir):
+    """would_hold judges a saved plan's actions cut to what the policy reads (judged_part), to hold
+    260,000 of them at once: the verdicts are those of the whole actions, a run's."""
+    from copy import copy
+
+    from engine.policy import fingerprint, judge, judged_part
+
+    servers.reset(REALM)
+    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    with servers.session(fresh_dir(), REALM) as session:
+        plan = session.plan()
+        whole = [copy(a.full()) for a in plan.actions]
+        kinds = {(a.entity, a.kind) for a in whole}
+        assert {("item", "update"), ("invoice", "create"), ("supplier", "link"), ("supplier", "blocked")} <= kinds
+        held = [{"action_id": whole[0].id, "fingerprint": fingerprint(whole[0]), "decision": "approved"}]
+        links = lambda section: 3  # noqa: E731 (a brake that stops nothing here, counted alike)
+        parts = [judged_part(x) for x in whole]  # before judging: it sets the approvals of what it judges
+        a = judge(whole, session.rules, held, links)
+        b = judge(parts, session.rules, held, links, prints={whole[0].id: held[0]["fingerprint"]})
+        assert {k: (v.apply, v.reason) for k, v in a.verdicts.items()} == {k: (v.apply, v.reason) for k, v in b.verdicts.items()}
+        assert a.answers == b.answers and a.answers[whole[0].id] is True
