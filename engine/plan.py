@@ -402,6 +402,11 @@ class ListedAction(Decidable):
         return getattr(self.full(), name)
 
 
+def short_name(name: str) -> str:
+    """A record's name cut to 60 characters for a line of a list (a Precoro name may be 255)."""
+    return name if len(name) <= 60 else name[:59] + "…"
+
+
 def action_id(entity: str, kind: str, target: str | None, precoro_id: str | None, quickbooks_id: str | None) -> str:
     """A short id that stays the same when the same action is planned again."""
     return hashlib.sha1(f"{entity}|{kind}|{target}|{precoro_id}|{quickbooks_id}".encode()).hexdigest()[:10]

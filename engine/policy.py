@@ -16,7 +16,7 @@ from rules.model import PolicyRule, Rules
 
 from . import bulk
 from .entities import BY_KIND
-from .plan import EXECUTABLE, Action, FieldChange, LinkFacts
+from .plan import EXECUTABLE, Action, FieldChange, LinkFacts, short_name
 
 ALWAYS_HELD = {
     "conflict": "a conflict: both sides changed it; someone picks a side",
@@ -124,6 +124,7 @@ def verdicts(actions: Iterable[Action], policy: PolicyRule, *, braked: Mapping[s
             changed, linked = braked[section]
             out[action.id] = Verdict(False, f"the safety brake: this run would change {changed} of {linked} "
                                             f"linked {section}")
+    by_id = {action.id: action for action in actions}
     changed = True
     while changed:  # dependencies may chain (a document on a supplier on a link)
         changed = False
@@ -132,7 +133,9 @@ def verdicts(actions: Iterable[Action], policy: PolicyRule, *, braked: Mapping[s
                 continue
             waiting = next((d for d in action.depends_on if d in out and not out[d].apply), None)
             if waiting:
-                out[action.id] = Verdict(False, f"waits for held action {waiting}")
+                first = by_id[waiting]
+                out[action.id] = Verdict(False, f"waits for held action {waiting} ({BY_KIND[first.entity].label} "
+                                                f"{first.kind} {short_name(first.name)!r})")
                 changed = True
     return out
 
@@ -170,7 +173,7 @@ def judged_part(action: Action) -> Action:
                [FieldChange(c.field) for c in action.changes] if action.kind == "update" else [])
     # Its note only where a reason quotes it (a blocked record, an unlink, an unapproved write).
     note = action.note if action.kind in ("blocked", "unlink") or not action.approved else ""
-    return Action(action.id, action.entity, action.kind, action.target, "", action.precoro_id,
+    return Action(action.id, action.entity, action.kind, action.target, action.name, action.precoro_id,
                   action.quickbooks_id, changes=changes, note=note, depends_on=list(action.depends_on),
                   link=LinkFacts(action.link.how) if action.link else None, decision=action.decision,
                   approved=action.approved, failed_before=action.failed_before)

@@ -19,6 +19,7 @@ from .budgets import QUICKBOOKS_READS_A_MONTH, duration, month_reads_warning, po
 from .entities import BY_SECTION
 from .errors import Interrupted, ReadsCutShort
 from .locks import Holder, LockBusy
+from .plan import short_name
 from .policy import fingerprint, judge
 
 EXIT_OK, EXIT_ERROR, EXIT_HELD = 0, 1, 3
@@ -133,11 +134,6 @@ class RunSummary:
                 "quickbooks_reads": self.quickbooks_reads, "quickbooks_reads_month": self.quickbooks_reads_month,
                 "warnings": self.warnings, "error_told_on": self.error_told_on, "recovered_from": self.recovered_from,
                 "exit_code": self.exit_code}
-
-
-def short_name(name: str) -> str:
-    """A record's name cut to 60 characters for a line of a list (a Precoro name may be 255)."""
-    return name if len(name) <= 60 else name[:59] + "…"
 
 
 Notify = Callable[[RunSummary, str], list[str]]

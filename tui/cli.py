@@ -1239,7 +1239,8 @@ def cmd_webhooks(args) -> int:
 
 
 def cmd_held(args) -> int:
-    from engine.run import held_summary, short_name
+    from engine.plan import short_name
+    from engine.run import held_summary
     from engine.store import Store
     from engine.sync import state_path_for
 

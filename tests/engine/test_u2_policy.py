@@ -63,7 +63,7 @@ def test_u2_a_write_that_failed_before_is_held():
 def test_u2_dependents_of_a_held_action_are_held_and_answers_override_the_policy():
     actions = [action("create", id="supplier"), action("create", "class", id="class", depends_on=["supplier"])]
     out = verdicts(actions, policy())
-    assert not out["supplier"].apply and out["class"].reason == "waits for held action supplier"
+    assert not out["supplier"].apply and out["class"].reason == "waits for held action supplier (supplier create 'supplier')"
     answered = verdicts(actions, policy(), answers={"supplier": True})
     assert answered["supplier"].apply and answered["class"].apply
     assert verdicts(actions, policy(), answers={"supplier": False})["supplier"].reason == "skipped by the operator"
