@@ -232,9 +232,9 @@ class RunsListed(Message):
 
 class PlanJudged(Message):
     """What `qbsync run` would hold of a plan (`SyncSession.would_hold`), asked for `key` (the plan and
-    its decisions' revision); `error` says why it could not be asked."""
+    its revisions); `error` says why it could not be asked."""
 
-    def __init__(self, key: tuple[str, int], holds: dict[str, str], error: Exception | None = None) -> None:
+    def __init__(self, key: tuple[str, int, int], holds: dict[str, str], error: Exception | None = None) -> None:
         super().__init__()
         self.key = key
         self.holds = holds

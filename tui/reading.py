@@ -46,7 +46,7 @@ class Reading:
     """Opening the session, reading the status, the plan to review, the history and the rules."""
 
     holds: dict[str, str] | None = None  # what a run would hold of the plan on screen (None: being asked)
-    holds_key: tuple[str, int] | None = None  # the plan and decisions' revision `holds` was asked for
+    holds_key: tuple[str, int, int] | None = None  # the plan, its revisions, `holds` was asked for
 
     @work(thread=True, exclusive=True, group="session", exit_on_error=False)
     def open_session(self) -> None:
@@ -346,7 +346,7 @@ class Reading:
         None while the policy is being asked, once per plan and state of its decisions."""
         if self.plan is None:
             return {}
-        key = (self.plan.id, self.decision_revision)
+        key = (self.plan.id, self.plan_revision, self.decision_revision)  # read again (another terminal), decided
         if self.holds_key != key:
             if self.holds_key is None or self.holds_key[0] != key[0]:
                 self.holds = None  # another plan; the same one's answer stands until the new one comes
@@ -355,7 +355,7 @@ class Reading:
         return self.holds
 
     @work(thread=True, exclusive=True, group="holds", exit_on_error=False)
-    def judge_plan(self, key: tuple[str, int]) -> None:
+    def judge_plan(self, key: tuple[str, int, int]) -> None:
         try:
             with self._engine:
                 self._write_pending(key[0])  # the decisions on screen first: they change what a run holds

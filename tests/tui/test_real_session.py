@@ -190,6 +190,14 @@ async def test_u2_real_the_review_lists_what_a_run_would_hold_of_the_plan_on_scr
         assert {a.id: app.holds[a.id] for a in table.visible_actions()} == {
             row["action_id"]: row["reason"] for row in preview.held}
 
+        # A colleague skips one of them in another terminal: once this TUI looks, it is no longer held.
+        create = next(a for a in table.visible_actions() if a.kind == "create")
+        with another_terminal(tmp_path) as colleague:
+            colleague.approve([create.id], approved=False, plan_id=app.plan.id)
+        app.check_plan_elsewhere()
+        assert await until(pilot, lambda: app.holds is not None and create.id not in app.holds
+                           and create.id not in {a.id for a in table.visible_actions()})
+
 
 async def test_i6_real_name_mismatch_mapping_then_sync_items_renames(real_app):
     """I4-I7 on the real engine: map "Toner black" to "Printer toner, black" from the Not-mapped list,
