@@ -364,7 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print the plan (and with --yes, the apply's report) as JSON")
 
     p = command(sub, "held", "list the actions unattended runs held for review (approve, decide or skip them)")
-    p.add_argument("--json", action="store_true", help='print {"held": [...]} as JSON')
+    p.add_argument("--json", action="store_true", help='print {"held": [...]} as JSON (every one)')
+    p.add_argument("--all", action="store_true", help=f"list every one (else the oldest {SHOWN_ACTIONS} and a count "
+                                                       "of them all by entity and kind)")
 
     p = command(sub, "compact", "make the state file as small as what it holds (after plans were let go); "
                                  "changes nothing it holds",
@@ -1239,6 +1241,8 @@ def cmd_webhooks(args) -> int:
 
 
 def cmd_held(args) -> int:
+    from collections import Counter
+
     from engine.plan import short_name
     from engine.run import held_summary
     from engine.store import Store
@@ -1259,10 +1263,14 @@ def cmd_held(args) -> int:
     if not rows:
         print("Nothing is held for review.")
         return EXIT_OK
-    for row in rows:
+    for row in rows if args.all else rows[:SHOWN_ACTIONS]:
         print(f"{row['action_id']}  {row['entity']} {row['kind']}: {short_name(row['name'])}: {row['reason']} "
               f"(held since {row['held_at']}, plan {row['plan_id']})")
-    print(f"\n{len(rows)} held. `qbsync approve ID --plan PLAN` or `qbsync decide ID precoro|quickbooks --plan PLAN` "
+    if not args.all and len(rows) > SHOWN_ACTIONS:
+        print(f"... and {len(rows) - SHOWN_ACTIONS:,} more: `qbsync held --all` lists them all, `--json` too")
+    kinds = Counter((row["entity"], row["kind"]) for row in rows).most_common()
+    print(f"\n{len(rows):,} held: " + ", ".join(f"{count:,} {entity} {kind}" for (entity, kind), count in kinds) + ".")
+    print("`qbsync approve ID --plan PLAN` or `qbsync decide ID precoro|quickbooks --plan PLAN` "
           "lets the next run apply one (`qbsync apply PLAN --yes` applies it at once); `qbsync skip ID --plan PLAN` "
           "drops it; `qbsync show PLAN` shows the plan; `qbsync explain ENTITY NAME` tells a record's story. "
           "(--plan: only when it is not the latest plan.) Many at once: `qbsync approve --which waiting --entity "

@@ -171,3 +171,34 @@ def test_u3_held_actions_are_answered_many_at_once_as_the_selection_chooses(work
     assert held_others <= listed  # the other entities' are still held
     code, after = run_json(workdir)
     assert not after["failures"] and not set(answer["approved"]) & {r["action_id"] for r in after["held_actions"]}
+
+
+def test_u3_held_lists_the_oldest_then_counts_them_all_and_all_lists_every_one(workdir):
+    """A first unattended run on a large company holds thousands: `qbsync held` lists the oldest
+    SHOWN_ACTIONS and counts all by entity and kind; `--all` and `--json` give every one."""
+    from engine.store import Store
+    from tui.cli import SHOWN_ACTIONS
+
+    code, _ = run_json(workdir)  # a real run makes the state file (and holds the demo's)
+    assert code == 3
+    store = Store(workdir.path / ".qbsync" / "state.db")
+    try:
+        realm = store.held()[0]["realm"]
+        store.put_held([{"realm": realm, "action_id": f"{n:010x}", "entity": "item", "kind": "create",
+                         "name": f"Item {n}", "reason": "a new item (policy.creates does not list items)",
+                         "fingerprint": "f", "plan_id": "p", "held_at": f"2030-01-01T00:{n // 60:02}:{n % 60:02}+00:00",
+                         "seen_at": "2030-01-01T00:00:00+00:00", "decision": None, "decided_at": None}
+                        for n in range(250)])
+        every = store.held()
+    finally:
+        store.close()
+    text = workdir.run("held").stdout
+    lines = text.splitlines()
+    assert [line.split()[0] for line in lines[:SHOWN_ACTIONS]] == [row["action_id"] for row in every[:SHOWN_ACTIONS]]
+    assert lines[SHOWN_ACTIONS] == (f"... and {len(every) - SHOWN_ACTIONS:,} more: `qbsync held --all` lists them all, "
+                                    "`--json` too")
+    counted = next(line for line in lines if line.startswith(f"{len(every):,} held: "))
+    assert counted.startswith(f"{len(every):,} held: 250 item create, ")
+    listed = workdir.run("held", "--all").stdout.splitlines()
+    assert [line.split()[0] for line in listed[:len(every)]] == [row["action_id"] for row in every]
+    assert len(workdir.json("held")["held"]) == len(every)
