@@ -192,7 +192,8 @@ def _held(spec: Any, link: Any, line: PaymentLine | None, problem: str) -> Actio
             "following it")
     return Action(id=action_id(spec.kind, "unlink", None, link.precoro_id, link.quickbooks_id), entity=spec.kind,
                   kind="unlink", target=None, name=name, precoro_id=link.precoro_id, quickbooks_id=link.quickbooks_id,
-                  note=note, approved=False, versions={"quickbooks": line.version if line else "deleted"})
+                  note=note, approved=False, unapproved_why=f"this payment {problem}",
+                  versions={"quickbooks": line.version if line else "deleted"})
 
 
 def _adopt(spec: Any, line: PaymentLine, idn: str, found: Mapping[str, Any]) -> Action:

@@ -305,8 +305,9 @@ class Action(Decidable):
     decision: str | None = None  # conflicts: "precoro" | "quickbooks" | "skip"
     approved: bool = True
     follow_up: FollowUp | None = None  # a document's create (D8)
-    # W9: the error the same write failed with in an earlier apply; the plan leaves it unapproved.
-    failed_before: str | None = None
+    # Why the plan itself leaves it unapproved, for a person to look at first (W9: the same write
+    # failed before; D9: a payment QuickBooks took back): not a person's skip.
+    unapproved_why: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict: plans of 100,000+ actions are saved and hashed,

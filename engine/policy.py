@@ -176,7 +176,7 @@ def judged_part(action: Action) -> Action:
     return Action(action.id, action.entity, action.kind, action.target, action.name, action.precoro_id,
                   action.quickbooks_id, changes=changes, note=note, depends_on=list(action.depends_on),
                   link=LinkFacts(action.link.how) if action.link else None, decision=action.decision,
-                  approved=action.approved, failed_before=action.failed_before)
+                  approved=action.approved, unapproved_why=action.unapproved_why)
 
 
 def judge(actions: list[Action], rules: Rules, held_before: Iterable[Mapping[str, Any]],
@@ -192,10 +192,11 @@ def judge(actions: list[Action], rules: Rules, held_before: Iterable[Mapping[str
     prints = dict(prints) if prints is not None else {a.id: fingerprint(a) for a in actions if a.id in rows}
     answers = {aid: row["decision"] == "approved" for aid, row in rows.items()
                if row["decision"] and prints.get(aid) == row["fingerprint"]}
-    # Unapproved in the plan, neither by a run's own hold (held before) nor for a write that failed
-    # before (W9): a person skipped it, and that is their answer, as a skip of a held action is.
+    # Unapproved in the plan, neither by a run's own hold (held before) nor by the plan itself
+    # (`unapproved_why`: W9, D9): a person skipped it, and that is their answer, as a skip of a held
+    # action is.
     answers.update((a.id, False) for a in actions
-                   if not a.approved and a.id not in rows and a.failed_before is None and a.id not in answers)
+                   if not a.approved and a.id not in rows and a.unapproved_why is None and a.id not in answers)
     for action in actions:
         if action.id in rows and action.id not in answers and not action.approved:
             action.approved = True  # unapproved only by a run's own hold, carried from its plan: ask the policy again

@@ -1064,7 +1064,7 @@ class KeptActions:
                 continue
             for action in unit.actions:
                 action.note = f"{action.note}; failed before: {failure['last_error']}".lstrip("; ")
-                action.failed_before, action.approved = failure["last_error"] or "", False
+                action.unapproved_why, action.approved = f"failed before: {failure['last_error']}", False
 
     def _carry_decisions(self, actions: list[Action]) -> None:
         """Decisions made on the previous plan survive re-planning when the conflict is unchanged."""

@@ -172,7 +172,7 @@ def _every_shape(n: int) -> list[Action]:
                                                     "sent": {"quickbooks": "{}"}},
                                         {"precoro": True, "quickbooks": False})),
         lambda i: Action(id=f"c{i}", entity="item", kind="create", target="quickbooks", name="", precoro_id=str(i),
-                         depends_on=[f"l{i}"], approved=False, failed_before="" if i % 2 else "6240: duplicate",
+                         depends_on=[f"l{i}"], approved=False, unapproved_why="" if i % 2 else "6240: duplicate",
                          changes=[FieldChange("price", before=None, after=0, precoro=0),
                                   FieldChange("description", after="", precoro="", note="cut")],
                          write=Write("quickbooks", "create", "Item", values={"UnitPrice": 0, "Active": False,
