@@ -183,11 +183,11 @@ def judge(actions: list[Action], rules: Rules, held_before: Iterable[Mapping[str
           count_links: Callable[[str], int] | None = None, prints: Mapping[str, str] | None = None) -> Judged:
     """Every action's verdict as `qbsync run` gives it: the operator's answer to an action held
     before (`held_before`: the state file's held rows) while it still proposes the same thing, or a
-    skip in the plan itself; else
-    the policy's, held when the safety brake stops its entity (`count_links(section)`: how many are
-    linked; None leaves the brake aside) or when it waits for a held action. Sets each action's
-    `approved` to its verdict (so `executable` agrees); a run saves them, a preview only says them.
-    `prints`: the fingerprints of the actions held before, when `actions` are their judged_part."""
+    skip in the plan itself; else the policy's, held when the safety brake stops its entity
+    (`count_links(section)`: how many are linked; None leaves the brake aside) or when it waits for
+    a held action. Sets each action's `approved` to its verdict (so `executable` agrees); a run
+    saves them, a preview only says them. `prints`: the fingerprints of the actions held before,
+    when `actions` are their judged_part."""
     rows = {row["action_id"]: row for row in held_before}
     prints = dict(prints) if prints is not None else {a.id: fingerprint(a) for a in actions if a.id in rows}
     answers = {aid: row["decision"] == "approved" for aid, row in rows.items()
@@ -198,7 +198,7 @@ def judge(actions: list[Action], rules: Rules, held_before: Iterable[Mapping[str
     answers.update((a.id, False) for a in actions
                    if not a.approved and a.id not in rows and a.unapproved_why is None and a.id not in answers)
     for action in actions:
-        if action.id in rows and action.id not in answers and not action.approved:
+        if action.id in rows and action.id not in answers and not action.approved and action.unapproved_why is None:
             action.approved = True  # unapproved only by a run's own hold, carried from its plan: ask the policy again
     asked = {a.id: a.approved for a in actions}
     said = verdicts(actions, rules.policy, answers=answers)

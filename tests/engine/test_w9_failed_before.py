@@ -60,3 +60,6 @@ def test_w9_a_write_that_failed_before_is_held_by_a_run_not_taken_for_a_skip(ser
         [held] = [row for row in second.held if row["kind"] == "update"]
         assert held["reason"].startswith("not approved in the plan (") and "failed before: " in held["reason"]
         assert not second.failures  # held, not sent to fail again
+        third = run_once(session)  # held again, by the run before too: still not sent
+        assert not third.failures and [row["action_id"] for row in third.held if row["kind"] == "update"] == [
+            held["action_id"]]
