@@ -99,3 +99,25 @@ def test_u2_the_policy_judges_what_it_reads_of_an_action_as_it_judges_the_whole_
         b = judge(parts, session.rules, held, links, prints={whole[0].id: held[0]["fingerprint"]})
         assert {k: (v.apply, v.reason) for k, v in a.verdicts.items()} == {k: (v.apply, v.reason) for k, v in b.verdicts.items()}
         assert a.answers == b.answers and a.answers[whole[0].id] is True
+
+
+def test_u3_what_a_person_approved_goes_though_it_is_more_than_the_safety_brake_lets_a_run_change(servers, demo_synced):
+    """The brake holds what a run would change alone; held actions a person then approved one by
+    one are theirs, and the next run applies them (the run does not fail on the apply's own brake)."""
+    suppliers = servers.precoro.page("suppliers")[1]
+    edit = "safety:\n  max_change_share: 0.5   # 0 to 1\n  min_linked: 20\n"
+    session = demo_synced(lambda text: text.replace(edit, "safety:\n  max_change_share: 0.1\n  min_linked: 1\n"))
+    with session:
+        linked = [s for s in suppliers if session.store.link_for("suppliers", REALM_SYNCED, precoro_id=str(s["id"]))]
+        for supplier in linked[:3]:  # phones: the policy lets them go alone; three of seven: the brake stops them
+            servers.precoro.update("suppliers", supplier["id"], {"phone": f"(650) 555-02{supplier['id'] % 100:02}"})
+        first = run_once(session)
+        braked = [row for row in first.held if "safety brake" in row["reason"]]
+        assert len(braked) == 3, first.held
+        session.approve([row["action_id"] for row in braked])  # a person looked at each, and approved them
+
+        second = run_once(session)
+        assert second.error is None, second.error
+        done = {row["action_id"]: row["status"] for row in session.history(limit=None)}
+        assert all(done.get(row["action_id"]) == "applied" for row in braked), second.text()
+        assert not {row["action_id"] for row in braked} & {row["action_id"] for row in second.held}
