@@ -101,7 +101,7 @@ def test_u2_the_policy_judges_what_it_reads_of_an_action_as_it_judges_the_whole_
         assert a.answers == b.answers and a.answers[whole[0].id] is True
 
 
-def test_u3_what_a_person_approved_goes_though_it_is_more_than_the_safety_brake_lets_a_run_change(servers, demo_synced):
+def test_u3_what_a_person_approved_goes_through_it_is_more_than_the_safety_brake_lets_a_run_change(servers, demo_synced):
     """The brake holds what a run would change alone; held actions a person then approved one by
     one are theirs, and the next run applies them (the run does not fail on the apply's own brake)."""
     suppliers = servers.precoro.page("suppliers")[1]
