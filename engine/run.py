@@ -263,8 +263,6 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
         summary.counts = report.counts()
         summary.stopped = report.stopped
         summary.failures = [r.to_json() for r in report.results if r.status in ("failed", "refused")]
-        # Done, or tried and failed: a failure is planned next time as "failed before" and held afresh (W9).
-        store.forget_held(realm, [r.id for r in report.results if r.status in ("applied", "failed", "refused")])
     summary.held = held_summary(store.held(realm))
 
 

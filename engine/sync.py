@@ -576,6 +576,10 @@ class SyncSession:
                                 on_result=on_result, retry_failed=retry_failed, force=force, clock=self.clock,
                                 stop=stop, until_done=until_done, on_cap=on_cap, sleep=self.sleep)
             self.store.let_go_plans(self.clock())  # the plans this apply superseded can never be applied
+            # U3: an answer to a held action is spent once it was tried, by a run or a person: done, or
+            # failed and planned next time as "failed before" (W9), held afresh, not sent again unasked.
+            self.store.forget_held(plan.realm_id, [r.id for r in report.results
+                                                   if r.status in ("applied", "failed", "refused")])
             if self._plan_to_review_id() == plan.id:
                 # Counted and read now, while the apply is waited on anyway: the next `status` or
                 # review of a large plan left with failures takes them as kept (Store.action_groups,

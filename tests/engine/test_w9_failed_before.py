@@ -63,3 +63,21 @@ def test_w9_a_write_that_failed_before_is_held_by_a_run_not_taken_for_a_skip(ser
         third = run_once(session)  # held again, by the run before too: still not sent
         assert not third.failures and [row["action_id"] for row in third.held if row["kind"] == "update"] == [
             held["action_id"]]
+
+
+def test_w9_a_held_action_approved_then_failed_in_a_persons_apply_is_not_sent_again_by_a_run(servers, fresh_dir):
+    """The person's answer was spent on the apply that failed: a run then holds it (W9), it does not retry."""
+    workdir = fresh_dir()
+    with servers.session(workdir, REALM) as session:
+        refused_everywhere(servers, workdir)  # the shipped policy holds a tax id's update
+        session.reload_rules()
+        first = run_once(session)
+        [held] = [row for row in first.held if row["kind"] == "update"]
+        session.approve([held["action_id"]], True, first.plan_id)  # answered: the next run would send it
+        report = session.apply(first.plan_id)  # but the person applies it now, and it fails
+        assert {r.id: r.status for r in report.results}[held["action_id"]] == "failed"
+
+        second = run_once(session)
+        assert not second.failures, second.failures  # not sent again unasked
+        [again] = [row for row in second.held if row["kind"] == "update"]
+        assert "failed before: " in again["reason"]
