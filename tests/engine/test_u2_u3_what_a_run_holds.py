@@ -1,7 +1,9 @@
-"""U2/U3: a run holds what the policy does not allow; once rules.yaml allows it, the next run applies
-it, though the plan it carried over still says "not approved" (the hold's own approval, not a
-person's). What the policy held says its own reason, under the safety brake and in `qbsync explain`.
-Real runs on a real state file against the local APIs."""
+"""U2/U3: what a run holds, and what a person's answers do to it, over several runs.
+
+Once rules.yaml allows a held action, the next run applies it, though the plan it carried over still
+says "not approved" (the hold's own approval, not a person's). What the policy held says its own
+reason, under the safety brake and in `qbsync explain`. A skip in the plan is an answer; what the
+brake held and a person approved goes. Real runs on a real state file against the local APIs."""
 
 from __future__ import annotations
 
@@ -12,11 +14,16 @@ from tui.render import explained_text
 REALM = "4620816365302"
 
 
-def test_u2_a_held_create_goes_once_the_policy_allows_it(servers, fresh_dir):
+def demo_session(servers, workdir):
+    """A session on the demo pair, seeded afresh in a realm of its own."""
     servers.reset(REALM)
     seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
+    return servers.session(workdir, REALM)
+
+
+def test_u2_a_held_create_goes_once_the_policy_allows_it(servers, fresh_dir):
     workdir = fresh_dir()
-    with servers.session(workdir, REALM) as session:
+    with demo_session(servers, workdir) as session:
         first = run_once(session)
         held_creates = {row["action_id"] for row in first.held
                         if row["kind"] == "create" and row["entity"] == "supplier"}
@@ -57,9 +64,7 @@ def test_u2_under_the_safety_brake_what_the_policy_held_keeps_its_own_reason(ser
 
 
 def test_u3_a_skip_in_the_plan_is_an_answer_a_run_does_not_ask_again(servers, fresh_dir):
-    servers.reset(REALM)
-    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
-    with servers.session(fresh_dir(), REALM) as session:
+    with demo_session(servers, fresh_dir()) as session:
         plan = session.plan()
         # Links the shipped policy would apply alone; a person skips one of them in the plan.
         skipped, kept = [a for a in plan.actions if a.kind == "link" and a.entity == "supplier"][:2]
@@ -85,9 +90,7 @@ def test_u2_the_policy_judges_what_it_reads_of_an_action_as_it_judges_the_whole_
 
     from engine.policy import fingerprint, judge, judged_part
 
-    servers.reset(REALM)
-    seed_precoro(servers.precoro, seed_quickbooks(servers.quickbooks, REALM))
-    with servers.session(fresh_dir(), REALM) as session:
+    with demo_session(servers, fresh_dir()) as session:
         plan = session.plan()
         whole = [copy(a.full()) for a in plan.actions]
         kinds = {(a.entity, a.kind) for a in whole}
