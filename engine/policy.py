@@ -62,8 +62,11 @@ APPLY = Verdict(True)
 
 def verdict(action: Action, policy: PolicyRule) -> Verdict:
     """What the policy says of one action, on its own (dependencies and the brake: `verdicts`)."""
+    not_approved = Verdict(False, "not approved in the plan" + (f" ({action.note})" if action.note else ""))
     if action.kind == "conflict" and action.decision in ("precoro", "quickbooks"):
-        return APPLY  # a person picked the side already (decisions come from no one else)
+        # A person picked the side already (decisions come from no one else); unapproved, the same
+        # write failed before (W9).
+        return APPLY if action.approved else not_approved
     if action.kind == "conflict" and action.decision == "skip":
         return Verdict(False, "skipped by the operator")
     if action.kind in ALWAYS_HELD:
@@ -71,7 +74,7 @@ def verdict(action: Action, policy: PolicyRule) -> Verdict:
         # A blocked record's note says what to fix; an unlink's, why (a payment voided in QuickBooks, D9).
         return Verdict(False, f"{reason}: {action.note}" if action.kind in ("blocked", "unlink") and action.note else reason)
     if not action.approved:  # W9: the same write failed before; or the operator skipped it
-        return Verdict(False, "not approved in the plan" + (f" ({action.note})" if action.note else ""))
+        return not_approved
     spec = BY_KIND[action.entity]
     if action.kind == "link":
         how = action.link.how if action.link else ""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import rules as rules_pkg
-from rules.model import SIDE_NAMES, Rules, other_side
+from rules.model import SIDE_NAMES, SIDES, Rules, other_side
 
 from . import bulk
 from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, operator_name, wait_out
@@ -1052,17 +1052,22 @@ class KeptActions:
     def add(self, actions: list[Action]) -> None:
         self._mark_failed_before(actions)
         self._carry_decisions(actions)
+        # A side taken on the previous plan makes its conflict a write only now (approved or not):
+        # the same write that failed before is marked too, not sent again unasked.
+        self._mark_failed_before(actions, decided=True)
         actions = sorted(actions, key=sort_key)
         for action in actions:
             add_to_digest(self.digest, action)
         self.stored.add(actions)
 
-    def _mark_failed_before(self, actions: list[Action]) -> None:
+    def _mark_failed_before(self, actions: list[Action], decided: bool = False) -> None:
         """W9: the same write failed in an earlier apply: say so, and wait for the operator's approval
-        instead of sending it to fail again."""
+        instead of sending it to fail again. `decided`: decided conflicts too, approved or not."""
         if not self._failures:
             return
-        for unit in build_units([a for a in actions if a.executable and unit_key(a) in self._failures]):
+        writes = [a for a in actions if (a.executable or decided and a.kind == "conflict" and a.decision in SIDES
+                                         and a.unapproved_why is None) and unit_key(a) in self._failures]
+        for unit in build_units(writes):
             failure = self._failures.get(unit.key)
             if failure is None or failure["fingerprint"] != unit.fingerprint():
                 continue

@@ -81,3 +81,31 @@ def test_w9_a_held_action_approved_then_failed_in_a_persons_apply_is_not_sent_ag
         assert not second.failures, second.failures  # not sent again unasked
         [again] = [row for row in second.held if row["kind"] == "update"]
         assert "failed before: " in again["reason"]
+
+
+def test_w9_a_decided_conflict_whose_write_failed_is_not_sent_again_by_each_plan(servers, demo_synced):
+    """A side taken whose write QuickBooks refuses (a name another vendor has): the decision is
+    carried to the next plans, but the same write is not sent again unasked (W9), by a person's
+    apply nor by a run."""
+    from engine.local.demo import DEMO_REALM
+
+    with demo_synced() as session:
+        (a_precoro, a_quickbooks), (_, b_quickbooks) = session.store.all_links(DEMO_REALM)["suppliers"][:2]
+        taken = servers.quickbooks.get(DEMO_REALM, "Vendor", b_quickbooks)["DisplayName"]
+        vendor = servers.quickbooks.get(DEMO_REALM, "Vendor", a_quickbooks)
+        servers.quickbooks.update(DEMO_REALM, "Vendor", {"Id": vendor["Id"], "SyncToken": vendor["SyncToken"],
+                                                          "sparse": True, "DisplayName": "Renamed In QuickBooks"})
+        servers.precoro.update("suppliers", int(a_precoro), {"name": taken})  # a name QuickBooks has already
+        plan = session.plan()
+        [conflict] = [x for x in plan.actions if x.kind == "conflict" and x.precoro_id == a_precoro]
+        session.decide(conflict.id, "precoro", plan.id)
+        report = session.apply(plan.id)
+        assert {r.id: r.status for r in report.results}[conflict.id] in ("failed", "refused")
+
+        again = session.plan()
+        [same] = [x for x in again.actions if x.id == conflict.id]
+        assert same.decision == "precoro" and not same.executable and "failed before: " in (same.unapproved_why or "")
+        summary = run_once(session)
+        assert conflict.id not in {f["id"] for f in summary.failures}, summary.failures
+        [held] = [row for row in summary.held if row["action_id"] == conflict.id]
+        assert held["reason"].startswith("not approved in the plan (") and "failed before: " in held["reason"]
