@@ -528,7 +528,8 @@ def carried_decisions(previous: Iterable[Action], new: Iterable[Action]) -> list
     """(action id, decision, approved) of `new` actions that should keep what `previous` said.
 
     An action keeps the operator's decision and approval when the same action (same id) proposes the
-    same changes; anything else is new information and starts undecided.
+    same changes; anything else is new information and starts undecided. What the previous plan
+    itself left unapproved (`unapproved_why`: W9, D9) is no one's word: the new plan says it anew.
     """
     old = {a.id: a for a in previous}
     carried = []
@@ -537,7 +538,10 @@ def carried_decisions(previous: Iterable[Action], new: Iterable[Action]) -> list
         if before is None or (before.decision, before.approved) == (action.decision, action.approved):
             continue
         if before.changes == action.changes:
-            carried.append((action.id, before.decision, before.approved))
+            planned = not before.approved and before.unapproved_why is not None
+            approved = action.approved if planned else before.approved
+            if (before.decision, approved) != (action.decision, action.approved):
+                carried.append((action.id, before.decision, approved))
     return carried
 
 

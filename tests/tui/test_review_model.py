@@ -121,6 +121,15 @@ def test_s2_decisions_carry_to_an_identical_action_only():
     assert [(new.action(aid).name, d) for aid, d, _ in carried] == [("Fabrikam, Inc.", "precoro")]
 
 
+def test_w9_what_a_plan_itself_left_unapproved_is_not_carried_as_a_persons_skip():
+    previous, new = demo_plan(), demo_plan()
+    skipped, failed = [a for a in previous.actions if a.kind == "create"][:2]
+    skipped.approved = False  # a person's skip: carried
+    failed.approved, failed.unapproved_why = False, "failed before: 6240"  # the plan's own: not carried
+    carried = {aid: approved for aid, _, approved in carried_decisions(previous.actions, new.actions)}
+    assert carried == {skipped.id: False}
+
+
 def test_w4_outcomes_from_the_audit_take_the_latest_row():
     rows = [
         {"plan_id": "p1", "action_id": "a", "status": "applied", "reason": ""},
