@@ -246,7 +246,9 @@ def _cycle(session: Any, summary: RunSummary, only: Iterable[str] | None, stop: 
                           "name": action.name, "reason": verdict[action.id].reason,
                           "fingerprint": judged.prints.get(action.id) or fingerprint(action), "plan_id": plan.id,
                           "held_at": before["held_at"] if same else now, "seen_at": now,
-                          "decision": None, "decided_at": None})
+                          # An answer waits with its action for what that depends on (a held link).
+                          "decision": before["decision"] if same else None,
+                          "decided_at": before["decided_at"] if same else None})
     if dry_run:
         summary.held = held_summary(held_rows)
         summary.would_apply = [{"action_id": a.id, "entity": a.entity, "kind": a.kind, "name": a.name}

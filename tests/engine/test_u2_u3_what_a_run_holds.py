@@ -124,3 +124,29 @@ def test_u3_what_a_person_approved_goes_through_it_is_more_than_the_safety_brake
         done = {row["action_id"]: row["status"] for row in session.history(limit=None)}
         assert all(done.get(row["action_id"]) == "applied" for row in braked), second.text()
         assert not {row["action_id"] for row in braked} & {row["action_id"] for row in second.held}
+
+
+def test_u3_an_answer_to_a_held_action_waits_with_it_for_what_it_depends_on(servers, fresh_dir):
+    """A person approves a held item update whose link is held too (policy.links: none): the update
+    waits for the link, and the person's answer waits with it; once the link is approved, both go."""
+    workdir = fresh_dir()
+    with demo_session(servers, workdir) as session:
+        rules = workdir / "rules.yaml"
+        rules.write_text(rules.read_text().replace("  links: exact\n", "  links: none\n"))
+        first = run_once(session)
+        held = {row["name"]: row for row in first.held if row["entity"] == "item"}
+        update = next(row for row in first.held if row["kind"] == "update" and row["name"] == "Copy paper A4")
+        link = next(row for row in first.held if row["kind"] == "link" and row["name"] == "Copy paper A4")
+        assert "policy.updates" in update["reason"] and held
+        session.approve([update["action_id"]])  # the update, not yet its link
+
+        second = run_once(session)
+        [waiting] = [row for row in session.store.held(waiting=False) if row["action_id"] == update["action_id"]]
+        assert waiting["reason"].startswith(f"waits for held action {link['action_id']}")
+        assert waiting["decision"] == "approved"  # the answer stands, not asked again
+        assert update["action_id"] not in {row["action_id"] for row in second.held}  # `qbsync held`: the link waits
+
+        session.approve([link["action_id"]])
+        run_once(session)
+        done = {row["action_id"]: row["status"] for row in session.history(limit=None)}
+        assert done.get(link["action_id"]) == done.get(update["action_id"]) == "applied"
