@@ -195,14 +195,16 @@ def judge(actions: list[Action], rules: Rules, held_before: Iterable[Mapping[str
     prints = dict(prints) if prints is not None else {a.id: fingerprint(a) for a in actions if a.id in rows}
     answers = {aid: row["decision"] == "approved" for aid, row in rows.items()
                if row["decision"] and prints.get(aid) == row["fingerprint"]}
-    # Unapproved in the plan, neither by a run's own hold (held before) nor by the plan itself
-    # (`unapproved_why`: W9, D9): a person skipped it, and that is their answer, as a skip of a held
-    # action is.
-    answers.update((a.id, False) for a in actions
-                   if not a.approved and a.id not in rows and a.unapproved_why is None and a.id not in answers)
+    # Unapproved in the plan, and not by the plan itself (`unapproved_why`: W9, D9): by a run's own
+    # hold (held before), then the policy is asked again; else a person skipped it, and that is their
+    # answer, as a skip of a held action is.
     for action in actions:
-        if action.id in rows and action.id not in answers and not action.approved and action.unapproved_why is None:
-            action.approved = True  # unapproved only by a run's own hold, carried from its plan: ask the policy again
+        if action.approved or action.unapproved_why is not None or action.id in answers:
+            continue
+        if action.id in rows:
+            action.approved = True
+        else:
+            answers[action.id] = False
     asked = {a.id: a.approved for a in actions}
     said = verdicts(actions, rules.policy, answers=answers)
     _approve(actions, said)

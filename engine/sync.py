@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import rules as rules_pkg
-from rules.model import SIDE_NAMES, SIDES, Rules, other_side
+from rules.model import SIDE_NAMES, Rules, other_side
 
 from . import bulk
 from .apply import ActionResult, ApplyReport, StopRequested, apply_plan, operator_name, wait_out
@@ -1050,24 +1050,22 @@ class KeptActions:
         self._choices = store.operator_choices(previous_id) if previous_id else []
 
     def add(self, actions: list[Action]) -> None:
-        self._mark_failed_before(actions)
+        # Decisions first: a side taken on the previous plan makes its conflict a write only now, and
+        # the same write that failed before is marked too. (What the previous plan itself left
+        # unapproved is not carried: review.carried_decisions.)
         self._carry_decisions(actions)
-        # A side taken on the previous plan makes its conflict a write only now (approved or not):
-        # the same write that failed before is marked too, not sent again unasked.
-        self._mark_failed_before(actions, decided=True)
+        self._mark_failed_before(actions)
         actions = sorted(actions, key=sort_key)
         for action in actions:
             add_to_digest(self.digest, action)
         self.stored.add(actions)
 
-    def _mark_failed_before(self, actions: list[Action], decided: bool = False) -> None:
+    def _mark_failed_before(self, actions: list[Action]) -> None:
         """W9: the same write failed in an earlier apply: say so, and wait for the operator's approval
-        instead of sending it to fail again. `decided`: decided conflicts too, approved or not."""
+        instead of sending it to fail again."""
         if not self._failures:
             return
-        writes = [a for a in actions if (a.executable or decided and a.kind == "conflict" and a.decision in SIDES
-                                         and a.unapproved_why is None) and unit_key(a) in self._failures]
-        for unit in build_units(writes):
+        for unit in build_units([a for a in actions if a.executable and unit_key(a) in self._failures]):
             failure = self._failures.get(unit.key)
             if failure is None or failure["fingerprint"] != unit.fingerprint():
                 continue
