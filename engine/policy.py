@@ -26,6 +26,9 @@ ALWAYS_HELD = {
     "ambiguous": "several candidates match: map it by hand",
     "blocked": "cannot be synced as it is",
 }
+# What is always held of a document already in the books (D6, D7): it changes what was booked.
+DOCUMENT_HELD = {"update": "a revision of a document in the books",
+                 "deactivate": "a cancellation of a document in the books"}
 # Links qbsync is sure of: equal match keys, or a record qbsync itself created (its origin).
 EXACT_LINKS = frozenset({"matched", "origin"})
 
@@ -69,13 +72,17 @@ def verdict(action: Action, policy: PolicyRule) -> Verdict:
         return APPLY if action.approved else not_approved
     if action.kind == "conflict" and action.decision == "skip":
         return Verdict(False, "skipped by the operator")
+    spec = BY_KIND[action.entity]
     if action.kind in ALWAYS_HELD:
         reason = ALWAYS_HELD[action.kind]
+        if spec.planned == "documents" and action.kind in DOCUMENT_HELD:
+            return Verdict(False, f"{DOCUMENT_HELD[action.kind]} ({action.note})")
         # A blocked record's note says what to fix; an unlink's, why (a payment voided in QuickBooks, D9).
         return Verdict(False, f"{reason}: {action.note}" if action.kind in ("blocked", "unlink") and action.note else reason)
     if not action.approved:  # W9: the same write failed before; or the operator skipped it
         return not_approved
-    spec = BY_KIND[action.entity]
+    if spec.planned == "documents" and action.kind in DOCUMENT_HELD:  # no policy key lets a revision go
+        return Verdict(False, f"{DOCUMENT_HELD[action.kind]} ({action.note})")
     if action.kind == "link":
         how = action.link.how if action.link else ""
         if policy.links == "exact" and how in EXACT_LINKS:
@@ -174,8 +181,10 @@ def judged_part(action: Action) -> Action:
     changes = ([FieldChange(c.field, after=c.after) for c in action.changes if c.field == "total"]
                if BY_KIND[action.entity].planned == "documents" else
                [FieldChange(c.field) for c in action.changes] if action.kind == "update" else [])
-    # Its note only where a reason quotes it (a blocked record, an unlink, an unapproved write).
-    note = action.note if action.kind in ("blocked", "unlink") or not action.approved else ""
+    # Its note only where a reason quotes it (a blocked record, an unlink, an unapproved write, a
+    # document in the books).
+    note = (action.note if action.kind in ("blocked", "unlink") or not action.approved
+            or BY_KIND[action.entity].planned == "documents" else "")
     return Action(action.id, action.entity, action.kind, action.target, action.name, action.precoro_id,
                   action.quickbooks_id, changes=changes, note=note, depends_on=list(action.depends_on),
                   link=LinkFacts(action.link.how) if action.link else None, decision=action.decision,

@@ -55,6 +55,22 @@ def test_u2_documents_go_up_to_the_amount():
     assert not over.apply and "over policy.documents_up_to (500)" in over.reason
 
 
+def test_u2_d6_d7_a_revision_or_cancellation_of_a_document_in_the_books_is_held_saying_so():
+    """No policy key lets them go (policy.updates names no document section), so the reason must not
+    point at one: it says what the action does to the books, and the plan's note says which."""
+    generous = policy("policy:\n  updates: {suppliers: [name]}\n  documents_up_to: 1000000\n")
+    revision = verdict(action("update", "invoice", changes=[("line 1", "5.0 x 4.2 = 21.0")],
+                              note="edited in Precoro since it was sent: QuickBooks Bill 36 is updated"), generous)
+    assert not revision.apply
+    assert revision.reason == ("a revision of a document in the books (edited in Precoro since it was sent: "
+                               "QuickBooks Bill 36 is updated)")
+    cancel = verdict(action("deactivate", "purchase_order", note="cancelled in Precoro: QuickBooks PurchaseOrder 9 "
+                                                                 "is voided"), generous)
+    assert not cancel.apply and cancel.reason.startswith("a cancellation of a document in the books (cancelled")
+    # A supplier's deactivation says only what it is, as before.
+    assert verdict(action("deactivate", note="inactive in Precoro"), generous).reason == "a deactivation"
+
+
 def test_u2_a_write_that_failed_before_is_held():
     held = verdict(action("create", "class", approved=False, note="failed before: 6240"), policy())
     assert not held.apply and "failed before" in held.reason
