@@ -153,6 +153,7 @@ def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str,
         return out
     already = precoro.recorded([line.key for line in new])
     details: dict[str, dict | None] = {}
+    recording: dict[str, Decimal] = {}  # invoice idn -> what this plan records on it already
     for line in new:
         idn = sent[line.bill_id]
         found = already.get(line.key)
@@ -161,7 +162,10 @@ def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str,
             continue
         if idn not in details:
             details[idn] = precoro.invoice(idn)
-        out.actions.append(_create(spec, rules, line, idn, details[idn], credited))
+        action = _create(spec, rules, line, idn, details[idn], credited, recording.get(idn, Decimal(0)))
+        if action.kind == "create":
+            recording[idn] = recording.get(idn, Decimal(0)) + Decimal(line.amount)
+        out.actions.append(action)
     return out
 
 
@@ -224,26 +228,42 @@ def _paid_by(line: PaymentLine, credited: Mapping[str, str]) -> str:
 
 
 def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice: Mapping[str, Any] | None,
-            credited: Mapping[str, str]) -> Action:
+            credited: Mapping[str, str], recording: Decimal) -> Action:
+    """The payment recorded in Precoro; blocked when its invoice is gone, or when it is more than
+    what Precoro has left to pay on the invoice (`recording`: what this plan records on it before)."""
     name = _name(line, line.key)
     common = dict(entity=spec.kind, name=name, quickbooks_id=line.key, versions={"quickbooks": line.version})
-    if invoice is None:
+
+    def blocked(note: str, changes: list[FieldChange] | None = None) -> Action:
         return Action(id=action_id(spec.kind, "blocked", None, None, line.key), kind="blocked", target=None,
-                      note=f"not recorded: Precoro invoice {idn}, which became Bill {line.bill_id}, is gone from Precoro",
-                      **common)
+                      note=note, changes=changes or [], **common)
+
+    if invoice is None:
+        return blocked(f"not recorded: Precoro invoice {idn}, which became Bill {line.bill_id}, is gone from Precoro")
     paid_by = _paid_by(line, credited)
+    number = f"{invoice.get('invoiceNumber') or idn} (Precoro invoice {idn})"
     changes = [
-        FieldChange("invoice", after=f"{invoice.get('invoiceNumber') or idn} (Precoro invoice {idn})",
-                    quickbooks=f"Bill {line.bill_id}"),
+        FieldChange("invoice", after=number, quickbooks=f"Bill {line.bill_id}"),
         FieldChange("amount", after=line.amount, quickbooks=line.amount),
         FieldChange("date", after=line.date, quickbooks=line.date),
         FieldChange("paid by", after=paid_by, quickbooks=f"BillPayment {line.payment_id}"),
     ]
+    total, paid = Decimal(str(invoice.get("sum") or 0)), Decimal(str(invoice.get("sumPaid") or 0))
+    left = total - paid - recording
+    if Decimal(line.amount) > left:
+        # Precoro refuses it (W9), or, were it to take it, the invoice would be paid twice over: a
+        # payment recorded there by hand, or one QuickBooks took back and no one cancelled there.
+        also = f", and this plan records {_amount.to_canonical('precoro', str(recording))} more" if recording else ""
+        return blocked(f"not recorded: Precoro has {_amount.to_canonical('precoro', str(max(left, Decimal(0))))} "
+                       f"left to pay on invoice {number}, less than this payment's {line.amount} (the invoice is "
+                       f"{_amount.to_canonical('precoro', str(total))}, "
+                       f"{_amount.to_canonical('precoro', str(paid))} recorded paid there{also}). Fix: cancel in "
+                       "Precoro the payment recorded there by hand, or the one QuickBooks took back, then plan again",
+                       changes)
     write, _ = build_write(rules, "precoro", "create", contract.PAYMENTS,
                            {name: value for name, value in (("amount", line.amount), ("date", line.date))
                             if rules.has_field(name)}, origin=line.key)
     write.values.update({contract.PAYMENT_INVOICE: invoice["id"], contract.LOGIC_TYPE: contract.PAYMENT_LOGIC_TYPE})
-    left = Decimal(str(invoice.get("sum") or 0)) - Decimal(str(invoice.get("sumPaid") or 0))
     after = "Paid" if Decimal(line.amount) >= left else "Partly paid"
     return Action(id=action_id(spec.kind, "create", "precoro", None, line.key), kind="create", target="precoro",
                   changes=changes, write=write,

@@ -260,6 +260,57 @@ def test_d9_a_payment_voided_or_deleted_in_quickbooks_is_held_with_the_reason(wo
     assert payment_actions(workdir.json("plan")) == []
 
 
+def test_d9_w9_a_payment_more_than_precoro_has_left_to_pay_is_blocked_with_the_fix_not_sent(workdir, precoro):
+    """The operator approved the unlink of a voided payment without cancelling its Precoro record, as
+    the note asked; the Bill is then paid in full. Precoro would refuse 57 with 37 left to pay (or
+    pay the invoice twice over): the plan says so before any write, and goes on once it is fixed."""
+    bill, idn = sent_bill(workdir)
+    first = pay(workdir, bill, 20)
+    workdir.json("plan")
+    workdir.json("apply", "--yes")
+    [recorded] = precoro_payments(workdir)
+    quickbooks_post(workdir, "BillPayment", {"operation": "update", "include": "void"},
+                    {"Id": first["Id"], "SyncToken": first["SyncToken"], "sparse": True})
+    [unlink] = payment_actions(workdir.json("plan"))
+    assert workdir.run("approve", unlink["id"]).returncode == 0
+    workdir.json("apply", "--yes")
+
+    qb, pc = workdir.clients()
+    paid = pay(workdir, qb.read("Bill", bill["Id"]), 57)
+    [blocked] = payment_actions(workdir.json("plan"))
+    assert blocked["kind"] == "blocked" and blocked["name"] == f"payment {paid['Id']} of Bill {bill['Id']}"
+    assert "Precoro has 37 left to pay on invoice INV-2026-0042" in blocked["note"]
+    assert "less than this payment's 57" in blocked["note"] and "20 recorded paid there" in blocked["note"]
+    assert "Fix: cancel in Precoro the payment recorded there by hand" in blocked["note"]
+    assert {c["field"] for c in blocked["changes"]} >= {"amount", "paid by"}  # what it would record
+    report = workdir.json("apply", "--yes")
+    assert not [r for r in report["results"] if r["status"] in ("failed", "refused")]
+    assert len(precoro_payments(workdir)) == 1  # nothing sent to be refused
+
+    # Cancelled by hand in Precoro (its API cannot): the next plan records the payment.
+    served = precoro(workdir)
+    served.state.delete("payments", recorded["idn"])  # numbered: its key is its idn
+    [create] = payment_actions(workdir.json("plan"))
+    assert create["kind"] == "create" and create["approved"] and "becomes Paid" in create["note"]
+    workdir.json("apply", "--yes")
+    assert pc.get(f"/invoices/{idn}")["statusString"] == "Paid"
+
+
+def test_d9_w9_payments_of_one_plan_count_together_against_what_is_left_to_pay(workdir, precoro):
+    """A payment recorded by hand in Precoro, then two in QuickBooks that each fit what Precoro has
+    left but not both: the first is recorded, the second blocked, saying the plan records the first."""
+    bill, idn = sent_bill(workdir)
+    served = precoro(workdir)
+    served.state.insert("payments", {"invoice": served.state.get("invoices", int(idn))["id"], "sumPaid": 20,
+                                     "payDate": "2026-11-30"})
+    first, second = pay(workdir, bill, 20), pay(workdir, bill, 37)
+    actions = {a["name"]: a for a in payment_actions(workdir.json("plan"))}
+    assert actions[f"payment {first['Id']} of Bill {bill['Id']}"]["kind"] == "create"
+    held = actions[f"payment {second['Id']} of Bill {bill['Id']}"]
+    assert held["kind"] == "blocked" and "Precoro has 17 left to pay" in held["note"]
+    assert "this plan records 20 more" in held["note"]
+
+
 def test_d9_payments_import_records_a_date_range_once(workdir):
     bill, idn = sent_bill(workdir)
     cheque = pay(workdir, bill, 20)
