@@ -89,13 +89,7 @@ def verdict(action: Action, policy: PolicyRule) -> Verdict:
             return APPLY
         return Verdict(False, f"a link made by {how or 'hand'}" if policy.links == "exact" else "links are held (policy.links: none)")
     if action.kind == "create" and spec.planned == "documents":
-        total = next((c.after for c in action.changes if c.field == "total"), None)
-        limit = policy.documents_up_to
-        if limit is not None and isinstance(total, (int, float)) and total <= limit:
-            return APPLY
-        if limit is None:
-            return Verdict(False, "a document (policy.documents_up_to: null holds every one)")
-        return Verdict(False, f"a document of {total}, over policy.documents_up_to ({limit:g})")
+        return _document_verdict(action, policy.documents_up_to)
     if action.kind == "create":
         if spec.section in policy.creates:
             return APPLY
@@ -107,6 +101,25 @@ def verdict(action: Action, policy: PolicyRule) -> Verdict:
             return APPLY
         return Verdict(False, f"changes {', '.join(others)} (not in policy.updates.{spec.section})")
     return Verdict(False, f"a {action.kind}")
+
+
+def _document_verdict(action: Action, limit: float | Mapping[str, float] | None) -> Verdict:
+    """A new document goes when its total is at most the limit; a limit per currency holds one in
+    any other currency (an amount in yen is not one in dinars)."""
+    after = {c.field: c.after for c in action.changes if c.field in ("total", "currency")}
+    total, currency = after.get("total"), after.get("currency")
+    if limit is None:
+        return Verdict(False, "a document (policy.documents_up_to: null holds every one)")
+    named = ""
+    if isinstance(limit, Mapping):
+        if currency not in limit:
+            return Verdict(False, f"a document in {currency or 'no currency'} (policy.documents_up_to names "
+                                  f"{', '.join(sorted(limit)) or 'no currency'})")
+        limit, named = limit[currency], f".{currency}"
+    if isinstance(total, (int, float)) and total <= limit:
+        return APPLY
+    return Verdict(False, f"a document of {total}{f' {currency}' if currency else ''}, over "
+                          f"policy.documents_up_to{named} ({limit:g})")
 
 
 def _can_go(action: Action) -> bool:
@@ -176,9 +189,9 @@ def judged_part(action: Action) -> Action:
     """What `judge` reads of an action, and no more: judging a saved plan of 260,000 actions holds
     these, not the whole actions (their values, requests and baselines), which `fingerprint` needs
     only of the few held before (`judge`'s `prints`)."""
-    # A document's total decides it (policy.documents_up_to); an update's changed fields; nothing
+    # A document's total and currency decide it (policy.documents_up_to); an update's changed fields; nothing
     # else of the changes is read.
-    changes = ([FieldChange(c.field, after=c.after) for c in action.changes if c.field == "total"]
+    changes = ([FieldChange(c.field, after=c.after) for c in action.changes if c.field in ("total", "currency")]
                if BY_KIND[action.entity].planned == "documents" else
                [FieldChange(c.field) for c in action.changes] if action.kind == "update" else [])
     # Its note only where a reason quotes it (a blocked record, an unlink, an unapproved write, a

@@ -50,7 +50,8 @@ def _policy(policy: dict[str, Any]) -> PolicyRule:
     limit = policy["documents_up_to"]
     return PolicyRule(links=policy["links"], creates=frozenset(policy["creates"]),
                       updates={section: frozenset(names) for section, names in policy["updates"].items()},
-                      documents_up_to=None if limit is None else float(limit))
+                      documents_up_to=None if limit is None else {code: float(amount) for code, amount in limit.items()}
+                      if isinstance(limit, dict) else float(limit))
 
 
 def _items(items: dict[str, Any]) -> ItemRules:

@@ -200,7 +200,8 @@ class PolicyRule:
     links: Literal["exact", "none"] = "exact"
     creates: frozenset[str] = frozenset()  # entity sections whose new records go without a person
     updates: Mapping[str, frozenset[str]] = field(default_factory=dict)  # section -> fields an update may change
-    documents_up_to: float | None = None  # None: every document is held
+    # None: every document is held; per currency (ISO code -> amount): one in another currency is held.
+    documents_up_to: float | Mapping[str, float] | None = None
 
 
 @dataclass(frozen=True)

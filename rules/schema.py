@@ -109,7 +109,7 @@ def _explain(error: ValidationError, source_map: SourceMap) -> list[RuleProblem]
         ]
     if kind == "pattern" and error.absolute_schema_path[-2] == "propertyNames":
         # The key itself is wrong, so jsonschema's path stops at the mapping that holds it.
-        return [at(path + (instance,), f"{quoted(instance)} is not a usable name; expected {_like(schema, 'a name')}",
+        return [at(path + (instance,), f"{quoted(instance)} is not a usable name; expected {_like(schema, schema.get('title', 'a name'))}",
                    at_key=True)]
     if kind == "type":
         if schema["type"] == "string" and _is_number(instance):

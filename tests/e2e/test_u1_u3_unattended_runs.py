@@ -105,6 +105,22 @@ def test_u2_a_dry_run_says_what_a_run_would_apply_and_hold_and_writes_none_of_it
     assert workdir.run("run", "--dry-run", "--every", "1h").returncode == 1  # one look, not a loop
 
 
+def test_u2_documents_up_to_per_currency_from_the_rules_file(workdir):
+    """The demo's invoice is 57.00 USD: a limit named for euros alone holds it, one for dollars sends it."""
+    rules = workdir.path / "rules.yaml"
+    rules.write_text(rules.read_text().replace("documents_up_to: null", "documents_up_to: {EUR: 100000}"))
+    code, preview = run_json(workdir, "--dry-run")
+    held = {row["name"]: row["reason"] for row in preview["held_actions"]}
+    assert held["invoice INV-2026-0042"] == "a document in USD (policy.documents_up_to names EUR)"
+
+    rules.write_text(rules.read_text().replace("documents_up_to: {EUR: 100000}", "documents_up_to: {EUR: 100000, USD: 57}"))
+    code, summary = run_json(workdir)
+    assert "invoice INV-2026-0042" not in {row["name"] for row in summary["held_actions"]}
+    qb, _ = workdir.clients()
+    [bill] = qb.query_all("Bill", "DocNumber = 'INV-2026-0042'")
+    assert bill["TotalAmt"] == 57 and bill["CurrencyRef"]["value"] == "USD"
+
+
 def test_u3_approving_a_held_action_applies_it_at_once_with_apply(workdir):
     code, summary = run_json(workdir)
     assert code == 3

@@ -71,6 +71,36 @@ def test_u2_d6_d7_a_revision_or_cancellation_of_a_document_in_the_books_is_held_
     assert verdict(action("deactivate", note="inactive in Precoro"), generous).reason == "a deactivation"
 
 
+def test_u2_documents_up_to_per_currency_holds_a_document_in_any_other_currency():
+    """A bare amount compares totals whatever their currency (1,000 dinars pass a limit of 1,000);
+    per currency, each has its own limit and a currency not named is held."""
+    per_currency = policy("policy:\n  documents_up_to: {USD: 1000, EUR: 900}\n")
+    assert per_currency.documents_up_to == {"USD": 1000.0, "EUR": 900.0}
+
+    def document(total, currency):
+        return action("create", "invoice", changes=[("currency", currency), ("total", total)])
+
+    assert verdict(document(1000, "USD"), per_currency).apply
+    assert verdict(document(900, "EUR"), per_currency).apply
+    over = verdict(document(950, "EUR"), per_currency)
+    assert not over.apply and over.reason == "a document of 950 EUR, over policy.documents_up_to.EUR (900)"
+    other = verdict(document(10, "KWD"), per_currency)
+    assert not other.apply and other.reason == "a document in KWD (policy.documents_up_to names EUR, USD)"
+    # A bare amount keeps its meaning: any currency, and the reason names the document's.
+    bare = policy("policy: {documents_up_to: 500}\n")
+    assert verdict(document(500, "KWD"), bare).apply
+    assert verdict(document(501, "USD"), bare).reason == "a document of 501 USD, over policy.documents_up_to (500)"
+
+
+def test_u2_documents_up_to_per_currency_problems_name_file_line_and_column():
+    with pytest.raises(rules.RulesError) as caught:
+        rules.loads("version: 1\npolicy:\n  documents_up_to: {usd: 10, EUR: -1}\n")
+    assert str(caught.value).splitlines() == [
+        "rules.yaml:3:21: policy.documents_up_to: 'usd' is not a usable name; expected a currency code like USD or EUR",
+        "rules.yaml:3:35: policy.documents_up_to.EUR: expected a number of at least 0; got -1",
+    ]
+
+
 def test_u2_a_write_that_failed_before_is_held():
     held = verdict(action("create", "class", approved=False, note="failed before: 6240"), policy())
     assert not held.apply and "failed before" in held.reason
