@@ -1752,6 +1752,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command not in ("tui", "web"):  # their screens say it themselves
         _say_retries()
+    streams = sys.stdout, sys.stderr
+    if args.command not in READERS | {"tui", "web"}:
+        sys.stdout, sys.stderr = _Unbreakable(sys.stdout), _Unbreakable(sys.stderr)
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
@@ -1770,6 +1773,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_error(exc, _state_path(args))
     except Exception as exc:  # every failure ends as one clear line, never a traceback with secrets
         return _report_error(exc, _state_path(args))
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+# Commands that only print: when their reader goes away (`qbsync history | head -1`) they stop.
+READERS = frozenset({"show", "history", "runs", "held", "explain", "status", "completion", "validate", "doctor"})
+
+
+class _Unbreakable:
+    """sys.stdout or sys.stderr of a command that changes something (an apply, a plan, a run, a
+    server): when its reader goes away (`qbsync apply --yes 2>&1 | head -1`, a log pipe that died),
+    the work goes on to its end and its exit code says how it went; what it would have printed goes
+    nowhere. Stopping at the first progress line instead left an apply half done, exiting 0."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def _gone(self) -> None:
+        # The rest (and the interpreter's last flush) goes to /dev/null instead of raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding... as the stream has them
+        return getattr(self._stream, name)
 
 
 @cache  # once a process: main may run more than once in one

@@ -141,6 +141,32 @@ def test_w3_applying_an_applied_plan_again_says_already_applied_and_writes_nothi
     assert all(counts["pending"] == 0 and counts["conflicts"] == 0 for counts in status["entities"].values())
 
 
+def read_one_line_then_go_away(workdir, *args: str) -> int:
+    """`qbsync ARGS 2>&1 | head -1`: the reader takes the first line and closes the pipe; returns
+    the command's exit code."""
+    env = {**os.environ, **workdir.apis.env, "QBSYNC_OPERATOR": "e2e-tester"}
+    process = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=workdir.path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout.readline()
+    process.stdout.close()
+    return process.wait(timeout=120)
+
+
+def test_w3_an_apply_whose_reader_goes_away_applies_the_whole_plan_and_says_so_by_its_exit_code(workdir):
+    """Its progress and report have no one to read them: the apply still goes to its end (before,
+    the first progress line after the reader left stopped it half done, and it exited 0)."""
+    plan = workdir.json("plan")
+    conflict = next(a for a in plan["actions"] if a["kind"] == "conflict")
+    assert workdir.run("decide", conflict["id"], "quickbooks").returncode == 0
+    assert read_one_line_then_go_away(workdir, "apply", "--yes") == 0
+    status = workdir.json("status")
+    assert status["latest_plan"]["state"] == "applied", status["latest_plan"]
+    applied = [e for e in workdir.json("history")["history"] if e["status"] == "applied"]
+    assert len(applied) == sum(1 for a in plan["actions"] if a["approved"] and a["kind"] not in ("ambiguous", "blocked"))
+    # A command that only prints stops when its reader goes away, quietly and with 0.
+    assert read_one_line_then_go_away(workdir, "history") == 0
+
+
 def test_w4_history_finds_a_record_by_any_part_of_its_name_names_both_ids_and_prints_no_python(workdir):
     workdir.first_sync()
     found = workdir.run("history", "--record", "ROBERTSON")
