@@ -88,6 +88,40 @@ def _normal(values: Mapping[str, Any]) -> Any:
     return bulk.loads(_as_kept(values))
 
 
+def as_sent(book: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, Any]:
+    """A QuickBooks document cut to the shape of the body qbsync sent it (the same header paths,
+    each line to the keys a sent line has), so that the two compare: what differs was edited in
+    QuickBooks since. What QuickBooks adds of its own (ids, line numbers, names of references,
+    totals) is left out; what it does not say (a field it leaves out when empty) counts as sent."""
+    sent_lines = sent.get("Line") or []
+    lines = book.get("Line") if book.get("Line") is not None else sent_lines
+
+    def like(number: int, line: Any) -> Any:
+        if number < len(sent_lines):
+            return sent_lines[number]
+        # A line added in QuickBooks: shaped as a sent line of its kind, else as it is.
+        return next((l for l in sent_lines if isinstance(line, dict) and l.get("DetailType") == line.get("DetailType")),
+                    None)
+
+    shaped: dict[str, Any] = {path: _said(get_path(book, path), sent[path]) for path in sent if path != "Line"}
+    if "Line" in sent:
+        shaped["Line"] = [_shaped(line, like(number, line)) for number, line in enumerate(lines)
+                          if not (isinstance(line, dict) and line.get("DetailType") == "SubTotalLineDetail")]
+    return _normal(shaped)
+
+
+def _shaped(value: Any, like: Any) -> Any:
+    if like is None:
+        return {k: v for k, v in value.items() if k not in ("Id", "LineNum")} if isinstance(value, dict) else value
+    if isinstance(like, dict) and isinstance(value, dict):
+        return {key: _shaped(value.get(key), sample) for key, sample in like.items()}
+    return _said(value, like)
+
+
+def _said(value: Any, sent: Any) -> Any:
+    return sent if value is None or value == "" and sent in (None, "") else value
+
+
 def _voided(values: Mapping[str, Any]) -> bool:
     return all(float(line.get("Amount") or 0) == 0 for line in values.get("Line") or [])
 
@@ -377,7 +411,11 @@ class _DocumentPlanner:
         paid = payment_on(book)
         if want == "revise":
             assert values is not None
-            changes = revision_changes(self.rules, sent, values, self.refs)
+            # Edited in QuickBooks too (an accountant's fix): the revision would undo that, so the
+            # diff is against what QuickBooks holds now, and only a person lets it go.
+            now = as_sent(book, sent)
+            edited = [c.field for c in revision_changes(self.rules, sent, now, self.refs)]
+            changes = revision_changes(self.rules, now, values, self.refs)
             if paid:
                 self.add("blocked", doc, f"held for review: edited in Precoro, but {what} has {paid}; change it in "
                                          "QuickBooks by hand, or remove the payment there and plan again",
@@ -385,10 +423,16 @@ class _DocumentPlanner:
                 return
             write = Write(side="quickbooks", op="update", collection=self.spec.quickbooks, record_id=qid,
                           version=str(book.get("SyncToken")), values=values)
-            note = "; ".join([f"edited in Precoro since it was sent: {what} is updated",
-                              *self.left_out.get(str(doc.get("idn")), [])])
-            self.add("update", doc, note, target="quickbooks",
-                     quickbooks_id=qid, changes=changes, write=write, depends_on=sorted(set(waits_of(values))))
+            said = f"edited in Precoro since it was sent: {what} is updated"
+            unapproved_why = None
+            if edited:
+                unapproved_why = f"{what} was edited in QuickBooks since it was sent ({', '.join(edited)})"
+                said = (f"edited in Precoro since it was sent, and {unapproved_why}: approving this sends Precoro's "
+                        "version over those edits; else bring Precoro or QuickBooks in line by hand")
+            note = "; ".join([said, *self.left_out.get(str(doc.get("idn")), [])])
+            self.add("update", doc, note, target="quickbooks", quickbooks_id=qid, changes=changes, write=write,
+                     depends_on=sorted(set(waits_of(values))), approved=unapproved_why is None,
+                     unapproved_why=unapproved_why)
             return
         how = self.rules.when_cancelled
         if paid:

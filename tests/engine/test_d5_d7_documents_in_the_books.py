@@ -216,3 +216,49 @@ def test_d5_a_document_custom_field_goes_to_a_quickbooks_custom_field_named_in_t
     [action], _ = sync(servers, workdir, project_field)
     assert action.kind == "update" and [c.field for c in action.changes] == ["project"]
     assert bill(servers)["CustomField"] == [{"DefinitionId": "1", "StringValue": "Apollo", "Type": "StringType"}]
+
+
+def test_d6_a_bill_edited_in_quickbooks_too_is_not_overwritten_by_a_revision_unless_a_person_approves(servers, fresh_dir):
+    """The accountant moves the courier line to another account in QuickBooks; then the invoice is
+    edited in Precoro. Sending the revision would undo the accountant's fix: it is planned against
+    what QuickBooks holds now, not approved, and a run never approves it."""
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    sent = bill(servers)
+    lines = [dict(line) for line in sent["Line"]]
+    courier = next(i for i, line in enumerate(lines) if line["DetailType"] == "AccountBasedExpenseLineDetail")
+    lines[courier] = {**lines[courier], "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "4"}}}
+    servers.quickbooks.update(REALM, "Bill", {"Id": sent["Id"], "SyncToken": sent["SyncToken"], "sparse": True,
+                                              "Line": lines})
+    fixed = bill(servers)
+    # Edited in QuickBooks alone: Precoro did not change, so nothing is proposed (as before).
+    assert sync(servers, workdir)[0] == []
+
+    stored = stored_lines(invoice(servers))
+    stored[0]["quantity"] = 5
+    edit(servers, items=stored)
+    [action], report = sync(servers, workdir)
+    assert (action.kind, action.approved) == ("update", False)
+    assert f"QuickBooks Bill {sent['Id']} was edited in QuickBooks since it was sent (line 2)" in action.note
+    assert "approving this sends Precoro's version over those edits" in action.note
+    # The diff is what the write would do to QuickBooks as it is now: the courier line back to its
+    # Precoro account, the paper line from 10 to 5 reams.
+    shown = {c.field: c for c in action.changes}
+    assert "(QuickBooks account 4)" in shown["line 2"].before and "(QuickBooks account 2)" in shown["line 2"].after
+    assert "10.0 x 4.2" in shown["line 1"].before and "5.0 x 4.2" in shown["line 1"].after
+    assert bill(servers)["SyncToken"] == fixed["SyncToken"]  # not approved: nothing written
+
+    # An unattended run holds it for that reason, and never lets it go by itself.
+    from engine.policy import judge
+
+    with servers.session(workdir, REALM) as session:
+        plan = session.plan()
+        [held] = [a for a in plan.actions if a.entity == "invoice"]
+        judged = judge(list(plan.actions), session.rules, [])
+        assert judged.holds(held) and "was edited in QuickBooks since it was sent" in judged.verdicts[held.id].reason
+        # A person approves it: Precoro's version goes over the accountant's edit, once.
+        session.approve([held.id], plan_id=plan.id)
+        session.apply(plan.id)
+    after = bill(servers)
+    assert after["TotalAmt"] == 36.0 and int(after["SyncToken"]) == int(fixed["SyncToken"]) + 1
+    assert sync(servers, workdir)[0] == []

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import json
+from pathlib import Path
+
 import rules
-from engine.documents import plan_documents
+from engine.documents import as_sent, plan_documents
 from engine.entities import INVOICES, PURCHASE_ORDERS
 from engine.reconcile import LinkState, SyncState
 from engine.references import References
@@ -218,3 +222,23 @@ def test_d8_attachments_are_listed_with_the_document_where_the_rules_ask_and_ref
          "skip": "QuickBooks does not take .zip files as attachments"}]
     shown = next(c for c in action.changes if c.field == "attachments")
     assert "photos.ZIP (skipped" in shown.after
+
+
+def test_d6_a_real_quickbooks_bill_reads_as_the_body_sent_it_until_someone_edits_it_there():
+    """A captured Bill (tests/fixtures/qbo): what QuickBooks adds (ids, names of references, its
+    billable status, totals, a payment) is not an edit; an account changed on a line is."""
+    book = json.loads((Path(__file__).parents[1] / "fixtures/qbo/rwestlund-quickbooks-go/bill.json").read_text())["Bill"]
+    sent = {"CurrencyRef.value": "USD", "DocNumber": "1042", "DueDate": "2014-12-06", "PrivateNote": "",
+            "SalesTermRef.value": "3", "TxnDate": "2014-11-06", "VendorRef.value": "46",
+            "Line": [{"Amount": 103.55, "Description": "Lumber", "DetailType": "AccountBasedExpenseLineDetail",
+                      "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "64"}, "TaxCodeRef": {"value": "TAX"}}}]}
+    assert as_sent(book, sent) == sent  # DocNumber and an empty PrivateNote: QuickBooks leaves them out
+    edited = copy.deepcopy(book)
+    edited["Line"][0]["AccountBasedExpenseLineDetail"]["AccountRef"] = {"name": "Repairs", "value": "65"}
+    edited["DueDate"] = "2014-12-20"
+    shaped = as_sent(edited, sent)
+    assert shaped["DueDate"] == "2014-12-20"
+    assert shaped["Line"][0]["AccountBasedExpenseLineDetail"]["AccountRef"] == {"value": "65"}
+    # A line added there is shaped as a sent line of its kind.
+    edited["Line"].append({**book["Line"][0], "Id": "2", "Amount": 5.0, "Description": "Nails"})
+    assert as_sent(edited, sent)["Line"][1] == {**sent["Line"][0], "Amount": 5.0, "Description": "Nails"}
