@@ -118,8 +118,9 @@ def _document_verdict(action: Action, limit: float | Mapping[str, float] | None)
         limit, named = limit[currency], f".{currency}"
     if isinstance(total, (int, float)) and total <= limit:
         return APPLY
-    return Verdict(False, f"a document of {total}{f' {currency}' if currency else ''}, over "
-                          f"policy.documents_up_to{named} ({limit:g})")
+    shown = f"{total:,.2f}" if isinstance(total, (int, float)) else str(total)
+    return Verdict(False, f"a document of {shown}{f' {currency}' if currency else ''}, over "
+                          f"policy.documents_up_to{named} ({limit:,.2f})")
 
 
 def _can_go(action: Action) -> bool:

@@ -52,7 +52,7 @@ def test_u2_documents_go_up_to_the_amount():
     limited = policy("policy: {documents_up_to: 500}\n")
     assert verdict(action("create", "invoice", changes=[("total", 500)]), limited).apply
     over = verdict(action("create", "purchase_order", changes=[("total", 500.01)]), limited)
-    assert not over.apply and "over policy.documents_up_to (500)" in over.reason
+    assert not over.apply and "over policy.documents_up_to (500.00)" in over.reason
 
 
 def test_u2_d6_d7_a_revision_or_cancellation_of_a_document_in_the_books_is_held_saying_so():
@@ -83,13 +83,14 @@ def test_u2_documents_up_to_per_currency_holds_a_document_in_any_other_currency(
     assert verdict(document(1000, "USD"), per_currency).apply
     assert verdict(document(900, "EUR"), per_currency).apply
     over = verdict(document(950, "EUR"), per_currency)
-    assert not over.apply and over.reason == "a document of 950 EUR, over policy.documents_up_to.EUR (900)"
+    assert not over.apply and over.reason == "a document of 950.00 EUR, over policy.documents_up_to.EUR (900.00)"
     other = verdict(document(10, "KWD"), per_currency)
     assert not other.apply and other.reason == "a document in KWD (policy.documents_up_to names EUR, USD)"
     # A bare amount keeps its meaning: any currency, and the reason names the document's.
     bare = policy("policy: {documents_up_to: 500}\n")
+    million = policy("policy: {documents_up_to: 1000000}\n")
     assert verdict(document(500, "KWD"), bare).apply
-    assert verdict(document(501, "USD"), bare).reason == "a document of 501 USD, over policy.documents_up_to (500)"
+    assert verdict(document(1250000.5, "USD"), million).reason == "a document of 1,250,000.50 USD, over policy.documents_up_to (1,000,000.00)"
 
 
 def test_u2_documents_up_to_per_currency_problems_name_file_line_and_column():
