@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .budgets import duration
 from .entities import BY_KIND, BY_SECTION, ENTITIES
 from .errors import UsageError
-from .plan import EXECUTABLE, KIND_ORDER, Action, Plan, is_executable, write_target
+from .plan import KIND_ORDER, Action, Plan, is_executable, write_target
 from .writes import unit_key_of
 
 SECTION_OF = {spec.kind: spec.section for spec in ENTITIES}
@@ -27,14 +27,14 @@ MAPPABLE = frozenset(spec.kind for spec in ENTITIES if spec.mappable)
 ERROR_OUTCOMES = frozenset({"failed", "refused"})
 # Kinds whose records are linked when the action is planned, so they can be unmapped by hand.
 LINKED_KINDS = frozenset({"update", "conflict", "deactivate", "reactivate"})
-# U3: what unattended runs held, as the plan shows it (`waiting_for_you`).
-WAITING = "waiting for you"
-# U2: what `qbsync run` would hold of the plan were it run now (SyncSession.would_hold says why).
+# U2, U3: what `qbsync run` would hold of the plan were it run now (SyncSession.would_hold says
+# why): what waits for a person. Not read off the plan's approvals alone, which cannot tell a run's
+# hold from a person's skip: `--which waiting` once approved what the operator had skipped.
 WOULD_HOLD = "a run would hold"
-SHOW_CHOICES = ("all", "attention", "conflicts", "errors", "not approved", WAITING, WOULD_HOLD)
-# The same as typed on a command line (`--which`).
+SHOW_CHOICES = ("all", "attention", "conflicts", "errors", "not approved", WOULD_HOLD)
+# The same as typed on a command line (`--which`); "waiting" is what a run would hold, by its old name.
 SHOW_WORDS = {"all": "all", "attention": "attention", "conflicts": "conflicts", "errors": "errors",
-              "not-approved": "not approved", "waiting": WAITING, "would-hold": WOULD_HOLD}
+              "not-approved": "not approved", "waiting": WOULD_HOLD, "would-hold": WOULD_HOLD}
 # The `target` filter: the side an action writes to, or "none" for bookkeeping and waiting actions.
 TARGET_CHOICES = ("quickbooks", "precoro", "none")
 # Kinds no approval makes go through: a match to choose, or a write to mend in the data first.
@@ -73,11 +73,6 @@ def needs_attention(action: Action, outcome: Outcome | None = None) -> bool:
     """An action the operator must act on before it can go through."""
     return (action.needs_decision or action.kind in WAIT_FOR_DATA
             or (outcome is not None and outcome.status in ERROR_OUTCOMES))
-
-
-def waiting_for_you(action: Action, outcome: Outcome | None = None) -> bool:
-    """U3: what an unattended run holds in its plan: what needs a person, and what is not approved."""
-    return needs_attention(action, outcome) or (not action.approved and action.kind in EXECUTABLE)
 
 
 def takes_approval(action: Action) -> bool:
@@ -148,8 +143,6 @@ class ReviewFilter:
         if self.show == "errors" and not is_error(action, outcome):
             return False
         if self.show == "not approved" and (action.approved or action.kind in WAIT_FOR_DATA):
-            return False
-        if self.show == WAITING and not waiting_for_you(action, outcome):
             return False
         if self.show == WOULD_HOLD and action.id not in (holds or {}):
             return False

@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from engine.plan import Plan
-from engine.review import WAITING, Outcome
+from engine.review import WOULD_HOLD, Outcome
 
 from .applying import Applying
 from .deciding import Deciding
@@ -155,7 +155,7 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
         self._plan_stop = threading.Event()
         self._quit_when_stopped = False
         self.opened_waiting = False
-        """Whether the TUI already opened on "Waiting for you" (it does once, when runs held something)."""
+        """Whether the TUI already opened on what a run would hold (it does once, when runs held something)."""
         self.unfinished: dict[str, Any] | None = None
         """The last apply run, when it did not finish (killed or stopped): its plan is reviewed first."""
 
@@ -321,10 +321,10 @@ class QbsyncApp(Reading, Deciding, Applying, Signing, Tallying, Retrying, App[in
         self.push_screen(stop_and_quit_question(), answered)
 
     async def action_waiting(self) -> None:
-        """U3: the Review, showing only what unattended runs held for a person."""
+        """U3: the Review, showing only what waits for a person: what a run would hold."""
         await self.switch_mode("review")
         if isinstance(self.screen, ReviewScreen):
-            self.screen.show_only(WAITING)
+            self.screen.show_only(WOULD_HOLD)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

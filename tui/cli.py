@@ -130,8 +130,8 @@ def _selection_options(parser: argparse.ArgumentParser, does: str) -> None:
                        help="the side it writes: quickbooks, precoro, or none (links, unlinks and what waits for you)")
     group.add_argument("--which", default="all", metavar="WHICH", choices=WHICH,
                        help="attention (what needs you), conflicts, errors (blocked, or failed or refused by an "
-                            "apply), not-approved, waiting (what unattended runs held), would-hold (what `qbsync run` "
-                            "would hold of this plan were it run now, and why)")
+                            "apply), not-approved, would-hold (what `qbsync run` would hold of this plan were it run now, "
+                            "and why: what waits for you; `waiting` says the same)")
     group.add_argument("--search", default="", metavar="TEXT",
                        help="part of its name, of a record id or of its id (case does not matter)")
 

@@ -179,7 +179,16 @@ def test_u3_held_actions_are_answered_many_at_once_as_the_selection_chooses(work
     held_suppliers = {row["action_id"] for row in summary["held_actions"] if row["entity"] == "supplier"}
     held_others = {row["action_id"] for row in summary["held_actions"]} - held_suppliers
     assert held_suppliers and held_others
+    # One of them the operator skips on purpose: it waits for no one, and all at once leaves it be
+    # (before, "waiting" was read off the plan's approvals, and this approved it again).
+    skipped = next(row["action_id"] for row in summary["held_actions"] if row["kind"] == "create")
+    assert workdir.run("skip", skipped).returncode == 0
+    waiting = {a["id"] for a in workdir.json("show", "--which", "waiting", "--entity", "suppliers")["actions"]}
+    assert waiting == held_suppliers - {skipped}
     answer = workdir.json("approve", "--which", "waiting", "--entity", "suppliers")
+    assert skipped not in answer["approved"]
+    assert next(a for a in workdir.json("show")["actions"] if a["id"] == skipped)["approved"] is False
+    held_suppliers.discard(skipped)
     # Approved: what an approval lets through; left: the conflicts, matches and blocked writes among them.
     assert set(answer["approved"]) | {a["id"] for a in answer["left"]} >= held_suppliers
     listed = {row["action_id"] for row in json.loads(workdir.run("held", "--json").stdout)["held"]}

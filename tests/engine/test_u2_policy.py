@@ -144,15 +144,20 @@ def test_u2_policy_problems_name_file_line_and_column():
     ]
 
 
-def test_u3_waiting_for_you_is_what_a_run_holds_in_its_plan():
-    from engine.review import WAITING, ReviewFilter
+def test_u3_waiting_for_you_is_what_a_run_would_hold_not_what_a_person_skipped():
+    """Both are unapproved in the plan; only the held rows tell a run's hold from a person's skip."""
+    from engine.policy import fingerprint, judge
+    from engine.review import SHOW_WORDS, WOULD_HOLD, ReviewFilter
 
-    waiting = ReviewFilter(show=WAITING)
-    assert waiting.matches(action("create", approved=False))  # held by the policy
-    assert waiting.matches(action("conflict"))  # undecided
-    assert waiting.matches(action("ambiguous"))
-    assert not waiting.matches(action("create"))  # approved: the run applies it
-    assert not waiting.matches(action("link", how="matched", approved=True))
+    assert SHOW_WORDS["waiting"] == SHOW_WORDS["would-hold"] == WOULD_HOLD
+    held, skipped, conflict = (action("create", id="h", approved=False), action("create", id="s", approved=False),
+                               action("conflict", id="c"))
+    actions = [held, skipped, conflict, action("link", id="l", how="matched")]
+    judged = judge(actions, rules.loads("version: 1\n"),
+                   [{"action_id": "h", "decision": None, "fingerprint": fingerprint(held)}])
+    holds = {a.id: judged.verdicts[a.id].reason for a in actions if judged.holds(a)}
+    waiting = ReviewFilter(show=SHOW_WORDS["waiting"])
+    assert [a.id for a in actions if waiting.matches(a, None, holds)] == ["h", "c"]
 
 
 def test_u3_approving_a_conflict_without_a_side_leaves_it_held():

@@ -19,8 +19,8 @@ from engine.entities import ENTITIES, sort_key
 from engine.errors import ApprovalsChanged
 from engine.signoff import RefusedLine, SignOff
 from engine.review import ERROR_OUTCOMES, Outcome, approvals_digest, outcomes_from_history
-from engine.plan import Action, FieldChange, HoldFacts, LinkFacts, Plan, Write, action_id
-from engine.policy import judge
+from engine.plan import EXECUTABLE, Action, FieldChange, HoldFacts, LinkFacts, Plan, Write, action_id
+from engine.policy import fingerprint, judge
 
 CLOCK = "2026-11-26T09:00:00+00:00"
 RULES = Path(__file__).resolve().parent / "rules.yaml"
@@ -180,6 +180,7 @@ class FakeSession:
     reload_error: Exception | None = None
     done: set[str] = field(default_factory=set)
     held: int = 0  # U3: how many actions unattended runs hold for review (the status says so)
+    answers: dict[str, str] = field(default_factory=dict)  # U3: action id -> a person's answer to it held
     reading: dict[str, Any] | None = None  # W11: the latest plan's reads stopped at a cap (the status says so)
     unfinished_reads: list[dict[str, Any]] = field(default_factory=list)  # W11: full reads not finished (a kill)
     gate: Any = None  # a threading.Event: each write waits for it (a long apply), and `stop` is honoured
@@ -274,6 +275,7 @@ class FakeSession:
     def approve(self, action_ids, approved: bool = True, plan_id: str | None = None) -> None:
         ids = set(action_ids)
         self.calls.append(("approve", len(ids), approved))
+        self.answers.update(dict.fromkeys(ids, "approved" if approved else "skipped"))
         for action in self.plans[plan_id or self.latest].actions:
             if action.id in ids:
                 action.approved = approved
@@ -452,10 +454,13 @@ class FakeSession:
 
     def would_hold(self, plan_id: str | None = None) -> dict[str, str]:
         """The engine's own judgement (engine.policy.judge) of the plan's actions, on the shipped
-        rules, with nothing held before and no safety brake (no links are counted here)."""
+        rules, with no safety brake (no links are counted here). While `held` says runs held some,
+        the actions `make_plan` leaves unapproved are held rows, answered as this session was told."""
         self.calls.append(("would_hold", plan_id))
         actions = [copy.copy(a) for a in self.load_plan(plan_id).actions]  # judging sets their approvals
-        judged = judge(actions, self.rules, [])
+        held = [{"action_id": a.id, "decision": self.answers.get(a.id), "fingerprint": fingerprint(a)}
+                for a in self.make_plan().actions if self.held and not a.approved and a.kind in EXECUTABLE]
+        judged = judge(actions, self.rules, held)
         return {a.id: judged.verdicts[a.id].reason for a in actions if judged.holds(a)}
 
     def status(self, *, look: bool = True) -> dict[str, Any]:

@@ -810,20 +810,20 @@ async def test_i4_not_mapped_filters_counts_and_says_free_of_charge_keeps_its_pr
 
 
 async def test_u3_held_actions_open_waiting_for_you_once_and_w_returns_there():
-    from engine.review import WAITING
+    from engine.review import WOULD_HOLD
     from test_snapshots import held_by_a_run
     from tui.screens.review import ReviewScreen
 
     app = make_app(FakeSession(make_plan=held_by_a_run, held=4))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        assert isinstance(app.screen, ReviewScreen) and app.screen.filter.show == WAITING
+        assert isinstance(app.screen, ReviewScreen) and app.screen.filter.show == WOULD_HOLD
         await pilot.press("escape", "1")
         await settle(pilot)
         assert app.current_mode == "overview"  # opened there once; the operator goes where they like
         await pilot.press("w")
         await settle(pilot)
-        assert isinstance(app.screen, ReviewScreen) and app.screen.filter.show == WAITING
+        assert isinstance(app.screen, ReviewScreen) and app.screen.filter.show == WOULD_HOLD
     app = make_app(FakeSession(make_plan=held_by_a_run, held=0))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -852,7 +852,7 @@ async def test_u2_the_review_shows_what_a_run_would_hold_and_why_and_follows_the
     app = make_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("2", *["c"] * 6)
+        await pilot.press("2", *["c"] * 5)
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ReviewScreen) and screen.filter.show == WOULD_HOLD
@@ -891,11 +891,11 @@ async def test_u2_a_policy_that_cannot_be_asked_is_said_and_asked_again_on_the_n
     app = make_app(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("2", *["c"] * 6)
+        await pilot.press("2", *["c"] * 5)
         assert await until(pilot, lambda: any(
             n.message == "Could not ask the policy what a run would hold: the state file is locked by another process"
             for n in app._notifications))
         assert app.holds is None and not app.screen.query_one(ActionTable).visible_actions()
-        await pilot.press("escape", *["c"] * 6)  # the view drawn again: asked again
+        await pilot.press("escape", *["c"] * 5)  # the view drawn again: asked again
         assert await until(pilot, lambda: app.screen.query_one(ActionTable).visible_actions())
         assert session.tries == 2

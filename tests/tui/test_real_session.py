@@ -181,7 +181,7 @@ async def test_u2_real_the_review_lists_what_a_run_would_hold_of_the_plan_on_scr
     app, sessions = real_app
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("2", *["c"] * 6)
+        await pilot.press("2", *["c"] * 5)
         table = app.screen.query_one(ActionTable)
         assert await until(pilot, lambda: app.holds is not None and table.visible_actions())
         with another_terminal(tmp_path) as look:

@@ -49,7 +49,7 @@ def test_review_conflicts_filter_after_a_decision(snap_compare, here, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_u2_review_what_a_run_would_hold(snap_compare, here, size):
     # c's last choice: what `qbsync run` would hold of the plan, each row saying why, the reason whole below.
-    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", ("c",) * 6, "down"))
+    assert snap_compare(make_app(), terminal_size=size, run_before=run("2", ("c",) * 5, "down"))
 
 
 def test_review_create_with_a_cut_name(snap_compare, here):

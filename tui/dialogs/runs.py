@@ -18,7 +18,7 @@ from engine.run import EXIT_ERROR, RESULTS
 
 class RunsDialog(ModalScreen[None]):
     """What each recent run did: when, what started it, its result, what it applied, held and failed,
-    and why it failed or stopped. Read only; a run's held actions are behind w (waiting for you)."""
+    and why it failed or stopped. Read only; a run's held actions are behind w (what a run would hold)."""
 
     BINDINGS = [Binding("escape,u,q", "close", "close", id="runs.close", tooltip="Back to the overview")]
 

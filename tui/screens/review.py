@@ -240,7 +240,7 @@ class ReviewScreen(QbsyncScreen):
         self.rebuild()
 
     def show_only(self, show: str) -> None:
-        """Open on one `show` filter, the others cleared (the app's "Waiting for you", U3)."""
+        """Open on one `show` filter, the others cleared (the app's `w`: what a run would hold, U3)."""
         self.filter = ReviewFilter(show=show)
         self.query_one("#search", TextField).value = ""
         self.rebuild()
