@@ -28,7 +28,7 @@ account is a revision like any other.
 from __future__ import annotations
 
 import copy
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable, Iterable, Mapping
 
 from rules.model import DocumentRules
@@ -44,6 +44,7 @@ from .writes import build_write, waits_of, wire_value
 # Statuses a document only reaches once approved (approved, partly paid, paid, pending receipt, closed).
 APPROVED_STATUSES = frozenset({2, 4, 5, 9, 11})
 CANCELLED = 8
+CENT = Decimal("0.01")
 # The link baseline entry holding the QuickBooks body a document was last written with (D6).
 SENT = "sent"
 # QuickBooks transactions that pay a Bill or close a purchase order: a document they touch is held (D6, D7).
@@ -168,7 +169,10 @@ def _line(number: int, line: Mapping[str, Any], rules: DocumentRules, refs: Refe
         value = wire_value(rule, "quickbooks", to_canonical(rule, "precoro", get_path(line, rule.precoro), refs), refs)
         if value is not None:
             set_path(detail, rule.quickbooks, value)
-    body = {"Amount": float(quantity * price), "Description": str(line.get("name") or "")[:4000],
+    # Money to the cent, as the line's total is booked: 1.5 x 3.333 is 5.00, not 4.9995, and 3 x 0.1
+    # is 0.3, not 0.30000000000000004 (the product is a Decimal's; the float only carries it).
+    amount = (quantity * price).quantize(CENT, ROUND_HALF_UP)
+    body = {"Amount": float(amount), "Description": str(line.get("name") or "")[:4000],
             "DetailType": detail_type, detail_type: detail}
     return body, ""
 
@@ -215,7 +219,8 @@ def build_document(spec: Any, rules: DocumentRules, doc: Mapping[str, Any], refs
                    "PrivateNote": f"{memo}\n{marker}" if memo else marker})
     changes += [FieldChange(f"line {n}", after=_line_text(line, rules, refs), precoro=line.get("Description"))
                 for n, line in enumerate(lines, start=1)]
-    changes.append(FieldChange("total", after=sum(line["Amount"] for line in lines), precoro=doc.get("sum")))
+    total = sum((Decimal(str(line["Amount"])) for line in lines), Decimal(0))  # in cents, not float sums
+    changes.append(FieldChange("total", after=float(total), precoro=doc.get("sum")))
     return values, changes, left_out, ""
 
 

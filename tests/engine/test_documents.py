@@ -69,6 +69,20 @@ def test_d2_linked_items_are_item_lines_and_the_rest_category_lines():
     assert second["AccountBasedExpenseLineDetail"]["AccountRef"] == {"value": "2"}
 
 
+def test_d2_line_amounts_are_money_to_the_cent_and_the_total_their_sum():
+    """Precoro's quantity x price, booked to the cent (half up): no 4.9995, no 0.30000000000000004."""
+    lines = [{"item": {"id": 1, "name": "Copy paper"}, "name": "Copy paper", "quantity": 1.5, "price": 3.333},
+             {"item": None, "name": "Stamps", "quantity": 3, "price": 0.1,
+              "dataItemCustomFields": {"data": [{"itemCustomField": {"id": 1}, "option": {"id": 11}}]}},
+             {"item": None, "name": "Pens", "quantity": 3, "price": 0.335,
+              "dataItemCustomFields": {"data": [{"itemCustomField": {"id": 1}, "option": {"id": 11}}]}}]
+    [action] = plan([invoice(1, lines=lines)])
+    sent = body(action)["Line"]
+    assert [line["Amount"] for line in sent] == [5.0, 0.3, 1.01]
+    assert sent[0]["ItemBasedExpenseLineDetail"]["UnitPrice"] == 3.333  # the unit price stays as it is
+    assert next(c.after for c in action.changes if c.field == "total") == 6.31
+
+
 def test_d2_an_unmapped_item_line_goes_as_a_category_line_on_its_items_account():
     [action] = plan([invoice(1)], item_links={}, item_accounts={"1": "2"})
     lines = body(action)["Line"]
