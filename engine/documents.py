@@ -51,6 +51,8 @@ SENT = "sent"
 PAID_BY = frozenset({"BillPaymentCheck", "BillPaymentCreditCard", "BillPayment", "VendorCredit", "Bill"})
 
 Books = Callable[[list[str]], Mapping[str, Mapping[str, Any]]]
+# A QuickBooks vendor's currency as last read, or None when not known (one this plan creates).
+VendorCurrency = Callable[[str], "str | None"]
 
 
 def _money(value: Any) -> Decimal:
@@ -178,7 +180,8 @@ def _line(number: int, line: Mapping[str, Any], rules: DocumentRules, refs: Refe
 
 
 def build_document(spec: Any, rules: DocumentRules, doc: Mapping[str, Any], refs: References,
-                   item_accounts: Mapping[str, str], default_account: str | None = None
+                   item_accounts: Mapping[str, str], default_account: str | None = None,
+                   vendor_currency: VendorCurrency = lambda vendor: None
                    ) -> tuple[dict[str, Any], list[FieldChange], list[str], str]:
     """The document's QuickBooks body (wire path -> value), the changes a create shows, the lines
     left out (why), and why it cannot go at all (or "")."""
@@ -209,6 +212,13 @@ def build_document(spec: Any, rules: DocumentRules, doc: Mapping[str, Any], refs
         changes.append(FieldChange(rule.name, after=header[rule.name], precoro=value, note=note))
     write, _ = build_write(rules, "quickbooks", "create", spec.quickbooks, header, refs=refs)
     values = dict(write.values)
+    currency = values.get("CurrencyRef.value")
+    booked = None if placeholder_of(vendor) else vendor_currency(str(vendor))
+    if currency and booked and currency != booked:  # W9: QuickBooks refuses it (error 6000)
+        return {}, [], left_out, (
+            f"it is in {currency}, and its supplier's QuickBooks vendor {vendor} trades in {booked}: QuickBooks "
+            "books a vendor's documents in the vendor's currency only, and qbsync links a supplier to one vendor. "
+            f"Fix: correct its currency in Precoro, or enter it in QuickBooks by hand on a {currency} vendor")
     for path in list(values):  # a QuickBooks custom field (`CustomField[DefinitionId=1].StringValue`) is text
         if path.startswith("CustomField[") and path.endswith(".StringValue"):
             values[path[: -len("StringValue")] + "Type"] = "StringType"
@@ -317,9 +327,9 @@ def payment_on(book: Mapping[str, Any]) -> str:
 
 class _DocumentPlanner:
     def __init__(self, spec: Any, rules: DocumentRules, state: SyncState, refs: References,
-                 item_accounts: Mapping[str, str], default_account: str | None) -> None:
+                 item_accounts: Mapping[str, str], default_account: str | None, vendor_currency: VendorCurrency) -> None:
         self.spec, self.rules, self.state, self.refs = spec, rules, state, refs
-        self.item_accounts, self.default_account = item_accounts, default_account
+        self.item_accounts, self.default_account, self.vendor_currency = item_accounts, default_account, vendor_currency
         self.left_out: dict[str, list[str]] = {}  # Precoro idn -> its lines that cannot go (D5)
         self.out = EntityPlan()
 
@@ -335,7 +345,8 @@ class _DocumentPlanner:
             quickbooks_id=quickbooks_id, note=note, versions=versions, **more))
 
     def built(self, doc: Mapping[str, Any]) -> tuple[dict[str, Any], list[FieldChange], list[str], str]:
-        return build_document(self.spec, self.rules, doc, self.refs, self.item_accounts, self.default_account)
+        return build_document(self.spec, self.rules, doc, self.refs, self.item_accounts, self.default_account,
+                              self.vendor_currency)
 
     # -- unsent --
 
@@ -470,12 +481,14 @@ def _zeroed(line: Mapping[str, Any]) -> dict[str, Any]:
 
 def plan_documents(spec: Any, rules: DocumentRules, docs: Iterable[Mapping[str, Any]], state: SyncState,
                    refs: References, item_accounts: Mapping[str, str], *, default_account: str | None = None,
-                   books: Books = lambda ids: {}, sent_parts: Mapping[str, list[str]] | None = None) -> EntityPlan:
+                   books: Books = lambda ids: {}, sent_parts: Mapping[str, list[str]] | None = None,
+                   vendor_currency: VendorCurrency = lambda vendor: None) -> EntityPlan:
     """One create per approved document not sent yet; per sent document edited or cancelled in
     Precoro, its update or cancellation in QuickBooks. `books(ids)` reads those QuickBooks
     documents (their SyncToken, and whether a payment holds them), for the few that need it.
-    `sent_parts`: the split-cost parts sent before, by parent (Store.split_parts)."""
-    planner = _DocumentPlanner(spec, rules, state, refs, item_accounts, default_account)
+    `sent_parts`: the split-cost parts sent before, by parent (Store.split_parts). `vendor_currency`:
+    a vendor's currency, which its documents must be in (W9)."""
+    planner = _DocumentPlanner(spec, rules, state, refs, item_accounts, default_account, vendor_currency)
     docs = list(docs)
     parts: dict[str, list[str]] = {}
     for doc in docs:

@@ -25,13 +25,13 @@ from .clients.precoro_contract import APPROVED_UNTIL, DATE_FILTER_FORMAT
 from .clients.quickbooks import quote
 from .clients.retry import stopped_by
 from .documents import APPROVED_STATUSES, plan_documents
-from .entities import ACCOUNTS, CREDIT_NOTES, INVOICES, ITEMS, EntitySpec
+from .entities import ACCOUNTS, CREDIT_NOTES, INVOICES, ITEMS, SUPPLIERS, EntitySpec
 from .errors import Interrupted
 from .lists import options_collection
 from .mirror import Mirror, Source
 from .payments import PrecoroPayments, plan_payments
 from .plan import Action, action_id
-from .records import Record
+from .records import Record, get_path
 from .reconcile import EntityPlan, reconcile
 from .references import REFERENCED_SECTION, References
 from .store import Store
@@ -87,6 +87,14 @@ class Planner:
         self._small_lists: dict[str, list[dict]] = {}
         self._item_records: list[Record] | None = None
         self._accounts: dict[str, str | None] = {}  # QuickBooks account name -> its id (D5)
+        self._vendor_currencies: dict[str, str | None] = {}  # QuickBooks vendor id -> its currency (W9)
+
+    def _vendor_currency(self, vendor_id: str) -> str | None:
+        """A QuickBooks vendor's currency as the mirror last read it (documents are booked in it)."""
+        if vendor_id not in self._vendor_currencies:
+            raw = self.store.mirror_raws(self.realm, "quickbooks", SUPPLIERS.section, [vendor_id]).get(vendor_id)
+            self._vendor_currencies[vendor_id] = get_path(bulk.loads(raw), "CurrencyRef.value") if raw else None
+        return self._vendor_currencies[vendor_id]
 
     @cached_property
     def refs(self) -> References:
@@ -152,7 +160,8 @@ class Planner:
                     name=f"{spec.plural}: default_account", note=problem)]), None
             return plan_documents(spec, rules, docs, state, self.refs, self._item_accounts() if docs else {},
                                   default_account=account, books=lambda ids: self._books(spec, ids),
-                                  sent_parts=self.store.split_parts(self.realm, spec.section)), None
+                                  sent_parts=self.store.split_parts(self.realm, spec.section),
+                                  vendor_currency=self._vendor_currency), None
         collection = self._collection(spec)
         if spec.custom_field:
             if collection is None:

@@ -114,3 +114,19 @@ def test_d5_a_line_without_an_account_goes_to_the_default_account_named_in_the_r
     qb, _ = workdir.clients()
     [office] = qb.query("SELECT * FROM Account WHERE Name = 'Office Supplies'")["Account"]
     assert lines[-1]["AccountBasedExpenseLineDetail"]["AccountRef"]["value"] == office["Id"]
+
+
+def test_w9_a_document_in_another_currency_than_its_vendor_is_blocked_not_sent_to_be_refused(workdir, precoro):
+    """The demo's Robertson & Associates is a USD vendor in QuickBooks; an invoice of it in EUR
+    would be refused (a vendor's transactions are in its currency): planned blocked, with the fix,
+    and the apply sends nothing of it (before: error 6000, then "failed before" in every plan)."""
+    workdir.first_sync()
+    precoro(workdir).invoice("INV-EUR-1", currency="EUR")
+    [held] = [a for a in workdir.json("plan")["actions"] if a["name"] == "invoice INV-EUR-1"]
+    assert held["kind"] == "blocked"
+    assert "it is in EUR, and its supplier's QuickBooks vendor 8 trades in USD" in held["note"]
+    assert "Fix: correct its currency in Precoro" in held["note"]
+    report = workdir.json("apply", "--yes")
+    assert not [r for r in report["results"] if r["status"] in ("failed", "refused")]
+    qb, _ = workdir.clients()
+    assert list(qb.query_all("Bill", "DocNumber = 'INV-EUR-1'")) == []
