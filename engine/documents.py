@@ -425,11 +425,11 @@ class _DocumentPlanner:
                                          "there?); qbsync does not send it again", quickbooks_id=qid)
             return
         paid = payment_on(book)
+        now = as_sent(book, sent)  # what QuickBooks holds now, in the shape qbsync sends
         if want == "revise":
             assert values is not None
             # Edited in QuickBooks too (an accountant's fix): the revision would undo that, so the
             # diff is against what QuickBooks holds now, and only a person lets it go.
-            now = as_sent(book, sent)
             edited = [c.field for c in revision_changes(self.rules, sent, now, self.refs)]
             changes = revision_changes(self.rules, now, values, self.refs)
             if paid:
@@ -460,12 +460,14 @@ class _DocumentPlanner:
             write = Write(side="quickbooks", op="delete", collection=self.spec.quickbooks, record_id=qid, version=version)
             changes = [FieldChange("status", before="open", after="deleted", precoro="cancelled", quickbooks="open")]
         else:  # void: QuickBooks' own void keeps the document with its amounts at zero
-            lines = [_zeroed(line) for line in sent.get("Line") or []]
-            note = f"Voided: cancelled in Precoro. {sent.get('PrivateNote') or ''}".strip()[:4000]
+            # From the document as QuickBooks holds it now: an accountant's edits there stay, only
+            # the amounts go to zero.
+            lines = [_zeroed(line) for line in now.get("Line") or []]
+            note = f"Voided: cancelled in Precoro. {now.get('PrivateNote') or ''}".strip()[:4000]
             write = Write(side="quickbooks", op="update", collection=self.spec.quickbooks, record_id=qid,
-                          version=version, values={**sent, "Line": lines, "PrivateNote": note})
+                          version=version, values={**now, "Line": lines, "PrivateNote": note})
             changes = [FieldChange("status", before="open", after="voided (amounts 0)", precoro="cancelled", quickbooks="open"),
-                       FieldChange("total", before=sum(float(l.get("Amount") or 0) for l in sent.get("Line") or []), after=0)]
+                       FieldChange("total", before=sum(float(l.get("Amount") or 0) for l in now.get("Line") or []), after=0)]
         self.add("deactivate", doc, f"cancelled in Precoro: {what} is {'deleted' if how == 'delete' else 'voided'}",
                  target="quickbooks", quickbooks_id=qid, changes=changes, write=write)
 

@@ -262,3 +262,22 @@ def test_d6_a_bill_edited_in_quickbooks_too_is_not_overwritten_by_a_revision_unl
     after = bill(servers)
     assert after["TotalAmt"] == 36.0 and int(after["SyncToken"]) == int(fixed["SyncToken"]) + 1
     assert sync(servers, workdir)[0] == []
+
+
+def test_d7_a_void_keeps_what_the_accountant_changed_in_quickbooks_and_zeroes_the_amounts(servers, fresh_dir):
+    workdir = fresh_dir()
+    servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
+    sent = bill(servers)
+    lines = [dict(line) for line in sent["Line"]]
+    courier = next(i for i, line in enumerate(lines) if line["DetailType"] == "AccountBasedExpenseLineDetail")
+    lines[courier] = {**lines[courier], "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "4"}}}
+    servers.quickbooks.update(REALM, "Bill", {"Id": sent["Id"], "SyncToken": sent["SyncToken"], "sparse": True,
+                                              "Line": lines, "DueDate": "2026-12-31"})
+    edit(servers, status=8)
+    [action], _ = sync(servers, workdir)
+    assert action.kind == "deactivate" and "voided" in action.note
+    voided = bill(servers)
+    assert voided["TotalAmt"] == 0 and voided["DueDate"] == "2026-12-31"
+    [line] = [l for l in voided["Line"] if l["DetailType"] == "AccountBasedExpenseLineDetail"]
+    assert line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"] == "4" and line["Amount"] == 0
+    assert sync(servers, workdir)[0] == []  # voided once
