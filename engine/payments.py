@@ -36,6 +36,7 @@ from rules.transforms import TRANSFORMS
 
 from .clients import precoro_contract as contract
 from .clients.errors import NotFound
+from .documents import CANCELLED
 from .plan import Action, FieldChange, LinkFacts, action_id
 from .reconcile import EntityPlan, SyncState
 from .writes import build_write
@@ -240,6 +241,10 @@ def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice:
 
     if invoice is None:
         return blocked(f"not recorded: Precoro invoice {idn}, which became Bill {line.bill_id}, is gone from Precoro")
+    if invoice.get("status") == CANCELLED:  # Precoro pays approved invoices only
+        return blocked(f"not recorded: Precoro invoice {idn} is cancelled, and Bill {line.bill_id} it became is paid "
+                       "in QuickBooks: settle which is right (the Bill's cancellation is held for review too), "
+                       "then plan again")
     paid_by = _paid_by(line, credited)
     number = f"{invoice.get('invoiceNumber') or idn} (Precoro invoice {idn})"
     changes = [

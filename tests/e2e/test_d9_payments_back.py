@@ -311,6 +311,23 @@ def test_d9_w9_payments_of_one_plan_count_together_against_what_is_left_to_pay(w
     assert "this plan records 20 more" in held["note"]
 
 
+def test_d9_w9_a_payment_of_an_invoice_cancelled_in_precoro_is_blocked_beside_the_held_cancellation(workdir, precoro):
+    """Cancelled in Precoro, paid in QuickBooks: the two disagree and a person settles it; the
+    payment is not sent to be refused (Precoro pays approved invoices only)."""
+    bill, idn = sent_bill(workdir)
+    precoro(workdir).state.update("invoices", int(idn), {"status": 8})
+    paid = pay(workdir, bill, 57)
+    plan = workdir.json("plan")
+    [payment] = payment_actions(plan)
+    assert payment["kind"] == "blocked" and payment["name"] == f"payment {paid['Id']} of Bill {bill['Id']}"
+    assert f"Precoro invoice {idn} is cancelled" in payment["note"]
+    [cancel] = [a for a in plan["actions"] if a["entity"] == "invoice"]
+    assert cancel["kind"] == "blocked" and "cancelled in Precoro, but" in cancel["note"]
+    report = workdir.json("apply", "--yes")
+    assert not [r for r in report["results"] if r["status"] in ("failed", "refused")]
+    assert precoro_payments(workdir) == []
+
+
 def test_d9_payments_import_records_a_date_range_once(workdir):
     bill, idn = sent_bill(workdir)
     cheque = pay(workdir, bill, 20)
