@@ -122,7 +122,13 @@ def _shaped(value: Any, like: Any) -> Any:
 
 
 def _said(value: Any, sent: Any) -> Any:
-    return sent if value is None or value == "" and sent in (None, "") else value
+    """QuickBooks' value, or the one sent when it says no more than that: nothing, or the same text
+    but for its spacing and line ends (a memo's "\n" read back as "\r\n")."""
+    if value is None or value == "" and sent in (None, ""):
+        return sent
+    if isinstance(value, str) and isinstance(sent, str) and value.split() == sent.split():
+        return sent
+    return value
 
 
 def _voided(values: Mapping[str, Any]) -> bool:

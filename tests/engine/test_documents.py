@@ -247,6 +247,8 @@ def test_d6_a_real_quickbooks_bill_reads_as_the_body_sent_it_until_someone_edits
             "Line": [{"Amount": 103.55, "Description": "Lumber", "DetailType": "AccountBasedExpenseLineDetail",
                       "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "64"}, "TaxCodeRef": {"value": "TAX"}}}]}
     assert as_sent(book, sent) == sent  # DocNumber and an empty PrivateNote: QuickBooks leaves them out
+    assert as_sent({**book, "PrivateNote": "Precoro invoice 1\r\n(portal) "}, {**sent, "PrivateNote": "Precoro invoice 1\n(portal)"}
+                   )["PrivateNote"] == "Precoro invoice 1\n(portal)"  # line ends and spacing are no edit
     edited = copy.deepcopy(book)
     edited["Line"][0]["AccountBasedExpenseLineDetail"]["AccountRef"] = {"name": "Repairs", "value": "65"}
     edited["DueDate"] = "2014-12-20"
