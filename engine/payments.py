@@ -258,13 +258,14 @@ def _create(spec: Any, rules: EntityRules, line: PaymentLine, idn: str, invoice:
     if Decimal(line.amount) > left:
         # Precoro refuses it (W9), or, were it to take it, the invoice would be paid twice over: a
         # payment recorded there by hand, or one QuickBooks took back and no one cancelled there.
-        also = f", and this plan records {_amount.to_canonical('precoro', str(recording))} more" if recording else ""
-        return blocked(f"not recorded: Precoro has {_amount.to_canonical('precoro', str(max(left, Decimal(0))))} "
-                       f"left to pay on invoice {number}, less than this payment's {line.amount} (the invoice is "
-                       f"{_amount.to_canonical('precoro', str(total))}, "
-                       f"{_amount.to_canonical('precoro', str(paid))} recorded paid there{also}). Fix: cancel in "
-                       "Precoro the payment recorded there by hand, or the one QuickBooks took back, then plan again",
-                       changes)
+        def money(amount: Decimal) -> str:
+            return _amount.to_canonical("precoro", str(amount))
+
+        also = f", and this plan records {money(recording)} more" if recording else ""
+        return blocked(f"not recorded: Precoro has {money(max(left, Decimal(0)))} left to pay on invoice {number}, "
+                       f"less than this payment's {line.amount} (the invoice is {money(total)}, {money(paid)} "
+                       f"recorded paid there{also}). Fix: cancel in Precoro the payment recorded there by hand, or "
+                       "the one QuickBooks took back, then plan again", changes)
     write, _ = build_write(rules, "precoro", "create", contract.PAYMENTS,
                            {name: value for name, value in (("amount", line.amount), ("date", line.date))
                             if rules.has_field(name)}, origin=line.key)

@@ -73,16 +73,15 @@ def verdict(action: Action, policy: PolicyRule) -> Verdict:
     if action.kind == "conflict" and action.decision == "skip":
         return Verdict(False, "skipped by the operator")
     spec = BY_KIND[action.entity]
+    if spec.planned == "documents" and action.kind in DOCUMENT_HELD:
+        # No policy key lets these go; the plan's note says which change (and a failure before, W9).
+        return Verdict(False, f"{DOCUMENT_HELD[action.kind]} ({action.note})")
     if action.kind in ALWAYS_HELD:
         reason = ALWAYS_HELD[action.kind]
-        if spec.planned == "documents" and action.kind in DOCUMENT_HELD:
-            return Verdict(False, f"{DOCUMENT_HELD[action.kind]} ({action.note})")
         # A blocked record's note says what to fix; an unlink's, why (a payment voided in QuickBooks, D9).
         return Verdict(False, f"{reason}: {action.note}" if action.kind in ("blocked", "unlink") and action.note else reason)
     if not action.approved:  # W9: the same write failed before; or the operator skipped it
         return not_approved
-    if spec.planned == "documents" and action.kind in DOCUMENT_HELD:  # no policy key lets a revision go
-        return Verdict(False, f"{DOCUMENT_HELD[action.kind]} ({action.note})")
     if action.kind == "link":
         how = action.link.how if action.link else ""
         if policy.links == "exact" and how in EXACT_LINKS:
