@@ -35,7 +35,7 @@ from rules.model import DocumentRules
 
 from . import attachments, bulk
 from .clients import precoro_contract as contract
-from .plan import Action, FieldChange, FollowUp, LinkFacts, Write, action_id
+from .plan import WHOLE_TOTAL, Action, FieldChange, FollowUp, LinkFacts, Write, action_id
 from .reconcile import EntityPlan, LinkState, SyncState, fit
 from .records import get_path, set_path, to_canonical
 from .references import References, placeholder_of
@@ -356,7 +356,7 @@ class _DocumentPlanner:
 
     # -- unsent --
 
-    def send(self, doc: Mapping[str, Any], kind: str, held: str) -> None:
+    def send(self, doc: Mapping[str, Any], kind: str, held: str, whole: float | None = None) -> None:
         label = self.spec.label if kind == "document" else kind
         if held:
             self.add("blocked", doc, held, label=label)
@@ -370,6 +370,8 @@ class _DocumentPlanner:
         note = f"approved in Precoro{portal}: becomes a QuickBooks {self.spec.quickbooks}"
         if left_out:
             note += "; " + "; ".join(left_out)
+        if whole is not None:  # a split-cost part: a run's limit is for the invoice, not each part
+            changes.append(FieldChange(WHOLE_TOTAL, after=whole, precoro=whole))
         files = attachments.planned(self.rules, doc)  # D8: its files follow it
         if files:
             changes.append(attachments.shown(files))
@@ -499,9 +501,14 @@ def plan_documents(spec: Any, rules: DocumentRules, docs: Iterable[Mapping[str, 
     planner = _DocumentPlanner(spec, rules, state, refs, item_accounts, default_account, vendor_currency)
     docs = list(docs)
     parts: dict[str, list[str]] = {}
+    sums: dict[str, float] = {}  # parent idn -> the whole invoice's total: its own, else its parts'
     for doc in docs:
         if document_kind(doc, spec) == "split part":
-            parts.setdefault(str(doc[contract.SPLIT_PARENT]["idn"]), []).append(str(doc.get("idn")))
+            parent = str(doc[contract.SPLIT_PARENT]["idn"])
+            parts.setdefault(parent, []).append(str(doc.get("idn")))
+            sums[parent] = sums.get(parent, 0.0) + float(doc.get("sum") or 0)
+    sums.update({str(doc.get("idn")): float(doc.get("sum") or 0) for doc in docs
+                 if str(doc.get("idn")) in parts and doc.get("sum") is not None})
     following, relinking = [], []
     for doc in docs:
         idn = str(doc.get("idn"))
@@ -519,7 +526,8 @@ def plan_documents(spec: Any, rules: DocumentRules, docs: Iterable[Mapping[str, 
                 relinking.append((doc, origin))  # linked again if it is this company's document
             continue
         kind = document_kind(doc, spec)
-        planner.send(doc, kind, _held(doc, kind, state.links, parts, rules.split_cost, sent_parts))
+        whole = sums.get(str(doc[contract.SPLIT_PARENT]["idn"])) if kind == "split part" else None
+        planner.send(doc, kind, _held(doc, kind, state.links, parts, rules.split_cost, sent_parts), whole)
     wanted = {link.quickbooks_id for _, link, _, _ in following} | {origin for _, origin in relinking}
     found = books(sorted(wanted)) if wanted else {}
     for doc, link, want, values in following:

@@ -27,6 +27,8 @@ Kind = Literal[
 Decision = Literal["precoro", "quickbooks", "skip"]
 
 # Kinds that change something when applied (the rest wait for the operator).
+# A split-cost part's change naming the whole invoice's total (D8), which the policy goes by (U2).
+WHOLE_TOTAL = "split invoice total"
 EXECUTABLE = frozenset({"create", "update", "deactivate", "reactivate", "link", "unlink", "conflict"})
 # The order actions are listed and applied in: links before the writes that depend on them.
 KIND_ORDER = {k: i for i, k in enumerate(

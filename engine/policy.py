@@ -16,7 +16,7 @@ from rules.model import PolicyRule, Rules
 
 from . import bulk
 from .entities import BY_KIND
-from .plan import EXECUTABLE, Action, FieldChange, LinkFacts, short_name
+from .plan import EXECUTABLE, WHOLE_TOTAL, Action, FieldChange, LinkFacts, short_name
 
 ALWAYS_HELD = {
     "conflict": "a conflict: both sides changed it; someone picks a side",
@@ -29,6 +29,9 @@ ALWAYS_HELD = {
 # What is always held of a document already in the books (D6, D7): it changes what was booked.
 DOCUMENT_HELD = {"update": "a revision of a document in the books",
                  "deactivate": "a cancellation of a document in the books"}
+# What decides a new document (policy.documents_up_to): its total, its currency, and a split-cost
+# part's whole invoice.
+JUDGED_DOCUMENT_FIELDS = ("total", "currency", WHOLE_TOTAL)
 # Links qbsync is sure of: equal match keys, or a record qbsync itself created (its origin).
 EXACT_LINKS = frozenset({"matched", "origin"})
 
@@ -105,8 +108,10 @@ def verdict(action: Action, policy: PolicyRule) -> Verdict:
 def _document_verdict(action: Action, limit: float | Mapping[str, float] | None) -> Verdict:
     """A new document goes when its total is at most the limit; a limit per currency holds one in
     any other currency (an amount in yen is not one in dinars)."""
-    after = {c.field: c.after for c in action.changes if c.field in ("total", "currency")}
-    total, currency = after.get("total"), after.get("currency")
+    after = {c.field: c.after for c in action.changes if c.field in JUDGED_DOCUMENT_FIELDS}
+    total, currency, whole = after.get("total"), after.get("currency"), after.get(WHOLE_TOTAL)
+    if isinstance(whole, (int, float)) and isinstance(total, (int, float)) and whole > total:
+        total = whole  # a part of a split-cost invoice goes by the whole invoice's total
     if limit is None:
         return Verdict(False, "a document (policy.documents_up_to: null holds every one)")
     named = ""
@@ -118,7 +123,8 @@ def _document_verdict(action: Action, limit: float | Mapping[str, float] | None)
     if isinstance(total, (int, float)) and total <= limit:
         return APPLY
     shown = f"{total:,.2f}" if isinstance(total, (int, float)) else str(total)
-    return Verdict(False, f"a document of {shown}{f' {currency}' if currency else ''}, over "
+    whole_said = "part of a split invoice " if total is whole else ""
+    return Verdict(False, f"a document {whole_said}of {shown}{f' {currency}' if currency else ''}, over "
                           f"policy.documents_up_to{named} ({limit:,.2f})")
 
 
@@ -191,7 +197,7 @@ def judged_part(action: Action) -> Action:
     only of the few held before (`judge`'s `prints`)."""
     # A document's total and currency decide it (policy.documents_up_to); an update's changed fields; nothing
     # else of the changes is read.
-    changes = ([FieldChange(c.field, after=c.after) for c in action.changes if c.field in ("total", "currency")]
+    changes = ([FieldChange(c.field, after=c.after) for c in action.changes if c.field in JUDGED_DOCUMENT_FIELDS]
                if BY_KIND[action.entity].planned == "documents" else
                [FieldChange(c.field) for c in action.changes] if action.kind == "update" else [])
     # Its note only where a reason quotes it (a blocked record, an unlink, an unapproved write, a

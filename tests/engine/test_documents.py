@@ -200,6 +200,11 @@ def test_d8_split_cost_children_sends_the_parts_and_holds_the_parent():
     assert [actions[idn].kind for idn in ("1", "2", "3")] == ["blocked", "create", "create"]
     assert "sent as its parts 2, 3 instead (documents.invoices.split_cost: children)" in actions["1"].note
     assert actions["2"].follow_up.split_parent == "1"  # remembered with its link when sent
+    # Each part says the whole invoice's total (the parent's own), which a run's limit goes by (U2).
+    assert [(c.field, c.after) for c in actions["2"].changes if c.field == "split invoice total"] == [
+        ("split invoice total", 57.0)]
+    [alone] = [a for a in plan_documents(INVOICES, CHILDREN.entity("invoices"), [one], SyncState(), REFS, {}).actions]
+    assert [c.after for c in alone.changes if c.field == "split invoice total"] == [57.0]  # no parent read: its parts'
 
 
 def test_d8_never_both_whatever_an_earlier_run_sent():

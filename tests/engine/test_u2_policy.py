@@ -93,6 +93,18 @@ def test_u2_documents_up_to_per_currency_holds_a_document_in_any_other_currency(
     assert verdict(document(1250000.5, "USD"), million).reason == "a document of 1,250,000.50 USD, over policy.documents_up_to (1,000,000.00)"
 
 
+def test_u2_a_part_of_a_split_cost_invoice_goes_by_the_whole_invoice():
+    """With split_cost: children each part is a Bill of its own; a 5,000 invoice in ten parts of
+    500 must not pass a limit of 1,000 that the invoice itself would not."""
+    limited = policy("policy: {documents_up_to: 1000}\n")
+    part = action("create", "invoice", changes=[("currency", "USD"), ("total", 500), ("split invoice total", 5000)])
+    held = verdict(part, limited)
+    assert not held.apply
+    assert held.reason == "a document part of a split invoice of 5,000.00 USD, over policy.documents_up_to (1,000.00)"
+    small = action("create", "invoice", changes=[("total", 300), ("split invoice total", 900)])
+    assert verdict(small, limited).apply
+
+
 def test_u2_documents_up_to_per_currency_problems_name_file_line_and_column():
     with pytest.raises(rules.RulesError) as caught:
         rules.loads("version: 1\npolicy:\n  documents_up_to: {usd: 10, EUR: -1}\n")
