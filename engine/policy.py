@@ -110,7 +110,8 @@ def _document_verdict(action: Action, limit: float | Mapping[str, float] | None)
     any other currency (an amount in yen is not one in dinars)."""
     after = {c.field: c.after for c in action.changes if c.field in JUDGED_DOCUMENT_FIELDS}
     total, currency, whole = after.get("total"), after.get("currency"), after.get(WHOLE_TOTAL)
-    if isinstance(whole, (int, float)) and isinstance(total, (int, float)) and whole > total:
+    by_whole = isinstance(whole, (int, float)) and isinstance(total, (int, float)) and whole > total
+    if by_whole:
         total = whole  # a part of a split-cost invoice goes by the whole invoice's total
     if limit is None:
         return Verdict(False, "a document (policy.documents_up_to: null holds every one)")
@@ -123,7 +124,7 @@ def _document_verdict(action: Action, limit: float | Mapping[str, float] | None)
     if isinstance(total, (int, float)) and total <= limit:
         return APPLY
     shown = f"{total:,.2f}" if isinstance(total, (int, float)) else str(total)
-    whole_said = "part of a split invoice " if total is whole else ""
+    whole_said = "part of a split invoice " if by_whole else ""
     return Verdict(False, f"a document {whole_said}of {shown}{f' {currency}' if currency else ''}, over "
                           f"policy.documents_up_to{named} ({limit:,.2f})")
 
