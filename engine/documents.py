@@ -100,11 +100,12 @@ def as_sent(book: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, Any]:
     lines = book.get("Line") if book.get("Line") is not None else sent_lines
 
     def like(number: int, line: Any) -> Any:
-        if number < len(sent_lines):
+        """The sent line this one is shaped as: the one in its place, if of its kind; else (a line
+        added or turned into another kind in QuickBooks) one of its kind; else none: kept as it is."""
+        kind = line.get("DetailType") if isinstance(line, dict) else None
+        if number < len(sent_lines) and sent_lines[number].get("DetailType") == kind:
             return sent_lines[number]
-        # A line added in QuickBooks: shaped as a sent line of its kind, else as it is.
-        return next((l for l in sent_lines if isinstance(line, dict) and l.get("DetailType") == line.get("DetailType")),
-                    None)
+        return next((l for l in sent_lines if l.get("DetailType") == kind), None)
 
     shaped: dict[str, Any] = {path: _said(get_path(book, path), sent[path]) for path in sent if path != "Line"}
     if "Line" in sent:

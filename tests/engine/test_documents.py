@@ -260,6 +260,12 @@ def test_d6_a_real_quickbooks_bill_reads_as_the_body_sent_it_until_someone_edits
     shaped = as_sent(edited, sent)
     assert shaped["DueDate"] == "2014-12-20"
     assert shaped["Line"][0]["AccountBasedExpenseLineDetail"]["AccountRef"] == {"value": "65"}
+    # A line turned into an item line there is kept as QuickBooks has it (no sent line of its kind).
+    turned = copy.deepcopy(book)
+    turned["Line"][0] = {"Id": "1", "LineNum": 1, "Amount": 103.55, "DetailType": "ItemBasedExpenseLineDetail",
+                         "ItemBasedExpenseLineDetail": {"ItemRef": {"value": "7", "name": "Lumber"}, "Qty": 1,
+                                                        "UnitPrice": 103.55}}
+    assert as_sent(turned, sent)["Line"] == [{k: v for k, v in turned["Line"][0].items() if k not in ("Id", "LineNum")}]
     # A line added there is shaped as a sent line of its kind.
     edited["Line"].append({**book["Line"][0], "Id": "2", "Amount": 5.0, "Description": "Nails"})
     assert as_sent(edited, sent)["Line"][1] == {**sent["Line"][0], "Amount": 5.0, "Description": "Nails"}
