@@ -155,6 +155,8 @@ def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str,
     already = precoro.recorded([line.key for line in new])
     details: dict[str, dict | None] = {}
     recording: dict[str, Decimal] = {}  # invoice idn -> what this plan records on it already
+    # Precoro payments linked already, or by this plan: a payment recorded by hand is taken once.
+    adopted: set[str] = {str(link.precoro_id) for link in recorded.values()}
     for line in new:
         idn = sent[line.bill_id]
         found = already.get(line.key)
@@ -163,11 +165,29 @@ def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str,
             continue
         if idn not in details:
             details[idn] = precoro.invoice(idn)
+        by_hand = _recorded_by_hand(line, details[idn], adopted)
+        if by_hand is not None:  # W10 at plan time: the same payment, entered in Precoro by a person
+            adopted.add(str(by_hand["id"]))
+            out.actions.append(_adopt(spec, line, idn, by_hand, by_hand=True))
+            continue
         action = _create(spec, rules, line, idn, details[idn], credited, recording.get(idn, Decimal(0)))
         if action.kind == "create":
             recording[idn] = recording.get(idn, Decimal(0)) + Decimal(line.amount)
         out.actions.append(action)
     return out
+
+
+def _recorded_by_hand(line: PaymentLine, invoice: Mapping[str, Any] | None, taken: set[str]) -> dict | None:
+    """A payment of the invoice that Precoro holds without qbsync's mark, of this line's amount and
+    day, not linked yet: someone recorded this payment there by hand (a repair import's usual case).
+    Recording it again would pay the invoice twice."""
+    for payment in (invoice or {}).get("payments") or []:
+        if payment.get(contract.EXTERNAL_ID) or str(payment.get("id")) in taken:
+            continue
+        if (_amount.to_canonical("precoro", payment.get("sumPaid")) == line.amount
+                and str(payment.get("payDate") or "")[:10] == line.date):
+            return dict(payment)
+    return None
 
 
 def _disagreement(link: Any, line: PaymentLine | None, complete: bool) -> str:
@@ -201,15 +221,17 @@ def _held(spec: Any, link: Any, line: PaymentLine | None, problem: str) -> Actio
                   versions={"quickbooks": line.version if line else "deleted"})
 
 
-def _adopt(spec: Any, line: PaymentLine, idn: str, found: Mapping[str, Any]) -> Action:
-    """A payment Precoro holds already under its externalId: linked, not recorded again."""
+def _adopt(spec: Any, line: PaymentLine, idn: str, found: Mapping[str, Any], *, by_hand: bool = False) -> Action:
+    """A payment Precoro holds already: under its externalId, or (`by_hand`) one recorded there by
+    hand, of the same invoice, amount and day, without a mark: linked, not recorded again."""
     precoro_id = str(found["id"])
     amount = _amount.to_canonical("precoro", found.get("sumPaid"))
+    how = "by hand, of the same amount and day" if by_hand else "by its externalId"
     return Action(id=action_id(spec.kind, "link", None, precoro_id, line.key), entity=spec.kind, kind="link",
                   target=None, name=_name(line, line.key), precoro_id=precoro_id, quickbooks_id=line.key,
-                  note=f"recorded in Precoro already (payment {found.get('idn')} of invoice {idn}, by its externalId): "
+                  note=f"recorded in Precoro already (payment {found.get('idn')} of invoice {idn}, {how}): "
                        "linked, not recorded twice",
-                  link=LinkFacts("origin", baseline={"amount": {"precoro": amount, "quickbooks": line.amount},
+                  link=LinkFacts("matched" if by_hand else "origin", baseline={"amount": {"precoro": amount, "quickbooks": line.amount},
                                                      "date": {"precoro": str(found.get("payDate") or "")[:10],
                                                               "quickbooks": line.date}}),
                   versions={"quickbooks": line.version})

@@ -328,6 +328,26 @@ def test_d9_w9_a_payment_of_an_invoice_cancelled_in_precoro_is_blocked_beside_th
     assert precoro_payments(workdir) == []
 
 
+def test_d9_w10_a_payment_recorded_in_precoro_by_hand_is_linked_not_recorded_twice(workdir, precoro):
+    """During an outage someone entered the QuickBooks payment in Precoro by hand (no externalId).
+    Recording it again would pay the invoice twice: the plan links it (same invoice, amount and
+    day), and a second payment of the same amount and day is recorded, not linked to it too."""
+    bill, idn = sent_bill(workdir)
+    first = pay(workdir, bill, 20)
+    served = precoro(workdir)
+    invoice_id = served.state.get("invoices", int(idn))["id"]
+    served.state.insert("payments", {"invoice": invoice_id, "sumPaid": 20, "payDate": first["TxnDate"]})
+    second = pay(workdir, bill, 20)  # the same amount, the same day: a payment of its own
+    actions = {a["name"]: a for a in payment_actions(workdir.json("plan"))}
+    linked = actions[f"payment {first['Id']} of Bill {bill['Id']}"]
+    assert linked["kind"] == "link" and "by hand, of the same amount and day" in linked["note"]
+    assert actions[f"payment {second['Id']} of Bill {bill['Id']}"]["kind"] == "create"
+    workdir.json("apply", "--yes")
+    _, pc = workdir.clients()
+    assert sorted(p["sumPaid"] for p in precoro_payments(workdir)) == [20, 20]  # not 20, 20, 20
+    assert payment_actions(workdir.json("plan")) == []  # both known now: nothing more
+
+
 def test_d9_payments_import_records_a_date_range_once(workdir):
     bill, idn = sent_bill(workdir)
     cheque = pay(workdir, bill, 20)
