@@ -218,6 +218,18 @@ def test_d5_a_document_custom_field_goes_to_a_quickbooks_custom_field_named_in_t
     assert bill(servers)["CustomField"] == [{"DefinitionId": "1", "StringValue": "Apollo", "Type": "StringType"}]
 
 
+def accountant_moves_the_courier_line(servers, **more) -> dict:
+    """In QuickBooks, the accountant moves the Bill's courier line to account 4 (and sets `more`);
+    returns the Bill as it then is."""
+    sent = bill(servers)
+    lines = [dict(line) for line in sent["Line"]]
+    courier = next(i for i, line in enumerate(lines) if line["DetailType"] == "AccountBasedExpenseLineDetail")
+    lines[courier] = {**lines[courier], "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "4"}}}
+    servers.quickbooks.update(REALM, "Bill", {"Id": sent["Id"], "SyncToken": sent["SyncToken"], "sparse": True,
+                                              "Line": lines, **more})
+    return bill(servers)
+
+
 def test_d6_a_bill_edited_in_quickbooks_too_is_not_overwritten_by_a_revision_unless_a_person_approves(servers, fresh_dir):
     """The accountant moves the courier line to another account in QuickBooks; then the invoice is
     edited in Precoro. Sending the revision would undo the accountant's fix: it is planned against
@@ -225,12 +237,7 @@ def test_d6_a_bill_edited_in_quickbooks_too_is_not_overwritten_by_a_revision_unl
     workdir = fresh_dir()
     servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
     sent = bill(servers)
-    lines = [dict(line) for line in sent["Line"]]
-    courier = next(i for i, line in enumerate(lines) if line["DetailType"] == "AccountBasedExpenseLineDetail")
-    lines[courier] = {**lines[courier], "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "4"}}}
-    servers.quickbooks.update(REALM, "Bill", {"Id": sent["Id"], "SyncToken": sent["SyncToken"], "sparse": True,
-                                              "Line": lines})
-    fixed = bill(servers)
+    fixed = accountant_moves_the_courier_line(servers)
     # Edited in QuickBooks alone: Precoro did not change, so nothing is proposed (as before).
     assert sync(servers, workdir)[0] == []
 
@@ -267,12 +274,7 @@ def test_d6_a_bill_edited_in_quickbooks_too_is_not_overwritten_by_a_revision_unl
 def test_d7_a_void_keeps_what_the_accountant_changed_in_quickbooks_and_zeroes_the_amounts(servers, fresh_dir):
     workdir = fresh_dir()
     servers.first_sync(workdir, REALM, workdir / "state.db", rounds=2)
-    sent = bill(servers)
-    lines = [dict(line) for line in sent["Line"]]
-    courier = next(i for i, line in enumerate(lines) if line["DetailType"] == "AccountBasedExpenseLineDetail")
-    lines[courier] = {**lines[courier], "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "4"}}}
-    servers.quickbooks.update(REALM, "Bill", {"Id": sent["Id"], "SyncToken": sent["SyncToken"], "sparse": True,
-                                              "Line": lines, "DueDate": "2026-12-31"})
+    accountant_moves_the_courier_line(servers, DueDate="2026-12-31")
     edit(servers, status=8)
     [action], _ = sync(servers, workdir)
     assert action.kind == "deactivate" and "voided" in action.note
