@@ -530,26 +530,12 @@ def carried_decisions(previous: Iterable[Action], new: Iterable[Action]) -> list
         before = old.get(action.id)
         if before is None or (before.decision, before.approved) == (action.decision, action.approved):
             continue
-        if _as_read(before.changes) == _as_read(action.changes):
+        if before.changes == action.changes:
             planned = not before.approved and before.unapproved_why is not None
             approved = action.approved if planned else before.approved
             if (before.decision, approved) != (action.decision, action.approved):
                 carried.append((action.id, before.decision, approved))
     return carried
-
-
-def _as_read(changes: Iterable[Any]) -> list:
-    """Changes as a saved plan reads them back: a list of emails is made as a tuple and read back
-    as a list, and the two must compare equal (else every decision on a supplier whose emails the
-    action shows was forgotten by the next plan)."""
-    def plain(value: Any) -> Any:
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        return value
-
-    return [plain(change.to_json()) for change in changes]
 
 
 # -- rules problems ------------------------------------------------------------------------------

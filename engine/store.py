@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
@@ -1010,7 +1011,9 @@ class Store:
         return bulk.unpacked(self._pages[key])
 
     def operator_choices(self, plan_id: str) -> list[Action]:
-        """The actions of a plan an operator decided or unapproved."""
+        """The actions of a plan an operator decided or unapproved, their changes' values canonical
+        (_freeze), as a new plan makes them: the next plan keeps a decision while its action
+        proposes the same changes (review.carried_decisions)."""
         rows = self.db.execute(f"select {LISTED_COLUMNS}, seq from actions where plan_id = ? and "
                                "(decision is not null or approved = 0) order by seq", [plan_id]).fetchall()
         actions, page, stored = [], -1, []
@@ -1020,6 +1023,10 @@ class Store:
                     page = row[-1] // ACTIONS_PER_PAGE
                     stored = self._page(self.db.conn, plan_id, page)
                 actions.append(_action(row, stored[row[-1] % ACTIONS_PER_PAGE]))
+        for action in actions:
+            action.changes = [replace(c, before=_freeze(c.before), after=_freeze(c.after), precoro=_freeze(c.precoro),
+                                      quickbooks=_freeze(c.quickbooks), baseline=_freeze(c.baseline))
+                              for c in action.changes]
         return actions
 
     def actions_of_record(self, plan_id: str, entity: str, record_ids: Mapping[str, str | None]) -> list[Action]:
