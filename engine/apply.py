@@ -44,6 +44,7 @@ from .clients.retry import RetryPolicy, stopped_by
 from .entities import BY_KIND, BY_SECTION
 from .errors import Interrupted, SafetyLimitExceeded, StalePlanError, SupersededPlan
 from .mirror import OVERLAP
+from .payments import amount_and_day
 from .plan import Action, Plan
 from .policy import braked
 from .records import DELETED_SUFFIX, get_path
@@ -907,8 +908,7 @@ def _same_record_key(values: dict[str, Any]) -> tuple[str, ...] | None:
     nested = values.get("invoice")  # a payment as Precoro lists it; the write names `invoice.id`
     invoice = values.get(contract.PAYMENT_INVOICE) or (nested.get("id") if isinstance(nested, dict) else None)
     if invoice is not None:
-        amount = TRANSFORMS["decimal"].to_canonical("precoro", values.get("sumPaid"))
-        return str(invoice), str(amount), str(values.get("payDate") or "")[:10]
+        return (str(invoice), *amount_and_day(values))
     name = values.get("name")
     if not isinstance(name, str) or not name.strip():
         return None

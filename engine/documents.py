@@ -236,7 +236,7 @@ def build_document(spec: Any, rules: DocumentRules, doc: Mapping[str, Any], refs
                    "PrivateNote": f"{memo}\n{marker}" if memo else marker})
     changes += [FieldChange(f"line {n}", after=_line_text(line, rules, refs), precoro=line.get("Description"))
                 for n, line in enumerate(lines, start=1)]
-    total = sum((Decimal(str(line["Amount"])) for line in lines), Decimal(0))  # in cents, not float sums
+    total = sum((_money(line["Amount"]) for line in lines), Decimal(0))  # in cents, not float sums
     changes.append(FieldChange("total", after=float(total), precoro=doc.get("sum")))
     return values, changes, left_out, ""
 

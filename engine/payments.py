@@ -177,6 +177,12 @@ def plan_payments(spec: Any, rules: EntityRules, payments: Iterable[Mapping[str,
     return out
 
 
+def amount_and_day(payment: Mapping[str, Any]) -> tuple[str, str]:
+    """What tells a Precoro payment without qbsync's mark for one of its invoice (W10): its amount
+    (canonical) and its day. Planning and the apply's origin check both go by it."""
+    return str(_amount.to_canonical("precoro", payment.get("sumPaid"))), str(payment.get("payDate") or "")[:10]
+
+
 def _recorded_by_hand(line: PaymentLine, invoice: Mapping[str, Any] | None, taken: set[str]) -> dict | None:
     """A payment of the invoice that Precoro holds without qbsync's mark, of this line's amount and
     day, not linked yet: someone recorded this payment there by hand (a repair import's usual case).
@@ -184,8 +190,7 @@ def _recorded_by_hand(line: PaymentLine, invoice: Mapping[str, Any] | None, take
     for payment in (invoice or {}).get("payments") or []:
         if payment.get(contract.EXTERNAL_ID) or str(payment.get("id")) in taken:
             continue
-        if (_amount.to_canonical("precoro", payment.get("sumPaid")) == line.amount
-                and str(payment.get("payDate") or "")[:10] == line.date):
+        if amount_and_day(payment) == (line.amount, line.date):
             return dict(payment)
     return None
 
